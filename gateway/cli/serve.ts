@@ -1,0 +1,34 @@
+// `gatehouse serve`: run the gateway until SIGTERM/SIGINT, then shut down gracefully.
+import { startGateway, type Gateway } from '../app.js';
+import { loadConfig } from '../config.js';
+import { type CliIo, parseArgs } from './io.js';
+
+export async function runServe(argv: string[], io: CliIo): Promise<number> {
+  const { flags } = parseArgs(argv);
+  const configPath = typeof flags.get('config') === 'string' ? (flags.get('config') as string) : 'config/gatehouse.yaml';
+  const config = await loadConfig(configPath);
+  const gateway = await startGateway({ config });
+  io.out(`Gatehouse serving ${config.site.name} on ${gateway.http.url}`);
+  return waitForSignal(gateway, io);
+}
+
+/** Resolves with the exit code once a stop signal has been handled (stop accepting, finish audit writes, unlock). */
+export function waitForSignal(gateway: Pick<Gateway, 'stop'>, io: CliIo): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      io.err(`gatehouse: ${signal} received, shutting down`);
+      gateway.stop(signal).then(
+        () => resolve(0),
+        (err: unknown) => {
+          io.err(`gatehouse: shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}

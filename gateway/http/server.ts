@@ -1,0 +1,133 @@
+// The HTTP front: security headers, body limits, the API router, the bundled web app, health and metrics.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import express, { type Express, type Request, type Router } from 'express';
+import helmet from 'helmet';
+import type { Logger } from '../log.js';
+import { webRoot as defaultWebRoot } from '../paths.js';
+import { apiNotFound, errorHandler } from './errors.js';
+import { type Metrics, measureRequests } from './metrics.js';
+
+export interface HttpDeps {
+  logger: Logger;
+  metrics: Metrics;
+  /** The API under /api (and /auth); later issues mount their routes here. */
+  routers?: Array<{ path: string; router: Router }>;
+  health(): { ok: boolean; detail: Record<string, unknown> };
+  /** Who may read /metrics besides loopback (the sign-in issue wires admins in). */
+  isAdmin?(req: Request): boolean;
+  webRoot?: string;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+/** The socket's address: the gateway never trusts X-Forwarded-For (trust proxy stays off). */
+export const isLoopback = (req: Request): boolean => LOOPBACK.has(req.socket.remoteAddress ?? '');
+
+export function createHttpApp(deps: HttpDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(
+    helmet({
+      // Strict CSP: everything is bundled and served by the gateway (air-gapped sites): no CDN, no inline code.
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'none'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          fontSrc: ["'self'"],
+          connectSrc: ["'self'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          baseUri: ["'none'"],
+          objectSrc: ["'none'"],
+        },
+      },
+      crossOriginEmbedderPolicy: false,
+      referrerPolicy: { policy: 'no-referrer' },
+    }),
+  );
+  app.use(measureRequests(deps.metrics));
+
+  app.get('/healthz', (_req, res) => {
+    const h = deps.health();
+    res.status(h.ok ? 200 : 503).json({ status: h.ok ? 'ok' : 'unavailable', ...h.detail });
+  });
+  app.get('/metrics', async (req, res, next) => {
+    try {
+      if (!isLoopback(req) && !deps.isAdmin?.(req)) {
+        res.status(403).json({ error: { code: 'forbidden', message: 'metrics are for loopback or admins' } });
+        return;
+      }
+      res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  // 64 KiB is far above any legitimate API body and keeps a hostile client from filling memory.
+  app.use(['/api', '/auth'], express.json({ limit: '64kb' }));
+  for (const { path, router } of deps.routers ?? []) app.use(path, router);
+  app.use('/api', apiNotFound);
+
+  const root = deps.webRoot ?? defaultWebRoot;
+  app.use(express.static(root, { index: false, fallthrough: true, maxAge: '1h' }));
+  // The web app routes on the client: every other GET gets the shell page.
+  app.get(/^\/(?!api\/|auth\/|ws\/).*/, (_req, res) => {
+    res.set('Cache-Control', 'no-store').sendFile('index.html', { root });
+  });
+  app.use(errorHandler(deps.logger));
+  return app;
+}
+
+export interface RunningHttp {
+  server: Server;
+  url: string;
+  port: number;
+  close(graceMs?: number): Promise<void>;
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen);
+  if (!m) throw new Error(`bad listen address: ${listen}`);
+  return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
+}
+
+export async function startHttpServer(app: Express, listen: string): Promise<RunningHttp> {
+  const { host, port } = parseListen(listen);
+  const server = createServer(app);
+  const sockets = new Set<Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    server,
+    url: `http://${shownHost}:${addr.port}`,
+    port: addr.port,
+    // Stop accepting, let in-flight requests finish, then cut what is left (idle keep-alives, websockets).
+    close: (graceMs = 5000) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          for (const s of sockets) s.destroy();
+        }, graceMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}

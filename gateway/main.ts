@@ -1,0 +1,50 @@
+// CLI entry: `gatehouse <command>`. Each command lives in gateway/cli/; startup errors are translated here.
+import { runAuditVerify } from './cli/audit-verify.js';
+import { runConfigCheck } from './cli/config-check.js';
+import { type CliIo, processIo } from './cli/io.js';
+import { runDemo } from './cli/demo.js';
+import { runServe } from './cli/serve.js';
+import { describeStartupError } from './cli/startup-errors.js';
+import { version } from './version.js';
+
+const usage = `Gatehouse ${version} — privileged remote access for industrial sites
+
+usage:
+  gatehouse serve [--config config/gatehouse.yaml]     run the gateway (web + API + SSH)
+  gatehouse demo [--dir PATH]                          run everything embedded, with demo users and a demo target
+  gatehouse config check [--config PATH]               validate a config; every problem with its key path
+  gatehouse audit verify [--config PATH | --dir PATH]  verify the audit hash chain and checkpoint signatures
+  gatehouse --version`;
+
+type Command = (argv: string[], io: CliIo) => Promise<number>;
+
+const commands: Record<string, Command> = {
+  serve: runServe,
+  demo: runDemo,
+  'config check': runConfigCheck,
+  'audit verify': runAuditVerify,
+};
+
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    io.out(version);
+    return 0;
+  }
+  if (argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
+    io.out(usage);
+    return argv.length === 0 ? 2 : 0;
+  }
+  const two = `${argv[0]} ${argv[1] ?? ''}`;
+  const [name, rest] = commands[two] ? [two, argv.slice(2)] : [argv[0]!, argv.slice(1)];
+  const command = commands[name];
+  if (!command) {
+    io.err(`gatehouse: unknown command '${argv.slice(0, 2).join(' ')}'\n\n${usage}`);
+    return 2;
+  }
+  try {
+    return await command(rest, io);
+  } catch (err) {
+    io.err(`gatehouse ${name}: ${describeStartupError(err)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,188 @@
+// The gateway's state (recordings/db.json, lowdb): one writer, serialised durable updates, a lock file.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Low } from 'lowdb';
+import { GatehouseError } from './errors.js';
+import { type Logger, silentLogger } from './log.js';
+import { deepFreeze, jsonClone } from './store/clone.js';
+import {
+  DB_FILE,
+  DurableJsonFile,
+  loadDbText,
+  readText,
+  removeLeftoverTemps,
+  serializeDb,
+  writeFileDurably,
+} from './store/file.js';
+import { StoreLock } from './store/lock.js';
+import { type DbData, emptyDb } from './store/schema.js';
+
+export { StoreLockedError, StoreOpenError } from './store/errors.js';
+export { type Migration, migrate, migrations } from './store/migrations.js';
+export { CURRENT_SCHEMA_VERSION, type DbData, emptyDb, type WebSessionRecord } from './store/schema.js';
+
+interface Job {
+  fn: (draft: DbData) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Which Store's update fn is running in this async context: a nested update would wait for itself. */
+const insideUpdate = new AsyncLocalStorage<Store>();
+
+export class Store {
+  readonly dir: string;
+  readonly file: string;
+  private readonly db: Low<DbData>;
+  private readonly lock: StoreLock;
+  private readonly logger: Logger;
+  private queue: Job[] = [];
+  private draining: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
+
+  private constructor(dir: string, db: Low<DbData>, lock: StoreLock, logger: Logger) {
+    this.dir = dir;
+    this.file = join(dir, DB_FILE);
+    this.db = db;
+    this.lock = lock;
+    this.logger = logger;
+  }
+
+  /** Takes the folder's lock, loads (and if needed migrates) db.json. Refuses rather than guess. */
+  static async open(opts: { dir: string; logger?: Logger }): Promise<Store> {
+    const dir = resolve(opts.dir);
+    const logger = opts.logger ?? silentLogger;
+    await mkdir(dir, { recursive: true });
+    const lock = await StoreLock.acquire(join(dir, `${DB_FILE}.lock`), dir, logger);
+    try {
+      // Safe only under the lock: no other writer can own these temp files now.
+      const removed = await removeLeftoverTemps(dir);
+      if (removed.length > 0)
+        logger.warn({ dir, removed }, 'removed temp files left by an interrupted write');
+      const file = join(dir, DB_FILE);
+      const text = await readText(file);
+      let data: DbData;
+      if (text === null) {
+        data = emptyDb();
+        await writeFileDurably(file, serializeDb(data));
+      } else {
+        const loaded = loadDbText(text, file);
+        data = loaded.data;
+        if (loaded.from < data.schemaVersion) {
+          // The untouched original goes to disk first: a bad migration must be recoverable.
+          const backup = await freeBackupPath(file, loaded.from);
+          await writeFileDurably(backup, text);
+          await writeFileDurably(file, serializeDb(data));
+          logger.warn({ file, from: loaded.from, to: data.schemaVersion, backup }, 'migrated db.json');
+        }
+      }
+      return new Store(dir, new Low(new DurableJsonFile(file), deepFreeze(data)), lock, logger);
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
+  }
+
+  /** db.json as it is on disk, for read-only tools (audit verify, evidence export): takes no lock. */
+  static async readSnapshot(dir: string): Promise<DbData> {
+    // The atomic rename in every write means a reader sees a whole old or a whole new file.
+    const db = new Low(new DurableJsonFile(join(resolve(dir), DB_FILE)), emptyDb());
+    await db.read();
+    return db.data;
+  }
+
+  /**
+   * The last durably written state, deeply frozen: a change made here instead of through
+   * `update` would skip the write (and could be lost or half-written), so it throws instead.
+   */
+  get data(): Readonly<DbData> {
+    return this.db.data;
+  }
+
+  /**
+   * Runs `fn` with exclusive write access on a draft, then resolves once a write containing the
+   * change is fsync'd. If `fn` throws nothing changes. Do not call `update` from inside `fn`
+   * (it would wait for itself) and keep `fn` short: every other writer waits for it.
+   */
+  update<T>(fn: (draft: DbData) => T | Promise<T>): Promise<T> {
+    if (this.closing)
+      return Promise.reject(new GatehouseError('unavailable', 'storage_closed', 'store is closed'));
+    if (insideUpdate.getStore() === this)
+      return Promise.reject(new Error('Store.update called from inside an update fn; it would deadlock'));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.draining ??= this.drain();
+    });
+  }
+
+  /** Drains the queue, then releases the lock. Idempotent; updates after this are refused. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      while (this.draining) await this.draining;
+      await this.lock.release();
+    })();
+    return this.closing;
+  }
+
+  private async drain(): Promise<void> {
+    // One tick's grace so updates queued together share one write (group commit).
+    await Promise.resolve();
+    try {
+      while (this.queue.length > 0) await this.commit(this.queue.splice(0));
+    } finally {
+      this.draining = null;
+    }
+  }
+
+  /**
+   * Applies a batch in order, writes once, then settles each caller (group commit). Each fn gets
+   * its own copy, so one that throws halfway leaves no trace; the copy for the next fn is taken
+   * right after a success, which also proves the result is plain JSON. The committed state is
+   * never handed to a fn, so what callers get back is never a live reference into it. Cost: one
+   * jsonClone per update, ~3 ms at 10,000 records (the store-throughput test prints figures).
+   */
+  private async commit(batch: Job[]): Promise<void> {
+    let base: DbData = this.db.data; // the state after the last successful fn: the fallback
+    let draft = jsonClone(base);
+    const applied: Array<{ job: Job; value: unknown }> = [];
+    for (const job of batch) {
+      try {
+        const value = await insideUpdate.run(this, () => job.fn(draft));
+        const next = jsonClone(draft); // throws if fn left a cycle or a BigInt: its own failure
+        base = draft;
+        draft = next;
+        applied.push({ job, value });
+      } catch (e) {
+        job.reject(e);
+        draft = jsonClone(base);
+      }
+    }
+    if (applied.length === 0) return;
+    try {
+      await writeFileDurably(this.file, serializeDb(draft));
+    } catch (e) {
+      // Memory stays at the last durable state; the queue goes on with the next batch.
+      this.logger.error({ err: e, file: this.file }, 'could not write db.json');
+      const err = new GatehouseError('unavailable', 'storage_write_failed', `could not write ${this.file}`, {
+        cause: e,
+      });
+      for (const a of applied) a.job.reject(err);
+      return;
+    }
+    this.db.data = deepFreeze(draft);
+    for (const a of applied) a.job.resolve(a.value);
+  }
+}
+
+/** `db.json.v<N>.bak`, or `db.json.v<N>-2.bak` … if an earlier migration's backup is there: never overwrite one. */
+async function freeBackupPath(file: string, version: number): Promise<string> {
+  for (let i = 1; ; i++) {
+    const candidate = `${file}.v${version}${i === 1 ? '' : `-${i}`}.bak`;
+    const exists = await stat(candidate).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) return candidate;
+  }
+}

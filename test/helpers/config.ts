@@ -1,0 +1,44 @@
+// A small valid config for tests, with storage in a temp dir and listeners on free loopback ports.
+import { type Config, parseConfig } from '../../gateway/config.js';
+
+export function testConfigInput(storageDir: string): Record<string, unknown> {
+  return {
+    site: { name: 'Test plant', timezone: 'Europe/Berlin' },
+    http: { listen: '127.0.0.1:0', publicUrl: 'http://127.0.0.1:8080' },
+    ssh: { listen: '127.0.0.1:0', hostKeys: ['host_key_ed25519'] },
+    oidc: {
+      issuer: 'http://127.0.0.1:9/oidc',
+      clientId: 'gatehouse-test',
+      clientSecret: { env: 'GATEHOUSE_TEST_OIDC_SECRET' },
+      roles: {
+        vendor: ['vendors'],
+        supervisor: ['ot-supervisors'],
+        auditor: ['auditors'],
+        admin: ['ot-admins'],
+      },
+    },
+    storage: { dir: storageDir },
+    targets: [
+      {
+        id: 'eng-ws-01',
+        name: 'Engineering workstation 01',
+        zone: 'Cell 2 / Level 2',
+        securityLevel: 3,
+        ssh: {
+          host: '127.0.0.1',
+          port: 22,
+          username: 'maint',
+          hostKeySha256: 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU',
+          credential: { file: 'target-key' },
+        },
+        approvers: ['ot-supervisors'],
+      },
+    ],
+  };
+}
+
+export function testConfig(storageDir: string): Config {
+  const parsed = parseConfig(testConfigInput(storageDir));
+  if (!parsed.ok) throw new Error(`test config invalid: ${JSON.stringify(parsed.problems)}`);
+  return parsed.config;
+}
