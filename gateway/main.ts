@@ -1,10 +1,11 @@
 // CLI entry: `gatehouse <command>`. Each command lives in gateway/cli/; startup errors are translated here.
 import { runAuditVerify } from './cli/audit-verify.js';
 import { runConfigCheck } from './cli/config-check.js';
-import { type CliIo, processIo } from './cli/io.js';
 import { runDemo } from './cli/demo.js';
+import { type CliIo, processIo } from './cli/io.js';
 import { runServe } from './cli/serve.js';
 import { describeStartupError } from './cli/startup-errors.js';
+import { runUsersResetTotp } from './cli/users.js';
 import { version } from './version.js';
 
 const usage = `Gatehouse ${version} — privileged remote access for industrial sites
@@ -14,6 +15,8 @@ usage:
   gatehouse demo [--dir PATH]                          run everything embedded, with demo users and a demo target
   gatehouse config check [--config PATH]               validate a config; every problem with its key path
   gatehouse audit verify [--config PATH | --dir PATH]  verify the audit hash chain and checkpoint signatures
+  gatehouse users reset-totp <email> [--user ID] [--config PATH | --dir PATH]
+                                                       reset a user's TOTP on a stopped gateway's storage
   gatehouse --version`;
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
@@ -23,6 +26,7 @@ const commands: Record<string, Command> = {
   demo: runDemo,
   'config check': runConfigCheck,
   'audit verify': runAuditVerify,
+  'users reset-totp': runUsersResetTotp,
 };
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {

@@ -1,19 +1,108 @@
-// The page frame: who is signed in and the gateway's health. DOM is built with textContent only (no HTML strings).
+// The page frame: navigation by role, who is signed in, sign-in and sign-out, and the page router.
+import { api, loadMe, type Me } from './api.js';
+import { clear, h } from './dom.js';
+import { allPages, matchPage, mayOpen } from './router.js';
 
 export async function renderFrame(doc: Document): Promise<void> {
-  const main = doc.getElementById('main');
-  if (!main) return;
-  const res = await fetch('/healthz', { credentials: 'same-origin' });
-  const health = (await res.json()) as { status: string; site?: string };
-  main.replaceChildren();
-  const card = doc.createElement('section');
-  card.className = 'card';
-  const h = doc.createElement('h1');
-  h.textContent = health.site ? `Gatehouse — ${health.site}` : 'Gatehouse';
-  const p = doc.createElement('p');
-  p.id = 'health';
-  p.textContent = `Gateway status: ${health.status}`;
-  p.className = health.status === 'ok' ? 'ok' : 'error';
-  card.append(h, p);
-  main.append(card);
+  const main = doc.getElementById('main')!;
+  const nav = doc.getElementById('nav')!;
+  const who = doc.getElementById('who')!;
+  let me = await loadMe();
+
+  const navigate = (path: string) => {
+    if (path !== location.pathname + location.search) history.pushState(null, '', path);
+    void show();
+  };
+  const refreshMe = async () => {
+    me = await loadMe();
+    if (!me) throw new Error('signed out');
+    return me;
+  };
+
+  async function show(): Promise<void> {
+    if (!me) {
+      renderSignIn(main, nav, who);
+      return;
+    }
+    renderNav(nav, me, navigate);
+    renderWho(who, me);
+    const found = matchPage(location.pathname);
+    main.replaceChildren();
+    if (!found) {
+      main.append(
+        h('section', { class: 'card' }, h('h1', {}, 'Not found'), h('p', {}, 'There is no such page.')),
+      );
+      return;
+    }
+    if (!mayOpen(found.page, me)) {
+      main.append(
+        h(
+          'section',
+          { class: 'card' },
+          h('h1', {}, 'Not allowed'),
+          h('p', {}, 'Your role does not open this page.'),
+        ),
+      );
+      return;
+    }
+    doc.title = `${found.page.title} · Gatehouse`;
+    await found.page.render({
+      me,
+      main,
+      params: found.params,
+      query: new URLSearchParams(location.search),
+      navigate,
+      refreshMe,
+    });
+  }
+
+  window.addEventListener('popstate', () => void show());
+  // Internal links navigate without a reload; anything else (downloads, /auth/*) is left alone.
+  doc.addEventListener('click', (ev) => {
+    const a = (ev.target as Element | null)?.closest?.('a[data-nav]');
+    if (!a || ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey) return;
+    ev.preventDefault();
+    navigate(a.getAttribute('href') ?? '/');
+  });
+  await show();
+}
+
+function renderSignIn(main: HTMLElement, nav: HTMLElement, who: HTMLElement): void {
+  nav.replaceChildren();
+  who.replaceChildren();
+  const returnTo = location.pathname + location.search;
+  const href = `/auth/login?returnTo=${encodeURIComponent(returnTo)}`;
+  clear(
+    main,
+    h(
+      'section',
+      { class: 'card', id: 'signin' },
+      h('h1', {}, 'Sign in to Gatehouse'),
+      h('p', {}, 'Vendor access to this site is approved, time-boxed and recorded.'),
+      h('a', { class: 'button', id: 'signin-button', href }, 'Sign in'),
+    ),
+  );
+}
+
+function renderNav(nav: HTMLElement, me: Me, navigate: (p: string) => void): void {
+  void navigate;
+  const links = allPages()
+    .filter((p) => p.nav && mayOpen(p, me))
+    .map((p) =>
+      h(
+        'a',
+        { href: p.path, 'data-nav': true, 'aria-current': location.pathname === p.path ? 'page' : null },
+        p.title,
+      ),
+    );
+  clear(nav, ...links);
+}
+
+function renderWho(who: HTMLElement, me: Me): void {
+  const logout = h('button', { class: 'secondary', id: 'signout' }, 'Sign out');
+  logout.addEventListener('click', async () => {
+    await api('POST', '/auth/logout').catch(() => undefined);
+    location.assign('/');
+  });
+  clear(who, h('span', { id: 'who-name' }, `${me.name} (${me.roles.join(', ')})`), ' ', logout);
 }

@@ -1,0 +1,112 @@
+// `gatehouse users reset-totp <email> [--user usr_…] [--config PATH | --dir PATH]`: offline TOTP reset.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { AuditLog } from '../audit-log.js';
+import { clearTotp } from '../auth/totp.js';
+import { type Clock, systemClock } from '../clock.js';
+import { systemActor } from '../core/model.js';
+import { Store, StoreLockedError } from '../store.js';
+import { type CliIo, parseArgs } from './io.js';
+
+const usage = `usage: gatehouse users reset-totp <email> [--user usr_…] [--config PATH | --dir PATH]
+  resets the TOTP of every user with that e-mail (or only --user), who then enrol again.
+  Works on a STOPPED gateway's storage; while it runs, use POST /api/users/<id>/totp/reset as an admin.
+  --dir PATH     the storage folder (what storage.dir names)
+  --config PATH  read storage.dir from this config (default config/gatehouse.yaml)
+  --user ID      reset only this user (an e-mail may belong to several IdP subjects)`;
+
+export interface UsersCliDeps {
+  clock?: Clock;
+  /** storage.dir of a config, resolved to an absolute path. */
+  storageDirFromConfig?: (path: string) => Promise<string>;
+}
+
+/** storage.dir from a YAML config without validating the rest (no secrets need to be present). */
+async function storageDirFromYaml(path: string): Promise<string> {
+  const doc = parseYaml(await readFile(path, 'utf8')) as { storage?: { dir?: unknown } } | null;
+  const dir = doc?.storage?.dir ?? 'recordings';
+  if (typeof dir !== 'string') throw new Error(`${path}: storage.dir must be a string`);
+  return resolve(dir);
+}
+
+export async function runUsersResetTotp(argv: string[], io: CliIo, deps: UsersCliDeps = {}): Promise<number> {
+  const { flags, words } = parseArgs(argv);
+  const known = new Set(['dir', 'config', 'user']);
+  const bad =
+    words.length !== 1 ||
+    [...flags.keys()].some((k) => !known.has(k)) ||
+    [...flags.values()].some((v) => v === true) ||
+    (flags.has('dir') && flags.has('config'));
+  if (bad) {
+    io.err(usage);
+    return 2;
+  }
+  const email = words[0]!;
+  const only = flags.get('user') as string | undefined;
+
+  let dir: string;
+  const dirFlag = flags.get('dir');
+  if (typeof dirFlag === 'string') dir = resolve(dirFlag);
+  else {
+    const configPath = (flags.get('config') as string | undefined) ?? 'config/gatehouse.yaml';
+    try {
+      dir = await (deps.storageDirFromConfig ?? storageDirFromYaml)(configPath);
+    } catch (err) {
+      io.err(`cannot read the storage folder from ${configPath}: ${(err as Error).message}`);
+      return 1;
+    }
+  }
+  // Store.open would create an empty db.json: a mistyped path must not grow a new, empty gateway state.
+  if (!existsSync(join(dir, 'db.json'))) {
+    io.err(`no Gatehouse state (db.json) in ${dir}: check --dir or storage.dir in the config`);
+    return 1;
+  }
+
+  let store: Store;
+  try {
+    store = await Store.open({ dir });
+  } catch (err) {
+    if (!(err instanceof StoreLockedError)) throw err;
+    io.err(
+      `cannot reset TOTP while the gateway is running: ${err.message}\n` +
+        'stop the gateway first, or reset through the admin API (POST /api/users/<id>/totp/reset, as an admin with a fresh step-up)',
+    );
+    return 1;
+  }
+  try {
+    const wanted = email.toLowerCase();
+    const matches = store.data.users.filter(
+      (u) => u.email.toLowerCase() === wanted && (only === undefined || u.id === only),
+    );
+    if (matches.length === 0) {
+      io.err(only ? `no user ${only} with e-mail ${email}` : `no user with e-mail ${email}`);
+      return 1;
+    }
+    // The audit log is opened (and its chain verified) before anything changes: no unaudited reset.
+    const audit = await AuditLog.open({ dir, clock: deps.clock ?? systemClock, checkpointIntervalMs: 0 });
+    try {
+      const ids = matches.map((u) => u.id);
+      const results = await store.update((d) => ids.map((id) => ({ id, r: clearTotp(d, id) })));
+      io.out(`reset TOTP for ${matches.length} user${matches.length === 1 ? '' : 's'} with e-mail ${email}:`);
+      for (const { id, r } of results) {
+        const u = matches.find((m) => m.id === id)!;
+        await audit.append({
+          type: 'totp.reset',
+          actor: systemActor('cli'),
+          subject: { userId: id },
+          data: { ...r, via: 'cli' },
+        });
+        const was = r?.wasConfirmed ? 'was enrolled' : r?.hadTotp ? 'enrolment was pending' : 'had no TOTP';
+        io.out(`  ${id}  ${u.name} (subject ${u.subject} at ${u.issuer}): ${was}`);
+      }
+      if (matches.length > 1 && !only) io.out('(use --user <id> to reset only one of them)');
+      return 0;
+    } finally {
+      await audit.close();
+    }
+  } finally {
+    await store.close();
+  }
+}

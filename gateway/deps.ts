@@ -1,0 +1,16 @@
+// What request handlers and services are given: built once in app.ts, never imported as globals.
+import type { AuditLog } from './audit-log.js';
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import type { Store } from './store.js';
+
+export interface Deps {
+  config: Config;
+  store: Store;
+  audit: AuditLog;
+  clock: Clock;
+  logger: Logger;
+  /** Absolute path of storage.dir (db.json, audit.jsonl, keys/, sessions/). */
+  storageDir: string;
+}
