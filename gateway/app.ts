@@ -2,11 +2,20 @@
 // order of trust: state (locked), then the audit log (verified), then the doors (HTTP, later SSH).
 import { resolve } from 'node:path';
 import { AuditLog } from './audit-log.js';
+import { LoginTransactions } from './auth/login-flow.js';
+import { createOidcClient, type OidcClient } from './auth/oidc.js';
+import { type WebSessionOptions, WebSessions } from './auth/web-session.js';
 import { type Clock, systemClock } from './clock.js';
-import type { Config } from './config.js';
+import { type Config, resolveSecret } from './config.js';
 import { systemActor } from './core/model.js';
-import { createHttpApp, type RunningHttp, startHttpServer } from './http/server.js';
+import type { Deps } from './deps.js';
+import { auditRefusals } from './http/audit-refusal.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
+import { authRoutes } from './http/routes/auth.js';
+import { meRoutes } from './http/routes/me.js';
+import { totpRouter } from './http/routes/totp.js';
+import { apiGuard, loginRateLimit, stepUpRateLimit } from './http/security.js';
+import { createHttpApp, type RunningHttp, startHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { Store } from './store.js';
 import { version } from './version.js';
@@ -19,6 +28,16 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Override listen addresses (tests bind port 0). */
   httpListen?: string;
+  /** Sign-in tuning (tests shorten timeouts and raise or lower rate limits). */
+  auth?: AuthTuning;
+}
+
+export interface AuthTuning {
+  session?: Pick<WebSessionOptions, 'idleMs' | 'absoluteMs' | 'touchEveryMs' | 'sweepEveryMs'>;
+  /** Requests a minute per IP on /auth/login + /auth/callback (default 30). */
+  loginPerMinute?: number;
+  /** access.denied records per IP a minute before they are only counted (default 120). */
+  refusalsPerMinute?: number;
 }
 
 export interface Gateway {
@@ -28,6 +47,8 @@ export interface Gateway {
   audit: AuditLog;
   metrics: Metrics;
   http: RunningHttp;
+  /** Sign-in state: `sessions.onSessionEnded` is where websockets hook in to close with their session. */
+  auth: { sessions: WebSessions; logins: LoginTransactions; oidc: OidcClient };
   stop(reason?: string): Promise<void>;
 }
 
@@ -48,11 +69,39 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     throw err;
   }
 
+  const deps: Deps = { config, store, audit, clock, logger, storageDir };
+  const { publicUrl } = config.http;
+  const secure = publicUrl.startsWith('https:');
+  const sessions = new WebSessions({ store, audit, clock, logger, secure, ...opts.auth?.session });
+  const logins = new LoginTransactions({ clock });
+  const oidc = createOidcClient({
+    oidc: config.oidc,
+    redirectUri: `${publicUrl}/auth/callback`,
+    clientSecret: () => resolveSecret(config.oidc.clientSecret, { cwd: opts.cwd }),
+    logger,
+  });
+  const loginLimit = loginRateLimit(clock, opts.auth?.loginPerMinute);
+
   let stopping = false;
   const app = createHttpApp({
     logger,
     metrics,
-    health: () => ({ ok: !stopping, detail: { site: config.site.name, version, auditSeq: audit.head().seq } }),
+    routers: [
+      // The guard goes first: nothing under /api runs before Origin, session and CSRF are checked.
+      {
+        path: '/api',
+        router: apiGuard({ publicUrl, session: sessions.middleware({ refuseExpired: true }) }),
+      },
+      { path: '/auth', router: authRoutes({ deps, oidc, logins, sessions, rateLimit: loginLimit }) },
+      { path: '/api', router: meRoutes(deps) },
+      { path: '/api', router: totpRouter(deps, { limiter: stepUpRateLimit(clock) }) },
+    ],
+    isAdmin: (req) => sessions.peek(req)?.user.roles.includes('admin') === true,
+    onRefusal: auditRefusals({ audit, clock, logger, perMinute: opts.auth?.refusalsPerMinute }),
+    health: () => ({
+      ok: !stopping,
+      detail: { site: config.site.name, version, auditSeq: audit.head().seq },
+    }),
   });
   let http: RunningHttp;
   try {
@@ -69,11 +118,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     data: { version, pid: process.pid, http: http.url, targets: config.targets.map((t) => t.id) },
   });
   logger.info({ http: http.url, storageDir }, 'gateway started');
+  sessions.start();
 
   let stopped: Promise<void> | undefined;
   const stop = (reason = 'stopped') => {
     stopped ??= (async () => {
       stopping = true;
+      sessions.stop();
       await http.close();
       // The stop is evidence too; it goes in before the log's final checkpoint is signed.
       await audit.append({ type: 'gateway.stopped', actor: systemActor(), data: { reason } });
@@ -83,5 +134,5 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     })();
     return stopped;
   };
-  return { config, storageDir, store, audit, metrics, http, stop };
+  return { config, storageDir, store, audit, metrics, http, auth: { sessions, logins, oidc }, stop };
 }

@@ -1,5 +1,5 @@
 // Structured JSON logs (pino). Secrets are redacted by path so a careless log call cannot leak them.
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 

@@ -22,4 +22,5 @@ await build({
   loader: { '.css': 'css', '.woff2': 'file', '.woff': 'file', '.ttf': 'file' },
   logLevel: 'warning',
 });
-for (const file of ['index.html', 'styles.css', 'favicon.svg']) await cp(join(root, 'web', file), join(out, file));
+for (const file of ['index.html', 'styles.css', 'favicon.svg'])
+  await cp(join(root, 'web', file), join(out, file));

@@ -1,7 +1,7 @@
 // TOTP rules over the store: enrol, confirm, verify (one step of drift, no replay, lockout), reset.
 import { generateSecret, generateURI, verifySync } from 'otplib';
 import { isoTime } from '../clock.js';
-import type { Actor, User } from '../core/model.js';
+import { type Actor, type User, userActor } from '../core/model.js';
 import type { Deps } from '../deps.js';
 import { conflict, GatehouseError, invalidInput, notFound } from '../errors.js';
 import type { DbData } from '../store.js';
@@ -30,13 +30,7 @@ export interface Enrolment {
 /** A user may use TOTP only once a first code proved the secret is in their app. */
 export const isTotpEnrolled = (user: Pick<User, 'totp'>): boolean => user.totp?.confirmed === true;
 
-export const userActor = (user: Pick<User, 'id' | 'name' | 'email'>, ip?: string): Actor => ({
-  kind: 'user',
-  id: user.id,
-  name: user.name,
-  email: user.email,
-  ...(ip ? { ip } : {}),
-});
+export { userActor };
 
 /** Makes a new secret (stored encrypted) and its otpauth URI; allowed again and again until confirmed. */
 export async function enrolTotp(

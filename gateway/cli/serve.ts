@@ -1,11 +1,12 @@
 // `gatehouse serve`: run the gateway until SIGTERM/SIGINT, then shut down gracefully.
-import { startGateway, type Gateway } from '../app.js';
+import { type Gateway, startGateway } from '../app.js';
 import { loadConfig } from '../config.js';
 import { type CliIo, parseArgs } from './io.js';
 
 export async function runServe(argv: string[], io: CliIo): Promise<number> {
   const { flags } = parseArgs(argv);
-  const configPath = typeof flags.get('config') === 'string' ? (flags.get('config') as string) : 'config/gatehouse.yaml';
+  const configPath =
+    typeof flags.get('config') === 'string' ? (flags.get('config') as string) : 'config/gatehouse.yaml';
   const config = await loadConfig(configPath);
   const gateway = await startGateway({ config });
   io.out(`Gatehouse serving ${config.site.name} on ${gateway.http.url}`);

@@ -22,7 +22,13 @@ export interface ChainVerifierOptions {
 
 export type VerifyFailure = { ok: false; seq: number; line: number; reason: string; records: number };
 export type VerifyResult =
-  | { ok: true; records: number; checkpoints: number; lastCheckpointSeq: number; head: { seq: number; hash: string } }
+  | {
+      ok: true;
+      records: number;
+      checkpoints: number;
+      lastCheckpointSeq: number;
+      head: { seq: number; hash: string };
+    }
   | VerifyFailure;
 
 export const DEFAULT_CHECKPOINT_EVERY = 1000;

@@ -44,7 +44,8 @@ export function checkLineReference(text: string, seq: number, prev: string): Lin
   if (typeof r !== 'object' || r === null || Array.isArray(r)) return fail('not a JSON object');
   if (!Number.isSafeInteger(r.seq)) return fail('seq is missing or not an integer');
   if (r.seq !== seq) {
-    const why = (r.seq as number) > seq ? 'a record was deleted or moved' : 'a record was duplicated or moved';
+    const why =
+      (r.seq as number) > seq ? 'a record was deleted or moved' : 'a record was duplicated or moved';
     return fail(`expected seq ${seq}, found seq ${r.seq} (${why})`);
   }
   if (typeof r.at !== 'string') return fail('at is missing or not a string');
@@ -74,7 +75,8 @@ export function checkLineReference(text: string, seq: number, prev: string): Lin
   // same values yet change the bytes; only the exact canonical line is accepted.
   if (formatLine(parts, r.hash) !== text) return fail('not in canonical form (the record was edited)');
   if (sha256hex(hashInput(parts)) !== r.hash) return fail('hash mismatch (the record was altered)');
-  return { ok: true, seq, hash: r.hash, checkpoint: r.type === CHECKPOINT, data: parts.data };
+  const checkpoint = r.type === CHECKPOINT;
+  return { ok: true, seq, hash: r.hash, checkpoint, data: checkpoint ? parts.data : undefined };
 }
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
@@ -117,8 +119,14 @@ function copy(dst: Uint8Array, n: number, src: Uint8Array, from: number, to: num
 }
 const copyK = (dst: Uint8Array, n: number, k: Uint8Array) => copy(dst, n, k, 0, k.length);
 
-/** The fast path; undefined means "ask the reference path", never "bad". */
-function checkLineFast(b: Buffer, s: number, e: number, seq: number, prev: string): LineCheck | undefined {
+/** The fast path; undefined means "ask the reference path", never "bad". Exported for tests. */
+export function checkLineFast(
+  b: Buffer,
+  s: number,
+  e: number,
+  seq: number,
+  prev: string,
+): LineCheck | undefined {
   scanState.sawNonAscii = false;
   if (!at(b, s, K.seq)) return undefined;
   let i = s + K.seq.length;
@@ -154,7 +162,7 @@ function checkLineFast(b: Buffer, s: number, e: number, seq: number, prev: strin
   }
   if (!at(b, i, K.prev)) return undefined;
   const prevStart = i + K.prev.length;
-  for (let j = 0; j < 64; j++) if (b[prevStart + j] !== prev.charCodeAt(j)) return undefined;
+  if (b.toString('latin1', prevStart, prevStart + 64) !== prev) return undefined;
   if (!at(b, prevStart + 64, K.hash)) return undefined;
   const hashStart = prevStart + 64 + K.hash.length;
   if (hashStart + 66 !== e || b[e - 2] !== 34 || b[e - 1] !== 125) return undefined;
@@ -186,7 +194,7 @@ function checkLineFast(b: Buffer, s: number, e: number, seq: number, prev: strin
   n = copy(d, n, u, typeStart, typeEnd);
   n = copyK(d, n, K.hEnd);
   const hash = sha256hex(scratch.subarray(0, n));
-  for (let j = 0; j < 64; j++) if (b[hashStart + j] !== hash.charCodeAt(j)) return undefined;
+  if (b.toString('latin1', hashStart, hashStart + 64) !== hash) return undefined;
   const checkpoint = typeEnd - typeStart === checkpointBytes.length && at(b, typeStart, checkpointBytes);
   const data = checkpoint && dataStart >= 0 ? b.toString('utf8', dataStart, dataEnd) : undefined;
   return { ok: true, seq, hash, checkpoint, data };

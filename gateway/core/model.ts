@@ -11,7 +11,19 @@ export type Actor =
   | { kind: 'system'; id: 'gateway' | 'cli' | 'scheduler' }
   | { kind: 'anonymous'; ip?: string };
 
-export const systemActor = (id: 'gateway' | 'cli' | 'scheduler' = 'gateway'): Actor => ({ kind: 'system', id });
+/** A user as the audit log names them (never the web-session id: that is a bearer secret). */
+export const userActor = (user: Pick<User, 'id' | 'name' | 'email'>, ip?: string): Actor => ({
+  kind: 'user',
+  id: user.id,
+  name: user.name,
+  email: user.email,
+  ...(ip ? { ip } : {}),
+});
+
+export const systemActor = (id: 'gateway' | 'cli' | 'scheduler' = 'gateway'): Actor => ({
+  kind: 'system',
+  id,
+});
 
 /** A person, bound to (issuer, subject) — never to an e-mail address, which an IdP may reassign. */
 export interface User {

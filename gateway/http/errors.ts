@@ -1,5 +1,5 @@
 // The only place errors become HTTP responses: `{ error: { code, message } }`, 5xx details hidden.
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { GatehouseError, internal, isGatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -7,8 +7,10 @@ import type { Logger } from '../log.js';
 function translate(err: unknown): GatehouseError {
   if (isGatehouseError(err)) return err;
   const e = err as { type?: string; status?: number; message?: string };
-  if (e?.type === 'entity.too.large') return new GatehouseError('too_large', 'body_too_large', 'request body is too large');
-  if (e?.type === 'entity.parse.failed') return new GatehouseError('invalid_input', 'invalid_json', 'request body is not valid JSON');
+  if (e?.type === 'entity.too.large')
+    return new GatehouseError('too_large', 'body_too_large', 'request body is too large');
+  if (e?.type === 'entity.parse.failed')
+    return new GatehouseError('invalid_input', 'invalid_json', 'request body is not valid JSON');
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported')
     return new GatehouseError('invalid_input', 'unsupported_encoding', 'unsupported request body encoding');
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500)
@@ -16,10 +18,18 @@ function translate(err: unknown): GatehouseError {
   return internal('internal_error', 'internal error', err);
 }
 
-export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
+/**
+ * `onRefusal` sees every translated error before the answer goes out (the sign-in issue audits 401/403
+ * there as access.denied); it is awaited so the evidence is written before the client hears the refusal.
+ */
+export function errorHandler(
+  logger: Logger,
+  onRefusal?: (err: GatehouseError, req: Request) => Promise<void>,
+): ErrorRequestHandler {
+  return async (err, req, res, _next) => {
     const ge = translate(err);
     if (ge.status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
+    if (onRefusal) await onRefusal(ge, req).catch((e) => logger.error({ err: e }, 'refusal hook failed'));
     if (res.headersSent) {
       res.end();
       return;

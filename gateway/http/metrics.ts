@@ -47,7 +47,8 @@ export function measureRequests(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const end = metrics.httpDuration.startTimer();
     res.on('finish', () => {
-      const route = (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? 'unmatched' : 'static');
+      const route =
+        (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? 'unmatched' : 'static');
       const base = req.baseUrl ?? '';
       metrics.httpRequests.inc({ method: req.method, route: base + route, status: String(res.statusCode) });
       end({ method: req.method, route: base + route });

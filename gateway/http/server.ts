@@ -3,6 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import express, { type Express, type Request, type Router } from 'express';
 import helmet from 'helmet';
+import type { GatehouseError } from '../errors.js';
+import { denied } from '../errors.js';
 import type { Logger } from '../log.js';
 import { webRoot as defaultWebRoot } from '../paths.js';
 import { apiNotFound, errorHandler } from './errors.js';
@@ -16,6 +18,8 @@ export interface HttpDeps {
   health(): { ok: boolean; detail: Record<string, unknown> };
   /** Who may read /metrics besides loopback (the sign-in issue wires admins in). */
   isAdmin?(req: Request): boolean;
+  /** Called for every error answered (awaited first): the sign-in issue audits 401/403 refusals here. */
+  onRefusal?(err: GatehouseError, req: Request): Promise<void>;
   webRoot?: string;
 }
 
@@ -57,10 +61,9 @@ export function createHttpApp(deps: HttpDeps): Express {
   });
   app.get('/metrics', async (req, res, next) => {
     try {
-      if (!isLoopback(req) && !deps.isAdmin?.(req)) {
-        res.status(403).json({ error: { code: 'forbidden', message: 'metrics are for loopback or admins' } });
-        return;
-      }
+      // Thrown, not answered here, so the refusal is audited like every other.
+      if (!isLoopback(req) && !deps.isAdmin?.(req))
+        throw denied('forbidden', 'metrics are for loopback or admins');
       res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
     } catch (err) {
       next(err);
@@ -78,7 +81,7 @@ export function createHttpApp(deps: HttpDeps): Express {
   app.get(/^\/(?!api\/|auth\/|ws\/).*/, (_req, res) => {
     res.set('Cache-Control', 'no-store').sendFile('index.html', { root });
   });
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(deps.logger, deps.onRefusal?.bind(deps)));
   return app;
 }
 

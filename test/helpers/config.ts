@@ -42,3 +42,25 @@ export function testConfig(storageDir: string): Config {
   if (!parsed.ok) throw new Error(`test config invalid: ${JSON.stringify(parsed.problems)}`);
   return parsed.config;
 }
+
+/**
+ * The test config signed in through a test IdP: listen and publicUrl on `port` (pick it first with
+ * freePort, so publicUrl is the gateway's real origin), the client secret read from a file.
+ */
+export function testConfigWithOidc(
+  storageDir: string,
+  o: { port: number; issuer: string; clientId: string; clientSecretFile: string },
+): Config {
+  const input = testConfigInput(storageDir);
+  const oidc = input.oidc as Record<string, unknown>;
+  input.http = { listen: `127.0.0.1:${o.port}`, publicUrl: `http://127.0.0.1:${o.port}` };
+  input.oidc = {
+    ...oidc,
+    issuer: o.issuer,
+    clientId: o.clientId,
+    clientSecret: { file: o.clientSecretFile },
+  };
+  const parsed = parseConfig(input);
+  if (!parsed.ok) throw new Error(`test config invalid: ${JSON.stringify(parsed.problems)}`);
+  return parsed.config;
+}

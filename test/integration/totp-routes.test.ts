@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type RequestHandler } from 'express';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { auditRefusals } from '../../gateway/http/audit-refusal.js';
 import { apiNotFound, errorHandler } from '../../gateway/http/errors.js';
 import { type TotpRouterOptions, totpRouter } from '../../gateway/http/routes/totp.js';
 import { silentLogger } from '../../gateway/log.js';
@@ -35,7 +36,13 @@ async function start(opts: TotpRouterOptions = {}) {
   app.use(fakeSession);
   app.use('/api', totpRouter(fx.deps, opts));
   app.use('/api', apiNotFound);
-  app.use(errorHandler(silentLogger));
+  // The gateway's central refusal hook: every 401/403 becomes one access.denied record.
+  app.use(
+    errorHandler(
+      silentLogger,
+      auditRefusals({ audit: fx.deps.audit, clock: fx.deps.clock, logger: silentLogger }),
+    ),
+  );
   server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -177,7 +184,7 @@ describe('admin reset', () => {
     expect((await post('/api/users/usr_nobody/totp/reset', as.id)).status).toBe(404);
 
     const records = await auditRecords(fx.dir);
-    const denied = records.filter((r) => r.type === 'access.denied').map((r) => r.data?.reason);
+    const denied = records.filter((r) => r.type === 'access.denied').map((r) => r.data?.code);
     expect(denied).toEqual(['forbidden', 'stepup_required']);
     const reset1 = records.filter((r) => r.type === 'totp.reset');
     expect(reset1).toHaveLength(1);

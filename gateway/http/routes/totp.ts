@@ -4,7 +4,7 @@ import { type AuthContext, requireAuth, requireRole } from '../../auth/context.j
 import { performStepUp, requireFreshStepUp } from '../../auth/step-up.js';
 import { confirmTotp, enrolTotp, resetTotp, totpError, userActor } from '../../auth/totp.js';
 import type { Deps } from '../../deps.js';
-import { invalidInput, isGatehouseError } from '../../errors.js';
+import { invalidInput } from '../../errors.js';
 
 export interface TotpRouterOptions {
   /** Throttles code guessing per client/user (http/security.ts's RateLimiter); applied to every route here. */
@@ -48,20 +48,10 @@ export function totpRouter(deps: Deps, opts: TotpRouterOptions = {}): Router {
   router.post('/users/:id/totp/reset', ...limited, async (req, res) => {
     const ctx = requireAuth(req);
     const userId = String(req.params.id);
-    try {
-      requireRole(req, 'admin');
-      // Resetting someone's second factor is as sensitive as approving access: the admin proves theirs first.
-      requireFreshStepUp(ctx, deps.clock.now(), maxAge());
-    } catch (err) {
-      if (isGatehouseError(err) && err.kind === 'denied')
-        await deps.audit.append({
-          type: 'access.denied',
-          actor: actorOf(ctx, req),
-          subject: { userId },
-          data: { action: 'totp.reset', reason: err.code },
-        });
-      throw err;
-    }
+    // Refusals are audited once, centrally (http/audit-refusal.ts).
+    requireRole(req, 'admin');
+    // Resetting someone's second factor is as sensitive as approving access: the admin proves theirs first.
+    requireFreshStepUp(ctx, deps.clock.now(), maxAge());
     const out = await resetTotp(deps, userId, actorOf(ctx, req));
     res.json({ userId, reset: true, ...out });
   });

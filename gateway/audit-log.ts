@@ -1,0 +1,251 @@
+// The append-only audit log (`<storage>/audit.jsonl`): verified at open, durable group-committed appends,
+// signed checkpoints and a signed head. The format and the chain rules live in core/audit*.ts.
+import { type FileHandle, mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { replaceDurably, syncDir } from './audit/durable.js';
+import { GroupCommit } from './audit/group-commit.js';
+import { loadOrCreateSigningKey, type SigningKey } from './audit/signing.js';
+import {
+  type ExistingLog,
+  HEAD_FILE,
+  type HeadFile,
+  LOG_FILE,
+  verifyExisting,
+  verifyLog,
+} from './audit/verify-file.js';
+import { type Clock, isoTime } from './clock.js';
+import { type AuditInput, type AuditRecord, type ChainHead, sealRecord } from './core/audit.js';
+import { DEFAULT_CHECKPOINT_EVERY, type VerifyResult } from './core/audit-chain.js';
+import { systemActor } from './core/model.js';
+import { invalidInput, unavailable } from './errors.js';
+import type { Logger } from './log.js';
+
+export { loadOrCreateSigningKey, type SigningKey } from './audit/signing.js';
+export { AuditChainError, type HeadFile, type VerifyOptions, verifyAuditFile } from './audit/verify-file.js';
+export type { VerifyResult } from './core/audit-chain.js';
+
+export interface AuditLogOptions {
+  dir: string;
+  clock: Clock;
+  logger?: Logger;
+  /** Records between signed checkpoints (default 1000). */
+  checkpointEvery?: number;
+  /** A checkpoint at least this often while records arrive (default 60 s; 0 = off). */
+  checkpointIntervalMs?: number;
+}
+
+export interface AuditStats {
+  /** Records appended by callers (checkpoints and recovery notes not counted). */
+  appends: number;
+  /** fsync calls: one per batch on audit.jsonl, plus the head file's. */
+  fsyncs: number;
+  /** Writes to audit.jsonl. */
+  batches: number;
+}
+
+/**
+ * append() resolves only once the record is written and fsync'd (see GroupCommit), so an action is
+ * never acknowledged before its evidence is on disk. Records are chained (seq, prev, hash)
+ * synchronously in call order and written in that order; concurrent appends share fsyncs.
+ */
+export class AuditLog {
+  private readonly writer: GroupCommit<AuditRecord>;
+  private closing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private appends = 0;
+  private headFsyncs = 0;
+  /** The last chained record (may still be queued). */
+  private tail: ChainHead;
+  /** The last record known to be on disk. */
+  private durable: ChainHead;
+  private sinceCheckpoint: number;
+  private lastWasCheckpoint = false;
+  /** What audit.head.json holds now. */
+  private signedHead: HeadFile | undefined;
+
+  private constructor(
+    private readonly fh: FileHandle,
+    private readonly dir: string,
+    private readonly key: SigningKey,
+    private readonly clock: Clock,
+    private readonly every: number,
+    private readonly logger: Logger | undefined,
+    existing: ExistingLog,
+  ) {
+    this.tail = { seq: existing.verifier.seq, hash: existing.verifier.hash };
+    this.durable = this.tail;
+    this.sinceCheckpoint = existing.verifier.sinceCheckpoint;
+    this.signedHead = existing.head;
+    const { size, partialBytes } = existing.scan;
+    this.writer = new GroupCommit<AuditRecord>(
+      fh,
+      {
+        durable: (r) => {
+          this.durable = { seq: r.seq, hash: r.hash };
+        },
+        // A checkpoint ends its batch: the head file is replaced before anything after that checkpoint
+        // is written, so after a crash the head is current or lags only a checkpoint that is the last line.
+        afterBarrier: async ({ seq, hash }) => {
+          const head = { seq, hash, keyId: this.key.keyId, sig: this.key.sign(`${seq}:${hash}`) };
+          await replaceDurably(this.dir, join(this.dir, HEAD_FILE), `${JSON.stringify(head)}\n`);
+          this.signedHead = head;
+          this.headFsyncs += 2;
+        },
+        failed: (err) => {
+          this.logger?.error({ err }, 'audit log write failed; all further audited actions are refused');
+          return unavailable(
+            'audit_write_failed',
+            'the audit log cannot be written; refusing the action',
+            err,
+          );
+        },
+      },
+      size - partialBytes,
+    );
+  }
+
+  /** Opens (creating if needed) and fully verifies the log; a broken chain throws AuditChainError. */
+  static async open(opts: AuditLogOptions): Promise<AuditLog> {
+    const every = opts.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
+    if (!Number.isSafeInteger(every) || every < 1)
+      throw invalidInput('bad_option', 'checkpointEvery must be >= 1');
+    await mkdir(opts.dir, { recursive: true });
+    const key = await loadOrCreateSigningKey(opts.dir);
+    const existing = await verifyExisting(opts.dir, key, every);
+    const { scan } = existing;
+    const fh = await open(join(opts.dir, LOG_FILE), 'a', 0o640);
+    try {
+      if (!scan.exists) await syncDir(opts.dir);
+      // A line without its newline was never acknowledged (append resolves after the full write and
+      // fsync), so cutting it off loses nothing anyone was told is recorded.
+      if (scan.partialBytes > 0) {
+        await fh.truncate(scan.size - scan.partialBytes);
+        await fh.sync();
+      }
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    const log = new AuditLog(fh, opts.dir, key, opts.clock, every, opts.logger, existing);
+    try {
+      await log.start(opts.checkpointIntervalMs ?? 60_000, existing);
+    } catch (err) {
+      await log.close().catch(() => {});
+      throw err;
+    }
+    return log;
+  }
+
+  private async start(intervalMs: number, { verifier, head, scan }: ExistingLog): Promise<void> {
+    const startup: Promise<unknown>[] = [];
+    if (scan.partialBytes > 0) {
+      const data = { droppedBytes: scan.partialBytes, afterSeq: this.tail.seq };
+      this.logger?.warn(data, 'audit log: cut off a partial last line left by a crash');
+      startup.push(this.chain({ type: 'audit.recovered', actor: systemActor('gateway'), data }));
+    }
+    // Seal now if the log is new (line 1 declares the interval), the last run ended without its final
+    // checkpoint (a crash), the interval changed, or the head file lags behind the last checkpoint.
+    const sealNow =
+      this.tail.seq === 0 ||
+      this.sinceCheckpoint > 0 ||
+      verifier.declaredEvery !== this.every ||
+      head?.seq !== verifier.lastCheckpoint.seq;
+    if (sealNow && !this.lastWasCheckpoint) startup.push(this.chainCheckpoint());
+    await Promise.all(startup);
+    await this.writer.idle();
+    if (this.writer.failure) throw this.writer.failure;
+    if (intervalMs > 0) {
+      this.timer = setInterval(() => {
+        if (this.sinceCheckpoint > 0 && !this.closing && !this.writer.failure)
+          this.chainCheckpoint().catch(() => {});
+      }, intervalMs);
+      this.timer.unref(); // a quiet gateway must still be able to exit
+    }
+  }
+
+  /** Resolves with the record once it is durable; rejects after close() or a failed write. */
+  append(input: AuditInput): Promise<AuditRecord> {
+    if (this.closing) return Promise.reject(unavailable('audit_closed', 'the audit log is closed'));
+    if (this.writer.failure) return Promise.reject(this.writer.failure);
+    if (input.type === 'audit.checkpoint')
+      return Promise.reject(
+        invalidInput('bad_audit_event', 'checkpoints are written by the audit log itself'),
+      );
+    let done: Promise<AuditRecord>;
+    try {
+      done = this.chain(input);
+    } catch (err) {
+      return Promise.reject(invalidInput('bad_audit_event', (err as Error).message, err));
+    }
+    this.appends++;
+    return done;
+  }
+
+  /** Appends a signed checkpoint now if records arrived since the last one. */
+  checkpoint(): Promise<AuditRecord | undefined> {
+    if (this.closing) return Promise.reject(unavailable('audit_closed', 'the audit log is closed'));
+    if (this.writer.failure) return Promise.reject(this.writer.failure);
+    return this.sinceCheckpoint > 0 ? this.chainCheckpoint() : Promise.resolve(undefined);
+  }
+
+  /** The last durable record. */
+  head(): { seq: number; hash: string } {
+    return { ...this.durable };
+  }
+
+  stats(): AuditStats {
+    const { fsyncs, batches } = this.writer.stats;
+    return { appends: this.appends, fsyncs: fsyncs + this.headFsyncs, batches };
+  }
+
+  /**
+   * Verifies the log while the gateway keeps appending: up to the bytes known durable, against the
+   * head this process last signed (taken in the same tick, so the two always belong together).
+   */
+  verify(): Promise<VerifyResult> {
+    const head = this.signedHead;
+    const limitBytes = this.writer.durableBytes;
+    return verifyLog(this.dir, { key: this.key, head, checkpointEvery: this.every, limitBytes });
+  }
+
+  get keyId(): string {
+    return this.key.keyId;
+  }
+
+  /** Finishes queued writes, signs a final checkpoint, closes the file. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.timer);
+      if (!this.writer.failure && this.sinceCheckpoint > 0) this.chainCheckpoint().catch(() => {});
+      await this.writer.idle();
+      await this.fh.close();
+    })();
+    return this.closing;
+  }
+
+  /** Links a record into the chain now and queues it; throws (chain untouched) on bad input. */
+  private chain(input: AuditInput): Promise<AuditRecord> {
+    const done = this.link(sealRecord(this.tail, input, isoTime(this.clock.now())), false);
+    // Placed in the chain right here, not at flush time: exactly `every` records between
+    // checkpoints whatever the batching, which is the bound the verifier enforces.
+    if (++this.sinceCheckpoint >= this.every) this.chainCheckpoint().catch(() => {});
+    return done;
+  }
+
+  private chainCheckpoint(): Promise<AuditRecord> {
+    // Signs the previous record's hash: that hash covers the whole chain before it, so re-chaining
+    // the file without the private key leaves signatures that no longer match.
+    const { seq: upToSeq, hash: upToHash } = this.tail;
+    const sig = this.key.sign(`${upToSeq}:${upToHash}`);
+    const data = { upToSeq, upToHash, keyId: this.key.keyId, sig, every: this.every };
+    const input = { type: 'audit.checkpoint', actor: systemActor('gateway'), data } as const;
+    this.sinceCheckpoint = 0;
+    return this.link(sealRecord(this.tail, input, isoTime(this.clock.now())), true);
+  }
+
+  private link(sealed: { record: AuditRecord; line: string }, checkpoint: boolean): Promise<AuditRecord> {
+    this.tail = { seq: sealed.record.seq, hash: sealed.record.hash };
+    this.lastWasCheckpoint = checkpoint;
+    return this.writer.push(sealed.line, sealed.record, checkpoint);
+  }
+}

@@ -1,0 +1,89 @@
+// `gatehouse audit verify [--config PATH | --dir PATH]`: checks the audit chain, checkpoints and signed head.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { verifyAuditFile } from '../audit-log.js';
+import { type CliIo, parseArgs } from './io.js';
+
+const usage = `usage: gatehouse audit verify [--config PATH | --dir PATH] [--public-key PEM] [--checkpoint-every N]
+  --dir PATH             the storage folder (what storage.dir names) holding audit.jsonl
+  --config PATH          read storage.dir from this config (default config/gatehouse.yaml)
+  --public-key PEM       check signatures with this public key instead of <dir>/keys/audit-ed25519.pub.pem
+  --checkpoint-every N   bound on records between checkpoints for a log that declares none (default 1000)`;
+
+export interface AuditVerifyDeps {
+  /** The lead's config loader: storage.dir of a config, resolved to an absolute path. */
+  storageDirFromConfig?: (path: string) => Promise<string>;
+}
+
+/** storage.dir from a YAML config, without validating the rest (verify must work on a half-broken config). */
+async function storageDirFromYaml(path: string): Promise<string> {
+  const doc = parseYaml(await readFile(path, 'utf8')) as { storage?: { dir?: unknown } } | null;
+  const dir = doc?.storage?.dir ?? 'recordings';
+  if (typeof dir !== 'string') throw new Error(`${path}: storage.dir must be a string`);
+  return resolve(dir);
+}
+
+export async function runAuditVerify(argv: string[], io: CliIo, deps: AuditVerifyDeps = {}): Promise<number> {
+  const { flags, words } = parseArgs(argv);
+  const known = new Set(['dir', 'config', 'public-key', 'checkpoint-every']);
+  const unknown = [...flags.keys()].filter((k) => !known.has(k));
+  const value = (name: string) => flags.get(name);
+  const bad =
+    words.length > 0 ||
+    unknown.length > 0 ||
+    [...known].some((k) => value(k) === true) ||
+    (flags.has('dir') && flags.has('config'));
+  const every = value('checkpoint-every');
+  const everyN = typeof every === 'string' ? Number(every) : undefined;
+  if (bad || (everyN !== undefined && !(Number.isSafeInteger(everyN) && everyN > 0))) {
+    io.err(usage);
+    return 2;
+  }
+
+  let dir: string;
+  const dirFlag = value('dir');
+  if (typeof dirFlag === 'string') dir = resolve(dirFlag);
+  else {
+    const configPath = (value('config') as string | undefined) ?? 'config/gatehouse.yaml';
+    try {
+      dir = deps.storageDirFromConfig
+        ? await deps.storageDirFromConfig(configPath)
+        : await storageDirFromYaml(configPath);
+    } catch (err) {
+      io.err(`cannot read the storage folder from ${configPath}: ${(err as Error).message}`);
+      return 1;
+    }
+  }
+  const logPath = join(dir, 'audit.jsonl');
+  if (!existsSync(logPath)) {
+    io.err(`no audit log at ${logPath}: nothing to verify (check --dir or storage.dir in the config)`);
+    return 1;
+  }
+  const keyFlag = value('public-key');
+  let publicKeyPem: string | undefined;
+  if (typeof keyFlag === 'string') {
+    try {
+      publicKeyPem = await readFile(keyFlag, 'utf8');
+    } catch (err) {
+      io.err(`cannot read the public key ${keyFlag}: ${(err as Error).message}`);
+      return 1;
+    }
+  }
+
+  const result = await verifyAuditFile(dir, { publicKeyPem, checkpointEvery: everyN });
+  if (result.ok) {
+    io.out(
+      `audit log intact: ${result.records} records, ${result.checkpoints} checkpoints, last checkpoint at seq ${result.lastCheckpointSeq}`,
+    );
+    return 0;
+  }
+  io.err(
+    result.seq > 0
+      ? `audit log BROKEN at record seq ${result.seq} (line ${result.line}): ${result.reason}`
+      : `audit log BROKEN: ${result.reason}`,
+  );
+  io.err(`${result.records} records before it verified; ${logPath}`);
+  return 1;
+}

@@ -1,0 +1,155 @@
+// The audit event catalog (one union type) and the hash chain's pure rules: sealing and linking records.
+import {
+  canonicalJson,
+  formatLine,
+  GENESIS_HASH,
+  hashInput,
+  type LineParts,
+  sha256hex,
+} from './audit-line.js';
+import type { Actor } from './model.js';
+
+export {
+  ChainVerifier,
+  type ChainVerifierOptions,
+  type CheckpointData,
+  verifyRecords,
+} from './audit-chain.js';
+export { canonicalJson, GENESIS_HASH, sha256hex } from './audit-line.js';
+
+/** Every audit event, `noun.past_tense`. Adding one is fine; renaming one breaks old evidence. */
+export const AUDIT_EVENT_TYPES = [
+  'gateway.started', // the gateway began serving (version, listeners, targets)
+  'gateway.stopped', // the gateway stopped on purpose (signal, admin), with the reason
+  'config.loaded', // a validated configuration was taken into use (path, hash of its text)
+  'audit.checkpoint', // signed Ed25519 checkpoint over the previous record's hash (written by the log itself)
+  'audit.recovered', // at start, a partial last line left by a crash was cut off (bytes dropped)
+  'audit.viewed', // someone read or searched the audit trail
+  'audit.verified', // someone ran a verification of the chain through the API, with its outcome
+  'auth.login', // a web login completed (OIDC issuer + subject, roles granted)
+  'auth.login_failed', // a web login was refused (bad state/nonce, unmapped user, IdP error)
+  'auth.logout', // a web session ended by logout or by its expiry
+  'totp.enrolled', // a user started TOTP enrolment (secret created, not yet confirmed)
+  'totp.confirmed', // the first valid code confirmed an enrolment
+  'totp.failed', // a wrong or replayed TOTP code (web step-up or SSH keyboard-interactive)
+  'totp.locked', // too many wrong codes: TOTP locked for a while
+  'totp.reset', // an admin cleared a user's TOTP so they enrol again
+  'stepup.succeeded', // a fresh TOTP step-up for sensitive actions
+  'stepup.failed', // a step-up attempt was refused
+  'access.denied', // any refused API or websocket action (role, CSRF, origin, not own request, no step-up)
+  'key.added', // a user registered an SSH public key (fingerprint)
+  'key.removed', // a user or admin removed an SSH public key
+  'request.created', // a vendor asked for access to a target for a window
+  'request.approval_recorded', // one approver approved; more approvals are still needed (four-eyes)
+  'request.approved', // enough approvals: the request became a grant
+  'request.denied', // an approver denied the request
+  'request.cancelled', // the vendor withdrew the request
+  'request.expired', // nobody decided before the window ended, or the window passed
+  'grant.revoked', // a supervisor revoked a grant; its sessions are closed
+  'grant.ended', // a grant's window ended
+  'notify.failed', // a webhook notification could not be delivered
+  'session.started', // a vendor session to a target began (SSH, web terminal or RDP)
+  'session.refused', // a connection was refused: no grant, window not started, expired, unknown key, wrong code
+  'session.warned', // the vendor was warned the window ends soon (5 and 1 minutes)
+  'session.ended', // a session ended (client/target closed, window ended, revoked, error), with the reason
+  'session.terminated', // a supervisor terminated a live session
+  'session.monitored', // someone watched a live session
+  'hostkey.mismatch', // the target's SSH host key did not match the pinned one: connection refused
+  'channel.refused', // an SSH channel or request was refused (agent, X11, remote forwarding, env, sftp, forward)
+  'forward.opened', // a direct-tcpip forward to an allowed host:port was opened
+  'file.transferred', // a file went through SFTP/scp (name, direction, size, SHA-256)
+  'command.executed', // a command was captured and allowed
+  'command.alerted', // a command matched an alert rule
+  'command.blocked', // a command matched a block rule and was not sent to the target
+  'recording.sealed', // a session recording was closed and its SHA-256 recorded
+  'recording.incomplete', // a recording was found unsealed after a crash and sealed as incomplete
+  'recording.failed', // a recording could not be written (the session is closed: no unrecorded access)
+  'recording.viewed', // someone replayed or downloaded a recording
+  'evidence.exported', // an evidence pack was written (period, file hash)
+  'rdp.token_refused', // an RDP websocket token was unknown, used twice or expired
+] as const;
+
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+const eventTypes: ReadonlySet<string> = new Set(AUDIT_EVENT_TYPES);
+export const isAuditEventType = (v: unknown): v is AuditEventType =>
+  typeof v === 'string' && eventTypes.has(v);
+
+export interface AuditInput {
+  type: AuditEventType;
+  actor: Actor;
+  /** What the event is about: ids (requestId, sessionId, targetId, userId…). */
+  subject?: Record<string, unknown>;
+  /** Details. */
+  data?: Record<string, unknown>;
+}
+
+export interface AuditRecord {
+  seq: number;
+  at: string;
+  type: AuditEventType;
+  actor: Actor;
+  subject?: Record<string, unknown>;
+  data?: Record<string, unknown>;
+  prev: string;
+  hash: string;
+}
+
+/** Where a chain link starts: the previous record, or GENESIS before the first. */
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+export const GENESIS: ChainHead = { seq: 0, hash: GENESIS_HASH };
+
+const isPlainObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** sha256hex(prev + canonicalJson(record without hash)). */
+export function hashRecord(record: Omit<AuditRecord, 'hash'> & { hash?: string }): string {
+  const { hash: _ignored, ...rest } = record;
+  return sha256hex(record.prev + canonicalJson(rest));
+}
+
+/**
+ * Links `input` after `prev` and returns the record with the exact line to write. Each part is encoded
+ * once and the same text goes into both the hash and the line, so the two cannot disagree.
+ */
+export function sealRecord(
+  prev: ChainHead,
+  input: AuditInput,
+  at: string,
+): { record: AuditRecord; line: string } {
+  if (!isAuditEventType(input.type)) throw new TypeError(`unknown audit event type: ${String(input.type)}`);
+  if (!isPlainObject(input.actor)) throw new TypeError('audit event needs an actor object');
+  if (input.subject !== undefined && !isPlainObject(input.subject))
+    throw new TypeError('subject must be an object');
+  if (input.data !== undefined && !isPlainObject(input.data)) throw new TypeError('data must be an object');
+  const parts: LineParts = {
+    seq: prev.seq + 1,
+    at: JSON.stringify(at),
+    type: JSON.stringify(input.type),
+    actor: canonicalJson(input.actor),
+    subject: input.subject === undefined ? undefined : canonicalJson(input.subject),
+    data: input.data === undefined ? undefined : canonicalJson(input.data),
+    prev: prev.hash,
+  };
+  const hash = sha256hex(hashInput(parts));
+  // The returned record is what a reader of the line gets back (JSON round trip of the canonical text),
+  // never the caller's objects, which the caller may still mutate.
+  const record: AuditRecord = {
+    seq: parts.seq,
+    at,
+    type: input.type,
+    actor: JSON.parse(parts.actor),
+    ...(parts.subject === undefined ? {} : { subject: JSON.parse(parts.subject) }),
+    ...(parts.data === undefined ? {} : { data: JSON.parse(parts.data) }),
+    prev: prev.hash,
+    hash,
+  };
+  return { record, line: formatLine(parts, hash) };
+}
+
+/** The pure link step: the record that follows `prev` (GENESIS for the first). */
+export function linkRecord(prev: ChainHead, input: AuditInput, at: string): AuditRecord {
+  return sealRecord(prev, input, at).record;
+}

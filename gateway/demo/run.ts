@@ -1,0 +1,137 @@
+// The demo system: the embedded identity provider with demo users (TOTP already enrolled), and the
+// gateway on top. Demo users and their secrets are kept in the demo folder so a re-run with the
+// same --dir signs in the same people.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { generateSecret } from 'otplib';
+import { type Gateway, startGateway } from '../app.js';
+import { mapRoles } from '../auth/roles.js';
+import { secretBoxFor } from '../auth/secret-box.js';
+import { isoTime } from '../clock.js';
+import { type Config, loadConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import { shippedConfigDir } from '../paths.js';
+import {
+  type DemoUser,
+  demoUsers,
+  type IdentityProvider,
+  startIdentityProvider,
+} from './identity-provider.js';
+
+export interface DemoOptions {
+  dir: string;
+  httpPort?: number;
+  idpPort?: number;
+  logger?: Logger;
+}
+
+export interface DemoPerson extends DemoUser {
+  totpSecret: string;
+}
+
+export interface Demo {
+  gateway: Gateway;
+  idp: IdentityProvider;
+  people: DemoPerson[];
+  config: Config;
+  close(): Promise<void>;
+}
+
+interface DemoFile {
+  clientSecret: string;
+  people: DemoPerson[];
+}
+
+async function loadOrCreateDemoFile(dir: string): Promise<DemoFile> {
+  const path = join(dir, 'demo-users.json');
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as DemoFile;
+  } catch {
+    // One password per run is easy to type in a demo; every person still gets their own TOTP secret.
+    const password = `demo-${randomBytes(4).toString('hex')}`;
+    const file: DemoFile = {
+      clientSecret: randomBytes(24).toString('base64url'),
+      people: demoUsers(password).map((u) => ({ ...u, totpSecret: generateSecret({ length: 20 }) })),
+    };
+    await writeFile(path, JSON.stringify(file, null, 2), { mode: 0o600 });
+    return file;
+  }
+}
+
+export async function startDemo(opts: DemoOptions): Promise<Demo> {
+  const dir = resolve(opts.dir);
+  await mkdir(dir, { recursive: true });
+  const httpPort = opts.httpPort ?? 8080;
+  const idpPort = opts.idpPort ?? 8081;
+  const demo = await loadOrCreateDemoFile(dir);
+  // The demo's client secret is made per demo folder: nothing secret is shipped in the repository.
+  process.env.GATEHOUSE_DEMO_OIDC_SECRET = demo.clientSecret;
+
+  const config = await loadConfig(join(shippedConfigDir, 'demo.yaml'), { cwd: dir, resolveSecrets: false });
+  config.storage.dir = dir;
+  config.http.listen = `127.0.0.1:${httpPort}`;
+  config.http.publicUrl = `http://127.0.0.1:${httpPort}`;
+  config.oidc.issuer = `http://127.0.0.1:${idpPort}/oidc`;
+
+  const idp = await startIdentityProvider({
+    host: '127.0.0.1',
+    port: idpPort,
+    pathPrefix: '/oidc',
+    clients: [
+      {
+        clientId: config.oidc.clientId,
+        clientSecret: demo.clientSecret,
+        redirectUris: [`${config.http.publicUrl}/auth/callback`],
+      },
+    ],
+    users: demo.people,
+  });
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway({ config, cwd: dir, ...(opts.logger ? { logger: opts.logger } : {}) });
+  } catch (err) {
+    await idp.close();
+    throw err;
+  }
+  await seedPeople(gateway, idp.issuer, demo.people, config);
+  return {
+    gateway,
+    idp,
+    people: demo.people,
+    config,
+    close: async () => {
+      await gateway.stop('demo stopped');
+      await idp.close();
+    },
+  };
+}
+
+/** Creates the demo users bound to the IdP's (issuer, subject) with TOTP confirmed, once. */
+async function seedPeople(
+  gateway: Gateway,
+  issuer: string,
+  people: DemoPerson[],
+  config: Config,
+): Promise<void> {
+  const box = await secretBoxFor(gateway.storageDir);
+  const now = isoTime(Date.now());
+  await gateway.store.update((db) => {
+    for (const p of people) {
+      if (db.users.some((u) => u.issuer === issuer && u.subject === p.sub)) continue;
+      const id = `usr_${randomBytes(9).toString('base64url')}`;
+      db.users.push({
+        id,
+        issuer,
+        subject: p.sub,
+        name: p.name,
+        email: p.email,
+        org: p.org ?? p.email.split('@')[1] ?? '',
+        groups: p.groups,
+        roles: mapRoles(p.groups, config.oidc.roles),
+        createdAt: now,
+        totp: { secretEnc: box.seal(p.totpSecret, id), confirmed: true, failures: 0, enrolledAt: now },
+      });
+    }
+  });
+}

@@ -1,0 +1,62 @@
+// Every 401/403 the HTTP front answers becomes an `access.denied` audit event: refusals are evidence.
+import type { Request } from 'express';
+import type { AuditLog } from '../audit-log.js';
+import type { Clock } from '../clock.js';
+import type { Actor } from '../core/model.js';
+import type { GatehouseError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { RateLimiter } from './security.js';
+
+export type RefusalHook = (err: GatehouseError, req: Request) => Promise<void>;
+
+export interface RefusalAuditOptions {
+  audit: AuditLog;
+  clock: Clock;
+  logger: Logger;
+  /** Refusals audited per IP a minute (default 120); beyond that they are counted, and the count is audited next. */
+  perMinute?: number;
+}
+
+export const isRefusal = (status: number): boolean => status === 401 || status === 403;
+
+/**
+ * The hook http/errors.ts calls for each refusal (the one place they are audited). Why a cap: a client
+ * hammering a refused route must not grow the audit log without bound; what is suppressed is not lost
+ * silently — the next audited refusal from that IP carries `suppressed: n`.
+ */
+export function auditRefusals(opts: RefusalAuditOptions): RefusalHook {
+  const limiter = new RateLimiter({ limit: opts.perMinute ?? 120, windowMs: 60_000, clock: opts.clock });
+  const suppressed = new Map<string, number>();
+  return async (err, req) => {
+    if (!isRefusal(err.status)) return;
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    if (!limiter.hit(ip).ok) {
+      suppressed.set(ip, (suppressed.get(ip) ?? 0) + 1);
+      return;
+    }
+    const skipped = suppressed.get(ip);
+    suppressed.delete(ip);
+    const user = req.auth?.user;
+    const actor: Actor = user
+      ? { kind: 'user', id: user.id, name: user.name, email: user.email, ip }
+      : { kind: 'anonymous', ip };
+    try {
+      await opts.audit.append({
+        type: 'access.denied',
+        actor,
+        data: {
+          code: err.code,
+          status: err.status,
+          method: req.method,
+          // The path without the query string: queries may carry codes or tokens.
+          path: req.originalUrl.split('?')[0] ?? req.path,
+          ip,
+          ...(skipped ? { suppressed: skipped } : {}),
+        },
+      });
+    } catch (e) {
+      // The refusal still goes out: failing closed on the response matters more than this record.
+      opts.logger.error({ err: e, code: err.code }, 'could not audit a refusal');
+    }
+  };
+}

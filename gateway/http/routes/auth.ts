@@ -1,0 +1,155 @@
+// /auth/login, /auth/callback, /auth/logout: the browser side of the OIDC sign-in and the end of a session.
+import { type Request, type RequestHandler, type Response, Router } from 'express';
+import { LOGIN_COOKIE, type LoginTransactions, safeReturnTo } from '../../auth/login-flow.js';
+import { LoginRefused, type OidcClient } from '../../auth/oidc.js';
+import { identityFromClaims } from '../../auth/roles.js';
+import { readCookies, type WebSessions } from '../../auth/web-session.js';
+import type { Deps } from '../../deps.js';
+import { isGatehouseError } from '../../errors.js';
+import { clientIp, csrfCheck, originCheck } from '../security.js';
+
+export interface AuthRouteDeps {
+  deps: Pick<Deps, 'config' | 'audit' | 'logger'>;
+  oidc: OidcClient;
+  logins: LoginTransactions;
+  sessions: WebSessions;
+  /** Applied to /auth/login and /auth/callback (see http/security.ts loginRateLimit). */
+  rateLimit: RequestHandler;
+}
+
+const esc = (s: string): string =>
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
+
+/** A failure a browser sees as a page and a script as the API's error JSON. Every IdP-supplied text is escaped. */
+function sendFailure(req: Request, res: Response, status: number, code: string, message: string): void {
+  res.status(status).set('Cache-Control', 'no-store');
+  if (req.accepts(['html', 'json']) === 'json') {
+    res.json({ error: { code, message } });
+    return;
+  }
+  res
+    .type('html')
+    .send(
+      '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in failed - Gatehouse</title>' +
+        '<link rel="stylesheet" href="/styles.css"></head><body><main class="auth-error"><h1>Sign-in failed</h1>' +
+        `<p class="error" role="alert">${esc(message)}</p><p><code>${esc(code)}</code></p>` +
+        '<p><a href="/auth/login">Sign in again</a></p></main></body></html>',
+    );
+}
+
+const clip = (s: string | null, n = 300): string => (s ?? '').slice(0, n);
+
+export function authRoutes(d: AuthRouteDeps): Router {
+  const { config, audit, logger } = d.deps;
+  const secure = new URL(config.http.publicUrl).protocol === 'https:';
+  const router = Router();
+  router.use(originCheck(config.http.publicUrl));
+  router.use((_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
+  router.use(d.sessions.middleware({ refuseExpired: false }));
+
+  router.get('/login', d.rateLimit, async (req, res) => {
+    const returnTo = safeReturnTo(req.query.returnTo);
+    let ar: Awaited<ReturnType<OidcClient['startLogin']>>;
+    try {
+      ar = await d.oidc.startLogin();
+    } catch (err) {
+      if (!isGatehouseError(err) || err.status < 500) throw err;
+      return sendFailure(req, res, err.status, err.code, err.message);
+    }
+    const id = d.logins.create({ state: ar.state, nonce: ar.nonce, codeVerifier: ar.codeVerifier, returnTo });
+    // Only the random id leaves the server: state, nonce and verifier never reach the browser's storage.
+    res.cookie(LOGIN_COOKIE, id, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure,
+      path: '/auth',
+      maxAge: d.logins.ttlMs,
+    });
+    res.redirect(303, ar.url.href);
+  });
+
+  router.get('/callback', d.rateLimit, async (req, res) => {
+    const ip = clientIp(req);
+    const search = new URL(req.originalUrl, 'http://x').search;
+    const q = new URLSearchParams(search);
+    const fail = async (status: number, code: string, reason: string, message: string, extra = {}) => {
+      await audit.append({
+        type: 'auth.login_failed',
+        actor: { kind: 'anonymous', ip },
+        data: { reason, ...extra },
+      });
+      sendFailure(req, res, status, code, message);
+    };
+    const cookies = readCookies(req.headers.cookie, LOGIN_COOKIE);
+    res.clearCookie(LOGIN_COOKIE, { httpOnly: true, sameSite: 'lax', secure, path: '/auth' });
+    // Single use: taken (and so deleted) before anything is checked, so a replayed callback finds nothing.
+    const tx = cookies.length === 1 ? d.logins.take(cookies[0]) : undefined;
+    const again = 'This sign-in expired or was started in another browser or tab. Start again.';
+    if (!tx)
+      return fail(
+        400,
+        'login_state_mismatch',
+        cookies.length ? 'unknown_transaction' : 'missing_login_cookie',
+        again,
+      );
+    // Why state must match the cookie's transaction: otherwise an attacker could finish their own login in
+    // the victim's browser (login CSRF) by sending them to a callback URL with the attacker's code.
+    if (q.get('state') !== tx.state) return fail(400, 'login_state_mismatch', 'state_mismatch', again);
+    const idpError = q.get('error');
+    if (idpError !== null) {
+      // Shown only once state matched: a crafted link cannot put its own text on the gateway's page.
+      const description = clip(q.get('error_description'));
+      const message = `The identity provider refused the sign-in: ${clip(idpError, 100)}${description ? ` (${description})` : ''}`;
+      return fail(400, 'idp_error', 'idp_error', message, { error: clip(idpError, 100), description });
+    }
+    let claims: Record<string, unknown>;
+    try {
+      claims = await d.oidc.finishLogin(search, tx);
+    } catch (err) {
+      if (err instanceof LoginRefused) return fail(400, err.code, err.reason, err.message);
+      if (isGatehouseError(err) && err.kind === 'unavailable')
+        return fail(503, err.code, 'idp_unavailable', err.message);
+      logger.error({ err }, 'sign-in callback failed');
+      return fail(500, 'internal_error', 'internal_error', 'internal error');
+    }
+    const identity = identityFromClaims(claims, config.oidc);
+    if (!identity.subject || !identity.issuer)
+      return fail(400, 'login_failed', 'token_invalid', 'the ID token names no issuer or subject');
+    const who = { issuer: identity.issuer, subject: identity.subject, groups: identity.groups };
+    // Deny by default: an account the IdP knows but the config maps to no role gets nothing here.
+    if (identity.roles.length === 0)
+      return fail(
+        403,
+        'no_role',
+        'no_role',
+        'Your account has no Gatehouse role. Ask an administrator for access.',
+        who,
+      );
+    const { session } = await d.sessions.login(identity, { previousId: d.sessions.cookieValue(req), ip });
+    d.sessions.setCookie(res, session.id);
+    res.redirect(303, tx.returnTo);
+  });
+
+  const csrf = csrfCheck();
+  router.post(
+    '/logout',
+    (req, res, next) => {
+      if (req.auth) return csrf(req, res, next);
+      d.sessions.clearCookie(res); // nothing to end: logging out twice is not an error
+      res.status(204).end();
+    },
+    async (req, res) => {
+      // Deleting the record ends the session everywhere: the cookie alone is worthless from now on.
+      if (req.auth) await d.sessions.end(req.auth.session.id, 'logout', clientIp(req));
+      d.sessions.clearCookie(res);
+      res.status(204).end();
+    },
+  );
+  return router;
+}

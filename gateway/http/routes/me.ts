@@ -1,0 +1,38 @@
+// GET /api/me: who the caller is, their roles, TOTP and step-up state, and the CSRF token for mutating calls.
+import { Router } from 'express';
+import { requireAuth } from '../../auth/context.js';
+import { isoTime } from '../../clock.js';
+import type { Deps } from '../../deps.js';
+
+export interface MeResponse {
+  id: string;
+  name: string;
+  email: string;
+  org: string;
+  roles: string[];
+  totpEnrolled: boolean;
+  /** Until when the last TOTP step-up counts for sensitive actions; null if none or no longer fresh. */
+  stepUpUntil: string | null;
+  csrfToken: string;
+}
+
+export function meRoutes(deps: Pick<Deps, 'config' | 'clock'>): Router {
+  const router = Router();
+  router.get('/me', (req, res) => {
+    const { user, session } = requireAuth(req);
+    const maxAgeMs = deps.config.stepUp.maxAgeMinutes * 60_000;
+    const until = session.stepUpAt ? Date.parse(session.stepUpAt) + maxAgeMs : undefined;
+    const body: MeResponse = {
+      id: user.id,
+      name: user.name,
+      email: user.email,
+      org: user.org,
+      roles: [...user.roles],
+      totpEnrolled: user.totp?.confirmed === true,
+      stepUpUntil: until !== undefined && until > deps.clock.now() ? isoTime(until) : null,
+      csrfToken: session.csrfToken,
+    };
+    res.set('Cache-Control', 'no-store').json(body);
+  });
+  return router;
+}
