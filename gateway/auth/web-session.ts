@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { AuditLog } from '../audit-log.js';
 import { type Clock, isoTime } from '../clock.js';
-import { type Actor, type User, userActor } from '../core/model.js';
+import { type User, userActor } from '../core/model.js';
 import { unauthenticated } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store, WebSessionRecord } from '../store.js';

@@ -100,7 +100,9 @@ async function stopChild(child: ChildProcess, timeoutMs = 5_000): Promise<void> 
   for (const pid of await childrenOf(child.pid)) {
     try {
       process.kill(pid, 'SIGTERM');
-    } catch {}
+    } catch {
+      // already gone
+    }
   }
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
