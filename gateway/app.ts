@@ -16,7 +16,16 @@ import { meRoutes } from './http/routes/me.js';
 import { totpRouter } from './http/routes/totp.js';
 import { apiGuard, loginRateLimit, stepUpRateLimit } from './http/security.js';
 import { createHttpApp, type RunningHttp, startHttpServer } from './http/server.js';
+import { keysRouter } from './http/routes/keys.js';
 import { createLogger, type Logger } from './log.js';
+import { LiveSessions, type SessionRegistry } from './sessions.js';
+import { Broker } from './broker.js';
+import { Scheduler } from './scheduler.js';
+import { Webhooks } from './notify.js';
+import { eventsRouter } from './http/events.js';
+import { requestsRouter } from './http/routes/requests.js';
+import { targetsRouter } from './http/routes/targets.js';
+import { type RunningSsh, type SshServerOptions, startSshServer } from './ssh/server.js';
 import { Store } from './store.js';
 import { version } from './version.js';
 
@@ -30,6 +39,10 @@ export interface GatewayOptions {
   httpListen?: string;
   /** Sign-in tuning (tests shorten timeouts and raise or lower rate limits). */
   auth?: AuthTuning;
+  /** SSH listener (issue 5): `false` = do not start it; otherwise overrides (tests bind port 0, shorten grace). */
+  ssh?: false | Pick<SshServerOptions, 'listen' | 'loginGraceMs' | 'maxUnauthPerIp' | 'maxUnauth'>;
+  /** The live-session registry shared with the broker/scheduler (default: a new one). */
+  liveSessions?: SessionRegistry;
 }
 
 export interface AuthTuning {
@@ -47,6 +60,10 @@ export interface Gateway {
   audit: AuditLog;
   metrics: Metrics;
   http: RunningHttp;
+  /** The SSH listener, unless started with `ssh: false`. */
+  ssh?: RunningSsh;
+  liveSessions: SessionRegistry;
+  broker: Broker;
   /** Sign-in state: `sessions.onSessionEnded` is where websockets hook in to close with their session. */
   auth: { sessions: WebSessions; logins: LoginTransactions; oidc: OidcClient };
   stop(reason?: string): Promise<void>;
@@ -82,6 +99,21 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   const loginLimit = loginRateLimit(clock, opts.auth?.loginPerMinute);
 
+  // Access workflow (issue 4): the broker turns decisions into store writes + audit events; the
+  // scheduler closes what falls due; live sessions (SSH, RDP) register in one registry.
+  const liveSessions = opts.liveSessions ?? new LiveSessions({ logger });
+  const notifier = new Webhooks({ urls: config.notify.webhooks, audit, clock, logger });
+  const broker = new Broker({ config, store, audit, clock, logger, sessions: liveSessions, notifier });
+  const scheduler = new Scheduler({
+    broker,
+    sessions: liveSessions,
+    audit,
+    clock,
+    logger,
+    timeZone: config.site.timezone,
+  });
+  const events = eventsRouter({ broker, onSessionEnded: (l) => sessions.onSessionEnded(l) });
+
   let stopping = false;
   const app = createHttpApp({
     logger,
@@ -95,6 +127,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       { path: '/auth', router: authRoutes({ deps, oidc, logins, sessions, rateLimit: loginLimit }) },
       { path: '/api', router: meRoutes(deps) },
       { path: '/api', router: totpRouter(deps, { limiter: stepUpRateLimit(clock) }) },
+      { path: '/api', router: keysRouter(deps) },
+      { path: '/api', router: requestsRouter({ broker, clock, config }) },
+      { path: '/api', router: targetsRouter({ broker }) },
+      { path: '/api', router: events },
     ],
     isAdmin: (req) => sessions.peek(req)?.user.roles.includes('admin') === true,
     onRefusal: auditRefusals({ audit, clock, logger, perMinute: opts.auth?.refusalsPerMinute }),
@@ -112,20 +148,39 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     throw err;
   }
 
+  // --- SSH listener (issue 5): after HTTP, before gateway.started; stopped before the audit log closes.
+  let ssh: RunningSsh | undefined;
+  if (opts.ssh !== false) {
+    try {
+      ssh = await startSshServer({ deps, registry: liveSessions, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...opts.ssh });
+    } catch (err) {
+      await http.close();
+      await audit.close();
+      await store.close();
+      throw err;
+    }
+  }
+  // --- end SSH listener
   await audit.append({
     type: 'gateway.started',
     actor: systemActor(),
-    data: { version, pid: process.pid, http: http.url, targets: config.targets.map((t) => t.id) },
+    data: { version, pid: process.pid, http: http.url, ...(ssh ? { ssh: `${ssh.host}:${ssh.port}` } : {}), targets: config.targets.map((t) => t.id) },
   });
   logger.info({ http: http.url, storageDir }, 'gateway started');
   sessions.start();
+  scheduler.start();
 
   let stopped: Promise<void> | undefined;
   const stop = (reason = 'stopped') => {
     stopped ??= (async () => {
       stopping = true;
       sessions.stop();
+      await scheduler.stop();
+      // Open event streams would otherwise hold http.close for its whole grace period.
+      events.closeAll();
+      await ssh?.close(); // SSH listener (issue 5): live sessions end and are recorded before the log closes
       await http.close();
+      await notifier.close();
       // The stop is evidence too; it goes in before the log's final checkpoint is signed.
       await audit.append({ type: 'gateway.stopped', actor: systemActor(), data: { reason } });
       await audit.close();
@@ -134,5 +189,5 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     })();
     return stopped;
   };
-  return { config, storageDir, store, audit, metrics, http, auth: { sessions, logins, oidc }, stop };
+  return { config, storageDir, store, audit, metrics, http, ssh, liveSessions, broker, auth: { sessions, logins, oidc }, stop };
 }

@@ -3,7 +3,6 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDemo } from '../demo/run.js';
 import { type CliIo, parseArgs } from './io.js';
 import { waitForSignal } from './serve.js';
 
@@ -11,6 +10,8 @@ export async function runDemo(argv: string[], io: CliIo): Promise<number> {
   const { flags } = parseArgs(argv);
   const given = flags.get('dir');
   const dir = typeof given === 'string' ? given : await mkdtemp(join(tmpdir(), 'gatehouse-demo-'));
+  // Loaded only here: the embedded identity provider exists only in demo mode.
+  const { startDemo } = await import('../demo/run.js');
   const demo = await startDemo({ dir });
   const url = demo.gateway.http.url;
   const width = Math.max(...demo.people.map((p) => p.login.length));

@@ -40,8 +40,14 @@ export function testConfigInput(storageDir: string): Record<string, unknown> {
 export function testConfig(storageDir: string): Config {
   const parsed = parseConfig(testConfigInput(storageDir));
   if (!parsed.ok) throw new Error(`test config invalid: ${JSON.stringify(parsed.problems)}`);
-  return parsed.config;
+  return inStorage(parsed.config, storageDir);
 }
+
+/** The SSH host key under the test's storage dir: the gateway creates a missing one at start, never in the repo. */
+const inStorage = (config: Config, storageDir: string): Config => ({
+  ...config,
+  ssh: { ...config.ssh, hostKeys: [`${storageDir}/ssh_host_ed25519_key`] },
+});
 
 /**
  * The test config signed in through a test IdP: listen and publicUrl on `port` (pick it first with
@@ -62,5 +68,5 @@ export function testConfigWithOidc(
   };
   const parsed = parseConfig(input);
   if (!parsed.ok) throw new Error(`test config invalid: ${JSON.stringify(parsed.problems)}`);
-  return parsed.config;
+  return inStorage(parsed.config, storageDir);
 }

@@ -15,14 +15,16 @@ import { ManualClock } from '../../gateway/clock.js';
 import type { AuditRecord } from '../../gateway/core/audit.js';
 
 const actor = { kind: 'user', id: 'usr_1', name: 'Vera Vendor' } as const;
+let root: string;
 let dir: string;
 const clock = new ManualClock();
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gatehouse-audit-'));
+  root = await mkdtemp(join(tmpdir(), 'gatehouse-audit-'));
+  dir = root;
 });
 afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
+  await rm(root, { recursive: true, force: true });
 });
 
 const logPath = () => join(dir, 'audit.jsonl');

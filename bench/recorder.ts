@@ -1,0 +1,102 @@
+// Recorder throughput: MB/s of CastWriter.output() for 64 KiB chunks of terminal text and of random binary.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import { systemClock } from '../gateway/clock.js';
+import { CastWriter } from '../gateway/recording/asciicast.js';
+
+export interface RecorderBenchCase {
+  name: string;
+  /** Input bytes / wall time from the first output() to seal() resolved (fsync included). */
+  mbPerSec: number;
+  /** Input bytes / time spent inside output() calls: what the relay's thread pays to batch and encode. */
+  hotPathMBPerSec: number;
+  inputMB: number;
+  fileMB: number;
+}
+
+const CHUNK = 64 * 1024;
+
+/** `ls -l --color` style output: ANSI colours, \r\n, some multi-byte UTF-8 (file names, box drawing). */
+export function terminalText(bytes: number): Buffer {
+  const lines: string[] = [];
+  for (let i = 0; lines.join('').length < 16 * 1024; i++)
+    lines.push(
+      `-rw-r--r-- 1 maint plc ${String(4096 + i * 37).padStart(7)} Nov 23 10:${String(i % 60).padStart(2, '0')} ` +
+        `\x1b[01;34mline2-${i}\x1b[0m  Störung_${i}.log │ OK\r\n`,
+    );
+  const block = Buffer.from(lines.join(''));
+  const out = Buffer.alloc(bytes);
+  for (let off = 0; off < bytes; off += block.length) block.copy(out, off);
+  return out;
+}
+
+/** Random bytes with every fourth byte NUL (each NUL becomes six JSON bytes, \u0000). */
+export function binaryWithNuls(bytes: number): Buffer {
+  const out = randomBytes(bytes);
+  for (let i = 0; i < bytes; i += 4) out[i] = 0;
+  return out;
+}
+
+/** `path` = /dev/null measures encoding + hashing + syscalls without the disk. */
+async function runCase(path: string, name: string, data: Buffer): Promise<RecorderBenchCase> {
+  const header = {
+    width: 120,
+    height: 40,
+    gatehouse: { session: 'ses_bench000', grant: 'g', user: 'u', target: 't' },
+  };
+  const w = await CastWriter.open(path, header, systemClock, { exclusive: path !== '/dev/null' });
+  const started = performance.now();
+  let hot = 0;
+  for (let off = 0; off < data.length; off += CHUNK) {
+    const t0 = performance.now();
+    const more = w.output(data.subarray(off, off + CHUNK));
+    hot += performance.now() - t0;
+    // Like a relay: honour backpressure, and let the loop turn between socket callbacks.
+    if (!more) await w.drained();
+    else if ((off / CHUNK) % 8 === 7) await yieldToLoop();
+  }
+  const sealed = await w.seal();
+  const seconds = (performance.now() - started) / 1000;
+  // /dev/null cannot be fsynced (EINVAL); everything before that was written.
+  if (w.failed && path !== '/dev/null') throw w.failed;
+  const mb = (n: number) => Math.round(n / 1e6);
+  return {
+    name,
+    mbPerSec: mb(data.length / seconds),
+    hotPathMBPerSec: mb(data.length / (hot / 1000)),
+    inputMB: mb(data.length),
+    fileMB: mb(path === '/dev/null' ? sealed.bytes : (await stat(path)).size),
+  };
+}
+
+/** Encodes, hashes and writes `megabytes` of each kind; includes seal (fsync) in the time. */
+export async function benchRecorder(
+  opts: { dir?: string; megabytes?: number } = {},
+): Promise<RecorderBenchCase[]> {
+  const bytes = (opts.megabytes ?? 128) * 1024 * 1024;
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'gatehouse-bench-rec-')));
+  try {
+    const text = terminalText(bytes);
+    const binary = binaryWithNuls(bytes);
+    return [
+      await runCase(join(dir, 'text.cast'), 'text → disk', text),
+      await runCase('/dev/null', 'text → /dev/null', text),
+      await runCase(join(dir, 'binary.cast'), 'binary+NUL → disk', binary),
+      await runCase('/dev/null', 'binary+NUL → /dev/null', binary),
+    ];
+  } finally {
+    if (!opts.dir) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const r of await benchRecorder({ megabytes: Number(process.env.RECORDER_BENCH_MB ?? 128) }))
+    console.log(
+      `recorder ${r.name}: ${r.mbPerSec} MB/s end to end, ${r.hotPathMBPerSec} MB/s inside output() ` +
+        `(${r.inputMB} MB in, ${r.fileMB} MB out)`,
+    );
+}

@@ -1,0 +1,262 @@
+// The broker: the one place that turns access decisions (core/requests.ts) into store writes, audit events, notices and session closes.
+import { type Applied, auditRefusal, recordEvents, refusalError, transact } from './broker/transact.js';
+import { type Caller, actorOf, factsOf, randomId, targetsById } from './broker/facts.js';
+import { NOTIFIED, requestNotice } from './broker/notice.js';
+import { applyDue, dueIds } from './broker/sweep.js';
+import { type TargetView, targetViews } from './broker/targets.js';
+import { type RequestView, requestView, type ViewContext } from './broker/views.js';
+import type { TargetConfig } from './config.js';
+import type { NewId, RequestEventType } from './core/access.js';
+import { type AccessRequest, type Actor, type RequestState, systemActor, type User } from './core/model.js';
+import { visibleTo } from './core/policy.js';
+import { approve, cancel, createRequest, deny, type RequestInput, revoke } from './core/requests.js';
+import type { Deps } from './deps.js';
+import { conflict, invalidInput, notFound } from './errors.js';
+import { type Notifier, noNotify } from './notify.js';
+import type { SessionRegistry } from './sessions.js';
+
+export type { Caller } from './broker/facts.js';
+export type { TargetView } from './broker/targets.js';
+export type { RequestView } from './broker/views.js';
+
+export interface BrokerDeps extends Pick<Deps, 'config' | 'store' | 'audit' | 'clock' | 'logger'> {
+  sessions: SessionRegistry;
+  notifier?: Notifier;
+  newId?: NewId;
+  /** Open (pending) requests one vendor may have at a time (default 20): a bound on queue spam. */
+  maxPendingPerUser?: number;
+}
+
+export type CreateInput = RequestInput & { targetId: string };
+export interface RequestChange {
+  type: RequestEventType;
+  request: AccessRequest;
+}
+export type ChangeListener = (change: RequestChange) => void;
+
+const NOTHING_DUE = Symbol('nothing due');
+
+export class Broker {
+  readonly targets: ReadonlyMap<string, TargetConfig>;
+  private readonly listeners = new Set<ChangeListener>();
+  private readonly newId: NewId;
+  private readonly notifier: Notifier;
+
+  constructor(private readonly deps: BrokerDeps) {
+    this.targets = targetsById(deps.config);
+    this.newId = deps.newId ?? randomId;
+    this.notifier = deps.notifier ?? noNotify;
+  }
+
+  /** Called after each change is durable and audited (the SSE stream listens here). */
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  canSee(user: User, request: AccessRequest): boolean {
+    return visibleTo(factsOf(user), request, this.targets);
+  }
+
+  view(user: User, request: AccessRequest): RequestView {
+    return requestView(user, request, this.viewContext());
+  }
+
+  /** Visible requests, newest first; `states` filters (none = all). */
+  list(caller: Caller, states: readonly RequestState[] = [], limit = 500): RequestView[] {
+    const ctx = this.viewContext();
+    return this.deps.store.data.requests
+      .filter((r) => (states.length === 0 || states.includes(r.state)) && this.canSee(caller.user, r))
+      .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))
+      .slice(0, limit)
+      .map((r) => requestView(caller.user, r, ctx));
+  }
+
+  async get(caller: Caller, id: string): Promise<RequestView> {
+    return this.view(caller.user, await this.findVisible(caller, id, 'request.read'));
+  }
+
+  listTargets(caller: Caller): TargetView[] {
+    const { config, clock } = this.deps;
+    return targetViews(caller.user, config.targets, config.site.timezone, clock.now());
+  }
+
+  async create(caller: Caller, input: CreateInput): Promise<RequestView> {
+    const { store, config, clock } = this.deps;
+    const actor = actorOf(caller);
+    const max = this.deps.maxPendingPerUser ?? 20;
+    let applied: Applied;
+    try {
+      const target = this.targets.get(input.targetId);
+      if (!target) throw invalidInput('unknown_target', `there is no target ${input.targetId}`);
+      applied = await store.update((d) => {
+        const now = clock.now();
+        const open = d.requests.filter((r) => r.userId === caller.user.id && r.state === 'pending');
+        if (open.length >= max)
+          throw conflict('too_many_pending', `you already have ${open.length} open requests; cancel some first`);
+        const t = createRequest(input, target, factsOf(caller.user), now, this.newId, config.site.timezone);
+        if (!t.ok) throw refusalError(t);
+        d.requests.push(t.next);
+        return t;
+      });
+    } catch (err) {
+      await this.refused(actor, 'request.create', err, { targetId: input.targetId });
+      throw err;
+    }
+    await this.finish(applied, actor, caller.user);
+    return this.view(caller.user, applied.next);
+  }
+
+  approve(caller: Caller, id: string): Promise<RequestView> {
+    return this.act(caller, id, 'request.approve', (r, t, now) =>
+      approve(r, factsOf(caller.user), t, now, this.newId),
+    );
+  }
+
+  deny(caller: Caller, id: string, reason: string): Promise<RequestView> {
+    return this.act(caller, id, 'request.deny', (r, t, now) => deny(r, factsOf(caller.user), t, reason, now));
+  }
+
+  async cancel(caller: Caller, id: string): Promise<RequestView> {
+    const view = await this.act(caller, id, 'request.cancel', (r, _t, now) => cancel(r, caller.user.id, now));
+    // A cancelled grant had not started, so no session runs under it; marking it closed in the registry
+    // still stops a connection that checked the grant a moment before the cancel from registering.
+    if (view.grantId) await this.deps.sessions.closeForGrant(view.grantId, 'revoked', 'the access was cancelled');
+    return view;
+  }
+
+  /** Revokes a grant and closes its live sessions before answering (SPEC: within a second). */
+  async revoke(caller: Caller, id: string, reason: string): Promise<RequestView & { sessionsClosed: number }> {
+    const view = await this.act(caller, id, 'request.revoke', (r, t, now) =>
+      revoke(r, factsOf(caller.user), t, reason, now),
+    );
+    const message = `your access has been revoked by ${caller.user.name}: ${view.closedReason ?? reason}`;
+    const sessionsClosed = view.grantId
+      ? await this.deps.sessions.closeForGrant(view.grantId, 'revoked', message)
+      : 0;
+    return { ...view, sessionsClosed };
+  }
+
+  /**
+   * Records what time decided: pending requests whose window passed → expired; grants at endsAt →
+   * grant.ended, and their live sessions closed. Idempotent (state says what was already recorded), so
+   * a restart or a clock jump only means the next call catches up. Called by the scheduler.
+   */
+  async closeDue(): Promise<{ expired: string[]; ended: string[] }> {
+    const { store, clock } = this.deps;
+    const ids = dueIds(store.data.requests, clock.now());
+    if (ids.length === 0) return { expired: [], ended: [] };
+    const applied = await store
+      .update((d) => {
+        const out = applyDue(d, ids, clock.now());
+        // Throwing keeps the store from writing an unchanged file when a racing decision took them all.
+        if (out.length === 0) throw NOTHING_DUE;
+        return out;
+      })
+      .catch((err) => {
+        if (err === NOTHING_DUE) return [];
+        throw err;
+      });
+    const actor = systemActor('scheduler');
+    await Promise.all(applied.map((a) => this.finish(a, actor)));
+    const ended = applied.filter((a) => a.next.state === 'approved').map((a) => a.next);
+    for (const r of ended)
+      await this.deps.sessions.closeForGrant(r.grantId!, 'window_ended', 'your access window has ended');
+    return {
+      expired: applied.filter((a) => a.next.state === 'expired').map((a) => a.next.id),
+      ended: ended.map((r) => r.grantId!),
+    };
+  }
+
+  /** Approved (or revoked) requests by grant id: what the scheduler checks live sessions against. */
+  requestsByGrant(): Map<string, AccessRequest> {
+    const out = new Map<string, AccessRequest>();
+    for (const r of this.deps.store.data.requests) if (r.grantId) out.set(r.grantId, r);
+    return out;
+  }
+
+  /** Audits (as in transact.ts's rules), notifies webhooks and tells listeners about one applied transition. */
+  private async finish(applied: Applied, actor: Actor, by?: User): Promise<void> {
+    await recordEvents(this.deps.audit, actor, applied.events);
+    const users = this.usersById();
+    for (const e of applied.events) {
+      if (NOTIFIED.has(e.type)) {
+        const { config } = this.deps;
+        const target = this.targets.get(applied.next.targetId);
+        const context = { site: config.site.name, timeZone: config.site.timezone, target, users };
+        this.notifier.notify(
+          e.type,
+          requestNotice(e.type, applied.next, e.type === 'request.created' ? context : { ...context, by }),
+        );
+      }
+      for (const l of this.listeners) {
+        try {
+          l({ type: e.type, request: applied.next });
+        } catch (err) {
+          this.deps.logger.warn({ err }, 'a request-change listener failed');
+        }
+      }
+    }
+  }
+
+  private async act(
+    caller: Caller,
+    id: string,
+    action: string,
+    step: (r: AccessRequest, target: TargetConfig, now: number) => ReturnType<typeof approve>,
+  ): Promise<RequestView> {
+    const actor = actorOf(caller);
+    await this.findVisible(caller, id, action);
+    let applied: Applied;
+    try {
+      applied = await transact(this.deps.store, id, (r) => {
+        const target = this.targets.get(r.targetId);
+        if (!target)
+          throw conflict('target_unknown', `target ${r.targetId} is no longer configured; nothing to decide`);
+        return step(r, target, this.deps.clock.now());
+      });
+    } catch (err) {
+      await this.refused(actor, action, err, { requestId: id });
+      throw err;
+    }
+    await this.finish(applied, actor, caller.user);
+    return this.view(caller.user, applied.next);
+  }
+
+  /**
+   * The request if the caller may see it. Why one answer for "no such id" and "not yours": a 403 would
+   * confirm that the id exists. Both are audited, so both take the same time too.
+   */
+  private async findVisible(caller: Caller, id: string, action: string): Promise<AccessRequest> {
+    const r = this.deps.store.data.requests.find((x) => x.id === id);
+    if (r && this.canSee(caller.user, r)) return r;
+    const err = notFound('not_found', `no request ${id}`);
+    await this.refused(actorOf(caller), action, err, { requestId: id }, { exists: r !== undefined });
+    throw err;
+  }
+
+  private refused(
+    actor: Actor,
+    action: string,
+    err: unknown,
+    subject: Record<string, unknown>,
+    extra?: Record<string, unknown>,
+  ) {
+    return auditRefusal(this.deps.audit, this.deps.logger, actor, action, err, subject, extra);
+  }
+
+  private usersById(): Map<string, User> {
+    return new Map(this.deps.store.data.users.map((u) => [u.id, u]));
+  }
+
+  private viewContext(): ViewContext {
+    const { store, config, clock } = this.deps;
+    return {
+      now: clock.now(),
+      timeZone: config.site.timezone,
+      targets: this.targets,
+      users: this.usersById(),
+      sessions: store.data.sessions,
+    };
+  }
+}

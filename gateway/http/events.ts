@@ -1,0 +1,95 @@
+// GET /api/events (mounted at /api): server-sent events that keep the request pages live without reloading.
+import { Router } from 'express';
+import { requireAuth } from '../auth/context.js';
+import type { Broker } from '../broker.js';
+import { GatehouseError } from '../errors.js';
+
+export interface EventsDeps {
+  broker: Pick<Broker, 'onChange' | 'canSee' | 'view'>;
+  /** WebSessions.onSessionEnded: a stream ends with the web session it was opened under (logout, expiry). */
+  onSessionEnded?: (listener: (sessionId: string, reason: string) => void) => () => void;
+  /** Comment lines that keep proxies and the browser from timing the stream out (default 15 s). */
+  heartbeatMs?: number;
+  /** Open streams per user (default 5, a few tabs): each holds a socket and a listener. */
+  maxStreamsPerUser?: number;
+  /** A client that stops reading is cut off once this much is buffered for it (default 1 MiB). */
+  maxBufferedBytes?: number;
+}
+
+/**
+ * Events: `request.changed` with `{ type, request }` (type = the audit event, request = the same view GET
+ * /api/requests/:id answers for this user), and `session.ended` just before the stream closes. No ids
+ * and no replay: a page that reconnects reloads its list, which is simpler than a resumable log.
+ */
+export function eventsRouter(deps: EventsDeps): Router & { closeAll(): void } {
+  const router = Router();
+  // Open streams never end by themselves: shutdown ends them so the HTTP server's close need not wait.
+  const open = new Set<() => void>();
+  const perUser = new Map<string, number>();
+  const maxStreams = deps.maxStreamsPerUser ?? 5;
+  const maxBuffered = deps.maxBufferedBytes ?? 1 << 20;
+
+  router.get('/events', (req, res) => {
+    const { user, session } = requireAuth(req);
+    const count = perUser.get(user.id) ?? 0;
+    if (count >= maxStreams)
+      throw new GatehouseError('rate_limited', 'too_many_streams', `at most ${maxStreams} live event streams`);
+    perUser.set(user.id, count + 1);
+
+    res.status(200).set({
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.flushHeaders();
+    res.write('retry: 5000\n: connected\n\n');
+
+    let closed = false;
+    const write = (chunk: string) => {
+      if (closed) return;
+      res.write(chunk);
+      if (res.writableLength > maxBuffered) finish();
+    };
+    const send = (event: string, data: unknown) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+
+    // Why the visibility check per event, with the user as the server knows them: the stream must not
+    // tell a vendor about anyone else's request, not even that one changed.
+    const offChange = deps.broker.onChange(({ type, request }) => {
+      if (!deps.broker.canSee(user, request)) return;
+      send('request.changed', { type, request: deps.broker.view(user, request) });
+    });
+    const offEnded = deps.onSessionEnded?.((sessionId, reason) => {
+      if (sessionId !== session.id) return;
+      send('session.ended', { reason });
+      finish();
+    });
+    const heartbeat = setInterval(() => write(': ping\n\n'), deps.heartbeatMs ?? 15_000);
+    heartbeat.unref();
+
+    function cleanup() {
+      if (closed) return;
+      closed = true;
+      open.delete(finish);
+      clearInterval(heartbeat);
+      offChange();
+      offEnded?.();
+      const n = (perUser.get(user.id) ?? 1) - 1;
+      if (n > 0) perUser.set(user.id, n);
+      else perUser.delete(user.id);
+    }
+    function finish() {
+      cleanup();
+      res.end();
+    }
+    open.add(finish);
+    req.on('close', cleanup);
+    res.on('close', cleanup);
+  });
+
+  return Object.assign(router, {
+    closeAll: () => {
+      for (const finish of [...open]) finish();
+    },
+  });
+}

@@ -1,0 +1,277 @@
+// Streaming asciicast v2 writer: batches terminal chunks off the relay's hot path, flushes every second, seals with SHA-256.
+import { type FileHandle, mkdir, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Clock } from '../clock.js';
+import { JsonUtf8Encoder } from './cast-encode.js';
+import { HashedFile } from './hashed-file.js';
+
+export interface CastHeader {
+  width: number;
+  height: number;
+  title?: string;
+  /** The TERM the vendor's client asked for in pty-req. */
+  term?: string;
+  gatehouse: { session: string; grant: string; user: string; target: string };
+}
+
+export interface CastWriterOptions {
+  /** Upper bound on how long an event waits in memory (spec: at least every second). */
+  flushIntervalMs?: number;
+  /** Encode and write early once this much raw input is pending. */
+  flushBytes?: number;
+  /** Consecutive chunks of one stream closer than this become one event (0 = never coalesce). */
+  coalesceMs?: number;
+  /** fdatasync this often while live (0 = only at seal). */
+  fsyncIntervalMs?: number;
+  /** Queued encoded bytes above which output()/input() return false (pause the source, await drained()). */
+  highWaterBytes?: number;
+  /** Queued encoded bytes at which the writer fails instead (fail closed: the source ignored backpressure). */
+  maxBacklogBytes?: number;
+  /** Refuse to open an existing file (default). Only tests and devices such as /dev/full turn it off. */
+  exclusive?: boolean;
+}
+
+export interface SealResult {
+  sha256: string;
+  bytes: number;
+  /** True when sealed with `incomplete` or after a write failure (the file may then end mid-line). */
+  incomplete: boolean;
+}
+
+type Stream = 'o' | 'i';
+/** o/i chunks not yet decoded; r/m (and decoder tails) already text. */
+type Pending =
+  | { kind: Stream; atMs: number; bufs: Buffer[] }
+  | { kind: Stream | 'r' | 'm'; atMs: number; data: string };
+
+const MAX_MARKER_CHARS = 4096;
+
+/** Seconds with at most 6 decimals; `String` keeps short values short (1.5, not 1.500000). */
+const seconds = (ms: number): string => String(Math.round(ms * 1000) / 1e6);
+
+const dimension = (n: number, fallback: number): number =>
+  Number.isInteger(n) && n > 0 && n <= 10_000 ? n : fallback;
+
+/**
+ * Timing fidelity trade-off: chunks of one stream that arrive within `coalesceMs` (10 ms) of the
+ * event's first chunk share that event and its timestamp, so playback shows them at once up to
+ * 10 ms early. Below what a viewer can see, and it turns thousands of per-packet JSON lines
+ * (the cost measured in ARCHITECTURE.md) into a few large ones.
+ */
+export class CastWriter {
+  private pending: Pending[] = [];
+  private pendingBytes = 0;
+  private readonly encoders = { o: new JsonUtf8Encoder(), i: new JsonUtf8Encoder() };
+  private readonly file: HashedFile;
+  private lastMs: number;
+  private lastSync = performance.now();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly failureCallbacks: Array<(err: Error) => void> = [];
+  private sealing: Promise<SealResult> | undefined;
+  private readonly o: Required<Omit<CastWriterOptions, 'exclusive' | 'highWaterBytes' | 'maxBacklogBytes'>>;
+
+  private constructor(
+    fh: FileHandle,
+    private readonly clock: Clock,
+    private readonly startMs: number,
+    opts: CastWriterOptions,
+  ) {
+    this.lastMs = startMs;
+    this.o = {
+      flushIntervalMs: opts.flushIntervalMs ?? 1000,
+      flushBytes: opts.flushBytes ?? 256 * 1024,
+      coalesceMs: opts.coalesceMs ?? 10,
+      fsyncIntervalMs: opts.fsyncIntervalMs ?? 5000,
+    };
+    const limits = {
+      highWaterBytes: opts.highWaterBytes ?? 8 * 1024 * 1024,
+      maxBacklogBytes: opts.maxBacklogBytes ?? 64 * 1024 * 1024,
+    };
+    this.file = new HashedFile(fh, limits, (err) => this.failedWith(err));
+  }
+
+  /** Creates the file and writes the header; rejects (and leaves no writer) if that fails. */
+  static async open(path: string, header: CastHeader, clock: Clock, opts: CastWriterOptions = {}) {
+    // Why 0o700/0o600: recordings hold whatever crossed the session (configs, keystrokes).
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const fh = await open(path, opts.exclusive === false ? 'w' : 'wx', 0o600);
+    const startMs = clock.now();
+    const w = new CastWriter(fh, clock, startMs, opts);
+    const head = {
+      version: 2,
+      width: dimension(header.width, 80),
+      height: dimension(header.height, 24),
+      timestamp: Math.floor(startMs / 1000),
+      title: header.title ?? `gatehouse ${header.gatehouse.session}`,
+      env: { TERM: header.term ?? 'xterm-256color' },
+      gatehouse: header.gatehouse,
+    };
+    w.file.append([Buffer.from(`${JSON.stringify(head)}\n`)]);
+    await w.file.settled();
+    if (w.file.failed) {
+      await w.file.close(false);
+      throw w.file.failed;
+    }
+    w.timer = setInterval(() => w.tick(), w.o.flushIntervalMs);
+    w.timer.unref();
+    return w;
+  }
+
+  /**
+   * Target → vendor bytes. Hot path: synchronous, never throws; keeps a reference to `buf` (do not
+   * reuse it). Like Writable.write, false means the disk is behind: pause the source until drained().
+   */
+  output(buf: Buffer): boolean {
+    return this.push('o', buf);
+  }
+
+  /** Vendor → target bytes (keystrokes, including those typed at no-echo password prompts). */
+  input(buf: Buffer): boolean {
+    return this.push('i', buf);
+  }
+
+  /** Resolves once the write backlog is at most half the high-water mark (or the writer failed). */
+  drained(): Promise<void> {
+    return this.file.drained();
+  }
+
+  resize(cols: number, rows: number): void {
+    if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols <= 0 || rows <= 0) return;
+    this.event('r', `${cols}x${rows}`);
+  }
+
+  /** One marker per captured command; the label is the command text. */
+  marker(label: string): void {
+    this.event('m', label.length > MAX_MARKER_CHARS ? `${label.slice(0, MAX_MARKER_CHARS)}…` : label);
+  }
+
+  get failed(): Error | undefined {
+    return this.file.failed;
+  }
+
+  /** Called once, asynchronously, on the first write failure (also when registered after it). */
+  onFailure(cb: (err: Error) => void): void {
+    if (this.file.failed) this.notify(cb, this.file.failed);
+    else this.failureCallbacks.push(cb);
+  }
+
+  /** Writes everything recorded so far; resolves when it is in the file (or the writer failed). */
+  async flush(): Promise<void> {
+    this.kick();
+    await this.file.settled();
+  }
+
+  /**
+   * Flushes, fsyncs, closes; resolves with the SHA-256 of every byte in the file. After a failure it
+   * still resolves (incomplete: true) with the hash of the bytes that did reach the file.
+   */
+  seal(opts: { incomplete?: boolean; reason?: string } = {}): Promise<SealResult> {
+    this.sealing ??= this.doSeal(opts);
+    return this.sealing;
+  }
+
+  private async doSeal(opts: { incomplete?: boolean; reason?: string }): Promise<SealResult> {
+    clearInterval(this.timer);
+    if (!this.file.failed) {
+      this.kick();
+      // Bytes of a character the session never finished become U+FFFD instead of vanishing.
+      for (const kind of ['o', 'i'] as const) {
+        const tail = this.encoders[kind].end();
+        if (tail.length > 0) this.pending.push({ kind, atMs: this.stamp(), data: JSON.parse(`"${tail}"`) });
+      }
+      if (opts.incomplete) this.event('m', `recording incomplete: ${opts.reason ?? 'session ended abnormally'}`);
+      this.kick();
+    }
+    this.closed = true;
+    const { sha256, bytes } = await this.file.close(true);
+    return { sha256, bytes, incomplete: !!opts.incomplete || !!this.file.failed };
+  }
+
+  private push(kind: Stream, buf: Buffer): boolean {
+    if (this.closed || this.file.failed) return true;
+    if (buf.length > 0) {
+      const at = this.stamp();
+      const last = this.pending[this.pending.length - 1];
+      if (last && last.kind === kind && 'bufs' in last && at - last.atMs <= this.o.coalesceMs) last.bufs.push(buf);
+      else this.pending.push({ kind, atMs: at, bufs: [buf] });
+      this.pendingBytes += buf.length;
+      if (this.pendingBytes >= this.o.flushBytes) this.kick();
+    }
+    return this.file.ready;
+  }
+
+  private event(kind: 'r' | 'm', data: string): void {
+    if (this.closed || this.file.failed) return;
+    this.pending.push({ kind, atMs: this.stamp(), data });
+  }
+
+  /** Why clamp: wall clocks step backwards (NTP); asciicast times must never decrease. */
+  private stamp(): number {
+    const now = this.clock.now();
+    if (now > this.lastMs) this.lastMs = now;
+    return this.lastMs;
+  }
+
+  private tick(): void {
+    this.kick();
+    if (this.o.fsyncIntervalMs > 0 && performance.now() - this.lastSync >= this.o.fsyncIntervalMs) {
+      this.lastSync = performance.now();
+      this.file.datasync();
+    }
+  }
+
+  /** Encodes the pending batch now and queues ONE write for it. Never throws. */
+  private kick(): void {
+    if (this.pending.length === 0 || this.file.failed) return;
+    try {
+      this.file.append(this.encode());
+    } catch (err) {
+      this.file.fail(err);
+    }
+  }
+
+  /** One batch as few buffers: small lines merged into one string, big o/i bodies kept as they are. */
+  private encode(): Buffer[] {
+    const parts: Buffer[] = [];
+    let text = '';
+    for (const ev of this.pending) {
+      const head = `[${seconds(ev.atMs - this.startMs)}, "${ev.kind}", `;
+      if (!('bufs' in ev)) {
+        text += `${head}${JSON.stringify(ev.data)}]\n`;
+        continue;
+      }
+      const src = ev.bufs.length === 1 ? ev.bufs[0]! : Buffer.concat(ev.bufs);
+      const body = this.encoders[ev.kind].write(src); // a view into the encoder's scratch: use it now
+      if (body.length === 0) continue; // only the start of a multi-byte char: it goes out with the next event
+      if (body.length < 4096) {
+        text += `${head}"${body.toString('utf8')}"]\n`; // valid UTF-8 by construction: the round trip is exact
+        continue;
+      }
+      parts.push(Buffer.from(`${text}${head}"`), Buffer.from(body));
+      text = '"]\n';
+    }
+    if (text) parts.push(Buffer.from(text));
+    this.pending = [];
+    this.pendingBytes = 0;
+    return parts;
+  }
+
+  private failedWith(err: Error): void {
+    this.pending = [];
+    this.pendingBytes = 0;
+    clearInterval(this.timer);
+    for (const cb of this.failureCallbacks.splice(0)) this.notify(cb, err);
+  }
+
+  /** Why async: a failure can surface inside output(); the session layer must not re-enter the relay there. */
+  private notify(cb: (err: Error) => void, err: Error): void {
+    queueMicrotask(() => {
+      try {
+        cb(err);
+      } catch {
+        // A broken callback must not turn a recording failure into a gateway crash.
+      }
+    });
+  }
+}

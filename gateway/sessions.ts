@@ -1,0 +1,135 @@
+// The live-session registry: every open SSH/web/RDP session registers here so revoke, window end and terminate can close it.
+import type { Protocol, SessionEndReason } from './core/model.js';
+import { conflict } from './errors.js';
+import { type Logger, silentLogger } from './log.js';
+
+/**
+ * What a protocol adapter (SSH relay, browser terminal, RDP) hands the registry for one connection.
+ * `close` must be idempotent and must cut the vendor off even if the target side hangs: the registry
+ * waits for it only up to a bound (see LiveSessionsOptions.closeTimeoutMs).
+ */
+export interface LiveSession {
+  id: string; // ses_…
+  grantId: string;
+  userId: string;
+  targetId: string;
+  protocol: Protocol;
+  startedAt: string;
+  /** Ends the session, telling the vendor `message` first where the protocol can (banner, stderr line). */
+  close(reason: SessionEndReason, message: string): Promise<void>;
+  /** Shows the vendor a one-line notice without ending the session (window-end warnings). */
+  warn?(message: string): void;
+}
+
+export interface SessionRegistry {
+  /**
+   * Adds a session; returns the function the adapter calls when the session ends by itself.
+   * Throws 409 `grant_closed` if its grant was revoked or ended meanwhile: the adapter must then close it.
+   */
+  register(session: LiveSession): () => void;
+  /** Closes every live session of a grant; resolves with how many were asked to close. */
+  closeForGrant(grantId: string, reason: SessionEndReason, message?: string): Promise<number>;
+  /** Closes one session; false if it was not live. */
+  close(sessionId: string, reason: SessionEndReason, message?: string): Promise<boolean>;
+  list(): LiveSession[];
+  get(sessionId: string): LiveSession | undefined;
+}
+
+export interface LiveSessionsOptions {
+  logger?: Logger;
+  /** How long close() waits for one session before giving up on it (default 1000 ms: "within a second"). */
+  closeTimeoutMs?: number;
+  /** How many closed grant ids are remembered against late registrations (default 10,000). */
+  rememberClosedGrants?: number;
+}
+
+const DEFAULT_MESSAGES: Record<SessionEndReason, string> = {
+  client_closed: 'session closed',
+  target_closed: 'the target closed the session',
+  window_ended: 'your access window has ended',
+  revoked: 'your access has been revoked by a supervisor',
+  terminated: 'a supervisor terminated this session',
+  recording_failed: 'the session recording failed; the session is closed',
+  gateway_stopped: 'the gateway is stopping',
+  gateway_crashed: 'the gateway stopped unexpectedly',
+  error: 'the session was closed after an error',
+};
+
+/** The in-memory registry: live sessions do not survive a gateway restart, so memory is the truth for them. */
+export class LiveSessions implements SessionRegistry {
+  private readonly live = new Map<string, LiveSession>();
+  /** Insertion-ordered, so the oldest entry is dropped first when the bound is reached. */
+  private readonly closedGrants = new Map<string, SessionEndReason>();
+  private readonly logger: Logger;
+  private readonly closeTimeoutMs: number;
+  private readonly remember: number;
+
+  constructor(opts: LiveSessionsOptions = {}) {
+    this.logger = opts.logger ?? silentLogger;
+    this.closeTimeoutMs = opts.closeTimeoutMs ?? 1000;
+    this.remember = opts.rememberClosedGrants ?? 10_000;
+  }
+
+  register(session: LiveSession): () => void {
+    // Why: an adapter checks the grant, then registers. A revoke committed between the two finds nothing
+    // to close; remembering closed grants makes the late registration fail instead of living on.
+    const closedAs = this.closedGrants.get(session.grantId);
+    if (closedAs)
+      throw conflict(
+        'grant_closed',
+        closedAs === 'window_ended' ? 'the access window has ended' : 'this access has been withdrawn',
+      );
+    if (this.live.has(session.id)) throw conflict('session_exists', `session ${session.id} is already live`);
+    this.live.set(session.id, session);
+    return () => {
+      if (this.live.get(session.id) === session) this.live.delete(session.id);
+    };
+  }
+
+  async closeForGrant(grantId: string, reason: SessionEndReason, message?: string): Promise<number> {
+    if (reason === 'revoked' || reason === 'window_ended') this.rememberClosed(grantId, reason);
+    const ids = [...this.live.values()].filter((s) => s.grantId === grantId).map((s) => s.id);
+    const results = await Promise.all(ids.map((id) => this.close(id, reason, message)));
+    return results.filter(Boolean).length;
+  }
+
+  async close(sessionId: string, reason: SessionEndReason, message?: string): Promise<boolean> {
+    const s = this.live.get(sessionId);
+    if (!s) return false;
+    // Removed before closing: a second close (sweep + revoke at once) must not call close twice.
+    this.live.delete(sessionId);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.closeTimeoutMs);
+      timer.unref();
+    });
+    try {
+      const outcome = await Promise.race([s.close(reason, message ?? DEFAULT_MESSAGES[reason]), timeout]);
+      if (outcome === 'timeout')
+        this.logger.error({ sessionId, reason }, 'a live session did not close in time; its adapter must cut it');
+    } catch (err) {
+      this.logger.error({ err, sessionId, reason }, 'closing a live session failed');
+    } finally {
+      clearTimeout(timer);
+    }
+    return true;
+  }
+
+  list(): LiveSession[] {
+    return [...this.live.values()];
+  }
+
+  get(sessionId: string): LiveSession | undefined {
+    return this.live.get(sessionId);
+  }
+
+  private rememberClosed(grantId: string, reason: SessionEndReason): void {
+    this.closedGrants.delete(grantId);
+    this.closedGrants.set(grantId, reason);
+    while (this.closedGrants.size > this.remember) {
+      const oldest = this.closedGrants.keys().next().value;
+      if (oldest === undefined) break;
+      this.closedGrants.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,151 @@
+// Vendor authentication on the SSH front: registered public key, then keyboard-interactive TOTP, then the grant check.
+import type { AuthContext, KeyboardAuthContext, PublicKeyAuthContext } from 'ssh2';
+import { utils } from './ssh2.js';
+import { isTotpEnrolled, verifyTotp } from '../auth/totp.js';
+import type { TargetConfig } from '../config.js';
+import { type AccessRequest, type Actor, type SshKey, type User, userActor } from '../core/model.js';
+import { canConnect, pickRequestForConnect } from '../core/policy.js';
+import type { Deps } from '../deps.js';
+import { sshFingerprint } from './host-keys.js';
+
+/** What a successful authentication hands the session: who, where, under which grant. */
+export interface Authenticated {
+  user: User;
+  key: SshKey;
+  target: TargetConfig & { ssh: NonNullable<TargetConfig['ssh']> };
+  request: AccessRequest & { grantId: string };
+}
+
+/** A refusal the vendor sees as one line; `code` goes to the audit log. */
+export interface Refusal {
+  code: string;
+  line: string;
+  actor: Actor;
+  subject: Record<string, unknown>;
+  data?: Record<string, unknown>;
+}
+
+export interface AuthHooks {
+  /** After TOTP and the grant check: connect the target (or throw a Refusal-shaped error). */
+  admit(a: Authenticated): Promise<Refusal | undefined>;
+  /** Tell the vendor `r.line`, audit it, disconnect. */
+  refuse(r: Refusal, ctx?: KeyboardAuthContext): void;
+}
+
+const TARGET_ID = /^[a-z0-9-]{1,63}$/;
+
+/** Strips terminal control characters: reasons may carry text a supervisor typed. */
+export const oneLine = (s: string, max = 400): string => {
+  // eslint-disable-next-line no-control-regex
+  const flat = s.replace(/[\x00-\x1f\x7f-\x9f]+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+};
+
+/** Per-connection authentication state machine (ssh2's `authentication` events). */
+export class SshAuth {
+  private verified: { user: User; key: SshKey; username: string } | undefined;
+  private offeredUnknown: string | undefined;
+  private busy = false;
+  done: Authenticated | undefined;
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly ip: string,
+    private readonly hooks: AuthHooks,
+  ) {}
+
+  handle(ctx: AuthContext): void {
+    if (this.busy || this.done) return ctx.reject();
+    if (ctx.method === 'publickey') return this.publicKey(ctx);
+    if (ctx.method === 'keyboard-interactive') {
+      this.busy = true;
+      void this.keyboard(ctx).finally(() => {
+        this.busy = false;
+      });
+      return;
+    }
+    ctx.reject(['publickey', 'keyboard-interactive']);
+  }
+
+  private requestUrl(targetId: string): string {
+    const base = `${this.deps.config.http.publicUrl}/requests/new`;
+    return TARGET_ID.test(targetId) ? `${base}?target=${targetId}` : base;
+  }
+
+  private publicKey(ctx: PublicKeyAuthContext): void {
+    const fingerprint = sshFingerprint(ctx.key.data);
+    const key = this.deps.store.data.sshKeys.find((k) => k.fingerprint === fingerprint);
+    const user = key && this.deps.store.data.users.find((u) => u.id === key.userId);
+    const parsed = key ? utils.parseKey(key.publicKey) : undefined;
+    // Why compare the blob too: the fingerprint found the record; the bytes prove it is this key.
+    if (!key || !user || !parsed || parsed instanceof Error || !parsed.getPublicSSH().equals(ctx.key.data)) {
+      this.offeredUnknown ??= fingerprint;
+      return ctx.reject(['publickey', 'keyboard-interactive']);
+    }
+    // OpenSSH first asks "would this key do?" without a signature: answer yes, it then signs.
+    if (!ctx.signature || !ctx.blob) return ctx.accept();
+    // verify() returns true, false or an Error: only `true` is a valid signature.
+    if (parsed.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) return ctx.reject(['publickey', 'keyboard-interactive']);
+    this.verified = { user, key, username: ctx.username };
+    // Partial success: the key is only the first factor.
+    ctx.reject(['keyboard-interactive'], true);
+  }
+
+  private async keyboard(ctx: KeyboardAuthContext): Promise<void> {
+    const login = ctx.username;
+    const anonymous: Actor = { kind: 'anonymous', ip: this.ip };
+    const url = this.requestUrl(login);
+    const v = this.verified;
+    if (!v || v.username !== login) {
+      const line = this.offeredUnknown
+        ? `your SSH key ${this.offeredUnknown} is not registered; add it under your profile at ${this.deps.config.http.publicUrl}/ and request access at ${url}`
+        : `no registered SSH key was offered; add yours at ${this.deps.config.http.publicUrl}/ and request access at ${url}`;
+      const subject = TARGET_ID.test(login) ? { targetId: login } : {};
+      return this.hooks.refuse({ code: 'unknown_key', line, actor: anonymous, subject, data: { fingerprint: this.offeredUnknown ?? null } }, ctx);
+    }
+    const actor = userActor(v.user, this.ip);
+    const subject: Record<string, unknown> = { userId: v.user.id, ...(TARGET_ID.test(login) ? { targetId: login } : {}) };
+    const refuse = (code: string, reason: string, withUrl = true) =>
+      this.hooks.refuse({ code, line: withUrl ? `${oneLine(reason)}. Request access at ${url}` : oneLine(reason), actor, subject }, ctx);
+    if (!isTotpEnrolled(v.user))
+      return refuse('totp_not_enrolled', `set up your authenticator first at ${this.deps.config.http.publicUrl}/`, false);
+    const code = await new Promise<string | undefined>((resolve) =>
+      ctx.prompt([{ prompt: 'Verification code: ', echo: false }], (answers) =>
+        resolve(Array.isArray(answers) ? String(answers[0] ?? '').trim() : undefined),
+      ),
+    );
+    if (code === undefined) return ctx.reject();
+    const totp = await verifyTotp(this.deps, v.user.id, code, this.deps.clock.now(), 'ssh', actor);
+    if (!totp.ok) {
+      const why =
+        totp.code === 'totp_replayed'
+          ? 'this verification code was already used; wait for the next one'
+          : totp.code === 'totp_locked'
+            ? `too many wrong codes: verification is locked until ${totp.lockedUntil ?? 'later'}`
+            : 'wrong verification code';
+      return refuse(totp.code, why, false);
+    }
+    // The user as of now (roles may have changed at their last login), not as of the key lookup.
+    const user = this.deps.store.data.users.find((u) => u.id === v.user.id) ?? v.user;
+    const target = this.deps.config.targets.find((t) => t.id === login);
+    const now = this.deps.clock.now();
+    const facts = { userId: user.id, groups: user.groups, roles: user.roles };
+    // Why the same words for an unknown target and no grant: the refusal must not reveal which targets exist.
+    if (!target?.ssh) return refuse('no_grant', `no approved access to ${TARGET_ID.test(login) ? login : 'that target'}`);
+    const request = pickRequestForConnect(this.deps.store.data.requests, user.id, target.id, 'ssh', now);
+    const decision = canConnect(facts, request, target, 'ssh', now, this.deps.config.site.timezone);
+    if (!decision.allow)
+      return refuse(decision.code, decision.code === 'no_grant' ? `no approved access to ${target.id}` : decision.reason);
+    if (!request?.grantId) return refuse('no_grant', `no approved access to ${target.id}`);
+    const admitted: Authenticated = {
+      user,
+      key: v.key,
+      target: target as Authenticated['target'],
+      request: request as Authenticated['request'],
+    };
+    const refusal = await this.hooks.admit(admitted);
+    if (refusal) return this.hooks.refuse({ ...refusal, actor, subject: { ...subject, ...refusal.subject } }, ctx);
+    this.done = admitted;
+    ctx.accept();
+  }
+}

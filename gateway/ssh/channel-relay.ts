@@ -1,0 +1,190 @@
+// One vendor session channel (pty, shell, exec, subsystem) relayed to one target channel, recorded, with command rules applied.
+import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
+import type { TargetConfig } from '../config.js';
+import type { CommandVerdict } from '../core/commands.js';
+import type { CommandCapture } from '../recording/command-capture.js';
+import { ALWAYS_REFUSED, type AlwaysRefused, subsystemDecision } from './channels.js';
+import { feedHeld, pipeBoth, trackWritable, Valve, writeHeld } from './pipe.js';
+import { readShellInput } from './shell-input.js';
+
+/** What the recorder must offer (CastWriter fits): false from output/input means "pause until drained()". */
+export interface Recorder {
+  output(buf: Buffer): boolean;
+  input(buf: Buffer): boolean;
+  resize(cols: number, rows: number): void;
+  marker(label: string): void;
+  drained(): Promise<void>;
+}
+
+/** What a channel needs from its connection-level session (session.ts). */
+export interface ChannelHost {
+  target: Client;
+  targetConfig: TargetConfig;
+  /** Resolves once the session is recorded and registered: no channel work before that. */
+  ready: Promise<void>;
+  /** Opens the session's recording on first use; rejects if it cannot (the host then closes the session). */
+  recorder(pty: PtyRequest | undefined): Promise<Recorder>;
+  newCapture(pty: PtyRequest): CommandCapture;
+  refused(kind: string, detail: Record<string, unknown>): void;
+  /** Stores and audits a command; resolves with the verdict (blocked = do not send). */
+  judge(text: string, via: 'shell' | 'exec'): Promise<{ verdict: CommandVerdict; reason?: string }>;
+  /** Registers an open channel so close(reason, message) can tell the vendor and end it. */
+  track(ch: { notice(line: string): void; end(): void }): () => void;
+}
+
+export type PtyRequest = Pick<PseudoTtyInfo, 'term' | 'cols' | 'rows' | 'width' | 'height' | 'modes'>;
+
+const CRLF = (line: string) => Buffer.from(`\r\n[gatehouse] ${line}\r\n`);
+const onError = (err: unknown, front: ServerChannel) => front.stderr.write(CRLF(`cannot open the target channel: ${String((err as Error)?.message ?? err)}`));
+
+/** Wires the `session` channel the vendor opened. */
+export function handleSessionChannel(host: ChannelHost, session: Session): void {
+  let pty: PtyRequest | undefined;
+  let started = false;
+  const refuse = (kind: AlwaysRefused) => (_a: unknown, reject?: () => void) => {
+    reject?.();
+    host.refused(kind, { reason: ALWAYS_REFUSED[kind] });
+  };
+  session.on('env', (_a: unknown, reject: (() => void) | undefined, info: { key: string }) => {
+    reject?.();
+    host.refused('env', { name: String(info?.key ?? '').slice(0, 64) });
+  });
+  session.on('x11', refuse('x11'));
+  session.on('auth-agent', refuse('auth-agent'));
+  session.on('pty', (accept: (() => void) | undefined, _r: unknown, info: PtyRequest) => {
+    pty = info;
+    accept?.();
+  });
+  // Before the shell starts a resize only updates what will be requested.
+  session.on('window-change', (accept: (() => void) | undefined, _r: unknown, info: PtyRequest) => {
+    if (pty) pty = { ...pty, cols: info.cols, rows: info.rows, width: info.width, height: info.height };
+    accept?.();
+  });
+  const start = (kind: 'shell' | 'exec' | 'subsystem', accept: () => ServerChannel | undefined, reject: (() => void) | undefined, arg?: string) => {
+    if (started) return reject?.();
+    if (kind === 'subsystem') {
+      const d = subsystemDecision(host.targetConfig, arg ?? '');
+      if (!d.allow) {
+        reject?.();
+        return host.refused('subsystem', { name: String(arg).slice(0, 64), code: d.code, reason: d.reason });
+      }
+    }
+    started = true;
+    // Accept at once (a late accept() returns undefined) and hold the vendor's input until the target side is ready.
+    const front = accept();
+    if (!front) return;
+    const valve = new Valve(front);
+    valve.hold('target');
+    void run(host, kind, front, valve, session, pty, arg).catch((err: unknown) => {
+      onError(err, front);
+      front.exit(1);
+      front.end();
+    });
+  };
+  session.on('shell', (accept: () => ServerChannel, reject?: () => void) => start('shell', accept, reject));
+  session.on('exec', (accept: () => ServerChannel, reject: (() => void) | undefined, info: { command: string }) =>
+    start('exec', accept, reject, info.command),
+  );
+  session.on('subsystem', (accept: () => ServerChannel, reject: (() => void) | undefined, info: { name: string }) =>
+    start('subsystem', accept, reject, info.name),
+  );
+}
+
+const open = (target: Client, kind: 'shell' | 'exec' | 'subsystem', pty: PtyRequest | undefined, arg?: string) =>
+  new Promise<ClientChannel>((resolve, reject) => {
+    const cb = (err: Error | undefined, ch: ClientChannel) => (err ? reject(err) : resolve(ch));
+    const ptyOpts = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows, width: pty.width, height: pty.height, modes: pty.modes } : undefined;
+    if (kind === 'shell') target.shell(ptyOpts ?? false, cb);
+    else if (kind === 'exec') target.exec(arg ?? '', ptyOpts ? { pty: ptyOpts } : {}, cb);
+    else target.subsys(arg ?? '', cb);
+  });
+
+async function run(
+  host: ChannelHost,
+  kind: 'shell' | 'exec' | 'subsystem',
+  front: ServerChannel,
+  valve: Valve,
+  session: Session,
+  pty: PtyRequest | undefined,
+  arg?: string,
+): Promise<void> {
+  await host.ready;
+  if (kind === 'subsystem') {
+    const back = await open(host.target, kind, undefined, arg);
+    host.track({ notice: (l) => front.stderr.write(CRLF(l)), end: () => front.end() });
+    valve.release('target');
+    return pipeBoth(front, back);
+  }
+  const rec = await host.recorder(pty);
+  if (kind === 'exec') {
+    const cmd = arg ?? '';
+    rec.marker(cmd);
+    const j = await host.judge(cmd, 'exec');
+    // Why here: an exec command is judged as sent, before anything reaches the target.
+    if (j.verdict === 'blocked') {
+      const line = CRLF(`command blocked: ${j.reason ?? 'not allowed on this target'}`);
+      rec.output(line);
+      front.stderr.write(line);
+      front.exit(126);
+      return void front.end();
+    }
+  }
+  const back = await open(host.target, kind, pty, arg);
+  const untrack = host.track({
+    notice: (l) => {
+      const b = CRLF(l);
+      rec.output(b);
+      (pty ? front : front.stderr).write(b);
+    },
+    end: () => {
+      back.close();
+      front.end();
+    },
+  });
+  trackWritable(front);
+  trackWritable(front.stderr);
+  trackWritable(back);
+  const backValve = new Valve(back);
+  const errValve = new Valve(back.stderr);
+  const capture = kind === 'shell' && pty ? host.newCapture(pty) : undefined;
+  const toVendor = (stream: 'out' | 'err') => (buf: Buffer) => {
+    const v = stream === 'out' ? backValve : errValve;
+    feedHeld((b) => rec.output(b), () => rec.drained(), buf, v, 'recording');
+    capture?.output(buf);
+    writeHeld(stream === 'out' ? front : front.stderr, buf, v, 'vendor');
+  };
+  back.on('data', toVendor('out'));
+  back.stderr.on('data', toVendor('err'));
+  session.on('window-change', (_a: unknown, _r: unknown, info: PtyRequest) => {
+    back.setWindow(info.rows, info.cols, info.height, info.width);
+    rec.resize(info.cols, info.rows);
+    capture?.resize(info.cols, info.rows);
+  });
+  session.on('signal', (accept: (() => void) | undefined, _r: unknown, info: { name: string }) => {
+    accept?.();
+    back.signal(info.name);
+  });
+  readShellInput({ front, back, valve, rec, capture, judge: (t) => host.judge(t, 'shell'), notice: (l) => {
+    const b = CRLF(l);
+    rec.output(b);
+    front.write(b);
+  } });
+  let exit: [number] | [string, boolean, string] | undefined;
+  back.on('exit', (code: number | null, signal?: string, dump?: boolean, desc?: string) => {
+    exit = code === null || code === undefined ? [String(signal ?? 'KILL'), !!dump, String(desc ?? '')] : [code];
+  });
+  front.on('close', () => back.close());
+  back.once('close', () => {
+    untrack();
+    capture?.dispose();
+    // Why wait for the vendor side to take all output first: end() closes the channel, and exit-status
+    // must reach the vendor before that (ARCHITECTURE.md, ssh2 pitfalls).
+    const finish = () => {
+      if (exit?.length === 1) front.exit(exit[0]);
+      else if (exit) front.exit(exit[0], exit[1], exit[2]);
+      front.end();
+    };
+    if (front.destroyed) return;
+    front.stderr.write(Buffer.alloc(0), () => front.write(Buffer.alloc(0), finish));
+  });
+}

@@ -1,0 +1,45 @@
+// Port forwarding through the gateway: direct-tcpip only to the target's forwarding list; every remote/socket forward refused.
+import type { Connection, ServerChannel } from 'ssh2';
+import { ALWAYS_REFUSED, forwardDecision } from './channels.js';
+import type { VendorSession } from './session.js';
+import { pipeBoth } from './pipe.js';
+
+type ForwardInfo = { destIP: string; destPort: number; srcIP: string; srcPort: number };
+
+/** `ssh -L` / `ssh -W`: checked against the list, then opened from the target's side (forwardOut). */
+export function handleForward(s: VendorSession, accept: () => ServerChannel, reject: () => void, info: ForwardInfo): void {
+  const d = forwardDecision(s.targetConfig, String(info.destIP), Number(info.destPort));
+  if (!d.allow) {
+    reject();
+    return s.refused('direct-tcpip', { destination: `${String(info.destIP).slice(0, 100)}:${info.destPort}`, code: d.code, reason: d.reason });
+  }
+  // Why from the target: the vendor reaches only what the target reaches, as if working on it.
+  s.target.forwardOut('127.0.0.1', 0, info.destIP, info.destPort, (err, back) => {
+    if (err) {
+      reject();
+      return s.refused('direct-tcpip', { destination: `${info.destIP}:${info.destPort}`, code: 'forward_failed', reason: err.message });
+    }
+    const front = accept();
+    if (!front) return back.close();
+    s.forwardOpened(`${info.destIP}:${info.destPort}`);
+    pipeBoth(front, back);
+  });
+}
+
+const GLOBAL_REFUSED: Record<string, keyof typeof ALWAYS_REFUSED> = {
+  'tcpip-forward': 'tcpip-forward',
+  'streamlocal-forward@openssh.com': 'streamlocal-forward',
+};
+
+/** Remote forwarding (`ssh -R`) and socket channels are refused and audited; other global requests just refused. */
+export function refuseGlobalRequests(s: VendorSession, front: Connection): void {
+  front.on('request', (_accept: unknown, reject: (() => void) | undefined, name: string, info: unknown) => {
+    reject?.();
+    const kind = GLOBAL_REFUSED[name];
+    if (kind) s.refused(kind, { reason: ALWAYS_REFUSED[kind], request: info ?? null });
+  });
+  front.on('openssh.streamlocal', (_accept: unknown, reject: (() => void) | undefined, info: { socketPath?: string }) => {
+    reject?.();
+    s.refused('direct-streamlocal', { reason: ALWAYS_REFUSED['direct-streamlocal'], socketPath: String(info?.socketPath ?? '').slice(0, 200) });
+  });
+}

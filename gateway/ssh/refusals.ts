@@ -1,0 +1,86 @@
+// How refusals reach the vendor (one line, during authentication) and the audit log (once per burst for floods).
+import type { Connection, KeyboardAuthContext } from 'ssh2';
+import type { Deps } from '../deps.js';
+import { type Authenticated, oneLine, type Refusal } from './auth.js';
+import type { RelayError } from './relay.js';
+
+/**
+ * Shows `line` and disconnects. Why a keyboard-interactive round with no prompts: OpenSSH prints an
+ * info request's instruction on stderr (at its default LogLevel) and PuTTY shows it in the terminal,
+ * per connection — unlike ssh2's static `banner`, and unlike a failure reply, which carries no text.
+ * Without a keyboard-interactive context (flood, grace time) there is nobody to tell: just disconnect.
+ */
+export function showRefusal(client: Connection, line: string, ctx?: KeyboardAuthContext): void {
+  const bye = setTimeout(() => client.end(), 5000);
+  bye.unref();
+  if (!ctx) return void client.end();
+  ctx.prompt([], '', `Gatehouse: ${oneLine(line, 600)}\n`, () => {
+    clearTimeout(bye);
+    ctx.reject([]);
+    client.end();
+  });
+}
+
+/** The vendor's line (and a hostkey.mismatch audit record) for a target connection that failed. */
+export async function refusalFor(deps: Deps, a: Authenticated, err: RelayError): Promise<Refusal> {
+  const t = a.target;
+  const base = { actor: { kind: 'anonymous' as const }, subject: { targetId: t.id, userId: a.user.id } };
+  const f = err.failure;
+  deps.logger.warn({ targetId: t.id, failure: f }, 'could not connect to the SSH target');
+  switch (f.code) {
+    case 'hostkey_mismatch':
+      await deps.audit.append({
+        type: 'hostkey.mismatch',
+        actor: { kind: 'system', id: 'gateway' },
+        subject: { targetId: t.id, userId: a.user.id },
+        data: { host: t.ssh.host, port: t.ssh.port, expected: t.ssh.hostKeySha256, presented: f.presented },
+      });
+      return { ...base, code: f.code, line: `the host key of ${t.id} does not match the pinned one: the gateway did not connect (the site administrators have been told)` };
+    case 'target_auth_failed':
+      return { ...base, code: f.code, line: `the gateway could not log in to ${t.id}; ask the site administrators` };
+    default:
+      return { ...base, code: f.code, line: `${t.id} cannot be reached right now; try again later` };
+  }
+}
+
+const BURST_MS = 60_000;
+
+/**
+ * Refusals before authentication (caps, grace time) audited once per source IP and burst: the first
+ * one at once, the rest counted and reported with the next burst's first or at stop. Why: a flood
+ * must not turn into a flood of audit records (disk, and the chain's fsyncs).
+ */
+export class BurstAudit {
+  private readonly bursts = new Map<string, { start: number; count: number; reasons: Set<string> }>();
+  constructor(private readonly deps: Deps) {}
+
+  async refused(ip: string, reason: string): Promise<void> {
+    const now = this.deps.clock.now();
+    const b = this.bursts.get(ip);
+    if (b && now - b.start < BURST_MS) {
+      b.count++;
+      b.reasons.add(reason);
+      return;
+    }
+    if (b) this.report(ip, b);
+    if (this.bursts.size >= 1000) this.flush();
+    this.bursts.set(ip, { start: now, count: 0, reasons: new Set() });
+    await this.deps.audit
+      .append({ type: 'session.refused', actor: { kind: 'anonymous', ip }, data: { code: reason, via: 'ssh', ip, burst: 'first' } })
+      .catch(() => undefined);
+  }
+
+  /** Reports every burst's suppressed count (at stop, or when the table is full). */
+  flush(): void {
+    for (const [ip, b] of this.bursts) this.report(ip, b);
+    this.bursts.clear();
+  }
+
+  private report(ip: string, b: { count: number; reasons: Set<string> }): void {
+    if (b.count === 0) return;
+    void this.deps.audit
+      .append({ type: 'session.refused', actor: { kind: 'anonymous', ip }, data: { code: [...b.reasons].join(','), via: 'ssh', ip, burst: 'summary', count: b.count } })
+      .catch(() => undefined);
+    b.count = 0;
+  }
+}

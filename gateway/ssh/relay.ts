@@ -1,0 +1,85 @@
+// The gateway's side towards the target: one ssh2 Client per vendor connection, with the injected credential and the pinned host key.
+import { timingSafeEqual } from 'node:crypto';
+import { Client, utils } from './ssh2.js';
+import { resolveSecret, type SshTargetConfig } from '../config.js';
+import { sshFingerprint } from './host-keys.js';
+
+export type RelayFailure =
+  | { code: 'hostkey_mismatch'; presented: string }
+  | { code: 'target_unreachable'; detail: string }
+  | { code: 'target_auth_failed'; detail: string }
+  | { code: 'credential_unavailable'; detail: string };
+
+export class RelayError extends Error {
+  constructor(readonly failure: RelayFailure) {
+    super(failure.code);
+    this.name = 'RelayError';
+  }
+}
+
+export interface RelayOptions {
+  /** Relative credential files resolve against this folder. */
+  cwd?: string;
+  readyTimeoutMs?: number;
+}
+
+const sameText = (a: string, b: string) =>
+  a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+/** A secret that parses as a private key is used as one; anything else is a password. */
+function credentialOf(ssh: SshTargetConfig, cwd?: string): { privateKey: string } | { password: string } {
+  const secret = resolveSecret(ssh.credential, cwd ? { cwd } : {});
+  const parsed = /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(secret) ? utils.parseKey(secret) : undefined;
+  return parsed && !(parsed instanceof Error) ? { privateKey: secret } : { password: secret };
+}
+
+/** Opens and authenticates the target connection; rejects with RelayError (never a half-open client). */
+export function connectTarget(ssh: SshTargetConfig, opts: RelayOptions = {}): Promise<Client> {
+  let credential: ReturnType<typeof credentialOf>;
+  try {
+    credential = credentialOf(ssh, opts.cwd);
+  } catch (err) {
+    return Promise.reject(new RelayError({ code: 'credential_unavailable', detail: (err as Error).message }));
+  }
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let presented: string | undefined;
+    let mismatch = false;
+    const fail = (f: RelayFailure) => {
+      client.removeAllListeners('ready');
+      client.on('error', () => undefined);
+      client.end();
+      reject(new RelayError(f));
+    };
+    client.once('ready', () => {
+      client.removeAllListeners('error');
+      // Late errors (target reset) surface as 'close' on the session; keep them from crashing the process.
+      client.on('error', () => undefined);
+      resolve(client);
+    });
+    client.once('error', (err: Error & { level?: string }) => {
+      if (mismatch) return fail({ code: 'hostkey_mismatch', presented: presented ?? '' });
+      if (err.level === 'client-authentication') return fail({ code: 'target_auth_failed', detail: err.message });
+      fail({ code: 'target_unreachable', detail: err.message || String((err as { code?: string }).code) });
+    });
+    client.on('connect', () => {
+      // Nagle delays every keystroke echo by up to 40 ms (ARCHITECTURE.md); turn it off on this socket.
+      (client as unknown as { _sock?: { setNoDelay?: (v: boolean) => void } })._sock?.setNoDelay?.(true);
+    });
+    client.connect({
+      host: ssh.host,
+      port: ssh.port,
+      username: ssh.username,
+      ...credential,
+      readyTimeout: opts.readyTimeoutMs ?? 15_000,
+      keepaliveInterval: 15_000,
+      keepaliveCountMax: 4,
+      // Why pin: without it, whoever answers on the target's address gets the session and the credential.
+      hostVerifier: (key: Buffer) => {
+        presented = sshFingerprint(key);
+        mismatch = !sameText(presented, ssh.hostKeySha256);
+        return !mismatch;
+      },
+    });
+  });
+}

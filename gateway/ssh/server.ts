@@ -1,0 +1,151 @@
+// The SSH front door (ssh2 Server): connection caps and login grace time, authentication, then one VendorSession per connection.
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Client, Connection } from 'ssh2';
+import { Server } from './ssh2.js';
+import { parseHostPort, resolveConfigPath } from '../config.js';
+import type { Deps } from '../deps.js';
+import type { SessionRegistry } from '../sessions.js';
+import { type Authenticated, type Refusal, SshAuth } from './auth.js';
+import { type HostKey, loadHostKeys } from './host-keys.js';
+import { connectTarget, RelayError } from './relay.js';
+import { VendorSession } from './session.js';
+import { BurstAudit, refusalFor, showRefusal } from './refusals.js';
+
+export interface SshServerOptions {
+  deps: Deps;
+  registry?: SessionRegistry;
+  /** Overrides ssh.listen (tests bind port 0). */
+  listen?: string;
+  /** Relative target credential files resolve against this folder. */
+  cwd?: string;
+  /** Time to finish authentication before the connection is cut (default 60 s). */
+  loginGraceMs?: number;
+  /** Unauthenticated connections at once from one source IP (default 10) and in all (default 200). */
+  maxUnauthPerIp?: number;
+  maxUnauth?: number;
+}
+
+export interface RunningSsh {
+  host: string;
+  port: number;
+  hostKeys: HostKey[];
+  sessions(): VendorSession[];
+  close(): Promise<void>;
+}
+
+export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
+  const { deps } = o;
+  const hostKeys = await loadHostKeys(deps.config.ssh.hostKeys.map((p) => resolveConfigPath(p, o.cwd)), deps.logger);
+  const grace = o.loginGraceMs ?? 60_000;
+  const perIp = o.maxUnauthPerIp ?? 10;
+  const total = o.maxUnauth ?? 200;
+  const unauth = new Map<string, number>();
+  let unauthTotal = 0;
+  const live = new Set<VendorSession>();
+  const pending = new Set<Connection>();
+  const bursts = new BurstAudit(deps);
+  const ssh = new Server({ hostKeys: hostKeys.map((k) => k.privateKey), ident: 'Gatehouse' });
+
+  ssh.on('connection', (client: Connection, info: { ip: string }) => {
+    const ip = info.ip;
+    const sock = (client as unknown as { _sock: Socket & { ghSlot?: () => void } })._sock;
+    const releaseSlot = () => sock.ghSlot?.();
+    let target: Client | undefined;
+    let handedOver = false;
+    pending.add(client);
+    // Why a grace time: an unauthenticated connection holds a slot; without a bound, idle ones exhaust the caps.
+    const timer = setTimeout(() => {
+      void bursts.refused(ip, 'login_grace_expired');
+      client.end();
+      sock.destroy();
+    }, grace);
+    timer.unref();
+    const auth = new SshAuth(deps, ip, {
+      admit: async (a: Authenticated): Promise<Refusal | undefined> => {
+        try {
+          target = await connectTarget(a.target.ssh, o.cwd ? { cwd: o.cwd } : {});
+          return undefined;
+        } catch (err) {
+          return refusalFor(deps, a, err instanceof RelayError ? err : new RelayError({ code: 'target_unreachable', detail: String(err) }));
+        }
+      },
+      refuse: (r, ctx) => {
+        void deps.audit.append({ type: 'session.refused', actor: r.actor, subject: r.subject, data: { code: r.code, reason: r.line, via: 'ssh', ip, ...r.data } });
+        showRefusal(client, r.line, ctx);
+      },
+    });
+    client.on('authentication', (ctx) => auth.handle(ctx));
+    client.on('ready', () => {
+      clearTimeout(timer);
+      releaseSlot();
+      pending.delete(client);
+      if (!auth.done || !target) return client.end();
+      handedOver = true;
+      const s = new VendorSession({ deps, ...(o.registry ? { registry: o.registry } : {}), front: client, target, auth: auth.done, ip });
+      live.add(s);
+      void s.ended.then(() => live.delete(s));
+      s.start().catch((err: unknown) => {
+        deps.logger.error({ err }, 'could not start an SSH session');
+        void s.close('error', 'the gateway could not start the session');
+      });
+    });
+    client.on('close', () => {
+      clearTimeout(timer);
+      releaseSlot();
+      pending.delete(client);
+      if (!handedOver) target?.end();
+    });
+    client.on('error', (err) => deps.logger.debug({ err, ip }, 'ssh client connection error'));
+  });
+
+  const net: NetServer = createServer((sock) => {
+    // Nagle off: every keystroke echo would otherwise wait up to 40 ms (ARCHITECTURE.md, measured).
+    sock.setNoDelay(true);
+    const ip = sock.remoteAddress ?? 'unknown';
+    const n = unauth.get(ip) ?? 0;
+    // Why before the handshake: a flood must not cost key exchanges or audit records per connection.
+    if (n >= perIp || unauthTotal >= total) {
+      void bursts.refused(ip, n >= perIp ? 'too_many_connections_from_ip' : 'too_many_connections');
+      sock.destroy();
+      return;
+    }
+    unauth.set(ip, n + 1);
+    unauthTotal++;
+    let released = false;
+    (sock as Socket & { ghSlot?: () => void }).ghSlot = () => {
+      if (released) return;
+      released = true;
+      unauthTotal--;
+      const left = (unauth.get(ip) ?? 1) - 1;
+      if (left <= 0) unauth.delete(ip);
+      else unauth.set(ip, left);
+    };
+    sock.once('close', () => (sock as Socket & { ghSlot?: () => void }).ghSlot?.());
+    sock.on('error', () => undefined);
+    ssh.injectSocket(sock);
+  });
+
+  const listen = parseHostPort(o.listen ?? deps.config.ssh.listen, { allowPortZero: true });
+  if ('error' in listen) throw new Error(`ssh.listen: ${listen.error}`);
+  await new Promise<void>((resolve, reject) => {
+    net.once('error', reject);
+    net.listen(listen.port, listen.host, () => {
+      net.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = net.address() as { address: string; port: number };
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      const stopped = new Promise<void>((r) => net.close(() => r()));
+      for (const c of pending) c.end();
+      await Promise.all([...live].map((s) => s.close('gateway_stopped', 'the gateway is stopping')));
+      bursts.flush();
+      await Promise.race([stopped, new Promise((r) => setTimeout(r, 2000).unref())]);
+    })();
+    return closing;
+  };
+  return { host: addr.address, port: addr.port, hostKeys, sessions: () => [...live], close };
+}

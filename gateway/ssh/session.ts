@@ -1,0 +1,226 @@
+// One vendor SSH connection after authentication: session record, live registry entry, recording, channels, the end.
+import { randomBytes } from 'node:crypto';
+import { relative } from 'node:path';
+import type { Client, Connection, ServerChannel, Session } from 'ssh2';
+import { isoTime } from '../clock.js';
+import { type CompiledCommandRules, compileRules, evaluateCommand } from '../core/commands.js';
+import { type Actor, type SessionEndReason, type SessionRecord, userActor } from '../core/model.js';
+import type { Deps } from '../deps.js';
+import { CastWriter } from '../recording/asciicast.js';
+import { CommandCapture } from '../recording/command-capture.js';
+import { resolveRecording } from '../recording/files.js';
+import type { SessionRegistry } from '../sessions.js';
+import type { Authenticated } from './auth.js';
+import { type ChannelHost, handleSessionChannel, type PtyRequest, type Recorder } from './channel-relay.js';
+import { handleForward, refuseGlobalRequests } from './forwards.js';
+
+const MAX_AUDITED_REFUSALS = 20;
+export const newSessionId = () => `ses_${randomBytes(12).toString('base64url')}`;
+
+export interface VendorSessionOptions {
+  deps: Deps;
+  registry?: SessionRegistry;
+  front: Connection;
+  target: Client;
+  auth: Authenticated;
+  ip: string;
+}
+
+export class VendorSession implements ChannelHost {
+  readonly id = newSessionId();
+  readonly startedAt: number;
+  readonly target: Client;
+  readonly targetConfig: Authenticated['target'];
+  readonly actor: Actor;
+  private cast: Promise<CastWriter> | undefined;
+  private readonly channels = new Set<{ notice(line: string): void; end(): void }>();
+  private readonly rules: CompiledCommandRules;
+  private refusals = 0;
+  private endReason: SessionEndReason | undefined;
+  private unregister: (() => void) | undefined;
+  private writes: Promise<unknown> = Promise.resolve();
+  /** Resolves once the session is recorded as ended (store, recording sealed, audit). */
+  readonly ended: Promise<void>;
+  private resolveEnded!: () => void;
+  /** Resolves once the session is stored and registered; never if it was refused meanwhile. */
+  readonly ready: Promise<void>;
+  private markReady!: () => void;
+
+  constructor(private readonly o: VendorSessionOptions) {
+    this.startedAt = o.deps.clock.now();
+    this.target = o.target;
+    this.targetConfig = o.auth.target;
+    this.actor = userActor(o.auth.user, o.ip);
+    this.rules = compileRules(o.auth.target.commands);
+    this.ended = new Promise((r) => (this.resolveEnded = r));
+    this.ready = new Promise((r) => (this.markReady = r));
+    // Listeners go on at once: ssh2 refuses a channel that arrives while no listener is attached, and the
+    // client opens its channel right after auth. Work on a channel waits for `ready` (record + registry).
+    const { front } = o;
+    front.on('session', (accept: () => Session) => handleSessionChannel(this, accept()));
+    front.on('tcpip', (accept: () => ServerChannel, reject: () => void, info: { destIP: string; destPort: number; srcIP: string; srcPort: number }) =>
+      void this.ready.then(() => handleForward(this, accept, reject, info)));
+    refuseGlobalRequests(this, front);
+  }
+
+  private get subject() {
+    const a = this.o.auth;
+    return { sessionId: this.id, grantId: a.request.grantId, requestId: a.request.id, userId: a.user.id, targetId: a.target.id };
+  }
+
+  /** Records the session, registers it live, then starts serving channels. */
+  async start(): Promise<void> {
+    const { deps, auth, front, registry } = this.o;
+    const record: SessionRecord = {
+      id: this.id,
+      grantId: auth.request.grantId,
+      requestId: auth.request.id,
+      userId: auth.user.id,
+      targetId: auth.target.id,
+      protocol: 'ssh',
+      via: 'ssh',
+      startedAt: isoTime(this.startedAt),
+      sourceIp: this.o.ip,
+    };
+    front.on('close', () => void this.finish('client_closed'));
+    this.target.on('close', () => void this.close('target_closed', 'the target closed the connection'));
+    await deps.store.update((d) => void d.sessions.push(record));
+    await deps.audit.append({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: 'ssh', keyFingerprint: auth.key.fingerprint } });
+    try {
+      this.unregister = registry?.register({
+        id: this.id,
+        grantId: auth.request.grantId,
+        userId: auth.user.id,
+        targetId: auth.target.id,
+        protocol: 'ssh',
+        startedAt: record.startedAt,
+        close: (reason, message) => this.close(reason, message),
+        warn: (message) => this.warn(message),
+      });
+    } catch (err) {
+      // Why: the grant was revoked or ended between the check at login and now.
+      return this.close('revoked', (err as Error).message);
+    }
+    this.markReady();
+  }
+
+  recorder(pty: PtyRequest | undefined): Promise<Recorder> {
+    this.cast ??= (async () => {
+      const { deps, auth } = this.o;
+      const path = resolveRecording(deps.storageDir, this.id, this.startedAt);
+      const header = {
+        width: pty?.cols ?? 80,
+        height: pty?.rows ?? 24,
+        ...(pty?.term ? { term: pty.term } : {}),
+        gatehouse: { session: this.id, grant: auth.request.grantId, user: auth.user.id, target: auth.target.id },
+      };
+      const w = await CastWriter.open(path, header, deps.clock);
+      w.onFailure((err) => void this.recordingFailed(err));
+      await deps.store.update((d) => {
+        const s = d.sessions.find((x) => x.id === this.id);
+        if (s) s.recording = { path: relative(deps.storageDir, path) };
+      });
+      return w;
+    })();
+    // Fail closed: no recording, no session.
+    this.cast.catch((err: unknown) => this.recordingFailed(err as Error));
+    return this.cast;
+  }
+
+  newCapture(pty: PtyRequest): CommandCapture {
+    return new CommandCapture(pty.cols, pty.rows);
+  }
+
+  refused(kind: string, detail: Record<string, unknown>): void {
+    if (++this.refusals > MAX_AUDITED_REFUSALS) return; // counted in session.ended, not audited one by one
+    this.later(this.o.deps.audit.append({ type: 'channel.refused', actor: this.actor, subject: this.subject, data: { kind, ...detail } }));
+  }
+
+  forwardOpened(dest: string): void {
+    this.later(this.o.deps.audit.append({ type: 'forward.opened', actor: this.actor, subject: this.subject, data: { destination: dest } }));
+  }
+
+  async judge(text: string, via: 'shell' | 'exec') {
+    const d = evaluateCommand(this.rules, text);
+    const at = isoTime(this.o.deps.clock.now());
+    const id = `cmd_${randomBytes(12).toString('hex')}`;
+    void this.cast?.then((w) => w.marker(text));
+    const type = d.verdict === 'blocked' ? 'command.blocked' : d.verdict === 'alerted' ? 'command.alerted' : 'command.executed';
+    const rule = d.rule ? { rule: d.rule.match, reason: d.rule.reason } : {};
+    // Stored and audited behind the relay: the verdict is known now, the disk need not hold the Enter back.
+    this.later(this.o.deps.store.update((db) => void db.commands.push({ id, sessionId: this.id, at, text, verdict: d.verdict, ...(d.rule ? { rule: d.rule.match } : {}) })));
+    this.later(this.o.deps.audit.append({ type, actor: this.actor, subject: { ...this.subject, commandId: id }, data: { text, via, verdict: d.verdict, wouldBe: d.wouldBe, mode: this.rules.mode, ...rule } }));
+    return { verdict: d.verdict, ...(d.rule ? { reason: d.rule.reason } : {}) };
+  }
+
+  track(ch: { notice(line: string): void; end(): void }): () => void {
+    this.channels.add(ch);
+    return () => this.channels.delete(ch);
+  }
+
+  warn(message: string): void {
+    for (const ch of this.channels) ch.notice(message);
+  }
+
+  /** Tells the vendor `message` on every open channel, then ends channels, the target and the connection. */
+  async close(reason: SessionEndReason, message: string): Promise<void> {
+    this.endReason ??= reason;
+    for (const ch of this.channels) {
+      ch.notice(message);
+      ch.end();
+    }
+    this.channels.clear();
+    this.target.end();
+    // A short grace so the notice and channel closes leave before the disconnect.
+    setTimeout(() => this.o.front.end(), 100).unref();
+    await this.finish(reason);
+  }
+
+  private async recordingFailed(err: Error): Promise<void> {
+    if (this.endReason) return;
+    this.o.deps.logger.error({ err, sessionId: this.id }, 'session recording failed');
+    await this.o.deps.audit.append({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: err.message } }).catch(() => undefined);
+    await this.close('recording_failed', 'the session recording failed; the session is closed');
+  }
+
+  private later(p: Promise<unknown>): void {
+    this.writes = this.writes.then(() => p).catch((err: unknown) => this.o.deps.logger.error({ err, sessionId: this.id }, 'session write failed'));
+  }
+
+  private finishing: Promise<void> | undefined;
+  private finish(reason: SessionEndReason): Promise<void> {
+    this.endReason ??= reason;
+    this.finishing ??= this.doFinish();
+    return this.finishing;
+  }
+
+  private async doFinish(): Promise<void> {
+    const { deps } = this.o;
+    const reason = this.endReason ?? 'error';
+    this.unregister?.();
+    this.target.end();
+    this.o.front.end();
+    let sealed: { sha256: string; bytes: number; incomplete: boolean } | undefined;
+    const cast = await this.cast?.catch(() => undefined);
+    if (cast) sealed = await cast.seal(reason === 'recording_failed' ? { incomplete: true, reason } : {});
+    await this.writes;
+    const endedAt = isoTime(deps.clock.now());
+    try {
+      await deps.store.update((d) => {
+        const s = d.sessions.find((x) => x.id === this.id);
+        if (!s) return;
+        s.endedAt = endedAt;
+        s.endReason = reason;
+        if (sealed && s.recording) s.recording = { ...s.recording, sha256: sealed.sha256, bytes: sealed.bytes, ...(sealed.incomplete ? { incomplete: true } : {}) };
+      });
+      if (sealed)
+        await deps.audit.append({ type: 'recording.sealed', actor: this.actor, subject: this.subject, data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete } });
+      const suppressed = Math.max(0, this.refusals - MAX_AUDITED_REFUSALS);
+      await deps.audit.append({ type: 'session.ended', actor: this.actor, subject: this.subject, data: { reason, durationMs: deps.clock.now() - this.startedAt, ...(suppressed ? { refusalsNotAudited: suppressed } : {}) } });
+    } catch (err) {
+      deps.logger.error({ err, sessionId: this.id }, 'could not record the end of a session');
+    } finally {
+      this.resolveEnded();
+    }
+  }
+}

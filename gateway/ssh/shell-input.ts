@@ -1,0 +1,76 @@
+// Vendor → target input of a session channel: recorded, and in a shell checked at each Enter against the command rules.
+import type { ClientChannel, ServerChannel } from 'ssh2';
+import type { CommandVerdict } from '../core/commands.js';
+import type { CommandCapture } from '../recording/command-capture.js';
+import type { Recorder } from './channel-relay.js';
+import { feedHeld, type Valve, writeHeld } from './pipe.js';
+
+export interface ShellInput {
+  front: ServerChannel;
+  back: ClientChannel;
+  /** Holds the vendor's input; released here once reading starts. */
+  valve: Valve;
+  rec: Recorder;
+  capture: CommandCapture | undefined;
+  judge(text: string): Promise<{ verdict: CommandVerdict; reason?: string }>;
+  notice(line: string): void;
+}
+
+/**
+ * What clears a blocked line on the target: Ctrl-C. Why not Ctrl-E Ctrl-U: that is readline's emacs
+ * mode only; Ctrl-C abandons the line in readline (any mode), in a plain canonical tty (VINTR flushes
+ * the input queue) and in most line-oriented tools. The Enter itself is never forwarded.
+ */
+export const CLEAR_LINE = Buffer.from([0x03]);
+
+/** Waits this long for the echo of keys typed just before an Enter, at most MAX_WAIT_MS in all. */
+const QUIET_MS = 40;
+const MAX_WAIT_MS = 400;
+
+export function readShellInput(o: ShellInput): void {
+  const { front, back, valve, rec, capture } = o;
+  const send = (buf: Buffer) => writeHeld(back, buf, valve, 'target');
+
+  const judgeLines = async (buf: Buffer, enters: number[]) => {
+    let from = 0;
+    for (const at of enters) {
+      if (at > from) send(buf.subarray(from, at));
+      from = at + 1;
+      const line = await capture!.read({ quietMs: QUIET_MS, maxWaitMs: MAX_WAIT_MS });
+      // A full-screen app (vim, top) or an unechoed line (a password prompt) is not a shell command.
+      const text = [line.text, line.pasted ?? ''].filter((t) => t.trim() !== '').join('\n');
+      if (!line.fullScreen && text !== '') {
+        const j = await o.judge(text);
+        if (j.verdict === 'blocked') {
+          // Why hold the Enter and send Ctrl-C: the target never receives a line it could execute.
+          send(CLEAR_LINE);
+          o.notice(`command blocked: ${j.reason ?? 'not allowed on this target'}`);
+          continue;
+        }
+      }
+      send(buf.subarray(at, at + 1));
+    }
+    if (from < buf.length) send(buf.subarray(from));
+  };
+
+  front.on('data', (buf: Buffer) => {
+    feedHeld((b) => rec.input(b), () => rec.drained(), buf, valve, 'recording');
+    const enters = capture ? capture.input(buf) : [];
+    if (enters.length === 0) return send(buf);
+    // Input stays in order: nothing more is read from the vendor until these lines are judged.
+    valve.hold('judging');
+    void judgeLines(buf, enters)
+      .catch(() => back.close())
+      .finally(() => valve.release('judging'));
+  });
+  // The vendor's EOF (e.g. `echo x | ssh gw cat`) goes on to the target; output keeps flowing back.
+  front.once('end', () => {
+    if (!valve.held('judging')) return back.end();
+    const check = setInterval(() => {
+      if (valve.held('judging')) return;
+      clearInterval(check);
+      back.end();
+    }, 10);
+  });
+  valve.release('target');
+}
