@@ -1,19 +1,11 @@
 // Turns an IdP's ID token claims into a Gatehouse identity: roles (oidc.roleClaim → oidc.roles) and vendor org.
 import type { Config } from '../config.js';
-import { ROLES, type Role } from '../core/model.js';
+import { ROLES, type Role, type User } from '../core/model.js';
 
 type OidcConfig = Pick<Config['oidc'], 'roleClaim' | 'roles' | 'orgClaim'>;
 
 /** What a login proved about a person, bound to (issuer, subject): never to the e-mail address. */
-export interface Identity {
-  issuer: string;
-  subject: string;
-  name: string;
-  email: string;
-  org: string;
-  groups: string[];
-  roles: Role[];
-}
+export type Identity = Pick<User, 'issuer' | 'subject' | 'name' | 'email' | 'org' | 'groups' | 'roles'>;
 
 /**
  * A claim by exact name first (`groups`, `https://example.com/groups`), then as a dotted path

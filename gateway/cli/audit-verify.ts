@@ -1,10 +1,10 @@
 // `gatehouse audit verify [--config PATH | --dir PATH]`: checks the audit chain, checkpoints and signed head.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { join } from 'node:path';
 import { verifyAuditFile } from '../audit-log.js';
 import { type CliIo, parseArgs } from './io.js';
+import { storageDirOf } from './storage-dir.js';
 
 const usage = `usage: gatehouse audit verify [--config PATH | --dir PATH] [--public-key PEM] [--checkpoint-every N]
   --dir PATH             the storage folder (what storage.dir names) holding audit.jsonl
@@ -17,13 +17,6 @@ export interface AuditVerifyDeps {
   storageDirFromConfig?: (path: string) => Promise<string>;
 }
 
-/** storage.dir from a YAML config, without validating the rest (verify must work on a half-broken config). */
-async function storageDirFromYaml(path: string): Promise<string> {
-  const doc = parseYaml(await readFile(path, 'utf8')) as { storage?: { dir?: unknown } } | null;
-  const dir = doc?.storage?.dir ?? 'recordings';
-  if (typeof dir !== 'string') throw new Error(`${path}: storage.dir must be a string`);
-  return resolve(dir);
-}
 
 export async function runAuditVerify(argv: string[], io: CliIo, deps: AuditVerifyDeps = {}): Promise<number> {
   const { flags, words } = parseArgs(argv);
@@ -42,20 +35,8 @@ export async function runAuditVerify(argv: string[], io: CliIo, deps: AuditVerif
     return 2;
   }
 
-  let dir: string;
-  const dirFlag = value('dir');
-  if (typeof dirFlag === 'string') dir = resolve(dirFlag);
-  else {
-    const configPath = (value('config') as string | undefined) ?? 'config/gatehouse.yaml';
-    try {
-      dir = deps.storageDirFromConfig
-        ? await deps.storageDirFromConfig(configPath)
-        : await storageDirFromYaml(configPath);
-    } catch (err) {
-      io.err(`cannot read the storage folder from ${configPath}: ${(err as Error).message}`);
-      return 1;
-    }
-  }
+  const dir = await storageDirOf(flags, io, deps.storageDirFromConfig);
+  if (dir === undefined) return 1;
   const logPath = join(dir, 'audit.jsonl');
   if (!existsSync(logPath)) {
     io.err(`no audit log at ${logPath}: nothing to verify (check --dir or storage.dir in the config)`);

@@ -1,14 +1,13 @@
 // `gatehouse users reset-totp <email> [--user usr_…] [--config PATH | --dir PATH]`: offline TOTP reset.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { join } from 'node:path';
 import { AuditLog } from '../audit-log.js';
 import { clearTotp } from '../auth/totp.js';
 import { type Clock, systemClock } from '../clock.js';
 import { systemActor } from '../core/model.js';
 import { Store, StoreLockedError } from '../store.js';
 import { type CliIo, parseArgs } from './io.js';
+import { storageDirOf } from './storage-dir.js';
 
 const usage = `usage: gatehouse users reset-totp <email> [--user usr_…] [--config PATH | --dir PATH]
   resets the TOTP of every user with that e-mail (or only --user), who then enrol again.
@@ -23,13 +22,6 @@ export interface UsersCliDeps {
   storageDirFromConfig?: (path: string) => Promise<string>;
 }
 
-/** storage.dir from a YAML config without validating the rest (no secrets need to be present). */
-async function storageDirFromYaml(path: string): Promise<string> {
-  const doc = parseYaml(await readFile(path, 'utf8')) as { storage?: { dir?: unknown } } | null;
-  const dir = doc?.storage?.dir ?? 'recordings';
-  if (typeof dir !== 'string') throw new Error(`${path}: storage.dir must be a string`);
-  return resolve(dir);
-}
 
 export async function runUsersResetTotp(argv: string[], io: CliIo, deps: UsersCliDeps = {}): Promise<number> {
   const { flags, words } = parseArgs(argv);
@@ -46,18 +38,8 @@ export async function runUsersResetTotp(argv: string[], io: CliIo, deps: UsersCl
   const email = words[0]!;
   const only = flags.get('user') as string | undefined;
 
-  let dir: string;
-  const dirFlag = flags.get('dir');
-  if (typeof dirFlag === 'string') dir = resolve(dirFlag);
-  else {
-    const configPath = (flags.get('config') as string | undefined) ?? 'config/gatehouse.yaml';
-    try {
-      dir = await (deps.storageDirFromConfig ?? storageDirFromYaml)(configPath);
-    } catch (err) {
-      io.err(`cannot read the storage folder from ${configPath}: ${(err as Error).message}`);
-      return 1;
-    }
-  }
+  const dir = await storageDirOf(flags, io, deps.storageDirFromConfig);
+  if (dir === undefined) return 1;
   // Store.open would create an empty db.json: a mistyped path must not grow a new, empty gateway state.
   if (!existsSync(join(dir, 'db.json'))) {
     io.err(`no Gatehouse state (db.json) in ${dir}: check --dir or storage.dir in the config`);
