@@ -36,7 +36,6 @@ const TARGET_ID = /^[a-z0-9-]{1,63}$/;
 
 /** Strips terminal control characters: reasons may carry text a supervisor typed. */
 export const oneLine = (s: string, max = 400): string => {
-  // eslint-disable-next-line no-control-regex
   const flat = s.replace(/[\x00-\x1f\x7f-\x9f]+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 };

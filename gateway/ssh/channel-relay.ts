@@ -32,6 +32,12 @@ export interface ChannelHost {
   track(ch: { notice(line: string): void; end(): void }): () => void;
 }
 
+interface Live {
+  resize?: (info: PtyRequest) => void;
+  signal?: (name: string) => void;
+  pendingSignals: string[];
+}
+
 export type PtyRequest = Pick<PseudoTtyInfo, 'term' | 'cols' | 'rows' | 'width' | 'height' | 'modes'>;
 
 const CRLF = (line: string) => Buffer.from(`\r\n[gatehouse] ${line}\r\n`);
@@ -56,9 +62,18 @@ export function handleSessionChannel(host: ChannelHost, session: Session): void 
     accept?.();
   });
   // Before the shell starts a resize only updates what will be requested.
+  // Resizes and signals may arrive before the target channel is open: kept until it is (see `live`).
+  const live: Live = { pendingSignals: [] };
   session.on('window-change', (accept: (() => void) | undefined, _r: unknown, info: PtyRequest) => {
-    if (pty) pty = { ...pty, cols: info.cols, rows: info.rows, width: info.width, height: info.height };
     accept?.();
+    if (live.resize) return live.resize(info);
+    if (pty) pty = { ...pty, cols: info.cols, rows: info.rows, width: info.width, height: info.height };
+  });
+  session.on('signal', (accept: (() => void) | undefined, _r: unknown, info: { name: string }) => {
+    accept?.();
+    const name = String(info?.name ?? '');
+    if (live.signal) live.signal(name);
+    else if (live.pendingSignals.length < 8) live.pendingSignals.push(name);
   });
   const start = (kind: 'shell' | 'exec' | 'subsystem', accept: () => ServerChannel | undefined, reject: (() => void) | undefined, arg?: string) => {
     if (started) return reject?.();
@@ -75,7 +90,7 @@ export function handleSessionChannel(host: ChannelHost, session: Session): void 
     if (!front) return;
     const valve = new Valve(front);
     valve.hold('target');
-    void run(host, kind, front, valve, session, pty, arg).catch((err: unknown) => {
+    void run(host, kind, front, valve, live, pty, arg).catch((err: unknown) => {
       onError(err, front);
       front.exit(1);
       front.end();
@@ -104,7 +119,7 @@ async function run(
   kind: 'shell' | 'exec' | 'subsystem',
   front: ServerChannel,
   valve: Valve,
-  session: Session,
+  live: Live,
   pty: PtyRequest | undefined,
   arg?: string,
 ): Promise<void> {
@@ -155,15 +170,19 @@ async function run(
   };
   back.on('data', toVendor('out'));
   back.stderr.on('data', toVendor('err'));
-  session.on('window-change', (_a: unknown, _r: unknown, info: PtyRequest) => {
+  live.resize = (info) => {
     back.setWindow(info.rows, info.cols, info.height, info.width);
     rec.resize(info.cols, info.rows);
     capture?.resize(info.cols, info.rows);
-  });
-  session.on('signal', (accept: (() => void) | undefined, _r: unknown, info: { name: string }) => {
-    accept?.();
-    back.signal(info.name);
-  });
+  };
+  live.signal = (name) => {
+    try {
+      back.signal(name);
+    } catch {
+      host.refused('signal', { name: name.slice(0, 32), reason: 'unknown signal' }); // ssh2 throws on unknown names
+    }
+  };
+  for (const name of live.pendingSignals.splice(0)) live.signal(name);
   readShellInput({ front, back, valve, rec, capture, judge: (t) => host.judge(t, 'shell'), notice: (l) => {
     const b = CRLF(l);
     rec.output(b);
@@ -180,11 +199,19 @@ async function run(
     // Why wait for the vendor side to take all output first: end() closes the channel, and exit-status
     // must reach the vendor before that (ARCHITECTURE.md, ssh2 pitfalls).
     const finish = () => {
-      if (exit?.length === 1) front.exit(exit[0]);
-      else if (exit) front.exit(exit[0], exit[1], exit[2]);
+      try {
+        if (exit?.length === 1) front.exit(exit[0]);
+        else if (exit) front.exit(exit[0], exit[1], exit[2]);
+      } catch {
+        // ssh2 throws on a signal name it does not know: a target's odd name must not crash the gateway.
+        front.exit(255);
+      }
       front.end();
     };
-    if (front.destroyed) return;
-    front.stderr.write(Buffer.alloc(0), () => front.write(Buffer.alloc(0), finish));
+    const open = (w: { destroyed: boolean; writableEnded: boolean }) => !w.destroyed && !w.writableEnded;
+    if (!open(front)) return;
+    const afterStderr = () => (open(front) ? front.write(Buffer.alloc(0), () => open(front) && finish()) : undefined);
+    if (open(front.stderr)) front.stderr.write(Buffer.alloc(0), afterStderr);
+    else afterStderr();
   });
 }

@@ -25,7 +25,10 @@ async function readOrCreate(path: string): Promise<{ text: Buffer; created: bool
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const pair = utils.generateKeyPairSync('ed25519', { comment: 'gatehouse host key' });
+  // ssh2 1.17 writes a malformed key when the public half starts with a zero byte (~1 in 256, measured
+  // here: it drops the leading zero), so a new key is parsed back and made again if it does not load.
+  let pair = utils.generateKeyPairSync('ed25519');
+  for (let i = 0; i < 5 && utils.parseKey(pair.private) instanceof Error; i++) pair = utils.generateKeyPairSync('ed25519');
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   try {
     // Why 'wx' + 0600: never overwrite a key another process just wrote, and never leave a private key readable.
