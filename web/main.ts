@@ -2,6 +2,11 @@
 import { renderFrame } from './frame.js';
 import './pages/home.js';
 import './pages/security.js';
+// /requests/new must register before /requests/:id: the router takes the first pattern that matches.
+import './pages/requests.js';
+import './pages/approvals.js';
+import './pages/request-detail.js';
+import './pages/keys.js';
 
 renderFrame(document).catch((err: unknown) => {
   const main = document.getElementById('main');
