@@ -7,7 +7,7 @@ import type { PageContext } from '../router.js';
 import { withStepUp } from '../step-up.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
-const dayList = (days: string[]) => DAYS.filter((d) => days.includes(d)).map((d) => d[0]!.toUpperCase() + d.slice(1)).join(', ');
+const dayList = (days: readonly string[]) => DAYS.filter((d) => days.includes(d)).map((d) => d[0]!.toUpperCase() + d.slice(1)).join(', ');
 const ruleText = (w: WindowRule) => `${dayList(w.days)} ${w.from}–${w.to}`;
 
 /** Is [start, end) inside one of the spans the server listed? undefined: the list does not reach that far. */
