@@ -25,6 +25,7 @@ import { Webhooks } from './notify.js';
 import { eventsRouter } from './http/events.js';
 import { requestsRouter } from './http/routes/requests.js';
 import { targetsRouter } from './http/routes/targets.js';
+import { recoverInterruptedSessions } from './ssh/recovery.js';
 import { type RunningSsh, type SshServerOptions, startSshServer } from './ssh/server.js';
 import { Store } from './store.js';
 import { version } from './version.js';
@@ -87,6 +88,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   }
 
   const deps: Deps = { config, store, audit, clock, logger, storageDir };
+  // --- Crash recovery (issue 5): sessions left open by a crash are ended and their recordings
+  // repaired and marked incomplete, after the audit log opens and before any door opens.
+  try {
+    await recoverInterruptedSessions(deps);
+  } catch (err) {
+    await audit.close();
+    await store.close();
+    throw err;
+  }
+  // --- end crash recovery
   const { publicUrl } = config.http;
   const secure = publicUrl.startsWith('https:');
   const sessions = new WebSessions({ store, audit, clock, logger, secure, ...opts.auth?.session });

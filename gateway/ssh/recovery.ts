@@ -1,0 +1,91 @@
+// At start-up, before any door opens: sessions the store still shows as live were cut off by a crash
+// (the gateway is the only process that runs them). Each is ended as `gateway_crashed` and its
+// recording repaired so it still plays, marked incomplete, and audited.
+import { stat } from 'node:fs/promises';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { isoTime } from '../clock.js';
+import { systemActor, type SessionRecord } from '../core/model.js';
+import type { Deps } from '../deps.js';
+import { sessionsRoot } from '../recording/files.js';
+import { repairCast } from '../recording/incomplete.js';
+
+export type RecoveredRecording =
+  | { status: 'repaired'; sha256: string; bytes: number; droppedBytes: number }
+  | { status: 'missing' }
+  | { status: 'unrepairable'; error: string }
+  | { status: 'none' };
+
+export interface RecoveredSession {
+  sessionId: string;
+  recording: RecoveredRecording;
+}
+
+/** The cast's absolute path, only if it lies inside `<storage>/sessions` (a stored path is never trusted to leave it). */
+function castPath(storageDir: string, rec: SessionRecord): string | undefined {
+  if (!rec.recording?.path) return undefined;
+  const abs = resolve(storageDir, rec.recording.path);
+  const rel = relative(sessionsRoot(storageDir), abs);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || !abs.endsWith('.cast')) return undefined;
+  return abs;
+}
+
+async function repair(storageDir: string, rec: SessionRecord): Promise<RecoveredRecording> {
+  if (!rec.recording) return { status: 'none' };
+  const path = castPath(storageDir, rec);
+  if (!path) return { status: 'unrepairable', error: 'recording path outside the sessions folder' };
+  const st = await stat(path).catch(() => undefined);
+  if (!st) return { status: 'missing' };
+  if (!st.isFile()) return { status: 'unrepairable', error: 'recording path is not a regular file' };
+  try {
+    const r = await repairCast(path);
+    return { status: 'repaired', sha256: r.sha256, bytes: r.bytes, droppedBytes: r.droppedBytes };
+  } catch (err) {
+    return { status: 'unrepairable', error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/**
+ * Ends every session with no `endedAt` as `gateway_crashed`. Idempotent: a recovered session has
+ * `endedAt`, so a second run finds nothing; a crash in the middle of a run leaves the rest for the
+ * next start (and repairCast does not add a second marker). Never throws for one bad recording.
+ */
+export async function recoverInterruptedSessions(deps: Pick<Deps, 'store' | 'audit' | 'clock' | 'logger' | 'storageDir'>): Promise<RecoveredSession[]> {
+  const { store, audit, clock, logger, storageDir } = deps;
+  const open = store.data.sessions.filter((s) => !s.endedAt);
+  const out: RecoveredSession[] = [];
+  for (const rec of open) {
+    const recording = await repair(storageDir, rec);
+    const endedAt = isoTime(clock.now());
+    await store.update((d) => {
+      const s = d.sessions.find((x) => x.id === rec.id);
+      if (!s || s.endedAt) return;
+      s.endedAt = endedAt;
+      s.endReason = 'gateway_crashed';
+      if (s.recording) {
+        s.recording =
+          recording.status === 'repaired'
+            ? { ...s.recording, sha256: recording.sha256, bytes: recording.bytes, incomplete: true }
+            : { ...s.recording, incomplete: true };
+      }
+    });
+    const subject = { sessionId: rec.id, grantId: rec.grantId, requestId: rec.requestId, userId: rec.userId, targetId: rec.targetId };
+    if (recording.status !== 'none') {
+      const data =
+        recording.status === 'repaired'
+          ? { sha256: recording.sha256, bytes: recording.bytes, droppedBytes: recording.droppedBytes, reason: 'gateway_crashed' }
+          : { status: recording.status, ...(recording.status === 'unrepairable' ? { error: recording.error } : {}), reason: 'gateway_crashed' };
+      await audit.append({ type: 'recording.incomplete', actor: systemActor(), subject, data });
+    }
+    await audit.append({
+      type: 'session.ended',
+      actor: systemActor(),
+      subject,
+      data: { reason: 'gateway_crashed', startedAt: rec.startedAt, via: rec.via, recovered: true },
+    });
+    if (recording.status === 'missing' || recording.status === 'unrepairable')
+      logger.warn({ sessionId: rec.id, recording }, 'interrupted session: recording could not be repaired');
+    out.push({ sessionId: rec.id, recording });
+  }
+  if (out.length) logger.warn({ sessions: out.map((s) => s.sessionId) }, 'sessions interrupted by a gateway crash were ended');
+  return out;
+}
