@@ -11,10 +11,13 @@ export async function runDemo(argv: string[], io: CliIo): Promise<number> {
   const given = flags.get('dir');
   const dir = typeof given === 'string' ? given : await mkdtemp(join(tmpdir(), 'gatehouse-demo-'));
   // Loaded only here: the embedded identity provider exists only in demo mode.
-  const { startDemo } = await import('../demo/run.js');
+  const { DEMO_TARGET_ID, startDemo } = await import('../demo/run.js');
   const demo = await startDemo({ dir });
   const url = demo.gateway.http.url;
   const width = Math.max(...demo.people.map((p) => p.login.length));
+  const vendor = demo.people.find((p) => p.groups.includes('vendors'));
+  const supervisor = demo.people.find((p) => p.groups.includes('ot-supervisors'));
+  const sshPort = demo.gateway.ssh?.port ?? Number(demo.config.ssh.listen.split(':').at(-1));
   io.out(
     [
       '',
@@ -27,6 +30,13 @@ export async function runDemo(argv: string[], io: CliIo): Promise<number> {
       ...demo.people.map(
         (p) => `  ${p.login.padEnd(width)}  ${p.groups.join(',').padEnd(15)}  TOTP secret ${p.totpSecret}`,
       ),
+      '',
+      `Try an SSH session to ${DEMO_TARGET_ID} (a simulated PLC engineering workstation on port ${demo.target.port}):`,
+      `  1. Sign in at ${url}/ as ${vendor?.login ?? 'the vendor'}; add your SSH public key on ${url}/keys`,
+      `  2. Request access to ${DEMO_TARGET_ID}`,
+      `  3. In another browser profile, sign in as ${supervisor?.login ?? 'the supervisor'} and approve it`,
+      `  4. ssh -p ${sshPort} ${DEMO_TARGET_ID}@127.0.0.1`,
+      `     Verification code: oathtool --totp -b ${vendor?.totpSecret ?? 'SECRET'}`,
       '',
       'Press Ctrl-C to stop.',
     ].join('\n'),

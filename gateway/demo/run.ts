@@ -18,11 +18,18 @@ import {
   type IdentityProvider,
   startIdentityProvider,
 } from './identity-provider.js';
+import { type SimulatedTarget, startSimulatedTarget } from './simulated-target.js';
+
+export const DEMO_TARGET_ID = 'demo-plc-ws';
 
 export interface DemoOptions {
   dir: string;
   httpPort?: number;
   idpPort?: number;
+  /** The gateway's SSH listener (default: config/demo.yaml's ssh.listen, port 2222). */
+  sshPort?: number;
+  /** The simulated target's SSH port (default 2223). */
+  targetPort?: number;
   logger?: Logger;
 }
 
@@ -33,6 +40,8 @@ export interface DemoPerson extends DemoUser {
 export interface Demo {
   gateway: Gateway;
   idp: IdentityProvider;
+  /** The simulated PLC engineering workstation the demo target points at. */
+  target: SimulatedTarget;
   people: DemoPerson[];
   config: Config;
   close(): Promise<void>;
@@ -73,36 +82,54 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
   config.http.listen = `127.0.0.1:${httpPort}`;
   config.http.publicUrl = `http://127.0.0.1:${httpPort}`;
   config.oidc.issuer = `http://127.0.0.1:${idpPort}/oidc`;
+  if (opts.sshPort !== undefined) config.ssh.listen = `127.0.0.1:${opts.sshPort}`;
 
-  const idp = await startIdentityProvider({
-    host: '127.0.0.1',
-    port: idpPort,
-    pathPrefix: '/oidc',
-    clients: [
-      {
-        clientId: config.oidc.clientId,
-        clientSecret: demo.clientSecret,
-        redirectUris: [`${config.http.publicUrl}/auth/callback`],
-      },
-    ],
-    users: demo.people,
-  });
+  // The simulated target first: its host key (made once in the demo folder) becomes the gateway's pin.
+  const target = await startSimulatedTarget({ dir, port: opts.targetPort ?? 2223 });
+  const demoTarget = config.targets.find((t) => t.id === DEMO_TARGET_ID);
+  if (demoTarget?.ssh) {
+    demoTarget.ssh.port = target.port;
+    demoTarget.ssh.hostKeySha256 = target.hostKeySha256;
+  }
+
+  let idp: IdentityProvider;
+  try {
+    idp = await startIdentityProvider({
+      host: '127.0.0.1',
+      port: idpPort,
+      pathPrefix: '/oidc',
+      clients: [
+        {
+          clientId: config.oidc.clientId,
+          clientSecret: demo.clientSecret,
+          redirectUris: [`${config.http.publicUrl}/auth/callback`],
+        },
+      ],
+      users: demo.people,
+    });
+  } catch (err) {
+    await target.close();
+    throw err;
+  }
   let gateway: Gateway;
   try {
     gateway = await startGateway({ config, cwd: dir, ...(opts.logger ? { logger: opts.logger } : {}) });
   } catch (err) {
     await idp.close();
+    await target.close();
     throw err;
   }
   await seedPeople(gateway, idp.issuer, demo.people, config);
   return {
     gateway,
     idp,
+    target,
     people: demo.people,
     config,
     close: async () => {
       await gateway.stop('demo stopped');
       await idp.close();
+      await target.close();
     },
   };
 }

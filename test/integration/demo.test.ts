@@ -17,6 +17,8 @@ beforeAll(async () => {
     dir: dir.path,
     httpPort: await freePort(),
     idpPort: await freePort(),
+    sshPort: await freePort(),
+    targetPort: await freePort(),
     logger: silentLogger,
   });
 });
