@@ -49,15 +49,8 @@ export function parseHostPort(
   return { host, port };
 }
 
-/** `HH:MM` → minutes after midnight, 0..1440 (24:00 is the end of the day); undefined if malformed. */
-export function parseClockTime(s: string): number | undefined {
-  const m = /^(\d{2}):(\d{2})$/.exec(s);
-  if (!m) return undefined;
-  const h = Number(m[1]);
-  const min = Number(m[2]);
-  if (h > 24 || min > 59 || (h === 24 && min !== 0)) return undefined;
-  return h * 60 + min;
-}
+/** `HH:MM` → minutes after midnight, 0..1440; the same rule the window arithmetic applies. */
+export { clockMinutes as parseClockTime } from '../core/windows-tz.js';
 
 /** An IANA zone name the runtime's ICU knows (what window checks will use). */
 export function isTimeZone(tz: string): boolean {

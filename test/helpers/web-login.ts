@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type AuthTuning, type Gateway, startGateway } from '../../gateway/app.js';
 import type { Clock } from '../../gateway/clock.js';
+import type { MeResponse } from '../../gateway/http/routes/me.js';
 import { silentLogger } from '../../gateway/log.js';
 import { testConfigWithOidc } from './config.js';
 import { authorizeWithPassword, CookieJar, startTestIdp, type TestIdp, type TestRole } from './oidc.js';
@@ -73,16 +74,8 @@ export class Browser {
   }
 }
 
-export interface Me {
-  id: string;
-  name: string;
-  email: string;
-  org: string;
-  roles: string[];
-  totpEnrolled: boolean;
-  stepUpUntil: string | null;
-  csrfToken: string;
-}
+/** What GET /api/me answers: the route's own type, so tests cannot drift from it. */
+export type Me = MeResponse;
 
 /** GET /auth/login → the IdP's authorization URL (and the gh_login cookie set in the browser). */
 export async function beginLogin(browser: Browser, returnTo?: string): Promise<URL> {
