@@ -8,17 +8,31 @@ import { type Logger, silentLogger } from './log.js';
  * `close` must be idempotent and must cut the vendor off even if the target side hangs: the registry
  * waits for it only up to a bound (see LiveSessionsOptions.closeTimeoutMs).
  */
+/** A read-only live viewer of a terminal session (the monitor websocket). */
+export interface TerminalWatcher {
+  /** The screen as it is when the viewer joins (escape sequences that redraw it). */
+  screen(s: { data: string; cols: number; rows: number }): void;
+  /** Every byte the vendor receives from then on. Must not block: a slow viewer drops itself. */
+  output(buf: Buffer): void;
+  resize(cols: number, rows: number): void;
+  ended(reason: SessionEndReason): void;
+}
+
 export interface LiveSession {
   id: string; // ses_…
   grantId: string;
   userId: string;
   targetId: string;
   protocol: Protocol;
+  /** How the vendor came in: native SSH client, browser terminal, browser RDP. */
+  via?: 'ssh' | 'web' | 'rdp';
   startedAt: string;
   /** Ends the session, telling the vendor `message` first where the protocol can (banner, stderr line). */
   close(reason: SessionEndReason, message: string): Promise<void>;
   /** Shows the vendor a one-line notice without ending the session (window-end warnings). */
   warn?(message: string): void;
+  /** Terminal sessions: adds a read-only viewer; resolves with the function that removes it. */
+  watch?(w: TerminalWatcher): Promise<() => void>;
 }
 
 export interface SessionRegistry {

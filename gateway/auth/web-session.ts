@@ -103,13 +103,13 @@ export class WebSessions {
   }
 
   /** The session cookie's value; none if absent or sent twice (a tossed duplicate must not pick the session). */
-  cookieValue(req: Request): string | undefined {
+  cookieValue(req: Pick<Request, 'headers'>): string | undefined {
     const values = readCookies(req.headers.cookie, this.cookieName);
     return values.length === 1 ? values[0] : undefined;
   }
 
   /** The caller's valid session from server state, without writing anything (for /metrics and websocket upgrades). */
-  peek(req: Request): AuthContext | undefined {
+  peek(req: Pick<Request, 'headers'>): AuthContext | undefined {
     const found = this.lookup(this.cookieValue(req));
     return found && 'auth' in found ? found.auth : undefined;
   }

@@ -39,7 +39,10 @@ export function createHttpApp(deps: HttpDeps): Express {
         directives: {
           defaultSrc: ["'none'"],
           scriptSrc: ["'self'"],
-          styleSrc: ["'self'"],
+          // Why 'unsafe-inline' for styles (never for scripts): xterm.js sizes and themes its renderer through
+          // <style> elements it writes at run time, so no hash or nonce can cover them. Script stays 'self'
+          // only, and pages build DOM from text (web/dom.ts), so no injected markup can carry a style.
+          styleSrc: ["'self'", "'unsafe-inline'"],
           imgSrc: ["'self'", 'data:'],
           fontSrc: ["'self'"],
           connectSrc: ["'self'"],

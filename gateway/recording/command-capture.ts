@@ -6,6 +6,7 @@
 //   input(buf)   vendor → target bytes; returns the offsets of Enter bytes that submit a line
 //   read()/lineAtCursor()  once per returned Enter, in order: the screen once all output received
 //                so far is parsed (call before forwarding that Enter, or right after — later output is not seen)
+import { type ScreenSnapshot, snapshotScreen } from './screen-snapshot.js';
 import { TerminalFeed } from './terminal-feed.js';
 
 export interface CapturedLine {
@@ -126,6 +127,12 @@ export class CommandCapture {
    */
   async lineAtCursor(opts?: { quietMs?: number; maxWaitMs?: number }): Promise<string> {
     return (await this.read(opts)).text;
+  }
+
+  /** The screen as of all output received so far (live view); blank once disposed. */
+  snapshot(): Promise<ScreenSnapshot> {
+    if (this.disposed) return Promise.resolve({ data: '', cols: this.term.cols, rows: this.term.rows });
+    return new Promise((resolve) => this.feed.whenParsed(() => resolve(snapshotScreen(this.term))));
   }
 
   dispose(): void {

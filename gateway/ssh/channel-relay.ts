@@ -1,10 +1,13 @@
 // One vendor session channel (pty, shell, exec, subsystem) relayed to one target channel, recorded, with command rules applied.
+import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
 import type { TargetConfig } from '../config.js';
 import type { CommandVerdict } from '../core/commands.js';
 import type { CommandCapture } from '../recording/command-capture.js';
 import { ALWAYS_REFUSED, type AlwaysRefused, subsystemDecision } from './channels.js';
 import { feedHeld, pipeBoth, trackWritable, Valve, writeHeld } from './pipe.js';
+import type { FileChange, FileTransfer } from './sftp-audit.js';
+import { relaySftp } from './sftp-relay.js';
 import { readShellInput } from './shell-input.js';
 
 /** What the recorder must offer (CastWriter fits): false from output/input means "pause until drained()". */
@@ -30,9 +33,16 @@ export interface ChannelHost {
   judge(text: string, via: 'shell' | 'exec'): Promise<{ verdict: CommandVerdict; reason?: string }>;
   /** Registers an open channel so close(reason, message) can tell the vendor and end it. */
   track(ch: { notice(line: string): void; end(): void }): () => void;
+  /** Every byte the vendor is shown, and every resize: for live viewers. */
+  observe(buf: Buffer): void;
+  observeResize(cols: number, rows: number): void;
+  /** A file went through SFTP (audited as file.transferred). */
+  fileTransferred(t: FileTransfer): void;
+  /** A file or directory was removed, renamed, created or changed through SFTP (file.changed). */
+  fileChanged(c: FileChange): void;
 }
 
-interface Live {
+export interface Live {
   resize?: (info: PtyRequest) => void;
   signal?: (name: string) => void;
   pendingSignals: string[];
@@ -41,7 +51,7 @@ interface Live {
 export type PtyRequest = Pick<PseudoTtyInfo, 'term' | 'cols' | 'rows' | 'width' | 'height' | 'modes'>;
 
 const CRLF = (line: string) => Buffer.from(`\r\n[gatehouse] ${line}\r\n`);
-const onError = (err: unknown, front: ServerChannel) => front.stderr.write(CRLF(`cannot open the target channel: ${String((err as Error)?.message ?? err)}`));
+const onError = (err: unknown, front: VendorChannel) => front.stderr.write(CRLF(`cannot open the target channel: ${String((err as Error)?.message ?? err)}`));
 
 /** Wires the `session` channel the vendor opened. */
 export function handleSessionChannel(host: ChannelHost, session: Session): void {
@@ -75,7 +85,7 @@ export function handleSessionChannel(host: ChannelHost, session: Session): void 
     if (live.signal) live.signal(name);
     else if (live.pendingSignals.length < 8) live.pendingSignals.push(name);
   });
-  const start = (kind: 'shell' | 'exec' | 'subsystem', accept: () => ServerChannel | undefined, reject: (() => void) | undefined, arg?: string) => {
+  const start = (kind: ChannelKind, accept: () => ServerChannel | undefined, reject: (() => void) | undefined, arg?: string) => {
     if (started) return reject?.();
     if (kind === 'subsystem') {
       const d = subsystemDecision(host.targetConfig, arg ?? '');
@@ -87,14 +97,7 @@ export function handleSessionChannel(host: ChannelHost, session: Session): void 
     started = true;
     // Accept at once (a late accept() returns undefined) and hold the vendor's input until the target side is ready.
     const front = accept();
-    if (!front) return;
-    const valve = new Valve(front);
-    valve.hold('target');
-    void run(host, kind, front, valve, live, pty, arg).catch((err: unknown) => {
-      onError(err, front);
-      front.exit(1);
-      front.end();
-    });
+    if (front) relayChannel(host, kind, front, live, pty, arg);
   };
   session.on('shell', (accept: () => ServerChannel, reject?: () => void) => start('shell', accept, reject));
   session.on('exec', (accept: () => ServerChannel, reject: (() => void) | undefined, info: { command: string }) =>
@@ -103,6 +106,22 @@ export function handleSessionChannel(host: ChannelHost, session: Session): void 
   session.on('subsystem', (accept: () => ServerChannel, reject: (() => void) | undefined, info: { name: string }) =>
     start('subsystem', accept, reject, info.name),
   );
+}
+
+type ChannelKind = 'shell' | 'exec' | 'subsystem';
+
+/** What relayChannel needs of the vendor's channel: ssh2's ServerChannel, or the browser terminal's websocket adapter. */
+export type VendorChannel = Pick<ServerChannel, 'stderr' | 'exit'> & Duplex;
+
+/** Relays one vendor channel to a new target channel (also the browser terminal's entry); `live` takes resizes and signals. */
+export function relayChannel(host: ChannelHost, kind: ChannelKind, front: VendorChannel, live: Live, pty: PtyRequest | undefined, arg?: string): void {
+  const valve = new Valve(front);
+  valve.hold('target');
+  void run(host, kind, front, valve, live, pty, arg).catch((err: unknown) => {
+    onError(err, front);
+    front.exit(1);
+    front.end();
+  });
 }
 
 const open = (target: Client, kind: 'shell' | 'exec' | 'subsystem', pty: PtyRequest | undefined, arg?: string) =>
@@ -116,8 +135,8 @@ const open = (target: Client, kind: 'shell' | 'exec' | 'subsystem', pty: PtyRequ
 
 async function run(
   host: ChannelHost,
-  kind: 'shell' | 'exec' | 'subsystem',
-  front: ServerChannel,
+  kind: ChannelKind,
+  front: VendorChannel,
   valve: Valve,
   live: Live,
   pty: PtyRequest | undefined,
@@ -128,7 +147,7 @@ async function run(
     const back = await open(host.target, kind, undefined, arg);
     host.track({ notice: (l) => front.stderr.write(CRLF(l)), end: () => front.end() });
     valve.release('target');
-    return pipeBoth(front, back);
+    return arg === 'sftp' ? relaySftp(host, front, back) : pipeBoth(front, back);
   }
   const rec = await host.recorder(pty);
   if (kind === 'exec') {
@@ -149,6 +168,7 @@ async function run(
     notice: (l) => {
       const b = CRLF(l);
       rec.output(b);
+      host.observe(b);
       (pty ? front : front.stderr).write(b);
     },
     end: () => {
@@ -166,6 +186,7 @@ async function run(
     const v = stream === 'out' ? backValve : errValve;
     feedHeld((b) => rec.output(b), () => rec.drained(), buf, v, 'recording');
     capture?.output(buf);
+    host.observe(buf);
     writeHeld(stream === 'out' ? front : front.stderr, buf, v, 'vendor');
   };
   back.on('data', toVendor('out'));
@@ -174,6 +195,7 @@ async function run(
     back.setWindow(info.rows, info.cols, info.height, info.width);
     rec.resize(info.cols, info.rows);
     capture?.resize(info.cols, info.rows);
+    host.observeResize(info.cols, info.rows);
   };
   live.signal = (name) => {
     try {
@@ -186,6 +208,7 @@ async function run(
   readShellInput({ front, back, valve, rec, capture, judge: (t) => host.judge(t, 'shell'), notice: (l) => {
     const b = CRLF(l);
     rec.output(b);
+    host.observe(b);
     front.write(b);
   } });
   let exit: [number] | [string, boolean, string] | undefined;

@@ -22,7 +22,7 @@ export function showRefusal(client: Connection, line: string, ctx?: KeyboardAuth
 }
 
 /** The vendor's line (and a hostkey.mismatch audit record) for a target connection that failed. */
-export async function refusalFor(deps: Deps, a: Authenticated, err: RelayError): Promise<Refusal> {
+export async function refusalFor(deps: Deps, a: Pick<Authenticated, 'user' | 'target'>, err: RelayError): Promise<Refusal> {
   const t = a.target;
   const base = { actor: { kind: 'anonymous' as const }, subject: { targetId: t.id, userId: a.user.id } };
   const f = err.failure;

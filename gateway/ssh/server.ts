@@ -81,7 +81,7 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
       pending.delete(client);
       if (!auth.done || !target) return client.end();
       handedOver = true;
-      const s = new VendorSession({ deps, ...(o.registry ? { registry: o.registry } : {}), front: client, target, auth: auth.done, ip });
+      const s = new VendorSession({ deps, ...(o.registry ? { registry: o.registry } : {}), front: client, ssh: client, via: 'ssh', target, auth: auth.done, ip });
       live.add(s);
       void s.ended.then(() => live.delete(s));
       s.start().catch((err: unknown) => {

@@ -9,22 +9,38 @@ import type { Deps } from '../deps.js';
 import { CastWriter } from '../recording/asciicast.js';
 import { CommandCapture } from '../recording/command-capture.js';
 import { resolveRecording } from '../recording/files.js';
-import type { SessionRegistry } from '../sessions.js';
+import type { SessionRegistry, TerminalWatcher } from '../sessions.js';
 import type { Authenticated } from './auth.js';
 import { type ChannelHost, handleSessionChannel, type PtyRequest, type Recorder } from './channel-relay.js';
 import { handleForward, refuseGlobalRequests } from './forwards.js';
+import type { FileChange, FileTransfer } from './sftp-audit.js';
 
 const MAX_AUDITED_REFUSALS = 20;
 export const newSessionId = () => `ses_${randomBytes(12).toString('base64url')}`;
 
+/** Who connects under which grant; a browser terminal has no SSH key. */
+export type Admission = Omit<Authenticated, 'key'> & { key?: Authenticated['key'] };
+
+/** The vendor's side of the whole session: the SSH connection, or the browser terminal's websocket. */
+export interface FrontLink {
+  on(event: 'close', listener: () => void): unknown;
+  end(): unknown;
+}
+
 export interface VendorSessionOptions {
   deps: Deps;
   registry?: SessionRegistry;
-  front: Connection;
+  front: FrontLink;
+  /** The SSH connection whose channels this session serves (absent for the browser terminal). */
+  ssh?: Connection;
+  via: 'ssh' | 'web';
   target: Client;
-  auth: Authenticated;
+  auth: Admission;
   ip: string;
 }
+
+/** Output queued for a viewer while their starting screen is taken; beyond this they are dropped. */
+const MAX_WATCH_QUEUE = 4 << 20;
 
 export class VendorSession implements ChannelHost {
   readonly id = newSessionId();
@@ -34,6 +50,8 @@ export class VendorSession implements ChannelHost {
   readonly actor: Actor;
   private cast: Promise<CastWriter> | undefined;
   private readonly channels = new Set<{ notice(line: string): void; end(): void }>();
+  private readonly watchers = new Set<TerminalWatcher>();
+  private screen: CommandCapture | undefined;
   private readonly rules: CompiledCommandRules;
   private refusals = 0;
   private endReason: SessionEndReason | undefined;
@@ -56,11 +74,12 @@ export class VendorSession implements ChannelHost {
     this.ready = new Promise((r) => (this.markReady = r));
     // Listeners go on at once: ssh2 refuses a channel that arrives while no listener is attached, and the
     // client opens its channel right after auth. Work on a channel waits for `ready` (record + registry).
-    const { front } = o;
-    front.on('session', (accept: () => Session) => handleSessionChannel(this, accept()));
-    front.on('tcpip', (accept: () => ServerChannel, reject: () => void, info: { destIP: string; destPort: number; srcIP: string; srcPort: number }) =>
+    const { ssh } = o;
+    if (!ssh) return;
+    ssh.on('session', (accept: () => Session) => handleSessionChannel(this, accept()));
+    ssh.on('tcpip', (accept: () => ServerChannel, reject: () => void, info: { destIP: string; destPort: number; srcIP: string; srcPort: number }) =>
       void this.ready.then(() => handleForward(this, accept, reject, info)));
-    refuseGlobalRequests(this, front);
+    refuseGlobalRequests(this, ssh);
   }
 
   private get subject() {
@@ -78,14 +97,14 @@ export class VendorSession implements ChannelHost {
       userId: auth.user.id,
       targetId: auth.target.id,
       protocol: 'ssh',
-      via: 'ssh',
+      via: this.o.via,
       startedAt: isoTime(this.startedAt),
       sourceIp: this.o.ip,
     };
     front.on('close', () => void this.finish('client_closed'));
     this.target.on('close', () => void this.close('target_closed', 'the target closed the connection'));
     await deps.store.update((d) => void d.sessions.push(record));
-    await deps.audit.append({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: 'ssh', keyFingerprint: auth.key.fingerprint } });
+    await deps.audit.append({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: this.o.via, ...(auth.key ? { keyFingerprint: auth.key.fingerprint } : {}) } });
     try {
       this.unregister = registry?.register({
         id: this.id,
@@ -93,9 +112,11 @@ export class VendorSession implements ChannelHost {
         userId: auth.user.id,
         targetId: auth.target.id,
         protocol: 'ssh',
+        via: this.o.via,
         startedAt: record.startedAt,
         close: (reason, message) => this.close(reason, message),
         warn: (message) => this.warn(message),
+        watch: (w) => this.watch(w),
       });
     } catch (err) {
       // Why: the grant was revoked or ended between the check at login and now.
@@ -128,7 +149,45 @@ export class VendorSession implements ChannelHost {
   }
 
   newCapture(pty: PtyRequest): CommandCapture {
-    return new CommandCapture(pty.cols, pty.rows);
+    // The newest shell's screen is what a live viewer joins on.
+    this.screen = new CommandCapture(pty.cols, pty.rows);
+    return this.screen;
+  }
+
+  observe(buf: Buffer): void {
+    for (const w of this.watchers) w.output(buf);
+  }
+
+  observeResize(cols: number, rows: number): void {
+    for (const w of this.watchers) w.resize(cols, rows);
+  }
+
+  /**
+   * Adds a live viewer: it gets the current screen, then every byte the vendor gets after it. Output that
+   * arrives while the screen is taken is queued, so nothing is missed or shown twice.
+   */
+  async watch(w: TerminalWatcher): Promise<() => void> {
+    if (this.endReason) throw new Error('the session has ended');
+    let queue: Buffer[] | undefined = [];
+    let queued = 0;
+    const proxy: TerminalWatcher = {
+      screen: () => undefined,
+      output: (b) => {
+        if (!queue) return w.output(b);
+        queued += b.length;
+        if (queued > MAX_WATCH_QUEUE) return void this.watchers.delete(proxy);
+        queue.push(b);
+      },
+      resize: (c, r) => (queue ? undefined : w.resize(c, r)),
+      ended: (reason) => w.ended(reason),
+    };
+    this.watchers.add(proxy); // before the snapshot is asked for, in the same tick: the two agree on "now"
+    const screen = this.screen;
+    const snap = screen ? await Promise.race([screen.snapshot(), new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000).unref())]) : undefined;
+    w.screen(snap ?? { data: '', cols: 80, rows: 24 });
+    for (const b of queue) w.output(b);
+    queue = undefined;
+    return () => this.watchers.delete(proxy);
   }
 
   refused(kind: string, detail: Record<string, unknown>): void {
@@ -138,6 +197,14 @@ export class VendorSession implements ChannelHost {
 
   forwardOpened(dest: string): void {
     this.later(this.o.deps.audit.append({ type: 'forward.opened', actor: this.actor, subject: this.subject, data: { destination: dest } }));
+  }
+
+  fileTransferred(t: FileTransfer): void {
+    this.later(this.o.deps.audit.append({ type: 'file.transferred', actor: this.actor, subject: this.subject, data: { ...t } }));
+  }
+
+  fileChanged(c: FileChange): void {
+    this.later(this.o.deps.audit.append({ type: 'file.changed', actor: this.actor, subject: this.subject, data: { ...c } }));
   }
 
   async judge(text: string, via: 'shell' | 'exec') {
@@ -198,6 +265,8 @@ export class VendorSession implements ChannelHost {
     const { deps } = this.o;
     const reason = this.endReason ?? 'error';
     this.unregister?.();
+    for (const w of this.watchers) w.ended(reason);
+    this.watchers.clear();
     this.target.end();
     this.o.front.end();
     let sealed: { sha256: string; bytes: number; incomplete: boolean } | undefined;

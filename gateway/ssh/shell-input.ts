@@ -1,12 +1,12 @@
 // Vendor → target input of a session channel: recorded, and in a shell checked at each Enter against the command rules.
-import type { ClientChannel, ServerChannel } from 'ssh2';
+import type { ClientChannel } from 'ssh2';
+import type { Recorder, VendorChannel } from './channel-relay.js';
 import type { CommandVerdict } from '../core/commands.js';
 import type { CommandCapture } from '../recording/command-capture.js';
-import type { Recorder } from './channel-relay.js';
 import { feedHeld, type Valve, writeHeld } from './pipe.js';
 
 export interface ShellInput {
-  front: ServerChannel;
+  front: VendorChannel;
   back: ClientChannel;
   /** Holds the vendor's input; released here once reading starts. */
   valve: Valve;

@@ -31,8 +31,14 @@ registerPage({
           `Requested ${fmtDateTime(r.createdAt)} · last change ${fmtDateTime(r.updatedAt)} · `,
           h('code', {}, r.id),
         ),
-        r.state === 'approved' && r.requester.id === me.id && r.protocol === 'ssh'
-          ? h('p', { class: 'note' }, 'Connect with your registered SSH key: ', h('code', {}, `ssh -p <port> ${r.target.id}@${location.hostname}`))
+        r.state === 'approved' && r.requester.id === me.id && r.protocol === 'ssh' && r.grantId
+          ? h(
+              'p',
+              { class: 'note' },
+              h('a', { href: `/connect/${encodeURIComponent(r.grantId)}`, id: 'open-terminal', class: 'button' }, 'Open browser terminal'),
+              ' or connect with your registered SSH key: ',
+              h('code', {}, `ssh -p <port> ${r.target.id}@${location.hostname}`),
+            )
           : null,
         actionBar(r, render, keep),
       );

@@ -1,0 +1,148 @@
+// The gateway's one websocket door: every /ws/* upgrade is checked here (route, Origin, web session) before
+// a route decides from server state; refusals are audited like HTTP ones. Browser terminal, live view and RDP
+// mount their routes on it (noServer mode, so nothing upgrades behind this check).
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { AuthContext } from '../auth/context.js';
+import type { WebSessions } from '../auth/web-session.js';
+import { denied, GatehouseError, notFound, unauthenticated } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { RefusalHook } from './audit-refusal.js';
+import { isAllowedOrigin } from './security.js';
+
+export interface WsContext {
+  auth: AuthContext;
+  ip: string;
+  params: Record<string, string>;
+  query: URLSearchParams;
+}
+
+/** What a route prepared: `open` takes the socket (the route owns it from then); `abandon` undoes the preparation if the upgrade never completes. */
+export interface WsHandler {
+  open(ws: WebSocket): void;
+  abandon(): void;
+}
+
+export interface WsRoute {
+  /** Path pattern with named groups, e.g. /^\/ws\/ssh\/(?<grantId>[A-Za-z0-9_-]{1,64})$/. */
+  pattern: RegExp;
+  /**
+   * Decides from server state (never from what the client sends) and prepares what the socket needs, e.g. the
+   * target connection. Throws a GatehouseError to refuse. Runs before the upgrade completes.
+   */
+  accept(ctx: WsContext): Promise<WsHandler>;
+}
+
+export interface WsOptions {
+  publicUrl: string;
+  sessions: Pick<WebSessions, 'peek' | 'onSessionEnded'>;
+  routes: WsRoute[];
+  onRefusal?: RefusalHook;
+  logger: Logger;
+  /** Largest message a client may send (default 1 MiB: terminal input and control messages are small). */
+  maxPayload?: number;
+}
+
+export interface WebSocketDoor {
+  /** Closes every open socket (shutdown). */
+  closeAll(): void;
+  /** Open sockets right now. */
+  size(): number;
+}
+
+/** Close codes the pages understand: 4000 + the HTTP status the refusal would have had. */
+export const refusalCloseCode = (status: number): number => 4000 + Math.min(Math.max(status, 100), 599);
+
+/**
+ * Attaches the upgrade handler. Why refusals from our own origin still complete the handshake: a browser
+ * cannot read the HTTP status of a failed upgrade, so the page would only see "failed"; it gets one JSON
+ * message `{type:'error', code, message}` and a close code instead, before anything else happens. A foreign
+ * Origin never gets a socket at all.
+ */
+export function attachWebSockets(server: Server, o: WsOptions): WebSocketDoor {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: o.maxPayload ?? 1 << 20, perMessageDeflate: false });
+  const publicOrigin = new URL(o.publicUrl).origin;
+  const bySession = new Map<string, Set<WebSocket>>();
+  const all = new Set<WebSocket>();
+
+  o.sessions.onSessionEnded((sessionId) => {
+    // Why: a socket lives on the web session it was opened under; logout or expiry ends it too.
+    for (const ws of bySession.get(sessionId) ?? []) ws.close(refusalCloseCode(401), 'your sign-in session ended');
+  });
+
+  const track = (ws: WebSocket, webSessionId: string | undefined) => {
+    all.add(ws);
+    if (webSessionId) {
+      let set = bySession.get(webSessionId);
+      if (!set) bySession.set(webSessionId, (set = new Set()));
+      set.add(ws);
+    }
+    ws.once('close', () => {
+      all.delete(ws);
+      const set = webSessionId ? bySession.get(webSessionId) : undefined;
+      set?.delete(ws);
+      if (set?.size === 0) bySession.delete(webSessionId!);
+    });
+  };
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => undefined);
+    void upgrade(req, socket, head).catch((err: unknown) => {
+      o.logger.error({ err }, 'websocket upgrade failed');
+      socket.destroy();
+    });
+  });
+
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://gatehouse.invalid');
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const auth = o.sessions.peek(req);
+    const sameOrigin = req.headers.origin !== undefined && isAllowedOrigin(req.headers.origin, publicOrigin);
+    const refuse = async (err: GatehouseError) => {
+      const status = err.status;
+      // The audit hook reads the request like an express one: give it what it reads.
+      const shaped = Object.assign(req, { auth, originalUrl: url.pathname, path: url.pathname });
+      await o.onRefusal?.(err, shaped as unknown as Parameters<RefusalHook>[1]).catch(() => undefined);
+      if (!sameOrigin) {
+        const body = JSON.stringify({ error: { code: err.code, message: err.message } });
+        socket.end(`HTTP/1.1 ${status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.send(JSON.stringify({ type: 'error', code: err.code, message: err.message }));
+        ws.close(refusalCloseCode(status), err.code.slice(0, 60));
+      });
+    };
+    try {
+      const route = o.routes.find((r) => r.pattern.test(url.pathname));
+      if (!route) throw notFound('not_found', 'no such websocket route');
+      // A browser always sends Origin on a websocket; missing or foreign means a page elsewhere (or no browser).
+      if (!sameOrigin) throw denied('origin_refused', 'websocket from another origin refused');
+      if (!auth) throw unauthenticated('login_required', 'sign in first');
+      const params = { ...(route.pattern.exec(url.pathname)?.groups ?? {}) };
+      const handler = await route.accept({ auth, ip, params, query: url.searchParams });
+      let opened = false;
+      // Why: the client may hang up while the route prepared (e.g. dialled the target), or ws may refuse the
+      // handshake itself; either way what the route set up must be undone.
+      if (socket.destroyed) return handler.abandon();
+      socket.once('close', () => opened || handler.abandon());
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        opened = true;
+        track(ws, auth.session.id);
+        ws.on('error', () => undefined);
+        handler.open(ws);
+      });
+    } catch (err) {
+      if (err instanceof GatehouseError) return refuse(err);
+      throw err;
+    }
+  }
+
+  return {
+    closeAll() {
+      for (const ws of all) ws.close(1001, 'the gateway is stopping');
+    },
+    size: () => all.size,
+  };
+}

@@ -1,0 +1,102 @@
+// /ws/ssh/:grantId — the browser terminal: the same grant check, target relay, recording and command rules as
+// native SSH, behind the web session, a same-origin page and a fresh TOTP step-up.
+import type { WebSocket } from 'ws';
+import { requireFreshStepUp } from '../auth/step-up.js';
+import { factsOf } from '../broker/facts.js';
+import { userActor } from '../core/model.js';
+import { canConnect } from '../core/policy.js';
+import type { Deps } from '../deps.js';
+import { denied, unavailable } from '../errors.js';
+import type { WsRoute } from '../http/ws.js';
+import type { SessionRegistry } from '../sessions.js';
+import type { Live, PtyRequest } from '../ssh/channel-relay.js';
+import { relayChannel } from '../ssh/channel-relay.js';
+import { connectTarget, RelayError } from '../ssh/relay.js';
+import { refusalFor } from '../ssh/refusals.js';
+import { type Admission, VendorSession } from '../ssh/session.js';
+import { WsChannel } from './ws-channel.js';
+
+export interface TerminalRouteOptions {
+  deps: Deps;
+  registry: SessionRegistry;
+  /** Relative target credential files resolve against this folder. */
+  cwd?: string;
+}
+
+const size = (v: string | null, fallback: number, max: number): number => {
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 1 && n <= max ? n : fallback;
+};
+
+export interface TerminalRoute extends WsRoute {
+  /** Ends every browser terminal session and waits until each is recorded as ended (shutdown). */
+  closeAll(reason: 'gateway_stopped', message: string): Promise<void>;
+}
+
+export function terminalRoute(o: TerminalRouteOptions): TerminalRoute {
+  const { deps } = o;
+  const live = new Set<VendorSession>();
+  return {
+    closeAll: async (reason, message) => {
+      await Promise.all([...live].map((s) => s.close(reason, message)));
+    },
+    pattern: /^\/ws\/ssh\/(?<grantId>[A-Za-z0-9_-]{1,80})$/,
+    async accept({ auth, ip, params, query }) {
+      const now = deps.clock.now();
+      requireFreshStepUp(auth, now, deps.config.stepUp.maxAgeMinutes);
+      // The user and the grant as the server knows them now; the path only names which grant.
+      const user = deps.store.data.users.find((u) => u.id === auth.user.id) ?? auth.user;
+      const request = deps.store.data.requests.find((r) => r.grantId === params.grantId && r.userId === user.id);
+      // Why one answer for "not yours" and "does not exist": the refusal must not confirm another user's grant id.
+      if (!request?.grantId) throw denied('no_grant', 'no approved access under this grant');
+      const target = deps.config.targets.find((t) => t.id === request.targetId);
+      if (!target?.ssh) throw denied('no_grant', 'no approved access under this grant');
+      const decision = canConnect(factsOf(user), request, target, 'ssh', now, deps.config.site.timezone);
+      if (!decision.allow) throw denied(decision.code, decision.reason);
+      const admission: Admission = { user, target: target as Admission['target'], request: request as Admission['request'] };
+      let client;
+      try {
+        client = await connectTarget(target.ssh, o.cwd ? { cwd: o.cwd } : {});
+      } catch (err) {
+        const r = await refusalFor(deps, admission, err instanceof RelayError ? err : new RelayError({ code: 'target_unreachable', detail: String(err) }));
+        await deps.audit.append({ type: 'session.refused', actor: userActor(user, ip), subject: r.subject, data: { code: r.code, reason: r.line, via: 'web', ip } });
+        throw unavailable(r.code, r.line);
+      }
+      const target$ = client;
+      const pty: PtyRequest = {
+        term: 'xterm-256color',
+        cols: size(query.get('cols'), 80, 1000),
+        rows: size(query.get('rows'), 24, 500),
+        width: 0,
+        height: 0,
+        modes: {},
+      };
+      return {
+        abandon: () => target$.end(),
+        open: (ws: WebSocket) => {
+          const channel = new WsChannel(ws);
+          const session = new VendorSession({ deps, registry: o.registry, front: { on: (_e, l) => ws.once('close', l), end: () => ws.close(1000, 'session ended') }, via: 'web', target: target$, auth: admission, ip });
+          live.add(session);
+          void session.ended.then(() => live.delete(session));
+          const controls: Live = { pendingSignals: [] };
+          let current = pty;
+          channel.control((c) => {
+            current = { ...current, cols: c.cols, rows: c.rows };
+            controls.resize?.(current);
+          });
+          session
+            .start()
+            .then(() => session.ready)
+            .then(() => {
+              channel.tell({ type: 'ready', sessionId: session.id, targetId: target.id, endsAt: request.endsAt });
+              relayChannel(session, 'shell', channel, controls, current);
+            })
+            .catch((err: unknown) => {
+              deps.logger.error({ err }, 'could not start a browser terminal session');
+              void session.close('error', 'the gateway could not start the session');
+            });
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,73 @@
+// /sessions/:id/watch — a supervisor's or auditor's read-only live view of a terminal session, starting from the
+// screen the vendor sees now; a supervisor can terminate it with a reason.
+import { api } from '../api.js';
+import { clear, h } from '../dom.js';
+import { registerPage } from '../router.js';
+import { withStepUp } from '../step-up.js';
+import { closeText, type Control, openTerminalSocket } from '../terminal/socket.js';
+import { createXterm } from '../terminal/xterm-view.js';
+
+registerPage({
+  path: '/sessions/:id/watch',
+  title: 'Live session',
+  roles: ['supervisor', 'auditor', 'admin'],
+  render({ me, main, params }) {
+    const id = params.id ?? '';
+    const status = h('p', { id: 'watch-status', class: 'muted', role: 'status' }, 'Joining…');
+    const heading = h('h1', {}, 'Live session');
+    const screen = h('div', { id: 'watch-terminal', class: 'terminal' });
+    const mayTerminate = me.roles.includes('supervisor') || me.roles.includes('admin');
+    const reason = h('input', { id: 'terminate-reason', name: 'reason', maxlength: 500, required: true, placeholder: 'Why (the vendor sees this)' });
+    const error = h('p', { class: 'error', role: 'alert', id: 'terminate-error' });
+    const form = h(
+      'form',
+      { id: 'terminate-form', class: 'inline' },
+      h('label', { for: 'terminate-reason' }, 'Terminate with reason '),
+      reason,
+      ' ',
+      h('button', { type: 'submit', id: 'terminate', class: 'danger' }, 'Terminate'),
+      error,
+    );
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      error.textContent = '';
+      try {
+        const done = await withStepUp(() => api('POST', `/api/sessions/${encodeURIComponent(id)}/terminate`, { reason: reason.value.trim() }));
+        // The socket usually closes first and says how the session ended; this only fills the gap.
+        if (done !== undefined && ws.readyState === WebSocket.OPEN) status.textContent = 'Terminated; closing…';
+      } catch (err) {
+        error.textContent = err instanceof Error ? err.message : 'could not terminate';
+      }
+    });
+    main.append(h('section', { class: 'card terminal-card' }, heading, status, h('p', { class: 'muted' }, 'Read-only: nothing typed here reaches the session.'), screen, mayTerminate ? form : null));
+
+    const view = createXterm(screen, { readOnly: true });
+    let lastMessage = '';
+    const ws = openTerminalSocket(`/ws/monitor/${encodeURIComponent(id)}`, {
+      bytes: (b) => view.term.write(b),
+      control: (msg: Control) => {
+        if (msg.type === 'screen') {
+          view.term.resize(Number(msg.cols) || 80, Number(msg.rows) || 24);
+          view.term.write(String(msg.data ?? ''));
+          clear(heading, `Live: ${String(msg.userName ?? msg.userId)} on ${String(msg.targetId)}`);
+          status.className = 'ok';
+          status.textContent = `Watching session ${id} (this is audited)`;
+        } else if (msg.type === 'resize') view.term.resize(Number(msg.cols) || 80, Number(msg.rows) || 24);
+        else if (msg.type === 'ended') lastMessage = `The session ended (${String(msg.reason)}).`;
+        else if (msg.type === 'error') lastMessage = String(msg.message ?? '');
+      },
+      closed: (code, why) => {
+        status.className = code === 1000 ? 'muted' : 'error';
+        status.textContent = closeText(code, lastMessage || why);
+        form.remove();
+      },
+    });
+    const observer = new MutationObserver(() => {
+      if (screen.isConnected) return;
+      observer.disconnect();
+      ws.close();
+      view.dispose();
+    });
+    observer.observe(main, { childList: true });
+  },
+});
