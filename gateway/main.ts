@@ -2,7 +2,9 @@
 import { runAuditVerify } from './cli/audit-verify.js';
 import { runConfigCheck } from './cli/config-check.js';
 import { runDemo } from './cli/demo.js';
+import { runEvidenceExport, runEvidenceVerify } from './cli/evidence.js';
 import { type CliIo, processIo } from './cli/io.js';
+import { runRecordingsVerify } from './cli/recordings-verify.js';
 import { runServe } from './cli/serve.js';
 import { describeStartupError } from './cli/startup-errors.js';
 import { runUsersResetTotp } from './cli/users.js';
@@ -15,6 +17,11 @@ usage:
   gatehouse demo [--dir PATH]                          run everything embedded, with demo users and a demo target
   gatehouse config check [--config PATH]               validate a config; every problem with its key path
   gatehouse audit verify [--config PATH | --dir PATH]  verify the audit hash chain and checkpoint signatures
+  gatehouse recordings verify [--config PATH | --dir PATH]
+                                                       re-hash every sealed recording against its recorded SHA-256
+  gatehouse evidence export [--config PATH | --dir PATH] --from DATE --to DATE --out FILE.zip [--with-recordings]
+                                                       write a signed evidence pack for the period [from, to)
+  gatehouse evidence verify FILE.zip [--key PEM]       check a pack offline (signature, file hashes, audit chain)
   gatehouse users reset-totp <email> [--user ID] [--config PATH | --dir PATH]
                                                        reset a user's TOTP on a stopped gateway's storage
   gatehouse --version`;
@@ -26,6 +33,9 @@ const commands: Record<string, Command> = {
   demo: runDemo,
   'config check': runConfigCheck,
   'audit verify': runAuditVerify,
+  'recordings verify': runRecordingsVerify,
+  'evidence export': runEvidenceExport,
+  'evidence verify': runEvidenceVerify,
   'users reset-totp': runUsersResetTotp,
 };
 

@@ -1,0 +1,103 @@
+// GET /api/evidence?from=&to=[&recordings=true] (auditor, admin): a signed evidence pack, as a zip download.
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { type Request, Router } from 'express';
+import { z } from 'zod';
+import { requireRole } from '../../auth/context.js';
+import { userActor } from '../../core/model.js';
+import type { Deps } from '../../deps.js';
+import { GatehouseError, invalidInput } from '../../errors.js';
+import { writePackFile } from '../../evidence/pack-file.js';
+import { compactInstant, parsePeriod } from '../../evidence/period.js';
+
+const querySchema = z.strictObject({
+  from: z.string().max(40),
+  to: z.string().max(40),
+  recordings: z.enum(['true', 'false', '1', '0']).optional(),
+});
+
+/** Packs are built on disk first; two at once is plenty for an auditor, and bounds the disk and CPU they take. */
+const MAX_RUNNING = 2;
+
+function parseQuery(req: Request) {
+  const r = querySchema.safeParse(req.query);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    if (issue.code === 'unrecognized_keys')
+      throw invalidInput('unknown_parameter', `unknown query parameter(s): ${issue.keys.slice(0, 5).join(', ')}`);
+    throw invalidInput('invalid_query', `${issue.path.join('.') || 'query'}: ${issue.message}`);
+  }
+  return { period: parsePeriod(r.data.from, r.data.to), withRecordings: r.data.recordings === 'true' || r.data.recordings === '1' };
+}
+
+/**
+ * The pack is written to a private temp file, then audited, then sent: the audit record names the exact
+ * bytes delivered (SHA-256), it is durable before anything leaves, and a failure while packing is a
+ * clean error response rather than a truncated download.
+ */
+export function evidenceRouter(deps: Deps): Router {
+  const router = Router();
+  let running = 0;
+  router.get('/evidence', async (req, res) => {
+    const ctx = requireRole(req, 'auditor', 'admin');
+    const { period, withRecordings } = parseQuery(req);
+    if (running >= MAX_RUNNING)
+      throw new GatehouseError('rate_limited', 'export_busy', 'evidence packs are being exported already; try again when they are done');
+    running++;
+    const tmp = await mkdtemp(join(tmpdir(), 'gatehouse-pack-'));
+    try {
+      const actor = userActor(ctx.user, req.socket.remoteAddress);
+      // A checkpoint now, so the period's last records end on a signature inside the pack.
+      await deps.audit.checkpoint();
+      const file = join(tmp, 'pack.zip');
+      const result = await writePackFile(
+        {
+          storageDir: deps.storageDir,
+          db: deps.store.data,
+          period,
+          site: { name: deps.config.site.name, timezone: deps.config.site.timezone },
+          targets: deps.config.targets,
+          withRecordings,
+          clock: deps.clock,
+          exportedBy: actor,
+        },
+        file,
+      );
+      const m = result.manifest;
+      await deps.audit.append({
+        type: 'evidence.exported',
+        actor,
+        data: {
+          via: 'api',
+          from: m.period.from,
+          to: m.period.to,
+          withRecordings,
+          bytes: result.bytes,
+          sha256: result.sha256,
+          auditSeq: { first: m.audit.firstSeq, last: m.audit.lastSeq },
+        },
+      });
+      const name = `gatehouse-evidence-${compactInstant(period.fromMs)}-${compactInstant(period.toMs)}.zip`;
+      res.status(200).set({
+        'Content-Type': 'application/zip',
+        'Content-Disposition': `attachment; filename="${name}"`,
+        'Content-Length': String(result.bytes),
+        'Cache-Control': 'no-store',
+        'X-Evidence-Sha256': result.sha256,
+      });
+      try {
+        await pipeline(createReadStream(file), res);
+      } catch (err) {
+        // The client went away mid-download: nothing to answer, and the export is already on record.
+        if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw err;
+      }
+    } finally {
+      running--;
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+  return router;
+}
