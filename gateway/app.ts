@@ -16,6 +16,9 @@ import { meRoutes } from './http/routes/me.js';
 import { totpRouter } from './http/routes/totp.js';
 import { apiGuard, loginRateLimit, stepUpRateLimit } from './http/security.js';
 import { createHttpApp, type RunningHttp, startHttpServer } from './http/server.js';
+import { attachWebSockets, type WsRoute } from './http/ws.js';
+import { monitorRoute } from './web-terminal/monitor-route.js';
+import { terminalRoute } from './web-terminal/terminal-route.js';
 import { keysRouter } from './http/routes/keys.js';
 import { createLogger, type Logger } from './log.js';
 import { LiveSessions, type SessionRegistry } from './sessions.js';
@@ -24,7 +27,9 @@ import { Scheduler } from './scheduler.js';
 import { Webhooks } from './notify.js';
 import { eventsRouter } from './http/events.js';
 import { requestsRouter } from './http/routes/requests.js';
+import { sessionsRouter } from './http/routes/sessions.js';
 import { targetsRouter } from './http/routes/targets.js';
+import { evidenceRouter } from './http/routes/evidence.js';
 import { recoverInterruptedSessions } from './ssh/recovery.js';
 import { type RunningSsh, type SshServerOptions, startSshServer } from './ssh/server.js';
 import { Store } from './store.js';
@@ -126,6 +131,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const events = eventsRouter({ broker, onSessionEnded: (l) => sessions.onSessionEnded(l) });
 
   let stopping = false;
+  const onRefusal = auditRefusals({ audit, clock, logger, perMinute: opts.auth?.refusalsPerMinute });
   const app = createHttpApp({
     logger,
     metrics,
@@ -141,10 +147,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       { path: '/api', router: keysRouter(deps) },
       { path: '/api', router: requestsRouter({ broker, clock, config }) },
       { path: '/api', router: targetsRouter({ broker }) },
+      { path: '/api', router: evidenceRouter(deps) },
+      { path: '/api', router: sessionsRouter({ deps, broker, sessions: liveSessions }) },
       { path: '/api', router: events },
     ],
     isAdmin: (req) => sessions.peek(req)?.user.roles.includes('admin') === true,
-    onRefusal: auditRefusals({ audit, clock, logger, perMinute: opts.auth?.refusalsPerMinute }),
+    onRefusal,
     health: () => ({
       ok: !stopping,
       detail: { site: config.site.name, version, auditSeq: audit.head().seq },
@@ -158,6 +166,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await store.close();
     throw err;
   }
+
+  // --- Websockets (/ws/*): one door checks Origin and the web session, then the route decides.
+  const terminals = terminalRoute({ deps, registry: liveSessions, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+  const wsRoutes: WsRoute[] = [terminals, monitorRoute({ deps, registry: liveSessions })];
+  const websockets = attachWebSockets(http.server, { publicUrl, sessions, routes: wsRoutes, onRefusal, logger });
+  // --- end websockets
 
   // --- SSH listener (issue 5): after HTTP, before gateway.started; stopped before the audit log closes.
   let ssh: RunningSsh | undefined;
@@ -190,6 +204,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       // Open event streams would otherwise hold http.close for its whole grace period.
       events.closeAll();
       await ssh?.close(); // SSH listener (issue 5): live sessions end and are recorded before the log closes
+      await terminals.closeAll('gateway_stopped', 'the gateway is stopping');
+      websockets.closeAll();
       await http.close();
       await notifier.close();
       // The stop is evidence too; it goes in before the log's final checkpoint is signed.

@@ -22,5 +22,13 @@ await build({
   loader: { '.css': 'css', '.woff2': 'file', '.woff': 'file', '.ttf': 'file' },
   logLevel: 'warning',
 });
+// The replay page's player styles (issue 6), bundled from node_modules like the code; the page links them on first use.
+await build({
+  entryPoints: { 'vendor/asciinema-player': join(root, 'node_modules', 'asciinema-player', 'dist', 'bundle', 'asciinema-player.css') },
+  outdir: out,
+  bundle: true,
+  minify: true,
+  logLevel: 'warning',
+});
 for (const file of ['index.html', 'styles.css', 'favicon.svg'])
   await cp(join(root, 'web', file), join(out, file));

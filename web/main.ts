@@ -7,6 +7,12 @@ import './pages/requests.js';
 import './pages/approvals.js';
 import './pages/request-detail.js';
 import './pages/keys.js';
+import './pages/terminal.js';
+import './pages/watch.js';
+import './pages/sessions.js';
+import './pages/replay.js';
+import './pages/commands.js';
+import './pages/audit.js';
 
 renderFrame(document).catch((err: unknown) => {
   const main = document.getElementById('main');

@@ -37,6 +37,8 @@ export async function runDemo(argv: string[], io: CliIo): Promise<number> {
       `  3. In another browser profile, sign in as ${supervisor?.login ?? 'the supervisor'} and approve it`,
       `  4. ssh -p ${sshPort} ${DEMO_TARGET_ID}@127.0.0.1`,
       `     Verification code: oathtool --totp -b ${vendor?.totpSecret ?? 'SECRET'}`,
+      `     or, without an SSH client, "Open browser terminal" on the approved request's page`,
+      `  5. As the supervisor, watch it live from Sessions (or ${url}/sessions/<sessionId>/watch) and terminate it`,
       '',
       'Press Ctrl-C to stop.',
     ].join('\n'),

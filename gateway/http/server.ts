@@ -38,10 +38,12 @@ export function createHttpApp(deps: HttpDeps): Express {
         useDefaults: false,
         directives: {
           defaultSrc: ["'none'"],
-          scriptSrc: ["'self'"],
+          // 'wasm-unsafe-eval' compiles WebAssembly only (no eval, no inline script): asciinema-player's
+          // terminal emulator is bundled wasm, and Chromium refuses WebAssembly.instantiate without it.
+          scriptSrc: ["'self'", "'wasm-unsafe-eval'"],
           // Why 'unsafe-inline' for styles (never for scripts): xterm.js sizes and themes its renderer through
-          // <style> elements it writes at run time, so no hash or nonce can cover them. Script stays 'self'
-          // only, and pages build DOM from text (web/dom.ts), so no injected markup can carry a style.
+          // <style> elements it writes at run time, so no hash or nonce can cover them. Scripts stay 'self'
+          // (plus WebAssembly compilation, above), and pages build DOM from text (web/dom.ts).
           styleSrc: ["'self'", "'unsafe-inline'"],
           imgSrc: ["'self'", 'data:'],
           fontSrc: ["'self'"],

@@ -4,6 +4,7 @@ import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel, Session } fro
 import type { TargetConfig } from '../config.js';
 import type { CommandVerdict } from '../core/commands.js';
 import type { CommandCapture } from '../recording/command-capture.js';
+import { oneLine } from './auth.js';
 import { ALWAYS_REFUSED, type AlwaysRefused, subsystemDecision } from './channels.js';
 import { feedHeld, pipeBoth, trackWritable, Valve, writeHeld } from './pipe.js';
 import type { FileChange, FileTransfer } from './sftp-audit.js';
@@ -50,7 +51,8 @@ export interface Live {
 
 export type PtyRequest = Pick<PseudoTtyInfo, 'term' | 'cols' | 'rows' | 'width' | 'height' | 'modes'>;
 
-const CRLF = (line: string) => Buffer.from(`\r\n[gatehouse] ${line}\r\n`);
+// Notices carry text others typed (revoke and terminate reasons): control characters never reach the terminal.
+const CRLF = (line: string) => Buffer.from(`\r\n[gatehouse] ${oneLine(line)}\r\n`);
 const onError = (err: unknown, front: VendorChannel) => front.stderr.write(CRLF(`cannot open the target channel: ${String((err as Error)?.message ?? err)}`));
 
 /** Wires the `session` channel the vendor opened. */

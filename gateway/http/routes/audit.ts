@@ -1,0 +1,92 @@
+// GET /api/audit (records, filtered, newest first) and GET /api/audit/verify (chain status, last signed checkpoint): auditors and admins.
+import type { Request, Router } from 'express';
+import { requireRole } from '../../auth/context.js';
+import type { AuditLog, VerifyResult } from '../../audit-log.js';
+import { actorOf } from '../../broker/facts.js';
+import { findAuditRecord, queryAudit } from '../../library/audit-query.js';
+import { OncePer } from '../../library/once-per.js';
+import { parseAuditQuery } from './session-queries.js';
+
+export interface AuditRoutesDeps {
+  audit: AuditLog;
+  storageDir: string;
+  now(): number;
+}
+
+export interface CheckpointView {
+  seq: number;
+  at: string;
+  /** The record the signature covers (its seq and hash). */
+  upToSeq: number;
+  upToHash: string;
+  keyId: string;
+}
+
+export interface AuditVerifyView {
+  ok: boolean;
+  /** Records checked (up to the first bad one). */
+  records: number;
+  checkpoints: number | null;
+  head: { seq: number; hash: string } | null;
+  failure: { seq: number; line: number; reason: string } | null;
+  /** The newest signed checkpoint the verification accepted; null when it failed. */
+  lastCheckpoint: CheckpointView | null;
+  keyId: string;
+  verifiedAt: string;
+}
+
+const callerOf = (req: Request) => {
+  const { user } = requireRole(req, 'auditor', 'admin');
+  return { user, ...(req.socket.remoteAddress ? { ip: req.socket.remoteAddress } : {}) };
+};
+
+export function mountAuditRoutes(router: Router, deps: AuditRoutesDeps): void {
+  const { audit, storageDir } = deps;
+  // Reading the trail is itself audited (audit.viewed), once per person and query in 5 minutes: a page
+  // that reloads or pages through results must not fill the log with records of its own reading.
+  const viewed = new OncePer(5 * 60_000, deps.now);
+  const verified = new OncePer(5 * 60_000, deps.now);
+  // One verification at a time: it reads the whole log, and several pages opened at once share it.
+  let running: Promise<VerifyResult> | undefined;
+
+  router.get('/audit', async (req, res) => {
+    const caller = callerOf(req);
+    const q = parseAuditQuery(req.query);
+    const page = await queryAudit(storageDir, q);
+    const { before: _b, limit: _l, ...filters } = q;
+    if (viewed.first(`${caller.user.id}:${JSON.stringify(filters)}`))
+      await audit.append({ type: 'audit.viewed', actor: actorOf(caller), data: { filters, returned: page.records.length } });
+    res.json({ records: page.records, nextBefore: page.nextBefore, limit: q.limit ?? 100 });
+  });
+
+  router.get('/audit/verify', async (req, res) => {
+    const caller = callerOf(req);
+    running ??= audit.verify().finally(() => (running = undefined));
+    const r = await running;
+    let lastCheckpoint: CheckpointView | null = null;
+    if (r.ok && r.lastCheckpointSeq > 0) {
+      const cp = await findAuditRecord(storageDir, r.lastCheckpointSeq);
+      const d = cp?.data as { upToSeq?: number; upToHash?: string; keyId?: string } | undefined;
+      if (cp && d)
+        lastCheckpoint = { seq: cp.seq, at: cp.at, upToSeq: d.upToSeq ?? 0, upToHash: d.upToHash ?? '', keyId: d.keyId ?? '' };
+    }
+    const view: AuditVerifyView = {
+      ok: r.ok,
+      records: r.records,
+      checkpoints: r.ok ? r.checkpoints : null,
+      head: r.ok ? r.head : null,
+      failure: r.ok ? null : { seq: r.seq, line: r.line, reason: r.reason },
+      lastCheckpoint,
+      keyId: audit.keyId,
+      verifiedAt: new Date(deps.now()).toISOString(),
+    };
+    // The outcome is part of the key: a chain that breaks is recorded at once, not after the period.
+    if (verified.first(`${caller.user.id}:${r.ok ? 'ok' : `bad:${r.seq}`}`))
+      await audit.append({
+        type: 'audit.verified',
+        actor: actorOf(caller),
+        data: r.ok ? { ok: true, records: r.records, headSeq: r.head.seq } : { ok: false, seq: r.seq, reason: r.reason },
+      });
+    res.json(view);
+  });
+}

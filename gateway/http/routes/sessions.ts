@@ -1,0 +1,134 @@
+// The sessions library API (mounted at /api): sessions, their commands, command search, terminate, recordings, audit trail.
+import { type Request, Router } from 'express';
+import { type AuthContext, requireAuth, requireRole } from '../../auth/context.js';
+import { requireFreshStepUp } from '../../auth/step-up.js';
+import type { Broker, Caller } from '../../broker.js';
+import { actorOf, factsOf } from '../../broker/facts.js';
+import { auditRefusal } from '../../broker/transact.js';
+import { mayTerminate } from '../../core/session-access.js';
+import type { SessionRecord } from '../../core/model.js';
+import type { Deps } from '../../deps.js';
+import { conflict, denied, notFound } from '../../errors.js';
+import {
+  findSession,
+  type LibraryContext,
+  listSessions,
+  searchCommands,
+  sessionCommands,
+  sessionDetail,
+} from '../../library/session-views.js';
+import { SESSION_ID_PATTERN } from '../../recording/files.js';
+import type { SessionRegistry } from '../../sessions.js';
+import { mountAuditRoutes } from './audit.js';
+import { mountRecordingRoutes } from './recording.js';
+import { parseCommandsQuery, parseSessionsQuery, parseTerminate } from './session-queries.js';
+
+export interface SessionsRouterDeps {
+  deps: Deps;
+  broker: Pick<Broker, 'targets'>;
+  /** The live-session registry: the truth for which sessions are live, and how one is closed. */
+  sessions: SessionRegistry;
+  /** How long one viewing of a recording lasts for the audit trail (default 5 min). */
+  viewedPeriodMs?: number;
+}
+
+/** One session's captured commands in one answer, at most this many (the search pages through more). */
+const MAX_SESSION_COMMANDS = 10_000;
+
+const callerOf = (ctx: AuthContext, req: Request): Caller => ({
+  user: ctx.user,
+  ...(req.socket.remoteAddress ? { ip: req.socket.remoteAddress } : {}),
+});
+
+/**
+ * Who sees what is core/session-access.ts: every route filters by it, and a session the caller may not
+ * see answers exactly like one that does not exist (404, audited with whether it exists).
+ */
+export function sessionsRouter(o: SessionsRouterDeps): Router {
+  const { store, audit, clock, config, logger, storageDir } = o.deps;
+  const registry = o.sessions;
+  const router = Router();
+  const context = (ctx: AuthContext): LibraryContext => ({
+    viewer: ctx.user,
+    targets: o.broker.targets,
+    isLive: (id) => registry.get(id) !== undefined,
+    now: clock.now(),
+  });
+
+  async function visibleSession(req: Request, action: string): Promise<SessionRecord> {
+    const ctx = requireAuth(req);
+    const id = String(req.params.id);
+    // Only ids the gateway mints reach the store lookup: `..`, `%2f`, `.cast`/`.json` suffixes are none.
+    const s = SESSION_ID_PATTERN.test(id) ? findSession(store.data, context(ctx), id) : undefined;
+    if (s) return s;
+    const exists = store.data.sessions.some((x) => x.id === id);
+    const err = notFound('not_found', 'no such session');
+    await auditRefusal(audit, logger, actorOf(callerOf(ctx, req)), action, err, { sessionId: id.slice(0, 100) }, { exists });
+    throw err;
+  }
+
+  router.get('/sessions', (req, res) => {
+    const ctx = requireAuth(req);
+    const { limit, offset, ...filter } = parseSessionsQuery(req.query);
+    const page = listSessions(store.data, context(ctx), filter, { limit, offset });
+    res.json({ sessions: page.items, total: page.total, offset: page.offset, limit: page.limit });
+  });
+
+  router.get('/sessions/:id', async (req, res) => {
+    const ctx = requireAuth(req);
+    const s = await visibleSession(req, 'session.read');
+    res.json(sessionDetail(store.data, context(ctx), s));
+  });
+
+  router.get('/sessions/:id/commands', async (req, res) => {
+    const ctx = requireAuth(req);
+    const s = await visibleSession(req, 'session.commands');
+    const all = sessionCommands(store.data, context(ctx), s);
+    res.json({ commands: all.slice(0, MAX_SESSION_COMMANDS), total: all.length });
+  });
+
+  router.get('/commands', (req, res) => {
+    const ctx = requireAuth(req);
+    const { limit, offset, ...filter } = parseCommandsQuery(req.query);
+    const page = searchCommands(store.data, context(ctx), filter, { limit, offset });
+    res.json({ commands: page.items, total: page.total, offset: page.offset, limit: page.limit });
+  });
+
+  /**
+   * Guards in order: role (403), fresh step-up (403 stepup_required), a reason (400), visibility (404),
+   * approver of the target (403 not_approver), live (409 not_live). The termination is audited before the
+   * session is closed: the record of who cut it off exists before the vendor is cut off.
+   */
+  router.post('/sessions/:id/terminate', async (req, res) => {
+    const ctx = requireRole(req, 'supervisor', 'admin');
+    requireFreshStepUp(ctx, clock.now(), config.stepUp.maxAgeMinutes);
+    const caller = callerOf(ctx, req);
+    const actor = actorOf(caller);
+    let reason: string;
+    try {
+      reason = parseTerminate(req.body);
+    } catch (err) {
+      await auditRefusal(audit, logger, actor, 'session.terminate', err, { sessionId: String(req.params.id).slice(0, 100) });
+      throw err;
+    }
+    const s = await visibleSession(req, 'session.terminate');
+    const target = o.broker.targets.get(s.targetId);
+    if (!mayTerminate(factsOf(ctx.user), target))
+      throw denied('not_approver', `you are not an approver for ${target?.name ?? s.targetId}; only its supervisors terminate its sessions`);
+    const subject = { sessionId: s.id, grantId: s.grantId, requestId: s.requestId, userId: s.userId, targetId: s.targetId };
+    if (!registry.get(s.id)) {
+      const err = conflict('not_live', 'this session is not live (it has ended)');
+      await auditRefusal(audit, logger, actor, 'session.terminate', err, subject);
+      throw err;
+    }
+    await audit.append({ type: 'session.terminated', actor, subject, data: { reason, protocol: s.protocol } });
+    // The registry waits for the adapter at most its close timeout (1 s): SPEC's "within a second".
+    const by = ctx.user.name.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' '); // IdP text, bound for a terminal
+    const closed = await registry.close(s.id, 'terminated', `${by} terminated this session: ${reason}`);
+    res.json({ closed, session: sessionDetail(store.data, context(ctx), store.data.sessions.find((x) => x.id === s.id) ?? s) });
+  });
+
+  mountRecordingRoutes(router, { audit, logger, storageDir, now: () => clock.now(), visibleSession, viewedPeriodMs: o.viewedPeriodMs });
+  mountAuditRoutes(router, { audit, storageDir, now: () => clock.now() });
+  return router;
+}

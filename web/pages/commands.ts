@@ -1,0 +1,97 @@
+// Command search (/commands?q=…): captured commands across every session the viewer may see; each hit opens the replay there.
+import { ApiError, api } from '../api.js';
+import { clear, h } from '../dom.js';
+import { fmtDateTime, fromLocalInput } from '../format.js';
+import type { TargetView } from '../request-types.js';
+import { registerPage } from '../router.js';
+import type { CommandHit } from '../session-types.js';
+import { fmtOffset, queryOf } from '../session-ui.js';
+
+const PAGE = 100;
+
+registerPage({
+  path: '/commands',
+  title: 'Commands',
+  roles: ['supervisor', 'auditor', 'admin'],
+  nav: true,
+  async render({ main, query, navigate }) {
+    const cur = (k: string) => query.get(k) ?? '';
+    const offset = Math.max(0, Number(query.get('offset')) || 0);
+    const q = h('input', { id: 'cmd-q', name: 'q', type: 'search', value: cur('q'), maxlength: 200, placeholder: 'e.g. plc download', 'aria-label': 'Command text' });
+    const target = h('select', { id: 'cmd-target', name: 'target' }, h('option', { value: '' }, 'Any target'));
+    const verdict = h(
+      'select',
+      { id: 'cmd-verdict', name: 'verdict' },
+      ...[['', 'Any verdict'], ['allowed', 'allowed'], ['alerted', 'alerted'], ['blocked', 'blocked']].map(([v, l]) => h('option', { value: v!, selected: v === cur('verdict') }, l!)),
+    );
+    const from = h('input', { id: 'cmd-from', name: 'from', type: 'datetime-local', value: cur('from') });
+    const to = h('input', { id: 'cmd-to', name: 'to', type: 'datetime-local', value: cur('to') });
+    const form = h(
+      'form',
+      { id: 'commands-search', class: 'filters' },
+      h('label', { for: 'cmd-q' }, 'Command contains'),
+      h('p', { class: 'search-line' }, q, ' ', h('button', { type: 'submit', id: 'cmd-submit' }, 'Search')),
+      h(
+        'div',
+        { class: 'filter-grid' },
+        h('div', { class: 'field' }, h('label', { for: 'cmd-target' }, 'Target'), target),
+        h('div', { class: 'field' }, h('label', { for: 'cmd-verdict' }, 'Verdict'), verdict),
+        h('div', { class: 'field' }, h('label', { for: 'cmd-from' }, 'From'), from),
+        h('div', { class: 'field' }, h('label', { for: 'cmd-to' }, 'To'), to),
+      ),
+    );
+    const error = h('p', { class: 'error', role: 'alert', id: 'commands-error' });
+    const summary = h('p', { class: 'muted', id: 'commands-summary' });
+    const tbody = h('tbody', { id: 'commands-body' });
+    const pager = h('p', { class: 'pager' });
+    main.append(
+      h('section', { class: 'card' }, h('h1', {}, 'Command search'), h('p', { class: 'muted' }, 'Case-insensitive search over every captured command. A hit opens the replay at that moment.'), form),
+      h(
+        'section',
+        { class: 'card' },
+        error,
+        summary,
+        h('table', { id: 'commands-table' }, h('thead', {}, h('tr', {}, ...['When', 'Vendor', 'Target', 'Command', 'Verdict', ''].map((c) => h('th', { scope: 'col' }, c)))), tbody),
+        pager,
+      ),
+    );
+    const fields = () => ({ q: q.value.trim(), target: target.value, verdict: verdict.value, from: from.value, to: to.value });
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      navigate(`/commands${queryOf(fields())}`);
+    });
+    void api<{ targets: TargetView[] }>('GET', '/api/targets').then(({ targets }) => {
+      for (const t of targets) target.append(h('option', { value: t.id, selected: t.id === cur('target') }, `${t.name} (${t.id})`));
+    });
+
+    const row = (c: CommandHit, i: number) =>
+      h(
+        'tr',
+        { id: `hit-${i}`, 'data-session': c.sessionId },
+        h('td', {}, fmtDateTime(c.at)),
+        h('td', {}, c.vendor.name, h('br'), h('span', { class: 'muted' }, c.vendor.org)),
+        h('td', {}, c.target.name),
+        h('td', {}, h('code', { class: 'command' }, c.text)),
+        h('td', {}, h('span', { class: `state verdict-${c.verdict}` }, c.verdict)),
+        h(
+          'td',
+          {},
+          h('a', { href: `/sessions/${encodeURIComponent(c.sessionId)}?t=${c.offsetSeconds}`, 'data-nav': true, class: 'open-replay', id: `open-${i}` }, `Replay at ${fmtOffset(c.offsetSeconds)}`),
+        ),
+      );
+
+    try {
+      const base = { q: cur('q'), target: cur('target'), verdict: cur('verdict'), from: cur('from'), to: cur('to') };
+      const r = await api<{ commands: CommandHit[]; total: number }>(
+        'GET',
+        `/api/commands${queryOf({ ...base, from: fromLocalInput(base.from), to: fromLocalInput(base.to), limit: String(PAGE), offset: offset ? String(offset) : undefined })}`,
+      );
+      clear(tbody, ...r.commands.map(row));
+      summary.textContent = r.total === 0 ? 'No captured command matches.' : `${offset + 1}–${offset + r.commands.length} of ${r.total} commands, newest first.`;
+      const link = (o: number, label: string, id: string) => h('a', { href: `/commands${queryOf({ ...base, offset: o ? String(o) : undefined })}`, 'data-nav': true, id }, label);
+      clear(pager, offset > 0 ? link(Math.max(0, offset - PAGE), '← Newer', 'commands-newer') : null, ' ', offset + PAGE < r.total ? link(offset + PAGE, 'Older →', 'commands-older') : null);
+    } catch (err) {
+      error.textContent = err instanceof ApiError ? err.message : 'the search failed';
+    }
+  },
+});
