@@ -224,11 +224,13 @@ describe('live view', () => {
     expect(String((await alsoWatching.control('screen')).data)).toContain('during-42');
 
     const t0 = Date.now();
-    expect(await h.gw.liveSessions.close(sessionId, 'terminated', 'a supervisor terminated this session: test over')).toBe(true);
+    // The reason is someone else's text: an escape sequence in it (OSC 52 clipboard write) must not reach the terminal.
+    expect(await h.gw.liveSessions.close(sessionId, 'terminated', 'a supervisor terminated this session: test over\x1b]52;c;ZXZpbA==\x07')).toBe(true);
     const [v, w] = await Promise.all([vendor.closed, watch.closed]);
     expect(Date.now() - t0).toBeLessThan(5000); // bounded wait, not a timing assertion: closes are awaited above
     expect(v.code).toBe(1000);
     expect(vendor.text()).toContain('a supervisor terminated this session: test over');
+    expect(vendor.text()).not.toContain('\x1b]52');
     expect(w.code).toBe(1000);
     expect(watch.controls.find((x) => x.type === 'ended')?.reason).toBe('terminated');
     const ended = await h.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId);
