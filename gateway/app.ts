@@ -19,6 +19,9 @@ import { createHttpApp, type RunningHttp, startHttpServer } from './http/server.
 import { attachWebSockets, type WsRoute } from './http/ws.js';
 import { monitorRoute } from './web-terminal/monitor-route.js';
 import { terminalRoute } from './web-terminal/terminal-route.js';
+import { rdpRoute, type RdpRouteOptions } from './rdp/rdp-route.js';
+import { rdpTokenRouter } from './rdp/token-routes.js';
+import { RdpTokens } from './rdp/tokens.js';
 import { keysRouter } from './http/routes/keys.js';
 import { createLogger, type Logger } from './log.js';
 import { LiveSessions, type SessionRegistry } from './sessions.js';
@@ -49,6 +52,8 @@ export interface GatewayOptions {
   ssh?: false | Pick<SshServerOptions, 'listen' | 'loginGraceMs' | 'maxUnauthPerIp' | 'maxUnauth'>;
   /** The live-session registry shared with the broker/scheduler (default: a new one). */
   liveSessions?: SessionRegistry;
+  /** RDP through guacd (issue 7): timeouts (tests shorten them). */
+  rdp?: RdpRouteOptions['tuning'];
 }
 
 export interface AuthTuning {
@@ -131,6 +136,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const events = eventsRouter({ broker, onSessionEnded: (l) => sessions.onSessionEnded(l) });
 
   let stopping = false;
+  // RDP (issue 7): tokens minted under /api, redeemed once by /ws/rdp.
+  const rdpTokens = new RdpTokens({ now: () => clock.now() });
   const onRefusal = auditRefusals({ audit, clock, logger, perMinute: opts.auth?.refusalsPerMinute });
   const app = createHttpApp({
     logger,
@@ -149,6 +156,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       { path: '/api', router: targetsRouter({ broker }) },
       { path: '/api', router: evidenceRouter(deps) },
       { path: '/api', router: sessionsRouter({ deps, broker, sessions: liveSessions }) },
+      { path: '/api', router: rdpTokenRouter({ deps, registry: liveSessions, tokens: rdpTokens }) },
       { path: '/api', router: events },
     ],
     isAdmin: (req) => sessions.peek(req)?.user.roles.includes('admin') === true,
@@ -169,7 +177,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   // --- Websockets (/ws/*): one door checks Origin and the web session, then the route decides.
   const terminals = terminalRoute({ deps, registry: liveSessions, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
-  const wsRoutes: WsRoute[] = [terminals, monitorRoute({ deps, registry: liveSessions })];
+  const desktops = rdpRoute({ deps, registry: liveSessions, tokens: rdpTokens, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.rdp ? { tuning: opts.rdp } : {}) });
+  const wsRoutes: WsRoute[] = [terminals, monitorRoute({ deps, registry: liveSessions }), desktops];
   const websockets = attachWebSockets(http.server, { publicUrl, sessions, routes: wsRoutes, onRefusal, logger });
   // --- end websockets
 
@@ -205,6 +214,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       events.closeAll();
       await ssh?.close(); // SSH listener (issue 5): live sessions end and are recorded before the log closes
       await terminals.closeAll('gateway_stopped', 'the gateway is stopping');
+      await desktops.closeAll('gateway_stopped', 'the gateway is stopping');
       websockets.closeAll();
       await http.close();
       await notifier.close();

@@ -9,6 +9,7 @@ import './pages/request-detail.js';
 import './pages/keys.js';
 import './pages/terminal.js';
 import './pages/watch.js';
+import './pages/rdp.js';
 import './pages/sessions.js';
 import './pages/replay.js';
 import './pages/commands.js';

@@ -31,6 +31,10 @@ export function fmtOffset(seconds: number): string {
 export const fmtSeconds = (seconds: number): string => (seconds < 60 ? `${Math.round(seconds)} s` : fmtDuration(seconds / 60));
 
 /** "live" (green), or how it ended; data-live for styles and tests. */
+/** Where a live session is watched: terminals in the terminal live view, RDP through a read-only guacd join. */
+export const watchPath = (s: Pick<SessionView, 'id' | 'protocol'>): string =>
+  s.protocol === 'rdp' ? `/rdp/watch/${encodeURIComponent(s.id)}` : `/sessions/${encodeURIComponent(s.id)}/watch`;
+
 export function statusBadge(s: SessionView, id?: string): HTMLElement {
   return s.live
     ? h('span', { class: 'state state-active badge-live', id, 'data-live': 'true' }, 'live')

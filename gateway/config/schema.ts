@@ -123,6 +123,8 @@ const rdpTargetSchema = z.strictObject({
   username: nonEmpty,
   credential: secretRefSchema,
   security: z.enum(['nla', 'tls', 'rdp', 'any']).default('nla'),
+  // Off by default: guacd then refuses a certificate the target's trust chain does not vouch for.
+  ignoreCert: z.boolean().default(false),
   // Both default off: clipboard and drive redirection are ways for files to cross the conduit.
   clipboard: z.boolean().default(false),
   drive: z.boolean().default(false),
@@ -215,7 +217,14 @@ export const configSchema = z.strictObject({
   }),
   stepUp: z.strictObject({ maxAgeMinutes: z.int().min(1).max(480).default(15) }).prefault({}),
   storage: z.strictObject({ dir: fsPath.default('recordings') }).prefault({}),
-  guacd: z.strictObject({ host: host.default('127.0.0.1'), port: port.default(4822) }).prefault({}),
+  guacd: z
+    .strictObject({
+      host: host.default('127.0.0.1'),
+      port: port.default(4822),
+      // Where guacd sees `<storage.dir>/sessions` when its file system differs (a container's mount); absent = the same path.
+      recordingDir: z.string().regex(/^\//, 'must be an absolute path (as guacd sees it)').optional(),
+    })
+    .prefault({}),
   notify: z.strictObject({ webhooks: z.array(httpUrl).default([]) }).prefault({}),
   targets: targetsSchema,
 });

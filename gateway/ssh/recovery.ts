@@ -7,6 +7,7 @@ import { isoTime } from '../clock.js';
 import { systemActor, type SessionRecord } from '../core/model.js';
 import type { Deps } from '../deps.js';
 import { sessionsRoot } from '../recording/files.js';
+import { repairGuac } from '../recording/guac-repair.js';
 import { repairCast } from '../recording/incomplete.js';
 
 export type RecoveredRecording =
@@ -20,12 +21,12 @@ export interface RecoveredSession {
   recording: RecoveredRecording;
 }
 
-/** The cast's absolute path, only if it lies inside `<storage>/sessions` (a stored path is never trusted to leave it). */
+/** The recording's absolute path (.cast, or guacd's .guac for RDP), only if it lies inside `<storage>/sessions` (a stored path is never trusted to leave it). */
 function castPath(storageDir: string, rec: SessionRecord): string | undefined {
   if (!rec.recording?.path) return undefined;
   const abs = resolve(storageDir, rec.recording.path);
   const rel = relative(sessionsRoot(storageDir), abs);
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || !abs.endsWith('.cast')) return undefined;
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || !/\.(cast|guac)$/.test(abs)) return undefined;
   return abs;
 }
 
@@ -37,7 +38,7 @@ async function repair(storageDir: string, rec: SessionRecord): Promise<Recovered
   if (!st) return { status: 'missing' };
   if (!st.isFile()) return { status: 'unrepairable', error: 'recording path is not a regular file' };
   try {
-    const r = await repairCast(path);
+    const r = await (path.endsWith('.guac') ? repairGuac(path) : repairCast(path));
     return { status: 'repaired', sha256: r.sha256, bytes: r.bytes, droppedBytes: r.droppedBytes };
   } catch (err) {
     return { status: 'unrepairable', error: err instanceof Error ? err.message : String(err) };

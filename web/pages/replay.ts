@@ -3,9 +3,10 @@ import { create, type Player } from 'asciinema-player';
 import { ApiError, api } from '../api.js';
 import { clear, h } from '../dom.js';
 import { fmtDateTime } from '../format.js';
+import { mountGuacReplay } from '../rdp-replay.js';
 import { registerPage } from '../router.js';
 import type { CommandHit, Integrity, SessionDetail } from '../session-types.js';
-import { fmtOffset, fmtSeconds, statusBadge } from '../session-ui.js';
+import { fmtOffset, fmtSeconds, statusBadge, watchPath } from '../session-ui.js';
 
 const SPEEDS = [0.5, 1, 2, 4, 8];
 /** A ?t= from the search lands within this many seconds of its command's marker, and snaps onto it. */
@@ -109,7 +110,7 @@ registerPage({
       head,
       h('h1', {}, 'Session of ', s.vendor.name, ' on ', s.target.name),
       context(s),
-      s.live ? h('p', { class: 'note' }, 'This session is live: the replay shows what is recorded so far. ', h('a', { href: `/sessions/${encodeURIComponent(s.id)}/watch` }, 'Watch it live')) : null,
+      s.live ? h('p', { class: 'note' }, 'This session is live: the replay shows what is recorded so far. ', h('a', { href: watchPath(s) }, 'Watch it live')) : null,
     );
     const integritySlot = h('div', { id: 'integrity-slot' }, h('p', { class: 'muted' }, 'Checking integrity…'));
     const playerCard = h('section', { class: 'card', id: 'replay' }, integritySlot);
@@ -123,7 +124,10 @@ registerPage({
       return;
     }
     if (s.recording.kind !== 'cast') {
-      playerCard.append(h('p', { class: 'note', id: 'replay-unsupported' }, 'This is an RDP (guacd) recording; its replay in the browser is not available yet.'));
+      // RDP: guacd's own recording, played with guacamole-common-js (web/rdp-replay.ts).
+      const slot = h('div', { id: 'guac-replay' });
+      playerCard.append(slot);
+      await mountGuacReplay(slot, `${path}/recording`).catch(() => undefined);
       return;
     }
     // One fetch of the whole cast: one viewing in the audit trail, and the markers read from the same bytes the player plays.

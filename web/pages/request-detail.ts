@@ -40,6 +40,9 @@ registerPage({
               h('code', {}, `ssh -p <port> ${r.target.id}@${location.hostname}`),
             )
           : null,
+        r.state === 'approved' && r.requester.id === me.id && r.protocol === 'rdp' && r.grantId
+          ? h('p', { class: 'note' }, h('a', { href: `/rdp/${encodeURIComponent(r.grantId)}`, id: 'open-rdp', class: 'button' }, 'Open remote desktop'))
+          : null,
         actionBar(r, render, keep),
       );
     }

@@ -6,7 +6,7 @@ import { every } from '../live.js';
 import type { TargetView } from '../request-types.js';
 import { registerPage } from '../router.js';
 import type { SessionView } from '../session-types.js';
-import { END_REASON_KEYS, endReasonText, fmtSeconds, queryOf, sealText, statusBadge, terminateControl } from '../session-ui.js';
+import { END_REASON_KEYS, endReasonText, fmtSeconds, queryOf, sealText, statusBadge, terminateControl, watchPath } from '../session-ui.js';
 
 const PAGE = 50;
 const FIELDS = ['vendor', 'org', 'target', 'zone', 'protocol', 'from', 'to', 'endReason', 'live'] as const;
@@ -109,7 +109,7 @@ registerPage({
           'td',
           { class: 'actions' },
           s.can.replay ? h('a', { href: `/sessions/${encodeURIComponent(s.id)}`, 'data-nav': true, id: `replay-${s.id}` }, 'Replay') : null,
-          ...(s.can.watch ? [' · ', h('a', { href: `/sessions/${encodeURIComponent(s.id)}/watch`, id: `watch-${s.id}` }, 'Watch')] : []),
+          ...(s.can.watch ? [' · ', h('a', { href: watchPath(s), id: `watch-${s.id}` }, 'Watch')] : []),
           s.can.terminate ? terminateControl(s, () => void load()) : null,
         ),
       );

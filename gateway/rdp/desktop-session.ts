@@ -1,0 +1,307 @@
+// One vendor RDP session through guacd: session record, live registry entry, guacd handshake with the target's
+// settings, relay, the recording's appearance check, the end (whoever ends it) and the seal.
+import { isoTime } from '../clock.js';
+import { resolveSecret } from '../config.js';
+import { type Actor, type SessionEndReason, type SessionRecord, userActor } from '../core/model.js';
+import type { Deps } from '../deps.js';
+import type { SessionRegistry } from '../sessions.js';
+import type { DesktopAdmission } from './admission.js';
+import { describeEnd, type GuacdEnd, GuacdError, type GuacdLink } from './guacd.js';
+import { type ClientSize, vendorParams } from './params.js';
+import { type GuacRecordingPlace, hashRecording, placeRecording, settleRecording, waitForRecording } from './recording.js';
+import { allowedFromBrowser, gatehouseInstruction, type Relay, startRelay } from './relay.js';
+import { encodeInstruction, type Instruction } from './wire.js';
+import type { WebSocket } from 'ws';
+
+export interface DesktopTuning {
+  /** guacd must answer `ready` within this (default 15 s). */
+  handshakeMs: number;
+  /** Nothing from guacd for this long ends the session (default 15 s; guacd sends `nop` every 5 s). */
+  idleMs: number;
+  /** guacd must have created the recording within this after `ready` (default 15 s), or the session closes. */
+  recordingAppearMs: number;
+  /** After the end: how long the file must stay unchanged before it is sealed, and the most we wait. */
+  settleQuietMs: number;
+  settleMaxMs: number;
+}
+
+export const DEFAULT_TUNING: DesktopTuning = { handshakeMs: 15_000, idleMs: 15_000, recordingAppearMs: 15_000, settleQuietMs: 500, settleMaxMs: 10_000 };
+
+export interface DesktopSessionOptions {
+  deps: Deps;
+  registry: SessionRegistry;
+  admission: DesktopAdmission;
+  sessionId: string;
+  ip: string;
+  size: ClientSize;
+  ws: WebSocket;
+  link: GuacdLink;
+  tuning: DesktopTuning;
+  /** Relative credential files resolve against this folder. */
+  cwd?: string;
+}
+
+/** What a watcher of this session needs: guacd's connection id to join, and a way to be told it ended. */
+export interface DesktopViewer {
+  ended(reason: SessionEndReason): void;
+}
+
+/** Guacamole status codes the page (and any Guacamole client) understands, per end reason. */
+const STATUS: Partial<Record<SessionEndReason, number>> = {
+  window_ended: 0x020a, // SESSION_TIMEOUT
+  revoked: 0x0303, // CLIENT_FORBIDDEN
+  terminated: 0x020b, // SESSION_CLOSED
+  recording_failed: 0x0200, // SERVER_ERROR
+  gateway_stopped: 0x0201, // SERVER_BUSY
+  error: 0x0200,
+};
+
+export class DesktopSession {
+  readonly id: string;
+  readonly startedAt: number;
+  readonly actor: Actor;
+  /** guacd's id of this connection once the handshake is done: viewers `select` it. */
+  connectionId: string | undefined;
+  private place: GuacRecordingPlace | undefined;
+  private relay: Relay | undefined;
+  private readonly viewers = new Set<DesktopViewer>();
+  private unregister: (() => void) | undefined;
+  private endReason: SessionEndReason | undefined;
+  /** What guacd said when it ended the connection itself (`error` instruction), kept for the audit trail. */
+  private guacdError: { message: string; status: number } | undefined;
+  /** guacd said goodbye (`disconnect`) before closing: an orderly end, not a drop. */
+  private guacdSaidBye = false;
+  private finishing: Promise<void> | undefined;
+  /** Resolves once the session is recorded as ended (store, recording sealed, audit). */
+  readonly ended: Promise<void>;
+  private resolveEnded!: () => void;
+  /** Resolves once the start is in the store and the audit trail (or failed to get there): the end waits for it. */
+  private readonly recorded: Promise<void>;
+  private markRecorded!: () => void;
+
+  constructor(private readonly o: DesktopSessionOptions) {
+    this.id = o.sessionId;
+    this.startedAt = o.deps.clock.now();
+    this.actor = userActor(o.admission.user, o.ip);
+    this.ended = new Promise((r) => (this.resolveEnded = r));
+    this.recorded = new Promise((r) => (this.markRecorded = r));
+  }
+
+  get subject() {
+    const a = this.o.admission;
+    return { sessionId: this.id, grantId: a.request.grantId, requestId: a.request.id, userId: a.user.id, targetId: a.target.id };
+  }
+
+  /** Records and registers the session, then connects guacd to the target and relays. Never throws. */
+  async start(): Promise<void> {
+    const { deps, admission, ws, link, registry } = this.o;
+    ws.once('close', () => void this.finish('client_closed'));
+    link.onEnd((e) => void this.guacdEnded(e));
+    try {
+      this.place = await placeRecording(deps.storageDir, this.id, this.startedAt, deps.config.guacd.recordingDir);
+      const record: SessionRecord = {
+        id: this.id,
+        grantId: admission.request.grantId,
+        requestId: admission.request.id,
+        userId: admission.user.id,
+        targetId: admission.target.id,
+        protocol: 'rdp',
+        via: 'rdp',
+        startedAt: isoTime(this.startedAt),
+        sourceIp: this.o.ip,
+        recording: { path: this.place.stored },
+      };
+      await deps.store.update((d) => void d.sessions.push(record));
+      await deps.audit.append({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: 'rdp', size: this.o.size, guacd: `${deps.config.guacd.host}:${deps.config.guacd.port}` } });
+    } catch (err) {
+      deps.logger.error({ err, sessionId: this.id }, 'could not record the start of an RDP session');
+      this.markRecorded();
+      return this.close('error', 'the gateway could not start the session');
+    }
+    this.markRecorded();
+    // The browser may have gone while the start was written: then it ends here, unregistered and undialled.
+    if (this.endReason) return;
+    try {
+      this.unregister = registry.register({
+        id: this.id,
+        grantId: admission.request.grantId,
+        userId: admission.user.id,
+        targetId: admission.target.id,
+        protocol: 'rdp',
+        via: 'rdp',
+        startedAt: isoTime(this.startedAt),
+        close: (reason, message) => this.close(reason, message),
+        warn: (message) => this.tell({ type: 'notice', message }),
+      });
+    } catch (err) {
+      // The grant was revoked or ended between the check and now.
+      return this.close('revoked', (err as Error).message);
+    }
+    if (this.endReason) return;
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    const { deps, admission, link, size, tuning } = this.o;
+    let password: string;
+    try {
+      password = resolveSecret(admission.target.rdp.credential, this.o.cwd ? { cwd: this.o.cwd } : {});
+    } catch (err) {
+      // The reason names the variable or file, never a value (SecretError); the vendor gets a plain line.
+      deps.logger.error({ err, targetId: admission.target.id }, 'the RDP credential of a target could not be read');
+      return this.close('error', 'the gateway could not read the credential for this target; tell the site admin');
+    }
+    const params = vendorParams({
+      rdp: admission.target.rdp,
+      password,
+      recordingPath: this.place!.guacdDir,
+      recordingName: this.place!.name,
+      drivePath: this.place!.guacdDrive,
+      size,
+      timezone: deps.config.site.timezone,
+    });
+    try {
+      const hs = await link.handshake('rdp', params, { ...size, timezone: deps.config.site.timezone, name: admission.user.name }, tuning.handshakeMs);
+      this.connectionId = hs.connectionId;
+    } catch (err) {
+      if (this.endReason) return; // closed meanwhile (revoke, the browser gone): that is the story, not this
+      const message = err instanceof GuacdError ? err.message : 'the remote desktop service (guacd) failed';
+      deps.logger.warn({ err, sessionId: this.id }, 'guacd handshake failed');
+      if (err instanceof GuacdError && err.code === 'guacd_refused') this.guacdError = { message: err.message, status: err.status ?? 0 };
+      return this.close('error', `the remote desktop service (guacd) did not accept the connection: ${message}`);
+    }
+    if (this.endReason) return;
+    const rdp = admission.target.rdp;
+    this.tell({ type: 'ready', sessionId: this.id, targetId: admission.target.id, targetName: admission.target.name, endsAt: admission.request.endsAt });
+    this.relay = startRelay({ ws: this.o.ws, link, allowed: allowedFromBrowser('owner', { clipboard: rdp.clipboard, drive: rdp.drive }), observe: (ins) => this.observe(ins) });
+    void this.checkRecording();
+  }
+
+  /** Fail closed: a session guacd does not record is closed (guacd only logs when it cannot create the file). */
+  private async checkRecording(): Promise<void> {
+    const there = await waitForRecording(this.place!.path, this.o.tuning.recordingAppearMs, () => this.endReason !== undefined);
+    if (there || this.endReason) return;
+    const { deps } = this.o;
+    await deps.audit
+      .append({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: 'guacd did not create the recording', path: this.place!.stored } })
+      .catch(() => undefined);
+    await this.close('recording_failed', 'the session recording failed; the session is closed');
+  }
+
+  private observe(ins: Instruction[]): void {
+    for (const i of ins) {
+      if (i.opcode === 'error') this.guacdError = { message: (i.args[0] ?? '').slice(0, 500), status: Number(i.args[1]) || 0 };
+      else if (i.opcode === 'disconnect') this.guacdSaidBye = true;
+    }
+  }
+
+  /** guacd ended the connection: in order (`disconnect`, maybe after an `error` such as "target unreachable"), or it dropped, stalled or talked nonsense. */
+  private async guacdEnded(e: GuacdEnd): Promise<void> {
+    // Before `ready` the handshake reports the failure itself, with guacd's own words where it gave any.
+    if (this.endReason || !this.connectionId) return;
+    if (e.kind === 'closed' && (this.guacdSaidBye || this.guacdError)) {
+      const why = this.guacdError ? `the remote desktop ended: ${this.guacdError.message}` : 'the remote desktop session ended';
+      return this.close('target_closed', why);
+    }
+    this.o.deps.logger.warn({ sessionId: this.id, end: e }, 'guacd connection ended unexpectedly');
+    await this.close('error', `the connection to the remote desktop service (guacd) was lost: ${describeEnd(e)}`);
+  }
+
+  addViewer(v: DesktopViewer): () => void {
+    this.viewers.add(v);
+    return () => this.viewers.delete(v);
+  }
+
+  /** A Gatehouse message to the page (ready, notice, ended). */
+  tell(msg: Record<string, unknown>): void {
+    const { ws } = this.o;
+    if (ws.readyState === ws.OPEN) ws.send(gatehouseInstruction(msg));
+  }
+
+  /**
+   * Tells the vendor why, then cuts guacd and the browser at once; resolves when both are cut (well within a
+   * second). Recording the end and sealing continue behind it (see `ended`).
+   */
+  async close(reason: SessionEndReason, message: string): Promise<void> {
+    this.endReason ??= reason;
+    const { ws, link } = this.o;
+    if (ws.readyState === ws.OPEN) {
+      this.tell({ type: 'ended', reason, message });
+      ws.send(encodeInstruction('error', message, STATUS[reason] ?? 0x020b));
+    }
+    link.close();
+    const closed = new Promise<void>((r) => (ws.readyState === ws.CLOSED ? r() : ws.once('close', () => r())));
+    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(1000, reason);
+    // A browser that does not answer the close handshake is cut off anyway.
+    const cut = setTimeout(() => ws.terminate(), 800);
+    cut.unref();
+    void this.finish(reason);
+    await closed;
+    clearTimeout(cut);
+  }
+
+  private finish(reason: SessionEndReason): Promise<void> {
+    this.endReason ??= reason;
+    this.finishing ??= this.doFinish();
+    return this.finishing;
+  }
+
+  private async doFinish(): Promise<void> {
+    const { deps, ws, link, tuning } = this.o;
+    const reason = this.endReason ?? 'error';
+    await this.recorded;
+    this.unregister?.();
+    for (const v of this.viewers) v.ended(reason);
+    this.viewers.clear();
+    link.close();
+    if (ws.readyState === ws.OPEN) ws.close(1000, reason);
+    try {
+      let sealed: { sha256: string; bytes: number; incomplete: boolean } | undefined;
+      let recordingState: string | undefined;
+      if (this.place) {
+        const settled = await settleRecording(this.place.path, { quietMs: tuning.settleQuietMs, maxMs: tuning.settleMaxMs });
+        recordingState = settled;
+        if (settled !== 'missing') {
+          const h = await hashRecording(this.place.path);
+          // Still being written when we gave up waiting, or the session was cut by a failure: not the whole story.
+          sealed = { ...h, incomplete: settled === 'still_writing' || reason === 'recording_failed' };
+        }
+      }
+      const endedAt = isoTime(deps.clock.now());
+      // guacd never took the connection (refused, unreachable mid-way): nothing was shown, so nothing to record.
+      const neverConnected = !sealed && !this.connectionId;
+      await deps.store.update((d) => {
+        const s = d.sessions.find((x) => x.id === this.id);
+        if (!s) return;
+        s.endedAt = endedAt;
+        s.endReason = reason;
+        if (neverConnected) delete s.recording;
+        else if (s.recording)
+          s.recording = sealed
+            ? { ...s.recording, sha256: sealed.sha256, bytes: sealed.bytes, ...(sealed.incomplete ? { incomplete: true } : {}) }
+            : { ...s.recording, incomplete: true };
+      });
+      if (sealed)
+        await deps.audit.append({ type: 'recording.sealed', actor: this.actor, subject: this.subject, data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete, format: 'guac' } });
+      else if (this.place && !neverConnected && reason !== 'recording_failed')
+        await deps.audit.append({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: `no recording: ${recordingState ?? 'not placed'}`, path: this.place.stored } });
+      const dropped = this.relay?.dropped() ?? 0;
+      await deps.audit.append({
+        type: 'session.ended',
+        actor: this.actor,
+        subject: this.subject,
+        data: {
+          reason,
+          via: 'rdp',
+          durationMs: deps.clock.now() - this.startedAt,
+          ...(this.guacdError ? { guacdError: this.guacdError } : {}),
+          ...(dropped ? { droppedFromBrowser: dropped } : {}),
+        },
+      });
+    } catch (err) {
+      deps.logger.error({ err, sessionId: this.id }, 'could not record the end of an RDP session');
+    } finally {
+      this.resolveEnded();
+    }
+  }
+}

@@ -1,0 +1,43 @@
+// A read-only live view of a vendor's RDP session: a second guacd user joining the same connection with
+// `read-only`, whose browser may send nothing but keep-alives. It ends with the session.
+import type { WebSocket } from 'ws';
+import type { User } from '../core/model.js';
+import type { Logger } from '../log.js';
+import type { DesktopSession } from './desktop-session.js';
+import { GuacdError, type GuacdLink } from './guacd.js';
+import { type ClientSize, viewerParams } from './params.js';
+import { allowedFromBrowser, gatehouseInstruction, startRelay } from './relay.js';
+
+export interface DesktopViewerOptions {
+  session: DesktopSession;
+  user: User;
+  ws: WebSocket;
+  link: GuacdLink;
+  size: ClientSize;
+  handshakeMs: number;
+  logger: Logger;
+}
+
+export async function runViewer(o: DesktopViewerOptions): Promise<void> {
+  const { session, ws, link } = o;
+  const tell = (msg: Record<string, unknown>) => ws.readyState === ws.OPEN && ws.send(gatehouseInstruction(msg));
+  const end = (message: string) => {
+    tell({ type: 'ended', message });
+    link.close();
+    if (ws.readyState === ws.OPEN) ws.close(1000, 'ended');
+  };
+  ws.once('close', () => link.close());
+  link.onEnd(() => end('the live view ended'));
+  const connectionId = session.connectionId;
+  if (!connectionId) return end('the session is not connected yet');
+  try {
+    await link.handshake(connectionId, viewerParams(o.size), { ...o.size, name: `${o.user.name} (read-only)` }, o.handshakeMs);
+  } catch (err) {
+    o.logger.warn({ err, sessionId: session.id }, 'a read-only viewer could not join an RDP session');
+    return end(`could not join the session: ${err instanceof GuacdError ? err.message : 'guacd failed'}`);
+  }
+  const remove = session.addViewer({ ended: (reason) => end(`the session ended (${reason})`) });
+  ws.once('close', remove);
+  tell({ type: 'ready', readOnly: true, ...session.subject });
+  startRelay({ ws, link, allowed: allowedFromBrowser('viewer') });
+}

@@ -1,0 +1,87 @@
+// Browser websocket ↔ guacd: whole instructions both ways, with backpressure, and only the instructions the
+// browser's role may send. The page also gets Gatehouse's own messages as a `gatehouse` instruction (JSON).
+import { WebSocket } from 'ws';
+import type { GuacdLink } from './guacd.js';
+import { encodeInstruction, type Instruction, parseInstructions } from './wire.js';
+
+/** What a browser may send guacd, by role. Why `argv` never: it changes connection parameters (credentials) at runtime. */
+const BASE_OWNER = ['key', 'mouse', 'touch', 'size', 'sync', 'ack', 'nop', 'disconnect'];
+const CLIPBOARD = ['clipboard', 'blob', 'end'];
+const DRIVE = ['file', 'blob', 'end', 'get', 'put'];
+const VIEWER = ['sync', 'nop', 'disconnect'];
+
+export function allowedFromBrowser(role: 'owner' | 'viewer', o: { clipboard?: boolean; drive?: boolean } = {}): ReadonlySet<string> {
+  if (role === 'viewer') return new Set(VIEWER);
+  return new Set([...BASE_OWNER, ...(o.clipboard ? CLIPBOARD : []), ...(o.drive ? DRIVE : [])]);
+}
+
+/** A Gatehouse message to the page, inside the Guacamole stream (the page's tunnel takes it out). */
+export const gatehouseInstruction = (msg: Record<string, unknown>): string => encodeInstruction('gatehouse', JSON.stringify(msg));
+
+export interface RelayOptions {
+  ws: WebSocket;
+  link: GuacdLink;
+  allowed: ReadonlySet<string>;
+  /** Sees every instruction guacd sends (the session watches for `error` and `disconnect`). */
+  observe?(ins: Instruction[]): void;
+  /** Bytes queued towards the browser above which guacd is paused (default 4 MiB). */
+  highWaterBytes?: number;
+}
+
+export interface Relay {
+  /** Instructions the browser sent that were not its to send, or malformed messages. */
+  dropped(): number;
+}
+
+/** Starts relaying; it stops by itself when either side closes (the owner of both decides what that means). */
+export function startRelay(o: RelayOptions): Relay {
+  const { ws, link, allowed } = o;
+  const high = o.highWaterBytes ?? 4 << 20;
+  let dropped = 0;
+  let paused = false;
+
+  link.onFrames((text, ins) => {
+    o.observe?.(ins);
+    if (ws.readyState !== WebSocket.OPEN) return;
+    // One websocket message per batch of whole instructions: the browser's tunnel needs whole instructions.
+    ws.send(text, { binary: false }, () => {
+      if (paused && ws.bufferedAmount < high / 2) {
+        paused = false;
+        link.resume();
+      }
+    });
+    if (!paused && ws.bufferedAmount > high) {
+      // A slow browser holds guacd back (guacd in turn slows the RDP frames) instead of growing our memory.
+      paused = true;
+      link.pause();
+    }
+  });
+
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    const text = isBinary ? undefined : data.toString('utf8');
+    const r = text === undefined ? undefined : parseInstructions(text);
+    if (!r?.ok || r.consumed !== text!.length) {
+      dropped++;
+      return;
+    }
+    let out = '';
+    for (const i of r.instructions) {
+      if (i.opcode === '') {
+        // The tunnel's own keep-alive: answered here, never sent to guacd.
+        if (i.args[0] === 'ping' && ws.readyState === WebSocket.OPEN) ws.send(encodeInstruction('', 'ping', i.args[1] ?? ''));
+        continue;
+      }
+      if (!allowed.has(i.opcode)) {
+        dropped++;
+        continue;
+      }
+      out += encodeInstruction(i.opcode, ...i.args);
+    }
+    if (out && !link.send(out)) {
+      ws.pause();
+      link.socket.once('drain', () => ws.resume());
+    }
+  });
+
+  return { dropped: () => dropped };
+}

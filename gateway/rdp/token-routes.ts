@@ -1,0 +1,54 @@
+// Mints /ws/rdp tokens (mounted at /api, behind the guard: session, Origin, CSRF). The page states its screen
+// size here; the websocket URL then carries the token only.
+//   POST /api/grants/:grantId/rdp-token          a vendor opens the remote desktop of their grant
+//   POST /api/sessions/:sessionId/rdp-watch-token a supervisor/auditor watches a live RDP session read-only
+import { Router } from 'express';
+import { requireAuth } from '../auth/context.js';
+import { isoTime } from '../clock.js';
+import type { Deps } from '../deps.js';
+import type { SessionRegistry } from '../sessions.js';
+import { admitVendor, admitViewer } from './admission.js';
+import { parseClientSize } from './params.js';
+import { newRdpSessionId } from './rdp-route.js';
+import type { RdpTokens } from './tokens.js';
+
+export interface RdpTokenRouterOptions {
+  deps: Pick<Deps, 'store' | 'config' | 'clock'>;
+  registry: SessionRegistry;
+  tokens: RdpTokens;
+}
+
+const ID = /^[A-Za-z0-9_-]{1,80}$/;
+
+export function rdpTokenRouter(o: RdpTokenRouterOptions): Router {
+  const { deps, registry, tokens } = o;
+  const router = Router();
+
+  router.post('/grants/:grantId/rdp-token', (req, res) => {
+    const auth = requireAuth(req);
+    const size = parseClientSize(req.body);
+    const grantId = String(req.params.grantId);
+    // Checked now so the page can ask for a step-up or explain a closed window before it opens anything.
+    const a = admitVendor(deps, auth, ID.test(grantId) ? grantId : '');
+    const sessionId = newRdpSessionId();
+    const t = tokens.mint({ userId: auth.user.id, webSessionId: auth.session.id }, { kind: 'connect', grantId: a.request.grantId, sessionId }, size);
+    res.status(201).json({
+      token: t.token,
+      expiresAt: isoTime(t.expiresAt),
+      sessionId,
+      endsAt: a.request.endsAt,
+      target: { id: a.target.id, name: a.target.name },
+    });
+  });
+
+  router.post('/sessions/:sessionId/rdp-watch-token', (req, res) => {
+    const auth = requireAuth(req);
+    const size = parseClientSize(req.body);
+    const sessionId = String(req.params.sessionId);
+    const { live } = admitViewer(deps, registry, auth, ID.test(sessionId) ? sessionId : '');
+    const t = tokens.mint({ userId: auth.user.id, webSessionId: auth.session.id }, { kind: 'watch', sessionId: live.id }, size);
+    res.status(201).json({ token: t.token, expiresAt: isoTime(t.expiresAt), sessionId: live.id, targetId: live.targetId, userId: live.userId, startedAt: live.startedAt });
+  });
+
+  return router;
+}

@@ -1,0 +1,154 @@
+// In Chromium, against the Guacamole-protocol stand-in (guacd cannot be installed here): the vendor opens the
+// remote desktop page, sees the desktop, clicks, types and resizes into it; a supervisor watches read-only and
+// terminates it with a reason the vendor reads; the recording replays with web/rdp-replay.ts. Also: the page's
+// words for a guacd that is down and for a target that does not answer.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from '../helpers/browser.js';
+import { openAs } from '../helpers/e2e-people.js';
+import { type GuacdStandin, startGuacdStandin } from '../helpers/guacd-standin.js';
+import { oathCode } from '../helpers/totp.js';
+import { type Person, type RdpWorld, startRdpWorld } from '../integration/rdp-fixture.js';
+
+let browser: Browser;
+let standin: GuacdStandin;
+let w: RdpWorld;
+let vendor: Person;
+let supervisor: Person;
+const SHOTS = join(process.cwd(), 'test-results');
+const harness = () => ({ idp: w.idp, gw: w.gw, dir: w.dir, url: w.url, close: async () => undefined });
+
+beforeAll(async () => {
+  standin = await startGuacdStandin({ keepAliveMs: 500, color: [30, 60, 120] });
+  w = await startRdpWorld({ guacd: { host: standin.host, port: standin.port }, tuning: { settleQuietMs: 150, settleMaxMs: 3000 } });
+  // TOTP enrolled through the API at the gateway's current clock; the page's step-up uses the next step.
+  vendor = await w.person('vendor', { stepUp: false });
+  supervisor = await w.person('supervisor', { stepUp: false });
+  browser = await launchBrowser();
+  await mkdir(SHOTS, { recursive: true });
+}, 90_000);
+afterAll(async () => {
+  await browser?.close();
+  await w?.close();
+  await standin?.close();
+});
+
+/** The colour of one pixel of the remote screen as drawn (the display's first canvas). Page code as text: tests have no DOM types. */
+const pixel = (page: Page, sel: string) =>
+  page.evaluate<number[] | undefined>(`(() => {
+    const canvas = [...document.querySelectorAll(${JSON.stringify(`${sel} canvas`)})].find((c) => c.width > 0);
+    const d = canvas && canvas.getContext('2d').getImageData(10, 10, 1, 1).data;
+    return d ? [d[0], d[1], d[2]] : undefined;
+  })()`);
+
+/** Answers the step-up dialog with the code of the gateway's next time step (its clock moves on: never a replay). */
+async function stepUp(page: Page, secret: string): Promise<void> {
+  await page.locator('#stepup-dialog').waitFor().catch(async (e) => {
+    throw new Error(`${String(e)}\n${await page.locator('main').innerHTML()}`);
+  });
+  await page.locator('#stepup-code').fill(oathCode(secret, w.clock.nextStep()));
+  await page.locator('#stepup-submit').click();
+  await page.locator('#stepup-dialog').waitFor({ state: 'detached' });
+}
+
+describe('remote desktop page', () => {
+  it('vendor works on the desktop; a supervisor watches and terminates; the recording replays', async () => {
+    const grant = await w.grant(vendor);
+    const v = await openAs(browser, harness(), 'vendor', vendor.secret, `/rdp/${grant.grantId}`);
+    const vp = v.page;
+    await stepUp(vp, vendor.secret);
+    await vp.locator('#rdp-status.ok').waitFor();
+    expect(await vp.locator('#rdp-status').textContent()).toMatch(/Connected to Engineering workstation 01 · session ses_.+ \(recorded\)/);
+    await expect.poll(() => pixel(vp, '#rdp-display'), { timeout: 10_000 }).toEqual([30, 60, 120]);
+    await expect.poll(() => vp.locator('#rdp-left').textContent(), { timeout: 5_000 }).toMatch(/min .* left/);
+
+    const sessionId = w.gw.liveSessions.list().find((s) => s.protocol === 'rdp')!.id;
+    const conn = standin.connections.find((c) => c.owner.params['recording-name'] === `${sessionId}.guac`)!;
+    // The page asked for the size it has, within the bounds.
+    expect(Number(conn.owner.params.width)).toBeGreaterThan(300);
+
+    // Mouse and keyboard reach guacd as Guacamole instructions.
+    await vp.locator('#rdp-display').click({ position: { x: 40, y: 30 } });
+    await standin.waitFor('a mouse click', () => conn.owner.received.some((i) => i.opcode === 'mouse' && i.args[2] === '1'));
+    await vp.keyboard.press('a');
+    await standin.waitFor('the key a', () => conn.owner.received.some((i) => i.opcode === 'key' && i.args[0] === String(0x61) && i.args[1] === '1'));
+    await vp.locator('#rdp-cad').click();
+    await standin.waitFor('Ctrl+Alt+Del', () => conn.owner.received.some((i) => i.opcode === 'key' && i.args[0] === String(0xffff)));
+    // Resizing the window resizes the remote screen.
+    await vp.setViewportSize({ width: 900, height: 700 });
+    await standin.waitFor('a size', () => conn.owner.received.some((i) => i.opcode === 'size'));
+    standin.paint(conn.id, [200, 40, 40]);
+    await expect.poll(() => pixel(vp, '#rdp-display'), { timeout: 10_000 }).toEqual([200, 40, 40]);
+    await vp.screenshot({ path: join(SHOTS, 'rdp-desktop.png') });
+
+    // The supervisor's read-only view starts from the desktop as it is.
+    const s = await openAs(browser, harness(), 'supervisor', supervisor.secret, `/rdp/watch/${sessionId}`);
+    const sp = s.page;
+    await sp.locator('#rdp-watch-status.ok').waitFor();
+    expect(await sp.locator('#rdp-watch-status').textContent()).toContain('audited');
+    await expect.poll(() => pixel(sp, '#rdp-watch-display'), { timeout: 10_000 }).toEqual([30, 60, 120]);
+    standin.paint(conn.id, [10, 200, 10]);
+    await expect.poll(() => pixel(sp, '#rdp-watch-display'), { timeout: 10_000 }).toEqual([10, 200, 10]);
+    const joiner = conn.joiners[0]!;
+    await sp.locator('#rdp-watch-display').click();
+    await sp.keyboard.press('b');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(joiner.received.filter((i) => i.opcode === 'key' || i.opcode === 'mouse')).toEqual([]);
+
+    await sp.locator('#terminate-reason').fill('maintenance window closed by the shift lead');
+    await sp.locator('#terminate').click();
+    await stepUp(sp, supervisor.secret);
+    await expect.poll(() => vp.locator('#rdp-status').textContent(), { timeout: 10_000 }).toMatch(/Disconnected\..*maintenance window closed by the shift lead/);
+    await expect.poll(() => sp.locator('#rdp-watch-status').textContent(), { timeout: 10_000 }).toMatch(/ended/);
+    await w.waitAudit('session.monitored', (a) => a.subject?.sessionId === sessionId);
+    expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe('terminated');
+    await w.waitAudit('recording.sealed', (a) => a.subject?.sessionId === sessionId);
+
+    // Replay: web/rdp-replay.ts, bundled on its own and run in the supervisor's page, plays the sealed .guac.
+    const bundle = await build({ entryPoints: [join(process.cwd(), 'web', 'rdp-replay.ts')], bundle: true, format: 'iife', globalName: 'GuacReplayTest', write: false, platform: 'browser', logLevel: 'silent' });
+    await sp.evaluate(`${bundle.outputFiles[0]!.text}\nwindow.GuacReplayTest = GuacReplayTest;`);
+    const replayed = await sp.evaluate<{ duration: number }>(`(async () => {
+      const host = document.createElement('div');
+      host.id = 'guac-replay-test';
+      document.querySelector('main').append(host);
+      const r = await window.GuacReplayTest.mountGuacReplay(host, ${JSON.stringify(`/api/sessions/${sessionId}/recording`)});
+      await r.loaded;
+      await new Promise((done) => r.recording.seek(r.recording.getDuration(), done));
+      return { duration: r.recording.getDuration() };
+    })()`);
+    expect(replayed.duration).toBeGreaterThan(0);
+    await expect.poll(() => pixel(sp, '#guac-replay-test'), { timeout: 10_000 }).toEqual([10, 200, 10]);
+    await w.waitAudit('recording.viewed', (a) => a.subject?.sessionId === sessionId);
+    await sp.screenshot({ path: join(SHOTS, 'rdp-replay.png') });
+
+    expect(v.errors).toEqual([]);
+    expect(s.errors).toEqual([]);
+    await v.context.close();
+    await s.context.close();
+  });
+
+  it('says so clearly when guacd is down, and when the target does not answer', async () => {
+    const grant = await w.grant(vendor);
+    await standin.listening(false);
+    const v = await openAs(browser, harness(), 'vendor', vendor.secret, `/rdp/${grant.grantId}`);
+    try {
+      // This browser context's web session has no step-up yet.
+      await stepUp(v.page, vendor.secret);
+      await expect.poll(() => v.page.locator('#rdp-status').textContent(), { timeout: 10_000 }).toMatch(/remote desktop service \(guacd\) is not reachable/);
+    } finally {
+      await standin.listening(true);
+    }
+    standin.mode = 'upstream-error';
+    try {
+      await v.page.reload();
+      await expect.poll(() => v.page.locator('#rdp-status').textContent(), { timeout: 10_000 }).toMatch(/Disconnected\. The target did not answer/);
+    } finally {
+      standin.mode = 'normal';
+    }
+    expect(v.errors).toEqual([]);
+    await v.context.close();
+  });
+});

@@ -1,0 +1,82 @@
+// Against a REAL guacd and a real RDP server (e.g. guacd 1.6 and xrdp), when the environment names them:
+//   GUACD_HOST, RDP_TEST_HOST, RDP_TEST_USER, RDP_TEST_PASSWORD (required)
+//   GUACD_PORT (4822), RDP_TEST_PORT (3389), RDP_TEST_SECURITY (any), RDP_TEST_IGNORE_CERT (true)
+//   GUACD_SHARED_DIR: a folder of this machine guacd can write to (default: the temp folder, for a guacd on this
+//   machine running as this user); GUACD_RECORDING_DIR: the same folder as guacd sees it (a container's mount).
+// Skipped otherwise, with a message. See README "RDP: guacd beside Gatehouse".
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Person, type RdpWorld, startRdpWorld } from './rdp-fixture.js';
+
+const env = process.env;
+const missing = ['GUACD_HOST', 'RDP_TEST_HOST', 'RDP_TEST_USER', 'RDP_TEST_PASSWORD'].filter((k) => !env[k]);
+if (missing.length) console.log(`rdp-real-guacd: skipped (set ${missing.join(', ')} to run against a real guacd and RDP server)`);
+
+describe.skipIf(missing.length > 0)('RDP through a real guacd', () => {
+  let w: RdpWorld;
+  let vendor: Person;
+
+  beforeAll(async () => {
+    w = await startRdpWorld({
+      guacd: { host: env.GUACD_HOST!, port: Number(env.GUACD_PORT ?? 4822) },
+      ...(env.GUACD_SHARED_DIR ? { parentDir: env.GUACD_SHARED_DIR } : {}),
+      ...(env.GUACD_RECORDING_DIR ? { guacdSeesParentAs: env.GUACD_RECORDING_DIR } : {}),
+      rdp: {
+        host: env.RDP_TEST_HOST,
+        port: Number(env.RDP_TEST_PORT ?? 3389),
+        username: env.RDP_TEST_USER,
+        credential: { env: 'RDP_TEST_PASSWORD' },
+        security: env.RDP_TEST_SECURITY ?? 'any',
+        ignoreCert: (env.RDP_TEST_IGNORE_CERT ?? 'true') === 'true',
+      },
+      tuning: { handshakeMs: 15_000, recordingAppearMs: 20_000 },
+    });
+    vendor = await w.person('vendor');
+  }, 60_000);
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  it('shows the desktop, takes input, lets a supervisor watch read-only, records and seals', async () => {
+    const g = await w.grant(vendor);
+    const t = await w.token(vendor, g.grantId, { width: 1024, height: 768, dpi: 96 });
+    expect(t.status).toBe(201);
+    const c = w.open(vendor, `/ws/rdp?token=${String(t.json.token)}`);
+    // Answer guacd's frames as a browser does, or it throttles.
+    c.ws.on('message', (data: Buffer) => {
+      for (const m of data.toString('utf8').matchAll(/4\.sync,(\d+)\.(\d+)[,;]/g)) c.send('sync', m[2]!);
+    });
+    const sessionId = String((await c.message('ready', 20_000)).sessionId);
+    // A desktop: the screen sized, and pixels drawn (img/blob or a fill), and no error.
+    await c.instruction('size', (i) => i.args[0] === '0' && Number(i.args[1]) > 0, 30_000);
+    await c.instruction('sync', () => c.instructions.some((i) => i.opcode === 'img' || i.opcode === 'cfill' || i.opcode === 'copy'), 30_000);
+    expect(c.instructions.find((i) => i.opcode === 'error')).toBeUndefined();
+    c.send('mouse', 100, 100, 0);
+    c.send('key', 0xffe1, 1);
+    c.send('key', 0xffe1, 0);
+
+    const supervisor = await w.person('supervisor', { stepUp: false });
+    const mint = await w.post(supervisor, `/api/sessions/${sessionId}/rdp-watch-token`, { width: 1024, height: 768, dpi: 96 });
+    expect(mint.status).toBe(201);
+    const v = w.open(supervisor, `/ws/rdp?token=${String(mint.json.token)}`);
+    v.ws.on('message', (data: Buffer) => {
+      for (const m of data.toString('utf8').matchAll(/4\.sync,(\d+)\.(\d+)[,;]/g)) v.send('sync', m[2]!);
+    });
+    await v.message('ready', 20_000);
+    await v.instruction('size', (i) => i.args[0] === '0' && Number(i.args[1]) > 0, 30_000);
+
+    c.ws.close();
+    await v.closed;
+    const sealed = await w.waitAudit('recording.sealed', (a) => a.subject?.sessionId === sessionId, 30_000);
+    const record = w.gw.store.data.sessions.find((s) => s.id === sessionId)!;
+    const file = join(w.gw.storageDir, record.recording!.path);
+    const bytes = await readFile(file);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(sealed.data?.sha256);
+    expect(bytes.length).toBeGreaterThan(100);
+    // guacd's recording is Guacamole instructions, starting with the screen's size.
+    expect(bytes.toString('utf8', 0, 40)).toMatch(/^\d+\.[a-z]+,/);
+    expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe('client_closed');
+  }, 120_000);
+});

@@ -1,0 +1,87 @@
+// /rdp/watch/:sessionId — a supervisor's or auditor's read-only live view of a vendor's remote desktop (guacd
+// joins them read-only; nothing they do reaches the session); a supervisor can terminate it with a reason.
+import { ApiError, api } from '../api.js';
+import { clear, h } from '../dom.js';
+import { registerPage } from '../router.js';
+import { withStepUp } from '../step-up.js';
+import { closeText } from '../terminal/socket.js';
+import { type DesktopView, mountDesktop } from './rdp-view.js';
+
+registerPage({
+  path: '/rdp/watch/:sessionId',
+  title: 'Live remote desktop',
+  roles: ['supervisor', 'auditor', 'admin'],
+  async render({ me, main, params }) {
+    const id = params.sessionId ?? '';
+    const heading = h('h1', {}, 'Live remote desktop');
+    const status = h('p', { id: 'rdp-watch-status', class: 'muted', role: 'status' }, 'Joining…');
+    const screen = h('div', { id: 'rdp-watch-display', class: 'rdp-display' });
+    screen.style.width = '100%';
+    screen.style.overflow = 'hidden';
+    const mayTerminate = me.roles.includes('supervisor') || me.roles.includes('admin');
+    const reason = h('input', { id: 'terminate-reason', name: 'reason', maxlength: 500, required: true, placeholder: 'Why (the vendor sees this)' });
+    const error = h('p', { class: 'error', role: 'alert', id: 'terminate-error' });
+    let ended = false;
+    const form = h(
+      'form',
+      { id: 'terminate-form', class: 'inline' },
+      h('label', { for: 'terminate-reason' }, 'Terminate with reason '),
+      reason,
+      ' ',
+      h('button', { type: 'submit', id: 'terminate', class: 'danger' }, 'Terminate'),
+      error,
+    );
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      error.textContent = '';
+      try {
+        const done = await withStepUp(() => api('POST', `/api/sessions/${encodeURIComponent(id)}/terminate`, { reason: reason.value.trim() }));
+        // The view usually ends first and already says why.
+        if (done !== undefined && !ended) status.textContent = 'Terminated.';
+      } catch (err) {
+        error.textContent = err instanceof Error ? err.message : 'could not terminate';
+      }
+    });
+    main.append(h('section', { class: 'card rdp-card' }, heading, status, h('p', { class: 'muted' }, 'Read-only: nothing done here reaches the session.'), screen, mayTerminate ? form : null));
+
+    let minted: { token: string; targetId: string; userId: string };
+    try {
+      const width = Math.max(320, Math.min(7680, Math.round(screen.clientWidth || 1024)));
+      minted = await api('POST', `/api/sessions/${encodeURIComponent(id)}/rdp-watch-token`, { width, height: Math.round((width * 9) / 16), dpi: 96 });
+    } catch (err) {
+      status.className = 'error';
+      status.textContent = err instanceof ApiError ? err.message : 'could not join the session';
+      form.remove();
+      return;
+    }
+    let lastMessage = '';
+    let view: DesktopView | undefined = mountDesktop(screen, `/ws/rdp?token=${encodeURIComponent(minted.token)}`, {
+      interactive: false,
+      on: {
+        gatehouse: (msg) => {
+          if (msg.type === 'ready') {
+            clear(heading, `Live: ${String(msg.userId)} on ${String(msg.targetId)}`);
+            status.className = 'ok';
+            status.textContent = `Watching session ${id} (this is audited)`;
+          } else if (msg.type === 'ended' || msg.type === 'error') lastMessage ||= String(msg.message ?? '');
+        },
+        error: (text) => {
+          lastMessage ||= text;
+        },
+        closed: (code, why) => {
+          ended = true;
+          status.className = code === 1000 ? 'muted' : 'error';
+          status.textContent = closeText(code, lastMessage || why);
+          form.remove();
+        },
+      },
+    });
+    const observer = new MutationObserver(() => {
+      if (screen.isConnected) return;
+      observer.disconnect();
+      view?.dispose();
+      view = undefined;
+    });
+    observer.observe(main, { childList: true });
+  },
+});
