@@ -14,6 +14,7 @@ import './pages/sessions.js';
 import './pages/replay.js';
 import './pages/commands.js';
 import './pages/audit.js';
+import './pages/evidence.js';
 
 renderFrame(document).catch((err: unknown) => {
   const main = document.getElementById('main');
