@@ -33,3 +33,16 @@ export function clear(el: Element, ...children: Child[]): void {
   el.replaceChildren();
   append(el, ...children);
 }
+
+/**
+ * Runs `cleanup` once `el` leaves the page (the router replaces main's content on navigation): live pages
+ * close their sockets and timers then, rather than lingering behind the next page.
+ */
+export function whenLeft(main: Element, el: Element, cleanup: () => void): void {
+  const observer = new MutationObserver(() => {
+    if (el.isConnected) return;
+    observer.disconnect();
+    cleanup();
+  });
+  observer.observe(main, { childList: true });
+}

@@ -1,10 +1,10 @@
 // /rdp/watch/:sessionId — a supervisor's or auditor's read-only live view of a vendor's remote desktop (guacd
 // joins them read-only; nothing they do reaches the session); a supervisor can terminate it with a reason.
 import { ApiError, api } from '../api.js';
-import { clear, h } from '../dom.js';
+import { clear, h, whenLeft } from '../dom.js';
 import { registerPage } from '../router.js';
-import { withStepUp } from '../step-up.js';
 import { closeText } from '../terminal/socket.js';
+import { liveTerminateForm } from '../terminate-form.js';
 import { type DesktopView, mountDesktop } from './rdp-view.js';
 
 registerPage({
@@ -19,28 +19,10 @@ registerPage({
     screen.style.width = '100%';
     screen.style.overflow = 'hidden';
     const mayTerminate = me.roles.includes('supervisor') || me.roles.includes('admin');
-    const reason = h('input', { id: 'terminate-reason', name: 'reason', maxlength: 500, required: true, placeholder: 'Why (the vendor sees this)' });
-    const error = h('p', { class: 'error', role: 'alert', id: 'terminate-error' });
     let ended = false;
-    const form = h(
-      'form',
-      { id: 'terminate-form', class: 'inline' },
-      h('label', { for: 'terminate-reason' }, 'Terminate with reason '),
-      reason,
-      ' ',
-      h('button', { type: 'submit', id: 'terminate', class: 'danger' }, 'Terminate'),
-      error,
-    );
-    form.addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      error.textContent = '';
-      try {
-        const done = await withStepUp(() => api('POST', `/api/sessions/${encodeURIComponent(id)}/terminate`, { reason: reason.value.trim() }));
-        // The view usually ends first and already says why.
-        if (done !== undefined && !ended) status.textContent = 'Terminated.';
-      } catch (err) {
-        error.textContent = err instanceof Error ? err.message : 'could not terminate';
-      }
+    const form = liveTerminateForm(id, () => {
+      // The view usually ends first and already says why.
+      if (!ended) status.textContent = 'Terminated.';
     });
     main.append(h('section', { class: 'card rdp-card' }, heading, status, h('p', { class: 'muted' }, 'Read-only: nothing done here reaches the session.'), screen, mayTerminate ? form : null));
 
@@ -76,12 +58,9 @@ registerPage({
         },
       },
     });
-    const observer = new MutationObserver(() => {
-      if (screen.isConnected) return;
-      observer.disconnect();
+    whenLeft(main, screen, () => {
       view?.dispose();
       view = undefined;
     });
-    observer.observe(main, { childList: true });
   },
 });

@@ -1,7 +1,7 @@
 // /rdp/:grantId — the vendor's remote desktop on an approved RDP grant, through guacd: needs a fresh step-up; shows
 // the time left, the gateway's notices (window warnings) and, when it ends, why. (Also registers /rdp/watch/:id.)
 import { ApiError, api } from '../api.js';
-import { clear, h } from '../dom.js';
+import { clear, h, whenLeft } from '../dom.js';
 import { fmtDateTime } from '../format.js';
 import { registerPage } from '../router.js';
 import { withStepUp } from '../step-up.js';
@@ -94,13 +94,10 @@ registerPage({
     cad.addEventListener('click', () => view?.ctrlAltDel());
     leave.addEventListener('click', () => view?.dispose());
     // Leaving the page ends the session: the router replaces main's content, the socket must not linger.
-    const observer = new MutationObserver(() => {
-      if (screen.isConnected) return;
-      observer.disconnect();
+    whenLeft(main, screen, () => {
       window.clearInterval(timer);
       view?.dispose();
       view = undefined;
     });
-    observer.observe(main, { childList: true });
   },
 });

@@ -1,7 +1,7 @@
 // /connect/:grantId — the vendor's browser terminal on an approved SSH grant: same relay, recording and rules as
 // native SSH. Needs a fresh step-up; shows the time left and the gateway's notices (window warnings, blocks).
 import { api } from '../api.js';
-import { clear, h } from '../dom.js';
+import { clear, h, whenLeft } from '../dom.js';
 import { fmtDateTime } from '../format.js';
 import type { RequestView } from '../request-types.js';
 import { registerPage } from '../router.js';
@@ -71,13 +71,10 @@ registerPage({
     term.onData((d) => ws.readyState === WebSocket.OPEN && ws.send(encoder.encode(d)));
     term.onBinary((d) => ws.readyState === WebSocket.OPEN && ws.send(Uint8Array.from(d, (c) => c.charCodeAt(0))));
     term.onResize(({ cols, rows }) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: 'resize', cols, rows })));
-    // Leaving the page ends the session: the router replaces main's content, the socket must not linger.
-    const observer = new MutationObserver(() => {
-      if (screen.isConnected) return;
-      observer.disconnect();
+    // Leaving the page ends the session: the socket must not linger behind the next page.
+    whenLeft(main, screen, () => {
       ws.close();
       view.dispose();
     });
-    observer.observe(main, { childList: true });
   },
 });

@@ -1,10 +1,9 @@
 // /sessions/:id/watch — a supervisor's or auditor's read-only live view of a terminal session, starting from the
 // screen the vendor sees now; a supervisor can terminate it with a reason.
-import { api } from '../api.js';
-import { clear, h } from '../dom.js';
+import { clear, h, whenLeft } from '../dom.js';
 import { registerPage } from '../router.js';
-import { withStepUp } from '../step-up.js';
 import { closeText, type Control, openTerminalSocket } from '../terminal/socket.js';
+import { liveTerminateForm } from '../terminate-form.js';
 import { createXterm } from '../terminal/xterm-view.js';
 
 registerPage({
@@ -17,27 +16,9 @@ registerPage({
     const heading = h('h1', {}, 'Live session');
     const screen = h('div', { id: 'watch-terminal', class: 'terminal' });
     const mayTerminate = me.roles.includes('supervisor') || me.roles.includes('admin');
-    const reason = h('input', { id: 'terminate-reason', name: 'reason', maxlength: 500, required: true, placeholder: 'Why (the vendor sees this)' });
-    const error = h('p', { class: 'error', role: 'alert', id: 'terminate-error' });
-    const form = h(
-      'form',
-      { id: 'terminate-form', class: 'inline' },
-      h('label', { for: 'terminate-reason' }, 'Terminate with reason '),
-      reason,
-      ' ',
-      h('button', { type: 'submit', id: 'terminate', class: 'danger' }, 'Terminate'),
-      error,
-    );
-    form.addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      error.textContent = '';
-      try {
-        const done = await withStepUp(() => api('POST', `/api/sessions/${encodeURIComponent(id)}/terminate`, { reason: reason.value.trim() }));
-        // The socket usually closes first and says how the session ended; this only fills the gap.
-        if (done !== undefined && ws.readyState === WebSocket.OPEN) status.textContent = 'Terminated; closing…';
-      } catch (err) {
-        error.textContent = err instanceof Error ? err.message : 'could not terminate';
-      }
+    const form = liveTerminateForm(id, () => {
+      // The socket usually closes first and says how the session ended; this only fills the gap.
+      if (ws.readyState === WebSocket.OPEN) status.textContent = 'Terminated; closing…';
     });
     main.append(h('section', { class: 'card terminal-card' }, heading, status, h('p', { class: 'muted' }, 'Read-only: nothing typed here reaches the session.'), screen, mayTerminate ? form : null));
 
@@ -62,12 +43,9 @@ registerPage({
         form.remove();
       },
     });
-    const observer = new MutationObserver(() => {
-      if (screen.isConnected) return;
-      observer.disconnect();
+    whenLeft(main, screen, () => {
       ws.close();
       view.dispose();
     });
-    observer.observe(main, { childList: true });
   },
 });
