@@ -1,13 +1,19 @@
-// `npm run bench`: runs the benchmark suites and writes bench/results/latest.{md,json}, keeping the
-// previous result beside it for comparison. `--quick` runs CI-sized inputs.
-// The OpenSSH side-by-side paths (direct, ProxyJump, Gatehouse) join this runner with the SSH relay.
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+// `npm run bench`: Gatehouse side by side with OpenSSH (direct, ProxyJump) plus the audit and recorder suites;
+// writes bench/results/latest.{md,json}, keeping the previous result beside it for comparison.
+//   --quick          CI-sized inputs
+//   --only=a,b       run only these phases (route setup keys idle down up stream norec browser audit recorder);
+//                    prints, does not touch bench/results
+//   --profile        V8 CPU profile of the gateway → bench/results/profile.md
+import { spawnSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../gateway/paths.js';
 import { version } from '../gateway/version.js';
 import { benchAudit } from './audit.js';
+import { newestProfile, profileMarkdown } from './profile.js';
 import { benchRecorder } from './recorder.js';
+import { benchSshPaths, FULL, type PathRow, type Phase, PHASES, QUICK, type SshBenchResult } from './ssh-paths.js';
 
 interface Row {
   suite: string;
@@ -17,26 +23,75 @@ interface Row {
   target?: string;
 }
 
-const quick = process.argv.includes('--quick');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const profile = args.includes('--profile');
+const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const want = (phase: string) => !only || only.includes(phase);
 const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
+/** `ssh -V` prints to stderr. */
+const openSshVersion = () => spawnSync('/usr/bin/ssh', ['-V'], { encoding: 'utf8' }).stderr.trim() || 'OpenSSH ?';
+
+function fmt(v: number | undefined, unit: string): string {
+  if (v === undefined || Number.isNaN(v)) return '—';
+  if (unit === 'ms' || unit === 'ms/MB') return v < 10 ? v.toFixed(2) : v.toFixed(1);
+  if (unit === '%') return v.toFixed(1);
+  if (unit === 'sessions') return String(Math.round(v));
+  return v >= 100 ? Math.round(v).toLocaleString('en-US') : v >= 10 ? v.toFixed(1) : v.toFixed(3);
+}
+
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || b === 0 || Number.isNaN(a) || Number.isNaN(b) ? '—' : `×${(a / b).toFixed(2)}`;
+const met = (m: boolean | undefined) => (m === undefined ? '' : m ? 'yes' : '**no**');
+
+function pathTable(rows: PathRow[]): string[] {
+  return [
+    '| measure | direct | ProxyJump | Gatehouse | unit | Gatehouse ÷ direct | Gatehouse ÷ ProxyJump | target | met |',
+    '| --- | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |',
+    ...rows.map((r) => {
+      const ratios = r.unit === '%' || r.unit === 'sessions' ? ['', ''] : [ratio(r.gatehouse, r.direct), ratio(r.gatehouse, r.proxyjump)];
+      const measure = r.note ? `${r.measure} <br><sub>${r.note}</sub>` : r.measure;
+      return `| ${measure} | ${fmt(r.direct, r.unit)} | ${fmt(r.proxyjump, r.unit)} | ${fmt(r.gatehouse, r.unit)} | ${r.unit} | ${ratios.join(' | ')} | ${r.target ?? ''} | ${met(r.met)} |`;
+    }),
+  ];
+}
+
 async function main(): Promise<void> {
+  const t0 = Date.now();
   const rows: Row[] = [];
-  progress(`audit log (${quick ? 5_000 : 20_000} events, 32 writers)…`);
-  const auditDir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-audit-'));
-  const audit = await benchAudit({ dir: auditDir, events: quick ? 5_000 : 20_000, writers: 32 }).finally(() =>
-    rm(auditDir, { recursive: true, force: true }),
-  );
-  rows.push(
-    { suite: 'audit', measure: 'append, 32 writers, fsync', value: audit.appendPerSec, unit: 'events/s', target: '>= 5,000' },
-    { suite: 'audit', measure: 'fsyncs per event', value: audit.fsyncsPerEvent, unit: '', target: '< 1 (group commit)' },
-    { suite: 'audit', measure: 'verify, cold (one CLI run)', value: audit.verifyPerSec, unit: 'events/s' },
-    { suite: 'audit', measure: 'verify, warm', value: audit.verifyWarmPerSec, unit: 'events/s', target: '>= 200,000' },
-  );
-  progress(`recorder (${quick ? 16 : 128} MiB per case)…`);
-  for (const c of await benchRecorder({ megabytes: quick ? 16 : 128 })) {
-    rows.push({ suite: 'recorder', measure: `${c.name}, end to end`, value: c.mbPerSec, unit: 'MB/s' });
-    rows.push({ suite: 'recorder', measure: `${c.name}, hot path`, value: c.hotPathMBPerSec, unit: 'MB/s' });
+  let ssh: SshBenchResult | undefined;
+  const profileDir = profile ? await mkdtemp(join(tmpdir(), 'gatehouse-bench-prof-')) : undefined;
+
+  const phases = PHASES.filter((p) => want(p)) as Phase[];
+  if (phases.length > 0) {
+    ssh = await benchSshPaths({
+      sizes: quick ? QUICK : FULL,
+      phases,
+      progress,
+      ...(profileDir ? { cpuProfileDir: profileDir } : {}),
+    });
+  }
+
+  if (want('audit')) {
+    progress(`audit log (${quick ? 5_000 : 20_000} events, 32 writers)…`);
+    const auditDir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-audit-'));
+    const audit = await benchAudit({ dir: auditDir, events: quick ? 5_000 : 20_000, writers: 32 }).finally(() =>
+      rm(auditDir, { recursive: true, force: true }),
+    );
+    rows.push(
+      { suite: 'audit', measure: 'append, 32 writers, fsync', value: audit.appendPerSec, unit: 'events/s', target: '>= 5,000' },
+      { suite: 'audit', measure: 'fsyncs per event', value: audit.fsyncsPerEvent, unit: '', target: '< 1 (group commit)' },
+      { suite: 'audit', measure: 'verify, cold (one CLI run)', value: audit.verifyPerSec, unit: 'events/s' },
+      { suite: 'audit', measure: 'verify, warm', value: audit.verifyWarmPerSec, unit: 'events/s', target: '>= 200,000' },
+    );
+  }
+  if (want('recorder')) {
+    progress(`recorder (${quick ? 16 : 128} MiB per case)…`);
+    for (const c of await benchRecorder({ megabytes: quick ? 16 : 128 })) {
+      rows.push({ suite: 'recorder', measure: `${c.name}, end to end`, value: c.mbPerSec, unit: 'MB/s' });
+      rows.push({ suite: 'recorder', measure: `${c.name}, hot path`, value: c.hotPathMBPerSec, unit: 'MB/s' });
+    }
   }
 
   const machine = {
@@ -44,28 +99,85 @@ async function main(): Promise<void> {
     cores: cpus().length,
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
+    openssh: openSshVersion(),
     gatehouse: version,
     date: new Date().toISOString(),
     mode: quick ? 'quick' : 'full',
+    ...(only ? { only } : {}),
+    durationSeconds: Math.round((Date.now() - t0) / 1000),
   };
-  const fmt = (v: number) => (v >= 10 ? Math.round(v).toLocaleString('en-US') : v.toFixed(3));
-  const md = [
-    `# Gatehouse benchmarks (${machine.mode})`,
-    '',
-    `${machine.date} · ${machine.cpu} × ${machine.cores} · ${machine.memoryGiB} GiB · Node ${machine.node} · Gatehouse ${machine.gatehouse}`,
-    '',
-    '| suite | measure | value | unit | target |',
-    '| --- | --- | ---: | --- | --- |',
-    ...rows.map((r) => `| ${r.suite} | ${r.measure} | ${fmt(r.value)} | ${r.unit} | ${r.target ?? ''} |`),
-    '',
-  ].join('\n');
   const dir = join(packageRoot, 'bench', 'results');
   await mkdir(dir, { recursive: true });
-  for (const ext of ['md', 'json'])
-    await copyFile(join(dir, `latest.${ext}`), join(dir, `previous.${ext}`)).catch(() => undefined);
-  await writeFile(join(dir, 'latest.md'), md);
-  await writeFile(join(dir, 'latest.json'), `${JSON.stringify({ machine, rows }, null, 2)}\n`);
-  process.stdout.write(md);
+  const previous = await readFile(join(dir, 'latest.json'), 'utf8')
+    .then((t) => JSON.parse(t) as { machine?: { date?: string; mode?: string }; paths?: PathRow[] })
+    .catch(() => undefined);
+
+  const md = [
+    `# Gatehouse benchmarks (${machine.mode}${only ? `, only ${only.join(',')}` : ''})`,
+    '',
+    `${machine.date} · ${machine.cpu} × ${machine.cores} · ${machine.memoryGiB} GiB · Node ${machine.node} · ${machine.openssh} · Gatehouse ${machine.gatehouse} · ${machine.durationSeconds} s`,
+    '',
+  ];
+  if (ssh) {
+    const routes = Object.entries(ssh.routes).map(([p, hop]) => `${p} → ${hop}`).join(', ');
+    const ciphers = Object.entries(ssh.ciphers).map(([p, c]) => `${p}: ${c.join(' then ') || '?'}`).join('; ');
+    md.push(
+      '## Side by side with OpenSSH',
+      '',
+      'One run, same machine, loopback. **direct**: `ssh` → target sshd. **ProxyJump**: `ssh -J` through a second private sshd. ' +
+        '**Gatehouse**: `ssh` → gateway (separate process; recording and command capture on) → target sshd. ' +
+        'Bulk rates are timed from the first byte to the last (setup is its own row); data is terminal text (ANSI colours, UTF-8, CRLF).',
+      '',
+      `Routes checked (who holds the target's peer socket): ${routes || 'not checked'}. Client-hop ciphers: ${ciphers || 'not read'}; gateway → target: ssh2's own preference.`,
+      '',
+      ...pathTable(ssh.rows),
+      '',
+    );
+    if (ssh.failures.length > 0) md.push('Failures:', '', ...ssh.failures.map((f) => `- ${f}`), '');
+  }
+  if (rows.length > 0)
+    md.push(
+      '## Audit log and recorder',
+      '',
+      '| suite | measure | value | unit | target |',
+      '| --- | --- | ---: | --- | --- |',
+      ...rows.map((r) => `| ${r.suite} | ${r.measure} | ${fmt(r.value, r.unit)} | ${r.unit} | ${r.target ?? ''} |`),
+      '',
+    );
+  if (ssh && previous?.paths?.length) {
+    const prev = new Map(previous.paths.map((r) => [r.measure, r]));
+    const both = ssh.rows.filter((r) => prev.get(r.measure)?.gatehouse !== undefined && r.gatehouse !== undefined);
+    if (both.length > 0)
+      md.push(
+        `## Gatehouse against the previous result (${previous.machine?.date ?? '?'}, ${previous.machine?.mode ?? '?'}; bench/results/previous.md)`,
+        '',
+        '| measure | previous | now | unit |',
+        '| --- | ---: | ---: | --- |',
+        ...both.map((r) => `| ${r.measure} | ${fmt(prev.get(r.measure)!.gatehouse, r.unit)} | ${fmt(r.gatehouse, r.unit)} | ${r.unit} |`),
+        '',
+      );
+  }
+  const text = md.join('\n');
+  // A partial run (--only) is for development: it prints, and leaves the recorded results alone.
+  if (!only) {
+    for (const ext of ['md', 'json'])
+      await copyFile(join(dir, `latest.${ext}`), join(dir, `previous.${ext}`)).catch(() => undefined);
+    await writeFile(join(dir, 'latest.md'), text);
+    await writeFile(
+      join(dir, 'latest.json'),
+      `${JSON.stringify({ machine, paths: ssh?.rows ?? [], routes: ssh?.routes, ciphers: ssh?.ciphers, failures: ssh?.failures ?? [], rows }, null, 2)}\n`,
+    );
+  }
+  process.stdout.write(text);
+  if (profileDir) {
+    const prof = await newestProfile(profileDir);
+    if (prof) {
+      const out = await profileMarkdown(prof, `Gateway CPU profile (${machine.mode} bench run, ${machine.date})`);
+      await writeFile(join(dir, 'profile.md'), out);
+      progress(`gateway CPU profile summary → bench/results/profile.md (raw: ${prof})`);
+    } else progress('no CPU profile was written');
+  }
+  if (ssh && ssh.failures.length > 0) process.exitCode = 1;
 }
 
 await main();

@@ -46,6 +46,15 @@ type Pending =
 
 const MAX_MARKER_CHARS = 4096;
 
+/**
+ * Bench only: bench/gatehouse-child.ts turns this on to measure what recording costs (o/i bytes are
+ * dropped; header, markers and seal stay). Nothing in the gateway calls it; no config, env or request reaches it.
+ */
+let benchDropStreams = false;
+export function benchOnlyDropRecordedStreams(on: boolean): void {
+  benchDropStreams = on;
+}
+
 /** Seconds with at most 6 decimals; `String` keeps short values short (1.5, not 1.500000). */
 const seconds = (ms: number): string => String(Math.round(ms * 1000) / 1e6);
 
@@ -189,7 +198,7 @@ export class CastWriter {
   }
 
   private push(kind: Stream, buf: Buffer): boolean {
-    if (this.closed || this.file.failed) return true;
+    if (this.closed || this.file.failed || benchDropStreams) return true;
     if (buf.length > 0) {
       const at = this.stamp();
       const last = this.pending[this.pending.length - 1];

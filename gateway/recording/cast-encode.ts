@@ -45,17 +45,32 @@ function unfinishedTail(buf: Buffer): number {
   return 0;
 }
 
+/**
+ * One scratch buffer for every encoder in the process, grown on demand. Why shared: callers use each result
+ * before the next call (the view rule below), and a per-encoder 64 KiB × 2 per session was a third of an idle
+ * session's memory (bench: relay memory per idle session).
+ */
+let shared: Buffer = EMPTY;
+function scratchFor(bytes: number): Buffer {
+  if (shared.length < bytes) shared = Buffer.allocUnsafe(Math.max(bytes, 64 * 1024));
+  return shared;
+}
+
 /** Streaming, one per direction: a character split across chunks is held back until its last byte arrives. */
 export class JsonUtf8Encoder {
   private carry: Buffer = EMPTY;
-  private scratch: Buffer = Buffer.allocUnsafe(64 * 1024);
 
-  /** The escaped body for `src` (no quotes). A view into a reused buffer: copy it before the next call. */
+  /** The process-wide scratch; valid until any encoder's next call. */
+  private get scratch(): Buffer {
+    return shared;
+  }
+
+  /** The escaped body for `src` (no quotes). A view into a buffer shared by all encoders: use or copy it before any encoder's next call. */
   write(src: Buffer): Buffer {
     const input = this.carry.length > 0 ? Buffer.concat([this.carry, src]) : src;
     this.carry = EMPTY;
     // Worst case: every byte a control character → 6 bytes (\u00XX).
-    if (this.scratch.length < input.length * 6) this.scratch = Buffer.allocUnsafe(input.length * 6);
+    scratchFor(input.length * 6);
     const tail = unfinishedTail(input);
     const body = tail > 0 ? input.subarray(0, input.length - tail) : input;
     if (isUtf8(body)) {
@@ -70,6 +85,7 @@ export class JsonUtf8Encoder {
     if (this.carry.length === 0) return EMPTY;
     const input = this.carry;
     this.carry = EMPTY;
+    scratchFor(input.length * 6);
     return this.scratch.subarray(0, this.escapeChecked(input, true));
   }
 

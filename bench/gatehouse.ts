@@ -1,0 +1,137 @@
+// The bench's side of a Gatehouse child: starts it, hands each ssh login its own vendor (key + TOTP code), reads its memory.
+import { type ChildProcess, fork } from 'node:child_process';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateSecret, generateSync } from 'otplib';
+import { packageRoot } from '../gateway/paths.js';
+import type { ChildReady, ChildSpec } from './gatehouse-spec.js';
+import { keygen } from './openssh.js';
+import { rssKiB } from './proc.js';
+
+/** The askpass program ssh runs for `Verification code:`: the code the bench put in its environment. */
+const ASKPASS = '#!/bin/sh\nprintf \'%s\\n\' "$GH_BENCH_TOTP"\n';
+
+export interface Vendor {
+  keyPath: string;
+  totpSecret: string;
+}
+
+export interface GatehouseChild {
+  /** ssh_config Host alias the bench writes for this gateway. */
+  alias: string;
+  pid: number;
+  sshPort: number;
+  hostKeyPublic: string;
+  httpUrl: string;
+  storageDir: string;
+  recording: boolean;
+  seedMs: number;
+  /** Vendor 0 signed in and stepped up in a browser: cookie, Origin and grant for /ws/ssh. */
+  browser: ChildReady['browser'];
+  /**
+   * The next unused vendor, with the environment that makes ssh answer the TOTP prompt. Why one vendor
+   * per login: a TOTP time step is accepted once per user, and the scale cases log in hundreds at once.
+   */
+  login(): { keyPath: string; env: NodeJS.ProcessEnv };
+  /** Gateway RSS in KiB after a full GC in the child (it runs with --expose-gc). */
+  rssAfterGc(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface GatehouseOptions {
+  alias: string;
+  dir: string;
+  target: ChildSpec['target'];
+  vendors: number;
+  recording: boolean;
+  /** Write a V8 CPU profile of the gateway (from ready to stop) into this folder. */
+  cpuProfileDir?: string;
+}
+
+/** `count` vendor key pairs and TOTP secrets, made with ssh-keygen a few at a time. */
+async function makeVendors(dir: string, count: number): Promise<Array<Vendor & { publicKey: string }>> {
+  await mkdir(dir, { recursive: true });
+  const out: Array<Vendor & { publicKey: string }> = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let i = next++; i < count; i = next++) {
+        const keyPath = join(dir, `vendor${i}_ed25519`);
+        out[i] = { keyPath, publicKey: await keygen(keyPath, `bench-vendor-${i}`), totpSecret: generateSecret({ length: 20 }) };
+      }
+    }),
+  );
+  return out;
+}
+
+export async function startGatehouse(o: GatehouseOptions): Promise<GatehouseChild> {
+  const vendors = await makeVendors(join(o.dir, 'vendors'), o.vendors);
+  const askpass = join(o.dir, 'askpass.sh');
+  await writeFile(askpass, ASKPASS);
+  await chmod(askpass, 0o700);
+  const storageDir = join(o.dir, 'storage');
+  const execArgv = ['--expose-gc'];
+  const child: ChildProcess = fork(join(packageRoot, 'dist', 'bench', 'gatehouse-child.js'), [], {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  const spec: ChildSpec = {
+    storageDir,
+    target: o.target,
+    vendors: vendors.map((v) => ({ publicKey: v.publicKey, totpSecret: v.totpSecret })),
+    recording: o.recording,
+    ...(o.cpuProfileDir ? { cpuProfilePath: join(o.cpuProfileDir, `${o.alias}.cpuprofile`) } : {}),
+  };
+  child.send(spec);
+  const ready = await new Promise<ChildReady>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the bench gateway did not start within 120 s')), 120_000);
+    child.once('exit', (code) => reject(new Error(`the bench gateway exited during start (code ${code})`)));
+    child.once('message', (m: ChildReady) => {
+      clearTimeout(timer);
+      resolve(m);
+    });
+  });
+  let used = 0;
+  return {
+    alias: o.alias,
+    pid: child.pid!,
+    sshPort: ready.sshPort,
+    hostKeyPublic: ready.hostKeyPublic,
+    httpUrl: ready.httpUrl,
+    storageDir,
+    recording: o.recording,
+    seedMs: ready.seedMs,
+    browser: ready.browser,
+    login() {
+      const v = vendors[used++];
+      if (!v) throw new Error(`the bench gateway ran out of vendors (${vendors.length}): raise its pool`);
+      return {
+        keyPath: v.keyPath,
+        env: { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', GH_BENCH_TOTP: generateSync({ secret: v.totpSecret }) },
+      };
+    },
+    async rssAfterGc() {
+      await new Promise<void>((resolve) => {
+        const on = (m: { gcDone?: boolean }) => {
+          if (!m.gcDone) return;
+          child.off('message', on);
+          resolve();
+        };
+        child.on('message', on);
+        child.send({ cmd: 'gc' });
+      });
+      return rssKiB(child.pid!);
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.send({ cmd: 'stop' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+      process.removeListener('exit', kill);
+    },
+  };
+}

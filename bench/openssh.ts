@@ -1,0 +1,136 @@
+// Private OpenSSH daemons for the bench (the target and the ProxyJump host): loopback, free port, temp keys, own config.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { descendants } from './proc.js';
+
+const run = promisify(execFile);
+export const SSHD = '/usr/sbin/sshd';
+export const SSH = '/usr/bin/ssh';
+export const SSH_KEYGEN = '/usr/bin/ssh-keygen';
+
+export interface BenchSshd {
+  name: string;
+  port: number;
+  pid: number;
+  /** `SHA256:…` of the host key, as the gateway's config pins it. */
+  hostKeySha256: string;
+  hostKeyPublic: string;
+  logPath: string;
+  stop(): Promise<void>;
+}
+
+export function requireBinaries(): void {
+  for (const [path, pkg] of [[SSHD, 'openssh-server'], [SSH, 'openssh-client'], [SSH_KEYGEN, 'openssh-client']] as const)
+    if (!existsSync(path)) throw new Error(`${path} is missing: the bench compares against OpenSSH (apt-get install ${pkg})`);
+}
+
+/** An ed25519 key pair at `path` (+ `.pub`); returns the public line. */
+export async function keygen(path: string, comment: string): Promise<string> {
+  await run(SSH_KEYGEN, ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path], { timeout: 10_000 });
+  return (await readFile(`${path}.pub`, 'utf8')).trim();
+}
+
+export async function fingerprint(pubPath: string): Promise<string> {
+  const out = (await run(SSH_KEYGEN, ['-l', '-E', 'sha256', '-f', pubPath])).stdout;
+  const fp = out.split(' ')[1] ?? '';
+  if (!fp.startsWith('SHA256:')) throw new Error(`unexpected ssh-keygen -l output: ${out}`);
+  return fp;
+}
+
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve, reject) => s.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as { port: number };
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+function sshdConfig(dir: string, port: number, authorizedKeys: string): string {
+  return [
+    `ListenAddress 127.0.0.1:${port}`,
+    `HostKey ${join(dir, 'host_ed25519')}`,
+    `AuthorizedKeysFile ${authorizedKeys}`,
+    'PidFile none',
+    'UsePAM no',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'PubkeyAuthentication yes',
+    'PermitRootLogin prohibit-password',
+    'StrictModes no',
+    'UseDNS no',
+    'PrintMotd no',
+    'PrintLastLog no',
+    'AllowTcpForwarding yes',
+    // The scale cases open hundreds of connections from one address at once: no early drops.
+    'MaxStartups 1000',
+    'MaxSessions 10',
+    'LogLevel VERBOSE',
+    '',
+  ].join('\n');
+}
+
+async function stopTree(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // sshd forks per connection (and those call setsid): find them by parentage, not by group.
+  for (const pid of await descendants(child.pid)) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Starts `sshd -D` in `dir` accepting the keys in `authorizedKeys` (a file path). */
+export async function startSshd(name: string, dir: string, authorizedKeys: string): Promise<BenchSshd> {
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 }); // privilege separation dir: sshd needs it
+  await mkdir(dir, { recursive: true });
+  const hostKeyPublic = await keygen(join(dir, 'host_ed25519'), `gatehouse-bench-${name}`);
+  const hostKeySha256 = await fingerprint(join(dir, 'host_ed25519.pub'));
+  const logPath = join(dir, 'sshd.log');
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const configPath = join(dir, 'sshd_config');
+    await writeFile(configPath, sshdConfig(dir, port, authorizedKeys));
+    const fd = openSync(logPath, 'a');
+    const child = spawn(SSHD, ['-D', '-e', '-E', logPath, '-f', configPath], { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    const kill = () => child.kill('SIGKILL');
+    process.once('exit', kill);
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && child.exitCode === null) {
+      if ((await readFile(logPath, 'utf8').catch(() => '')).includes(`listening on 127.0.0.1 port ${port}`)) {
+        return {
+          name,
+          port,
+          pid: child.pid!,
+          hostKeySha256,
+          hostKeyPublic,
+          logPath,
+          stop: async () => {
+            process.removeListener('exit', kill);
+            await stopTree(child);
+          },
+        };
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    process.removeListener('exit', kill);
+    await stopTree(child);
+    const log = await readFile(logPath, 'utf8').catch(() => '');
+    if (/Address already in use/i.test(log) && attempt < 3) continue;
+    throw new Error(`${name} sshd did not come up on 127.0.0.1:${port}; its log:\n${log}`);
+  }
+}
+
+export const osUser = () => userInfo().username;

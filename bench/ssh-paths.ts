@@ -1,0 +1,284 @@
+// The side-by-side suite: the same measurements along direct, ProxyJump and Gatehouse in one run, as table rows.
+import { once } from 'node:events';
+import { benchBrowserTerminal } from './browser-terminal.js';
+import { cpuMs, descendants, pssKiB } from './proc.js';
+import { castFiles, dropCasts, newCasts, summarizeCast, waitSessionsEnded } from './recordings.js';
+import { expectedHop, traceRoute } from './route-check.js';
+import { bulkDown, bulkUp, idleSessions, keystrokes, setupTime, streaming } from './ssh-measure.js';
+import { PATH_LABEL, type PathName, PATHS, startWorld, type World } from './world.js';
+
+export interface SshBenchSizes {
+  downBytes: number;
+  upBytes: number;
+  keystrokes: number;
+  setupSamples: number;
+  idle: number;
+  streams: number;
+  streamBytes: number;
+  /** Terminal output through the browser terminal (a pty shell: capture and recording on). */
+  browserBytes: number;
+}
+
+const MiB = 1024 * 1024;
+export const FULL: SshBenchSizes = { downBytes: 1024 * MiB, upBytes: 256 * MiB, keystrokes: 1000, setupSamples: 10, idle: 200, streams: 50, streamBytes: 20 * MiB, browserBytes: 128 * MiB };
+export const QUICK: SshBenchSizes = { downBytes: 16 * MiB, upBytes: 8 * MiB, keystrokes: 200, setupSamples: 3, idle: 20, streams: 5, streamBytes: 1 * MiB, browserBytes: 4 * MiB };
+
+export type Phase = 'route' | 'setup' | 'keys' | 'idle' | 'down' | 'up' | 'stream' | 'norec' | 'browser';
+export const PHASES: readonly Phase[] = ['route', 'setup', 'keys', 'idle', 'down', 'up', 'stream', 'norec', 'browser'];
+
+export interface PathRow {
+  measure: string;
+  unit: string;
+  direct?: number;
+  proxyjump?: number;
+  gatehouse?: number;
+  target?: string;
+  met?: boolean;
+  note?: string;
+}
+
+export interface SshBenchResult {
+  rows: PathRow[];
+  routes: Record<string, string>;
+  /** Per path, the cipher of each OpenSSH-client hop (ProxyJump: jump hop, then target hop). */
+  ciphers: Record<string, string[]>;
+  failures: string[];
+}
+
+export interface SshBenchOptions {
+  sizes: SshBenchSizes;
+  phases?: readonly Phase[];
+  progress?: (msg: string) => void;
+  /** Write the recording gateway's V8 CPU profile here. */
+  cpuProfileDir?: string;
+}
+
+const mib = (b: number) => (b >= 1024 * MiB ? `${b / (1024 * MiB)} GiB` : `${b / MiB} MiB`);
+
+export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult> {
+  const { sizes } = o;
+  const on = (p: Phase) => (o.phases ?? PHASES).includes(p);
+  const progress = o.progress ?? (() => undefined);
+  const rows: PathRow[] = [];
+  const failures: string[] = [];
+  const routes: Record<string, string> = {};
+  const ciphers: Record<string, string[]> = {};
+  const started = Date.now();
+  let step = 0;
+  const say = (msg: string) => progress(`[${String(++step).padStart(2)} · ${Math.round((Date.now() - started) / 1000)} s] ${msg}`);
+
+  /** Runs one measurement per path; a failure is reported in the table, not thrown (the rest still runs). */
+  async function perPath(row: PathRow, paths: readonly string[], fn: (path: string) => Promise<number>, label = row.measure) {
+    for (const path of paths) {
+      say(`${PATH_LABEL[path as PathName] ?? path}: ${label}…`);
+      try {
+        const v = await fn(path);
+        const key = (path in PATH_LABEL ? path : 'gatehouse') as PathName;
+        row[key] = v;
+      } catch (e) {
+        failures.push(`${row.measure} (${path}): ${(e as Error).message}`);
+        row.note = `${row.note ? `${row.note}; ` : ''}${path} failed`;
+      }
+    }
+    rows.push(row);
+    return row;
+  }
+
+  say('starting the target sshd, the jump sshd and Gatehouse…');
+  const world = await startWorld();
+  try {
+    // Gatehouse logins: route + cipher check, setup samples, keystrokes, idle, bulk both ways, streams; and spares.
+    const vendorsNeeded = 2 + sizes.setupSamples + 1 + sizes.idle + 2 + sizes.streams + 10;
+    const gh = await world.startGatehouse('gatehouse', {
+      vendors: vendorsNeeded,
+      recording: true,
+      ...(o.cpuProfileDir ? { cpuProfileDir: o.cpuProfileDir } : {}),
+    });
+    say(`Gatehouse up (${vendorsNeeded} vendors and grants seeded through the broker in ${gh.seedMs} ms)`);
+
+    if (on('route'))
+      for (const path of PATHS) {
+        say(`${PATH_LABEL[path]}: checking the route…`);
+        const r = await traceRoute(world, path);
+        routes[path] = r.hop;
+        if (r.hop !== expectedHop(path)) throw new Error(`${path} went through ${r.hop}, not ${expectedHop(path)}: the bench would measure the wrong path`);
+        ciphers[path] = await clientCiphers(world, path);
+      }
+
+    if (on('setup')) {
+      const row = await perPath({ measure: `session setup, connect → first prompt (median of ${sizes.setupSamples})`, unit: 'ms' }, PATHS, async (p) => (await setupTime(world, p, sizes.setupSamples)).medianMs);
+      judge(row, (g, pj) => g <= 1.5 * pj, '<= 1.5 × ProxyJump');
+      row.note = [row.note, 'Gatehouse: TOTP answered by SSH_ASKPASS (no human wait)'].filter(Boolean).join('; ');
+    }
+
+    if (on('keys')) {
+      const res: Partial<Record<PathName, { p50: number; p99: number }>> = {};
+      const p50 = await perPath({ measure: `keystroke round trip p50 (${sizes.keystrokes} bytes through a pty)`, unit: 'ms' }, PATHS, async (p) => {
+        res[p as PathName] = await keystrokes(world, p, sizes.keystrokes);
+        return res[p as PathName]!.p50;
+      }, 'keystroke round trips');
+      judge(p50, (g, pj) => g <= pj + 1, '<= ProxyJump + 1 ms');
+      const p99: PathRow = { measure: 'keystroke round trip p99', unit: 'ms' };
+      for (const p of PATHS) if (res[p]) p99[p] = res[p].p99;
+      rows.push(p99);
+      judge(p99, (g, pj) => g <= pj + 5, '<= ProxyJump + 5 ms');
+    }
+
+    if (on('idle')) {
+      const held: PathRow = { measure: `idle interactive sessions held at once (of ${sizes.idle})`, unit: 'sessions' };
+      const mem: PathRow = { measure: 'relay memory per idle session', unit: 'KiB', note: 'ProxyJump: jump sshd PSS; Gatehouse: gateway RSS (after GC)' };
+      for (const path of ['proxyjump', 'gatehouse'] as const) {
+        say(`${PATH_LABEL[path]}: opening ${sizes.idle} idle sessions…`);
+        const before = path === 'gatehouse' ? await gh.rssAfterGc() : await pssKiB(await descendants(world.jump.pid));
+        const idle = await idleSessions(world, path, sizes.idle);
+        await new Promise((r) => setTimeout(r, 1000));
+        const after = path === 'gatehouse' ? await gh.rssAfterGc() : await pssKiB(await descendants(world.jump.pid));
+        held[path] = idle.open.length;
+        if (idle.open.length > 0) mem[path] = (after - before) / idle.open.length;
+        for (const f of idle.failures.slice(0, 3)) failures.push(`idle (${path}): ${f}`);
+        await idle.closeAll();
+        // The next phase starts on a quiet relay: every session ended and recorded.
+        if (path === 'gatehouse') await waitSessionsEnded(gh.storageDir);
+        else await settled(world.jump.pid);
+      }
+      rows.push(held, mem);
+      held.target = 'all held';
+      held.met = held.gatehouse === sizes.idle;
+      mem.target = '<= 256 KiB (Gatehouse)';
+      if (mem.gatehouse !== undefined) mem.met = mem.gatehouse <= 256;
+    }
+
+    const before = await castFiles(gh.storageDir);
+    /** Runs a bulk transfer and puts the relay's CPU per MB in `into`: the jump sshd (its reaped per-connection children) or the gateway process. */
+    const relayCpu = async (into: PathRow, path: string, bytes: number, run: () => Promise<number>): Promise<number> => {
+      const g = world.gateways.get(path);
+      const snap = async () => (path === 'proxyjump' ? (await cpuMs(world.jump.pid)).children : g ? (await cpuMs(g.pid)).self : 0);
+      const a = await snap();
+      const rate = await run();
+      if (path === 'proxyjump') await settled(world.jump.pid);
+      else await new Promise((r) => setTimeout(r, 300)); // the session's end (seal, audit) is part of its cost
+      if (path !== 'direct') into[g ? 'gatehouse' : 'proxyjump'] = ((await snap()) - a) / (bytes / 1e6);
+      return rate;
+    };
+    const cpuRow = (label: string): PathRow => ({
+      measure: `relay CPU per MB, bulk ${label}`,
+      unit: 'ms/MB',
+      note: 'jump sshd vs gateway process, user + system: on a busy box throughput follows it',
+    });
+    const cpuDown = cpuRow('target → client');
+    const cpuUp = cpuRow('client → target');
+    if (on('down')) {
+      const row = await perPath({ measure: `bulk target → client, ${mib(sizes.downBytes)}`, unit: 'MB/s' }, PATHS, (p) =>
+        relayCpu(cpuDown, p, sizes.downBytes, async () => (await bulkDown(world, p, sizes.downBytes)).mbPerSec),
+      );
+      judge(row, (g, pj) => g >= 0.8 * pj, '>= 0.8 × ProxyJump');
+      rows.push(cpuDown);
+    }
+    const upFile = on('up') || on('norec') ? await world.uploadFile(sizes.upBytes) : '';
+    if (on('up')) {
+      const row = await perPath({ measure: `bulk client → target, ${mib(sizes.upBytes)}`, unit: 'MB/s' }, PATHS, (p) =>
+        relayCpu(cpuUp, p, sizes.upBytes, async () => (await bulkUp(world, p, upFile, sizes.upBytes)).mbPerSec),
+      );
+      judge(row, (g, pj) => g >= 0.8 * pj, '>= 0.8 × ProxyJump');
+      rows.push(cpuUp);
+    }
+    await dropCasts(await newCasts(gh.storageDir, before));
+
+    if (on('stream')) {
+      const exact: PathRow = { measure: `recordings byte-exact vs what each client received (of ${sizes.streams})`, unit: 'sessions', target: 'all' };
+      const row: PathRow = { measure: `${sizes.streams} sessions streaming ${mib(sizes.streamBytes)} each, aggregate`, unit: 'MB/s' };
+      for (const path of PATHS) {
+        say(`${PATH_LABEL[path]}: ${sizes.streams} concurrent streams…`);
+        const castsBefore = await castFiles(gh.storageDir);
+        try {
+          const tag = `bench-stream-${path}-${Date.now()}`;
+          const r = await streaming(world, path, sizes.streams, sizes.streamBytes, tag);
+          row[path] = r.mbPerSec;
+          if (path === 'gatehouse') {
+            say('Gatehouse: checking every recording against what its client received…');
+            const casts = await newCasts(gh.storageDir, castsBefore);
+            let ok = 0;
+            for (const cast of casts) {
+              const s = await summarizeCast(cast);
+              const mine = r.sessions.find((x) => s.markers.some((m) => m.startsWith(`: ${x.tag};`)));
+              if (mine && mine.sha256 === s.outputSha256 && mine.bytes === s.outputBytes) ok++;
+            }
+            exact.gatehouse = ok;
+            exact.met = ok === sizes.streams;
+            await dropCasts(casts);
+          }
+        } catch (e) {
+          failures.push(`streaming (${path}): ${(e as Error).message}`);
+        }
+      }
+      rows.push(row, exact);
+    }
+
+    if (on('browser')) {
+      say('Gatehouse: browser terminal over /ws/ssh…');
+      try {
+        const b = await benchBrowserTerminal(gh, world.gen, sizes.browserBytes);
+        rows.push({ measure: `browser terminal output over /ws/ssh/:grantId (${mib(sizes.browserBytes)} through a pty shell)`, unit: 'MB/s', ...(b.measured ? { gatehouse: b.mbPerSec } : { note: `not measured: ${b.reason}` }) });
+      } catch (e) {
+        failures.push(`browser terminal: ${(e as Error).message}`);
+      }
+    }
+    await gh.stop();
+
+    if (on('norec')) {
+      say('starting a second Gatehouse with recording off (overhead comparison only)…');
+      const off = await world.startGatehouse('gatehouse-norec', { vendors: 10, recording: false });
+      const onDown = rows.find((r) => r.measure.startsWith('bulk target → client'))?.gatehouse;
+      const onUp = rows.find((r) => r.measure.startsWith('bulk client → target'))?.gatehouse;
+      const offCpuDown = cpuRow('target → client, recording OFF');
+      const offCpuUp = cpuRow('client → target, recording OFF');
+      const down = await perPath({ measure: `bulk target → client, ${mib(sizes.downBytes)}, Gatehouse recording OFF`, unit: 'MB/s' }, ['gatehouse-norec'], (p) =>
+        relayCpu(offCpuDown, p, sizes.downBytes, async () => (await bulkDown(world, p, sizes.downBytes)).mbPerSec),
+      );
+      const up = await perPath({ measure: `bulk client → target, ${mib(sizes.upBytes)}, Gatehouse recording OFF`, unit: 'MB/s' }, ['gatehouse-norec'], (p) =>
+        relayCpu(offCpuUp, p, sizes.upBytes, async () => (await bulkUp(world, p, upFile, sizes.upBytes)).mbPerSec),
+      );
+      rows.push(offCpuDown, offCpuUp);
+      await off.stop();
+      const pairs = [
+        ['target → client', onDown, down.gatehouse, cpuDown.gatehouse, offCpuDown.gatehouse],
+        ['client → target', onUp, up.gatehouse, cpuUp.gatehouse, offCpuUp.gatehouse],
+      ] as const;
+      for (const [label, onRate, offRate, onCpu, offCpu] of pairs) {
+        if (onRate !== undefined && offRate !== undefined) {
+          const loss = (1 - onRate / offRate) * 100;
+          rows.push({ measure: `recording overhead, bulk ${label}: throughput lost`, unit: '%', gatehouse: loss, target: '<= 10 %', met: loss <= 10 });
+        }
+        if (onCpu !== undefined && offCpu !== undefined)
+          rows.push({ measure: `recording overhead, bulk ${label}: gateway CPU per MB added`, unit: '%', gatehouse: (onCpu / offCpu - 1) * 100 });
+      }
+    }
+    return { rows, routes, ciphers, failures };
+  } finally {
+    say('stopping…');
+    await world.stop();
+  }
+}
+
+/** Waits (bounded) until sshd `pid` has reaped every per-connection child: their CPU then shows in its cutime. */
+async function settled(pid: number): Promise<void> {
+  for (let i = 0; i < 100 && (await descendants(pid)).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** Fills target/met for a row from the Gatehouse and ProxyJump values. */
+function judge(row: PathRow, ok: (gatehouse: number, proxyjump: number) => boolean, target: string): void {
+  row.target = target;
+  if (row.gatehouse !== undefined && row.proxyjump !== undefined) row.met = ok(row.gatehouse, row.proxyjump);
+}
+
+/** The cipher and key exchange of each hop the OpenSSH client negotiated (`ssh -v`; with ProxyJump, both hops). */
+async function clientCiphers(world: World, path: string): Promise<string[]> {
+  const child = world.ssh(path, { command: 'true', stdin: 'ignore', options: ['-v'] });
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await once(child, 'close');
+  clearTimeout(timer);
+  const kex = [...err.matchAll(/kex: algorithm: (\S+)/g)].map((m) => m[1]!);
+  return [...err.matchAll(/kex: server->client cipher: (\S+)/g)].map((m, i) => `${m[1]} (kex ${kex[i] ?? '?'})`);
+}
