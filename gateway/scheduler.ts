@@ -126,7 +126,7 @@ export class Scheduler {
   private async warn(s: LiveSession, minutesLeft: number, endsAt: string): Promise<void> {
     const at = formatLocal(ms(endsAt), this.opts.timeZone);
     const message =
-      `Gatehouse: your access to ${s.targetId} ends in ${minutesLeft} minute${minutesLeft === 1 ? '' : 's'} ` +
+      `your access to ${s.targetId} ends in ${minutesLeft} minute${minutesLeft === 1 ? '' : 's'} ` +
       `(${at}); save your work.`;
     try {
       s.warn?.(message);

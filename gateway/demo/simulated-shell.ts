@@ -118,6 +118,7 @@ export class SimulatedShell {
   private line = '';
   private escape: 'none' | 'esc' | 'csi' | 'ss3' = 'none';
   private closed = false;
+  private exitCode: number | undefined;
   private afterCr = false;
 
   constructor(
@@ -143,6 +144,10 @@ export class SimulatedShell {
     } finally {
       this.write = write;
       if (out) write(out);
+      // Exit only after the chunk's output (the "logout" line) went out: ending the channel first drops it.
+      const code = this.exitCode;
+      this.exitCode = undefined;
+      if (code !== undefined) this.exit(code);
     }
   }
 
@@ -195,6 +200,6 @@ export class SimulatedShell {
     if (this.closed) return;
     this.closed = true;
     this.write('logout\r\n');
-    this.exit(code);
+    this.exitCode = code;
   }
 }

@@ -21,6 +21,19 @@ export interface CapturedLine {
    * the relay should judge it too: the screen may render a multi-line paste in ways capture misreads.
    */
   pasted?: string;
+  /**
+   * The text came from the keys too, not the screen alone: they were plain (printable, backspace) and
+   * the screen did not show them (yet) as the line — a slow link, a per-key echo behind a fast paste.
+   */
+  fromKeys?: true;
+}
+
+/** One look at the screen for a line (see look()). */
+interface Seen {
+  line: CapturedLine;
+  prompt?: string;
+  /** The logical line left of the cursor, trimmed right. */
+  left: string;
 }
 
 interface Line {
@@ -28,12 +41,20 @@ interface Line {
   pastedNewlines: number;
   typed: number;
   paste?: number[]; // bytes, up to MAX_PASTE
+  /** The line as typed, while every key was printable or backspace; undefined after any other key. */
+  keys?: number[];
+  /** performance.now() when its first and last keys were seen: output after them is (or includes) their echo. */
+  firstKeyAt?: number;
+  lastKeyAt?: number;
 }
 
 const MAX_PASTE = 64 * 1024;
 const PASTE_MODE = Buffer.from('\x1b[?2004');
 /** Fallback only (no known prompt on the line): the shortest prefix ending in a usual prompt sign. */
 const GENERIC_PROMPT = /^[^\n]{0,120}?[$#%>] /;
+/** What asks for a secret ("Password: ", "Enter passphrase for key …: "): unechoed keys there are never a command. */
+const SECRET_PROMPT = /:$|\b(password|passphrase|passcode|pin|secret|token|otp)\b/i;
+const MAX_KEYS = 4096;
 
 export class CommandCapture {
   private readonly feed: TerminalFeed;
@@ -76,6 +97,7 @@ export class CommandCapture {
    */
   input(buf: Buffer): number[] {
     const enters: number[] = [];
+    const now = performance.now();
     for (let i = 0; i < buf.length; i++) {
       const b = buf[i]!;
       const wasPasting = this.inPaste && this.bracketedPaste;
@@ -100,11 +122,20 @@ export class CommandCapture {
         continue;
       } else if (b === 0x03 && !pasting) this.current = undefined; // Ctrl-C abandons the line
       line.typed++;
+      line.firstKeyAt ??= now;
+      line.lastKeyAt = now;
+      keyInto(line, b, wasPasting || pasting);
     }
     return enters;
   }
 
-  /** The oldest submitted line not yet read (or the line being typed), as the screen shows it. */
+  /**
+   * The oldest submitted line not yet read (or the line being typed), as the screen shows it.
+   * `quietMs`: the Enter may arrive before the echo of the keys before it — wait, up to `maxWaitMs`,
+   * until the screen shows the keys typed (plain keys), or else until output has paused for `quietMs`
+   * counted from this call (the keys were just sent: older quiet says nothing about their echo). If the
+   * echo still shows only a beginning of plain keys, the keys are the line (see CapturedLine.fromKeys).
+   */
   read(opts: { quietMs?: number; maxWaitMs?: number } = {}): Promise<CapturedLine> {
     const line = this.submitted.shift() ?? this.current ?? { pastedNewlines: 0, typed: 0 };
     if (this.disposed) return Promise.resolve({ text: '', fullScreen: false, typed: 0 });
@@ -114,10 +145,83 @@ export class CommandCapture {
         resolve(l);
       };
       this.waiters.add(done);
-      const readNow = () => this.feed.whenParsed(() => (this.disposed ? undefined : done(this.lineOf(line))));
-      if (opts.quietMs) void this.feed.quiet(opts.quietMs, opts.maxWaitMs ?? 250).then(readNow);
-      else readNow();
+      void this.settle(line, opts).then((l) => (this.disposed ? undefined : done(l)));
     });
+  }
+
+  private async settle(line: Line, opts: { quietMs?: number; maxWaitMs?: number }): Promise<CapturedLine> {
+    const since = performance.now();
+    const deadline = since + (opts.maxWaitMs ?? 250);
+    let seen = await this.look(line);
+    if (opts.quietMs && !this.echoed(seen, line)) {
+      await this.feed.quiet(opts.quietMs, deadline - performance.now(), since);
+      for (;;) {
+        seen = await this.look(line);
+        const noEcho = line.lastKeyAt !== undefined && this.feed.lastOutputAt < line.lastKeyAt;
+        const settled = this.echoed(seen, line) || this.secret(seen, line) || (this.keysText(line) === undefined && !noEcho);
+        if (settled || performance.now() >= deadline) break;
+        // Plain keys not yet on the screen, or no output at all since the last key: the echo (or the
+        // redraw after a cleared line) is behind. Wait for more (not after "Password:": nothing will come).
+        await this.feed.nextOutput(deadline);
+        await this.feed.quiet(Math.min(opts.quietMs, 10), deadline - performance.now());
+      }
+    }
+    return this.conclude(seen, line);
+  }
+
+  /** The screen once all output so far is parsed: the line, the prompt it matched, the text left of the cursor. */
+  private look(line: Line): Promise<Seen> {
+    return new Promise((resolve) =>
+      this.feed.whenParsed(() => {
+        const b = this.term.buffer.active;
+        const y = b.baseY + b.cursorY;
+        const left = this.rowsText(this.logicalStart(y), y - 1) + this.row(y).translateToString(false, 0, b.cursorX);
+        resolve({ ...this.lineOf(line), left: left.trimEnd() });
+      }),
+    );
+  }
+
+  private keysText(line: Line): string | undefined {
+    return line.keys && Buffer.from(line.keys).toString('utf8').trim();
+  }
+
+  /** The plain keys typed are on the screen, left of the cursor: their echo is complete. */
+  private shown(seen: Seen, keys: string | undefined): boolean {
+    return keys !== undefined && (keys === seen.line.text || (keys !== '' && seen.left.endsWith(keys)));
+  }
+
+  private echoed(seen: Seen, line: Line): boolean {
+    return app(seen) || this.shown(seen, this.keysText(line));
+  }
+
+  /**
+   * The line to judge. Why trust plain keys the screen does not show (yet): the shell got them all and
+   * will run them, so judging the screen's beginning ("p" of "plc download"), or a screen from before
+   * they were typed (nothing printed since), would let a command through unjudged. Not after a prompt
+   * that asks for a secret: keys there are never echoed and never a command. When the screen shows
+   * another line than the keys (text left from before, a prompt guessed wrong), both are judged.
+   */
+  private conclude(seen: Seen, line: Line): CapturedLine {
+    const l = seen.line;
+    const keys = this.keysText(line);
+    if (keys === undefined || keys === '' || keys === l.text || app(seen)) {
+      // A prompt is learned only off a line that shows what was typed (a stale screen would teach a command as a prompt).
+      if (seen.prompt !== undefined && (l.text !== '' || line.typed === 0)) this.learn(seen.prompt);
+      return l;
+    }
+    if (this.secret(seen, line)) return l;
+    const both = seen.left.endsWith(keys) || !keys.startsWith(l.text);
+    return { ...l, text: both && l.text !== '' ? `${l.text}\n${keys}` : keys, fromKeys: true };
+  }
+
+  /** Unechoed keys after a prompt that asks for a secret (nothing printed since they were typed, or nothing on the line). */
+  private secret(seen: Seen, line: Line): boolean {
+    const stale = line.firstKeyAt !== undefined && this.feed.lastOutputAt < line.firstKeyAt;
+    return (stale || seen.line.text === '') && !this.shown(seen, this.keysText(line)) && SECRET_PROMPT.test(seen.left.trim());
+  }
+
+  private learn(prompt: string): void {
+    this.prompts = [prompt, ...this.prompts.filter((p) => p !== prompt)].slice(0, 4);
   }
 
   /**
@@ -143,7 +247,7 @@ export class CommandCapture {
   }
 
   private startLine(): Line {
-    const line: Line = { pastedNewlines: 0, typed: 0 };
+    const line: Line = { pastedNewlines: 0, typed: 0, keys: [] };
     this.current = line;
     // The prompt is the text left of the cursor once the output that came before this key is parsed.
     this.feed.whenParsed(() => {
@@ -155,7 +259,7 @@ export class CommandCapture {
     return line;
   }
 
-  private lineOf(line: Line): CapturedLine {
+  private lineOf(line: Line): { line: CapturedLine; prompt?: string } {
     const b = this.term.buffer.active;
     const fullScreen = b.type === 'alternate';
     const pasted =
@@ -166,8 +270,11 @@ export class CommandCapture {
     const extra = pasted ? { pasted } : {};
     const y = b.baseY + b.cursorY;
     const end = this.logicalEnd(y);
-    // Longest first: a longer known prompt that matches is the more specific one.
-    const known = fullScreen ? this.prompts : [line.prompt ?? '', ...this.prompts];
+    // Longest first: a longer known prompt that matches is the more specific one. The prompt seen at the
+    // line's first key is stale when keys were typed ahead of a redraw: a known prompt plus text is not one.
+    const own = line.prompt ?? '';
+    const stale = this.prompts.some((p) => own.startsWith(p) && own.slice(p.length).trim() !== '');
+    const known = fullScreen || stale ? this.prompts : [own, ...this.prompts];
     const candidates = [...new Set(known)].filter((p) => p.trim() !== '').sort((p, q) => q.length - p.length);
     // A bracketed paste with newlines spans several screen lines: look up that many for the prompt.
     let start = this.logicalStart(y);
@@ -175,22 +282,17 @@ export class CommandCapture {
       const first = this.rowsText(start, this.logicalEnd(start));
       const prompt = candidates.find((p) => first.startsWith(p));
       if (prompt !== undefined) {
-        this.prompts = [prompt, ...this.prompts.filter((p) => p !== prompt)].slice(0, 4);
-        return {
-          text: this.linesText(start, end).slice(prompt.length).trim(),
-          fullScreen,
-          typed: line.typed,
-          ...extra,
-        };
+        const text = this.linesText(start, end).slice(prompt.length).trim();
+        return { line: { text, fullScreen, typed: line.typed, ...extra }, prompt };
       }
       if (hop >= line.pastedNewlines || start === 0) break;
       start = this.logicalStart(start - 1);
     }
     // Why a shell prompt is still honoured on the alternate screen: `printf '\e[?1049h'` must not
     // switch command capture (and enforce mode) off for the shell that keeps running there.
-    if (fullScreen) return { text: '', fullScreen, typed: line.typed, ...extra };
+    if (fullScreen) return { line: { text: '', fullScreen, typed: line.typed, ...extra } };
     const text = this.linesText(this.logicalStart(y), end);
-    return { text: text.replace(GENERIC_PROMPT, '').trim(), fullScreen, typed: line.typed, ...extra };
+    return { line: { text: text.replace(GENERIC_PROMPT, '').trim(), fullScreen, typed: line.typed, ...extra } };
   }
 
   private row(y: number) {
@@ -236,6 +338,25 @@ export class CommandCapture {
       this.pasteSeq = b === 0x1b ? 1 : 0;
     }
   }
+}
+
+/**
+ * A full-screen app (vim, top): its keys are not commands. Why not every alternate screen: a shell
+ * whose prompt shows there (`printf '\e[?1049h'`) is still a shell, and its keys are judged.
+ */
+const app = (seen: Seen): boolean => seen.line.fullScreen && seen.prompt === undefined;
+
+/** Keeps `line.keys` while every key is printable or backspace (UTF-8 aware); anything else ends it. */
+function keyInto(line: Line, b: number, pasting: boolean): void {
+  const keys = line.keys;
+  if (!keys) return;
+  if (pasting) line.keys = undefined;
+  else if (b === 0x7f || b === 0x08) {
+    while (keys.length > 0 && (keys.at(-1)! & 0xc0) === 0x80) keys.pop(); // continuation bytes
+    keys.pop();
+  } else if (b === 0x15) keys.length = 0; // Ctrl-U: readline and the tty discard the line (the cursor is at its end)
+  else if (b < 0x20 || keys.length >= MAX_KEYS) line.keys = undefined;
+  else keys.push(b);
 }
 
 const size = (n: number, fallback: number): number =>

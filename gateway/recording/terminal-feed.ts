@@ -22,7 +22,9 @@ export class TerminalFeed {
   private queuedBytes = 0;
   private inflight = 0;
   private lastFed: Chunk | undefined;
-  private lastOutputAt = 0;
+  /** performance.now() of the latest write(). */
+  lastOutputAt = 0;
+  private readonly outputWaiters = new Set<() => void>();
   private disposed = false;
 
   constructor(cols: number, rows: number) {
@@ -33,6 +35,7 @@ export class TerminalFeed {
   write(buf: Buffer): void {
     if (this.disposed || buf.length === 0) return;
     this.lastOutputAt = performance.now();
+    for (const w of [...this.outputWaiters]) w();
     this.queue.push({ buf, hooks: [] });
     this.queuedBytes += buf.length;
     if (this.queuedBytes > MAX_BACKLOG) this.skipAhead();
@@ -47,20 +50,36 @@ export class TerminalFeed {
     else fn();
   }
 
-  /** Resolves once no output came for `ms` (at most `maxMs` from now). */
-  async quiet(ms: number, maxMs: number): Promise<void> {
+  /** Resolves once no output came for `ms` since `since` (performance.now() time; at most `maxMs` from now). */
+  async quiet(ms: number, maxMs: number, since = 0): Promise<void> {
     const until = performance.now() + maxMs;
     for (;;) {
       const now = performance.now();
-      const wait = Math.min(this.lastOutputAt + ms - now, until - now);
+      const wait = Math.min(Math.max(this.lastOutputAt, since) + ms - now, until - now);
       if (wait <= 0) return;
       await new Promise((r) => setTimeout(r, wait));
     }
   }
 
+  /** Resolves at the next write() of output, or at `deadline` (performance.now() time), or on dispose. */
+  nextOutput(deadline: number): Promise<void> {
+    const wait = deadline - performance.now();
+    if (this.disposed || wait <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.outputWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, wait);
+      this.outputWaiters.add(done);
+    });
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    for (const w of [...this.outputWaiters]) w();
     this.queue = [];
     this.term.dispose();
   }

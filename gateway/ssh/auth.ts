@@ -96,9 +96,10 @@ export class SshAuth {
     const url = this.requestUrl(login);
     const v = this.verified;
     if (!v || v.username !== login) {
+      const keys = `${this.deps.config.http.publicUrl}/keys`;
       const line = this.offeredUnknown
-        ? `your SSH key ${this.offeredUnknown} is not registered; add it under your profile at ${this.deps.config.http.publicUrl}/ and request access at ${url}`
-        : `no registered SSH key was offered; add yours at ${this.deps.config.http.publicUrl}/ and request access at ${url}`;
+        ? `your SSH key ${this.offeredUnknown} is not registered; add it at ${keys} and request access at ${url}`
+        : `no registered SSH key was offered; add yours at ${keys} and request access at ${url}`;
       const subject = TARGET_ID.test(login) ? { targetId: login } : {};
       return this.hooks.refuse({ code: 'unknown_key', line, actor: anonymous, subject, data: { fingerprint: this.offeredUnknown ?? null } }, ctx);
     }

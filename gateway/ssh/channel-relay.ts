@@ -5,7 +5,7 @@ import type { TargetConfig } from '../config.js';
 import type { CommandVerdict } from '../core/commands.js';
 import type { CommandCapture } from '../recording/command-capture.js';
 import { oneLine } from './auth.js';
-import { ALWAYS_REFUSED, type AlwaysRefused, subsystemDecision } from './channels.js';
+import { ALWAYS_REFUSED, type AlwaysRefused, execDecision, subsystemDecision } from './channels.js';
 import { feedHeld, pipeBoth, trackWritable, Valve, writeHeld } from './pipe.js';
 import type { FileChange, FileTransfer } from './sftp-audit.js';
 import { relaySftp } from './sftp-relay.js';
@@ -33,7 +33,7 @@ export interface ChannelHost {
   /** Stores and audits a command; resolves with the verdict (blocked = do not send). */
   judge(text: string, via: 'shell' | 'exec'): Promise<{ verdict: CommandVerdict; reason?: string }>;
   /** Registers an open channel so close(reason, message) can tell the vendor and end it. */
-  track(ch: { notice(line: string): void; end(): void }): () => void;
+  track(ch: TrackedChannel): () => void;
   /** Every byte the vendor is shown, and every resize: for live viewers. */
   observe(buf: Buffer): void;
   observeResize(cols: number, rows: number): void;
@@ -42,6 +42,16 @@ export interface ChannelHost {
   /** A file or directory was removed, renamed, created or changed through SFTP (file.changed). */
   fileChanged(c: FileChange): void;
 }
+
+export interface TrackedChannel {
+  notice(line: string): void;
+  end(): void;
+  /** Settles once the vendor's side has closed, i.e. everything queued for the vendor was delivered. */
+  closed?: Promise<void>;
+}
+
+/** Why: a disconnect drops output still queued behind the vendor's window — the closing notice with it. */
+const closedOf = (s: Duplex): Promise<void> => (s.destroyed ? Promise.resolve() : new Promise((r) => s.once('close', () => r())));
 
 export interface Live {
   resize?: (info: PtyRequest) => void;
@@ -147,7 +157,7 @@ async function run(
   await host.ready;
   if (kind === 'subsystem') {
     const back = await open(host.target, kind, undefined, arg);
-    host.track({ notice: (l) => front.stderr.write(CRLF(l)), end: () => front.end() });
+    host.track({ notice: (l) => front.stderr.write(CRLF(l)), end: () => front.end(), closed: closedOf(front) });
     valve.release('target');
     return arg === 'sftp' ? relaySftp(host, front, back) : pipeBoth(front, back);
   }
@@ -155,6 +165,15 @@ async function run(
   if (kind === 'exec') {
     const cmd = arg ?? '';
     rec.marker(cmd);
+    const d = execDecision(host.targetConfig, cmd);
+    if (!d.allow) {
+      host.refused('exec', { code: d.code, reason: d.reason, command: cmd.slice(0, 200) });
+      const line = CRLF(d.reason);
+      rec.output(line);
+      front.stderr.write(line);
+      front.exit(1);
+      return void front.end();
+    }
     const j = await host.judge(cmd, 'exec');
     // Why here: an exec command is judged as sent, before anything reaches the target.
     if (j.verdict === 'blocked') {
@@ -177,6 +196,7 @@ async function run(
       back.close();
       front.end();
     },
+    closed: closedOf(front),
   });
   trackWritable(front);
   trackWritable(front.stderr);

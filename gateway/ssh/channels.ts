@@ -28,6 +28,22 @@ export function subsystemDecision(target: Pick<TargetConfig, 'id' | 'fileTransfe
   return allow;
 }
 
+/** Server ends of file-transfer tools that bypass SFTP: `scp -O` (scp -t / -f) and `rsync --server`. */
+const LEGACY_SCP = /(?:^|[\s;&|'"(/])scp(?:\s+-\S+)*\s+-[A-Za-z]*[tf](?:\s|$)/;
+const RSYNC_SERVER = /(?:^|[\s;&|'"(/])rsync\s+--server\b/;
+
+/**
+ * exec commands that speak a file-transfer protocol of their own. Why refused on every target: SFTP is where the
+ * gateway sees each file (name, size, SHA-256) and where `fileTransfer: deny` is enforced; the legacy scp
+ * protocol and rsync would carry files past both. Modern scp uses SFTP and works where file transfer is allowed.
+ */
+export function execDecision(target: Pick<TargetConfig, 'id'>, command: string): ChannelDecision {
+  if (LEGACY_SCP.test(command))
+    return refuse('legacy_scp_refused', `the legacy scp protocol (scp -O) is not available on ${target.id}: use scp without -O, or sftp`);
+  if (RSYNC_SERVER.test(command)) return refuse('rsync_refused', `rsync is not available on ${target.id}: use sftp or scp`);
+  return allow;
+}
+
 /**
  * direct-tcpip (`ssh -L`, `ssh -W`): only to a host:port on the target's forwarding list, compared exactly.
  * Why exact text: resolving names here would let DNS decide what the vendor reaches.

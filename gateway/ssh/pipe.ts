@@ -64,7 +64,7 @@ export function feedHeld(sink: SoftSink, drained: () => Promise<void>, buf: Buff
   void drained().finally(() => valve.release(why));
 }
 
-/** Relays bytes both ways between two channels (SFTP, forwards), honouring backpressure each way. */
+/** Relays bytes both ways between two channels (forwards), honouring backpressure each way. */
 export function pipeBoth(a: Readable & Writable, b: Readable & Writable): void {
   const va = new Valve(a);
   const vb = new Valve(b);

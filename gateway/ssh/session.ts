@@ -11,7 +11,7 @@ import { CommandCapture } from '../recording/command-capture.js';
 import { resolveRecording } from '../recording/files.js';
 import type { SessionRegistry, TerminalWatcher } from '../sessions.js';
 import type { Authenticated } from './auth.js';
-import { type ChannelHost, handleSessionChannel, type PtyRequest, type Recorder } from './channel-relay.js';
+import { type ChannelHost, handleSessionChannel, type PtyRequest, type Recorder, type TrackedChannel } from './channel-relay.js';
 import { handleForward, refuseGlobalRequests } from './forwards.js';
 import type { FileChange, FileTransfer } from './sftp-audit.js';
 
@@ -41,6 +41,8 @@ export interface VendorSessionOptions {
 
 /** Output queued for a viewer while their starting screen is taken; beyond this they are dropped. */
 const MAX_WATCH_QUEUE = 4 << 20;
+/** The most a closing session waits for its channels' output to reach the vendor before it disconnects. */
+const DISCONNECT_GRACE_MS = 1000;
 
 export class VendorSession implements ChannelHost {
   readonly id = newSessionId();
@@ -49,12 +51,14 @@ export class VendorSession implements ChannelHost {
   readonly targetConfig: Authenticated['target'];
   readonly actor: Actor;
   private cast: Promise<CastWriter> | undefined;
-  private readonly channels = new Set<{ notice(line: string): void; end(): void }>();
+  private readonly channels = new Set<TrackedChannel>();
   private readonly watchers = new Set<TerminalWatcher>();
   private screen: CommandCapture | undefined;
   private readonly rules: CompiledCommandRules;
   private refusals = 0;
   private endReason: SessionEndReason | undefined;
+  /** close() disconnects the vendor itself, once the channels' output is delivered. */
+  private disconnecting = false;
   private unregister: (() => void) | undefined;
   private writes: Promise<unknown> = Promise.resolve();
   /** Resolves once the session is recorded as ended (store, recording sealed, audit). */
@@ -220,7 +224,7 @@ export class VendorSession implements ChannelHost {
     return { verdict: d.verdict, ...(d.rule ? { reason: d.rule.reason } : {}) };
   }
 
-  track(ch: { notice(line: string): void; end(): void }): () => void {
+  track(ch: TrackedChannel): () => void {
     this.channels.add(ch);
     return () => this.channels.delete(ch);
   }
@@ -232,14 +236,19 @@ export class VendorSession implements ChannelHost {
   /** Tells the vendor `message` on every open channel, then ends channels, the target and the connection. */
   async close(reason: SessionEndReason, message: string): Promise<void> {
     this.endReason ??= reason;
+    const closed = [...this.channels].map((ch) => ch.closed ?? Promise.resolve());
     for (const ch of this.channels) {
       ch.notice(message);
       ch.end();
     }
     this.channels.clear();
     this.target.end();
-    // A short grace so the notice and channel closes leave before the disconnect.
-    setTimeout(() => this.o.front.end(), 100).unref();
+    // Disconnect once the channels have closed: output queued behind the vendor's window (a target that
+    // streamed) and the notice after it are delivered, not dropped. The target is cut off already; a
+    // client that stopped reading is disconnected after DISCONNECT_GRACE_MS all the same.
+    const grace = new Promise((r) => setTimeout(r, DISCONNECT_GRACE_MS).unref());
+    this.disconnecting = true;
+    void Promise.race([Promise.all(closed), grace]).then(() => this.o.front.end());
     await this.finish(reason);
   }
 
@@ -268,7 +277,7 @@ export class VendorSession implements ChannelHost {
     for (const w of this.watchers) w.ended(reason);
     this.watchers.clear();
     this.target.end();
-    this.o.front.end();
+    if (!this.disconnecting) this.o.front.end();
     let sealed: { sha256: string; bytes: number; incomplete: boolean } | undefined;
     const cast = await this.cast?.catch(() => undefined);
     if (cast) sealed = await cast.seal(reason === 'recording_failed' ? { incomplete: true, reason } : {});

@@ -23,9 +23,12 @@ export interface ShellInput {
  */
 export const CLEAR_LINE = Buffer.from([0x03]);
 
-/** Waits this long for the echo of keys typed just before an Enter, at most MAX_WAIT_MS in all. */
+/**
+ * Waits this long for the echo of keys typed just before an Enter, at most MAX_WAIT_MS in all (a slow
+ * link to a remote site; only while the keys are not on the screen yet — see CommandCapture.read).
+ */
 const QUIET_MS = 40;
-const MAX_WAIT_MS = 400;
+const MAX_WAIT_MS = 1000;
 
 export function readShellInput(o: ShellInput): void {
   const { front, back, valve, rec, capture } = o;

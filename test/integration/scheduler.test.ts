@@ -80,8 +80,8 @@ describe('scheduler', () => {
     fx.clock.set(T0 + 30 * MIN);
     expect(await scheduler.sweepNow()).toMatchObject({ ended: [grantId], closed: [] });
     expect(log).toEqual([
-      'warn:Gatehouse: your access to eng-ws-01 ends in 5 minutes (2026-11-23 11:30 Europe/Berlin); save your work.',
-      'warn:Gatehouse: your access to eng-ws-01 ends in 1 minute (2026-11-23 11:30 Europe/Berlin); save your work.',
+      'warn:your access to eng-ws-01 ends in 5 minutes (2026-11-23 11:30 Europe/Berlin); save your work.',
+      'warn:your access to eng-ws-01 ends in 1 minute (2026-11-23 11:30 Europe/Berlin); save your work.',
       'close:window_ended:your access window has ended',
     ]);
     expect(fx.sessions.list()).toEqual([]);

@@ -6,6 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSftp } from '../helpers/openssh-vendor.js';
 import { type SshGateway, startSshGateway, TARGET } from '../helpers/ssh-gateway.js';
 
 const run = promisify(execFile);
@@ -55,6 +56,15 @@ describe('channels', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/subsystem request failed/);
     await h.waitAudit('channel.refused', (a) => a.data?.kind === 'subsystem' && a.data.code === 'file_transfer_denied');
+  });
+
+  it('refuses the real sftp client where fileTransfer is deny, and audits it', async () => {
+    const r = await runSftp(h, 'ls /\n');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/subsystem request failed|Connection closed/);
+    expect(r.stdout).not.toContain('sftp>');
+    await h.waitAudit('channel.refused', (a) => a.data?.kind === 'subsystem' && a.data.name === 'sftp' && a.data.code === 'file_transfer_denied');
+    expect((await audit('file.transferred')).length).toBe(0);
   });
 
   it('refuses agent forwarding and X11 (audited) and the session still works', async () => {

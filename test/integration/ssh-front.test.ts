@@ -92,7 +92,12 @@ describe('ssh front: refusals say why in one line and are audited', () => {
     const other = join(h.dir.path, 'stranger_ed25519');
     await run('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
     const out = (await h.ssh(TARGET, { command: 'true', identity: other })).stderr;
-    expect(refusedLines(out)[0]).toMatch(/^Gatehouse: your SSH key SHA256:\S+ is not registered; add it under your profile at /);
+    const [line] = refusedLines(out);
+    expect(line).toMatch(/^Gatehouse: your SSH key SHA256:\S+ is not registered; add it at (\S+) and request access at \S+$/);
+    expect(line).toContain(` add it at ${h.url}/keys and request access at ${h.url}/requests/new`);
+    // No key offered at all (keyboard-interactive only): the same page is named.
+    const none = (await h.ssh(TARGET, { command: 'true', options: ['-o', 'PubkeyAuthentication=no'] })).stderr;
+    expect(refusedLines(none)[0]).toBe(`Gatehouse: no registered SSH key was offered; add yours at ${h.url}/keys and request access at ${h.url}/requests/new?target=${TARGET}`);
     expect(await lastRefusal()).toMatchObject({ data: { code: 'unknown_key' }, actor: { kind: 'anonymous' } });
   });
 

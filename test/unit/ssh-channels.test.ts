@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { utils } from 'ssh2';
 import { parsePublicKeyLine } from '../../gateway/http/routes/keys.js';
 import { oneLine } from '../../gateway/ssh/auth.js';
-import { forwardDecision, subsystemDecision } from '../../gateway/ssh/channels.js';
+import { execDecision, forwardDecision, subsystemDecision } from '../../gateway/ssh/channels.js';
 import { sshFingerprint } from '../../gateway/ssh/host-keys.js';
 
 /** ssh2's generator drops a leading zero byte of the public key (~1 in 256): take only keys that load. */
@@ -56,4 +56,15 @@ describe('public key lines', () => {
     const rsa = utils.generateKeyPairSync('rsa', { bits: 1024 });
     expect(() => parsePublicKeyLine(rsa.public)).toThrow(/at least 2048 bits/);
   });
+});
+
+describe('execDecision', () => {
+  const t = { id: 'eng-ws-01' };
+  it.each(['scp -t /tmp/x', 'scp -v -f /etc/passwd', '/usr/bin/scp -pt .', 'cd /tmp && scp -r -t dir', 'rsync --server -vlogDtpre.iLsfxCIvu . /tmp/x', "sh -c 'scp -t /x'"])(
+    'refuses %s',
+    (cmd) => expect(execDecision(t, cmd).allow).toBe(false),
+  );
+  it.each(['ls -t', 'scpx -t y', 'echo hello', 'tar -tf x.tar', 'rsync --version', 'plc download'])('allows %s', (cmd) =>
+    expect(execDecision(t, cmd).allow).toBe(true),
+  );
 });
