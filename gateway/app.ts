@@ -136,6 +136,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const events = eventsRouter({ broker, onSessionEnded: (l) => sessions.onSessionEnded(l) });
 
   let stopping = false;
+  let ssh: RunningSsh | undefined; // set once the SSH listener is up (below); GET /api/me shows its port
   // RDP (issue 7): tokens minted under /api, redeemed once by /ws/rdp.
   const rdpTokens = new RdpTokens({ now: () => clock.now() });
   const onRefusal = auditRefusals({ audit, clock, logger, perMinute: opts.auth?.refusalsPerMinute });
@@ -149,7 +150,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         router: apiGuard({ publicUrl, session: sessions.middleware({ refuseExpired: true }) }),
       },
       { path: '/auth', router: authRoutes({ deps, oidc, logins, sessions, rateLimit: loginLimit }) },
-      { path: '/api', router: meRoutes(deps) },
+      { path: '/api', router: meRoutes(deps, () => ssh?.port) },
       { path: '/api', router: totpRouter(deps, { limiter: stepUpRateLimit(clock) }) },
       { path: '/api', router: keysRouter(deps) },
       { path: '/api', router: requestsRouter({ broker, clock, config }) },
@@ -183,7 +184,6 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // --- end websockets
 
   // --- SSH listener (issue 5): after HTTP, before gateway.started; stopped before the audit log closes.
-  let ssh: RunningSsh | undefined;
   if (opts.ssh !== false) {
     try {
       ssh = await startSshServer({ deps, registry: liveSessions, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...opts.ssh });

@@ -17,5 +17,7 @@ const failedSuites = (report.testResults ?? []).filter(
 );
 const failed = (report.numFailedTests ?? 0) + failedSuites.length;
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+// The last line is the plain count CI reads; skips (opt-in suites such as a real guacd) are said just before it.
+if (skipped) console.log(`${skipped} skipped`);
+console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);

@@ -9,6 +9,7 @@ export interface Me {
   totpEnrolled: boolean;
   stepUpUntil: string | null;
   csrfToken: string;
+  sshPort: number | null;
 }
 
 export class ApiError extends Error {

@@ -110,6 +110,11 @@ describe('browser terminal', () => {
     await stepUp(h.vendor.browser, h.vendor.me.csrfToken, h.freshCode());
   });
 
+  it('GET /api/me names the SSH port, so the request page can show the ssh line', async () => {
+    const me = (await (await h.vendor.browser.fetch('/api/me')).json()) as { sshPort: number | null };
+    expect(me.sshPort).toBe(h.port);
+  });
+
   it("refuses another user's grant, an unknown grant, and a window not yet open — the same way", async () => {
     const others = await h.grant({ userId: 'usr_someone_else' });
     const a = connect(`/ws/ssh/${others.grantId}`, { browser: h.vendor.browser });

@@ -37,7 +37,7 @@ registerPage({
               { class: 'note' },
               h('a', { href: `/connect/${encodeURIComponent(r.grantId)}`, id: 'open-terminal', class: 'button' }, 'Open browser terminal'),
               ' or connect with your registered SSH key: ',
-              h('code', {}, `ssh -p <port> ${r.target.id}@${location.hostname}`),
+              h('code', { id: 'ssh-line' }, `ssh -p ${me.sshPort ?? '<port>'} ${r.target.id}@${location.hostname}`),
             )
           : null,
         r.state === 'approved' && r.requester.id === me.id && r.protocol === 'rdp' && r.grantId

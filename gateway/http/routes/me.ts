@@ -14,9 +14,12 @@ export interface MeResponse {
   /** Until when the last TOTP step-up counts for sensitive actions; null if none or no longer fresh. */
   stepUpUntil: string | null;
   csrfToken: string;
+  /** The gateway's SSH port, for the `ssh -p PORT target@host` line the pages show; null if SSH is off. */
+  sshPort: number | null;
 }
 
-export function meRoutes(deps: Pick<Deps, 'config' | 'clock'>): Router {
+/** `sshPort`: the listening port once the SSH front is up (it starts after HTTP). */
+export function meRoutes(deps: Pick<Deps, 'config' | 'clock'>, sshPort: () => number | undefined = () => undefined): Router {
   const router = Router();
   router.get('/me', (req, res) => {
     const { user, session } = requireAuth(req);
@@ -31,6 +34,7 @@ export function meRoutes(deps: Pick<Deps, 'config' | 'clock'>): Router {
       totpEnrolled: user.totp?.confirmed === true,
       stepUpUntil: until !== undefined && until > deps.clock.now() ? isoTime(until) : null,
       csrfToken: session.csrfToken,
+      sshPort: sshPort() ?? null,
     };
     res.set('Cache-Control', 'no-store').json(body);
   });
