@@ -1,7 +1,8 @@
 // `npm run bench`: Gatehouse side by side with OpenSSH (direct, ProxyJump) plus the audit and recorder suites;
 // writes bench/results/latest.{md,json}, keeping the previous result beside it for comparison.
 //   --quick          CI-sized inputs
-//   --only=a,b       run only these phases (route setup keys idle down up stream norec browser audit recorder);
+//   --only=a,b       run only these phases (route setup keys idle down up stream norec browser audit recorder;
+//                    hold — 1,000 sessions at once — runs only when named here);
 //                    prints, does not touch bench/results
 //   --profile        V8 CPU profile of the gateway → bench/results/profile.md
 import { spawnSync } from 'node:child_process';
@@ -13,7 +14,7 @@ import { version } from '../gateway/version.js';
 import { benchAudit } from './audit.js';
 import { newestProfile, profileMarkdown } from './profile.js';
 import { benchRecorder } from './recorder.js';
-import { benchSshPaths, FULL, type PathRow, type Phase, PHASES, QUICK, type SshBenchResult } from './ssh-paths.js';
+import { benchSshPaths, EXTRA_PHASES, FULL, type PathRow, type Phase, PHASES, QUICK, type SshBenchResult } from './ssh-paths.js';
 
 interface Row {
   suite: string;
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
   let ssh: SshBenchResult | undefined;
   const profileDir = profile ? await mkdtemp(join(tmpdir(), 'gatehouse-bench-prof-')) : undefined;
 
-  const phases = PHASES.filter((p) => want(p)) as Phase[];
+  const phases = [...PHASES.filter((p) => want(p)), ...EXTRA_PHASES.filter((p) => only?.includes(p))] as Phase[];
   if (phases.length > 0) {
     ssh = await benchSshPaths({
       sizes: quick ? QUICK : FULL,

@@ -17,14 +17,21 @@ export interface SshBenchSizes {
   streamBytes: number;
   /** Terminal output through the browser terminal (a pty shell: capture and recording on). */
   browserBytes: number;
+  /** Sessions held at once through Gatehouse in the `hold` phase. */
+  hold: number;
 }
 
 const MiB = 1024 * 1024;
-export const FULL: SshBenchSizes = { downBytes: 1024 * MiB, upBytes: 256 * MiB, keystrokes: 1000, setupSamples: 10, idle: 200, streams: 50, streamBytes: 20 * MiB, browserBytes: 128 * MiB };
-export const QUICK: SshBenchSizes = { downBytes: 16 * MiB, upBytes: 8 * MiB, keystrokes: 200, setupSamples: 3, idle: 20, streams: 5, streamBytes: 1 * MiB, browserBytes: 4 * MiB };
+export const FULL: SshBenchSizes = { downBytes: 1024 * MiB, upBytes: 256 * MiB, keystrokes: 1000, setupSamples: 10, idle: 200, streams: 50, streamBytes: 20 * MiB, browserBytes: 128 * MiB, hold: 1000 };
+export const QUICK: SshBenchSizes = { downBytes: 16 * MiB, upBytes: 8 * MiB, keystrokes: 200, setupSamples: 3, idle: 20, streams: 5, streamBytes: 1 * MiB, browserBytes: 4 * MiB, hold: 30 };
 
-export type Phase = 'route' | 'setup' | 'keys' | 'idle' | 'down' | 'up' | 'stream' | 'norec' | 'browser';
+export type Phase = 'route' | 'setup' | 'keys' | 'idle' | 'down' | 'up' | 'stream' | 'norec' | 'browser' | 'hold';
 export const PHASES: readonly Phase[] = ['route', 'setup', 'keys', 'idle', 'down', 'up', 'stream', 'norec', 'browser'];
+/**
+ * Asked for by name only (`--only=hold`): 1,000 interactive sessions through Gatehouse at once. Why not in the
+ * full run: opening them costs minutes of the 2-core budget (each is a target sshd login and a shell).
+ */
+export const EXTRA_PHASES: readonly Phase[] = ['hold'];
 
 export interface PathRow {
   measure: string;
@@ -88,7 +95,7 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
   const world = await startWorld();
   try {
     // Gatehouse logins: route + cipher check, setup samples, keystrokes, idle, bulk both ways, streams; and spares.
-    const vendorsNeeded = 2 + sizes.setupSamples + 1 + sizes.idle + 2 + sizes.streams + 10;
+    const vendorsNeeded = 2 + sizes.setupSamples + 1 + sizes.idle + 2 + sizes.streams + 10 + (on('hold') ? sizes.hold : 0);
     const gh = await world.startGatehouse('gatehouse', {
       vendors: vendorsNeeded,
       recording: true,
@@ -146,6 +153,19 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
       held.met = held.gatehouse === sizes.idle;
       mem.target = '<= 256 KiB (Gatehouse)';
       if (mem.gatehouse !== undefined) mem.met = mem.gatehouse <= 256;
+    }
+
+    if (on('hold')) {
+      say(`Gatehouse: opening ${sizes.hold} interactive sessions at once…`);
+      const rssBefore = await gh.rssAfterGc();
+      const held = await idleSessions(world, 'gatehouse', sizes.hold, 16);
+      const rssAfter = await gh.rssAfterGc();
+      const row: PathRow = { measure: `interactive sessions held at once through Gatehouse (of ${sizes.hold})`, unit: 'sessions', gatehouse: held.open.length, target: `${sizes.hold} held without error`, met: held.open.length === sizes.hold && held.failures.length === 0 };
+      const mem: PathRow = { measure: `gateway RSS per session with ${sizes.hold} held`, unit: 'KiB', ...(held.open.length > 0 ? { gatehouse: (rssAfter - rssBefore) / held.open.length } : {}) };
+      for (const f of held.failures.slice(0, 3)) failures.push(`hold: ${f}`);
+      rows.push(row, mem);
+      await held.closeAll();
+      await waitSessionsEnded(gh.storageDir);
     }
 
     const before = await castFiles(gh.storageDir);
