@@ -16,6 +16,7 @@ import { SSH, type Sshd, startSshd } from './sshd.js';
 import { type TempDir, tempDir } from './tmp.js';
 import { oathCode } from './totp.js';
 import { type Browser, type Me, signIn } from './web-login.js';
+import { openGrant } from './grants.js';
 
 const run = promisify(execFile);
 export const TARGET = 'eng-ws-01';
@@ -177,25 +178,7 @@ export async function startSshGateway(opts: SshGatewayOptions = {}): Promise<Ssh
 
   const grant: SshGateway['grant'] = async (o = {}) => {
     const now = clock.now();
-    const id = `req_${randomBytes(8).toString('hex')}`;
-    const r: AccessRequest = {
-      id,
-      userId: me.id,
-      targetId: TARGET,
-      protocol: 'ssh',
-      startsAt: new Date(now - 60_000).toISOString(),
-      endsAt: new Date(now + 4 * 3600_000).toISOString(),
-      durationMinutes: 240,
-      purpose: 'test',
-      emergency: false,
-      state: 'approved',
-      approvalsRequired: 1,
-      decisions: [],
-      createdAt: new Date(now - 120_000).toISOString(),
-      updatedAt: new Date(now - 120_000).toISOString(),
-      grantId: `grt_${randomBytes(8).toString('hex')}`,
-      ...o,
-    };
+    const r = openGrant({ userId: me.id, targetId: TARGET, protocol: 'ssh', now }, o);
     await gw.store.update((d) => void d.requests.push(r));
     return r;
   };

@@ -18,6 +18,7 @@ import { SteppingClock } from '../helpers/ssh-gateway.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 import { oathCode } from '../helpers/totp.js';
 import { type Browser, type Me, signIn } from '../helpers/web-login.js';
+import { openGrant } from '../helpers/grants.js';
 
 export const TARGET = 'eng-ws-01';
 export const RDP_PASSWORD = `Rdp-Secret-${randomBytes(6).toString('hex')}`;
@@ -178,24 +179,7 @@ export async function startRdpWorld(o: RdpWorldOptions): Promise<RdpWorld> {
 
   const grant: RdpWorld['grant'] = async (p, over = {}) => {
     const now = clock.now();
-    const r: AccessRequest = {
-      id: `req_${randomBytes(8).toString('hex')}`,
-      userId: p.me.id,
-      targetId: TARGET,
-      protocol: 'rdp',
-      startsAt: new Date(now - 60_000).toISOString(),
-      endsAt: new Date(now + 4 * 3600_000).toISOString(),
-      durationMinutes: 240,
-      purpose: 'rdp test',
-      emergency: false,
-      state: 'approved',
-      approvalsRequired: 1,
-      decisions: [],
-      createdAt: new Date(now - 120_000).toISOString(),
-      updatedAt: new Date(now - 120_000).toISOString(),
-      grantId: `grt_${randomBytes(8).toString('hex')}`,
-      ...over,
-    };
+    const r = openGrant({ userId: p.me.id, targetId: TARGET, protocol: 'rdp', now, purpose: 'rdp test' }, over);
     await gw.store.update((d) => void d.requests.push(r));
     return r as AccessRequest & { grantId: string };
   };
