@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Needs a real guacd and RDP server (not installable here): `npm run test:guacd` (vitest.guacd.config.ts).
+    exclude: ['test/real-guacd/**', '**/node_modules/**'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
