@@ -12,6 +12,7 @@ import { type GuacRecordingPlace, hashRecording, placeRecording, settleRecording
 import { allowedFromBrowser, gatehouseInstruction, type Relay, startRelay } from './relay.js';
 import { encodeInstruction, type Instruction } from './wire.js';
 import type { WebSocket } from 'ws';
+import { GuacFileAudit } from './file-streams.js';
 
 export interface DesktopTuning {
   /** guacd must answer `ready` within this (default 15 s). */
@@ -72,6 +73,16 @@ export class DesktopSession {
   /** guacd said goodbye (`disconnect`) before closing: an orderly end, not a drop. */
   private guacdSaidBye = false;
   private finishing: Promise<void> | undefined;
+  /** Files over Guacamole streams (drive redirection, uploads), each audited like an SFTP file. */
+  private readonly files = new GuacFileAudit((t) => {
+    this.fileWrites = this.fileWrites
+      .then(() => this.o.deps.audit.append({ type: 'file.transferred', actor: this.actor, subject: this.subject, data: { ...t, via: 'rdp' } }))
+      .then(
+        () => undefined,
+        (err: unknown) => this.o.deps.logger.error({ err, sessionId: this.id }, 'could not audit a file transfer'),
+      );
+  });
+  private fileWrites: Promise<void> = Promise.resolve();
   /** Resolves once the session is recorded as ended (store, recording sealed, audit). */
   readonly ended: Promise<void>;
   private resolveEnded!: () => void;
@@ -173,7 +184,7 @@ export class DesktopSession {
     if (this.endReason) return;
     const rdp = admission.target.rdp;
     this.tell({ type: 'ready', sessionId: this.id, targetId: admission.target.id, targetName: admission.target.name, endsAt: admission.request.endsAt });
-    this.relay = startRelay({ ws: this.o.ws, link, allowed: allowedFromBrowser('owner', { clipboard: rdp.clipboard, drive: rdp.drive }), observe: (ins) => this.observe(ins) });
+    this.relay = startRelay({ ws: this.o.ws, link, allowed: allowedFromBrowser('owner', { clipboard: rdp.clipboard, drive: rdp.drive }), observe: (ins) => this.observe(ins), observeBrowser: (ins) => this.files.fromBrowser(ins) });
     void this.checkRecording();
   }
 
@@ -189,6 +200,7 @@ export class DesktopSession {
   }
 
   private observe(ins: Instruction[]): void {
+    this.files.fromGuacd(ins);
     for (const i of ins) {
       if (i.opcode === 'error') this.guacdError = { message: (i.args[0] ?? '').slice(0, 500), status: Number(i.args[1]) || 0 };
       else if (i.opcode === 'disconnect') this.guacdSaidBye = true;
@@ -285,6 +297,8 @@ export class DesktopSession {
         await deps.audit.append({ type: 'recording.sealed', actor: this.actor, subject: this.subject, data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete, format: 'guac' } });
       else if (this.place && !neverConnected && reason !== 'recording_failed')
         await deps.audit.append({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: `no recording: ${recordingState ?? 'not placed'}`, path: this.place.stored } });
+      const untracked = this.files.finish();
+      await this.fileWrites;
       const dropped = this.relay?.dropped() ?? 0;
       await deps.audit.append({
         type: 'session.ended',
@@ -296,6 +310,7 @@ export class DesktopSession {
           durationMs: deps.clock.now() - this.startedAt,
           ...(this.guacdError ? { guacdError: this.guacdError } : {}),
           ...(dropped ? { droppedFromBrowser: dropped } : {}),
+          ...(untracked ? { fileStreamsNotAudited: untracked } : {}),
         },
       });
     } catch (err) {

@@ -24,6 +24,8 @@ export interface RelayOptions {
   allowed: ReadonlySet<string>;
   /** Sees every instruction guacd sends (the session watches for `error` and `disconnect`). */
   observe?(ins: Instruction[]): void;
+  /** Sees every instruction of the browser's that goes on to guacd (file uploads are audited from these). */
+  observeBrowser?(ins: Instruction[]): void;
   /** Bytes queued towards the browser above which guacd is paused (default 4 MiB). */
   highWaterBytes?: number;
 }
@@ -65,6 +67,7 @@ export function startRelay(o: RelayOptions): Relay {
       return;
     }
     let out = '';
+    const passed: Instruction[] = [];
     for (const i of r.instructions) {
       if (i.opcode === '') {
         // The tunnel's own keep-alive: answered here, never sent to guacd.
@@ -76,7 +79,9 @@ export function startRelay(o: RelayOptions): Relay {
         continue;
       }
       out += encodeInstruction(i.opcode, ...i.args);
+      passed.push(i);
     }
+    if (passed.length > 0) o.observeBrowser?.(passed);
     if (out && !link.send(out)) {
       ws.pause();
       link.socket.once('drain', () => ws.resume());

@@ -1,0 +1,74 @@
+// Files crossing an RDP session as Guacamole streams (drive redirection, drag-and-drop uploads): each one audited
+// with name, direction, size and SHA-256, as SFTP files are. The relay shows this every instruction both ways.
+//
+// Streams that carry files: `file` (stream, mimetype, name) either way; `put` (object, stream, mimetype, name)
+// from the browser (upload into the redirected drive); `body` (object, stream, mimetype, name) from guacd (a
+// drive file the browser asked for with `get`). Their bytes follow as base64 `blob` (stream, data) until `end`.
+// Every other stream (images, audio, clipboard) is ignored.
+import { createHash, type Hash } from 'node:crypto';
+import type { FileTransfer } from '../ssh/sftp-audit.js';
+import type { Instruction } from './wire.js';
+
+/** Open file streams tracked per direction; beyond this a stream is reported as not audited (closed at session end). */
+const MAX_OPEN = 64;
+const MAX_NAME = 1024;
+
+interface Open {
+  name: string;
+  size: number;
+  hash: Hash;
+}
+
+type Direction = FileTransfer['direction'];
+
+export class GuacFileAudit {
+  private readonly open = { upload: new Map<string, Open>(), download: new Map<string, Open>() };
+  private untracked = 0;
+
+  constructor(private readonly report: (t: FileTransfer) => void) {}
+
+  /** Browser → guacd instructions (only those the relay let through). */
+  fromBrowser(ins: readonly Instruction[]): void {
+    for (const i of ins) this.see('upload', i, i.opcode === 'put');
+  }
+
+  /** guacd → browser instructions. */
+  fromGuacd(ins: readonly Instruction[]): void {
+    for (const i of ins) this.see('download', i, i.opcode === 'body');
+  }
+
+  /** Streams opened and never ended (the session closed mid-transfer): reported without a hash. Returns how many could not be tracked at all. */
+  finish(): number {
+    for (const dir of ['upload', 'download'] as const) {
+      for (const f of this.open[dir].values()) this.report({ name: f.name, direction: dir, size: f.size, sequential: true, closed: false });
+      this.open[dir].clear();
+    }
+    return this.untracked;
+  }
+
+  private see(dir: Direction, i: Instruction, objectStream: boolean): void {
+    const streams = this.open[dir];
+    if (i.opcode === 'file' || objectStream) {
+      // file: stream, mimetype, name — put/body: object, stream, mimetype, name.
+      const [stream, , name] = objectStream ? i.args.slice(1) : i.args;
+      if (stream === undefined) return;
+      if (streams.size >= MAX_OPEN && !streams.has(stream)) {
+        this.untracked++;
+        return;
+      }
+      streams.set(stream, { name: String(name ?? '').slice(0, MAX_NAME), size: 0, hash: createHash('sha256') });
+    } else if (i.opcode === 'blob') {
+      const f = streams.get(i.args[0] ?? '');
+      if (!f) return;
+      const bytes = Buffer.from(i.args[1] ?? '', 'base64');
+      f.size += bytes.length;
+      f.hash.update(bytes);
+    } else if (i.opcode === 'end') {
+      const stream = i.args[0] ?? '';
+      const f = streams.get(stream);
+      if (!f) return;
+      streams.delete(stream);
+      this.report({ name: f.name, direction: dir, size: f.size, sha256: f.hash.digest('hex'), sequential: true, closed: true });
+    }
+  }
+}

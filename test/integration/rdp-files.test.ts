@@ -1,0 +1,66 @@
+// Files across an RDP session (drive redirection enabled on the target): each Guacamole file stream, upload or
+// download, is audited with name, size and SHA-256 — against the Guacamole-protocol stand-in.
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enc, type GuacdStandin, startGuacdStandin } from '../helpers/guacd-standin.js';
+import { type Person, type RdpWorld, startRdpWorld } from './rdp-fixture.js';
+
+let standin: GuacdStandin;
+let w: RdpWorld;
+let vendor: Person;
+
+beforeAll(async () => {
+  standin = await startGuacdStandin({ keepAliveMs: 300 });
+  w = await startRdpWorld({
+    guacd: { host: standin.host, port: standin.port },
+    rdp: { drive: true },
+    tuning: { idleMs: 2000, handshakeMs: 3000, recordingAppearMs: 2000, settleQuietMs: 150, settleMaxMs: 3000 },
+  });
+  vendor = await w.person('vendor');
+}, 60_000);
+afterAll(async () => {
+  await w?.close();
+  await standin?.close();
+});
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('files over RDP', () => {
+  it('audits an upload and a download with their SHA-256, and an upload cut off by the end without one', async () => {
+    const g = await w.grant(vendor);
+    const t = await w.token(vendor, g.grantId);
+    const c = w.open(vendor, `/ws/rdp?token=${String(t.json.token)}`);
+    const sessionId = String((await c.message('ready')).sessionId);
+    const conn = await standin.waitFor('the connection', () => standin.connections.find((x) => x.owner.params['recording-name'] === `${sessionId}.guac`));
+    expect(conn.owner.params['enable-drive']).toBe('true');
+
+    // Upload: a dropped file, in two blobs (base64 as guacamole-common-js sends it).
+    const up = randomBytes(70_000);
+    c.send('file', 5, 'application/octet-stream', 'PLC/recipe.s7p');
+    c.send('blob', 5, up.subarray(0, 40_000).toString('base64'));
+    c.send('blob', 5, up.subarray(40_000).toString('base64'));
+    c.send('end', 5);
+    // An upload into the drive that never ends (the session closes first).
+    c.send('put', 0, 9, 'text/plain', '/notes.txt');
+    c.send('blob', 9, Buffer.from('half a note').toString('base64'));
+    await standin.waitFor('the upload at guacd', () => conn.owner.received.filter((i) => i.opcode === 'blob').length === 3);
+
+    // Download: a drive file the browser asked for, streamed back by guacd.
+    const down = randomBytes(12_345);
+    standin.broadcast(conn.id, enc('body', 0, 7, 'text/csv', '/Download/report.csv') + enc('blob', 7, down.toString('base64')) + enc('end', 7));
+    await c.instruction('end', (i) => i.args[0] === '7');
+
+    c.ws.close();
+    await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId);
+    const files = (await w.audit()).filter((a) => a.type === 'file.transferred' && a.subject?.sessionId === sessionId).map((a) => a.data);
+    expect(files).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'PLC/recipe.s7p', direction: 'upload', size: up.length, sha256: sha(up), closed: true, via: 'rdp' }),
+        expect.objectContaining({ name: '/Download/report.csv', direction: 'download', size: down.length, sha256: sha(down), closed: true }),
+        expect.objectContaining({ name: '/notes.txt', direction: 'upload', size: 11, closed: false }),
+      ]),
+    );
+    expect(files).toHaveLength(3);
+    expect(files.find((f) => f?.name === '/notes.txt')?.sha256).toBeUndefined();
+  });
+});

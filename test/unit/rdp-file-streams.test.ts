@@ -1,0 +1,46 @@
+// The Guacamole file-stream audit on its own: which streams count as files, bounds, and hostile input.
+import { describe, expect, it } from 'vitest';
+import { GuacFileAudit } from '../../gateway/rdp/file-streams.js';
+import type { FileTransfer } from '../../gateway/ssh/sftp-audit.js';
+
+const ins = (opcode: string, ...args: Array<string | number>) => ({ opcode, args: args.map(String) });
+
+describe('GuacFileAudit', () => {
+  it('ignores blobs of streams that are not files (images, clipboard) and ends of unknown streams', () => {
+    const seen: FileTransfer[] = [];
+    const a = new GuacFileAudit((t) => seen.push(t));
+    a.fromGuacd([ins('img', 3, 14, 0, 'image/png', 0, 0), ins('blob', 3, 'AAAA'), ins('end', 3), ins('end', 99)]);
+    a.fromBrowser([ins('clipboard', 2, 'text/plain'), ins('blob', 2, 'aGk='), ins('end', 2), ins('blob', 'x', '!!!')]);
+    expect(seen).toEqual([]);
+    expect(a.finish()).toBe(0);
+  });
+
+  it('keeps directions apart: the same stream index both ways is two files', () => {
+    const seen: FileTransfer[] = [];
+    const a = new GuacFileAudit((t) => seen.push(t));
+    a.fromBrowser([ins('file', 1, 'a/b', 'up.bin'), ins('blob', 1, Buffer.from('up').toString('base64'))]);
+    a.fromGuacd([ins('file', 1, 'a/b', 'down.bin'), ins('blob', 1, Buffer.from('down!').toString('base64')), ins('end', 1)]);
+    a.fromBrowser([ins('end', 1)]);
+    expect(seen.map((t) => [t.name, t.direction, t.size])).toEqual([
+      ['down.bin', 'download', 5],
+      ['up.bin', 'upload', 2],
+    ]);
+  });
+
+  it('tracks at most 64 open file streams a direction; the rest are counted as not audited', () => {
+    const seen: FileTransfer[] = [];
+    const a = new GuacFileAudit((t) => seen.push(t));
+    a.fromBrowser(Array.from({ length: 70 }, (_, i) => ins('file', i, 'x/y', `f${i}`)));
+    expect(a.finish()).toBe(6);
+    expect(seen).toHaveLength(64);
+    expect(seen.every((t) => t.closed === false && t.sha256 === undefined)).toBe(true);
+  });
+
+  it('bounds a hostile name and survives malformed base64', () => {
+    const seen: FileTransfer[] = [];
+    const a = new GuacFileAudit((t) => seen.push(t));
+    a.fromBrowser([ins('file', 1, 'x/y', 'n'.repeat(10_000)), ins('blob', 1, '%%%not base64%%%'), ins('end', 1)]);
+    expect(seen[0]!.name).toHaveLength(1024);
+    expect(seen[0]!.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
