@@ -226,6 +226,16 @@ export class WebSessions {
     return undefined;
   }
 
+  /**
+   * Activity on a websocket of this session (typing in the browser terminal, the live view's keep-alive while
+   * visible) counts like a request: a vendor working in a terminal for an hour makes no HTTP calls, and the idle
+   * timeout must not end their session under them. Expired or unknown sessions are left alone (the sweep ends them).
+   */
+  async keepAlive(sessionId: string): Promise<void> {
+    const found = this.lookup(sessionId);
+    if (found && 'auth' in found) await this.touch(found.auth);
+  }
+
   private async touch(auth: AuthContext): Promise<AuthContext> {
     const now = this.opts.clock.now();
     if (now - Date.parse(auth.session.lastSeenAt) < this.touchEveryMs) return auth;

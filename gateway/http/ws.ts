@@ -36,7 +36,7 @@ export interface WsRoute {
 
 export interface WsOptions {
   publicUrl: string;
-  sessions: Pick<WebSessions, 'peek' | 'onSessionEnded'>;
+  sessions: Pick<WebSessions, 'peek' | 'onSessionEnded' | 'keepAlive'>;
   routes: WsRoute[];
   onRefusal?: RefusalHook;
   logger: Logger;
@@ -131,6 +131,8 @@ export function attachWebSockets(server: Server, o: WsOptions): WebSocketDoor {
         opened = true;
         track(ws, auth.session.id);
         ws.on('error', () => undefined);
+        // Any frame from the page is activity on its web session (throttled inside keepAlive).
+        ws.on('message', () => void o.sessions.keepAlive(auth.session.id).catch(() => undefined));
         handler.open(ws);
       });
     } catch (err) {

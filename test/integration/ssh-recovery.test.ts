@@ -165,7 +165,8 @@ describe('gateway SIGKILLed mid-session (real `gatehouse serve`)', () => {
     expect(log.find((a) => a.type === 'session.ended' && a.subject?.sessionId === sessionId)?.data).toMatchObject({ reason: 'gateway_crashed' });
 
     cli.child.kill('SIGTERM');
-    expect((await cli.exited).code).toBe(0);
+    const stopped = await cli.exited;
+    expect(stopped.code, `signal ${String(cli.child.signalCode)}\n${stopped.stderr}`).toBe(0);
     const verify = await runCli(['audit', 'verify', '--dir', storageDir]);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
 

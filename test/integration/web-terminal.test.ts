@@ -165,6 +165,23 @@ describe('browser terminal', () => {
     expect(texts).toEqual(['stty size', 'echo web-$((6*7)); stty size', 'exit']);
   });
 
+  it('typing in the terminal is activity on the web session: its idle clock moves on', async () => {
+    const grant = await h.grant();
+    const c = connect(`/ws/ssh/${grant.grantId}`, { browser: h.vendor.browser });
+    await c.control('ready');
+    await c.until(PROMPT);
+    const mine = () => h.gw.store.data.webSessions.find((s) => s.userId === h.vendor.me.id && s.stepUpAt)!;
+    const before = Date.parse(mine().lastSeenAt);
+    h.clock.offset += 5 * 60_000; // later than the touch interval, well inside the idle timeout
+    send(c, 'echo still-here\r');
+    await c.until(/still-here\r?\n/);
+    const end = Date.now() + 5000;
+    while (Date.parse(mine().lastSeenAt) <= before && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    expect(Date.parse(mine().lastSeenAt)).toBeGreaterThan(before);
+    c.ws.close();
+    await c.closed;
+  });
+
   it('applies the command rules: a blocked command never reaches the target', async () => {
     const grant = await h.grant();
     const c = connect(`/ws/ssh/${grant.grantId}`, { browser: h.vendor.browser });

@@ -31,7 +31,15 @@ export function openTerminalSocket(path: string, on: TerminalSocketHandlers): We
     }
     on.bytes(new Uint8Array(ev.data as ArrayBuffer));
   });
-  ws.addEventListener('close', (ev) => on.closed(ev.code, ev.reason));
+  // While the page is in view, a keep-alive a minute counts as activity on the web session (the gateway ignores
+  // its content): watching or reading a terminal is using Gatehouse, though no HTTP request is made.
+  const keepAlive = window.setInterval(() => {
+    if (ws.readyState === WebSocket.OPEN && document.visibilityState === 'visible') ws.send('{"type":"keepalive"}');
+  }, 60_000);
+  ws.addEventListener('close', (ev) => {
+    window.clearInterval(keepAlive);
+    on.closed(ev.code, ev.reason);
+  });
   return ws;
 }
 
