@@ -4,7 +4,6 @@
 // words for a guacd that is down and for a target that does not answer.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from '../helpers/browser.js';
@@ -107,20 +106,16 @@ describe('remote desktop page', () => {
     expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe('terminated');
     await w.waitAudit('recording.sealed', (a) => a.subject?.sessionId === sessionId);
 
-    // Replay: web/rdp-replay.ts, bundled on its own and run in the supervisor's page, plays the sealed .guac.
-    const bundle = await build({ entryPoints: [join(process.cwd(), 'web', 'rdp-replay.ts')], bundle: true, format: 'iife', globalName: 'GuacReplayTest', write: false, platform: 'browser', logLevel: 'silent' });
-    await sp.evaluate(`${bundle.outputFiles[0]!.text}\nwindow.GuacReplayTest = GuacReplayTest;`);
-    const replayed = await sp.evaluate<{ duration: number }>(`(async () => {
-      const host = document.createElement('div');
-      host.id = 'guac-replay-test';
-      document.querySelector('main').append(host);
-      const r = await window.GuacReplayTest.mountGuacReplay(host, ${JSON.stringify(`/api/sessions/${sessionId}/recording`)});
-      await r.loaded;
-      await new Promise((done) => r.recording.seek(r.recording.getDuration(), done));
-      return { duration: r.recording.getDuration() };
-    })()`);
-    expect(replayed.duration).toBeGreaterThan(0);
-    await expect.poll(() => pixel(sp, '#guac-replay-test'), { timeout: 10_000 }).toEqual([10, 200, 10]);
+    // Replay: the session's page in the auditor workspace plays the sealed .guac (guacamole-common-js); seek to its end.
+    await sp.goto(`${w.url}/sessions/${sessionId}`);
+    const seek = sp.locator('#guac-replay .guac-replay-seek:not([disabled])');
+    await seek.waitFor();
+    expect(Number(await seek.getAttribute('max'))).toBeGreaterThan(0);
+    await seek.evaluate((el: HTMLInputElement) => {
+      el.value = el.max;
+      el.dispatchEvent(new Event('input'));
+    });
+    await expect.poll(() => pixel(sp, '#guac-replay'), { timeout: 10_000 }).toEqual([10, 200, 10]);
     await w.waitAudit('recording.viewed', (a) => a.subject?.sessionId === sessionId);
     await sp.screenshot({ path: join(SHOTS, 'rdp-replay.png') });
 
