@@ -1,12 +1,12 @@
 // Private OpenSSH daemons for the bench (the target and the ProxyJump host): loopback, free port, temp keys, own config.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { descendants } from './proc.js';
+import { privateSshdConfig, stopSshdTree } from './private-sshd.js';
 
 const run = promisify(execFile);
 export const SSHD = '/usr/sbin/sshd';
@@ -50,47 +50,6 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-function sshdConfig(dir: string, port: number, authorizedKeys: string): string {
-  return [
-    `ListenAddress 127.0.0.1:${port}`,
-    `HostKey ${join(dir, 'host_ed25519')}`,
-    `AuthorizedKeysFile ${authorizedKeys}`,
-    'PidFile none',
-    'UsePAM no',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'PubkeyAuthentication yes',
-    'PermitRootLogin prohibit-password',
-    'StrictModes no',
-    'UseDNS no',
-    'PrintMotd no',
-    'PrintLastLog no',
-    'AllowTcpForwarding yes',
-    // The scale cases open hundreds of connections from one address at once: no early drops.
-    'MaxStartups 1000',
-    'MaxSessions 10',
-    'LogLevel VERBOSE',
-    '',
-  ].join('\n');
-}
-
-async function stopTree(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // sshd forks per connection (and those call setsid): find them by parentage, not by group.
-  for (const pid of await descendants(child.pid)) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 /** Starts `sshd -D` in `dir` accepting the keys in `authorizedKeys` (a file path). */
 export async function startSshd(name: string, dir: string, authorizedKeys: string): Promise<BenchSshd> {
   await mkdir('/run/sshd', { recursive: true, mode: 0o755 }); // privilege separation dir: sshd needs it
@@ -101,7 +60,7 @@ export async function startSshd(name: string, dir: string, authorizedKeys: strin
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const configPath = join(dir, 'sshd_config');
-    await writeFile(configPath, sshdConfig(dir, port, authorizedKeys));
+    await writeFile(configPath, privateSshdConfig({ dir, port, authorizedKeys, maxStartups: '1000', maxSessions: 10 }));
     const fd = openSync(logPath, 'a');
     const child = spawn(SSHD, ['-D', '-e', '-E', logPath, '-f', configPath], { stdio: ['ignore', fd, fd] });
     closeSync(fd);
@@ -119,14 +78,14 @@ export async function startSshd(name: string, dir: string, authorizedKeys: strin
           logPath,
           stop: async () => {
             process.removeListener('exit', kill);
-            await stopTree(child);
+            await stopSshdTree(child);
           },
         };
       }
       await new Promise((r) => setTimeout(r, 50));
     }
     process.removeListener('exit', kill);
-    await stopTree(child);
+    await stopSshdTree(child);
     const log = await readFile(logPath, 'utf8').catch(() => '');
     if (/Address already in use/i.test(log) && attempt < 3) continue;
     throw new Error(`${name} sshd did not come up on 127.0.0.1:${port}; its log:\n${log}`);

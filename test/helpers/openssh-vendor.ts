@@ -5,6 +5,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SSH } from './sshd.js';
 import { type SshGateway, type SshResult, TARGET } from './ssh-gateway.js';
+import { vendorSshOptions } from './ssh-options.js';
 
 export const SFTP = '/usr/bin/sftp';
 export const SCP = '/usr/bin/scp';
@@ -96,18 +97,8 @@ export async function runScp(h: SshGateway, from: string, to: string, o: { timeo
 
 async function runClient(h: SshGateway, program: string, rest: string[], stdin: string, timeoutMs = 30_000): Promise<SshResult> {
   const env = await askpassEnv(h);
-  const args = [
-    '-F', '/dev/null',
-    '-i', h.vendor.keyPath,
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', `UserKnownHostsFile=${h.knownHosts}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'ConnectTimeout=10',
-    '-o', 'NumberOfPasswordPrompts=1',
-    '-P', String(h.port),
-    ...rest,
-  ];
+  const args = [...vendorSshOptions({ keyPath: h.vendor.keyPath, knownHosts: h.knownHosts }), '-P', String(h.port), ...rest];
+
   const child = spawn(program, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

@@ -17,6 +17,7 @@ import { type TempDir, tempDir } from './tmp.js';
 import { oathCode } from './totp.js';
 import { type Browser, type Me, signIn } from './web-login.js';
 import { openGrant } from './grants.js';
+import { vendorSshOptions } from './ssh-options.js';
 
 const run = promisify(execFile);
 export const TARGET = 'eng-ws-01';
@@ -144,19 +145,8 @@ export async function startSshGateway(opts: SshGatewayOptions = {}): Promise<Ssh
   const askpassLog = join(dir.path, 'askpass.log');
 
   const freshCode = () => oathCode(secret, clock.nextStep());
-  const sshArgs = (login: string, extra: string[] = []) => [
-    '-F', '/dev/null',
-    '-i', keyPath,
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', `UserKnownHostsFile=${knownHosts}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'ConnectTimeout=10',
-    '-o', 'NumberOfPasswordPrompts=1',
-    '-p', String(ssh.port),
-    ...extra,
-    `${login}@127.0.0.1`,
-  ];
+  const sshArgs = (login: string, extra: string[] = []) => [...vendorSshOptions({ keyPath, knownHosts }), '-p', String(ssh.port), ...extra, `${login}@127.0.0.1`];
+
   const runSsh: SshGateway['ssh'] = async (login, o = {}) => {
     const codeFile = join(dir.path, `code-${randomBytes(4).toString('hex')}`);
     await writeFile(codeFile, `${o.code ?? freshCode()}\n`);

@@ -1,10 +1,11 @@
 // A real OpenSSH sshd for tests: foreground, loopback, free port, temp host and client keys; never a silent skip.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { privateSshdConfig, stopSshdTree } from '../../bench/private-sshd.js';
 import { freePort, waitForPort } from './ports.js';
 import { tempDir } from './tmp.js';
 
@@ -56,60 +57,6 @@ async function keygen(path: string, comment: string): Promise<{ privateKey: stri
   return { privateKey, publicKey: publicKey.trim() };
 }
 
-function config(dir: string, port: number, extra: string[]): string {
-  return [
-    `Port ${port}`,
-    `ListenAddress 127.0.0.1:${port}`,
-    `HostKey ${join(dir, 'host_ed25519')}`,
-    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-    'PidFile none',
-    'UsePAM no',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'PubkeyAuthentication yes',
-    // The tests run as root; keys only.
-    'PermitRootLogin prohibit-password',
-    'StrictModes no',
-    'UseDNS no',
-    'PrintMotd no',
-    'PrintLastLog no',
-    'AllowTcpForwarding yes',
-    'MaxStartups 100:30:200',
-    'MaxSessions 50',
-    'Subsystem sftp internal-sftp',
-    'LogLevel VERBOSE',
-    ...extra,
-    '',
-  ].join('\n');
-}
-
-/** sshd forks a child per connection (which calls setsid), so stopping must find them by parent pid. */
-async function childrenOf(pid: number): Promise<number[]> {
-  const out: number[] = [];
-  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(entry)) continue;
-    const status = await readFile(`/proc/${entry}/status`, 'utf8').catch(() => '');
-    if (new RegExp(`^PPid:\\s+${pid}$`, 'm').test(status)) out.push(Number(entry));
-  }
-  return out;
-}
-
-async function stopChild(child: ChildProcess, timeoutMs = 5_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  for (const pid of await childrenOf(child.pid)) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  await exited;
-  clearTimeout(timer);
-}
-
 export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   requireBinary(SSHD, 'openssh-server');
   requireBinary(SSH_KEYGEN, 'openssh-client');
@@ -130,7 +77,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
 
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      await writeFile(configPath, config(dir, port, opts.extraConfig ?? []));
+      await writeFile(configPath, privateSshdConfig({ dir, port, authorizedKeys: join(dir, 'authorized_keys'), maxStartups: '100:30:200', maxSessions: 50, extra: opts.extraConfig ?? [] }));
       const fd = openSync(logPath, 'a');
       const child = spawn(SSHD, ['-D', '-e', '-E', logPath, '-f', configPath], { stdio: ['ignore', fd, fd] });
       closeSync(fd);
@@ -143,7 +90,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
         await writeFile(knownHostsPath, `[127.0.0.1]:${port} ${host.publicKey}\n`);
         const stop = async () => {
           process.removeListener('exit', killOnExit);
-          await stopChild(child);
+          await stopSshdTree(child);
           await tmp.remove();
         };
         return {
@@ -160,7 +107,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
         };
       }
       process.removeListener('exit', killOnExit);
-      await stopChild(child);
+      await stopSshdTree(child);
       const log = await readFile(logPath, 'utf8').catch(() => '');
       // Another process may take the port between freePort() and sshd's bind: try a new one.
       if (/Address already in use/i.test(log) && attempt < 3) continue;

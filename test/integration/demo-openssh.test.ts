@@ -8,13 +8,13 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Demo, DEMO_TARGET_ID, startDemo } from '../../gateway/demo/run.js';
 import { silentLogger } from '../../gateway/log.js';
-import { authorizeWithPassword } from '../helpers/oidc.js';
 import { spawnSsh } from '../helpers/openssh-vendor.js';
 import { freePort } from '../helpers/ports.js';
 import { SSH } from '../helpers/sshd.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 import { oathCode } from '../helpers/totp.js';
-import { Browser, beginLogin, type Me } from '../helpers/web-login.js';
+import { postAs, signInDemo } from '../helpers/demo-people.js';
+import { vendorSshOptions } from '../helpers/ssh-options.js';
 
 const run = promisify(execFile);
 
@@ -25,55 +25,25 @@ let vendorSecret: string;
 let keyPath: string;
 let knownHosts: string;
 
-async function signInAs(group: string): Promise<{ browser: Browser; me: Me; secret: string }> {
-  const person = demo.people.find((p) => p.groups.includes(group))!;
-  const browser = new Browser(demo.gateway.http.url);
-  const { callbackUrl } = await authorizeWithPassword({ authorizeUrl: await beginLogin(browser), login: person.login, password: person.password });
-  expect((await browser.fetch(callbackUrl)).status).toBe(303);
-  const me = (await (await browser.fetch('/api/me')).json()) as Me;
-  return { browser, me, secret: person.totpSecret };
-}
 
-async function post(who: { browser: Browser; me: Me }, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await who.browser.fetch(path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-csrf-token': who.me.csrfToken },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${path} answered ${res.status}: ${text}`);
-  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
-}
 
-const sshArgs = (login: string, extra: string[] = []) => [
-  '-F', '/dev/null',
-  '-i', keyPath,
-  '-o', 'IdentitiesOnly=yes',
-  '-o', 'StrictHostKeyChecking=yes',
-  '-o', `UserKnownHostsFile=${knownHosts}`,
-  '-o', 'GlobalKnownHostsFile=/dev/null',
-  '-o', 'ConnectTimeout=10',
-  '-o', 'NumberOfPasswordPrompts=1',
-  '-p', String(sshPort),
-  ...extra,
-  `${login}@127.0.0.1`,
-];
+const sshArgs = (login: string, extra: string[] = []) => [...vendorSshOptions({ keyPath, knownHosts }), '-p', String(sshPort), ...extra, `${login}@127.0.0.1`];
 
 beforeAll(async () => {
   dir = await tempDir('gh-demo-openssh-');
   sshPort = await freePort();
   demo = await startDemo({ dir: dir.path, httpPort: await freePort(), idpPort: await freePort(), sshPort, targetPort: await freePort(), logger: silentLogger });
   // The vendor: a key registered, a request approved by the demo supervisor (each with a step-up).
-  const vendor = await signInAs('vendors');
+  const vendor = await signInDemo(demo, 'vendors');
   vendorSecret = vendor.secret;
-  await post(vendor, '/api/me/step-up', { code: oathCode(vendor.secret) });
+  await postAs(vendor, '/api/me/step-up', { code: oathCode(vendor.secret) });
   keyPath = join(dir.path, 'vendor_ed25519');
   await run('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'vendor@demo', '-f', keyPath]);
-  await post(vendor, '/api/me/keys', { publicKey: await readFile(`${keyPath}.pub`, 'utf8') });
-  const request = await post(vendor, '/api/requests', { targetId: DEMO_TARGET_ID, protocol: 'ssh', durationMinutes: 60, purpose: 'OpenSSH through the demo' });
-  const supervisor = await signInAs('ot-supervisors');
-  await post(supervisor, '/api/me/step-up', { code: oathCode(supervisor.secret) });
-  expect((await post(supervisor, `/api/requests/${String(request.id)}/approve`, {})).state).toBe('approved');
+  await postAs(vendor, '/api/me/keys', { publicKey: await readFile(`${keyPath}.pub`, 'utf8') });
+  const request = await postAs(vendor, '/api/requests', { targetId: DEMO_TARGET_ID, protocol: 'ssh', durationMinutes: 60, purpose: 'OpenSSH through the demo' });
+  const supervisor = await signInDemo(demo, 'ot-supervisors');
+  await postAs(supervisor, '/api/me/step-up', { code: oathCode(supervisor.secret) });
+  expect((await postAs(supervisor, `/api/requests/${String(request.id)}/approve`, {})).state).toBe('approved');
   knownHosts = join(dir.path, 'known_hosts');
   await writeFile(knownHosts, `[127.0.0.1]:${sshPort} ${demo.gateway.ssh!.hostKeys[0]!.publicKey}\n`);
 }, 60_000);

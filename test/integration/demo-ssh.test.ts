@@ -10,12 +10,11 @@ import { type Demo, startDemo } from '../../gateway/demo/run.js';
 import { startSimulatedTarget } from '../../gateway/demo/simulated-target.js';
 import { silentLogger } from '../../gateway/log.js';
 import { sshFingerprint } from '../../gateway/ssh/host-keys.js';
-import { authorizeWithPassword } from '../helpers/oidc.js';
 import { freePort } from '../helpers/ports.js';
 import { collect, openExec, openShell } from '../helpers/ssh-vendor.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 import { oathCode } from '../helpers/totp.js';
-import { Browser, beginLogin, type Me } from '../helpers/web-login.js';
+import { postAs, signInDemo } from '../helpers/demo-people.js';
 
 const run = promisify(execFile);
 
@@ -134,26 +133,7 @@ describe('the simulated PLC workstation', () => {
   });
 });
 
-async function signInAs(groups: string): Promise<{ browser: Browser; me: Me; secret: string }> {
-  const person = demo.people.find((p) => p.groups.includes(groups))!;
-  const browser = new Browser(demo.gateway.http.url);
-  const authorizeUrl = await beginLogin(browser);
-  const { callbackUrl } = await authorizeWithPassword({ authorizeUrl, login: person.login, password: person.password });
-  expect((await browser.fetch(callbackUrl)).status).toBe(303);
-  const me = (await (await browser.fetch('/api/me')).json()) as Me;
-  return { browser, me, secret: person.totpSecret };
-}
 
-async function post(who: { browser: Browser; me: Me }, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await who.browser.fetch(path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-csrf-token': who.me.csrfToken },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${path} answered ${res.status}: ${text}`);
-  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
-}
 
 async function findCasts(root: string): Promise<string[]> {
   const entries = await readdir(root, { withFileTypes: true, recursive: true }).catch(() => []);
@@ -162,12 +142,12 @@ async function findCasts(root: string): Promise<string[]> {
 
 describe('the demo flow through the gateway', () => {
   it('vendor registers a key, requests, supervisor approves, then `plc status` runs through the gateway and is recorded', async () => {
-    const vendor = await signInAs('vendors');
-    await post(vendor, '/api/me/step-up', { code: oathCode(vendor.secret) });
+    const vendor = await signInDemo(demo, 'vendors');
+    await postAs(vendor, '/api/me/step-up', { code: oathCode(vendor.secret) });
     const keyPath = join(dir.path, 'vendor_ed25519');
     await run('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'vendor@demo', '-f', keyPath]);
-    await post(vendor, '/api/me/keys', { publicKey: await readFile(`${keyPath}.pub`, 'utf8') });
-    const request = await post(vendor, '/api/requests', {
+    await postAs(vendor, '/api/me/keys', { publicKey: await readFile(`${keyPath}.pub`, 'utf8') });
+    const request = await postAs(vendor, '/api/requests', {
       targetId: 'demo-plc-ws',
       protocol: 'ssh',
       durationMinutes: 60,
@@ -175,9 +155,9 @@ describe('the demo flow through the gateway', () => {
     });
     expect(request.state).toBe('pending');
 
-    const supervisor = await signInAs('ot-supervisors');
-    await post(supervisor, '/api/me/step-up', { code: oathCode(supervisor.secret) });
-    const approved = await post(supervisor, `/api/requests/${String(request.id)}/approve`, {});
+    const supervisor = await signInDemo(demo, 'ot-supervisors');
+    await postAs(supervisor, '/api/me/step-up', { code: oathCode(supervisor.secret) });
+    const approved = await postAs(supervisor, `/api/requests/${String(request.id)}/approve`, {});
     expect(approved.state).toBe('approved');
 
     // The vendor's second code: the next time step (a step is accepted only once per user).

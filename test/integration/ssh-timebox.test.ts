@@ -61,8 +61,7 @@ describe('time box (OpenSSH ssh → gateway → sshd)', () => {
       expect(warned.data).toMatchObject({ delivered: true, endsAt: g.endsAt });
       leaveUntil(g.endsAt, -1000);
       await s.until(/\[gatehouse\] your access window has ended/);
-      const code = await Promise.race([s.exited, new Promise((r) => setTimeout(() => r('still running'), 10_000))]);
-      expect(code).not.toBe('still running');
+      expect(await exitWithin(s, 10_000)).not.toBe('still running');
       await expectEnded(sessionId);
       expect((await h.audit()).filter((a) => a.type === 'session.warned' && a.subject?.sessionId === sessionId).map((a) => a.data?.minutesLeft)).toEqual([5, 1]);
       // The warnings and the closing notice are in the recording, as the vendor saw them.
@@ -73,7 +72,8 @@ describe('time box (OpenSSH ssh → gateway → sshd)', () => {
     }
   });
 
-  it('closes a session while the target streams output without end', async () => {
+  /** A shell through the gateway whose target prints without end, once the output flows; the window ends in 30 minutes. */
+  async function streamingSession() {
     const g = await h.grant({ endsAt: new Date(h.clock.now() + 30 * MIN).toISOString() });
     const s = await spawnSsh(h, TARGET, { options: ['-tt'], tail: true });
     try {
@@ -81,12 +81,24 @@ describe('time box (OpenSSH ssh → gateway → sshd)', () => {
       const sessionId = await sessionOf(g.grantId!);
       s.write('yes gatehouse-stream\r');
       await s.until(/(gatehouse-stream\r\n){100}/);
+      return { g, s, sessionId };
+    } catch (err) {
+      s.kill();
+      throw err;
+    }
+  }
+
+  /** The ssh client's exit code, or 'still running' after `ms`. */
+  const exitWithin = (s: { exited: Promise<unknown> }, ms: number) => Promise.race([s.exited, new Promise((r) => setTimeout(() => r('still running'), ms))]);
+
+  it('closes a session while the target streams output without end', async () => {
+    const { g, s, sessionId } = await streamingSession();
+    try {
       const streamed = s.received;
       leaveUntil(g.endsAt, -1000);
       // The notice follows the output queued for the vendor: it arrives when they read it within the
       // disconnect grace (a loaded machine may not), so only the end itself is asserted here.
-      const code = await Promise.race([s.exited, new Promise((r) => setTimeout(() => r('still running'), 15_000))]);
-      expect(code).not.toBe('still running');
+      expect(await exitWithin(s, 15_000)).not.toBe('still running');
       expect(s.received).toBeGreaterThan(streamed);
       await expectEnded(sessionId);
     } finally {
@@ -95,20 +107,14 @@ describe('time box (OpenSSH ssh → gateway → sshd)', () => {
   });
 
   it('closes a streaming session whose vendor has stopped reading (a stalled client cannot hold it open)', async () => {
-    const g = await h.grant({ endsAt: new Date(h.clock.now() + 30 * MIN).toISOString() });
-    const s = await spawnSsh(h, TARGET, { options: ['-tt'], tail: true });
+    const { g, s, sessionId } = await streamingSession();
     try {
-      await s.until(PROMPT);
-      const sessionId = await sessionOf(g.grantId!);
-      s.write('yes gatehouse-stream\r');
-      await s.until(/(gatehouse-stream\r\n){100}/);
       s.child.stdout.pause(); // the vendor's terminal stops reading: ssh, then the gateway, fill up
       await new Promise((r) => setTimeout(r, 500));
       leaveUntil(g.endsAt, -1000);
       await expectEnded(sessionId);
       s.child.stdout.resume();
-      const code = await Promise.race([s.exited, new Promise((r) => setTimeout(() => r('still running'), 15_000))]);
-      expect(code).not.toBe('still running');
+      expect(await exitWithin(s, 15_000)).not.toBe('still running');
     } finally {
       s.kill();
     }
