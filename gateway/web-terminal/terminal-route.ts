@@ -54,15 +54,11 @@ export function terminalRoute(o: TerminalRouteOptions): TerminalRoute {
       const decision = canConnect(factsOf(user), request, target, 'ssh', now, deps.config.site.timezone);
       if (!decision.allow) throw denied(decision.code, decision.reason);
       const admission: Admission = { user, target: target as Admission['target'], request: request as Admission['request'] };
-      let client;
-      try {
-        client = await connectTarget(target.ssh, o.cwd ? { cwd: o.cwd } : {});
-      } catch (err) {
+      const client = await connectTarget(target.ssh, o.cwd ? { cwd: o.cwd } : {}).catch(async (err: unknown) => {
         const r = await refusalFor(deps, admission, err instanceof RelayError ? err : new RelayError({ code: 'target_unreachable', detail: String(err) }));
         await deps.audit.append({ type: 'session.refused', actor: userActor(user, ip), subject: r.subject, data: { code: r.code, reason: r.line, via: 'web', ip } });
         throw unavailable(r.code, r.line);
-      }
-      const target$ = client;
+      });
       const pty: PtyRequest = {
         term: 'xterm-256color',
         cols: size(query.get('cols'), 80, 1000),
@@ -72,10 +68,10 @@ export function terminalRoute(o: TerminalRouteOptions): TerminalRoute {
         modes: {},
       };
       return {
-        abandon: () => target$.end(),
+        abandon: () => client.end(),
         open: (ws: WebSocket) => {
           const channel = new WsChannel(ws);
-          const session = new VendorSession({ deps, registry: o.registry, front: { on: (_e, l) => ws.once('close', l), end: () => ws.close(1000, 'session ended') }, via: 'web', target: target$, auth: admission, ip });
+          const session = new VendorSession({ deps, registry: o.registry, front: { on: (_e, l) => ws.once('close', l), end: () => ws.close(1000, 'session ended') }, via: 'web', target: client, auth: admission, ip });
           live.add(session);
           void session.ended.then(() => live.delete(session));
           const controls: Live = { pendingSignals: [] };
