@@ -90,6 +90,16 @@ export function hostKeyFingerprintProblem(s: string): string | undefined {
   return undefined;
 }
 
+/**
+ * An RDP certificate's SHA-256 as lower-case hex pairs joined by ":" (FreeRDP's form), from that form in
+ * any case, with an optional "sha256:" prefix, or from 64 plain hex digits; undefined if it is none of these.
+ */
+export function normalizeCertSha256(s: string): string | undefined {
+  const bare = s.trim().replace(/^sha256:/i, '');
+  const hex = /^[0-9a-f]{2}(:[0-9a-f]{2}){31}$/i.test(bare) ? bare.replaceAll(':', '') : /^[0-9a-f]{64}$/i.test(bare) ? bare : undefined;
+  return hex?.toLowerCase().match(/../g)!.join(':');
+}
+
 /** The RegExp constructor's complaint about `pattern`, or undefined if it compiles. */
 export function regexProblem(pattern: string): string | undefined {
   try {

@@ -4,6 +4,7 @@ import {
   envNamePattern,
   hostKeyFingerprintProblem,
   httpUrlProblem,
+  normalizeCertSha256,
   isHost,
   isTimeZone,
   parseClockTime,
@@ -125,9 +126,28 @@ const rdpTargetSchema = z.strictObject({
   security: z.enum(['nla', 'tls', 'rdp', 'any']).default('nla'),
   // Off by default: guacd then refuses a certificate the target's trust chain does not vouch for.
   ignoreCert: z.boolean().default(false),
+  // The pin: the SHA-256 of the target's TLS certificate (`gatehouse rdp-cert HOST`). Why: workstations
+  // mostly carry self-signed certificates, and the only alternative, ignoreCert, hands the session and the
+  // target credential to whoever answers on that address.
+  certSha256: z
+    .string()
+    .transform((s, ctx) => {
+      const pin = normalizeCertSha256(s);
+      if (!pin) {
+        ctx.addIssue({ code: 'custom', message: 'expected 32 hex pairs separated by ":" (as `gatehouse rdp-cert HOST` prints), or 64 hex digits' });
+        return z.NEVER;
+      }
+      return pin;
+    })
+    .optional(),
   // Both default off: clipboard and drive redirection are ways for files to cross the conduit.
   clipboard: z.boolean().default(false),
   drive: z.boolean().default(false),
+}).superRefine((r, ctx) => {
+  if (r.certSha256 === undefined) return;
+  // A pin beside ignoreCert would read as protection while guacd accepts any certificate.
+  if (r.ignoreCert) ctx.addIssue({ code: 'custom', path: ['ignoreCert'], message: 'ignoreCert: true contradicts certSha256: drop one (keep the pin)' });
+  if (r.security === 'rdp') ctx.addIssue({ code: 'custom', path: ['certSha256'], message: 'security "rdp" (legacy RDP encryption) has no TLS certificate to pin: use nla, tls or any' });
 });
 
 export const targetSchema = z

@@ -7,7 +7,7 @@ import type { Deps } from '../deps.js';
 import type { SessionRegistry } from '../sessions.js';
 import type { DesktopAdmission } from './admission.js';
 import { describeEnd, type GuacdEnd, GuacdError, type GuacdLink } from './guacd.js';
-import { type ClientSize, vendorParams } from './params.js';
+import { type ClientSize, mustUnderstand, vendorParams } from './params.js';
 import { type GuacRecordingPlace, hashRecording, placeRecording, settleRecording, waitForRecording } from './recording.js';
 import { allowedFromBrowser, gatehouseInstruction, type Relay, startRelay } from './relay.js';
 import { encodeInstruction, type Instruction } from './wire.js';
@@ -70,6 +70,8 @@ export class DesktopSession {
   private endReason: SessionEndReason | undefined;
   /** What guacd said when it ended the connection itself (`error` instruction), kept for the audit trail. */
   private guacdError: { message: string; status: number } | undefined;
+  /** Why the handshake failed (guacd refused, or lacks a parameter the target needs), for the audit trail. */
+  private handshakeError: { code: string; message: string } | undefined;
   /** guacd said goodbye (`disconnect`) before closing: an orderly end, not a drop. */
   private guacdSaidBye = false;
   private finishing: Promise<void> | undefined;
@@ -172,13 +174,15 @@ export class DesktopSession {
       timezone: deps.config.site.timezone,
     });
     try {
-      const hs = await link.handshake('rdp', params, { ...size, timezone: deps.config.site.timezone, name: admission.user.name }, tuning.handshakeMs);
+      const client = { ...size, timezone: deps.config.site.timezone, name: admission.user.name };
+      const hs = await link.handshake('rdp', params, client, tuning.handshakeMs, mustUnderstand(params));
       this.connectionId = hs.connectionId;
     } catch (err) {
       if (this.endReason) return; // closed meanwhile (revoke, the browser gone): that is the story, not this
       const message = err instanceof GuacdError ? err.message : 'the remote desktop service (guacd) failed';
       deps.logger.warn({ err, sessionId: this.id }, 'guacd handshake failed');
       if (err instanceof GuacdError && err.code === 'guacd_refused') this.guacdError = { message: err.message, status: err.status ?? 0 };
+      this.handshakeError = { code: err instanceof GuacdError ? err.code : 'guacd_handshake_failed', message };
       return this.close('error', `the remote desktop service (guacd) did not accept the connection: ${message}`);
     }
     if (this.endReason) return;
@@ -309,6 +313,7 @@ export class DesktopSession {
           via: 'rdp',
           durationMs: deps.clock.now() - this.startedAt,
           ...(this.guacdError ? { guacdError: this.guacdError } : {}),
+          ...(this.handshakeError ? { handshakeError: this.handshakeError } : {}),
           ...(dropped ? { droppedFromBrowser: dropped } : {}),
           ...(untracked ? { fileStreamsNotAudited: untracked } : {}),
         },

@@ -5,7 +5,7 @@ import type { User } from '../core/model.js';
 import type { Logger } from '../log.js';
 import type { DesktopSession } from './desktop-session.js';
 import { GuacdError, type GuacdLink } from './guacd.js';
-import { type ClientSize, viewerParams } from './params.js';
+import { type ClientSize, mustUnderstand, viewerParams } from './params.js';
 import { allowedFromBrowser, gatehouseInstruction, startRelay } from './relay.js';
 
 export interface DesktopViewerOptions {
@@ -31,7 +31,8 @@ export async function runViewer(o: DesktopViewerOptions): Promise<void> {
   const connectionId = session.connectionId;
   if (!connectionId) return end('the session is not connected yet');
   try {
-    await link.handshake(connectionId, viewerParams(o.size), { ...o.size, name: `${o.user.name} (read-only)` }, o.handshakeMs);
+    const params = viewerParams(o.size);
+    await link.handshake(connectionId, params, { ...o.size, name: `${o.user.name} (read-only)` }, o.handshakeMs, mustUnderstand(params));
   } catch (err) {
     o.logger.warn({ err, sessionId: session.id }, 'a read-only viewer could not join an RDP session');
     return end(`could not join the session: ${err instanceof GuacdError ? err.message : 'guacd failed'}`);

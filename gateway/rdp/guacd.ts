@@ -13,8 +13,11 @@ export interface GuacdEndpoint {
 
 export class GuacdError extends Error {
   constructor(
-    /** guacd_unreachable | guacd_handshake_failed | guacd_refused (guacd answered with an `error`). */
-    readonly code: 'guacd_unreachable' | 'guacd_handshake_failed' | 'guacd_refused',
+    /**
+     * guacd_unreachable | guacd_handshake_failed | guacd_refused (guacd answered with an `error`) |
+     * guacd_unsupported (guacd does not ask for a parameter the session's safety depends on).
+     */
+    readonly code: 'guacd_unreachable' | 'guacd_handshake_failed' | 'guacd_refused' | 'guacd_unsupported',
     message: string,
     /** The Guacamole status code guacd sent with its `error`, if any. */
     readonly status?: number,
@@ -106,8 +109,18 @@ export class GuacdLink {
     return this.endedAs;
   }
 
-  /** Runs the handshake for `select` (a protocol name, or a connection id to join) with `params` by name. */
-  async handshake(select: string, params: Readonly<Record<string, string>>, client: ClientInfo, timeoutMs: number): Promise<Handshaken> {
+  /**
+   * Runs the handshake for `select` (a protocol name, or a connection id to join) with `params` by name.
+   * `required` names parameters guacd must ask for: guacd ignores what it does not ask for, so an older guacd
+   * would quietly drop a restriction (a clipboard switched off, a certificate pin); then nothing is connected.
+   */
+  async handshake(
+    select: string,
+    params: Readonly<Record<string, string>>,
+    client: ClientInfo,
+    timeoutMs: number,
+    required: readonly string[] = [],
+  ): Promise<Handshaken> {
     const inbox: Instruction[] = [];
     let wake: (() => void) | undefined;
     this.listener = (_t, ins) => {
@@ -144,6 +157,9 @@ export class GuacdLink {
       const args = await expect('args', deadline);
       const announced = args.args[0]?.startsWith('VERSION_') ? args.args[0] : undefined;
       const version = answerVersion(announced);
+      const missing = required.filter((name) => !args.args.includes(name));
+      if (missing.length > 0)
+        throw new GuacdError('guacd_unsupported', `guacd does not support ${missing.join(', ')}, which this target needs; use a guacd that does (1.6 does)`);
       const at = (v: string) => VERSIONS.indexOf(v as (typeof VERSIONS)[number]);
       const values = args.args.map((name, i) => (i === 0 && announced ? version : (params[name] ?? '')));
       let out = encodeInstruction('size', client.width, client.height, client.dpi);

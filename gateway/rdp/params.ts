@@ -53,6 +53,9 @@ export function vendorParams(o: VendorParamsInput): Record<string, string> {
     password: o.password,
     security: rdp.security,
     'ignore-cert': flag(rdp.ignoreCert),
+    // Never trust on first use: that would pin whoever answered first, silently.
+    'cert-tofu': 'false',
+    ...(rdp.certSha256 ? { 'cert-fingerprints': certFingerprints(rdp.certSha256) } : {}),
     'disable-auth': 'false',
     width: String(size.width),
     height: String(size.height),
@@ -91,4 +94,27 @@ export function vendorParams(o: VendorParamsInput): Record<string, string> {
 /** A read-only viewer joining a live connection: its input is dropped by guacd (and by our relay before that). */
 export function viewerParams(size: ClientSize): Record<string, string> {
   return { 'read-only': 'true', width: String(size.width), height: String(size.height), dpi: String(size.dpi) };
+}
+
+/**
+ * The pin as guacd's `cert-fingerprints` list. FreeRDP prints a certificate's SHA-256 as lower-case hex pairs
+ * joined by ":"; the guacd documentation reachable here does not fix whether the list wants that form or one
+ * with a "sha256:" prefix or in upper case, so it gets all four. Each names the same certificate, so the list
+ * admits no other.
+ */
+export function certFingerprints(pin: string): string {
+  const upper = pin.toUpperCase();
+  return [pin, `sha256:${pin}`, upper, `sha256:${upper}`].join(',');
+}
+
+/**
+ * Parameters whose value guacd must honour for the session to be what the config says: the recording, a
+ * restriction switched on, the certificate pin. guacd ignores parameters it does not ask for, so each of these
+ * must be among the ones it asks for (see GuacdLink.handshake).
+ */
+export function mustUnderstand(params: Readonly<Record<string, string>>): string[] {
+  const always = ['recording-path', 'recording-name', 'create-recording-path'];
+  const restrictions = ['disable-copy', 'disable-paste', 'disable-download', 'disable-upload', 'read-only'].filter((n) => params[n] === 'true');
+  const pin = params['cert-fingerprints'] ? ['cert-fingerprints'] : [];
+  return [...always.filter((n) => n in params), ...restrictions, ...pin];
 }

@@ -109,6 +109,8 @@ export interface GuacdStandin {
   port: number;
   /** What the next connections do. */
   mode: StandinMode;
+  /** The parameter names the next connections announce in `args` (default RDP_ARGS; fewer = an older guacd). */
+  args: readonly string[];
   connections: StandinConnection[];
   /** Every raw `select` seen (also for refused ones). */
   selects: string[];
@@ -128,7 +130,7 @@ export async function startGuacdStandin(o: StandinOptions = {}): Promise<GuacdSt
   const sockets = new Set<Socket>();
   const keepAliveMs = o.keepAliveMs ?? 500;
   let counter = 0;
-  const state = { mode: 'normal' as StandinMode };
+  const state = { mode: 'normal' as StandinMode, args: RDP_ARGS as readonly string[] };
   const recordings = new Map<string, number>();
 
   const frame = (w: number, h: number, rgb: [number, number, number]) =>
@@ -162,6 +164,7 @@ export async function startGuacdStandin(o: StandinOptions = {}): Promise<GuacdSt
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
     const mode = state.mode;
+    const announced = state.args;
     const decoder = new StringDecoder('utf8');
     let buf = '';
     let phase: 'select' | 'handshake' | 'live' = 'select';
@@ -188,18 +191,18 @@ export async function startGuacdStandin(o: StandinOptions = {}): Promise<GuacdSt
           return;
         }
         phase = 'handshake';
-        socket.write(enc('args', 'VERSION_1_5_0', ...RDP_ARGS));
+        socket.write(enc('args', 'VERSION_1_5_0', ...announced));
         return;
       }
       if (phase === 'handshake') {
         user.handshake[i.opcode] = i.args;
         if (i.opcode !== 'connect') return;
         const values = i.args;
-        if (values.length !== RDP_ARGS.length + 1) {
-          socket.end(enc('error', `Incorrect number of connection parameters: expected ${RDP_ARGS.length + 1}, got ${values.length}`, 0x0300));
+        if (values.length !== announced.length + 1) {
+          socket.end(enc('error', `Incorrect number of connection parameters: expected ${announced.length + 1}, got ${values.length}`, 0x0300));
           return;
         }
-        RDP_ARGS.forEach((name, k) => (user.params[name] = values[k + 1] ?? ''));
+        announced.forEach((name, k) => (user.params[name] = values[k + 1] ?? ''));
         user.params.VERSION = values[0] ?? '';
         phase = 'live';
         const size = user.handshake.size ?? ['1024', '768'];
@@ -280,6 +283,12 @@ export async function startGuacdStandin(o: StandinOptions = {}): Promise<GuacdSt
     },
     set mode(m: StandinMode) {
       state.mode = m;
+    },
+    get args() {
+      return state.args;
+    },
+    set args(a: readonly string[]) {
+      state.args = a;
     },
     connections,
     selects,

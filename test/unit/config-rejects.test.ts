@@ -84,6 +84,11 @@ const bad: [string, (c: Raw) => unknown, string, RegExp][] = [
   ['neither ssh nor rdp', (c) => delete t(c).ssh && delete t(c).rdp, T, /ssh, rdp or both/],
   ['forwarding on an rdp-only target', (c) => delete t(c).ssh, `${T}.forwarding`, /needs an ssh target/],
   ['bad rdp security', (c) => (t(c).rdp.security = 'none'), `${T}.rdp.security`, /"nla"/],
+  ['short certSha256', (c) => (t(c).rdp.certSha256 = 'ab:cd:ef'), `${T}.rdp.certSha256`, /32 hex pairs/],
+  ['certSha256 not hex', (c) => (t(c).rdp.certSha256 = 'zz'.repeat(32)), `${T}.rdp.certSha256`, /64 hex digits/],
+  ['certSha256 as an SSH fingerprint', (c) => (t(c).rdp.certSha256 = `SHA256:${'A'.repeat(43)}`), `${T}.rdp.certSha256`, /hex pairs/],
+  ['certSha256 beside ignoreCert', (c) => Object.assign(t(c).rdp, { certSha256: 'ab'.repeat(32), ignoreCert: true }), `${T}.rdp.ignoreCert`, /contradicts certSha256/],
+  ['certSha256 with legacy RDP security', (c) => Object.assign(t(c).rdp, { certSha256: 'ab'.repeat(32), security: 'rdp' }), `${T}.rdp.certSha256`, /no TLS certificate/],
   [
     'publicUrl not http',
     (c) => (c.http.publicUrl = 'ftp://gw.example'),

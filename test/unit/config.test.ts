@@ -84,6 +84,20 @@ describe('parseConfig: valid configs', () => {
     expect(r.config.targets[0]!.ssh!.port).toBe(22);
     expect(r.config.http.publicUrl).toBe('https://gw.example/gatehouse');
   });
+
+  it('reads an RDP certificate pin in the forms tools print, and keeps it in FreeRDP\'s form', () => {
+    const freerdp = Array.from({ length: 32 }, (_, i) => (i * 7 + 10).toString(16).padStart(2, '0')).join(':');
+    for (const given of [freerdp, freerdp.toUpperCase(), `sha256:${freerdp}`, `SHA256:${freerdp.toUpperCase()}`, freerdp.replaceAll(':', ''), ` ${freerdp} `]) {
+      const c = example();
+      c.targets[0].rdp.certSha256 = given;
+      const r = parseConfig(c);
+      if (!r.ok) throw new Error(formatProblems(r.problems));
+      expect(r.config.targets[0]!.rdp!.certSha256).toBe(freerdp);
+    }
+    const unpinned = parseConfig(example());
+    expect(unpinned.ok && unpinned.config.targets[0]!.rdp).toMatchObject({ ignoreCert: false });
+    expect(unpinned.ok && unpinned.config.targets[0]!.rdp!.certSha256).toBeUndefined();
+  });
 });
 
 describe('parseConfig: problems', () => {
