@@ -149,6 +149,16 @@ export class CommandCapture {
     });
   }
 
+  /**
+   * Resolves once the target has answered what was just sent to it: output has come, then paused for
+   * `quietMs`; at most `maxWaitMs` in all (a target that prints nothing is not waited for longer).
+   */
+  async answered(opts: { quietMs: number; maxWaitMs: number }): Promise<void> {
+    const deadline = performance.now() + opts.maxWaitMs;
+    await this.feed.nextOutput(deadline);
+    await this.feed.quiet(opts.quietMs, deadline - performance.now());
+  }
+
   private async settle(line: Line, opts: { quietMs?: number; maxWaitMs?: number }): Promise<CapturedLine> {
     const since = performance.now();
     const deadline = since + (opts.maxWaitMs ?? 250);

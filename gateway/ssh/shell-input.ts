@@ -48,6 +48,10 @@ export function readShellInput(o: ShellInput): void {
           // Why hold the Enter and send Ctrl-C: the target never receives a line it could execute.
           send(CLEAR_LINE);
           o.notice(`command blocked: ${j.reason ?? 'not allowed on this target'}`);
+          // Why wait for the target's answer (its new prompt) before the keys typed after the Enter: bash 5.2
+          // reads keys that arrive while its SIGINT is pending onto the old line, which then survives the
+          // Ctrl-C, and the next Enter submits both (seen: a blocked line plus the vendor's next command).
+          await capture!.answered({ quietMs: QUIET_MS, maxWaitMs: MAX_WAIT_MS });
           continue;
         }
       }
