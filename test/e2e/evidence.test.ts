@@ -1,19 +1,22 @@
-// In Chromium: an auditor exports a signed evidence pack from the Evidence page; the download verifies offline.
+// In Chromium: an auditor exports a signed evidence pack from the Evidence page; with the recordings the page asks for
+// a verification code first; the downloads verify offline.
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from '../helpers/browser.js';
 import { runCli } from '../helpers/cli.js';
-import { openAs } from '../helpers/e2e-people.js';
+import { answerStepUp, enrolTotp, openAs } from '../helpers/e2e-people.js';
 import { readZip } from '../helpers/zip.js';
 import { type SshGateway, startSshGateway, TARGET } from '../helpers/ssh-gateway.js';
 
 let browser: Browser;
 let h: SshGateway;
+let auditorSecret: string;
 
 beforeAll(async () => {
   h = await startSshGateway();
   browser = await launchBrowser();
+  auditorSecret = await enrolTotp({ ...h, close: async () => undefined }, 'auditor');
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
@@ -26,7 +29,7 @@ describe('evidence pack in the browser', () => {
     const r = await h.ssh(TARGET, { command: 'echo evidence-run' });
     expect(r.stdout).toContain('evidence-run');
     await h.waitAudit('session.ended');
-    const auditor = await openAs(browser, { ...h, close: async () => undefined }, 'auditor', '', '/evidence');
+    const auditor = await openAs(browser, { ...h, close: async () => undefined }, 'auditor', auditorSecret, '/evidence');
     try {
       const p = auditor.page;
       expect(await p.locator('nav').textContent()).toContain('Evidence');
@@ -44,6 +47,24 @@ describe('evidence pack in the browser', () => {
       expect([...pack.keys()]).toEqual(expect.arrayContaining(['manifest.json', 'manifest.sig', 'public-key.pem', 'audit.jsonl', 'report.html', 'targets.csv']));
       const exported = await h.waitAudit('evidence.exported');
       expect(exported.actor?.email).toBe('auditor@plant.example');
+      const denials = async () => (await h.audit()).filter((a) => a.type === 'access.denied' && a.data?.path === '/api/evidence');
+      // Without the recordings no code was asked for (SPEC gives every auditor the pack as is).
+      expect(await p.locator('#stepup-dialog').count()).toBe(0);
+
+      // With the recordings: the page asks for the code before the download, and never lets the gateway refuse.
+      await p.locator('#ev-recordings').check();
+      const again = p.waitForEvent('download');
+      await p.locator('#ev-export').click();
+      await answerStepUp(auditor);
+      const second = join(h.dir.path, 'pack-2.zip');
+      await (await again).saveAs(second);
+      expect((await runCli(['evidence', 'verify', second])).code).toBe(0);
+      expect([...(await readZip(second)).keys()].some((k) => k.startsWith('recordings/'))).toBe(true);
+      expect(await p.locator('#ev-error').textContent()).toBe('');
+      expect(await denials()).toEqual([]);
+      const exports = (await h.audit()).filter((a) => a.type === 'evidence.exported');
+      expect(exports.map((a) => a.data?.withRecordings)).toEqual([false, true]);
+
       // A period that ends before it starts is refused on the page, before any request.
       await p.locator('#ev-from').fill('2026-02-10');
       await p.locator('#ev-to').fill('2026-02-01');

@@ -1,5 +1,5 @@
 // Evidence packs from a real gateway run (OpenSSH target, a vendor shell with hostile commands): the API with its
-// role checks, then the `gatehouse` CLI (export while running and after stop, verify, recordings verify).
+// role and step-up checks, then the `gatehouse` CLI (export while running and after stop, verify, recordings verify).
 import { createHash } from 'node:crypto';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { type SshGateway, startSshGateway, TARGET } from '../helpers/ssh-gateway.js';
 import { collect, openShell, vendorClient } from '../helpers/ssh-vendor.js';
+import { oathCode } from '../helpers/totp.js';
 import { Browser, type Me, signIn } from '../helpers/web-login.js';
 import { readZip, writeZip } from '../helpers/zip.js';
 
@@ -18,10 +19,22 @@ let storage: string;
 let from: string;
 let to: string;
 let auditor: { browser: Browser; me: Me };
+let auditorSecret: string;
 let apiPack: string;
 let recording: string;
 
 const get = (b: Browser, query: string) => b.fetch(`/api/evidence${query}`);
+const post = (who: { browser: Browser; me: Me }, path: string, body: unknown) =>
+  who.browser.fetch(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-csrf-token': who.me.csrfToken },
+    body: JSON.stringify(body),
+  });
+/** The auditor's step-up with a code from the next time step (the gateway's clock moves on with it). */
+async function stepUpAuditor(): Promise<void> {
+  const res = await post(auditor, '/api/me/step-up', { code: oathCode(auditorSecret, h.clock.nextStep()) });
+  expect(res.status, await res.clone().text()).toBe(200);
+}
 
 beforeAll(async () => {
   h = await startSshGateway({
@@ -49,6 +62,9 @@ beforeAll(async () => {
   recording = join(storage, h.gw.store.data.sessions[0]!.recording!.path);
   to = new Date(h.clock.now() + 3600_000).toISOString();
   auditor = await signIn(h, 'auditor');
+  const enrolled = await post(auditor, '/api/me/totp/enroll', {});
+  auditorSecret = ((await enrolled.json()) as { secret: string }).secret;
+  expect((await post(auditor, '/api/me/totp/confirm', { code: oathCode(auditorSecret, h.clock.now()) })).status).toBe(200);
 }, 120_000);
 afterAll(async () => {
   await h?.close();
@@ -66,6 +82,55 @@ describe('GET /api/evidence', () => {
     // The refusals are evidence too (audited once, centrally).
     const denied = (await h.audit()).filter((a) => a.type === 'access.denied' && (a.data as { path?: string })?.path === '/api/evidence');
     expect(denied.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('with recordings needs a fresh step-up (none or an aged one refused before any pack is built); without, as SPEC has it, not', async () => {
+    const period = `?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
+    const q = `${period}&recordings=true`;
+    const exports = async () => (await h.audit()).filter((a) => a.type === 'evidence.exported').length;
+    const refusals = async () =>
+      (await h.audit()).filter((a) => a.type === 'access.denied' && a.data?.code === 'stepup_required' && a.data?.path === '/api/evidence');
+    const before = await exports();
+    const refused = async (query: string) => {
+      const res = await get(auditor.browser, query);
+      expect(res.status).toBe(403);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(res.headers.get('content-disposition')).toBeNull();
+      expect(res.headers.get('x-evidence-sha256')).toBeNull();
+      expect(await res.json()).toMatchObject({ error: { code: 'stepup_required' } });
+    };
+    const zip = async (query: string) => {
+      const res = await get(auditor.browser, query);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/zip');
+      return Buffer.from(await res.arrayBuffer());
+    };
+
+    // Enrolled, signed in, never stepped up: the pack without recordings comes as SPEC promises every auditor.
+    await zip(period);
+    expect(await exports()).toBe(before + 1);
+    // With recordings: refused, and the refusal is audited once (centrally, written before the answer), with who.
+    await refused(q);
+    const first = await refusals();
+    expect(first).toHaveLength(1);
+    expect(first[0]).toMatchObject({ actor: { kind: 'user', id: auditor.me.id }, data: { status: 403, method: 'GET' } });
+    expect(await exports()).toBe(before + 1);
+
+    await stepUpAuditor();
+    const file = join(h.dir.path, 'stepped-up-pack.zip');
+    await writeFile(file, await zip(q));
+    const pack = await readZip(file);
+    expect([...pack.keys()].some((k) => k.startsWith('recordings/'))).toBe(true);
+    expect(await exports()).toBe(before + 2);
+
+    // The same step-up, one second older than stepUp.maxAgeMinutes: refused again, nothing exported.
+    h.clock.offset += h.gw.config.stepUp.maxAgeMinutes * 60_000 + 1000;
+    await refused(q);
+    expect(await exports()).toBe(before + 2);
+    expect((await refusals()).length).toBe(2);
+
+    // Fresh again for the tests below.
+    await stepUpAuditor();
   });
 
   it.each([

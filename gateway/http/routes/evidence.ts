@@ -1,4 +1,5 @@
-// GET /api/evidence?from=&to=[&recordings=true] (auditor, admin): a signed evidence pack, as a zip download.
+// GET /api/evidence?from=&to=[&recordings=true] (auditor, admin; with recordings also a fresh step-up): a signed
+// evidence pack, as a zip download.
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { type Request, Router } from 'express';
 import { z } from 'zod';
 import { requireRole } from '../../auth/context.js';
+import { requireFreshStepUp } from '../../auth/step-up.js';
 import { userActor } from '../../core/model.js';
 import type { Deps } from '../../deps.js';
 import { GatehouseError, invalidInput } from '../../errors.js';
@@ -44,6 +46,10 @@ export function evidenceRouter(deps: Deps): Router {
   router.get('/evidence', async (req, res) => {
     const ctx = requireRole(req, 'auditor', 'admin');
     const { period, withRecordings } = parseQuery(req);
+    // With recordings a pack carries every screen and keystroke echo of a period, the most one click takes out of
+    // the gateway: an unattended auditor browser must not be enough. Without them it is the trail and the tables,
+    // which SPEC gives every auditor as is. Refused before any work; the 403 is audited centrally (audit-refusal.ts).
+    if (withRecordings) requireFreshStepUp(ctx, deps.clock.now(), deps.config.stepUp.maxAgeMinutes);
     if (running >= MAX_RUNNING)
       throw new GatehouseError('rate_limited', 'export_busy', 'evidence packs are being exported already; try again when they are done');
     running++;
