@@ -4,6 +4,7 @@ import { runConfigCheck } from './cli/config-check.js';
 import { runDemo } from './cli/demo.js';
 import { runEvidenceExport, runEvidenceVerify } from './cli/evidence.js';
 import { type CliIo, processIo } from './cli/io.js';
+import { runRdpCert } from './cli/rdp-cert.js';
 import { runRecordingsVerify } from './cli/recordings-verify.js';
 import { runServe } from './cli/serve.js';
 import { describeStartupError } from './cli/startup-errors.js';
@@ -24,6 +25,8 @@ usage:
   gatehouse evidence verify FILE.zip [--key PEM]       check a pack offline (signature, file hashes, audit chain)
   gatehouse users reset-totp <email> [--user ID] [--config PATH | --dir PATH]
                                                        reset a user's TOTP on a stopped gateway's storage
+  gatehouse rdp-cert HOST[:PORT] | --target ID [--config PATH]
+                                                       print an RDP server's certificate SHA-256 to pin (certSha256)
   gatehouse --version`;
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
@@ -37,6 +40,7 @@ const commands: Record<string, Command> = {
   'evidence export': runEvidenceExport,
   'evidence verify': runEvidenceVerify,
   'users reset-totp': runUsersResetTotp,
+  'rdp-cert': runRdpCert,
 };
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
