@@ -1,6 +1,8 @@
 // Against a REAL guacd and a real RDP server (e.g. guacd 1.6 and xrdp), when the environment names them:
 //   GUACD_HOST, RDP_TEST_HOST, RDP_TEST_USER, RDP_TEST_PASSWORD (required)
-//   GUACD_PORT (4822), RDP_TEST_PORT (3389), RDP_TEST_SECURITY (any), RDP_TEST_IGNORE_CERT (true)
+//   GUACD_PORT (4822), RDP_TEST_PORT (3389), RDP_TEST_SECURITY (any)
+//   RDP_TEST_CERT_SHA256: the certificate pin; default: what `gatehouse rdp-cert` reads from the RDP server now
+//   (so guacd's cert-fingerprints check runs, and a wrong pin must be refused); RDP_TEST_IGNORE_CERT=true: no pin
 //   GUACD_SHARED_DIR: a folder of this machine guacd can write to (default: the temp folder, for a guacd on this
 //   machine running as this user); GUACD_RECORDING_DIR: the same folder as guacd sees it (a container's mount).
 // Run with `npm run test:guacd` (not part of `npm test`: guacd cannot be installed on the CI machines); it fails
@@ -9,10 +11,35 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { probeRdpCertificate } from '../../gateway/rdp/cert-probe.js';
 import { type Person, type RdpWorld, startRdpWorld } from '../integration/rdp-fixture.js';
 
 const env = process.env;
 const missing = ['GUACD_HOST', 'RDP_TEST_HOST', 'RDP_TEST_USER', 'RDP_TEST_PASSWORD'].filter((k) => !env[k]);
+
+/** A gateway whose RDP target is the test server, pinned to `pin` (or with ignoreCert when there is none). */
+async function world(pin: string | undefined): Promise<RdpWorld> {
+  return startRdpWorld({
+    guacd: { host: env.GUACD_HOST!, port: Number(env.GUACD_PORT ?? 4822) },
+    ...(env.GUACD_SHARED_DIR ? { parentDir: env.GUACD_SHARED_DIR } : {}),
+    ...(env.GUACD_RECORDING_DIR ? { guacdSeesParentAs: env.GUACD_RECORDING_DIR } : {}),
+    rdp: {
+      host: env.RDP_TEST_HOST,
+      port: Number(env.RDP_TEST_PORT ?? 3389),
+      username: env.RDP_TEST_USER,
+      credential: { env: 'RDP_TEST_PASSWORD' },
+      security: env.RDP_TEST_SECURITY ?? 'any',
+      ...(pin ? { certSha256: pin } : { ignoreCert: true }),
+    },
+    tuning: { handshakeMs: 15_000, recordingAppearMs: 20_000 },
+  });
+}
+
+const pinned = env.RDP_TEST_IGNORE_CERT !== 'true';
+async function thePin(): Promise<string | undefined> {
+  if (!pinned) return undefined;
+  return env.RDP_TEST_CERT_SHA256 ?? (await probeRdpCertificate(env.RDP_TEST_HOST!, Number(env.RDP_TEST_PORT ?? 3389))).sha256;
+}
 
 describe('RDP through a real guacd', () => {
   let w: RdpWorld;
@@ -20,20 +47,7 @@ describe('RDP through a real guacd', () => {
 
   beforeAll(async () => {
     if (missing.length) throw new Error(`set ${missing.join(', ')} to run against a real guacd and RDP server`);
-    w = await startRdpWorld({
-      guacd: { host: env.GUACD_HOST!, port: Number(env.GUACD_PORT ?? 4822) },
-      ...(env.GUACD_SHARED_DIR ? { parentDir: env.GUACD_SHARED_DIR } : {}),
-      ...(env.GUACD_RECORDING_DIR ? { guacdSeesParentAs: env.GUACD_RECORDING_DIR } : {}),
-      rdp: {
-        host: env.RDP_TEST_HOST,
-        port: Number(env.RDP_TEST_PORT ?? 3389),
-        username: env.RDP_TEST_USER,
-        credential: { env: 'RDP_TEST_PASSWORD' },
-        security: env.RDP_TEST_SECURITY ?? 'any',
-        ignoreCert: (env.RDP_TEST_IGNORE_CERT ?? 'true') === 'true',
-      },
-      tuning: { handshakeMs: 15_000, recordingAppearMs: 20_000 },
-    });
+    w = await world(await thePin());
     vendor = await w.person('vendor');
   }, 60_000);
   afterAll(async () => {
@@ -79,5 +93,33 @@ describe('RDP through a real guacd', () => {
     // guacd's recording is Guacamole instructions, starting with the screen's size.
     expect(bytes.toString('utf8', 0, 40)).toMatch(/^\d+\.[a-z]+,/);
     expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe('client_closed');
+  }, 120_000);
+});
+
+describe.runIf(pinned)('RDP through a real guacd, pinned to another certificate', () => {
+  let w: RdpWorld;
+  let vendor: Person;
+
+  beforeAll(async () => {
+    if (missing.length) throw new Error(`set ${missing.join(', ')} to run against a real guacd and RDP server`);
+    const right = (await thePin())!;
+    // The same pin with its last byte changed: guacd must refuse the server's certificate.
+    const wrong = `${right.slice(0, -2)}${right.endsWith('00') ? '01' : '00'}`;
+    w = await world(wrong);
+    vendor = await w.person('vendor');
+  }, 60_000);
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  it('guacd refuses the server: no desktop, the page is told, the session ends without a picture', async () => {
+    const g = await w.grant(vendor);
+    const t = await w.token(vendor, g.grantId, { width: 1024, height: 768, dpi: 96 });
+    const c = w.open(vendor, `/ws/rdp?token=${String(t.json.token)}`);
+    const sessionId = String(t.json.sessionId);
+    await c.closed;
+    expect(c.instructions.some((i) => i.opcode === 'img')).toBe(false);
+    const ended = await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId, 30_000);
+    expect(['target_closed', 'error']).toContain(ended.data?.reason);
   }, 120_000);
 });
