@@ -58,6 +58,7 @@ export const AUDIT_EVENT_TYPES = [
   'channel.refused', // an SSH channel or request was refused (agent, X11, remote forwarding, env, sftp, forward)
   'forward.opened', // a direct-tcpip forward to an allowed host:port was opened
   'file.transferred', // a file went through SFTP/scp (name, direction, size, SHA-256)
+  'clipboard.transferred', // a clipboard content crossed an RDP session (direction, mimetype, size, SHA-256; never the content)
   'file.changed', // a file or directory was removed, renamed, created or had its attributes set over SFTP
   'command.executed', // a command was captured and allowed
   'command.alerted', // a command matched an alert rule

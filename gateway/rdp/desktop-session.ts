@@ -75,15 +75,11 @@ export class DesktopSession {
   /** guacd said goodbye (`disconnect`) before closing: an orderly end, not a drop. */
   private guacdSaidBye = false;
   private finishing: Promise<void> | undefined;
-  /** Files over Guacamole streams (drive redirection, uploads), each audited like an SFTP file. */
-  private readonly files = new GuacFileAudit((t) => {
-    this.fileWrites = this.fileWrites
-      .then(() => this.o.deps.audit.append({ type: 'file.transferred', actor: this.actor, subject: this.subject, data: { ...t, via: 'rdp' } }))
-      .then(
-        () => undefined,
-        (err: unknown) => this.o.deps.logger.error({ err, sessionId: this.id }, 'could not audit a file transfer'),
-      );
-  });
+  /** Files over Guacamole streams (drive redirection, uploads), each audited like an SFTP file; clipboard contents too. */
+  private readonly files = new GuacFileAudit(
+    (t) => this.auditTransfer('file.transferred', { ...t }),
+    (t) => this.auditTransfer('clipboard.transferred', { ...t }),
+  );
   private fileWrites: Promise<void> = Promise.resolve();
   /** Resolves once the session is recorded as ended (store, recording sealed, audit). */
   readonly ended: Promise<void>;
@@ -190,6 +186,16 @@ export class DesktopSession {
     this.tell({ type: 'ready', sessionId: this.id, targetId: admission.target.id, targetName: admission.target.name, endsAt: admission.request.endsAt });
     this.relay = startRelay({ ws: this.o.ws, link, allowed: allowedFromBrowser('owner', { clipboard: rdp.clipboard, drive: rdp.drive }), observe: (ins) => this.observe(ins), observeBrowser: (ins) => this.files.fromBrowser(ins) });
     void this.checkRecording();
+  }
+
+  /** In order, after the start is recorded; a failure is logged, never thrown into the relay. */
+  private auditTransfer(type: 'file.transferred' | 'clipboard.transferred', data: Record<string, unknown>): void {
+    this.fileWrites = this.fileWrites
+      .then(() => this.o.deps.audit.append({ type, actor: this.actor, subject: this.subject, data: { ...data, via: 'rdp' } }))
+      .then(
+        () => undefined,
+        (err: unknown) => this.o.deps.logger.error({ err, sessionId: this.id }, `could not audit a ${type === 'file.transferred' ? 'file' : 'clipboard'} transfer`),
+      );
   }
 
   /** Fail closed: a session guacd does not record is closed (guacd only logs when it cannot create the file). */

@@ -4,7 +4,9 @@
 // Streams that carry files: `file` (stream, mimetype, name) either way; `put` (object, stream, mimetype, name)
 // from the browser (upload into the redirected drive); `body` (object, stream, mimetype, name) from guacd (a
 // drive file the browser asked for with `get`). Their bytes follow as base64 `blob` (stream, data) until `end`.
-// Every other stream (images, audio, clipboard) is ignored.
+// Clipboard contents (`clipboard` (stream, mimetype) either way, where the target enables the clipboard) are
+// audited the same way but apart, by mimetype, size and SHA-256 only: what is pasted may be a password.
+// Every other stream (images, audio) is ignored.
 import { createHash, type Hash } from 'node:crypto';
 import type { FileTransfer } from '../ssh/sftp-audit.js';
 import type { Instruction } from './wire.js';
@@ -17,15 +19,29 @@ interface Open {
   name: string;
   size: number;
   hash: Hash;
+  clipboard: boolean;
 }
 
 type Direction = FileTransfer['direction'];
+
+/** One clipboard content that crossed the session: upload = into the desktop, download = out of it. */
+export interface ClipboardTransfer {
+  direction: Direction;
+  mimetype: string;
+  size: number;
+  /** Absent when the stream did not end (the session closed first). */
+  sha256?: string;
+}
 
 export class GuacFileAudit {
   private readonly open = { upload: new Map<string, Open>(), download: new Map<string, Open>() };
   private untracked = 0;
 
-  constructor(private readonly report: (t: FileTransfer) => void) {}
+  constructor(
+    private readonly report: (t: FileTransfer) => void,
+    /** Absent: clipboard streams are ignored like images. */
+    private readonly reportClipboard?: (t: ClipboardTransfer) => void,
+  ) {}
 
   /** Browser → guacd instructions (only those the relay let through). */
   fromBrowser(ins: readonly Instruction[]): void {
@@ -40,7 +56,10 @@ export class GuacFileAudit {
   /** Streams opened and never ended (the session closed mid-transfer): reported without a hash. Returns how many could not be tracked at all. */
   finish(): number {
     for (const dir of ['upload', 'download'] as const) {
-      for (const f of this.open[dir].values()) this.report({ name: f.name, direction: dir, size: f.size, sequential: true, closed: false });
+      for (const f of this.open[dir].values()) {
+        if (f.clipboard) this.reportClipboard?.({ direction: dir, mimetype: f.name, size: f.size });
+        else this.report({ name: f.name, direction: dir, size: f.size, sequential: true, closed: false });
+      }
       this.open[dir].clear();
     }
     return this.untracked;
@@ -48,15 +67,17 @@ export class GuacFileAudit {
 
   private see(dir: Direction, i: Instruction, objectStream: boolean): void {
     const streams = this.open[dir];
-    if (i.opcode === 'file' || objectStream) {
-      // file: stream, mimetype, name — put/body: object, stream, mimetype, name.
-      const [stream, , name] = objectStream ? i.args.slice(1) : i.args;
+    const clipboard = i.opcode === 'clipboard' && this.reportClipboard !== undefined;
+    if (i.opcode === 'file' || objectStream || clipboard) {
+      // file: stream, mimetype, name — put/body: object, stream, mimetype, name — clipboard: stream, mimetype.
+      const [stream, mimetype, name] = objectStream ? i.args.slice(1) : i.args;
       if (stream === undefined) return;
       if (streams.size >= MAX_OPEN && !streams.has(stream)) {
         this.untracked++;
         return;
       }
-      streams.set(stream, { name: String(name ?? '').slice(0, MAX_NAME), size: 0, hash: createHash('sha256') });
+      const label = clipboard ? mimetype : name;
+      streams.set(stream, { name: String(label ?? '').slice(0, MAX_NAME), size: 0, hash: createHash('sha256'), clipboard });
     } else if (i.opcode === 'blob') {
       const f = streams.get(i.args[0] ?? '');
       if (!f) return;
@@ -68,7 +89,8 @@ export class GuacFileAudit {
       const f = streams.get(stream);
       if (!f) return;
       streams.delete(stream);
-      this.report({ name: f.name, direction: dir, size: f.size, sha256: f.hash.digest('hex'), sequential: true, closed: true });
+      if (f.clipboard) this.reportClipboard?.({ direction: dir, mimetype: f.name, size: f.size, sha256: f.hash.digest('hex') });
+      else this.report({ name: f.name, direction: dir, size: f.size, sha256: f.hash.digest('hex'), sequential: true, closed: true });
     }
   }
 }

@@ -1,5 +1,6 @@
-// Files across an RDP session (drive redirection enabled on the target): each Guacamole file stream, upload or
-// download, is audited with name, size and SHA-256 — against the Guacamole-protocol stand-in.
+// Files and clipboard contents across an RDP session (drive redirection and clipboard enabled on the target): each
+// Guacamole file stream, upload or download, is audited with name, size and SHA-256, each clipboard content with
+// mimetype, size and SHA-256 — against the Guacamole-protocol stand-in.
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enc, type GuacdStandin, startGuacdStandin } from '../helpers/guacd-standin.js';
@@ -13,7 +14,7 @@ beforeAll(async () => {
   standin = await startGuacdStandin({ keepAliveMs: 300 });
   w = await startRdpWorld({
     guacd: { host: standin.host, port: standin.port },
-    rdp: { drive: true },
+    rdp: { drive: true, clipboard: true },
     tuning: { idleMs: 2000, handshakeMs: 3000, recordingAppearMs: 2000, settleQuietMs: 150, settleMaxMs: 3000 },
   });
   vendor = await w.person('vendor');
@@ -62,5 +63,34 @@ describe('files over RDP', () => {
     );
     expect(files).toHaveLength(3);
     expect(files.find((f) => f?.name === '/notes.txt')?.sha256).toBeUndefined();
+  });
+
+  it('audits clipboard contents both ways by mimetype, size and SHA-256 (never the text), apart from files', async () => {
+    const g = await w.grant(vendor);
+    const t = await w.token(vendor, g.grantId);
+    const c = w.open(vendor, `/ws/rdp?token=${String(t.json.token)}`);
+    const sessionId = String((await c.message('ready')).sessionId);
+    const conn = await standin.waitFor('the connection', () => standin.connections.find((x) => x.owner.params['recording-name'] === `${sessionId}.guac`));
+    expect(conn.owner.params['disable-copy']).toBe('false');
+
+    const pasted = Buffer.from('S7-Passwort-für-Linie-2');
+    c.send('clipboard', 3, 'text/plain');
+    c.send('blob', 3, pasted.toString('base64'));
+    c.send('end', 3);
+    await standin.waitFor('the paste at guacd', () => conn.owner.received.some((i) => i.opcode === 'end'));
+    const copied = Buffer.from('copied from the workstation');
+    standin.broadcast(conn.id, enc('clipboard', 6, 'text/plain') + enc('blob', 6, copied.toString('base64')) + enc('end', 6));
+    await c.instruction('end', (i) => i.args[0] === '6');
+
+    c.ws.close();
+    await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId);
+    const log = await w.audit();
+    const clips = log.filter((a) => a.type === 'clipboard.transferred' && a.subject?.sessionId === sessionId).map((a) => a.data);
+    expect(clips).toEqual([
+      { direction: 'upload', mimetype: 'text/plain', size: pasted.length, sha256: sha(pasted), via: 'rdp' },
+      { direction: 'download', mimetype: 'text/plain', size: copied.length, sha256: sha(copied), via: 'rdp' },
+    ]);
+    expect(log.filter((a) => a.type === 'file.transferred' && a.subject?.sessionId === sessionId)).toEqual([]);
+    expect(JSON.stringify(log)).not.toContain('Passwort');
   });
 });

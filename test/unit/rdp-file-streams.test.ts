@@ -1,6 +1,7 @@
 // The Guacamole file-stream audit on its own: which streams count as files, bounds, and hostile input.
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { GuacFileAudit } from '../../gateway/rdp/file-streams.js';
+import { type ClipboardTransfer, GuacFileAudit } from '../../gateway/rdp/file-streams.js';
 import type { FileTransfer } from '../../gateway/ssh/sftp-audit.js';
 
 const ins = (opcode: string, ...args: Array<string | number>) => ({ opcode, args: args.map(String) });
@@ -13,6 +14,22 @@ describe('GuacFileAudit', () => {
     a.fromBrowser([ins('clipboard', 2, 'text/plain'), ins('blob', 2, 'aGk='), ins('end', 2), ins('blob', 'x', '!!!')]);
     expect(seen).toEqual([]);
     expect(a.finish()).toBe(0);
+  });
+
+  it('reports clipboard contents apart from files, by mimetype, size and SHA-256, never the content', () => {
+    const files: FileTransfer[] = [];
+    const clips: ClipboardTransfer[] = [];
+    const a = new GuacFileAudit((t) => files.push(t), (t) => clips.push(t));
+    const pasted = Buffer.from('plc-password-123\n');
+    a.fromBrowser([ins('clipboard', 2, 'text/plain'), ins('blob', 2, pasted.subarray(0, 5).toString('base64')), ins('blob', 2, pasted.subarray(5).toString('base64')), ins('end', 2)]);
+    a.fromGuacd([ins('clipboard', 4, 'text/plain'), ins('blob', 4, Buffer.from('copied out').toString('base64'))]);
+    expect(a.finish()).toBe(0);
+    expect(files).toEqual([]);
+    expect(clips).toEqual([
+      { direction: 'upload', mimetype: 'text/plain', size: pasted.length, sha256: createHash('sha256').update(pasted).digest('hex') },
+      { direction: 'download', mimetype: 'text/plain', size: 10 },
+    ]);
+    expect(JSON.stringify(clips)).not.toContain('password');
   });
 
   it('keeps directions apart: the same stream index both ways is two files', () => {
