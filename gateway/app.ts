@@ -2,6 +2,7 @@
 // order of trust: state (locked), then the audit log (verified), then the doors (HTTP, later SSH).
 import { resolve } from 'node:path';
 import { AuditLog } from './audit-log.js';
+import { CommandLog } from './command-log.js';
 import { LoginTransactions } from './auth/login-flow.js';
 import { createOidcClient, type OidcClient } from './auth/oidc.js';
 import { type WebSessionOptions, WebSessions } from './auth/web-session.js';
@@ -69,6 +70,8 @@ export interface Gateway {
   storageDir: string;
   store: Store;
   audit: AuditLog;
+  /** Captured shell commands (commands.jsonl). */
+  commands: CommandLog;
   metrics: Metrics;
   http: RunningHttp;
   /** The SSH listener, unless started with `ssh: false`. */
@@ -88,22 +91,32 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const metrics = createMetrics();
 
   const store = await Store.open({ dir: storageDir, logger });
+  let commands: CommandLog;
   let audit: AuditLog;
+  try {
+    // State too, opened under the store's lock: it also finishes moving a v1 db.json's commands.
+    commands = await CommandLog.open({ store, logger });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   try {
     audit = await AuditLog.open({ dir: storageDir, clock, logger });
   } catch (err) {
     // A broken chain must stop start-up, and must not leave the store locked behind it.
+    await commands.close();
     await store.close();
     throw err;
   }
 
-  const deps: Deps = { config, store, audit, clock, logger, storageDir };
+  const deps: Deps = { config, store, audit, commands, clock, logger, storageDir };
   // --- Crash recovery (issue 5): sessions left open by a crash are ended and their recordings
   // repaired and marked incomplete, after the audit log opens and before any door opens.
   try {
     await recoverInterruptedSessions(deps);
   } catch (err) {
     await audit.close();
+    await commands.close();
     await store.close();
     throw err;
   }
@@ -172,6 +185,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     http = await startHttpServer(app, opts.httpListen ?? config.http.listen);
   } catch (err) {
     await audit.close();
+    await commands.close();
     await store.close();
     throw err;
   }
@@ -190,6 +204,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     } catch (err) {
       await http.close();
       await audit.close();
+      await commands.close();
       await store.close();
       throw err;
     }
@@ -221,10 +236,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       // The stop is evidence too; it goes in before the log's final checkpoint is signed.
       await audit.append({ type: 'gateway.stopped', actor: systemActor(), data: { reason } });
       await audit.close();
+      await commands.close();
       await store.close();
       logger.info({ reason }, 'gateway stopped');
     })();
     return stopped;
   };
-  return { config, storageDir, store, audit, metrics, http, ssh, liveSessions, broker, auth: { sessions, logins, oidc }, stop };
+  return { config, storageDir, store, audit, commands, metrics, http, ssh, liveSessions, broker, auth: { sessions, logins, oidc }, stop };
 }

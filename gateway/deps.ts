@@ -1,6 +1,7 @@
 // What request handlers and services are given: built once in app.ts, never imported as globals.
 import type { AuditLog } from './audit-log.js';
 import type { Clock } from './clock.js';
+import type { CommandLog } from './command-log.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import type { Store } from './store.js';
@@ -9,8 +10,10 @@ export interface Deps {
   config: Config;
   store: Store;
   audit: AuditLog;
+  /** Captured shell commands (commands.jsonl): appended here, never through the store. */
+  commands: CommandLog;
   clock: Clock;
   logger: Logger;
-  /** Absolute path of storage.dir (db.json, audit.jsonl, keys/, sessions/). */
+  /** Absolute path of storage.dir (db.json, audit.jsonl, commands.jsonl, keys/, sessions/). */
   storageDir: string;
 }

@@ -5,8 +5,9 @@ import { userInfo } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { AuditChainError, AuditLog } from '../audit-log.js';
 import { type Clock, systemClock } from '../clock.js';
+import { CommandLog } from '../command-log.js';
 import { type Config, loadConfig } from '../config.js';
-import { systemActor } from '../core/model.js';
+import { type CommandRecord, systemActor } from '../core/model.js';
 import { isGatehouseError } from '../errors.js';
 import type { Progress } from '../evidence/pack.js';
 import { writePackFile } from '../evidence/pack-file.js';
@@ -96,7 +97,14 @@ export async function runEvidenceExport(argv: string[], io: CliIo, deps: Evidenc
   }
   const clock = deps.clock ?? systemClock;
   let audit: AuditLog | undefined;
+  let commandLog: CommandLog | undefined;
   try {
+    // Like db.json: the free folder's log is opened (finishing a v1 move), a running gateway's only read.
+    let commands: readonly CommandRecord[];
+    if (store) {
+      commandLog = await CommandLog.open({ store });
+      commands = commandLog.records;
+    } else commands = await CommandLog.read(dir, db);
     if (store) audit = await AuditLog.open({ dir, clock, checkpointIntervalMs: 0 });
     const every = deps.progressEveryMs ?? 1000;
     const started = Date.now();
@@ -112,6 +120,7 @@ export async function runEvidenceExport(argv: string[], io: CliIo, deps: Evidenc
       {
         storageDir: dir,
         db,
+        commands,
         period,
         site: config ? { name: config.site.name, timezone: config.site.timezone } : null,
         targets: config?.targets,
@@ -168,6 +177,7 @@ export async function runEvidenceExport(argv: string[], io: CliIo, deps: Evidenc
     return 1;
   } finally {
     await audit?.close();
+    await commandLog?.close();
     await store?.close();
   }
 }

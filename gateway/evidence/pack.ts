@@ -8,7 +8,7 @@ import type { VerifyKey } from '../audit/signing.js';
 import type { Clock } from '../clock.js';
 import { isoTime } from '../clock.js';
 import type { TargetConfig } from '../config.js';
-import type { Actor } from '../core/model.js';
+import type { Actor, CommandRecord } from '../core/model.js';
 import type { DbData } from '../store.js';
 import { version } from '../version.js';
 import { type AuditLine, type AuditSlice, sliceAuditLog, sliceRecords } from './audit-slice.js';
@@ -29,6 +29,8 @@ export interface PackInput {
   storageDir: string;
   /** db.json as of the export (the live store's data, or a read-only snapshot). */
   db: Readonly<DbData>;
+  /** Every captured command (the live command log's records, or CommandLog.read offline). */
+  commands: readonly CommandRecord[];
   period: Period;
   /** From the config; null when only a storage folder was given. */
   site: { name: string; timezone: string } | null;
@@ -69,7 +71,7 @@ export async function writePack(input: PackInput, out: Writable): Promise<PackRe
   const notes = [...(input.notes ?? [])];
 
   const slice = await sliceAuditLog(storageDir, period, verifyKey);
-  const rows = selectRows(db, period, inventoryOf(db, input.targets));
+  const rows = selectRows(db, input.commands, period, inventoryOf(db, input.targets));
   const alerts = { sample: [] as AuditLine[], total: 0 };
   const transfers = { sample: [] as AuditLine[], total: 0 };
   for await (const a of sliceRecords(slice, period, new Set([...ALERT_TYPES, TRANSFER]))) {

@@ -1,4 +1,4 @@
-// What goes into the pack's CSVs: the period's rows picked from db.json and the config, and their columns.
+// What goes into the pack's CSVs: the period's rows picked from db.json, commands.jsonl and the config, and their columns.
 import type { TargetConfig } from '../config.js';
 import type { AccessRequest, CommandRecord, SessionRecord, User } from '../core/model.js';
 import type { DbData } from '../store.js';
@@ -33,7 +33,12 @@ const byTime = <T>(key: (x: T) => string) => (a: T, b: T) => key(a).localeCompar
  * Requests that existed in the period and were touched or had their window open in it; sessions that
  * overlap it (a live one counts up to `now`); commands captured in it.
  */
-export function selectRows(db: Readonly<DbData>, period: Period, targets: InventoryTarget[]): PeriodRows {
+export function selectRows(
+  db: Readonly<DbData>,
+  allCommands: readonly CommandRecord[],
+  period: Period,
+  targets: InventoryTarget[],
+): PeriodRows {
   const { fromMs, toMs } = period;
   const requests = db.requests
     .filter((r) => t(r.createdAt) < toMs && (t(r.updatedAt) >= fromMs || t(r.endsAt) >= fromMs))
@@ -41,10 +46,10 @@ export function selectRows(db: Readonly<DbData>, period: Period, targets: Invent
   const sessions = db.sessions
     .filter((s) => t(s.startedAt) < toMs && (s.endedAt === undefined || t(s.endedAt) >= fromMs))
     .sort(byTime((s) => s.startedAt));
-  const commands = db.commands.filter((c) => inPeriod(period, t(c.at))).sort(byTime((c) => c.at));
+  const commands = allCommands.filter((c) => inPeriod(period, t(c.at))).sort(byTime((c) => c.at));
   const wanted = new Set(sessions.map((s) => s.id));
   const commandCounts = new Map<string, { total: number; alerted: number; blocked: number }>();
-  for (const c of db.commands) {
+  for (const c of allCommands) {
     if (!wanted.has(c.sessionId)) continue;
     const n = commandCounts.get(c.sessionId) ?? { total: 0, alerted: 0, blocked: 0 };
     n.total++;

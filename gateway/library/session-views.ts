@@ -74,6 +74,8 @@ export interface LibraryContext {
   targets: ReadonlyMap<string, TargetConfig>;
   isLive(sessionId: string): boolean;
   now: number;
+  /** Every captured command (the command log's records; not in db.json since schema v2). */
+  commands: readonly CommandRecord[];
 }
 
 export interface Page<T> {
@@ -96,13 +98,13 @@ function person(users: ReadonlyMap<string, User>, id: string): PersonView {
 class Index {
   readonly users: ReadonlyMap<string, User>;
   private counts: Map<string, SessionView['commands']> | undefined;
-  constructor(private readonly data: Readonly<DbData>) {
+  constructor(data: Readonly<DbData>, private readonly commands: readonly CommandRecord[]) {
     this.users = new Map(data.users.map((u) => [u.id, u]));
   }
   commandCounts(id: string): SessionView['commands'] {
     if (!this.counts) {
       this.counts = new Map();
-      for (const c of this.data.commands) {
+      for (const c of this.commands) {
         let n = this.counts.get(c.sessionId);
         if (!n) this.counts.set(c.sessionId, (n = { total: 0, alerted: 0, blocked: 0 }));
         n.total++;
@@ -182,7 +184,7 @@ export function listSessions(
   f: SessionFilter,
   page: { offset?: number; limit?: number } = {},
 ): Page<SessionView> {
-  const idx = new Index(data);
+  const idx = new Index(data, ctx.commands);
   const hits = data.sessions.filter((s) => visible(ctx, s) && matches(s, f, ctx, idx)).sort(newestFirst);
   const p = paged(hits, page.offset, page.limit);
   return { ...p, items: p.items.map((s) => view(s, ctx, idx)) };
@@ -197,7 +199,7 @@ export function findSession(data: Readonly<DbData>, ctx: LibraryContext, id: str
 export function sessionDetail(data: Readonly<DbData>, ctx: LibraryContext, s: SessionRecord): SessionDetail {
   const r = data.requests.find((x) => x.id === s.requestId);
   return {
-    ...view(s, ctx, new Index(data)),
+    ...view(s, ctx, new Index(data, ctx.commands)),
     request: r ? { id: r.id, purpose: r.purpose, ticket: r.ticket ?? null, startsAt: r.startsAt, endsAt: r.endsAt } : null,
   };
 }
@@ -219,8 +221,8 @@ function hit(c: CommandRecord, s: SessionRecord, ctx: LibraryContext, idx: Index
 
 /** One session's captured commands, in the order they were typed. */
 export function sessionCommands(data: Readonly<DbData>, ctx: LibraryContext, s: SessionRecord): CommandHit[] {
-  const idx = new Index(data);
-  return data.commands
+  const idx = new Index(data, ctx.commands);
+  return ctx.commands
     .filter((c) => c.sessionId === s.id)
     .sort((a, b) => ms(a.at) - ms(b.at))
     .map((c) => hit(c, s, ctx, idx));
@@ -242,14 +244,14 @@ export function searchCommands(
   f: CommandSearch,
   page: { offset?: number; limit?: number } = {},
 ): Page<CommandHit> {
-  const idx = new Index(data);
+  const idx = new Index(data, ctx.commands);
   const { from, to, ...sessionOnly } = f;
   const sessions = new Map<string, SessionRecord>();
   for (const s of data.sessions)
     if ((f.session === undefined || s.id === f.session) && visible(ctx, s) && matches(s, sessionOnly, ctx, idx))
       sessions.set(s.id, s);
   const q = f.q?.toLowerCase();
-  const found = data.commands.filter((c) => {
+  const found = ctx.commands.filter((c) => {
     if (!sessions.has(c.sessionId)) return false;
     if (f.verdict !== undefined && c.verdict !== f.verdict) return false;
     const at = ms(c.at);

@@ -219,8 +219,10 @@ export class VendorSession implements ChannelHost {
     const type = d.verdict === 'blocked' ? 'command.blocked' : d.verdict === 'alerted' ? 'command.alerted' : 'command.executed';
     const rule = d.rule ? { rule: d.rule.match, reason: d.rule.reason } : {};
     // Stored and audited behind the relay: the verdict is known now, the disk need not hold the Enter back.
-    this.later(this.o.deps.store.update((db) => void db.commands.push({ id, sessionId: this.id, at, text, verdict: d.verdict, ...(d.rule ? { rule: d.rule.match } : {}) })));
-    this.later(this.o.deps.audit.append({ type, actor: this.actor, subject: { ...this.subject, commandId: id }, data: { text, via, verdict: d.verdict, wouldBe: d.wouldBe, mode: this.rules.mode, ...rule } }));
+    // The audit event follows the stored record (or its failure, logged): whoever sees command.* audited finds the record.
+    const stored = this.o.deps.commands.append({ id, sessionId: this.id, at, text, verdict: d.verdict, ...(d.rule ? { rule: d.rule.match } : {}) });
+    this.later(stored);
+    this.later(stored.catch(() => undefined).then(() => this.o.deps.audit.append({ type, actor: this.actor, subject: { ...this.subject, commandId: id }, data: { text, via, verdict: d.verdict, wouldBe: d.wouldBe, mode: this.rules.mode, ...rule } })));
     return { verdict: d.verdict, ...(d.rule ? { reason: d.rule.reason } : {}) };
   }
 

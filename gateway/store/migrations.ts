@@ -1,7 +1,7 @@
 // Schema migrations for db.json, applied one version at a time when an older file is opened.
 
 import { StoreOpenError } from './errors.js';
-import { COLLECTIONS, CURRENT_SCHEMA_VERSION } from './schema.js';
+import { COLLECTIONS, COMMANDS_TO_MOVE, CURRENT_SCHEMA_VERSION } from './schema.js';
 
 export type MigrationData = Record<string, unknown>;
 
@@ -21,6 +21,20 @@ export const migrations: readonly Migration[] = [
     up(data) {
       for (const key of COLLECTIONS) if (data[key] === undefined) data[key] = [];
       if (data.meta === undefined) data.meta = {};
+    },
+  },
+  {
+    // v2: captured commands leave db.json for the append-only commands.jsonl. Set aside in meta, not
+    // dropped: CommandLog.open (storage lock held) appends them there durably and only then deletes them.
+    to: 2,
+    up(data) {
+      const { commands, meta } = data;
+      if (commands === undefined) return;
+      if (!Array.isArray(commands))
+        throw new StoreOpenError('storage_invalid', 'db.json: "commands" is not a list; is this a Gatehouse db.json?');
+      if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) return; // checkDbShape refuses it
+      delete data.commands;
+      if (commands.length > 0) (meta as Record<string, unknown>)[COMMANDS_TO_MOVE] = commands;
     },
   },
 ];

@@ -1,5 +1,5 @@
 // The shape of db.json: what the gateway keeps as state, and a structural check of a loaded file.
-import type { AccessRequest, CommandRecord, SessionRecord, SshKey, User } from '../core/model.js';
+import type { AccessRequest, SessionRecord, SshKey, User } from '../core/model.js';
 import { StoreOpenError } from './errors.js';
 
 /** A browser login; the cookie carries only the id. */
@@ -20,15 +20,18 @@ export interface DbData {
   sshKeys: SshKey[];
   requests: AccessRequest[];
   sessions: SessionRecord[];
-  commands: CommandRecord[];
   webSessions: WebSessionRecord[];
   meta: Record<string, unknown>;
 }
 
 /** Bump together with a new entry at the end of `migrations` (store/migrations.ts). */
-export const CURRENT_SCHEMA_VERSION = 1;
+export const CURRENT_SCHEMA_VERSION = 2;
 
-export const COLLECTIONS = ['users', 'sshKeys', 'requests', 'sessions', 'commands', 'webSessions'] as const;
+/** Captured commands are not here: they live in commands.jsonl (command-log.ts) since v2. */
+export const COLLECTIONS = ['users', 'sshKeys', 'requests', 'sessions', 'webSessions'] as const;
+
+/** `meta` key: a v1 file's commands, until the command log has them (CommandLog.open deletes it). */
+export const COMMANDS_TO_MOVE = 'commandsToMove';
 
 export function emptyDb(): DbData {
   return {
@@ -37,7 +40,6 @@ export function emptyDb(): DbData {
     sshKeys: [],
     requests: [],
     sessions: [],
-    commands: [],
     webSessions: [],
     meta: {},
   };

@@ -196,8 +196,8 @@ describe('replay in the browser', () => {
         startedAt: new Date(start).toISOString(), endedAt: new Date(start + 5000).toISOString(), endReason: 'client_closed',
         recording: { path: relative(h.gw.storageDir, path), sha256: createHash('sha256').update(text).digest('hex'), bytes: Buffer.byteLength(text) },
       });
-      d.commands.push({ id: 'cmd_hostile', sessionId: id, at: new Date(start + 300).toISOString(), text: '<img src=x onerror="window.__pwned=6">', verdict: 'alerted' });
     });
+    await h.gw.commands.append({ id: 'cmd_hostile', sessionId: id, at: new Date(start + 300).toISOString(), text: '<img src=x onerror="window.__pwned=6">', verdict: 'alerted' });
 
     const auditor = await openAs(browser, h, 'auditor', '', '/commands');
     try {

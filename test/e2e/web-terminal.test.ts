@@ -66,7 +66,7 @@ describe('browser terminal and live view', () => {
     expect(ended.data?.reason).toBe('terminated');
     await h.waitAudit('session.terminated', (a) => a.subject?.sessionId === sessionId);
     await h.waitAudit('session.monitored', (a) => a.subject?.sessionId === sessionId);
-    const commands = h.gw.store.data.commands.filter((c) => c.sessionId === sessionId).map((c) => c.text);
+    const commands = h.gw.commands.records.filter((c) => c.sessionId === sessionId).map((c) => c.text);
     expect(commands).toEqual(['echo e2e-$((3*4))', 'echo live-$((5*5))']);
     expect(vendor.errors).toEqual([]);
     expect(supervisor.errors).toEqual([]);

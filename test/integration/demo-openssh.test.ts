@@ -81,7 +81,7 @@ describe('OpenSSH ssh through the demo gateway to the simulated PLC workstation'
       s.kill();
     }
 
-    const commands = demo.gateway.store.data.commands.map((c) => [c.text, c.verdict]);
+    const commands = demo.gateway.commands.records.map((c) => [c.text, c.verdict]);
     expect(commands).toEqual(
       expect.arrayContaining([
         ['plc status', 'allowed'],

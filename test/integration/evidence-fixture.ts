@@ -5,6 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { AuditLog } from '../../gateway/audit-log.js';
 import { ManualClock } from '../../gateway/clock.js';
+import { CommandLog } from '../../gateway/command-log.js';
 import { type Config, parseConfig } from '../../gateway/config.js';
 import type { AuditInput } from '../../gateway/core/audit.js';
 import type { AccessRequest, CommandRecord, SessionRecord, User } from '../../gateway/core/model.js';
@@ -94,8 +95,10 @@ export async function buildEvidenceStorage(dir: string): Promise<EvidenceFixture
     d.users.push(vendor, supervisor);
     d.requests.push(request);
     d.sessions.push(session);
-    d.commands.push(...commands);
   });
+  const commandLog = await CommandLog.open({ store });
+  for (const c of commands) await commandLog.append(c);
+  await commandLog.close();
   const period: AuditInput[] = [
     { type: 'request.created', actor, subject: { requestId: request.id, targetId: 'eng-ws-01' }, data: { purpose: request.purpose } },
     { type: 'request.approved', actor: { kind: 'user', id: supervisor.id, name: supervisor.name }, subject: { requestId: request.id, grantId: 'grt_fixture1' } },

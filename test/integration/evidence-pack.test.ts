@@ -10,6 +10,7 @@ import { runEvidenceExport, runEvidenceVerify } from '../../gateway/cli/evidence
 import type { CliIo } from '../../gateway/cli/io.js';
 import { runRecordingsVerify } from '../../gateway/cli/recordings-verify.js';
 import { ManualClock } from '../../gateway/clock.js';
+import { CommandLog } from '../../gateway/command-log.js';
 import type { Manifest } from '../../gateway/evidence/manifest.js';
 import { type PackInput, writePack } from '../../gateway/evidence/pack.js';
 import { writePackFile } from '../../gateway/evidence/pack-file.js';
@@ -30,9 +31,10 @@ let manifest: Manifest;
 
 const period = parsePeriod(PERIOD.from, PERIOD.to);
 const input = (f: EvidenceFixture, o: Partial<PackInput> = {}): Promise<PackInput> =>
-  Store.readSnapshot(f.dir).then((db) => ({
+  Store.readSnapshot(f.dir).then(async (db) => ({
     storageDir: f.dir,
     db,
+    commands: await CommandLog.read(f.dir, db),
     period,
     site: { name: f.config.site.name, timezone: f.config.site.timezone },
     targets: f.config.targets,

@@ -7,6 +7,7 @@ import { dirname, relative } from 'node:path';
 import express, { type RequestHandler } from 'express';
 import { AuditLog } from '../../gateway/audit-log.js';
 import { Broker } from '../../gateway/broker.js';
+import { CommandLog } from '../../gateway/command-log.js';
 import { ManualClock } from '../../gateway/clock.js';
 import type { Config } from '../../gateway/config.js';
 import type { CommandRecord, Role, SessionRecord, User } from '../../gateway/core/model.js';
@@ -100,6 +101,7 @@ export async function openSessionsFixture(o: { viewedPeriodMs?: number } = {}): 
   const clock = new ManualClock(T0);
   const store = await Store.open({ dir: tmp.path });
   const audit = await AuditLog.open({ dir: tmp.path, clock, checkpointIntervalMs: 0, checkpointEvery: 20 });
+  const commandLog = await CommandLog.open({ store });
   const config = requestsConfig(tmp.path);
   const registry = new LiveSessions({ closeTimeoutMs: 1000 });
   const broker = new Broker({ config, store, audit, clock, logger: silentLogger, sessions: registry });
@@ -127,7 +129,7 @@ export async function openSessionsFixture(o: { viewedPeriodMs?: number } = {}): 
     if (session && user) req.auth = { user, session };
     next();
   };
-  const deps = { config, store, audit, clock, logger: silentLogger, storageDir: tmp.path };
+  const deps = { config, store, audit, commands: commandLog, clock, logger: silentLogger, storageDir: tmp.path };
   const app = express();
   app.use(express.json({ limit: '64kb' }));
   app.use(fakeSession);
@@ -165,12 +167,10 @@ export async function openSessionsFixture(o: { viewedPeriodMs?: number } = {}): 
       const sha256 = createHash('sha256').update(text).digest('hex');
       rec.recording = { path: relative(tmp.path, path), ...(s.sealed === false ? {} : { sha256, bytes }) };
     }
-    await store.update((d) => {
-      d.sessions.push(rec);
-      commands.forEach((c, i) =>
-        d.commands.push({ id: `cmd_${id}_${i}`, sessionId: id, at: new Date(start + c.atSec * 1000).toISOString(), text: c.text, verdict: c.verdict ?? 'allowed' }),
-      );
-    });
+    await store.update((d) => void d.sessions.push(rec));
+    await Promise.all(commands.map((c, i) =>
+      commandLog.append({ id: `cmd_${id}_${i}`, sessionId: id, at: new Date(start + c.atSec * 1000).toISOString(), text: c.text, verdict: c.verdict ?? 'allowed' }),
+    ));
     return rec;
   };
 
@@ -229,6 +229,7 @@ export async function openSessionsFixture(o: { viewedPeriodMs?: number } = {}): 
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await audit.close();
+      await commandLog.close();
       await store.close();
       await tmp.remove();
     },

@@ -116,7 +116,7 @@ describe('evidence', () => {
   it('stores exec commands as sent, and audits alerts', async () => {
     await h.ssh(TARGET, { command: 'uname -s' });
     await h.waitAudit('command.alerted', (a) => a.data?.text === 'uname -s' && a.data.via === 'exec');
-    expect(h.gw.store.data.commands.at(-1)).toMatchObject({ text: 'uname -s', verdict: 'alerted' });
+    expect(h.gw.commands.records.at(-1)).toMatchObject({ text: 'uname -s', verdict: 'alerted' });
   });
 
   it('a blocked exec command never reaches the target', async () => {

@@ -24,7 +24,7 @@ afterAll(async () => {
 /** A second SSH front on the same gateway state, with the limits a test needs. */
 async function front(o: Pick<SshServerOptions, 'loginGraceMs' | 'maxUnauthPerIp' | 'maxUnauth'>): Promise<RunningSsh> {
   const { gw } = h;
-  const s = await startSshServer({ deps: { config: gw.config, store: gw.store, audit: gw.audit, clock: h.clock, logger: silentLogger, storageDir: gw.storageDir }, registry: gw.liveSessions, listen: '127.0.0.1:0', ...o });
+  const s = await startSshServer({ deps: { config: gw.config, store: gw.store, audit: gw.audit, commands: gw.commands, clock: h.clock, logger: silentLogger, storageDir: gw.storageDir }, registry: gw.liveSessions, listen: '127.0.0.1:0', ...o });
   extra.push(s);
   return s;
 }

@@ -68,12 +68,12 @@ function suite(name: string, setup: () => Promise<World>, teardown: () => Promis
       it(`captures a pasted command whole (${how})`, async () => {
         for (let i = 0; i < 3; i++) {
           const before = s.text.length;
-          const stored = w.h.gw.store.data.commands.length;
+          const stored = w.h.gw.commands.records.length;
           const line = `echo pasted-${i}-${how.replace(/\W+/g, '-')}`;
           await paste(s, line);
           await s.until(new RegExp(`[\\r\\n]pasted-${i}-[\\s\\S]*${w.prompt.source}`), { from: before });
           // Any capture of this paste, whole or cut short (a beginning of the line); stores run behind the relay.
-          const mine = () => w.h.gw.store.data.commands.slice(stored).filter((c) => c.text !== '' && line.startsWith(c.text));
+          const mine = () => w.h.gw.commands.records.slice(stored).filter((c) => c.text !== '' && line.startsWith(c.text));
           await waitFor(() => mine().length > 0);
           expect(mine().map((c) => c.text)).toEqual([line]);
         }

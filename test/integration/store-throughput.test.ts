@@ -17,16 +17,12 @@ const bump = (d: DbData) => {
   d.meta.counter = ((d.meta.counter as number | undefined) ?? 0) + 1;
 };
 
-/** Fills the db with `n` command records (~170 bytes each in db.json). */
+/** Fills the db with `n` web-session records (~170 bytes each in db.json). */
 const seed = (d: DbData, n: number) => {
-  for (let i = 0; i < n; i++)
-    d.commands.push({
-      id: `cmd_${i}`,
-      sessionId: 'ses_1',
-      at: new Date(0).toISOString(),
-      text: `ls -la /var/log/${i}`,
-      verdict: 'allowed',
-    });
+  for (let i = 0; i < n; i++) {
+    const at = new Date(0).toISOString();
+    d.webSessions.push({ id: `ws_${i}`, userId: 'usr_1', createdAt: at, lastSeenAt: at, expiresAt: at, csrfToken: `t${i}` });
+  }
 };
 
 async function measure(label: string, records: number, n: number) {
@@ -50,5 +46,5 @@ async function measure(label: string, records: number, n: number) {
 describe('throughput', () => {
   it('empty db', () => measure('empty db', 0, 1000));
   // Fewer updates here: every write rewrites ~1.2 MB, and the suite should stay quick.
-  it('db with 10,000 command records', () => measure('10k records', 10_000, 100));
+  it('db with 10,000 records', () => measure('10k records', 10_000, 100));
 });

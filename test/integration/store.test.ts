@@ -58,12 +58,13 @@ describe('updates', () => {
       Array.from({ length: 200 }, (_, i) =>
         store.update((d) => {
           d.meta.counter = ((d.meta.counter as number | undefined) ?? 0) + 1;
-          d.commands.push({
-            id: `cmd_${i}`,
-            sessionId: 'ses_1',
-            at: '',
-            text: `ls ${i}`,
-            verdict: 'allowed',
+          d.webSessions.push({
+            id: `ws_${i}`,
+            userId: 'usr_1',
+            createdAt: '',
+            lastSeenAt: '',
+            expiresAt: '',
+            csrfToken: `t${i}`,
           });
           return d.meta.counter;
         }),
@@ -72,13 +73,13 @@ describe('updates', () => {
     // Each caller saw the state left by all the callers before it, in queue order.
     expect(results).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     expect(store.data.meta.counter).toBe(200);
-    expect(store.data.commands.map((c) => c.id)).toEqual(Array.from({ length: 200 }, (_, i) => `cmd_${i}`));
+    expect(store.data.webSessions.map((c) => c.id)).toEqual(Array.from({ length: 200 }, (_, i) => `ws_${i}`));
     // Resolved means durable: the file already holds every change before close.
-    expect((await onDisk()).commands).toHaveLength(200);
+    expect((await onDisk()).webSessions).toHaveLength(200);
     await store.close();
     const again = await openStore();
     expect(again.data.meta.counter).toBe(200);
-    expect(new Set(again.data.commands.map((c) => c.id)).size).toBe(200);
+    expect(new Set(again.data.webSessions.map((c) => c.id)).size).toBe(200);
   });
 
   it('writes to disk under NODE_ENV=test (not lowdb preset memory mode), file mode 0600', async () => {

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { AuditLog } from '../../gateway/audit-log.js';
 import { confirmTotp, enrolTotp } from '../../gateway/auth/totp.js';
 import { ManualClock } from '../../gateway/clock.js';
+import { CommandLog } from '../../gateway/command-log.js';
 import type { Role, User } from '../../gateway/core/model.js';
 import type { Deps } from '../../gateway/deps.js';
 import { silentLogger } from '../../gateway/log.js';
@@ -31,16 +32,19 @@ export async function openFixture(): Promise<TotpFixture> {
   const clock = new ManualClock(T0);
   const store = await Store.open({ dir: tmp.path });
   const audit = await AuditLog.open({ dir: tmp.path, clock, checkpointIntervalMs: 0 });
+  const commands = await CommandLog.open({ store });
   const deps: Deps = {
     config: testConfig(tmp.path),
     store,
     audit,
+    commands,
     clock,
     logger: silentLogger,
     storageDir: tmp.path,
   };
   const close = async () => {
     await audit.close();
+    await commands.close();
     await store.close();
     await tmp.remove();
   };

@@ -161,7 +161,7 @@ describe('browser terminal', () => {
     expect(JSON.parse(cast.split('\n')[0]!).width).toBe(100);
     expect(cast).toContain('web-42');
     expect(cast).toMatch(/"r", ?"120x40"/);
-    const texts = h.gw.store.data.commands.filter((x) => x.sessionId === sessionId).map((x) => x.text);
+    const texts = h.gw.commands.records.filter((x) => x.sessionId === sessionId).map((x) => x.text);
     expect(texts).toEqual(['stty size', 'echo web-$((6*7)); stty size', 'exit']);
   });
 

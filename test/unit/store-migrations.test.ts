@@ -1,6 +1,6 @@
 // db.json schema migrations: step order, refusal of newer files, and the real list's target.
 import { describe, expect, it } from 'vitest';
-import { checkDbShape } from '../../gateway/store/schema.js';
+import { checkDbShape, COMMANDS_TO_MOVE } from '../../gateway/store/schema.js';
 import {
   CURRENT_SCHEMA_VERSION,
   emptyDb,
@@ -73,7 +73,6 @@ describe('the real schema', () => {
       sshKeys: [],
       requests: [],
       sessions: [],
-      commands: [],
       webSessions: [],
       meta: {},
     });
@@ -85,8 +84,26 @@ describe('the real schema', () => {
     expect(checkDbShape(data, 'x')).toEqual({ ...emptyDb(), users: [{ id: 'usr_1' }], meta: { site: 'p3' } });
   });
 
+  it('v1 → v2: commands leave the collections and wait in meta for the command log, in order', () => {
+    const commands = [
+      { id: 'cmd_a', sessionId: 'ses_1', at: '2026-11-23T10:00:00.000Z', text: 'ls', verdict: 'allowed' },
+      { id: 'cmd_b', sessionId: 'ses_1', at: '2026-11-23T10:00:01.000Z', text: 'rm -rf /', verdict: 'blocked', rule: 'rm' },
+    ];
+    const data: Record<string, unknown> = { ...emptyDb(), schemaVersion: 1, commands, meta: { site: 'p3' } };
+    expect(migrate(data)).toEqual({ from: 1, to: 2 });
+    expect(checkDbShape(data, 'x')).toEqual({ ...emptyDb(), meta: { site: 'p3', [COMMANDS_TO_MOVE]: commands } });
+    expect('commands' in data).toBe(false);
+  });
+
+  it('v1 → v2 without commands leaves nothing to move; a "commands" that is not a list is refused', () => {
+    const data: Record<string, unknown> = { ...emptyDb(), schemaVersion: 1, commands: [] };
+    migrate(data);
+    expect(data).toEqual(emptyDb());
+    expect(() => migrate({ ...emptyDb(), schemaVersion: 1, commands: {} })).toThrow(/"commands" is not a list/);
+  });
+
   it('checkDbShape refuses a file that is not ours', () => {
-    expect(() => checkDbShape({ schemaVersion: 1, users: {} }, 'db.json')).toThrow(
+    expect(() => checkDbShape({ schemaVersion: CURRENT_SCHEMA_VERSION, users: {} }, 'db.json')).toThrow(
       /db\.json: "users" is not a list/,
     );
     expect(() => checkDbShape({ ...emptyDb(), meta: [] }, 'db.json')).toThrow(/"meta" is not an object/);

@@ -63,6 +63,7 @@ export function evidenceRouter(deps: Deps): Router {
         {
           storageDir: deps.storageDir,
           db: deps.store.data,
+          commands: deps.commands.records,
           period,
           site: { name: deps.config.site.name, timezone: deps.config.site.timezone },
           targets: deps.config.targets,

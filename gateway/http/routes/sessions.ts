@@ -45,7 +45,7 @@ const callerOf = (ctx: AuthContext, req: Request): Caller => ({
  * see answers exactly like one that does not exist (404, audited with whether it exists).
  */
 export function sessionsRouter(o: SessionsRouterDeps): Router {
-  const { store, audit, clock, config, logger, storageDir } = o.deps;
+  const { store, audit, clock, config, logger, storageDir, commands } = o.deps;
   const registry = o.sessions;
   const router = Router();
   const context = (ctx: AuthContext): LibraryContext => ({
@@ -53,6 +53,7 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
     targets: o.broker.targets,
     isLive: (id) => registry.get(id) !== undefined,
     now: clock.now(),
+    commands: commands.records,
   });
 
   async function visibleSession(req: Request, action: string): Promise<SessionRecord> {
