@@ -60,7 +60,8 @@ export interface PackResult {
   sha256: string;
 }
 
-const TRANSFER = 'file.transferred';
+/** What crossed the conduit besides keystrokes: files (SFTP, RDP drive) and, where enabled, RDP clipboard contents. */
+const TRANSFERS: ReadonlySet<string> = new Set(['file.transferred', 'clipboard.transferred']);
 
 /** Streams the pack into `out` and resolves once `out` has taken all of it. */
 export async function writePack(input: PackInput, out: Writable): Promise<PackResult> {
@@ -74,10 +75,12 @@ export async function writePack(input: PackInput, out: Writable): Promise<PackRe
   const rows = selectRows(db, input.commands, period, inventoryOf(db, input.targets));
   const alerts = { sample: [] as AuditLine[], total: 0 };
   const transfers = { sample: [] as AuditLine[], total: 0 };
-  for await (const a of sliceRecords(slice, period, new Set([...ALERT_TYPES, TRANSFER]))) {
-    const bucket = a.type === TRANSFER ? transfers : isAlert(a) ? alerts : undefined;
+  let clipboardTransfers = 0;
+  for await (const a of sliceRecords(slice, period, new Set([...ALERT_TYPES, ...TRANSFERS]))) {
+    const bucket = TRANSFERS.has(a.type) ? transfers : isAlert(a) ? alerts : undefined;
     if (!bucket) continue;
     bucket.total++;
+    if (a.type === 'clipboard.transferred') clipboardTransfers++;
     if (bucket.sample.length < REPORT_ROWS) bucket.sample.push(a);
   }
   if (slice.records > 0 && !slice.checkpoint)
@@ -215,7 +218,8 @@ export async function writePack(input: PackInput, out: Writable): Promise<PackRe
         sessions: rows.sessions.length,
         commands: rows.commands.length,
         alerts: alerts.total,
-        fileTransfers: transfers.total,
+        fileTransfers: transfers.total - clipboardTransfers,
+        clipboardTransfers,
         targets: rows.targets.length,
         recordings: recordings.length,
       },

@@ -157,10 +157,10 @@ ${table(
 )}`;
 
   const change = `<h2>4. Change control: commands and file transfers</h2>
-<p class="area">Every command captured on a target, with the rule verdict, and every file that crossed the gateway (commands.csv, audit.jsonl).</p>
+<p class="area">Every command captured on a target, with the rule verdict, and every file or clipboard content that crossed the gateway (commands.csv, audit.jsonl).</p>
 ${kv([
   ['Commands captured', `${rows.commands.length} (${countBy(rows.commands, (x) => x.verdict).map(([k, n]) => `${k}: ${n}`).join(', ') || 'none'})`],
-  ['File transfers / file changes (remove, rename, mkdir…)', `${r.transfers.total} / ${c('file.changed')}`],
+  ['File and clipboard transfers / file changes (remove, rename, mkdir…)', `${r.transfers.total} / ${c('file.changed')}`],
   ['Recordings', r.recordings.included ? `${r.recordings.count} included under recordings/` : 'not included (export with --with-recordings)'],
 ])}
 <h3>Commands</h3>
@@ -172,14 +172,15 @@ ${table(
   }),
   rows.commands.length, 'commands', 'commands.csv',
 )}
-<h3>File transfers</h3>
+<h3>File and clipboard transfers</h3>
 ${table(
   ['At', 'By', 'Session', 'Target', 'File', 'Direction', 'Bytes', 'SHA-256'],
   r.transfers.sample.map((a) => [
-    a.at, actorLabel(a.actor), a.subject?.sessionId, a.subject?.targetId, a.data?.name ?? a.data?.path, a.data?.direction,
+    a.at, actorLabel(a.actor), a.subject?.sessionId, a.subject?.targetId,
+    a.type === 'clipboard.transferred' ? `(clipboard, ${String(a.data?.mimetype ?? '')})` : (a.data?.name ?? a.data?.path), a.data?.direction,
     a.data?.size ?? a.data?.bytes, a.data?.sha256,
   ]),
-  r.transfers.total, 'file transfers', 'audit.jsonl',
+  r.transfers.total, 'file and clipboard transfers', 'audit.jsonl',
 )}`;
 
   const zones = countBy(rows.targets, (t) => t.zone ?? '(unknown)');

@@ -107,6 +107,7 @@ export async function buildEvidenceStorage(dir: string): Promise<EvidenceFixture
     { type: 'command.alerted', actor, subject: { ...subject, commandId: 'cmd_2' }, data: { text: FORMULA_COMMAND, verdict: 'alerted', rule: 'HYPERLINK', reason: 'links' } },
     { type: 'command.blocked', actor, subject: { ...subject, commandId: 'cmd_3' }, data: { text: MARKUP_COMMAND, verdict: 'blocked', rule: 'img', reason: '<b>markup</b>' } },
     { type: 'file.transferred', actor, subject, data: { name: '/tmp/<x>.bin', direction: 'upload', size: 3, sha256: 'ab'.repeat(32), sequential: true, closed: true } },
+    { type: 'clipboard.transferred', actor, subject, data: { direction: 'download', mimetype: 'text/<i>plain</i>', size: 9, sha256: 'cd'.repeat(32), via: 'rdp' } },
     { type: 'grant.revoked', actor: { kind: 'user', id: supervisor.id, name: supervisor.name }, subject: { requestId: request.id, grantId: 'grt_fixture1' }, data: { reason: 'suspicious command' } },
     { type: 'recording.sealed', actor, subject, data: { sha256, bytes: session.recording!.bytes } },
     { type: 'session.ended', actor, subject, data: { reason: 'revoked' } },

@@ -117,7 +117,7 @@ describe('export', () => {
     // Verbatim lines of the log, contiguous, nothing from the day before.
     expect(lines).toEqual(log.slice(first.seq - 1, manifest.audit.lastSeq!));
     expect(lines.some((l) => l.includes('"n":0'))).toBe(false);
-    expect(manifest.counts).toMatchObject({ requests: 1, sessions: 1, commands: 3, alerts: 4, recordings: 1, fileTransfers: 1 });
+    expect(manifest.counts).toMatchObject({ requests: 1, sessions: 1, commands: 3, alerts: 4, recordings: 1, fileTransfers: 1, clipboardTransfers: 1 });
     expect(manifest).toMatchObject({ site: { name: 'Test plant' }, inventory: 'config', withRecordings: true });
     expect([...entries.keys()].sort()).toEqual(
       [
@@ -163,6 +163,9 @@ describe('export', () => {
     expect(html).not.toMatch(/(?:src|href)=["']?https?:/i);
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    // A clipboard content that crossed an RDP session is listed with the files, by mimetype (escaped), never its text.
+    expect(html).toContain('(clipboard, text/&lt;i&gt;plain&lt;/i&gt;)');
+    expect(html).toContain('cd'.repeat(32));
     expect(html).toContain('\\x1b]52;c;ZXZpbA==\\x07');
     expect(html).not.toContain('\u001b');
     expect(html).toContain(`content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"`);
