@@ -3,26 +3,19 @@
 // mimetype, size and SHA-256 — against the Guacamole-protocol stand-in.
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enc, type GuacdStandin, startGuacdStandin } from '../helpers/guacd-standin.js';
-import { type Person, type RdpWorld, startRdpWorld } from './rdp-fixture.js';
+import { enc, type GuacdStandin } from '../helpers/guacd-standin.js';
+import { type Person, type RdpWorld, type StandinWorld, startStandinWorld } from './rdp-fixture.js';
 
 let standin: GuacdStandin;
 let w: RdpWorld;
 let vendor: Person;
+let world: StandinWorld | undefined;
 
 beforeAll(async () => {
-  standin = await startGuacdStandin({ keepAliveMs: 300 });
-  w = await startRdpWorld({
-    guacd: { host: standin.host, port: standin.port },
-    rdp: { drive: true, clipboard: true },
-    tuning: { idleMs: 2000, handshakeMs: 3000, recordingAppearMs: 2000, settleQuietMs: 150, settleMaxMs: 3000 },
-  });
-  vendor = await w.person('vendor');
+  world = await startStandinWorld({ drive: true, clipboard: true });
+  ({ standin, w, vendor } = world);
 }, 60_000);
-afterAll(async () => {
-  await w?.close();
-  await standin?.close();
-});
+afterAll(() => world?.close());
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 

@@ -11,7 +11,7 @@ import type { AccessRequest } from '../../gateway/core/model.js';
 import { silentLogger } from '../../gateway/log.js';
 import type { RdpRouteOptions } from '../../gateway/rdp/rdp-route.js';
 import { testConfigInput } from '../helpers/config.js';
-import { enc, type Ins } from '../helpers/guacd-standin.js';
+import { enc, type GuacdStandin, type Ins, startGuacdStandin } from '../helpers/guacd-standin.js';
 import { startTestIdp, type TestIdp, type TestRole } from '../helpers/oidc.js';
 import { freePort } from '../helpers/ports.js';
 import { SteppingClock } from '../helpers/ssh-gateway.js';
@@ -241,4 +241,37 @@ export async function startRdpWorld(o: RdpWorldOptions): Promise<RdpWorld> {
       await dir.remove();
     },
   };
+}
+
+/** A Guacamole-protocol stand-in, a world whose guacd it is (short waits: a failure shows in seconds) and a vendor. */
+export interface StandinWorld {
+  standin: GuacdStandin;
+  w: RdpWorld;
+  vendor: Person;
+  close(): Promise<void>;
+}
+
+/** Starts a StandinWorld for one test file; `rdp` is merged into the target's rdp block. */
+export async function startStandinWorld(rdp?: Record<string, unknown>): Promise<StandinWorld> {
+  const standin = await startGuacdStandin({ keepAliveMs: 300 });
+  try {
+    const w = await startRdpWorld({
+      guacd: { host: standin.host, port: standin.port },
+      ...(rdp ? { rdp } : {}),
+      tuning: { idleMs: 2000, handshakeMs: 3000, recordingAppearMs: 2000, settleQuietMs: 150, settleMaxMs: 3000 },
+    });
+    const vendor = await w.person('vendor');
+    return {
+      standin,
+      w,
+      vendor,
+      close: async () => {
+        await w.close();
+        await standin.close();
+      },
+    };
+  } catch (err) {
+    await standin.close();
+    throw err;
+  }
 }

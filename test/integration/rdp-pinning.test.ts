@@ -2,29 +2,22 @@
 // installed here): the pin reaches guacd with trust-on-first-use off, and a guacd that does not ask for a parameter
 // the session depends on (the pin, a restriction, read-only) gets no `connect` at all, so no credential either.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GuacdStandin, RDP_ARGS, startGuacdStandin } from '../helpers/guacd-standin.js';
-import { type Person, RDP_PASSWORD, type RdpWorld, startRdpWorld } from './rdp-fixture.js';
+import { type GuacdStandin, RDP_ARGS } from '../helpers/guacd-standin.js';
+import { type Person, RDP_PASSWORD, type RdpWorld, type StandinWorld, startStandinWorld } from './rdp-fixture.js';
 
 const PIN = Array.from({ length: 32 }, (_, i) => ((i * 37 + 5) % 256).toString(16).padStart(2, '0')).join(':');
 
 let standin: GuacdStandin;
 let w: RdpWorld;
 let vendor: Person;
+let world: StandinWorld | undefined;
 
 beforeAll(async () => {
-  standin = await startGuacdStandin({ keepAliveMs: 300 });
-  w = await startRdpWorld({
-    guacd: { host: standin.host, port: standin.port },
-    // Written as a Windows certificate dialog shows it: upper case, no separators; the config keeps FreeRDP's form.
-    rdp: { certSha256: PIN.replaceAll(':', '').toUpperCase() },
-    tuning: { idleMs: 2000, handshakeMs: 3000, recordingAppearMs: 2000, settleQuietMs: 150, settleMaxMs: 3000 },
-  });
-  vendor = await w.person('vendor');
+  // Written as a Windows certificate dialog shows it: upper case, no separators; the config keeps FreeRDP's form.
+  world = await startStandinWorld({ certSha256: PIN.replaceAll(':', '').toUpperCase() });
+  ({ standin, w, vendor } = world);
 }, 60_000);
-afterAll(async () => {
-  await w?.close();
-  await standin?.close();
-});
+afterAll(() => world?.close());
 
 const without = (...names: string[]) => RDP_ARGS.filter((n) => !names.includes(n));
 

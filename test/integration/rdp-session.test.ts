@@ -5,25 +5,19 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GuacdStandin, startGuacdStandin } from '../helpers/guacd-standin.js';
-import { type GuacConn, type Person, RDP_PASSWORD, type RdpWorld, startRdpWorld } from './rdp-fixture.js';
+import type { GuacdStandin } from '../helpers/guacd-standin.js';
+import { type GuacConn, type Person, RDP_PASSWORD, type RdpWorld, type StandinWorld, startStandinWorld } from './rdp-fixture.js';
 
 let standin: GuacdStandin;
 let w: RdpWorld;
 let vendor: Person;
+let world: StandinWorld | undefined;
 
 beforeAll(async () => {
-  standin = await startGuacdStandin({ keepAliveMs: 300 });
-  w = await startRdpWorld({
-    guacd: { host: standin.host, port: standin.port },
-    tuning: { idleMs: 2000, handshakeMs: 3000, recordingAppearMs: 2000, settleQuietMs: 150, settleMaxMs: 3000 },
-  });
-  vendor = await w.person('vendor');
+  world = await startStandinWorld();
+  ({ standin, w, vendor } = world);
 }, 60_000);
-afterAll(async () => {
-  await w?.close();
-  await standin?.close();
-});
+afterAll(() => world?.close());
 
 const sha256 = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex');
 
