@@ -5,6 +5,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { syncDir } from './audit/durable.js';
 import { GroupCommit } from './audit/group-commit.js';
+import { scanLines } from './jsonl-scan.js';
 import type { CommandRecord } from './core/model.js';
 import { unavailable } from './errors.js';
 import { type Logger, silentLogger } from './log.js';
@@ -14,7 +15,6 @@ import { COMMANDS_TO_MOVE } from './store/schema.js';
 
 export const COMMANDS_FILE = 'commands.jsonl';
 
-const CHUNK = 1 << 20;
 /** No captured command is anywhere near this; a "line" this long is garbage, not a record. */
 const MAX_LINE = 16 << 20;
 const VERDICTS: ReadonlySet<unknown> = new Set(['allowed', 'alerted', 'blocked']);
@@ -181,42 +181,20 @@ interface Scan {
 
 /** Reads the file in big chunks; a complete line that is not a command record is refused, never skipped. */
 async function scanCommands(file: string): Promise<Scan> {
-  let fh: FileHandle;
-  try {
-    fh = await open(file, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { exists: false, records: [], size: 0, partialBytes: 0 };
-    throw err;
-  }
-  try {
-    const records: CommandRecord[] = [];
-    let buf = Buffer.allocUnsafe(CHUNK);
-    let carried = 0; // bytes of an unfinished line kept at the front of buf
-    let size = 0;
-    let line = 0;
-    for (;;) {
-      if (carried > MAX_LINE)
-        throw new StoreOpenError('storage_corrupt', `${file} line ${line + 1} is far too long to be a command record; repair or move it aside`);
-      if (buf.length - carried < CHUNK / 2) buf = Buffer.concat([buf.subarray(0, carried)], buf.length * 2);
-      const { bytesRead } = await fh.read(buf, carried, buf.length - carried, null);
-      if (bytesRead === 0) break;
-      size += bytesRead;
-      const filled = carried + bytesRead;
-      const lastNewline = buf.lastIndexOf(10, filled - 1);
-      // Splitting bytes at 0x0A is safe: no UTF-8 multi-byte sequence contains that byte.
-      for (let start = 0; start <= lastNewline; ) {
-        const nl = buf.indexOf(10, start);
-        line++;
-        if (nl > start) records.push(parseLine(buf.toString('utf8', start, nl), file, line));
-        start = nl + 1;
-      }
-      carried = filled - (lastNewline + 1);
-      buf.copyWithin(0, lastNewline + 1, filled);
-    }
-    return { exists: true, records, size, partialBytes: carried };
-  } finally {
-    await fh.close();
-  }
+  const records: CommandRecord[] = [];
+  let line = 0;
+  const r = await scanLines(file, {
+    maxLine: MAX_LINE,
+    line: (buf, start, end) => {
+      line++;
+      if (end > start) records.push(parseLine(buf.toString('utf8', start, end), file, line));
+      return true;
+    },
+    tooLong: () => {
+      throw new StoreOpenError('storage_corrupt', `${file} line ${line + 1} is far too long to be a command record; repair or move it aside`);
+    },
+  });
+  return { ...r, records };
 }
 
 function parseLine(text: string, file: string, line: number): CommandRecord {

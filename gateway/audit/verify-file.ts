@@ -1,6 +1,7 @@
 // Verifies audit.jsonl on disk: streams the lines through a ChainVerifier, then checks the signed head.
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { scanLines } from '../jsonl-scan.js';
 import {
   ChainVerifier,
   type CheckpointData,
@@ -37,7 +38,6 @@ export class AuditChainError extends Error {
   }
 }
 
-const CHUNK = 1 << 20;
 /** No audit line is anywhere near this; a "line" this long is garbage, not a record. */
 const MAX_LINE = 16 << 20;
 
@@ -54,44 +54,13 @@ export async function scanLog(
   verifier: ChainVerifier,
   limitBytes = Number.POSITIVE_INFINITY,
 ): Promise<ScanResult> {
-  let fh: Awaited<ReturnType<typeof open>>;
-  try {
-    fh = await open(path, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { exists: false, size: 0, partialBytes: 0 };
-    throw err;
-  }
-  try {
-    let buf = Buffer.allocUnsafe(CHUNK);
-    let carried = 0; // bytes of an unfinished line kept at the front of buf
-    let size = 0;
-    for (;;) {
-      if (carried > MAX_LINE) {
-        verifier.fail(verifier.seq + 1, 'a line is far too long (not an audit record)', verifier.lines + 1);
-        break;
-      }
-      if (buf.length - carried < CHUNK / 2) buf = Buffer.concat([buf.subarray(0, carried)], buf.length * 2);
-      const want = Math.min(buf.length - carried, limitBytes - size);
-      const { bytesRead } = want > 0 ? await fh.read(buf, carried, want, null) : { bytesRead: 0 };
-      if (bytesRead === 0) break;
-      size += bytesRead;
-      const filled = carried + bytesRead;
-      const lastNewline = buf.lastIndexOf(10, filled - 1);
-      // Splitting bytes at 0x0A is safe: no UTF-8 multi-byte sequence contains that byte.
-      for (let start = 0; start <= lastNewline; ) {
-        const nl = buf.indexOf(10, start);
-        if (!verifier.pushBytes(buf, start, nl)) break;
-        start = nl + 1;
-      }
-      if (verifier.failure) break;
-      carried = filled - (lastNewline + 1);
-      buf.copyWithin(0, lastNewline + 1, filled);
-    }
-    const partialBytes = verifier.failure ? 0 : carried;
-    return { exists: true, size, partialBytes };
-  } finally {
-    await fh.close();
-  }
+  const r = await scanLines(path, {
+    maxLine: MAX_LINE,
+    limitBytes,
+    line: (buf, start, end) => verifier.pushBytes(buf, start, end),
+    tooLong: () => verifier.fail(verifier.seq + 1, 'a line is far too long (not an audit record)', verifier.lines + 1),
+  });
+  return { exists: r.exists, size: r.size, partialBytes: verifier.failure ? 0 : r.partialBytes };
 }
 
 /** undefined when there is no head file; throws when it is there but unreadable. */
