@@ -162,7 +162,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         path: '/api',
         router: apiGuard({ publicUrl, session: sessions.middleware({ refuseExpired: true }) }),
       },
-      { path: '/auth', router: authRoutes({ deps, oidc, logins, sessions, rateLimit: loginLimit }) },
+      { path: '/auth', router: authRoutes({ deps, oidc, logins, sessions, liveSessions, rateLimit: loginLimit }) },
       { path: '/api', router: meRoutes(deps, () => ssh?.port) },
       { path: '/api', router: totpRouter(deps, { limiter: stepUpRateLimit(clock) }) },
       { path: '/api', router: keysRouter(deps) },

@@ -54,6 +54,11 @@ export class Broker {
     return () => this.listeners.delete(listener);
   }
 
+  /** The user as the store knows them now (roles are rewritten at each sign-in), or undefined once removed. */
+  currentUser(id: string): User | undefined {
+    return this.deps.store.data.users.find((u) => u.id === id);
+  }
+
   canSee(user: User, request: AccessRequest): boolean {
     return visibleTo(factsOf(user), request, this.targets);
   }

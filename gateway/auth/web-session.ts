@@ -10,7 +10,7 @@ import type { Store, WebSessionRecord } from '../store.js';
 import type { AuthContext } from './context.js';
 import type { Identity } from './roles.js';
 
-export type SessionEndReason = 'logout' | 'idle_timeout' | 'absolute_timeout' | 'replaced' | 'user_removed';
+export type SessionEndReason = 'logout' | 'idle_timeout' | 'absolute_timeout' | 'replaced' | 'user_removed' | 'roles_removed';
 export type SessionEndedListener = (sessionId: string, reason: SessionEndReason) => void;
 
 export interface WebSessionOptions {
@@ -100,6 +100,25 @@ export class WebSessions {
       },
     });
     return { user, session };
+  }
+
+  /**
+   * The IdP answered a sign-in of a known user with no Gatehouse role: their stored groups and roles become what it
+   * said (none) and every web session of theirs ends. Why: roles are read from the store by every API call and by the
+   * SSH front, and a refused login used to leave the old ones there, so a vendor removed from every mapped group kept
+   * connecting under their grants. Returns the roles removed, or undefined if there was nothing to remove.
+   */
+  async dropRoles(identity: Identity, ip?: string): Promise<{ userId: string; roles: string[]; sessions: number } | undefined> {
+    const found = await this.opts.store.update((db) => {
+      const u = db.users.find((x) => x.issuer === identity.issuer && x.subject === identity.subject);
+      if (!u || (u.roles.length === 0 && !db.webSessions.some((s) => s.userId === u.id))) return undefined;
+      const roles = [...u.roles];
+      Object.assign(u, { groups: identity.groups, roles: [] });
+      return { userId: u.id, roles, sessions: db.webSessions.filter((s) => s.userId === u.id).map((s) => s.id) };
+    });
+    if (!found) return undefined;
+    const ended = await this.endMany(found.sessions.map((id) => ({ id, reason: 'roles_removed' as const })), ip);
+    return { userId: found.userId, roles: found.roles, sessions: ended };
   }
 
   /** The session cookie's value; none if absent or sent twice (a tossed duplicate must not pick the session). */

@@ -25,6 +25,13 @@ export interface NoticeContext {
 
 const nameOf = (u: User | undefined, id: string) => u?.name ?? id;
 
+/**
+ * Why: `text` carries text others typed (the vendor's emergency reason, a supervisor's reason, IdP display
+ * names). A line break there would let a vendor append a line of their own to the channel, such as a fake
+ * "…: approved by <supervisor>", so control characters and Unicode line separators become spaces.
+ */
+const oneLine = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
+
 function outcome(type: RequestEventType, r: AccessRequest, c: NoticeContext): string {
   const by = c.by ? nameOf(c.by, c.by.id) : 'system';
   switch (type) {
@@ -60,7 +67,7 @@ export function requestNotice(type: RequestEventType, r: AccessRequest, c: Notic
   const where = `${r.targetId}${c.target?.zone ? ` (${c.target.zone})` : ''}`;
   return {
     site: c.site,
-    text: `Request ${r.id} by ${who} for ${where} ${window}: ${outcome(type, r, c)}`,
+    text: oneLine(`Request ${r.id} by ${who} for ${where} ${window}: ${outcome(type, r, c)}`),
     request: {
       id: r.id,
       state: r.state,

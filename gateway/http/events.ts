@@ -5,7 +5,7 @@ import type { Broker } from '../broker.js';
 import { GatehouseError } from '../errors.js';
 
 export interface EventsDeps {
-  broker: Pick<Broker, 'onChange' | 'canSee' | 'view'>;
+  broker: Pick<Broker, 'onChange' | 'canSee' | 'view' | 'currentUser'>;
   /** WebSessions.onSessionEnded: a stream ends with the web session it was opened under (logout, expiry). */
   onSessionEnded?: (listener: (sessionId: string, reason: string) => void) => () => void;
   /** Comment lines that keep proxies and the browser from timing the stream out (default 15 s). */
@@ -53,11 +53,13 @@ export function eventsRouter(deps: EventsDeps): Router & { closeAll(): void } {
     };
     const send = (event: string, data: unknown) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 
-    // Why the visibility check per event, with the user as the server knows them: the stream must not
-    // tell a vendor about anyone else's request, not even that one changed.
+    // Why the visibility check per event, with the user as the server knows them at that event (not as when the
+    // stream opened: a sign-in elsewhere may have changed their roles since): the stream must not tell a vendor, or
+    // a former supervisor of a target, about anyone else's request, not even that one changed.
     const offChange = deps.broker.onChange(({ type, request }) => {
-      if (!deps.broker.canSee(user, request)) return;
-      send('request.changed', { type, request: deps.broker.view(user, request) });
+      const current = deps.broker.currentUser(user.id);
+      if (!current || !deps.broker.canSee(current, request)) return;
+      send('request.changed', { type, request: deps.broker.view(current, request) });
     });
     const offEnded = deps.onSessionEnded?.((sessionId, reason) => {
       if (sessionId !== session.id) return;

@@ -122,6 +122,13 @@ export function attachWebSockets(server: Server, o: WsOptions): WebSocketDoor {
       if (!auth) throw unauthenticated('login_required', 'sign in first');
       const params = { ...(route.pattern.exec(url.pathname)?.groups ?? {}) };
       const handler = await route.accept({ auth, ip, params, query: url.searchParams });
+      // Why again: the web session may have ended (logout, expiry, replaced) while the route prepared, e.g. dialled
+      // the target. Its end listener has run already and found no socket to close, so one opened now would outlive
+      // the session. Nothing is awaited from here to `track`, so no end can slip in between.
+      if (o.sessions.peek(req)?.session.id !== auth.session.id) {
+        handler.abandon();
+        throw unauthenticated('session_ended', 'your sign-in session ended; sign in again');
+      }
       let opened = false;
       // Why: the client may hang up while the route prepared (e.g. dialled the target), or ws may refuse the
       // handshake itself; either way what the route set up must be undone.

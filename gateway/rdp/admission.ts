@@ -3,9 +3,10 @@
 import type { AuthContext } from '../auth/context.js';
 import { requireFreshStepUp } from '../auth/step-up.js';
 import { factsOf } from '../broker/facts.js';
+import { auditRefusal } from '../broker/transact.js';
 import type { RdpTargetConfig, TargetConfig } from '../config.js';
 import { isApproverFor } from '../core/access.js';
-import type { AccessRequest, User } from '../core/model.js';
+import { type AccessRequest, type User, userActor } from '../core/model.js';
 import { canConnect } from '../core/policy.js';
 import type { Deps } from '../deps.js';
 import { denied, notFound } from '../errors.js';
@@ -43,9 +44,31 @@ export function admitViewer(deps: Pick<Deps, 'store' | 'config'>, registry: Sess
   if (!roles.includes('supervisor') && !roles.includes('auditor') && !roles.includes('admin'))
     throw denied('forbidden', 'only supervisors and auditors watch live sessions');
   const live = registry.get(sessionId);
-  if (!live || live.protocol !== 'rdp') throw notFound('not_live', 'that remote desktop session is not live');
-  const target = deps.config.targets.find((t) => t.id === live.targetId);
+  const target = live && deps.config.targets.find((t) => t.id === live.targetId);
   const overseesAll = roles.includes('auditor') || roles.includes('admin');
-  if (!overseesAll && !(target && isApproverFor(factsOf(user), target))) throw denied('forbidden', 'you do not supervise this target');
+  // Why one answer for "not live" and "not a target you supervise" (as the sessions API answers): a refusal must
+  // not confirm that a session id on someone else's target is live.
+  if (!live || live.protocol !== 'rdp' || (!overseesAll && !(target && isApproverFor(factsOf(user), target))))
+    throw notFound('not_live', 'that remote desktop session is not live');
   return { user, live };
+}
+
+/**
+ * admitViewer, with its 404 audited as access.denied (with whether the session is live at all): neither the HTTP
+ * error hook nor the websocket door audits a 404, and a watch refused is a refusal. Its 403s they audit.
+ */
+export async function admitViewerAudited(
+  deps: Pick<Deps, 'store' | 'config' | 'audit' | 'logger'>,
+  registry: SessionRegistry,
+  auth: AuthContext,
+  sessionId: string,
+  ip: string | undefined,
+): Promise<ReturnType<typeof admitViewer>> {
+  try {
+    return admitViewer(deps, registry, auth, sessionId);
+  } catch (err) {
+    const subject = { sessionId: sessionId.slice(0, 100) };
+    await auditRefusal(deps.audit, deps.logger, userActor(auth.user, ip), 'session.watch', err, subject, { exists: registry.get(sessionId) !== undefined });
+    throw err;
+  }
 }

@@ -12,7 +12,7 @@ import { type GuacRecordingPlace, hashRecording, placeRecording, settleRecording
 import { allowedFromBrowser, gatehouseInstruction, type Relay, startRelay } from './relay.js';
 import { encodeInstruction, type Instruction } from './wire.js';
 import type { WebSocket } from 'ws';
-import { GuacFileAudit } from './file-streams.js';
+import { GuacFileAudit, MAX_OPEN_STREAMS } from './file-streams.js';
 
 export interface DesktopTuning {
   /** guacd must answer `ready` within this (default 15 s). */
@@ -79,6 +79,7 @@ export class DesktopSession {
   private readonly files = new GuacFileAudit(
     (t) => this.auditTransfer('file.transferred', { ...t }),
     (t) => this.auditTransfer('clipboard.transferred', { ...t }),
+    () => void this.close('error', `more than ${MAX_OPEN_STREAMS} file transfers at once cannot be audited; the session is closed`),
   );
   private fileWrites: Promise<void> = Promise.resolve();
   /** Resolves once the session is recorded as ended (store, recording sealed, audit). */

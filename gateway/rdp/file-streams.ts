@@ -11,8 +11,11 @@ import { createHash, type Hash } from 'node:crypto';
 import type { FileTransfer } from '../ssh/sftp-audit.js';
 import type { Instruction } from './wire.js';
 
-/** Open file streams tracked per direction; beyond this a stream is reported as not audited (closed at session end). */
-const MAX_OPEN = 64;
+/**
+ * Open streams tracked per direction. Beyond this a stream cannot be audited: it is counted, and `overflow` is
+ * called so the session can close (fail closed: files must not cross unaudited by opening many streams at once).
+ */
+export const MAX_OPEN_STREAMS = 256;
 const MAX_NAME = 1024;
 
 interface Open {
@@ -41,6 +44,8 @@ export class GuacFileAudit {
     private readonly report: (t: FileTransfer) => void,
     /** Absent: clipboard streams are ignored like images. */
     private readonly reportClipboard?: (t: ClipboardTransfer) => void,
+    /** Called once, at the first stream that cannot be tracked (see MAX_OPEN_STREAMS). */
+    private readonly overflow?: () => void,
   ) {}
 
   /** Browser → guacd instructions (only those the relay let through). */
@@ -72,8 +77,8 @@ export class GuacFileAudit {
       // file: stream, mimetype, name — put/body: object, stream, mimetype, name — clipboard: stream, mimetype.
       const [stream, mimetype, name] = objectStream ? i.args.slice(1) : i.args;
       if (stream === undefined) return;
-      if (streams.size >= MAX_OPEN && !streams.has(stream)) {
-        this.untracked++;
+      if (streams.size >= MAX_OPEN_STREAMS && !streams.has(stream)) {
+        if (this.untracked++ === 0) this.overflow?.();
         return;
       }
       const label = clipboard ? mimetype : name;

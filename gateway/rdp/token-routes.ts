@@ -7,13 +7,13 @@ import { requireAuth } from '../auth/context.js';
 import { isoTime } from '../clock.js';
 import type { Deps } from '../deps.js';
 import type { SessionRegistry } from '../sessions.js';
-import { admitVendor, admitViewer } from './admission.js';
+import { admitVendor, admitViewerAudited } from './admission.js';
 import { parseClientSize } from './params.js';
 import { newRdpSessionId } from './rdp-route.js';
 import type { RdpTokens } from './tokens.js';
 
 export interface RdpTokenRouterOptions {
-  deps: Pick<Deps, 'store' | 'config' | 'clock'>;
+  deps: Pick<Deps, 'store' | 'config' | 'clock' | 'audit' | 'logger'>;
   registry: SessionRegistry;
   tokens: RdpTokens;
 }
@@ -41,11 +41,11 @@ export function rdpTokenRouter(o: RdpTokenRouterOptions): Router {
     });
   });
 
-  router.post('/sessions/:sessionId/rdp-watch-token', (req, res) => {
+  router.post('/sessions/:sessionId/rdp-watch-token', async (req, res) => {
     const auth = requireAuth(req);
     const size = parseClientSize(req.body);
     const sessionId = String(req.params.sessionId);
-    const { live } = admitViewer(deps, registry, auth, ID.test(sessionId) ? sessionId : '');
+    const { live } = await admitViewerAudited(deps, registry, auth, ID.test(sessionId) ? sessionId : '', req.socket.remoteAddress);
     const t = tokens.mint({ userId: auth.user.id, webSessionId: auth.session.id }, { kind: 'watch', sessionId: live.id }, size);
     res.status(201).json({ token: t.token, expiresAt: isoTime(t.expiresAt), sessionId: live.id, targetId: live.targetId, userId: live.userId, startedAt: live.startedAt });
   });

@@ -3,10 +3,11 @@
 import type { WebSocket } from 'ws';
 import { WebSocket as Ws } from 'ws';
 import { factsOf } from '../broker/facts.js';
+import { auditRefusal } from '../broker/transact.js';
 import { isApproverFor } from '../core/access.js';
 import { userActor } from '../core/model.js';
 import type { Deps } from '../deps.js';
-import { denied, notFound } from '../errors.js';
+import { denied, type GatehouseError, notFound } from '../errors.js';
 import type { WsRoute } from '../http/ws.js';
 import type { SessionRegistry } from '../sessions.js';
 
@@ -27,13 +28,20 @@ export function monitorRoute(o: MonitorRouteOptions): WsRoute {
       const roles = user.roles;
       if (!roles.includes('supervisor') && !roles.includes('auditor') && !roles.includes('admin'))
         throw denied('forbidden', 'only supervisors and auditors watch live sessions');
-      const live = registry.get(params.sessionId ?? '');
-      if (!live) throw notFound('not_live', 'that session is not live');
-      const target = deps.config.targets.find((t) => t.id === live.targetId);
+      const id = params.sessionId ?? '';
+      const live = registry.get(id);
+      const target = live && deps.config.targets.find((t) => t.id === live.targetId);
       const auditorLike = roles.includes('auditor') || roles.includes('admin');
-      if (!auditorLike && !(target && isApproverFor(factsOf(user), target)))
-        throw denied('forbidden', 'you do not supervise this target');
-      if (!live.watch) throw notFound('not_watchable', 'this session has no terminal to watch');
+      // A 404 is not audited by the websocket door (only 401/403 are): refused here, so audited here.
+      const refuse = async (err: GatehouseError): Promise<never> => {
+        await auditRefusal(deps.audit, deps.logger, userActor(user, ip), 'session.watch', err, { sessionId: id.slice(0, 100) }, { exists: live !== undefined });
+        throw err;
+      };
+      // Why one answer for "not live" and "not a target you supervise" (as the sessions API answers): a refusal must
+      // not confirm that a session id on someone else's target is live.
+      if (!live || (!auditorLike && !(target && isApproverFor(factsOf(user), target))))
+        return refuse(notFound('not_live', 'that session is not live'));
+      if (!live.watch) return refuse(notFound('not_watchable', 'this session has no terminal to watch'));
       const watch = live.watch.bind(live);
       const vendor = deps.store.data.users.find((u) => u.id === live.userId);
       const subject = { sessionId: live.id, grantId: live.grantId, userId: live.userId, targetId: live.targetId };

@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enc, type GuacdStandin } from '../helpers/guacd-standin.js';
+import { MAX_OPEN_STREAMS } from '../../gateway/rdp/file-streams.js';
 import { type Person, type RdpWorld, type StandinWorld, startStandinWorld } from './rdp-fixture.js';
 
 let standin: GuacdStandin;
@@ -85,5 +86,17 @@ describe('files over RDP', () => {
     ]);
     expect(log.filter((a) => a.type === 'file.transferred' && a.subject?.sessionId === sessionId)).toEqual([]);
     expect(JSON.stringify(log)).not.toContain('Passwort');
+  });
+
+  it('more file streams at once than can be audited: the session is closed (fail closed), the page told why', async () => {
+    const g = await w.grant(vendor);
+    const t = await w.token(vendor, g.grantId);
+    const c = w.open(vendor, `/ws/rdp?token=${String(t.json.token)}`);
+    const sessionId = String((await c.message('ready')).sessionId);
+    for (let i = 0; i <= MAX_OPEN_STREAMS; i++) c.send('file', 100 + i, 'application/octet-stream', `dummy-${i}`);
+    const ended = await c.message('ended');
+    expect(String(ended.message)).toContain(`more than ${MAX_OPEN_STREAMS} file transfers at once cannot be audited`);
+    const audited = await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId);
+    expect(audited.data).toMatchObject({ reason: 'error', fileStreamsNotAudited: 1 });
   });
 });

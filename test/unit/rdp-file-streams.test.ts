@@ -1,7 +1,7 @@
 // The Guacamole file-stream audit on its own: which streams count as files, bounds, and hostile input.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { type ClipboardTransfer, GuacFileAudit } from '../../gateway/rdp/file-streams.js';
+import { type ClipboardTransfer, GuacFileAudit, MAX_OPEN_STREAMS } from '../../gateway/rdp/file-streams.js';
 import type { FileTransfer } from '../../gateway/ssh/sftp-audit.js';
 
 const ins = (opcode: string, ...args: Array<string | number>) => ({ opcode, args: args.map(String) });
@@ -44,12 +44,16 @@ describe('GuacFileAudit', () => {
     ]);
   });
 
-  it('tracks at most 64 open file streams a direction; the rest are counted as not audited', () => {
+  it(`tracks at most ${MAX_OPEN_STREAMS} open file streams a direction; past that it says so once, and counts the rest as not audited`, () => {
     const seen: FileTransfer[] = [];
-    const a = new GuacFileAudit((t) => seen.push(t));
-    a.fromBrowser(Array.from({ length: 70 }, (_, i) => ins('file', i, 'x/y', `f${i}`)));
+    let overflows = 0;
+    const a = new GuacFileAudit((t) => seen.push(t), undefined, () => overflows++);
+    a.fromBrowser(Array.from({ length: MAX_OPEN_STREAMS - 1 }, (_, i) => ins('file', i, 'x/y', `f${i}`)));
+    expect(overflows).toBe(0);
+    a.fromBrowser(Array.from({ length: 7 }, (_, i) => ins('file', 1000 + i, 'x/y', `g${i}`)));
+    expect(overflows).toBe(1);
     expect(a.finish()).toBe(6);
-    expect(seen).toHaveLength(64);
+    expect(seen).toHaveLength(MAX_OPEN_STREAMS);
     expect(seen.every((t) => t.closed === false && t.sha256 === undefined)).toBe(true);
   });
 

@@ -6,6 +6,7 @@ import { identityFromClaims } from '../../auth/roles.js';
 import { readCookies, type WebSessions } from '../../auth/web-session.js';
 import type { Deps } from '../../deps.js';
 import { isGatehouseError } from '../../errors.js';
+import type { SessionRegistry } from '../../sessions.js';
 import { clientIp, csrfCheck, originCheck } from '../security.js';
 
 export interface AuthRouteDeps {
@@ -13,6 +14,8 @@ export interface AuthRouteDeps {
   oidc: OidcClient;
   logins: LoginTransactions;
   sessions: WebSessions;
+  /** Live SSH/RDP sessions: those of a user whose roles the IdP removed are closed. */
+  liveSessions: Pick<SessionRegistry, 'list' | 'close'>;
   /** Applied to /auth/login and /auth/callback (see http/security.ts loginRateLimit). */
   rateLimit: RequestHandler;
 }
@@ -122,15 +125,21 @@ export function authRoutes(d: AuthRouteDeps): Router {
     if (!identity.subject || !identity.issuer)
       return fail(400, 'login_failed', 'token_invalid', 'the ID token names no issuer or subject');
     const who = { issuer: identity.issuer, subject: identity.subject, groups: identity.groups };
-    // Deny by default: an account the IdP knows but the config maps to no role gets nothing here.
-    if (identity.roles.length === 0)
+    // Deny by default: an account the IdP knows but the config maps to no role gets nothing here, and a known
+    // user loses the roles the store still holds for them (see WebSessions.dropRoles).
+    if (identity.roles.length === 0) {
+      const dropped = await d.sessions.dropRoles(identity, ip);
+      // And what is already open under those roles: a vendor removed at the IdP keeps no running session either.
+      const live = dropped ? d.liveSessions.list().filter((s) => s.userId === dropped.userId) : [];
+      await Promise.all(live.map((s) => d.liveSessions.close(s.id, 'revoked', 'your Gatehouse access was removed at the identity provider')));
       return fail(
         403,
         'no_role',
         'no_role',
         'Your account has no Gatehouse role. Ask an administrator for access.',
-        who,
+        { ...who, ...(dropped ? { rolesRemoved: dropped.roles, sessionsEnded: dropped.sessions, liveSessionsClosed: live.length } : {}) },
       );
+    }
     const { session } = await d.sessions.login(identity, { previousId: d.sessions.cookieValue(req), ip });
     d.sessions.setCookie(res, session.id);
     res.redirect(303, tx.returnTo);

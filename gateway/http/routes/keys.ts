@@ -3,6 +3,7 @@ import { createPublicKey, randomBytes } from 'node:crypto';
 import { type Request, Router } from 'express';
 import { utils } from '../../ssh/ssh2.js';
 import { requireAuth } from '../../auth/context.js';
+import { auditRefusal } from '../../broker/transact.js';
 import { isoTime } from '../../clock.js';
 import { type SshKey, userActor } from '../../core/model.js';
 import type { Deps } from '../../deps.js';
@@ -52,9 +53,15 @@ export function parsePublicKeyLine(input: unknown): { algorithm: string; publicK
   };
 }
 
-export function keysRouter(deps: Pick<Deps, 'store' | 'audit' | 'clock'>): Router {
+export function keysRouter(deps: Pick<Deps, 'store' | 'audit' | 'clock' | 'logger'>): Router {
   const router = Router();
   const actorOf = (req: Request) => userActor(requireAuth(req).user, req.socket.remoteAddress);
+  /**
+   * Refusals of the store step (404, 409) become access.denied: another user's key id, or another user's public key
+   * offered as one's own, is exactly what the trail must show. 401/403 are audited centrally (http/audit-refusal.ts).
+   */
+  const refused = (req: Request, action: string, err: unknown, subject: Record<string, unknown>, extra?: Record<string, unknown>) =>
+    auditRefusal(deps.audit, deps.logger, actorOf(req), action, err, subject, extra);
 
   router.get('/me/keys', (req, res) => {
     const { user } = requireAuth(req);
@@ -75,15 +82,20 @@ export function keysRouter(deps: Pick<Deps, 'store' | 'audit' | 'clock'>): Route
       comment,
       createdAt: isoTime(deps.clock.now()),
     };
-    await deps.store.update((d) => {
-      const owner = d.sshKeys.find((x) => x.fingerprint === key.fingerprint);
-      // Why unique across users: the key is how the SSH front knows who is connecting.
-      if (owner && owner.userId !== user.id) throw conflict('key_in_use', 'this key is registered to another account');
-      if (owner) throw conflict('key_exists', 'you have already registered this key');
-      if (d.sshKeys.filter((x) => x.userId === user.id).length >= MAX_KEYS_PER_USER)
-        throw conflict('too_many_keys', `at most ${MAX_KEYS_PER_USER} keys per user; remove one first`);
-      d.sshKeys.push(key);
-    });
+    try {
+      await deps.store.update((d) => {
+        const owner = d.sshKeys.find((x) => x.fingerprint === key.fingerprint);
+        // Why unique across users: the key is how the SSH front knows who is connecting.
+        if (owner && owner.userId !== user.id) throw conflict('key_in_use', 'this key is registered to another account');
+        if (owner) throw conflict('key_exists', 'you have already registered this key');
+        if (d.sshKeys.filter((x) => x.userId === user.id).length >= MAX_KEYS_PER_USER)
+          throw conflict('too_many_keys', `at most ${MAX_KEYS_PER_USER} keys per user; remove one first`);
+        d.sshKeys.push(key);
+      });
+    } catch (err) {
+      await refused(req, 'key.add', err, { userId: user.id }, { fingerprint: key.fingerprint });
+      throw err;
+    }
     await deps.audit.append({
       type: 'key.added',
       actor: actorOf(req),
@@ -96,12 +108,19 @@ export function keysRouter(deps: Pick<Deps, 'store' | 'audit' | 'clock'>): Route
   router.delete('/me/keys/:id', async (req, res) => {
     const { user } = requireAuth(req);
     const id = String(req.params.id);
-    const removed = await deps.store.update((d) => {
-      const i = d.sshKeys.findIndex((x) => x.id === id && x.userId === user.id);
-      // Someone else's key id answers exactly like a missing one.
-      if (i < 0) throw notFound('key_not_found', 'no such key');
-      return d.sshKeys.splice(i, 1)[0]!;
-    });
+    let removed: SshKey;
+    try {
+      removed = await deps.store.update((d) => {
+        const i = d.sshKeys.findIndex((x) => x.id === id && x.userId === user.id);
+        // Someone else's key id answers exactly like a missing one (and the trail says which it was).
+        if (i < 0) throw notFound('key_not_found', 'no such key');
+        return d.sshKeys.splice(i, 1)[0]!;
+      });
+    } catch (err) {
+      const exists = deps.store.data.sshKeys.some((x) => x.id === id);
+      await refused(req, 'key.remove', err, { userId: user.id, keyId: id.slice(0, 100) }, { exists });
+      throw err;
+    }
     await deps.audit.append({
       type: 'key.removed',
       actor: actorOf(req),
