@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { webRoot as defaultWebRoot } from '../paths.js';
 import { apiNotFound, errorHandler } from './errors.js';
 import { type Metrics, measureRequests } from './metrics.js';
+import { staticAssets } from './static-assets.js';
 
 export interface HttpDeps {
   logger: Logger;
@@ -81,8 +82,8 @@ export function createHttpApp(deps: HttpDeps): Express {
   app.use('/api', apiNotFound);
 
   const root = deps.webRoot ?? defaultWebRoot;
-  app.use(express.static(root, { index: false, fallthrough: true, maxAge: '1h' }));
-  // The web app routes on the client: every other GET gets the shell page.
+  app.use(staticAssets(root));
+  // The web app routes on the client: every other GET gets the shell page (file-like paths 404 above).
   app.get(/^\/(?!api\/|auth\/|ws\/).*/, (_req, res) => {
     res.set('Cache-Control', 'no-store').sendFile('index.html', { root });
   });

@@ -51,9 +51,11 @@ describe('HTTP skeleton', () => {
     const res = await fetch(`${gw.http.url}/some/client/route`);
     expect(res.status).toBe(200);
     const html = await res.text();
-    expect(html).toContain('<script type="module" src="/app.js"></script>');
+    // The bundle's name carries its content hash (scripts/build-web.js; test/integration/web-assets.test.ts).
+    const src = /<script type="module" src="(\/assets\/app-[A-Z0-9]{8}\.js)"><\/script>/.exec(html)?.[1];
+    expect(src).toBeDefined();
     expect(html).not.toMatch(/<script>(?!<)/);
-    const js = await fetch(`${gw.http.url}/app.js`);
+    const js = await fetch(`${gw.http.url}${src}`);
     expect(js.status).toBe(200);
     expect(js.headers.get('content-type')).toContain('javascript');
   });

@@ -20,7 +20,7 @@ interface Marker {
 /** The player's stylesheet, bundled from node_modules (scripts/build-web.js), loaded once on first replay. */
 function ensurePlayerCss(): void {
   if (document.getElementById('asciinema-player-css')) return;
-  document.head.append(h('link', { rel: 'stylesheet', href: '/vendor/asciinema-player.css', id: 'asciinema-player-css' }));
+  document.head.append(h('link', { rel: 'stylesheet', href: GATEHOUSE_PLAYER_CSS, id: 'asciinema-player-css' }));
 }
 
 /** The cast's size and markers. Lines that do not parse are skipped: the player is the judge of the rest. */
