@@ -173,7 +173,7 @@ async function main(): Promise<void> {
   if (profileDir) {
     const prof = await newestProfile(profileDir);
     if (prof) {
-      const out = await profileMarkdown(prof, `Gateway CPU profile (${machine.mode} bench run, ${machine.date})`);
+      const out = await profileMarkdown(prof, `Gateway CPU profile (${machine.mode} bench run${only ? `, only ${only.join(',')}` : ''}, ${machine.date})`);
       await writeFile(join(dir, 'profile.md'), out);
       progress(`gateway CPU profile summary → bench/results/profile.md (raw: ${prof})`);
     } else progress('no CPU profile was written');
