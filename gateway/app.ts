@@ -233,7 +233,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       websockets.closeAll();
       await http.close();
       await notifier.close();
-      // The stop is evidence too; it goes in before the log's final checkpoint is signed.
+      // Refusals only counted so far, and the stop itself, are evidence too: in before the final checkpoint is signed.
+      await onRefusal.flush();
       await audit.append({ type: 'gateway.stopped', actor: systemActor(), data: { reason } });
       await audit.close();
       await commands.close();

@@ -238,11 +238,12 @@ export function clearTotp(
 
 /** Admin reset: the user must enrol again. Audited as totp.reset. */
 export async function resetTotp(deps: Pick<Deps, 'store' | 'audit'>, userId: string, actor: Actor) {
-  const out = await deps.store.update((d) => {
-    const r = clearTotp(d, userId);
-    if (!r) throw notFound('user_not_found', 'no such user');
-    return r;
-  });
+  const out = await deps.store.update((d) => clearTotp(d, userId));
+  if (!out) {
+    // An admin aiming a second-factor reset at no one is still a privileged attempt (a typo, or probing ids).
+    await deps.audit.append({ type: 'access.denied', actor, subject: { userId }, data: { code: 'user_not_found', action: 'totp.reset' } });
+    throw notFound('user_not_found', 'no such user');
+  }
   await deps.audit.append({ type: 'totp.reset', actor, subject: { userId }, data: out });
   return out;
 }

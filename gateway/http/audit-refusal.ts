@@ -7,7 +7,10 @@ import type { GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { RateLimiter } from './security.js';
 
-export type RefusalHook = (err: GatehouseError, req: Request) => Promise<void>;
+export type RefusalHook = ((err: GatehouseError, req: Request) => Promise<void>) & {
+  /** Audits the refusals still only counted (each IP's count as one record); the gateway's stop calls it. */
+  flush(): Promise<void>;
+};
 
 export interface RefusalAuditOptions {
   audit: AuditLog;
@@ -22,12 +25,24 @@ export const isRefusal = (status: number): boolean => status === 401 || status =
 /**
  * The hook http/errors.ts calls for each refusal (the one place they are audited). Why a cap: a client
  * hammering a refused route must not grow the audit log without bound; what is suppressed is not lost
- * silently — the next audited refusal from that IP carries `suppressed: n`.
+ * silently — the next audited refusal from that IP carries `suppressed: n`, and a count no later refusal
+ * picks up is audited on its own within a minute (and at stop), so a flood that stops still shows its size.
  */
 export function auditRefusals(opts: RefusalAuditOptions): RefusalHook {
   const limiter = new RateLimiter({ limit: opts.perMinute ?? 120, windowMs: 60_000, clock: opts.clock });
   const suppressed = new Map<string, number>();
-  return async (err, req) => {
+  const flush = async () => {
+    const pending = [...suppressed];
+    suppressed.clear();
+    for (const [ip, n] of pending) {
+      await opts.audit
+        .append({ type: 'access.denied', actor: { kind: 'anonymous', ip }, data: { code: 'refusals_suppressed', ip, suppressed: n } })
+        .catch((e: unknown) => opts.logger.error({ err: e, ip, suppressed: n }, 'could not audit suppressed refusals'));
+    }
+  };
+  const timer = setInterval(() => void flush(), 60_000);
+  timer.unref();
+  const hook = async (err: GatehouseError, req: Request) => {
     if (!isRefusal(err.status)) return;
     const ip = req.socket.remoteAddress ?? 'unknown';
     if (!limiter.hit(ip).ok) {
@@ -59,4 +74,10 @@ export function auditRefusals(opts: RefusalAuditOptions): RefusalHook {
       opts.logger.error({ err: e, code: err.code }, 'could not audit a refusal');
     }
   };
+  return Object.assign(hook, {
+    flush: async () => {
+      clearInterval(timer);
+      await flush();
+    },
+  });
 }

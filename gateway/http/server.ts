@@ -26,7 +26,12 @@ export interface HttpDeps {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 /** The socket's address: the gateway never trusts X-Forwarded-For (trust proxy stays off). */
-export const isLoopback = (req: Request): boolean => LOOPBACK.has(req.socket.remoteAddress ?? '');
+/**
+ * A request from this host itself. Why the proxy headers count against it: a reverse proxy on the same host
+ * (TLS in front of the gateway) connects from loopback on behalf of anyone, and says so in these headers.
+ */
+export const isLoopback = (req: Request): boolean =>
+  LOOPBACK.has(req.socket.remoteAddress ?? '') && req.headers.forwarded === undefined && req.headers['x-forwarded-for'] === undefined && req.headers['x-real-ip'] === undefined;
 
 export function createHttpApp(deps: HttpDeps): Express {
   const app = express();

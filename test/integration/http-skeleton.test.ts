@@ -92,6 +92,16 @@ describe('HTTP skeleton', () => {
     expect(text).toContain('gatehouse_http_requests_total');
     expect(text).toContain('gatehouse_process_cpu_seconds_total');
   });
+
+  it('refuses /metrics to loopback that speaks for someone else (a reverse proxy on this host), audited', async () => {
+    for (const headers of [{ 'x-forwarded-for': '203.0.113.7' }, { forwarded: 'for=203.0.113.7' }, { 'x-real-ip': '203.0.113.7' }]) {
+      const res = await fetch(`${gw.http.url}/metrics`, { headers });
+      expect(res.status).toBe(403);
+      expect(await res.text()).not.toContain('gatehouse_http_requests_total');
+    }
+    const log = (await readFile(join(gw.storageDir, 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; data?: { path?: string } });
+    expect(log.filter((a) => a.type === 'access.denied' && a.data?.path === '/metrics')).toHaveLength(3);
+  });
 });
 
 describe('graceful stop', () => {

@@ -185,7 +185,9 @@ describe('admin reset', () => {
 
     const records = await auditRecords(fx.dir);
     const denied = records.filter((r) => r.type === 'access.denied').map((r) => r.data?.code);
-    expect(denied).toEqual(['forbidden', 'stepup_required']);
+    // The reset aimed at no one is audited too, with the admin and the id tried.
+    expect(denied).toEqual(['forbidden', 'stepup_required', 'user_not_found']);
+    expect(records.find((r) => r.data?.code === 'user_not_found')).toMatchObject({ actor: { id: admin.id }, subject: { userId: 'usr_nobody' }, data: { action: 'totp.reset' } });
     const reset1 = records.filter((r) => r.type === 'totp.reset');
     expect(reset1).toHaveLength(1);
     expect(reset1[0]).toMatchObject({

@@ -118,5 +118,24 @@ describe('auditRefusals', () => {
     expect(append).toHaveBeenLastCalledWith(
       expect.objectContaining({ data: expect.objectContaining({ suppressed: 3 }) }),
     );
+    await hook.flush();
+  });
+
+  it('a flood that stops still shows its size: the count no later refusal carried is audited at flush', async () => {
+    const append = vi.fn(async () => ({}));
+    const hook = auditRefusals({ audit: { append } as never, clock: new ManualClock(), logger: silentLogger, perMinute: 1 });
+    const e = new GatehouseError('denied', 'forbidden', 'no');
+    for (let i = 0; i < 4; i++) await hook(e, req);
+    expect(append).toHaveBeenCalledTimes(1);
+    await hook.flush();
+    expect(append).toHaveBeenCalledTimes(2);
+    expect(append).toHaveBeenLastCalledWith({
+      type: 'access.denied',
+      actor: { kind: 'anonymous', ip: '10.0.0.9' },
+      data: { code: 'refusals_suppressed', ip: '10.0.0.9', suppressed: 3 },
+    });
+    // Nothing counted twice: a second flush has nothing left.
+    await hook.flush();
+    expect(append).toHaveBeenCalledTimes(2);
   });
 });
