@@ -1,5 +1,5 @@
-// The asciicast writer: format, timing, batching, sealing, failure handling; the JSON/UTF-8 encoder; file paths.
-import { createHash, randomBytes } from 'node:crypto';
+// The asciicast writer: format, timing, batching, sealing, failure handling; file paths.
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, systemClock } from '../../gateway/clock.js';
 import { type CastHeader, CastWriter } from '../../gateway/recording/asciicast.js';
-import { JsonUtf8Encoder } from '../../gateway/recording/cast-encode.js';
 import { recordingPath, resolveRecording, sessionsRoot } from '../../gateway/recording/files.js';
 
 const header: CastHeader = {
@@ -225,34 +224,7 @@ function safeReadlink(p: string): string | undefined {
   }
 }
 
-describe('JsonUtf8Encoder', () => {
-  const reference = (bytes: Buffer) => JSON.stringify(new TextDecoder().decode(bytes)).slice(1, -1);
-
-  it('equals JSON.stringify(TextDecoder) whatever the chunking, for text, escapes and broken UTF-8', () => {
-    const pool = [
-      Buffer.from('plain ASCII text, "quoted" and back\\slash\t\r\n'),
-      Buffer.from('\x1b[01;31mStörung\x1b[0m │ 温度 😀 \u2028'),
-      Buffer.from([0x00, 0x07, 0x7f, 0x1f]),
-      Buffer.from([0xf0, 0x9f, 0x98]), // truncated emoji
-      Buffer.from([0xed, 0xa0, 0x80]), // a surrogate: invalid in UTF-8
-      Buffer.from([0xc0, 0xaf, 0xe0, 0x80, 0xf4, 0x90, 0x80, 0x80, 0xff]), // overlongs, > U+10FFFF
-    ];
-    for (let trial = 0; trial < 500; trial++) {
-      const all = Buffer.concat(
-        Array.from({ length: 8 }, () => (Math.random() < 0.2 ? randomBytes(16) : pool[trial % pool.length]!)),
-      );
-      const enc = new JsonUtf8Encoder();
-      const out: Buffer[] = [];
-      for (let off = 0; off < all.length; ) {
-        const len = 1 + Math.floor(Math.random() * 9);
-        out.push(Buffer.from(enc.write(all.subarray(off, off + len))));
-        off += len;
-      }
-      out.push(Buffer.from(enc.end()));
-      expect(Buffer.concat(out).toString('utf8')).toBe(reference(all));
-    }
-  });
-});
+// JsonUtf8Encoder's output against JSON.stringify, through both escapers: test/unit/cast-encode.test.ts.
 
 describe('recording paths', () => {
   const at = Date.parse('2026-01-05T23:59:59.999Z');
