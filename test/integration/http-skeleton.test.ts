@@ -94,7 +94,8 @@ describe('HTTP skeleton', () => {
   });
 
   it('refuses /metrics to loopback that speaks for someone else (a reverse proxy on this host), audited', async () => {
-    for (const headers of [{ 'x-forwarded-for': '203.0.113.7' }, { forwarded: 'for=203.0.113.7' }, { 'x-real-ip': '203.0.113.7' }]) {
+    const proxied: Array<Record<string, string>> = [{ 'x-forwarded-for': '203.0.113.7' }, { forwarded: 'for=203.0.113.7' }, { 'x-real-ip': '203.0.113.7' }];
+    for (const headers of proxied) {
       const res = await fetch(`${gw.http.url}/metrics`, { headers });
       expect(res.status).toBe(403);
       expect(await res.text()).not.toContain('gatehouse_http_requests_total');

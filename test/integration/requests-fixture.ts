@@ -1,12 +1,9 @@
 // Shared setup for the access-request tests: real Store + AuditLog, the broker, routers in an express app, people with step-up.
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express, { type RequestHandler } from 'express';
 import { AuditLog } from '../../gateway/audit-log.js';
 import { Broker, type BrokerDeps } from '../../gateway/broker.js';
 import { ManualClock } from '../../gateway/clock.js';
 import { type Config, parseConfig } from '../../gateway/config.js';
-import type { Role, User } from '../../gateway/core/model.js';
+import type { User } from '../../gateway/core/model.js';
 import { auditRefusals } from '../../gateway/http/audit-refusal.js';
 import { apiNotFound, errorHandler } from '../../gateway/http/errors.js';
 import { type EventsDeps, eventsRouter } from '../../gateway/http/events.js';
@@ -18,6 +15,7 @@ import { LiveSessions } from '../../gateway/sessions.js';
 import { Store, type WebSessionRecord } from '../../gateway/store.js';
 import { testConfigInput } from '../helpers/config.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
+import { type PersonSpec, readAuditLines, seedPeople, serveApi, stepUpPerson } from './api-harness.js';
 
 /** Monday 2026-11-23 10:00 UTC = 11:00 in Berlin: inside eng-ws-01's weekday 06:00–18:00 window. */
 export const T0 = Date.parse('2026-11-23T10:00:00.000Z');
@@ -70,7 +68,7 @@ export function requestsConfig(dir: string, webhooks: string[] = []): Config {
 }
 
 export type Who = 'vendor' | 'vendor2' | 'sup' | 'sup2' | 'supOther' | 'auditor' | 'admin' | 'dual';
-const PEOPLE: Record<Who, { name: string; org: string; groups: string[]; roles: Role[] }> = {
+const PEOPLE: Record<Who, PersonSpec> = {
   vendor: { name: 'Alice', org: 'Acme', groups: ['vendors'], roles: ['vendor'] },
   vendor2: { name: 'Victor', org: 'Other Corp', groups: ['vendors'], roles: ['vendor'] },
   sup: { name: 'Bob', org: 'Plant 3', groups: ['ot-supervisors'], roles: ['supervisor'] },
@@ -142,56 +140,16 @@ export async function openFixture(opts: FixtureOptions = {}): Promise<Fixture> {
     ...opts.broker,
   });
 
-  const users = {} as Record<Who, User>;
-  const webSessions = {} as Record<Who, WebSessionRecord>;
-  const at = new Date(T0).toISOString();
-  await store.update((d) => {
-    for (const [who, p] of Object.entries(PEOPLE) as Array<[Who, (typeof PEOPLE)[Who]]>) {
-      const user: User = {
-        id: `usr_${who}`,
-        issuer: 'http://idp.test',
-        subject: `sub-${who}`,
-        email: `${who}@${p.org.toLowerCase().replace(/\s+/g, '')}.example`,
-        createdAt: at,
-        totp: { secretEnc: 'x', confirmed: true, failures: 0, enrolledAt: at },
-        ...p,
-      };
-      const ws: WebSessionRecord = {
-        id: `ws_${who}`,
-        userId: user.id,
-        createdAt: at,
-        lastSeenAt: at,
-        expiresAt: new Date(T0 + 24 * 3600_000).toISOString(),
-        stepUpAt: at,
-        csrfToken: `csrf_${who}`,
-      };
-      d.users.push(user);
-      d.webSessions.push(ws);
-      users[who] = user;
-      webSessions[who] = ws;
-    }
-  });
-
-  const fakeSession: RequestHandler = (req, _res, next) => {
-    const id = req.get('x-test-session');
-    const session = store.data.webSessions.find((s) => s.id === id);
-    const user = session && store.data.users.find((u) => u.id === session.userId);
-    if (session && user) req.auth = { user, session };
-    next();
-  };
-  const app = express();
-  app.use(express.json({ limit: '64kb' }));
-  app.use(fakeSession);
-  app.use('/api', requestsRouter({ broker, clock, config }));
-  app.use('/api', targetsRouter({ broker }));
+  const { users, webSessions } = await seedPeople(store, PEOPLE, { at: T0, expiresAt: T0 + 24 * 3600_000, steppedUp: true });
   const events = eventsRouter({ broker, heartbeatMs: 60_000, ...opts.events });
-  app.use('/api', events);
-  app.use('/api', apiNotFound);
-  app.use(errorHandler(silentLogger, auditRefusals({ audit, clock, logger: silentLogger })));
-  const server: Server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
+  const http = await serveApi(store, (app) => {
+    app.use('/api', requestsRouter({ broker, clock, config }));
+    app.use('/api', targetsRouter({ broker }));
+    app.use('/api', events);
+    app.use('/api', apiNotFound);
+    app.use(errorHandler(silentLogger, auditRefusals({ audit, clock, logger: silentLogger })));
+  });
+  const base = http.base;
   return {
     tmp,
     dir: tmp.path,
@@ -217,23 +175,10 @@ export async function openFixture(opts: FixtureOptions = {}): Promise<Fixture> {
       const text = await res.text();
       return { status: res.status, json: text ? JSON.parse(text) : undefined };
     },
-    async stepUp(who, when = clock.now()) {
-      await store.update((d) => {
-        const s = d.webSessions.find((x) => x.id === `ws_${who}`);
-        if (s) s.stepUpAt = new Date(when).toISOString();
-      });
-    },
-    async auditRecords() {
-      const { readFile } = await import('node:fs/promises');
-      const text = await readFile(`${tmp.path}/audit.jsonl`, 'utf8');
-      return text
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as AuditLine);
-    },
+    stepUp: (who, when = clock.now()) => stepUpPerson(store, who, when),
+    auditRecords: () => readAuditLines<AuditLine>(tmp.path),
     async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await http.close();
       await audit.close();
       await store.close();
       await tmp.remove();

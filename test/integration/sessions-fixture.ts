@@ -1,16 +1,14 @@
 // Setup for the sessions-library API tests: real Store + AuditLog + registry, the sessions router, people, recorded sessions on disk.
 import { createHash, randomBytes } from 'node:crypto';
-import { request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
-import express, { type RequestHandler } from 'express';
 import { AuditLog } from '../../gateway/audit-log.js';
 import { Broker } from '../../gateway/broker.js';
 import { CommandLog } from '../../gateway/command-log.js';
 import { ManualClock } from '../../gateway/clock.js';
 import type { Config } from '../../gateway/config.js';
-import type { CommandRecord, Role, SessionRecord, User } from '../../gateway/core/model.js';
+import type { CommandRecord, SessionRecord, User } from '../../gateway/core/model.js';
 import { auditRefusals } from '../../gateway/http/audit-refusal.js';
 import { apiNotFound, errorHandler } from '../../gateway/http/errors.js';
 import { sessionsRouter } from '../../gateway/http/routes/sessions.js';
@@ -19,13 +17,14 @@ import { recordingPath } from '../../gateway/recording/files.js';
 import { LiveSessions } from '../../gateway/sessions.js';
 import { Store } from '../../gateway/store.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
+import { type PersonSpec, readAuditLines, seedPeople, serveApi, stepUpPerson } from './api-harness.js';
 import { requestsConfig, T0 } from './requests-fixture.js';
 
 export { T0 };
 
 /** eng-ws-01 and eng-ws-02 are approved by ot-supervisors, line1-ws by line1-supervisors (requestsConfig). */
 export type Who = 'vendor' | 'vendor2' | 'sup' | 'supLine1' | 'auditor' | 'admin';
-const PEOPLE: Record<Who, { name: string; org: string; groups: string[]; roles: Role[] }> = {
+const PEOPLE: Record<Who, PersonSpec> = {
   vendor: { name: 'Alice', org: 'Acme', groups: ['vendors'], roles: ['vendor'] },
   vendor2: { name: 'Victor', org: 'Beta Controls', groups: ['vendors'], roles: ['vendor'] },
   sup: { name: 'Bob', org: 'Plant 3', groups: ['ot-supervisors'], roles: ['supervisor'] },
@@ -105,41 +104,14 @@ export async function openSessionsFixture(o: { viewedPeriodMs?: number } = {}): 
   const config = requestsConfig(tmp.path);
   const registry = new LiveSessions({ closeTimeoutMs: 1000 });
   const broker = new Broker({ config, store, audit, clock, logger: silentLogger, sessions: registry });
-  const users = {} as Record<Who, User>;
-  const at = new Date(T0 - 3600_000).toISOString();
-  await store.update((d) => {
-    for (const [who, p] of Object.entries(PEOPLE) as Array<[Who, (typeof PEOPLE)[Who]]>) {
-      const user: User = {
-        id: `usr_${who}`,
-        issuer: 'http://idp.test',
-        subject: `sub-${who}`,
-        email: `${who}@example.test`,
-        createdAt: at,
-        totp: { secretEnc: 'x', confirmed: true, failures: 0, enrolledAt: at },
-        ...p,
-      };
-      d.users.push(user);
-      d.webSessions.push({ id: `ws_${who}`, userId: user.id, createdAt: at, lastSeenAt: at, expiresAt: new Date(T0 + 86_400_000).toISOString(), csrfToken: 'x' });
-      users[who] = user;
-    }
-  });
-  const fakeSession: RequestHandler = (req, _res, next) => {
-    const session = store.data.webSessions.find((s) => s.id === req.get('x-test-session'));
-    const user = session && store.data.users.find((u) => u.id === session.userId);
-    if (session && user) req.auth = { user, session };
-    next();
-  };
+  const { users } = await seedPeople(store, PEOPLE, { at: T0 - 3600_000, expiresAt: T0 + 86_400_000, steppedUp: false });
   const deps = { config, store, audit, commands: commandLog, clock, logger: silentLogger, storageDir: tmp.path };
-  const app = express();
-  app.use(express.json({ limit: '64kb' }));
-  app.use(fakeSession);
-  app.use('/api', sessionsRouter({ deps, broker, sessions: registry, ...o }));
-  app.use('/api', apiNotFound);
-  app.use(errorHandler(silentLogger, auditRefusals({ audit, clock, logger: silentLogger })));
-  const server: Server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const port = (server.address() as AddressInfo).port;
-  const base = `http://127.0.0.1:${port}`;
+  const http = await serveApi(store, (app) => {
+    app.use('/api', sessionsRouter({ deps, broker, sessions: registry, ...o }));
+    app.use('/api', apiNotFound);
+    app.use(errorHandler(silentLogger, auditRefusals({ audit, clock, logger: silentLogger })));
+  });
+  const { port, base } = http;
 
   const seed = async (s: SeedOptions = {}): Promise<SessionRecord> => {
     const id = `ses_${randomBytes(12).toString('base64url')}`;
@@ -214,20 +186,11 @@ export async function openSessionsFixture(o: { viewedPeriodMs?: number } = {}): 
         req.end();
       });
     },
-    async stepUp(who) {
-      await store.update((d) => {
-        const s = d.webSessions.find((x) => x.id === `ws_${who}`);
-        if (s) s.stepUpAt = new Date(clock.now()).toISOString();
-      });
-    },
+    stepUp: (who) => stepUpPerson(store, who, clock.now()),
     seed,
-    async auditRecords() {
-      const text = await readFile(`${tmp.path}/audit.jsonl`, 'utf8');
-      return text.trim().split('\n').map((l) => JSON.parse(l) as AuditLine);
-    },
+    auditRecords: () => readAuditLines<AuditLine>(tmp.path),
     async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await http.close();
       await audit.close();
       await commandLog.close();
       await store.close();
