@@ -76,11 +76,12 @@ export class DesktopSession {
   private guacdSaidBye = false;
   private finishing: Promise<void> | undefined;
   /** Files over Guacamole streams (drive redirection, uploads), each audited like an SFTP file; clipboard contents too. */
-  private readonly files = new GuacFileAudit(
-    (t) => this.auditTransfer('file.transferred', { ...t }),
-    (t) => this.auditTransfer('clipboard.transferred', { ...t }),
-    () => void this.close('error', `more than ${MAX_OPEN_STREAMS} file transfers at once cannot be audited; the session is closed`),
-  );
+  private readonly files = new GuacFileAudit({
+    file: (t) => this.auditTransfer('file.transferred', { ...t }),
+    clipboard: (t) => this.auditTransfer('clipboard.transferred', { ...t }),
+    overflow: () => void this.close('error', `more than ${MAX_OPEN_STREAMS} file transfers at once cannot be audited; the session is closed`),
+  });
+
   private fileWrites: Promise<void> = Promise.resolve();
   /** Resolves once the session is recorded as ended (store, recording sealed, audit). */
   readonly ended: Promise<void>;

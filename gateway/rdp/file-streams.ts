@@ -19,7 +19,8 @@ export const MAX_OPEN_STREAMS = 256;
 const MAX_NAME = 1024;
 
 interface Open {
-  name: string;
+  /** The file's name; for a clipboard stream, its mimetype. */
+  label: string;
   size: number;
   hash: Hash;
   clipboard: boolean;
@@ -36,17 +37,19 @@ export interface ClipboardTransfer {
   sha256?: string;
 }
 
+export interface GuacTransferListeners {
+  file(t: FileTransfer): void;
+  /** Absent: clipboard streams are ignored like images. */
+  clipboard?(t: ClipboardTransfer): void;
+  /** Called once, at the first stream that cannot be tracked (see MAX_OPEN_STREAMS). */
+  overflow?(): void;
+}
+
 export class GuacFileAudit {
   private readonly open = { upload: new Map<string, Open>(), download: new Map<string, Open>() };
   private untracked = 0;
 
-  constructor(
-    private readonly report: (t: FileTransfer) => void,
-    /** Absent: clipboard streams are ignored like images. */
-    private readonly reportClipboard?: (t: ClipboardTransfer) => void,
-    /** Called once, at the first stream that cannot be tracked (see MAX_OPEN_STREAMS). */
-    private readonly overflow?: () => void,
-  ) {}
+  constructor(private readonly on: GuacTransferListeners) {}
 
   /** Browser → guacd instructions (only those the relay let through). */
   fromBrowser(ins: readonly Instruction[]): void {
@@ -62,8 +65,8 @@ export class GuacFileAudit {
   finish(): number {
     for (const dir of ['upload', 'download'] as const) {
       for (const f of this.open[dir].values()) {
-        if (f.clipboard) this.reportClipboard?.({ direction: dir, mimetype: f.name, size: f.size });
-        else this.report({ name: f.name, direction: dir, size: f.size, sequential: true, closed: false });
+        if (f.clipboard) this.on.clipboard?.({ direction: dir, mimetype: f.label, size: f.size });
+        else this.on.file({ name: f.label, direction: dir, size: f.size, sequential: true, closed: false });
       }
       this.open[dir].clear();
     }
@@ -72,17 +75,17 @@ export class GuacFileAudit {
 
   private see(dir: Direction, i: Instruction, objectStream: boolean): void {
     const streams = this.open[dir];
-    const clipboard = i.opcode === 'clipboard' && this.reportClipboard !== undefined;
+    const clipboard = i.opcode === 'clipboard' && this.on.clipboard !== undefined;
     if (i.opcode === 'file' || objectStream || clipboard) {
       // file: stream, mimetype, name — put/body: object, stream, mimetype, name — clipboard: stream, mimetype.
       const [stream, mimetype, name] = objectStream ? i.args.slice(1) : i.args;
       if (stream === undefined) return;
       if (streams.size >= MAX_OPEN_STREAMS && !streams.has(stream)) {
-        if (this.untracked++ === 0) this.overflow?.();
+        if (this.untracked++ === 0) this.on.overflow?.();
         return;
       }
       const label = clipboard ? mimetype : name;
-      streams.set(stream, { name: String(label ?? '').slice(0, MAX_NAME), size: 0, hash: createHash('sha256'), clipboard });
+      streams.set(stream, { label: String(label ?? '').slice(0, MAX_NAME), size: 0, hash: createHash('sha256'), clipboard });
     } else if (i.opcode === 'blob') {
       const f = streams.get(i.args[0] ?? '');
       if (!f) return;
@@ -94,8 +97,8 @@ export class GuacFileAudit {
       const f = streams.get(stream);
       if (!f) return;
       streams.delete(stream);
-      if (f.clipboard) this.reportClipboard?.({ direction: dir, mimetype: f.name, size: f.size, sha256: f.hash.digest('hex') });
-      else this.report({ name: f.name, direction: dir, size: f.size, sha256: f.hash.digest('hex'), sequential: true, closed: true });
+      if (f.clipboard) this.on.clipboard?.({ direction: dir, mimetype: f.label, size: f.size, sha256: f.hash.digest('hex') });
+      else this.on.file({ name: f.label, direction: dir, size: f.size, sha256: f.hash.digest('hex'), sequential: true, closed: true });
     }
   }
 }

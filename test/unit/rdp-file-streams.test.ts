@@ -9,7 +9,7 @@ const ins = (opcode: string, ...args: Array<string | number>) => ({ opcode, args
 describe('GuacFileAudit', () => {
   it('ignores blobs of streams that are not files (images, clipboard) and ends of unknown streams', () => {
     const seen: FileTransfer[] = [];
-    const a = new GuacFileAudit((t) => seen.push(t));
+    const a = new GuacFileAudit({ file: (t) => seen.push(t) });
     a.fromGuacd([ins('img', 3, 14, 0, 'image/png', 0, 0), ins('blob', 3, 'AAAA'), ins('end', 3), ins('end', 99)]);
     a.fromBrowser([ins('clipboard', 2, 'text/plain'), ins('blob', 2, 'aGk='), ins('end', 2), ins('blob', 'x', '!!!')]);
     expect(seen).toEqual([]);
@@ -19,7 +19,7 @@ describe('GuacFileAudit', () => {
   it('reports clipboard contents apart from files, by mimetype, size and SHA-256, never the content', () => {
     const files: FileTransfer[] = [];
     const clips: ClipboardTransfer[] = [];
-    const a = new GuacFileAudit((t) => files.push(t), (t) => clips.push(t));
+    const a = new GuacFileAudit({ file: (t) => files.push(t), clipboard: (t) => clips.push(t) });
     const pasted = Buffer.from('plc-password-123\n');
     a.fromBrowser([ins('clipboard', 2, 'text/plain'), ins('blob', 2, pasted.subarray(0, 5).toString('base64')), ins('blob', 2, pasted.subarray(5).toString('base64')), ins('end', 2)]);
     a.fromGuacd([ins('clipboard', 4, 'text/plain'), ins('blob', 4, Buffer.from('copied out').toString('base64'))]);
@@ -34,7 +34,7 @@ describe('GuacFileAudit', () => {
 
   it('keeps directions apart: the same stream index both ways is two files', () => {
     const seen: FileTransfer[] = [];
-    const a = new GuacFileAudit((t) => seen.push(t));
+    const a = new GuacFileAudit({ file: (t) => seen.push(t) });
     a.fromBrowser([ins('file', 1, 'a/b', 'up.bin'), ins('blob', 1, Buffer.from('up').toString('base64'))]);
     a.fromGuacd([ins('file', 1, 'a/b', 'down.bin'), ins('blob', 1, Buffer.from('down!').toString('base64')), ins('end', 1)]);
     a.fromBrowser([ins('end', 1)]);
@@ -47,7 +47,7 @@ describe('GuacFileAudit', () => {
   it(`tracks at most ${MAX_OPEN_STREAMS} open file streams a direction; past that it says so once, and counts the rest as not audited`, () => {
     const seen: FileTransfer[] = [];
     let overflows = 0;
-    const a = new GuacFileAudit((t) => seen.push(t), undefined, () => overflows++);
+    const a = new GuacFileAudit({ file: (t) => seen.push(t), overflow: () => overflows++ });
     a.fromBrowser(Array.from({ length: MAX_OPEN_STREAMS - 1 }, (_, i) => ins('file', i, 'x/y', `f${i}`)));
     expect(overflows).toBe(0);
     a.fromBrowser(Array.from({ length: 7 }, (_, i) => ins('file', 1000 + i, 'x/y', `g${i}`)));
@@ -59,7 +59,7 @@ describe('GuacFileAudit', () => {
 
   it('bounds a hostile name and survives malformed base64', () => {
     const seen: FileTransfer[] = [];
-    const a = new GuacFileAudit((t) => seen.push(t));
+    const a = new GuacFileAudit({ file: (t) => seen.push(t) });
     a.fromBrowser([ins('file', 1, 'x/y', 'n'.repeat(10_000)), ins('blob', 1, '%%%not base64%%%'), ins('end', 1)]);
     expect(seen[0]!.name).toHaveLength(1024);
     expect(seen[0]!.sha256).toMatch(/^[0-9a-f]{64}$/);
