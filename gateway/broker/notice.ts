@@ -1,4 +1,5 @@
 // The webhook payload for a request event: a one-line `text` for chat tools plus the request's plain facts.
+import { oneLine } from '../text.js';
 import type { TargetConfig } from '../config.js';
 import { approvalsOf, type RequestEventType } from '../core/access.js';
 import type { AccessRequest, User } from '../core/model.js';
@@ -25,12 +26,6 @@ export interface NoticeContext {
 
 const nameOf = (u: User | undefined, id: string) => u?.name ?? id;
 
-/**
- * Why: `text` carries text others typed (the vendor's emergency reason, a supervisor's reason, IdP display
- * names). A line break there would let a vendor append a line of their own to the channel, such as a fake
- * "…: approved by <supervisor>", so control characters and Unicode line separators become spaces.
- */
-const oneLine = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
 
 function outcome(type: RequestEventType, r: AccessRequest, c: NoticeContext): string {
   const by = c.by ? nameOf(c.by, c.by.id) : 'system';
@@ -67,7 +62,9 @@ export function requestNotice(type: RequestEventType, r: AccessRequest, c: Notic
   const where = `${r.targetId}${c.target?.zone ? ` (${c.target.zone})` : ''}`;
   return {
     site: c.site,
-    text: oneLine(`Request ${r.id} by ${who} for ${where} ${window}: ${outcome(type, r, c)}`),
+    // `text` carries what others typed (an emergency reason, IdP display names): one line, or a vendor could
+    // add a forged "…: approved by <supervisor>" line to the channel. Not cut: the JSON fields hold it all anyway.
+    text: oneLine(`Request ${r.id} by ${who} for ${where} ${window}: ${outcome(type, r, c)}`, Number.POSITIVE_INFINITY),
     request: {
       id: r.id,
       state: r.state,

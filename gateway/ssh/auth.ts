@@ -1,4 +1,5 @@
 // Vendor authentication on the SSH front: registered public key, then keyboard-interactive TOTP, then the grant check.
+import { oneLine } from '../text.js';
 import type { AuthContext, KeyboardAuthContext, PublicKeyAuthContext } from 'ssh2';
 import { utils } from './ssh2.js';
 import { isTotpEnrolled, verifyTotp } from '../auth/totp.js';
@@ -34,11 +35,6 @@ export interface AuthHooks {
 
 const TARGET_ID = /^[a-z0-9-]{1,63}$/;
 
-/** Strips terminal control characters: reasons may carry text a supervisor typed. */
-export const oneLine = (s: string, max = 400): string => {
-  const flat = s.replace(/[\x00-\x1f\x7f-\x9f]+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
-};
 
 /** Per-connection authentication state machine (ssh2's `authentication` events). */
 export class SshAuth {

@@ -4,7 +4,7 @@ import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel, Session } fro
 import type { TargetConfig } from '../config.js';
 import type { CommandVerdict } from '../core/commands.js';
 import type { CommandCapture } from '../recording/command-capture.js';
-import { oneLine } from './auth.js';
+import { oneLine } from '../text.js';
 import { ALWAYS_REFUSED, type AlwaysRefused, execDecision, subsystemDecision } from './channels.js';
 import { feedHeld, pipeBoth, trackWritable, Valve, writeHeld } from './pipe.js';
 import type { FileChange, FileTransfer } from './sftp-audit.js';

@@ -1,7 +1,8 @@
 // How refusals reach the vendor (one line, during authentication) and the audit log (once per burst for floods).
 import type { Connection, KeyboardAuthContext } from 'ssh2';
 import type { Deps } from '../deps.js';
-import { type Authenticated, oneLine, type Refusal } from './auth.js';
+import { oneLine } from '../text.js';
+import type { Authenticated, Refusal } from './auth.js';
 import type { RelayError } from './relay.js';
 
 /**

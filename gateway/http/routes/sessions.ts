@@ -1,4 +1,5 @@
 // The sessions library API (mounted at /api): sessions, their commands, command search, terminate, recordings, audit trail.
+import { oneLine } from '../../text.js';
 import { type Request, Router } from 'express';
 import { type AuthContext, requireAuth, requireRole } from '../../auth/context.js';
 import { requireFreshStepUp } from '../../auth/step-up.js';
@@ -124,7 +125,7 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
     }
     await audit.append({ type: 'session.terminated', actor, subject, data: { reason, protocol: s.protocol } });
     // The registry waits for the adapter at most its close timeout (1 s): SPEC's "within a second".
-    const by = ctx.user.name.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' '); // IdP text, bound for a terminal
+    const by = oneLine(ctx.user.name, 120); // IdP text, bound for a terminal
     const closed = await registry.close(s.id, 'terminated', `${by} terminated this session: ${reason}`);
     res.json({ closed, session: sessionDetail(store.data, context(ctx), store.data.sessions.find((x) => x.id === s.id) ?? s) });
   });
