@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { utils } from 'ssh2';
 import { parsePublicKeyLine } from '../../gateway/http/routes/keys.js';
-import { oneLine } from '../../gateway/ssh/auth.js';
+import { oneLine } from '../../gateway/text.js';
 import { execDecision, forwardDecision, subsystemDecision } from '../../gateway/ssh/channels.js';
 import { sshFingerprint } from '../../gateway/ssh/host-keys.js';
 
