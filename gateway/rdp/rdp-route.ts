@@ -8,7 +8,8 @@ import type { Deps } from '../deps.js';
 import { notFound, unavailable } from '../errors.js';
 import type { WsRoute } from '../http/ws.js';
 import type { SessionRegistry } from '../sessions.js';
-import { admitVendor, admitViewerAudited } from './admission.js';
+import { admitVendor } from './admission.js';
+import { admitWatcher } from '../watch-admission.js';
 import { DEFAULT_TUNING, DesktopSession, type DesktopTuning } from './desktop-session.js';
 import { runViewer } from './desktop-viewer.js';
 import { dialGuacd, GuacdError, GuacdLink } from './guacd.js';
@@ -54,7 +55,7 @@ export function rdpRoute(o: RdpRouteOptions): RdpRoute {
       const { ticket, size } = redeemed;
 
       if (ticket.kind === 'watch') {
-        const { user } = await admitViewerAudited(deps, registry, auth, ticket.sessionId, ip);
+        const { user } = await admitWatcher(deps, registry, auth, ticket.sessionId, ip, 'rdp');
         const session = live.get(ticket.sessionId);
         if (!session?.connectionId) throw notFound('not_live', 'that remote desktop session is not connected (yet)');
         const link = await dial().catch((err: unknown) => {

@@ -7,7 +7,8 @@ import { requireAuth } from '../auth/context.js';
 import { isoTime } from '../clock.js';
 import type { Deps } from '../deps.js';
 import type { SessionRegistry } from '../sessions.js';
-import { admitVendor, admitViewerAudited } from './admission.js';
+import { admitVendor } from './admission.js';
+import { admitWatcher } from '../watch-admission.js';
 import { parseClientSize } from './params.js';
 import { newRdpSessionId } from './rdp-route.js';
 import type { RdpTokens } from './tokens.js';
@@ -45,7 +46,7 @@ export function rdpTokenRouter(o: RdpTokenRouterOptions): Router {
     const auth = requireAuth(req);
     const size = parseClientSize(req.body);
     const sessionId = String(req.params.sessionId);
-    const { live } = await admitViewerAudited(deps, registry, auth, ID.test(sessionId) ? sessionId : '', req.socket.remoteAddress);
+    const { live } = await admitWatcher(deps, registry, auth, ID.test(sessionId) ? sessionId : '', req.socket.remoteAddress, 'rdp');
     const t = tokens.mint({ userId: auth.user.id, webSessionId: auth.session.id }, { kind: 'watch', sessionId: live.id }, size);
     res.status(201).json({ token: t.token, expiresAt: isoTime(t.expiresAt), sessionId: live.id, targetId: live.targetId, userId: live.userId, startedAt: live.startedAt });
   });

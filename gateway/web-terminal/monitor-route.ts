@@ -2,14 +2,13 @@
 // auditors: the current screen first, then every byte the vendor sees. Watching is audited.
 import type { WebSocket } from 'ws';
 import { WebSocket as Ws } from 'ws';
-import { factsOf } from '../broker/facts.js';
 import { auditRefusal } from '../broker/transact.js';
-import { isApproverFor } from '../core/access.js';
 import { userActor } from '../core/model.js';
 import type { Deps } from '../deps.js';
-import { denied, type GatehouseError, notFound } from '../errors.js';
+import { notFound } from '../errors.js';
 import type { WsRoute } from '../http/ws.js';
 import type { SessionRegistry } from '../sessions.js';
+import { admitWatcher } from '../watch-admission.js';
 
 export interface MonitorRouteOptions {
   deps: Deps;
@@ -24,24 +23,13 @@ export function monitorRoute(o: MonitorRouteOptions): WsRoute {
   return {
     pattern: /^\/ws\/monitor\/(?<sessionId>[A-Za-z0-9_-]{1,80})$/,
     async accept({ auth, ip, params }) {
-      const user = auth.user;
-      const roles = user.roles;
-      if (!roles.includes('supervisor') && !roles.includes('auditor') && !roles.includes('admin'))
-        throw denied('forbidden', 'only supervisors and auditors watch live sessions');
       const id = params.sessionId ?? '';
-      const live = registry.get(id);
-      const target = live && deps.config.targets.find((t) => t.id === live.targetId);
-      const auditorLike = roles.includes('auditor') || roles.includes('admin');
-      // A 404 is not audited by the websocket door (only 401/403 are): refused here, so audited here.
-      const refuse = async (err: GatehouseError): Promise<never> => {
-        await auditRefusal(deps.audit, deps.logger, userActor(user, ip), 'session.watch', err, { sessionId: id.slice(0, 100) }, { exists: live !== undefined });
+      const { user, live } = await admitWatcher(deps, registry, auth, id, ip);
+      if (!live.watch) {
+        const err = notFound('not_watchable', 'this session has no terminal to watch');
+        await auditRefusal(deps.audit, deps.logger, userActor(user, ip), 'session.watch', err, { sessionId: id }, { exists: true });
         throw err;
-      };
-      // Why one answer for "not live" and "not a target you supervise" (as the sessions API answers): a refusal must
-      // not confirm that a session id on someone else's target is live.
-      if (!live || (!auditorLike && !(target && isApproverFor(factsOf(user), target))))
-        return refuse(notFound('not_live', 'that session is not live'));
-      if (!live.watch) return refuse(notFound('not_watchable', 'this session has no terminal to watch'));
+      }
       const watch = live.watch.bind(live);
       const vendor = deps.store.data.users.find((u) => u.id === live.userId);
       const subject = { sessionId: live.id, grantId: live.grantId, userId: live.userId, targetId: live.targetId };
