@@ -1,7 +1,7 @@
 // `npm run bench`: Gatehouse side by side with OpenSSH (direct, ProxyJump) plus the audit and recorder suites;
 // writes bench/results/latest.{md,json}, keeping the previous result beside it for comparison.
 //   --quick          CI-sized inputs
-//   --only=a,b       run only these phases (route setup keys idle down up stream norec browser audit recorder;
+//   --only=a,b       run only these phases (route setup keys idle down up stream norec browser audit recorder store;
 //                    hold — 1,000 sessions at once — runs only when named here);
 //                    prints, does not touch bench/results
 //   --profile        V8 CPU profile of the gateway → bench/results/profile.md
@@ -14,6 +14,7 @@ import { version } from '../gateway/version.js';
 import { benchAudit } from './audit.js';
 import { newestProfile, profileMarkdown } from './profile.js';
 import { benchRecorder } from './recorder.js';
+import { benchStore } from './store.js';
 import { benchSshPaths, EXTRA_PHASES, FULL, type PathRow, type Phase, PHASES, QUICK, type SshBenchResult } from './ssh-paths.js';
 
 interface Row {
@@ -95,6 +96,15 @@ async function main(): Promise<void> {
     }
   }
 
+  if (want('store')) {
+    const size = quick ? { sessions: 1_000, commands: 20_000 } : { sessions: 10_000, commands: 200_000 };
+    progress(`state store (${size.sessions} sessions and requests, ${size.commands} commands)…`);
+    for (const c of await benchStore(size)) {
+      rows.push({ suite: 'store', measure: `${c.name}, at ${size.sessions} sessions`, value: c.msPerOp, unit: 'ms' });
+      rows.push({ suite: 'store', measure: `${c.name}: event loop held at most`, value: c.maxBlockMs, unit: 'ms' });
+    }
+  }
+
   const machine = {
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
@@ -138,7 +148,7 @@ async function main(): Promise<void> {
   }
   if (rows.length > 0)
     md.push(
-      '## Audit log and recorder',
+      '## Audit log, recorder and state store',
       '',
       '| suite | measure | value | unit | target |',
       '| --- | --- | ---: | --- | --- |',
