@@ -159,10 +159,14 @@ describe('gatehouse audit verify', () => {
     expect(withHead.output).toMatch(
       /BROKEN at record seq 46 \(line 46\): the log ends at seq 45 but the signed head is at seq 51/,
     );
-    // The limit of what the log alone can prove: with the head file deleted too, a log shorter than
-    // the 1000-record bound has nothing left to contradict it (the next test shows a longer one).
+    // With the head file deleted too, the chain alone holds (fewer than the 1000-record bound), so a
+    // missing head beside a non-empty log is itself the failure.
     await unlink(join(dir, 'audit.head.json'));
-    expect((await verify()).code).toBe(0);
+    const headless = await verify();
+    expect(headless.code).toBe(1);
+    expect(headless.output).toMatch(
+      /BROKEN at record seq 46 \(line 46\): audit.head.json is missing beside a log of 45 records/,
+    );
   });
 
   it('detects checkpoints removed from a long log, even with the head file gone', async () => {
@@ -186,11 +190,12 @@ describe('gatehouse audit verify', () => {
       await log.close();
     }
     await writeFile(join(dir, 'audit.head.json'), oldHead);
-    // Checkpoints at 7 (old head), 9 and 11: a crash explains a head one checkpoint behind, not two.
+    // Checkpoints at 7 (old head), 8 and 10 (first reopen), 11 and 13: a crash explains a head one
+    // checkpoint behind, not four.
     const r = await verify();
     expect(r.code).toBe(1);
     expect(r.output).toMatch(
-      /BROKEN at record seq 11 \(line 11\): the signed head \(seq 7\) is older than this checkpoint/,
+      /BROKEN at record seq 13 \(line 13\): the signed head \(seq 7\) is older than this checkpoint/,
     );
   });
 
