@@ -231,6 +231,11 @@ export class AuditLog {
     return { ...this.durable };
   }
 
+  /** The last durable record and the file's durable length (where a reader may read up to). */
+  durableMark(): DurableMark {
+    return { ...this.durable, bytes: this.writer.durableBytes };
+  }
+
   stats(): AuditStats {
     const { fsyncs, batches } = this.writer.stats;
     return { appends: this.appends, fsyncs: fsyncs + this.headFsyncs, batches };
