@@ -20,7 +20,7 @@ export interface AuditBench {
 }
 
 /** A realistic mix: people acting on requests and sessions, commands with free text. */
-function eventFor(writer: number, i: number): AuditInput {
+export function eventFor(writer: number, i: number): AuditInput {
   const actor = {
     kind: 'user',
     id: `usr_${writer}x${(i % 7) + 1}`,

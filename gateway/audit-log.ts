@@ -60,6 +60,8 @@ export interface DurableMark {
   seq: number;
   hash: string;
   bytes: number;
+  /** The batch's own bytes (they end at `bytes`): a reader that is caught up need not read the file. */
+  batch?: Buffer;
 }
 
 export interface AuditStats {
@@ -114,9 +116,9 @@ export class AuditLog {
     this.writer = new GroupCommit<AuditRecord>(
       fh,
       {
-        durable: (r) => {
+        durable: (r, batch) => {
           this.durable = { seq: r.seq, hash: r.hash };
-          const mark = { seq: r.seq, hash: r.hash, bytes: this.writer.durableBytes };
+          const mark = { seq: r.seq, hash: r.hash, bytes: this.writer.durableBytes, batch };
           for (const l of this.listeners) l(mark);
         },
         // A checkpoint ends its batch: the head file is replaced before anything after that checkpoint

@@ -19,6 +19,8 @@ import { type SyslogIdentity, syslogFrame, syslogIdentity } from './syslog-forma
 
 const CHUNK = 1 << 20;
 const MAX_LINE = 16 << 20;
+/** Batches kept in memory for a caught-up stream; beyond this it reads the file instead. */
+const LIVE_MAX_BYTES = 4 << 20;
 
 export interface SyslogStreamOptions {
   config: SyslogConfig;
@@ -59,6 +61,9 @@ export class SyslogStream {
   private confirmed: SyslogCursor = CURSOR_START;
   private saved: SyslogCursor = CURSOR_START;
   private inFlight: Sent[] = [];
+  /** Durable batches not sent yet, contiguous from `sent.bytes` (empty whenever the stream reads the file). */
+  private live: Buffer[] = [];
+  private liveBytes = 0;
   private pumping = false;
   private waitingDrain = false;
   private lastProgressAt: number;
@@ -95,12 +100,31 @@ export class SyslogStream {
     this.fh = await open(this.o.audit.path, 'r');
     this.durable = this.o.audit.durableMark();
     this.unsubscribe = this.o.audit.onDurable((mark) => {
-      this.durable = mark;
+      this.keepLive(mark);
+      this.durable = { seq: mark.seq, hash: mark.hash, bytes: mark.bytes };
       if (!this.pumping && !this.waitingDrain) setImmediate(() => this.pump());
     });
     this.tickTimer = setInterval(() => this.tick(), this.o.tickMs ?? 1000);
     this.tickTimer.unref();
     this.connect();
+  }
+
+  /**
+   * Keeps a just-durable batch in memory when it continues exactly what is queued (so a caught-up stream
+   * never reads the file); anything else drops the memory copy and the file is read instead.
+   */
+  private keepLive(mark: DurableMark): void {
+    const batch = mark.batch;
+    const queuedEnd = this.sent.bytes + this.liveBytes;
+    if (batch && queuedEnd === mark.bytes - batch.length && this.liveBytes + batch.length <= LIVE_MAX_BYTES) {
+      this.live.push(batch);
+      this.liveBytes += batch.length;
+    } else this.dropLive();
+  }
+
+  private dropLive(): void {
+    this.live = [];
+    this.liveBytes = 0;
   }
 
   /** Records durable locally but not yet confirmed delivered. */
@@ -186,6 +210,7 @@ export class SyslogStream {
     // Whatever was not confirmed may not have arrived: send it again (the receiver sees the same seq twice).
     this.inFlight = [];
     this.sent = this.confirmed;
+    this.dropLive();
     this.scheduleReconnect();
   }
 
@@ -226,6 +251,11 @@ export class SyslogStream {
 
   private async readBatch(): Promise<{ text: string; last: SyslogCursor; count: number } | undefined> {
     const from = this.sent.bytes;
+    if (this.liveBytes > 0) {
+      const buf = this.live.length === 1 ? this.live[0]! : Buffer.concat(this.live, this.liveBytes);
+      this.dropLive();
+      return this.frames(buf, buf.length - 1, from);
+    }
     let size = Math.min(CHUNK, this.durable.bytes - from);
     for (;;) {
       const buf = Buffer.allocUnsafe(size);
@@ -237,24 +267,29 @@ export class SyslogStream {
         size = Math.min(size * 2, this.durable.bytes - from, MAX_LINE);
         continue;
       }
-      let text = '';
-      let last = this.sent;
-      let count = 0;
-      for (let start = 0; start <= lastNewline; ) {
-        const nl = buf.indexOf(10, start);
-        const f = lineFields(buf, start, nl);
-        if (f) {
-          text += syslogFrame(buf.toString('utf8', start, nl), f, this.id);
-          count++;
-          last = { seq: f.seq, hash: f.hash, bytes: from + nl + 1 };
-        } else {
-          this.logger.error({ offset: from + start }, 'SIEM stream: skipped a line that is not an audit record');
-          last = { ...last, bytes: from + nl + 1 };
-        }
-        start = nl + 1;
-      }
-      return { text, last, count };
+      return this.frames(buf, lastNewline, from);
     }
+  }
+
+  /** The frames for the whole lines in buf[0, lastNewline], which starts at file offset `from`. */
+  private frames(buf: Buffer, lastNewline: number, from: number): { text: string; last: SyslogCursor; count: number } {
+    let text = '';
+    let last = this.sent;
+    let count = 0;
+    for (let start = 0; start <= lastNewline; ) {
+      const nl = buf.indexOf(10, start);
+      const f = lineFields(buf, start, nl);
+      if (f) {
+        text += syslogFrame(buf.toString('utf8', start, nl), f, this.id);
+        count++;
+        last = { seq: f.seq, hash: f.hash, bytes: from + nl + 1 };
+      } else {
+        this.logger.error({ offset: from + start }, 'SIEM stream: skipped a line that is not an audit record');
+        last = { ...last, bytes: from + nl + 1 };
+      }
+      start = nl + 1;
+    }
+    return { text, last, count };
   }
 
   private tick(): void {
