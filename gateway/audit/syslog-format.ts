@@ -1,6 +1,6 @@
 // Audit records as RFC 5424 syslog messages, octet-counted (RFC 6587) for TCP and TLS; docs/siem.md describes them.
 import { hostname as osHostname } from 'node:os';
-import type { LineFields } from '../core/audit-line.js';
+import { type LineFields, lineFields } from '../core/audit-line.js';
 
 /** Structured-data id: `gatehouse` under 32473, the enterprise number RFC 5612 sets aside for examples. */
 export const SD_ID = 'gatehouse@32473';
@@ -28,13 +28,52 @@ export function severityOf(type: string): number {
 }
 
 /**
- * One framed message: `LEN SP <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG`. MSG is the
- * audit.jsonl line byte for byte, so a receiver holds records it can re-hash and chain on its own.
+ * The message up to MSG, with its octet count: `LEN SP <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] `.
+ * All of it is ASCII; the audit.jsonl line (`lineBytes` long) follows byte for byte as MSG, so a receiver
+ * holds records it can re-hash and chain on its own.
  */
-export function syslogFrame(line: string, f: LineFields, id: SyslogIdentity): string {
+export function syslogHeader(f: LineFields, id: SyslogIdentity, lineBytes: number): string {
   const pri = FACILITY * 8 + severityOf(f.type);
   const msgId = f.type.slice(0, 32);
   const sd = `[${SD_ID} seq="${f.seq}" hash="${f.hash}" prev="${f.prev}"]`;
-  const msg = `<${pri}>1 ${f.at} ${id.hostname} ${id.appName} ${id.procId} ${msgId} ${sd} ${line}`;
-  return `${Buffer.byteLength(msg)} ${msg}`;
+  const head = `<${pri}>1 ${f.at} ${id.hostname} ${id.appName} ${id.procId} ${msgId} ${sd} `;
+  return `${head.length + lineBytes} ${head}`;
+}
+
+/** One whole framed message as text. */
+export function syslogFrame(line: string, f: LineFields, id: SyslogIdentity): string {
+  return syslogHeader(f, id, Buffer.byteLength(line)) + line;
+}
+
+/**
+ * Frames every whole line in buf[0, lastNewline] into one buffer, copying the lines' bytes as they are
+ * (no decoding and re-encoding). `skip` is told about a line that is not an audit record.
+ */
+export function syslogFrames(
+  buf: Buffer,
+  lastNewline: number,
+  id: SyslogIdentity,
+  skip: (start: number) => void,
+): { frames: Buffer; count: number; last: { fields: LineFields; end: number } | undefined; end: number } {
+  const parts: { header: string; start: number; end: number }[] = [];
+  let size = 0;
+  let last: { fields: LineFields; end: number } | undefined;
+  for (let start = 0; start <= lastNewline; ) {
+    const nl = buf.indexOf(10, start);
+    const f = lineFields(buf, start, nl);
+    if (f) {
+      const header = syslogHeader(f, id, nl - start);
+      parts.push({ header, start, end: nl });
+      size += header.length + nl - start;
+      last = { fields: f, end: nl + 1 };
+    } else skip(start);
+    start = nl + 1;
+  }
+  const frames = Buffer.allocUnsafe(size);
+  let off = 0;
+  for (const p of parts) {
+    off += frames.write(p.header, off, 'latin1');
+    off += buf.copy(frames, off, p.start, p.end);
+  }
+  return { frames, count: parts.length, last, end: lastNewline + 1 };
 }

@@ -9,13 +9,12 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AuditLog, DurableMark } from '../audit-log.js';
 import type { Clock } from '../clock.js';
 import type { SyslogConfig } from '../config.js';
-import { lineFields } from '../core/audit-line.js';
 import { systemActor } from '../core/model.js';
 import { type Logger, silentLogger } from '../log.js';
 import type { Notifier } from '../notify.js';
 import { connectSyslog, errorCode } from './syslog-connect.js';
 import { CURSOR_START, readCursor, type SyslogCursor, writeCursor } from './syslog-cursor.js';
-import { type SyslogIdentity, syslogFrame, syslogIdentity } from './syslog-format.js';
+import { type SyslogIdentity, syslogFrames, syslogIdentity } from './syslog-format.js';
 
 const CHUNK = 1 << 20;
 const MAX_LINE = 16 << 20;
@@ -249,7 +248,7 @@ export class SyslogStream {
       });
   }
 
-  private async readBatch(): Promise<{ text: string; last: SyslogCursor; count: number } | undefined> {
+  private async readBatch(): Promise<{ text: Buffer; last: SyslogCursor; count: number } | undefined> {
     const from = this.sent.bytes;
     if (this.liveBytes > 0) {
       const buf = this.live.length === 1 ? this.live[0]! : Buffer.concat(this.live, this.liveBytes);
@@ -272,24 +271,12 @@ export class SyslogStream {
   }
 
   /** The frames for the whole lines in buf[0, lastNewline], which starts at file offset `from`. */
-  private frames(buf: Buffer, lastNewline: number, from: number): { text: string; last: SyslogCursor; count: number } {
-    let text = '';
-    let last = this.sent;
-    let count = 0;
-    for (let start = 0; start <= lastNewline; ) {
-      const nl = buf.indexOf(10, start);
-      const f = lineFields(buf, start, nl);
-      if (f) {
-        text += syslogFrame(buf.toString('utf8', start, nl), f, this.id);
-        count++;
-        last = { seq: f.seq, hash: f.hash, bytes: from + nl + 1 };
-      } else {
-        this.logger.error({ offset: from + start }, 'SIEM stream: skipped a line that is not an audit record');
-        last = { ...last, bytes: from + nl + 1 };
-      }
-      start = nl + 1;
-    }
-    return { text, last, count };
+  private frames(buf: Buffer, lastNewline: number, from: number): { text: Buffer; last: SyslogCursor; count: number } {
+    const skip = (start: number) =>
+      this.logger.error({ offset: from + start }, 'SIEM stream: skipped a line that is not an audit record');
+    const r = syslogFrames(buf, lastNewline, this.id, skip);
+    const head = r.last ? { seq: r.last.fields.seq, hash: r.last.fields.hash } : this.sent;
+    return { text: r.frames, count: r.count, last: { ...head, bytes: from + r.end } };
   }
 
   private tick(): void {
