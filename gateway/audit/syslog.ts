@@ -83,10 +83,11 @@ export class SyslogStream {
     this.lastProgressAt = o.clock.now();
     if (o.registry) {
       const registers = [o.registry];
-      const stream = this;
-      new Gauge({ name: 'gatehouse_audit_syslog_backlog', help: 'Audit records not yet confirmed delivered to the SIEM', registers, collect() { this.set(stream.backlog()); } });
-      new Gauge({ name: 'gatehouse_audit_syslog_connected', help: '1 while connected to the SIEM', registers, collect() { this.set(stream.connected ? 1 : 0); } });
-      new Gauge({ name: 'gatehouse_audit_syslog_behind', help: '1 while the SIEM stream is behind (alerted)', registers, collect() { this.set(stream.behind ? 1 : 0); } });
+      const gauge = (name: string, help: string, value: () => number) =>
+        new Gauge({ name, help, registers, collect() { this.set(value()); } });
+      gauge('gatehouse_audit_syslog_backlog', 'Audit records not yet confirmed delivered to the SIEM', () => this.backlog());
+      gauge('gatehouse_audit_syslog_connected', '1 while connected to the SIEM', () => (this.connected ? 1 : 0));
+      gauge('gatehouse_audit_syslog_behind', '1 while the SIEM stream is behind (alerted)', () => (this.behind ? 1 : 0));
       this.sentTotal = new Counter({ name: 'gatehouse_audit_syslog_sent_total', help: 'Audit records written to the SIEM connection (resends included)', registers });
     }
   }
