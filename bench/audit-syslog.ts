@@ -14,7 +14,7 @@ import { isoTime, systemClock } from '../gateway/clock.js';
 import { type Config, parseConfig, type SyslogConfig } from '../gateway/config.js';
 import type { User } from '../gateway/core/model.js';
 import { silentLogger } from '../gateway/log.js';
-import { eventFor } from './audit.js';
+import { appendConcurrently } from './audit.js';
 
 export interface SyslogBench {
   appendPerSec: { off: number; on: number };
@@ -53,14 +53,8 @@ async function appends(events: number, writers: number, port: number | undefined
     const stream = port === undefined ? undefined : new SyslogStream({ config: siem(port), dir, audit: log, clock: systemClock, logger: silentLogger });
     await stream?.start();
     const before = (await frames?.()) ?? 0;
-    let next = 0;
     const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: writers }, async (_, w) => {
-        for (let i = next++; i < events; i = next++) await log.append(eventFor(w, i));
-      }),
-    );
-    const appendSeconds = (performance.now() - t0) / 1000;
+    const appendSeconds = await appendConcurrently(log, events, writers);
     const target = log.head().seq;
     const deadline = Date.now() + 60_000;
     while (frames && (await frames()) - before < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));

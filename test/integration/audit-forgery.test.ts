@@ -7,8 +7,9 @@ import { loadOrCreateSigningKey } from '../../gateway/audit/signing.js';
 import { syslogFrame, syslogIdentity } from '../../gateway/audit/syslog-format.js';
 import { AuditLog } from '../../gateway/audit-log.js';
 import { runAuditVerify } from '../../gateway/cli/audit-verify.js';
+import { rechain } from '../helpers/audit-forge.js';
 import { ManualClock } from '../../gateway/clock.js';
-import { type AuditRecord, GENESIS, sealRecord } from '../../gateway/core/audit.js';
+import { type AuditRecord, sealRecord } from '../../gateway/core/audit.js';
 import { lineFields } from '../../gateway/core/audit-line.js';
 
 let dir: string;
@@ -59,25 +60,6 @@ async function witnessOf(lines: string[]): Promise<string> {
   });
   await writeFile(path, `${text.join('\n')}\n`);
   return path;
-}
-
-/** Re-chains after `edit`, re-signing checkpoints (and the head) with `sign` if given. */
-function rechain(lines: string[], edit: (r: AuditRecord) => AuditRecord | undefined, signer?: { keyId: string; sign(m: string): string }) {
-  let prev = GENESIS;
-  const out: string[] = [];
-  for (const line of lines) {
-    const r = edit(JSON.parse(line));
-    if (!r) continue;
-    let data = r.data;
-    if (r.type === 'audit.checkpoint') {
-      data = { ...r.data, upToSeq: prev.seq, upToHash: prev.hash };
-      if (signer) data = { ...data, keyId: signer.keyId, sig: signer.sign(`${prev.seq}:${prev.hash}`) };
-    }
-    const sealed = sealRecord(prev, { type: r.type, actor: r.actor, subject: r.subject, data }, r.at);
-    out.push(sealed.line);
-    prev = sealed.record;
-  }
-  return { lines: out, last: prev };
 }
 
 describe('forgeries of the audit log', () => {
