@@ -7,11 +7,11 @@ import type { Deps } from '../deps.js';
 import type { SessionRegistry } from '../sessions.js';
 import type { DesktopAdmission } from './admission.js';
 import { describeEnd, type GuacdEnd, GuacdError, type GuacdLink } from './guacd.js';
-import { certCheckOf, meaningOfGuacdError } from './guacd-status.js';
+import { certCheckOf, GUAC_STATUS, meaningOfGuacdError } from './guacd-status.js';
 import { type ClientSize, mustUnderstand, vendorParams } from './params.js';
 import { type GuacRecordingPlace, hashRecording, placeRecording, settleRecording, waitForRecording } from './recording.js';
 import { allowedFromBrowser, gatehouseInstruction, type Relay, startRelay } from './relay.js';
-import { encodeInstruction, type Instruction } from './wire.js';
+import { encodeInstruction, firstFrameStep, type Instruction } from './wire.js';
 import type { WebSocket } from 'ws';
 import { GuacFileAudit, MAX_OPEN_STREAMS } from './file-streams.js';
 
@@ -63,12 +63,12 @@ export interface DesktopViewer {
 
 /** Guacamole status codes the page (and any Guacamole client) understands, per end reason. */
 const STATUS: Partial<Record<SessionEndReason, number>> = {
-  window_ended: 0x020a, // SESSION_TIMEOUT
-  revoked: 0x0303, // CLIENT_FORBIDDEN
-  terminated: 0x020b, // SESSION_CLOSED
-  recording_failed: 0x0200, // SERVER_ERROR
-  gateway_stopped: 0x0201, // SERVER_BUSY
-  error: 0x0200,
+  window_ended: GUAC_STATUS.SESSION_TIMEOUT,
+  revoked: GUAC_STATUS.CLIENT_FORBIDDEN,
+  terminated: GUAC_STATUS.SESSION_CLOSED,
+  recording_failed: GUAC_STATUS.SERVER_ERROR,
+  gateway_stopped: GUAC_STATUS.SERVER_BUSY,
+  error: GUAC_STATUS.SERVER_ERROR,
 };
 
 export class DesktopSession {
@@ -297,7 +297,7 @@ export class DesktopSession {
     const { ws, link } = this.o;
     if (ws.readyState === ws.OPEN) {
       this.tell({ type: 'ended', reason, message });
-      ws.send(encodeInstruction('error', message, status ?? STATUS[reason] ?? 0x020b));
+      ws.send(encodeInstruction('error', message, status ?? STATUS[reason] ?? GUAC_STATUS.SESSION_CLOSED));
     }
     link.close();
     const closed = new Promise<void>((r) => (ws.readyState === ws.CLOSED ? r() : ws.once('close', () => r())));
@@ -379,11 +379,4 @@ export class DesktopSession {
       this.resolveEnded();
     }
   }
-}
-
-/** The first frame is the default layer's size, then a `sync` (guacd's end of a frame). */
-export function firstFrameStep(at: 'none' | 'sized' | 'drawn', i: Instruction): 'none' | 'sized' | 'drawn' {
-  if (i.opcode === 'size' && i.args[0] === '0') return 'sized';
-  if (i.opcode === 'sync' && at === 'sized') return 'drawn';
-  return at;
 }
