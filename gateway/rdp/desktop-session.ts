@@ -10,7 +10,7 @@ import { describeEnd, type GuacdEnd, GuacdError, type GuacdLink } from './guacd.
 import { type ClientSize, mustUnderstand, vendorParams } from './params.js';
 import { type GuacRecordingPlace, hashRecording, placeRecording, settleRecording, waitForRecording } from './recording.js';
 import { allowedFromBrowser, gatehouseInstruction, type Relay, startRelay } from './relay.js';
-import { encodeInstruction, type Instruction } from './wire.js';
+import { encodeInstruction, type Instruction } from '../guac/wire.js';
 import type { WebSocket } from 'ws';
 import { GuacFileAudit, MAX_OPEN_STREAMS } from './file-streams.js';
 
