@@ -10,6 +10,7 @@ import { feedHeld, pipeBoth, trackWritable, Valve, writeHeld } from './pipe.js';
 import type { FileChange, FileTransfer } from './sftp-audit.js';
 import { relaySftp } from './sftp-relay.js';
 import { readShellInput } from './shell-input.js';
+import { clampSize, ResizeGate } from './terminal-size.js';
 
 /** What the recorder must offer (CastWriter fits): false from output/input means "pause until drained()". */
 export interface Recorder {
@@ -80,7 +81,7 @@ export function handleSessionChannel(host: ChannelHost, session: Session): void 
   session.on('x11', refuse('x11'));
   session.on('auth-agent', refuse('auth-agent'));
   session.on('pty', (accept: (() => void) | undefined, _r: unknown, info: PtyRequest) => {
-    pty = info;
+    pty = clampSize(info);
     accept?.();
   });
   // Before the shell starts a resize only updates what will be requested.
@@ -89,7 +90,7 @@ export function handleSessionChannel(host: ChannelHost, session: Session): void 
   session.on('window-change', (accept: (() => void) | undefined, _r: unknown, info: PtyRequest) => {
     accept?.();
     if (live.resize) return live.resize(info);
-    if (pty) pty = { ...pty, cols: info.cols, rows: info.rows, width: info.width, height: info.height };
+    if (pty) pty = clampSize({ ...pty, cols: info.cols, rows: info.rows, width: info.width, height: info.height });
   });
   session.on('signal', (accept: (() => void) | undefined, _r: unknown, info: { name: string }) => {
     accept?.();
@@ -213,12 +214,14 @@ async function run(
   };
   back.on('data', toVendor('out'));
   back.stderr.on('data', toVendor('err'));
-  live.resize = (info) => {
+  // Clamped and coalesced for the target, the recording, the command screen and viewers alike (terminal-size.ts).
+  const resizes = new ResizeGate<PtyRequest>(pty ?? { cols: 80, rows: 24 }, (info) => {
     back.setWindow(info.rows, info.cols, info.height, info.width);
     rec.resize(info.cols, info.rows);
     capture?.resize(info.cols, info.rows);
     host.observeResize(info.cols, info.rows);
-  };
+  });
+  live.resize = (info) => resizes.push(info);
   live.signal = (name) => {
     try {
       back.signal(name);
@@ -240,6 +243,7 @@ async function run(
   front.on('close', () => back.close());
   back.once('close', () => {
     untrack();
+    resizes.dispose();
     capture?.dispose();
     // Why wait for the vendor side to take all output first: end() closes the channel, and exit-status
     // must reach the vendor before that (ARCHITECTURE.md, ssh2 pitfalls).
