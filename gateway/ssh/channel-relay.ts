@@ -64,7 +64,14 @@ export type PtyRequest = Pick<PseudoTtyInfo, 'term' | 'cols' | 'rows' | 'width' 
 
 // Notices carry text others typed (revoke and terminate reasons): control characters never reach the terminal.
 const CRLF = (line: string) => Buffer.from(`\r\n[gatehouse] ${oneLine(line)}\r\n`);
-const onError = (err: unknown, front: VendorChannel) => front.stderr.write(CRLF(`cannot open the target channel: ${String((err as Error)?.message ?? err)}`));
+/** No recording, no session: what the vendor is told instead of a file system error. */
+class NotRecorded extends Error {
+  constructor() {
+    super('the session recording failed, so the session is closed; the site administrators have been told');
+  }
+}
+const onError = (err: unknown, front: VendorChannel) =>
+  front.stderr.write(CRLF(err instanceof NotRecorded ? err.message : `cannot open the target channel: ${String((err as Error)?.message ?? err)}`));
 
 /** Wires the `session` channel the vendor opened. */
 export function handleSessionChannel(host: ChannelHost, session: Session): void {
@@ -162,7 +169,9 @@ async function run(
     valve.release('target');
     return arg === 'sftp' ? relaySftp(host, front, back) : pipeBoth(front, back);
   }
-  const rec = await host.recorder(pty);
+  const rec = await host.recorder(pty).catch(() => {
+    throw new NotRecorded();
+  });
   if (kind === 'exec') {
     const cmd = arg ?? '';
     rec.marker(cmd);

@@ -48,6 +48,14 @@ export async function refusalFor(deps: Deps, a: Pick<Authenticated, 'user' | 'ta
   }
 }
 
+/** The vendor hung up while the gateway dialled the target (`client_left`): nobody is left to tell. */
+export const abandoned = (a: Pick<Authenticated, 'user' | 'target'>): Refusal => ({
+  code: 'client_left',
+  line: 'the connection closed before the session started',
+  actor: { kind: 'anonymous' },
+  subject: { targetId: a.target.id, userId: a.user.id },
+});
+
 const BURST_MS = 60_000;
 
 /**

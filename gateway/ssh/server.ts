@@ -9,7 +9,7 @@ import { type Authenticated, type Refusal, SshAuth } from './auth.js';
 import { type HostKey, loadHostKeys } from './host-keys.js';
 import { connectTarget, RelayError } from './relay.js';
 import { VendorSession } from './session.js';
-import { BurstAudit, refusalFor, showRefusal } from './refusals.js';
+import { abandoned, BurstAudit, refusalFor, showRefusal } from './refusals.js';
 import { type Startup, Startups } from './startups.js';
 
 export interface SshServerOptions {
@@ -34,6 +34,8 @@ export interface RunningSsh {
   port: number;
   hostKeys: HostKey[];
   sessions(): VendorSession[];
+  /** Connections accepted and not logged in yet. */
+  unauthenticated(): number;
   close(): Promise<void>;
 }
 
@@ -54,15 +56,20 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
     startup?.identified(client);
     let target: Client | undefined;
     let handedOver = false;
+    let gone = false;
     pending.add(client);
     const auth = new SshAuth(deps, ip, {
       admit: async (a: Authenticated): Promise<Refusal | undefined> => {
         try {
           target = await connectTarget(a.target.ssh, o.cwd ? { cwd: o.cwd } : {});
-          return undefined;
         } catch (err) {
           return refusalFor(deps, a, err instanceof RelayError ? err : new RelayError({ code: 'target_unreachable', detail: String(err) }));
         }
+        // The vendor left while the target was dialled: an abandoned attempt, audited as such, never a session.
+        if (!gone) return undefined;
+        target.end();
+        target = undefined;
+        return abandoned(a);
       },
       refuse: (r, ctx) => {
         void deps.audit.append({ type: 'session.refused', actor: r.actor, subject: r.subject, data: { code: r.code, reason: r.line, via: 'ssh', ip, ...r.data } });
@@ -84,6 +91,7 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
       });
     });
     client.on('close', () => {
+      gone = true;
       pending.delete(client);
       if (!handedOver) target?.end();
     });
@@ -122,5 +130,5 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
     })();
     return closing;
   };
-  return { host: addr.address, port: addr.port, hostKeys, sessions: () => [...live], close };
+  return { host: addr.address, port: addr.port, hostKeys, sessions: () => [...live], unauthenticated: () => startups.size, close };
 }

@@ -12,7 +12,7 @@ import type { SessionRegistry } from '../sessions.js';
 import type { Live, PtyRequest } from '../ssh/channel-relay.js';
 import { relayChannel } from '../ssh/channel-relay.js';
 import { connectTarget, RelayError } from '../ssh/relay.js';
-import { refusalFor } from '../ssh/refusals.js';
+import { abandoned, refusalFor } from '../ssh/refusals.js';
 import { type Admission, VendorSession } from '../ssh/session.js';
 import { clampSize } from '../ssh/terminal-size.js';
 import { WsChannel } from './ws-channel.js';
@@ -62,7 +62,12 @@ export function terminalRoute(o: TerminalRouteOptions): TerminalRoute {
       });
       const pty: PtyRequest = clampSize({ term: 'xterm-256color', cols: size(query.get('cols'), 80), rows: size(query.get('rows'), 24), width: 0, height: 0, modes: {} });
       return {
-        abandon: () => client.end(),
+        // The page left while the target was dialled: an abandoned attempt, audited, never a session.
+        abandon: () => {
+          client.end();
+          const r = abandoned(admission);
+          void deps.audit.append({ type: 'session.refused', actor: userActor(user, ip), subject: { ...r.subject, grantId: request.grantId }, data: { code: r.code, reason: r.line, via: 'web', ip } }).catch(() => undefined);
+        },
         open: (ws: WebSocket) => {
           const channel = new WsChannel(ws);
           const session = new VendorSession({ deps, registry: o.registry, front: { on: (_e, l) => ws.once('close', l), end: () => ws.close(1000, 'session ended') }, via: 'web', target: client, auth: admission, ip });
