@@ -11,7 +11,7 @@ import { certCheckOf, GUAC_STATUS, meaningOfGuacdError } from './guacd-status.js
 import { type ClientSize, mustUnderstand, vendorParams } from './params.js';
 import { type GuacRecordingPlace, hashRecording, placeRecording, settleRecording, waitForRecording } from './recording.js';
 import { allowedFromBrowser, gatehouseInstruction, type Relay, startRelay } from './relay.js';
-import { encodeInstruction, firstFrameStep, type Instruction } from './wire.js';
+import { encodeInstruction, firstFrameStep, type Instruction } from '../guac/wire.js';
 import type { WebSocket } from 'ws';
 import { GuacFileAudit, MAX_OPEN_STREAMS } from './file-streams.js';
 

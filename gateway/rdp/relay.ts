@@ -2,7 +2,7 @@
 // browser's role may send. The page also gets Gatehouse's own messages as a `gatehouse` instruction (JSON).
 import { WebSocket } from 'ws';
 import type { GuacdLink } from './guacd.js';
-import { encodeInstruction, type Instruction, parseInstructions } from './wire.js';
+import { encodeInstruction, type Instruction, parseInstructions } from '../guac/wire.js';
 
 /** What a browser may send guacd, by role. Why `argv` never: it changes connection parameters (credentials) at runtime. */
 const BASE_OWNER = ['key', 'mouse', 'touch', 'size', 'sync', 'ack', 'nop', 'disconnect'];

@@ -1,7 +1,7 @@
 // guacd's `error` read as an end reason and a sentence (guacd 1.6's messages and codes, src/protocols/rdp/error.c),
 // and the first-frame rule that decides when a desktop is on the screen.
 import { describe, expect, it } from 'vitest';
-import { firstFrameStep } from '../../gateway/rdp/wire.js';
+import { firstFrameStep } from '../../gateway/guac/wire.js';
 import { certCheckOf, GUAC_STATUS as S, meaningOfGuacdError } from '../../gateway/rdp/guacd-status.js';
 
 describe('meaningOfGuacdError', () => {
