@@ -10,16 +10,8 @@ import { feedHeld, pipeBoth, trackWritable, Valve, writeHeld } from './pipe.js';
 import type { FileChange, FileTransfer } from './sftp-audit.js';
 import { relaySftp } from './sftp-relay.js';
 import { readShellInput } from './shell-input.js';
+import type { Recorder, VendorChannel } from './channel-types.js';
 import { clampSize, ResizeGate } from './terminal-size.js';
-
-/** What the recorder must offer (CastWriter fits): false from output/input means "pause until drained()". */
-export interface Recorder {
-  output(buf: Buffer): boolean;
-  input(buf: Buffer): boolean;
-  resize(cols: number, rows: number): void;
-  marker(label: string): void;
-  drained(): Promise<void>;
-}
 
 /** What a channel needs from its connection-level session (session.ts). */
 export interface ChannelHost {
@@ -130,8 +122,6 @@ export function handleSessionChannel(host: ChannelHost, session: Session): void 
 
 type ChannelKind = 'shell' | 'exec' | 'subsystem';
 
-/** What relayChannel needs of the vendor's channel: ssh2's ServerChannel, or the browser terminal's websocket adapter. */
-export type VendorChannel = Pick<ServerChannel, 'stderr' | 'exit'> & Duplex;
 
 /** Relays one vendor channel to a new target channel (also the browser terminal's entry); `live` takes resizes and signals. */
 export function relayChannel(host: ChannelHost, kind: ChannelKind, front: VendorChannel, live: Live, pty: PtyRequest | undefined, arg?: string): void {

@@ -11,7 +11,8 @@ import { CommandCapture } from '../recording/command-capture.js';
 import { resolveRecording } from '../recording/files.js';
 import type { SessionRegistry, TerminalWatcher } from '../sessions.js';
 import type { Authenticated } from './auth.js';
-import { type ChannelHost, handleSessionChannel, type PtyRequest, type Recorder, type TrackedChannel } from './channel-relay.js';
+import { type ChannelHost, handleSessionChannel, type PtyRequest, type TrackedChannel } from './channel-relay.js';
+import type { Recorder } from './channel-types.js';
 import { handleForward, refuseGlobalRequests } from './forwards.js';
 import type { FileChange, FileTransfer } from './sftp-audit.js';
 
