@@ -122,8 +122,10 @@ export class DesktopSession {
         sourceIp: this.o.ip,
         recording: { path: this.place.stored },
       };
-      await deps.store.update((d) => void d.sessions.push(record));
-      await deps.audit.append({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: 'rdp', size: this.o.size, guacd: `${deps.config.guacd.host}:${deps.config.guacd.port}` } });
+      await deps.store.update((d, audit) => {
+        d.sessions.push(record);
+        audit.record({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: 'rdp', size: this.o.size, guacd: `${deps.config.guacd.host}:${deps.config.guacd.port}` } });
+      });
     } catch (err) {
       deps.logger.error({ err, sessionId: this.id }, 'could not record the start of an RDP session');
       this.markRecorded();
@@ -294,37 +296,39 @@ export class DesktopSession {
       const endedAt = isoTime(deps.clock.now());
       // guacd never took the connection (refused, unreachable mid-way): nothing was shown, so nothing to record.
       const neverConnected = !sealed && !this.connectionId;
-      await deps.store.update((d) => {
-        const s = d.sessions.find((x) => x.id === this.id);
-        if (!s) return;
-        s.endedAt = endedAt;
-        s.endReason = reason;
-        if (neverConnected) delete s.recording;
-        else if (s.recording)
-          s.recording = sealed
-            ? { ...s.recording, sha256: sealed.sha256, bytes: sealed.bytes, ...(sealed.incomplete ? { incomplete: true } : {}) }
-            : { ...s.recording, incomplete: true };
-      });
-      if (sealed)
-        await deps.audit.append({ type: 'recording.sealed', actor: this.actor, subject: this.subject, data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete, format: 'guac' } });
-      else if (this.place && !neverConnected && reason !== 'recording_failed')
-        await deps.audit.append({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: `no recording: ${recordingState ?? 'not placed'}`, path: this.place.stored } });
+      // File transfers are audited before the end, so session.ended stays the session's last record.
       const untracked = this.files.finish();
       await this.fileWrites;
       const dropped = this.relay?.dropped() ?? 0;
-      await deps.audit.append({
-        type: 'session.ended',
-        actor: this.actor,
-        subject: this.subject,
-        data: {
-          reason,
-          via: 'rdp',
-          durationMs: deps.clock.now() - this.startedAt,
-          ...(this.guacdError ? { guacdError: this.guacdError } : {}),
-          ...(this.handshakeError ? { handshakeError: this.handshakeError } : {}),
-          ...(dropped ? { droppedFromBrowser: dropped } : {}),
-          ...(untracked ? { fileStreamsNotAudited: untracked } : {}),
-        },
+      await deps.store.update((d, audit) => {
+        const s = d.sessions.find((x) => x.id === this.id);
+        if (s) {
+          s.endedAt = endedAt;
+          s.endReason = reason;
+          if (neverConnected) delete s.recording;
+          else if (s.recording)
+            s.recording = sealed
+              ? { ...s.recording, sha256: sealed.sha256, bytes: sealed.bytes, ...(sealed.incomplete ? { incomplete: true } : {}) }
+              : { ...s.recording, incomplete: true };
+        }
+        if (sealed)
+          audit.record({ type: 'recording.sealed', actor: this.actor, subject: this.subject, data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete, format: 'guac' } });
+        else if (this.place && !neverConnected && reason !== 'recording_failed')
+          audit.record({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: `no recording: ${recordingState ?? 'not placed'}`, path: this.place.stored } });
+        audit.record({
+          type: 'session.ended',
+          actor: this.actor,
+          subject: this.subject,
+          data: {
+            reason,
+            via: 'rdp',
+            durationMs: deps.clock.now() - this.startedAt,
+            ...(this.guacdError ? { guacdError: this.guacdError } : {}),
+            ...(this.handshakeError ? { handshakeError: this.handshakeError } : {}),
+            ...(dropped ? { droppedFromBrowser: dropped } : {}),
+            ...(untracked ? { fileStreamsNotAudited: untracked } : {}),
+          },
+        });
       });
     } catch (err) {
       deps.logger.error({ err, sessionId: this.id }, 'could not record the end of an RDP session');

@@ -70,7 +70,10 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
         }
       },
       refuse: (r, ctx) => {
-        void deps.audit.append({ type: 'session.refused', actor: r.actor, subject: r.subject, data: { code: r.code, reason: r.line, via: 'ssh', ip, ...r.data } });
+        // Not awaited (the vendor hears the refusal now), but caught: a full disk must not become an unhandled rejection.
+        deps.audit
+          .append({ type: 'session.refused', actor: r.actor, subject: r.subject, data: { code: r.code, reason: r.line, via: 'ssh', ip, ...r.data } })
+          .catch((err: unknown) => deps.logger.error({ err, ip, code: r.code }, 'could not audit an SSH refusal'));
         showRefusal(client, r.line, ctx);
       },
     });

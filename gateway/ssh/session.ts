@@ -107,8 +107,10 @@ export class VendorSession implements ChannelHost {
     };
     front.on('close', () => void this.finish('client_closed'));
     this.target.on('close', () => void this.close('target_closed', 'the target closed the connection'));
-    await deps.store.update((d) => void d.sessions.push(record));
-    await deps.audit.append({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: this.o.via, ...(auth.key ? { keyFingerprint: auth.key.fingerprint } : {}) } });
+    await deps.store.update((d, audit) => {
+      d.sessions.push(record);
+      audit.record({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: this.o.via, ...(auth.key ? { keyFingerprint: auth.key.fingerprint } : {}) } });
+    });
     try {
       this.unregister = registry?.register({
         id: this.id,
@@ -286,17 +288,18 @@ export class VendorSession implements ChannelHost {
     await this.writes;
     const endedAt = isoTime(deps.clock.now());
     try {
-      await deps.store.update((d) => {
-        const s = d.sessions.find((x) => x.id === this.id);
-        if (!s) return;
-        s.endedAt = endedAt;
-        s.endReason = reason;
-        if (sealed && s.recording) s.recording = { ...s.recording, sha256: sealed.sha256, bytes: sealed.bytes, ...(sealed.incomplete ? { incomplete: true } : {}) };
-      });
-      if (sealed)
-        await deps.audit.append({ type: 'recording.sealed', actor: this.actor, subject: this.subject, data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete } });
       const suppressed = Math.max(0, this.refusals - MAX_AUDITED_REFUSALS);
-      await deps.audit.append({ type: 'session.ended', actor: this.actor, subject: this.subject, data: { reason, durationMs: deps.clock.now() - this.startedAt, ...(suppressed ? { refusalsNotAudited: suppressed } : {}) } });
+      await deps.store.update((d, audit) => {
+        const s = d.sessions.find((x) => x.id === this.id);
+        if (s) {
+          s.endedAt = endedAt;
+          s.endReason = reason;
+          if (sealed && s.recording) s.recording = { ...s.recording, sha256: sealed.sha256, bytes: sealed.bytes, ...(sealed.incomplete ? { incomplete: true } : {}) };
+        }
+        if (sealed)
+          audit.record({ type: 'recording.sealed', actor: this.actor, subject: this.subject, data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete } });
+        audit.record({ type: 'session.ended', actor: this.actor, subject: this.subject, data: { reason, durationMs: deps.clock.now() - this.startedAt, ...(suppressed ? { refusalsNotAudited: suppressed } : {}) } });
+      });
     } catch (err) {
       deps.logger.error({ err, sessionId: this.id }, 'could not record the end of a session');
     } finally {
