@@ -13,6 +13,7 @@ import { allowedFromBrowser, gatehouseInstruction, type Relay, startRelay } from
 import { encodeInstruction, type Instruction } from './wire.js';
 import type { WebSocket } from 'ws';
 import { GuacFileAudit, MAX_OPEN_STREAMS } from './file-streams.js';
+import { detach } from '../background.js';
 
 export interface DesktopTuning {
   /** guacd must answer `ready` within this (default 15 s). */
@@ -79,7 +80,7 @@ export class DesktopSession {
   private readonly files = new GuacFileAudit({
     file: (t) => this.auditTransfer('file.transferred', { ...t }),
     clipboard: (t) => this.auditTransfer('clipboard.transferred', { ...t }),
-    overflow: () => void this.close('error', `more than ${MAX_OPEN_STREAMS} file transfers at once cannot be audited; the session is closed`),
+    overflow: () => detach(this.close('error', `more than ${MAX_OPEN_STREAMS} file transfers at once cannot be audited; the session is closed`), this.o.deps.logger, 'could not close an RDP session'),
   });
 
   private fileWrites: Promise<void> = Promise.resolve();
@@ -106,8 +107,8 @@ export class DesktopSession {
   /** Records and registers the session, then connects guacd to the target and relays. Never throws. */
   async start(): Promise<void> {
     const { deps, admission, ws, link, registry } = this.o;
-    ws.once('close', () => void this.finish('client_closed'));
-    link.onEnd((e) => void this.guacdEnded(e));
+    ws.once('close', () => detach(this.finish('client_closed'), deps.logger, 'could not end an RDP session'));
+    link.onEnd((e) => detach(this.guacdEnded(e), deps.logger, 'could not end an RDP session'));
     try {
       this.place = await placeRecording(deps.storageDir, this.id, this.startedAt, deps.config.guacd.recordingDir);
       const record: SessionRecord = {
@@ -189,7 +190,7 @@ export class DesktopSession {
     const rdp = admission.target.rdp;
     this.tell({ type: 'ready', sessionId: this.id, targetId: admission.target.id, targetName: admission.target.name, endsAt: admission.request.endsAt });
     this.relay = startRelay({ ws: this.o.ws, link, allowed: allowedFromBrowser('owner', { clipboard: rdp.clipboard, drive: rdp.drive }), observe: (ins) => this.observe(ins), observeBrowser: (ins) => this.files.fromBrowser(ins) });
-    void this.checkRecording();
+    detach(this.checkRecording(), this.o.deps.logger, 'could not check an RDP recording');
   }
 
   /** In order, after the start is recorded; a failure is logged, never thrown into the relay. */
@@ -261,7 +262,7 @@ export class DesktopSession {
     // A browser that does not answer the close handshake is cut off anyway.
     const cut = setTimeout(() => ws.terminate(), 800);
     cut.unref();
-    void this.finish(reason);
+    detach(this.finish(reason), this.o.deps.logger, 'could not end an RDP session');
     await closed;
     clearTimeout(cut);
   }

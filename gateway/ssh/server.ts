@@ -10,6 +10,7 @@ import { type HostKey, loadHostKeys } from './host-keys.js';
 import { connectTarget, RelayError } from './relay.js';
 import { VendorSession } from './session.js';
 import { BurstAudit, refusalFor, showRefusal } from './refusals.js';
+import { detach } from '../background.js';
 
 export interface SshServerOptions {
   deps: Deps;
@@ -55,7 +56,7 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
     pending.add(client);
     // Why a grace time: an unauthenticated connection holds a slot; without a bound, idle ones exhaust the caps.
     const timer = setTimeout(() => {
-      void bursts.refused(ip, 'login_grace_expired');
+      detach(bursts.refused(ip, 'login_grace_expired'), deps.logger, 'could not audit an SSH refusal');
       client.end();
       sock.destroy();
     }, grace);
@@ -86,10 +87,10 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
       handedOver = true;
       const s = new VendorSession({ deps, ...(o.registry ? { registry: o.registry } : {}), front: client, ssh: client, via: 'ssh', target, auth: auth.done, ip });
       live.add(s);
-      void s.ended.then(() => live.delete(s));
+      detach(s.ended.then(() => live.delete(s)), deps.logger, 'an SSH session failed');
       s.start().catch((err: unknown) => {
         deps.logger.error({ err }, 'could not start an SSH session');
-        void s.close('error', 'the gateway could not start the session');
+        detach(s.close('error', 'the gateway could not start the session'), deps.logger, 'could not close an SSH session');
       });
     });
     client.on('close', () => {
@@ -108,7 +109,7 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
     const n = unauth.get(ip) ?? 0;
     // Why before the handshake: a flood must not cost key exchanges or audit records per connection.
     if (n >= perIp || unauthTotal >= total) {
-      void bursts.refused(ip, n >= perIp ? 'too_many_connections_from_ip' : 'too_many_connections');
+      detach(bursts.refused(ip, n >= perIp ? 'too_many_connections_from_ip' : 'too_many_connections'), deps.logger, 'could not audit an SSH refusal');
       sock.destroy();
       return;
     }
