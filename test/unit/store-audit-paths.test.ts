@@ -56,7 +56,7 @@ describe('one path for every change and its record', () => {
       'gateway/broker/transact.ts',
       'gateway/ssh/session.ts',
       'gateway/rdp/desktop-session.ts',
-      'gateway/ssh/recovery.ts',
+      'gateway/recording/recovery.ts',
       'gateway/http/routes/keys.ts',
       'gateway/auth/totp.ts',
       'gateway/auth/step-up.ts',

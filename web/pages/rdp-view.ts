@@ -9,6 +9,8 @@ export interface DesktopHandlers {
   /** A Guacamole error (from guacd, or the tunnel failing), as a sentence for the person at the screen. */
   error(text: string): void;
   closed(code: number, reason: string): void;
+  /** The first frame is on the screen (until then the page must not say "Connected"). */
+  drawn?(): void;
 }
 
 export interface DesktopView {
@@ -44,7 +46,7 @@ export function describeStatus(code: number, message: string): string {
 const KEY = { ctrl: 0xffe3, alt: 0xffe9, del: 0xffff };
 
 export function mountDesktop(container: HTMLElement, path: string, o: { interactive: boolean; on: DesktopHandlers }): DesktopView {
-  const tunnel = new GatehouseTunnel(wsUrl(path), { gatehouse: o.on.gatehouse, closed: o.on.closed });
+  const tunnel = new GatehouseTunnel(wsUrl(path), { gatehouse: o.on.gatehouse, closed: o.on.closed, ...(o.on.drawn ? { drawn: o.on.drawn } : {}) });
   const client = new Guacamole.Client(tunnel);
   const display = client.getDisplay();
   const element = display.getElement();
