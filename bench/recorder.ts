@@ -14,6 +14,8 @@ export interface RecorderBenchCase {
   mbPerSec: number;
   /** Input bytes / time spent inside output() calls: what the relay's thread pays to batch and encode. */
   hotPathMBPerSec: number;
+  /** Input bytes / CPU time of the process (user + system, the fs thread pool included): what a shared machine cannot inflate. */
+  cpuMBPerSec: number;
   inputMB: number;
   fileMB: number;
 }
@@ -50,6 +52,7 @@ async function runCase(path: string, name: string, data: Buffer): Promise<Record
   };
   const w = await CastWriter.open(path, header, systemClock, { exclusive: path !== '/dev/null' });
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   let hot = 0;
   for (let off = 0; off < data.length; off += CHUNK) {
     const t0 = performance.now();
@@ -61,6 +64,7 @@ async function runCase(path: string, name: string, data: Buffer): Promise<Record
   }
   const sealed = await w.seal();
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   // /dev/null cannot be fsynced (EINVAL); everything before that was written.
   if (w.failed && path !== '/dev/null') throw w.failed;
   const mb = (n: number) => Math.round(n / 1e6);
@@ -68,6 +72,7 @@ async function runCase(path: string, name: string, data: Buffer): Promise<Record
     name,
     mbPerSec: mb(data.length / seconds),
     hotPathMBPerSec: mb(data.length / (hot / 1000)),
+    cpuMBPerSec: mb(data.length / ((cpu.user + cpu.system) / 1e6)),
     inputMB: mb(data.length),
     fileMB: mb(path === '/dev/null' ? sealed.bytes : (await stat(path)).size),
   };
@@ -96,7 +101,7 @@ export async function benchRecorder(
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   for (const r of await benchRecorder({ megabytes: Number(process.env.RECORDER_BENCH_MB ?? 128) }))
     console.log(
-      `recorder ${r.name}: ${r.mbPerSec} MB/s end to end, ${r.hotPathMBPerSec} MB/s inside output() ` +
+      `recorder ${r.name}: ${r.mbPerSec} MB/s end to end, ${r.hotPathMBPerSec} MB/s inside output(), ${r.cpuMBPerSec} MB per CPU-second ` +
         `(${r.inputMB} MB in, ${r.fileMB} MB out)`,
     );
 }
