@@ -1,6 +1,6 @@
 // Recorder throughput: MB/s of CastWriter.output() for 64 KiB chunks of terminal text and of random binary.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -78,28 +78,54 @@ async function runCase(path: string, name: string, data: Buffer): Promise<Record
   };
 }
 
+/**
+ * The disk alone: `bytes` written in 1 MiB pwrites, then fdatasync, in MB/s. What bounds a recording whose file is
+ * much bigger than its input (binary: every NUL is six bytes, every stray byte ≥ 0x80 three).
+ */
+export async function diskWriteRate(dir: string, bytes: number): Promise<number> {
+  const path = join(dir, 'disk-rate.bin');
+  const block = randomBytes(1024 * 1024);
+  const fh = await open(path, 'wx', 0o600);
+  try {
+    const t0 = performance.now();
+    for (let off = 0; off < bytes; off += block.length) await fh.write(block, 0, Math.min(block.length, bytes - off), off);
+    await fh.datasync();
+    return bytes / 1e6 / ((performance.now() - t0) / 1000);
+  } finally {
+    await fh.close();
+    await rm(path, { force: true });
+  }
+}
+
+export interface RecorderBench {
+  cases: RecorderBenchCase[];
+  /** diskWriteRate() for the size of the binary case's file. */
+  diskMBPerSec: number;
+}
+
 /** Encodes, hashes and writes `megabytes` of each kind; includes seal (fsync) in the time. */
-export async function benchRecorder(
-  opts: { dir?: string; megabytes?: number } = {},
-): Promise<RecorderBenchCase[]> {
+export async function benchRecorder(opts: { dir?: string; megabytes?: number } = {}): Promise<RecorderBench> {
   const bytes = (opts.megabytes ?? 128) * 1024 * 1024;
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'gatehouse-bench-rec-')));
   try {
     const text = terminalText(bytes);
     const binary = binaryWithNuls(bytes);
-    return [
+    const cases = [
       await runCase(join(dir, 'text.cast'), 'text → disk', text),
       await runCase('/dev/null', 'text → /dev/null', text),
       await runCase(join(dir, 'binary.cast'), 'binary+NUL → disk', binary),
       await runCase('/dev/null', 'binary+NUL → /dev/null', binary),
     ];
+    return { cases, diskMBPerSec: Math.round(await diskWriteRate(dir, cases[2]!.fileMB * 1e6)) };
   } finally {
     if (!opts.dir) await rm(dir, { recursive: true, force: true });
   }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const r of await benchRecorder({ megabytes: Number(process.env.RECORDER_BENCH_MB ?? 128) }))
+  const bench = await benchRecorder({ megabytes: Number(process.env.RECORDER_BENCH_MB ?? 128) });
+  console.log(`disk alone, write + fdatasync: ${bench.diskMBPerSec} MB/s`);
+  for (const r of bench.cases)
     console.log(
       `recorder ${r.name}: ${r.mbPerSec} MB/s end to end, ${r.hotPathMBPerSec} MB/s inside output(), ${r.cpuMBPerSec} MB per CPU-second ` +
         `(${r.inputMB} MB in, ${r.fileMB} MB out)`,

@@ -46,7 +46,9 @@ const MAX_MARKER_CHARS = 4096;
 const HEAD_ROOM = 48;
 const CLOSE = '"]\n';
 /** Input encoded in one step: its worst case (6 bytes a byte) plus a head fits one LARGE pooled buffer. */
-const MAX_PIECE = 128 * 1024;
+const MAX_PIECE = 40 * 1024;
+/** Below this much room, a chunk moves on to a fresh buffer rather than being cut in small pieces. */
+const MIN_PIECE = 2 * 1024;
 
 /**
  * Bench only: bench/gatehouse-child.ts turns this on to measure what recording costs (o/i bytes are
@@ -219,9 +221,15 @@ export class CastWriter {
       const at = this.stamp();
       if (this.open && (this.open.kind !== kind || at - this.open.atMs > this.o.coalesceMs)) this.closeEvent();
       const enc = this.encoders[kind];
-      for (let off = 0; off < buf.length; off += MAX_PIECE) {
-        const piece = buf.length <= MAX_PIECE ? buf : buf.subarray(off, off + MAX_PIECE);
-        this.reserve(roomFor(enc.held + piece.length) + HEAD_ROOM + CLOSE.length);
+      for (let off = 0; off < buf.length; ) {
+        const left = buf.length - off;
+        // As much as surely fits what is left of the buffer; a fresh one when that is too little.
+        let take = Math.min(left, this.fits(enc.held));
+        if (take < Math.min(left, MIN_PIECE)) {
+          this.reserve(roomFor(enc.held + Math.min(left, MAX_PIECE)) + HEAD_ROOM + CLOSE.length);
+          take = Math.min(left, this.fits(enc.held));
+        }
+        const piece = take === buf.length ? buf : buf.subarray(off, off + take);
         const start = this.pos;
         const opened = !this.open;
         if (opened) this.writeHead(kind, at);
@@ -231,6 +239,7 @@ export class CastWriter {
           this.pos = start;
           this.open = undefined;
         } else this.pos = end;
+        off += take;
       }
       this.active = true;
       this.raw += buf.length;
@@ -258,6 +267,12 @@ export class CastWriter {
     if (!this.open) return;
     this.pos += this.out!.buf.write(CLOSE, this.pos, 'latin1');
     this.open = undefined;
+  }
+
+  /** Input bytes (after `held` carried ones) whose worst case fits after pos, with a head and a close. */
+  private fits(held: number): number {
+    if (!this.out) return 0;
+    return Math.floor((this.out.buf.length - this.pos - HEAD_ROOM - CLOSE.length - roomFor(0)) / 6) - held;
   }
 
   /** Makes sure `bytes` fit after pos: else queues what the buffer holds and moves to a fresh one (an open event continues there). */

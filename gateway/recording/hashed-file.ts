@@ -1,4 +1,4 @@
-// An append-only file written in batches of up to 1 MiB (one pwritev each), SHA-256 of every byte taken as it is queued, fail-once.
+// An append-only file written in batches of up to 256 KiB (one pwritev each), SHA-256 of every byte taken as it is queued, fail-once.
 import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import type { OutBuf } from './out-pool.js';
@@ -17,8 +17,11 @@ interface Part {
   owner: OutBuf | undefined;
 }
 
-/** Largest single pwritev: big enough that syscalls do not count, small enough to keep the page cache streaming. */
-const BATCH = 1024 * 1024;
+/**
+ * Largest single pwritev: big enough that syscalls do not count, small enough that the source is still in cache
+ * (256 KiB writes cost about half the kernel CPU per MB of 1 MiB ones on the bench box: docs/performance.md).
+ */
+const BATCH = 256 * 1024;
 
 export class HashedFile {
   private readonly hash = createHash('sha256');

@@ -6,10 +6,13 @@
 
 /** Interactive sessions: a keystroke's echo is tens of bytes. */
 export const SMALL = 16 * 1024;
-/** Bulk output: one writev of up to this much. */
-export const LARGE = 1024 * 1024;
+/**
+ * Bulk output. Why 256 KiB and not 1 MiB: encoded, hashed and written while it is still in the L2 cache, a
+ * 256 KiB write cost the kernel about half the CPU per MB of a 1 MiB one on the bench box (docs/performance.md).
+ */
+export const LARGE = 256 * 1024;
 /** Free buffers kept per size: enough for a burst of sessions without holding memory for ever. */
-const KEEP = { [SMALL]: 64, [LARGE]: 8 } as Record<number, number>;
+const KEEP = { [SMALL]: 64, [LARGE]: 16 } as Record<number, number>;
 
 const free = new Map<number, Buffer[]>([
   [SMALL, []],
