@@ -60,8 +60,8 @@ export interface SshBenchOptions {
   cpuProfileDir?: string;
 }
 
-/** How long the idle sessions idle before the gateway is measured: past command capture's 1 s put-away (terminal-feed.ts). */
-const IDLE_WAIT_MS = 2000;
+/** How long the idle sessions idle before the gateway is measured: past command capture's 3 s put-away (terminal-feed.ts). */
+const IDLE_WAIT_MS = 4000;
 
 const mib = (b: number) => (b >= 1024 * MiB ? `${b / (1024 * MiB)} GiB` : `${b / MiB} MiB`);
 

@@ -53,13 +53,14 @@ export class TerminalFeed {
   private lastUse = 0;
   private readonly outputWaiters = new Set<() => void>();
   private parseTimer: NodeJS.Timeout | undefined;
+  private soon: NodeJS.Immediate | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly idleMs: number;
   private disposed = false;
 
   constructor(cols: number, rows: number, opts: TerminalFeedOptions = {}) {
     this.size = { cols, rows };
-    this.idleMs = opts.idleMs ?? 1000;
+    this.idleMs = opts.idleMs ?? 3000;
   }
 
   /** The terminal; only valid inside a whenParsed() callback (it may be put away in between). */
@@ -93,16 +94,27 @@ export class TerminalFeed {
     else if (this.t || this.queuedBytes >= PARSE_BATCH) this.parseWhenQuiet();
   }
 
-  /** Runs `fn` once all output written so far is parsed, synchronously in xterm's write callback. */
+  /**
+   * Runs `fn` once all output written so far is parsed, synchronously in xterm's write callback. Never creates the
+   * terminal in the caller's turn (a new xterm costs milliseconds, and the caller is often a keystroke on its way
+   * to the target): that happens on the next loop turn, before the output is parsed.
+   */
   whenParsed(fn: () => void): void {
     if (this.disposed) return;
     this.lastUse = performance.now();
-    this.wake();
+    if (!this.t) this.queueSaved();
     const last = this.queue.at(-1) ?? this.lastFed;
     if (last) {
       last.hooks.push(fn);
-      return this.pump();
+      if (this.t) this.pump();
+      else this.soon ??= setImmediate(() => {
+        this.soon = undefined;
+        this.pump();
+      });
+      return;
     }
+    // Nothing was ever written: a blank screen.
+    this.wake();
     fn();
     this.putAwayWhenIdle();
   }
@@ -144,6 +156,7 @@ export class TerminalFeed {
     for (const w of [...this.outputWaiters]) w();
     clearTimeout(this.parseTimer);
     clearTimeout(this.idleTimer);
+    if (this.soon) clearImmediate(this.soon);
     this.queue = [];
     this.saved = undefined;
     this.t?.dispose();
@@ -154,11 +167,15 @@ export class TerminalFeed {
   private wake(): void {
     if (this.t || this.disposed) return;
     this.t = new xterm.Terminal({ ...this.size, scrollback: SCROLLBACK, allowProposedApi: true });
-    if (this.saved) {
-      this.queue.unshift({ buf: Buffer.from(this.saved), hooks: [] });
-      this.queuedBytes += this.queue[0]!.buf.length;
-      this.saved = undefined;
-    }
+    this.queueSaved();
+  }
+
+  /** Puts the saved screen first in the queue (the terminal, when created, parses it before the rest). */
+  private queueSaved(): void {
+    if (this.saved === undefined) return;
+    this.queue.unshift({ buf: Buffer.from(this.saved), hooks: [] });
+    this.queuedBytes += this.queue[0]!.buf.length;
+    this.saved = undefined;
   }
 
   private pump(): void {

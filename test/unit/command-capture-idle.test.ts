@@ -28,7 +28,9 @@ describe('CommandCapture while idle', () => {
     cap.output(Buffer.from(`Last login: Mon Nov 23 09:58:01 2026\r\n${PROMPT}`));
     await sleep(100);
     expect(cap.awake).toBe(false);
-    cap.input(Buffer.from('l')); // the first key of a line reads the prompt
+    cap.input(Buffer.from('l')); // the first key of a line reads the prompt…
+    expect(cap.awake).toBe(false); // …on the next loop turn: a new terminal costs milliseconds, and the key is on its way
+    await sleep(0);
     expect(cap.awake).toBe(true);
     cap.output(Buffer.from('l'));
     cap.input(Buffer.from('s\r'));
