@@ -1,5 +1,5 @@
 // Recorder throughput: MB/s of CastWriter.output() for 64 KiB chunks of terminal text and of random binary.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { systemClock } from '../gateway/clock.js';
 import { CastWriter } from '../gateway/recording/asciicast.js';
+import { JsonUtf8Encoder, roomFor } from '../gateway/recording/cast-encode.js';
 
 export interface RecorderBenchCase {
   name: string;
@@ -97,7 +98,57 @@ export async function diskWriteRate(dir: string, bytes: number): Promise<number>
   }
 }
 
+/** CPU ms per MB of input for each stage of recording `data`, measured alone: what recording costs at the least. */
+export interface RecorderCost {
+  escapeMs: number;
+  hashMs: number;
+  /** pwrite of the escaped bytes, 256 KiB at a time: the kernel's copy into the page cache (no fsync). */
+  writeMs: number;
+  /** fdatasync of those bytes: the kernel's writeback, charged to the process that asks for it. */
+  syncMs: number;
+}
+
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+export async function recorderCost(dir: string, data: Buffer): Promise<RecorderCost> {
+  const enc = new JsonUtf8Encoder();
+  const out = Buffer.allocUnsafe(roomFor(CHUNK));
+  const escaped: Buffer[] = [];
+  let t = cpuNow();
+  for (let off = 0; off < data.length; off += CHUNK) {
+    const n = enc.writeInto(data.subarray(off, off + CHUNK), out, 0);
+    if (escaped.length < 64) escaped.push(Buffer.from(out.subarray(0, n))); // a sample to hash and write below
+  }
+  const escapeMs = cpuNow() - t;
+  const sample = Buffer.concat(escaped);
+  const rounds = Math.max(1, Math.round(data.length / sample.length));
+  t = cpuNow();
+  const hash = createHash('sha256');
+  for (let r = 0; r < rounds; r++) for (let off = 0; off < sample.length; off += 256 * 1024) hash.update(sample.subarray(off, off + 256 * 1024));
+  hash.digest();
+  const hashMs = cpuNow() - t;
+  const path = join(dir, 'cost.bin');
+  const fh = await open(path, 'wx', 0o600);
+  let at = 0;
+  t = cpuNow();
+  for (let r = 0; r < rounds; r++)
+    for (let off = 0; off < sample.length; off += 256 * 1024) at += (await fh.write(sample, off, Math.min(256 * 1024, sample.length - off), at)).bytesWritten;
+  const writeMs = cpuNow() - t;
+  t = cpuNow();
+  await fh.datasync();
+  const syncMs = cpuNow() - t;
+  await fh.close();
+  await rm(path, { force: true });
+  const mb = data.length / 1e6;
+  return { escapeMs: escapeMs / mb, hashMs: hashMs / mb, writeMs: writeMs / mb, syncMs: syncMs / mb };
+}
+
 export interface RecorderBench {
+  /** recorderCost() of the text case. */
+  textCost: RecorderCost;
   cases: RecorderBenchCase[];
   /** diskWriteRate() for the size of the binary case's file. */
   diskMBPerSec: number;
@@ -116,7 +167,7 @@ export async function benchRecorder(opts: { dir?: string; megabytes?: number } =
       await runCase(join(dir, 'binary.cast'), 'binary+NUL → disk', binary),
       await runCase('/dev/null', 'binary+NUL → /dev/null', binary),
     ];
-    return { cases, diskMBPerSec: Math.round(await diskWriteRate(dir, cases[2]!.fileMB * 1e6)) };
+    return { cases, textCost: await recorderCost(dir, text), diskMBPerSec: Math.round(await diskWriteRate(dir, cases[2]!.fileMB * 1e6)) };
   } finally {
     if (!opts.dir) await rm(dir, { recursive: true, force: true });
   }
@@ -125,6 +176,8 @@ export async function benchRecorder(opts: { dir?: string; megabytes?: number } =
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const bench = await benchRecorder({ megabytes: Number(process.env.RECORDER_BENCH_MB ?? 128) });
   console.log(`disk alone, write + fdatasync: ${bench.diskMBPerSec} MB/s`);
+  const c = bench.textCost;
+  console.log(`text, CPU ms per MB: escape ${c.escapeMs.toFixed(2)}, SHA-256 ${c.hashMs.toFixed(2)}, write ${c.writeMs.toFixed(2)}, fdatasync ${c.syncMs.toFixed(2)}`);
   for (const r of bench.cases)
     console.log(
       `recorder ${r.name}: ${r.mbPerSec} MB/s end to end, ${r.hotPathMBPerSec} MB/s inside output(), ${r.cpuMBPerSec} MB per CPU-second ` +

@@ -140,8 +140,8 @@ export class CastWriter {
   }
 
   /**
-   * Target → vendor bytes. Hot path: synchronous, never throws; keeps a reference to `buf` (do not
-   * reuse it). Like Writable.write, false means the disk is behind: pause the source until drained().
+   * Target → vendor bytes. Hot path: synchronous, never throws; `buf` is encoded before this returns (it
+   * may be reused). Like Writable.write, false means the disk is behind: pause the source until drained().
    */
   output(buf: Buffer): boolean {
     return this.push('o', buf);
