@@ -34,7 +34,7 @@ import { requestsRouter } from './http/routes/requests.js';
 import { sessionsRouter } from './http/routes/sessions.js';
 import { targetsRouter } from './http/routes/targets.js';
 import { evidenceRouter } from './http/routes/evidence.js';
-import { recoverInterruptedSessions } from './ssh/recovery.js';
+import { recoverInterruptedSessions } from './recording/recovery.js';
 import { type RunningSsh, type SshServerOptions, startSshServer } from './ssh/server.js';
 import { Store } from './store.js';
 import { version } from './version.js';

@@ -7,10 +7,11 @@ import type { Deps } from '../deps.js';
 import type { SessionRegistry } from '../sessions.js';
 import type { DesktopAdmission } from './admission.js';
 import { describeEnd, type GuacdEnd, GuacdError, type GuacdLink } from './guacd.js';
+import { certCheckOf, GUAC_STATUS, meaningOfGuacdError } from './guacd-status.js';
 import { type ClientSize, mustUnderstand, vendorParams } from './params.js';
 import { type GuacRecordingPlace, hashRecording, placeRecording, settleRecording, waitForRecording } from './recording.js';
 import { allowedFromBrowser, gatehouseInstruction, type Relay, startRelay } from './relay.js';
-import { encodeInstruction, type Instruction } from './wire.js';
+import { encodeInstruction, firstFrameStep, type Instruction } from '../guac/wire.js';
 import type { WebSocket } from 'ws';
 import { GuacFileAudit, MAX_OPEN_STREAMS } from './file-streams.js';
 
@@ -21,12 +22,25 @@ export interface DesktopTuning {
   idleMs: number;
   /** guacd must have created the recording within this after `ready` (default 15 s), or the session closes. */
   recordingAppearMs: number;
+  /**
+   * The first frame (the screen's size, then a `sync`) must come within this after `ready` (default 30 s), or the
+   * session closes: guacd sends keep-alives while its RDP client is stuck (a certificate list FreeRDP 2 loops on
+   * burns a core), so only the absence of a picture tells.
+   */
+  firstFrameMs: number;
   /** After the end: how long the file must stay unchanged before it is sealed, and the most we wait. */
   settleQuietMs: number;
   settleMaxMs: number;
 }
 
-export const DEFAULT_TUNING: DesktopTuning = { handshakeMs: 15_000, idleMs: 15_000, recordingAppearMs: 15_000, settleQuietMs: 500, settleMaxMs: 10_000 };
+export const DEFAULT_TUNING: DesktopTuning = {
+  handshakeMs: 15_000,
+  idleMs: 15_000,
+  recordingAppearMs: 15_000,
+  firstFrameMs: 30_000,
+  settleQuietMs: 500,
+  settleMaxMs: 10_000,
+};
 
 export interface DesktopSessionOptions {
   deps: Deps;
@@ -49,12 +63,12 @@ export interface DesktopViewer {
 
 /** Guacamole status codes the page (and any Guacamole client) understands, per end reason. */
 const STATUS: Partial<Record<SessionEndReason, number>> = {
-  window_ended: 0x020a, // SESSION_TIMEOUT
-  revoked: 0x0303, // CLIENT_FORBIDDEN
-  terminated: 0x020b, // SESSION_CLOSED
-  recording_failed: 0x0200, // SERVER_ERROR
-  gateway_stopped: 0x0201, // SERVER_BUSY
-  error: 0x0200,
+  window_ended: GUAC_STATUS.SESSION_TIMEOUT,
+  revoked: GUAC_STATUS.CLIENT_FORBIDDEN,
+  terminated: GUAC_STATUS.SESSION_CLOSED,
+  recording_failed: GUAC_STATUS.SERVER_ERROR,
+  gateway_stopped: GUAC_STATUS.SERVER_BUSY,
+  error: GUAC_STATUS.SERVER_ERROR,
 };
 
 export class DesktopSession {
@@ -68,12 +82,19 @@ export class DesktopSession {
   private readonly viewers = new Set<DesktopViewer>();
   private unregister: (() => void) | undefined;
   private endReason: SessionEndReason | undefined;
-  /** What guacd said when it ended the connection itself (`error` instruction), kept for the audit trail. */
+  /**
+   * What guacd said when it ended the connection itself (`error` instruction), kept for the audit trail. The first
+   * one only: guacd may follow a specific error ("SSL/TLS connection failed", 519) with a generic "Aborted. See logs.".
+   */
   private guacdError: { message: string; status: number } | undefined;
+  /** The sentence the vendor was given for the end (the first close's), kept in `session.ended`. */
+  private endMessage: string | undefined;
   /** Why the handshake failed (guacd refused, or lacks a parameter the target needs), for the audit trail. */
   private handshakeError: { code: string; message: string } | undefined;
   /** guacd said goodbye (`disconnect`) before closing: an orderly end, not a drop. */
   private guacdSaidBye = false;
+  /** The first frame so far: nothing, the screen's size, or size and then a `sync` (drawn). */
+  private frame: 'none' | 'sized' | 'drawn' = 'none';
   private finishing: Promise<void> | undefined;
   /** Files over Guacamole streams (drive redirection, uploads), each audited like an SFTP file; clipboard contents too. */
   private readonly files = new GuacFileAudit({
@@ -185,9 +206,17 @@ export class DesktopSession {
     }
     if (this.endReason) return;
     const rdp = admission.target.rdp;
-    this.tell({ type: 'ready', sessionId: this.id, targetId: admission.target.id, targetName: admission.target.name, endsAt: admission.request.endsAt });
+    this.tell({ type: 'ready', sessionId: this.id, targetId: admission.target.id, targetName: admission.target.name, endsAt: admission.request.endsAt, firstFrameMs: tuning.firstFrameMs });
     this.relay = startRelay({ ws: this.o.ws, link, allowed: allowedFromBrowser('owner', { clipboard: rdp.clipboard, drive: rdp.drive }), observe: (ins) => this.observe(ins), observeBrowser: (ins) => this.files.fromBrowser(ins) });
     void this.checkRecording();
+    const noPicture = setTimeout(() => {
+      if (this.frame === 'drawn' || this.endReason) return;
+      const s = Math.round(tuning.firstFrameMs / 1000);
+      this.o.deps.logger.warn({ sessionId: this.id, frame: this.frame }, 'no first frame from guacd');
+      void this.close('error', `the workstation showed nothing within ${s} s of connecting (guacd's RDP client may be stuck, or the workstation is not answering); the session is closed`);
+    }, tuning.firstFrameMs);
+    noPicture.unref();
+    void this.ended.then(() => clearTimeout(noPicture));
   }
 
   /** In order, after the start is recorded; a failure is logged, never thrown into the relay. */
@@ -211,22 +240,38 @@ export class DesktopSession {
     await this.close('recording_failed', 'the session recording failed; the session is closed');
   }
 
-  private observe(ins: Instruction[]): void {
+  /**
+   * Runs before the batch goes on to the browser. guacd's `error` or `disconnect` ends the session here and now:
+   * after a refused certificate guacd says nothing more but keeps the socket open until its user times out, so
+   * waiting for the close would leave the vendor before a blank desktop and the audit with the wrong story.
+   * Returns false when the batch must not go on (the vendor gets our reading of guacd's error instead).
+   */
+  private observe(ins: Instruction[]): boolean {
+    if (this.endReason) return false;
     this.files.fromGuacd(ins);
     for (const i of ins) {
-      if (i.opcode === 'error') this.guacdError = { message: (i.args[0] ?? '').slice(0, 500), status: Number(i.args[1]) || 0 };
-      else if (i.opcode === 'disconnect') this.guacdSaidBye = true;
+      if (this.frame !== 'drawn') this.frame = firstFrameStep(this.frame, i);
+      if (i.opcode === 'error') {
+        const status = Number(i.args[1]) || 0;
+        this.guacdError ??= { message: (i.args[0] ?? '').slice(0, 500), status };
+        const m = meaningOfGuacdError(this.guacdError.status, this.guacdError.message, certCheckOf(this.o.admission.target.rdp));
+        void this.close(m.reason, m.message, this.guacdError.status);
+        return false;
+      }
+      if (i.opcode === 'disconnect') {
+        this.guacdSaidBye = true;
+        void this.close('target_closed', 'the remote desktop session ended');
+        return false;
+      }
     }
+    return true;
   }
 
   /** guacd ended the connection: in order (`disconnect`, maybe after an `error` such as "target unreachable"), or it dropped, stalled or talked nonsense. */
   private async guacdEnded(e: GuacdEnd): Promise<void> {
     // Before `ready` the handshake reports the failure itself, with guacd's own words where it gave any.
     if (this.endReason || !this.connectionId) return;
-    if (e.kind === 'closed' && (this.guacdSaidBye || this.guacdError)) {
-      const why = this.guacdError ? `the remote desktop ended: ${this.guacdError.message}` : 'the remote desktop session ended';
-      return this.close('target_closed', why);
-    }
+    if (e.kind === 'closed' && this.guacdSaidBye) return this.close('target_closed', 'the remote desktop session ended');
     this.o.deps.logger.warn({ sessionId: this.id, end: e }, 'guacd connection ended unexpectedly');
     await this.close('error', `the connection to the remote desktop service (guacd) was lost: ${describeEnd(e)}`);
   }
@@ -246,12 +291,13 @@ export class DesktopSession {
    * Tells the vendor why, then cuts guacd and the browser at once; resolves when both are cut (well within a
    * second). Recording the end and sealing continue behind it (see `ended`).
    */
-  async close(reason: SessionEndReason, message: string): Promise<void> {
+  async close(reason: SessionEndReason, message: string, status?: number): Promise<void> {
     this.endReason ??= reason;
+    this.endMessage ??= message;
     const { ws, link } = this.o;
     if (ws.readyState === ws.OPEN) {
       this.tell({ type: 'ended', reason, message });
-      ws.send(encodeInstruction('error', message, STATUS[reason] ?? 0x020b));
+      ws.send(encodeInstruction('error', message, status ?? STATUS[reason] ?? GUAC_STATUS.SESSION_CLOSED));
     }
     link.close();
     const closed = new Promise<void>((r) => (ws.readyState === ws.CLOSED ? r() : ws.once('close', () => r())));
@@ -318,6 +364,7 @@ export class DesktopSession {
         subject: this.subject,
         data: {
           reason,
+          ...(this.endMessage ? { message: this.endMessage } : {}),
           via: 'rdp',
           durationMs: deps.clock.now() - this.startedAt,
           ...(this.guacdError ? { guacdError: this.guacdError } : {}),

@@ -11,7 +11,8 @@ import { CommandCapture } from '../recording/command-capture.js';
 import { resolveRecording } from '../recording/files.js';
 import type { SessionRegistry, TerminalWatcher } from '../sessions.js';
 import type { Authenticated } from './auth.js';
-import { type ChannelHost, handleSessionChannel, type PtyRequest, type Recorder, type TrackedChannel } from './channel-relay.js';
+import { type ChannelHost, handleSessionChannel, type PtyRequest, type TrackedChannel } from './channel-relay.js';
+import type { Recorder } from './channel-types.js';
 import { handleForward, refuseGlobalRequests } from './forwards.js';
 import type { FileChange, FileTransfer } from './sftp-audit.js';
 
@@ -256,6 +257,9 @@ export class VendorSession implements ChannelHost {
 
   private async recordingFailed(err: Error): Promise<void> {
     if (this.endReason) return;
+    // Set before anything is awaited: the vendor, told at once, may hang up first, and the session must
+    // still end as what happened (recording_failed), not as client_closed.
+    this.endReason = 'recording_failed';
     this.o.deps.logger.error({ err, sessionId: this.id }, 'session recording failed');
     await this.o.deps.audit.append({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: err.message } }).catch(() => undefined);
     await this.close('recording_failed', 'the session recording failed; the session is closed');

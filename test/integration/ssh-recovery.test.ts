@@ -12,7 +12,7 @@ import type { SessionRecord } from '../../gateway/core/model.js';
 import { silentLogger } from '../../gateway/log.js';
 import { recordingPath } from '../../gateway/recording/files.js';
 import { INCOMPLETE_MARKER } from '../../gateway/recording/incomplete.js';
-import { recoverInterruptedSessions } from '../../gateway/ssh/recovery.js';
+import { recoverInterruptedSessions } from '../../gateway/recording/recovery.js';
 import { Store } from '../../gateway/store.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { freePort, waitForPort } from '../helpers/ports.js';

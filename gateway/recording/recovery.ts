@@ -6,9 +6,9 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { isoTime } from '../clock.js';
 import { systemActor, type SessionRecord } from '../core/model.js';
 import type { Deps } from '../deps.js';
-import { sessionsRoot } from '../recording/files.js';
-import { repairGuac } from '../recording/guac-repair.js';
-import { repairCast } from '../recording/incomplete.js';
+import { sessionsRoot } from './files.js';
+import { repairGuac } from './guac-repair.js';
+import { repairCast } from './incomplete.js';
 
 export type RecoveredRecording =
   | { status: 'repaired'; sha256: string; bytes: number; droppedBytes: number }
