@@ -44,7 +44,8 @@ async function watchedShell(): Promise<Watched> {
   const ch = await openShell(vendor);
   const out = collect(ch);
   ch.write('echo ready-$((6*7))\n');
-  await out.until(/ready-42/, 15_000);
+  // Generous: the target's first shell takes seconds to start on a loaded machine.
+  await out.until(/ready-42/, 60_000);
   const sessionId = h.gw.ssh!.sessions().at(-1)!.id;
   const supervisor = await openAs(browser, harness(), 'supervisor', supervisorSecret, `/sessions/${sessionId}/watch`);
   const w: Watched = { vendor, ch, out, sessionId, supervisor, received: [], sent: 0 };
@@ -133,7 +134,7 @@ describe('resize storm from a native SSH client', () => {
     }
     expect(cast.length).toBeLessThan(256 * 1024);
     await w.supervisor.context.close();
-  }, 120_000);
+  }, 180_000);
 });
 
 describe('escape sequences that ask a terminal to answer', () => {
@@ -166,5 +167,5 @@ describe('escape sequences that ask a terminal to answer', () => {
     expect(w.supervisor.errors).toEqual([]);
     w.vendor.end();
     await w.supervisor.context.close();
-  }, 90_000);
+  }, 180_000);
 });
