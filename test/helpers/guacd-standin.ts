@@ -36,6 +36,7 @@ export type StandinMode =
   | 'upstream-error' // after ready: guacd's `error` for an unreachable host (519), `disconnect`, close
   | 'no-recording' // like normal, but writes no recording (guacd only logs when it cannot)
   | 'garbage' // after ready: bytes that are no Guacamole instruction
+  | 'bye' // after the first frame: `disconnect` alone (the desktop logged off), the socket left open
   | 'stuck' // after ready: keep-alives, never a frame (guacd whose RDP client spins, as FreeRDP 2 on a bad pin list)
   | 'refuse-handshake'; // answers `select` with an `error` (e.g. an unknown protocol)
 
@@ -308,6 +309,14 @@ export async function startGuacdStandin(o: StandinOptions = {}): Promise<GuacdSt
           const f = frame(w, h, o.color ?? [30, 60, 120]);
           record(conn, f);
           write(user, f);
+          if (mode === 'bye') {
+            const c = conn;
+            setTimeout(() => {
+              record(c, enc('disconnect'));
+              write(user, enc('disconnect'));
+            }, o.dropAfterMs ?? 300).unref();
+            return;
+          }
           if (mode === 'drop') {
             setTimeout(() => socket.destroy(), o.dropAfterMs ?? 300).unref();
             return;

@@ -310,6 +310,20 @@ describe('a guacd that misbehaves', () => {
     }
   });
 
+  it("the desktop logs off: guacd's disconnect ends the session at once as target_closed, without waiting for the socket", async () => {
+    standin.mode = 'bye';
+    try {
+      const { c, sessionId } = await connect();
+      const ended = await c.message('ended');
+      expect(ended).toMatchObject({ reason: 'target_closed', message: 'the remote desktop session ended' });
+      await c.closed;
+      expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data).toMatchObject({ reason: 'target_closed', message: 'the remote desktop session ended' });
+      await w.waitAudit('recording.sealed', (a) => a.subject?.sessionId === sessionId);
+    } finally {
+      standin.mode = 'normal';
+    }
+  });
+
   for (const [mode, why] of [
     ['drop', /lost.*closed/],
     ['stall', /stopped responding/],

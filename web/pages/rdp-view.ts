@@ -25,8 +25,11 @@ export function describeStatus(code: number, message: string): string {
   const detail = message && !/^\d+$/.test(message) ? ` (${message})` : '';
   switch (code) {
     case 0x0207:
+      // guacd uses 519 for a refused certificate too (the gateway's own `ended` message says which; a viewer may get guacd's).
+      if (/SSL|TLS|certificate/i.test(message)) return `The workstation's certificate was refused${detail}.`;
+      return `The workstation could not be reached: it may be off, or not reachable from the remote desktop service${detail}.`;
     case 0x0208:
-      return `The target did not answer: it may be off, or not reachable from the remote desktop service${detail}.`;
+      return `The workstation refused or dropped the connection${detail}.`;
     case 0x0202:
       return `The target took too long to answer${detail}.`;
     case 0x0203:
