@@ -3,6 +3,7 @@
 import { resolve } from 'node:path';
 import { AuditLog } from './audit-log.js';
 import { CommandLog } from './command-log.js';
+import { PlcLog } from './conduit/plc-log.js';
 import { LoginTransactions } from './auth/login-flow.js';
 import { createOidcClient, type OidcClient } from './auth/oidc.js';
 import { type WebSessionOptions, WebSessions } from './auth/web-session.js';
@@ -92,6 +93,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   const store = await Store.open({ dir: storageDir, logger });
   let commands: CommandLog;
+  let plc: PlcLog;
   let audit: AuditLog;
   try {
     // State too, opened under the store's lock: it also finishes moving a v1 db.json's commands.
@@ -101,22 +103,34 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     throw err;
   }
   try {
-    audit = await AuditLog.open({ dir: storageDir, clock, logger });
+    plc = await PlcLog.open(storageDir, logger);
   } catch (err) {
-    // A broken chain must stop start-up, and must not leave the store locked behind it.
     await commands.close();
     await store.close();
     throw err;
   }
+  /** The two append-only logs beside db.json close together, wherever start-up fails or the gateway stops. */
+  const closeLogs = async () => {
+    await plc.close();
+    await commands.close();
+  };
+  try {
+    audit = await AuditLog.open({ dir: storageDir, clock, logger });
+  } catch (err) {
+    // A broken chain must stop start-up, and must not leave the store locked behind it.
+    await closeLogs();
+    await store.close();
+    throw err;
+  }
 
-  const deps: Deps = { config, store, audit, commands, clock, logger, storageDir };
+  const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir };
   // --- Crash recovery (issue 5): sessions left open by a crash are ended and their recordings
   // repaired and marked incomplete, after the audit log opens and before any door opens.
   try {
     await recoverInterruptedSessions(deps);
   } catch (err) {
     await audit.close();
-    await commands.close();
+    await closeLogs();
     await store.close();
     throw err;
   }
@@ -185,7 +199,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     http = await startHttpServer(app, opts.httpListen ?? config.http.listen);
   } catch (err) {
     await audit.close();
-    await commands.close();
+    await closeLogs();
     await store.close();
     throw err;
   }
@@ -204,7 +218,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     } catch (err) {
       await http.close();
       await audit.close();
-      await commands.close();
+      await closeLogs();
       await store.close();
       throw err;
     }
@@ -237,7 +251,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await onRefusal.flush();
       await audit.append({ type: 'gateway.stopped', actor: systemActor(), data: { reason } });
       await audit.close();
-      await commands.close();
+      await closeLogs();
       await store.close();
       logger.info({ reason }, 'gateway stopped');
     })();
