@@ -100,11 +100,11 @@ export class SessionConduit implements ForwardHost {
   }
 
   /** A supervisor's decision (the route checked who may decide); false if the operation is no longer held. */
-  decide(id: string, approved: boolean, actor: Actor & { id?: string }): boolean {
+  decide(id: string, approved: boolean, actor: Actor): boolean {
     const h = this.held.get(id);
     if (!h) return false;
     this.audit(approved ? 'plc.approved' : 'plc.denied', { ...h.op, verdict: approved ? 'approved' : 'denied' }, { decided: 'supervisor' }, actor);
-    h.decide(approved, actor.id);
+    h.decide(approved, 'id' in actor ? actor.id : undefined);
     return true;
   }
 
