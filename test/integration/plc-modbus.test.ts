@@ -1,27 +1,17 @@
 // Modbus/TCP through `ssh -L` via the gateway with Debian's pymodbus on both ends: reads pass, a coil write is refused with a
 // Modbus exception the client reports, an alert reaches a watching supervisor, a confirm write waits for the supervisor.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { PlcOperationRecord } from '../../gateway/conduit/record.js';
-import { freePort, waitForPort } from '../helpers/ports.js';
-import { type SshGateway, startSshGateway, TARGET } from '../helpers/ssh-gateway.js';
+import { modbusClient, openTunnel, startModbusServer } from '../helpers/modbus-tunnel.js';
+import { type SshGateway, startSshGateway } from '../helpers/ssh-gateway.js';
 import { oathCode } from '../helpers/totp.js';
 import { type Browser, type Me, signIn } from '../helpers/web-login.js';
 
-const run = promisify(execFile);
-const PYTHON = '/usr/bin/python3'; // Debian's, with python3-pymodbus
-const HELPERS = join(import.meta.dirname, '..', 'helpers', 'modbus');
-
 let h: SshGateway;
 let sup: { browser: Browser; me: Me };
-let server: ChildProcess;
-let tunnel: Promise<unknown>;
-let local: number;
-let stopFile: string;
+let server: { port: number; stop(): void };
+let tunnel: { local: number; close(): Promise<void> };
 let sessionId: string;
 let monitor: WebSocket;
 const events: Array<Record<string, any>> = [];
@@ -46,16 +36,11 @@ async function until<T>(what: string, fn: () => T | undefined | Promise<T | unde
   }
 }
 
-/** Runs pymodbus's client through the tunnel; one parsed JSON line per operation. */
-async function modbus(...ops: Array<string | number>): Promise<Array<Record<string, any>>> {
-  const { stdout } = await run(PYTHON, [join(HELPERS, 'client.py'), String(local), ...ops.map(String)], { timeout: 90_000 });
-  return stdout.trim().split('\n').map((l) => JSON.parse(l));
-}
+const modbus = (...ops: Array<string | number>) => modbusClient(tunnel.local, ...ops);
 
 beforeAll(async () => {
-  const port = await freePort();
-  server = spawn(PYTHON, [join(HELPERS, 'server.py'), String(port)], { stdio: ['ignore', 'pipe', 'ignore'] });
-  await waitForPort(port);
+  server = await startModbusServer();
+  const port = server.port;
   h = await startSshGateway({
     target: {
       forwarding: [{ to: `127.0.0.1:${port}`, protocol: 'modbus' }],
@@ -76,15 +61,7 @@ beforeAll(async () => {
   expect((await call(sup, 'POST', '/api/me/totp/confirm', { code: oathCode(secret, h.clock.now()) })).status).toBe(200);
   expect((await call(sup, 'POST', '/api/me/step-up', { code: oathCode(secret, h.clock.nextStep()) })).status).toBe(200);
 
-  // The vendor's tunnel: `ssh -L` with a command that lasts until the test says so.
-  local = await freePort();
-  stopFile = join(h.dir.path, 'stop-tunnel');
-  tunnel = h.ssh(TARGET, {
-    options: ['-o', 'ExitOnForwardFailure=yes', '-L', `127.0.0.1:${local}:127.0.0.1:${port}`],
-    command: `while [ ! -e ${stopFile} ]; do sleep 0.2; done`,
-    timeoutMs: 170_000,
-  });
-  await waitForPort(local);
+  tunnel = await openTunnel(h, port);
   const live = await until('the live session', async () => (await call(sup, 'GET', '/api/sessions?live=true')).json.sessions[0]);
   sessionId = live.id;
 
@@ -99,10 +76,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   monitor?.close();
-  if (stopFile) await writeFile(stopFile, '');
-  await tunnel;
+  await tunnel?.close();
   await h?.close();
-  server?.kill();
+  server?.stop();
 });
 
 const operations = async (q = '') =>
