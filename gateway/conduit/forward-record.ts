@@ -23,10 +23,19 @@ export interface ForwardHost {
 
 type Open = Omit<PlcOperationRecord, 'result' | 'ok'>;
 
-const newOperationId = () => `plc_${randomBytes(12).toString('hex')}`;
+/**
+ * Operation ids: a random prefix per forward and a counter. Why not 12 random bytes each as commands have: a
+ * poll loop makes thousands of operations a second, and the random source showed in the relay's profile.
+ */
+function operationIds(): () => string {
+  const prefix = `plc_${randomBytes(8).toString('hex')}`;
+  let n = 0;
+  return () => `${prefix}${(n++).toString(16).padStart(8, '0')}`;
+}
 
 export class ForwardRecord {
   private readonly pending = new Map<string, Open>();
+  private readonly newOperationId = operationIds();
 
   constructor(
     private readonly host: ForwardHost,
@@ -39,7 +48,7 @@ export class ForwardRecord {
     const d = evaluatePlcOperation(this.host.rules, request);
     const { key: _key, protocol: _p, ...seen } = request;
     const base = {
-      id: newOperationId(),
+      id: this.newOperationId(),
       sessionId: this.sessionId,
       at: isoTime(this.host.now()),
       destination: this.destination,
@@ -81,7 +90,7 @@ export class ForwardRecord {
   unparseable(reason: string, from: 'client' | 'device'): boolean {
     const pass = !refusesOpaque(this.host.rules);
     const record: PlcOperationRecord = {
-      id: newOperationId(), sessionId: this.sessionId, at: isoTime(this.host.now()), destination: this.destination, protocol: this.protocol,
+      id: this.newOperationId(), sessionId: this.sessionId, at: isoTime(this.host.now()), destination: this.destination, protocol: this.protocol,
       unit: '', function: 'unparsed', class: 'other', verdict: pass ? 'allowed' : 'blocked',
       result: `${from === 'client' ? 'requests' : 'replies'} unreadable: ${reason}; ${pass ? 'relayed as opaque bytes' : 'forward closed'}`, ok: pass,
     };
