@@ -1,15 +1,26 @@
 // Port forwarding through the gateway: direct-tcpip only to the target's forwarding list; every remote/socket forward refused.
-import type { Connection, ServerChannel } from 'ssh2';
+import type { Client, Connection, ServerChannel } from 'ssh2';
+import type { TargetConfig } from '../config.js';
 import { ALWAYS_REFUSED, forwardDecision } from './channels.js';
-import type { VendorSession } from './session.js';
 import { pipeBoth } from './pipe.js';
 import { PLC_PORTS, type PlcProtocol } from '../conduit/operation.js';
 import { pipeInspected } from '../conduit/pipe-inspected.js';
+import type { SessionConduit } from '../conduit/session-conduit.js';
 
 type ForwardInfo = { destIP: string; destPort: number; srcIP: string; srcPort: number };
 
+/** What a forward needs of its connection-level session (session.ts), named here so this file need not import it. */
+export interface ForwardHost {
+  targetConfig: TargetConfig;
+  target: Client;
+  refused(kind: string, detail: Record<string, unknown>): void;
+  forwardOpened(destination: string, inspected?: PlcProtocol): void;
+  /** Where an inspected forward's operations are judged and recorded. */
+  conduit: Pick<SessionConduit, 'forward'>;
+}
+
 /** `ssh -L` / `ssh -W`: checked against the list, then opened from the target's side (forwardOut). */
-export function handleForward(s: VendorSession, accept: () => ServerChannel, reject: () => void, info: ForwardInfo): void {
+export function handleForward(s: ForwardHost, accept: () => ServerChannel, reject: () => void, info: ForwardInfo): void {
   const d = forwardDecision(s.targetConfig, String(info.destIP), Number(info.destPort));
   if (!d.allow) {
     reject();
@@ -37,7 +48,7 @@ export function handleForward(s: VendorSession, accept: () => ServerChannel, rej
  * port is known for (502 Modbus/TCP, 102 ISO-on-TCP). Why by port too: a PLC port on a plain entry is
  * still a PLC, and the rules should see it without the site having to say so.
  */
-export function inspectedProtocol(target: Pick<VendorSession['targetConfig'], 'forwardProtocols'>, destination: string, port: number): PlcProtocol | undefined {
+export function inspectedProtocol(target: Pick<TargetConfig, 'forwardProtocols'>, destination: string, port: number): PlcProtocol | undefined {
   const declared = target.forwardProtocols?.[destination];
   if (declared) return declared === 'tcp' ? undefined : declared;
   return PLC_PORTS[port];
@@ -49,7 +60,7 @@ const GLOBAL_REFUSED: Record<string, keyof typeof ALWAYS_REFUSED> = {
 };
 
 /** Remote forwarding (`ssh -R`) and socket channels are refused and audited; other global requests just refused. */
-export function refuseGlobalRequests(s: VendorSession, front: Connection): void {
+export function refuseGlobalRequests(s: ForwardHost, front: Connection): void {
   front.on('request', (_accept: unknown, reject: (() => void) | undefined, name: string, info: unknown) => {
     reject?.();
     const kind = GLOBAL_REFUSED[name];
