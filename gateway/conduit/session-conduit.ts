@@ -68,8 +68,10 @@ export class SessionConduit implements ForwardHost {
   }
 
   audit(type: AuditEventType, record: PlcLiveEvent['operation'], extra: Record<string, unknown> = {}, actor = this.o.actor): void {
-    const { id, sessionId: _s, at: _a, ...data } = record;
-    this.o.later(this.o.deps.audit.append({ type, actor, subject: { ...this.o.subject, plcOperationId: id }, data: { ...data, mode: this.o.rules.mode, ...extra } }));
+    const { id, sessionId: _s, at: _a, verdict, ...data } = record;
+    // A held operation has no outcome yet: its record says so by the event, not by a verdict.
+    const outcome = type === 'plc.held' ? {} : { verdict };
+    this.o.later(this.o.deps.audit.append({ type, actor, subject: { ...this.o.subject, plcOperationId: id }, data: { ...data, ...outcome, mode: this.o.rules.mode, ...extra } }));
     this.o.tell({ type, operation: record, ...(typeof extra.expiresAt === 'string' ? { expiresAt: extra.expiresAt } : {}) });
   }
 
