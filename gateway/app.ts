@@ -2,13 +2,14 @@
 // order of trust: state (locked), then the audit log (verified), then the doors (HTTP, later SSH).
 import { resolve } from 'node:path';
 import { AuditLog } from './audit-log.js';
+import { SyslogStream, type SyslogStreamOptions } from './audit/syslog.js';
 import { CommandLog } from './command-log.js';
 import { PlcLog } from './conduit/plc-log.js';
 import { LoginTransactions } from './auth/login-flow.js';
 import { createOidcClient, type OidcClient } from './auth/oidc.js';
 import { type WebSessionOptions, WebSessions } from './auth/web-session.js';
 import { type Clock, systemClock } from './clock.js';
-import { type Config, resolveSecret } from './config.js';
+import { type Config, resolveConfigPath, resolveSecret } from './config.js';
 import { systemActor } from './core/model.js';
 import type { Deps } from './deps.js';
 import { auditRefusals } from './http/audit-refusal.js';
@@ -59,6 +60,10 @@ export interface GatewayOptions {
   liveSessions?: SessionRegistry;
   /** RDP through guacd (issue 7): timeouts (tests shorten them). */
   rdp?: RdpRouteOptions['tuning'];
+  /** `serve --accept-missing-audit-head`: start on a log whose signed head is gone (audited). */
+  acceptMissingAuditHead?: boolean;
+  /** SIEM stream tuning (tests shorten the delivery confirmation and the retries). */
+  syslog?: Pick<SyslogStreamOptions, 'confirmMs' | 'tickMs' | 'retryDelaysMs'>;
 }
 
 export interface AuthTuning {
@@ -82,6 +87,8 @@ export interface Gateway {
   ssh?: RunningSsh;
   liveSessions: SessionRegistry;
   broker: Broker;
+  /** The audit stream to the SIEM, when audit.syslog is configured. */
+  syslog?: SyslogStream;
   /** Sign-in state: `sessions.onSessionEnded` is where websockets hook in to close with their session. */
   auth: { sessions: WebSessions; logins: LoginTransactions; oidc: OidcClient };
   stop(reason?: string): Promise<void>;
@@ -119,7 +126,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   };
   const faults = new StorageFaults();
   try {
-    audit = await AuditLog.open({ dir: storageDir, clock, logger });
+    const { signingKey, checkpointEverySeconds } = config.audit;
+    audit = await AuditLog.open({
+      dir: storageDir,
+      clock,
+      logger,
+      checkpointIntervalMs: checkpointEverySeconds * 1000,
+      ...(signingKey ? { signingKeyFile: resolveConfigPath(signingKey.file, opts.cwd) } : {}),
+      acceptMissingHead: opts.acceptMissingAuditHead === true,
+    });
   } catch (err) {
     // A broken chain must stop start-up, and must not leave the store locked behind it.
     await closeLogs();
@@ -167,6 +182,22 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // scheduler closes what falls due; live sessions (SSH, RDP) register in one registry.
   const liveSessions = opts.liveSessions ?? new LiveSessions({ logger });
   const notifier = new Webhooks({ urls: config.notify.webhooks, audit, clock, logger });
+  // The SIEM stream (also the log's outside witness) reads audit.jsonl from its cursor: records written
+  // before this point, and while the SIEM is away, go out too.
+  const siem = config.audit.syslog;
+  const syslog = siem
+    ? new SyslogStream({
+        config: siem.caFile ? { ...siem, caFile: resolveConfigPath(siem.caFile, opts.cwd) } : siem,
+        dir: storageDir,
+        audit,
+        clock,
+        logger,
+        notifier,
+        registry: metrics.registry,
+        ...opts.syslog,
+      })
+    : undefined;
+  await syslog?.start();
   const broker = new Broker({ config, store, audit, clock, logger, sessions: liveSessions, notifier });
   const scheduler = new Scheduler({
     broker,
@@ -221,6 +252,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     http = await startHttpServer(app, opts.httpListen ?? config.http.listen);
   } catch (err) {
     await audit.close();
+    await syslog?.stop();
     await closeLogs();
     await store.close();
     throw err;
@@ -240,6 +272,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     } catch (err) {
       await http.close();
       await audit.close();
+      await syslog?.stop();
       await closeLogs();
       await store.close();
       throw err;
@@ -277,6 +310,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await onRefusal.flush();
       await audit.append({ type: 'gateway.stopped', actor: systemActor(), data: { reason } });
       await audit.close();
+      await syslog?.stop(); // after the final checkpoint, so it leaves the machine too
       await closeLogs();
       await store.close();
       removeFaultHandlers();
@@ -284,5 +318,5 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     })();
     return stopped;
   };
-  return { config, storageDir, store, audit, commands, metrics, http, ssh, liveSessions, broker, auth: { sessions, logins, oidc }, stop };
+  return { config, storageDir, store, audit, commands, metrics, http, ssh, liveSessions, broker, ...(syslog ? { syslog } : {}), auth: { sessions, logins, oidc }, stop };
 }

@@ -27,6 +27,9 @@ export const AUDIT_EVENT_TYPES = [
   'config.loaded', // a validated configuration was taken into use (path, hash of its text)
   'audit.checkpoint', // signed Ed25519 checkpoint over the previous record's hash (written by the log itself)
   'audit.recovered', // at start, a partial last line left by a crash was cut off (bytes dropped)
+  'audit.missing_head_accepted', // the gateway started although audit.head.json was missing, because the operator said so
+  'audit.syslog_behind', // the stream to the SIEM fell behind (backlog, since when, last error)
+  'audit.syslog_caught_up', // the stream to the SIEM caught up again after falling behind
   'audit.viewed', // someone read or searched the audit trail
   'audit.verified', // someone ran a verification of the chain through the API, with its outcome
   'auth.login', // a web login completed (OIDC issuer + subject, roles granted)
