@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { AuditLog } from './audit-log.js';
 import { SyslogStream, type SyslogStreamOptions } from './audit/syslog.js';
 import { CommandLog } from './command-log.js';
+import { PlcLog } from './conduit/plc-log.js';
 import { LoginTransactions } from './auth/login-flow.js';
 import { createOidcClient, type OidcClient } from './auth/oidc.js';
 import { type WebSessionOptions, WebSessions } from './auth/web-session.js';
@@ -102,6 +103,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   const store = await Store.open({ dir: storageDir, logger });
   let commands: CommandLog;
+  let plc: PlcLog;
   let audit: AuditLog;
   try {
     // State too, opened under the store's lock: it also finishes moving a v1 db.json's commands.
@@ -110,6 +112,18 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await store.close();
     throw err;
   }
+  try {
+    plc = await PlcLog.open(storageDir, logger);
+  } catch (err) {
+    await commands.close();
+    await store.close();
+    throw err;
+  }
+  /** The two append-only logs beside db.json close together, wherever start-up fails or the gateway stops. */
+  const closeLogs = async () => {
+    await plc.close();
+    await commands.close();
+  };
   const faults = new StorageFaults();
   try {
     const { signingKey, checkpointEverySeconds } = config.audit;
@@ -123,7 +137,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     });
   } catch (err) {
     // A broken chain must stop start-up, and must not leave the store locked behind it.
-    await commands.close();
+    await closeLogs();
     await store.close();
     throw err;
   }
@@ -133,12 +147,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   } catch (err) {
     await audit.close();
     // A broken chain must stop start-up, and must not leave the store locked behind it.
-    await commands.close();
+    await closeLogs();
     await store.close();
     throw err;
   }
 
-  const deps: Deps = { config, store, audit, commands, clock, logger, storageDir, faults };
+  const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir, faults };
   const monitor = new StorageMonitor({ store, audit, commands, faults, logger, storageDir });
   faults.onChange((now) => metrics.storageFaults(now.map((f) => f.file)));
   // --- Crash recovery (issue 5): sessions left open by a crash are ended and their recordings
@@ -147,7 +161,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await recoverInterruptedSessions(deps);
   } catch (err) {
     await audit.close();
-    await commands.close();
+    await closeLogs();
     await store.close();
     throw err;
   }
@@ -239,7 +253,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   } catch (err) {
     await audit.close();
     await syslog?.stop();
-    await commands.close();
+    await closeLogs();
     await store.close();
     throw err;
   }
@@ -259,7 +273,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await http.close();
       await audit.close();
       await syslog?.stop();
-      await commands.close();
+      await closeLogs();
       await store.close();
       throw err;
     }
@@ -297,7 +311,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await audit.append({ type: 'gateway.stopped', actor: systemActor(), data: { reason } });
       await audit.close();
       await syslog?.stop(); // after the final checkpoint, so it leaves the machine too
-      await commands.close();
+      await closeLogs();
       await store.close();
       removeFaultHandlers();
       logger.info({ reason }, 'gateway stopped');

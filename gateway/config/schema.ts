@@ -11,6 +11,7 @@ import {
   parseHostPort,
   regexProblem,
 } from './checks.js';
+import { type ForwardProtocol, forwardingEntrySchema, plcRulesSchema, splitForwarding } from './plc-schema.js';
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -173,7 +174,8 @@ export const targetSchema = z
         rules: z.array(commandRuleSchema).default([]),
       })
       .prefault({}),
-    forwarding: z.array(destination).default([]),
+    forwarding: z.array(forwardingEntrySchema(destination)).default([]),
+    plcRules: plcRulesSchema,
     fileTransfer: z.enum(['allow', 'deny']).default('deny'),
   })
   .superRefine(
@@ -189,7 +191,10 @@ export const targetSchema = z
         });
     },
     { when: () => true },
-  );
+  )
+  // forwarding stays the list of destinations the forward check compares; what each declared one speaks
+  // goes beside it (forwardProtocols), so every reader of the list keeps working on plain strings.
+  .transform(({ forwarding, ...t }): typeof t & { forwarding: string[]; forwardProtocols?: Record<string, ForwardProtocol> } => ({ ...t, ...splitForwarding(forwarding) }));
 
 const targetsSchema = z.array(targetSchema).superRefine(
   (targets: unknown, ctx) => {
