@@ -4,6 +4,7 @@ import type { Clock } from './clock.js';
 import type { CommandLog } from './command-log.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import type { StorageFaults } from './storage/faults.js';
 import type { Store } from './store.js';
 
 export interface Deps {
@@ -16,4 +17,6 @@ export interface Deps {
   logger: Logger;
   /** Absolute path of storage.dir (db.json, audit.jsonl, commands.jsonl, keys/, sessions/). */
   storageDir: string;
+  /** What storage is failing now (healthz, the metric, refusals); recordings report theirs here. */
+  faults?: StorageFaults;
 }
