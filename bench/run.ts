@@ -1,7 +1,7 @@
 // `npm run bench`: Gatehouse side by side with OpenSSH (direct, ProxyJump) plus the audit and recorder suites;
 // writes bench/results/latest.{md,json}, keeping the previous result beside it for comparison.
 //   --quick          CI-sized inputs
-//   --only=a,b       run only these phases (route setup keys idle down up stream norec browser audit recorder store;
+//   --only=a,b       run only these phases (route setup keys idle down up stream norec browser audit syslog recorder store conduit;
 //                    hold — 1,000 sessions at once — runs only when named here);
 //                    prints, does not touch bench/results
 //   --profile        V8 CPU profile of the gateway → bench/results/profile.md
@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { packageRoot } from '../gateway/paths.js';
 import { version } from '../gateway/version.js';
 import { benchAudit } from './audit.js';
+import { benchAuditSyslog } from './audit-syslog.js';
+import { benchConduit } from './conduit.js';
 import { newestProfile, profileMarkdown } from './profile.js';
 import { benchRecorder } from './recorder.js';
 import { benchStore } from './store.js';
@@ -102,6 +104,19 @@ async function main(): Promise<void> {
       { suite: 'audit', measure: 'verify, warm', value: audit.verifyWarmPerSec, unit: 'events/s', target: '>= 200,000' },
     );
   }
+  if (want('syslog')) {
+    progress(`audit log with the SIEM stream on and off (${quick ? 5_000 : 20_000} events, 32 writers; ${quick ? 100 : 300} approvals)…`);
+    const s = await benchAuditSyslog({ events: quick ? 5_000 : 20_000, approvals: quick ? 100 : 300 });
+    rows.push(
+      { suite: 'syslog', measure: 'append, 32 writers, fsync, stream off', value: s.appendPerSec.off, unit: 'events/s' },
+      { suite: 'syslog', measure: 'append, 32 writers, fsync, stream on', value: s.appendPerSec.on, unit: 'events/s', target: '>= 5,000' },
+      { suite: 'syslog', measure: 'delivered to the receiver (from first append to last arrival)', value: s.deliveredPerSec, unit: 'events/s' },
+      { suite: 'syslog', measure: 'approve (broker), mean, stream off', value: s.approveMs.off.mean, unit: 'ms' },
+      { suite: 'syslog', measure: 'approve (broker), mean, stream on', value: s.approveMs.on.mean, unit: 'ms', target: 'unchanged within noise' },
+      { suite: 'syslog', measure: 'approve (broker), p95, stream off', value: s.approveMs.off.p95, unit: 'ms' },
+      { suite: 'syslog', measure: 'approve (broker), p95, stream on', value: s.approveMs.on.p95, unit: 'ms' },
+    );
+  }
   if (want('recorder')) {
     progress(`recorder (${quick ? 16 : 128} MiB per case)…`);
     const rec = await benchRecorder({ megabytes: quick ? 16 : 128 });
@@ -142,6 +157,17 @@ async function main(): Promise<void> {
     for (const c of await benchStore(size)) {
       rows.push({ suite: 'store', measure: `${c.name}, at ${size.sessions} sessions`, value: c.msPerOp, unit: 'ms' });
       rows.push({ suite: 'store', measure: `${c.name}: event loop held at most`, value: c.maxBlockMs, unit: 'ms' });
+    }
+  }
+
+  if (want('conduit')) {
+    const size = quick ? { polls: 2_000, pipelined: 10_000 } : { polls: 10_000, pipelined: 100_000 };
+    progress(`PLC conduit (${size.polls} polls, ${size.pipelined} pipelined writes, inspection off and on)…`);
+    for (const c of await benchConduit(size)) {
+      rows.push({ suite: 'conduit', measure: `Modbus poll round trip p50, ${c.name}`, value: c.p50Ms, unit: 'ms' });
+      rows.push({ suite: 'conduit', measure: `Modbus poll round trip p99, ${c.name}`, value: c.p99Ms, unit: 'ms' });
+      rows.push({ suite: 'conduit', measure: `123-register writes, 16 in flight, ${c.name}`, value: c.opsPerSec, unit: 'ops/s' });
+      rows.push({ suite: 'conduit', measure: `relay payload, same, ${c.name}`, value: c.mbPerSec, unit: 'MB/s' });
     }
   }
 

@@ -2,12 +2,14 @@
 // order of trust: state (locked), then the audit log (verified), then the doors (HTTP, later SSH).
 import { resolve } from 'node:path';
 import { AuditLog } from './audit-log.js';
+import { SyslogStream, type SyslogStreamOptions } from './audit/syslog.js';
 import { CommandLog } from './command-log.js';
+import { PlcLog } from './conduit/plc-log.js';
 import { LoginTransactions } from './auth/login-flow.js';
 import { createOidcClient, type OidcClient } from './auth/oidc.js';
 import { type WebSessionOptions, WebSessions } from './auth/web-session.js';
 import { type Clock, systemClock } from './clock.js';
-import { type Config, resolveSecret } from './config.js';
+import { type Config, resolveConfigPath, resolveSecret } from './config.js';
 import { systemActor } from './core/model.js';
 import type { Deps } from './deps.js';
 import { auditRefusals } from './http/audit-refusal.js';
@@ -36,6 +38,9 @@ import { targetsRouter } from './http/routes/targets.js';
 import { evidenceRouter } from './http/routes/evidence.js';
 import { recoverInterruptedSessions } from './recording/recovery.js';
 import { type RunningSsh, type SshServerOptions, startSshServer } from './ssh/server.js';
+import { installFaultHandlers } from './process-faults.js';
+import { StorageFaults } from './storage/faults.js';
+import { StorageMonitor } from './storage/monitor.js';
 import { Store } from './store.js';
 import { version } from './version.js';
 
@@ -55,6 +60,10 @@ export interface GatewayOptions {
   liveSessions?: SessionRegistry;
   /** RDP through guacd (issue 7): timeouts (tests shorten them). */
   rdp?: RdpRouteOptions['tuning'];
+  /** `serve --accept-missing-audit-head`: start on a log whose signed head is gone (audited). */
+  acceptMissingAuditHead?: boolean;
+  /** SIEM stream tuning (tests shorten the delivery confirmation and the retries). */
+  syslog?: Pick<SyslogStreamOptions, 'confirmMs' | 'tickMs' | 'retryDelaysMs'>;
 }
 
 export interface AuthTuning {
@@ -78,6 +87,8 @@ export interface Gateway {
   ssh?: RunningSsh;
   liveSessions: SessionRegistry;
   broker: Broker;
+  /** The audit stream to the SIEM, when audit.syslog is configured. */
+  syslog?: SyslogStream;
   /** Sign-in state: `sessions.onSessionEnded` is where websockets hook in to close with their session. */
   auth: { sessions: WebSessions; logins: LoginTransactions; oidc: OidcClient };
   stop(reason?: string): Promise<void>;
@@ -92,6 +103,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   const store = await Store.open({ dir: storageDir, logger });
   let commands: CommandLog;
+  let plc: PlcLog;
   let audit: AuditLog;
   try {
     // State too, opened under the store's lock: it also finishes moving a v1 db.json's commands.
@@ -101,22 +113,55 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     throw err;
   }
   try {
-    audit = await AuditLog.open({ dir: storageDir, clock, logger });
+    plc = await PlcLog.open(storageDir, logger);
   } catch (err) {
-    // A broken chain must stop start-up, and must not leave the store locked behind it.
     await commands.close();
     await store.close();
     throw err;
   }
+  /** The two append-only logs beside db.json close together, wherever start-up fails or the gateway stops. */
+  const closeLogs = async () => {
+    await plc.close();
+    await commands.close();
+  };
+  const faults = new StorageFaults();
+  try {
+    const { signingKey, checkpointEverySeconds } = config.audit;
+    audit = await AuditLog.open({
+      dir: storageDir,
+      clock,
+      logger,
+      checkpointIntervalMs: checkpointEverySeconds * 1000,
+      ...(signingKey ? { signingKeyFile: resolveConfigPath(signingKey.file, opts.cwd) } : {}),
+      acceptMissingHead: opts.acceptMissingAuditHead === true,
+    });
+  } catch (err) {
+    // A broken chain must stop start-up, and must not leave the store locked behind it.
+    await closeLogs();
+    await store.close();
+    throw err;
+  }
+  try {
+    // Every change's records go through the store from here; a crash between the two writes is repaired now.
+    await store.attachAudit(audit, faults);
+  } catch (err) {
+    await audit.close();
+    // A broken chain must stop start-up, and must not leave the store locked behind it.
+    await closeLogs();
+    await store.close();
+    throw err;
+  }
 
-  const deps: Deps = { config, store, audit, commands, clock, logger, storageDir };
+  const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir, faults };
+  const monitor = new StorageMonitor({ store, audit, commands, faults, logger, storageDir });
+  faults.onChange((now) => metrics.storageFaults(now.map((f) => f.file)));
   // --- Crash recovery (issue 5): sessions left open by a crash are ended and their recordings
   // repaired and marked incomplete, after the audit log opens and before any door opens.
   try {
     await recoverInterruptedSessions(deps);
   } catch (err) {
     await audit.close();
-    await commands.close();
+    await closeLogs();
     await store.close();
     throw err;
   }
@@ -137,6 +182,22 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // scheduler closes what falls due; live sessions (SSH, RDP) register in one registry.
   const liveSessions = opts.liveSessions ?? new LiveSessions({ logger });
   const notifier = new Webhooks({ urls: config.notify.webhooks, audit, clock, logger });
+  // The SIEM stream (also the log's outside witness) reads audit.jsonl from its cursor: records written
+  // before this point, and while the SIEM is away, go out too.
+  const siem = config.audit.syslog;
+  const syslog = siem
+    ? new SyslogStream({
+        config: siem.caFile ? { ...siem, caFile: resolveConfigPath(siem.caFile, opts.cwd) } : siem,
+        dir: storageDir,
+        audit,
+        clock,
+        logger,
+        notifier,
+        registry: metrics.registry,
+        ...opts.syslog,
+      })
+    : undefined;
+  await syslog?.start();
   const broker = new Broker({ config, store, audit, clock, logger, sessions: liveSessions, notifier });
   const scheduler = new Scheduler({
     broker,
@@ -175,9 +236,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     ],
     isAdmin: (req) => sessions.peek(req)?.user.roles.includes('admin') === true,
     onRefusal,
+    // A storage fault makes the gateway unhealthy (it refuses new actions) but it keeps serving and heals itself.
     health: () => ({
-      ok: !stopping,
-      detail: { site: config.site.name, version, auditSeq: audit.head().seq },
+      ok: !stopping && faults.ok,
+      detail: {
+        site: config.site.name,
+        version,
+        auditSeq: audit.head().seq,
+        ...(faults.ok ? {} : { reason: faults.reason(), storage: faults.list() }),
+      },
     }),
   });
   let http: RunningHttp;
@@ -185,7 +252,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     http = await startHttpServer(app, opts.httpListen ?? config.http.listen);
   } catch (err) {
     await audit.close();
-    await commands.close();
+    await syslog?.stop();
+    await closeLogs();
     await store.close();
     throw err;
   }
@@ -204,12 +272,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     } catch (err) {
       await http.close();
       await audit.close();
-      await commands.close();
+      await syslog?.stop();
+      await closeLogs();
       await store.close();
       throw err;
     }
   }
   // --- end SSH listener
+  // A stray rejection (a refused write on some connection's path) is logged and audited, never a silent exit.
+  const removeFaultHandlers = installFaultHandlers({ logger, audit, metrics });
   await audit.append({
     type: 'gateway.started',
     actor: systemActor(),
@@ -218,11 +289,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   logger.info({ http: http.url, storageDir }, 'gateway started');
   sessions.start();
   scheduler.start();
+  monitor.start();
 
   let stopped: Promise<void> | undefined;
   const stop = (reason = 'stopped') => {
     stopped ??= (async () => {
       stopping = true;
+      await monitor.stop();
       sessions.stop();
       await scheduler.stop();
       // Open event streams would otherwise hold http.close for its whole grace period.
@@ -237,11 +310,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await onRefusal.flush();
       await audit.append({ type: 'gateway.stopped', actor: systemActor(), data: { reason } });
       await audit.close();
-      await commands.close();
+      await syslog?.stop(); // after the final checkpoint, so it leaves the machine too
+      await closeLogs();
       await store.close();
+      removeFaultHandlers();
       logger.info({ reason }, 'gateway stopped');
     })();
     return stopped;
   };
-  return { config, storageDir, store, audit, commands, metrics, http, ssh, liveSessions, broker, auth: { sessions, logins, oidc }, stop };
+  return { config, storageDir, store, audit, commands, metrics, http, ssh, liveSessions, broker, ...(syslog ? { syslog } : {}), auth: { sessions, logins, oidc }, stop };
 }

@@ -3,7 +3,9 @@ import type { AuditLog } from './audit-log.js';
 import type { Clock } from './clock.js';
 import type { CommandLog } from './command-log.js';
 import type { Config } from './config.js';
+import type { PlcLog } from './conduit/plc-log.js';
 import type { Logger } from './log.js';
+import type { StorageFaults } from './storage/faults.js';
 import type { Store } from './store.js';
 
 export interface Deps {
@@ -12,8 +14,12 @@ export interface Deps {
   audit: AuditLog;
   /** Captured shell commands (commands.jsonl): appended here, never through the store. */
   commands: CommandLog;
+  /** PLC operations seen in SSH forwards (plc.jsonl); absent: inspected and judged, not stored. */
+  plc?: PlcLog;
   clock: Clock;
   logger: Logger;
   /** Absolute path of storage.dir (db.json, audit.jsonl, commands.jsonl, keys/, sessions/). */
   storageDir: string;
+  /** What storage is failing now (healthz, the metric, refusals); recordings report theirs here. */
+  faults?: StorageFaults;
 }

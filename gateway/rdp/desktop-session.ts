@@ -14,6 +14,7 @@ import { allowedFromBrowser, gatehouseInstruction, type Relay, startRelay } from
 import { encodeInstruction, firstFrameStep, type Instruction } from '../guac/wire.js';
 import type { WebSocket } from 'ws';
 import { GuacFileAudit, MAX_OPEN_STREAMS } from './file-streams.js';
+import { detach } from '../background.js';
 
 export interface DesktopTuning {
   /** guacd must answer `ready` within this (default 15 s). */
@@ -100,7 +101,7 @@ export class DesktopSession {
   private readonly files = new GuacFileAudit({
     file: (t) => this.auditTransfer('file.transferred', { ...t }),
     clipboard: (t) => this.auditTransfer('clipboard.transferred', { ...t }),
-    overflow: () => void this.close('error', `more than ${MAX_OPEN_STREAMS} file transfers at once cannot be audited; the session is closed`),
+    overflow: () => detach(this.close('error', `more than ${MAX_OPEN_STREAMS} file transfers at once cannot be audited; the session is closed`), this.o.deps.logger, 'could not close an RDP session'),
   });
 
   private fileWrites: Promise<void> = Promise.resolve();
@@ -127,8 +128,8 @@ export class DesktopSession {
   /** Records and registers the session, then connects guacd to the target and relays. Never throws. */
   async start(): Promise<void> {
     const { deps, admission, ws, link, registry } = this.o;
-    ws.once('close', () => void this.finish('client_closed'));
-    link.onEnd((e) => void this.guacdEnded(e));
+    ws.once('close', () => detach(this.finish('client_closed'), deps.logger, 'could not end an RDP session'));
+    link.onEnd((e) => detach(this.guacdEnded(e), deps.logger, 'could not end an RDP session'));
     try {
       this.place = await placeRecording(deps.storageDir, this.id, this.startedAt, deps.config.guacd.recordingDir);
       const record: SessionRecord = {
@@ -143,8 +144,10 @@ export class DesktopSession {
         sourceIp: this.o.ip,
         recording: { path: this.place.stored },
       };
-      await deps.store.update((d) => void d.sessions.push(record));
-      await deps.audit.append({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: 'rdp', size: this.o.size, guacd: `${deps.config.guacd.host}:${deps.config.guacd.port}` } });
+      await deps.store.update((d, audit) => {
+        d.sessions.push(record);
+        audit.record({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: 'rdp', size: this.o.size, guacd: `${deps.config.guacd.host}:${deps.config.guacd.port}` } });
+      });
     } catch (err) {
       deps.logger.error({ err, sessionId: this.id }, 'could not record the start of an RDP session');
       this.markRecorded();
@@ -208,15 +211,15 @@ export class DesktopSession {
     const rdp = admission.target.rdp;
     this.tell({ type: 'ready', sessionId: this.id, targetId: admission.target.id, targetName: admission.target.name, endsAt: admission.request.endsAt, firstFrameMs: tuning.firstFrameMs });
     this.relay = startRelay({ ws: this.o.ws, link, allowed: allowedFromBrowser('owner', { clipboard: rdp.clipboard, drive: rdp.drive }), observe: (ins) => this.observe(ins), observeBrowser: (ins) => this.files.fromBrowser(ins) });
-    void this.checkRecording();
+    detach(this.checkRecording(), this.o.deps.logger, 'could not check an RDP recording');
     const noPicture = setTimeout(() => {
       if (this.frame === 'drawn' || this.endReason) return;
       const s = Math.round(tuning.firstFrameMs / 1000);
       this.o.deps.logger.warn({ sessionId: this.id, frame: this.frame }, 'no first frame from guacd');
-      void this.close('error', `the workstation showed nothing within ${s} s of connecting (guacd's RDP client may be stuck, or the workstation is not answering); the session is closed`);
+      detach(this.close('error', `the workstation showed nothing within ${s} s of connecting (guacd's RDP client may be stuck, or the workstation is not answering); the session is closed`), this.o.deps.logger, 'could not close an RDP session');
     }, tuning.firstFrameMs);
     noPicture.unref();
-    void this.ended.then(() => clearTimeout(noPicture));
+    detach(this.ended.then(() => clearTimeout(noPicture)), this.o.deps.logger, 'an RDP session failed');
   }
 
   /** In order, after the start is recorded; a failure is logged, never thrown into the relay. */
@@ -255,12 +258,12 @@ export class DesktopSession {
         const status = Number(i.args[1]) || 0;
         this.guacdError ??= { message: (i.args[0] ?? '').slice(0, 500), status };
         const m = meaningOfGuacdError(this.guacdError.status, this.guacdError.message, certCheckOf(this.o.admission.target.rdp));
-        void this.close(m.reason, m.message, this.guacdError.status);
+        detach(this.close(m.reason, m.message, this.guacdError.status), this.o.deps.logger, 'could not close an RDP session');
         return false;
       }
       if (i.opcode === 'disconnect') {
         this.guacdSaidBye = true;
-        void this.close('target_closed', 'the remote desktop session ended');
+        detach(this.close('target_closed', 'the remote desktop session ended'), this.o.deps.logger, 'could not close an RDP session');
         return false;
       }
     }
@@ -305,7 +308,7 @@ export class DesktopSession {
     // A browser that does not answer the close handshake is cut off anyway.
     const cut = setTimeout(() => ws.terminate(), 800);
     cut.unref();
-    void this.finish(reason);
+    detach(this.finish(reason), this.o.deps.logger, 'could not end an RDP session');
     await closed;
     clearTimeout(cut);
   }
@@ -340,38 +343,40 @@ export class DesktopSession {
       const endedAt = isoTime(deps.clock.now());
       // guacd never took the connection (refused, unreachable mid-way): nothing was shown, so nothing to record.
       const neverConnected = !sealed && !this.connectionId;
-      await deps.store.update((d) => {
-        const s = d.sessions.find((x) => x.id === this.id);
-        if (!s) return;
-        s.endedAt = endedAt;
-        s.endReason = reason;
-        if (neverConnected) delete s.recording;
-        else if (s.recording)
-          s.recording = sealed
-            ? { ...s.recording, sha256: sealed.sha256, bytes: sealed.bytes, ...(sealed.incomplete ? { incomplete: true } : {}) }
-            : { ...s.recording, incomplete: true };
-      });
-      if (sealed)
-        await deps.audit.append({ type: 'recording.sealed', actor: this.actor, subject: this.subject, data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete, format: 'guac' } });
-      else if (this.place && !neverConnected && reason !== 'recording_failed')
-        await deps.audit.append({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: `no recording: ${recordingState ?? 'not placed'}`, path: this.place.stored } });
+      // File transfers are audited before the end, so session.ended stays the session's last record.
       const untracked = this.files.finish();
       await this.fileWrites;
       const dropped = this.relay?.dropped() ?? 0;
-      await deps.audit.append({
-        type: 'session.ended',
-        actor: this.actor,
-        subject: this.subject,
-        data: {
-          reason,
-          ...(this.endMessage ? { message: this.endMessage } : {}),
-          via: 'rdp',
-          durationMs: deps.clock.now() - this.startedAt,
-          ...(this.guacdError ? { guacdError: this.guacdError } : {}),
-          ...(this.handshakeError ? { handshakeError: this.handshakeError } : {}),
-          ...(dropped ? { droppedFromBrowser: dropped } : {}),
-          ...(untracked ? { fileStreamsNotAudited: untracked } : {}),
-        },
+      await deps.store.update((d, audit) => {
+        const s = d.sessions.find((x) => x.id === this.id);
+        if (s) {
+          s.endedAt = endedAt;
+          s.endReason = reason;
+          if (neverConnected) delete s.recording;
+          else if (s.recording)
+            s.recording = sealed
+              ? { ...s.recording, sha256: sealed.sha256, bytes: sealed.bytes, ...(sealed.incomplete ? { incomplete: true } : {}) }
+              : { ...s.recording, incomplete: true };
+        }
+        if (sealed)
+          audit.record({ type: 'recording.sealed', actor: this.actor, subject: this.subject, data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete, format: 'guac' } });
+        else if (this.place && !neverConnected && reason !== 'recording_failed')
+          audit.record({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: `no recording: ${recordingState ?? 'not placed'}`, path: this.place.stored } });
+        audit.record({
+          type: 'session.ended',
+          actor: this.actor,
+          subject: this.subject,
+          data: {
+            reason,
+            ...(this.endMessage ? { message: this.endMessage } : {}),
+            via: 'rdp',
+            durationMs: deps.clock.now() - this.startedAt,
+            ...(this.guacdError ? { guacdError: this.guacdError } : {}),
+            ...(this.handshakeError ? { handshakeError: this.handshakeError } : {}),
+            ...(dropped ? { droppedFromBrowser: dropped } : {}),
+            ...(untracked ? { fileStreamsNotAudited: untracked } : {}),
+          },
+        });
       });
     } catch (err) {
       deps.logger.error({ err, sessionId: this.id }, 'could not record the end of an RDP session');

@@ -11,6 +11,7 @@ import { connectTarget, RelayError } from './relay.js';
 import { VendorSession } from './session.js';
 import { abandoned, BurstAudit, refusalFor, showRefusal } from './refusals.js';
 import { type Startup, Startups } from './startups.js';
+import { detach } from '../background.js';
 
 export interface SshServerOptions {
   deps: Deps;
@@ -44,7 +45,7 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
   const hostKeys = await loadHostKeys(deps.config.ssh.hostKeys.map((p) => resolveConfigPath(p, o.cwd)), deps.logger);
   const grace = o.loginGraceMs ?? deps.config.ssh.loginGraceSeconds * 1000;
   const bursts = new BurstAudit(deps);
-  const startups = new Startups({ graceMs: grace, perIp: o.maxUnauthPerIp ?? 10, total: o.maxUnauth ?? 200, refused: (ip, why) => void bursts.refused(ip, why) });
+  const startups = new Startups({ graceMs: grace, perIp: o.maxUnauthPerIp ?? 10, total: o.maxUnauth ?? 200, refused: (ip, why) => detach(bursts.refused(ip, why), deps.logger, 'could not audit an SSH refusal') });
   const live = new Set<VendorSession>();
   const pending = new Set<Connection>();
   const ssh = new Server({ hostKeys: hostKeys.map((k) => k.privateKey), ident: 'Gatehouse' });
@@ -72,7 +73,10 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
         return abandoned(a);
       },
       refuse: (r, ctx) => {
-        void deps.audit.append({ type: 'session.refused', actor: r.actor, subject: r.subject, data: { code: r.code, reason: r.line, via: 'ssh', ip, ...r.data } });
+        // Not awaited (the vendor hears the refusal now), but caught: a full disk must not become an unhandled rejection.
+        deps.audit
+          .append({ type: 'session.refused', actor: r.actor, subject: r.subject, data: { code: r.code, reason: r.line, via: 'ssh', ip, ...r.data } })
+          .catch((err: unknown) => deps.logger.error({ err, ip, code: r.code }, 'could not audit an SSH refusal'));
         showRefusal(client, r.line, ctx);
       },
     });
@@ -84,10 +88,10 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
       handedOver = true;
       const s = new VendorSession({ deps, ...(o.registry ? { registry: o.registry } : {}), front: client, ssh: client, via: 'ssh', target, auth: auth.done, ip });
       live.add(s);
-      void s.ended.then(() => live.delete(s));
+      detach(s.ended.then(() => live.delete(s)), deps.logger, 'an SSH session failed');
       s.start().catch((err: unknown) => {
         deps.logger.error({ err }, 'could not start an SSH session');
-        void s.close('error', 'the gateway could not start the session');
+        detach(s.close('error', 'the gateway could not start the session'), deps.logger, 'could not close an SSH session');
       });
     });
     client.on('close', () => {

@@ -15,6 +15,11 @@ import { type ChannelHost, handleSessionChannel, type PtyRequest, type TrackedCh
 import type { Recorder } from './channel-types.js';
 import { handleForward, refuseGlobalRequests } from './forwards.js';
 import type { FileChange, FileTransfer } from './sftp-audit.js';
+import { SessionConduit } from '../conduit/session-conduit.js';
+import type { PlcProtocol } from '../conduit/operation.js';
+import { detach } from '../background.js';
+import { asStorageError } from '../storage/faults.js';
+import { RECORDINGS_FAULT } from '../storage/monitor.js';
 
 const MAX_AUDITED_REFUSALS = 20;
 export const newSessionId = () => `ses_${randomBytes(12).toString('base64url')}`;
@@ -56,6 +61,8 @@ export class VendorSession implements ChannelHost {
   private readonly watchers = new Set<TerminalWatcher>();
   private screen: CommandCapture | undefined;
   private readonly rules: CompiledCommandRules;
+  /** PLC operations in this session's forwards: judged, recorded, held for a supervisor, told to viewers. */
+  readonly conduit: SessionConduit;
   private refusals = 0;
   private endReason: SessionEndReason | undefined;
   /** close() disconnects the vendor itself, once the channels' output is delivered. */
@@ -77,13 +84,23 @@ export class VendorSession implements ChannelHost {
     this.rules = compileRules(o.auth.target.commands);
     this.ended = new Promise((r) => (this.resolveEnded = r));
     this.ready = new Promise((r) => (this.markReady = r));
+    this.conduit = new SessionConduit({
+      deps: o.deps,
+      rules: o.auth.target.plcRules,
+      actor: this.actor,
+      subject: this.subject,
+      later: (p) => this.later(p),
+      tell: (e) => {
+        for (const w of this.watchers) w.plc?.(e);
+      },
+    });
     // Listeners go on at once: ssh2 refuses a channel that arrives while no listener is attached, and the
     // client opens its channel right after auth. Work on a channel waits for `ready` (record + registry).
     const { ssh } = o;
     if (!ssh) return;
     ssh.on('session', (accept: () => Session) => handleSessionChannel(this, accept()));
     ssh.on('tcpip', (accept: () => ServerChannel, reject: () => void, info: { destIP: string; destPort: number; srcIP: string; srcPort: number }) =>
-      void this.ready.then(() => handleForward(this, accept, reject, info)));
+      detach(this.ready.then(() => handleForward(this, accept, reject, info)), o.deps.logger, 'an SSH forward failed'));
     refuseGlobalRequests(this, ssh);
   }
 
@@ -106,10 +123,12 @@ export class VendorSession implements ChannelHost {
       startedAt: isoTime(this.startedAt),
       sourceIp: this.o.ip,
     };
-    front.on('close', () => void this.finish('client_closed'));
-    this.target.on('close', () => void this.close('target_closed', 'the target closed the connection'));
-    await deps.store.update((d) => void d.sessions.push(record));
-    await deps.audit.append({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: this.o.via, ...(auth.key ? { keyFingerprint: auth.key.fingerprint } : {}) } });
+    front.on('close', () => detach(this.finish('client_closed'), deps.logger, 'could not end an SSH session'));
+    this.target.on('close', () => detach(this.close('target_closed', 'the target closed the connection'), deps.logger, 'could not end an SSH session'));
+    await deps.store.update((d, audit) => {
+      d.sessions.push(record);
+      audit.record({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: this.o.via, ...(auth.key ? { keyFingerprint: auth.key.fingerprint } : {}) } });
+    });
     try {
       this.unregister = registry?.register({
         id: this.id,
@@ -122,6 +141,7 @@ export class VendorSession implements ChannelHost {
         close: (reason, message) => this.close(reason, message),
         warn: (message) => this.warn(message),
         watch: (w) => this.watch(w),
+        plc: this.conduit,
       });
     } catch (err) {
       // Why: the grant was revoked or ended between the check at login and now.
@@ -141,7 +161,7 @@ export class VendorSession implements ChannelHost {
         gatehouse: { session: this.id, grant: auth.request.grantId, user: auth.user.id, target: auth.target.id },
       };
       const w = await CastWriter.open(path, header, deps.clock);
-      w.onFailure((err) => void this.recordingFailed(err));
+      w.onFailure((err) => detach(this.recordingFailed(err), deps.logger, 'could not end a session whose recording failed'));
       await deps.store.update((d) => {
         const s = d.sessions.find((x) => x.id === this.id);
         if (s) s.recording = { path: relative(deps.storageDir, path) };
@@ -185,6 +205,7 @@ export class VendorSession implements ChannelHost {
       },
       resize: (c, r) => (queue ? undefined : w.resize(c, r)),
       ended: (reason) => w.ended(reason),
+      plc: (e) => w.plc?.(e),
     };
     this.watchers.add(proxy); // before the snapshot is asked for, in the same tick: the two agree on "now"
     const screen = this.screen;
@@ -200,8 +221,8 @@ export class VendorSession implements ChannelHost {
     this.later(this.o.deps.audit.append({ type: 'channel.refused', actor: this.actor, subject: this.subject, data: { kind, ...detail } }));
   }
 
-  forwardOpened(dest: string): void {
-    this.later(this.o.deps.audit.append({ type: 'forward.opened', actor: this.actor, subject: this.subject, data: { destination: dest } }));
+  forwardOpened(dest: string, protocol?: PlcProtocol): void {
+    this.later(this.o.deps.audit.append({ type: 'forward.opened', actor: this.actor, subject: this.subject, data: { destination: dest, ...(protocol ? { inspected: protocol } : {}) } }));
   }
 
   fileTransferred(t: FileTransfer): void {
@@ -216,7 +237,7 @@ export class VendorSession implements ChannelHost {
     const d = evaluateCommand(this.rules, text);
     const at = isoTime(this.o.deps.clock.now());
     const id = `cmd_${randomBytes(12).toString('hex')}`;
-    void this.cast?.then((w) => w.marker(text));
+    detach(this.cast?.then((w) => w.marker(text)), this.o.deps.logger, 'could not mark a command in the recording');
     const type = d.verdict === 'blocked' ? 'command.blocked' : d.verdict === 'alerted' ? 'command.alerted' : 'command.executed';
     const rule = d.rule ? { rule: d.rule.match, reason: d.rule.reason } : {};
     // Stored and audited behind the relay: the verdict is known now, the disk need not hold the Enter back.
@@ -251,7 +272,7 @@ export class VendorSession implements ChannelHost {
     // client that stopped reading is disconnected after DISCONNECT_GRACE_MS all the same.
     const grace = new Promise((r) => setTimeout(r, DISCONNECT_GRACE_MS).unref());
     this.disconnecting = true;
-    void Promise.race([Promise.all(closed), grace]).then(() => this.o.front.end());
+    detach(Promise.race([Promise.all(closed), grace]).then(() => this.o.front.end()), this.o.deps.logger, 'could not disconnect an SSH session');
     await this.finish(reason);
   }
 
@@ -261,6 +282,8 @@ export class VendorSession implements ChannelHost {
     // still end as what happened (recording_failed), not as client_closed.
     this.endReason = 'recording_failed';
     this.o.deps.logger.error({ err, sessionId: this.id }, 'session recording failed');
+    // A disk that refuses recordings is a storage fault too: /healthz and the metric say so until it heals.
+    if (asStorageError(err)) this.o.deps.faults?.report(RECORDINGS_FAULT, err);
     await this.o.deps.audit.append({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: err.message } }).catch(() => undefined);
     await this.close('recording_failed', 'the session recording failed; the session is closed');
   }
@@ -280,6 +303,7 @@ export class VendorSession implements ChannelHost {
     const { deps } = this.o;
     const reason = this.endReason ?? 'error';
     this.unregister?.();
+    this.conduit.end();
     for (const w of this.watchers) w.ended(reason);
     this.watchers.clear();
     this.target.end();
@@ -290,17 +314,18 @@ export class VendorSession implements ChannelHost {
     await this.writes;
     const endedAt = isoTime(deps.clock.now());
     try {
-      await deps.store.update((d) => {
-        const s = d.sessions.find((x) => x.id === this.id);
-        if (!s) return;
-        s.endedAt = endedAt;
-        s.endReason = reason;
-        if (sealed && s.recording) s.recording = { ...s.recording, sha256: sealed.sha256, bytes: sealed.bytes, ...(sealed.incomplete ? { incomplete: true } : {}) };
-      });
-      if (sealed)
-        await deps.audit.append({ type: 'recording.sealed', actor: this.actor, subject: this.subject, data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete } });
       const suppressed = Math.max(0, this.refusals - MAX_AUDITED_REFUSALS);
-      await deps.audit.append({ type: 'session.ended', actor: this.actor, subject: this.subject, data: { reason, durationMs: deps.clock.now() - this.startedAt, ...(suppressed ? { refusalsNotAudited: suppressed } : {}) } });
+      await deps.store.update((d, audit) => {
+        const s = d.sessions.find((x) => x.id === this.id);
+        if (s) {
+          s.endedAt = endedAt;
+          s.endReason = reason;
+          if (sealed && s.recording) s.recording = { ...s.recording, sha256: sealed.sha256, bytes: sealed.bytes, ...(sealed.incomplete ? { incomplete: true } : {}) };
+        }
+        if (sealed)
+          audit.record({ type: 'recording.sealed', actor: this.actor, subject: this.subject, data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete } });
+        audit.record({ type: 'session.ended', actor: this.actor, subject: this.subject, data: { reason, durationMs: deps.clock.now() - this.startedAt, ...(suppressed ? { refusalsNotAudited: suppressed } : {}) } });
+      });
     } catch (err) {
       deps.logger.error({ err, sessionId: this.id }, 'could not record the end of a session');
     } finally {

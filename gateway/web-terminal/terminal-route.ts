@@ -16,6 +16,7 @@ import { abandoned, refusalFor } from '../ssh/refusals.js';
 import { type Admission, VendorSession } from '../ssh/session.js';
 import { clampSize } from '../ssh/terminal-size.js';
 import { WsChannel } from './ws-channel.js';
+import { detach } from '../background.js';
 
 export interface TerminalRouteOptions {
   deps: Deps;
@@ -72,7 +73,7 @@ export function terminalRoute(o: TerminalRouteOptions): TerminalRoute {
           const channel = new WsChannel(ws);
           const session = new VendorSession({ deps, registry: o.registry, front: { on: (_e, l) => ws.once('close', l), end: () => ws.close(1000, 'session ended') }, via: 'web', target: client, auth: admission, ip });
           live.add(session);
-          void session.ended.then(() => live.delete(session));
+          detach(session.ended.then(() => live.delete(session)), deps.logger, 'a browser terminal session failed');
           const controls: Live = { pendingSignals: [] };
           let current = pty;
           channel.control((c) => {
@@ -88,7 +89,7 @@ export function terminalRoute(o: TerminalRouteOptions): TerminalRoute {
             })
             .catch((err: unknown) => {
               deps.logger.error({ err }, 'could not start a browser terminal session');
-              void session.close('error', 'the gateway could not start the session');
+              detach(session.close('error', 'the gateway could not start the session'), deps.logger, 'could not close a browser terminal session');
             });
         },
       };

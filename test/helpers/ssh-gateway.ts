@@ -38,6 +38,8 @@ export interface SshGatewayOptions {
   /** Merged into the target's config (commands, forwarding, fileTransfer, ssh overrides…). */
   target?: Record<string, unknown>;
   sshd?: Sshd;
+  /** storage.dir (default `<tmp>/storage`): the storage-fault tests put a small tmpfs there. */
+  storageDir?: string;
 }
 
 export interface SshResult {
@@ -86,7 +88,7 @@ export async function startSshGateway(opts: SshGatewayOptions = {}): Promise<Ssh
   const secretFile = join(dir.path, 'oidc-secret');
   await writeFile(secretFile, idp.client.clientSecret, { mode: 0o600 });
   const httpPort = await freePort();
-  const input = testConfigInput(join(dir.path, 'storage'));
+  const input = testConfigInput(opts.storageDir ?? join(dir.path, 'storage'));
   input.http = { listen: `127.0.0.1:${httpPort}`, publicUrl: `http://127.0.0.1:${httpPort}` };
   input.ssh = { listen: '127.0.0.1:0', hostKeys: [join(dir.path, 'keys', 'ssh_host_ed25519_key')] };
   input.oidc = { ...(input.oidc as object), issuer: idp.issuer, clientId: idp.client.clientId, clientSecret: { file: secretFile } };

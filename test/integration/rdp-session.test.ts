@@ -246,6 +246,32 @@ describe('a remote desktop session', () => {
     await v.closed;
   });
 
+  it('a frame above the limit closes that socket only: the viewer, then the vendor; another session carries on', async () => {
+    const one = await connect();
+    const other = await connect();
+    const conn = await standin.waitFor('the connection', () => connectionOf(one.sessionId));
+    const otherConn = await standin.waitFor('the other connection', () => connectionOf(other.sessionId));
+    const supervisor = await w.person('supervisor', { stepUp: false });
+    const mint = await w.post(supervisor, `/api/sessions/${one.sessionId}/rdp-watch-token`, { width: 1024, height: 768, dpi: 96 });
+    const viewer = w.open(supervisor, `/ws/rdp?token=${String(mint.json.token)}`);
+    await viewer.message('ready');
+    const big = 'x'.repeat((1 << 20) + 1); // one byte over the door's 1 MiB
+
+    viewer.ws.send(big);
+    expect((await viewer.closed).code).toBe(1009);
+    one.c.send('', 'ping', 1);
+    await one.c.instruction('', (i) => i.args[0] === 'ping' && i.args[1] === '1');
+
+    one.c.ws.send(big);
+    expect((await one.c.closed).code).toBe(1009);
+    expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === one.sessionId)).data?.reason).toBe('client_closed');
+    other.c.send('', 'ping', 2);
+    await other.c.instruction('', (i) => i.args[0] === 'ping' && i.args[1] === '2');
+    expect(conn.id).not.toBe(otherConn.id);
+    other.c.ws.close();
+    await other.c.closed;
+  });
+
 });
 
 describe('a guacd that misbehaves', () => {

@@ -5,6 +5,7 @@ import { registerPage } from '../router.js';
 import { closeText, type Control, openTerminalSocket } from '../terminal/socket.js';
 import { liveTerminateForm } from '../terminate-form.js';
 import { createXterm } from '../terminal/xterm-view.js';
+import { plcLivePanel } from '../plc-operations.js';
 
 registerPage({
   path: '/sessions/:id/watch',
@@ -21,6 +22,8 @@ registerPage({
       if (ws.readyState === WebSocket.OPEN) status.textContent = 'Terminated; closing…';
     });
     main.append(h('section', { class: 'card terminal-card' }, heading, status, h('p', { class: 'muted' }, 'Read-only: nothing typed here reaches the session.'), screen, mayTerminate ? form : null));
+    const plc = plcLivePanel(id, mayTerminate);
+    main.append(plc.el);
 
     const view = createXterm(screen, { readOnly: true });
     // Sizes come from the vendor's client: clamped as the gateway does (1..1000 × 1..500), and a resize that
@@ -45,6 +48,7 @@ registerPage({
           status.className = 'ok';
           status.textContent = `Watching session ${id} (this is audited)`;
         } else if (msg.type === 'resize') resize(msg.cols, msg.rows);
+        else if (msg.type === 'plc') plc.event(msg);
         else if (msg.type === 'ended') lastMessage = `The session ended (${String(msg.reason)}).`;
         else if (msg.type === 'error') lastMessage = String(msg.message ?? '');
       },

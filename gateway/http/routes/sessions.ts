@@ -21,6 +21,7 @@ import {
 import { SESSION_ID_PATTERN } from '../../recording/files.js';
 import type { SessionRegistry } from '../../sessions.js';
 import { mountAuditRoutes } from './audit.js';
+import { mountPlcRoutes } from './plc.js';
 import { mountRecordingRoutes } from './recording.js';
 import { parseCommandsQuery, parseSessionsQuery, parseTerminate } from './session-queries.js';
 
@@ -132,5 +133,6 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
 
   mountRecordingRoutes(router, { audit, logger, storageDir, now: () => clock.now(), visibleSession, viewedPeriodMs: o.viewedPeriodMs });
   mountAuditRoutes(router, { audit, storageDir, now: () => clock.now() });
+  mountPlcRoutes(router, { audit, logger, plc: o.deps.plc, registry, targets: o.broker.targets, now: () => clock.now(), stepUpMaxAgeMinutes: config.stepUp.maxAgeMinutes, visibleSession });
   return router;
 }
