@@ -45,8 +45,9 @@ export interface PackInput {
   /** Said in the manifest and the report (e.g. that the gateway was running during an offline export). */
   notes?: string[];
   onProgress?: (p: Progress) => void;
-  /** Default: the gateway's audit key from `<storageDir>/keys`. */
+  /** Default: the gateway's audit key, read from `keyFile` (config audit.signingKey) or `<storageDir>/keys`. */
   key?: PackKey;
+  keyFile?: string;
   /** PLC operations; default: read from `<storageDir>/plc.jsonl` (durable lines only). */
   plc?: readonly PlcOperationRecord[];
 }
@@ -71,7 +72,7 @@ const TRANSFERS: ReadonlySet<string> = new Set(['file.transferred', 'clipboard.t
 /** Streams the pack into `out` and resolves once `out` has taken all of it. */
 export async function writePack(input: PackInput, out: Writable): Promise<PackResult> {
   const { storageDir, period, db } = input;
-  const key = input.key ?? (await loadPackKey(storageDir));
+  const key = input.key ?? (await loadPackKey(storageDir, input.keyFile));
   const verifyKey: VerifyKey = { publicKey: createPublicKey(key.privateKey), publicKeyPem: key.publicKeyPem, keyId: key.keyId };
   const generatedAt = isoTime(input.clock.now());
   const notes = [...(input.notes ?? [])];
