@@ -30,6 +30,8 @@ import { Broker } from './broker.js';
 import { Scheduler } from './scheduler.js';
 import { Webhooks } from './notify.js';
 import { eventsRouter } from './http/events.js';
+import { alertLine, CommandAlerts } from './command-alerts.js';
+import { mayOversee } from './core/session-access.js';
 import { requestsRouter } from './http/routes/requests.js';
 import { sessionsRouter } from './http/routes/sessions.js';
 import { targetsRouter } from './http/routes/targets.js';
@@ -109,7 +111,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     throw err;
   }
 
-  const deps: Deps = { config, store, audit, commands, clock, logger, storageDir };
+  const alerts = new CommandAlerts();
+  const deps: Deps = { config, store, audit, commands, clock, logger, storageDir, alerts };
   // --- Crash recovery (issue 5): sessions left open by a crash are ended and their recordings
   // repaired and marked incomplete, after the audit log opens and before any door opens.
   try {
@@ -146,7 +149,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     logger,
     timeZone: config.site.timezone,
   });
-  const events = eventsRouter({ broker, onSessionEnded: (l) => sessions.onSessionEnded(l) });
+  // An alerted or blocked command reaches overseers where they are: the webhook, and every open page (the navigation).
+  alerts.subscribe((a) => notifier.notify(`command.${a.verdict}`, { text: alertLine(a, config.site.name), alert: { ...a } }));
+  const events = eventsRouter({
+    broker,
+    onSessionEnded: (l) => sessions.onSessionEnded(l),
+    onAlert: (l) => alerts.subscribe(l),
+    mayWatch: (user, targetId) => mayOversee(user, config.targets.find((t) => t.id === targetId)),
+  });
 
   let stopping = false;
   let ssh: RunningSsh | undefined; // set once the SSH listener is up (below); GET /api/me shows its port

@@ -7,10 +7,23 @@ export interface RequestChanged {
   request: RequestView;
 }
 
+/** An alerted or blocked command on a live session this user may watch (gateway/command-alerts.ts). */
+export interface CommandAlert {
+  sessionId: string;
+  targetId: string;
+  userId: string;
+  userName: string;
+  verdict: 'alerted' | 'blocked';
+  text: string;
+  reason?: string;
+  at: string;
+}
+
 interface Subscriber {
   /** The page's root element: once it leaves the document the subscription ends by itself. */
   root: Element;
-  onChange(ev: RequestChanged): void;
+  onChange?(ev: RequestChanged): void;
+  onAlert?(a: CommandAlert): void;
   /** After every (re)connect: the server keeps no replay, so a page reloads what it shows. */
   onOpen?(): void;
 }
@@ -57,7 +70,16 @@ function connect(): void {
     } catch {
       return;
     }
-    for (const s of active()) s.onChange(data);
+    for (const s of active()) s.onChange?.(data);
+  });
+  es.addEventListener('command.alert', (ev) => {
+    let data: CommandAlert;
+    try {
+      data = JSON.parse((ev as MessageEvent<string>).data) as CommandAlert;
+    } catch {
+      return;
+    }
+    for (const s of active()) s.onAlert?.(data);
   });
   // The web session ended (sign-out elsewhere, expiry): reconnecting would only be refused.
   es.addEventListener('session.ended', () => {
@@ -79,7 +101,7 @@ function connect(): void {
   });
 }
 
-/** Calls `onChange` for every request change the server shows this user, while `root` is on the page. */
+/** Calls `onChange` for every request change (and `onAlert` for every command alert) the server shows this user, while `root` is on the page. */
 export function live(root: Element, handlers: Omit<Subscriber, 'root'>): () => void {
   const sub: Subscriber = { root, ...handlers };
   // Others whose page is gone are dropped now; this one may not be in the document yet.

@@ -179,6 +179,7 @@ async function run(
     if (j.verdict === 'blocked') {
       const line = CRLF(`command blocked: ${j.reason ?? 'not allowed on this target'}`);
       rec.output(line);
+      host.observe(line);
       front.stderr.write(line);
       front.exit(126);
       return void front.end();

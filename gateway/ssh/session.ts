@@ -223,6 +223,10 @@ export class VendorSession implements ChannelHost {
     const stored = this.o.deps.commands.append({ id, sessionId: this.id, at, text, verdict: d.verdict, ...(d.rule ? { rule: d.rule.match } : {}) });
     this.later(stored);
     this.later(stored.catch(() => undefined).then(() => this.o.deps.audit.append({ type, actor: this.actor, subject: { ...this.subject, commandId: id }, data: { text, via, verdict: d.verdict, wouldBe: d.wouldBe, mode: this.rules.mode, ...rule } })));
+    if (d.verdict !== 'allowed') {
+      const a = this.o.auth;
+      this.o.deps.alerts?.publish({ sessionId: this.id, targetId: a.target.id, userId: a.user.id, userName: a.user.name, verdict: d.verdict, text, ...(d.rule ? { reason: d.rule.reason } : {}), at });
+    }
     return { verdict: d.verdict, ...(d.rule ? { reason: d.rule.reason } : {}) };
   }
 
