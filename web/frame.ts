@@ -3,6 +3,7 @@ import { api, loadMe, type Me } from './api.js';
 import { clear, h } from './dom.js';
 import { listenForAlerts } from './alerts.js';
 import { showPendingCount } from './pending-count.js';
+import { labelTables } from './table-labels.js';
 import { allPages, matchPage, mayOpen } from './router.js';
 
 export async function renderFrame(doc: Document): Promise<void> {
@@ -10,6 +11,7 @@ export async function renderFrame(doc: Document): Promise<void> {
   const nav = doc.getElementById('nav')!;
   const who = doc.getElementById('who')!;
   let me = await loadMe();
+  labelTables(main);
 
   const menu = doc.getElementById('menu-toggle');
   // On a phone the navigation folds behind one button; a navigation closes it again.
