@@ -4,6 +4,7 @@ import { h } from './dom.js';
 import { fmtDateTime, fmtDuration, fmtRelative, fmtSpan } from './format.js';
 import type { RequestView } from './request-types.js';
 import { withStepUp } from './step-up.js';
+import { endReasonText } from '../gateway/core/end-reasons.js';
 
 /** "pending (0 of 1 approvals)", "approved · active now until …", "approved · starts at …", "revoked" … */
 export function statusText(r: RequestView, now = Date.now()): string {
@@ -81,9 +82,10 @@ export function contextList(r: RequestView): HTMLElement {
                   h(
                     'li',
                     {},
-                    `${fmtDateTime(s.startedAt)} · ${s.protocol.toUpperCase()}`,
+                    h('a', { href: `/sessions/${encodeURIComponent(s.id)}`, 'data-nav': true }, fmtDateTime(s.startedAt)),
+                    ` · ${s.protocol.toUpperCase()}`,
                     s.endedAt ? ` · ${fmtDuration((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 60_000)}` : ' · live',
-                    s.endReason ? ` · ${s.endReason}` : '',
+                    s.endReason ? ` · ${endReasonText(s.endReason)}` : '',
                   ),
                 ),
               )

@@ -175,6 +175,9 @@ export const targetSchema = z
       .prefault({}),
     forwarding: z.array(destination).default([]),
     fileTransfer: z.enum(['allow', 'deny']).default('deny'),
+    // Keystrokes ("i" events) hold what is typed at no-echo prompts (passwords) and travel in evidence packs to
+    // outside auditors: recorded only where the site opts in. Commands are captured from the screen either way.
+    recording: z.strictObject({ keystrokes: z.boolean().default(false) }).prefault({}),
   })
   .superRefine(
     (t: unknown, ctx) => {

@@ -137,13 +137,13 @@ export class VendorSession implements ChannelHost {
         width: pty?.cols ?? 80,
         height: pty?.rows ?? 24,
         ...(pty?.term ? { term: pty.term } : {}),
-        gatehouse: { session: this.id, grant: auth.request.grantId, user: auth.user.id, target: auth.target.id },
+        gatehouse: { session: this.id, grant: auth.request.grantId, user: auth.user.id, target: auth.target.id, keystrokes: auth.target.recording.keystrokes },
       };
       const w = await CastWriter.open(path, header, deps.clock);
       w.onFailure((err) => void this.recordingFailed(err));
       await deps.store.update((d) => {
         const s = d.sessions.find((x) => x.id === this.id);
-        if (s) s.recording = { path: relative(deps.storageDir, path) };
+        if (s) s.recording = { path: relative(deps.storageDir, path), keystrokes: auth.target.recording.keystrokes };
       });
       return w;
     })();

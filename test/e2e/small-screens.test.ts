@@ -61,11 +61,11 @@ const overflow = (page: Page) =>
     const width = document.documentElement.clientWidth;
     if (document.documentElement.scrollWidth <= width) return [];
     const out: string[] = [];
-    for (const el of document.querySelectorAll('body *')) {
+    for (const el of Array.from(document.querySelectorAll('body *'))) {
       const r = el.getBoundingClientRect();
       if (r.right <= width + 1 || r.width === 0) continue;
       if (el.parentElement && el.parentElement.getBoundingClientRect().right > width + 1) continue;
-      out.push(`${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}.${[...el.classList].join('.')} right=${Math.round(r.right)}`);
+      out.push(`${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}.${Array.from(el.classList).join('.')} right=${Math.round(r.right)}`);
     }
     return out;
   });
