@@ -173,7 +173,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         router: apiGuard({ publicUrl, session: sessions.middleware({ refuseExpired: true }) }),
       },
       { path: '/auth', router: authRoutes({ deps, oidc, logins, sessions, liveSessions, rateLimit: loginLimit }) },
-      { path: '/api', router: meRoutes(deps, () => ssh?.port) },
+      { path: '/api', router: meRoutes(deps, () => ssh?.port, () => ssh?.hostKeys ?? []) },
       { path: '/api', router: totpRouter(deps, { limiter: stepUpRateLimit(clock) }) },
       { path: '/api', router: keysRouter(deps) },
       { path: '/api', router: requestsRouter({ broker, clock, config }) },

@@ -15,7 +15,8 @@ const usage = `Gatehouse ${version} — privileged remote access for industrial 
 
 usage:
   gatehouse serve [--config config/gatehouse.yaml]     run the gateway (web + API + SSH)
-  gatehouse demo [--dir PATH]                          run everything embedded, with demo users and a demo target
+  gatehouse demo [--dir PATH | --fresh]                run everything embedded, with demo users and a demo target;
+                                                       state is kept between runs unless --fresh (or --dir) is given
   gatehouse config check [--config PATH]               validate a config; every problem with its key path
   gatehouse audit verify [--config PATH | --dir PATH]  verify the audit hash chain and checkpoint signatures
   gatehouse recordings verify [--config PATH | --dir PATH]

@@ -10,6 +10,7 @@ export interface Me {
   stepUpUntil: string | null;
   csrfToken: string;
   sshPort: number | null;
+  sshHostKeys?: Array<{ fingerprint: string; publicKey: string }>;
 }
 
 export class ApiError extends Error {

@@ -16,10 +16,16 @@ export interface MeResponse {
   csrfToken: string;
   /** The gateway's SSH port, for the `ssh -p PORT target@host` line the pages show; null if SSH is off. */
   sshPort: number | null;
+  /** The gateway's SSH host keys (`SHA256:…` and the one-line public key), to check on first connect. */
+  sshHostKeys: Array<{ fingerprint: string; publicKey: string }>;
 }
 
 /** `sshPort`: the listening port once the SSH front is up (it starts after HTTP). */
-export function meRoutes(deps: Pick<Deps, 'config' | 'clock'>, sshPort: () => number | undefined = () => undefined): Router {
+export function meRoutes(
+  deps: Pick<Deps, 'config' | 'clock'>,
+  sshPort: () => number | undefined = () => undefined,
+  hostKeys: () => ReadonlyArray<{ fingerprint: string; publicKey: string }> = () => [],
+): Router {
   const router = Router();
   router.get('/me', (req, res) => {
     const { user, session } = requireAuth(req);
@@ -35,6 +41,7 @@ export function meRoutes(deps: Pick<Deps, 'config' | 'clock'>, sshPort: () => nu
       stepUpUntil: until !== undefined && until > deps.clock.now() ? isoTime(until) : null,
       csrfToken: session.csrfToken,
       sshPort: sshPort() ?? null,
+      sshHostKeys: hostKeys().map((k) => ({ fingerprint: k.fingerprint, publicKey: k.publicKey })),
     };
     res.set('Cache-Control', 'no-store').json(body);
   });
