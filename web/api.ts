@@ -8,6 +8,7 @@ export interface Me {
   roles: Array<'vendor' | 'supervisor' | 'auditor' | 'admin'>;
   totpEnrolled: boolean;
   stepUpUntil: string | null;
+  stepUpMinutes?: number;
   csrfToken: string;
   sshPort: number | null;
   sshHostKeys?: Array<{ fingerprint: string; publicKey: string }>;

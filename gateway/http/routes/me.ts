@@ -13,6 +13,8 @@ export interface MeResponse {
   totpEnrolled: boolean;
   /** Until when the last TOTP step-up counts for sensitive actions; null if none or no longer fresh. */
   stepUpUntil: string | null;
+  /** How long a step-up counts (stepUp.maxAgeMinutes), to say so where a page asks for one. */
+  stepUpMinutes: number;
   csrfToken: string;
   /** The gateway's SSH port, for the `ssh -p PORT target@host` line the pages show; null if SSH is off. */
   sshPort: number | null;
@@ -39,6 +41,7 @@ export function meRoutes(
       roles: [...user.roles],
       totpEnrolled: user.totp?.confirmed === true,
       stepUpUntil: until !== undefined && until > deps.clock.now() ? isoTime(until) : null,
+      stepUpMinutes: deps.config.stepUp.maxAgeMinutes,
       csrfToken: session.csrfToken,
       sshPort: sshPort() ?? null,
       sshHostKeys: hostKeys().map((k) => ({ fingerprint: k.fingerprint, publicKey: k.publicKey })),
