@@ -12,7 +12,8 @@ export function statusText(r: RequestView, now = Date.now()): string {
   const end = Date.parse(r.endsAt);
   switch (r.state) {
     case 'pending':
-      return `pending (${r.approvals} of ${r.approvalsRequired} approvals)`;
+      // Undecided when its window ends, a request expires: the approver sees how long is left to decide.
+      return `pending (${r.approvals} of ${r.approvalsRequired} approvals) · expires ${fmtRelative(end, now)}`;
     case 'approved':
       if (now < start) return `approved · starts at ${fmtDateTime(start)} (${fmtRelative(start, now)})`;
       if (now < end) return `approved · active now, until ${fmtDateTime(end)} (${fmtRelative(end, now)})`;
