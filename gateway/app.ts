@@ -36,8 +36,11 @@ import { requestsRouter } from './http/routes/requests.js';
 import { sessionsRouter } from './http/routes/sessions.js';
 import { targetsRouter } from './http/routes/targets.js';
 import { evidenceRouter } from './http/routes/evidence.js';
-import { recoverInterruptedSessions } from './ssh/recovery.js';
+import { recoverInterruptedSessions } from './recording/recovery.js';
 import { type RunningSsh, type SshServerOptions, startSshServer } from './ssh/server.js';
+import { installFaultHandlers } from './process-faults.js';
+import { StorageFaults } from './storage/faults.js';
+import { StorageMonitor } from './storage/monitor.js';
 import { Store } from './store.js';
 import { version } from './version.js';
 
@@ -102,6 +105,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await store.close();
     throw err;
   }
+  const faults = new StorageFaults();
   try {
     audit = await AuditLog.open({ dir: storageDir, clock, logger });
   } catch (err) {
@@ -110,9 +114,21 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await store.close();
     throw err;
   }
+  try {
+    // Every change's records go through the store from here; a crash between the two writes is repaired now.
+    await store.attachAudit(audit, faults);
+  } catch (err) {
+    await audit.close();
+    // A broken chain must stop start-up, and must not leave the store locked behind it.
+    await commands.close();
+    await store.close();
+    throw err;
+  }
 
   const alerts = new CommandAlerts();
-  const deps: Deps = { config, store, audit, commands, clock, logger, storageDir, alerts };
+  const deps: Deps = { config, store, audit, commands, clock, logger, storageDir, faults, alerts };
+  const monitor = new StorageMonitor({ store, audit, commands, faults, logger, storageDir });
+  faults.onChange((now) => metrics.storageFaults(now.map((f) => f.file)));
   // --- Crash recovery (issue 5): sessions left open by a crash are ended and their recordings
   // repaired and marked incomplete, after the audit log opens and before any door opens.
   try {
@@ -185,9 +201,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     ],
     isAdmin: (req) => sessions.peek(req)?.user.roles.includes('admin') === true,
     onRefusal,
+    // A storage fault makes the gateway unhealthy (it refuses new actions) but it keeps serving and heals itself.
     health: () => ({
-      ok: !stopping,
-      detail: { site: config.site.name, version, auditSeq: audit.head().seq },
+      ok: !stopping && faults.ok,
+      detail: {
+        site: config.site.name,
+        version,
+        auditSeq: audit.head().seq,
+        ...(faults.ok ? {} : { reason: faults.reason(), storage: faults.list() }),
+      },
     }),
   });
   let http: RunningHttp;
@@ -220,6 +242,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }
   }
   // --- end SSH listener
+  // A stray rejection (a refused write on some connection's path) is logged and audited, never a silent exit.
+  const removeFaultHandlers = installFaultHandlers({ logger, audit, metrics });
   await audit.append({
     type: 'gateway.started',
     actor: systemActor(),
@@ -228,11 +252,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   logger.info({ http: http.url, storageDir }, 'gateway started');
   sessions.start();
   scheduler.start();
+  monitor.start();
 
   let stopped: Promise<void> | undefined;
   const stop = (reason = 'stopped') => {
     stopped ??= (async () => {
       stopping = true;
+      await monitor.stop();
       sessions.stop();
       await scheduler.stop();
       // Open event streams would otherwise hold http.close for its whole grace period.
@@ -249,6 +275,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await audit.close();
       await commands.close();
       await store.close();
+      removeFaultHandlers();
       logger.info({ reason }, 'gateway stopped');
     })();
     return stopped;

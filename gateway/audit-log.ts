@@ -58,6 +58,7 @@ export class AuditLog {
   private tail: ChainHead;
   /** The last record known to be on disk. */
   private durable: ChainHead;
+  private durableIsCheckpoint = false;
   private sinceCheckpoint: number;
   private lastWasCheckpoint = false;
   /** What audit.head.json holds now. */
@@ -82,15 +83,11 @@ export class AuditLog {
       {
         durable: (r) => {
           this.durable = { seq: r.seq, hash: r.hash };
+          this.durableIsCheckpoint = r.type === 'audit.checkpoint';
         },
         // A checkpoint ends its batch: the head file is replaced before anything after that checkpoint
         // is written, so after a crash the head is current or lags only a checkpoint that is the last line.
-        afterBarrier: async ({ seq, hash }) => {
-          const head = { seq, hash, keyId: this.key.keyId, sig: this.key.sign(`${seq}:${hash}`) };
-          await replaceDurably(this.dir, join(this.dir, HEAD_FILE), `${JSON.stringify(head)}\n`);
-          this.signedHead = head;
-          this.headFsyncs += 2;
-        },
+        afterBarrier: (r) => this.writeHead(r),
         failed: (err) => {
           this.logger?.error({ err }, 'audit log write failed; all further audited actions are refused');
           return unavailable(
@@ -181,6 +178,36 @@ export class AuditLog {
     return done;
   }
 
+  /** The error every append is refused with since a write failed, until recover() succeeds. */
+  get failure(): Error | undefined {
+    return this.writer.failure;
+  }
+
+  /**
+   * After a failed write (a full disk that has space again): cuts the log back to its last durable record,
+   * forgets the records that were refused (their callers were told), and seals the durable chain with a
+   * checkpoint (or re-signs the head of the one it ends with). False if the disk still refuses.
+   */
+  async recover(): Promise<boolean> {
+    if (!this.writer.failure) return true;
+    if (this.closing) return false;
+    try {
+      await this.writer.reset();
+      this.tail = { ...this.durable };
+      this.lastWasCheckpoint = this.durableIsCheckpoint;
+      if (this.durableIsCheckpoint) {
+        if (this.signedHead?.seq !== this.durable.seq) await this.writeHead(this.durable);
+        this.sinceCheckpoint = 0;
+      } else {
+        this.sinceCheckpoint = 1;
+        await this.chainCheckpoint();
+      }
+      return !this.writer.failure;
+    } catch {
+      return false;
+    }
+  }
+
   /** Appends a signed checkpoint now if records arrived since the last one. */
   checkpoint(): Promise<AuditRecord | undefined> {
     if (this.closing) return Promise.reject(unavailable('audit_closed', 'the audit log is closed'));
@@ -230,6 +257,13 @@ export class AuditLog {
     // checkpoints whatever the batching, which is the bound the verifier enforces.
     if (++this.sinceCheckpoint >= this.every) this.chainCheckpoint().catch(() => {});
     return done;
+  }
+
+  private async writeHead({ seq, hash }: ChainHead): Promise<void> {
+    const head = { seq, hash, keyId: this.key.keyId, sig: this.key.sign(`${seq}:${hash}`) };
+    await replaceDurably(this.dir, join(this.dir, HEAD_FILE), `${JSON.stringify(head)}\n`);
+    this.signedHead = head;
+    this.headFsyncs += 2;
   }
 
   private chainCheckpoint(): Promise<AuditRecord> {

@@ -5,6 +5,7 @@ import type { CommandAlerts } from './command-alerts.js';
 import type { CommandLog } from './command-log.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import type { StorageFaults } from './storage/faults.js';
 import type { Store } from './store.js';
 
 export interface Deps {
@@ -19,4 +20,6 @@ export interface Deps {
   storageDir: string;
   /** Alerted and blocked commands as they happen (live viewers, the event stream, webhooks). */
   alerts?: CommandAlerts;
+  /** What storage is failing now (healthz, the metric, refusals); recordings report theirs here. */
+  faults?: StorageFaults;
 }

@@ -52,6 +52,18 @@ export class GroupCommit<T> {
     while (this.flushing) await this.flushing;
   }
 
+  /**
+   * After a failure: cuts the file back to its last durable byte (a torn line goes) and accepts pushes
+   * again. Throws, still failed, if the file cannot be cut (the disk is still refusing).
+   */
+  async reset(): Promise<void> {
+    if (!this.failure) return;
+    await this.idle();
+    await this.fh.truncate(this.durableBytes);
+    await this.fh.datasync();
+    this.failure = undefined;
+  }
+
   private schedule(): void {
     if (this.flushing) return;
     this.flushing = (async () => {

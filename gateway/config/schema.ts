@@ -229,7 +229,12 @@ export const configSchema = z.strictObject({
     publicUrl: httpUrl.transform((s) => s.replace(/\/+$/, '')),
     tls: z.strictObject({ cert: fsPath, key: fsPath }).optional(),
   }),
-  ssh: z.strictObject({ listen, hostKeys: z.array(fsPath).min(1, 'name at least one host key file') }),
+  ssh: z.strictObject({
+    listen,
+    hostKeys: z.array(fsPath).min(1, 'name at least one host key file'),
+    // From TCP accept to authenticated: identification, key exchange and login must fit in it.
+    loginGraceSeconds: z.int().min(1).max(600).default(30),
+  }),
   oidc: z.strictObject({
     issuer: httpUrl,
     clientId: nonEmpty,

@@ -145,7 +145,10 @@ export class CommandCapture {
         resolve(l);
       };
       this.waiters.add(done);
-      void this.settle(line, opts).then((l) => (this.disposed ? undefined : done(l)));
+      this.settle(line, opts).then(
+        (l) => (this.disposed ? undefined : done(l)),
+        () => done({ text: '', fullScreen: false, typed: 0 }),
+      );
     });
   }
 

@@ -6,7 +6,8 @@ import { WebSocket } from 'ws';
 import { z } from 'zod';
 
 const Control = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('resize'), cols: z.int().min(1).max(1000), rows: z.int().min(1).max(500) }),
+  // Any positive size is taken and clamped by the relay (terminal-size.ts): a wide window still gets 1000 columns.
+  z.strictObject({ type: z.literal('resize'), cols: z.int().min(1).max(0xffffffff), rows: z.int().min(1).max(0xffffffff) }),
 ]);
 export type ClientControl = z.infer<typeof Control>;
 

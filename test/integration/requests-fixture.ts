@@ -126,6 +126,7 @@ export async function openFixture(opts: FixtureOptions = {}): Promise<Fixture> {
   const clock = new ManualClock(T0);
   const store = await Store.open({ dir: tmp.path });
   const audit = await AuditLog.open({ dir: tmp.path, clock, checkpointIntervalMs: 0 });
+  await store.attachAudit(audit);
   const config = requestsConfig(tmp.path, opts.webhooks);
   const sessions = new LiveSessions({ closeTimeoutMs: 500 });
   const notifier = opts.notifier?.({ audit, clock });

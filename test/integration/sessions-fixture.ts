@@ -100,6 +100,7 @@ export async function openSessionsFixture(o: { viewedPeriodMs?: number } = {}): 
   const clock = new ManualClock(T0);
   const store = await Store.open({ dir: tmp.path });
   const audit = await AuditLog.open({ dir: tmp.path, clock, checkpointIntervalMs: 0, checkpointEvery: 20 });
+  await store.attachAudit(audit);
   const commandLog = await CommandLog.open({ store });
   const config = requestsConfig(tmp.path);
   const registry = new LiveSessions({ closeTimeoutMs: 1000 });
