@@ -28,7 +28,7 @@ describe('--help', () => {
     }
     // Nothing was created where it ran (no storage folder, no keys, no demo state).
     expect(await readdir(cwd)).toEqual([]);
-  });
+  }, 90_000);
 
   it('a group without its subcommand names the subcommands and fails', async () => {
     const r = await runCli(['evidence'], { cwd });
