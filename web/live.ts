@@ -1,22 +1,14 @@
 // Live updates: one EventSource on /api/events shared by the pages, reconnected with backoff after failures.
+import type { CommandAlert } from '../gateway/command-alerts.js';
 import type { RequestView } from './request-types.js';
+
+/** An alerted or blocked command on a live session this user may watch: the server's own type. */
+export type { CommandAlert };
 
 export interface RequestChanged {
   /** The audit event that changed it, e.g. request.approved. */
   type: string;
   request: RequestView;
-}
-
-/** An alerted or blocked command on a live session this user may watch (gateway/command-alerts.ts). */
-export interface CommandAlert {
-  sessionId: string;
-  targetId: string;
-  userId: string;
-  userName: string;
-  verdict: 'alerted' | 'blocked';
-  text: string;
-  reason?: string;
-  at: string;
 }
 
 interface Subscriber {
@@ -53,6 +45,19 @@ function stop(): void {
   delete document.body.dataset.live;
 }
 
+/** A named event's JSON data; a frame that does not parse is dropped. */
+function on<T>(es: EventSource, name: string, fn: (data: T) => void): void {
+  es.addEventListener(name, (ev) => {
+    let data: T;
+    try {
+      data = JSON.parse((ev as MessageEvent<string>).data) as T;
+    } catch {
+      return;
+    }
+    fn(data);
+  });
+}
+
 function connect(): void {
   if (source || ended) return;
   setStatus('connecting');
@@ -63,22 +68,10 @@ function connect(): void {
     setStatus('open');
     for (const s of active()) s.onOpen?.();
   });
-  es.addEventListener('request.changed', (ev) => {
-    let data: RequestChanged;
-    try {
-      data = JSON.parse((ev as MessageEvent<string>).data) as RequestChanged;
-    } catch {
-      return;
-    }
+  on<RequestChanged>(es, 'request.changed', (data) => {
     for (const s of active()) s.onChange?.(data);
   });
-  es.addEventListener('command.alert', (ev) => {
-    let data: CommandAlert;
-    try {
-      data = JSON.parse((ev as MessageEvent<string>).data) as CommandAlert;
-    } catch {
-      return;
-    }
+  on<CommandAlert>(es, 'command.alert', (data) => {
     for (const s of active()) s.onAlert?.(data);
   });
   // The web session ended (sign-out elsewhere, expiry): reconnecting would only be refused.

@@ -135,4 +135,22 @@ describe('every page on a desktop and on a phone', () => {
       await p.context.close();
     }
   }, 60_000);
+
+  it('vendor: a pasted private key is refused in the browser and never sent', async () => {
+    const p = await openAs(browser, harness(), 'vendor', secrets.vendor!, '/keys');
+    try {
+      const posted: string[] = [];
+      p.page.on('request', (r) => {
+        if (r.method() === 'POST') posted.push(`${r.url()} ${r.postData() ?? ''}`);
+      });
+      await p.page.locator('#key-line').fill('-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----');
+      await p.page.locator('#key-add').click();
+      await expect.poll(() => p.page.locator('#key-error').textContent()).toContain('That is a PRIVATE key. It was not sent');
+      expect(await p.page.locator('#key-error').textContent()).toContain('Treat that key as exposed');
+      expect(await p.page.locator('#key-line').inputValue()).toBe('');
+      expect(posted).toEqual([]);
+    } finally {
+      await p.context.close();
+    }
+  }, 60_000);
 });
