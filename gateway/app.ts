@@ -2,12 +2,14 @@
 // order of trust: state (locked), then the audit log (verified), then the doors (HTTP, later SSH).
 import { resolve } from 'node:path';
 import { AuditLog } from './audit-log.js';
+import { SyslogStream, type SyslogStreamOptions } from './audit/syslog.js';
 import { CommandLog } from './command-log.js';
+import { PlcLog } from './conduit/plc-log.js';
 import { LoginTransactions } from './auth/login-flow.js';
 import { createOidcClient, type OidcClient } from './auth/oidc.js';
 import { type WebSessionOptions, WebSessions } from './auth/web-session.js';
 import { type Clock, systemClock } from './clock.js';
-import { type Config, resolveSecret } from './config.js';
+import { type Config, resolveConfigPath, resolveSecret } from './config.js';
 import { systemActor } from './core/model.js';
 import type { Deps } from './deps.js';
 import { auditRefusals } from './http/audit-refusal.js';
@@ -60,6 +62,10 @@ export interface GatewayOptions {
   liveSessions?: SessionRegistry;
   /** RDP through guacd (issue 7): timeouts (tests shorten them). */
   rdp?: RdpRouteOptions['tuning'];
+  /** `serve --accept-missing-audit-head`: start on a log whose signed head is gone (audited). */
+  acceptMissingAuditHead?: boolean;
+  /** SIEM stream tuning (tests shorten the delivery confirmation and the retries). */
+  syslog?: Pick<SyslogStreamOptions, 'confirmMs' | 'tickMs' | 'retryDelaysMs'>;
 }
 
 export interface AuthTuning {
@@ -83,6 +89,8 @@ export interface Gateway {
   ssh?: RunningSsh;
   liveSessions: SessionRegistry;
   broker: Broker;
+  /** The audit stream to the SIEM, when audit.syslog is configured. */
+  syslog?: SyslogStream;
   /** Sign-in state: `sessions.onSessionEnded` is where websockets hook in to close with their session. */
   auth: { sessions: WebSessions; logins: LoginTransactions; oidc: OidcClient };
   stop(reason?: string): Promise<void>;
@@ -97,6 +105,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   const store = await Store.open({ dir: storageDir, logger });
   let commands: CommandLog;
+  let plc: PlcLog;
   let audit: AuditLog;
   try {
     // State too, opened under the store's lock: it also finishes moving a v1 db.json's commands.
@@ -105,12 +114,32 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await store.close();
     throw err;
   }
+  try {
+    plc = await PlcLog.open(storageDir, logger);
+  } catch (err) {
+    await commands.close();
+    await store.close();
+    throw err;
+  }
+  /** The two append-only logs beside db.json close together, wherever start-up fails or the gateway stops. */
+  const closeLogs = async () => {
+    await plc.close();
+    await commands.close();
+  };
   const faults = new StorageFaults();
   try {
-    audit = await AuditLog.open({ dir: storageDir, clock, logger });
+    const { signingKey, checkpointEverySeconds } = config.audit;
+    audit = await AuditLog.open({
+      dir: storageDir,
+      clock,
+      logger,
+      checkpointIntervalMs: checkpointEverySeconds * 1000,
+      ...(signingKey ? { signingKeyFile: resolveConfigPath(signingKey.file, opts.cwd) } : {}),
+      acceptMissingHead: opts.acceptMissingAuditHead === true,
+    });
   } catch (err) {
     // A broken chain must stop start-up, and must not leave the store locked behind it.
-    await commands.close();
+    await closeLogs();
     await store.close();
     throw err;
   }
@@ -120,13 +149,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   } catch (err) {
     await audit.close();
     // A broken chain must stop start-up, and must not leave the store locked behind it.
-    await commands.close();
+    await closeLogs();
     await store.close();
     throw err;
   }
 
   const alerts = new CommandAlerts();
-  const deps: Deps = { config, store, audit, commands, clock, logger, storageDir, faults, alerts };
+  const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir, faults, alerts };
   const monitor = new StorageMonitor({ store, audit, commands, faults, logger, storageDir });
   faults.onChange((now) => metrics.storageFaults(now.map((f) => f.file)));
   // --- Crash recovery (issue 5): sessions left open by a crash are ended and their recordings
@@ -135,7 +164,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await recoverInterruptedSessions(deps);
   } catch (err) {
     await audit.close();
-    await commands.close();
+    await closeLogs();
     await store.close();
     throw err;
   }
@@ -156,6 +185,22 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // scheduler closes what falls due; live sessions (SSH, RDP) register in one registry.
   const liveSessions = opts.liveSessions ?? new LiveSessions({ logger });
   const notifier = new Webhooks({ urls: config.notify.webhooks, audit, clock, logger });
+  // The SIEM stream (also the log's outside witness) reads audit.jsonl from its cursor: records written
+  // before this point, and while the SIEM is away, go out too.
+  const siem = config.audit.syslog;
+  const syslog = siem
+    ? new SyslogStream({
+        config: siem.caFile ? { ...siem, caFile: resolveConfigPath(siem.caFile, opts.cwd) } : siem,
+        dir: storageDir,
+        audit,
+        clock,
+        logger,
+        notifier,
+        registry: metrics.registry,
+        ...opts.syslog,
+      })
+    : undefined;
+  await syslog?.start();
   const broker = new Broker({ config, store, audit, clock, logger, sessions: liveSessions, notifier });
   const scheduler = new Scheduler({
     broker,
@@ -217,7 +262,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     http = await startHttpServer(app, opts.httpListen ?? config.http.listen);
   } catch (err) {
     await audit.close();
-    await commands.close();
+    await syslog?.stop();
+    await closeLogs();
     await store.close();
     throw err;
   }
@@ -236,7 +282,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     } catch (err) {
       await http.close();
       await audit.close();
-      await commands.close();
+      await syslog?.stop();
+      await closeLogs();
       await store.close();
       throw err;
     }
@@ -273,12 +320,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await onRefusal.flush();
       await audit.append({ type: 'gateway.stopped', actor: systemActor(), data: { reason } });
       await audit.close();
-      await commands.close();
+      await syslog?.stop(); // after the final checkpoint, so it leaves the machine too
+      await closeLogs();
       await store.close();
       removeFaultHandlers();
       logger.info({ reason }, 'gateway stopped');
     })();
     return stopped;
   };
-  return { config, storageDir, store, audit, commands, metrics, http, ssh, liveSessions, broker, auth: { sessions, logins, oidc }, stop };
+  return { config, storageDir, store, audit, commands, metrics, http, ssh, liveSessions, broker, ...(syslog ? { syslog } : {}), auth: { sessions, logins, oidc }, stop };
 }

@@ -4,6 +4,7 @@ import type { Clock } from './clock.js';
 import type { CommandAlerts } from './command-alerts.js';
 import type { CommandLog } from './command-log.js';
 import type { Config } from './config.js';
+import type { PlcLog } from './conduit/plc-log.js';
 import type { Logger } from './log.js';
 import type { StorageFaults } from './storage/faults.js';
 import type { Store } from './store.js';
@@ -14,6 +15,8 @@ export interface Deps {
   audit: AuditLog;
   /** Captured shell commands (commands.jsonl): appended here, never through the store. */
   commands: CommandLog;
+  /** PLC operations seen in SSH forwards (plc.jsonl); absent: inspected and judged, not stored. */
+  plc?: PlcLog;
   clock: Clock;
   logger: Logger;
   /** Absolute path of storage.dir (db.json, audit.jsonl, commands.jsonl, keys/, sessions/). */

@@ -10,8 +10,8 @@ interface Queued<T> {
 }
 
 export interface GroupCommitHooks<T> {
-  /** Runs once a batch is durable, with its last value, before its promises resolve. */
-  durable(last: T): void;
+  /** Runs once a batch is durable, with its last value and its bytes, before its promises resolve. */
+  durable(last: T, bytes: Buffer): void;
   /** Runs after a barrier line is durable and before anything queued after it is written. */
   afterBarrier(value: T): Promise<void>;
   /** Turns an I/O error into the error every pending and later push is rejected with. */
@@ -93,7 +93,7 @@ export class GroupCommit<T> {
     this.stats.batches++;
     this.stats.fsyncs++;
     this.durableBytes += bytes.length;
-    this.hooks.durable(last.value);
+    this.hooks.durable(last.value, bytes);
     for (const q of batch) q.resolve(q.value);
     if (!last.barrier) return;
     try {

@@ -11,6 +11,7 @@ import {
   parseHostPort,
   regexProblem,
 } from './checks.js';
+import { type ForwardProtocol, forwardingEntrySchema, plcRulesSchema, splitForwarding } from './plc-schema.js';
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -173,7 +174,8 @@ export const targetSchema = z
         rules: z.array(commandRuleSchema).default([]),
       })
       .prefault({}),
-    forwarding: z.array(destination).default([]),
+    forwarding: z.array(forwardingEntrySchema(destination)).default([]),
+    plcRules: plcRulesSchema,
     fileTransfer: z.enum(['allow', 'deny']).default('deny'),
     // Keystrokes ("i" events) hold what is typed at no-echo prompts (passwords) and travel in evidence packs to
     // outside auditors: recorded only where the site opts in. Commands are captured from the screen either way.
@@ -192,7 +194,10 @@ export const targetSchema = z
         });
     },
     { when: () => true },
-  );
+  )
+  // forwarding stays the list of destinations the forward check compares; what each declared one speaks
+  // goes beside it (forwardProtocols), so every reader of the list keeps working on plain strings.
+  .transform(({ forwarding, ...t }): typeof t & { forwarding: string[]; forwardProtocols?: Record<string, ForwardProtocol> } => ({ ...t, ...splitForwarding(forwarding) }));
 
 const targetsSchema = z.array(targetSchema).superRefine(
   (targets: unknown, ctx) => {
@@ -215,6 +220,33 @@ const targetsSchema = z.array(targetSchema).superRefine(
 );
 
 const groups = z.array(nonEmpty).default([]);
+
+/** RFC 5424 APP-NAME: 1 to 48 printable US-ASCII characters, no space. */
+const appName = z.string().regex(/^[!-~]{1,48}$/, 'use 1 to 48 printable ASCII characters without spaces');
+
+export const auditSchema = z
+  .strictObject({
+    // Why outside the storage folder: whoever can read the folder could otherwise re-sign a forged log.
+    signingKey: z.strictObject({ file: fsPath }).optional(),
+    checkpointEverySeconds: z.int().min(1).max(3600).default(60),
+    syslog: z
+      .strictObject({
+        host,
+        port,
+        transport: z.enum(['tcp', 'tls']).default('tls'),
+        caFile: fsPath.optional(),
+        appName: appName.default('gatehouse'),
+        // When the stream is this far behind (records, or seconds since the oldest unsent one) it alerts.
+        alertBacklog: z.int().min(1).default(10_000),
+        alertAfterSeconds: z.int().min(1).default(60),
+      })
+      .superRefine((s, ctx) => {
+        if (s.caFile !== undefined && s.transport !== 'tls')
+          ctx.addIssue({ code: 'custom', path: ['caFile'], message: 'caFile only applies to transport: tls' });
+      })
+      .optional(),
+  })
+  .prefault({});
 
 export const configSchema = z.strictObject({
   site: z.strictObject({
@@ -245,6 +277,7 @@ export const configSchema = z.strictObject({
   }),
   stepUp: z.strictObject({ maxAgeMinutes: z.int().min(1).max(480).default(15) }).prefault({}),
   storage: z.strictObject({ dir: fsPath.default('recordings') }).prefault({}),
+  audit: auditSchema,
   guacd: z
     .strictObject({
       host: host.default('127.0.0.1'),
@@ -264,3 +297,5 @@ export type RdpTargetConfig = NonNullable<TargetConfig['rdp']>;
 export type MaintenanceWindow = z.output<typeof maintenanceWindowSchema>;
 export type CommandRule = z.output<typeof commandRuleSchema>;
 export type SecretRef = z.output<typeof secretRefSchema>;
+export type AuditConfig = z.output<typeof auditSchema>;
+export type SyslogConfig = NonNullable<AuditConfig['syslog']>;

@@ -27,6 +27,9 @@ export const AUDIT_EVENT_TYPES = [
   'config.loaded', // a validated configuration was taken into use (path, hash of its text)
   'audit.checkpoint', // signed Ed25519 checkpoint over the previous record's hash (written by the log itself)
   'audit.recovered', // at start, a partial last line left by a crash was cut off (bytes dropped)
+  'audit.missing_head_accepted', // the gateway started although audit.head.json was missing, because the operator said so
+  'audit.syslog_behind', // the stream to the SIEM fell behind (backlog, since when, last error)
+  'audit.syslog_caught_up', // the stream to the SIEM caught up again after falling behind
   'audit.viewed', // someone read or searched the audit trail
   'audit.verified', // someone ran a verification of the chain through the API, with its outcome
   'auth.login', // a web login completed (OIDC issuer + subject, roles granted)
@@ -66,6 +69,12 @@ export const AUDIT_EVENT_TYPES = [
   'command.executed', // a command was captured and allowed
   'command.alerted', // a command matched an alert rule
   'command.blocked', // a command matched a block rule and was not sent to the target
+  'plc.alerted', // a PLC operation in a forward matched a PLC rule and was let through (alert mode, or an alert rule)
+  'plc.blocked', // a PLC operation was refused with the protocol's own error (enforce, block rule)
+  'plc.held', // a PLC operation waits for a supervisor's confirmation (enforce, confirm rule)
+  'plc.approved', // a supervisor approved a held PLC operation; it went on to the device
+  'plc.denied', // a held PLC operation was refused: by a supervisor, by timeout, or because the session ended
+  'plc.unparsed', // a forward's PLC protocol could not be read (S7comm-plus, TLS, another protocol): passed opaque or closed
   'recording.sealed', // a session recording was closed and its SHA-256 recorded
   'recording.incomplete', // a recording was found unsealed after a crash and sealed as incomplete
   'recording.failed', // a recording could not be written (the session is closed: no unrecorded access)

@@ -26,6 +26,8 @@ export interface ReportInput {
   transfers: { sample: AuditLine[]; total: number };
   recordings: { included: boolean; count: number };
   notes: string[];
+  /** The "PLC operations" table (evidence/plc-table.ts), rendered and escaped there; shown under change control. */
+  plcSection?: string;
 }
 
 /** Rows shown per table; the CSVs always hold all of them. */
@@ -219,7 +221,8 @@ ${table(
     a.data?.size ?? a.data?.bytes, a.data?.sha256,
   ]),
   r.transfers.total, 'file and clipboard transfers', 'audit.jsonl',
-)}`;
+)}
+${r.plcSection ?? ''}`;
 
   const zones = countBy(rows.targets, (t) => t.zone ?? '(unknown)');
   const assets = `<h2>5. Asset inventory: targets and zones</h2>

@@ -64,6 +64,7 @@ export function monitorRoute(o: MonitorRouteOptions): WsRoute {
             screen: (s) => send(JSON.stringify({ type: 'screen', ...s, sessionId: live.id, targetId: live.targetId, userId: live.userId, userName: vendor?.name ?? live.userId, startedAt: live.startedAt })),
             output: (b) => send(b),
             resize: (cols, rows) => send(JSON.stringify({ type: 'resize', cols, rows })),
+            plc: (event) => send(JSON.stringify({ ...event, type: 'plc', event: event.type })),
             ended: (reason) => {
               send(JSON.stringify({ type: 'ended', reason }));
               if (ws.readyState === Ws.OPEN) ws.close(1000, 'session ended');

@@ -7,6 +7,7 @@ import { registerPage } from '../router.js';
 import { closeText, type Control, openTerminalSocket } from '../terminal/socket.js';
 import { liveTerminateForm } from '../terminate-form.js';
 import { createXterm } from '../terminal/xterm-view.js';
+import { plcLivePanel } from '../plc-operations.js';
 
 registerPage({
   path: '/sessions/:id/watch',
@@ -33,6 +34,8 @@ registerPage({
       void screen.offsetWidth; // restarts the flash when two alerts come close together
       screen.classList.add(`flash-${a.verdict}`);
     };
+    const plc = plcLivePanel(id, mayTerminate);
+    main.append(plc.el);
 
     const view = createXterm(screen, { readOnly: true });
     // Sizes come from the vendor's client: clamped as the gateway does (1..1000 × 1..500), and a resize that
@@ -60,6 +63,7 @@ registerPage({
           status.textContent = `Watching session ${id} (this is audited)`;
         } else if (msg.type === 'alert') mark({ ...(msg as unknown as CommandAlert), userName: heading.dataset.vendor ?? 'the vendor', targetId: heading.dataset.target ?? '' });
         else if (msg.type === 'resize') resize(msg.cols, msg.rows);
+        else if (msg.type === 'plc') plc.event(msg);
         else if (msg.type === 'ended') lastMessage = `The session ended (${String(msg.reason)}).`;
         else if (msg.type === 'error') lastMessage = String(msg.message ?? '');
       },
