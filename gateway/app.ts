@@ -32,6 +32,8 @@ import { Broker } from './broker.js';
 import { Scheduler } from './scheduler.js';
 import { Webhooks } from './notify.js';
 import { eventsRouter } from './http/events.js';
+import { alertLine, CommandAlerts } from './command-alerts.js';
+import { mayOversee } from './core/session-access.js';
 import { requestsRouter } from './http/routes/requests.js';
 import { sessionsRouter } from './http/routes/sessions.js';
 import { targetsRouter } from './http/routes/targets.js';
@@ -152,7 +154,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     throw err;
   }
 
-  const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir, faults };
+  const alerts = new CommandAlerts();
+  const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir, faults, alerts };
   const monitor = new StorageMonitor({ store, audit, commands, faults, logger, storageDir });
   faults.onChange((now) => metrics.storageFaults(now.map((f) => f.file)));
   // --- Crash recovery (issue 5): sessions left open by a crash are ended and their recordings
@@ -207,7 +210,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     logger,
     timeZone: config.site.timezone,
   });
-  const events = eventsRouter({ broker, onSessionEnded: (l) => sessions.onSessionEnded(l) });
+  // An alerted or blocked command reaches overseers where they are: the webhook, and every open page (the navigation).
+  alerts.subscribe((a) => notifier.notify(`command.${a.verdict}`, { text: alertLine(a, config.site.name), alert: { ...a } }));
+  const events = eventsRouter({
+    broker,
+    onSessionEnded: (l) => sessions.onSessionEnded(l),
+    onAlert: (l) => alerts.subscribe(l),
+    mayWatch: (user, targetId) => mayOversee(user, config.targets.find((t) => t.id === targetId)),
+  });
 
   let stopping = false;
   let ssh: RunningSsh | undefined; // set once the SSH listener is up (below); GET /api/me shows its port
@@ -224,7 +234,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         router: apiGuard({ publicUrl, session: sessions.middleware({ refuseExpired: true }) }),
       },
       { path: '/auth', router: authRoutes({ deps, oidc, logins, sessions, liveSessions, rateLimit: loginLimit }) },
-      { path: '/api', router: meRoutes(deps, () => ssh?.port) },
+      { path: '/api', router: meRoutes(deps, () => ssh?.port, () => ssh?.hostKeys ?? []) },
       { path: '/api', router: totpRouter(deps, { limiter: stepUpRateLimit(clock) }) },
       { path: '/api', router: keysRouter(deps) },
       { path: '/api', router: requestsRouter({ broker, clock, config }) },

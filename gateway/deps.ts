@@ -1,6 +1,7 @@
 // What request handlers and services are given: built once in app.ts, never imported as globals.
 import type { AuditLog } from './audit-log.js';
 import type { Clock } from './clock.js';
+import type { CommandAlerts } from './command-alerts.js';
 import type { CommandLog } from './command-log.js';
 import type { Config } from './config.js';
 import type { PlcLog } from './conduit/plc-log.js';
@@ -20,6 +21,8 @@ export interface Deps {
   logger: Logger;
   /** Absolute path of storage.dir (db.json, audit.jsonl, commands.jsonl, keys/, sessions/). */
   storageDir: string;
+  /** Alerted and blocked commands as they happen (live viewers, the event stream, webhooks). */
+  alerts?: CommandAlerts;
   /** What storage is failing now (healthz, the metric, refusals); recordings report theirs here. */
   faults?: StorageFaults;
 }

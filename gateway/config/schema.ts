@@ -177,6 +177,9 @@ export const targetSchema = z
     forwarding: z.array(forwardingEntrySchema(destination)).default([]),
     plcRules: plcRulesSchema,
     fileTransfer: z.enum(['allow', 'deny']).default('deny'),
+    // Keystrokes ("i" events) hold what is typed at no-echo prompts (passwords) and travel in evidence packs to
+    // outside auditors: recorded only where the site opts in. Commands are captured from the screen either way.
+    recording: z.strictObject({ keystrokes: z.boolean().default(false) }).prefault({}),
   })
   .superRefine(
     (t: unknown, ctx) => {

@@ -158,13 +158,13 @@ export class VendorSession implements ChannelHost {
         width: pty?.cols ?? 80,
         height: pty?.rows ?? 24,
         ...(pty?.term ? { term: pty.term } : {}),
-        gatehouse: { session: this.id, grant: auth.request.grantId, user: auth.user.id, target: auth.target.id },
+        gatehouse: { session: this.id, grant: auth.request.grantId, user: auth.user.id, target: auth.target.id, keystrokes: auth.target.recording.keystrokes },
       };
       const w = await CastWriter.open(path, header, deps.clock);
       w.onFailure((err) => detach(this.recordingFailed(err), deps.logger, 'could not end a session whose recording failed'));
       await deps.store.update((d) => {
         const s = d.sessions.find((x) => x.id === this.id);
-        if (s) s.recording = { path: relative(deps.storageDir, path) };
+        if (s) s.recording = { path: relative(deps.storageDir, path), keystrokes: auth.target.recording.keystrokes };
       });
       return w;
     })();
@@ -245,6 +245,10 @@ export class VendorSession implements ChannelHost {
     const stored = this.o.deps.commands.append({ id, sessionId: this.id, at, text, verdict: d.verdict, ...(d.rule ? { rule: d.rule.match } : {}) });
     this.later(stored);
     this.later(stored.catch(() => undefined).then(() => this.o.deps.audit.append({ type, actor: this.actor, subject: { ...this.subject, commandId: id }, data: { text, via, verdict: d.verdict, wouldBe: d.wouldBe, mode: this.rules.mode, ...rule } })));
+    if (d.verdict !== 'allowed') {
+      const a = this.o.auth;
+      this.o.deps.alerts?.publish({ sessionId: this.id, targetId: a.target.id, userId: a.user.id, userName: a.user.name, verdict: d.verdict, text, ...(d.rule ? { reason: d.rule.reason } : {}), at });
+    }
     return { verdict: d.verdict, ...(d.rule ? { reason: d.rule.reason } : {}) };
   }
 

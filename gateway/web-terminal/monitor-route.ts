@@ -43,6 +43,7 @@ export function monitorRoute(o: MonitorRouteOptions): WsRoute {
             if (closed || ws.readyState !== Ws.OPEN) return;
             if (ws.bufferedAmount > maxBuffered) {
               closed = true;
+              offAlerts?.();
               stop?.();
               return ws.close(4008, 'viewer too slow');
             }
@@ -50,8 +51,13 @@ export function monitorRoute(o: MonitorRouteOptions): WsRoute {
           };
           // Read-only: anything the viewer sends is ignored, never relayed.
           ws.on('message', () => undefined);
+          // Alerted and blocked commands reach the viewer as the vendor's Enter is judged, before the notice bytes.
+          const offAlerts = deps.alerts?.subscribe((a) => {
+            if (a.sessionId === live.id) send(JSON.stringify({ type: 'alert', verdict: a.verdict, text: a.text, reason: a.reason ?? '', at: a.at }));
+          });
           ws.once('close', () => {
             closed = true;
+            offAlerts?.();
             stop?.();
           });
           watch({
