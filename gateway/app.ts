@@ -56,11 +56,11 @@ export interface GatewayOptions {
   httpListen?: string;
   /** Sign-in tuning (tests shorten timeouts and raise or lower rate limits). */
   auth?: AuthTuning;
-  /** SSH listener (issue 5): `false` = do not start it; otherwise overrides (tests bind port 0, shorten grace). */
+  /** SSH listener: `false` = do not start it; otherwise overrides (tests bind port 0, shorten grace). */
   ssh?: false | Pick<SshServerOptions, 'listen' | 'loginGraceMs' | 'maxUnauthPerIp' | 'maxUnauth'>;
   /** The live-session registry shared with the broker/scheduler (default: a new one). */
   liveSessions?: SessionRegistry;
-  /** RDP through guacd (issue 7): timeouts (tests shorten them). */
+  /** RDP through guacd: timeouts (tests shorten them). */
   rdp?: RdpRouteOptions['tuning'];
   /** `serve --accept-missing-audit-head`: start on a log whose signed head is gone (audited). */
   acceptMissingAuditHead?: boolean;
@@ -158,7 +158,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir, faults, alerts };
   const monitor = new StorageMonitor({ store, audit, commands, faults, logger, storageDir });
   faults.onChange((now) => metrics.storageFaults(now.map((f) => f.file)));
-  // --- Crash recovery (issue 5): sessions left open by a crash are ended and their recordings
+  // --- Crash recovery: sessions left open by a crash are ended and their recordings
   // repaired and marked incomplete, after the audit log opens and before any door opens.
   try {
     await recoverInterruptedSessions(deps);
@@ -181,7 +181,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   const loginLimit = loginRateLimit(clock, opts.auth?.loginPerMinute);
 
-  // Access workflow (issue 4): the broker turns decisions into store writes + audit events; the
+  // Access workflow: the broker turns decisions into store writes + audit events; the
   // scheduler closes what falls due; live sessions (SSH, RDP) register in one registry.
   const liveSessions = opts.liveSessions ?? new LiveSessions({ logger });
   const notifier = new Webhooks({ urls: config.notify.webhooks, audit, clock, logger });
@@ -221,7 +221,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   let stopping = false;
   let ssh: RunningSsh | undefined; // set once the SSH listener is up (below); GET /api/me shows its port
-  // RDP (issue 7): tokens minted under /api, redeemed once by /ws/rdp.
+  // RDP: tokens minted under /api, redeemed once by /ws/rdp.
   const rdpTokens = new RdpTokens({ now: () => clock.now() });
   const onRefusal = auditRefusals({ audit, clock, logger, perMinute: opts.auth?.refusalsPerMinute });
   const app = createHttpApp({
@@ -275,7 +275,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const websockets = attachWebSockets(http.server, { publicUrl, sessions, routes: wsRoutes, onRefusal, logger });
   // --- end websockets
 
-  // --- SSH listener (issue 5): after HTTP, before gateway.started; stopped before the audit log closes.
+  // --- SSH listener: after HTTP, before gateway.started; stopped before the audit log closes.
   if (opts.ssh !== false) {
     try {
       ssh = await startSshServer({ deps, registry: liveSessions, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...opts.ssh });
@@ -310,7 +310,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await scheduler.stop();
       // Open event streams would otherwise hold http.close for its whole grace period.
       events.closeAll();
-      await ssh?.close(); // SSH listener (issue 5): live sessions end and are recorded before the log closes
+      await ssh?.close(); // SSH listener: live sessions end and are recorded before the log closes
       await terminals.closeAll('gateway_stopped', 'the gateway is stopping');
       await desktops.closeAll('gateway_stopped', 'the gateway is stopping');
       websockets.closeAll();

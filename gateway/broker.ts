@@ -133,7 +133,7 @@ export class Broker {
     return view;
   }
 
-  /** Revokes a grant and closes its live sessions before answering (SPEC: within a second). */
+  /** Revokes a grant and closes its live sessions before answering (the promise: within a second). */
   async revoke(caller: Caller, id: string, reason: string): Promise<RequestView & { sessionsClosed: number }> {
     const view = await this.act(caller, id, 'request.revoke', (r, t, now) =>
       revoke(r, factsOf(caller.user), t, reason, now),

@@ -1,4 +1,4 @@
-// JSON API client: same-origin cookies, the CSRF header on every mutating call, SPEC error format.
+// JSON API client: same-origin cookies, the CSRF header on every mutating call, the documented error format.
 
 export interface Me {
   id: string;

@@ -7,7 +7,7 @@ import { formatLocal } from '../core/windows.js';
 import type { NotifyPayload } from '../notify.js';
 import { formatWindow } from './facts.js';
 
-/** The request events that go to webhooks (SPEC: created, approved, denied, revoked). */
+/** The request events that go to webhooks (created, approved, denied, revoked, as docs/reference.md lists). */
 export const NOTIFIED: ReadonlySet<RequestEventType> = new Set([
   'request.created',
   'request.approved',

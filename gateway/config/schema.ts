@@ -1,4 +1,4 @@
-// The zod schema of config/gatehouse.yaml (SPEC.md "Configuration"): shapes, defaults, value checks.
+// The zod schema of config/gatehouse.yaml (docs/reference.md "Configuration"): shapes, defaults, value checks.
 import { z } from 'zod';
 import {
   envNamePattern,

@@ -6,7 +6,7 @@
 // Non-finite numbers and bigints are refused rather than silently rewritten. For the values Gatehouse
 // writes this is the same text RFC 8785 (JCS) gives.
 //
-// A line is `{"seq":…,"at":…,"type":…,"actor":…,"subject":…,"data":…,"prev":…,"hash":…}` (SPEC order;
+// A line is `{"seq":…,"at":…,"type":…,"actor":…,"subject":…,"data":…,"prev":…,"hash":…}` (the documented order;
 // subject/data left out when absent) and
 // hash = sha256hex(prev + canonicalJson(record without hash)), whose top-level keys are therefore in the
 // order actor, at, data, prev, seq, subject, type.

@@ -28,7 +28,7 @@ export function sessionVisibleTo(
 }
 
 /**
- * May `user` replay recordings (on top of seeing the session)? SPEC names supervisors and auditors
+ * May `user` replay recordings (on top of seeing the session)? The reference names supervisors and auditors
  * (admins do all either does). A vendor-only user does not: the recording holds every keystroke,
  * including those typed at no-echo prompts, and replay is the overseers' tool.
  */

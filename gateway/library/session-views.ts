@@ -1,4 +1,4 @@
-// The sessions library (issue 6): what the API shows of recorded sessions and captured commands, filtered per viewer.
+// The sessions library: what the API shows of recorded sessions and captured commands, filtered per viewer.
 import type { TargetConfig } from '../config.js';
 import { factsOf } from '../broker/facts.js';
 import { mayReplay, mayTerminate, sessionVisibleTo } from '../core/session-access.js';

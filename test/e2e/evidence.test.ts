@@ -48,7 +48,7 @@ describe('evidence pack in the browser', () => {
       const exported = await h.waitAudit('evidence.exported');
       expect(exported.actor?.email).toBe('auditor@plant.example');
       const denials = async () => (await h.audit()).filter((a) => a.type === 'access.denied' && a.data?.path === '/api/evidence');
-      // Without the recordings no code was asked for (SPEC gives every auditor the pack as is).
+      // Without the recordings no code was asked for (the reference gives every auditor the pack as is).
       expect(await p.locator('#stepup-dialog').count()).toBe(0);
 
       // With the recordings: the page asks for the code before the download, and never lets the gateway refuse.

@@ -84,7 +84,7 @@ describe('GET /api/evidence', () => {
     expect(denied.length).toBeGreaterThanOrEqual(3);
   });
 
-  it('with recordings needs a fresh step-up (none or an aged one refused before any pack is built); without, as SPEC has it, not', async () => {
+  it('with recordings needs a fresh step-up (none or an aged one refused before any pack is built); without, as the reference has it, not', async () => {
     const period = `?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
     const q = `${period}&recordings=true`;
     const exports = async () => (await h.audit()).filter((a) => a.type === 'evidence.exported').length;
@@ -106,7 +106,7 @@ describe('GET /api/evidence', () => {
       return Buffer.from(await res.arrayBuffer());
     };
 
-    // Enrolled, signed in, never stepped up: the pack without recordings comes as SPEC promises every auditor.
+    // Enrolled, signed in, never stepped up: the pack without recordings comes as the reference promises every auditor.
     await zip(period);
     expect(await exports()).toBe(before + 1);
     // With recordings: refused, and the refusal is audited once (centrally, written before the answer), with who.

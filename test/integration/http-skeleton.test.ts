@@ -60,7 +60,7 @@ describe('HTTP skeleton', () => {
     expect(js.headers.get('content-type')).toContain('javascript');
   });
 
-  it('answers unknown API routes in the SPEC error format', async () => {
+  it('answers unknown API routes in the documented error format', async () => {
     const res = await fetch(`${gw.http.url}/api/no-such-thing`);
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: { code: 'not_found', message: 'no such route' } });

@@ -106,7 +106,7 @@ describe('linking records', () => {
     expect(hashRecord(second)).toBe(second.hash);
   });
 
-  it('writes the line in the SPEC order with canonical nested objects', () => {
+  it('writes the line in the documented order with canonical nested objects', () => {
     const { record, line } = sealRecord(
       GENESIS,
       { type: 'request.approved', actor, subject: { targetId: 't', requestId: 'r' }, data: { z: 1, a: 2 } },

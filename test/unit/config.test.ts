@@ -48,7 +48,7 @@ describe('parseConfig: valid configs', () => {
     expect(parseConfig(testConfigInput('/tmp/x')).ok).toBe(true);
   });
 
-  it('fills the defaults the SPEC implies', () => {
+  it('fills the documented defaults', () => {
     const m = minimal();
     delete m.ssh.loginGraceSeconds;
     const r = parseConfig(m);

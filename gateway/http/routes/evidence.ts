@@ -48,7 +48,7 @@ export function evidenceRouter(deps: Deps): Router {
     const { period, withRecordings } = parseQuery(req);
     // With recordings a pack carries every screen and keystroke echo of a period, the most one click takes out of
     // the gateway: an unattended auditor browser must not be enough. Without them it is the trail and the tables,
-    // which SPEC gives every auditor as is. Refused before any work; the 403 is audited centrally (audit-refusal.ts).
+    // which the reference gives every auditor as is. Refused before any work; the 403 is audited centrally (audit-refusal.ts).
     if (withRecordings) requireFreshStepUp(ctx, deps.clock.now(), deps.config.stepUp.maxAgeMinutes);
     if (running >= MAX_RUNNING)
       throw new GatehouseError('rate_limited', 'export_busy', 'evidence packs are being exported already; try again when they are done');

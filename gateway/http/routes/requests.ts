@@ -28,7 +28,7 @@ function idOf(req: Request): string {
 
 /**
  * Guards, in order: signed in (401), role from server state (403 forbidden), fresh TOTP step-up where
- * SPEC asks for one (403 stepup_required), then the broker: visibility (404 for ids the caller may not
+ * the reference asks for one (403 stepup_required), then the broker: visibility (404 for ids the caller may not
  * see) and the core rules (403 self_approval / not_approver, 409 not_pending …). 401/403 are audited by
  * the central error hook (http/audit-refusal.ts), the rest by the broker.
  */
