@@ -1,8 +1,6 @@
 // Wires the gateway together: the only module that knows all the others. Start order is the
 // order of trust: state (locked), then the audit log (verified), then the doors (HTTP, later SSH).
 import { resolve } from 'node:path';
-import { AuditLog } from './audit-log.js';
-import { CommandLog } from './command-log.js';
 import { LoginTransactions } from './auth/login-flow.js';
 import { createOidcClient, type OidcClient } from './auth/oidc.js';
 import { type WebSessionOptions, WebSessions } from './auth/web-session.js';
@@ -36,7 +34,8 @@ import { targetsRouter } from './http/routes/targets.js';
 import { evidenceRouter } from './http/routes/evidence.js';
 import { recoverInterruptedSessions } from './ssh/recovery.js';
 import { type RunningSsh, type SshServerOptions, startSshServer } from './ssh/server.js';
-import { Store } from './store.js';
+import { openStorage } from './storage/open.js';
+import type { AuditPort, CommandPort, StatePort, Storage } from './storage/port.js';
 import { version } from './version.js';
 
 export interface GatewayOptions {
@@ -68,10 +67,12 @@ export interface AuthTuning {
 export interface Gateway {
   config: Config;
   storageDir: string;
-  store: Store;
-  audit: AuditLog;
-  /** Captured shell commands (commands.jsonl). */
-  commands: CommandLog;
+  store: StatePort;
+  audit: AuditPort;
+  /** Captured shell commands (commands.jsonl or PostgreSQL). */
+  commands: CommandPort;
+  /** The open storage engine (lowdb or postgres). */
+  storage: Storage;
   metrics: Metrics;
   http: RunningHttp;
   /** The SSH listener, unless started with `ssh: false`. */
@@ -90,24 +91,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const storageDir = resolve(opts.cwd ?? process.cwd(), config.storage.dir);
   const metrics = createMetrics();
 
-  const store = await Store.open({ dir: storageDir, logger });
-  let commands: CommandLog;
-  let audit: AuditLog;
-  try {
-    // State too, opened under the store's lock: it also finishes moving a v1 db.json's commands.
-    commands = await CommandLog.open({ store, logger });
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
-  try {
-    audit = await AuditLog.open({ dir: storageDir, clock, logger });
-  } catch (err) {
-    // A broken chain must stop start-up, and must not leave the store locked behind it.
-    await commands.close();
-    await store.close();
-    throw err;
-  }
+  // State, commands and the audit log (verified) from the engine the config names (storage/open.ts).
+  const storage = await openStorage({ config, storageDir, clock, logger, ...(opts.cwd !== undefined && { cwd: opts.cwd }) });
+  const { state: store, audit, commands } = storage;
 
   const deps: Deps = { config, store, audit, commands, clock, logger, storageDir };
   // --- Crash recovery (issue 5): sessions left open by a crash are ended and their recordings
@@ -115,9 +101,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   try {
     await recoverInterruptedSessions(deps);
   } catch (err) {
-    await audit.close();
-    await commands.close();
-    await store.close();
+    await storage.close();
     throw err;
   }
   // --- end crash recovery
@@ -184,9 +168,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   try {
     http = await startHttpServer(app, opts.httpListen ?? config.http.listen);
   } catch (err) {
-    await audit.close();
-    await commands.close();
-    await store.close();
+    await storage.close();
     throw err;
   }
 
@@ -203,9 +185,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       ssh = await startSshServer({ deps, registry: liveSessions, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...opts.ssh });
     } catch (err) {
       await http.close();
-      await audit.close();
-      await commands.close();
-      await store.close();
+      await storage.close();
       throw err;
     }
   }
@@ -236,12 +216,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       // Refusals only counted so far, and the stop itself, are evidence too: in before the final checkpoint is signed.
       await onRefusal.flush();
       await audit.append({ type: 'gateway.stopped', actor: systemActor(), data: { reason } });
-      await audit.close();
-      await commands.close();
-      await store.close();
+      await storage.close();
       logger.info({ reason }, 'gateway stopped');
     })();
     return stopped;
   };
-  return { config, storageDir, store, audit, commands, metrics, http, ssh, liveSessions, broker, auth: { sessions, logins, oidc }, stop };
+  return { config, storageDir, store, audit, commands, storage, metrics, http, ssh, liveSessions, broker, auth: { sessions, logins, oidc }, stop };
 }

@@ -1,17 +1,15 @@
 // What request handlers and services are given: built once in app.ts, never imported as globals.
-import type { AuditLog } from './audit-log.js';
 import type { Clock } from './clock.js';
-import type { CommandLog } from './command-log.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
-import type { Store } from './store.js';
+import type { AuditPort, CommandPort, StatePort } from './storage/port.js';
 
 export interface Deps {
   config: Config;
-  store: Store;
-  audit: AuditLog;
-  /** Captured shell commands (commands.jsonl): appended here, never through the store. */
-  commands: CommandLog;
+  store: StatePort;
+  audit: AuditPort;
+  /** Captured shell commands (commands.jsonl or PostgreSQL): appended here, never through the store. */
+  commands: CommandPort;
   clock: Clock;
   logger: Logger;
   /** Absolute path of storage.dir (db.json, audit.jsonl, commands.jsonl, keys/, sessions/). */

@@ -4,6 +4,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Low } from 'lowdb';
 import { GatehouseError } from './errors.js';
+import type { AuditSink } from './storage/audit-sink.js';
 import { type Logger, silentLogger } from './log.js';
 import { deepFreeze } from './store/clone.js';
 import { freezeChanged, lazyDraft, settle, StateTexts } from './store/draft.js';
@@ -24,10 +25,17 @@ export { type Migration, migrate, migrations } from './store/migrations.js';
 export { CURRENT_SCHEMA_VERSION, type DbData, emptyDb, type WebSessionRecord } from './store/schema.js';
 
 interface Job {
-  fn: (draft: DbData) => unknown;
+  fn: (draft: DbData, audit: AuditSink) => unknown;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
+
+/** This Store alone has no audit log: storage/lowdb.ts hands fns a sink that appends after the write. */
+const noAuditSink: AuditSink = {
+  record() {
+    throw new Error('this Store has no audit log; open storage through storage/open.ts');
+  },
+};
 
 /** Which Store's update fn is running in this async context: a nested update would wait for itself. */
 const insideUpdate = new AsyncLocalStorage<Store>();
@@ -108,7 +116,7 @@ export class Store {
    * change is fsync'd. If `fn` throws nothing changes. Do not call `update` from inside `fn`
    * (it would wait for itself) and keep `fn` short: every other writer waits for it.
    */
-  update<T>(fn: (draft: DbData) => T | Promise<T>): Promise<T> {
+  update<T>(fn: (draft: DbData, audit: AuditSink) => T | Promise<T>): Promise<T> {
     if (this.closing)
       return Promise.reject(new GatehouseError('unavailable', 'storage_closed', 'store is closed'));
     if (insideUpdate.getStore() === this)
@@ -155,7 +163,7 @@ export class Store {
       const touched = new Set<string>();
       const draft = lazyDraft(state, touched);
       try {
-        const value = await insideUpdate.run(this, () => job.fn(draft));
+        const value = await insideUpdate.run(this, () => job.fn(draft, noAuditSink));
         const settled = settle(state, draft, touched, textOf); // throws if fn left a cycle or a BigInt: its own failure
         state = settled.state;
         for (const [key, text] of settled.changed) pending.set(key, text);

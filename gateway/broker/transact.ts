@@ -1,9 +1,9 @@
 // How a decision becomes state: the transition runs inside the store's serialised update, then its audit events are appended.
-import type { AuditLog } from '../audit-log.js';
+import type { AuditPort } from '../storage/port.js';
 import type { RequestEvent, Transition } from '../core/access.js';
 import type { AccessRequest, Actor } from '../core/model.js';
 import type { DbData } from '../store/schema.js';
-import type { Store } from '../store.js';
+import type { StatePort } from '../storage/port.js';
 import { GatehouseError, isGatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -19,7 +19,7 @@ export const refusalError = (t: Extract<Transition, { ok: false }>) =>
  * store then writes nothing at all.
  */
 export function transact(
-  store: Store,
+  store: StatePort,
   requestId: string,
   step: (request: AccessRequest, draft: DbData) => Transition,
 ): Promise<Applied> {
@@ -41,7 +41,7 @@ export function transact(
  * transitions in the order they were applied. The HTTP answer waits for this: nothing is acknowledged
  * before its evidence is on disk.
  */
-export function recordEvents(audit: AuditLog, actor: Actor, events: readonly RequestEvent[]): Promise<unknown> {
+export function recordEvents(audit: AuditPort, actor: Actor, events: readonly RequestEvent[]): Promise<unknown> {
   return Promise.all(
     events.map((e) => audit.append({ type: e.type, actor, subject: e.subject, data: e.data })),
   );
@@ -54,7 +54,7 @@ export function recordEvents(audit: AuditLog, actor: Actor, events: readonly Req
  * (outside every window) — is recorded here. 5xx are failures, not refusals.
  */
 export async function auditRefusal(
-  audit: AuditLog,
+  audit: AuditPort,
   logger: Logger,
   actor: Actor,
   action: string,

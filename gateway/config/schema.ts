@@ -11,6 +11,7 @@ import {
   parseHostPort,
   regexProblem,
 } from './checks.js';
+import { storageSchemas } from './storage-schema.js';
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -213,6 +214,8 @@ const targetsSchema = z.array(targetSchema).superRefine(
 
 const groups = z.array(nonEmpty).default([]);
 
+const storageSection = storageSchemas({ secretRef: secretRefSchema, fsPath, host, port, httpUrl });
+
 export const configSchema = z.strictObject({
   site: z.strictObject({
     name: nonEmpty,
@@ -236,7 +239,8 @@ export const configSchema = z.strictObject({
     orgClaim: nonEmpty.default('org'),
   }),
   stepUp: z.strictObject({ maxAgeMinutes: z.int().min(1).max(480).default(15) }).prefault({}),
-  storage: z.strictObject({ dir: fsPath.default('recordings') }).prefault({}),
+  storage: storageSection.storage,
+  node: storageSection.node,
   guacd: z
     .strictObject({
       host: host.default('127.0.0.1'),

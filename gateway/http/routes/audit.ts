@@ -1,14 +1,15 @@
 // GET /api/audit (records, filtered, newest first) and GET /api/audit/verify (chain status, last signed checkpoint): auditors and admins.
 import type { Request, Router } from 'express';
 import { requireRole } from '../../auth/context.js';
-import type { AuditLog, VerifyResult } from '../../audit-log.js';
+import type { VerifyResult } from '../../audit-log.js';
+import type { AuditPort } from '../../storage/port.js';
 import { actorOf } from '../../broker/facts.js';
 import { findAuditRecord, queryAudit } from '../../library/audit-query.js';
 import { OncePer } from '../../library/once-per.js';
 import { parseAuditQuery } from './session-queries.js';
 
 export interface AuditRoutesDeps {
-  audit: AuditLog;
+  audit: AuditPort;
   storageDir: string;
   now(): number;
 }
