@@ -17,6 +17,8 @@ export interface OpenStorageOptions {
   logger: Logger;
   cwd?: string;
   checkpointIntervalMs?: number;
+  /** Records between signed checkpoints (default 1000). */
+  checkpointEvery?: number;
 }
 
 /** The node's id in a cluster; one gateway alone is `gateway`. */
@@ -32,6 +34,7 @@ export async function openStorage(o: OpenStorageOptions): Promise<Storage> {
       nodeId: nodeIdOf(o.config),
       ...(o.cwd !== undefined && { cwd: o.cwd }),
       ...(o.checkpointIntervalMs !== undefined && { checkpointIntervalMs: o.checkpointIntervalMs }),
+      ...(o.checkpointEvery !== undefined && { checkpointEvery: o.checkpointEvery }),
     });
   }
   return openLowdb(o);
@@ -55,6 +58,7 @@ async function openLowdb(o: OpenStorageOptions): Promise<Storage> {
       clock: o.clock,
       logger: o.logger,
       ...(o.checkpointIntervalMs !== undefined && { checkpointIntervalMs: o.checkpointIntervalMs }),
+      ...(o.checkpointEvery !== undefined && { checkpointEvery: o.checkpointEvery }),
     });
   } catch (err) {
     // A broken chain must stop start-up, and must not leave the store locked behind it.

@@ -37,6 +37,8 @@ export interface AuditPort {
   verify(): Promise<VerifyResult>;
   readonly keyId: string;
   stats(): AuditStats;
+  /** The committed lines newest first, where they are not audit.jsonl in storage.dir (PostgreSQL). */
+  linesBackward?(): AsyncIterable<Buffer>;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,6 @@
 // The behaviour suite's storage engine: fixtures open storage through here, so one test file runs on
 // lowdb or PostgreSQL unchanged (test/integration/postgres-suite.test.ts re-runs files on postgres).
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../gateway/clock.js';
 import type { Config } from '../../gateway/config.js';
@@ -9,7 +9,7 @@ import { openStorage } from '../../gateway/storage/open.js';
 import type { EngineName, Storage } from '../../gateway/storage/port.js';
 import { auditLines } from '../../gateway/storage/postgres/audit.js';
 import type { PostgresStorage } from '../../gateway/storage/postgres/engine.js';
-import { createTestDatabase, type TestDatabase } from './postgres.js';
+import { createTestSchema, type TestDatabase } from './postgres.js';
 
 let current: EngineName = process.env.GATEHOUSE_TEST_ENGINE === 'postgres' ? 'postgres' : 'lowdb';
 
@@ -23,6 +23,8 @@ export const testEngine = (): EngineName => current;
 export interface TestStorage extends Storage {
   /** Every audit line committed so far, in order. */
   auditLines(): Promise<string[]>;
+  /** Rewrites the first committed audit line containing `find` (a tamper the verifier must catch). */
+  tamperAudit(find: string, replace: string): Promise<void>;
   /** Closes the storage and drops its database (postgres). */
   close(): Promise<void>;
 }
@@ -30,12 +32,12 @@ export interface TestStorage extends Storage {
 let envCount = 0;
 
 /**
- * The `storage` config section for `engine` in `dir`; with postgres a fresh database is created, its URL
+ * The `storage` config section for `engine` in `dir`; with postgres a fresh schema is created, its URL
  * put in an environment variable of its own (the config names only the variable), dropped by `drop`.
  */
 export async function storageSection(dir: string, engine: EngineName = current): Promise<{ storage: Config['storage']; drop(): Promise<void>; db?: TestDatabase }> {
   if (engine === 'lowdb') return { storage: { dir, engine: 'lowdb' }, drop: async () => {} };
-  const db = await createTestDatabase();
+  const db = await createTestSchema();
   const env = `GATEHOUSE_TEST_PG_${process.pid}_${++envCount}`;
   process.env[env] = db.url;
   return {
@@ -48,7 +50,7 @@ export async function storageSection(dir: string, engine: EngineName = current):
   };
 }
 
-export async function openTestStorage(o: { dir: string; clock: Clock; logger?: Logger; engine?: EngineName; node?: Config['node'] }): Promise<TestStorage> {
+export async function openTestStorage(o: { dir: string; clock: Clock; logger?: Logger; engine?: EngineName; node?: Config['node']; checkpointEvery?: number }): Promise<TestStorage> {
   const section = await storageSection(o.dir, o.engine);
   let storage: Storage;
   try {
@@ -58,6 +60,7 @@ export async function openTestStorage(o: { dir: string; clock: Clock; logger?: L
       clock: o.clock,
       logger: o.logger ?? silentLogger,
       checkpointIntervalMs: 0,
+      ...(o.checkpointEvery !== undefined && { checkpointEvery: o.checkpointEvery }),
     });
   } catch (err) {
     await section.drop();
@@ -66,6 +69,7 @@ export async function openTestStorage(o: { dir: string; clock: Clock; logger?: L
   return {
     ...storage,
     auditLines: () => readAuditText(storage, o.dir),
+    tamperAudit: (find, replace) => tamperAudit(storage, o.dir, find, replace),
     async close() {
       await storage.close();
       await section.drop();
@@ -82,4 +86,21 @@ export async function readAuditText(storage: Storage, dir: string): Promise<stri
   }
   const text = await readFile(join(dir, 'audit.jsonl'), 'utf8');
   return text.trim().split('\n');
+}
+
+async function tamperAudit(storage: Storage, dir: string, find: string, replace: string): Promise<void> {
+  if (storage.engine === 'postgres') {
+    const { pool } = storage as PostgresStorage;
+    const r = await pool.query(
+      'UPDATE gh_audit SET line = replace(line, $1, $2) WHERE seq = (SELECT min(seq) FROM gh_audit WHERE strpos(line, $1) > 0)',
+      [find, replace],
+    );
+    if (r.rowCount !== 1) throw new Error(`no audit line contains ${find}`);
+    return;
+  }
+  const path = join(dir, 'audit.jsonl');
+  const text = await readFile(path, 'utf8');
+  const line = text.split('\n').find((l) => l.includes(find));
+  if (!line) throw new Error(`no audit line contains ${find}`);
+  await writeFile(path, text.replace(line, line.replace(find, replace)));
 }

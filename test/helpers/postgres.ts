@@ -44,3 +44,25 @@ export async function createTestDatabase(prefix = 'gh_test'): Promise<TestDataba
     },
   };
 }
+
+/**
+ * A schema of its own in the test server's database: ~30 ms against ~1 s for a database, which is what
+ * fixtures that open storage per test want. The URL selects it through search_path.
+ */
+export async function createTestSchema(prefix = 'gh_test'): Promise<TestDatabase> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  await admin((c) => c.query(`CREATE SCHEMA ${name}`));
+  const u = new URL(TEST_POSTGRES);
+  u.searchParams.set('options', `-c search_path=${name}`);
+  let dropped: Promise<void> | undefined;
+  return {
+    name,
+    url: u.toString(),
+    drop() {
+      dropped ??= admin(async (c) => {
+        await c.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
+      });
+      return dropped;
+    },
+  };
+}

@@ -162,6 +162,19 @@ export class PgAudit implements AuditPort {
     return verifyChain(this.o.pool, this.o.key, this.every);
   }
 
+  async *linesBackward(): AsyncGenerator<Buffer> {
+    let before = Number.MAX_SAFE_INTEGER;
+    for (;;) {
+      const r = await this.o.pool.query<{ seq: string; line: string }>(
+        'SELECT seq, line FROM gh_audit WHERE seq < $1 ORDER BY seq DESC LIMIT $2',
+        [before, PAGE],
+      );
+      for (const row of r.rows) yield Buffer.from(row.line);
+      if (r.rows.length < PAGE) return;
+      before = Number(r.rows[r.rows.length - 1]!.seq);
+    }
+  }
+
   get keyId(): string {
     return this.o.key.keyId;
   }
