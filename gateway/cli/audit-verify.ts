@@ -2,7 +2,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { verifyAuditFile } from '../audit-log.js';
+import { type VerifyResult, verifyAuditFile } from '../audit-log.js';
+import { namesPostgres, verifySiteAudit } from '../storage/postgres/offline.js';
 import { type CliIo, parseArgs } from './io.js';
 import { storageDirOf } from './storage-dir.js';
 
@@ -35,6 +36,21 @@ export async function runAuditVerify(argv: string[], io: CliIo, deps: AuditVerif
     return 2;
   }
 
+  let publicKeyPem: string | undefined;
+  try {
+    publicKeyPem = await readKeyFlag(value('public-key'), io);
+  } catch {
+    return 1;
+  }
+  const configFlag = value('config');
+  if (typeof configFlag === 'string' && (await namesPostgres(configFlag).catch(() => false))) {
+    const result = await verifySiteAudit(configFlag, publicKeyPem);
+    if (result.ok && result.records === 0) {
+      io.err(`no audit records in the PostgreSQL database of ${configFlag}: nothing to verify`);
+      return 1;
+    }
+    return report(result, 'the PostgreSQL audit chain', io);
+  }
   const dir = await storageDirOf(flags, io, deps.storageDirFromConfig);
   if (dir === undefined) return 1;
   const logPath = join(dir, 'audit.jsonl');
@@ -42,18 +58,22 @@ export async function runAuditVerify(argv: string[], io: CliIo, deps: AuditVerif
     io.err(`no audit log at ${logPath}: nothing to verify (check --dir or storage.dir in the config)`);
     return 1;
   }
-  const keyFlag = value('public-key');
-  let publicKeyPem: string | undefined;
-  if (typeof keyFlag === 'string') {
-    try {
-      publicKeyPem = await readFile(keyFlag, 'utf8');
-    } catch (err) {
-      io.err(`cannot read the public key ${keyFlag}: ${(err as Error).message}`);
-      return 1;
-    }
-  }
-
   const result = await verifyAuditFile(dir, { publicKeyPem, checkpointEvery: everyN });
+  return report(result, logPath, io);
+}
+
+/** The PEM of --public-key; throws once it has told the operator why the file could not be read. */
+async function readKeyFlag(keyFlag: string | true | undefined, io: CliIo): Promise<string | undefined> {
+  if (typeof keyFlag !== 'string') return undefined;
+  try {
+    return await readFile(keyFlag, 'utf8');
+  } catch (err) {
+    io.err(`cannot read the public key ${keyFlag}: ${(err as Error).message}`);
+    throw err;
+  }
+}
+
+function report(result: VerifyResult, where: string, io: CliIo): number {
   if (result.ok) {
     io.out(
       `audit log intact: ${result.records} records, ${result.checkpoints} checkpoints, last checkpoint at seq ${result.lastCheckpointSeq}`,
@@ -65,6 +85,6 @@ export async function runAuditVerify(argv: string[], io: CliIo, deps: AuditVerif
       ? `audit log BROKEN at record seq ${result.seq} (line ${result.line}): ${result.reason}`
       : `audit log BROKEN: ${result.reason}`,
   );
-  io.err(`${result.records} records before it verified; ${logPath}`);
+  io.err(`${result.records} records before it verified; ${where}`);
   return 1;
 }
