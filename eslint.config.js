@@ -17,6 +17,14 @@ export default tseslint.config(
     },
   },
   { files: ['web/**/*.ts'], languageOptions: { globals: { ...globals.browser } } },
+  // Type-aware, for the gateway: a promise nobody awaits or catches becomes an unhandled rejection, and one
+  // of those (a refused write on a full disk) used to take the whole gateway, and every session, down. `void p`
+  // is no excuse either: that is how the one that did it was written.
+  {
+    files: ['gateway/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: { '@typescript-eslint/no-floating-promises': ['error', { ignoreVoid: false }] },
+  },
   // Tests feed deliberately malformed values to the code under test.
   { files: ['test/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
 );

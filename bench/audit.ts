@@ -20,7 +20,7 @@ export interface AuditBench {
 }
 
 /** A realistic mix: people acting on requests and sessions, commands with free text. */
-function eventFor(writer: number, i: number): AuditInput {
+export function eventFor(writer: number, i: number): AuditInput {
   const actor = {
     kind: 'user',
     id: `usr_${writer}x${(i % 7) + 1}`,
@@ -58,14 +58,8 @@ function eventFor(writer: number, i: number): AuditInput {
   }
 }
 
-export async function benchAudit(opts: {
-  dir: string;
-  events?: number;
-  writers?: number;
-}): Promise<AuditBench> {
-  const events = opts.events ?? 20_000;
-  const writers = opts.writers ?? 32;
-  const log = await AuditLog.open({ dir: opts.dir, clock: systemClock });
+/** `events` appends by `writers` concurrent writers; returns the seconds they took. */
+export async function appendConcurrently(log: AuditLog, events: number, writers: number): Promise<number> {
   let next = 0;
   const started = performance.now();
   // Each writer waits for its own acknowledgement before the next append, like a request handler.
@@ -74,7 +68,18 @@ export async function benchAudit(opts: {
       for (let i = next++; i < events; i = next++) await log.append(eventFor(w, i));
     }),
   );
-  const appendSeconds = (performance.now() - started) / 1000;
+  return (performance.now() - started) / 1000;
+}
+
+export async function benchAudit(opts: {
+  dir: string;
+  events?: number;
+  writers?: number;
+}): Promise<AuditBench> {
+  const events = opts.events ?? 20_000;
+  const writers = opts.writers ?? 32;
+  const log = await AuditLog.open({ dir: opts.dir, clock: systemClock });
+  const appendSeconds = await appendConcurrently(log, events, writers);
   const { fsyncs } = log.stats();
   await log.close();
 

@@ -1,12 +1,13 @@
 // Recorder throughput: MB/s of CastWriter.output() for 64 KiB chunks of terminal text and of random binary.
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { systemClock } from '../gateway/clock.js';
 import { CastWriter } from '../gateway/recording/asciicast.js';
+import { JsonUtf8Encoder, roomFor } from '../gateway/recording/cast-encode.js';
 
 export interface RecorderBenchCase {
   name: string;
@@ -14,6 +15,8 @@ export interface RecorderBenchCase {
   mbPerSec: number;
   /** Input bytes / time spent inside output() calls: what the relay's thread pays to batch and encode. */
   hotPathMBPerSec: number;
+  /** Input bytes / CPU time of the process (user + system, the fs thread pool included): what a shared machine cannot inflate. */
+  cpuMBPerSec: number;
   inputMB: number;
   fileMB: number;
 }
@@ -50,6 +53,7 @@ async function runCase(path: string, name: string, data: Buffer): Promise<Record
   };
   const w = await CastWriter.open(path, header, systemClock, { exclusive: path !== '/dev/null' });
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   let hot = 0;
   for (let off = 0; off < data.length; off += CHUNK) {
     const t0 = performance.now();
@@ -61,6 +65,7 @@ async function runCase(path: string, name: string, data: Buffer): Promise<Record
   }
   const sealed = await w.seal();
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   // /dev/null cannot be fsynced (EINVAL); everything before that was written.
   if (w.failed && path !== '/dev/null') throw w.failed;
   const mb = (n: number) => Math.round(n / 1e6);
@@ -68,35 +73,114 @@ async function runCase(path: string, name: string, data: Buffer): Promise<Record
     name,
     mbPerSec: mb(data.length / seconds),
     hotPathMBPerSec: mb(data.length / (hot / 1000)),
+    cpuMBPerSec: mb(data.length / ((cpu.user + cpu.system) / 1e6)),
     inputMB: mb(data.length),
     fileMB: mb(path === '/dev/null' ? sealed.bytes : (await stat(path)).size),
   };
 }
 
+/**
+ * The disk alone: `bytes` written in 1 MiB pwrites, then fdatasync, in MB/s. What bounds a recording whose file is
+ * much bigger than its input (binary: every NUL is six bytes, every stray byte ≥ 0x80 three).
+ */
+export async function diskWriteRate(dir: string, bytes: number): Promise<number> {
+  const path = join(dir, 'disk-rate.bin');
+  const block = randomBytes(1024 * 1024);
+  const fh = await open(path, 'wx', 0o600);
+  try {
+    const t0 = performance.now();
+    for (let off = 0; off < bytes; off += block.length) await fh.write(block, 0, Math.min(block.length, bytes - off), off);
+    await fh.datasync();
+    return bytes / 1e6 / ((performance.now() - t0) / 1000);
+  } finally {
+    await fh.close();
+    await rm(path, { force: true });
+  }
+}
+
+/** CPU ms per MB of input for each stage of recording `data`, measured alone: what recording costs at the least. */
+export interface RecorderCost {
+  escapeMs: number;
+  hashMs: number;
+  /** pwrite of the escaped bytes, 256 KiB at a time: the kernel's copy into the page cache (no fsync). */
+  writeMs: number;
+  /** fdatasync of those bytes: the kernel's writeback, charged to the process that asks for it. */
+  syncMs: number;
+}
+
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+export async function recorderCost(dir: string, data: Buffer): Promise<RecorderCost> {
+  const enc = new JsonUtf8Encoder();
+  const out = Buffer.allocUnsafe(roomFor(CHUNK));
+  const escaped: Buffer[] = [];
+  let t = cpuNow();
+  for (let off = 0; off < data.length; off += CHUNK) {
+    const n = enc.writeInto(data.subarray(off, off + CHUNK), out, 0);
+    if (escaped.length < 64) escaped.push(Buffer.from(out.subarray(0, n))); // a sample to hash and write below
+  }
+  const escapeMs = cpuNow() - t;
+  const sample = Buffer.concat(escaped);
+  const rounds = Math.max(1, Math.round(data.length / sample.length));
+  t = cpuNow();
+  const hash = createHash('sha256');
+  for (let r = 0; r < rounds; r++) for (let off = 0; off < sample.length; off += 256 * 1024) hash.update(sample.subarray(off, off + 256 * 1024));
+  hash.digest();
+  const hashMs = cpuNow() - t;
+  const path = join(dir, 'cost.bin');
+  const fh = await open(path, 'wx', 0o600);
+  let at = 0;
+  t = cpuNow();
+  for (let r = 0; r < rounds; r++)
+    for (let off = 0; off < sample.length; off += 256 * 1024) at += (await fh.write(sample, off, Math.min(256 * 1024, sample.length - off), at)).bytesWritten;
+  const writeMs = cpuNow() - t;
+  t = cpuNow();
+  await fh.datasync();
+  const syncMs = cpuNow() - t;
+  await fh.close();
+  await rm(path, { force: true });
+  const mb = data.length / 1e6;
+  return { escapeMs: escapeMs / mb, hashMs: hashMs / mb, writeMs: writeMs / mb, syncMs: syncMs / mb };
+}
+
+export interface RecorderBench {
+  /** recorderCost() of the text case. */
+  textCost: RecorderCost;
+  cases: RecorderBenchCase[];
+  /** diskWriteRate() for the size of the binary case's file. */
+  diskMBPerSec: number;
+}
+
 /** Encodes, hashes and writes `megabytes` of each kind; includes seal (fsync) in the time. */
-export async function benchRecorder(
-  opts: { dir?: string; megabytes?: number } = {},
-): Promise<RecorderBenchCase[]> {
+export async function benchRecorder(opts: { dir?: string; megabytes?: number } = {}): Promise<RecorderBench> {
   const bytes = (opts.megabytes ?? 128) * 1024 * 1024;
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'gatehouse-bench-rec-')));
   try {
     const text = terminalText(bytes);
     const binary = binaryWithNuls(bytes);
-    return [
+    const cases = [
       await runCase(join(dir, 'text.cast'), 'text → disk', text),
       await runCase('/dev/null', 'text → /dev/null', text),
       await runCase(join(dir, 'binary.cast'), 'binary+NUL → disk', binary),
       await runCase('/dev/null', 'binary+NUL → /dev/null', binary),
     ];
+    return { cases, textCost: await recorderCost(dir, text), diskMBPerSec: Math.round(await diskWriteRate(dir, cases[2]!.fileMB * 1e6)) };
   } finally {
     if (!opts.dir) await rm(dir, { recursive: true, force: true });
   }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const r of await benchRecorder({ megabytes: Number(process.env.RECORDER_BENCH_MB ?? 128) }))
+  const bench = await benchRecorder({ megabytes: Number(process.env.RECORDER_BENCH_MB ?? 128) });
+  console.log(`disk alone, write + fdatasync: ${bench.diskMBPerSec} MB/s`);
+  const c = bench.textCost;
+  console.log(`text, CPU ms per MB: escape ${c.escapeMs.toFixed(2)}, SHA-256 ${c.hashMs.toFixed(2)}, write ${c.writeMs.toFixed(2)}, fdatasync ${c.syncMs.toFixed(2)}`);
+  for (const r of bench.cases)
     console.log(
-      `recorder ${r.name}: ${r.mbPerSec} MB/s end to end, ${r.hotPathMBPerSec} MB/s inside output() ` +
+      `recorder ${r.name}: ${r.mbPerSec} MB/s end to end, ${r.hotPathMBPerSec} MB/s inside output(), ${r.cpuMBPerSec} MB per CPU-second ` +
         `(${r.inputMB} MB in, ${r.fileMB} MB out)`,
     );
 }

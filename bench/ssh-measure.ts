@@ -119,6 +119,13 @@ export async function openShell(world: World, path: string, ms = 60_000): Promis
   };
 }
 
+/** Types `command` + Enter at the prompt and waits for the next prompt. */
+async function runAtPrompt(screen: Screen, command: string, ms: number): Promise<void> {
+  screen.text = '';
+  screen.child.stdin!.write(`${command}\r`);
+  await screen.until((s) => s.plain().includes(command) && atPrompt(s), ms, `the prompt after ${command}`);
+}
+
 /** Connect → first prompt, `samples` times one after another; the median in ms. */
 export async function setupTime(world: World, path: string, samples: number): Promise<{ medianMs: number; all: number[] }> {
   const all: number[] = [];
@@ -222,7 +229,8 @@ export async function streaming(world: World, path: string, n: number, bytesEach
 }
 
 /** Opens `n` interactive sessions (`parallel` handshakes at a time) and leaves them idle at their prompt. */
-export async function idleSessions(world: World, path: string, n: number, parallel = 10) {
+/** Opens `n` shells (`parallel` at a time); with `command`, each runs it once and is back at its prompt. */
+export async function idleSessions(world: World, path: string, n: number, parallel = 10, command?: string) {
   const open: Array<Awaited<ReturnType<typeof openShell>>> = [];
   const failures: string[] = [];
   let next = 0;
@@ -230,7 +238,9 @@ export async function idleSessions(world: World, path: string, n: number, parall
     Array.from({ length: parallel }, async () => {
       for (let i = next++; i < n; i = next++) {
         try {
-          open.push(await openShell(world, path, 120_000));
+          const s = await openShell(world, path, 120_000);
+          open.push(s);
+          if (command) await runAtPrompt(s.screen, command, 120_000);
         } catch (e) {
           failures.push((e as Error).message);
         }

@@ -60,6 +60,9 @@ export interface SshBenchOptions {
   cpuProfileDir?: string;
 }
 
+/** How long the idle sessions idle before the gateway is measured: past command capture's 3 s put-away (terminal-feed.ts). */
+const IDLE_WAIT_MS = 4000;
+
 const mib = (b: number) => (b >= 1024 * MiB ? `${b / (1024 * MiB)} GiB` : `${b / MiB} MiB`);
 
 export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult> {
@@ -128,17 +131,17 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
       const p99: PathRow = { measure: 'keystroke round trip p99', unit: 'ms' };
       for (const p of PATHS) if (res[p]) p99[p] = res[p].p99;
       rows.push(p99);
-      judge(p99, (g, pj) => g <= pj + 5, '<= ProxyJump + 5 ms');
+      judge(p99, (g) => g <= 1, '<= 1 ms (on a quiet machine)');
     }
 
     if (on('idle')) {
       const held: PathRow = { measure: `idle interactive sessions held at once (of ${sizes.idle})`, unit: 'sessions' };
-      const mem: PathRow = { measure: 'relay memory per idle session', unit: 'KiB', note: 'ProxyJump: jump sshd PSS; Gatehouse: gateway RSS (after GC)' };
+      const mem: PathRow = { measure: 'relay memory per idle session', unit: 'KiB', note: `ProxyJump: jump sshd PSS; Gatehouse: gateway RSS (after GC), command capture included; each session ran one command, then idled ${IDLE_WAIT_MS / 1000} s` };
       for (const path of ['proxyjump', 'gatehouse'] as const) {
         say(`${PATH_LABEL[path]}: opening ${sizes.idle} idle sessions…`);
         const before = path === 'gatehouse' ? await gh.rssAfterGc() : await pssKiB(await descendants(world.jump.pid));
-        const idle = await idleSessions(world, path, sizes.idle);
-        await new Promise((r) => setTimeout(r, 1000));
+        const idle = await idleSessions(world, path, sizes.idle, 10, 'true');
+        await new Promise((r) => setTimeout(r, IDLE_WAIT_MS));
         const after = path === 'gatehouse' ? await gh.rssAfterGc() : await pssKiB(await descendants(world.jump.pid));
         held[path] = idle.open.length;
         if (idle.open.length > 0) mem[path] = (after - before) / idle.open.length;
@@ -151,8 +154,8 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
       rows.push(held, mem);
       held.target = 'all held';
       held.met = held.gatehouse === sizes.idle;
-      mem.target = '<= 256 KiB (Gatehouse)';
-      if (mem.gatehouse !== undefined) mem.met = mem.gatehouse <= 256;
+      mem.target = '<= 128 KiB (Gatehouse)';
+      if (mem.gatehouse !== undefined) mem.met = mem.gatehouse <= 128;
     }
 
     if (on('hold')) {
@@ -238,7 +241,7 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
       say('Gatehouse: browser terminal over /ws/ssh…');
       try {
         const b = await benchBrowserTerminal(gh, world.gen, sizes.browserBytes);
-        rows.push({ measure: `browser terminal output over /ws/ssh/:grantId (${mib(sizes.browserBytes)} through a pty shell)`, unit: 'MB/s', ...(b.measured ? { gatehouse: b.mbPerSec } : { note: `not measured: ${b.reason}` }) });
+        rows.push({ measure: `browser terminal output over /ws/ssh/:grantId (${mib(sizes.browserBytes)} through a pty shell)`, unit: 'MB/s', target: '>= 60', ...(b.measured ? { gatehouse: b.mbPerSec, met: b.mbPerSec >= 60 } : { note: `not measured: ${b.reason}` }) });
       } catch (e) {
         failures.push(`browser terminal: ${(e as Error).message}`);
       }
@@ -267,10 +270,12 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
       for (const [label, onRate, offRate, onCpu, offCpu] of pairs) {
         if (onRate !== undefined && offRate !== undefined) {
           const loss = (1 - onRate / offRate) * 100;
-          rows.push({ measure: `recording overhead, bulk ${label}: throughput lost`, unit: '%', gatehouse: loss, target: '<= 10 %', met: loss <= 10 });
+          rows.push({ measure: `recording overhead, bulk ${label}: throughput lost`, unit: '%', gatehouse: loss, target: '<= 25 % (on this box)', met: loss <= 25 });
         }
-        if (onCpu !== undefined && offCpu !== undefined)
-          rows.push({ measure: `recording overhead, bulk ${label}: gateway CPU per MB added`, unit: '%', gatehouse: (onCpu / offCpu - 1) * 100 });
+        if (onCpu !== undefined && offCpu !== undefined) {
+          const times = onCpu / offCpu;
+          rows.push({ measure: `gateway CPU per MB, bulk ${label}: recording on ÷ off`, unit: '×', gatehouse: times, target: '<= 2.0', met: times <= 2 });
+        }
       }
     }
     return { rows, routes, ciphers, failures };

@@ -1,11 +1,12 @@
 // Wires the gateway together: the only module that knows all the others. Start order is the
 // order of trust: state (locked), then the audit log (verified), then the doors (HTTP, later SSH).
 import { resolve } from 'node:path';
+import { SyslogStream, type SyslogStreamOptions } from './audit/syslog.js';
 import { LoginTransactions } from './auth/login-flow.js';
 import { createOidcClient, type OidcClient } from './auth/oidc.js';
 import { type WebSessionOptions, WebSessions } from './auth/web-session.js';
 import { type Clock, systemClock } from './clock.js';
-import { type Config, resolveSecret } from './config.js';
+import { type Config, resolveConfigPath, resolveSecret } from './config.js';
 import { systemActor } from './core/model.js';
 import type { Deps } from './deps.js';
 import { auditRefusals } from './http/audit-refusal.js';
@@ -32,8 +33,11 @@ import { requestsRouter } from './http/routes/requests.js';
 import { sessionsRouter } from './http/routes/sessions.js';
 import { targetsRouter } from './http/routes/targets.js';
 import { evidenceRouter } from './http/routes/evidence.js';
-import { recoverInterruptedSessions } from './ssh/recovery.js';
+import { recoverInterruptedSessions } from './recording/recovery.js';
 import { type RunningSsh, type SshServerOptions, startSshServer } from './ssh/server.js';
+import { installFaultHandlers } from './process-faults.js';
+import { StorageFaults } from './storage/faults.js';
+import { StorageMonitor } from './storage/monitor.js';
 import { openStorage } from './storage/open.js';
 import type { AuditPort, CommandPort, StatePort, Storage } from './storage/port.js';
 import { version } from './version.js';
@@ -54,6 +58,10 @@ export interface GatewayOptions {
   liveSessions?: SessionRegistry;
   /** RDP through guacd (issue 7): timeouts (tests shorten them). */
   rdp?: RdpRouteOptions['tuning'];
+  /** `serve --accept-missing-audit-head`: start on a log whose signed head is gone (audited). */
+  acceptMissingAuditHead?: boolean;
+  /** SIEM stream tuning (tests shorten the delivery confirmation and the retries). */
+  syslog?: Pick<SyslogStreamOptions, 'confirmMs' | 'tickMs' | 'retryDelaysMs'>;
 }
 
 export interface AuthTuning {
@@ -79,6 +87,8 @@ export interface Gateway {
   ssh?: RunningSsh;
   liveSessions: SessionRegistry;
   broker: Broker;
+  /** The audit stream to the SIEM, when audit.syslog is configured. */
+  syslog?: SyslogStream;
   /** Sign-in state: `sessions.onSessionEnded` is where websockets hook in to close with their session. */
   auth: { sessions: WebSessions; logins: LoginTransactions; oidc: OidcClient };
   stop(reason?: string): Promise<void>;
@@ -91,16 +101,29 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const storageDir = resolve(opts.cwd ?? process.cwd(), config.storage.dir);
   const metrics = createMetrics();
 
+  const faults = new StorageFaults();
   // State, commands and the audit log (verified) from the engine the config names (storage/open.ts).
-  const storage = await openStorage({ config, storageDir, clock, logger, ...(opts.cwd !== undefined && { cwd: opts.cwd }) });
+  const storage = await openStorage({
+    config,
+    storageDir,
+    clock,
+    logger,
+    faults,
+    ...(opts.cwd !== undefined && { cwd: opts.cwd }),
+    acceptMissingAuditHead: opts.acceptMissingAuditHead === true,
+  });
   const { state: store, audit, commands } = storage;
 
-  const deps: Deps = { config, store, audit, commands, clock, logger, storageDir };
+  const deps: Deps = { config, store, audit, commands, clock, logger, storageDir, faults };
+  const { lowdb } = storage;
+  const monitor = lowdb && new StorageMonitor({ ...lowdb, faults, logger, storageDir });
+  faults.onChange((now) => metrics.storageFaults(now.map((f) => f.file)));
   // --- Crash recovery (issue 5): sessions left open by a crash are ended and their recordings
   // repaired and marked incomplete, after the audit log opens and before any door opens.
   try {
     await recoverInterruptedSessions(deps);
   } catch (err) {
+    await audit.close();
     await storage.close();
     throw err;
   }
@@ -121,6 +144,23 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // scheduler closes what falls due; live sessions (SSH, RDP) register in one registry.
   const liveSessions = opts.liveSessions ?? new LiveSessions({ logger });
   const notifier = new Webhooks({ urls: config.notify.webhooks, audit, clock, logger });
+  // The SIEM stream (also the log's outside witness) reads audit.jsonl from its cursor: records written
+  // before this point, and while the SIEM is away, go out too.
+  const siem = config.audit.syslog;
+  // The stream reads audit.jsonl: the lowdb engine's (PostgreSQL has no SIEM stream yet, see docs/storage.md).
+  const syslog = siem && lowdb
+    ? new SyslogStream({
+        config: siem.caFile ? { ...siem, caFile: resolveConfigPath(siem.caFile, opts.cwd) } : siem,
+        dir: storageDir,
+        audit: lowdb.audit,
+        clock,
+        logger,
+        notifier,
+        registry: metrics.registry,
+        ...opts.syslog,
+      })
+    : undefined;
+  await syslog?.start();
   const broker = new Broker({ config, store, audit, clock, logger, sessions: liveSessions, notifier });
   const scheduler = new Scheduler({
     broker,
@@ -159,15 +199,23 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     ],
     isAdmin: (req) => sessions.peek(req)?.user.roles.includes('admin') === true,
     onRefusal,
+    // A storage fault makes the gateway unhealthy (it refuses new actions) but it keeps serving and heals itself.
     health: () => ({
-      ok: !stopping,
-      detail: { site: config.site.name, version, auditSeq: audit.head().seq },
+      ok: !stopping && faults.ok,
+      detail: {
+        site: config.site.name,
+        version,
+        auditSeq: audit.head().seq,
+        ...(faults.ok ? {} : { reason: faults.reason(), storage: faults.list() }),
+      },
     }),
   });
   let http: RunningHttp;
   try {
     http = await startHttpServer(app, opts.httpListen ?? config.http.listen);
   } catch (err) {
+    await audit.close();
+    await syslog?.stop();
     await storage.close();
     throw err;
   }
@@ -185,11 +233,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       ssh = await startSshServer({ deps, registry: liveSessions, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...opts.ssh });
     } catch (err) {
       await http.close();
+      await audit.close();
+      await syslog?.stop();
       await storage.close();
       throw err;
     }
   }
   // --- end SSH listener
+  // A stray rejection (a refused write on some connection's path) is logged and audited, never a silent exit.
+  const removeFaultHandlers = installFaultHandlers({ logger, audit, metrics });
   await audit.append({
     type: 'gateway.started',
     actor: systemActor(),
@@ -198,11 +250,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   logger.info({ http: http.url, storageDir }, 'gateway started');
   sessions.start();
   scheduler.start();
+  monitor?.start();
 
   let stopped: Promise<void> | undefined;
   const stop = (reason = 'stopped') => {
     stopped ??= (async () => {
       stopping = true;
+      await monitor?.stop();
       sessions.stop();
       await scheduler.stop();
       // Open event streams would otherwise hold http.close for its whole grace period.
@@ -216,10 +270,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       // Refusals only counted so far, and the stop itself, are evidence too: in before the final checkpoint is signed.
       await onRefusal.flush();
       await audit.append({ type: 'gateway.stopped', actor: systemActor(), data: { reason } });
+      await audit.close();
+      await syslog?.stop(); // after the final checkpoint, so it leaves the machine too
       await storage.close();
+      removeFaultHandlers();
       logger.info({ reason }, 'gateway stopped');
     })();
     return stopped;
   };
-  return { config, storageDir, store, audit, commands, storage, metrics, http, ssh, liveSessions, broker, auth: { sessions, logins, oidc }, stop };
+  return { config, storageDir, store, audit, commands, storage, metrics, http, ssh, liveSessions, broker, ...(syslog ? { syslog } : {}), auth: { sessions, logins, oidc }, stop };
 }

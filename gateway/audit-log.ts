@@ -4,8 +4,9 @@ import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { replaceDurably, syncDir } from './audit/durable.js';
 import { GroupCommit } from './audit/group-commit.js';
-import { loadOrCreateSigningKey, type SigningKey } from './audit/signing.js';
+import { keyCopyInStorage, loadOrCreateSigningKey, type SigningKey } from './audit/signing.js';
 import {
+  ACCEPT_MISSING_HEAD_FLAG,
   type ExistingLog,
   HEAD_FILE,
   type HeadFile,
@@ -15,13 +16,19 @@ import {
 } from './audit/verify-file.js';
 import { type Clock, isoTime } from './clock.js';
 import { type AuditInput, type AuditRecord, type ChainHead, sealRecord } from './core/audit.js';
-import { DEFAULT_CHECKPOINT_EVERY, type VerifyResult } from './core/audit-chain.js';
+import { type CheckpointData, DEFAULT_CHECKPOINT_EVERY, MISSING_HEAD_ACCEPTED, type VerifyResult } from './core/audit-chain.js';
 import { systemActor } from './core/model.js';
 import { invalidInput, unavailable } from './errors.js';
 import type { Logger } from './log.js';
 
 export { loadOrCreateSigningKey, type SigningKey } from './audit/signing.js';
-export { AuditChainError, type HeadFile, type VerifyOptions, verifyAuditFile } from './audit/verify-file.js';
+export {
+  ACCEPT_MISSING_HEAD_FLAG,
+  AuditChainError,
+  type HeadFile,
+  type VerifyOptions,
+  verifyAuditFile,
+} from './audit/verify-file.js';
 export type { VerifyResult } from './core/audit-chain.js';
 
 export interface AuditLogOptions {
@@ -30,8 +37,31 @@ export interface AuditLogOptions {
   logger?: Logger;
   /** Records between signed checkpoints (default 1000). */
   checkpointEvery?: number;
-  /** A checkpoint at least this often while records arrive (default 60 s; 0 = off). */
+  /** No record waits longer than this for its signed checkpoint (default 60 s; 0 = off, for short CLI runs). */
   checkpointIntervalMs?: number;
+  /** The private signing key's file (config audit.signingKey.file); default `<dir>/keys/audit-ed25519.pem`. */
+  signingKeyFile?: string;
+  /** Start although audit.head.json is missing beside a non-empty log; the acceptance is itself audited. */
+  acceptMissingHead?: boolean;
+  /** Runs `fn` once after `ms` (tests drive it by hand with the clock); default setTimeout, unref'd. */
+  setTimer?: SetTimer;
+}
+
+export type SetTimer = (ms: number, fn: () => void) => { cancel(): void };
+
+const realTimer: SetTimer = (ms, fn) => {
+  const t = setTimeout(fn, ms);
+  t.unref(); // a quiet gateway must still be able to exit
+  return { cancel: () => clearTimeout(t) };
+};
+
+/** A batch just became durable: its last record and the file's durable length. */
+export interface DurableMark {
+  seq: number;
+  hash: string;
+  bytes: number;
+  /** The batch's own bytes (they end at `bytes`): a reader that is caught up need not read the file. */
+  batch?: Buffer;
 }
 
 export interface AuditStats {
@@ -51,15 +81,20 @@ export interface AuditStats {
 export class AuditLog {
   private readonly writer: GroupCommit<AuditRecord>;
   private closing: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  /** Armed by the first record after a checkpoint: the deadline for the next one. */
+  private timer: { cancel(): void } | undefined;
+  private intervalMs = 0;
+  private readonly listeners = new Set<(mark: DurableMark) => void>();
   private appends = 0;
   private headFsyncs = 0;
   /** The last chained record (may still be queued). */
   private tail: ChainHead;
   /** The last record known to be on disk. */
   private durable: ChainHead;
+  private durableIsCheckpoint = false;
   private sinceCheckpoint: number;
-  private lastWasCheckpoint = false;
+  /** Records from here on were written before this start and never signed (a crash), if > 0. */
+  private readonly lateFrom: number;
   /** What audit.head.json holds now. */
   private signedHead: HeadFile | undefined;
 
@@ -70,27 +105,27 @@ export class AuditLog {
     private readonly clock: Clock,
     private readonly every: number,
     private readonly logger: Logger | undefined,
+    private readonly setTimer: SetTimer,
     existing: ExistingLog,
   ) {
     this.tail = { seq: existing.verifier.seq, hash: existing.verifier.hash };
     this.durable = this.tail;
     this.sinceCheckpoint = existing.verifier.sinceCheckpoint;
+    this.lateFrom = this.sinceCheckpoint > 0 ? existing.verifier.lastCheckpoint.seq + 1 : 0;
     this.signedHead = existing.head;
     const { size, partialBytes } = existing.scan;
     this.writer = new GroupCommit<AuditRecord>(
       fh,
       {
-        durable: (r) => {
+        durable: (r, batch) => {
           this.durable = { seq: r.seq, hash: r.hash };
+          this.durableIsCheckpoint = r.type === 'audit.checkpoint';
+          const mark = { seq: r.seq, hash: r.hash, bytes: this.writer.durableBytes, batch };
+          for (const l of this.listeners) l(mark);
         },
         // A checkpoint ends its batch: the head file is replaced before anything after that checkpoint
         // is written, so after a crash the head is current or lags only a checkpoint that is the last line.
-        afterBarrier: async ({ seq, hash }) => {
-          const head = { seq, hash, keyId: this.key.keyId, sig: this.key.sign(`${seq}:${hash}`) };
-          await replaceDurably(this.dir, join(this.dir, HEAD_FILE), `${JSON.stringify(head)}\n`);
-          this.signedHead = head;
-          this.headFsyncs += 2;
-        },
+        afterBarrier: (r) => this.writeHead(r),
         failed: (err) => {
           this.logger?.error({ err }, 'audit log write failed; all further audited actions are refused');
           return unavailable(
@@ -110,8 +145,13 @@ export class AuditLog {
     if (!Number.isSafeInteger(every) || every < 1)
       throw invalidInput('bad_option', 'checkpointEvery must be >= 1');
     await mkdir(opts.dir, { recursive: true });
-    const key = await loadOrCreateSigningKey(opts.dir);
-    const existing = await verifyExisting(opts.dir, key, every);
+    const key = await loadOrCreateSigningKey(opts.dir, opts.signingKeyFile);
+    if (await keyCopyInStorage(opts.dir, opts.signingKeyFile))
+      opts.logger?.warn(
+        { dir: opts.dir },
+        'a copy of the audit signing key is still in <storage>/keys/audit-ed25519.pem although audit.signingKey names another file: delete it, or whoever reads the storage folder can re-sign the log',
+      );
+    const existing = await verifyExisting(opts.dir, key, every, opts.acceptMissingHead === true);
     const { scan } = existing;
     const fh = await open(join(opts.dir, LOG_FILE), 'a', 0o640);
     try {
@@ -126,7 +166,7 @@ export class AuditLog {
       await fh.close();
       throw err;
     }
-    const log = new AuditLog(fh, opts.dir, key, opts.clock, every, opts.logger, existing);
+    const log = new AuditLog(fh, opts.dir, key, opts.clock, every, opts.logger, opts.setTimer ?? realTimer, existing);
     try {
       await log.start(opts.checkpointIntervalMs ?? 60_000, existing);
     } catch (err) {
@@ -136,31 +176,28 @@ export class AuditLog {
     return log;
   }
 
-  private async start(intervalMs: number, { verifier, head, scan }: ExistingLog): Promise<void> {
-    const startup: Promise<unknown>[] = [];
+  private async start(intervalMs: number, { verifier, scan, missingHeadAccepted }: ExistingLog): Promise<void> {
+    // Every start signs a checkpoint first: it seals a tail a crash left unsigned (saying so), declares
+    // the record bound, brings the head file up to date, and marks where this run's records begin, so a
+    // record appended while the gateway was stopped (after a final checkpoint) stands out.
+    const startup: Promise<unknown>[] = [this.chainCheckpoint({ opened: true })];
+    const notes: AuditInput[] = [];
     if (scan.partialBytes > 0) {
-      const data = { droppedBytes: scan.partialBytes, afterSeq: this.tail.seq };
+      const data = { droppedBytes: scan.partialBytes, afterSeq: verifier.seq };
       this.logger?.warn(data, 'audit log: cut off a partial last line left by a crash');
-      startup.push(this.chain({ type: 'audit.recovered', actor: systemActor('gateway'), data }));
+      notes.push({ type: 'audit.recovered', actor: systemActor('gateway'), data });
     }
-    // Seal now if the log is new (line 1 declares the interval), the last run ended without its final
-    // checkpoint (a crash), the interval changed, or the head file lags behind the last checkpoint.
-    const sealNow =
-      this.tail.seq === 0 ||
-      this.sinceCheckpoint > 0 ||
-      verifier.declaredEvery !== this.every ||
-      head?.seq !== verifier.lastCheckpoint.seq;
-    if (sealNow && !this.lastWasCheckpoint) startup.push(this.chainCheckpoint());
+    if (missingHeadAccepted) {
+      const data = { records: verifier.seq, lastCheckpointSeq: verifier.lastCheckpoint.seq, flag: ACCEPT_MISSING_HEAD_FLAG };
+      this.logger?.warn(data, 'audit log: started without audit.head.json, as the operator accepted');
+      notes.push({ type: MISSING_HEAD_ACCEPTED, actor: systemActor('gateway'), data });
+    }
+    for (const n of notes) startup.push(this.chain(n));
+    if (notes.length > 0) startup.push(this.chainCheckpoint());
     await Promise.all(startup);
     await this.writer.idle();
     if (this.writer.failure) throw this.writer.failure;
-    if (intervalMs > 0) {
-      this.timer = setInterval(() => {
-        if (this.sinceCheckpoint > 0 && !this.closing && !this.writer.failure)
-          this.chainCheckpoint().catch(() => {});
-      }, intervalMs);
-      this.timer.unref(); // a quiet gateway must still be able to exit
-    }
+    this.intervalMs = intervalMs;
   }
 
   /** Resolves with the record once it is durable; rejects after close() or a failed write. */
@@ -181,6 +218,35 @@ export class AuditLog {
     return done;
   }
 
+  /** The error every append is refused with since a write failed, until recover() succeeds. */
+  get failure(): Error | undefined {
+    return this.writer.failure;
+  }
+
+  /**
+   * After a failed write (a full disk that has space again): cuts the log back to its last durable record,
+   * forgets the records that were refused (their callers were told), and seals the durable chain with a
+   * checkpoint (or re-signs the head of the one it ends with). False if the disk still refuses.
+   */
+  async recover(): Promise<boolean> {
+    if (!this.writer.failure) return true;
+    if (this.closing) return false;
+    try {
+      await this.writer.reset();
+      this.tail = { ...this.durable };
+      if (this.durableIsCheckpoint) {
+        if (this.signedHead?.seq !== this.durable.seq) await this.writeHead(this.durable);
+        this.sinceCheckpoint = 0;
+      } else {
+        this.sinceCheckpoint = 1;
+        await this.chainCheckpoint();
+      }
+      return !this.writer.failure;
+    } catch {
+      return false;
+    }
+  }
+
   /** Appends a signed checkpoint now if records arrived since the last one. */
   checkpoint(): Promise<AuditRecord | undefined> {
     if (this.closing) return Promise.reject(unavailable('audit_closed', 'the audit log is closed'));
@@ -191,6 +257,11 @@ export class AuditLog {
   /** The last durable record. */
   head(): { seq: number; hash: string } {
     return { ...this.durable };
+  }
+
+  /** The last durable record and the file's durable length (where a reader may read up to). */
+  durableMark(): DurableMark {
+    return { ...this.durable, bytes: this.writer.durableBytes };
   }
 
   stats(): AuditStats {
@@ -212,11 +283,23 @@ export class AuditLog {
     return this.key.keyId;
   }
 
+  /** The audit.jsonl this log writes. */
+  get path(): string {
+    return join(this.dir, LOG_FILE);
+  }
+
+  /** Calls `listener` after each durable batch (cheap and synchronous: it runs on the append path). */
+  onDurable(listener: (mark: DurableMark) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   /** Finishes queued writes, signs a final checkpoint, closes the file. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      clearInterval(this.timer);
-      if (!this.writer.failure && this.sinceCheckpoint > 0) this.chainCheckpoint().catch(() => {});
+      this.timer?.cancel();
+      // Always a final checkpoint, even right after another: it tells a verifier the run ended cleanly.
+      if (!this.writer.failure) this.chainCheckpoint({ final: true }).catch(() => {});
       await this.writer.idle();
       await this.fh.close();
     })();
@@ -229,15 +312,38 @@ export class AuditLog {
     // Placed in the chain right here, not at flush time: exactly `every` records between
     // checkpoints whatever the batching, which is the bound the verifier enforces.
     if (++this.sinceCheckpoint >= this.every) this.chainCheckpoint().catch(() => {});
+    else this.armTimer();
     return done;
   }
 
-  private chainCheckpoint(): Promise<AuditRecord> {
+  private async writeHead({ seq, hash }: ChainHead): Promise<void> {
+    const head = { seq, hash, keyId: this.key.keyId, sig: this.key.sign(`${seq}:${hash}`) };
+    await replaceDurably(this.dir, join(this.dir, HEAD_FILE), `${JSON.stringify(head)}\n`);
+    this.signedHead = head;
+    this.headFsyncs += 2;
+  }
+
+  /**
+   * The time bound: the first record after a checkpoint sets a deadline `intervalMs` away, so no record
+   * waits longer for its signature, including the last one before a quiet spell.
+   */
+  private armTimer(): void {
+    if (this.timer || this.intervalMs <= 0) return;
+    this.timer = this.setTimer(this.intervalMs, () => {
+      this.timer = undefined;
+      if (this.sinceCheckpoint > 0 && !this.closing && !this.writer.failure) this.chainCheckpoint().catch(() => {});
+    });
+  }
+
+  private chainCheckpoint(flags: Pick<CheckpointData, 'final' | 'opened'> = {}): Promise<AuditRecord> {
+    this.timer?.cancel();
+    this.timer = undefined;
     // Signs the previous record's hash: that hash covers the whole chain before it, so re-chaining
     // the file without the private key leaves signatures that no longer match.
     const { seq: upToSeq, hash: upToHash } = this.tail;
     const sig = this.key.sign(`${upToSeq}:${upToHash}`);
-    const data = { upToSeq, upToHash, keyId: this.key.keyId, sig, every: this.every };
+    const late = flags.opened && this.lateFrom > 0 ? { lateFrom: this.lateFrom } : {};
+    const data = { upToSeq, upToHash, keyId: this.key.keyId, sig, every: this.every, ...flags, ...late };
     const input = { type: 'audit.checkpoint', actor: systemActor('gateway'), data } as const;
     this.sinceCheckpoint = 0;
     return this.link(sealRecord(this.tail, input, isoTime(this.clock.now())), true);
@@ -245,7 +351,6 @@ export class AuditLog {
 
   private link(sealed: { record: AuditRecord; line: string }, checkpoint: boolean): Promise<AuditRecord> {
     this.tail = { seq: sealed.record.seq, hash: sealed.record.hash };
-    this.lastWasCheckpoint = checkpoint;
     return this.writer.push(sealed.line, sealed.record, checkpoint);
   }
 }

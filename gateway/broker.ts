@@ -94,7 +94,7 @@ export class Broker {
     try {
       const target = this.targets.get(input.targetId);
       if (!target) throw invalidInput('unknown_target', `there is no target ${input.targetId}`);
-      applied = await store.update((d) => {
+      applied = await store.update((d, audit) => {
         const now = clock.now();
         const open = d.requests.filter((r) => r.userId === caller.user.id && r.state === 'pending');
         if (open.length >= max)
@@ -102,13 +102,14 @@ export class Broker {
         const t = createRequest(input, target, factsOf(caller.user), now, this.newId, config.site.timezone);
         if (!t.ok) throw refusalError(t);
         d.requests.push(t.next);
+        recordEvents(audit, actor, t.events);
         return t;
       });
     } catch (err) {
       await this.refused(actor, 'request.create', err, { targetId: input.targetId });
       throw err;
     }
-    await this.finish(applied, actor, caller.user);
+    this.finish(applied, caller.user);
     return this.view(caller.user, applied.next);
   }
 
@@ -151,19 +152,20 @@ export class Broker {
     const { store, clock } = this.deps;
     const ids = dueIds(store.data.requests, clock.now());
     if (ids.length === 0) return { expired: [], ended: [] };
+    const actor = systemActor('scheduler');
     const applied = await store
-      .update((d) => {
+      .update((d, audit) => {
         const out = applyDue(d, ids, clock.now());
         // Throwing keeps the store from writing an unchanged file when a racing decision took them all.
         if (out.length === 0) throw NOTHING_DUE;
+        for (const a of out) recordEvents(audit, actor, a.events);
         return out;
       })
       .catch((err) => {
         if (err === NOTHING_DUE) return [];
         throw err;
       });
-    const actor = systemActor('scheduler');
-    await Promise.all(applied.map((a) => this.finish(a, actor)));
+    for (const a of applied) this.finish(a);
     const ended = applied.filter((a) => a.next.state === 'approved').map((a) => a.next);
     for (const r of ended)
       await this.deps.sessions.closeForGrant(r.grantId!, 'window_ended', 'your access window has ended');
@@ -180,9 +182,8 @@ export class Broker {
     return out;
   }
 
-  /** Audits (as in transact.ts's rules), notifies webhooks and tells listeners about one applied transition. */
-  private async finish(applied: Applied, actor: Actor, by?: User): Promise<void> {
-    await recordEvents(this.deps.audit, actor, applied.events);
+  /** Notifies webhooks and tells listeners about one applied transition (its events are already audited with it). */
+  private finish(applied: Applied, by?: User): void {
     const users = this.usersById();
     for (const e of applied.events) {
       if (NOTIFIED.has(e.type)) {
@@ -214,7 +215,7 @@ export class Broker {
     await this.findVisible(caller, id, action);
     let applied: Applied;
     try {
-      applied = await transact(this.deps.store, id, (r) => {
+      applied = await transact(this.deps.store, id, actor, (r) => {
         const target = this.targets.get(r.targetId);
         if (!target)
           throw conflict('target_unknown', `target ${r.targetId} is no longer configured; nothing to decide`);
@@ -224,7 +225,7 @@ export class Broker {
       await this.refused(actor, action, err, { requestId: id });
       throw err;
     }
-    await this.finish(applied, actor, caller.user);
+    this.finish(applied, caller.user);
     return this.view(caller.user, applied.next);
   }
 

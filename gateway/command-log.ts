@@ -115,6 +115,22 @@ export class CommandLog {
     return this.writer.push(JSON.stringify(r), r);
   }
 
+  /** The error appends are refused with since a write failed, until recover() succeeds. */
+  get failure(): Error | undefined {
+    return this.writer.failure;
+  }
+
+  /** After a failed write: cut the torn tail and accept appends again (false: the disk still refuses). */
+  async recover(): Promise<boolean> {
+    if (this.closing) return false;
+    try {
+      await this.writer.reset();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Finishes queued writes and closes the file. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {

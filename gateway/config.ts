@@ -15,12 +15,14 @@ export {
   parseConfigText,
 } from './config/parse.js';
 export type {
+  AuditConfig,
   CommandRule,
   Config,
   MaintenanceWindow,
   RdpTargetConfig,
   SecretRef,
   SshTargetConfig,
+  SyslogConfig,
   TargetConfig,
 } from './config/schema.js';
 export {

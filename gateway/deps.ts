@@ -2,16 +2,19 @@
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import type { StorageFaults } from './storage/faults.js';
 import type { AuditPort, CommandPort, StatePort } from './storage/port.js';
 
 export interface Deps {
   config: Config;
   store: StatePort;
   audit: AuditPort;
-  /** Captured shell commands (commands.jsonl or PostgreSQL): appended here, never through the store. */
+  /** Captured shell commands (commands.jsonl): appended here, never through the store. */
   commands: CommandPort;
   clock: Clock;
   logger: Logger;
   /** Absolute path of storage.dir (db.json, audit.jsonl, commands.jsonl, keys/, sessions/). */
   storageDir: string;
+  /** What storage is failing now (healthz, the metric, refusals); recordings report theirs here. */
+  faults?: StorageFaults;
 }

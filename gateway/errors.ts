@@ -40,9 +40,12 @@ export class GatehouseError extends Error {
     return statusOfKind[this.kind];
   }
 
-  /** What a client may see; details of internal errors stay in the log. */
+  /**
+   * What a client may see; details of internal errors stay in the log. A storage fault is the exception:
+   * its one-line reason (file name and errno, no path) is what the operator needs to act on.
+   */
   toJSON(): { error: { code: string; message: string } } {
-    if (this.status >= 500) return { error: { code: 'internal_error', message: 'internal error' } };
+    if (this.status >= 500 && this.code !== 'storage_unavailable') return { error: { code: 'internal_error', message: 'internal error' } };
     return { error: { code: this.code, message: this.message } };
   }
 }

@@ -15,10 +15,12 @@ import { version } from './version.js';
 const usage = `Gatehouse ${version} — privileged remote access for industrial sites
 
 usage:
-  gatehouse serve [--config config/gatehouse.yaml]     run the gateway (web + API + SSH)
+  gatehouse serve [--config config/gatehouse.yaml] [--accept-missing-audit-head]
+                                                       run the gateway (web + API + SSH)
   gatehouse demo [--dir PATH]                          run everything embedded, with demo users and a demo target
   gatehouse config check [--config PATH]               validate a config; every problem with its key path
-  gatehouse audit verify [--config PATH | --dir PATH]  verify the audit hash chain and checkpoint signatures
+  gatehouse audit verify [--config PATH | --dir PATH] [--key PEM] [--witness FILE]
+                                                       verify the audit chain, signatures and head; --witness: against the SIEM's copy
   gatehouse recordings verify [--config PATH | --dir PATH]
                                                        re-hash every sealed recording against its recorded SHA-256
   gatehouse evidence export [--config PATH | --dir PATH] --from DATE --to DATE --out FILE.zip [--with-recordings]

@@ -3,6 +3,7 @@ import type { AuditPort } from './storage/port.js';
 import { type Clock, isoTime } from './clock.js';
 import { systemActor } from './core/model.js';
 import { type Logger, silentLogger } from './log.js';
+import { detach } from './background.js';
 
 /** What goes out besides `event`: `text` is one line a chat tool shows as is; the rest are plain facts. */
 export interface NotifyPayload {
@@ -83,7 +84,7 @@ export class Webhooks implements Notifier {
       const d: Delivery = { url, host: hostOf(url), event, body, tries: 0, ...(requestId ? { requestId } : {}) };
       this.pending++;
       // Why bounded: a dead receiver must not turn every request into memory held for minutes.
-      if (this.pending > this.maxQueued) void this.fail(d, 'queue_full');
+      if (this.pending > this.maxQueued) detach(this.fail(d, 'queue_full'), this.logger, 'webhook failure not recorded');
       else this.ready.push(d);
     }
     this.pump();
@@ -100,10 +101,10 @@ export class Webhooks implements Notifier {
     this.closed = true;
     for (const [timer, d] of this.retryTimers) {
       clearTimeout(timer);
-      void this.fail(d, 'gateway_stopped');
+      detach(this.fail(d, 'gateway_stopped'), this.logger, 'webhook failure not recorded');
     }
     this.retryTimers.clear();
-    for (const d of this.ready.splice(0)) void this.fail(d, 'gateway_stopped');
+    for (const d of this.ready.splice(0)) detach(this.fail(d, 'gateway_stopped'), this.logger, 'webhook failure not recorded');
     for (const a of this.aborts) a.abort();
     await this.idle();
   }
@@ -112,7 +113,7 @@ export class Webhooks implements Notifier {
     while (!this.closed && this.inFlight < this.maxInFlight && this.ready.length > 0) {
       const d = this.ready.shift()!;
       this.inFlight++;
-      void this.run(d);
+      detach(this.run(d), this.logger, 'webhook delivery failed');
     }
   }
 

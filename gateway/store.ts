@@ -3,9 +3,12 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Low } from 'lowdb';
+import { type AuditInput, isAuditEventType } from './core/audit.js';
+import { systemActor } from './core/model.js';
 import { GatehouseError } from './errors.js';
-import type { AuditSink } from './storage/audit-sink.js';
 import { type Logger, silentLogger } from './log.js';
+import type { AuditJournal, AuditSink } from './storage/audit-sink.js';
+import { type StorageFaults, storageUnavailable } from './storage/faults.js';
 import { deepFreeze } from './store/clone.js';
 import { freezeChanged, lazyDraft, settle, StateTexts } from './store/draft.js';
 import {
@@ -17,12 +20,14 @@ import {
   serializeDb,
   writeFileDurably,
 } from './store/file.js';
+import { findBatch, type Intent, IntentFile, recordDigest, recordsAfter } from './store/intent.js';
 import { StoreLock } from './store/lock.js';
 import { type DbData, emptyDb } from './store/schema.js';
 
 export { StoreLockedError, StoreOpenError } from './store/errors.js';
 export { type Migration, migrate, migrations } from './store/migrations.js';
 export { CURRENT_SCHEMA_VERSION, type DbData, emptyDb, type WebSessionRecord } from './store/schema.js';
+export type { AuditSink } from './storage/audit-sink.js';
 
 interface Job {
   fn: (draft: DbData, audit: AuditSink) => unknown;
@@ -30,12 +35,9 @@ interface Job {
   reject: (err: unknown) => void;
 }
 
-/** This Store alone has no audit log: storage/lowdb.ts hands fns a sink that appends after the write. */
-const noAuditSink: AuditSink = {
-  record() {
-    throw new Error('this Store has no audit log; open storage through storage/open.ts');
-  },
-};
+/** `meta` key: the tx of the last batch whose state is in db.json (see store/intent.ts). */
+export const AUDIT_TX = 'auditTx';
+const AUDIT_FILE = 'audit.jsonl';
 
 /** Which Store's update fn is running in this async context: a nested update would wait for itself. */
 const insideUpdate = new AsyncLocalStorage<Store>();
@@ -51,6 +53,12 @@ export class Store {
   private closing: Promise<void> | null = null;
   /** JSON text per top-level key of the committed state (see store/draft.ts). */
   private readonly texts = new StateTexts();
+  private journal: AuditJournal | undefined;
+  private intents: IntentFile | undefined;
+  private faults: StorageFaults | undefined;
+  /** The last intent written; resolved once its state is in db.json or its records are reverted. */
+  private intent: Intent | undefined;
+  private unresolved = false;
 
   private constructor(dir: string, db: Low<DbData>, lock: StoreLock, logger: Logger) {
     this.dir = dir;
@@ -95,6 +103,20 @@ export class Store {
     }
   }
 
+  /**
+   * Connects the audit log the update fns' records go to, and repairs what a crash between an audit append
+   * and its state write left: records of a change that never took effect get a `change.reverted` record.
+   * Until this is called, an update that records anything is refused.
+   */
+  async attachAudit(journal: AuditJournal, faults?: StorageFaults): Promise<void> {
+    this.journal = journal;
+    this.faults = faults;
+    this.intents ??= await IntentFile.open(this.dir);
+    this.intent = await this.intents.read();
+    this.unresolved = this.intent !== undefined && this.intent.tx > this.committedTx();
+    await this.resolveIntent();
+  }
+
   /** db.json as it is on disk, for read-only tools (audit verify, evidence export): takes no lock. */
   static async readSnapshot(dir: string): Promise<DbData> {
     // The atomic rename in every write means a reader sees a whole old or a whole new file.
@@ -131,6 +153,7 @@ export class Store {
   close(): Promise<void> {
     this.closing ??= (async () => {
       while (this.draining) await this.draining;
+      await this.intents?.close().catch(() => {});
       await this.lock.release();
     })();
     return this.closing;
@@ -152,6 +175,10 @@ export class Store {
    * throws halfway leaves no trace, and an update costs what it touches, not the whole db. What the fn left
    * is stringified (proving it plain JSON) and parsed back, so the committed state is never a live reference
    * of a fn's; collections it only read stay as they were. db.json is assembled from per-collection texts.
+   *
+   * Audit first, then state: the batch's records are appended (fsync'd) before db.json is written, under a
+   * record of intent (store/intent.ts). If the records cannot be written nothing changes; if the state
+   * cannot be written, a `change.reverted` record says so. Either way the callers get 503 storage_unavailable.
    */
   private async commit(batch: Job[]): Promise<void> {
     const committed = this.db.data;
@@ -159,35 +186,142 @@ export class Store {
     const pending = new Map<string, string | undefined>();
     const textOf = (key: string) => (pending.has(key) ? pending.get(key) : this.texts.of(committed, key));
     const applied: Array<{ job: Job; value: unknown }> = [];
+    const inputs: AuditInput[] = [];
     for (const job of batch) {
       const touched = new Set<string>();
       const draft = lazyDraft(state, touched);
+      const recorded: AuditInput[] = [];
+      const sink: AuditSink = { record: (input) => void recorded.push(checkedInput(input)) };
       try {
-        const value = await insideUpdate.run(this, () => job.fn(draft, noAuditSink));
+        const value = await insideUpdate.run(this, () => job.fn(draft, sink));
         const settled = settle(state, draft, touched, textOf); // throws if fn left a cycle or a BigInt: its own failure
         state = settled.state;
         for (const [key, text] of settled.changed) pending.set(key, text);
         applied.push({ job, value });
+        inputs.push(...recorded);
       } catch (e) {
         job.reject(e);
       }
     }
     if (applied.length === 0) return;
+    const fail = (err: unknown) => {
+      for (const a of applied) a.job.reject(err);
+    };
+    let records: { firstSeq: number; lastSeq: number } | undefined;
+    if (inputs.length > 0) {
+      try {
+        records = await this.appendRecords(inputs);
+      } catch (e) {
+        return fail(e);
+      }
+      const meta = { ...state.meta, [AUDIT_TX]: this.intent!.tx };
+      state = { ...state, meta };
+      pending.set('meta', JSON.stringify(meta));
+    }
     try {
       await writeFileDurably(this.file, this.texts.file(state, committed, pending));
     } catch (e) {
       // Memory stays at the last durable state; the queue goes on with the next batch.
       this.logger.error({ err: e, file: this.file }, 'could not write db.json');
-      const err = new GatehouseError('unavailable', 'storage_write_failed', `could not write ${this.file}`, {
-        cause: e,
-      });
-      for (const a of applied) a.job.reject(err);
-      return;
+      this.faults?.report(this.file, e);
+      if (records) await this.revert(records, e);
+      return fail(storageUnavailable(this.file, e));
     }
+    this.faults?.clear(this.file);
+    if (records) this.unresolved = false;
     this.texts.commit(pending);
     this.db.data = freezeChanged(state, pending.keys());
     for (const a of applied) a.job.resolve(a.value);
   }
+
+  private committedTx(): number {
+    const tx = this.db.data.meta[AUDIT_TX];
+    return typeof tx === 'number' ? tx : 0;
+  }
+
+  /** Intent, then the records (contiguous in the chain: appended in one synchronous loop), all durable. */
+  private async appendRecords(inputs: AuditInput[]): Promise<{ firstSeq: number; lastSeq: number }> {
+    const journal = this.journal;
+    if (!journal || !this.intents)
+      throw new GatehouseError('internal', 'store_without_audit', 'the store has no audit log to record this change in');
+    if (journal.failure) throw this.auditFault(journal.failure);
+    await this.resolveIntent();
+    const intent: Intent = {
+      tx: Math.max(this.committedTx(), this.intent?.tx ?? 0) + 1,
+      afterSeq: journal.head().seq,
+      digests: inputs.map(recordDigest),
+    };
+    try {
+      await this.intents.write(intent);
+    } catch (e) {
+      this.faults?.report(this.file, e);
+      throw storageUnavailable(this.file, e);
+    }
+    this.intent = intent;
+    this.unresolved = true;
+    let written;
+    try {
+      written = await Promise.all(inputs.map((input) => journal.append(input)));
+    } catch (e) {
+      // Some of them may be on disk (a checkpoint splits a write): resolveIntent finds and reverts them once the log recovers.
+      throw this.auditFault(e);
+    }
+    return { firstSeq: written[0]!.seq, lastSeq: written.at(-1)!.seq };
+  }
+
+  private auditFault(err: unknown): GatehouseError {
+    this.faults?.report(AUDIT_FILE, err);
+    return storageUnavailable(AUDIT_FILE, err);
+  }
+
+  /** Says in the audit log that records firstSeq..lastSeq describe a change that did not take effect. */
+  private async revert(records: { firstSeq: number; lastSeq: number }, why: unknown): Promise<void> {
+    try {
+      await this.journal!.append({
+        type: 'change.reverted',
+        actor: systemActor('gateway'),
+        data: { ...records, tx: this.intent!.tx, reason: 'state_write_failed', error: errorCode(why) },
+      });
+      this.unresolved = false;
+    } catch (e) {
+      this.logger.error({ err: e }, 'could not record that a change did not take effect; retried before the next change');
+    }
+  }
+
+  /**
+   * An intent whose state never reached db.json (a crash, or a failed write whose revert could not be
+   * recorded): finds its records in audit.jsonl and reverts them, once. Idempotent: a revert already
+   * recorded is found in the same scan.
+   */
+  private async resolveIntent(): Promise<void> {
+    const intent = this.intent;
+    if (!this.unresolved || !intent || !this.journal) return;
+    if (intent.tx <= this.committedTx()) {
+      this.unresolved = false;
+      return;
+    }
+    const after = await recordsAfter(join(this.dir, AUDIT_FILE), intent.afterSeq);
+    const found = findBatch(after, intent.digests);
+    const firstSeq = found[0]?.seq;
+    const reverted = after.some((r) => r.type === 'change.reverted' && r.data?.firstSeq === firstSeq);
+    if (firstSeq !== undefined && !reverted) {
+      const data = { firstSeq, lastSeq: found.at(-1)!.seq, tx: intent.tx, reason: 'state_not_written' };
+      this.logger.warn(data, 'audit records of a change that never reached db.json: recording that it did not take effect');
+      await this.journal.append({ type: 'change.reverted', actor: systemActor('gateway'), data });
+    }
+    this.unresolved = false;
+  }
+}
+
+/** Checked when recorded, so a bad record fails its own fn, not the whole batch at append time. */
+function checkedInput(input: AuditInput): AuditInput {
+  if (!isAuditEventType(input.type)) throw new TypeError(`unknown audit event type: ${String(input.type)}`);
+  return input;
+}
+
+function errorCode(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? code : 'error';
 }
 
 /** `db.json.v<N>.bak`, or `db.json.v<N>-2.bak` … if an earlier migration's backup is there: never overwrite one. */

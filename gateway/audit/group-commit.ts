@@ -10,8 +10,8 @@ interface Queued<T> {
 }
 
 export interface GroupCommitHooks<T> {
-  /** Runs once a batch is durable, with its last value, before its promises resolve. */
-  durable(last: T): void;
+  /** Runs once a batch is durable, with its last value and its bytes, before its promises resolve. */
+  durable(last: T, bytes: Buffer): void;
   /** Runs after a barrier line is durable and before anything queued after it is written. */
   afterBarrier(value: T): Promise<void>;
   /** Turns an I/O error into the error every pending and later push is rejected with. */
@@ -52,6 +52,18 @@ export class GroupCommit<T> {
     while (this.flushing) await this.flushing;
   }
 
+  /**
+   * After a failure: cuts the file back to its last durable byte (a torn line goes) and accepts pushes
+   * again. Throws, still failed, if the file cannot be cut (the disk is still refusing).
+   */
+  async reset(): Promise<void> {
+    if (!this.failure) return;
+    await this.idle();
+    await this.fh.truncate(this.durableBytes);
+    await this.fh.datasync();
+    this.failure = undefined;
+  }
+
   private schedule(): void {
     if (this.flushing) return;
     this.flushing = (async () => {
@@ -81,7 +93,7 @@ export class GroupCommit<T> {
     this.stats.batches++;
     this.stats.fsyncs++;
     this.durableBytes += bytes.length;
-    this.hooks.durable(last.value);
+    this.hooks.durable(last.value, bytes);
     for (const q of batch) q.resolve(q.value);
     if (!last.barrier) return;
     try {

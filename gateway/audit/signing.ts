@@ -1,7 +1,7 @@
 // The gateway's Ed25519 signing key (audit checkpoints, signed head, evidence packs): created once, kept 0600.
 import crypto, { type KeyObject } from 'node:crypto';
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { unavailable } from '../errors.js';
 import { syncDir, writeDurably } from './durable.js';
 
@@ -52,12 +52,14 @@ function signingKeyFrom(privateKey: KeyObject): SigningKey {
 }
 
 /**
- * Loads `<dir>/keys/audit-ed25519.pem`, creating the key pair at first start. The private key stays
- * 0600 (tightened if someone loosened it); the public key beside it is what auditors verify with.
+ * Loads the private key (`keyFile`, or `<dir>/keys/audit-ed25519.pem`), creating the key pair at first
+ * start. The private key stays 0600 (tightened if someone loosened it); the public key goes to
+ * `<dir>/keys/audit-ed25519.pub.pem`, which is what auditors verify with. Why a key file outside the
+ * storage folder: whoever can read the folder could otherwise re-sign a forged log.
  */
-export async function loadOrCreateSigningKey(dir: string): Promise<SigningKey> {
+export async function loadOrCreateSigningKey(dir: string, keyFile?: string): Promise<SigningKey> {
   const keyDir = join(dir, KEY_DIR);
-  const privatePath = join(keyDir, PRIVATE_KEY_FILE);
+  const privatePath = keyFile ?? join(keyDir, PRIVATE_KEY_FILE);
   let pem: string;
   try {
     pem = await readFile(privatePath, 'utf8');
@@ -79,15 +81,17 @@ export async function loadOrCreateSigningKey(dir: string): Promise<SigningKey> {
     if (found.length > 0)
       throw unavailable(
         'audit_key_missing',
-        `the audit signing key ${privatePath} is missing but ${found.join(' and ')} exist: restore the key`,
+        `the audit signing key ${privatePath} is missing but ${found.join(' and ')} exist: restore the key` +
+          (keyFile ? '' : ' (or name it with audit.signingKey: { file } in the config)'),
       );
-    await mkdir(keyDir, { recursive: true, mode: 0o700 });
+    const parent = keyFile ? dirname(keyFile) : keyDir;
+    await mkdir(parent, { recursive: true, mode: 0o700 });
     const { privateKey } = crypto.generateKeyPairSync('ed25519');
     pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     try {
       // 'wx': two processes starting at once must not overwrite each other's key.
       await writeDurably(privatePath, pem, 0o600, 'wx');
-      await syncDir(keyDir);
+      await syncDir(parent);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       pem = await readFile(privatePath, 'utf8');
@@ -99,8 +103,21 @@ export async function loadOrCreateSigningKey(dir: string): Promise<SigningKey> {
   const existing = await readFile(publicPath, 'utf8').catch((e) =>
     isMissing(e) ? undefined : Promise.reject(e),
   );
-  if (existing !== key.publicKeyPem) await writeDurably(publicPath, key.publicKeyPem, 0o644, 'w');
+  if (existing !== key.publicKeyPem) {
+    await mkdir(keyDir, { recursive: true, mode: 0o700 });
+    await writeDurably(publicPath, key.publicKeyPem, 0o644, 'w');
+  }
   return key;
+}
+
+/** True when a private key file sits in the storage folder although the config keeps the key elsewhere. */
+export function keyCopyInStorage(dir: string, keyFile: string | undefined): Promise<boolean> {
+  const inStorage = join(dir, KEY_DIR, PRIVATE_KEY_FILE);
+  if (!keyFile || keyFile === inStorage) return Promise.resolve(false);
+  return stat(inStorage).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**

@@ -89,16 +89,36 @@ export function signatureCheck(key: VerifyKey | undefined): (cp: CheckpointData)
   };
 }
 
-/** Checks the signed head against what the scan saw; records any problem on the verifier. */
-export function checkHead(v: ChainVerifier, head: HeadFile | undefined, key: VerifyKey | undefined): void {
-  if (v.failure) return;
+/** What the operator passes to start on a log whose signed head is gone (its use is audited). */
+export const ACCEPT_MISSING_HEAD_FLAG = '--accept-missing-audit-head';
+
+/**
+ * Checks the signed head against what the scan saw; records any problem on the verifier. Returns true
+ * when the head is missing and `acceptMissing` let that pass.
+ */
+export function checkHead(
+  v: ChainVerifier,
+  head: HeadFile | undefined,
+  key: VerifyKey | undefined,
+  acceptMissing = false,
+): boolean {
+  if (v.failure) return false;
   const missing = v.seq + 1;
   const after = v.lines + 1;
   if (!head) {
-    // Only a crash between the very first checkpoint and the first head write leaves no head file.
-    if (v.checkpoints > 1 || (v.checkpoints === 1 && v.lastCheckpoint.seq !== v.seq))
-      v.fail(missing, `${HEAD_FILE} is missing, so records cut off the end cannot be ruled out`, after);
-    return;
+    // Only a crash between a new log's first checkpoint and the first head write leaves no head file.
+    // Why anything else fails: dropping records and checkpoints, re-chaining and deleting the head
+    // leaves a chain that holds; the head is what contradicts it.
+    const onlyFirstCheckpoint = v.seq === 1 && v.checkpoints === 1;
+    if (v.seq === 0 || onlyFirstCheckpoint) return false;
+    if (acceptMissing) return true;
+    v.fail(
+      missing,
+      `${HEAD_FILE} is missing beside a log of ${v.seq} records, so a re-chained or shortened log cannot be ruled out ` +
+        `(restore it from a backup; or start the gateway with ${ACCEPT_MISSING_HEAD_FLAG}, which is audited)`,
+      after,
+    );
+    return false;
   }
   if (
     !key ||
@@ -106,7 +126,7 @@ export function checkHead(v: ChainVerifier, head: HeadFile | undefined, key: Ver
     !verifySignature(key.publicKey, `${head.seq}:${head.hash}`, head.sig)
   ) {
     v.fail(missing, `${HEAD_FILE} is not signed by the gateway's key`, after);
-    return;
+    return false;
   }
   if (head.seq > v.seq) {
     v.fail(
@@ -114,22 +134,23 @@ export function checkHead(v: ChainVerifier, head: HeadFile | undefined, key: Ver
       `the log ends at seq ${v.seq} but the signed head is at seq ${head.seq}: records were cut off`,
       after,
     );
-    return;
+    return false;
   }
   if (v.watchedHash !== head.hash) {
     v.fail(head.seq, 'the record differs from the signed head (the log was rewritten)', head.seq);
-    return;
+    return false;
   }
   const { lastCheckpoint: last, previousCheckpoint: previous } = v;
-  if (head.seq === last.seq) return;
+  if (head.seq === last.seq) return false;
   // The head is written after its checkpoint is durable and before anything follows it, so a crash
   // can leave it one checkpoint behind only while that newer checkpoint is the last record.
-  if (head.seq === previous.seq && last.seq === v.seq) return;
+  if (head.seq === previous.seq && last.seq === v.seq) return false;
   v.fail(
     last.seq,
     `the signed head (seq ${head.seq}) is older than this checkpoint: ${HEAD_FILE} was replaced by an old copy`,
     last.seq,
   );
+  return false;
 }
 
 export interface VerifyOptions {
@@ -187,6 +208,8 @@ export interface ExistingLog {
   verifier: ChainVerifier;
   head: HeadFile | undefined;
   scan: ScanResult;
+  /** The head file was missing and the operator accepted that: the caller audits it. */
+  missingHeadAccepted: boolean;
 }
 
 /**
@@ -198,6 +221,7 @@ export async function verifyExisting(
   dir: string,
   key: VerifyKey,
   checkpointEvery: number,
+  acceptMissingHead = false,
 ): Promise<ExistingLog> {
   const head = await readHead(dir).catch((err: Error) => {
     throw new AuditChainError({ seq: 0, line: 0, reason: `${HEAD_FILE} is unreadable: ${err.message}` });
@@ -205,7 +229,7 @@ export async function verifyExisting(
   const verifier = new ChainVerifier({ checkSignature: signatureCheck(key), checkpointEvery });
   verifier.watchSeq = head?.seq;
   const scan = await scanLog(join(dir, LOG_FILE), verifier);
-  checkHead(verifier, head, key);
+  const missingHeadAccepted = checkHead(verifier, head, key, acceptMissingHead);
   if (verifier.failure) throw new AuditChainError(verifier.failure);
-  return { verifier, head, scan };
+  return { verifier, head, scan, missingHeadAccepted };
 }

@@ -57,16 +57,17 @@ export async function performStepUp(
     throw totpError(result);
   }
   const stepUpAt = isoTime(now);
-  const found = await deps.store.update((d) => {
+  const until = stepUpUntil({ stepUpAt }, maxAgeMinutes)!;
+  const found = await deps.store.update((d, audit) => {
     const s = d.webSessions.find((x) => x.id === ctx.session.id && x.userId === ctx.user.id);
     if (s) s.stepUpAt = stepUpAt;
+    audit.record(
+      s
+        ? { type: 'stepup.succeeded', actor, subject, data: { stepUpUntil: until } }
+        : { type: 'stepup.failed', actor, subject, data: { reason: 'session_ended' } },
+    );
     return s !== undefined;
   });
-  if (!found) {
-    await deps.audit.append({ type: 'stepup.failed', actor, subject, data: { reason: 'session_ended' } });
-    throw unauthenticated('login_required', 'your session has ended; sign in again');
-  }
-  const until = stepUpUntil({ stepUpAt }, maxAgeMinutes)!;
-  await deps.audit.append({ type: 'stepup.succeeded', actor, subject, data: { stepUpUntil: until } });
+  if (!found) throw unauthenticated('login_required', 'your session has ended; sign in again');
   return { stepUpUntil: until };
 }

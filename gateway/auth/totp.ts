@@ -4,6 +4,7 @@ import { isoTime } from '../clock.js';
 import { type Actor, type User, userActor } from '../core/model.js';
 import type { Deps } from '../deps.js';
 import { conflict, GatehouseError, invalidInput, notFound } from '../errors.js';
+import type { AuditSink } from '../storage/audit-sink.js';
 import type { DbData } from '../store.js';
 import { otpauthQrSvg } from './qr.js';
 import { type SecretBox, secretBoxFor } from './secret-box.js';
@@ -43,7 +44,8 @@ export async function enrolTotp(
   const secret = generateSecret({ length: SECRET_BYTES });
   // AAD = user id: a secretEnc copied into another user's record does not decrypt there.
   const secretEnc = box.seal(secret, userId);
-  const { user, restarted } = await deps.store.update((d) => {
+  let email = '';
+  await deps.store.update((d, audit) => {
     const u = d.users.find((x) => x.id === userId);
     if (!u) throw notFound('user_not_found', 'no such user');
     // Why: once confirmed, only an admin reset may replace the secret; otherwise a stolen web
@@ -62,20 +64,20 @@ export async function enrolTotp(
       ...(u.totp?.lockedUntil ? { lockedUntil: u.totp.lockedUntil } : {}),
       enrolledAt: isoTime(now),
     };
-    return { user: { id: u.id, name: u.name, email: u.email }, restarted };
+    audit.record({
+      type: 'totp.enrolled',
+      actor: actor ?? userActor({ id: u.id, name: u.name, email: u.email }),
+      subject: { userId },
+      data: { restarted },
+    });
+    email = u.email;
   });
   const otpauthUri = generateURI({
     issuer: `Gatehouse (${deps.config.site.name})`,
-    label: user.email,
+    label: email,
     secret,
   });
   const qrSvg = await otpauthQrSvg(otpauthUri);
-  await deps.audit.append({
-    type: 'totp.enrolled',
-    actor: actor ?? userActor(user),
-    subject: { userId },
-    data: { restarted },
-  });
   return { otpauthUri, qrSvg, secret };
 }
 
@@ -182,24 +184,30 @@ export async function verifyTotp(
   actor?: Actor,
 ): Promise<TotpResult> {
   const box = await secretBoxFor(deps.storageDir);
-  const a = await deps.store.update((d) => attempt(d, box, userId, String(code), now, purpose));
-  const who: Actor = actor ?? (a.user ? userActor(a.user) : { kind: 'user', id: userId });
+  const a = await deps.store.update((d, audit) => {
+    const out = attempt(d, box, userId, String(code), now, purpose);
+    recordAttempt(audit, out, actor ?? (out.user ? userActor(out.user) : { kind: 'user', id: userId }), userId, purpose);
+    return out;
+  });
+  return a.result;
+}
+
+/** totp.confirmed, or totp.failed (+ totp.locked): recorded with the attempt's own state change. */
+function recordAttempt(audit: AuditSink, a: Attempt, who: Actor, userId: string, purpose: TotpPurpose): void {
   const subject = { userId };
   if (a.result.ok) {
-    if (a.confirmedNow)
-      await deps.audit.append({ type: 'totp.confirmed', actor: who, subject, data: { purpose } });
-    return a.result;
+    if (a.confirmedNow) audit.record({ type: 'totp.confirmed', actor: who, subject, data: { purpose } });
+    return;
   }
   const data = { purpose, reason: a.reason, ...(a.failures === undefined ? {} : { failures: a.failures }) };
-  await deps.audit.append({ type: 'totp.failed', actor: who, subject, data });
+  audit.record({ type: 'totp.failed', actor: who, subject, data });
   if (a.lockedNow)
-    await deps.audit.append({
+    audit.record({
       type: 'totp.locked',
       actor: who,
       subject,
       data: { purpose, failures: a.failures, lockedUntil: a.result.lockedUntil },
     });
-  return a.result;
 }
 
 /** The error a client sees for a refused code. */
@@ -238,12 +246,15 @@ export function clearTotp(
 
 /** Admin reset: the user must enrol again. Audited as totp.reset. */
 export async function resetTotp(deps: Pick<Deps, 'store' | 'audit'>, userId: string, actor: Actor) {
-  const out = await deps.store.update((d) => clearTotp(d, userId));
+  const out = await deps.store.update((d, audit) => {
+    const cleared = clearTotp(d, userId);
+    if (cleared) audit.record({ type: 'totp.reset', actor, subject: { userId }, data: cleared });
+    return cleared;
+  });
   if (!out) {
     // An admin aiming a second-factor reset at no one is still a privileged attempt (a typo, or probing ids).
     await deps.audit.append({ type: 'access.denied', actor, subject: { userId }, data: { code: 'user_not_found', action: 'totp.reset' } });
     throw notFound('user_not_found', 'no such user');
   }
-  await deps.audit.append({ type: 'totp.reset', actor, subject: { userId }, data: out });
   return out;
 }

@@ -72,7 +72,7 @@ export class WebSessions {
       expiresAt: isoTime(now + this.absoluteMs),
       csrfToken: randomBytes(32).toString('base64url'),
     };
-    const { user, replaced } = await this.opts.store.update((db) => {
+    const { user, replaced } = await this.opts.store.update((db, audit) => {
       const { issuer, subject, name, email, org, groups, roles } = identity;
       let u = db.users.find((x) => x.issuer === issuer && x.subject === subject);
       if (u) Object.assign(u, { name, email, org, groups, roles, lastLoginAt: at });
@@ -84,21 +84,15 @@ export class WebSessions {
       const replaced = db.webSessions.some((s) => s.id === o.previousId);
       db.webSessions = db.webSessions.filter((s) => s.id !== o.previousId);
       db.webSessions.push(session);
+      audit.record({
+        type: 'auth.login',
+        actor: userActor(u, o.ip),
+        subject: { userId: u.id },
+        data: { issuer: u.issuer, subject: u.subject, roles: u.roles, org: u.org, session: sessionRef(session.id) },
+      });
       return { user: structuredClone(u), replaced };
     });
     if (replaced && o.previousId) this.emit(o.previousId, 'replaced');
-    await this.opts.audit.append({
-      type: 'auth.login',
-      actor: userActor(user, o.ip),
-      subject: { userId: user.id },
-      data: {
-        issuer: user.issuer,
-        subject: user.subject,
-        roles: user.roles,
-        org: user.org,
-        session: sessionRef(session.id),
-      },
-    });
     return { user, session };
   }
 
@@ -109,11 +103,25 @@ export class WebSessions {
    * connecting under their grants. Returns the roles removed, or undefined if there was nothing to remove.
    */
   async dropRoles(identity: Identity, ip?: string): Promise<{ userId: string; roles: string[]; sessions: number } | undefined> {
-    const found = await this.opts.store.update((db) => {
+    const found = await this.opts.store.update((db, audit) => {
       const u = db.users.find((x) => x.issuer === identity.issuer && x.subject === identity.subject);
       if (!u || (u.roles.length === 0 && !db.webSessions.some((s) => s.userId === u.id))) return undefined;
       const roles = [...u.roles];
       Object.assign(u, { groups: identity.groups, roles: [] });
+      // The refused login is this change's record (the sign-in route records no second one).
+      audit.record({
+        type: 'auth.login_failed',
+        actor: { kind: 'anonymous', ...(ip ? { ip } : {}) },
+        subject: { userId: u.id },
+        data: {
+          reason: 'no_role',
+          issuer: identity.issuer,
+          subject: identity.subject,
+          groups: identity.groups,
+          rolesRemoved: roles,
+          sessionsEnded: db.webSessions.filter((s) => s.userId === u.id).length,
+        },
+      });
       return { userId: u.id, roles, sessions: db.webSessions.filter((s) => s.userId === u.id).map((s) => s.id) };
     });
     if (!found) return undefined;
@@ -151,22 +159,22 @@ export class WebSessions {
   private async endMany(ends: Array<{ id: string; reason: SessionEndReason }>, ip?: string): Promise<number> {
     const reasons = new Map(ends.map((e) => [e.id, e.reason]));
     // Decided inside the update: of two racing ends (request vs sweep) only one audits and notifies.
-    const removed = await this.opts.store.update((db) => {
+    const removed = await this.opts.store.update((db, audit) => {
       const gone = db.webSessions.filter((s) => reasons.has(s.id));
       if (gone.length > 0) db.webSessions = db.webSessions.filter((s) => !reasons.has(s.id));
+      for (const s of gone) {
+        // The committed users, not db.users: reading the draft's would clone every user for nothing.
+        const user = this.opts.store.data.users.find((u) => u.id === s.userId);
+        audit.record({
+          type: 'auth.logout',
+          actor: user ? userActor(user, ip) : { kind: 'system', id: 'gateway' },
+          subject: { userId: s.userId },
+          data: { reason: reasons.get(s.id) ?? 'logout', session: sessionRef(s.id) },
+        });
+      }
       return structuredClone(gone);
     });
-    for (const s of removed) {
-      const reason = reasons.get(s.id) ?? 'logout';
-      this.emit(s.id, reason);
-      const user = this.opts.store.data.users.find((u) => u.id === s.userId);
-      await this.opts.audit.append({
-        type: 'auth.logout',
-        actor: user ? userActor(user, ip) : { kind: 'system', id: 'gateway' },
-        subject: { userId: s.userId },
-        data: { reason, session: sessionRef(s.id) },
-      });
-    }
+    for (const s of removed) this.emit(s.id, reasons.get(s.id) ?? 'logout');
     return removed.length;
   }
 

@@ -1,7 +1,8 @@
-// How a decision becomes state: the transition runs inside the store's serialised update, then its audit events are appended.
+// How a decision becomes state: the transition and its audit events run inside the store's serialised update, durable together.
 import type { AuditPort } from '../storage/port.js';
 import type { RequestEvent, Transition } from '../core/access.js';
 import type { AccessRequest, Actor } from '../core/model.js';
+import type { AuditSink } from '../storage/audit-sink.js';
 import type { DbData } from '../store/schema.js';
 import type { StatePort } from '../storage/port.js';
 import { GatehouseError, isGatehouseError } from '../errors.js';
@@ -21,9 +22,10 @@ export const refusalError = (t: Extract<Transition, { ok: false }>) =>
 export function transact(
   store: StatePort,
   requestId: string,
+  actor: Actor,
   step: (request: AccessRequest, draft: DbData) => Transition,
 ): Promise<Applied> {
-  return store.update((d) => {
+  return store.update((d, audit) => {
     const i = d.requests.findIndex((r) => r.id === requestId);
     const current = d.requests[i];
     // Requests are never deleted (history), so one the caller could see a moment ago is still here.
@@ -31,20 +33,18 @@ export function transact(
     const t = step(current, d);
     if (!t.ok) throw refusalError(t);
     d.requests[i] = t.next;
+    recordEvents(audit, actor, t.events);
     return t;
   });
 }
 
 /**
- * Appends `events` in order and resolves once all are durable. Call it right after the awaited update,
- * with no other await in between: updates resolve in commit order, so the audit chain then lists
- * transitions in the order they were applied. The HTTP answer waits for this: nothing is acknowledged
- * before its evidence is on disk.
+ * Records a transition's events with its state change, in order. The store makes them durable before
+ * the state (and before the caller hears of it), so the chain lists transitions in the order they were
+ * applied and nothing is acknowledged before its evidence is on disk.
  */
-export function recordEvents(audit: AuditPort, actor: Actor, events: readonly RequestEvent[]): Promise<unknown> {
-  return Promise.all(
-    events.map((e) => audit.append({ type: e.type, actor, subject: e.subject, data: e.data })),
-  );
+export function recordEvents(audit: AuditSink, actor: Actor, events: readonly RequestEvent[]): void {
+  for (const e of events) audit.record({ type: e.type, actor, subject: e.subject, data: e.data });
 }
 
 /**

@@ -1,5 +1,6 @@
 // `gatehouse config check [--config PATH]`: validate a config, print every problem with its key path.
 import { ConfigError, formatProblems, loadConfig, unresolvedSecrets } from '../config.js';
+import { auditFileWarnings } from '../config/audit-files.js';
 import { type CliIo, parseArgs } from './io.js';
 
 const usage = 'usage: gatehouse config check [--config PATH]   (default config/gatehouse.yaml)';
@@ -49,9 +50,8 @@ export async function runConfigCheck(
     return 1;
   }
 
-  for (const w of unresolvedSecrets(config, { env: opts.env ?? process.env, cwd: opts.cwd })) {
-    io.err(`warning: ${w.path}: ${w.message}`);
-  }
+  const warnings = [...unresolvedSecrets(config, { env: opts.env ?? process.env, cwd: opts.cwd }), ...auditFileWarnings(config)];
+  for (const w of warnings) io.err(`warning: ${w.path}: ${w.message}`);
   const n = config.targets.length;
   io.out(
     `OK: ${n} target${n === 1 ? '' : 's'}, site "${config.site.name}" (${config.site.timezone}) — ${file}`,

@@ -1,5 +1,6 @@
 // `gatehouse serve`: run the gateway until SIGTERM/SIGINT, then shut down gracefully.
 import { type Gateway, startGateway } from '../app.js';
+import { ACCEPT_MISSING_HEAD_FLAG } from '../audit-log.js';
 import { loadConfig } from '../config.js';
 import { type CliIo, parseArgs } from './io.js';
 
@@ -8,7 +9,9 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   const configPath =
     typeof flags.get('config') === 'string' ? (flags.get('config') as string) : 'config/gatehouse.yaml';
   const config = await loadConfig(configPath);
-  const gateway = await startGateway({ config });
+  // The flag's use is itself an audit record (see AuditLog.open): accepting a missing head is never silent.
+  const acceptMissingAuditHead = flags.get(ACCEPT_MISSING_HEAD_FLAG.slice(2)) === true;
+  const gateway = await startGateway({ config, acceptMissingAuditHead });
   io.out(`Gatehouse serving ${config.site.name} on ${gateway.http.url}`);
   return waitForSignal(gateway, io);
 }

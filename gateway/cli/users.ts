@@ -70,16 +70,17 @@ export async function runUsersResetTotp(argv: string[], io: CliIo, deps: UsersCl
     const audit = await AuditLog.open({ dir, clock: deps.clock ?? systemClock, checkpointIntervalMs: 0 });
     try {
       const ids = matches.map((u) => u.id);
-      const results = await store.update((d) => ids.map((id) => ({ id, r: clearTotp(d, id) })));
+      await store.attachAudit(audit);
+      const results = await store.update((d, sink) =>
+        ids.map((id) => {
+          const r = clearTotp(d, id);
+          sink.record({ type: 'totp.reset', actor: systemActor('cli'), subject: { userId: id }, data: { ...r, via: 'cli' } });
+          return { id, r };
+        }),
+      );
       io.out(`reset TOTP for ${matches.length} user${matches.length === 1 ? '' : 's'} with e-mail ${email}:`);
       for (const { id, r } of results) {
         const u = matches.find((m) => m.id === id)!;
-        await audit.append({
-          type: 'totp.reset',
-          actor: systemActor('cli'),
-          subject: { userId: id },
-          data: { ...r, via: 'cli' },
-        });
         const was = r?.wasConfirmed ? 'was enrolled' : r?.hadTotp ? 'enrolment was pending' : 'had no TOTP';
         io.out(`  ${id}  ${u.name} (subject ${u.subject} at ${u.issuer}): ${was}`);
       }

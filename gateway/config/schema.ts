@@ -216,6 +216,33 @@ const groups = z.array(nonEmpty).default([]);
 
 const storageSection = storageSchemas({ secretRef: secretRefSchema, fsPath, host, port, httpUrl });
 
+/** RFC 5424 APP-NAME: 1 to 48 printable US-ASCII characters, no space. */
+const appName = z.string().regex(/^[!-~]{1,48}$/, 'use 1 to 48 printable ASCII characters without spaces');
+
+export const auditSchema = z
+  .strictObject({
+    // Why outside the storage folder: whoever can read the folder could otherwise re-sign a forged log.
+    signingKey: z.strictObject({ file: fsPath }).optional(),
+    checkpointEverySeconds: z.int().min(1).max(3600).default(60),
+    syslog: z
+      .strictObject({
+        host,
+        port,
+        transport: z.enum(['tcp', 'tls']).default('tls'),
+        caFile: fsPath.optional(),
+        appName: appName.default('gatehouse'),
+        // When the stream is this far behind (records, or seconds since the oldest unsent one) it alerts.
+        alertBacklog: z.int().min(1).default(10_000),
+        alertAfterSeconds: z.int().min(1).default(60),
+      })
+      .superRefine((s, ctx) => {
+        if (s.caFile !== undefined && s.transport !== 'tls')
+          ctx.addIssue({ code: 'custom', path: ['caFile'], message: 'caFile only applies to transport: tls' });
+      })
+      .optional(),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   site: z.strictObject({
     name: nonEmpty,
@@ -229,7 +256,12 @@ export const configSchema = z.strictObject({
     publicUrl: httpUrl.transform((s) => s.replace(/\/+$/, '')),
     tls: z.strictObject({ cert: fsPath, key: fsPath }).optional(),
   }),
-  ssh: z.strictObject({ listen, hostKeys: z.array(fsPath).min(1, 'name at least one host key file') }),
+  ssh: z.strictObject({
+    listen,
+    hostKeys: z.array(fsPath).min(1, 'name at least one host key file'),
+    // From TCP accept to authenticated: identification, key exchange and login must fit in it.
+    loginGraceSeconds: z.int().min(1).max(600).default(30),
+  }),
   oidc: z.strictObject({
     issuer: httpUrl,
     clientId: nonEmpty,
@@ -241,6 +273,7 @@ export const configSchema = z.strictObject({
   stepUp: z.strictObject({ maxAgeMinutes: z.int().min(1).max(480).default(15) }).prefault({}),
   storage: storageSection.storage,
   node: storageSection.node,
+  audit: auditSchema,
   guacd: z
     .strictObject({
       host: host.default('127.0.0.1'),
@@ -260,3 +293,5 @@ export type RdpTargetConfig = NonNullable<TargetConfig['rdp']>;
 export type MaintenanceWindow = z.output<typeof maintenanceWindowSchema>;
 export type CommandRule = z.output<typeof commandRuleSchema>;
 export type SecretRef = z.output<typeof secretRefSchema>;
+export type AuditConfig = z.output<typeof auditSchema>;
+export type SyslogConfig = NonNullable<AuditConfig['syslog']>;

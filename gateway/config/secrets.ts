@@ -94,6 +94,11 @@ export function resolveConfigPaths(config: Config, cwd: string = process.cwd()):
     ssh: { ...config.ssh, hostKeys: config.ssh.hostKeys.map(abs) },
     oidc: { ...config.oidc, clientSecret: absRef(config.oidc.clientSecret) },
     storage: { ...config.storage, dir: abs(config.storage.dir), ...(config.storage.postgres && { postgres: absPostgres(config.storage.postgres, abs, absRef) }) },
+    audit: {
+      ...config.audit,
+      ...(config.audit.signingKey && { signingKey: { file: abs(config.audit.signingKey.file) } }),
+      ...(config.audit.syslog?.caFile && { syslog: { ...config.audit.syslog, caFile: abs(config.audit.syslog.caFile) } }),
+    },
     targets: config.targets.map((t) => ({
       ...t,
       ...(t.ssh && { ssh: { ...t.ssh, credential: absRef(t.ssh.credential) } }),

@@ -16,12 +16,15 @@ export interface CheckedLine {
   hash: string;
   checkpoint: boolean;
   data?: string | undefined;
+  /** Set for the log's own `audit.*` records only (the chain rules look at those). */
+  auditType?: string | undefined;
 }
 
 export type LineCheck = (CheckedLine & { ok: true }) | { ok: false; reason: string };
 
 const CHECKPOINT = 'audit.checkpoint';
 const checkpointBytes = Buffer.from(CHECKPOINT);
+const auditPrefix = Buffer.from('audit.');
 
 /** Checks bytes [start, end) of `buf` (one line, no newline) as record `seq` following `prev`. */
 export function checkLine(buf: Buffer, start: number, end: number, seq: number, prev: string): LineCheck {
@@ -76,7 +79,8 @@ export function checkLineReference(text: string, seq: number, prev: string): Lin
   if (formatLine(parts, r.hash) !== text) return fail('not in canonical form (the record was edited)');
   if (sha256hex(hashInput(parts)) !== r.hash) return fail('hash mismatch (the record was altered)');
   const checkpoint = r.type === CHECKPOINT;
-  return { ok: true, seq, hash: r.hash, checkpoint, data: checkpoint ? parts.data : undefined };
+  const auditType = r.type.startsWith('audit.') ? r.type : undefined;
+  return { ok: true, seq, hash: r.hash, checkpoint, data: checkpoint ? parts.data : undefined, auditType };
 }
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
@@ -197,5 +201,6 @@ export function checkLineFast(
   if (b.toString('latin1', hashStart, hashStart + 64) !== hash) return undefined;
   const checkpoint = typeEnd - typeStart === checkpointBytes.length && at(b, typeStart, checkpointBytes);
   const data = checkpoint && dataStart >= 0 ? b.toString('utf8', dataStart, dataEnd) : undefined;
-  return { ok: true, seq, hash, checkpoint, data };
+  const auditType = at(b, typeStart, auditPrefix) ? b.toString('latin1', typeStart, typeEnd) : undefined;
+  return { ok: true, seq, hash, checkpoint, data, auditType };
 }

@@ -109,3 +109,28 @@ export function formatLine(p: LineParts, hash: string): string {
     '"}'
   );
 }
+
+/** What a canonical line says about itself, read off its fixed layout without parsing the JSON. */
+export interface LineFields {
+  seq: number;
+  at: string;
+  type: string;
+  prev: string;
+  hash: string;
+}
+
+const LINE_HEAD = /^\{"seq":([1-9]\d{0,15}),"at":"([^"\\]{1,40})","type":"([a-z0-9_.]{1,80})"/;
+const HEX64 = /^[0-9a-f]{64}$/;
+// `,"prev":"<64 hex>","hash":"<64 hex>"}` closes every canonical line.
+const TAIL = 64 + 10 + 64 + 2;
+
+/** Bytes [start, end) of `buf` as a line's fields; undefined when it is not laid out like one (not a proof it is intact). */
+export function lineFields(buf: Buffer, start: number, end: number): LineFields | undefined {
+  if (end - start < TAIL + 40) return undefined;
+  const m = LINE_HEAD.exec(buf.toString('latin1', start, Math.min(end, start + 160)));
+  if (!m) return undefined;
+  const prev = buf.toString('latin1', end - TAIL, end - TAIL + 64);
+  const hash = buf.toString('latin1', end - 66, end - 2);
+  if (!HEX64.test(prev) || !HEX64.test(hash)) return undefined;
+  return { seq: Number(m[1]), at: m[2]!, type: m[3]!, prev, hash };
+}

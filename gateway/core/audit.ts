@@ -21,9 +21,15 @@ export { canonicalJson, GENESIS_HASH, sha256hex } from './audit-line.js';
 export const AUDIT_EVENT_TYPES = [
   'gateway.started', // the gateway began serving (version, listeners, targets)
   'gateway.stopped', // the gateway stopped on purpose (signal, admin), with the reason
+  'gateway.fault', // a stray error (an unhandled rejection or exception) was caught by the process-wide handler; the gateway kept running
+  'storage.recovered', // a storage fault (full disk, I/O error, read-only) cleared and writes work again (which file, which error, since when)
+  'change.reverted', // a state change whose audit records were written did not take effect (state write failed or a crash came between): names the first record's seq
   'config.loaded', // a validated configuration was taken into use (path, hash of its text)
   'audit.checkpoint', // signed Ed25519 checkpoint over the previous record's hash (written by the log itself)
   'audit.recovered', // at start, a partial last line left by a crash was cut off (bytes dropped)
+  'audit.missing_head_accepted', // the gateway started although audit.head.json was missing, because the operator said so
+  'audit.syslog_behind', // the stream to the SIEM fell behind (backlog, since when, last error)
+  'audit.syslog_caught_up', // the stream to the SIEM caught up again after falling behind
   'audit.viewed', // someone read or searched the audit trail
   'audit.verified', // someone ran a verification of the chain through the API, with its outcome
   'auth.login', // a web login completed (OIDC issuer + subject, roles granted)

@@ -6,6 +6,7 @@ import type { Actor } from '../core/model.js';
 import type { GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { RateLimiter } from './security.js';
+import { detach } from '../background.js';
 
 export type RefusalHook = ((err: GatehouseError, req: Request) => Promise<void>) & {
   /** Audits the refusals still only counted (each IP's count as one record); the gateway's stop calls it. */
@@ -40,7 +41,7 @@ export function auditRefusals(opts: RefusalAuditOptions): RefusalHook {
         .catch((e: unknown) => opts.logger.error({ err: e, ip, suppressed: n }, 'could not audit suppressed refusals'));
     }
   };
-  const timer = setInterval(() => void flush(), 60_000);
+  const timer = setInterval(() => detach(flush(), opts.logger, 'could not flush suppressed refusals'), 60_000);
   timer.unref();
   const hook = async (err: GatehouseError, req: Request) => {
     if (!isRefusal(err.status)) return;

@@ -2,9 +2,13 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { GatehouseError, internal, isGatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { asStorageError } from '../storage/faults.js';
 
 /** Body-parser and other library errors carry `type`/`status`; translate the ones clients cause. */
 function translate(err: unknown): GatehouseError {
+  // A full disk, a file too large, an I/O error: 503 storage_unavailable with its reason, whoever threw it.
+  const storage = asStorageError(err);
+  if (storage) return storage;
   if (isGatehouseError(err)) return err;
   const e = err as { type?: string; status?: number; message?: string };
   if (e?.type === 'entity.too.large')

@@ -8,11 +8,27 @@ export interface Metrics {
   httpDuration: Histogram<'method' | 'route'>;
   auditAppends: Counter;
   liveSessions: Gauge<'protocol'>;
+  /** 1 while writes to that file fail (db.json, audit.jsonl, commands.jsonl, sessions). */
+  storageFault: Gauge<'file'>;
+  /** Stray errors caught by the process-wide handler (the gateway kept running). */
+  strayErrors: Counter<'kind'>;
+  /** Sets the fault gauge from the files failing now. */
+  storageFaults(failing: readonly string[]): void;
 }
+
+/** Always exported, at 0 when fine: an alert can then say "was 0, now 1". */
+const STORAGE_FILES = ['db.json', 'audit.jsonl', 'commands.jsonl', 'sessions'];
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gatehouse_' });
+  const storageFault = new Gauge({
+    name: 'gatehouse_storage_fault',
+    help: 'Whether writes to a storage file fail now (1) or not (0): new actions are refused while any is 1',
+    labelNames: ['file'],
+    registers: [registry],
+  });
+  for (const file of STORAGE_FILES) storageFault.set({ file }, 0);
   return {
     registry,
     httpRequests: new Counter({
@@ -39,6 +55,16 @@ export function createMetrics(): Metrics {
       labelNames: ['protocol'],
       registers: [registry],
     }),
+    storageFault,
+    strayErrors: new Counter({
+      name: 'gatehouse_stray_errors_total',
+      help: 'Unhandled rejections and exceptions caught by the process-wide handler',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    storageFaults(failing) {
+      for (const file of new Set([...STORAGE_FILES, ...failing])) storageFault.set({ file }, failing.includes(file) ? 1 : 0);
+    },
   };
 }
 

@@ -62,8 +62,15 @@ export function createHttpApp(deps: HttpDeps): Express {
       },
       crossOriginEmbedderPolicy: false,
       referrerPolicy: { policy: 'no-referrer' },
+      // Set below, on https answers only: on plain http the header means nothing, and a browser must not learn
+      // "always https" from an answer an attacker on the path could have written.
+      strictTransportSecurity: false,
     }),
   );
+  app.use((req, res, next) => {
+    if (req.secure) res.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
+    next();
+  });
   app.use(measureRequests(deps.metrics));
 
   app.get('/healthz', (_req, res) => {
@@ -109,13 +116,37 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
 }
 
-export async function startHttpServer(app: Express, listen: string): Promise<RunningHttp> {
+/** Slow and greedy clients: how long a request may take to arrive, and how many sockets one source may hold. */
+export interface HttpLimits {
+  /** All request headers must arrive within this (default 10 s); a slowloris client is cut after it. */
+  headersTimeoutMs?: number;
+  /** The whole request, body included (default 30 s). Answers (downloads, event streams) are not limited. */
+  requestTimeoutMs?: number;
+  /** Open connections at once from one source address (default 64); more are closed at accept. */
+  maxConnectionsPerIp?: number;
+}
+
+export async function startHttpServer(app: Express, listen: string, limits: HttpLimits = {}): Promise<RunningHttp> {
   const { host, port } = parseListen(listen);
-  const server = createServer(app);
+  const headersTimeout = limits.headersTimeoutMs ?? 10_000;
+  const requestTimeout = Math.max(limits.requestTimeoutMs ?? 30_000, headersTimeout);
+  // Why a short check interval: Node looks for overdue requests only this often (30 s by default).
+  const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) }, app);
+  const perIp = limits.maxConnectionsPerIp ?? 64;
   const sockets = new Set<Socket>();
-  server.on('connection', (s) => {
+  const bySource = new Map<string, number>();
+  server.on('connection', (s: Socket) => {
+    const ip = s.remoteAddress ?? 'unknown';
+    const n = bySource.get(ip) ?? 0;
+    if (n >= perIp) return void s.destroy();
+    bySource.set(ip, n + 1);
     sockets.add(s);
-    s.on('close', () => sockets.delete(s));
+    s.on('close', () => {
+      sockets.delete(s);
+      const left = (bySource.get(ip) ?? 1) - 1;
+      if (left <= 0) bySource.delete(ip);
+      else bySource.set(ip, left);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

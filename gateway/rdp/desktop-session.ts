@@ -7,12 +7,14 @@ import type { Deps } from '../deps.js';
 import type { SessionRegistry } from '../sessions.js';
 import type { DesktopAdmission } from './admission.js';
 import { describeEnd, type GuacdEnd, GuacdError, type GuacdLink } from './guacd.js';
+import { certCheckOf, GUAC_STATUS, meaningOfGuacdError } from './guacd-status.js';
 import { type ClientSize, mustUnderstand, vendorParams } from './params.js';
 import { type GuacRecordingPlace, hashRecording, placeRecording, settleRecording, waitForRecording } from './recording.js';
 import { allowedFromBrowser, gatehouseInstruction, type Relay, startRelay } from './relay.js';
-import { encodeInstruction, type Instruction } from './wire.js';
+import { encodeInstruction, firstFrameStep, type Instruction } from '../guac/wire.js';
 import type { WebSocket } from 'ws';
 import { GuacFileAudit, MAX_OPEN_STREAMS } from './file-streams.js';
+import { detach } from '../background.js';
 
 export interface DesktopTuning {
   /** guacd must answer `ready` within this (default 15 s). */
@@ -21,12 +23,25 @@ export interface DesktopTuning {
   idleMs: number;
   /** guacd must have created the recording within this after `ready` (default 15 s), or the session closes. */
   recordingAppearMs: number;
+  /**
+   * The first frame (the screen's size, then a `sync`) must come within this after `ready` (default 30 s), or the
+   * session closes: guacd sends keep-alives while its RDP client is stuck (a certificate list FreeRDP 2 loops on
+   * burns a core), so only the absence of a picture tells.
+   */
+  firstFrameMs: number;
   /** After the end: how long the file must stay unchanged before it is sealed, and the most we wait. */
   settleQuietMs: number;
   settleMaxMs: number;
 }
 
-export const DEFAULT_TUNING: DesktopTuning = { handshakeMs: 15_000, idleMs: 15_000, recordingAppearMs: 15_000, settleQuietMs: 500, settleMaxMs: 10_000 };
+export const DEFAULT_TUNING: DesktopTuning = {
+  handshakeMs: 15_000,
+  idleMs: 15_000,
+  recordingAppearMs: 15_000,
+  firstFrameMs: 30_000,
+  settleQuietMs: 500,
+  settleMaxMs: 10_000,
+};
 
 export interface DesktopSessionOptions {
   deps: Deps;
@@ -49,12 +64,12 @@ export interface DesktopViewer {
 
 /** Guacamole status codes the page (and any Guacamole client) understands, per end reason. */
 const STATUS: Partial<Record<SessionEndReason, number>> = {
-  window_ended: 0x020a, // SESSION_TIMEOUT
-  revoked: 0x0303, // CLIENT_FORBIDDEN
-  terminated: 0x020b, // SESSION_CLOSED
-  recording_failed: 0x0200, // SERVER_ERROR
-  gateway_stopped: 0x0201, // SERVER_BUSY
-  error: 0x0200,
+  window_ended: GUAC_STATUS.SESSION_TIMEOUT,
+  revoked: GUAC_STATUS.CLIENT_FORBIDDEN,
+  terminated: GUAC_STATUS.SESSION_CLOSED,
+  recording_failed: GUAC_STATUS.SERVER_ERROR,
+  gateway_stopped: GUAC_STATUS.SERVER_BUSY,
+  error: GUAC_STATUS.SERVER_ERROR,
 };
 
 export class DesktopSession {
@@ -68,18 +83,25 @@ export class DesktopSession {
   private readonly viewers = new Set<DesktopViewer>();
   private unregister: (() => void) | undefined;
   private endReason: SessionEndReason | undefined;
-  /** What guacd said when it ended the connection itself (`error` instruction), kept for the audit trail. */
+  /**
+   * What guacd said when it ended the connection itself (`error` instruction), kept for the audit trail. The first
+   * one only: guacd may follow a specific error ("SSL/TLS connection failed", 519) with a generic "Aborted. See logs.".
+   */
   private guacdError: { message: string; status: number } | undefined;
+  /** The sentence the vendor was given for the end (the first close's), kept in `session.ended`. */
+  private endMessage: string | undefined;
   /** Why the handshake failed (guacd refused, or lacks a parameter the target needs), for the audit trail. */
   private handshakeError: { code: string; message: string } | undefined;
   /** guacd said goodbye (`disconnect`) before closing: an orderly end, not a drop. */
   private guacdSaidBye = false;
+  /** The first frame so far: nothing, the screen's size, or size and then a `sync` (drawn). */
+  private frame: 'none' | 'sized' | 'drawn' = 'none';
   private finishing: Promise<void> | undefined;
   /** Files over Guacamole streams (drive redirection, uploads), each audited like an SFTP file; clipboard contents too. */
   private readonly files = new GuacFileAudit({
     file: (t) => this.auditTransfer('file.transferred', { ...t }),
     clipboard: (t) => this.auditTransfer('clipboard.transferred', { ...t }),
-    overflow: () => void this.close('error', `more than ${MAX_OPEN_STREAMS} file transfers at once cannot be audited; the session is closed`),
+    overflow: () => detach(this.close('error', `more than ${MAX_OPEN_STREAMS} file transfers at once cannot be audited; the session is closed`), this.o.deps.logger, 'could not close an RDP session'),
   });
 
   private fileWrites: Promise<void> = Promise.resolve();
@@ -106,8 +128,8 @@ export class DesktopSession {
   /** Records and registers the session, then connects guacd to the target and relays. Never throws. */
   async start(): Promise<void> {
     const { deps, admission, ws, link, registry } = this.o;
-    ws.once('close', () => void this.finish('client_closed'));
-    link.onEnd((e) => void this.guacdEnded(e));
+    ws.once('close', () => detach(this.finish('client_closed'), deps.logger, 'could not end an RDP session'));
+    link.onEnd((e) => detach(this.guacdEnded(e), deps.logger, 'could not end an RDP session'));
     try {
       this.place = await placeRecording(deps.storageDir, this.id, this.startedAt, deps.config.guacd.recordingDir);
       const record: SessionRecord = {
@@ -122,8 +144,10 @@ export class DesktopSession {
         sourceIp: this.o.ip,
         recording: { path: this.place.stored },
       };
-      await deps.store.update((d) => void d.sessions.push(record));
-      await deps.audit.append({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: 'rdp', size: this.o.size, guacd: `${deps.config.guacd.host}:${deps.config.guacd.port}` } });
+      await deps.store.update((d, audit) => {
+        d.sessions.push(record);
+        audit.record({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: 'rdp', size: this.o.size, guacd: `${deps.config.guacd.host}:${deps.config.guacd.port}` } });
+      });
     } catch (err) {
       deps.logger.error({ err, sessionId: this.id }, 'could not record the start of an RDP session');
       this.markRecorded();
@@ -185,9 +209,17 @@ export class DesktopSession {
     }
     if (this.endReason) return;
     const rdp = admission.target.rdp;
-    this.tell({ type: 'ready', sessionId: this.id, targetId: admission.target.id, targetName: admission.target.name, endsAt: admission.request.endsAt });
+    this.tell({ type: 'ready', sessionId: this.id, targetId: admission.target.id, targetName: admission.target.name, endsAt: admission.request.endsAt, firstFrameMs: tuning.firstFrameMs });
     this.relay = startRelay({ ws: this.o.ws, link, allowed: allowedFromBrowser('owner', { clipboard: rdp.clipboard, drive: rdp.drive }), observe: (ins) => this.observe(ins), observeBrowser: (ins) => this.files.fromBrowser(ins) });
-    void this.checkRecording();
+    detach(this.checkRecording(), this.o.deps.logger, 'could not check an RDP recording');
+    const noPicture = setTimeout(() => {
+      if (this.frame === 'drawn' || this.endReason) return;
+      const s = Math.round(tuning.firstFrameMs / 1000);
+      this.o.deps.logger.warn({ sessionId: this.id, frame: this.frame }, 'no first frame from guacd');
+      detach(this.close('error', `the workstation showed nothing within ${s} s of connecting (guacd's RDP client may be stuck, or the workstation is not answering); the session is closed`), this.o.deps.logger, 'could not close an RDP session');
+    }, tuning.firstFrameMs);
+    noPicture.unref();
+    detach(this.ended.then(() => clearTimeout(noPicture)), this.o.deps.logger, 'an RDP session failed');
   }
 
   /** In order, after the start is recorded; a failure is logged, never thrown into the relay. */
@@ -211,22 +243,38 @@ export class DesktopSession {
     await this.close('recording_failed', 'the session recording failed; the session is closed');
   }
 
-  private observe(ins: Instruction[]): void {
+  /**
+   * Runs before the batch goes on to the browser. guacd's `error` or `disconnect` ends the session here and now:
+   * after a refused certificate guacd says nothing more but keeps the socket open until its user times out, so
+   * waiting for the close would leave the vendor before a blank desktop and the audit with the wrong story.
+   * Returns false when the batch must not go on (the vendor gets our reading of guacd's error instead).
+   */
+  private observe(ins: Instruction[]): boolean {
+    if (this.endReason) return false;
     this.files.fromGuacd(ins);
     for (const i of ins) {
-      if (i.opcode === 'error') this.guacdError = { message: (i.args[0] ?? '').slice(0, 500), status: Number(i.args[1]) || 0 };
-      else if (i.opcode === 'disconnect') this.guacdSaidBye = true;
+      if (this.frame !== 'drawn') this.frame = firstFrameStep(this.frame, i);
+      if (i.opcode === 'error') {
+        const status = Number(i.args[1]) || 0;
+        this.guacdError ??= { message: (i.args[0] ?? '').slice(0, 500), status };
+        const m = meaningOfGuacdError(this.guacdError.status, this.guacdError.message, certCheckOf(this.o.admission.target.rdp));
+        detach(this.close(m.reason, m.message, this.guacdError.status), this.o.deps.logger, 'could not close an RDP session');
+        return false;
+      }
+      if (i.opcode === 'disconnect') {
+        this.guacdSaidBye = true;
+        detach(this.close('target_closed', 'the remote desktop session ended'), this.o.deps.logger, 'could not close an RDP session');
+        return false;
+      }
     }
+    return true;
   }
 
   /** guacd ended the connection: in order (`disconnect`, maybe after an `error` such as "target unreachable"), or it dropped, stalled or talked nonsense. */
   private async guacdEnded(e: GuacdEnd): Promise<void> {
     // Before `ready` the handshake reports the failure itself, with guacd's own words where it gave any.
     if (this.endReason || !this.connectionId) return;
-    if (e.kind === 'closed' && (this.guacdSaidBye || this.guacdError)) {
-      const why = this.guacdError ? `the remote desktop ended: ${this.guacdError.message}` : 'the remote desktop session ended';
-      return this.close('target_closed', why);
-    }
+    if (e.kind === 'closed' && this.guacdSaidBye) return this.close('target_closed', 'the remote desktop session ended');
     this.o.deps.logger.warn({ sessionId: this.id, end: e }, 'guacd connection ended unexpectedly');
     await this.close('error', `the connection to the remote desktop service (guacd) was lost: ${describeEnd(e)}`);
   }
@@ -246,12 +294,13 @@ export class DesktopSession {
    * Tells the vendor why, then cuts guacd and the browser at once; resolves when both are cut (well within a
    * second). Recording the end and sealing continue behind it (see `ended`).
    */
-  async close(reason: SessionEndReason, message: string): Promise<void> {
+  async close(reason: SessionEndReason, message: string, status?: number): Promise<void> {
     this.endReason ??= reason;
+    this.endMessage ??= message;
     const { ws, link } = this.o;
     if (ws.readyState === ws.OPEN) {
       this.tell({ type: 'ended', reason, message });
-      ws.send(encodeInstruction('error', message, STATUS[reason] ?? 0x020b));
+      ws.send(encodeInstruction('error', message, status ?? STATUS[reason] ?? GUAC_STATUS.SESSION_CLOSED));
     }
     link.close();
     const closed = new Promise<void>((r) => (ws.readyState === ws.CLOSED ? r() : ws.once('close', () => r())));
@@ -259,7 +308,7 @@ export class DesktopSession {
     // A browser that does not answer the close handshake is cut off anyway.
     const cut = setTimeout(() => ws.terminate(), 800);
     cut.unref();
-    void this.finish(reason);
+    detach(this.finish(reason), this.o.deps.logger, 'could not end an RDP session');
     await closed;
     clearTimeout(cut);
   }
@@ -294,37 +343,40 @@ export class DesktopSession {
       const endedAt = isoTime(deps.clock.now());
       // guacd never took the connection (refused, unreachable mid-way): nothing was shown, so nothing to record.
       const neverConnected = !sealed && !this.connectionId;
-      await deps.store.update((d) => {
-        const s = d.sessions.find((x) => x.id === this.id);
-        if (!s) return;
-        s.endedAt = endedAt;
-        s.endReason = reason;
-        if (neverConnected) delete s.recording;
-        else if (s.recording)
-          s.recording = sealed
-            ? { ...s.recording, sha256: sealed.sha256, bytes: sealed.bytes, ...(sealed.incomplete ? { incomplete: true } : {}) }
-            : { ...s.recording, incomplete: true };
-      });
-      if (sealed)
-        await deps.audit.append({ type: 'recording.sealed', actor: this.actor, subject: this.subject, data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete, format: 'guac' } });
-      else if (this.place && !neverConnected && reason !== 'recording_failed')
-        await deps.audit.append({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: `no recording: ${recordingState ?? 'not placed'}`, path: this.place.stored } });
+      // File transfers are audited before the end, so session.ended stays the session's last record.
       const untracked = this.files.finish();
       await this.fileWrites;
       const dropped = this.relay?.dropped() ?? 0;
-      await deps.audit.append({
-        type: 'session.ended',
-        actor: this.actor,
-        subject: this.subject,
-        data: {
-          reason,
-          via: 'rdp',
-          durationMs: deps.clock.now() - this.startedAt,
-          ...(this.guacdError ? { guacdError: this.guacdError } : {}),
-          ...(this.handshakeError ? { handshakeError: this.handshakeError } : {}),
-          ...(dropped ? { droppedFromBrowser: dropped } : {}),
-          ...(untracked ? { fileStreamsNotAudited: untracked } : {}),
-        },
+      await deps.store.update((d, audit) => {
+        const s = d.sessions.find((x) => x.id === this.id);
+        if (s) {
+          s.endedAt = endedAt;
+          s.endReason = reason;
+          if (neverConnected) delete s.recording;
+          else if (s.recording)
+            s.recording = sealed
+              ? { ...s.recording, sha256: sealed.sha256, bytes: sealed.bytes, ...(sealed.incomplete ? { incomplete: true } : {}) }
+              : { ...s.recording, incomplete: true };
+        }
+        if (sealed)
+          audit.record({ type: 'recording.sealed', actor: this.actor, subject: this.subject, data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete, format: 'guac' } });
+        else if (this.place && !neverConnected && reason !== 'recording_failed')
+          audit.record({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: `no recording: ${recordingState ?? 'not placed'}`, path: this.place.stored } });
+        audit.record({
+          type: 'session.ended',
+          actor: this.actor,
+          subject: this.subject,
+          data: {
+            reason,
+            ...(this.endMessage ? { message: this.endMessage } : {}),
+            via: 'rdp',
+            durationMs: deps.clock.now() - this.startedAt,
+            ...(this.guacdError ? { guacdError: this.guacdError } : {}),
+            ...(this.handshakeError ? { handshakeError: this.handshakeError } : {}),
+            ...(dropped ? { droppedFromBrowser: dropped } : {}),
+            ...(untracked ? { fileStreamsNotAudited: untracked } : {}),
+          },
+        });
       });
     } catch (err) {
       deps.logger.error({ err, sessionId: this.id }, 'could not record the end of an RDP session');

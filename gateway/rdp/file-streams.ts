@@ -8,8 +8,8 @@
 // audited the same way but apart, by mimetype, size and SHA-256 only: what is pasted may be a password.
 // Every other stream (images, audio) is ignored.
 import { createHash, type Hash } from 'node:crypto';
-import type { FileTransfer } from '../ssh/sftp-audit.js';
-import type { Instruction } from './wire.js';
+import type { FileTransfer } from '../core/file-transfer.js';
+import type { Instruction } from '../guac/wire.js';
 
 /**
  * Open streams tracked per direction. Beyond this a stream cannot be audited: it is counted, and `overflow` is

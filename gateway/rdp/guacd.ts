@@ -4,7 +4,7 @@
 // chunk from guacd would crash the gateway), has no backpressure, and hard-codes protocol 1.1.0.
 import { connect, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-import { encodeInstruction, type Instruction, parseInstructions } from './wire.js';
+import { encodeInstruction, type Instruction, parseInstructions } from '../guac/wire.js';
 
 export interface GuacdEndpoint {
   host: string;

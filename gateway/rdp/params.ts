@@ -97,14 +97,13 @@ export function viewerParams(size: ClientSize): Record<string, string> {
 }
 
 /**
- * The pin as guacd's `cert-fingerprints` list. FreeRDP prints a certificate's SHA-256 as lower-case hex pairs
- * joined by ":"; the guacd documentation reachable here does not fix whether the list wants that form or one
- * with a "sha256:" prefix or in upper case, so it gets all four. Each names the same certificate, so the list
- * admits no other.
+ * The pin as guacd's `cert-fingerprints` list: one entry, `sha256:<lower-case hex pairs>`. Why only this form:
+ * FreeRDP 2 (inside most guacd builds, 1.6 included) reads every entry as `<hash name>:<fingerprint>` and, on an
+ * entry whose hash name it does not know (a bare `cf:7a:…` reads as hash "cf"), loops forever without advancing:
+ * the connection hangs with one core burnt and nothing drawn. FreeRDP compares the fingerprint case-insensitively.
  */
 export function certFingerprints(pin: string): string {
-  const upper = pin.toUpperCase();
-  return [pin, `sha256:${pin}`, upper, `sha256:${upper}`].join(',');
+  return `sha256:${pin.toLowerCase()}`;
 }
 
 /**

@@ -14,6 +14,7 @@ import { DEFAULT_TUNING, DesktopSession, type DesktopTuning } from './desktop-se
 import { runViewer } from './desktop-viewer.js';
 import { dialGuacd, GuacdError, GuacdLink } from './guacd.js';
 import type { RdpTokens } from './tokens.js';
+import { detach } from '../background.js';
 
 export const newRdpSessionId = () => `ses_${randomBytes(12).toString('base64url')}`;
 
@@ -65,7 +66,7 @@ export function rdpRoute(o: RdpRouteOptions): RdpRoute {
         await deps.audit.append({ type: 'session.monitored', actor: userActor(user, ip), subject: session.subject, data: { via: 'rdp', readOnly: true } });
         return {
           abandon: () => link.close(),
-          open: (ws: WebSocket) => void runViewer({ session, user, ws, link, size, handshakeMs: tuning.handshakeMs, logger: deps.logger }),
+          open: (ws: WebSocket) => detach(runViewer({ session, user, ws, link, size, handshakeMs: tuning.handshakeMs, logger: deps.logger }), deps.logger, 'an RDP live view failed'),
         };
       }
 
@@ -85,8 +86,8 @@ export function rdpRoute(o: RdpRouteOptions): RdpRoute {
         open: (ws: WebSocket) => {
           const session = new DesktopSession({ deps, registry, admission, sessionId: ticket.sessionId, ip, size, ws, link, tuning, ...(o.cwd ? { cwd: o.cwd } : {}) });
           live.set(session.id, session);
-          void session.ended.then(() => live.delete(session.id));
-          void session.start();
+          detach(session.ended.then(() => live.delete(session.id)), deps.logger, 'an RDP session failed');
+          detach(session.start(), deps.logger, 'an RDP session failed to start');
         },
       };
     },

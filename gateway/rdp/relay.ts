@@ -2,7 +2,7 @@
 // browser's role may send. The page also gets Gatehouse's own messages as a `gatehouse` instruction (JSON).
 import { WebSocket } from 'ws';
 import type { GuacdLink } from './guacd.js';
-import { encodeInstruction, type Instruction, parseInstructions } from './wire.js';
+import { encodeInstruction, type Instruction, parseInstructions } from '../guac/wire.js';
 
 /** What a browser may send guacd, by role. Why `argv` never: it changes connection parameters (credentials) at runtime. */
 const BASE_OWNER = ['key', 'mouse', 'touch', 'size', 'sync', 'ack', 'nop', 'disconnect'];
@@ -22,8 +22,8 @@ export interface RelayOptions {
   ws: WebSocket;
   link: GuacdLink;
   allowed: ReadonlySet<string>;
-  /** Sees every instruction guacd sends (the session watches for `error` and `disconnect`). */
-  observe?(ins: Instruction[]): void;
+  /** Sees every batch guacd sends before the browser does (the session watches for `error` and `disconnect`); false holds it back. */
+  observe?(ins: Instruction[]): boolean;
   /** Sees every instruction of the browser's that goes on to guacd (file uploads are audited from these). */
   observeBrowser?(ins: Instruction[]): void;
   /** Bytes queued towards the browser above which guacd is paused (default 4 MiB). */
@@ -43,8 +43,7 @@ export function startRelay(o: RelayOptions): Relay {
   let paused = false;
 
   link.onFrames((text, ins) => {
-    o.observe?.(ins);
-    if (ws.readyState !== WebSocket.OPEN) return;
+    if (o.observe?.(ins) === false || ws.readyState !== WebSocket.OPEN) return;
     // One websocket message per batch of whole instructions: the browser's tunnel needs whole instructions.
     ws.send(text, { binary: false }, () => {
       if (paused && ws.bufferedAmount < high / 2) {

@@ -2,8 +2,9 @@
 import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Clock } from '../clock.js';
-import { JsonUtf8Encoder } from './cast-encode.js';
+import { JsonUtf8Encoder, roomFor } from './cast-encode.js';
 import { HashedFile } from './hashed-file.js';
+import { OutBuf } from './out-pool.js';
 
 export interface CastHeader {
   width: number;
@@ -39,12 +40,15 @@ export interface SealResult {
 }
 
 type Stream = 'o' | 'i';
-/** o/i chunks not yet decoded; r/m (and decoder tails) already text. */
-type Pending =
-  | { kind: Stream; atMs: number; bufs: Buffer[] }
-  | { kind: Stream | 'r' | 'm'; atMs: number; data: string };
 
 const MAX_MARKER_CHARS = 4096;
+/** An event's head, `[<seconds>, "o", "`, is at most this long. */
+const HEAD_ROOM = 48;
+const CLOSE = '"]\n';
+/** Input encoded in one step: its worst case (6 bytes a byte) plus a head fits one LARGE pooled buffer. */
+const MAX_PIECE = 40 * 1024;
+/** Below this much room, a chunk moves on to a fresh buffer rather than being cut in small pieces. */
+const MIN_PIECE = 2 * 1024;
 
 /**
  * Bench only: bench/gatehouse-child.ts turns this on to measure what recording costs (o/i bytes are
@@ -68,8 +72,16 @@ const dimension = (n: number, fallback: number): number =>
  * (the cost measured in ARCHITECTURE.md) into a few large ones.
  */
 export class CastWriter {
-  private pending: Pending[] = [];
-  private pendingBytes = 0;
+  /** The pooled buffer events are encoded into, the next byte to write there, and the start of what is not yet queued. */
+  private out: OutBuf | undefined;
+  private pos = 0;
+  private from = 0;
+  /** The o/i event still taking chunks (its closing `"]` not yet written). */
+  private open: { kind: Stream; atMs: number } | undefined;
+  /** Input bytes encoded since the last write was queued. */
+  private raw = 0;
+  /** Something was recorded since the last tick (an idle writer gives its buffer back). */
+  private active = false;
   private readonly encoders = { o: new JsonUtf8Encoder(), i: new JsonUtf8Encoder() };
   private readonly file: HashedFile;
   private lastMs: number;
@@ -116,7 +128,7 @@ export class CastWriter {
       env: { TERM: header.term ?? 'xterm-256color' },
       gatehouse: header.gatehouse,
     };
-    w.file.append([Buffer.from(`${JSON.stringify(head)}\n`)]);
+    w.file.append(Buffer.from(`${JSON.stringify(head)}\n`));
     await w.file.settled();
     if (w.file.failed) {
       await w.file.close(false);
@@ -128,8 +140,8 @@ export class CastWriter {
   }
 
   /**
-   * Target → vendor bytes. Hot path: synchronous, never throws; keeps a reference to `buf` (do not
-   * reuse it). Like Writable.write, false means the disk is behind: pause the source until drained().
+   * Target → vendor bytes. Hot path: synchronous, never throws; `buf` is encoded before this returns (it
+   * may be reused). Like Writable.write, false means the disk is behind: pause the source until drained().
    */
   output(buf: Buffer): boolean {
     return this.push('o', buf);
@@ -183,36 +195,108 @@ export class CastWriter {
   private async doSeal(opts: { incomplete?: boolean; reason?: string }): Promise<SealResult> {
     clearInterval(this.timer);
     if (!this.file.failed) {
-      this.kick();
+      this.closeEvent();
       // Bytes of a character the session never finished become U+FFFD instead of vanishing.
       for (const kind of ['o', 'i'] as const) {
-        const tail = this.encoders[kind].end();
-        if (tail.length > 0) this.pending.push({ kind, atMs: this.stamp(), data: JSON.parse(`"${tail}"`) });
+        const enc = this.encoders[kind];
+        if (enc.held === 0) continue;
+        this.reserve(roomFor(enc.held) + HEAD_ROOM + CLOSE.length);
+        this.writeHead(kind, this.stamp());
+        this.pos = enc.endInto(this.out!.buf, this.pos);
+        this.closeEvent();
       }
       if (opts.incomplete) this.event('m', `recording incomplete: ${opts.reason ?? 'session ended abnormally'}`);
       this.kick();
     }
     this.closed = true;
+    this.dropBuffer();
     const { sha256, bytes } = await this.file.close(true);
     return { sha256, bytes, incomplete: !!opts.incomplete || !!this.file.failed };
   }
 
+  /** Encodes `buf` straight into the pooled buffer: no per-event objects, and `buf` is not kept (it dies young). */
   private push(kind: Stream, buf: Buffer): boolean {
     if (this.closed || this.file.failed || benchDropStreams) return true;
     if (buf.length > 0) {
       const at = this.stamp();
-      const last = this.pending[this.pending.length - 1];
-      if (last && last.kind === kind && 'bufs' in last && at - last.atMs <= this.o.coalesceMs) last.bufs.push(buf);
-      else this.pending.push({ kind, atMs: at, bufs: [buf] });
-      this.pendingBytes += buf.length;
-      if (this.pendingBytes >= this.o.flushBytes) this.kick();
+      if (this.open && (this.open.kind !== kind || at - this.open.atMs > this.o.coalesceMs)) this.closeEvent();
+      const enc = this.encoders[kind];
+      for (let off = 0; off < buf.length; ) {
+        const left = buf.length - off;
+        // As much as surely fits what is left of the buffer; a fresh one when that is too little.
+        let take = Math.min(left, this.fits(enc.held));
+        if (take < Math.min(left, MIN_PIECE)) {
+          this.reserve(roomFor(enc.held + Math.min(left, MAX_PIECE)) + HEAD_ROOM + CLOSE.length);
+          take = Math.min(left, this.fits(enc.held));
+        }
+        const piece = take === buf.length ? buf : buf.subarray(off, off + take);
+        const start = this.pos;
+        const opened = !this.open;
+        if (opened) this.writeHead(kind, at);
+        const end = enc.writeInto(piece, this.out!.buf, this.pos);
+        if (opened && end === this.pos) {
+          // Only the start of a multi-byte character: it goes out with the next event.
+          this.pos = start;
+          this.open = undefined;
+        } else this.pos = end;
+        off += take;
+      }
+      this.active = true;
+      this.raw += buf.length;
+      if (this.raw >= this.o.flushBytes) this.kick();
     }
     return this.file.ready;
   }
 
   private event(kind: 'r' | 'm', data: string): void {
     if (this.closed || this.file.failed) return;
-    this.pending.push({ kind, atMs: this.stamp(), data });
+    this.closeEvent();
+    const line = `[${seconds(this.stamp() - this.startMs)}, "${kind}", ${JSON.stringify(data)}]\n`;
+    this.reserve(Buffer.byteLength(line));
+    this.pos += this.out!.buf.write(line, this.pos, 'utf8');
+    this.active = true;
+  }
+
+  private writeHead(kind: Stream, atMs: number): void {
+    this.pos += this.out!.buf.write(`[${seconds(atMs - this.startMs)}, "${kind}", "`, this.pos, 'latin1');
+    this.open = { kind, atMs };
+  }
+
+  /** Ends the open o/i event (its room was reserved with it). */
+  private closeEvent(): void {
+    if (!this.open) return;
+    this.pos += this.out!.buf.write(CLOSE, this.pos, 'latin1');
+    this.open = undefined;
+  }
+
+  /** Input bytes (after `held` carried ones) whose worst case fits after pos, with a head and a close. */
+  private fits(held: number): number {
+    if (!this.out) return 0;
+    return Math.floor((this.out.buf.length - this.pos - HEAD_ROOM - CLOSE.length - roomFor(0)) / 6) - held;
+  }
+
+  /** Makes sure `bytes` fit after pos: else queues what the buffer holds and moves to a fresh one (an open event continues there). */
+  private reserve(bytes: number): void {
+    if (this.out && this.out.buf.length - this.pos >= bytes) return;
+    this.queueFilled();
+    this.out?.release();
+    this.out = OutBuf.take(bytes);
+    this.pos = this.from = 0;
+  }
+
+  /** Hands what was encoded since the last call to the file (which holds the buffer until it is written). */
+  private queueFilled(): void {
+    if (!this.out || this.pos === this.from) return;
+    this.out.retain();
+    this.file.append(this.out.buf.subarray(this.from, this.pos), this.out);
+    this.from = this.pos;
+    this.raw = 0;
+  }
+
+  private dropBuffer(): void {
+    this.out?.release();
+    this.out = undefined;
+    this.pos = this.from = 0;
   }
 
   /** Why clamp: wall clocks step backwards (NTP); asciicast times must never decrease. */
@@ -224,51 +308,29 @@ export class CastWriter {
 
   private tick(): void {
     this.kick();
+    // Idle since the last tick: give the buffer back to the pool (an idle session holds none).
+    if (!this.active) this.dropBuffer();
+    this.active = false;
     if (this.o.fsyncIntervalMs > 0 && performance.now() - this.lastSync >= this.o.fsyncIntervalMs) {
       this.lastSync = performance.now();
       this.file.datasync();
     }
   }
 
-  /** Encodes the pending batch now and queues ONE write for it. Never throws. */
+  /** Closes the open event and queues ONE write for everything encoded so far. Never throws. */
   private kick(): void {
-    if (this.pending.length === 0 || this.file.failed) return;
+    if (this.file.failed) return;
     try {
-      this.file.append(this.encode());
+      this.closeEvent();
+      this.queueFilled();
     } catch (err) {
       this.file.fail(err);
     }
   }
 
-  /** One batch as few buffers: small lines merged into one string, big o/i bodies kept as they are. */
-  private encode(): Buffer[] {
-    const parts: Buffer[] = [];
-    let text = '';
-    for (const ev of this.pending) {
-      const head = `[${seconds(ev.atMs - this.startMs)}, "${ev.kind}", `;
-      if (!('bufs' in ev)) {
-        text += `${head}${JSON.stringify(ev.data)}]\n`;
-        continue;
-      }
-      const src = ev.bufs.length === 1 ? ev.bufs[0]! : Buffer.concat(ev.bufs);
-      const body = this.encoders[ev.kind].write(src); // a view into the encoder's scratch: use it now
-      if (body.length === 0) continue; // only the start of a multi-byte char: it goes out with the next event
-      if (body.length < 4096) {
-        text += `${head}"${body.toString('utf8')}"]\n`; // valid UTF-8 by construction: the round trip is exact
-        continue;
-      }
-      parts.push(Buffer.from(`${text}${head}"`), Buffer.from(body));
-      text = '"]\n';
-    }
-    if (text) parts.push(Buffer.from(text));
-    this.pending = [];
-    this.pendingBytes = 0;
-    return parts;
-  }
-
   private failedWith(err: Error): void {
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.open = undefined;
+    this.dropBuffer();
     clearInterval(this.timer);
     for (const cb of this.failureCallbacks.splice(0)) this.notify(cb, err);
   }

@@ -22,7 +22,7 @@ const HEX = Buffer.from('0123456789abcdef');
 const EMPTY = Buffer.alloc(0);
 
 /** Escapes byte `b` (ESCAPE[b] !== 0) at out[o]; returns the new offset. */
-function escapeByte(out: Buffer, o: number, b: number): number {
+function escapeByte(out: Uint8Array, o: number, b: number): number {
   const e = ESCAPE[b]!;
   out[o++] = 0x5c;
   if (e !== 255) out[o++] = e;
@@ -36,6 +36,30 @@ function escapeByte(out: Buffer, o: number, b: number): number {
   return o;
 }
 
+/**
+ * The checked path's tables. ALONE: what byte b becomes on its own, in 8 slots (ASCII: itself or its escape;
+ * any byte ≥ 0x80: U+FFFD), ALONE_LEN its length. NEED: continuation bytes a valid lead byte takes (0: not a
+ * lead); LO/HI: the allowed range of its 2nd byte (which excludes overlongs, surrogates and > U+10FFFF).
+ */
+const ALONE = new Uint8Array(256 * 8);
+const ALONE_LEN = new Uint8Array(256);
+const NEED = new Uint8Array(256);
+const LO = new Uint8Array(256).fill(0x80);
+const HI = new Uint8Array(256).fill(0xbf);
+for (let b = 0; b < 256; b++) {
+  const alone = b >= 0x80 ? Buffer.from('\ufffd') : Buffer.from(JSON.stringify(String.fromCharCode(b)).slice(1, -1), 'latin1');
+  ALONE.set(alone, b * 8);
+  ALONE_LEN[b] = alone.length;
+}
+NEED.fill(1, 0xc2, 0xe0);
+NEED.fill(2, 0xe0, 0xf0);
+NEED.fill(3, 0xf0, 0xf5);
+LO[0xe0] = 0xa0;
+HI[0xed] = 0x9f;
+LO[0xf0] = 0x90;
+HI[0xf4] = 0x8f;
+const ALONE32 = new Uint32Array(ALONE.buffer);
+
 /** Length of an unfinished multi-byte sequence at the end of `buf` (0 if the end is complete). */
 function unfinishedTail(buf: Buffer): number {
   for (let j = buf.length - 1; j >= 0 && j >= buf.length - 3; j--) {
@@ -48,15 +72,18 @@ function unfinishedTail(buf: Buffer): number {
 }
 
 /**
- * One scratch buffer for every encoder in the process, grown on demand. Why shared: callers use each result
- * before the next call (the view rule below), and a per-encoder 64 KiB × 2 per session was a third of an idle
- * session's memory (bench: relay memory per idle session).
+ * One scratch buffer for every encoder in the process, grown on demand, for write()/end(). Why shared: callers
+ * use each result before the next call (the view rule below), and a per-encoder 64 KiB × 2 per session was a
+ * third of an idle session's memory (bench: relay memory per idle session).
  */
 let shared: Buffer = EMPTY;
 function scratchFor(bytes: number): Buffer {
   if (shared.length < bytes) shared = Buffer.allocUnsafe(Math.max(bytes, 64 * 1024));
   return shared;
 }
+
+/** Output room writeInto() needs for `n` input bytes: 6 per byte (\u00XX) and 8 for the 4-byte stores. */
+export const roomFor = (n: number): number => n * 6 + 8;
 
 /** Streaming, one per direction: a character split across chunks is held back until its last byte arrives. */
 export class JsonUtf8Encoder {
@@ -65,64 +92,71 @@ export class JsonUtf8Encoder {
   /** `escapeValid`: the fast path for valid UTF-8 (tests pick one; the default is escapeValidDefault). */
   constructor(private readonly escapeValid: ValidEscaper = escapeValidDefault) {}
 
-  /** The process-wide scratch; valid until any encoder's next call. */
-  private get scratch(): Buffer {
-    return shared;
+  /** Bytes held back (the start of a character cut at the chunk end). */
+  get held(): number {
+    return this.carry.length;
   }
 
   /** The escaped body for `src` (no quotes). A view into a buffer shared by all encoders: use or copy it before any encoder's next call. */
   write(src: Buffer): Buffer {
+    const out = scratchFor(roomFor(this.carry.length + src.length));
+    return out.subarray(0, this.writeInto(src, out, 0));
+  }
+
+  /**
+   * Escapes `src` straight into `out` at `at` (out needs roomFor(held + src.length) bytes from there);
+   * returns the offset after the last byte written. The recorder's path: no scratch, no copy.
+   */
+  writeInto(src: Buffer, out: Buffer, at: number): number {
     const input = this.carry.length > 0 ? Buffer.concat([this.carry, src]) : src;
     this.carry = EMPTY;
-    // Worst case: every byte a control character → 6 bytes (\u00XX).
-    scratchFor(input.length * 6);
     const tail = unfinishedTail(input);
     const body = tail > 0 ? input.subarray(0, input.length - tail) : input;
     if (isUtf8(body)) {
       if (tail > 0) this.carry = Buffer.from(input.subarray(input.length - tail));
-      return this.scratch.subarray(0, this.escapeValid(body, this.scratch));
+      return at + this.escapeValid(body, out, at);
     }
-    return this.scratch.subarray(0, this.escapeChecked(input, false));
+    return this.escapeChecked(input, false, out, at);
   }
 
   /** End of stream: a character never finished becomes U+FFFD. Same view rule as write(). */
   end(): Buffer {
-    if (this.carry.length === 0) return EMPTY;
-    const input = this.carry;
-    this.carry = EMPTY;
-    scratchFor(input.length * 6);
-    return this.scratch.subarray(0, this.escapeChecked(input, true));
+    const out = scratchFor(roomFor(this.carry.length));
+    return out.subarray(0, this.endInto(out, 0));
   }
 
-  /** Slow path for input that is not valid UTF-8: validates each sequence (WHATWG maximal-subpart rule). */
-  private escapeChecked(src: Buffer, final: boolean): number {
-    const out = this.scratch;
+  /** end() into `out` at `at` (roomFor(held) bytes); returns the offset after it. */
+  endInto(out: Buffer, at: number): number {
+    if (this.carry.length === 0) return at;
+    const input = this.carry;
+    this.carry = EMPTY;
+    return this.escapeChecked(input, true, out, at);
+  }
+
+  /**
+   * Slow path for input that is not valid UTF-8: validates each sequence (WHATWG maximal-subpart rule).
+   * Why tables and word stores: binary output (random bytes, NUL-heavy images) takes a branch per byte that no
+   * predictor learns; writing a byte's whole escape from ALONE as one 4 + 2-byte store and advancing by its
+   * length leaves one unpredictable branch (lead byte or not), ~2× the byte-by-byte loop.
+   */
+  private escapeChecked(src: Buffer, final: boolean, out: Buffer, at: number): number {
+    const view = new DataView(out.buffer, out.byteOffset, out.length);
     const n = src.length;
-    let o = 0;
+    let o = at;
     let i = 0;
     while (i < n) {
       const b = src[i]!;
-      if (b < 0x80) {
-        if (ESCAPE[b] === 0) out[o++] = b;
-        else o = escapeByte(out, o, b);
+      const need = NEED[b]!;
+      if (need === 0) {
+        view.setUint32(o, ALONE32[b * 2]!, true);
+        view.setUint16(o + 4, ALONE32[b * 2 + 1]!, true);
+        o += ALONE_LEN[b]!;
         i++;
         continue;
       }
-      // The allowed range of the 2nd byte excludes overlongs, surrogates and code points above U+10FFFF.
-      let need = 0;
-      let lo = 0x80;
-      let hi = 0xbf;
-      if (b >= 0xc2 && b <= 0xdf) need = 1;
-      else if (b >= 0xe0 && b <= 0xef) {
-        need = 2;
-        if (b === 0xe0) lo = 0xa0;
-        else if (b === 0xed) hi = 0x9f;
-      } else if (b >= 0xf0 && b <= 0xf4) {
-        need = 3;
-        if (b === 0xf0) lo = 0x90;
-        else if (b === 0xf4) hi = 0x8f;
-      }
       let k = 1; // bytes of this sequence seen valid so far
+      let lo = LO[b]!;
+      let hi = HI[b]!;
       while (k <= need && i + k < n) {
         const c = src[i + k]!;
         if (c < lo || c > hi) break;
@@ -130,15 +164,14 @@ export class JsonUtf8Encoder {
         hi = 0xbf;
         k++;
       }
-      if (need > 0 && k === need + 1) {
+      if (k === need + 1) {
         for (let j = 0; j < k; j++) out[o++] = src[i + j]!;
-      } else if (need > 0 && i + k === n && !final) {
+      } else if (i + k === n && !final) {
         this.carry = Buffer.from(src.subarray(i)); // cut at the chunk end: wait for the rest
         break;
       } else {
-        out[o++] = 0xef; // U+FFFD for the maximal invalid subpart
-        out[o++] = 0xbf;
-        out[o++] = 0xbd;
+        view.setUint32(o, 0xbdbfef, true); // U+FFFD for the maximal invalid subpart
+        o += 3;
       }
       i += k;
     }
@@ -150,11 +183,11 @@ export class JsonUtf8Encoder {
  * Fast path for valid UTF-8: bytes ≥ 0x80 are copied as they are, so only < 0x20, `"` and `\`
  * need work. Four bytes at a time (SWAR): a word with none of those is copied in one store.
  */
-export function escapeValidJs(src: Buffer, out: Buffer): number {
+export function escapeValidJs(src: Buffer, out: Buffer, at = 0): number {
   const n = src.length;
   const inView = new DataView(src.buffer, src.byteOffset, n);
   const outView = new DataView(out.buffer, out.byteOffset, out.length);
-  let o = 0;
+  let o = at;
   let i = 0;
   while (i < n) {
     if (i + 4 <= n) {
@@ -174,7 +207,7 @@ export function escapeValidJs(src: Buffer, out: Buffer): number {
     if (ESCAPE[b] === 0) out[o++] = b;
     else o = escapeByte(out, o, b);
   }
-  return o;
+  return o - at;
 }
 
 /** The same in WebAssembly SIMD, 16 bytes per step (json-escape-wasm.ts); undefined without WebAssembly SIMD. */

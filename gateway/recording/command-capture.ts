@@ -69,12 +69,19 @@ export class CommandCapture {
   private disposed = false;
   private readonly waiters = new Set<(line: CapturedLine) => void>();
 
-  constructor(cols: number, rows: number) {
-    this.feed = new TerminalFeed(size(cols, 80), size(rows, 24));
+  /** `idleMs`: how long without output before the screen is kept as a string alone (TerminalFeed). */
+  constructor(cols: number, rows: number, opts: { idleMs?: number } = {}) {
+    this.feed = new TerminalFeed(size(cols, 80), size(rows, 24), opts);
   }
 
+  /** Only inside a feed.whenParsed() callback. */
   private get term() {
     return this.feed.term;
+  }
+
+  /** The headless terminal exists (false before the first output and while the session idles). */
+  get awake(): boolean {
+    return this.feed.awake;
   }
 
   /** Target → vendor bytes. Never throws; keeps a reference to `buf`. */
@@ -86,7 +93,7 @@ export class CommandCapture {
   }
 
   resize(cols: number, rows: number): void {
-    this.feed.whenParsed(() => this.term.resize(size(cols, this.term.cols), size(rows, this.term.rows)));
+    this.feed.resize(size(cols, this.feed.cols), size(rows, this.feed.rows));
   }
 
   /**
@@ -145,7 +152,10 @@ export class CommandCapture {
         resolve(l);
       };
       this.waiters.add(done);
-      void this.settle(line, opts).then((l) => (this.disposed ? undefined : done(l)));
+      this.settle(line, opts).then(
+        (l) => (this.disposed ? undefined : done(l)),
+        () => done({ text: '', fullScreen: false, typed: 0 }),
+      );
     });
   }
 
@@ -245,7 +255,7 @@ export class CommandCapture {
 
   /** The screen as of all output received so far (live view); blank once disposed. */
   snapshot(): Promise<ScreenSnapshot> {
-    if (this.disposed) return Promise.resolve({ data: '', cols: this.term.cols, rows: this.term.rows });
+    if (this.disposed) return Promise.resolve({ data: '', cols: this.feed.cols, rows: this.feed.rows });
     return new Promise((resolve) => this.feed.whenParsed(() => resolve(snapshotScreen(this.term))));
   }
 

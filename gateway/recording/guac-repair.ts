@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
-import { parseInstructions } from '../rdp/wire.js';
+import { parseInstructions } from '../guac/wire.js';
 import type { RepairResult } from './incomplete.js';
 
 /**

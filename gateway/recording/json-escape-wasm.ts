@@ -12,8 +12,8 @@
 // So a run without specials costs one load + one store per 16 bytes, and each special costs one extra step.
 // Bytes ≥ 0x80 are copied as they are: the caller has already checked the input is valid UTF-8.
 
-/** The escaper contract shared with the JS path: writes the escaped body of `src` at out[0..]; returns its length. */
-export type ValidEscaper = (src: Buffer, out: Buffer) => number;
+/** The escaper contract shared with the JS path: writes the escaped body of `src` at out[at..]; returns its length. */
+export type ValidEscaper = (src: Buffer, out: Buffer, at?: number) => number;
 
 // Memory layout: the tables, then the input at IN, then the output.
 const TABLE = 0; // 256 bytes: ESCAPE of cast-encode.ts (0 copy, 255 \u00XX, else the letter after '\')
@@ -206,8 +206,8 @@ export function createWasmEscaper(escapeTable: Uint8Array, hex: Uint8Array): Val
   heap.set(escapeTable.subarray(0, 256), TABLE);
   heap.set(hex.subarray(0, 16), HEX);
 
-  return (src, out) => {
-    let o = 0;
+  return (src, out, at = 0) => {
+    let o = at;
     for (let off = 0; off < src.length; off += WASM_SLICE) {
       const part = off === 0 && src.length <= WASM_SLICE ? src : src.subarray(off, off + WASM_SLICE);
       const n = part.length;
@@ -223,6 +223,6 @@ export function createWasmEscaper(escapeTable: Uint8Array, hex: Uint8Array): Val
       out.set(heap.subarray(dst, dst + len), o); // copy out
       o += len;
     }
-    return o;
+    return o - at;
   };
 }

@@ -1,5 +1,7 @@
-// A headless xterm fed with a session's output under a bounded backlog, with "run this once everything so far is parsed".
+// A headless xterm fed with a session's output under a bounded backlog, with "run this once everything so far is parsed";
+// created when first needed, parsed when someone looks or the output pauses, and put away as a string while the session idles.
 import xterm from '@xterm/headless';
+import { snapshotScreen } from './screen-snapshot.js';
 
 interface Chunk {
   buf: Buffer;
@@ -7,47 +9,119 @@ interface Chunk {
 }
 
 const FEED_BUDGET = 256 * 1024; // bytes handed to xterm and not yet parsed
-const MAX_BACKLOG = 4 * 1024 * 1024; // beyond this (bulk output: xterm parsed ~35 MB/s on the dev VM) skip ahead
-const KEEP_TAIL = 256 * 1024; // …keeping the newest bytes, which hold the screen the next prompt lands on
+/** With the terminal awake and nothing in the parser, output up to this much is parsed at once (echo, a prompt). */
+const PARSE_NOW = 4 * 1024;
+/**
+ * Otherwise output waits, unparsed, for someone to look (whenParsed: a key, an Enter, a viewer) or, from this
+ * much on (or with the terminal awake), for a pause of PARSE_QUIET_MS. Why: a few KiB of raw output are far
+ * smaller than a terminal, so an idle session that was never typed into never creates one.
+ */
+const PARSE_BATCH = 64 * 1024;
+const PARSE_QUIET_MS = 30;
+const KEEP_TAIL = 256 * 1024; // unparsed output kept: the newest bytes, which hold the screen the next prompt lands on
 const SCREEN_MODES = /\x1b\[\?(1049|1047|47|2004)[hl]/g;
+const MODE_PREFIX = Buffer.from('\x1b[?');
+const SCROLLBACK = 200;
+
+export interface TerminalFeedOptions {
+  /** No output for this long and everything parsed: the terminal is serialized and disposed until needed again. */
+  idleMs?: number;
+}
 
 /**
  * xterm's write() parses later (its own timer); its callback runs right after that chunk is parsed,
  * before the next one. whenParsed() hangs work on the newest chunk's callback, so it sees the
  * screen exactly as of the output received when it was called — not what arrived after.
+ *
+ * Why parse lazily: xterm parses ~35 MB/s on the dev VM, so bulk output (cat of a big file, the browser
+ * terminal's bench) parsed as it comes cost more CPU than the relay and the recorder together, for a screen
+ * nobody reads until the output stops. Why put the terminal away: it is ~300 KiB, most of an idle session's
+ * memory; its serialized screen is a few KiB, and the next output or look restores it first.
  */
 export class TerminalFeed {
-  readonly term: xterm.Terminal;
+  private t: xterm.Terminal | undefined;
+  /** The serialized screen (scrollback included) of the put-away terminal. */
+  private saved: string | undefined;
+  private size: { cols: number; rows: number };
   private queue: Chunk[] = [];
   private queuedBytes = 0;
   private inflight = 0;
   private lastFed: Chunk | undefined;
   /** performance.now() of the latest write(). */
   lastOutputAt = 0;
+  /** …of the latest write() or whenParsed(): the terminal is put away only once neither came for idleMs. */
+  private lastUse = 0;
   private readonly outputWaiters = new Set<() => void>();
+  private parseTimer: NodeJS.Timeout | undefined;
+  private soon: NodeJS.Immediate | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly idleMs: number;
   private disposed = false;
 
-  constructor(cols: number, rows: number) {
-    this.term = new xterm.Terminal({ cols, rows, scrollback: 200, allowProposedApi: true });
+  constructor(cols: number, rows: number, opts: TerminalFeedOptions = {}) {
+    this.size = { cols, rows };
+    this.idleMs = opts.idleMs ?? 3000;
+  }
+
+  /** The terminal; only valid inside a whenParsed() callback (it may be put away in between). */
+  get term(): xterm.Terminal {
+    if (!this.t) throw new Error('terminal read outside whenParsed()');
+    return this.t;
+  }
+
+  get cols(): number {
+    return this.t?.cols ?? this.size.cols;
+  }
+
+  get rows(): number {
+    return this.t?.rows ?? this.size.rows;
+  }
+
+  /** True while the terminal exists (tests: it is put away while idle). */
+  get awake(): boolean {
+    return this.t !== undefined;
   }
 
   /** Never throws; keeps a reference to `buf`. */
   write(buf: Buffer): void {
     if (this.disposed || buf.length === 0) return;
-    this.lastOutputAt = performance.now();
+    this.lastOutputAt = this.lastUse = performance.now();
     for (const w of [...this.outputWaiters]) w();
     this.queue.push({ buf, hooks: [] });
     this.queuedBytes += buf.length;
-    if (this.queuedBytes > MAX_BACKLOG) this.skipAhead();
-    this.pump();
+    if (this.queuedBytes > 2 * KEEP_TAIL) this.skipAhead();
+    if (this.t && this.inflight === 0 && this.queuedBytes <= PARSE_NOW) this.pump();
+    else if (this.t || this.queuedBytes >= PARSE_BATCH) this.parseWhenQuiet();
   }
 
-  /** Runs `fn` once all output written so far is parsed, synchronously in xterm's write callback. */
+  /**
+   * Runs `fn` once all output written so far is parsed, synchronously in xterm's write callback. Never creates the
+   * terminal in the caller's turn (a new xterm costs milliseconds, and the caller is often a keystroke on its way
+   * to the target): that happens on the next loop turn, before the output is parsed.
+   */
   whenParsed(fn: () => void): void {
     if (this.disposed) return;
+    this.lastUse = performance.now();
+    if (!this.t) this.queueSaved();
     const last = this.queue.at(-1) ?? this.lastFed;
-    if (last) last.hooks.push(fn);
-    else fn();
+    if (last) {
+      last.hooks.push(fn);
+      if (this.t) this.pump();
+      else this.soon ??= setImmediate(() => {
+        this.soon = undefined;
+        this.pump();
+      });
+      return;
+    }
+    // Nothing was ever written: a blank screen.
+    this.wake();
+    fn();
+    this.putAwayWhenIdle();
+  }
+
+  /** Resizes the terminal once the output so far is parsed (the size then applies to what follows). */
+  resize(cols: number, rows: number): void {
+    this.whenParsed(() => this.term.resize(cols, rows));
   }
 
   /** Resolves once no output came for `ms` since `since` (performance.now() time; at most `maxMs` from now). */
@@ -80,29 +154,83 @@ export class TerminalFeed {
     if (this.disposed) return;
     this.disposed = true;
     for (const w of [...this.outputWaiters]) w();
+    clearTimeout(this.parseTimer);
+    clearTimeout(this.idleTimer);
+    if (this.soon) clearImmediate(this.soon);
     this.queue = [];
-    this.term.dispose();
+    this.saved = undefined;
+    this.t?.dispose();
+    this.t = undefined;
+  }
+
+  /** Creates the terminal (first use), or restores the put-away one: its saved screen is parsed before anything else. */
+  private wake(): void {
+    if (this.t || this.disposed) return;
+    this.t = new xterm.Terminal({ ...this.size, scrollback: SCROLLBACK, allowProposedApi: true });
+    this.queueSaved();
+  }
+
+  /** Puts the saved screen first in the queue (the terminal, when created, parses it before the rest). */
+  private queueSaved(): void {
+    if (this.saved === undefined) return;
+    this.queue.unshift({ buf: Buffer.from(this.saved), hooks: [] });
+    this.queuedBytes += this.queue[0]!.buf.length;
+    this.saved = undefined;
   }
 
   private pump(): void {
+    clearTimeout(this.parseTimer);
+    this.parseTimer = undefined;
+    if (this.queue.length > 0) this.wake();
     while (this.queue.length > 0 && this.inflight < FEED_BUDGET && !this.disposed) {
       const chunk = this.queue.shift()!;
       this.queuedBytes -= chunk.buf.length;
       this.inflight += chunk.buf.length;
       this.lastFed = chunk;
-      this.term.write(chunk.buf, () => {
-        this.inflight -= chunk.buf.length;
-        if (this.lastFed === chunk) this.lastFed = undefined;
-        for (const hook of chunk.hooks) {
-          try {
-            if (!this.disposed) hook();
-          } catch {
-            // A failed read must not stop the parser.
-          }
-        }
-        this.pump();
-      });
+      this.t!.write(chunk.buf, () => this.parsed(chunk));
     }
+  }
+
+  private parsed(chunk: Chunk): void {
+    this.inflight -= chunk.buf.length;
+    if (this.lastFed === chunk) this.lastFed = undefined;
+    for (const hook of chunk.hooks) {
+      try {
+        if (!this.disposed) hook();
+      } catch {
+        // A failed read must not stop the parser.
+      }
+    }
+    // Hooks still waiting ride on queued chunks: keep going. Otherwise the rest waits for a pause in the output.
+    if (this.queue.some((c) => c.hooks.length > 0) || this.queuedBytes <= PARSE_NOW) this.pump();
+    else this.parseWhenQuiet();
+    if (this.queue.length === 0 && this.inflight === 0) this.putAwayWhenIdle();
+  }
+
+  private parseWhenQuiet(): void {
+    if (this.parseTimer || this.disposed) return;
+    const wait = this.lastOutputAt + PARSE_QUIET_MS - performance.now();
+    this.parseTimer = setTimeout(() => {
+      this.parseTimer = undefined;
+      if (performance.now() - this.lastOutputAt >= PARSE_QUIET_MS) this.pump();
+      else this.parseWhenQuiet();
+    }, Math.max(1, wait));
+    this.parseTimer.unref();
+  }
+
+  private putAwayWhenIdle(): void {
+    if (this.idleTimer || this.disposed) return;
+    const wait = this.lastUse + this.idleMs - performance.now();
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (!this.t || this.disposed || this.queue.length > 0 || this.inflight > 0) return;
+      if (performance.now() - this.lastUse < this.idleMs) return this.putAwayWhenIdle();
+      this.saved = snapshotScreen(this.t, SCROLLBACK).data;
+      this.size = { cols: this.t.cols, rows: this.t.rows };
+      this.t.dispose();
+      this.t = undefined;
+    }, Math.max(1, wait));
+    this.idleTimer.unref();
   }
 
   /**
@@ -116,6 +244,7 @@ export class TerminalFeed {
       const dropped = this.queue.shift()!;
       this.queuedBytes -= dropped.buf.length;
       hooks.push(...dropped.hooks);
+      if (dropped.buf.indexOf(MODE_PREFIX) < 0) continue; // native search first: most bulk output has no mode change
       for (const m of dropped.buf.toString('latin1').matchAll(SCREEN_MODES))
         modes.set(m[1] === '2004' ? 'paste' : 'screen', m[0]);
     }

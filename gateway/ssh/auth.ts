@@ -7,6 +7,7 @@ import type { TargetConfig } from '../config.js';
 import { type AccessRequest, type Actor, type SshKey, type User, userActor } from '../core/model.js';
 import { canConnect, pickRequestForConnect } from '../core/policy.js';
 import type { Deps } from '../deps.js';
+import { asStorageError } from '../storage/faults.js';
 import { sshFingerprint } from './host-keys.js';
 
 /** What a successful authentication hands the session: who, where, under which grant. */
@@ -54,12 +55,30 @@ export class SshAuth {
     if (ctx.method === 'publickey') return this.publicKey(ctx);
     if (ctx.method === 'keyboard-interactive') {
       this.busy = true;
-      void this.keyboard(ctx).finally(() => {
-        this.busy = false;
-      });
+      this.keyboard(ctx)
+        .catch((err: unknown) => this.failed(err, ctx))
+        .finally(() => {
+          this.busy = false;
+        });
       return;
     }
     ctx.reject(['publickey', 'keyboard-interactive']);
+  }
+
+  /**
+   * A login that threw (the TOTP check or the admission could not be written: a full disk) is refused with
+   * its one-line reason; it must never become an unhandled rejection, which would take every session down.
+   */
+  private failed(err: unknown, ctx: KeyboardAuthContext): void {
+    const storage = asStorageError(err);
+    this.deps.logger.error({ err, ip: this.ip }, 'SSH login failed inside the gateway');
+    const line = storage
+      ? `the gateway cannot record this login now (${storage.message}); try again later`
+      : 'the gateway could not check this login; try again later';
+    this.hooks.refuse(
+      { code: storage ? 'storage_unavailable' : 'internal_error', line, actor: { kind: 'anonymous', ip: this.ip }, subject: {} },
+      ctx,
+    );
   }
 
   private requestUrl(targetId: string): string {

@@ -10,15 +10,8 @@ import { feedHeld, pipeBoth, trackWritable, Valve, writeHeld } from './pipe.js';
 import type { FileChange, FileTransfer } from './sftp-audit.js';
 import { relaySftp } from './sftp-relay.js';
 import { readShellInput } from './shell-input.js';
-
-/** What the recorder must offer (CastWriter fits): false from output/input means "pause until drained()". */
-export interface Recorder {
-  output(buf: Buffer): boolean;
-  input(buf: Buffer): boolean;
-  resize(cols: number, rows: number): void;
-  marker(label: string): void;
-  drained(): Promise<void>;
-}
+import type { Recorder, VendorChannel } from './channel-types.js';
+import { clampSize, ResizeGate } from './terminal-size.js';
 
 /** What a channel needs from its connection-level session (session.ts). */
 export interface ChannelHost {
@@ -63,7 +56,14 @@ export type PtyRequest = Pick<PseudoTtyInfo, 'term' | 'cols' | 'rows' | 'width' 
 
 // Notices carry text others typed (revoke and terminate reasons): control characters never reach the terminal.
 const CRLF = (line: string) => Buffer.from(`\r\n[gatehouse] ${oneLine(line)}\r\n`);
-const onError = (err: unknown, front: VendorChannel) => front.stderr.write(CRLF(`cannot open the target channel: ${String((err as Error)?.message ?? err)}`));
+/** No recording, no session: what the vendor is told instead of a file system error. */
+class NotRecorded extends Error {
+  constructor() {
+    super('the session recording failed, so the session is closed; the site administrators have been told');
+  }
+}
+const onError = (err: unknown, front: VendorChannel) =>
+  front.stderr.write(CRLF(err instanceof NotRecorded ? err.message : `cannot open the target channel: ${String((err as Error)?.message ?? err)}`));
 
 /** Wires the `session` channel the vendor opened. */
 export function handleSessionChannel(host: ChannelHost, session: Session): void {
@@ -80,7 +80,7 @@ export function handleSessionChannel(host: ChannelHost, session: Session): void 
   session.on('x11', refuse('x11'));
   session.on('auth-agent', refuse('auth-agent'));
   session.on('pty', (accept: (() => void) | undefined, _r: unknown, info: PtyRequest) => {
-    pty = info;
+    pty = clampSize(info);
     accept?.();
   });
   // Before the shell starts a resize only updates what will be requested.
@@ -89,7 +89,7 @@ export function handleSessionChannel(host: ChannelHost, session: Session): void 
   session.on('window-change', (accept: (() => void) | undefined, _r: unknown, info: PtyRequest) => {
     accept?.();
     if (live.resize) return live.resize(info);
-    if (pty) pty = { ...pty, cols: info.cols, rows: info.rows, width: info.width, height: info.height };
+    if (pty) pty = clampSize({ ...pty, cols: info.cols, rows: info.rows, width: info.width, height: info.height });
   });
   session.on('signal', (accept: (() => void) | undefined, _r: unknown, info: { name: string }) => {
     accept?.();
@@ -122,8 +122,6 @@ export function handleSessionChannel(host: ChannelHost, session: Session): void 
 
 type ChannelKind = 'shell' | 'exec' | 'subsystem';
 
-/** What relayChannel needs of the vendor's channel: ssh2's ServerChannel, or the browser terminal's websocket adapter. */
-export type VendorChannel = Pick<ServerChannel, 'stderr' | 'exit'> & Duplex;
 
 /** Relays one vendor channel to a new target channel (also the browser terminal's entry); `live` takes resizes and signals. */
 export function relayChannel(host: ChannelHost, kind: ChannelKind, front: VendorChannel, live: Live, pty: PtyRequest | undefined, arg?: string): void {
@@ -161,7 +159,9 @@ async function run(
     valve.release('target');
     return arg === 'sftp' ? relaySftp(host, front, back) : pipeBoth(front, back);
   }
-  const rec = await host.recorder(pty);
+  const rec = await host.recorder(pty).catch(() => {
+    throw new NotRecorded();
+  });
   if (kind === 'exec') {
     const cmd = arg ?? '';
     rec.marker(cmd);
@@ -213,12 +213,14 @@ async function run(
   };
   back.on('data', toVendor('out'));
   back.stderr.on('data', toVendor('err'));
-  live.resize = (info) => {
+  // Clamped and coalesced for the target, the recording, the command screen and viewers alike (terminal-size.ts).
+  const resizes = new ResizeGate<PtyRequest>(pty ?? { cols: 80, rows: 24 }, (info) => {
     back.setWindow(info.rows, info.cols, info.height, info.width);
     rec.resize(info.cols, info.rows);
     capture?.resize(info.cols, info.rows);
     host.observeResize(info.cols, info.rows);
-  };
+  });
+  live.resize = (info) => resizes.push(info);
   live.signal = (name) => {
     try {
       back.signal(name);
@@ -240,6 +242,7 @@ async function run(
   front.on('close', () => back.close());
   back.once('close', () => {
     untrack();
+    resizes.dispose();
     capture?.dispose();
     // Why wait for the vendor side to take all output first: end() closes the channel, and exit-status
     // must reach the vendor before that (ARCHITECTURE.md, ssh2 pitfalls).

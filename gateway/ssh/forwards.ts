@@ -1,13 +1,21 @@
 // Port forwarding through the gateway: direct-tcpip only to the target's forwarding list; every remote/socket forward refused.
-import type { Connection, ServerChannel } from 'ssh2';
+import type { Client, Connection, ServerChannel } from 'ssh2';
+import type { TargetConfig } from '../config.js';
 import { ALWAYS_REFUSED, forwardDecision } from './channels.js';
-import type { VendorSession } from './session.js';
 import { pipeBoth } from './pipe.js';
 
 type ForwardInfo = { destIP: string; destPort: number; srcIP: string; srcPort: number };
 
+/** What a forward needs of its connection-level session (session.ts), named here so this file need not import it. */
+export interface ForwardHost {
+  targetConfig: TargetConfig;
+  target: Client;
+  refused(kind: string, detail: Record<string, unknown>): void;
+  forwardOpened(destination: string): void;
+}
+
 /** `ssh -L` / `ssh -W`: checked against the list, then opened from the target's side (forwardOut). */
-export function handleForward(s: VendorSession, accept: () => ServerChannel, reject: () => void, info: ForwardInfo): void {
+export function handleForward(s: ForwardHost, accept: () => ServerChannel, reject: () => void, info: ForwardInfo): void {
   const d = forwardDecision(s.targetConfig, String(info.destIP), Number(info.destPort));
   if (!d.allow) {
     reject();
@@ -32,7 +40,7 @@ const GLOBAL_REFUSED: Record<string, keyof typeof ALWAYS_REFUSED> = {
 };
 
 /** Remote forwarding (`ssh -R`) and socket channels are refused and audited; other global requests just refused. */
-export function refuseGlobalRequests(s: VendorSession, front: Connection): void {
+export function refuseGlobalRequests(s: ForwardHost, front: Connection): void {
   front.on('request', (_accept: unknown, reject: (() => void) | undefined, name: string, info: unknown) => {
     reject?.();
     const kind = GLOBAL_REFUSED[name];

@@ -61,7 +61,11 @@ export interface SoftSink {
 export function feedHeld(sink: SoftSink, drained: () => Promise<void>, buf: Buffer, valve: Valve, why: string): void {
   if (sink(buf) || valve.held(why)) return;
   valve.hold(why);
-  void drained().finally(() => valve.release(why));
+  // Released either way: a writer that failed reports that itself (onFailure), the valve must not stay shut.
+  drained().then(
+    () => valve.release(why),
+    () => valve.release(why),
+  );
 }
 
 /** Relays bytes both ways between two channels (forwards), honouring backpressure each way. */

@@ -4,21 +4,25 @@ import type { Deps } from '../deps.js';
 import { oneLine } from '../text.js';
 import type { Authenticated, Refusal } from './auth.js';
 import type { RelayError } from './relay.js';
+import { disconnectSaying } from './wire.js';
 
 /**
  * Shows `line` and disconnects. Why a keyboard-interactive round with no prompts: OpenSSH prints an
  * info request's instruction on stderr (at its default LogLevel) and PuTTY shows it in the terminal,
  * per connection — unlike ssh2's static `banner`, and unlike a failure reply, which carries no text.
- * Without a keyboard-interactive context (flood, grace time) there is nobody to tell: just disconnect.
+ * The disconnect says it again (wire.ts): every client prints that description, with or without a terminal.
+ * Without a keyboard-interactive context (flood, grace time) only the disconnect carries it.
  */
 export function showRefusal(client: Connection, line: string, ctx?: KeyboardAuthContext): void {
-  const bye = setTimeout(() => client.end(), 5000);
+  const said = `Gatehouse: ${oneLine(line, 600)}`;
+  const bye = setTimeout(() => disconnectSaying(client, said), 5000);
   bye.unref();
-  if (!ctx) return void client.end();
-  ctx.prompt([], '', `Gatehouse: ${oneLine(line, 600)}\n`, () => {
+  if (!ctx) return void disconnectSaying(client, said);
+  // No failure reply before the disconnect: PuTTY stops at "no supported authentication methods" and never
+  // reads the disconnect that follows it.
+  ctx.prompt([], '', `${said}\n`, () => {
     clearTimeout(bye);
-    ctx.reject([]);
-    client.end();
+    disconnectSaying(client, said);
   });
 }
 
@@ -43,6 +47,14 @@ export async function refusalFor(deps: Deps, a: Pick<Authenticated, 'user' | 'ta
       return { ...base, code: f.code, line: `${t.id} cannot be reached right now; try again later` };
   }
 }
+
+/** The vendor hung up while the gateway dialled the target (`client_left`): nobody is left to tell. */
+export const abandoned = (a: Pick<Authenticated, 'user' | 'target'>): Refusal => ({
+  code: 'client_left',
+  line: 'the connection closed before the session started',
+  actor: { kind: 'anonymous' },
+  subject: { targetId: a.target.id, userId: a.user.id },
+});
 
 const BURST_MS = 60_000;
 

@@ -9,7 +9,9 @@ import { type Authenticated, type Refusal, SshAuth } from './auth.js';
 import { type HostKey, loadHostKeys } from './host-keys.js';
 import { connectTarget, RelayError } from './relay.js';
 import { VendorSession } from './session.js';
-import { BurstAudit, refusalFor, showRefusal } from './refusals.js';
+import { abandoned, BurstAudit, refusalFor, showRefusal } from './refusals.js';
+import { type Startup, Startups } from './startups.js';
+import { detach } from '../background.js';
 
 export interface SshServerOptions {
   deps: Deps;
@@ -18,9 +20,12 @@ export interface SshServerOptions {
   listen?: string;
   /** Relative target credential files resolve against this folder. */
   cwd?: string;
-  /** Time to finish authentication before the connection is cut (default 60 s). */
+  /** From TCP accept to authenticated, or the connection is cut (default ssh.loginGraceSeconds). */
   loginGraceMs?: number;
-  /** Unauthenticated connections at once from one source IP (default 10) and in all (default 200). */
+  /**
+   * Unauthenticated connections at once from one source IP (default 10; more are refused) and in all (default
+   * 200; past it the oldest unauthenticated connection is dropped for the new one, see startups.ts).
+   */
   maxUnauthPerIp?: number;
   maxUnauth?: number;
 }
@@ -30,68 +35,67 @@ export interface RunningSsh {
   port: number;
   hostKeys: HostKey[];
   sessions(): VendorSession[];
+  /** Connections accepted and not logged in yet. */
+  unauthenticated(): number;
   close(): Promise<void>;
 }
 
 export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
   const { deps } = o;
   const hostKeys = await loadHostKeys(deps.config.ssh.hostKeys.map((p) => resolveConfigPath(p, o.cwd)), deps.logger);
-  const grace = o.loginGraceMs ?? 60_000;
-  const perIp = o.maxUnauthPerIp ?? 10;
-  const total = o.maxUnauth ?? 200;
-  const unauth = new Map<string, number>();
-  let unauthTotal = 0;
+  const grace = o.loginGraceMs ?? deps.config.ssh.loginGraceSeconds * 1000;
+  const bursts = new BurstAudit(deps);
+  const startups = new Startups({ graceMs: grace, perIp: o.maxUnauthPerIp ?? 10, total: o.maxUnauth ?? 200, refused: (ip, why) => detach(bursts.refused(ip, why), deps.logger, 'could not audit an SSH refusal') });
   const live = new Set<VendorSession>();
   const pending = new Set<Connection>();
-  const bursts = new BurstAudit(deps);
   const ssh = new Server({ hostKeys: hostKeys.map((k) => k.privateKey), ident: 'Gatehouse' });
 
   ssh.on('connection', (client: Connection, info: { ip: string }) => {
     const ip = info.ip;
-    const sock = (client as unknown as { _sock: Socket & { ghSlot?: () => void } })._sock;
-    const releaseSlot = () => sock.ghSlot?.();
+    // The identification line has arrived: from now the grace cut says why (startups.ts started it at accept).
+    const startup: Startup | undefined = startups.of((client as unknown as { _sock: Socket })._sock);
+    startup?.identified(client);
     let target: Client | undefined;
     let handedOver = false;
+    let gone = false;
     pending.add(client);
-    // Why a grace time: an unauthenticated connection holds a slot; without a bound, idle ones exhaust the caps.
-    const timer = setTimeout(() => {
-      void bursts.refused(ip, 'login_grace_expired');
-      client.end();
-      sock.destroy();
-    }, grace);
-    timer.unref();
     const auth = new SshAuth(deps, ip, {
       admit: async (a: Authenticated): Promise<Refusal | undefined> => {
         try {
           target = await connectTarget(a.target.ssh, o.cwd ? { cwd: o.cwd } : {});
-          return undefined;
         } catch (err) {
           return refusalFor(deps, a, err instanceof RelayError ? err : new RelayError({ code: 'target_unreachable', detail: String(err) }));
         }
+        // The vendor left while the target was dialled: an abandoned attempt, audited as such, never a session.
+        if (!gone) return undefined;
+        target.end();
+        target = undefined;
+        return abandoned(a);
       },
       refuse: (r, ctx) => {
-        void deps.audit.append({ type: 'session.refused', actor: r.actor, subject: r.subject, data: { code: r.code, reason: r.line, via: 'ssh', ip, ...r.data } });
+        // Not awaited (the vendor hears the refusal now), but caught: a full disk must not become an unhandled rejection.
+        deps.audit
+          .append({ type: 'session.refused', actor: r.actor, subject: r.subject, data: { code: r.code, reason: r.line, via: 'ssh', ip, ...r.data } })
+          .catch((err: unknown) => deps.logger.error({ err, ip, code: r.code }, 'could not audit an SSH refusal'));
         showRefusal(client, r.line, ctx);
       },
     });
     client.on('authentication', (ctx) => auth.handle(ctx));
     client.on('ready', () => {
-      clearTimeout(timer);
-      releaseSlot();
+      startup?.admitted();
       pending.delete(client);
       if (!auth.done || !target) return client.end();
       handedOver = true;
       const s = new VendorSession({ deps, ...(o.registry ? { registry: o.registry } : {}), front: client, ssh: client, via: 'ssh', target, auth: auth.done, ip });
       live.add(s);
-      void s.ended.then(() => live.delete(s));
+      detach(s.ended.then(() => live.delete(s)), deps.logger, 'an SSH session failed');
       s.start().catch((err: unknown) => {
         deps.logger.error({ err }, 'could not start an SSH session');
-        void s.close('error', 'the gateway could not start the session');
+        detach(s.close('error', 'the gateway could not start the session'), deps.logger, 'could not close an SSH session');
       });
     });
     client.on('close', () => {
-      clearTimeout(timer);
-      releaseSlot();
+      gone = true;
       pending.delete(client);
       if (!handedOver) target?.end();
     });
@@ -101,26 +105,8 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
   const net: NetServer = createServer((sock) => {
     // Nagle off: every keystroke echo would otherwise wait up to 40 ms (ARCHITECTURE.md, measured).
     sock.setNoDelay(true);
-    const ip = sock.remoteAddress ?? 'unknown';
-    const n = unauth.get(ip) ?? 0;
     // Why before the handshake: a flood must not cost key exchanges or audit records per connection.
-    if (n >= perIp || unauthTotal >= total) {
-      void bursts.refused(ip, n >= perIp ? 'too_many_connections_from_ip' : 'too_many_connections');
-      sock.destroy();
-      return;
-    }
-    unauth.set(ip, n + 1);
-    unauthTotal++;
-    let released = false;
-    (sock as Socket & { ghSlot?: () => void }).ghSlot = () => {
-      if (released) return;
-      released = true;
-      unauthTotal--;
-      const left = (unauth.get(ip) ?? 1) - 1;
-      if (left <= 0) unauth.delete(ip);
-      else unauth.set(ip, left);
-    };
-    sock.once('close', () => (sock as Socket & { ghSlot?: () => void }).ghSlot?.());
+    if (!startups.accept(sock)) return;
     sock.on('error', () => undefined);
     ssh.injectSocket(sock);
   });
@@ -140,6 +126,7 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
   const close = () => {
     closing ??= (async () => {
       const stopped = new Promise<void>((r) => net.close(() => r()));
+      startups.stop();
       for (const c of pending) c.end();
       await Promise.all([...live].map((s) => s.close('gateway_stopped', 'the gateway is stopping')));
       bursts.flush();
@@ -147,5 +134,5 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
     })();
     return closing;
   };
-  return { host: addr.address, port: addr.port, hostKeys, sessions: () => [...live], close };
+  return { host: addr.address, port: addr.port, hostKeys, sessions: () => [...live], unauthenticated: () => startups.size, close };
 }

@@ -11,9 +11,13 @@ import { CommandCapture } from '../recording/command-capture.js';
 import { resolveRecording } from '../recording/files.js';
 import type { SessionRegistry, TerminalWatcher } from '../sessions.js';
 import type { Authenticated } from './auth.js';
-import { type ChannelHost, handleSessionChannel, type PtyRequest, type Recorder, type TrackedChannel } from './channel-relay.js';
+import { type ChannelHost, handleSessionChannel, type PtyRequest, type TrackedChannel } from './channel-relay.js';
+import type { Recorder } from './channel-types.js';
 import { handleForward, refuseGlobalRequests } from './forwards.js';
 import type { FileChange, FileTransfer } from './sftp-audit.js';
+import { detach } from '../background.js';
+import { asStorageError } from '../storage/faults.js';
+import { RECORDINGS_FAULT } from '../storage/monitor.js';
 
 const MAX_AUDITED_REFUSALS = 20;
 export const newSessionId = () => `ses_${randomBytes(12).toString('base64url')}`;
@@ -82,7 +86,7 @@ export class VendorSession implements ChannelHost {
     if (!ssh) return;
     ssh.on('session', (accept: () => Session) => handleSessionChannel(this, accept()));
     ssh.on('tcpip', (accept: () => ServerChannel, reject: () => void, info: { destIP: string; destPort: number; srcIP: string; srcPort: number }) =>
-      void this.ready.then(() => handleForward(this, accept, reject, info)));
+      detach(this.ready.then(() => handleForward(this, accept, reject, info)), o.deps.logger, 'an SSH forward failed'));
     refuseGlobalRequests(this, ssh);
   }
 
@@ -105,10 +109,12 @@ export class VendorSession implements ChannelHost {
       startedAt: isoTime(this.startedAt),
       sourceIp: this.o.ip,
     };
-    front.on('close', () => void this.finish('client_closed'));
-    this.target.on('close', () => void this.close('target_closed', 'the target closed the connection'));
-    await deps.store.update((d) => void d.sessions.push(record));
-    await deps.audit.append({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: this.o.via, ...(auth.key ? { keyFingerprint: auth.key.fingerprint } : {}) } });
+    front.on('close', () => detach(this.finish('client_closed'), deps.logger, 'could not end an SSH session'));
+    this.target.on('close', () => detach(this.close('target_closed', 'the target closed the connection'), deps.logger, 'could not end an SSH session'));
+    await deps.store.update((d, audit) => {
+      d.sessions.push(record);
+      audit.record({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: this.o.via, ...(auth.key ? { keyFingerprint: auth.key.fingerprint } : {}) } });
+    });
     try {
       this.unregister = registry?.register({
         id: this.id,
@@ -140,7 +146,7 @@ export class VendorSession implements ChannelHost {
         gatehouse: { session: this.id, grant: auth.request.grantId, user: auth.user.id, target: auth.target.id },
       };
       const w = await CastWriter.open(path, header, deps.clock);
-      w.onFailure((err) => void this.recordingFailed(err));
+      w.onFailure((err) => detach(this.recordingFailed(err), deps.logger, 'could not end a session whose recording failed'));
       await deps.store.update((d) => {
         const s = d.sessions.find((x) => x.id === this.id);
         if (s) s.recording = { path: relative(deps.storageDir, path) };
@@ -215,7 +221,7 @@ export class VendorSession implements ChannelHost {
     const d = evaluateCommand(this.rules, text);
     const at = isoTime(this.o.deps.clock.now());
     const id = `cmd_${randomBytes(12).toString('hex')}`;
-    void this.cast?.then((w) => w.marker(text));
+    detach(this.cast?.then((w) => w.marker(text)), this.o.deps.logger, 'could not mark a command in the recording');
     const type = d.verdict === 'blocked' ? 'command.blocked' : d.verdict === 'alerted' ? 'command.alerted' : 'command.executed';
     const rule = d.rule ? { rule: d.rule.match, reason: d.rule.reason } : {};
     // Stored and audited behind the relay: the verdict is known now, the disk need not hold the Enter back.
@@ -250,13 +256,18 @@ export class VendorSession implements ChannelHost {
     // client that stopped reading is disconnected after DISCONNECT_GRACE_MS all the same.
     const grace = new Promise((r) => setTimeout(r, DISCONNECT_GRACE_MS).unref());
     this.disconnecting = true;
-    void Promise.race([Promise.all(closed), grace]).then(() => this.o.front.end());
+    detach(Promise.race([Promise.all(closed), grace]).then(() => this.o.front.end()), this.o.deps.logger, 'could not disconnect an SSH session');
     await this.finish(reason);
   }
 
   private async recordingFailed(err: Error): Promise<void> {
     if (this.endReason) return;
+    // Set before anything is awaited: the vendor, told at once, may hang up first, and the session must
+    // still end as what happened (recording_failed), not as client_closed.
+    this.endReason = 'recording_failed';
     this.o.deps.logger.error({ err, sessionId: this.id }, 'session recording failed');
+    // A disk that refuses recordings is a storage fault too: /healthz and the metric say so until it heals.
+    if (asStorageError(err)) this.o.deps.faults?.report(RECORDINGS_FAULT, err);
     await this.o.deps.audit.append({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: err.message } }).catch(() => undefined);
     await this.close('recording_failed', 'the session recording failed; the session is closed');
   }
@@ -286,17 +297,18 @@ export class VendorSession implements ChannelHost {
     await this.writes;
     const endedAt = isoTime(deps.clock.now());
     try {
-      await deps.store.update((d) => {
-        const s = d.sessions.find((x) => x.id === this.id);
-        if (!s) return;
-        s.endedAt = endedAt;
-        s.endReason = reason;
-        if (sealed && s.recording) s.recording = { ...s.recording, sha256: sealed.sha256, bytes: sealed.bytes, ...(sealed.incomplete ? { incomplete: true } : {}) };
-      });
-      if (sealed)
-        await deps.audit.append({ type: 'recording.sealed', actor: this.actor, subject: this.subject, data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete } });
       const suppressed = Math.max(0, this.refusals - MAX_AUDITED_REFUSALS);
-      await deps.audit.append({ type: 'session.ended', actor: this.actor, subject: this.subject, data: { reason, durationMs: deps.clock.now() - this.startedAt, ...(suppressed ? { refusalsNotAudited: suppressed } : {}) } });
+      await deps.store.update((d, audit) => {
+        const s = d.sessions.find((x) => x.id === this.id);
+        if (s) {
+          s.endedAt = endedAt;
+          s.endReason = reason;
+          if (sealed && s.recording) s.recording = { ...s.recording, sha256: sealed.sha256, bytes: sealed.bytes, ...(sealed.incomplete ? { incomplete: true } : {}) };
+        }
+        if (sealed)
+          audit.record({ type: 'recording.sealed', actor: this.actor, subject: this.subject, data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete } });
+        audit.record({ type: 'session.ended', actor: this.actor, subject: this.subject, data: { reason, durationMs: deps.clock.now() - this.startedAt, ...(suppressed ? { refusalsNotAudited: suppressed } : {}) } });
+      });
     } catch (err) {
       deps.logger.error({ err, sessionId: this.id }, 'could not record the end of a session');
     } finally {

@@ -1,32 +1,11 @@
 // Per-file audit of one SFTP channel: OPEN → HANDLE, WRITE, READ → DATA, CLOSE tracked by request id;
 // each file reported once with its name, direction, size and SHA-256 (file.transferred), and
 // REMOVE/RENAME/MKDIR/RMDIR/SETSTAT reported with the server's answer (file.changed).
+import type { FileChange, FileTransfer } from '../core/file-transfer.js';
 import { HoldBudget, OffsetHash } from './sftp-hash.js';
 import { type SftpMessage, SftpPacketReader, SftpProtocolError, type SftpSink } from './sftp-packets.js';
 
-export interface FileTransfer {
-  /** The path as the client named it in OPEN. */
-  name: string;
-  direction: 'upload' | 'download';
-  /** Bytes that went through the gateway for this file in this direction. */
-  size: number;
-  /** Only when every byte from offset 0 came once, in order, with no hole (`sequential`). */
-  sha256?: string;
-  sequential: boolean;
-  /** The client closed the file and the server confirmed; false when the channel ended first. */
-  closed: boolean;
-  /** Reads or writes the server refused (end of file aside). */
-  errors?: number;
-}
-
-export interface FileChange {
-  op: 'remove' | 'rename' | 'mkdir' | 'rmdir' | 'setstat';
-  path: string;
-  to?: string;
-  /** The server's answer; null when the channel ended before it came. */
-  ok: boolean | null;
-  status?: number;
-}
+export type { FileChange, FileTransfer } from '../core/file-transfer.js';
 
 export interface SftpReport {
   transferred(t: FileTransfer): void;

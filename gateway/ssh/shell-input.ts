@@ -1,6 +1,6 @@
 // Vendor → target input of a session channel: recorded, and in a shell checked at each Enter against the command rules.
 import type { ClientChannel } from 'ssh2';
-import type { Recorder, VendorChannel } from './channel-relay.js';
+import type { Recorder, VendorChannel } from './channel-types.js';
 import type { CommandVerdict } from '../core/commands.js';
 import type { CommandCapture } from '../recording/command-capture.js';
 import { feedHeld, type Valve, writeHeld } from './pipe.js';

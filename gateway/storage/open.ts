@@ -2,29 +2,45 @@
 import { AuditLog } from '../audit-log.js';
 import type { Clock } from '../clock.js';
 import { CommandLog } from '../command-log.js';
-import type { Config } from '../config.js';
+import { type Config, resolveConfigPath } from '../config.js';
 import type { Logger } from '../log.js';
 import { Store } from '../store.js';
-import { LowdbState } from './lowdb.js';
+import type { StorageFaults } from './faults.js';
 import type { Storage } from './port.js';
 import { openPostgres } from './postgres/engine.js';
 
 export interface OpenStorageOptions {
-  config: Pick<Config, 'storage' | 'node'>;
+  config: Pick<Config, 'storage' | 'node'> & { audit?: Partial<Config['audit']> };
   /** Absolute storage.dir. */
   storageDir: string;
   clock: Clock;
   logger: Logger;
   cwd?: string;
+  faults?: StorageFaults;
+  /** Overrides audit.checkpointEverySeconds (tests: 0, off). */
   checkpointIntervalMs?: number;
   /** Records between signed checkpoints (default 1000). */
   checkpointEvery?: number;
+  acceptMissingAuditHead?: boolean;
 }
+
+/** The lowdb engine's own objects, for what only it has (the storage monitor, the SIEM stream of audit.jsonl). */
+export interface LowdbParts {
+  store: Store;
+  audit: AuditLog;
+  commands: CommandLog;
+}
+
+export type OpenedStorage = Storage & { lowdb?: LowdbParts };
 
 /** The node's id in a cluster; one gateway alone is `gateway`. */
 export const nodeIdOf = (config: Pick<Config, 'node'>): string => config.node?.id ?? 'gateway';
 
-export async function openStorage(o: OpenStorageOptions): Promise<Storage> {
+const intervalOf = (o: OpenStorageOptions): number | undefined =>
+  o.checkpointIntervalMs ?? (o.config.audit?.checkpointEverySeconds !== undefined ? o.config.audit.checkpointEverySeconds * 1000 : undefined);
+
+export async function openStorage(o: OpenStorageOptions): Promise<OpenedStorage> {
+  const interval = intervalOf(o);
   if (o.config.storage.engine === 'postgres') {
     return openPostgres({
       postgres: o.config.storage.postgres!,
@@ -33,15 +49,15 @@ export async function openStorage(o: OpenStorageOptions): Promise<Storage> {
       logger: o.logger,
       nodeId: nodeIdOf(o.config),
       ...(o.cwd !== undefined && { cwd: o.cwd }),
-      ...(o.checkpointIntervalMs !== undefined && { checkpointIntervalMs: o.checkpointIntervalMs }),
+      ...(interval !== undefined && { checkpointIntervalMs: interval }),
       ...(o.checkpointEvery !== undefined && { checkpointEvery: o.checkpointEvery }),
     });
   }
-  return openLowdb(o);
+  return openLowdb(o, interval);
 }
 
-/** db.json under its lock, then commands.jsonl, then audit.jsonl (verified); a failure closes what opened. */
-async function openLowdb(o: OpenStorageOptions): Promise<Storage> {
+/** db.json under its lock, commands.jsonl, audit.jsonl (verified), then the store's audit journal; a failure closes what opened. */
+async function openLowdb(o: OpenStorageOptions, interval: number | undefined): Promise<OpenedStorage> {
   const store = await Store.open({ dir: o.storageDir, logger: o.logger });
   let commands: CommandLog;
   try {
@@ -53,12 +69,15 @@ async function openLowdb(o: OpenStorageOptions): Promise<Storage> {
   }
   let audit: AuditLog;
   try {
+    const signingKey = o.config.audit?.signingKey;
     audit = await AuditLog.open({
       dir: o.storageDir,
       clock: o.clock,
       logger: o.logger,
-      ...(o.checkpointIntervalMs !== undefined && { checkpointIntervalMs: o.checkpointIntervalMs }),
+      ...(interval !== undefined && { checkpointIntervalMs: interval }),
       ...(o.checkpointEvery !== undefined && { checkpointEvery: o.checkpointEvery }),
+      ...(signingKey ? { signingKeyFile: resolveConfigPath(signingKey.file, o.cwd) } : {}),
+      acceptMissingHead: o.acceptMissingAuditHead === true,
     });
   } catch (err) {
     // A broken chain must stop start-up, and must not leave the store locked behind it.
@@ -67,18 +86,20 @@ async function openLowdb(o: OpenStorageOptions): Promise<Storage> {
     throw err;
   }
   let closing: Promise<void> | undefined;
-  return {
-    engine: 'lowdb',
-    state: new LowdbState(store, audit),
-    audit,
-    commands,
-    close() {
-      closing ??= (async () => {
-        await audit.close();
-        await commands.close();
-        await store.close();
-      })();
-      return closing;
-    },
+  const close = () => {
+    closing ??= (async () => {
+      await audit.close();
+      await commands.close();
+      await store.close();
+    })();
+    return closing;
   };
+  try {
+    // Every change's records go through the store from here; a crash between the two writes is repaired now.
+    await store.attachAudit(audit, o.faults);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { engine: 'lowdb', state: store, audit, commands, lowdb: { store, audit, commands }, close };
 }

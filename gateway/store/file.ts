@@ -80,7 +80,7 @@ export async function writeFileDurably(file: string, text: string): Promise<void
 }
 
 /** Makes a rename durable: the new directory entry is only on disk once the directory is synced. */
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {
     await fh.sync();

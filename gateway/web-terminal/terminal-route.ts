@@ -12,9 +12,11 @@ import type { SessionRegistry } from '../sessions.js';
 import type { Live, PtyRequest } from '../ssh/channel-relay.js';
 import { relayChannel } from '../ssh/channel-relay.js';
 import { connectTarget, RelayError } from '../ssh/relay.js';
-import { refusalFor } from '../ssh/refusals.js';
+import { abandoned, refusalFor } from '../ssh/refusals.js';
 import { type Admission, VendorSession } from '../ssh/session.js';
+import { clampSize } from '../ssh/terminal-size.js';
 import { WsChannel } from './ws-channel.js';
+import { detach } from '../background.js';
 
 export interface TerminalRouteOptions {
   deps: Deps;
@@ -23,9 +25,9 @@ export interface TerminalRouteOptions {
   cwd?: string;
 }
 
-const size = (v: string | null, fallback: number, max: number): number => {
+const size = (v: string | null, fallback: number): number => {
   const n = Number(v);
-  return Number.isInteger(n) && n >= 1 && n <= max ? n : fallback;
+  return Number.isSafeInteger(n) && n >= 1 ? n : fallback;
 };
 
 export interface TerminalRoute extends WsRoute {
@@ -59,25 +61,23 @@ export function terminalRoute(o: TerminalRouteOptions): TerminalRoute {
         await deps.audit.append({ type: 'session.refused', actor: userActor(user, ip), subject: r.subject, data: { code: r.code, reason: r.line, via: 'web', ip } });
         throw unavailable(r.code, r.line);
       });
-      const pty: PtyRequest = {
-        term: 'xterm-256color',
-        cols: size(query.get('cols'), 80, 1000),
-        rows: size(query.get('rows'), 24, 500),
-        width: 0,
-        height: 0,
-        modes: {},
-      };
+      const pty: PtyRequest = clampSize({ term: 'xterm-256color', cols: size(query.get('cols'), 80), rows: size(query.get('rows'), 24), width: 0, height: 0, modes: {} });
       return {
-        abandon: () => client.end(),
+        // The page left while the target was dialled: an abandoned attempt, audited, never a session.
+        abandon: () => {
+          client.end();
+          const r = abandoned(admission);
+          void deps.audit.append({ type: 'session.refused', actor: userActor(user, ip), subject: { ...r.subject, grantId: request.grantId }, data: { code: r.code, reason: r.line, via: 'web', ip } }).catch(() => undefined);
+        },
         open: (ws: WebSocket) => {
           const channel = new WsChannel(ws);
           const session = new VendorSession({ deps, registry: o.registry, front: { on: (_e, l) => ws.once('close', l), end: () => ws.close(1000, 'session ended') }, via: 'web', target: client, auth: admission, ip });
           live.add(session);
-          void session.ended.then(() => live.delete(session));
+          detach(session.ended.then(() => live.delete(session)), deps.logger, 'a browser terminal session failed');
           const controls: Live = { pendingSignals: [] };
           let current = pty;
           channel.control((c) => {
-            current = { ...current, cols: c.cols, rows: c.rows };
+            current = clampSize({ ...current, cols: c.cols, rows: c.rows });
             controls.resize?.(current);
           });
           session
@@ -89,7 +89,7 @@ export function terminalRoute(o: TerminalRouteOptions): TerminalRoute {
             })
             .catch((err: unknown) => {
               deps.logger.error({ err }, 'could not start a browser terminal session');
-              void session.close('error', 'the gateway could not start the session');
+              detach(session.close('error', 'the gateway could not start the session'), deps.logger, 'could not close a browser terminal session');
             });
         },
       };

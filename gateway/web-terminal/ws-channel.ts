@@ -6,7 +6,8 @@ import { WebSocket } from 'ws';
 import { z } from 'zod';
 
 const Control = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('resize'), cols: z.int().min(1).max(1000), rows: z.int().min(1).max(500) }),
+  // Any positive size is taken and clamped by the relay (terminal-size.ts): a wide window still gets 1000 columns.
+  z.strictObject({ type: z.literal('resize'), cols: z.int().min(1).max(0xffffffff), rows: z.int().min(1).max(0xffffffff) }),
 ]);
 export type ClientControl = z.infer<typeof Control>;
 
@@ -27,8 +28,8 @@ export class WsChannel extends Duplex {
   private onControl: (c: ClientControl) => void = () => undefined;
 
   constructor(private readonly ws: WebSocket) {
-    // Why a modest mark: the relay pauses the target when this fills, so a slow browser holds the target back.
-    super({ highWaterMark: 64 * 1024, allowHalfOpen: true });
+    // Why modest marks: the relay pauses the target when output fills, so a slow browser holds the target back.
+    super({ readableHighWaterMark: 64 * 1024, writableHighWaterMark: 256 * 1024, allowHalfOpen: true });
     this.stderr = new Writable({ highWaterMark: 64 * 1024, write: (chunk: Buffer, _e, cb) => this.send(chunk, cb) });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (!isBinary) {
@@ -65,6 +66,14 @@ export class WsChannel extends Duplex {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.send(chunk, cb);
+  }
+
+  /**
+   * What piled up while the last frame was being written, as one frame. Why: one frame (and one socket write and
+   * callback) per SSH packet kept a loop turn between every 32 KiB of output; bulk output now goes out in batches.
+   */
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    this.send(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
   }
 
   override _final(cb: (err?: Error | null) => void): void {

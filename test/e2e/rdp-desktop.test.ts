@@ -1,7 +1,8 @@
 // In Chromium, against the Guacamole-protocol stand-in (guacd cannot be installed here): the vendor opens the
 // remote desktop page, sees the desktop, clicks, types and resizes into it; a supervisor watches read-only and
 // terminates it with a reason the vendor reads; the recording replays with web/rdp-replay.ts. Also: the page's
-// words for a guacd that is down and for a target that does not answer.
+// words for a guacd that is down, a target that does not answer, a certificate that no longer matches the pin,
+// and a connection that never draws (never "Connected" over a blank screen).
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -18,11 +19,16 @@ let w: RdpWorld;
 let vendor: Person;
 let supervisor: Person;
 const SHOTS = join(process.cwd(), 'test-results');
+const PIN = Array.from({ length: 32 }, (_, i) => ((i * 53 + 7) % 256).toString(16).padStart(2, '0')).join(':');
 const harness = () => ({ idp: w.idp, gw: w.gw, dir: w.dir, url: w.url, close: async () => undefined });
 
 beforeAll(async () => {
-  standin = await startGuacdStandin({ keepAliveMs: 500, color: [30, 60, 120] });
-  w = await startRdpWorld({ guacd: { host: standin.host, port: standin.port }, tuning: { settleQuietMs: 150, settleMaxMs: 3000 } });
+  standin = await startGuacdStandin({ keepAliveMs: 500, color: [30, 60, 120], certSha256: PIN });
+  w = await startRdpWorld({
+    guacd: { host: standin.host, port: standin.port },
+    rdp: { certSha256: PIN },
+    tuning: { settleQuietMs: 150, settleMaxMs: 3000, firstFrameMs: 4000 },
+  });
   // TOTP enrolled through the API at the gateway's current clock; the page's step-up uses the next step.
   vendor = await w.person('vendor', { stepUp: false });
   supervisor = await w.person('supervisor', { stepUp: false });
@@ -123,7 +129,7 @@ describe('remote desktop page', () => {
     expect(s.errors).toEqual([]);
     await v.context.close();
     await s.context.close();
-  });
+  }, 120_000);
 
   it('says so clearly when guacd is down, and when the target does not answer', async () => {
     const grant = await w.grant(vendor);
@@ -139,11 +145,35 @@ describe('remote desktop page', () => {
     standin.mode = 'upstream-error';
     try {
       await v.page.reload();
-      await expect.poll(() => v.page.locator('#rdp-status').textContent(), { timeout: 10_000 }).toMatch(/Disconnected\. The target did not answer/);
+      await expect.poll(() => v.page.locator('#rdp-status').textContent(), { timeout: 10_000 }).toMatch(/Disconnected\. The workstation could not be reached/);
     } finally {
       standin.mode = 'normal';
     }
     expect(v.errors).toEqual([]);
     await v.context.close();
-  });
+  }, 90_000);
+
+  it('never says Connected before a picture: a stuck connection is closed with why; a changed certificate is named', async () => {
+    const grant = await w.grant(vendor);
+    standin.mode = 'stuck';
+    const v = await openAs(browser, harness(), 'vendor', vendor.secret, `/rdp/${grant.grantId}`);
+    try {
+      await stepUp(v.page, vendor.secret);
+      const status = v.page.locator('#rdp-status');
+      await expect.poll(() => status.textContent(), { timeout: 10_000 }).toMatch(/^Connecting to Engineering workstation 01 · session ses_.+… waiting for the workstation's first picture$/);
+      expect(await status.getAttribute('class')).not.toContain('ok');
+      await expect.poll(() => status.textContent(), { timeout: 15_000 }).toMatch(/^Disconnected\. The workstation showed nothing within 4 s of connecting/);
+    } finally {
+      standin.mode = 'normal';
+    }
+    standin.certSha256 = PIN.replace(/^../, 'ff');
+    try {
+      await v.page.reload();
+      await expect.poll(() => v.page.locator('#rdp-status').textContent(), { timeout: 10_000 }).toMatch(/^Disconnected\. The workstation's certificate does not match the pinned one/);
+    } finally {
+      standin.certSha256 = PIN;
+    }
+    expect(v.errors).toEqual([]);
+    await v.context.close();
+  }, 90_000);
 });

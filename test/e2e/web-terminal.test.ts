@@ -72,5 +72,6 @@ describe('browser terminal and live view', () => {
     expect(supervisor.errors).toEqual([]);
     await vendor.context.close();
     await supervisor.context.close();
-  });
+    // A bound for a loaded machine (44 s at load 20 against the 30 s default), not a timing check.
+  }, 120_000);
 });

@@ -4,6 +4,7 @@
 // arguments say (as guacd does: one mkdir level, O_EXCL), plays scripted display instructions (size/rect/cfill/
 // sync) to the owner, to read-only joiners and into the recording, and can misbehave on purpose (drop, stall,
 // upstream error, no recording, garbage). Its parser is its own, so a bug in the gateway's cannot hide here.
+// The certificate pin is read as FreeRDP 2 reads it (see freerdpPinCheck): a list guacd would hang on hangs here.
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -32,9 +33,11 @@ export type StandinMode =
   | 'normal' // handshake, recording, initial frame, keep-alives
   | 'drop' // … then the TCP connection is cut without a word
   | 'stall' // … then nothing at all, the socket stays open
-  | 'upstream-error' // after ready: `error` "unable to connect" 519, `disconnect`, close (target unreachable)
+  | 'upstream-error' // after ready: guacd's `error` for an unreachable host (519), `disconnect`, close
   | 'no-recording' // like normal, but writes no recording (guacd only logs when it cannot)
   | 'garbage' // after ready: bytes that are no Guacamole instruction
+  | 'bye' // after the first frame: `disconnect` alone (the desktop logged off), the socket left open
+  | 'stuck' // after ready: keep-alives, never a frame (guacd whose RDP client spins, as FreeRDP 2 on a bad pin list)
   | 'refuse-handshake'; // answers `select` with an `error` (e.g. an unknown protocol)
 
 export interface Ins {
@@ -73,6 +76,32 @@ function parse(buf: string): { ins: Ins[]; rest: string } {
   }
 }
 
+/** OpenSSL digest names FreeRDP 2 can compute a certificate fingerprint with (EVP_get_digestbyname). */
+const DIGESTS = new Set(['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512']);
+
+export type PinCheck = { result: 'accepted' } | { result: 'refused' } | { result: 'hung'; why: string };
+
+/**
+ * `cert-fingerprints` as FreeRDP 2 reads it (libfreerdp/crypto/tls.c, is_accepted_fingerprint): entries split on
+ * ",", each `<hash name>:<fingerprint>` compared case-insensitively with the certificate's digest. On an entry
+ * whose hash name OpenSSL does not know — or with no ":" at all — its loop `continue`s without taking the next
+ * entry: it spins forever (FreeRDP 3 fixed that). The stand-in's workstation certificate is known by SHA-256 only,
+ * so another known hash never matches.
+ */
+export function freerdpPinCheck(list: string, certSha256: string): PinCheck {
+  for (const entry of list.split(',').filter((e) => e !== '')) {
+    const colon = entry.indexOf(':');
+    const hash = colon === -1 ? entry : entry.slice(0, colon);
+    if (colon === -1 || !DIGESTS.has(hash.toLowerCase())) return { result: 'hung', why: `unknown hash "${hash.slice(0, 20)}" in cert-fingerprints` };
+    if (hash.toLowerCase() === 'sha256' && entry.slice(colon + 1).toLowerCase() === certSha256.toLowerCase()) return { result: 'accepted' };
+  }
+  return { result: 'refused' };
+}
+
+/** What guacd 1.6 sends when FreeRDP refuses the certificate (src/protocols/rdp/error.c), status 519. */
+export const TLS_FAILED = 'SSL/TLS connection failed (untrusted/self-signed certificate?)';
+export const UPSTREAM_NOT_FOUND = 0x0207;
+
 export interface StandinUser {
   /** `rdp`, or the `$id` of the connection joined. */
   select: string;
@@ -93,6 +122,8 @@ export interface StandinConnection {
   joiners: StandinUser[];
   recordingFile?: string;
   ended: boolean;
+  /** What the pin check decided (only when the owner sent `cert-fingerprints`). */
+  pin?: PinCheck;
 }
 
 export interface StandinOptions {
@@ -102,6 +133,14 @@ export interface StandinOptions {
   dropAfterMs?: number;
   /** The desktop's fill colour (RGB). */
   color?: [number, number, number];
+  /**
+   * The workstation's certificate (SHA-256, lower-case hex pairs with ":"): a connection whose `cert-fingerprints`
+   * does not name it gets guacd's `error` (TLS_FAILED, 519) after `refuseAfterMs` and then silence, as guacd 1.6 does.
+   * Without it the list's syntax is still checked (a list FreeRDP 2 hangs on hangs), any well-formed one accepted.
+   */
+  certSha256?: string;
+  /** How long after `ready` guacd reports a refused certificate (guacd: about 0.5 s). */
+  refuseAfterMs?: number;
 }
 
 export interface GuacdStandin {
@@ -109,6 +148,8 @@ export interface GuacdStandin {
   port: number;
   /** What the next connections do. */
   mode: StandinMode;
+  /** The workstation's certificate for the next connections (StandinOptions.certSha256): changed = replaced. */
+  certSha256: string | undefined;
   /** The parameter names the next connections announce in `args` (default RDP_ARGS; fewer = an older guacd). */
   args: readonly string[];
   connections: StandinConnection[];
@@ -130,7 +171,7 @@ export async function startGuacdStandin(o: StandinOptions = {}): Promise<GuacdSt
   const sockets = new Set<Socket>();
   const keepAliveMs = o.keepAliveMs ?? 500;
   let counter = 0;
-  const state = { mode: 'normal' as StandinMode, args: RDP_ARGS as readonly string[] };
+  const state = { mode: 'normal' as StandinMode, args: RDP_ARGS as readonly string[], certSha256: o.certSha256 };
   const recordings = new Map<string, number>();
 
   const frame = (w: number, h: number, rgb: [number, number, number]) =>
@@ -165,6 +206,7 @@ export async function startGuacdStandin(o: StandinOptions = {}): Promise<GuacdSt
     socket.on('error', () => undefined);
     const mode = state.mode;
     const announced = state.args;
+    const cert = state.certSha256;
     const decoder = new StringDecoder('utf8');
     let buf = '';
     let phase: 'select' | 'handshake' | 'live' = 'select';
@@ -230,8 +272,30 @@ export async function startGuacdStandin(o: StandinOptions = {}): Promise<GuacdSt
             recordings.set(file, openSync(file, 'wx', 0o640));
             conn.recordingFile = file;
           }
+          const fingerprints = user.params['cert-fingerprints'];
+          if (fingerprints && user.params['ignore-cert'] !== 'true') {
+            const check = freerdpPinCheck(fingerprints, cert ?? '');
+            conn.pin = check.result === 'refused' && cert === undefined ? { result: 'accepted' } : check;
+          }
+          if (conn.pin?.result === 'hung' || mode === 'stuck') {
+            // FreeRDP spins inside the TLS handshake: nothing is drawn; guacd's own keep-alives still flow.
+            keepAlive = setInterval(() => write(user, enc('nop')), keepAliveMs);
+            keepAlive.unref();
+            return;
+          }
+          if (conn.pin?.result === 'refused') {
+            const c = conn;
+            setTimeout(() => {
+              // The specific error, then the generic one guacd sends when the user later times out; here both
+              // arrive in one read, so the gateway must keep the first. After that guacd says nothing more.
+              const t = enc('error', TLS_FAILED, UPSTREAM_NOT_FOUND) + enc('error', 'Aborted. See logs.', 0x0308);
+              record(c, t);
+              write(user, t);
+            }, o.refuseAfterMs ?? 500).unref();
+            return;
+          }
           if (mode === 'upstream-error') {
-            const t = enc('error', 'Unable to connect to the RDP server.', 0x0207) + enc('disconnect');
+            const t = enc('error', 'Connection failed (server unreachable?)', UPSTREAM_NOT_FOUND) + enc('disconnect');
             record(conn, t);
             write(user, t);
             socket.end();
@@ -245,6 +309,14 @@ export async function startGuacdStandin(o: StandinOptions = {}): Promise<GuacdSt
           const f = frame(w, h, o.color ?? [30, 60, 120]);
           record(conn, f);
           write(user, f);
+          if (mode === 'bye') {
+            const c = conn;
+            setTimeout(() => {
+              record(c, enc('disconnect'));
+              write(user, enc('disconnect'));
+            }, o.dropAfterMs ?? 300).unref();
+            return;
+          }
           if (mode === 'drop') {
             setTimeout(() => socket.destroy(), o.dropAfterMs ?? 300).unref();
             return;
@@ -283,6 +355,12 @@ export async function startGuacdStandin(o: StandinOptions = {}): Promise<GuacdSt
     },
     set mode(m: StandinMode) {
       state.mode = m;
+    },
+    get certSha256() {
+      return state.certSha256;
+    },
+    set certSha256(c: string | undefined) {
+      state.certSha256 = c;
     },
     get args() {
       return state.args;

@@ -38,6 +38,8 @@ export interface SshGatewayOptions {
   /** Merged into the target's config (commands, forwarding, fileTransfer, ssh overrides…). */
   target?: Record<string, unknown>;
   sshd?: Sshd;
+  /** storage.dir (default `<tmp>/storage`): the storage-fault tests put a small tmpfs there. */
+  storageDir?: string;
 }
 
 export interface SshResult {
@@ -62,9 +64,9 @@ export interface SshGateway {
   /** Writes a request for the vendor straight into the store (approved, with a grant id, unless told otherwise). */
   grant(o?: Partial<AccessRequest>): Promise<AccessRequest>;
   /** argv for /usr/bin/ssh to the gateway as `login`. */
-  sshArgs(login: string, extra?: string[]): string[];
+  sshArgs(login: string, extra?: string[], port?: number): string[];
   /** Runs /usr/bin/ssh; askpass answers `Verification code:` with a fresh code (or `code`). */
-  ssh(login: string, o?: { options?: string[]; command?: string; identity?: string; env?: NodeJS.ProcessEnv; input?: string; code?: string; timeoutMs?: number }): Promise<SshResult>;
+  ssh(login: string, o?: { options?: string[]; port?: number; command?: string; identity?: string; env?: NodeJS.ProcessEnv; input?: string; code?: string; timeoutMs?: number }): Promise<SshResult>;
   /** A fresh code for the vendor (advances the clock one step). */
   freshCode(): string;
   /** Prompts askpass was asked, in order. */
@@ -86,7 +88,7 @@ export async function startSshGateway(opts: SshGatewayOptions = {}): Promise<Ssh
   const secretFile = join(dir.path, 'oidc-secret');
   await writeFile(secretFile, idp.client.clientSecret, { mode: 0o600 });
   const httpPort = await freePort();
-  const input = testConfigInput(join(dir.path, 'storage'));
+  const input = testConfigInput(opts.storageDir ?? join(dir.path, 'storage'));
   input.http = { listen: `127.0.0.1:${httpPort}`, publicUrl: `http://127.0.0.1:${httpPort}` };
   input.ssh = { listen: '127.0.0.1:0', hostKeys: [join(dir.path, 'keys', 'ssh_host_ed25519_key')] };
   input.oidc = { ...(input.oidc as object), issuer: idp.issuer, clientId: idp.client.clientId, clientSecret: { file: secretFile } };
@@ -145,13 +147,14 @@ export async function startSshGateway(opts: SshGatewayOptions = {}): Promise<Ssh
   const askpassLog = join(dir.path, 'askpass.log');
 
   const freshCode = () => oathCode(secret, clock.nextStep());
-  const sshArgs = (login: string, extra: string[] = []) => [...vendorSshOptions({ keyPath, knownHosts }), '-p', String(ssh.port), ...extra, `${login}@127.0.0.1`];
+  // The first -p wins in OpenSSH: another port (a second front) goes in here, not in `extra`.
+  const sshArgs = (login: string, extra: string[] = [], port = ssh.port) => [...vendorSshOptions({ keyPath, knownHosts }), '-p', String(port), ...extra, `${login}@127.0.0.1`];
 
   const runSsh: SshGateway['ssh'] = async (login, o = {}) => {
     const codeFile = join(dir.path, `code-${randomBytes(4).toString('hex')}`);
     await writeFile(codeFile, `${o.code ?? freshCode()}\n`);
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: dir.path, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', GH_CODE_FILE: codeFile, GH_ASKPASS_LOG: askpassLog, ...o.env };
-    const args = sshArgs(login, o.options).map((a) => (a === keyPath && o.identity ? o.identity : a));
+    const args = sshArgs(login, o.options, o.port).map((a) => (a === keyPath && o.identity ? o.identity : a));
     const argv = [...args, ...(o.command === undefined ? [] : [o.command])];
     const child = spawn(SSH, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

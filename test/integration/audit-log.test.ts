@@ -134,7 +134,10 @@ describe('AuditLog', () => {
     const after = await records();
     expect(after.map((r) => r.type)).toEqual(['audit.checkpoint', 'command.executed', 'audit.checkpoint']);
     await log.close();
-    expect(await records()).toHaveLength(3);
+    // close() adds its final checkpoint even right after another: it marks a clean end.
+    const closed = await records();
+    expect(closed).toHaveLength(4);
+    expect(closed.at(-1)!.data).toMatchObject({ final: true });
   });
 
   it('closes idempotently and refuses appends afterwards', async () => {
@@ -156,8 +159,11 @@ describe('AuditLog', () => {
     const second = await open();
     const rec = await second.append(event(2));
     await second.close();
-    expect(rec.seq).toBe(before.length + 1);
-    expect(rec.prev).toBe(before.at(-1)!.hash);
+    // Every start signs a checkpoint first (marked opened), then this run's records follow.
+    const opened = (await records())[before.length]!;
+    expect(opened).toMatchObject({ type: 'audit.checkpoint', data: { opened: true, upToSeq: before.length } });
+    expect(rec.seq).toBe(before.length + 2);
+    expect(rec.prev).toBe(opened.hash);
     expect(await verifyAuditFile(dir)).toMatchObject({ ok: true });
   });
 
@@ -230,7 +236,7 @@ describe('AuditLog.open on an existing file', () => {
     const onDisk = await records();
     const recovered = onDisk.find((r) => r.type === 'audit.recovered');
     expect(recovered).toMatchObject({
-      seq: 6,
+      seq: 7, // after the start's own checkpoint (seq 6)
       data: { droppedBytes: Buffer.byteLength(partial), afterSeq: 5 },
     });
     expect((await readFile(logPath())).subarray(0, intact.length).equals(intact)).toBe(true);
@@ -246,17 +252,20 @@ describe('AuditLog.open on an existing file', () => {
   });
 
   it('accepts a head one checkpoint behind when that checkpoint is the last line (crash), and repairs it', async () => {
-    await writeSome(2);
+    await writeSome(2); // checkpoints 1 (opened) and 4 (final)
     const headPath = join(dir, 'audit.head.json');
+    const again = await open(); // its opened checkpoint is seq 5, and the head follows it
     const oldHead = await readFile(headPath);
-    await writeSome(1); // clean reopen: no startup checkpoint; the close adds one
+    expect(JSON.parse(oldHead.toString()).seq).toBe(5);
+    await again.append(event(9));
+    await again.close(); // final checkpoint 7
     await writeFile(headPath, oldHead); // as if killed between that checkpoint's fsync and the head write
-    expect(await verifyAuditFile(dir)).toMatchObject({ ok: true, records: 6, lastCheckpointSeq: 6 });
+    expect(await verifyAuditFile(dir)).toMatchObject({ ok: true, records: 7, lastCheckpointSeq: 7 });
     const log = await open();
     await log.close();
     const onDisk = await records();
-    expect(onDisk.at(-1)).toMatchObject({ seq: 7, type: 'audit.checkpoint' });
-    expect(JSON.parse(await readFile(headPath, 'utf8')).seq).toBe(7);
+    expect(onDisk.at(-1)).toMatchObject({ seq: 9, type: 'audit.checkpoint' });
+    expect(JSON.parse(await readFile(headPath, 'utf8')).seq).toBe(9);
   });
 
   it('refuses to replace a lost signing key while its log or public key is there', async () => {

@@ -7,9 +7,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keyIdOf } from '../../gateway/audit/signing.js';
 import { AuditLog } from '../../gateway/audit-log.js';
 import { runAuditVerify } from '../../gateway/cli/audit-verify.js';
+import { rechain } from '../helpers/audit-forge.js';
 import type { CliIo } from '../../gateway/cli/io.js';
 import { ManualClock } from '../../gateway/clock.js';
-import { type AuditRecord, GENESIS, sealRecord } from '../../gateway/core/audit.js';
+import type { AuditRecord } from '../../gateway/core/audit.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -50,29 +51,6 @@ const logPath = () => join(dir, 'audit.jsonl');
 const readLines = async () => (await readFile(logPath(), 'utf8')).split('\n').filter(Boolean);
 const writeLines = (lines: string[]) => writeFile(logPath(), lines.map((l) => `${l}\n`).join(''));
 
-/** What an attacker with the code but without the key can do: recompute every hash after an edit. */
-function rechain(
-  lines: string[],
-  edit: (r: AuditRecord) => AuditRecord | undefined,
-  ownKey?: { keyId: string; sign: (message: string) => string },
-): string[] {
-  let prev = GENESIS;
-  const out: string[] = [];
-  for (const line of lines) {
-    const r = edit(JSON.parse(line));
-    if (!r) continue;
-    // A checkpoint is re-pointed at the new chain; without the key its old signature no longer fits.
-    let data = r.data;
-    if (r.type === 'audit.checkpoint') {
-      data = { ...r.data, upToSeq: prev.seq, upToHash: prev.hash };
-      if (ownKey) data = { ...data, keyId: ownKey.keyId, sig: ownKey.sign(`${prev.seq}:${prev.hash}`) };
-    }
-    const sealed = sealRecord(prev, { type: r.type, actor: r.actor, subject: r.subject, data }, r.at);
-    out.push(sealed.line);
-    prev = sealed.record;
-  }
-  return out;
-}
 describe('gatehouse audit verify', () => {
   it('reports an intact log', async () => {
     await writeLog();
@@ -142,7 +120,7 @@ describe('gatehouse audit verify', () => {
     await writeLog();
     const forged = rechain(await readLines(), (r) =>
       r.seq === 20 ? { ...r, data: { ...r.data, text: 'rm -rf /opt/plc' } } : r,
-    );
+    ).lines;
     await writeLines(forged);
     const r = await verify();
     expect(r.code).toBe(1);
@@ -152,22 +130,26 @@ describe('gatehouse audit verify', () => {
 
   it('detects a re-chained log with every checkpoint removed', async () => {
     await writeLog();
-    const forged = rechain(await readLines(), (r) => (r.type === 'audit.checkpoint' ? undefined : r));
+    const forged = rechain(await readLines(), (r) => (r.type === 'audit.checkpoint' ? undefined : r)).lines;
     await writeLines(forged);
     const withHead = await verify();
     expect(withHead.code).toBe(1);
     expect(withHead.output).toMatch(
       /BROKEN at record seq 46 \(line 46\): the log ends at seq 45 but the signed head is at seq 51/,
     );
-    // The limit of what the log alone can prove: with the head file deleted too, a log shorter than
-    // the 1000-record bound has nothing left to contradict it (the next test shows a longer one).
+    // With the head file deleted too, the chain alone holds (fewer than the 1000-record bound), so a
+    // missing head beside a non-empty log is itself the failure.
     await unlink(join(dir, 'audit.head.json'));
-    expect((await verify()).code).toBe(0);
+    const headless = await verify();
+    expect(headless.code).toBe(1);
+    expect(headless.output).toMatch(
+      /BROKEN at record seq 46 \(line 46\): audit.head.json is missing beside a log of 45 records/,
+    );
   });
 
   it('detects checkpoints removed from a long log, even with the head file gone', async () => {
     await writeLog(1100, 1000);
-    const forged = rechain(await readLines(), (r) => (r.type === 'audit.checkpoint' ? undefined : r));
+    const forged = rechain(await readLines(), (r) => (r.type === 'audit.checkpoint' ? undefined : r)).lines;
     await writeLines(forged);
     await unlink(join(dir, 'audit.head.json'));
     const r = await verify();
@@ -186,11 +168,12 @@ describe('gatehouse audit verify', () => {
       await log.close();
     }
     await writeFile(join(dir, 'audit.head.json'), oldHead);
-    // Checkpoints at 7 (old head), 9 and 11: a crash explains a head one checkpoint behind, not two.
+    // Checkpoints at 7 (old head), 8 and 10 (first reopen), 11 and 13: a crash explains a head one
+    // checkpoint behind, not four.
     const r = await verify();
     expect(r.code).toBe(1);
     expect(r.output).toMatch(
-      /BROKEN at record seq 11 \(line 11\): the signed head \(seq 7\) is older than this checkpoint/,
+      /BROKEN at record seq 13 \(line 13\): the signed head \(seq 7\) is older than this checkpoint/,
     );
   });
 
@@ -204,7 +187,7 @@ describe('gatehouse audit verify', () => {
       await readLines(),
       (r) => (r.seq === 20 ? { ...r, data: { ...r.data, text: 'plc stop' } } : r),
       { keyId, sign: signer },
-    );
+    ).lines;
     await writeLines(forged);
     const last = JSON.parse(forged.at(-1)!) as AuditRecord;
     const head = { seq: last.seq, hash: last.hash, keyId, sig: signer(`${last.seq}:${last.hash}`) };

@@ -52,6 +52,7 @@ export async function buildEvidenceStorage(dir: string): Promise<EvidenceFixture
   const clock = new ManualClock('2026-11-22T10:00:00.000Z');
   const store = await Store.open({ dir });
   const audit = await AuditLog.open({ dir, clock, checkpointEvery: 4, checkpointIntervalMs: 0 });
+  await store.attachAudit(audit);
   const actor = { kind: 'user' as const, id: vendor.id, name: vendor.name, email: vendor.email };
   const subject = { sessionId: SESSION_ID, targetId: 'eng-ws-01', userId: vendor.id, requestId: 'req_fixture1', grantId: 'grt_fixture1' };
   const append = async (input: AuditInput, stepMs = 60_000) => {

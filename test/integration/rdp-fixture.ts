@@ -11,7 +11,7 @@ import type { AccessRequest } from '../../gateway/core/model.js';
 import { silentLogger } from '../../gateway/log.js';
 import type { RdpRouteOptions } from '../../gateway/rdp/rdp-route.js';
 import { testConfigInput } from '../helpers/config.js';
-import { enc, type GuacdStandin, type Ins, startGuacdStandin } from '../helpers/guacd-standin.js';
+import { enc, type GuacdStandin, type Ins, type StandinOptions, startGuacdStandin } from '../helpers/guacd-standin.js';
 import { startTestIdp, type TestIdp, type TestRole } from '../helpers/oidc.js';
 import { freePort } from '../helpers/ports.js';
 import { SteppingClock } from '../helpers/ssh-gateway.js';
@@ -252,13 +252,13 @@ export interface StandinWorld {
 }
 
 /** Starts a StandinWorld for one test file; `rdp` is merged into the target's rdp block. */
-export async function startStandinWorld(rdp?: Record<string, unknown>): Promise<StandinWorld> {
-  const standin = await startGuacdStandin({ keepAliveMs: 300 });
+export async function startStandinWorld(rdp?: Record<string, unknown>, standinOptions: StandinOptions = {}): Promise<StandinWorld> {
+  const standin = await startGuacdStandin({ keepAliveMs: 300, ...standinOptions });
   try {
     const w = await startRdpWorld({
       guacd: { host: standin.host, port: standin.port },
       ...(rdp ? { rdp } : {}),
-      tuning: { idleMs: 2000, handshakeMs: 3000, recordingAppearMs: 2000, settleQuietMs: 150, settleMaxMs: 3000 },
+      tuning: { idleMs: 2000, handshakeMs: 3000, recordingAppearMs: 2000, firstFrameMs: 3000, settleQuietMs: 150, settleMaxMs: 3000 },
     });
     const vendor = await w.person('vendor');
     return {

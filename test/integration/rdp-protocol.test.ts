@@ -1,4 +1,4 @@
-// The Guacamole wire format under hostile and awkward input (gateway/rdp/wire.ts), guacd's stream split anywhere
+// The Guacamole wire format under hostile and awkward input (gateway/guac/wire.ts), guacd's stream split anywhere
 // (mid-instruction, mid-UTF-8 character) over a real socket, and crash recovery of a torn .guac recording.
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -10,9 +10,9 @@ import { ManualClock } from '../../gateway/clock.js';
 import type { SessionRecord } from '../../gateway/core/model.js';
 import { silentLogger } from '../../gateway/log.js';
 import { dialGuacd, GuacdLink } from '../../gateway/rdp/guacd.js';
-import { codepointLength, encodeInstruction, parseInstructions } from '../../gateway/rdp/wire.js';
+import { codepointLength, encodeInstruction, parseInstructions } from '../../gateway/guac/wire.js';
 import { recordingPath } from '../../gateway/recording/files.js';
-import { recoverInterruptedSessions } from '../../gateway/ssh/recovery.js';
+import { recoverInterruptedSessions } from '../../gateway/recording/recovery.js';
 import { Store } from '../../gateway/store.js';
 import { enc } from '../helpers/guacd-standin.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';

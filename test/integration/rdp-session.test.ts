@@ -246,6 +246,32 @@ describe('a remote desktop session', () => {
     await v.closed;
   });
 
+  it('a frame above the limit closes that socket only: the viewer, then the vendor; another session carries on', async () => {
+    const one = await connect();
+    const other = await connect();
+    const conn = await standin.waitFor('the connection', () => connectionOf(one.sessionId));
+    const otherConn = await standin.waitFor('the other connection', () => connectionOf(other.sessionId));
+    const supervisor = await w.person('supervisor', { stepUp: false });
+    const mint = await w.post(supervisor, `/api/sessions/${one.sessionId}/rdp-watch-token`, { width: 1024, height: 768, dpi: 96 });
+    const viewer = w.open(supervisor, `/ws/rdp?token=${String(mint.json.token)}`);
+    await viewer.message('ready');
+    const big = 'x'.repeat((1 << 20) + 1); // one byte over the door's 1 MiB
+
+    viewer.ws.send(big);
+    expect((await viewer.closed).code).toBe(1009);
+    one.c.send('', 'ping', 1);
+    await one.c.instruction('', (i) => i.args[0] === 'ping' && i.args[1] === '1');
+
+    one.c.ws.send(big);
+    expect((await one.c.closed).code).toBe(1009);
+    expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === one.sessionId)).data?.reason).toBe('client_closed');
+    other.c.send('', 'ping', 2);
+    await other.c.instruction('', (i) => i.args[0] === 'ping' && i.args[1] === '2');
+    expect(conn.id).not.toBe(otherConn.id);
+    other.c.ws.close();
+    await other.c.closed;
+  });
+
 });
 
 describe('a guacd that misbehaves', () => {
@@ -266,15 +292,32 @@ describe('a guacd that misbehaves', () => {
     }
   });
 
-  it('the target unreachable: guacd’s error reaches the page; the session ends as target_closed with it', async () => {
+  it("the target unreachable: ended at guacd's error, the page reads what it means, the trail keeps guacd's words", async () => {
     standin.mode = 'upstream-error';
     try {
       const { c, sessionId } = await connect();
+      const ended = await c.message('ended');
+      expect(ended.reason).toBe('error');
+      expect(String(ended.message)).toBe('the workstation could not be reached: it may be off, or not reachable from the remote desktop service (Connection failed (server unreachable?))');
       const err = await c.instruction('error');
-      expect(err.args).toEqual(['Unable to connect to the RDP server.', String(0x0207)]);
+      expect(err.args).toEqual([String(ended.message), String(0x0207)]);
       await c.closed;
-      const ended = await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId);
-      expect(ended.data).toMatchObject({ reason: 'target_closed', guacdError: { status: 0x0207 } });
+      const audited = await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId);
+      expect(audited.data).toMatchObject({ reason: 'error', message: ended.message, guacdError: { message: 'Connection failed (server unreachable?)', status: 0x0207 } });
+      await w.waitAudit('recording.sealed', (a) => a.subject?.sessionId === sessionId);
+    } finally {
+      standin.mode = 'normal';
+    }
+  });
+
+  it("the desktop logs off: guacd's disconnect ends the session at once as target_closed, without waiting for the socket", async () => {
+    standin.mode = 'bye';
+    try {
+      const { c, sessionId } = await connect();
+      const ended = await c.message('ended');
+      expect(ended).toMatchObject({ reason: 'target_closed', message: 'the remote desktop session ended' });
+      await c.closed;
+      expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data).toMatchObject({ reason: 'target_closed', message: 'the remote desktop session ended' });
       await w.waitAudit('recording.sealed', (a) => a.subject?.sessionId === sessionId);
     } finally {
       standin.mode = 'normal';

@@ -129,6 +129,7 @@ describe('scheduler', () => {
     fx.clock.set(T0 + 3 * 3600_000);
     const store = await Store.open({ dir: fx.dir });
     const audit = await AuditLog.open({ dir: fx.dir, clock: fx.clock, checkpointIntervalMs: 0 });
+    await store.attachAudit(audit);
     try {
       const sessions = new LiveSessions();
       const broker = new Broker({ config: fx.config, store, audit, clock: fx.clock, logger: silentLogger, sessions });

@@ -218,7 +218,8 @@ describe('against the gateway with a real sshd', () => {
       expect(refused.stderr).toContain('only vendors connect');
       expect((await h.vendor.browser.fetch('/api/me')).status).toBe(401);
       const failed = await h.waitAudit('auth.login_failed', (a) => a.data?.reason === 'no_role');
-      expect(failed.data).toMatchObject({ rolesRemoved: ['vendor'], groups: ['former-vendors'], liveSessionsClosed: 1 });
+      // Recorded with the role change itself; the live session's close has its own session.ended (below).
+      expect(failed.data).toMatchObject({ rolesRemoved: ['vendor'], groups: ['former-vendors'], sessionsEnded: 1 });
       await runningClosed;
       expect(shell.text).toContain('your Gatehouse access was removed at the identity provider');
       expect((await h.waitAudit('session.ended', (a) => a.data?.reason === 'revoked')).actor?.id).toBe(h.vendor.me.id);

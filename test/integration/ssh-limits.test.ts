@@ -50,7 +50,8 @@ async function liveShell(port: number) {
   const echoes = async () => {
     n++;
     ch.write(`echo alive-$((${n}*1000+7))\n`);
-    await out.until(new RegExp(`alive-${n * 1000 + 7}\\r?\\n`), 5000);
+    // Generous: the target's first shell start takes seconds on a loaded machine (a bound, not a timing check).
+    await out.until(new RegExp(`alive-${n * 1000 + 7}\\r?\\n`), 30_000);
   };
   await echoes();
   return { c, echoes };
@@ -65,9 +66,9 @@ interface Raw {
   banner(ms?: number): Promise<string>;
 }
 
-function raw(port: number): Promise<Raw> {
+function raw(port: number, localAddress?: string): Promise<Raw> {
   return new Promise((resolve, reject) => {
-    const sock = connect(port, '127.0.0.1');
+    const sock = connect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) });
     const t0 = Date.now();
     const got: Buffer[] = [];
     let closedAt = 0;
@@ -117,7 +118,52 @@ describe('login grace time', () => {
     await new Promise((r) => setTimeout(r, 3500));
     await echoes();
     c.end();
+  }, 90_000);
+});
+
+describe('login grace time from TCP accept', () => {
+  it('cuts a socket that never sends a byte, and a client that sends its identification one byte at a time', async () => {
+    const s = await front({ loginGraceMs: 1500 });
+    const before = (await refusals('login_grace_expired')).length;
+    const silent = await raw(s.port);
+    const slow = await raw(s.port);
+    const ident = Buffer.from('SSH-2.0-slow_client_that_never_ends_its_identification_line');
+    let sent = 0;
+    const drip = setInterval(() => {
+      if (!slow.sock.destroyed) slow.sock.write(ident.subarray(sent % ident.length, (sent % ident.length) + 1));
+      sent++;
+    }, 200);
+    try {
+      expect(await silent.closed(20_000)).toBeGreaterThanOrEqual(0);
+      expect(await slow.closed(20_000)).toBeGreaterThanOrEqual(0);
+    } finally {
+      clearInterval(drip);
+    }
+    expect(sent).toBeGreaterThan(3); // it was still sending when it was cut
+    await h.waitAudit('session.refused', (a) => a.data?.code === 'login_grace_expired' && a.data?.ip === '127.0.0.1');
+    expect((await refusals('login_grace_expired')).length).toBeGreaterThan(before);
   }, 30_000);
+});
+
+describe('total cap on unauthenticated connections', () => {
+  it('a silent flood from many loopback addresses does not lock a real user out: the oldest silent socket makes room', async () => {
+    const perIp = 5;
+    const sources = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 10}`);
+    const s = await front({ loginGraceMs: 120_000, maxUnauthPerIp: perIp, maxUnauth: perIp * sources.length });
+    const flood = (await Promise.all(sources.flatMap((ip) => Array.from({ length: perIp }, () => raw(s.port, ip))))) as Raw[];
+    for (const r of flood) expect(await r.closed(0)).toBe(-1); // all held, the cap is full
+    const t0 = Date.now();
+    const r = await h.ssh(TARGET, { port: s.port, options: ['-o', `HostKeyAlias=[127.0.0.1]:${h.port}`], command: 'echo through-the-flood' });
+    console.log(`login through a full cap of ${flood.length} silent sockets took ${Date.now() - t0} ms`);
+    expect(r.stdout).toBe('through-the-flood\n');
+    expect(r.code).toBe(0);
+    // Exactly the oldest silent socket gave its slot; the grace time (2 min) cut none of them.
+    const cut = [];
+    for (const [i, f] of flood.entries()) if ((await f.closed(0)) >= 0) cut.push(i);
+    expect(cut).toEqual([0]);
+    await h.waitAudit('session.refused', (a) => a.data?.code === 'too_many_connections' && a.data?.ip === sources[0]);
+    for (const f of flood) f.sock.destroy();
+  }, 60_000);
 });
 
 describe('per-IP cap on unauthenticated connections', () => {
@@ -146,14 +192,14 @@ describe('per-IP cap on unauthenticated connections', () => {
     expect(after.map((a) => [a.data?.burst, a.data?.count])).toEqual([['first', undefined], ['summary', 11]]);
     // A slot frees once the holders are gone: a new login on the main front works.
     await (await vendorOn(h.port)).end();
-  }, 30_000);
+  }, 90_000);
 });
 
 describe('malformed protocol input', () => {
   let live: Awaited<ReturnType<typeof liveShell>>;
   beforeAll(async () => {
     live = await liveShell(h.port);
-  }, 30_000);
+  }, 90_000);
   afterAll(() => live?.c.end());
 
   it('garbage bytes instead of an SSH banner are disconnected; the live session still echoes', async () => {

@@ -12,7 +12,7 @@ import type { SessionRecord } from '../../gateway/core/model.js';
 import { silentLogger } from '../../gateway/log.js';
 import { recordingPath } from '../../gateway/recording/files.js';
 import { INCOMPLETE_MARKER } from '../../gateway/recording/incomplete.js';
-import { recoverInterruptedSessions } from '../../gateway/ssh/recovery.js';
+import { recoverInterruptedSessions } from '../../gateway/recording/recovery.js';
 import { Store } from '../../gateway/store.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { freePort, waitForPort } from '../helpers/ports.js';
@@ -52,6 +52,7 @@ describe('recoverInterruptedSessions (in process)', () => {
     const logger = silentLogger;
     const store = await Store.open({ dir: storageDir, logger });
     const audit = await AuditLog.open({ dir: storageDir, clock, logger });
+    await store.attachAudit(audit);
     const started = new Date(clock.now() - 60_000).toISOString();
     const mk = (id: string, extra: Partial<SessionRecord> = {}): SessionRecord => ({
       id, grantId: 'grt_1', requestId: 'req_1', userId: 'usr_1', targetId: TARGET, protocol: 'ssh', via: 'ssh', startedAt: started, ...extra,

@@ -122,6 +122,8 @@ describe('relay (ssh2 client as the vendor)', () => {
         got += b.length;
         if (got > 1_000_000) ch.pause();
       });
+      // The stall starts once output flows (the target's exec can take seconds to start on a loaded machine).
+      for (let i = 0; i < 600 && got === 0; i++) await new Promise((r) => setTimeout(r, 50));
       const rss0 = process.memoryUsage().rss;
       let maxBuffered = 0;
       for (let i = 0; i < 30; i++) {

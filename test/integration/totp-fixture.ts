@@ -33,6 +33,7 @@ export async function openFixture(): Promise<TotpFixture> {
   const clock = new ManualClock(T0);
   const store = await Store.open({ dir: tmp.path });
   const audit = await AuditLog.open({ dir: tmp.path, clock, checkpointIntervalMs: 0 });
+  await store.attachAudit(audit);
   const commands = await CommandLog.open({ store });
   const deps: Deps = {
     config: testConfig(tmp.path),

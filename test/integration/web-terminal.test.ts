@@ -261,6 +261,33 @@ describe('live view', () => {
     expect(existsSync(`${marker}-viewer`)).toBe(false);
   });
 
+  it('a frame above the limit closes that socket only: on the browser terminal and on the live view', async () => {
+    const grant = await h.grant();
+    const a = connect(`/ws/ssh/${grant.grantId}`, { browser: h.vendor.browser });
+    const b = connect(`/ws/ssh/${grant.grantId}`, { browser: h.vendor.browser });
+    const aId = String((await a.control('ready')).sessionId);
+    await Promise.all([a.until(PROMPT), b.until(PROMPT)]);
+    const watching = connect(`/ws/monitor/${aId}`, { browser: supervisor });
+    const greedy = connect(`/ws/monitor/${aId}`, { browser: auditor });
+    await Promise.all([watching.control('screen'), greedy.control('screen')]);
+    const big = Buffer.alloc((1 << 20) + 1, 0x61); // one byte over the door's 1 MiB
+
+    greedy.ws.send(big, { binary: true });
+    expect((await greedy.closed).code).toBe(1009);
+    send(a, 'echo still-$((1+1))\r');
+    await Promise.all([a.until(/still-2\r?\n/), watching.until(/still-2\r?\n/)]);
+
+    a.ws.send(big, { binary: true });
+    expect((await a.closed).code).toBe(1009);
+    expect((await h.waitAudit('session.ended', (x) => x.subject?.sessionId === aId)).data?.reason).toBe('client_closed');
+    expect(watching.controls.find((x) => x.type === 'ended')?.reason).toBe('client_closed');
+    // The other terminal on the same grant and web session carries on.
+    send(b, 'echo b-alive-$((2+2))\r');
+    await b.until(/b-alive-4\r?\n/);
+    send(b, 'exit\r');
+    expect((await b.closed).code).toBe(1000);
+  });
+
   it('refuses a session that is not live', async () => {
     const c = connect('/ws/monitor/ses_notlive', { browser: supervisor });
     expect((await c.control('error')).code).toBe('not_live');

@@ -6,7 +6,7 @@
 //   GUACD_SHARED_DIR: a folder of this machine guacd can write to (default: the temp folder, for a guacd on this
 //   machine running as this user); GUACD_RECORDING_DIR: the same folder as guacd sees it (a container's mount).
 // Run with `npm run test:guacd` (not part of `npm test`: guacd cannot be installed on the CI machines); it fails
-// at once, naming what is missing, if the environment does not name them. See README "RDP: guacd beside Gatehouse".
+// at once, naming what is missing, if the environment does not name them. See docs/guacd.md.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -112,14 +112,19 @@ describe.runIf(pinned)('RDP through a real guacd, pinned to another certificate'
     await w?.close();
   });
 
-  it('guacd refuses the server: no desktop, the page is told, the session ends without a picture', async () => {
+  it("guacd refuses the server's certificate: no desktop; the page and the trail say the pin does not match, with guacd's words", async () => {
     const g = await w.grant(vendor);
     const t = await w.token(vendor, g.grantId, { width: 1024, height: 768, dpi: 96 });
     const c = w.open(vendor, `/ws/rdp?token=${String(t.json.token)}`);
     const sessionId = String(t.json.sessionId);
+    const told = await c.message('ended', 30_000);
+    expect(told.reason).toBe('error');
+    expect(String(told.message)).toMatch(/^the workstation's certificate does not match the pinned one/);
     await c.closed;
     expect(c.instructions.some((i) => i.opcode === 'img')).toBe(false);
     const ended = await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId, 30_000);
-    expect(['target_closed', 'error']).toContain(ended.data?.reason);
+    // guacd 1.6 sends "SSL/TLS connection failed (untrusted/self-signed certificate?)" with status 519.
+    expect(ended.data).toMatchObject({ reason: 'error', message: told.message, guacdError: { status: 0x0207 } });
+    expect(String((ended.data?.guacdError as { message: string }).message)).toMatch(/^SSL\/TLS connection failed/);
   }, 120_000);
 });

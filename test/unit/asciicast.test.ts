@@ -1,5 +1,5 @@
 // The asciicast writer: format, timing, batching, sealing, failure handling; file paths.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -116,6 +116,31 @@ describe('CastWriter', () => {
     expect(evs.map((e) => e[2]).join('')).toBe('€\u0000\ufffdA\ufffd');
     expect(await readFile(path, 'utf8')).toContain('\\u0000');
     expect(sealed.bytes).toBe((await stat(path)).size);
+  });
+
+  it('records binary and NUL-heavy output exactly across pooled buffers, interleaved with markers and resizes', async () => {
+    const clock = new ManualClock();
+    const path = join(dir, 'bin.cast');
+    const w = await CastWriter.open(path, header, clock);
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < 24; i++) {
+      // Up to 200 KiB of NULs (1.2 MB escaped) in one chunk: events run past the end of one pooled buffer into the next.
+      const b = i % 3 === 0 ? Buffer.alloc(200 * 1024) : randomBytes(1 + ((i * 7919) % 70_000));
+      chunks.push(b);
+      w.output(b);
+      if (i % 5 === 0) w.marker(`step ${i}`);
+      if (i % 7 === 0) w.resize(80 + i, 24);
+      clock.advance(i % 2 === 0 ? 3 : 20);
+    }
+    const sealed = await w.seal();
+    const evs = await events(path);
+    const output = evs.filter((e) => e[1] === 'o').map((e) => e[2]).join('');
+    expect(output).toBe(new TextDecoder().decode(Buffer.concat(chunks)));
+    expect(evs.filter((e) => e[1] === 'm').map((e) => e[2])).toEqual(['step 0', 'step 5', 'step 10', 'step 15', 'step 20']);
+    expect(evs.filter((e) => e[1] === 'r').map((e) => e[2])).toEqual(['80x24', '87x24', '94x24', '101x24']);
+    const file = await readFile(path);
+    expect(sealed.sha256).toBe(createHash('sha256').update(file).digest('hex'));
+    expect(sealed.bytes).toBe(file.length);
   });
 
   it('flushes at least every interval while open: the file grows before seal', async () => {

@@ -135,3 +135,44 @@ describe.each([
     expect(run(escape, plain).equals(plain)).toBe(true); // not toEqual: element-wise on MiB is slow
   });
 });
+
+describe('checked path: binary and broken UTF-8', () => {
+  /** Random bytes, every fourth NUL: the shape of a firmware image or `xxd -r` output through a shell. */
+  const binary = (n: number) => {
+    const b = randomBytes(n);
+    for (let i = 0; i < n; i += 4) b[i] = 0;
+    return b;
+  };
+
+  it('equals JSON.stringify(TextDecoder) byte for byte on NUL-heavy binary, in one write and in random chunks', () => {
+    for (let trial = 0; trial < 40; trial++) {
+      const all = binary(1 + randomInt(64 * 1024));
+      const expected = Buffer.from(reference(all));
+      const enc = new JsonUtf8Encoder();
+      const whole = Buffer.concat([Buffer.from(enc.write(all)), Buffer.from(enc.end())]);
+      expect(whole.equals(expected)).toBe(true);
+      expect(Buffer.from(encodeSplit(escapeValidDefault, all, trial % 2 === 0 ? 7 : 4096)).equals(expected)).toBe(true);
+    }
+  });
+
+  it('every byte value after every lead byte, and lead bytes cut at the end of the stream', () => {
+    for (let lead = 0xc0; lead < 0x100; lead++)
+      for (let b = 0; b < 256; b++) {
+        const all = Buffer.from([lead, b, 0x80, 0x80, 0x00, lead]);
+        expect(encodeSplit(escapeValidDefault, all, 3)).toBe(reference(all));
+      }
+  });
+
+  it('writeInto writes at the offset it is given, after bytes it leaves alone, and resumes a cut character', () => {
+    const enc = new JsonUtf8Encoder();
+    const out = Buffer.alloc(256, 0x2a);
+    const euro = Buffer.from('€');
+    let o = enc.writeInto(Buffer.from([0x00, 0xff, 0x22, euro[0]!]), out, 5);
+    expect(enc.held).toBe(1);
+    o = enc.writeInto(euro.subarray(1), out, o);
+    o = enc.writeInto(Buffer.from([0xf0, 0x9f]), out, o);
+    o = enc.endInto(out, o);
+    expect(out.subarray(0, 5).toString('latin1')).toBe('*****');
+    expect(out.subarray(5, o).toString('utf8')).toBe('\\u0000\ufffd\\"€\ufffd');
+  });
+});

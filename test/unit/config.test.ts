@@ -49,9 +49,12 @@ describe('parseConfig: valid configs', () => {
   });
 
   it('fills the defaults the SPEC implies', () => {
-    const r = parseConfig(minimal());
+    const m = minimal();
+    delete m.ssh.loginGraceSeconds;
+    const r = parseConfig(m);
     if (!r.ok) throw new Error(formatProblems(r.problems));
     const { config } = r;
+    expect(config.ssh.loginGraceSeconds).toBe(30);
     expect(config.oidc.roleClaim).toBe('groups');
     expect(config.oidc.orgClaim).toBe('org');
     expect(config.stepUp.maxAgeMinutes).toBe(15);
@@ -101,6 +104,14 @@ describe('parseConfig: valid configs', () => {
 });
 
 describe('parseConfig: problems', () => {
+  it('refuses a login grace outside 1..600 seconds, or not whole', () => {
+    for (const v of [0, 601, 1.5, '30']) {
+      const c = example();
+      c.ssh.loginGraceSeconds = v;
+      expect(problemsOf(c).map((p) => p.path)).toEqual(['ssh.loginGraceSeconds']);
+    }
+  });
+
   it('reports several problems from one call, in every part of the config', () => {
     const c = example();
     c.site.timezone = 'Mars/Olympus';

@@ -59,6 +59,8 @@ export interface TunnelHandlers {
   gatehouse(msg: GatehouseMessage): void;
   /** The websocket closed: its code (4xxx = a refusal, see closeText) and reason. */
   closed(code: number, reason: string): void;
+  /** The first frame is complete: the screen's size, then a `sync` (once). Before it nothing is on the screen. */
+  drawn?(): void;
 }
 
 /** Status codes for what the websocket's close code means, when no Guacamole `error` said it first. */
@@ -68,6 +70,7 @@ const statusOfClose = (code: number): Guacamole.Status.Code =>
 export class GatehouseTunnel extends Guacamole.Tunnel {
   private ws: WebSocket | undefined;
   private closing = false;
+  private frame: 'none' | 'sized' | 'drawn' = 'none';
 
   constructor(url: string, on: TunnelHandlers) {
     super();
@@ -96,7 +99,10 @@ export class GatehouseTunnel extends Guacamole.Tunnel {
             } catch {
               // malformed: ignored
             }
-          } else if (opcode !== '') this.oninstruction?.(opcode, args);
+          } else if (opcode !== '') {
+            this.oninstruction?.(opcode, args);
+            if (this.frame !== 'drawn') this.watchFirstFrame(opcode, args, on);
+          }
         }
       });
       ws.addEventListener('close', (ev) => {
@@ -114,6 +120,14 @@ export class GatehouseTunnel extends Guacamole.Tunnel {
     this.sendMessage = (...elements: unknown[]) => {
       if (this.ws?.readyState === WebSocket.OPEN && elements.length > 0) this.ws.send(encode(elements));
     };
+  }
+
+  private watchFirstFrame(opcode: string, args: string[], on: TunnelHandlers): void {
+    if (opcode === 'size' && args[0] === '0') this.frame = 'sized';
+    else if (opcode === 'sync' && this.frame === 'sized') {
+      this.frame = 'drawn';
+      on.drawn?.();
+    }
   }
 
   /** What Guacamole.Tunnel's own (untyped) setState does: set, then tell the listener on a change. */

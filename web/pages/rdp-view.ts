@@ -9,6 +9,8 @@ export interface DesktopHandlers {
   /** A Guacamole error (from guacd, or the tunnel failing), as a sentence for the person at the screen. */
   error(text: string): void;
   closed(code: number, reason: string): void;
+  /** The first frame is on the screen (until then the page must not say "Connected"). */
+  drawn?(): void;
 }
 
 export interface DesktopView {
@@ -23,8 +25,11 @@ export function describeStatus(code: number, message: string): string {
   const detail = message && !/^\d+$/.test(message) ? ` (${message})` : '';
   switch (code) {
     case 0x0207:
+      // guacd uses 519 for a refused certificate too (the gateway's own `ended` message says which; a viewer may get guacd's).
+      if (/SSL|TLS|certificate/i.test(message)) return `The workstation's certificate was refused${detail}.`;
+      return `The workstation could not be reached: it may be off, or not reachable from the remote desktop service${detail}.`;
     case 0x0208:
-      return `The target did not answer: it may be off, or not reachable from the remote desktop service${detail}.`;
+      return `The workstation refused or dropped the connection${detail}.`;
     case 0x0202:
       return `The target took too long to answer${detail}.`;
     case 0x0203:
@@ -44,7 +49,7 @@ export function describeStatus(code: number, message: string): string {
 const KEY = { ctrl: 0xffe3, alt: 0xffe9, del: 0xffff };
 
 export function mountDesktop(container: HTMLElement, path: string, o: { interactive: boolean; on: DesktopHandlers }): DesktopView {
-  const tunnel = new GatehouseTunnel(wsUrl(path), { gatehouse: o.on.gatehouse, closed: o.on.closed });
+  const tunnel = new GatehouseTunnel(wsUrl(path), { gatehouse: o.on.gatehouse, closed: o.on.closed, ...(o.on.drawn ? { drawn: o.on.drawn } : {}) });
   const client = new Guacamole.Client(tunnel);
   const display = client.getDisplay();
   const element = display.getElement();

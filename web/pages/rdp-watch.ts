@@ -43,9 +43,12 @@ registerPage({
         gatehouse: (msg) => {
           if (msg.type === 'ready') {
             clear(heading, `Live: ${String(msg.userId)} on ${String(msg.targetId)}`);
-            status.className = 'ok';
-            status.textContent = `Watching session ${id} (this is audited)`;
+            status.textContent = `Joining session ${id}… waiting for the first picture (this is audited)`;
           } else if (msg.type === 'ended' || msg.type === 'error') lastMessage ||= String(msg.message ?? '');
+        },
+        drawn: () => {
+          status.className = 'ok';
+          status.textContent = `Watching session ${id} (this is audited)`;
         },
         error: (text) => {
           lastMessage ||= text;

@@ -1,5 +1,7 @@
 // /rdp/:grantId — the vendor's remote desktop on an approved RDP grant, through guacd: needs a fresh step-up; shows
-// the time left, the gateway's notices (window warnings) and, when it ends, why. (Also registers /rdp/watch/:id.)
+// the time left, the gateway's notices (window warnings) and, when it ends, why. "Connected" only once the first
+// frame is drawn: guacd accepts before the workstation has answered, and a refused or stuck connection would
+// otherwise look like a working blank desktop. (Also registers /rdp/watch/:id.)
 import { ApiError, api } from '../api.js';
 import { clear, h, whenLeft } from '../dom.js';
 import { fmtDateTime } from '../format.js';
@@ -56,6 +58,9 @@ registerPage({
     let endsAt = Date.parse(minted.endsAt);
     let lastMessage = '';
     let ended = false;
+    let drawn = false;
+    let target = minted.target.name;
+    let noPicture: number | undefined;
     const timer = window.setInterval(() => {
       const s = Math.max(0, Math.round((endsAt - Date.now()) / 1000));
       left.textContent = ended ? '' : `· ${Math.floor(s / 60)} min ${s % 60} s left (until ${fmtDateTime(endsAt)})`;
@@ -67,15 +72,29 @@ registerPage({
         gatehouse: (msg) => {
           if (msg.type === 'ready') {
             if (typeof msg.endsAt === 'string') endsAt = Date.parse(msg.endsAt);
-            status.className = 'ok';
-            status.textContent = `Connected to ${String(msg.targetName ?? msg.targetId)} · session ${String(msg.sessionId)} (recorded)`;
-            cad.disabled = false;
+            target = `${String(msg.targetName ?? msg.targetId)} · session ${String(msg.sessionId)}`;
+            status.textContent = `Connecting to ${target}… waiting for the workstation's first picture`;
             leave.disabled = false;
-            screen.focus();
+            // The gateway closes a session without a picture after firstFrameMs and says why; this is the page's
+            // own limit in case that word never arrives.
+            const limit = (typeof msg.firstFrameMs === 'number' ? msg.firstFrameMs : 30_000) + 10_000;
+            noPicture = window.setTimeout(() => {
+              if (drawn || ended) return;
+              lastMessage ||= `the workstation showed nothing within ${Math.round(limit / 1000)} s (it may be refusing the connection, or not answering)`;
+              view?.dispose();
+            }, limit);
           } else if (msg.type === 'notice') {
             notice.hidden = false;
             notice.textContent = String(msg.message ?? '');
           } else if (msg.type === 'ended' || msg.type === 'error') lastMessage ||= String(msg.message ?? '');
+        },
+        drawn: () => {
+          drawn = true;
+          window.clearTimeout(noPicture);
+          status.className = 'ok';
+          status.textContent = `Connected to ${target} (recorded)`;
+          cad.disabled = false;
+          screen.focus();
         },
         error: (text) => {
           lastMessage ||= text;
@@ -83,11 +102,12 @@ registerPage({
         closed: (code, reason) => {
           ended = true;
           window.clearInterval(timer);
+          window.clearTimeout(noPicture);
           left.textContent = '';
           cad.disabled = true;
           leave.disabled = true;
           status.className = code === 1000 && !lastMessage ? 'muted' : 'error';
-          status.textContent = `Disconnected. ${closeText(code, lastMessage || reason)}`;
+          status.textContent = `Disconnected. ${sentence(closeText(code, lastMessage || reason))}`;
         },
       },
     });
@@ -96,8 +116,12 @@ registerPage({
     // Leaving the page ends the session: the router replaces main's content, the socket must not linger.
     whenLeft(main, screen, () => {
       window.clearInterval(timer);
+      window.clearTimeout(noPicture);
       view?.dispose();
       view = undefined;
     });
   },
 });
+
+/** The gateway's reasons are clauses ("the workstation's certificate …"); the page shows them as sentences. */
+const sentence = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

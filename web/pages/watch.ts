@@ -23,17 +23,28 @@ registerPage({
     main.append(h('section', { class: 'card terminal-card' }, heading, status, h('p', { class: 'muted' }, 'Read-only: nothing typed here reaches the session.'), screen, mayTerminate ? form : null));
 
     const view = createXterm(screen, { readOnly: true });
+    // Sizes come from the vendor's client: clamped as the gateway does (1..1000 × 1..500), and a resize that
+    // changes nothing is not passed on (xterm.js reflows the whole buffer on every resize).
+    const fit = (v: unknown, max: number, fallback: number) => {
+      const n = Math.trunc(Number(v));
+      return n >= 1 ? Math.min(n, max) : fallback;
+    };
+    const resize = (cols: unknown, rows: unknown) => {
+      const c = fit(cols, 1000, 80);
+      const r = fit(rows, 500, 24);
+      if (c !== view.term.cols || r !== view.term.rows) view.term.resize(c, r);
+    };
     let lastMessage = '';
     const ws = openTerminalSocket(`/ws/monitor/${encodeURIComponent(id)}`, {
       bytes: (b) => view.term.write(b),
       control: (msg: Control) => {
         if (msg.type === 'screen') {
-          view.term.resize(Number(msg.cols) || 80, Number(msg.rows) || 24);
+          resize(msg.cols, msg.rows);
           view.term.write(String(msg.data ?? ''));
           clear(heading, `Live: ${String(msg.userName ?? msg.userId)} on ${String(msg.targetId)}`);
           status.className = 'ok';
           status.textContent = `Watching session ${id} (this is audited)`;
-        } else if (msg.type === 'resize') view.term.resize(Number(msg.cols) || 80, Number(msg.rows) || 24);
+        } else if (msg.type === 'resize') resize(msg.cols, msg.rows);
         else if (msg.type === 'ended') lastMessage = `The session ended (${String(msg.reason)}).`;
         else if (msg.type === 'error') lastMessage = String(msg.message ?? '');
       },

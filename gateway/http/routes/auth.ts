@@ -132,13 +132,10 @@ export function authRoutes(d: AuthRouteDeps): Router {
       // And what is already open under those roles: a vendor removed at the IdP keeps no running session either.
       const live = dropped ? d.liveSessions.list().filter((s) => s.userId === dropped.userId) : [];
       await Promise.all(live.map((s) => d.liveSessions.close(s.id, 'revoked', 'your Gatehouse access was removed at the identity provider')));
-      return fail(
-        403,
-        'no_role',
-        'no_role',
-        'Your account has no Gatehouse role. Ask an administrator for access.',
-        { ...who, ...(dropped ? { rolesRemoved: dropped.roles, sessionsEnded: dropped.sessions, liveSessionsClosed: live.length } : {}) },
-      );
+      const message = 'Your account has no Gatehouse role. Ask an administrator for access.';
+      // Roles removed: that change was recorded (auth.login_failed) together with it, in dropRoles.
+      if (dropped) return sendFailure(req, res, 403, 'no_role', message);
+      return fail(403, 'no_role', 'no_role', message, who);
     }
     const { session } = await d.sessions.login(identity, { previousId: d.sessions.cookieValue(req), ip });
     d.sessions.setCookie(res, session.id);

@@ -83,7 +83,7 @@ export function keysRouter(deps: Pick<Deps, 'store' | 'audit' | 'clock' | 'logge
       createdAt: isoTime(deps.clock.now()),
     };
     try {
-      await deps.store.update((d) => {
+      await deps.store.update((d, audit) => {
         const owner = d.sshKeys.find((x) => x.fingerprint === key.fingerprint);
         // Why unique across users: the key is how the SSH front knows who is connecting.
         if (owner && owner.userId !== user.id) throw conflict('key_in_use', 'this key is registered to another account');
@@ -91,42 +91,41 @@ export function keysRouter(deps: Pick<Deps, 'store' | 'audit' | 'clock' | 'logge
         if (d.sshKeys.filter((x) => x.userId === user.id).length >= MAX_KEYS_PER_USER)
           throw conflict('too_many_keys', `at most ${MAX_KEYS_PER_USER} keys per user; remove one first`);
         d.sshKeys.push(key);
+        audit.record({
+          type: 'key.added',
+          actor: actorOf(req),
+          subject: { userId: user.id, keyId: key.id },
+          data: { fingerprint: key.fingerprint, algorithm: key.algorithm, comment: key.comment },
+        });
       });
     } catch (err) {
       await refused(req, 'key.add', err, { userId: user.id }, { fingerprint: key.fingerprint });
       throw err;
     }
-    await deps.audit.append({
-      type: 'key.added',
-      actor: actorOf(req),
-      subject: { userId: user.id, keyId: key.id },
-      data: { fingerprint: key.fingerprint, algorithm: key.algorithm, comment: key.comment },
-    });
     res.status(201).json(view(key));
   });
 
   router.delete('/me/keys/:id', async (req, res) => {
     const { user } = requireAuth(req);
     const id = String(req.params.id);
-    let removed: SshKey;
     try {
-      removed = await deps.store.update((d) => {
+      await deps.store.update((d, audit) => {
         const i = d.sshKeys.findIndex((x) => x.id === id && x.userId === user.id);
         // Someone else's key id answers exactly like a missing one (and the trail says which it was).
         if (i < 0) throw notFound('key_not_found', 'no such key');
-        return d.sshKeys.splice(i, 1)[0]!;
+        const gone = d.sshKeys.splice(i, 1)[0]!;
+        audit.record({
+          type: 'key.removed',
+          actor: actorOf(req),
+          subject: { userId: user.id, keyId: gone.id },
+          data: { fingerprint: gone.fingerprint, algorithm: gone.algorithm },
+        });
       });
     } catch (err) {
       const exists = deps.store.data.sshKeys.some((x) => x.id === id);
       await refused(req, 'key.remove', err, { userId: user.id, keyId: id.slice(0, 100) }, { exists });
       throw err;
     }
-    await deps.audit.append({
-      type: 'key.removed',
-      actor: actorOf(req),
-      subject: { userId: user.id, keyId: removed.id },
-      data: { fingerprint: removed.fingerprint, algorithm: removed.algorithm },
-    });
     res.status(204).end();
   });
   return router;

@@ -6,9 +6,9 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { isoTime } from '../clock.js';
 import { systemActor, type SessionRecord } from '../core/model.js';
 import type { Deps } from '../deps.js';
-import { sessionsRoot } from '../recording/files.js';
-import { repairGuac } from '../recording/guac-repair.js';
-import { repairCast } from '../recording/incomplete.js';
+import { sessionsRoot } from './files.js';
+import { repairGuac } from './guac-repair.js';
+import { repairCast } from './incomplete.js';
 
 export type RecoveredRecording =
   | { status: 'repaired'; sha256: string; bytes: number; droppedBytes: number }
@@ -51,13 +51,14 @@ async function repair(storageDir: string, rec: SessionRecord): Promise<Recovered
  * next start (and repairCast does not add a second marker). Never throws for one bad recording.
  */
 export async function recoverInterruptedSessions(deps: Pick<Deps, 'store' | 'audit' | 'clock' | 'logger' | 'storageDir'>): Promise<RecoveredSession[]> {
-  const { store, audit, clock, logger, storageDir } = deps;
+  const { store, clock, logger, storageDir } = deps;
   const open = store.data.sessions.filter((s) => !s.endedAt);
   const out: RecoveredSession[] = [];
   for (const rec of open) {
     const recording = await repair(storageDir, rec);
     const endedAt = isoTime(clock.now());
-    await store.update((d) => {
+    const subject = { sessionId: rec.id, grantId: rec.grantId, requestId: rec.requestId, userId: rec.userId, targetId: rec.targetId };
+    await store.update((d, audit) => {
       const s = d.sessions.find((x) => x.id === rec.id);
       if (!s || s.endedAt) return;
       s.endedAt = endedAt;
@@ -68,20 +69,19 @@ export async function recoverInterruptedSessions(deps: Pick<Deps, 'store' | 'aud
             ? { ...s.recording, sha256: recording.sha256, bytes: recording.bytes, incomplete: true }
             : { ...s.recording, incomplete: true };
       }
-    });
-    const subject = { sessionId: rec.id, grantId: rec.grantId, requestId: rec.requestId, userId: rec.userId, targetId: rec.targetId };
-    if (recording.status !== 'none') {
-      const data =
-        recording.status === 'repaired'
-          ? { sha256: recording.sha256, bytes: recording.bytes, droppedBytes: recording.droppedBytes, reason: 'gateway_crashed' }
-          : { status: recording.status, ...(recording.status === 'unrepairable' ? { error: recording.error } : {}), reason: 'gateway_crashed' };
-      await audit.append({ type: 'recording.incomplete', actor: systemActor(), subject, data });
-    }
-    await audit.append({
-      type: 'session.ended',
-      actor: systemActor(),
-      subject,
-      data: { reason: 'gateway_crashed', startedAt: rec.startedAt, via: rec.via, recovered: true },
+      if (recording.status !== 'none') {
+        const data =
+          recording.status === 'repaired'
+            ? { sha256: recording.sha256, bytes: recording.bytes, droppedBytes: recording.droppedBytes, reason: 'gateway_crashed' }
+            : { status: recording.status, ...(recording.status === 'unrepairable' ? { error: recording.error } : {}), reason: 'gateway_crashed' };
+        audit.record({ type: 'recording.incomplete', actor: systemActor(), subject, data });
+      }
+      audit.record({
+        type: 'session.ended',
+        actor: systemActor(),
+        subject,
+        data: { reason: 'gateway_crashed', startedAt: rec.startedAt, via: rec.via, recovered: true },
+      });
     });
     if (recording.status === 'missing' || recording.status === 'unrepairable')
       logger.warn({ sessionId: rec.id, recording }, 'interrupted session: recording could not be repaired');

@@ -98,3 +98,10 @@ export function parseInstructions(text: string, limits: WireLimits = DEFAULT_LIM
   }
   return { ok: true, instructions, consumed: start };
 }
+
+/** The first frame is the default layer's size, then a `sync` (guacd's end of a frame). */
+export function firstFrameStep(at: 'none' | 'sized' | 'drawn', i: Instruction): 'none' | 'sized' | 'drawn' {
+  if (i.opcode === 'size' && i.args[0] === '0') return 'sized';
+  if (i.opcode === 'sync' && at === 'sized') return 'drawn';
+  return at;
+}

@@ -1,0 +1,81 @@
+// Terminal sizes as they enter from vendors (pty-req, window-change, the browser terminal): clamped, and resizes
+// coalesced, so one hostile size or a storm of resizes cannot swamp the recording, the target or live viewers.
+
+export const MAX_COLS = 1000;
+export const MAX_ROWS = 500;
+/** At most one resize is passed on per this interval; the last one asked for wins. */
+export const RESIZE_INTERVAL_MS = 100;
+const MAX_PIXELS = 65_535;
+
+const fit = (v: unknown, min: number, max: number, fallback: number): number => {
+  const n = typeof v === 'number' && Number.isFinite(v) ? Math.trunc(v) : fallback;
+  return Math.min(max, Math.max(min, n));
+};
+
+export interface TermSize {
+  cols: number;
+  rows: number;
+  width: number;
+  height: number;
+}
+
+/** 1..1000 columns, 1..500 rows; pixel sizes 0..65535 (a client may send anything a uint32 holds). */
+export function clampSize<T extends Partial<TermSize>>(s: T): T & TermSize {
+  return {
+    ...s,
+    cols: fit(s.cols, 1, MAX_COLS, 80),
+    rows: fit(s.rows, 1, MAX_ROWS, 24),
+    width: fit(s.width, 0, MAX_PIXELS, 0),
+    height: fit(s.height, 0, MAX_PIXELS, 0),
+  };
+}
+
+/**
+ * Passes clamped resizes on: none that changes nothing, at most one per `intervalMs`, the newest one last.
+ * Why coalesce rather than drop: the target, the recording and viewers must end on the size the vendor has.
+ */
+export class ResizeGate<T extends TermSize> {
+  private last: { cols: number; rows: number };
+  private pending: T | undefined;
+  private lastAt = -Infinity;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    initial: { cols: number; rows: number },
+    private readonly apply: (size: T) => void,
+    private readonly intervalMs = RESIZE_INTERVAL_MS,
+  ) {
+    this.last = { cols: initial.cols, rows: initial.rows };
+  }
+
+  push(size: T): void {
+    const s = clampSize(size);
+    if (this.timer) {
+      this.pending = s;
+      return;
+    }
+    if (s.cols === this.last.cols && s.rows === this.last.rows) return;
+    const wait = this.lastAt + this.intervalMs - Date.now();
+    if (wait <= 0) return this.emit(s);
+    this.pending = s;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const p = this.pending;
+      this.pending = undefined;
+      if (p && (p.cols !== this.last.cols || p.rows !== this.last.rows)) this.emit(p);
+    }, wait);
+  }
+
+  /** Drops a resize still waiting (the channel closed). */
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending = undefined;
+  }
+
+  private emit(s: T): void {
+    this.last = { cols: s.cols, rows: s.rows };
+    this.lastAt = Date.now();
+    this.apply(s);
+  }
+}

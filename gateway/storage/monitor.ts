@@ -1,0 +1,94 @@
+// Heals storage faults without a restart: while anything is failing, retries it every interval and says when it works again.
+import { open, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AuditLog } from '../audit-log.js';
+import type { CommandLog } from '../command-log.js';
+import { systemActor } from '../core/model.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store.js';
+import { type Fault, type StorageFaults } from './faults.js';
+
+export interface StorageMonitorDeps {
+  store: Store;
+  audit: AuditLog;
+  commands: CommandLog;
+  faults: StorageFaults;
+  logger: Logger;
+  storageDir: string;
+  /** How often to look and retry (default 1 s). */
+  intervalMs?: number;
+}
+
+/** Recordings live under here; a probe file there tells whether a new one could be written. */
+export const RECORDINGS_FAULT = 'sessions';
+
+/**
+ * Why a loop: a failed append log (audit.jsonl, commands.jsonl) refuses everything until it is cut back
+ * to its last durable byte, and db.json or a recording folder only shows it can be written by writing.
+ * Nobody else would retry while the gateway refuses every action, so this does, once a second.
+ */
+export class StorageMonitor {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly d: StorageMonitorDeps) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.check()
+        .catch((err: unknown) => this.d.logger.error({ err }, 'storage check failed'))
+        .finally(() => {
+          this.running = undefined;
+        });
+    }, this.d.intervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One round: notice failed logs, retry every fault, record each one that cleared. */
+  async check(): Promise<void> {
+    const { audit, commands, faults, store } = this.d;
+    if (audit.failure) faults.report('audit.jsonl', audit.failure.cause ?? audit.failure);
+    if (commands.failure) faults.report('commands.jsonl', commands.failure.cause ?? commands.failure);
+    const before = new Map(faults.list().map((f) => [f.file, f]));
+    if (before.size === 0) return;
+    // The audit log first: every other recovery is recorded in it.
+    if (before.has('audit.jsonl') && (await audit.recover())) faults.clear('audit.jsonl');
+    if (before.has('commands.jsonl') && (await commands.recover())) faults.clear('commands.jsonl');
+    // An update that changes nothing still writes db.json: the store clears the fault when that works.
+    if (before.has('db.json')) await store.update(() => undefined).catch(() => undefined);
+    if (before.has(RECORDINGS_FAULT) && (await this.canWrite(join(this.d.storageDir, RECORDINGS_FAULT))))
+      faults.clear(RECORDINGS_FAULT);
+    const now = new Set(faults.list().map((f) => f.file));
+    for (const f of before.values()) if (!now.has(f.file)) await this.recovered(f);
+  }
+
+  private async recovered(f: Fault): Promise<void> {
+    this.d.logger.warn({ file: f.file, code: f.code, since: f.since }, 'storage writable again');
+    await this.d.audit
+      .append({ type: 'storage.recovered', actor: systemActor('gateway'), data: { file: f.file, code: f.code, since: f.since } })
+      .catch((err: unknown) => this.d.logger.error({ err }, 'could not record a storage recovery'));
+  }
+
+  private async canWrite(dir: string): Promise<boolean> {
+    const probe = join(dir, `.probe-${process.pid}`);
+    try {
+      const fh = await open(probe, 'w');
+      try {
+        await fh.writeFile('probe');
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await unlink(probe).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,118 @@
+// The layers of gateway/ as a test: protocol adapters don't import each other, recording/ stays protocol-free,
+// only the broker writes requests, and there are no import cycles. core/'s own purity is core-imports.test.ts.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const gatewayDir = join(root, 'gateway');
+
+function tsFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? tsFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+/** `gateway/x/y.ts` → `x/y.ts`. */
+const rel = (file: string) => relative(gatewayDir, file).split('\\').join('/');
+
+/** The gateway files each file imports (relative specifiers only; `.js` maps to the `.ts` source). */
+export function importGraph(files: readonly string[]): Map<string, string[]> {
+  const known = new Set(files.map(rel));
+  const graph = new Map<string, string[]>();
+  for (const file of files) {
+    const deps = ts
+      .preProcessFile(readFileSync(file, 'utf8'), true, true)
+      .importedFiles.map((f) => f.fileName)
+      .filter((s) => s.startsWith('.'))
+      .map((s) => rel(resolve(dirname(file), s.replace(/\.js$/, '.ts'))))
+      .filter((d) => known.has(d));
+    graph.set(rel(file), deps);
+  }
+  return graph;
+}
+
+/** Every cycle's files, each reported once, starting from its first file in sorted order. */
+export function cyclesOf(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  const cycles = new Map<string, string[]>();
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (node: string): void => {
+    state.set(node, 'open');
+    stack.push(node);
+    for (const next of graph.get(node) ?? []) {
+      if (state.get(next) === 'open') {
+        const cycle = stack.slice(stack.indexOf(next));
+        const start = cycle.indexOf([...cycle].sort()[0]!);
+        const canonical = [...cycle.slice(start), ...cycle.slice(0, start)];
+        cycles.set(canonical.join(' → '), canonical);
+      } else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(node, 'done');
+  };
+  for (const node of [...graph.keys()].sort()) if (!state.has(node)) visit(node);
+  return [...cycles.values()];
+}
+
+/** Folders that must not import each other's insides: `from` may not import anything under `to`. */
+const FORBIDDEN: ReadonlyArray<{ from: string; to: string; why: string }> = [
+  { from: 'ssh/', to: 'rdp/', why: 'protocol adapters meet only in shared, protocol-free modules' },
+  { from: 'rdp/', to: 'ssh/', why: 'protocol adapters meet only in shared, protocol-free modules' },
+  { from: 'recording/', to: 'ssh/', why: 'recording is protocol-free: both adapters use it' },
+  { from: 'recording/', to: 'rdp/', why: 'recording is protocol-free: both adapters use it' },
+  { from: 'recording/', to: 'web-terminal/', why: 'recording is protocol-free: both adapters use it' },
+];
+
+function boundaryProblems(graph: ReadonlyMap<string, readonly string[]>): string[] {
+  return [...graph].flatMap(([file, deps]) =>
+    FORBIDDEN.filter((r) => file.startsWith(r.from)).flatMap((r) =>
+      deps.filter((d) => d.startsWith(r.to)).map((d) => `${file} imports ${d}: ${r.why}`),
+    ),
+  );
+}
+
+/** Writes to the requests collection: an assignment into it, or a mutating array call on it. */
+const REQUEST_WRITE = /\.requests(\[[^\]]*\])?\s*(=[^=]|\.(push|splice|unshift|pop|shift|sort|reverse|fill)\()/;
+
+function requestWriters(files: readonly string[]): string[] {
+  return files
+    .filter((f) => REQUEST_WRITE.test(readFileSync(f, 'utf8')))
+    .map(rel)
+    .filter((f) => f !== 'broker.ts' && !f.startsWith('broker/') && !f.startsWith('store/'));
+}
+
+describe('the layers of gateway/', () => {
+  const files = tsFiles(gatewayDir);
+  const graph = importGraph(files);
+
+  it('reads the import graph it judges', () => {
+    expect(graph.get('app.ts')).toEqual(expect.arrayContaining(['broker.ts', 'config.ts']));
+    expect(graph.get('ssh/session.ts')).toEqual(expect.arrayContaining(['ssh/channel-relay.ts']));
+    // The detector itself, on small graphs: one cycle found once, a DAG has none.
+    const ring = new Map([['a.ts', ['b.ts']], ['b.ts', ['c.ts']], ['c.ts', ['a.ts', 'd.ts']], ['d.ts', []]]);
+    expect(cyclesOf(ring)).toEqual([['a.ts', 'b.ts', 'c.ts']]);
+    expect(cyclesOf(new Map([['a.ts', ['b.ts']], ['b.ts', []]]))).toEqual([]);
+    expect(boundaryProblems(new Map([['ssh/x.ts', ['rdp/y.ts', 'core/z.ts']]]))).toEqual([
+      'ssh/x.ts imports rdp/y.ts: protocol adapters meet only in shared, protocol-free modules',
+    ]);
+    expect(REQUEST_WRITE.test('d.requests[i] = t.next;')).toBe(true);
+    expect(REQUEST_WRITE.test('draft.requests.push(r);')).toBe(true);
+    expect(REQUEST_WRITE.test('store.data.requests.filter((r) => r.id === id)')).toBe(false);
+    expect(REQUEST_WRITE.test('if (d.requests[i] === x)')).toBe(false);
+  });
+
+  it('has no import cycles', () => {
+    expect(cyclesOf(graph).map((c) => c.join(' → '))).toEqual([]);
+  });
+
+  it('keeps protocol adapters apart and recording protocol-free', () => {
+    expect(boundaryProblems(graph)).toEqual([]);
+  });
+
+  it('lets only the broker write requests', () => {
+    expect(requestWriters(files)).toEqual([]);
+  });
+});
