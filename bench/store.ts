@@ -72,6 +72,7 @@ const SERVER = process.env.GATEHOUSE_TEST_POSTGRES ?? 'postgres://postgres@127.0
 
 async function onServer(sql: string): Promise<void> {
   const c = new pg.Client({ connectionString: SERVER });
+  c.on('error', () => {});
   await c.connect();
   try {
     await c.query(sql);

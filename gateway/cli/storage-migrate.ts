@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { loadConfig } from '../config.js';
 import { silentLogger } from '../log.js';
 import { copyLowdbSite } from '../storage/copy-lowdb.js';
-import { createPool, poolOptions } from '../storage/postgres/connect.js';
+import { checkout, createPool, poolOptions } from '../storage/postgres/connect.js';
 import { migrateDatabase } from '../storage/postgres/migrations.js';
 import { Store } from '../store.js';
 import { type CliIo, parseArgs } from './io.js';
@@ -42,7 +42,7 @@ export async function runStorageMigrate(argv: string[], io: CliIo): Promise<numb
   const store = await Store.open({ dir: from });
   const pool = createPool(poolOptions(config.storage.postgres), silentLogger);
   try {
-    const client = await pool.connect();
+    const client = await checkout(pool);
     try {
       await migrateDatabase(client);
     } finally {

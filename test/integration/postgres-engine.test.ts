@@ -165,4 +165,31 @@ describe('postgres engine', () => {
     cleanup.push(() => other.remove());
     await expect(w.open('gw-b', other.path)).rejects.toThrow(/every node must use the same key/);
   });
+
+  it('lives through the server cutting its connections mid-transaction: that update fails, the next one works', async () => {
+    const w = await world();
+    const a = await w.open();
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const cut = a.state.update(async (d) => {
+      d.meta.x = 1;
+      await gate; // the transaction's connection is checked out now
+    });
+    const { default: pg } = await import('pg');
+    const admin = new pg.Client({ connectionString: w.db.url });
+    await admin.connect();
+    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [w.db.name]);
+    await admin.end();
+    open();
+    await expect(cut).rejects.toThrow();
+    let done = false;
+    for (let i = 0; i < 50 && !done; i++) {
+      done = await a.state.update((d) => void (d.meta.x = 2)).then(
+        () => true,
+        () => new Promise<boolean>((r) => setTimeout(() => r(false), 100)),
+      );
+    }
+    expect(done).toBe(true);
+    expect(a.state.data.meta.x).toBe(2);
+  });
 });

@@ -36,9 +36,27 @@ export function createPool(options: pg.PoolConfig, logger: Logger): pg.Pool {
   return pool;
 }
 
+const ignore = () => {};
+
+/**
+ * A connection out of the pool. Why the listener: pg-pool listens for errors only on idle clients, so a
+ * server that terminates a checked-out connection (a restart, pg_terminate_backend) would emit an
+ * unhandled 'error' and kill the process; the query in flight is rejected anyway.
+ */
+export async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
+  const client = await pool.connect();
+  client.on('error', ignore);
+  const release = client.release.bind(client);
+  client.release = (err?: Error | boolean) => {
+    client.off('error', ignore);
+    release(err);
+  };
+  return client;
+}
+
 /** Runs `fn` in one transaction on its own connection; rolls back if it throws. */
 export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  const client = await checkout(pool);
   try {
     await client.query('BEGIN');
     const value = await fn(client);

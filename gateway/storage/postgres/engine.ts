@@ -6,7 +6,7 @@ import type { Logger } from '../../log.js';
 import type { Storage } from '../port.js';
 import { PgAudit } from './audit.js';
 import { PgCommands } from './commands.js';
-import { createPool, poolOptions, type PostgresConfig } from './connect.js';
+import { checkout, createPool, poolOptions, type PostgresConfig } from './connect.js';
 import { Listener } from './listen.js';
 import { migrateDatabase } from './migrations.js';
 import { PgState } from './state.js';
@@ -38,7 +38,7 @@ export async function openPostgres(o: PostgresOpenOptions): Promise<PostgresStor
   const pool = createPool(options, o.logger);
   const opened: Array<{ close(): Promise<void> }> = [];
   try {
-    const client = await pool.connect();
+    const client = await checkout(pool);
     try {
       const m = await migrateDatabase(client);
       if (m.from !== m.to) o.logger.info(m, 'postgres: applied schema migrations');

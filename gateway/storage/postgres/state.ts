@@ -18,6 +18,7 @@ import { lazyDraft } from '../../store/draft.js';
 import type { DbData } from '../../store/schema.js';
 import type { AuditSink, StatePort } from '../port.js';
 import type { Chained, PgAudit } from './audit.js';
+import { checkout } from './connect.js';
 import type { Listener } from './listen.js';
 import { applyRows, changedRows, type Row, stateFromRows } from './rows.js';
 
@@ -48,7 +49,7 @@ export class PgState implements StatePort {
   }
 
   static async open(o: { pool: pg.Pool; audit: PgAudit; logger: Logger; listener?: Listener }): Promise<PgState> {
-    const client = await o.pool.connect();
+    const client = await checkout(o.pool);
     let loaded: { state: DbData; version: number };
     try {
       // One snapshot for the version and the rows, so neither is newer than the other.
@@ -142,7 +143,7 @@ export class PgState implements StatePort {
   private async transact<T>(fn: (draft: DbData, audit: AuditSink) => T | Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await checkout(this.pool);
     } catch (err) {
       throw this.failure(err);
     }
