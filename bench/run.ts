@@ -1,7 +1,7 @@
 // `npm run bench`: Gatehouse side by side with OpenSSH (direct, ProxyJump) plus the audit and recorder suites;
 // writes bench/results/latest.{md,json}, keeping the previous result beside it for comparison.
 //   --quick          CI-sized inputs
-//   --only=a,b       run only these phases (route setup keys idle down up stream norec browser audit syslog recorder store;
+//   --only=a,b       run only these phases (route setup keys idle down up stream norec browser audit syslog recorder store conduit;
 //                    hold — 1,000 sessions at once — runs only when named here);
 //                    prints, does not touch bench/results
 //   --profile        V8 CPU profile of the gateway → bench/results/profile.md
@@ -13,6 +13,7 @@ import { packageRoot } from '../gateway/paths.js';
 import { version } from '../gateway/version.js';
 import { benchAudit } from './audit.js';
 import { benchAuditSyslog } from './audit-syslog.js';
+import { benchConduit } from './conduit.js';
 import { newestProfile, profileMarkdown } from './profile.js';
 import { benchRecorder } from './recorder.js';
 import { benchStore } from './store.js';
@@ -160,6 +161,17 @@ async function main(): Promise<void> {
           rows.push({ suite: 'store', measure: `${c.name} at ${size.sessions}: event loop held at most`, value: c.maxBlockMs, unit: 'ms' });
         }
       }
+  }
+
+  if (want('conduit')) {
+    const size = quick ? { polls: 2_000, pipelined: 10_000 } : { polls: 10_000, pipelined: 100_000 };
+    progress(`PLC conduit (${size.polls} polls, ${size.pipelined} pipelined writes, inspection off and on)…`);
+    for (const c of await benchConduit(size)) {
+      rows.push({ suite: 'conduit', measure: `Modbus poll round trip p50, ${c.name}`, value: c.p50Ms, unit: 'ms' });
+      rows.push({ suite: 'conduit', measure: `Modbus poll round trip p99, ${c.name}`, value: c.p99Ms, unit: 'ms' });
+      rows.push({ suite: 'conduit', measure: `123-register writes, 16 in flight, ${c.name}`, value: c.opsPerSec, unit: 'ops/s' });
+      rows.push({ suite: 'conduit', measure: `relay payload, same, ${c.name}`, value: c.mbPerSec, unit: 'MB/s' });
+    }
   }
 
   const machine = {

@@ -2,6 +2,7 @@
 // order of trust: state (locked), then the audit log (verified), then the doors (HTTP, later SSH).
 import { resolve } from 'node:path';
 import { SyslogStream, type SyslogStreamOptions } from './audit/syslog.js';
+import { PlcLog } from './conduit/plc-log.js';
 import { LoginTransactions } from './auth/login-flow.js';
 import { createOidcClient, type OidcClient } from './auth/oidc.js';
 import { type WebSessionOptions, WebSessions } from './auth/web-session.js';
@@ -29,6 +30,8 @@ import { Broker } from './broker.js';
 import { Scheduler } from './scheduler.js';
 import { Webhooks } from './notify.js';
 import { eventsRouter } from './http/events.js';
+import { alertLine, CommandAlerts } from './command-alerts.js';
+import { mayOversee } from './core/session-access.js';
 import { requestsRouter } from './http/routes/requests.js';
 import { sessionsRouter } from './http/routes/sessions.js';
 import { targetsRouter } from './http/routes/targets.js';
@@ -114,7 +117,21 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   const { state: store, audit, commands } = storage;
 
-  const deps: Deps = { config, store, audit, commands, clock, logger, storageDir, faults };
+  let plc: PlcLog;
+  try {
+    plc = await PlcLog.open(storageDir, logger);
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+  /** The PLC log (plc.jsonl, a file on either engine) closes with the storage, wherever start-up fails or the gateway stops. */
+  const closeStorage = async () => {
+    await plc.close();
+    await storage.close();
+  };
+
+  const alerts = new CommandAlerts();
+  const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir, faults, alerts };
   const { lowdb } = storage;
   const monitor = lowdb && new StorageMonitor({ ...lowdb, faults, logger, storageDir });
   faults.onChange((now) => metrics.storageFaults(now.map((f) => f.file)));
@@ -124,7 +141,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await recoverInterruptedSessions(deps);
   } catch (err) {
     await audit.close();
-    await storage.close();
+    await closeStorage();
     throw err;
   }
   // --- end crash recovery
@@ -170,7 +187,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     logger,
     timeZone: config.site.timezone,
   });
-  const events = eventsRouter({ broker, onSessionEnded: (l) => sessions.onSessionEnded(l) });
+  // An alerted or blocked command reaches overseers where they are: the webhook, and every open page (the navigation).
+  alerts.subscribe((a) => notifier.notify(`command.${a.verdict}`, { text: alertLine(a, config.site.name), alert: { ...a } }));
+  const events = eventsRouter({
+    broker,
+    onSessionEnded: (l) => sessions.onSessionEnded(l),
+    onAlert: (l) => alerts.subscribe(l),
+    mayWatch: (user, targetId) => mayOversee(user, config.targets.find((t) => t.id === targetId)),
+  });
 
   let stopping = false;
   let ssh: RunningSsh | undefined; // set once the SSH listener is up (below); GET /api/me shows its port
@@ -187,7 +211,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         router: apiGuard({ publicUrl, session: sessions.middleware({ refuseExpired: true }) }),
       },
       { path: '/auth', router: authRoutes({ deps, oidc, logins, sessions, liveSessions, rateLimit: loginLimit }) },
-      { path: '/api', router: meRoutes(deps, () => ssh?.port) },
+      { path: '/api', router: meRoutes(deps, () => ssh?.port, () => ssh?.hostKeys ?? []) },
       { path: '/api', router: totpRouter(deps, { limiter: stepUpRateLimit(clock) }) },
       { path: '/api', router: keysRouter(deps) },
       { path: '/api', router: requestsRouter({ broker, clock, config }) },
@@ -216,7 +240,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   } catch (err) {
     await audit.close();
     await syslog?.stop();
-    await storage.close();
+    await closeStorage();
     throw err;
   }
 
@@ -235,7 +259,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await http.close();
       await audit.close();
       await syslog?.stop();
-      await storage.close();
+      await closeStorage();
       throw err;
     }
   }
@@ -272,7 +296,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await audit.append({ type: 'gateway.stopped', actor: systemActor(), data: { reason } });
       await audit.close();
       await syslog?.stop(); // after the final checkpoint, so it leaves the machine too
-      await storage.close();
+      await closeStorage();
       removeFaultHandlers();
       logger.info({ reason }, 'gateway stopped');
     })();

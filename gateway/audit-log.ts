@@ -106,6 +106,8 @@ export class AuditLog {
     private readonly every: number,
     private readonly logger: Logger | undefined,
     private readonly setTimer: SetTimer,
+    /** The private key's file when config names one outside the storage folder (evidence packs sign with it too). */
+    readonly signingKeyFile: string | undefined,
     existing: ExistingLog,
   ) {
     this.tail = { seq: existing.verifier.seq, hash: existing.verifier.hash };
@@ -166,7 +168,7 @@ export class AuditLog {
       await fh.close();
       throw err;
     }
-    const log = new AuditLog(fh, opts.dir, key, opts.clock, every, opts.logger, opts.setTimer ?? realTimer, existing);
+    const log = new AuditLog(fh, opts.dir, key, opts.clock, every, opts.logger, opts.setTimer ?? realTimer, opts.signingKeyFile, existing);
     try {
       await log.start(opts.checkpointIntervalMs ?? 60_000, existing);
     } catch (err) {

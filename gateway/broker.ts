@@ -4,6 +4,7 @@ import { type Caller, actorOf, factsOf, randomId, targetsById } from './broker/f
 import { NOTIFIED, requestNotice } from './broker/notice.js';
 import { applyDue, dueIds } from './broker/sweep.js';
 import { type TargetView, targetViews } from './broker/targets.js';
+import { type Terminated, terminateSession } from './broker/terminate.js';
 import { type RequestView, requestView, type ViewContext } from './broker/views.js';
 import type { TargetConfig } from './config.js';
 import type { NewId, RequestEventType } from './core/access.js';
@@ -16,6 +17,7 @@ import { type Notifier, noNotify } from './notify.js';
 import type { SessionRegistry } from './sessions.js';
 
 export type { Caller } from './broker/facts.js';
+export type { Terminated } from './broker/terminate.js';
 export type { TargetView } from './broker/targets.js';
 export type { RequestView } from './broker/views.js';
 
@@ -141,6 +143,11 @@ export class Broker {
       ? await this.deps.sessions.closeForGrant(view.grantId, 'revoked', message)
       : 0;
     return { ...view, sessionsClosed };
+  }
+
+  /** Terminates a live session (supervisors of its target, admins): audited, then closed before answering. */
+  terminate(caller: Caller, sessionId: string, reason: string): Promise<Terminated> {
+    return terminateSession(this.deps, this.targets, caller, sessionId, reason);
   }
 
   /**

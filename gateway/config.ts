@@ -55,7 +55,12 @@ export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? String(err));
+      code === 'ENOENT'
+        ? 'no such file. To make one: copy config/gatehouse.example.yaml to that path, edit it, and run ' +
+          '`gatehouse config check --config <path>`; or try everything first with `gatehouse demo` (no config needed)'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : (code ?? String(err));
     throw new ConfigError([{ path: '(file)', message: `cannot read config file ${file}: ${why}` }], file);
   }
   const parsed = parseConfigText(text, file);

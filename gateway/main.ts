@@ -17,7 +17,8 @@ const usage = `Gatehouse ${version} — privileged remote access for industrial 
 usage:
   gatehouse serve [--config config/gatehouse.yaml] [--accept-missing-audit-head]
                                                        run the gateway (web + API + SSH)
-  gatehouse demo [--dir PATH]                          run everything embedded, with demo users and a demo target
+  gatehouse demo [--dir PATH | --fresh]                run everything embedded, with demo users and a demo target;
+                                                       state is kept between runs unless --fresh (or --dir) is given
   gatehouse config check [--config PATH]               validate a config; every problem with its key path
   gatehouse audit verify [--config PATH | --dir PATH] [--key PEM] [--witness FILE]
                                                        verify the audit chain, signatures and head; --witness: against the SIEM's copy
@@ -35,6 +36,23 @@ usage:
   gatehouse --version`;
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
+
+/** The usage entries (a `gatehouse …` line and its indented continuation) whose command starts with `name`. */
+export function usageOf(name: string): string | undefined {
+  const entries: string[][] = [];
+  for (const line of usage.split('\n').slice(2)) {
+    if (/^ {2}gatehouse /.test(line)) entries.push([line]);
+    else if (/^ {4,}\S/.test(line)) entries.at(-1)?.push(line);
+  }
+  const hits = entries.filter((e) => `${e[0]!.trim().slice('gatehouse '.length)} `.startsWith(`${name} `));
+  return hits.length ? `usage:\n${hits.map((e) => e.join('\n')).join('\n')}` : undefined;
+}
+
+/** Why asked anywhere before a `--`: `gatehouse demo --help` must print and stop, never start what it names. */
+const asksHelp = (argv: string[]) => {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+};
 
 const commands: Record<string, Command> = {
   serve: runServe,
@@ -61,6 +79,16 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   const two = `${argv[0]} ${argv[1] ?? ''}`;
   const [name, rest] = commands[two] ? [two, argv.slice(2)] : [argv[0]!, argv.slice(1)];
   const command = commands[name];
+  // `gatehouse config` (a group without its subcommand) answers with the group's usage too, but as an error.
+  const help = usageOf(command ? name : argv[0]!);
+  if (help && (asksHelp(argv) || !command)) {
+    if (asksHelp(argv)) {
+      io.out(help);
+      return 0;
+    }
+    io.err(`gatehouse: '${argv[0]}' needs a subcommand\n\n${help}`);
+    return 2;
+  }
   if (!command) {
     io.err(`gatehouse: unknown command '${argv.slice(0, 2).join(' ')}'\n\n${usage}`);
     return 2;

@@ -1,4 +1,5 @@
 // The live-session registry: every open SSH/web/RDP session registers here so revoke, window end and terminate can close it.
+import type { PlcLiveEvent, SessionConduit } from './conduit/session-conduit.js';
 import type { Protocol, SessionEndReason } from './core/model.js';
 import { conflict } from './errors.js';
 import { type Logger, silentLogger } from './log.js';
@@ -16,6 +17,8 @@ export interface TerminalWatcher {
   output(buf: Buffer): void;
   resize(cols: number, rows: number): void;
   ended(reason: SessionEndReason): void;
+  /** PLC operations in the session's forwards that alert, are refused or wait for a supervisor. */
+  plc?(event: PlcLiveEvent): void;
 }
 
 export interface LiveSession {
@@ -33,6 +36,8 @@ export interface LiveSession {
   warn?(message: string): void;
   /** Terminal sessions: adds a read-only viewer; resolves with the function that removes it. */
   watch?(w: TerminalWatcher): Promise<() => void>;
+  /** SSH sessions: PLC operations held for a supervisor's confirmation, and the decision on one. */
+  plc?: Pick<SessionConduit, 'pending' | 'decide'>;
 }
 
 export interface SessionRegistry {

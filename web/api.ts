@@ -8,8 +8,10 @@ export interface Me {
   roles: Array<'vendor' | 'supervisor' | 'auditor' | 'admin'>;
   totpEnrolled: boolean;
   stepUpUntil: string | null;
+  stepUpMinutes?: number;
   csrfToken: string;
   sshPort: number | null;
+  sshHostKeys?: Array<{ fingerprint: string; publicKey: string }>;
 }
 
 export class ApiError extends Error {

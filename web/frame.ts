@@ -1,6 +1,9 @@
 // The page frame: navigation by role, who is signed in, sign-in and sign-out, and the page router.
 import { api, loadMe, type Me } from './api.js';
 import { clear, h } from './dom.js';
+import { listenForAlerts } from './alerts.js';
+import { showPendingCount } from './pending-count.js';
+import { labelTables } from './table-labels.js';
 import { allPages, matchPage, mayOpen } from './router.js';
 
 export async function renderFrame(doc: Document): Promise<void> {
@@ -8,8 +11,17 @@ export async function renderFrame(doc: Document): Promise<void> {
   const nav = doc.getElementById('nav')!;
   const who = doc.getElementById('who')!;
   let me = await loadMe();
+  labelTables(main);
 
+  const menu = doc.getElementById('menu-toggle');
+  // On a phone the navigation folds behind one button; a navigation closes it again.
+  const setMenu = (open: boolean) => {
+    menu?.setAttribute('aria-expanded', String(open));
+    doc.body.classList.toggle('menu-open', open);
+  };
+  menu?.addEventListener('click', () => setMenu(menu.getAttribute('aria-expanded') !== 'true'));
   const navigate = (path: string) => {
+    setMenu(false);
     if (path !== location.pathname + location.search) history.pushState(null, '', path);
     void show();
   };
@@ -26,6 +38,8 @@ export async function renderFrame(doc: Document): Promise<void> {
     }
     renderNav(nav, me, navigate);
     renderWho(who, me);
+    listenForAlerts(me, nav.closest('header') ?? doc.body);
+    showPendingCount(me, nav);
     const found = matchPage(location.pathname);
     main.replaceChildren();
     if (!found) {
@@ -104,5 +118,5 @@ function renderWho(who: HTMLElement, me: Me): void {
     await api('POST', '/auth/logout').catch(() => undefined);
     location.assign('/');
   });
-  clear(who, h('span', { id: 'who-name' }, `${me.name} (${me.roles.join(', ')})`), ' ', logout);
+  clear(who, h('span', { id: 'who-name' }, me.name, ' ', h('span', { class: 'who-roles' }, `(${me.roles.join(', ')})`)), ' ', logout);
 }

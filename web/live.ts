@@ -1,5 +1,9 @@
 // Live updates: one EventSource on /api/events shared by the pages, reconnected with backoff after failures.
+import type { CommandAlert } from '../gateway/command-alerts.js';
 import type { RequestView } from './request-types.js';
+
+/** An alerted or blocked command on a live session this user may watch: the server's own type. */
+export type { CommandAlert };
 
 export interface RequestChanged {
   /** The audit event that changed it, e.g. request.approved. */
@@ -10,7 +14,8 @@ export interface RequestChanged {
 interface Subscriber {
   /** The page's root element: once it leaves the document the subscription ends by itself. */
   root: Element;
-  onChange(ev: RequestChanged): void;
+  onChange?(ev: RequestChanged): void;
+  onAlert?(a: CommandAlert): void;
   /** After every (re)connect: the server keeps no replay, so a page reloads what it shows. */
   onOpen?(): void;
 }
@@ -40,6 +45,19 @@ function stop(): void {
   delete document.body.dataset.live;
 }
 
+/** A named event's JSON data; a frame that does not parse is dropped. */
+function on<T>(es: EventSource, name: string, fn: (data: T) => void): void {
+  es.addEventListener(name, (ev) => {
+    let data: T;
+    try {
+      data = JSON.parse((ev as MessageEvent<string>).data) as T;
+    } catch {
+      return;
+    }
+    fn(data);
+  });
+}
+
 function connect(): void {
   if (source || ended) return;
   setStatus('connecting');
@@ -50,14 +68,11 @@ function connect(): void {
     setStatus('open');
     for (const s of active()) s.onOpen?.();
   });
-  es.addEventListener('request.changed', (ev) => {
-    let data: RequestChanged;
-    try {
-      data = JSON.parse((ev as MessageEvent<string>).data) as RequestChanged;
-    } catch {
-      return;
-    }
-    for (const s of active()) s.onChange(data);
+  on<RequestChanged>(es, 'request.changed', (data) => {
+    for (const s of active()) s.onChange?.(data);
+  });
+  on<CommandAlert>(es, 'command.alert', (data) => {
+    for (const s of active()) s.onAlert?.(data);
   });
   // The web session ended (sign-out elsewhere, expiry): reconnecting would only be refused.
   es.addEventListener('session.ended', () => {
@@ -79,7 +94,7 @@ function connect(): void {
   });
 }
 
-/** Calls `onChange` for every request change the server shows this user, while `root` is on the page. */
+/** Calls `onChange` for every request change (and `onAlert` for every command alert) the server shows this user, while `root` is on the page. */
 export function live(root: Element, handlers: Omit<Subscriber, 'root'>): () => void {
   const sub: Subscriber = { root, ...handlers };
   // Others whose page is gone are dropped now; this one may not be in the document yet.

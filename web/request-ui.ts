@@ -4,6 +4,7 @@ import { h } from './dom.js';
 import { fmtDateTime, fmtDuration, fmtRelative, fmtSpan } from './format.js';
 import type { RequestView } from './request-types.js';
 import { withStepUp } from './step-up.js';
+import { endReasonText } from '../gateway/core/end-reasons.js';
 
 /** "pending (0 of 1 approvals)", "approved · active now until …", "approved · starts at …", "revoked" … */
 export function statusText(r: RequestView, now = Date.now()): string {
@@ -11,7 +12,8 @@ export function statusText(r: RequestView, now = Date.now()): string {
   const end = Date.parse(r.endsAt);
   switch (r.state) {
     case 'pending':
-      return `pending (${r.approvals} of ${r.approvalsRequired} approvals)`;
+      // Undecided when its window ends, a request expires: the approver sees how long is left to decide.
+      return `pending (${r.approvals} of ${r.approvalsRequired} approvals) · expires ${fmtRelative(end, now)}`;
     case 'approved':
       if (now < start) return `approved · starts at ${fmtDateTime(start)} (${fmtRelative(start, now)})`;
       if (now < end) return `approved · active now, until ${fmtDateTime(end)} (${fmtRelative(end, now)})`;
@@ -81,9 +83,10 @@ export function contextList(r: RequestView): HTMLElement {
                   h(
                     'li',
                     {},
-                    `${fmtDateTime(s.startedAt)} · ${s.protocol.toUpperCase()}`,
+                    h('a', { href: `/sessions/${encodeURIComponent(s.id)}`, 'data-nav': true }, fmtDateTime(s.startedAt)),
+                    ` · ${s.protocol.toUpperCase()}`,
                     s.endedAt ? ` · ${fmtDuration((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 60_000)}` : ' · live',
-                    s.endReason ? ` · ${s.endReason}` : '',
+                    s.endReason ? ` · ${endReasonText(s.endReason)}` : '',
                   ),
                 ),
               )

@@ -5,19 +5,9 @@ import { fmtDuration } from './format.js';
 import type { SessionDetail, SessionView } from './session-types.js';
 import { withStepUp } from './step-up.js';
 
-const END_REASONS: Record<string, string> = {
-  client_closed: 'closed by the vendor',
-  target_closed: 'closed by the target',
-  window_ended: 'window ended',
-  revoked: 'access revoked',
-  terminated: 'terminated by a supervisor',
-  recording_failed: 'recording failed',
-  gateway_stopped: 'gateway stopped',
-  gateway_crashed: 'gateway crashed',
-  error: 'error',
-};
-export const END_REASON_KEYS = Object.keys(END_REASONS);
-export const endReasonText = (r: string | null): string => (r ? (END_REASONS[r] ?? r) : '—');
+import { endReasonText } from '../gateway/core/end-reasons.js';
+
+export { END_REASON_KEYS, endReasonText } from '../gateway/core/end-reasons.js';
 
 /** 95.5 → "01:35", 3725 → "1:02:05". */
 export function fmtOffset(seconds: number): string {

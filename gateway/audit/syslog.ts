@@ -289,7 +289,8 @@ export class SyslogStream {
       advanced = true;
     }
     if (advanced || this.backlog() === 0) this.lastProgressAt = now;
-    if (this.confirmed.bytes !== this.saved.bytes) void this.saveCursor();
+    // saveCursor() logs its own failures and never rejects.
+    if (this.confirmed.bytes !== this.saved.bytes) this.saveCursor().catch(() => {});
     this.judge(now);
   }
 

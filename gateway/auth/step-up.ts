@@ -54,7 +54,7 @@ export async function performStepUp(
   if (!result.ok) {
     // The session id is the cookie's bearer value: it never goes into the audit trail.
     await deps.audit.append({ type: 'stepup.failed', actor, subject, data: { reason: result.code } });
-    throw totpError(result);
+    throw totpError(result, deps.config?.site.timezone);
   }
   const stepUpAt = isoTime(now);
   const until = stepUpUntil({ stepUpAt }, maxAgeMinutes)!;

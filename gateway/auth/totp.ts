@@ -3,6 +3,7 @@ import { generateSecret, generateURI, verifySync } from 'otplib';
 import { isoTime } from '../clock.js';
 import { type Actor, type User, userActor } from '../core/model.js';
 import type { Deps } from '../deps.js';
+import { formatLocal } from '../core/windows-tz.js';
 import { conflict, GatehouseError, invalidInput, notFound } from '../errors.js';
 import type { AuditSink } from '../storage/audit-sink.js';
 import type { DbData } from '../store.js';
@@ -18,8 +19,9 @@ export type TotpPurpose = 'step-up' | 'confirm' | 'ssh';
 export type TotpFailureCode = 'totp_invalid' | 'totp_replayed' | 'totp_locked' | 'totp_not_enrolled';
 export type TotpResult =
   | { ok: true; step: number }
-  | { ok: false; code: TotpFailureCode; lockedUntil?: string };
-export type TotpDeps = Pick<Deps, 'store' | 'audit' | 'storageDir'>;
+  | { ok: false; code: TotpFailureCode; lockedUntil?: string; triesLeft?: number };
+/** config (optional): the site's time zone names the end of a lockout in the site's own time. */
+export type TotpDeps = Pick<Deps, 'store' | 'audit' | 'storageDir'> & { config?: { site: { timezone: string } } };
 
 export interface Enrolment {
   otpauthUri: string;
@@ -168,7 +170,7 @@ function attempt(
     const result: TotpResult = { ok: false, code: 'totp_locked', lockedUntil: totp.lockedUntil };
     return { result, user, reason: 'invalid', failures: totp.failures, lockedNow: true };
   }
-  return { result: { ok: false, code: 'totp_invalid' }, user, reason: 'invalid', failures: totp.failures };
+  return { result: { ok: false, code: 'totp_invalid', triesLeft: TOTP_MAX_FAILURES - totp.failures }, user, reason: 'invalid', failures: totp.failures };
 }
 
 /**
@@ -211,17 +213,22 @@ function recordAttempt(audit: AuditSink, a: Attempt, who: Actor, userId: string,
 }
 
 /** The error a client sees for a refused code. */
-export function totpError(result: Extract<TotpResult, { ok: false }>): GatehouseError {
+export function totpError(result: Extract<TotpResult, { ok: false }>, timeZone = 'UTC'): GatehouseError {
   switch (result.code) {
-    case 'totp_invalid':
-      return invalidInput('totp_invalid', 'wrong verification code');
+    case 'totp_invalid': {
+      const left = result.triesLeft;
+      // Warned before it happens: the last tries say that a lock follows, and for how long.
+      const warn = left !== undefined && left <= 2 ? `; ${left} ${left === 1 ? 'try' : 'tries'} left before verification is locked for ${TOTP_LOCK_MINUTES} minutes` : '';
+      return invalidInput('totp_invalid', `wrong verification code${warn}. Check that your device's clock is right and use the code shown now`);
+    }
     case 'totp_replayed':
       return invalidInput('totp_replayed', 'this code was already used; wait for the next one');
     case 'totp_locked':
       return new GatehouseError(
         'rate_limited',
         'totp_locked',
-        `too many wrong codes: verification is locked until ${result.lockedUntil ?? 'later'}`,
+        `too many wrong codes: verification is locked until ${result.lockedUntil ? formatLocal(Date.parse(result.lockedUntil), timeZone) : 'later'}. ` +
+          'Wait until then and try again with a new code, or ask an administrator to reset your authenticator',
       );
     case 'totp_not_enrolled':
       return conflict('totp_not_enrolled', 'set up your authenticator first');

@@ -1,7 +1,8 @@
-// `gatehouse demo`: the whole system on one machine with no setup. State lives in --dir or a new
-// temporary folder (printed), so a demo never touches a real site's evidence.
+// `gatehouse demo`: the whole system on one machine with no setup. State lives in --dir, else in one demo folder
+// kept between runs (so the SSH host key a vendor's known_hosts holds stays the same), else with --fresh in a new
+// temporary folder; always printed, and never a real site's storage.
 import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CliIo, parseArgs } from './io.js';
 import { waitForSignal } from './serve.js';
@@ -9,7 +10,7 @@ import { waitForSignal } from './serve.js';
 export async function runDemo(argv: string[], io: CliIo): Promise<number> {
   const { flags } = parseArgs(argv);
   const given = flags.get('dir');
-  const dir = typeof given === 'string' ? given : await mkdtemp(join(tmpdir(), 'gatehouse-demo-'));
+  const dir = typeof given === 'string' ? given : flags.has('fresh') ? await mkdtemp(join(tmpdir(), 'gatehouse-demo-')) : keptDemoDir();
   // Loaded only here: the embedded identity provider exists only in demo mode.
   const { DEMO_TARGET_ID, startDemo } = await import('../demo/run.js');
   const demo = await startDemo({ dir });
@@ -18,13 +19,16 @@ export async function runDemo(argv: string[], io: CliIo): Promise<number> {
   const vendor = demo.people.find((p) => p.groups.includes('vendors'));
   const supervisor = demo.people.find((p) => p.groups.includes('ot-supervisors'));
   const sshPort = demo.gateway.ssh?.port ?? Number(demo.config.ssh.listen.split(':').at(-1));
+  const hostKeys = demo.gateway.ssh?.hostKeys ?? [];
   io.out(
     [
       '',
       `Gatehouse demo — ${demo.config.site.name}`,
       `  web:       ${url}/`,
       `  identity:  ${demo.idp.issuer} (embedded demo provider)`,
-      `  storage:   ${demo.gateway.storageDir}`,
+      `  storage:   ${demo.gateway.storageDir}${typeof given === 'string' || flags.has('fresh') ? '' : ' (kept between runs; --fresh for a new one)'}`,
+      `  SSH:       127.0.0.1:${sshPort}, host key ${hostKeys.map((k) => k.fingerprint).join(', ')}`,
+      `             known_hosts: ${hostKeys.map((k) => `[127.0.0.1]:${sshPort} ${k.publicKey}`).join('\n                          ')}`,
       '',
       `Demo logins (password: ${demo.people[0]?.password}); TOTP codes: oathtool --totp -b SECRET`,
       ...demo.people.map(
@@ -44,4 +48,10 @@ export async function runDemo(argv: string[], io: CliIo): Promise<number> {
     ].join('\n'),
   );
   return waitForSignal({ stop: () => demo.close() }, io);
+}
+
+/** The demo folder kept between runs: under XDG_STATE_HOME (or ~/.local/state), outside any checkout. */
+function keptDemoDir(): string {
+  const base = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  return join(base, 'gatehouse', 'demo');
 }

@@ -105,7 +105,8 @@ export async function runEvidenceExport(argv: string[], io: CliIo, deps: Evidenc
       commandLog = await CommandLog.open({ store });
       commands = commandLog.records;
     } else commands = await CommandLog.read(dir, db);
-    if (store) audit = await AuditLog.open({ dir, clock, checkpointIntervalMs: 0 });
+    const keyFile = config?.audit.signingKey?.file;
+    if (store) audit = await AuditLog.open({ dir, clock, checkpointIntervalMs: 0, ...(keyFile ? { signingKeyFile: keyFile } : {}) });
     const every = deps.progressEveryMs ?? 1000;
     const started = Date.now();
     let shown = started;
@@ -127,6 +128,7 @@ export async function runEvidenceExport(argv: string[], io: CliIo, deps: Evidenc
         withRecordings,
         clock,
         exportedBy: systemActor('cli'),
+        keyFile,
         notes: runningGateway ? ['Exported offline while the gateway was running: this export is not in its audit log.'] : [],
         onProgress,
       },

@@ -61,7 +61,59 @@ function issuesToProblems(issues: readonly z.core.$ZodIssue[]): { segments: Segm
 function validate(input: unknown) {
   const r = configSchema.safeParse(input, { error: errorMap });
   if (r.success) return { ok: true as const, config: r.data };
-  return { ok: false as const, problems: issuesToProblems(r.error.issues) };
+  return { ok: false as const, problems: suggestKeys(issuesToProblems(r.error.issues)) };
+}
+
+/** A misspelt key names the known key it is closest to; that key's own "required" is then said once, by it. */
+function suggestKeys(problems: { segments: Segment[]; message: string }[]) {
+  const dropped = new Set<string>();
+  for (const p of problems) {
+    if (p.message !== 'unknown key') continue;
+    const typed = String(p.segments.at(-1));
+    const near = closest(typed, knownKeys(p.segments.slice(0, -1)));
+    if (!near) continue;
+    p.message = `unknown key; did you mean "${near}"?`;
+    dropped.add(formatPath([...p.segments.slice(0, -1), near]));
+  }
+  return problems.filter((p) => !(p.message === 'required' && dropped.has(formatPath(p.segments))));
+}
+
+type Def = { type: string; shape?: Record<string, { _zod: { def: Def } }>; element?: { _zod: { def: Def } }; innerType?: { _zod: { def: Def } }; in?: { _zod: { def: Def } }; options?: Array<{ _zod: { def: Def } }> };
+
+/** The keys the schema allows at a path (objects inside arrays, defaults, pipes and unions followed). */
+function knownKeys(path: readonly Segment[]): string[] {
+  let defs: Def[] = [(configSchema as unknown as { _zod: { def: Def } })._zod.def];
+  const unwrap = (d: Def): Def[] =>
+    d.innerType ? unwrap(d.innerType._zod.def) : d.in ? unwrap(d.in._zod.def) : d.options ? d.options.flatMap((o) => unwrap(o._zod.def)) : [d];
+  for (const seg of path) {
+    defs = defs.flatMap(unwrap).flatMap((d) => {
+      if (typeof seg === 'number') return d.element ? [d.element._zod.def] : [];
+      const next = d.shape?.[String(seg)];
+      return next ? [next._zod.def] : [];
+    });
+  }
+  return [...new Set(defs.flatMap(unwrap).flatMap((d) => Object.keys(d.shape ?? {})))];
+}
+
+/** The candidate within a third of the typed length in edits (at least 1, at most 3), or none. */
+function closest(typed: string, candidates: readonly string[]): string | undefined {
+  const limit = Math.min(3, Math.max(1, Math.floor(typed.length / 3)));
+  let best: { key: string; d: number } | undefined;
+  for (const key of candidates) {
+    const d = editDistance(typed.toLowerCase(), key.toLowerCase());
+    if (d <= limit && (!best || d < best.d)) best = { key, d };
+  }
+  return best?.key;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 /** Validates an already-parsed object (e.g. from tests or JSON). Paths stay as written. */
@@ -80,14 +132,11 @@ export function parseConfigText(yamlText: string, sourceName = 'config'): ParseR
   // uniqueKeys: a key given twice is an error, not a silent "last one wins".
   const doc = parseDocument(yamlText, { lineCounter, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      problems: doc.errors.map((e) => {
-        const pos = e.linePos?.[0] ?? { line: 0, col: 0 };
-        const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-        return { path: `${sourceName}:${pos.line}:${pos.col}`, message, line: pos.line };
-      }),
-    };
+    // One problem: the first error is where the text went wrong; the parser's later ones are mostly its echoes.
+    const e = doc.errors[0]!;
+    const pos = e.linePos?.[0] ?? { line: 0, col: 0 };
+    const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    return { ok: false, problems: [{ path: `${sourceName}:${pos.line}:${pos.col}`, message: `YAML syntax error: ${message}`, line: pos.line }] };
   }
   let input: unknown;
   try {

@@ -12,6 +12,7 @@ import {
   regexProblem,
 } from './checks.js';
 import { storageSchemas } from './storage-schema.js';
+import { type ForwardProtocol, forwardingEntrySchema, plcRulesSchema, splitForwarding } from './plc-schema.js';
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -174,8 +175,12 @@ export const targetSchema = z
         rules: z.array(commandRuleSchema).default([]),
       })
       .prefault({}),
-    forwarding: z.array(destination).default([]),
+    forwarding: z.array(forwardingEntrySchema(destination)).default([]),
+    plcRules: plcRulesSchema,
     fileTransfer: z.enum(['allow', 'deny']).default('deny'),
+    // Keystrokes ("i" events) hold what is typed at no-echo prompts (passwords) and travel in evidence packs to
+    // outside auditors: recorded only where the site opts in. Commands are captured from the screen either way.
+    recording: z.strictObject({ keystrokes: z.boolean().default(false) }).prefault({}),
   })
   .superRefine(
     (t: unknown, ctx) => {
@@ -190,7 +195,10 @@ export const targetSchema = z
         });
     },
     { when: () => true },
-  );
+  )
+  // forwarding stays the list of destinations the forward check compares; what each declared one speaks
+  // goes beside it (forwardProtocols), so every reader of the list keeps working on plain strings.
+  .transform(({ forwarding, ...t }): typeof t & { forwarding: string[]; forwardProtocols?: Record<string, ForwardProtocol> } => ({ ...t, ...splitForwarding(forwarding) }));
 
 const targetsSchema = z.array(targetSchema).superRefine(
   (targets: unknown, ctx) => {

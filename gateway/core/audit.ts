@@ -69,6 +69,12 @@ export const AUDIT_EVENT_TYPES = [
   'command.executed', // a command was captured and allowed
   'command.alerted', // a command matched an alert rule
   'command.blocked', // a command matched a block rule and was not sent to the target
+  'plc.alerted', // a PLC operation in a forward matched a PLC rule and was let through (alert mode, or an alert rule)
+  'plc.blocked', // a PLC operation was refused with the protocol's own error (enforce, block rule)
+  'plc.held', // a PLC operation waits for a supervisor's confirmation (enforce, confirm rule)
+  'plc.approved', // a supervisor approved a held PLC operation; it went on to the device
+  'plc.denied', // a held PLC operation was refused: by a supervisor, by timeout, or because the session ended
+  'plc.unparsed', // a forward's PLC protocol could not be read (S7comm-plus, TLS, another protocol): passed opaque or closed
   'recording.sealed', // a session recording was closed and its SHA-256 recorded
   'recording.incomplete', // a recording was found unsealed after a crash and sealed as incomplete
   'recording.failed', // a recording could not be written (the session is closed: no unrecorded access)

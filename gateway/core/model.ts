@@ -115,7 +115,8 @@ export interface SessionRecord {
   startedAt: string;
   endedAt?: string;
   endReason?: SessionEndReason;
-  recording?: { path: string; sha256?: string; bytes?: number; incomplete?: boolean };
+  /** keystrokes: the recording holds the vendor's input ("i" events); absent on recordings made before it was a choice. */
+  recording?: { path: string; sha256?: string; bytes?: number; incomplete?: boolean; keystrokes?: boolean };
   sourceIp?: string;
 }
 

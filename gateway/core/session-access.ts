@@ -43,3 +43,12 @@ export function mayTerminate(user: ActorFacts, target: TargetRules | undefined):
   if (user.roles.includes('admin')) return true;
   return target !== undefined && isApproverFor(user, target);
 }
+
+/**
+ * Is `user` told of a live session's alerts on `target` (the live view's audience)? Auditors and admins everywhere;
+ * supervisors where they approve. A session on a target no longer configured goes to auditors and admins only.
+ */
+export function mayOversee(user: ActorFacts, target: TargetRules | undefined): boolean {
+  if (overseesAll(user)) return true;
+  return target !== undefined && isApproverFor(user, target);
+}

@@ -17,8 +17,9 @@ export interface PackKey {
  * Why never create: a pack signed by a fresh key would verify on its own yet match none of the log's
  * checkpoints; the signature is only worth something if it is the key the auditors already pinned.
  */
-export async function loadPackKey(storageDir: string): Promise<PackKey> {
-  const path = join(storageDir, KEY_DIR, PRIVATE_KEY_FILE);
+export async function loadPackKey(storageDir: string, keyFile?: string): Promise<PackKey> {
+  // audit.signingKey may keep the key outside the storage folder; the pack is signed with the same key.
+  const path = keyFile ?? join(storageDir, KEY_DIR, PRIVATE_KEY_FILE);
   let pem: string;
   try {
     pem = await readFile(path, 'utf8');

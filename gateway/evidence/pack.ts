@@ -20,6 +20,9 @@ import {
 import type { Period } from './period.js';
 import { packPathOf, recordingFile, recordingState } from './recordings.js';
 import { renderReport, REPORT_ROWS } from './report.js';
+import { PlcLog } from '../conduit/plc-log.js';
+import type { PlcOperationRecord } from '../conduit/record.js';
+import { PLC_COLUMNS, PLC_FILE_IN_PACK, plcCells, plcInPeriod, renderPlcSection } from './plc-table.js';
 import {
   ALERT_COLUMNS, ALERT_TYPES, alertCells, actorLabel, COMMAND_COLUMNS, commandCells, inventoryOf, isAlert,
   REQUEST_COLUMNS, requestCells, SESSION_COLUMNS, selectRows, sessionCells, TARGET_COLUMNS, targetCells,
@@ -42,8 +45,11 @@ export interface PackInput {
   /** Said in the manifest and the report (e.g. that the gateway was running during an offline export). */
   notes?: string[];
   onProgress?: (p: Progress) => void;
-  /** Default: the gateway's audit key from `<storageDir>/keys`. */
+  /** Default: the gateway's audit key, read from `keyFile` (config audit.signingKey) or `<storageDir>/keys`. */
   key?: PackKey;
+  keyFile?: string;
+  /** PLC operations; default: read from `<storageDir>/plc.jsonl` (durable lines only). */
+  plc?: readonly PlcOperationRecord[];
 }
 
 export interface Progress {
@@ -66,7 +72,7 @@ const TRANSFERS: ReadonlySet<string> = new Set(['file.transferred', 'clipboard.t
 /** Streams the pack into `out` and resolves once `out` has taken all of it. */
 export async function writePack(input: PackInput, out: Writable): Promise<PackResult> {
   const { storageDir, period, db } = input;
-  const key = input.key ?? (await loadPackKey(storageDir));
+  const key = input.key ?? (await loadPackKey(storageDir, input.keyFile));
   const verifyKey: VerifyKey = { publicKey: createPublicKey(key.privateKey), publicKeyPem: key.publicKeyPem, keyId: key.keyId };
   const generatedAt = isoTime(input.clock.now());
   const notes = [...(input.notes ?? [])];
@@ -86,6 +92,10 @@ export async function writePack(input: PackInput, out: Writable): Promise<PackRe
   if (slice.records > 0 && !slice.checkpoint)
     notes.push('No signed audit checkpoint follows the period yet: its last records are signed by this manifest only.');
   if (!input.targets) notes.push('Exported from a storage folder without its config: site, target names and zones are not known.');
+
+  const plcOps = plcInPeriod(input.plc ?? (await PlcLog.read(storageDir)), period);
+  const sessionsById = new Map(db.sessions.map((x) => [x.id, x]));
+  const userName = (id: string) => db.users.find((u) => u.id === id)?.name ?? id;
 
   const recordings = input.withRecordings ? await recordingsOf(storageDir, rows.sessions) : [];
   const inPack = new Map(recordings.map((r) => [r.sessionId, r.packPath]));
@@ -173,6 +183,8 @@ export async function writePack(input: PackInput, out: Writable): Promise<PackRe
     csv('commands.csv', COMMAND_COLUMNS, rows.commands, commandCells(rows, db.sessions));
     csv('alerts.csv', ALERT_COLUMNS, alertLines(slice, period), alertCells);
     csv('targets.csv', TARGET_COLUMNS, rows.targets, targetCells);
+    // Only where the period has any: a site without PLC forwards keeps the pack it always had.
+    if (plcOps.length) csv(PLC_FILE_IN_PACK, PLC_COLUMNS, plcOps, plcCells(sessionsById));
     for (const r of recordings)
       pending.push(addStream(r.packPath, () => (r.size === 0 ? Readable.from([]) : openNoFollow(r.file, r.size)), r.size).then((f) => ({
         ...f,
@@ -188,6 +200,7 @@ export async function writePack(input: PackInput, out: Writable): Promise<PackRe
     const report = renderReport({
       site: input.site, period, generatedAt, version, keyId: key.keyId, exportedBy: actorLabel(input.exportedBy as Record<string, unknown>),
       slice, rows, allSessions: db.sessions, alerts, transfers, recordings: { included: input.withRecordings, count: recordings.length }, notes,
+      plcSection: renderPlcSection(plcOps, sessionsById, userName),
     });
     files.push(addBuffer('report.html', Buffer.from(report)));
     files.push(addBuffer(PUBLIC_KEY, Buffer.from(key.publicKeyPem)));
@@ -222,6 +235,7 @@ export async function writePack(input: PackInput, out: Writable): Promise<PackRe
         clipboardTransfers,
         targets: rows.targets.length,
         recordings: recordings.length,
+        plcOperations: plcOps.length,
       },
       withRecordings: input.withRecordings,
       files,

@@ -16,6 +16,15 @@ export function recordingState(s: SessionRecord): RecordingState {
 }
 
 /**
+ * Does the recording hold the vendor's keystrokes? Terminal recordings made before keystrokes were a per-target
+ * choice always did (no flag stored); RDP recordings never do (guacd is told not to include keys).
+ */
+export function recordsKeystrokes(s: SessionRecord): boolean {
+  if (!s.recording) return false;
+  return s.recording.keystrokes ?? s.protocol === 'ssh';
+}
+
+/**
  * The recording's absolute path, or undefined if the stored path would leave `<storage>/sessions`.
  * Why checked: db.json is state, not a capability — an edited path must not make an export read /etc/shadow.
  */

@@ -3,11 +3,12 @@
 // Every value that came from a person, a target or a recording is hostile until escaped: commands,
 // purposes, target names and titles go through esc() and nothing else. The page has no script at all,
 // and its own CSP forbids any, so a missed escape still could not run code on the assessor's machine.
+import { endReasonText } from '../core/end-reasons.js';
 import type { SessionRecord } from '../core/model.js';
 import { formatLocal } from '../core/windows-tz.js';
 import type { AuditLine, AuditSlice } from './audit-slice.js';
 import type { Period } from './period.js';
-import { recordingState } from './recordings.js';
+import { recordingState, recordsKeystrokes } from './recordings.js';
 import { actorLabel, type PeriodRows } from './tables.js';
 
 export interface ReportInput {
@@ -25,6 +26,8 @@ export interface ReportInput {
   transfers: { sample: AuditLine[]; total: number };
   recordings: { included: boolean; count: number };
   notes: string[];
+  /** The "PLC operations" table (evidence/plc-table.ts), rendered and escaped there; shown under change control. */
+  plcSection?: string;
 }
 
 /** Rows shown per table; the CSVs always hold all of them. */
@@ -43,7 +46,8 @@ export function esc(value: unknown): string {
 const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#1b1f24}
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2.2rem;border-bottom:2px solid #d0d7de;padding-bottom:.2rem}
 h3{font-size:1rem;margin-top:1.2rem}table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}
-th,td{border:1px solid #d0d7de;padding:.25rem .45rem;text-align:left;vertical-align:top;word-break:break-word}
+th,td{border:1px solid #d0d7de;padding:.25rem .45rem;text-align:left;vertical-align:top;overflow-wrap:break-word;hyphens:none}
+.tok{word-break:break-all}th{white-space:nowrap}
 th{background:#f3f5f7}code,.mono{font-family:ui-monospace,monospace;font-size:.92em}
 .kv th{width:16rem}.muted{color:#57606a}.warn{color:#9a3412;font-weight:600}.area{color:#57606a;font-size:.9rem}`;
 
@@ -51,7 +55,9 @@ const num = (n: number) => String(n);
 
 function table(head: string[], rows: unknown[][], total: number, what: string, csv: string): string {
   if (total === 0) return `<p class="muted">No ${esc(what)} in this period.</p>`;
-  const body = rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n');
+  // Ids and hashes are one long token: they alone may break anywhere; words never break inside.
+  const cell = (c: unknown) => (typeof c === 'string' && /^\S{24,}$/.test(c) ? `<td class="tok">${esc(c)}</td>` : `<td>${esc(c)}</td>`);
+  const body = rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('\n');
   const more = total > rows.length ? `<p class="muted">Showing ${rows.length} of ${total}; all are in <code>${esc(csv)}</code>.</p>` : '';
   return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>\n${body}\n</tbody></table>${more}`;
 }
@@ -66,10 +72,37 @@ const countBy = <T>(xs: readonly T[], key: (x: T) => string) => {
   return [...m].sort((a, b) => a[0].localeCompare(b[0]));
 };
 
-export function renderReport(r: ReportInput): string {
+/** "2026-12-06 05:51:07" on the site's clock; the zone is named once per table heading and in the header. */
+function localClock(tz: string): (iso: string | number | undefined) => string {
+  const f = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+  return (iso) => {
+    if (iso === undefined) return '';
+    const ms = typeof iso === 'number' ? iso : Date.parse(iso);
+    return Number.isNaN(ms) ? String(iso) : f.format(ms).replace(',', '');
+  };
+}
+
+/** Who revoked a request or terminated a session, and why, from the period's audit lines (keyed by request/grant/session id). */
+function closers(lines: readonly AuditLine[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const a of lines) {
+    if (a.type !== 'grant.revoked' && a.type !== 'session.terminated') continue;
+    const text = `${a.type === 'grant.revoked' ? 'revoked' : 'terminated'} by ${actorLabel(a.actor)}${a.data?.reason ? `: ${String(a.data.reason)}` : ''}`;
+    for (const id of [a.subject?.requestId, a.subject?.grantId, a.subject?.sessionId]) if (typeof id === 'string') out.set(id, text);
+  }
+  return out;
+}
+
+/** A section of the report: a function of the input, so a conduit (PLC operations…) adds its own without touching the rest. */
+export type ReportSection = (r: ReportInput) => string;
+
+export function renderReport(r: ReportInput, extra: readonly ReportSection[] = []): string {
   const { rows, slice, period } = r;
   const tz = r.site?.timezone ?? 'UTC';
-  const when = (ms: number) => `${new Date(ms).toISOString()} (${formatLocal(ms, tz)})`;
+  const when = (ms: number) => `${formatLocal(ms, tz)} (${new Date(ms).toISOString()})`;
+  const local = localClock(tz);
+  const closedBy = closers(r.alerts.sample);
+  const zoneNote = `<p class="muted">Times are site time (${esc(tz)}).</p>`;
   const c = (type: string) => slice.counts[type] ?? 0;
   const name = (id: string) => rows.users.get(id)?.name ?? id;
   const zoneOf = new Map(rows.targets.map((t) => [t.id, t.zone ?? '']));
@@ -82,7 +115,7 @@ export function renderReport(r: ReportInput): string {
 ${kv([
   ['Period (from, inclusive)', when(period.fromMs)],
   ['Period (to, exclusive)', when(period.toMs)],
-  ['Generated', r.generatedAt],
+  ['Generated', when(Date.parse(r.generatedAt))],
   ['Exported by', r.exportedBy],
   ['Gateway version', r.version],
   ['Signing key (Ed25519)', r.keyId],
@@ -99,6 +132,7 @@ ${r.notes.length ? `<ul>${r.notes.map((n) => `<li class="warn">${esc(n)}</li>`).
 ${kv([
   ['Access requests', `${rows.requests.length} (${countBy(rows.requests, (x) => x.state).map(([k, n]) => `${k}: ${n}`).join(', ') || 'none'})`],
   ['Emergency requests', num(rows.requests.filter((x) => x.emergency).length)],
+  ['Recordings that hold keystrokes (what was typed, passwords included)', `${rows.sessions.filter(recordsKeystrokes).length} of ${rows.sessions.filter((x) => x.recording).length}`],
   ['Sessions', `${rows.sessions.length} (${countBy(rows.sessions, (x) => `${x.protocol} via ${x.via}`).map(([k, n]) => `${k}: ${n}`).join(', ') || 'none'})`],
   ['Vendor organisations', countBy(rows.sessions, (x) => rows.users.get(x.userId)?.org ?? '?').map(([k, n]) => `${k} (${n})`).join(', ') || 'none'],
   ['Web logins / failed logins', `${c('auth.login')} / ${c('auth.login_failed')}`],
@@ -106,22 +140,28 @@ ${kv([
   ['Refused connections / refused API calls', `${c('session.refused')} / ${c('access.denied')}`],
 ])}
 <h3>Requests</h3>
+${zoneNote}
 ${table(
   ['Request', 'Created', 'Vendor', 'Target', 'Window', 'Purpose', 'State', 'Decisions'],
   rows.requests.slice(0, REPORT_ROWS).map((x) => [
-    x.id, x.createdAt, `${name(x.userId)} (${rows.users.get(x.userId)?.org ?? ''})`, x.targetId,
-    `${x.startsAt} – ${x.endsAt}${x.emergency ? ' EMERGENCY' : ''}`, x.purpose, x.state,
-    x.decisions.map((d) => `${d.verdict} by ${name(d.by)} at ${d.at}${d.reason ? `: ${d.reason}` : ''}`).join('; '),
+    x.id, local(x.createdAt), `${name(x.userId)} (${rows.users.get(x.userId)?.org ?? ''})`, x.targetId,
+    `${local(x.startsAt)} – ${local(x.endsAt)}${x.emergency ? ' EMERGENCY' : ''}`, x.purpose, x.state,
+    [
+      ...x.decisions.map((d) => `${d.verdict === 'approve' ? 'approved' : 'denied'} by ${name(d.by)} at ${local(d.at)}${d.reason ? `: ${d.reason}` : ''}`),
+      ...(x.state === 'revoked' ? [closedBy.get(x.id) ?? (x.grantId && closedBy.get(x.grantId)) ?? `revoked${x.closedReason ? `: ${x.closedReason}` : ''}`] : []),
+      ...(x.state !== 'revoked' && x.closedReason ? [x.closedReason] : []),
+    ].join('; '),
   ]),
   rows.requests.length, 'access requests', 'requests.csv',
 )}
 <h3>Sessions</h3>
 ${table(
-  ['Session', 'Vendor', 'Target', 'Zone', 'Started', 'Ended', 'End reason', 'Commands', 'Recording'],
+  ['Session', 'Vendor', 'Target', 'Zone', 'Started', 'Ended', 'How it ended', 'Commands', 'Recording', 'Keystrokes'],
   rows.sessions.slice(0, REPORT_ROWS).map((s) => [
-    s.id, name(s.userId), s.targetId, zoneOf.get(s.targetId), s.startedAt, s.endedAt ?? 'live', s.endReason,
+    s.id, name(s.userId), s.targetId, zoneOf.get(s.targetId), local(s.startedAt), s.endedAt ? local(s.endedAt) : 'live',
+    s.endReason === 'terminated' && closedBy.has(s.id) ? closedBy.get(s.id) : endReasonText(s.endReason),
     rows.commandCounts.get(s.id)?.total ?? 0,
-    `${recordingState(s)}${s.recording?.sha256 ? ` sha256 ${s.recording.sha256}` : ''}`,
+    recordingState(s), s.recording ? (recordsKeystrokes(s) ? 'recorded' : 'not recorded') : '',
   ]),
   rows.sessions.length, 'sessions', 'sessions.csv',
 )}`;
@@ -150,7 +190,7 @@ ${kv([
 ${table(
   ['Seq', 'At', 'Event', 'By', 'Session', 'Target', 'Detail'],
   r.alerts.sample.map((a) => [
-    a.seq, a.at, a.type, actorLabel(a.actor), a.subject?.sessionId, a.subject?.targetId,
+    a.seq, local(a.at), a.type, actorLabel(a.actor), a.subject?.sessionId, a.subject?.targetId,
     [a.data?.text, a.data?.reason ?? a.data?.rule].filter((v) => v !== undefined).join(' — '),
   ]),
   r.alerts.total, 'incidents', 'alerts.csv',
@@ -168,7 +208,7 @@ ${table(
   ['At', 'Session', 'Vendor', 'Target', 'Verdict', 'Command'],
   rows.commands.slice(0, REPORT_ROWS).map((x) => {
     const s = sessionOf.get(x.sessionId);
-    return [x.at, x.sessionId, s ? name(s.userId) : '', s?.targetId, x.verdict, x.text];
+    return [local(x.at), x.sessionId, s ? name(s.userId) : '', s?.targetId, x.verdict, x.text];
   }),
   rows.commands.length, 'commands', 'commands.csv',
 )}
@@ -176,12 +216,13 @@ ${table(
 ${table(
   ['At', 'By', 'Session', 'Target', 'File', 'Direction', 'Bytes', 'SHA-256'],
   r.transfers.sample.map((a) => [
-    a.at, actorLabel(a.actor), a.subject?.sessionId, a.subject?.targetId,
+    local(a.at), actorLabel(a.actor), a.subject?.sessionId, a.subject?.targetId,
     a.type === 'clipboard.transferred' ? `(clipboard, ${String(a.data?.mimetype ?? '')})` : (a.data?.name ?? a.data?.path), a.data?.direction,
     a.data?.size ?? a.data?.bytes, a.data?.sha256,
   ]),
   r.transfers.total, 'file and clipboard transfers', 'audit.jsonl',
-)}`;
+)}
+${r.plcSection ?? ''}`;
 
   const zones = countBy(rows.targets, (t) => t.zone ?? '(unknown)');
   const assets = `<h2>5. Asset inventory: targets and zones</h2>
@@ -210,6 +251,7 @@ ${logging}
 ${incident}
 ${change}
 ${assets}
+${extra.map((section) => section(r)).join('\n')}
 </body></html>
 `;
 }

@@ -5,7 +5,7 @@ import type { DbData } from '../store.js';
 import type { AuditLine } from './audit-slice.js';
 import type { Cell } from './csv.js';
 import { inPeriod, type Period } from './period.js';
-import { recordingState } from './recordings.js';
+import { recordingState, recordsKeystrokes } from './recordings.js';
 
 /** One row of the asset inventory; name and zone are unknown when exported from a storage folder alone. */
 export interface InventoryTarget {
@@ -96,6 +96,7 @@ export const SESSION_COLUMNS = [
   'session_id', 'started_at', 'ended_at', 'end_reason', 'user_id', 'user_name', 'user_email', 'org',
   'target_id', 'zone', 'protocol', 'via', 'source_ip', 'request_id', 'grant_id', 'commands', 'commands_alerted',
   'commands_blocked', 'recording_state', 'recording_path', 'recording_sha256', 'recording_bytes', 'recording_in_pack',
+  'recording_keystrokes',
 ] as const;
 
 export function sessionCells(rows: PeriodRows, inPack: ReadonlyMap<string, string>) {
@@ -106,6 +107,7 @@ export function sessionCells(rows: PeriodRows, inPack: ReadonlyMap<string, strin
       s.id, s.startedAt, s.endedAt, s.endReason, ...userCells(rows.users, s.userId), s.targetId, zones.get(s.targetId),
       s.protocol, s.via, s.sourceIp, s.requestId, s.grantId, n?.total ?? 0, n?.alerted ?? 0, n?.blocked ?? 0,
       recordingState(s), s.recording?.path, s.recording?.sha256, s.recording?.bytes, inPack.get(s.id),
+      s.recording ? (recordsKeystrokes(s) ? 'yes' : 'no') : '',
     ];
   };
 }

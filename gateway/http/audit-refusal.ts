@@ -24,6 +24,13 @@ export interface RefusalAuditOptions {
 export const isRefusal = (status: number): boolean => status === 401 || status === 403;
 
 /**
+ * The page's own "am I signed in?" question (`GET /api/me` without a session) is how every visit to the sign-in
+ * page starts: answering "no" refuses nothing, so it is not audited (every other 401/403 still is).
+ */
+const isSignInProbe = (err: GatehouseError, req: Request): boolean =>
+  err.code === 'login_required' && req.method === 'GET' && (req.originalUrl.split('?')[0] ?? '') === '/api/me';
+
+/**
  * The hook http/errors.ts calls for each refusal (the one place they are audited). Why a cap: a client
  * hammering a refused route must not grow the audit log without bound; what is suppressed is not lost
  * silently — the next audited refusal from that IP carries `suppressed: n`, and a count no later refusal
@@ -44,7 +51,7 @@ export function auditRefusals(opts: RefusalAuditOptions): RefusalHook {
   const timer = setInterval(() => detach(flush(), opts.logger, 'could not flush suppressed refusals'), 60_000);
   timer.unref();
   const hook = async (err: GatehouseError, req: Request) => {
-    if (!isRefusal(err.status)) return;
+    if (!isRefusal(err.status) || isSignInProbe(err, req)) return;
     const ip = req.socket.remoteAddress ?? 'unknown';
     if (!limiter.hit(ip).ok) {
       suppressed.set(ip, (suppressed.get(ip) ?? 0) + 1);

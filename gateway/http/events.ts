@@ -2,12 +2,18 @@
 import { Router } from 'express';
 import { requireAuth } from '../auth/context.js';
 import type { Broker } from '../broker.js';
+import { factsOf } from '../broker/facts.js';
+import type { AlertListener } from '../command-alerts.js';
+import type { ActorFacts } from '../core/access.js';
 import { GatehouseError } from '../errors.js';
 
 export interface EventsDeps {
   broker: Pick<Broker, 'onChange' | 'canSee' | 'view' | 'currentUser'>;
   /** WebSessions.onSessionEnded: a stream ends with the web session it was opened under (logout, expiry). */
   onSessionEnded?: (listener: (sessionId: string, reason: string) => void) => () => void;
+  /** Alerted and blocked commands as they happen: sent as `command.alert` to those who may watch the session. */
+  onAlert?: (listener: AlertListener) => () => void;
+  mayWatch?: (user: ActorFacts, targetId: string) => boolean;
   /** Comment lines that keep proxies and the browser from timing the stream out (default 15 s). */
   heartbeatMs?: number;
   /** Open streams per user (default 5, a few tabs): each holds a socket and a listener. */
@@ -18,7 +24,8 @@ export interface EventsDeps {
 
 /**
  * Events: `request.changed` with `{ type, request }` (type = the audit event, request = the same view GET
- * /api/requests/:id answers for this user), and `session.ended` just before the stream closes. No ids
+ * /api/requests/:id answers for this user), `command.alert` (an alerted or blocked command on a session this user
+ * may watch), and `session.ended` just before the stream closes. No ids
  * and no replay: a page that reconnects reloads its list, which is simpler than a resumable log.
  */
 export function eventsRouter(deps: EventsDeps): Router & { closeAll(): void } {
@@ -61,6 +68,10 @@ export function eventsRouter(deps: EventsDeps): Router & { closeAll(): void } {
       if (!current || !deps.broker.canSee(current, request)) return;
       send('request.changed', { type, request: deps.broker.view(current, request) });
     });
+    const offAlert = deps.onAlert?.((a) => {
+      const current = deps.broker.currentUser(user.id);
+      if (current && deps.mayWatch?.(factsOf(current), a.targetId)) send('command.alert', a);
+    });
     const offEnded = deps.onSessionEnded?.((sessionId, reason) => {
       if (sessionId !== session.id) return;
       send('session.ended', { reason });
@@ -76,6 +87,7 @@ export function eventsRouter(deps: EventsDeps): Router & { closeAll(): void } {
       clearInterval(heartbeat);
       offChange();
       offEnded?.();
+      offAlert?.();
       const n = (perUser.get(user.id) ?? 1) - 1;
       if (n > 0) perUser.set(user.id, n);
       else perUser.delete(user.id);

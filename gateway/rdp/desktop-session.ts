@@ -5,7 +5,7 @@ import { resolveSecret } from '../config.js';
 import { type Actor, type SessionEndReason, type SessionRecord, userActor } from '../core/model.js';
 import type { Deps } from '../deps.js';
 import type { SessionRegistry } from '../sessions.js';
-import type { DesktopAdmission } from './admission.js';
+import { type ConnectProof, requireProof } from '../admission/connect.js';
 import { describeEnd, type GuacdEnd, GuacdError, type GuacdLink } from './guacd.js';
 import { certCheckOf, GUAC_STATUS, meaningOfGuacdError } from './guacd-status.js';
 import { type ClientSize, mustUnderstand, vendorParams } from './params.js';
@@ -46,7 +46,8 @@ export const DEFAULT_TUNING: DesktopTuning = {
 export interface DesktopSessionOptions {
   deps: Deps;
   registry: SessionRegistry;
-  admission: DesktopAdmission;
+  /** The vendor's admission: the guacd handshake below is the target connection, and only a proof opens it. */
+  admission: ConnectProof<'rdp'>;
   sessionId: string;
   ip: string;
   size: ClientSize;
@@ -113,6 +114,7 @@ export class DesktopSession {
   private markRecorded!: () => void;
 
   constructor(private readonly o: DesktopSessionOptions) {
+    requireProof(o.admission, 'rdp');
     this.id = o.sessionId;
     this.startedAt = o.deps.clock.now();
     this.actor = userActor(o.admission.user, o.ip);

@@ -8,7 +8,7 @@ import type { Deps } from '../deps.js';
 import { notFound, unavailable } from '../errors.js';
 import type { WsRoute } from '../http/ws.js';
 import type { SessionRegistry } from '../sessions.js';
-import { admitVendor } from './admission.js';
+import { admitFromBrowser, auditRefused } from '../admission/connect.js';
 import { admitWatcher } from '../watch-admission.js';
 import { DEFAULT_TUNING, DesktopSession, type DesktopTuning } from './desktop-session.js';
 import { runViewer } from './desktop-viewer.js';
@@ -70,7 +70,7 @@ export function rdpRoute(o: RdpRouteOptions): RdpRoute {
         };
       }
 
-      const admission = admitVendor(deps, auth, ticket.grantId);
+      const admission = admitFromBrowser(deps, auth, ticket.grantId, 'rdp');
       let link: GuacdLink;
       try {
         link = await dial();
@@ -78,7 +78,7 @@ export function rdpRoute(o: RdpRouteOptions): RdpRoute {
         // The vendor gets a plain line; where guacd lives and why it failed go to the audit trail and the log.
         const detail = err instanceof GuacdError ? err.message : String(err);
         const subject = { grantId: admission.request.grantId, requestId: admission.request.id, userId: admission.user.id, targetId: admission.target.id };
-        await deps.audit.append({ type: 'session.refused', actor: userActor(admission.user, ip), subject, data: { code: 'guacd_unreachable', reason: detail, via: 'rdp', ip } });
+        await auditRefused(deps.audit, { actor: userActor(admission.user, ip), subject, code: 'guacd_unreachable', reason: detail, via: 'rdp', ip });
         throw unavailable('guacd_unreachable', "the remote desktop service (guacd) is not reachable; tell the site's Gatehouse admin");
       }
       return {

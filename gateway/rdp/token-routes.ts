@@ -7,7 +7,7 @@ import { requireAuth } from '../auth/context.js';
 import { isoTime } from '../clock.js';
 import type { Deps } from '../deps.js';
 import type { SessionRegistry } from '../sessions.js';
-import { admitVendor } from './admission.js';
+import { admitFromBrowser } from '../admission/connect.js';
 import { admitWatcher } from '../watch-admission.js';
 import { parseClientSize } from './params.js';
 import { newRdpSessionId } from './rdp-route.js';
@@ -30,7 +30,7 @@ export function rdpTokenRouter(o: RdpTokenRouterOptions): Router {
     const size = parseClientSize(req.body);
     const grantId = String(req.params.grantId);
     // Checked now so the page can ask for a step-up or explain a closed window before it opens anything.
-    const a = admitVendor(deps, auth, ID.test(grantId) ? grantId : '');
+    const a = admitFromBrowser(deps, auth, ID.test(grantId) ? grantId : '', 'rdp');
     const sessionId = newRdpSessionId();
     const t = tokens.mint({ userId: auth.user.id, webSessionId: auth.session.id }, { kind: 'connect', grantId: a.request.grantId, sessionId }, size);
     res.status(201).json({

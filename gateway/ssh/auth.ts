@@ -5,7 +5,7 @@ import { utils } from './ssh2.js';
 import { isTotpEnrolled, verifyTotp } from '../auth/totp.js';
 import type { TargetConfig } from '../config.js';
 import { type AccessRequest, type Actor, type SshKey, type User, userActor } from '../core/model.js';
-import { canConnect, pickRequestForConnect } from '../core/policy.js';
+import { admitConnect, type ConnectProof, TARGET_ID } from '../admission/connect.js';
 import type { Deps } from '../deps.js';
 import { asStorageError } from '../storage/faults.js';
 import { sshFingerprint } from './host-keys.js';
@@ -28,13 +28,11 @@ export interface Refusal {
 }
 
 export interface AuthHooks {
-  /** After TOTP and the grant check: connect the target (or throw a Refusal-shaped error). */
-  admit(a: Authenticated): Promise<Refusal | undefined>;
+  /** After TOTP and the grant check: connect the target with `proof` (or answer the refusal). */
+  admit(a: Authenticated, proof: ConnectProof<'ssh'>): Promise<Refusal | undefined>;
   /** Tell the vendor `r.line`, audit it, disconnect. */
   refuse(r: Refusal, ctx?: KeyboardAuthContext): void;
 }
-
-const TARGET_ID = /^[a-z0-9-]{1,63}$/;
 
 
 /** Per-connection authentication state machine (ssh2's `authentication` events). */
@@ -140,25 +138,12 @@ export class SshAuth {
             : 'wrong verification code';
       return refuse(totp.code, why, false);
     }
-    // The user as of now (roles may have changed at their last login), not as of the key lookup.
-    const user = this.deps.store.data.users.find((u) => u.id === v.user.id) ?? v.user;
-    const target = this.deps.config.targets.find((t) => t.id === login);
-    const now = this.deps.clock.now();
-    const facts = { userId: user.id, groups: user.groups, roles: user.roles };
-    // Why the same words for an unknown target and no grant: the refusal must not reveal which targets exist.
-    if (!target?.ssh) return refuse('no_grant', `no approved access to ${TARGET_ID.test(login) ? login : 'that target'}`);
-    const request = pickRequestForConnect(this.deps.store.data.requests, user.id, target.id, 'ssh', now);
-    const decision = canConnect(facts, request, target, 'ssh', now, this.deps.config.site.timezone);
-    if (!decision.allow)
-      return refuse(decision.code, decision.code === 'no_grant' ? `no approved access to ${target.id}` : decision.reason);
-    if (!request?.grantId) return refuse('no_grant', `no approved access to ${target.id}`);
-    const admitted: Authenticated = {
-      user,
-      key: v.key,
-      target: target as Authenticated['target'],
-      request: request as Authenticated['request'],
-    };
-    const refusal = await this.hooks.admit(admitted);
+    // The grant check is admission/connect.ts's, with the user as of now (roles may have changed at their last login).
+    const a = admitConnect(this.deps, { user: v.user }, { targetId: login }, 'ssh', this.deps.clock.now());
+    if (!a.ok) return refuse(a.refusal.code, a.refusal.reason);
+    const { user, target, request } = a.proof;
+    const admitted: Authenticated = { user, key: v.key, target, request };
+    const refusal = await this.hooks.admit(admitted, a.proof);
     if (refusal) return this.hooks.refuse({ ...refusal, actor, subject: { ...subject, ...refusal.subject } }, ctx);
     this.done = admitted;
     ctx.accept();

@@ -13,6 +13,18 @@ import { readShellInput } from './shell-input.js';
 import type { Recorder, VendorChannel } from './channel-types.js';
 import { clampSize, ResizeGate } from './terminal-size.js';
 
+/**
+ * The recorder a channel feeds the vendor's input to where the target does not record keystrokes: input is
+ * dropped here, before the recorder, so no "i" event is written; command capture reads the screen, not this.
+ */
+export const withoutKeystrokes = (rec: Recorder): Recorder => ({
+  output: (b) => rec.output(b),
+  input: () => true,
+  resize: (c, r) => rec.resize(c, r),
+  marker: (l) => rec.marker(l),
+  drained: () => rec.drained(),
+});
+
 /** What a channel needs from its connection-level session (session.ts). */
 export interface ChannelHost {
   target: Client;
@@ -179,6 +191,7 @@ async function run(
     if (j.verdict === 'blocked') {
       const line = CRLF(`command blocked: ${j.reason ?? 'not allowed on this target'}`);
       rec.output(line);
+      host.observe(line);
       front.stderr.write(line);
       front.exit(126);
       return void front.end();
@@ -229,7 +242,7 @@ async function run(
     }
   };
   for (const name of live.pendingSignals.splice(0)) live.signal(name);
-  readShellInput({ front, back, valve, rec, capture, judge: (t) => host.judge(t, 'shell'), notice: (l) => {
+  readShellInput({ front, back, valve, rec: host.targetConfig.recording.keystrokes ? rec : withoutKeystrokes(rec), capture, judge: (t) => host.judge(t, 'shell'), notice: (l) => {
     const b = CRLF(l);
     rec.output(b);
     host.observe(b);

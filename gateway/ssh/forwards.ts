@@ -3,6 +3,9 @@ import type { Client, Connection, ServerChannel } from 'ssh2';
 import type { TargetConfig } from '../config.js';
 import { ALWAYS_REFUSED, forwardDecision } from './channels.js';
 import { pipeBoth } from './pipe.js';
+import { PLC_PORTS, type PlcProtocol } from '../conduit/operation.js';
+import { pipeInspected } from '../conduit/pipe-inspected.js';
+import type { SessionConduit } from '../conduit/session-conduit.js';
 
 type ForwardInfo = { destIP: string; destPort: number; srcIP: string; srcPort: number };
 
@@ -11,7 +14,9 @@ export interface ForwardHost {
   targetConfig: TargetConfig;
   target: Client;
   refused(kind: string, detail: Record<string, unknown>): void;
-  forwardOpened(destination: string): void;
+  forwardOpened(destination: string, inspected?: PlcProtocol): void;
+  /** Where an inspected forward's operations are judged and recorded. */
+  conduit: Pick<SessionConduit, 'forward'>;
 }
 
 /** `ssh -L` / `ssh -W`: checked against the list, then opened from the target's side (forwardOut). */
@@ -29,9 +34,24 @@ export function handleForward(s: ForwardHost, accept: () => ServerChannel, rejec
     }
     const front = accept();
     if (!front) return back.close();
-    s.forwardOpened(`${info.destIP}:${info.destPort}`);
-    pipeBoth(front, back);
+    const destination = `${info.destIP}:${info.destPort}`;
+    const protocol = inspectedProtocol(s.targetConfig, destination, Number(info.destPort));
+    s.forwardOpened(destination, protocol);
+    if (!protocol) return pipeBoth(front, back);
+    const f = s.conduit.forward(destination, protocol);
+    pipeInspected(front, back, protocol, f.record, f.done);
   });
+}
+
+/**
+ * What a forward is read as: the protocol its forwarding entry declares (`tcp`: none), else the one its
+ * port is known for (502 Modbus/TCP, 102 ISO-on-TCP). Why by port too: a PLC port on a plain entry is
+ * still a PLC, and the rules should see it without the site having to say so.
+ */
+export function inspectedProtocol(target: Pick<TargetConfig, 'forwardProtocols'>, destination: string, port: number): PlcProtocol | undefined {
+  const declared = target.forwardProtocols?.[destination];
+  if (declared) return declared === 'tcp' ? undefined : declared;
+  return PLC_PORTS[port];
 }
 
 const GLOBAL_REFUSED: Record<string, keyof typeof ALWAYS_REFUSED> = {

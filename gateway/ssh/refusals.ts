@@ -1,5 +1,6 @@
 // How refusals reach the vendor (one line, during authentication) and the audit log (once per burst for floods).
 import type { Connection, KeyboardAuthContext } from 'ssh2';
+import { auditRefused } from '../admission/connect.js';
 import type { Deps } from '../deps.js';
 import { oneLine } from '../text.js';
 import type { Authenticated, Refusal } from './auth.js';
@@ -78,9 +79,7 @@ export class BurstAudit {
     if (b) this.report(ip, b);
     if (this.bursts.size >= 1000) this.flush();
     this.bursts.set(ip, { start: now, count: 0, reasons: new Set() });
-    await this.deps.audit
-      .append({ type: 'session.refused', actor: { kind: 'anonymous', ip }, data: { code: reason, via: 'ssh', ip, burst: 'first' } })
-      .catch(() => undefined);
+    await auditRefused(this.deps.audit, { actor: { kind: 'anonymous', ip }, code: reason, via: 'ssh', ip, data: { burst: 'first' } }).catch(() => undefined);
   }
 
   /** Reports every burst's suppressed count (at stop, or when the table is full). */
@@ -91,9 +90,8 @@ export class BurstAudit {
 
   private report(ip: string, b: { count: number; reasons: Set<string> }): void {
     if (b.count === 0) return;
-    void this.deps.audit
-      .append({ type: 'session.refused', actor: { kind: 'anonymous', ip }, data: { code: [...b.reasons].join(','), via: 'ssh', ip, burst: 'summary', count: b.count } })
-      .catch(() => undefined);
+    const code = [...b.reasons].join(',');
+    void auditRefused(this.deps.audit, { actor: { kind: 'anonymous', ip }, code, via: 'ssh', ip, data: { burst: 'summary', count: b.count } }).catch(() => undefined);
     b.count = 0;
   }
 }

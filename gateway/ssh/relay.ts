@@ -3,6 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Client, utils } from './ssh2.js';
 import { resolveSecret, type SshTargetConfig } from '../config.js';
 import { sshFingerprint } from './host-keys.js';
+import { type ConnectProof, requireProof } from '../admission/connect.js';
 
 export type RelayFailure =
   | { code: 'hostkey_mismatch'; presented: string }
@@ -33,8 +34,13 @@ function credentialOf(ssh: SshTargetConfig, cwd?: string): { privateKey: string 
   return parsed && !(parsed instanceof Error) ? { privateKey: secret } : { password: secret };
 }
 
-/** Opens and authenticates the target connection; rejects with RelayError (never a half-open client). */
-export function connectTarget(ssh: SshTargetConfig, opts: RelayOptions = {}): Promise<Client> {
+/**
+ * Opens and authenticates the connection to the admitted target; rejects with RelayError (never a half-open
+ * client). Why a proof and not the target's settings: no path reaches a target without admission/connect.ts.
+ */
+export function connectTarget(proof: ConnectProof<'ssh'>, opts: RelayOptions = {}): Promise<Client> {
+  requireProof(proof, 'ssh');
+  const ssh = proof.target.ssh;
   let credential: ReturnType<typeof credentialOf>;
   try {
     credential = credentialOf(ssh, opts.cwd);

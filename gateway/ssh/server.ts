@@ -5,6 +5,7 @@ import { Server } from './ssh2.js';
 import { parseHostPort, resolveConfigPath } from '../config.js';
 import type { Deps } from '../deps.js';
 import type { SessionRegistry } from '../sessions.js';
+import { auditRefused } from '../admission/connect.js';
 import { type Authenticated, type Refusal, SshAuth } from './auth.js';
 import { type HostKey, loadHostKeys } from './host-keys.js';
 import { connectTarget, RelayError } from './relay.js';
@@ -60,9 +61,9 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
     let gone = false;
     pending.add(client);
     const auth = new SshAuth(deps, ip, {
-      admit: async (a: Authenticated): Promise<Refusal | undefined> => {
+      admit: async (a: Authenticated, proof): Promise<Refusal | undefined> => {
         try {
-          target = await connectTarget(a.target.ssh, o.cwd ? { cwd: o.cwd } : {});
+          target = await connectTarget(proof, o.cwd ? { cwd: o.cwd } : {});
         } catch (err) {
           return refusalFor(deps, a, err instanceof RelayError ? err : new RelayError({ code: 'target_unreachable', detail: String(err) }));
         }
@@ -74,8 +75,7 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
       },
       refuse: (r, ctx) => {
         // Not awaited (the vendor hears the refusal now), but caught: a full disk must not become an unhandled rejection.
-        deps.audit
-          .append({ type: 'session.refused', actor: r.actor, subject: r.subject, data: { code: r.code, reason: r.line, via: 'ssh', ip, ...r.data } })
+        auditRefused(deps.audit, { actor: r.actor, subject: r.subject, code: r.code, reason: r.line, via: 'ssh', ip, ...(r.data ? { data: r.data } : {}) })
           .catch((err: unknown) => deps.logger.error({ err, ip, code: r.code }, 'could not audit an SSH refusal'));
         showRefusal(client, r.line, ctx);
       },

@@ -15,6 +15,8 @@ import { type ChannelHost, handleSessionChannel, type PtyRequest, type TrackedCh
 import type { Recorder } from './channel-types.js';
 import { handleForward, refuseGlobalRequests } from './forwards.js';
 import type { FileChange, FileTransfer } from './sftp-audit.js';
+import { SessionConduit } from '../conduit/session-conduit.js';
+import type { PlcProtocol } from '../conduit/operation.js';
 import { detach } from '../background.js';
 import { asStorageError } from '../storage/faults.js';
 import { RECORDINGS_FAULT } from '../storage/monitor.js';
@@ -59,6 +61,8 @@ export class VendorSession implements ChannelHost {
   private readonly watchers = new Set<TerminalWatcher>();
   private screen: CommandCapture | undefined;
   private readonly rules: CompiledCommandRules;
+  /** PLC operations in this session's forwards: judged, recorded, held for a supervisor, told to viewers. */
+  readonly conduit: SessionConduit;
   private refusals = 0;
   private endReason: SessionEndReason | undefined;
   /** close() disconnects the vendor itself, once the channels' output is delivered. */
@@ -80,6 +84,16 @@ export class VendorSession implements ChannelHost {
     this.rules = compileRules(o.auth.target.commands);
     this.ended = new Promise((r) => (this.resolveEnded = r));
     this.ready = new Promise((r) => (this.markReady = r));
+    this.conduit = new SessionConduit({
+      deps: o.deps,
+      rules: o.auth.target.plcRules,
+      actor: this.actor,
+      subject: this.subject,
+      later: (p) => this.later(p),
+      tell: (e) => {
+        for (const w of this.watchers) w.plc?.(e);
+      },
+    });
     // Listeners go on at once: ssh2 refuses a channel that arrives while no listener is attached, and the
     // client opens its channel right after auth. Work on a channel waits for `ready` (record + registry).
     const { ssh } = o;
@@ -127,6 +141,7 @@ export class VendorSession implements ChannelHost {
         close: (reason, message) => this.close(reason, message),
         warn: (message) => this.warn(message),
         watch: (w) => this.watch(w),
+        plc: this.conduit,
       });
     } catch (err) {
       // Why: the grant was revoked or ended between the check at login and now.
@@ -143,13 +158,13 @@ export class VendorSession implements ChannelHost {
         width: pty?.cols ?? 80,
         height: pty?.rows ?? 24,
         ...(pty?.term ? { term: pty.term } : {}),
-        gatehouse: { session: this.id, grant: auth.request.grantId, user: auth.user.id, target: auth.target.id },
+        gatehouse: { session: this.id, grant: auth.request.grantId, user: auth.user.id, target: auth.target.id, keystrokes: auth.target.recording.keystrokes },
       };
       const w = await CastWriter.open(path, header, deps.clock);
       w.onFailure((err) => detach(this.recordingFailed(err), deps.logger, 'could not end a session whose recording failed'));
       await deps.store.update((d) => {
         const s = d.sessions.find((x) => x.id === this.id);
-        if (s) s.recording = { path: relative(deps.storageDir, path) };
+        if (s) s.recording = { path: relative(deps.storageDir, path), keystrokes: auth.target.recording.keystrokes };
       });
       return w;
     })();
@@ -190,6 +205,7 @@ export class VendorSession implements ChannelHost {
       },
       resize: (c, r) => (queue ? undefined : w.resize(c, r)),
       ended: (reason) => w.ended(reason),
+      plc: (e) => w.plc?.(e),
     };
     this.watchers.add(proxy); // before the snapshot is asked for, in the same tick: the two agree on "now"
     const screen = this.screen;
@@ -205,8 +221,8 @@ export class VendorSession implements ChannelHost {
     this.later(this.o.deps.audit.append({ type: 'channel.refused', actor: this.actor, subject: this.subject, data: { kind, ...detail } }));
   }
 
-  forwardOpened(dest: string): void {
-    this.later(this.o.deps.audit.append({ type: 'forward.opened', actor: this.actor, subject: this.subject, data: { destination: dest } }));
+  forwardOpened(dest: string, protocol?: PlcProtocol): void {
+    this.later(this.o.deps.audit.append({ type: 'forward.opened', actor: this.actor, subject: this.subject, data: { destination: dest, ...(protocol ? { inspected: protocol } : {}) } }));
   }
 
   fileTransferred(t: FileTransfer): void {
@@ -229,6 +245,10 @@ export class VendorSession implements ChannelHost {
     const stored = this.o.deps.commands.append({ id, sessionId: this.id, at, text, verdict: d.verdict, ...(d.rule ? { rule: d.rule.match } : {}) });
     this.later(stored);
     this.later(stored.catch(() => undefined).then(() => this.o.deps.audit.append({ type, actor: this.actor, subject: { ...this.subject, commandId: id }, data: { text, via, verdict: d.verdict, wouldBe: d.wouldBe, mode: this.rules.mode, ...rule } })));
+    if (d.verdict !== 'allowed') {
+      const a = this.o.auth;
+      this.o.deps.alerts?.publish({ sessionId: this.id, targetId: a.target.id, userId: a.user.id, userName: a.user.name, verdict: d.verdict, text, ...(d.rule ? { reason: d.rule.reason } : {}), at });
+    }
     return { verdict: d.verdict, ...(d.rule ? { reason: d.rule.reason } : {}) };
   }
 
@@ -287,6 +307,7 @@ export class VendorSession implements ChannelHost {
     const { deps } = this.o;
     const reason = this.endReason ?? 'error';
     this.unregister?.();
+    this.conduit.end();
     for (const w of this.watchers) w.ended(reason);
     this.watchers.clear();
     this.target.end();

@@ -36,6 +36,8 @@ export interface AuditPort {
   head(): { seq: number; hash: string };
   verify(): Promise<VerifyResult>;
   readonly keyId: string;
+  /** The signing key's file when it is kept outside the storage folder (audit.signingKey). */
+  readonly signingKeyFile?: string | undefined;
   stats(): AuditStats;
   /** The committed lines newest first, where they are not audit.jsonl in storage.dir (PostgreSQL). */
   linesBackward?(): AsyncIterable<Buffer>;

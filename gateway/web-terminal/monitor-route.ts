@@ -43,6 +43,7 @@ export function monitorRoute(o: MonitorRouteOptions): WsRoute {
             if (closed || ws.readyState !== Ws.OPEN) return;
             if (ws.bufferedAmount > maxBuffered) {
               closed = true;
+              offAlerts?.();
               stop?.();
               return ws.close(4008, 'viewer too slow');
             }
@@ -50,14 +51,20 @@ export function monitorRoute(o: MonitorRouteOptions): WsRoute {
           };
           // Read-only: anything the viewer sends is ignored, never relayed.
           ws.on('message', () => undefined);
+          // Alerted and blocked commands reach the viewer as the vendor's Enter is judged, before the notice bytes.
+          const offAlerts = deps.alerts?.subscribe((a) => {
+            if (a.sessionId === live.id) send(JSON.stringify({ type: 'alert', verdict: a.verdict, text: a.text, reason: a.reason ?? '', at: a.at }));
+          });
           ws.once('close', () => {
             closed = true;
+            offAlerts?.();
             stop?.();
           });
           watch({
             screen: (s) => send(JSON.stringify({ type: 'screen', ...s, sessionId: live.id, targetId: live.targetId, userId: live.userId, userName: vendor?.name ?? live.userId, startedAt: live.startedAt })),
             output: (b) => send(b),
             resize: (cols, rows) => send(JSON.stringify({ type: 'resize', cols, rows })),
+            plc: (event) => send(JSON.stringify({ ...event, type: 'plc', event: event.type })),
             ended: (reason) => {
               send(JSON.stringify({ type: 'ended', reason }));
               if (ws.readyState === Ws.OPEN) ws.close(1000, 'session ended');

@@ -1,12 +1,10 @@
 // /ws/ssh/:grantId — the browser terminal: the same grant check, target relay, recording and command rules as
 // native SSH, behind the web session, a same-origin page and a fresh TOTP step-up.
 import type { WebSocket } from 'ws';
-import { requireFreshStepUp } from '../auth/step-up.js';
-import { factsOf } from '../broker/facts.js';
+import { admitFromBrowser, auditRefused } from '../admission/connect.js';
 import { userActor } from '../core/model.js';
-import { canConnect } from '../core/policy.js';
 import type { Deps } from '../deps.js';
-import { denied, unavailable } from '../errors.js';
+import { unavailable } from '../errors.js';
 import type { WsRoute } from '../http/ws.js';
 import type { SessionRegistry } from '../sessions.js';
 import type { Live, PtyRequest } from '../ssh/channel-relay.js';
@@ -44,21 +42,13 @@ export function terminalRoute(o: TerminalRouteOptions): TerminalRoute {
     },
     pattern: /^\/ws\/ssh\/(?<grantId>[A-Za-z0-9_-]{1,80})$/,
     async accept({ auth, ip, params, query }) {
-      const now = deps.clock.now();
-      requireFreshStepUp(auth, now, deps.config.stepUp.maxAgeMinutes);
       // The user and the grant as the server knows them now; the path only names which grant.
-      const user = deps.store.data.users.find((u) => u.id === auth.user.id) ?? auth.user;
-      const request = deps.store.data.requests.find((r) => r.grantId === params.grantId && r.userId === user.id);
-      // Why one answer for "not yours" and "does not exist": the refusal must not confirm another user's grant id.
-      if (!request?.grantId) throw denied('no_grant', 'no approved access under this grant');
-      const target = deps.config.targets.find((t) => t.id === request.targetId);
-      if (!target?.ssh) throw denied('no_grant', 'no approved access under this grant');
-      const decision = canConnect(factsOf(user), request, target, 'ssh', now, deps.config.site.timezone);
-      if (!decision.allow) throw denied(decision.code, decision.reason);
-      const admission: Admission = { user, target: target as Admission['target'], request: request as Admission['request'] };
-      const client = await connectTarget(target.ssh, o.cwd ? { cwd: o.cwd } : {}).catch(async (err: unknown) => {
+      const proof = admitFromBrowser(deps, auth, params.grantId ?? '', 'ssh');
+      const { user, target, request } = proof;
+      const admission: Admission = proof;
+      const client = await connectTarget(proof, o.cwd ? { cwd: o.cwd } : {}).catch(async (err: unknown) => {
         const r = await refusalFor(deps, admission, err instanceof RelayError ? err : new RelayError({ code: 'target_unreachable', detail: String(err) }));
-        await deps.audit.append({ type: 'session.refused', actor: userActor(user, ip), subject: r.subject, data: { code: r.code, reason: r.line, via: 'web', ip } });
+        await auditRefused(deps.audit, { actor: userActor(user, ip), subject: r.subject, code: r.code, reason: r.line, via: 'web', ip });
         throw unavailable(r.code, r.line);
       });
       const pty: PtyRequest = clampSize({ term: 'xterm-256color', cols: size(query.get('cols'), 80), rows: size(query.get('rows'), 24), width: 0, height: 0, modes: {} });
@@ -67,7 +57,7 @@ export function terminalRoute(o: TerminalRouteOptions): TerminalRoute {
         abandon: () => {
           client.end();
           const r = abandoned(admission);
-          void deps.audit.append({ type: 'session.refused', actor: userActor(user, ip), subject: { ...r.subject, grantId: request.grantId }, data: { code: r.code, reason: r.line, via: 'web', ip } }).catch(() => undefined);
+          void auditRefused(deps.audit, { actor: userActor(user, ip), subject: { ...r.subject, grantId: request.grantId }, code: r.code, reason: r.line, via: 'web', ip }).catch(() => undefined);
         },
         open: (ws: WebSocket) => {
           const channel = new WsChannel(ws);

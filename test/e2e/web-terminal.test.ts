@@ -1,30 +1,18 @@
 // In Chromium: a vendor opens the browser terminal on a real sshd through the gateway and works in it; a supervisor
 // watches the session live from the screen it is at, then terminates it with a reason the vendor reads.
 import { mkdir } from 'node:fs/promises';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser } from '../helpers/browser.js';
-import { answerStepUp, enrolTotp, openAs } from '../helpers/e2e-people.js';
-import { type SshGateway, startSshGateway } from '../helpers/ssh-gateway.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { answerStepUp, openAs } from '../helpers/e2e-people.js';
+import { useE2eSshWorld } from '../helpers/e2e-ssh-world.js';
 
-let browser: Browser;
-let h: SshGateway;
-let supervisorSecret: string;
-const harness = () => ({ ...h, close: async () => undefined });
-
+const world = useE2eSshWorld();
 beforeAll(async () => {
-  h = await startSshGateway();
-  browser = await launchBrowser();
-  supervisorSecret = await enrolTotp(harness(), 'supervisor');
   await mkdir('test-results', { recursive: true });
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-  await h?.close();
 });
 
 describe('browser terminal and live view', () => {
   it('vendor works in the browser terminal; supervisor watches live and terminates it', async () => {
+    const { h, browser, supervisorSecret, harness } = world;
     const grant = await h.grant();
     const vendor = await openAs(browser, harness(), 'vendor', h.vendor.totpSecret, `/connect/${grant.grantId}`);
     const vp = vendor.page;

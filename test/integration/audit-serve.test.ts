@@ -25,7 +25,7 @@ afterEach(async () => {
 });
 
 async function serveOnce(extra: string[] = []): Promise<void> {
-  const gw = await startCli(['serve', '--config', 'gatehouse.yaml', ...extra], /serving Test plant on (http:\S+)/, { cwd: tmp.path, env });
+  const gw = await startCli(['serve', '--config', 'gatehouse.yaml', ...extra], /serving Test plant on (http:\S+)/, { cwd: tmp.path, env, timeoutMs: 90_000 });
   const signal = new Promise((r) => gw.child.once('exit', (_c, s) => r(s)));
   gw.child.kill('SIGTERM');
   const done = await gw.exited;
@@ -40,7 +40,7 @@ describe('gatehouse serve and audit verify: the evidence settings', () => {
     await log.close();
     await unlink(join(tmp.path, 'state', 'audit.head.json'));
 
-    const refused = await runCli(['serve', '--config', 'gatehouse.yaml'], { cwd: tmp.path, env });
+    const refused = await runCli(['serve', '--config', 'gatehouse.yaml'], { cwd: tmp.path, env, timeoutMs: 90_000 });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/audit log is broken, refusing to start: .*audit.head.json is missing beside a log of \d+ records.*--accept-missing-audit-head/);
     const verify = await runCli(['audit', 'verify', '--dir', join(tmp.path, 'state')]);
@@ -73,7 +73,7 @@ describe('gatehouse serve and audit verify: the evidence settings', () => {
 
     // The key was never in the storage folder; without it the gateway will not start on this log.
     await rm(keyFile);
-    const refused = await runCli(['serve', '--config', 'gatehouse.yaml'], { cwd: tmp.path, env });
+    const refused = await runCli(['serve', '--config', 'gatehouse.yaml'], { cwd: tmp.path, env, timeoutMs: 90_000 });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/audit signing key .*secret\/audit-ed25519.pem is missing/);
   }, 90_000);

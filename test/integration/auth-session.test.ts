@@ -155,11 +155,15 @@ describe('CSRF and Origin', () => {
     expect((await denials()).at(-1)?.data).toMatchObject({ code: 'origin_refused' });
   });
 
-  it('audits an unauthenticated GET /api/me', async () => {
+  it('does not audit the sign-in page\'s own GET /api/me probe, but audits other anonymous API calls', async () => {
+    const before = (await denials()).length;
     expect((await new Browser(h.url).fetch('/api/me')).status).toBe(401);
+    expect((await new Browser(h.url).fetch('/api/me?x=1')).status).toBe(401);
+    expect((await denials()).length).toBe(before);
+    expect((await new Browser(h.url).fetch('/api/targets')).status).toBe(401);
     expect((await denials()).at(-1)).toMatchObject({
       actor: { kind: 'anonymous', ip: '127.0.0.1' },
-      data: { code: 'login_required', method: 'GET', path: '/api/me' },
+      data: { code: 'login_required', method: 'GET', path: '/api/targets' },
     });
   });
 });

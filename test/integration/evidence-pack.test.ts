@@ -5,7 +5,7 @@ import { appendFile, readdir, readFile, unlink, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf } from '../../gateway/audit/signing.js';
-import { verifyAuditFile } from '../../gateway/audit-log.js';
+import { AuditLog, verifyAuditFile } from '../../gateway/audit-log.js';
 import { runEvidenceExport, runEvidenceVerify } from '../../gateway/cli/evidence.js';
 import type { CliIo } from '../../gateway/cli/io.js';
 import { runRecordingsVerify } from '../../gateway/cli/recordings-verify.js';
@@ -364,5 +364,33 @@ describe('CLI, in process', () => {
     const missing = capture();
     expect(await runRecordingsVerify(['--dir', f.dir], missing.io)).toBe(1);
     expect(missing.err.join('\n')).toMatch(`MISSING ${SESSION_ID}`);
+  });
+});
+
+describe('a signing key kept outside the storage folder (audit.signingKey)', () => {
+  it('signs the pack with that key; without it the export refuses instead of signing with another', async () => {
+    const dir = join(tmp.path, `outside-${++n}`);
+    const keyFile = join(tmp.path, `outside-key-${n}.pem`);
+    const clock = new ManualClock('2026-11-23T10:00:00.000Z');
+    const store = await Store.open({ dir });
+    const audit = await AuditLog.open({ dir, clock, checkpointIntervalMs: 0, signingKeyFile: keyFile });
+    await store.attachAudit(audit);
+    expect(audit.signingKeyFile).toBe(keyFile);
+    await audit.append({ type: 'auth.login', actor: { kind: 'system', id: 'cli' } });
+    await audit.close();
+    await store.close();
+    expect(existsSync(join(dir, 'keys', 'audit-ed25519.pem'))).toBe(false);
+
+    const f = { dir, config: fx.config } as EvidenceFixture;
+    const signed = file('outside');
+    await writePackFile(await input(f, { period: parsePeriod('2026-11-23', '2026-11-24'), keyFile }), signed);
+    const pem = (await readZip(signed)).get('public-key.pem')!.toString();
+    const ownKeyPem = (await import('node:crypto')).createPublicKey(createPrivateKey(await readFile(keyFile, 'utf8'))).export({ type: 'spki', format: 'pem' }).toString();
+    expect(pem).toBe(ownKeyPem);
+    expect((await verifyPack(signed, { publicKeyPem: ownKeyPem })).ok).toBe(true);
+
+    await expect(writePackFile(await input(f, { period: parsePeriod('2026-11-23', '2026-11-24') }), file('nokey'))).rejects.toMatchObject({
+      code: 'signing_key_unreadable',
+    });
   });
 });

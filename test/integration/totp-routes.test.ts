@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type RequestHandler } from 'express';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { formatLocal } from '../../gateway/core/windows-tz.js';
 import { auditRefusals } from '../../gateway/http/audit-refusal.js';
 import { apiNotFound, errorHandler } from '../../gateway/http/errors.js';
 import { type TotpRouterOptions, totpRouter } from '../../gateway/http/routes/totp.js';
@@ -128,7 +129,9 @@ describe('step-up over HTTP', () => {
       code: await oathCode(secret, fx.clock.now() + 30_000),
     });
     expect([locked.status, locked.json.error.code]).toEqual([429, 'totp_locked']);
-    expect(locked.json.error.message).toContain(new Date(fx.clock.now() + 15 * 60_000).toISOString());
+    // Site time (the test site is Europe/Berlin), and what to do about it.
+    expect(locked.json.error.message).toContain(formatLocal(fx.clock.now() + 15 * 60_000, 'Europe/Berlin'));
+    expect(locked.json.error.message).toContain('ask an administrator to reset your authenticator');
     const types = (await auditRecords(fx.dir)).map((r) => r.type);
     expect(types.filter((t) => t === 'stepup.failed')).toHaveLength(7);
     expect(types.filter((t) => t === 'stepup.succeeded')).toHaveLength(1);

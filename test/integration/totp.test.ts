@@ -57,7 +57,7 @@ describe('accepting codes', () => {
         fx.clock.advance(30_000);
         expect((await verify(await oathCode(secret, now()))).ok).toBe(true);
       }
-      expect(await verify(code)).toEqual({ ok: false, code: 'totp_invalid' });
+      expect(await verify(code)).toMatchObject({ ok: false, code: 'totp_invalid' });
     }
   });
 });
@@ -101,8 +101,9 @@ describe('lockout', () => {
   };
 
   it('locks after 5 wrong codes: the right code is refused, then accepted after 15 minutes', async () => {
+    // Each wrong code says how many tries are left before the lock.
     for (let i = 1; i <= 4; i++)
-      expect(await verify(await wrong())).toEqual({ ok: false, code: 'totp_invalid' });
+      expect(await verify(await wrong())).toEqual({ ok: false, code: 'totp_invalid', triesLeft: 5 - i });
     const fifth = await verify(await wrong());
     const until = new Date(now() + TOTP_LOCK_MINUTES * 60_000).toISOString();
     expect(fifth).toEqual({ ok: false, code: 'totp_locked', lockedUntil: until });

@@ -77,7 +77,7 @@ describe('gatehouse config check', () => {
   it('exits 1 with a clear message when the file is missing', async () => {
     const c = captureIo();
     expect(await runConfigCheck(['--config', join(tmp.path, 'gatehouse.yaml')], c.io)).toBe(1);
-    expect(c.err[0]).toMatch(/^error: cannot read config file .*gatehouse\.yaml: no such file$/);
+    expect(c.err[0]).toMatch(/^error: cannot read config file .*gatehouse\.yaml: no such file\. To make one: copy config\/gatehouse\.example\.yaml/);
   });
 
   it('exits 1 on a YAML syntax error, naming file, line and column', async () => {

@@ -1,5 +1,6 @@
 // The layers of gateway/ as a test: protocol adapters don't import each other, recording/ stays protocol-free,
-// only the broker writes requests, and there are no import cycles. core/'s own purity is core-imports.test.ts.
+// only the broker writes requests, only admission/ writes session.refused, and there are no import cycles.
+// core/'s own purity is core-imports.test.ts.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,14 +75,24 @@ function boundaryProblems(graph: ReadonlyMap<string, readonly string[]>): string
   );
 }
 
-/** Writes to the requests collection: an assignment into it, or a mutating array call on it. */
-const REQUEST_WRITE = /\.requests(\[[^\]]*\])?\s*(=[^=]|\.(push|splice|unshift|pop|shift|sort|reverse|fill)\()/;
+/** Writes to the requests collection: an assignment into it, or a mutating array call on it (a class's own `this.requests` is not the store's). */
+const REQUEST_WRITE = /(?<!\bthis)\.requests(\[[^\]]*\])?\s*(=[^=]|\.(push|splice|unshift|pop|shift|sort|reverse|fill)\()/;
 
 function requestWriters(files: readonly string[]): string[] {
   return files
     .filter((f) => REQUEST_WRITE.test(readFileSync(f, 'utf8')))
     .map(rel)
     .filter((f) => f !== 'broker.ts' && !f.startsWith('broker/') && !f.startsWith('store/'));
+}
+
+/** Files that write `session.refused`: only admission/connect.ts may (core/audit.ts names it, evidence/ counts it). */
+const REFUSED_WRITE = "'session.refused'";
+
+function refusedWriters(files: readonly string[]): string[] {
+  return files
+    .filter((f) => readFileSync(f, 'utf8').includes(REFUSED_WRITE))
+    .map(rel)
+    .filter((f) => !f.startsWith('admission/') && f !== 'core/audit.ts' && !f.startsWith('evidence/'));
 }
 
 describe('the layers of gateway/', () => {
@@ -102,6 +113,7 @@ describe('the layers of gateway/', () => {
     expect(REQUEST_WRITE.test('draft.requests.push(r);')).toBe(true);
     expect(REQUEST_WRITE.test('store.data.requests.filter((r) => r.id === id)')).toBe(false);
     expect(REQUEST_WRITE.test('if (d.requests[i] === x)')).toBe(false);
+    expect(REQUEST_WRITE.test('const split = this.requests.push(chunk);')).toBe(false);
   });
 
   it('has no import cycles', () => {
@@ -114,5 +126,11 @@ describe('the layers of gateway/', () => {
 
   it('lets only the broker write requests', () => {
     expect(requestWriters(files)).toEqual([]);
+  });
+
+  it('lets only admission/ write session.refused', () => {
+    // The search itself: it finds the writer it allows, so an empty answer below is not a blind one.
+    expect(files.map(rel).filter((f) => readFileSync(join(gatewayDir, f), 'utf8').includes(REFUSED_WRITE))).toContain('admission/connect.ts');
+    expect(refusedWriters(files)).toEqual([]);
   });
 });

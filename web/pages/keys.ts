@@ -97,6 +97,15 @@ registerPage({
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       error.textContent = '';
+      // A private key never leaves the browser: it is cleared from the field, not sent, and the vendor is told
+      // plainly that it must now be treated as exposed (it was pasted into a web page).
+      if (looksPrivate(line.value)) {
+        line.value = '';
+        error.textContent =
+          'That is a PRIVATE key. It was not sent, and the field is cleared. Treat that key as exposed now: make a new key pair ' +
+          '(ssh-keygen -t ed25519), stop using the old one wherever it is accepted, and paste only the .pub file’s one line here.';
+        return;
+      }
       add.disabled = true;
       try {
         const body = { publicKey: line.value.trim(), ...(comment.value.trim() ? { comment: comment.value.trim() } : {}) };
@@ -115,3 +124,8 @@ registerPage({
     await load();
   },
 });
+
+/** PEM, OpenSSH and PuTTY private key forms: what must never be posted. */
+function looksPrivate(text: string): boolean {
+  return /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|PuTTY-User-Key-File-\d+:|^\s*Private-Lines:/m.test(text);
+}

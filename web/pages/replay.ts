@@ -7,6 +7,7 @@ import { mountGuacReplay } from '../rdp-replay.js';
 import { registerPage } from '../router.js';
 import type { CommandHit, Integrity, SessionDetail } from '../session-types.js';
 import { fmtOffset, fmtSeconds, statusBadge, watchPath } from '../session-ui.js';
+import { plcOperationsCard } from '../plc-operations.js';
 
 const SPEEDS = [0.5, 1, 2, 4, 8];
 /** A ?t= from the search lands within this many seconds of its command's marker, and snaps onto it. */
@@ -115,6 +116,7 @@ registerPage({
     const integritySlot = h('div', { id: 'integrity-slot' }, h('p', { class: 'muted' }, 'Checking integrity…'));
     const playerCard = h('section', { class: 'card', id: 'replay' }, integritySlot);
     main.append(playerCard);
+    if (s.protocol === 'ssh') main.append(plcOperationsCard(s.id));
     void api<Integrity>('GET', `${path}/recording/integrity`)
       .then((i) => integritySlot.replaceChildren(integrityBadge(i)))
       .catch(() => integritySlot.replaceChildren(integrityBadge(undefined)));

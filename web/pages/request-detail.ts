@@ -6,6 +6,7 @@ import { every, live } from '../live.js';
 import { actionBar, contextList, formStateOf, stateBadge } from '../request-ui.js';
 import type { RequestView } from '../request-types.js';
 import { registerPage } from '../router.js';
+import { sshBlock } from '../ssh-line.js';
 
 registerPage({
   path: '/requests/:id',
@@ -33,11 +34,10 @@ registerPage({
         ),
         r.state === 'approved' && r.requester.id === me.id && r.protocol === 'ssh' && r.grantId
           ? h(
-              'p',
+              'div',
               { class: 'note' },
               h('a', { href: `/connect/${encodeURIComponent(r.grantId)}`, id: 'open-terminal', class: 'button' }, 'Open browser terminal'),
-              ' or connect with your registered SSH key: ',
-              h('code', { id: 'ssh-line' }, `ssh -p ${me.sshPort ?? '<port>'} ${r.target.id}@${location.hostname}`),
+              sshBlock(me, r.target.id),
             )
           : null,
         r.state === 'approved' && r.requester.id === me.id && r.protocol === 'rdp' && r.grantId

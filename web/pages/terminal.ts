@@ -15,13 +15,15 @@ registerPage({
   path: '/connect/:grantId',
   title: 'Terminal',
   roles: ['vendor'],
-  async render({ me, main, params, refreshMe }) {
+  async render({ me, main, params, refreshMe, navigate }) {
     const grantId = params.grantId ?? '';
     const status = h('p', { id: 'term-status', class: 'muted', role: 'status' }, 'Connecting…');
     const left = h('span', { id: 'term-left', class: 'muted' });
     const screen = h('div', { id: 'terminal', class: 'terminal' });
     const heading = h('h1', {}, 'Terminal');
-    main.append(h('section', { class: 'card terminal-card' }, heading, h('p', {}, status, ' ', left), screen));
+    // After the session ends: start a new one on the same grant, or go back to the request.
+    const after = h('p', { id: 'term-after', hidden: true });
+    main.append(h('section', { class: 'card terminal-card' }, heading, h('div', { class: 'term-line' }, status, ' ', left), after, screen));
 
     const { requests } = await api<{ requests: RequestView[] }>('GET', '/api/requests?state=approved').catch(() => ({ requests: [] as RequestView[] }));
     const request = requests.find((r) => r.grantId === grantId && r.requester.id === me.id);
@@ -66,6 +68,15 @@ registerPage({
         status.className = code === 1000 ? 'muted' : 'error';
         status.textContent = `Disconnected. ${closeText(code, lastMessage || reason)}`;
         term.options.disableStdin = true;
+        left.textContent = '';
+        const back = request ? `/requests/${encodeURIComponent(request.id)}` : '/requests';
+        clear(
+          after,
+          h('button', { type: 'button', id: 'term-reconnect', onclick: () => navigate(`/connect/${encodeURIComponent(grantId)}`) }, 'Reconnect'),
+          ' ',
+          h('a', { href: back, 'data-nav': true, class: 'button secondary', id: 'term-back' }, 'Back to the request'),
+        );
+        after.hidden = false;
       },
     });
     term.onData((d) => ws.readyState === WebSocket.OPEN && ws.send(encoder.encode(d)));

@@ -1,10 +1,13 @@
 // /sessions/:id/watch — a supervisor's or auditor's read-only live view of a terminal session, starting from the
 // screen the vendor sees now; a supervisor can terminate it with a reason.
+import { alertText } from '../alerts.js';
 import { clear, h, whenLeft } from '../dom.js';
+import type { CommandAlert } from '../live.js';
 import { registerPage } from '../router.js';
 import { closeText, type Control, openTerminalSocket } from '../terminal/socket.js';
 import { liveTerminateForm } from '../terminate-form.js';
 import { createXterm } from '../terminal/xterm-view.js';
+import { plcLivePanel } from '../plc-operations.js';
 
 registerPage({
   path: '/sessions/:id/watch',
@@ -20,7 +23,19 @@ registerPage({
       // The socket usually closes first and says how the session ended; this only fills the gap.
       if (ws.readyState === WebSocket.OPEN) status.textContent = 'Terminated; closing…';
     });
-    main.append(h('section', { class: 'card terminal-card' }, heading, status, h('p', { class: 'muted' }, 'Read-only: nothing typed here reaches the session.'), screen, mayTerminate ? form : null));
+    // Alerted and blocked commands, newest first, marked the moment the vendor's Enter is judged.
+    const alerts = h('ol', { id: 'watch-alerts', class: 'alert-markers', 'aria-live': 'assertive', reversed: true });
+    main.append(h('section', { class: 'card terminal-card' }, heading, status, h('p', { class: 'muted' }, 'Read-only: nothing typed here reaches the session.'), alerts, screen, mayTerminate ? form : null));
+    const mark = (a: CommandAlert) => {
+      const at = new Date(a.at);
+      const time = Number.isNaN(at.getTime()) ? '' : at.toLocaleTimeString('en-GB', { hour12: false });
+      alerts.prepend(h('li', { class: `alert-marker alert-${a.verdict}`, role: 'alert' }, h('span', { class: 'muted' }, time), ' ', alertText(a)));
+      screen.classList.remove('flash-alerted', 'flash-blocked');
+      void screen.offsetWidth; // restarts the flash when two alerts come close together
+      screen.classList.add(`flash-${a.verdict}`);
+    };
+    const plc = plcLivePanel(id, mayTerminate);
+    main.append(plc.el);
 
     const view = createXterm(screen, { readOnly: true });
     // Sizes come from the vendor's client: clamped as the gateway does (1..1000 × 1..500), and a resize that
@@ -42,9 +57,13 @@ registerPage({
           resize(msg.cols, msg.rows);
           view.term.write(String(msg.data ?? ''));
           clear(heading, `Live: ${String(msg.userName ?? msg.userId)} on ${String(msg.targetId)}`);
+          heading.dataset.vendor = String(msg.userName ?? msg.userId);
+          heading.dataset.target = String(msg.targetId);
           status.className = 'ok';
           status.textContent = `Watching session ${id} (this is audited)`;
-        } else if (msg.type === 'resize') resize(msg.cols, msg.rows);
+        } else if (msg.type === 'alert') mark({ ...(msg as unknown as CommandAlert), userName: heading.dataset.vendor ?? 'the vendor', targetId: heading.dataset.target ?? '' });
+        else if (msg.type === 'resize') resize(msg.cols, msg.rows);
+        else if (msg.type === 'plc') plc.event(msg);
         else if (msg.type === 'ended') lastMessage = `The session ended (${String(msg.reason)}).`;
         else if (msg.type === 'error') lastMessage = String(msg.message ?? '');
       },

@@ -70,6 +70,7 @@ export function evidenceRouter(deps: Deps): Router {
           withRecordings,
           clock: deps.clock,
           exportedBy: actor,
+          keyFile: deps.audit.signingKeyFile,
         },
         file,
       );

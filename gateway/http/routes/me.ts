@@ -13,13 +13,21 @@ export interface MeResponse {
   totpEnrolled: boolean;
   /** Until when the last TOTP step-up counts for sensitive actions; null if none or no longer fresh. */
   stepUpUntil: string | null;
+  /** How long a step-up counts (stepUp.maxAgeMinutes), to say so where a page asks for one. */
+  stepUpMinutes: number;
   csrfToken: string;
   /** The gateway's SSH port, for the `ssh -p PORT target@host` line the pages show; null if SSH is off. */
   sshPort: number | null;
+  /** The gateway's SSH host keys (`SHA256:…` and the one-line public key), to check on first connect. */
+  sshHostKeys: Array<{ fingerprint: string; publicKey: string }>;
 }
 
 /** `sshPort`: the listening port once the SSH front is up (it starts after HTTP). */
-export function meRoutes(deps: Pick<Deps, 'config' | 'clock'>, sshPort: () => number | undefined = () => undefined): Router {
+export function meRoutes(
+  deps: Pick<Deps, 'config' | 'clock'>,
+  sshPort: () => number | undefined = () => undefined,
+  hostKeys: () => ReadonlyArray<{ fingerprint: string; publicKey: string }> = () => [],
+): Router {
   const router = Router();
   router.get('/me', (req, res) => {
     const { user, session } = requireAuth(req);
@@ -33,8 +41,10 @@ export function meRoutes(deps: Pick<Deps, 'config' | 'clock'>, sshPort: () => nu
       roles: [...user.roles],
       totpEnrolled: user.totp?.confirmed === true,
       stepUpUntil: until !== undefined && until > deps.clock.now() ? isoTime(until) : null,
+      stepUpMinutes: deps.config.stepUp.maxAgeMinutes,
       csrfToken: session.csrfToken,
       sshPort: sshPort() ?? null,
+      sshHostKeys: hostKeys().map((k) => ({ fingerprint: k.fingerprint, publicKey: k.publicKey })),
     };
     res.set('Cache-Control', 'no-store').json(body);
   });

@@ -1,15 +1,13 @@
 // The sessions library API (mounted at /api): sessions, their commands, command search, terminate, recordings, audit trail.
-import { oneLine } from '../../text.js';
 import { type Request, Router } from 'express';
 import { type AuthContext, requireAuth, requireRole } from '../../auth/context.js';
 import { requireFreshStepUp } from '../../auth/step-up.js';
 import type { Broker, Caller } from '../../broker.js';
-import { actorOf, factsOf } from '../../broker/facts.js';
+import { actorOf } from '../../broker/facts.js';
 import { auditRefusal } from '../../broker/transact.js';
-import { mayTerminate } from '../../core/session-access.js';
 import type { SessionRecord } from '../../core/model.js';
 import type { Deps } from '../../deps.js';
-import { conflict, denied, notFound } from '../../errors.js';
+import { notFound } from '../../errors.js';
 import {
   findSession,
   type LibraryContext,
@@ -21,12 +19,13 @@ import {
 import { SESSION_ID_PATTERN } from '../../recording/files.js';
 import type { SessionRegistry } from '../../sessions.js';
 import { mountAuditRoutes } from './audit.js';
+import { mountPlcRoutes } from './plc.js';
 import { mountRecordingRoutes } from './recording.js';
 import { parseCommandsQuery, parseSessionsQuery, parseTerminate } from './session-queries.js';
 
 export interface SessionsRouterDeps {
   deps: Deps;
-  broker: Pick<Broker, 'targets'>;
+  broker: Pick<Broker, 'targets' | 'terminate'>;
   /** The live-session registry: the truth for which sessions are live, and how one is closed. */
   sessions: SessionRegistry;
   /** How long one viewing of a recording lasts for the audit trail (default 5 min). */
@@ -97,40 +96,27 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
   });
 
   /**
-   * Guards in order: role (403), fresh step-up (403 stepup_required), a reason (400), visibility (404),
-   * approver of the target (403 not_approver), live (409 not_live). The termination is audited before the
-   * session is closed: the record of who cut it off exists before the vendor is cut off.
+   * Guards in order: role (403), fresh step-up (403 stepup_required), a reason (400), then the broker:
+   * visibility (404), approver of the target (403 not_approver), live (409 not_live), audit, close.
    */
   router.post('/sessions/:id/terminate', async (req, res) => {
     const ctx = requireRole(req, 'supervisor', 'admin');
     requireFreshStepUp(ctx, clock.now(), config.stepUp.maxAgeMinutes);
     const caller = callerOf(ctx, req);
-    const actor = actorOf(caller);
+    const id = String(req.params.id);
     let reason: string;
     try {
       reason = parseTerminate(req.body);
     } catch (err) {
-      await auditRefusal(audit, logger, actor, 'session.terminate', err, { sessionId: String(req.params.id).slice(0, 100) });
+      await auditRefusal(audit, logger, actorOf(caller), 'session.terminate', err, { sessionId: id.slice(0, 100) });
       throw err;
     }
-    const s = await visibleSession(req, 'session.terminate');
-    const target = o.broker.targets.get(s.targetId);
-    if (!mayTerminate(factsOf(ctx.user), target))
-      throw denied('not_approver', `you are not an approver for ${target?.name ?? s.targetId}; only its supervisors terminate its sessions`);
-    const subject = { sessionId: s.id, grantId: s.grantId, requestId: s.requestId, userId: s.userId, targetId: s.targetId };
-    if (!registry.get(s.id)) {
-      const err = conflict('not_live', 'this session is not live (it has ended)');
-      await auditRefusal(audit, logger, actor, 'session.terminate', err, subject);
-      throw err;
-    }
-    await audit.append({ type: 'session.terminated', actor, subject, data: { reason, protocol: s.protocol } });
-    // The registry waits for the adapter at most its close timeout (1 s): SPEC's "within a second".
-    const by = oneLine(ctx.user.name, 120); // IdP text, bound for a terminal
-    const closed = await registry.close(s.id, 'terminated', `${by} terminated this session: ${reason}`);
-    res.json({ closed, session: sessionDetail(store.data, context(ctx), store.data.sessions.find((x) => x.id === s.id) ?? s) });
+    const { closed, session } = await o.broker.terminate(caller, id, reason);
+    res.json({ closed, session: sessionDetail(store.data, context(ctx), session) });
   });
 
   mountRecordingRoutes(router, { audit, logger, storageDir, now: () => clock.now(), visibleSession, viewedPeriodMs: o.viewedPeriodMs });
   mountAuditRoutes(router, { audit, storageDir, now: () => clock.now() });
+  mountPlcRoutes(router, { audit, logger, plc: o.deps.plc, registry, targets: o.broker.targets, now: () => clock.now(), stepUpMaxAgeMinutes: config.stepUp.maxAgeMinutes, visibleSession });
   return router;
 }

@@ -36,7 +36,7 @@ export function totpRouter(deps: Deps, opts: TotpRouterOptions = {}): Router {
   router.post('/me/totp/confirm', ...limited, async (req, res) => {
     const ctx = requireAuth(req);
     const result = await confirmTotp(deps, ctx.user.id, codeOf(req), deps.clock.now(), actorOf(ctx, req));
-    if (!result.ok) throw totpError(result);
+    if (!result.ok) throw totpError(result, deps.config.site.timezone);
     res.json({ totpEnrolled: true });
   });
 
