@@ -152,12 +152,15 @@ async function main(): Promise<void> {
   }
 
   if (want('store')) {
-    const size = quick ? { sessions: 1_000, commands: 20_000 } : { sessions: 10_000, commands: 200_000 };
-    progress(`state store (${size.sessions} sessions and requests, ${size.commands} commands)…`);
-    for (const c of await benchStore(size)) {
-      rows.push({ suite: 'store', measure: `${c.name}, at ${size.sessions} sessions`, value: c.msPerOp, unit: 'ms' });
-      rows.push({ suite: 'store', measure: `${c.name}: event loop held at most`, value: c.maxBlockMs, unit: 'ms' });
-    }
+    const sizes = quick ? [{ sessions: 1_000, commands: 20_000 }] : [10_000, 100_000].map((sessions) => ({ sessions, commands: 200_000 }));
+    for (const engine of ['lowdb', 'postgres'] as const)
+      for (const size of sizes) {
+        progress(`state store on ${engine} (${size.sessions} sessions and requests, ${size.commands} commands)…`);
+        for (const c of await benchStore({ ...size, engine })) {
+          rows.push({ suite: 'store', measure: `${c.name}, at ${size.sessions} sessions`, value: c.msPerOp, unit: 'ms' });
+          rows.push({ suite: 'store', measure: `${c.name} at ${size.sessions}: event loop held at most`, value: c.maxBlockMs, unit: 'ms' });
+        }
+      }
   }
 
   if (want('conduit')) {

@@ -1,13 +1,18 @@
-// State at a year's size: what one db.json update and one captured command cost, and how long each holds the event
-// loop (every relay of the gateway waits that long). 10,000 sessions and requests in db.json, 200,000 commands in
-// commands.jsonl (the full run; --quick: a tenth).
+// State at a year's size: what one state update and one captured command cost, and how long each holds the event
+// loop (every relay of the gateway waits that long), on either storage engine. 10,000 and 100,000 sessions and
+// requests, 200,000 commands (the full run; --quick: 1,000 sessions). PostgreSQL: a database of its own on
+// GATEHOUSE_TEST_POSTGRES (else the local server), dropped after.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { CommandLog } from '../gateway/command-log.js';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { systemClock } from '../gateway/clock.js';
 import type { AccessRequest, SessionRecord } from '../gateway/core/model.js';
-import { Store } from '../gateway/store.js';
+import { silentLogger } from '../gateway/log.js';
+import { openStorage } from '../gateway/storage/open.js';
+import type { EngineName } from '../gateway/storage/port.js';
 
 export interface StoreBenchCase {
   name: string;
@@ -63,11 +68,42 @@ async function measure(name: string, ops: number, op: (i: number) => Promise<unk
   return { name, msPerOp, maxBlockMs: h.max / 1e6 };
 }
 
-export async function benchStore(o: { sessions: number; commands: number }): Promise<StoreBenchCase[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-store-'));
+const SERVER = process.env.GATEHOUSE_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function onServer(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: SERVER });
+  c.on('error', () => {});
+  await c.connect();
   try {
-    const store = await Store.open({ dir });
-    const commands = await CommandLog.open({ store });
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+export async function benchStore(o: { sessions: number; commands: number; engine: EngineName }): Promise<StoreBenchCase[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-store-'));
+  const dbName = `gh_bench_${randomBytes(5).toString('hex')}`;
+  const env = `GATEHOUSE_BENCH_PG_${process.pid}`;
+  if (o.engine === 'postgres') {
+    await onServer(`CREATE DATABASE ${dbName}`);
+    const u = new URL(SERVER);
+    u.pathname = `/${dbName}`;
+    process.env[env] = u.toString();
+  }
+  const where = o.engine === 'postgres' ? 'PostgreSQL' : 'db.json';
+  try {
+    const storage = await openStorage({
+      config: {
+        storage: o.engine === 'postgres' ? { dir, engine: 'postgres', postgres: { url: { env }, poolSize: 10 } } : { dir, engine: 'lowdb' },
+        node: undefined,
+      },
+      storageDir: dir,
+      clock: systemClock,
+      logger: silentLogger,
+      checkpointIntervalMs: 0,
+    });
+    const { state: store, commands } = storage;
     await store.update((d) => {
       for (let i = 0; i < o.sessions; i++) {
         d.requests.push(request(i));
@@ -83,16 +119,19 @@ export async function benchStore(o: { sessions: number; commands: number }): Pro
     // One warm-up of each kind: the first update also builds the per-collection texts.
     await store.update((d) => void (d.meta.warm = true));
     const cases = [
-      await measure('a captured command (commands.jsonl)', 50, (i) => commands.append({ id: `cmd_x${i}`, sessionId: 'ses_1', at, text: 'whoami', verdict: 'allowed' })),
-      await measure('a session update (db.json)', 20, (i) => store.update((d) => void d.sessions.push({ ...session(o.sessions + i) }))),
-      await measure('a web-session update (db.json)', 20, (i) =>
+      await measure(`a captured command (${o.engine === 'postgres' ? 'PostgreSQL' : 'commands.jsonl'})`, 50, (i) => commands.append({ id: `cmd_x${i}`, sessionId: 'ses_1', at, text: 'whoami', verdict: 'allowed' })),
+      await measure(`a session update (${where})`, 20, (i) => store.update((d) => void d.sessions.push({ ...session(o.sessions + i) }))),
+      await measure(`a web-session update (${where})`, 20, (i) =>
         store.update((d) => void d.webSessions.push({ id: `ws_${i}`, userId: 'usr_1', createdAt: at, lastSeenAt: at, expiresAt: at, csrfToken: 'x' })),
       ),
     ];
-    await commands.close();
-    await store.close();
+    await storage.close();
     return cases;
   } finally {
     await rm(dir, { recursive: true, force: true });
+    if (o.engine === 'postgres') {
+      delete process.env[env];
+      await onServer(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    }
   }
 }

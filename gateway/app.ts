@@ -1,9 +1,7 @@
 // Wires the gateway together: the only module that knows all the others. Start order is the
 // order of trust: state (locked), then the audit log (verified), then the doors (HTTP, later SSH).
 import { resolve } from 'node:path';
-import { AuditLog } from './audit-log.js';
 import { SyslogStream, type SyslogStreamOptions } from './audit/syslog.js';
-import { CommandLog } from './command-log.js';
 import { PlcLog } from './conduit/plc-log.js';
 import { LoginTransactions } from './auth/login-flow.js';
 import { createOidcClient, type OidcClient } from './auth/oidc.js';
@@ -43,7 +41,8 @@ import { type RunningSsh, type SshServerOptions, startSshServer } from './ssh/se
 import { installFaultHandlers } from './process-faults.js';
 import { StorageFaults } from './storage/faults.js';
 import { StorageMonitor } from './storage/monitor.js';
-import { Store } from './store.js';
+import { openStorage } from './storage/open.js';
+import type { AuditPort, CommandPort, StatePort, Storage } from './storage/port.js';
 import { version } from './version.js';
 
 export interface GatewayOptions {
@@ -79,10 +78,12 @@ export interface AuthTuning {
 export interface Gateway {
   config: Config;
   storageDir: string;
-  store: Store;
-  audit: AuditLog;
-  /** Captured shell commands (commands.jsonl). */
-  commands: CommandLog;
+  store: StatePort;
+  audit: AuditPort;
+  /** Captured shell commands (commands.jsonl or PostgreSQL). */
+  commands: CommandPort;
+  /** The open storage engine (lowdb or postgres). */
+  storage: Storage;
   metrics: Metrics;
   http: RunningHttp;
   /** The SSH listener, unless started with `ssh: false`. */
@@ -103,60 +104,36 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const storageDir = resolve(opts.cwd ?? process.cwd(), config.storage.dir);
   const metrics = createMetrics();
 
-  const store = await Store.open({ dir: storageDir, logger });
-  let commands: CommandLog;
+  const faults = new StorageFaults();
+  // State, commands and the audit log (verified) from the engine the config names (storage/open.ts).
+  const storage = await openStorage({
+    config,
+    storageDir,
+    clock,
+    logger,
+    faults,
+    ...(opts.cwd !== undefined && { cwd: opts.cwd }),
+    acceptMissingAuditHead: opts.acceptMissingAuditHead === true,
+  });
+  const { state: store, audit, commands } = storage;
+
   let plc: PlcLog;
-  let audit: AuditLog;
-  try {
-    // State too, opened under the store's lock: it also finishes moving a v1 db.json's commands.
-    commands = await CommandLog.open({ store, logger });
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
   try {
     plc = await PlcLog.open(storageDir, logger);
   } catch (err) {
-    await commands.close();
-    await store.close();
+    await storage.close();
     throw err;
   }
-  /** The two append-only logs beside db.json close together, wherever start-up fails or the gateway stops. */
-  const closeLogs = async () => {
+  /** The PLC log (plc.jsonl, a file on either engine) closes with the storage, wherever start-up fails or the gateway stops. */
+  const closeStorage = async () => {
     await plc.close();
-    await commands.close();
+    await storage.close();
   };
-  const faults = new StorageFaults();
-  try {
-    const { signingKey, checkpointEverySeconds } = config.audit;
-    audit = await AuditLog.open({
-      dir: storageDir,
-      clock,
-      logger,
-      checkpointIntervalMs: checkpointEverySeconds * 1000,
-      ...(signingKey ? { signingKeyFile: resolveConfigPath(signingKey.file, opts.cwd) } : {}),
-      acceptMissingHead: opts.acceptMissingAuditHead === true,
-    });
-  } catch (err) {
-    // A broken chain must stop start-up, and must not leave the store locked behind it.
-    await closeLogs();
-    await store.close();
-    throw err;
-  }
-  try {
-    // Every change's records go through the store from here; a crash between the two writes is repaired now.
-    await store.attachAudit(audit, faults);
-  } catch (err) {
-    await audit.close();
-    // A broken chain must stop start-up, and must not leave the store locked behind it.
-    await closeLogs();
-    await store.close();
-    throw err;
-  }
 
   const alerts = new CommandAlerts();
   const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir, faults, alerts };
-  const monitor = new StorageMonitor({ store, audit, commands, faults, logger, storageDir });
+  const { lowdb } = storage;
+  const monitor = lowdb && new StorageMonitor({ ...lowdb, faults, logger, storageDir });
   faults.onChange((now) => metrics.storageFaults(now.map((f) => f.file)));
   // --- Crash recovery: sessions left open by a crash are ended and their recordings
   // repaired and marked incomplete, after the audit log opens and before any door opens.
@@ -164,8 +141,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await recoverInterruptedSessions(deps);
   } catch (err) {
     await audit.close();
-    await closeLogs();
-    await store.close();
+    await closeStorage();
     throw err;
   }
   // --- end crash recovery
@@ -188,11 +164,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // The SIEM stream (also the log's outside witness) reads audit.jsonl from its cursor: records written
   // before this point, and while the SIEM is away, go out too.
   const siem = config.audit.syslog;
-  const syslog = siem
+  // The stream reads audit.jsonl: the lowdb engine's (PostgreSQL has no SIEM stream yet, see docs/storage.md).
+  const syslog = siem && lowdb
     ? new SyslogStream({
         config: siem.caFile ? { ...siem, caFile: resolveConfigPath(siem.caFile, opts.cwd) } : siem,
         dir: storageDir,
-        audit,
+        audit: lowdb.audit,
         clock,
         logger,
         notifier,
@@ -263,8 +240,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   } catch (err) {
     await audit.close();
     await syslog?.stop();
-    await closeLogs();
-    await store.close();
+    await closeStorage();
     throw err;
   }
 
@@ -283,8 +259,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await http.close();
       await audit.close();
       await syslog?.stop();
-      await closeLogs();
-      await store.close();
+      await closeStorage();
       throw err;
     }
   }
@@ -299,13 +274,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   logger.info({ http: http.url, storageDir }, 'gateway started');
   sessions.start();
   scheduler.start();
-  monitor.start();
+  monitor?.start();
 
   let stopped: Promise<void> | undefined;
   const stop = (reason = 'stopped') => {
     stopped ??= (async () => {
       stopping = true;
-      await monitor.stop();
+      await monitor?.stop();
       sessions.stop();
       await scheduler.stop();
       // Open event streams would otherwise hold http.close for its whole grace period.
@@ -321,12 +296,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await audit.append({ type: 'gateway.stopped', actor: systemActor(), data: { reason } });
       await audit.close();
       await syslog?.stop(); // after the final checkpoint, so it leaves the machine too
-      await closeLogs();
-      await store.close();
+      await closeStorage();
       removeFaultHandlers();
       logger.info({ reason }, 'gateway stopped');
     })();
     return stopped;
   };
-  return { config, storageDir, store, audit, commands, metrics, http, ssh, liveSessions, broker, ...(syslog ? { syslog } : {}), auth: { sessions, logins, oidc }, stop };
+  return { config, storageDir, store, audit, commands, storage, metrics, http, ssh, liveSessions, broker, ...(syslog ? { syslog } : {}), auth: { sessions, logins, oidc }, stop };
 }

@@ -1,20 +1,18 @@
 // What request handlers and services are given: built once in app.ts, never imported as globals.
-import type { AuditLog } from './audit-log.js';
 import type { Clock } from './clock.js';
 import type { CommandAlerts } from './command-alerts.js';
-import type { CommandLog } from './command-log.js';
 import type { Config } from './config.js';
 import type { PlcLog } from './conduit/plc-log.js';
 import type { Logger } from './log.js';
 import type { StorageFaults } from './storage/faults.js';
-import type { Store } from './store.js';
+import type { AuditPort, CommandPort, StatePort } from './storage/port.js';
 
 export interface Deps {
   config: Config;
-  store: Store;
-  audit: AuditLog;
+  store: StatePort;
+  audit: AuditPort;
   /** Captured shell commands (commands.jsonl): appended here, never through the store. */
-  commands: CommandLog;
+  commands: CommandPort;
   /** PLC operations seen in SSH forwards (plc.jsonl); absent: inspected and judged, not stored. */
   plc?: PlcLog;
   clock: Clock;

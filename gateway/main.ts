@@ -7,6 +7,7 @@ import { type CliIo, processIo } from './cli/io.js';
 import { runRdpCert } from './cli/rdp-cert.js';
 import { runRecordingsVerify } from './cli/recordings-verify.js';
 import { runServe } from './cli/serve.js';
+import { runStorageMigrate } from './cli/storage-migrate.js';
 import { describeStartupError } from './cli/startup-errors.js';
 import { runUsersResetTotp } from './cli/users.js';
 import { version } from './version.js';
@@ -28,6 +29,8 @@ usage:
   gatehouse evidence verify FILE.zip [--key PEM]       check a pack offline (signature, file hashes, audit chain)
   gatehouse users reset-totp <email> [--user ID] [--config PATH | --dir PATH]
                                                        reset a user's TOTP on a stopped gateway's storage
+  gatehouse storage migrate --from-dir PATH --config PATH
+                                                       copy a lowdb storage folder into the config's PostgreSQL (offline)
   gatehouse rdp-cert HOST[:PORT] | --target ID [--config PATH]
                                                        print an RDP server's certificate SHA-256 to pin (certSha256)
   gatehouse --version`;
@@ -60,6 +63,7 @@ const commands: Record<string, Command> = {
   'evidence export': runEvidenceExport,
   'evidence verify': runEvidenceVerify,
   'users reset-totp': runUsersResetTotp,
+  'storage migrate': runStorageMigrate,
   'rdp-cert': runRdpCert,
 };
 

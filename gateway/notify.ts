@@ -1,5 +1,5 @@
 // Webhook notifications (config notify.webhooks): a bounded fire-and-forget queue, retried with backoff, failures audited.
-import type { AuditLog } from './audit-log.js';
+import type { AuditPort } from './storage/port.js';
 import { type Clock, isoTime } from './clock.js';
 import { systemActor } from './core/model.js';
 import { type Logger, silentLogger } from './log.js';
@@ -21,7 +21,7 @@ export const noNotify: Notifier = { notify: () => {} };
 
 export interface WebhooksOptions {
   urls: readonly string[];
-  audit: Pick<AuditLog, 'append'>;
+  audit: Pick<AuditPort, 'append'>;
   clock: Clock;
   logger?: Logger;
   /** Waits before the 2nd, 3rd … try (default 1 s, 2 s, 4 s, 8 s: at most 5 tries). */

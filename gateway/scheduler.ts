@@ -1,5 +1,5 @@
 // Time-driven access control: expire undecided requests, end grants at window end, warn and close live sessions.
-import type { AuditLog } from './audit-log.js';
+import type { AuditPort } from './storage/port.js';
 import type { Broker } from './broker.js';
 import type { Clock } from './clock.js';
 import { grantStatus, ms } from './core/access.js';
@@ -12,7 +12,7 @@ import type { LiveSession, SessionRegistry } from './sessions.js';
 export interface SchedulerOptions {
   broker: Pick<Broker, 'closeDue' | 'requestsByGrant'>;
   sessions: SessionRegistry;
-  audit: Pick<AuditLog, 'append'>;
+  audit: Pick<AuditPort, 'append'>;
   clock: Clock;
   timeZone: string;
   logger?: Logger;

@@ -1,12 +1,12 @@
 // Server-side web sessions in the store: minted at login, idle and absolute timeouts, the cookie, and req.auth.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { AuditLog } from '../audit-log.js';
 import { type Clock, isoTime } from '../clock.js';
 import { type User, userActor } from '../core/model.js';
 import { unauthenticated } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Store, WebSessionRecord } from '../store.js';
+import type { WebSessionRecord } from '../store.js';
+import type { AuditPort, StatePort } from '../storage/port.js';
 import type { AuthContext } from './context.js';
 import type { Identity } from './roles.js';
 
@@ -14,8 +14,8 @@ export type SessionEndReason = 'logout' | 'idle_timeout' | 'absolute_timeout' | 
 export type SessionEndedListener = (sessionId: string, reason: SessionEndReason) => void;
 
 export interface WebSessionOptions {
-  store: Store;
-  audit: AuditLog;
+  store: StatePort;
+  audit: AuditPort;
   clock: Clock;
   logger: Logger;
   /** publicUrl is https: Secure cookie with the __Host- prefix. */

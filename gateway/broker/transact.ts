@@ -1,10 +1,10 @@
 // How a decision becomes state: the transition and its audit events run inside the store's serialised update, durable together.
-import type { AuditLog } from '../audit-log.js';
+import type { AuditPort } from '../storage/port.js';
 import type { RequestEvent, Transition } from '../core/access.js';
 import type { AccessRequest, Actor } from '../core/model.js';
 import type { AuditSink } from '../storage/audit-sink.js';
 import type { DbData } from '../store/schema.js';
-import type { Store } from '../store.js';
+import type { StatePort } from '../storage/port.js';
 import { GatehouseError, isGatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -20,7 +20,7 @@ export const refusalError = (t: Extract<Transition, { ok: false }>) =>
  * store then writes nothing at all.
  */
 export function transact(
-  store: Store,
+  store: StatePort,
   requestId: string,
   actor: Actor,
   step: (request: AccessRequest, draft: DbData) => Transition,
@@ -54,7 +54,7 @@ export function recordEvents(audit: AuditSink, actor: Actor, events: readonly Re
  * (outside every window) — is recorded here. 5xx are failures, not refusals.
  */
 export async function auditRefusal(
-  audit: AuditLog,
+  audit: AuditPort,
   logger: Logger,
   actor: Actor,
   action: string,

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { verifyAuditFile } from '../audit-log.js';
+import { namesPostgres, verifySiteAudit } from '../storage/postgres/offline.js';
 import { loadVerifyKey } from '../audit/signing.js';
 import { checkWitness } from '../audit/witness.js';
 import { type CliIo, parseArgs } from './io.js';
@@ -46,13 +47,6 @@ export async function runAuditVerify(argv: string[], io: CliIo, deps: AuditVerif
     return 2;
   }
 
-  const dir = await storageDirOf(flags, io, deps.storageDirFromConfig);
-  if (dir === undefined) return 1;
-  const logPath = join(dir, 'audit.jsonl');
-  if (!existsSync(logPath)) {
-    io.err(`no audit log at ${logPath}: nothing to verify (check --dir or storage.dir in the config)`);
-    return 1;
-  }
   const keyFlag = value('key') ?? value('public-key');
   let publicKeyPem: string | undefined;
   if (typeof keyFlag === 'string') {
@@ -63,8 +57,25 @@ export async function runAuditVerify(argv: string[], io: CliIo, deps: AuditVerif
       return 1;
     }
   }
+  // A PostgreSQL site: the chain in its database (lines, checkpoints, signed head) against the site's key.
+  const configFlag = value('config');
+  const onPostgres = typeof configFlag === 'string' && (await namesPostgres(configFlag).catch(() => false));
+  const pgResult = onPostgres ? await verifySiteAudit(configFlag, publicKeyPem) : undefined;
+  if (pgResult) {
+    if (pgResult.ok && pgResult.records === 0) {
+      io.err(`no audit records in the PostgreSQL database of ${configFlag}: nothing to verify`);
+      return 1;
+    }
+  }
 
-  const result = await verifyAuditFile(dir, { publicKeyPem, checkpointEvery: everyN });
+  const dir = await storageDirOf(flags, io, deps.storageDirFromConfig);
+  if (dir === undefined) return 1;
+  const logPath = onPostgres ? 'the PostgreSQL audit chain' : join(dir, 'audit.jsonl');
+  if (!onPostgres && !existsSync(logPath)) {
+    io.err(`no audit log at ${logPath}: nothing to verify (check --dir or storage.dir in the config)`);
+    return 1;
+  }
+  const result = pgResult ?? (await verifyAuditFile(dir, { publicKeyPem, checkpointEvery: everyN }));
   let code = 0;
   if (result.ok) {
     io.out(

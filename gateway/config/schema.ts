@@ -11,6 +11,7 @@ import {
   parseHostPort,
   regexProblem,
 } from './checks.js';
+import { storageSchemas } from './storage-schema.js';
 import { type ForwardProtocol, forwardingEntrySchema, plcRulesSchema, splitForwarding } from './plc-schema.js';
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
@@ -221,6 +222,8 @@ const targetsSchema = z.array(targetSchema).superRefine(
 
 const groups = z.array(nonEmpty).default([]);
 
+const storageSection = storageSchemas({ secretRef: secretRefSchema, fsPath, host, port, httpUrl });
+
 /** RFC 5424 APP-NAME: 1 to 48 printable US-ASCII characters, no space. */
 const appName = z.string().regex(/^[!-~]{1,48}$/, 'use 1 to 48 printable ASCII characters without spaces');
 
@@ -276,7 +279,8 @@ export const configSchema = z.strictObject({
     orgClaim: nonEmpty.default('org'),
   }),
   stepUp: z.strictObject({ maxAgeMinutes: z.int().min(1).max(480).default(15) }).prefault({}),
-  storage: z.strictObject({ dir: fsPath.default('recordings') }).prefault({}),
+  storage: storageSection.storage,
+  node: storageSection.node,
   audit: auditSchema,
   guacd: z
     .strictObject({

@@ -61,6 +61,10 @@ export function secretRefs(config: Config): { path: string; ref: SecretRef }[] {
     if (t.ssh) refs.push({ path: `targets[${i}].ssh.credential`, ref: t.ssh.credential });
     if (t.rdp) refs.push({ path: `targets[${i}].rdp.credential`, ref: t.rdp.credential });
   });
+  const pg = config.storage.engine === 'postgres' ? config.storage.postgres : undefined;
+  if (pg?.url) refs.push({ path: 'storage.postgres.url', ref: pg.url });
+  if (pg?.password) refs.push({ path: 'storage.postgres.password', ref: pg.password });
+  if (pg?.tls?.keyFile) refs.push({ path: 'storage.postgres.tls.keyFile', ref: pg.tls.keyFile });
   return refs;
 }
 
@@ -89,7 +93,7 @@ export function resolveConfigPaths(config: Config, cwd: string = process.cwd()):
       : config.http,
     ssh: { ...config.ssh, hostKeys: config.ssh.hostKeys.map(abs) },
     oidc: { ...config.oidc, clientSecret: absRef(config.oidc.clientSecret) },
-    storage: { ...config.storage, dir: abs(config.storage.dir) },
+    storage: { ...config.storage, dir: abs(config.storage.dir), ...(config.storage.postgres && { postgres: absPostgres(config.storage.postgres, abs, absRef) }) },
     audit: {
       ...config.audit,
       ...(config.audit.signingKey && { signingKey: { file: abs(config.audit.signingKey.file) } }),
@@ -100,5 +104,22 @@ export function resolveConfigPaths(config: Config, cwd: string = process.cwd()):
       ...(t.ssh && { ssh: { ...t.ssh, credential: absRef(t.ssh.credential) } }),
       ...(t.rdp && { rdp: { ...t.rdp, credential: absRef(t.rdp.credential) } }),
     })),
+  };
+}
+
+type PostgresConfig = NonNullable<Config['storage']['postgres']>;
+
+function absPostgres(pg: PostgresConfig, abs: (p: string) => string, absRef: (r: SecretRef) => SecretRef): PostgresConfig {
+  const tls = pg.tls && {
+    ...pg.tls,
+    ...(pg.tls.caFile && { caFile: abs(pg.tls.caFile) }),
+    ...(pg.tls.certFile && { certFile: abs(pg.tls.certFile) }),
+    ...(pg.tls.keyFile && { keyFile: absRef(pg.tls.keyFile) }),
+  };
+  return {
+    ...pg,
+    ...(pg.url && { url: absRef(pg.url) }),
+    ...(pg.password && { password: absRef(pg.password) }),
+    ...(tls && { tls }),
   };
 }

@@ -1,6 +1,6 @@
 // Every 401/403 the HTTP front answers becomes an `access.denied` audit event: refusals are evidence.
 import type { Request } from 'express';
-import type { AuditLog } from '../audit-log.js';
+import type { AuditPort } from '../storage/port.js';
 import type { Clock } from '../clock.js';
 import type { Actor } from '../core/model.js';
 import type { GatehouseError } from '../errors.js';
@@ -14,7 +14,7 @@ export type RefusalHook = ((err: GatehouseError, req: Request) => Promise<void>)
 };
 
 export interface RefusalAuditOptions {
-  audit: AuditLog;
+  audit: AuditPort;
   clock: Clock;
   logger: Logger;
   /** Refusals audited per IP a minute (default 120); beyond that they are counted, and the count is audited next. */

@@ -25,6 +25,12 @@ export interface AuditPage {
   nextBefore: number | null;
 }
 
+/** Where the lines are: a storage folder's audit.jsonl, or an engine's own reader (PostgreSQL). */
+export type AuditSource = string | (() => AsyncIterable<Buffer>);
+
+const backward = (source: AuditSource): AsyncIterable<Buffer> =>
+  typeof source === 'string' ? linesBackward(join(source, LOG_FILE)) : source();
+
 const CHUNK = 256 * 1024;
 /** No record is near this; a longer "line" is skipped as garbage rather than held in memory. */
 const MAX_LINE = 16 << 20;
@@ -101,12 +107,12 @@ function parse(line: Buffer): AuditRecord | undefined {
  * full, so recent pages cost little however long the log is. This is a reader, not the verifier: a
  * line that does not parse is skipped here, and GET /api/audit/verify says whether the chain holds.
  */
-export async function queryAudit(dir: string, f: AuditFilter): Promise<AuditPage> {
+export async function queryAudit(source: AuditSource, f: AuditFilter): Promise<AuditPage> {
   const limit = f.limit ?? 100;
   const records: AuditRecord[] = [];
   let more = false;
   try {
-    for await (const line of linesBackward(join(dir, LOG_FILE))) {
+    for await (const line of backward(source)) {
       const r = parse(line);
       if (!r || !recordMatches(r, f)) continue;
       if (records.length === limit) {
@@ -122,8 +128,8 @@ export async function queryAudit(dir: string, f: AuditFilter): Promise<AuditPage
 }
 
 /** The record with this seq, looked for from the end (checkpoints asked for are the recent ones). */
-export async function findAuditRecord(dir: string, seq: number): Promise<AuditRecord | undefined> {
-  for await (const line of linesBackward(join(dir, LOG_FILE))) {
+export async function findAuditRecord(source: AuditSource, seq: number): Promise<AuditRecord | undefined> {
+  for await (const line of backward(source)) {
     const r = parse(line);
     if (r?.seq === seq) return r;
     if (r && r.seq < seq) return undefined;

@@ -5,7 +5,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Role, User } from '../../gateway/core/model.js';
-import type { Store, WebSessionRecord } from '../../gateway/store.js';
+import type { WebSessionRecord } from '../../gateway/store.js';
+import type { StatePort as Store } from '../../gateway/storage/port.js';
 
 export interface PersonSpec {
   name: string;

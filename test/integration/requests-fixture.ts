@@ -1,5 +1,4 @@
-// Shared setup for the access-request tests: real Store + AuditLog, the broker, routers in an express app, people with step-up.
-import { AuditLog } from '../../gateway/audit-log.js';
+// Shared setup for the access-request tests: real storage (lowdb or PostgreSQL, helpers/engines.ts), the broker, routers in an express app, people with step-up.
 import { Broker, type BrokerDeps } from '../../gateway/broker.js';
 import { ManualClock } from '../../gateway/clock.js';
 import { type Config, parseConfig } from '../../gateway/config.js';
@@ -12,10 +11,12 @@ import { targetsRouter } from '../../gateway/http/routes/targets.js';
 import { silentLogger } from '../../gateway/log.js';
 import type { Notifier } from '../../gateway/notify.js';
 import { LiveSessions } from '../../gateway/sessions.js';
-import { Store, type WebSessionRecord } from '../../gateway/store.js';
+import type { WebSessionRecord } from '../../gateway/store.js';
+import type { AuditPort, StatePort } from '../../gateway/storage/port.js';
+import { openTestStorage, type TestStorage } from '../helpers/engines.js';
 import { testConfigInput } from '../helpers/config.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
-import { type PersonSpec, readAuditLines, seedPeople, serveApi, stepUpPerson } from './api-harness.js';
+import { type PersonSpec, seedPeople, serveApi, stepUpPerson } from './api-harness.js';
 
 /** Monday 2026-11-23 10:00 UTC = 11:00 in Berlin: inside eng-ws-01's weekday 06:00–18:00 window. */
 export const T0 = Date.parse('2026-11-23T10:00:00.000Z');
@@ -84,8 +85,9 @@ export interface Fixture {
   dir: string;
   clock: ManualClock;
   config: Config;
-  store: Store;
-  audit: AuditLog;
+  store: StatePort;
+  audit: AuditPort;
+  storage: TestStorage;
   sessions: LiveSessions;
   broker: Broker;
   events: ReturnType<typeof eventsRouter>;
@@ -117,16 +119,15 @@ export interface FixtureOptions {
   webhooks?: string[];
   broker?: Partial<BrokerDeps>;
   /** Builds the broker's notifier once the fixture's audit log and clock exist. */
-  notifier?: (deps: { audit: AuditLog; clock: ManualClock }) => Notifier;
+  notifier?: (deps: { audit: AuditPort; clock: ManualClock }) => Notifier;
   events?: Partial<EventsDeps>;
 }
 
 export async function openFixture(opts: FixtureOptions = {}): Promise<Fixture> {
   const tmp = await tempDir('gatehouse-requests-');
   const clock = new ManualClock(T0);
-  const store = await Store.open({ dir: tmp.path });
-  const audit = await AuditLog.open({ dir: tmp.path, clock, checkpointIntervalMs: 0 });
-  await store.attachAudit(audit);
+  const storage = await openTestStorage({ dir: tmp.path, clock });
+  const { state: store, audit } = storage;
   const config = requestsConfig(tmp.path, opts.webhooks);
   const sessions = new LiveSessions({ closeTimeoutMs: 500 });
   const notifier = opts.notifier?.({ audit, clock });
@@ -158,6 +159,7 @@ export async function openFixture(opts: FixtureOptions = {}): Promise<Fixture> {
     config,
     store,
     audit,
+    storage,
     sessions,
     broker,
     events,
@@ -177,11 +179,10 @@ export async function openFixture(opts: FixtureOptions = {}): Promise<Fixture> {
       return { status: res.status, json: text ? JSON.parse(text) : undefined };
     },
     stepUp: (who, when = clock.now()) => stepUpPerson(store, who, when),
-    auditRecords: () => readAuditLines<AuditLine>(tmp.path),
+    auditRecords: async () => (await storage.auditLines()).map((l) => JSON.parse(l) as AuditLine),
     async close() {
       await http.close();
-      await audit.close();
-      await store.close();
+      await storage.close();
       await tmp.remove();
     },
   };

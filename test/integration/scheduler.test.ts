@@ -6,6 +6,7 @@ import { silentLogger } from '../../gateway/log.js';
 import { Scheduler } from '../../gateway/scheduler.js';
 import { type LiveSession, LiveSessions } from '../../gateway/sessions.js';
 import { Store } from '../../gateway/store.js';
+import type { AuditPort } from '../../gateway/storage/port.js';
 import { body, type Fixture, MIN, openFixture, T0 } from './requests-fixture.js';
 
 let fx: Fixture;
@@ -19,7 +20,7 @@ afterEach(async () => {
   await fx.close();
 });
 
-function schedulerFor(broker: Broker, sessions: LiveSessions, audit: AuditLog, everyMs = 1000) {
+function schedulerFor(broker: Broker, sessions: LiveSessions, audit: AuditPort, everyMs = 1000) {
   return new Scheduler({ broker, sessions, audit, clock: fx.clock, timeZone: 'Europe/Berlin', everyMs });
 }
 

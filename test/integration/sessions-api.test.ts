@@ -252,7 +252,7 @@ describe('recordings', () => {
 
   it('guessed ids, suffixes, `..` and encoded path tricks never reach a file', async () => {
     // Something worth stealing next to the recordings.
-    const db = await readFile(join(fx.dir, 'db.json'), 'utf8');
+    const db = fx.storage.engine === 'lowdb' ? await readFile(join(fx.dir, 'db.json'), 'utf8') : JSON.stringify(fx.store.data);
     const paths = [
       `/api/sessions/${a.id}.cast/recording`,
       `/api/sessions/${a.id}.json/recording`,
@@ -413,10 +413,8 @@ describe('audit trail', () => {
     expect((await fx.api('sup', 'GET', '/api/audit/verify')).status).toBe(403);
 
     // Rewrite one early record in place (same length): the chain breaks there.
-    const path = join(fx.dir, 'audit.jsonl');
-    const text = await readFile(path, 'utf8');
-    const target = text.split('\n').find((l) => l.includes('"type":"recording.viewed"'))!;
-    await writeFile(path, text.replace(target, target.replace('usr_auditor', 'usr_auditos')));
+    const target = (await fx.storage.auditLines()).find((l) => l.includes('"type":"recording.viewed"'))!;
+    await fx.storage.tamperAudit(target, target.replace('usr_auditor', 'usr_auditos'));
     const bad = await fx.api('admin', 'GET', '/api/audit/verify');
     expect(bad.json.ok).toBe(false);
     expect(bad.json.failure.seq).toBe(JSON.parse(target).seq);

@@ -1,11 +1,9 @@
-// Setup for the sessions-library API tests: real Store + AuditLog + registry, the sessions router, people, recorded sessions on disk.
+// Setup for the sessions-library API tests: real storage (either engine, helpers/engines.ts) + registry, the sessions router, people, recorded sessions on disk.
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
-import { AuditLog } from '../../gateway/audit-log.js';
 import { Broker } from '../../gateway/broker.js';
-import { CommandLog } from '../../gateway/command-log.js';
 import { ManualClock } from '../../gateway/clock.js';
 import type { Config } from '../../gateway/config.js';
 import type { CommandRecord, SessionRecord, User } from '../../gateway/core/model.js';
@@ -15,9 +13,10 @@ import { sessionsRouter } from '../../gateway/http/routes/sessions.js';
 import { silentLogger } from '../../gateway/log.js';
 import { recordingPath } from '../../gateway/recording/files.js';
 import { LiveSessions } from '../../gateway/sessions.js';
-import { Store } from '../../gateway/store.js';
+import type { AuditPort, StatePort } from '../../gateway/storage/port.js';
+import { openTestStorage, type TestStorage } from '../helpers/engines.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
-import { type PersonSpec, readAuditLines, seedPeople, serveApi, stepUpPerson } from './api-harness.js';
+import { type PersonSpec, seedPeople, serveApi, stepUpPerson } from './api-harness.js';
 import { requestsConfig, T0 } from './requests-fixture.js';
 
 export { T0 };
@@ -69,8 +68,9 @@ export interface SessionsFixture {
   dir: string;
   clock: ManualClock;
   config: Config;
-  store: Store;
-  audit: AuditLog;
+  store: StatePort;
+  audit: AuditPort;
+  storage: TestStorage;
   registry: LiveSessions;
   base: string;
   users: Record<Who, User>;
@@ -98,10 +98,8 @@ export function castText(width: number, commands: string[], extra: string[] = []
 export async function openSessionsFixture(o: { viewedPeriodMs?: number } = {}): Promise<SessionsFixture> {
   const tmp = await tempDir('gatehouse-sessions-');
   const clock = new ManualClock(T0);
-  const store = await Store.open({ dir: tmp.path });
-  const audit = await AuditLog.open({ dir: tmp.path, clock, checkpointIntervalMs: 0, checkpointEvery: 20 });
-  await store.attachAudit(audit);
-  const commandLog = await CommandLog.open({ store });
+  const storage = await openTestStorage({ dir: tmp.path, clock, checkpointEvery: 20 });
+  const { state: store, audit, commands: commandLog } = storage;
   const config = requestsConfig(tmp.path);
   const registry = new LiveSessions({ closeTimeoutMs: 1000 });
   const broker = new Broker({ config, store, audit, clock, logger: silentLogger, sessions: registry });
@@ -154,6 +152,7 @@ export async function openSessionsFixture(o: { viewedPeriodMs?: number } = {}): 
     config,
     store,
     audit,
+    storage,
     registry,
     base,
     users,
@@ -189,12 +188,10 @@ export async function openSessionsFixture(o: { viewedPeriodMs?: number } = {}): 
     },
     stepUp: (who) => stepUpPerson(store, who, clock.now()),
     seed,
-    auditRecords: () => readAuditLines<AuditLine>(tmp.path),
+    auditRecords: async () => (await storage.auditLines()).map((l) => JSON.parse(l) as AuditLine),
     async close() {
       await http.close();
-      await audit.close();
-      await commandLog.close();
-      await store.close();
+      await storage.close();
       await tmp.remove();
     },
   };

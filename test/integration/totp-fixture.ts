@@ -11,6 +11,7 @@ import type { Role, User } from '../../gateway/core/model.js';
 import type { Deps } from '../../gateway/deps.js';
 import { silentLogger } from '../../gateway/log.js';
 import { Store, type WebSessionRecord } from '../../gateway/store.js';
+import type { StatePort } from '../../gateway/storage/port.js';
 import { testConfig } from '../helpers/config.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 
@@ -53,7 +54,7 @@ export async function openFixture(): Promise<TotpFixture> {
 }
 
 let n = 0;
-export async function addUser(store: Store, roles: Role[] = ['vendor'], email?: string): Promise<User> {
+export async function addUser(store: StatePort, roles: Role[] = ['vendor'], email?: string): Promise<User> {
   n++;
   const user: User = {
     id: `usr_test${n}`,
@@ -73,7 +74,7 @@ export async function addUser(store: Store, roles: Role[] = ['vendor'], email?: 
 }
 
 /** A web session as the (other engineer's) login would create it; `id` is its cookie value. */
-export async function addSession(store: Store, userId: string): Promise<WebSessionRecord> {
+export async function addSession(store: StatePort, userId: string): Promise<WebSessionRecord> {
   n++;
   const s: WebSessionRecord = {
     id: `ws_test${n}`,

@@ -1,14 +1,15 @@
 // GET /api/audit (records, filtered, newest first) and GET /api/audit/verify (chain status, last signed checkpoint): auditors and admins.
 import type { Request, Router } from 'express';
 import { requireRole } from '../../auth/context.js';
-import type { AuditLog, VerifyResult } from '../../audit-log.js';
+import type { VerifyResult } from '../../audit-log.js';
+import type { AuditPort } from '../../storage/port.js';
 import { actorOf } from '../../broker/facts.js';
 import { findAuditRecord, queryAudit } from '../../library/audit-query.js';
 import { OncePer } from '../../library/once-per.js';
 import { parseAuditQuery } from './session-queries.js';
 
 export interface AuditRoutesDeps {
-  audit: AuditLog;
+  audit: AuditPort;
   storageDir: string;
   now(): number;
 }
@@ -41,7 +42,9 @@ const callerOf = (req: Request) => {
 };
 
 export function mountAuditRoutes(router: Router, deps: AuditRoutesDeps): void {
-  const { audit, storageDir } = deps;
+  const { audit } = deps;
+  // The engine's lines where it has its own (PostgreSQL), else audit.jsonl in the storage folder.
+  const source = audit.linesBackward?.bind(audit) ?? deps.storageDir;
   // Reading the trail is itself audited (audit.viewed), once per person and query in 5 minutes: a page
   // that reloads or pages through results must not fill the log with records of its own reading.
   const viewed = new OncePer(5 * 60_000, deps.now);
@@ -52,7 +55,7 @@ export function mountAuditRoutes(router: Router, deps: AuditRoutesDeps): void {
   router.get('/audit', async (req, res) => {
     const caller = callerOf(req);
     const q = parseAuditQuery(req.query);
-    const page = await queryAudit(storageDir, q);
+    const page = await queryAudit(source, q);
     const { before: _b, limit: _l, ...filters } = q;
     if (viewed.first(`${caller.user.id}:${JSON.stringify(filters)}`))
       await audit.append({ type: 'audit.viewed', actor: actorOf(caller), data: { filters, returned: page.records.length } });
@@ -65,7 +68,7 @@ export function mountAuditRoutes(router: Router, deps: AuditRoutesDeps): void {
     const r = await running;
     let lastCheckpoint: CheckpointView | null = null;
     if (r.ok && r.lastCheckpointSeq > 0) {
-      const cp = await findAuditRecord(storageDir, r.lastCheckpointSeq);
+      const cp = await findAuditRecord(source, r.lastCheckpointSeq);
       const d = cp?.data as { upToSeq?: number; upToHash?: string; keyId?: string } | undefined;
       if (cp && d)
         lastCheckpoint = { seq: cp.seq, at: cp.at, upToSeq: d.upToSeq ?? 0, upToHash: d.upToHash ?? '', keyId: d.keyId ?? '' };

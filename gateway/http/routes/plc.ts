@@ -3,7 +3,7 @@ import type { Request, Router } from 'express';
 import { z } from 'zod';
 import { requireAuth, requireRole } from '../../auth/context.js';
 import { requireFreshStepUp } from '../../auth/step-up.js';
-import type { AuditLog } from '../../audit-log.js';
+import type { AuditPort } from '../../storage/port.js';
 import { actorOf, factsOf } from '../../broker/facts.js';
 import { auditRefusal } from '../../broker/transact.js';
 import type { PlcLog } from '../../conduit/plc-log.js';
@@ -16,7 +16,7 @@ import type { Logger } from '../../log.js';
 import type { SessionRegistry } from '../../sessions.js';
 
 export interface PlcRoutesDeps {
-  audit: AuditLog;
+  audit: AuditPort;
   logger: Logger;
   plc: PlcLog | undefined;
   registry: SessionRegistry;

@@ -2,7 +2,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response, Router } from 'express';
 import { requireRole } from '../../auth/context.js';
-import type { AuditLog } from '../../audit-log.js';
+import type { AuditPort } from '../../storage/port.js';
 import { actorOf } from '../../broker/facts.js';
 import type { SessionRecord } from '../../core/model.js';
 import { notFound } from '../../errors.js';
@@ -11,7 +11,7 @@ import { OncePer } from '../../library/once-per.js';
 import { IntegrityChecker, openRecording, type OpenRecording } from '../../library/recording-file.js';
 
 export interface RecordingRoutesDeps {
-  audit: AuditLog;
+  audit: AuditPort;
   logger: Logger;
   storageDir: string;
   now(): number;

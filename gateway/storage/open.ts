@@ -1,0 +1,105 @@
+// Picks the storage engine the config names and opens it: the one place that knows both engines.
+import { AuditLog } from '../audit-log.js';
+import type { Clock } from '../clock.js';
+import { CommandLog } from '../command-log.js';
+import { type Config, resolveConfigPath } from '../config.js';
+import type { Logger } from '../log.js';
+import { Store } from '../store.js';
+import type { StorageFaults } from './faults.js';
+import type { Storage } from './port.js';
+import { openPostgres } from './postgres/engine.js';
+
+export interface OpenStorageOptions {
+  config: Pick<Config, 'storage' | 'node'> & { audit?: Partial<Config['audit']> };
+  /** Absolute storage.dir. */
+  storageDir: string;
+  clock: Clock;
+  logger: Logger;
+  cwd?: string;
+  faults?: StorageFaults;
+  /** Overrides audit.checkpointEverySeconds (tests: 0, off). */
+  checkpointIntervalMs?: number;
+  /** Records between signed checkpoints (default 1000). */
+  checkpointEvery?: number;
+  acceptMissingAuditHead?: boolean;
+}
+
+/** The lowdb engine's own objects, for what only it has (the storage monitor, the SIEM stream of audit.jsonl). */
+export interface LowdbParts {
+  store: Store;
+  audit: AuditLog;
+  commands: CommandLog;
+}
+
+export type OpenedStorage = Storage & { lowdb?: LowdbParts };
+
+/** The node's id in a cluster; one gateway alone is `gateway`. */
+export const nodeIdOf = (config: Pick<Config, 'node'>): string => config.node?.id ?? 'gateway';
+
+const intervalOf = (o: OpenStorageOptions): number | undefined =>
+  o.checkpointIntervalMs ?? (o.config.audit?.checkpointEverySeconds !== undefined ? o.config.audit.checkpointEverySeconds * 1000 : undefined);
+
+export async function openStorage(o: OpenStorageOptions): Promise<OpenedStorage> {
+  const interval = intervalOf(o);
+  if (o.config.storage.engine === 'postgres') {
+    return openPostgres({
+      postgres: o.config.storage.postgres!,
+      storageDir: o.storageDir,
+      clock: o.clock,
+      logger: o.logger,
+      nodeId: nodeIdOf(o.config),
+      ...(o.cwd !== undefined && { cwd: o.cwd }),
+      ...(interval !== undefined && { checkpointIntervalMs: interval }),
+      ...(o.checkpointEvery !== undefined && { checkpointEvery: o.checkpointEvery }),
+    });
+  }
+  return openLowdb(o, interval);
+}
+
+/** db.json under its lock, commands.jsonl, audit.jsonl (verified), then the store's audit journal; a failure closes what opened. */
+async function openLowdb(o: OpenStorageOptions, interval: number | undefined): Promise<OpenedStorage> {
+  const store = await Store.open({ dir: o.storageDir, logger: o.logger });
+  let commands: CommandLog;
+  try {
+    // Opened under the store's lock: it also finishes moving a v1 db.json's commands.
+    commands = await CommandLog.open({ store, logger: o.logger });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  let audit: AuditLog;
+  try {
+    const signingKey = o.config.audit?.signingKey;
+    audit = await AuditLog.open({
+      dir: o.storageDir,
+      clock: o.clock,
+      logger: o.logger,
+      ...(interval !== undefined && { checkpointIntervalMs: interval }),
+      ...(o.checkpointEvery !== undefined && { checkpointEvery: o.checkpointEvery }),
+      ...(signingKey ? { signingKeyFile: resolveConfigPath(signingKey.file, o.cwd) } : {}),
+      acceptMissingHead: o.acceptMissingAuditHead === true,
+    });
+  } catch (err) {
+    // A broken chain must stop start-up, and must not leave the store locked behind it.
+    await commands.close();
+    await store.close();
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await audit.close();
+      await commands.close();
+      await store.close();
+    })();
+    return closing;
+  };
+  try {
+    // Every change's records go through the store from here; a crash between the two writes is repaired now.
+    await store.attachAudit(audit, o.faults);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { engine: 'lowdb', state: store, audit, commands, lowdb: { store, audit, commands }, close };
+}

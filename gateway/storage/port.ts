@@ -1,0 +1,64 @@
+// The storage port: what the gateway needs from a storage engine (lowdb files or PostgreSQL), nothing more.
+// Both engines satisfy it; app.ts picks one at start (storage/open.ts) and hands it out through Deps.
+import type { AuditInput, AuditRecord } from '../core/audit.js';
+import type { VerifyResult } from '../core/audit-chain.js';
+import type { CommandRecord } from '../core/model.js';
+import type { DbData } from '../store/schema.js';
+import type { AuditSink } from './audit-sink.js';
+
+export type { AuditSink } from './audit-sink.js';
+
+/** Users, SSH keys, requests, sessions, web sessions and key/value meta. */
+export interface StatePort {
+  /** The last committed state, deeply frozen; read synchronously everywhere. */
+  readonly data: Readonly<DbData>;
+  /**
+   * Runs `fn` on a draft with every other writer (of every node) held off, then commits the change and
+   * the audit records `fn` gave the sink together. If `fn` throws nothing changes.
+   */
+  update<T>(fn: (draft: DbData, audit: AuditSink) => T | Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface AuditStats {
+  appends: number;
+  fsyncs: number;
+  batches: number;
+}
+
+/** The hash-chained audit log (core/audit*.ts format, whichever engine keeps it). */
+export interface AuditPort {
+  /** Resolves with the record once it is durable. */
+  append(input: AuditInput): Promise<AuditRecord>;
+  /** A signed checkpoint now if records arrived since the last one. */
+  checkpoint(): Promise<AuditRecord | undefined>;
+  /** The last durable record. */
+  head(): { seq: number; hash: string };
+  verify(): Promise<VerifyResult>;
+  readonly keyId: string;
+  /** The signing key's file when it is kept outside the storage folder (audit.signingKey). */
+  readonly signingKeyFile?: string | undefined;
+  stats(): AuditStats;
+  /** The committed lines newest first, where they are not audit.jsonl in storage.dir (PostgreSQL). */
+  linesBackward?(): AsyncIterable<Buffer>;
+  close(): Promise<void>;
+}
+
+/** Captured shell commands: append-only. */
+export interface CommandPort {
+  readonly records: readonly CommandRecord[];
+  append(record: CommandRecord): Promise<CommandRecord>;
+  close(): Promise<void>;
+}
+
+export type EngineName = 'lowdb' | 'postgres';
+
+/** One open storage: its three parts and how to close them in order. */
+export interface Storage {
+  engine: EngineName;
+  state: StatePort;
+  audit: AuditPort;
+  commands: CommandPort;
+  /** Closes commands, audit, then state: the reverse of the order they opened in. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,89 @@
+// Opens the PostgreSQL engine: pool, migrations, the LISTEN connection, then the audit chain, state and commands.
+import type pg from 'pg';
+import { loadOrCreateSigningKey } from '../../audit/signing.js';
+import type { Clock } from '../../clock.js';
+import type { Logger } from '../../log.js';
+import type { Storage } from '../port.js';
+import { PgAudit } from './audit.js';
+import { PgCommands } from './commands.js';
+import { checkout, createPool, poolOptions, type PostgresConfig } from './connect.js';
+import { Listener } from './listen.js';
+import { migrateDatabase } from './migrations.js';
+import { PgState } from './state.js';
+
+export interface PostgresOpenOptions {
+  postgres: PostgresConfig;
+  /** Holds keys/ (the audit signing key every node shares) and sessions/ (recordings). */
+  storageDir: string;
+  clock: Clock;
+  logger: Logger;
+  nodeId: string;
+  cwd?: string;
+  checkpointEvery?: number;
+  checkpointIntervalMs?: number;
+}
+
+export interface PostgresStorage extends Storage {
+  engine: 'postgres';
+  state: PgState;
+  audit: PgAudit;
+  commands: PgCommands;
+  pool: pg.Pool;
+  listener: Listener;
+}
+
+/** Applies pending migrations (under an advisory lock) and opens every part; closes what it opened on failure. */
+export async function openPostgres(o: PostgresOpenOptions): Promise<PostgresStorage> {
+  const options = poolOptions(o.postgres, o.cwd ? { cwd: o.cwd } : {});
+  const pool = createPool(options, o.logger);
+  const opened: Array<{ close(): Promise<void> }> = [];
+  try {
+    const client = await checkout(pool);
+    try {
+      const m = await migrateDatabase(client);
+      if (m.from !== m.to) o.logger.info(m, 'postgres: applied schema migrations');
+    } finally {
+      client.release();
+    }
+    const listener = new Listener(options, o.logger);
+    await listener.start();
+    opened.push(listener);
+    const key = await loadOrCreateSigningKey(o.storageDir);
+    const audit = await PgAudit.open({
+      pool,
+      key,
+      clock: o.clock,
+      logger: o.logger,
+      nodeId: o.nodeId,
+      ...(o.checkpointEvery !== undefined && { checkpointEvery: o.checkpointEvery }),
+      ...(o.checkpointIntervalMs !== undefined && { checkpointIntervalMs: o.checkpointIntervalMs }),
+    });
+    opened.push(audit);
+    const state = await PgState.open({ pool, audit, logger: o.logger, listener });
+    opened.push(state);
+    const commands = await PgCommands.open({ pool, logger: o.logger, listener });
+    let closing: Promise<void> | undefined;
+    return {
+      engine: 'postgres',
+      state,
+      audit,
+      commands,
+      pool,
+      listener,
+      close() {
+        closing ??= (async () => {
+          await commands.close();
+          await audit.close();
+          await state.close();
+          await listener.close();
+          await pool.end();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    for (const part of opened.reverse()) await part.close().catch(() => {});
+    await pool.end().catch(() => {});
+    throw err;
+  }
+}
