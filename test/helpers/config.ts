@@ -70,3 +70,12 @@ export function testConfigWithOidc(
   if (!parsed.ok) throw new Error(`test config invalid: ${JSON.stringify(parsed.problems)}`);
   return inStorage(parsed.config, storageDir);
 }
+
+/** A parsed config as a config file again (JSON is YAML): the forwarding list's declared protocols go back into its entries. */
+export function configFileText(config: Config): string {
+  const targets = config.targets.map(({ forwardProtocols, ...t }) => ({
+    ...t,
+    forwarding: t.forwarding.map((to) => (forwardProtocols?.[to] ? { to, protocol: forwardProtocols[to] } : to)),
+  }));
+  return JSON.stringify({ ...config, targets }, null, 2);
+}

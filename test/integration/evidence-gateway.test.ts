@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { configFileText } from '../helpers/config.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { type SshGateway, startSshGateway, TARGET } from '../helpers/ssh-gateway.js';
@@ -196,7 +196,7 @@ describe('gatehouse evidence export / verify, recordings verify (CLI)', () => {
   it('after the gateway stops: export with --config is audited, verifies, and a tampered copy does not', async () => {
     await h.gw.stop('test');
     const configPath = join(h.dir.path, 'gatehouse.yaml');
-    await writeFile(configPath, stringify(h.gw.config));
+    await writeFile(configPath, configFileText(h.gw.config));
     const out = join(h.dir.path, 'stopped.zip');
     const r = await runCli(['evidence', 'export', '--config', configPath, '--from', from, '--to', to, '--out', out, '--with-recordings']);
     expect(r.code, r.stderr).toBe(0);

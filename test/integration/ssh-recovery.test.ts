@@ -15,6 +15,7 @@ import { INCOMPLETE_MARKER } from '../../gateway/recording/incomplete.js';
 import { recoverInterruptedSessions } from '../../gateway/recording/recovery.js';
 import { Store } from '../../gateway/store.js';
 import { runCli, startCli } from '../helpers/cli.js';
+import { configFileText } from '../helpers/config.js';
 import { freePort, waitForPort } from '../helpers/ports.js';
 import { type AuditLine, type SshGateway, startSshGateway, TARGET } from '../helpers/ssh-gateway.js';
 import { collect, openShell, vendorClient } from '../helpers/ssh-vendor.js';
@@ -116,7 +117,7 @@ describe('gateway SIGKILLed mid-session (real `gatehouse serve`)', () => {
     const sshPort = await freePort();
     const config = { ...h.gw.config, ssh: { ...h.gw.config.ssh, listen: `127.0.0.1:${sshPort}` } };
     const configPath = join(h.dir.path, 'gatehouse.yaml');
-    await writeFile(configPath, JSON.stringify(config, null, 2));
+    await writeFile(configPath, configFileText(config));
     const serve = () => startCli(['serve', '--config', configPath], /Gatehouse serving/, { cwd: h!.dir.path, timeoutMs: 20_000 });
     cli = await serve();
     await waitForPort(sshPort);
@@ -205,7 +206,10 @@ describe('target killed mid-session', () => {
     expect(ended.data?.reason).toBe('target_closed');
     const sealed = await h.waitAudit('recording.sealed', (a) => a.subject?.sessionId === ended.subject?.sessionId);
     expect(sealed.data?.incomplete).toBe(false);
-    const s = h.gw.store.data.sessions.find((x) => x.id === ended.subject?.sessionId);
+    // The audit records become durable before the state that goes with them (the store's audit-first path).
+    const stored = () => h!.gw.store.data.sessions.find((x) => x.id === ended.subject?.sessionId);
+    await expect.poll(() => stored()?.endReason, { timeout: 10_000 }).toBe('target_closed');
+    const s = stored();
     expect(s).toMatchObject({ endReason: 'target_closed', recording: { sha256: sealed.data?.sha256 } });
     expect(s?.recording?.incomplete).toBeUndefined();
   }, 60_000);
