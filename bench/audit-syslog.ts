@@ -44,20 +44,31 @@ async function startSink(): Promise<Sink> {
   };
 }
 
-const siem = (port: number): SyslogConfig => ({ host: '127.0.0.1', port, transport: 'tcp', appName: 'gatehouse', alertBacklog: 1_000_000, alertAfterSeconds: 3600 });
+const siem = (port: number): SyslogConfig => ({
+  host: '127.0.0.1',
+  port,
+  transport: 'tcp',
+  appName: 'gatehouse',
+  alertBacklog: 1_000_000,
+  alertAfterSeconds: 3600,
+});
 
 async function appends(events: number, writers: number, port: number | undefined, frames?: () => Promise<number>) {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-syslog-'));
   try {
     const log = await AuditLog.open({ dir, clock: systemClock });
-    const stream = port === undefined ? undefined : new SyslogStream({ config: siem(port), dir, audit: log, clock: systemClock, logger: silentLogger });
+    const stream =
+      port === undefined
+        ? undefined
+        : new SyslogStream({ config: siem(port), dir, audit: log, clock: systemClock, logger: silentLogger });
     await stream?.start();
     const before = (await frames?.()) ?? 0;
     const t0 = performance.now();
     const appendSeconds = await appendConcurrently(log, events, writers);
     const target = log.head().seq;
     const deadline = Date.now() + 60_000;
-    while (frames && (await frames()) - before < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    while (frames && (await frames()) - before < target && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 5));
     const deliveredSeconds = (performance.now() - t0) / 1000;
     await log.close();
     await stream?.stop();
@@ -72,10 +83,29 @@ function benchConfig(dir: string, port: number | undefined): Config {
     site: { name: 'Bench plant', timezone: 'UTC' },
     http: { listen: '127.0.0.1:0', publicUrl: 'http://127.0.0.1:9' },
     ssh: { listen: '127.0.0.1:0', hostKeys: [join(dir, 'ssh_host_ed25519_key')] },
-    oidc: { issuer: 'http://127.0.0.1:9/oidc', clientId: 'bench', clientSecret: { env: 'GATEHOUSE_BENCH_UNUSED_SECRET' }, roles: { vendor: ['vendors'], supervisor: ['supervisors'], auditor: [], admin: [] } },
+    oidc: {
+      issuer: 'http://127.0.0.1:9/oidc',
+      clientId: 'bench',
+      clientSecret: { env: 'GATEHOUSE_BENCH_UNUSED_SECRET' },
+      roles: { vendor: ['vendors'], supervisor: ['supervisors'], auditor: [], admin: [] },
+    },
     storage: { dir },
     ...(port === undefined ? {} : { audit: { syslog: siem(port) } }),
-    targets: [{ id: 'eng-ws-01', name: 'Bench target', zone: 'bench', securityLevel: 2, ssh: { host: '127.0.0.1', username: 'maint', hostKeySha256: `SHA256:${'A'.repeat(43)}`, credential: { file: join(dir, 'unused') } }, approvers: ['supervisors'] }],
+    targets: [
+      {
+        id: 'eng-ws-01',
+        name: 'Bench target',
+        zone: 'bench',
+        securityLevel: 2,
+        ssh: {
+          host: '127.0.0.1',
+          username: 'maint',
+          hostKeySha256: `SHA256:${'A'.repeat(43)}`,
+          credential: { file: join(dir, 'unused') },
+        },
+        approvers: ['supervisors'],
+      },
+    ],
   });
   if (!parsed.ok) throw new Error(`bench config invalid: ${JSON.stringify(parsed.problems)}`);
   return parsed.config;
@@ -109,7 +139,10 @@ async function approverGateway(port: number | undefined): Promise<Approver> {
   return {
     async approve() {
       const purpose = `benchmark approval ${i++}`;
-      const r = await gw.broker.create({ user: vendor }, { targetId: 'eng-ws-01', protocol: 'ssh', durationMinutes: 60, purpose });
+      const r = await gw.broker.create(
+        { user: vendor },
+        { targetId: 'eng-ws-01', protocol: 'ssh', durationMinutes: 60, purpose },
+      );
       const t = performance.now();
       await gw.broker.approve({ user: supervisor }, r.id);
       return performance.now() - t;
@@ -147,7 +180,9 @@ async function approvals(count: number, port: number) {
   }
 }
 
-export async function benchAuditSyslog(opts: { events?: number; writers?: number; approvals?: number } = {}): Promise<SyslogBench> {
+export async function benchAuditSyslog(
+  opts: { events?: number; writers?: number; approvals?: number } = {},
+): Promise<SyslogBench> {
   const events = opts.events ?? 20_000;
   const writers = opts.writers ?? 32;
   const sink = await startSink();

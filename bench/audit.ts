@@ -71,11 +71,7 @@ export async function appendConcurrently(log: AuditLog, events: number, writers:
   return (performance.now() - started) / 1000;
 }
 
-export async function benchAudit(opts: {
-  dir: string;
-  events?: number;
-  writers?: number;
-}): Promise<AuditBench> {
+export async function benchAudit(opts: { dir: string; events?: number; writers?: number }): Promise<AuditBench> {
   const events = opts.events ?? 20_000;
   const writers = opts.writers ?? 32;
   const log = await AuditLog.open({ dir: opts.dir, clock: systemClock });
@@ -106,9 +102,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   try {
     const events = Number(process.env.AUDIT_BENCH_EVENTS ?? 20_000);
     const r = await benchAudit({ dir, events });
-    console.log(
-      `audit append: ${r.appendPerSec} events/s (${r.writers} writers, fsync per batch, ${r.events} events)`,
-    );
+    console.log(`audit append: ${r.appendPerSec} events/s (${r.writers} writers, fsync per batch, ${r.events} events)`);
     console.log(`audit verify: ${r.verifyPerSec} events/s`);
     console.log(JSON.stringify(r));
   } finally {

@@ -4,16 +4,29 @@
 import WebSocket from 'ws';
 import type { GatehouseChild } from './gatehouse.js';
 
-export type BrowserTerminalResult = { measured: true; mbPerSec: number; bytes: number } | { measured: false; reason: string };
+export type BrowserTerminalResult =
+  { measured: true; mbPerSec: number; bytes: number } | { measured: false; reason: string };
 
 const SENTINEL = '__GH_BENCH_DONE__';
 
-export async function benchBrowserTerminal(g: GatehouseChild, gen: string, bytes: number, timeoutMs = 300_000): Promise<BrowserTerminalResult> {
+export async function benchBrowserTerminal(
+  g: GatehouseChild,
+  gen: string,
+  bytes: number,
+  timeoutMs = 300_000,
+): Promise<BrowserTerminalResult> {
   const { cookie, origin, grantId } = g.browser;
-  const ws = new WebSocket(`${g.httpUrl.replace(/^http/, 'ws')}/ws/ssh/${grantId}?cols=200&rows=50`, { headers: { cookie }, origin, perMessageDeflate: false });
+  const ws = new WebSocket(`${g.httpUrl.replace(/^http/, 'ws')}/ws/ssh/${grantId}?cols=200&rows=50`, {
+    headers: { cookie },
+    origin,
+    perMessageDeflate: false,
+  });
   try {
     return await new Promise<BrowserTerminalResult>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`browser terminal: no sentinel within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`browser terminal: no sentinel within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       let phase: 'prompt' | 'run' = 'prompt';
       let tail = '';
       let received = 0;

@@ -34,7 +34,10 @@ function device(): Promise<Server> {
         const frame = buf.subarray(0, 6 + buf.readUInt16BE(4));
         buf = buf.subarray(frame.length);
         const fc = frame[7]!;
-        const pdu = fc === 3 ? Buffer.concat([Buffer.from([3, frame.readUInt16BE(10) * 2]), Buffer.alloc(frame.readUInt16BE(10) * 2)]) : frame.subarray(7, 12);
+        const pdu =
+          fc === 3
+            ? Buffer.concat([Buffer.from([3, frame.readUInt16BE(10) * 2]), Buffer.alloc(frame.readUInt16BE(10) * 2)])
+            : frame.subarray(7, 12);
         const head = Buffer.from(frame.subarray(0, 7));
         head.writeUInt16BE(pdu.length + 1, 4);
         out.push(head, pdu);
@@ -83,10 +86,19 @@ function drive(sock: Socket, pdu: Buffer, total: number, window: number): Promis
   });
 }
 
-async function relay(inspect: boolean, deviceAt: number, dir: string): Promise<{ port: number; close(): Promise<void> }> {
+async function relay(
+  inspect: boolean,
+  deviceAt: number,
+  dir: string,
+): Promise<{ port: number; close(): Promise<void> }> {
   const log = inspect ? await PlcLog.open(await mkdtemp(join(dir, 'run-')), silentLogger) : undefined;
   const conduit = new SessionConduit({
-    deps: { clock: new ManualClock('2026-12-06T10:00:00.000Z'), logger: silentLogger, audit: { append: async () => undefined } as never, plc: log },
+    deps: {
+      clock: new ManualClock('2026-12-06T10:00:00.000Z'),
+      logger: silentLogger,
+      audit: { append: async () => undefined } as never,
+      plc: log,
+    },
     rules: { mode: 'observe', rules: [{ match: { function: ['write'] }, action: 'alert', reason: 'bench' }] },
     actor: { kind: 'system', id: 'gateway' },
     subject: { sessionId: 'ses_bench' },
@@ -111,7 +123,8 @@ async function relay(inspect: boolean, deviceAt: number, dir: string): Promise<{
   };
 }
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 export async function benchConduit(o: { polls: number; pipelined: number }): Promise<ConduitBenchCase[]> {
   const dev = await device();
@@ -123,7 +136,11 @@ export async function benchConduit(o: { polls: number; pipelined: number }): Pro
     const best = new Map<boolean, ConduitBenchCase>();
     for (const inspect of [false, true, false, true]) {
       const r = await relay(inspect, deviceAt, dir);
-      const open = () => new Promise<Socket>((res) => { const s = connect(r.port, '127.0.0.1', () => res(s)); s.setNoDelay(true); });
+      const open = () =>
+        new Promise<Socket>((res) => {
+          const s = connect(r.port, '127.0.0.1', () => res(s));
+          s.setNoDelay(true);
+        });
       const a = await open();
       const poll = await drive(a, READ, o.polls, 1);
       a.destroy();
@@ -135,10 +152,18 @@ export async function benchConduit(o: { polls: number; pipelined: number }): Pro
       await r.close();
       const c: ConduitBenchCase = {
         name: inspect ? 'inspection on (parsed, judged, stored)' : 'inspection off (plain relay)',
-        p50Ms: pct(poll, 50), p99Ms: pct(poll, 99), opsPerSec: o.pipelined / secs, mbPerSec: (o.pipelined * WRITE.length) / secs / 1e6,
+        p50Ms: pct(poll, 50),
+        p99Ms: pct(poll, 99),
+        opsPerSec: o.pipelined / secs,
+        mbPerSec: (o.pipelined * WRITE.length) / secs / 1e6,
       };
       const prev = best.get(inspect);
-      if (!prev || c.opsPerSec > prev.opsPerSec) best.set(inspect, { ...c, p50Ms: Math.min(c.p50Ms, prev?.p50Ms ?? Infinity), p99Ms: Math.min(c.p99Ms, prev?.p99Ms ?? Infinity) });
+      if (!prev || c.opsPerSec > prev.opsPerSec)
+        best.set(inspect, {
+          ...c,
+          p50Ms: Math.min(c.p50Ms, prev?.p50Ms ?? Infinity),
+          p99Ms: Math.min(c.p99Ms, prev?.p99Ms ?? Infinity),
+        });
     }
     out.push(best.get(false)!, best.get(true)!);
   } finally {

@@ -86,18 +86,34 @@ async function main(spec: ChildSpec): Promise<void> {
   await gw.store.update((d) => {
     d.users.push(supervisor, ...vendors.map((v) => v.user));
     for (const v of vendors)
-      d.sshKeys.push({ id: `key_${randomBytes(9).toString('base64url')}`, userId: v.user.id, createdAt: now, ...v.key });
+      d.sshKeys.push({
+        id: `key_${randomBytes(9).toString('base64url')}`,
+        userId: v.user.id,
+        createdAt: now,
+        ...v.key,
+      });
   });
   // The grants go the product's way: a vendor's request, a supervisor's approval (audited like any other).
   const grants: string[] = [];
   for (const v of vendors) {
-    const r = await gw.broker.create({ user: v.user }, { targetId: TARGET_ID, protocol: 'ssh', durationMinutes: 240, purpose: 'benchmark: side by side with OpenSSH' });
+    const r = await gw.broker.create(
+      { user: v.user },
+      { targetId: TARGET_ID, protocol: 'ssh', durationMinutes: 240, purpose: 'benchmark: side by side with OpenSSH' },
+    );
     grants.push((await gw.broker.approve({ user: supervisor }, r.id)).grantId ?? '');
   }
   // A browser for vendor 0: a web session as sign-in and a TOTP step-up would leave it (there is no IdP here).
   const webSession = randomBytes(32).toString('base64url');
   await gw.store.update((d) => {
-    d.webSessions.push({ id: webSession, userId: vendors[0]!.user.id, createdAt: now, lastSeenAt: now, expiresAt: isoTime(Date.now() + 12 * 3600_000), stepUpAt: now, csrfToken: randomBytes(16).toString('hex') });
+    d.webSessions.push({
+      id: webSession,
+      userId: vendors[0]!.user.id,
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: isoTime(Date.now() + 12 * 3600_000),
+      stepUpAt: now,
+      csrfToken: randomBytes(16).toString('hex'),
+    });
   });
   const ready: ChildReady = {
     ready: true,
@@ -105,7 +121,11 @@ async function main(spec: ChildSpec): Promise<void> {
     hostKeyPublic: gw.ssh!.hostKeys[0]!.publicKey,
     httpUrl: gw.http.url,
     seedMs: Math.round(performance.now() - seeded),
-    browser: { cookie: `gh_session=${webSession}`, origin: new URL(config.http.publicUrl).origin, grantId: grants[0] ?? '' },
+    browser: {
+      cookie: `gh_session=${webSession}`,
+      origin: new URL(config.http.publicUrl).origin,
+      grantId: grants[0] ?? '',
+    },
   };
   // Why the inspector and not --cpu-prof: the profile should show the relay, not start-up and seeding.
   const profiler = spec.cpuProfilePath ? new Session() : undefined;

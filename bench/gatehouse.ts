@@ -57,7 +57,11 @@ async function makeVendors(dir: string, count: number): Promise<Array<Vendor & {
     Array.from({ length: 8 }, async () => {
       for (let i = next++; i < count; i = next++) {
         const keyPath = join(dir, `vendor${i}_ed25519`);
-        out[i] = { keyPath, publicKey: await keygen(keyPath, `bench-vendor-${i}`), totpSecret: generateSecret({ length: 20 }) };
+        out[i] = {
+          keyPath,
+          publicKey: await keygen(keyPath, `bench-vendor-${i}`),
+          totpSecret: generateSecret({ length: 20 }),
+        };
       }
     }),
   );
@@ -109,7 +113,11 @@ export async function startGatehouse(o: GatehouseOptions): Promise<GatehouseChil
       if (!v) throw new Error(`the bench gateway ran out of vendors (${vendors.length}): raise its pool`);
       return {
         keyPath: v.keyPath,
-        env: { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', GH_BENCH_TOTP: generateSync({ secret: v.totpSecret }) },
+        env: {
+          SSH_ASKPASS: askpass,
+          SSH_ASKPASS_REQUIRE: 'force',
+          GH_BENCH_TOTP: generateSync({ secret: v.totpSecret }),
+        },
       };
     },
     async rssAfterGc() {

@@ -25,8 +25,13 @@ export interface BenchSshd {
 }
 
 export function requireBinaries(): void {
-  for (const [path, pkg] of [[SSHD, 'openssh-server'], [SSH, 'openssh-client'], [SSH_KEYGEN, 'openssh-client']] as const)
-    if (!existsSync(path)) throw new Error(`${path} is missing: the bench compares against OpenSSH (apt-get install ${pkg})`);
+  for (const [path, pkg] of [
+    [SSHD, 'openssh-server'],
+    [SSH, 'openssh-client'],
+    [SSH_KEYGEN, 'openssh-client'],
+  ] as const)
+    if (!existsSync(path))
+      throw new Error(`${path} is missing: the bench compares against OpenSSH (apt-get install ${pkg})`);
 }
 
 /** An ed25519 key pair at `path` (+ `.pub`); returns the public line. */

@@ -86,7 +86,10 @@ export async function socketOwner(port: number): Promise<number | undefined> {
 export async function cpuMs(pid: number): Promise<{ self: number; children: number }> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces): state is field 3; utime 14, stime 15, cutime 16, cstime 17.
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const f = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
   const tick = 10;
   return { self: (f[11]! + f[12]!) * tick, children: (f[13]! + f[14]!) * tick };
 }

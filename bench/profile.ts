@@ -74,7 +74,13 @@ export function summarizeProfile(p: CpuProfile, top = 25): ProfileSummary {
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([name, ms]) => ({ name, ms, share: busy > 0 ? (ms / busy) * 100 : 0 }));
-  return { busyMs: busy, idleMs: idle, functions: lines(fn), files: lines(file), nativeCallers: lines(callers).slice(0, 8) };
+  return {
+    busyMs: busy,
+    idleMs: idle,
+    functions: lines(fn),
+    files: lines(file),
+    nativeCallers: lines(callers).slice(0, 8),
+  };
 }
 
 /** The newest .cpuprofile in `dir`. */

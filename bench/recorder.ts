@@ -89,7 +89,8 @@ export async function diskWriteRate(dir: string, bytes: number): Promise<number>
   const fh = await open(path, 'wx', 0o600);
   try {
     const t0 = performance.now();
-    for (let off = 0; off < bytes; off += block.length) await fh.write(block, 0, Math.min(block.length, bytes - off), off);
+    for (let off = 0; off < bytes; off += block.length)
+      await fh.write(block, 0, Math.min(block.length, bytes - off), off);
     await fh.datasync();
     return bytes / 1e6 / ((performance.now() - t0) / 1000);
   } finally {
@@ -127,7 +128,8 @@ export async function recorderCost(dir: string, data: Buffer): Promise<RecorderC
   const rounds = Math.max(1, Math.round(data.length / sample.length));
   t = cpuNow();
   const hash = createHash('sha256');
-  for (let r = 0; r < rounds; r++) for (let off = 0; off < sample.length; off += 256 * 1024) hash.update(sample.subarray(off, off + 256 * 1024));
+  for (let r = 0; r < rounds; r++)
+    for (let off = 0; off < sample.length; off += 256 * 1024) hash.update(sample.subarray(off, off + 256 * 1024));
   hash.digest();
   const hashMs = cpuNow() - t;
   const path = join(dir, 'cost.bin');
@@ -135,7 +137,8 @@ export async function recorderCost(dir: string, data: Buffer): Promise<RecorderC
   let at = 0;
   t = cpuNow();
   for (let r = 0; r < rounds; r++)
-    for (let off = 0; off < sample.length; off += 256 * 1024) at += (await fh.write(sample, off, Math.min(256 * 1024, sample.length - off), at)).bytesWritten;
+    for (let off = 0; off < sample.length; off += 256 * 1024)
+      at += (await fh.write(sample, off, Math.min(256 * 1024, sample.length - off), at)).bytesWritten;
   const writeMs = cpuNow() - t;
   t = cpuNow();
   await fh.datasync();
@@ -167,7 +170,11 @@ export async function benchRecorder(opts: { dir?: string; megabytes?: number } =
       await runCase(join(dir, 'binary.cast'), 'binary+NUL → disk', binary),
       await runCase('/dev/null', 'binary+NUL → /dev/null', binary),
     ];
-    return { cases, textCost: await recorderCost(dir, text), diskMBPerSec: Math.round(await diskWriteRate(dir, cases[2]!.fileMB * 1e6)) };
+    return {
+      cases,
+      textCost: await recorderCost(dir, text),
+      diskMBPerSec: Math.round(await diskWriteRate(dir, cases[2]!.fileMB * 1e6)),
+    };
   } finally {
     if (!opts.dir) await rm(dir, { recursive: true, force: true });
   }
@@ -177,7 +184,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const bench = await benchRecorder({ megabytes: Number(process.env.RECORDER_BENCH_MB ?? 128) });
   console.log(`disk alone, write + fdatasync: ${bench.diskMBPerSec} MB/s`);
   const c = bench.textCost;
-  console.log(`text, CPU ms per MB: escape ${c.escapeMs.toFixed(2)}, SHA-256 ${c.hashMs.toFixed(2)}, write ${c.writeMs.toFixed(2)}, fdatasync ${c.syncMs.toFixed(2)}`);
+  console.log(
+    `text, CPU ms per MB: escape ${c.escapeMs.toFixed(2)}, SHA-256 ${c.hashMs.toFixed(2)}, write ${c.writeMs.toFixed(2)}, fdatasync ${c.syncMs.toFixed(2)}`,
+  );
   for (const r of bench.cases)
     console.log(
       `recorder ${r.name}: ${r.mbPerSec} MB/s end to end, ${r.hotPathMBPerSec} MB/s inside output(), ${r.cpuMBPerSec} MB per CPU-second ` +

@@ -61,7 +61,9 @@ export async function waitSealed(storageDir: string, ids: Iterable<string>, ms =
   const want = new Set(ids);
   const end = Date.now() + ms;
   for (;;) {
-    const sealed = new Set((await auditRecords(storageDir)).filter((r) => r.type === 'recording.sealed').map((r) => r.subject?.sessionId));
+    const sealed = new Set(
+      (await auditRecords(storageDir)).filter((r) => r.type === 'recording.sealed').map((r) => r.subject?.sessionId),
+    );
     const missing = [...want].filter((id) => !sealed.has(id));
     if (missing.length === 0) return;
     if (Date.now() > end) throw new Error(`${missing.length} recordings not sealed within ${ms} ms`);

@@ -24,7 +24,10 @@ export async function traceRoute(world: World, path: string): Promise<Route> {
   const closed = once(child, 'close');
   try {
     const line = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${path}: no $SSH_CONNECTION within 30 s; stderr: ${err}`)), 30_000);
+      const timer = setTimeout(
+        () => reject(new Error(`${path}: no $SSH_CONNECTION within 30 s; stderr: ${err}`)),
+        30_000,
+      );
       child.stdout!.on('data', (b: Buffer) => {
         out += b.toString();
         const nl = out.indexOf('\n');

@@ -17,7 +17,16 @@ import { benchConduit } from './conduit.js';
 import { newestProfile, profileMarkdown } from './profile.js';
 import { benchRecorder } from './recorder.js';
 import { benchStore } from './store.js';
-import { benchSshPaths, EXTRA_PHASES, FULL, type PathRow, type Phase, PHASES, QUICK, type SshBenchResult } from './ssh-paths.js';
+import {
+  benchSshPaths,
+  EXTRA_PHASES,
+  FULL,
+  type PathRow,
+  type Phase,
+  PHASES,
+  QUICK,
+  type SshBenchResult,
+} from './ssh-paths.js';
 
 interface Row {
   suite: string;
@@ -31,7 +40,10 @@ interface Row {
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const profile = args.includes('--profile');
-const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const only = args
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
 const want = (phase: string) => !only || only.includes(phase);
 const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
@@ -55,7 +67,10 @@ function pathTable(rows: PathRow[]): string[] {
     '| measure | direct | ProxyJump | Gatehouse | unit | Gatehouse ÷ direct | Gatehouse ÷ ProxyJump | target | met |',
     '| --- | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |',
     ...rows.map((r) => {
-      const ratios = r.unit === '%' || r.unit === 'sessions' || r.unit === '×' ? ['', ''] : [ratio(r.gatehouse, r.direct), ratio(r.gatehouse, r.proxyjump)];
+      const ratios =
+        r.unit === '%' || r.unit === 'sessions' || r.unit === '×'
+          ? ['', '']
+          : [ratio(r.gatehouse, r.direct), ratio(r.gatehouse, r.proxyjump)];
       const measure = r.note ? `${r.measure} <br><sub>${r.note}</sub>` : r.measure;
       return `| ${measure} | ${fmt(r.direct, r.unit)} | ${fmt(r.proxyjump, r.unit)} | ${fmt(r.gatehouse, r.unit)} | ${r.unit} | ${ratios.join(' | ')} | ${r.target ?? ''} | ${met(r.met)} |`;
     }),
@@ -67,10 +82,14 @@ function targetTable(paths: PathRow[], rows: Row[]): string[] {
   const lines = paths
     .filter((r) => r.target)
     .map((r) => {
-      const pj = r.proxyjump !== undefined && r.unit !== '%' && r.unit !== '×' ? ` (ProxyJump ${fmt(r.proxyjump, r.unit)}, ${ratio(r.gatehouse, r.proxyjump)})` : '';
+      const pj =
+        r.proxyjump !== undefined && r.unit !== '%' && r.unit !== '×'
+          ? ` (ProxyJump ${fmt(r.proxyjump, r.unit)}, ${ratio(r.gatehouse, r.proxyjump)})`
+          : '';
       return `| ${r.measure} | ${fmt(r.gatehouse, r.unit)} ${r.unit}${pj} | ${r.target} | ${met(r.met)} |`;
     });
-  for (const r of rows.filter((x) => x.target)) lines.push(`| ${r.suite}: ${r.measure} | ${fmt(r.value, r.unit)} ${r.unit} | ${r.target} | ${met(r.met)} |`);
+  for (const r of rows.filter((x) => x.target))
+    lines.push(`| ${r.suite}: ${r.measure} | ${fmt(r.value, r.unit)} ${r.unit} | ${r.target} | ${met(r.met)} |`);
   if (lines.length === 0) return [];
   return ['## Targets', '', '| measure | Gatehouse | target | met |', '| --- | --- | --- | --- |', ...lines, ''];
 }
@@ -98,21 +117,63 @@ async function main(): Promise<void> {
       rm(auditDir, { recursive: true, force: true }),
     );
     rows.push(
-      { suite: 'audit', measure: 'append, 32 writers, fsync', value: audit.appendPerSec, unit: 'events/s', target: '>= 5,000' },
-      { suite: 'audit', measure: 'fsyncs per event', value: audit.fsyncsPerEvent, unit: '', target: '< 1 (group commit)' },
+      {
+        suite: 'audit',
+        measure: 'append, 32 writers, fsync',
+        value: audit.appendPerSec,
+        unit: 'events/s',
+        target: '>= 5,000',
+      },
+      {
+        suite: 'audit',
+        measure: 'fsyncs per event',
+        value: audit.fsyncsPerEvent,
+        unit: '',
+        target: '< 1 (group commit)',
+      },
       { suite: 'audit', measure: 'verify, cold (one CLI run)', value: audit.verifyPerSec, unit: 'events/s' },
-      { suite: 'audit', measure: 'verify, warm', value: audit.verifyWarmPerSec, unit: 'events/s', target: '>= 200,000' },
+      {
+        suite: 'audit',
+        measure: 'verify, warm',
+        value: audit.verifyWarmPerSec,
+        unit: 'events/s',
+        target: '>= 200,000',
+      },
     );
   }
   if (want('syslog')) {
-    progress(`audit log with the SIEM stream on and off (${quick ? 5_000 : 20_000} events, 32 writers; ${quick ? 100 : 300} approvals)…`);
+    progress(
+      `audit log with the SIEM stream on and off (${quick ? 5_000 : 20_000} events, 32 writers; ${quick ? 100 : 300} approvals)…`,
+    );
     const s = await benchAuditSyslog({ events: quick ? 5_000 : 20_000, approvals: quick ? 100 : 300 });
     rows.push(
-      { suite: 'syslog', measure: 'append, 32 writers, fsync, stream off', value: s.appendPerSec.off, unit: 'events/s' },
-      { suite: 'syslog', measure: 'append, 32 writers, fsync, stream on', value: s.appendPerSec.on, unit: 'events/s', target: '>= 5,000' },
-      { suite: 'syslog', measure: 'delivered to the receiver (from first append to last arrival)', value: s.deliveredPerSec, unit: 'events/s' },
+      {
+        suite: 'syslog',
+        measure: 'append, 32 writers, fsync, stream off',
+        value: s.appendPerSec.off,
+        unit: 'events/s',
+      },
+      {
+        suite: 'syslog',
+        measure: 'append, 32 writers, fsync, stream on',
+        value: s.appendPerSec.on,
+        unit: 'events/s',
+        target: '>= 5,000',
+      },
+      {
+        suite: 'syslog',
+        measure: 'delivered to the receiver (from first append to last arrival)',
+        value: s.deliveredPerSec,
+        unit: 'events/s',
+      },
       { suite: 'syslog', measure: 'approve (broker), mean, stream off', value: s.approveMs.off.mean, unit: 'ms' },
-      { suite: 'syslog', measure: 'approve (broker), mean, stream on', value: s.approveMs.on.mean, unit: 'ms', target: 'unchanged within noise' },
+      {
+        suite: 'syslog',
+        measure: 'approve (broker), mean, stream on',
+        value: s.approveMs.on.mean,
+        unit: 'ms',
+        target: 'unchanged within noise',
+      },
       { suite: 'syslog', measure: 'approve (broker), p95, stream off', value: s.approveMs.off.p95, unit: 'ms' },
       { suite: 'syslog', measure: 'approve (broker), p95, stream on', value: s.approveMs.on.p95, unit: 'ms' },
     );
@@ -126,39 +187,93 @@ async function main(): Promise<void> {
       rows.push(
         end,
         { suite: 'recorder', measure: `${c.name}, hot path`, value: c.hotPathMBPerSec, unit: 'MB/s' },
-        { suite: 'recorder', measure: `${c.name}, per CPU-second (process user + system)`, value: c.cpuMBPerSec, unit: 'MB/s' },
+        {
+          suite: 'recorder',
+          measure: `${c.name}, per CPU-second (process user + system)`,
+          value: c.cpuMBPerSec,
+          unit: 'MB/s',
+        },
       );
       if (c.name === 'text → disk') {
         const r = c.mbPerSec / c.hotPathMBPerSec;
-        rows.push({ suite: 'recorder', measure: 'text → disk: end to end ÷ hot path', value: r, unit: '×', target: '>= 0.8', met: r >= 0.8 });
+        rows.push({
+          suite: 'recorder',
+          measure: 'text → disk: end to end ÷ hot path',
+          value: r,
+          unit: '×',
+          target: '>= 0.8',
+          met: r >= 0.8,
+        });
       }
     }
     const cost = rec.textCost;
     rows.push(
-      { suite: 'recorder', measure: 'text, CPU per MB alone: JSON escaping (WebAssembly SIMD)', value: cost.escapeMs, unit: 'ms/MB' },
-      { suite: 'recorder', measure: 'text, CPU per MB alone: SHA-256 of the file bytes', value: cost.hashMs, unit: 'ms/MB' },
-      { suite: 'recorder', measure: 'text, CPU per MB alone: pwrite into the page cache, 256 KiB at a time', value: cost.writeMs, unit: 'ms/MB' },
-      { suite: 'recorder', measure: 'text, CPU per MB alone: fdatasync (writeback, charged to the process)', value: cost.syncMs, unit: 'ms/MB' },
+      {
+        suite: 'recorder',
+        measure: 'text, CPU per MB alone: JSON escaping (WebAssembly SIMD)',
+        value: cost.escapeMs,
+        unit: 'ms/MB',
+      },
+      {
+        suite: 'recorder',
+        measure: 'text, CPU per MB alone: SHA-256 of the file bytes',
+        value: cost.hashMs,
+        unit: 'ms/MB',
+      },
+      {
+        suite: 'recorder',
+        measure: 'text, CPU per MB alone: pwrite into the page cache, 256 KiB at a time',
+        value: cost.writeMs,
+        unit: 'ms/MB',
+      },
+      {
+        suite: 'recorder',
+        measure: 'text, CPU per MB alone: fdatasync (writeback, charged to the process)',
+        value: cost.syncMs,
+        unit: 'ms/MB',
+      },
     );
     const bin = rec.cases.find((c) => c.name === 'binary+NUL → disk');
     if (bin) {
       const growth = bin.fileMB / bin.inputMB;
       rows.push(
         { suite: 'recorder', measure: 'binary+NUL: file bytes per input byte', value: growth, unit: '×' },
-        { suite: 'recorder', measure: `disk alone: ${bin.fileMB} MB written + fdatasync`, value: rec.diskMBPerSec, unit: 'MB/s' },
-        { suite: 'recorder', measure: 'binary+NUL → disk: ceiling the disk sets (disk alone ÷ file growth)', value: rec.diskMBPerSec / growth, unit: 'MB/s' },
+        {
+          suite: 'recorder',
+          measure: `disk alone: ${bin.fileMB} MB written + fdatasync`,
+          value: rec.diskMBPerSec,
+          unit: 'MB/s',
+        },
+        {
+          suite: 'recorder',
+          measure: 'binary+NUL → disk: ceiling the disk sets (disk alone ÷ file growth)',
+          value: rec.diskMBPerSec / growth,
+          unit: 'MB/s',
+        },
       );
     }
   }
 
   if (want('store')) {
-    const sizes = quick ? [{ sessions: 1_000, commands: 20_000 }] : [10_000, 100_000].map((sessions) => ({ sessions, commands: 200_000 }));
+    const sizes = quick
+      ? [{ sessions: 1_000, commands: 20_000 }]
+      : [10_000, 100_000].map((sessions) => ({ sessions, commands: 200_000 }));
     for (const engine of ['lowdb', 'postgres'] as const)
       for (const size of sizes) {
         progress(`state store on ${engine} (${size.sessions} sessions and requests, ${size.commands} commands)…`);
         for (const c of await benchStore({ ...size, engine })) {
-          rows.push({ suite: 'store', measure: `${c.name}, at ${size.sessions} sessions`, value: c.msPerOp, unit: 'ms' });
-          rows.push({ suite: 'store', measure: `${c.name} at ${size.sessions}: event loop held at most`, value: c.maxBlockMs, unit: 'ms' });
+          rows.push({
+            suite: 'store',
+            measure: `${c.name}, at ${size.sessions} sessions`,
+            value: c.msPerOp,
+            unit: 'ms',
+          });
+          rows.push({
+            suite: 'store',
+            measure: `${c.name} at ${size.sessions}: event loop held at most`,
+            value: c.maxBlockMs,
+            unit: 'ms',
+          });
         }
       }
   }
@@ -169,7 +284,12 @@ async function main(): Promise<void> {
     for (const c of await benchConduit(size)) {
       rows.push({ suite: 'conduit', measure: `Modbus poll round trip p50, ${c.name}`, value: c.p50Ms, unit: 'ms' });
       rows.push({ suite: 'conduit', measure: `Modbus poll round trip p99, ${c.name}`, value: c.p99Ms, unit: 'ms' });
-      rows.push({ suite: 'conduit', measure: `123-register writes, 16 in flight, ${c.name}`, value: c.opsPerSec, unit: 'ops/s' });
+      rows.push({
+        suite: 'conduit',
+        measure: `123-register writes, 16 in flight, ${c.name}`,
+        value: c.opsPerSec,
+        unit: 'ops/s',
+      });
       rows.push({ suite: 'conduit', measure: `relay payload, same, ${c.name}`, value: c.mbPerSec, unit: 'MB/s' });
     }
   }
@@ -200,8 +320,12 @@ async function main(): Promise<void> {
   ];
   md.push(...targetTable(ssh?.rows ?? [], rows));
   if (ssh) {
-    const routes = Object.entries(ssh.routes).map(([p, hop]) => `${p} → ${hop}`).join(', ');
-    const ciphers = Object.entries(ssh.ciphers).map(([p, c]) => `${p}: ${c.join(' then ') || '?'}`).join('; ');
+    const routes = Object.entries(ssh.routes)
+      .map(([p, hop]) => `${p} → ${hop}`)
+      .join(', ');
+    const ciphers = Object.entries(ssh.ciphers)
+      .map(([p, c]) => `${p}: ${c.join(' then ') || '?'}`)
+      .join('; ');
     md.push(
       '## Side by side with OpenSSH',
       '',
@@ -222,7 +346,10 @@ async function main(): Promise<void> {
       '',
       '| suite | measure | value | unit | target | met |',
       '| --- | --- | ---: | --- | --- | --- |',
-      ...rows.map((r) => `| ${r.suite} | ${r.measure} | ${fmt(r.value, r.unit)} | ${r.unit} | ${r.target ?? ''} | ${met(r.met)} |`),
+      ...rows.map(
+        (r) =>
+          `| ${r.suite} | ${r.measure} | ${fmt(r.value, r.unit)} | ${r.unit} | ${r.target ?? ''} | ${met(r.met)} |`,
+      ),
       '',
     );
   if (ssh && previous?.paths?.length) {
@@ -234,7 +361,10 @@ async function main(): Promise<void> {
         '',
         '| measure | previous | now | unit |',
         '| --- | ---: | ---: | --- |',
-        ...both.map((r) => `| ${r.measure} | ${fmt(prev.get(r.measure)!.gatehouse, r.unit)} | ${fmt(r.gatehouse, r.unit)} | ${r.unit} |`),
+        ...both.map(
+          (r) =>
+            `| ${r.measure} | ${fmt(prev.get(r.measure)!.gatehouse, r.unit)} | ${fmt(r.gatehouse, r.unit)} | ${r.unit} |`,
+        ),
         '',
       );
   }
@@ -253,7 +383,10 @@ async function main(): Promise<void> {
   if (profileDir) {
     const prof = await newestProfile(profileDir);
     if (prof) {
-      const out = await profileMarkdown(prof, `Gateway CPU profile (${machine.mode} bench run${only ? `, only ${only.join(',')}` : ''}, ${machine.date})`);
+      const out = await profileMarkdown(
+        prof,
+        `Gateway CPU profile (${machine.mode} bench run${only ? `, only ${only.join(',')}` : ''}, ${machine.date})`,
+      );
       await writeFile(join(dir, 'profile.md'), out);
       progress(`gateway CPU profile summary → bench/results/profile.md (raw: ${prof})`);
     } else progress('no CPU profile was written');

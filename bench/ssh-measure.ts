@@ -56,7 +56,8 @@ export async function bulkUp(world: World, path: string, file: string, bytes: nu
   await run.finished();
   const seconds = (performance.now() - start) / 1000;
   const counted = Number(out.slice(1).trim());
-  if (counted !== bytes) throw new Error(`${path} bulk up: the target counted ${out.slice(1).trim()} of ${bytes} bytes`);
+  if (counted !== bytes)
+    throw new Error(`${path} bulk up: the target counted ${out.slice(1).trim()} of ${bytes} bytes`);
   return { mbPerSec: bytes / MB / seconds };
 }
 
@@ -77,8 +78,10 @@ class Screen {
   async until(test: (s: Screen) => boolean, ms: number, what: string): Promise<void> {
     const end = Date.now() + ms;
     while (!test(this)) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; screen: ${JSON.stringify(this.plain().slice(-300))}`);
-      if (this.child.exitCode !== null) throw new Error(`ssh exited (${this.child.exitCode}) while waiting for ${what}`);
+      if (Date.now() > end)
+        throw new Error(`timed out waiting for ${what}; screen: ${JSON.stringify(this.plain().slice(-300))}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`ssh exited (${this.child.exitCode}) while waiting for ${what}`);
       await new Promise<void>((r) => {
         const t = setTimeout(r, 100);
         this.waiters.push(() => {
@@ -94,7 +97,11 @@ class Screen {
 const atPrompt = (s: Screen) => /[#$] $/.test(s.plain());
 
 /** An interactive login (pty + shell) along `path`, resolved once the first prompt shows. */
-export async function openShell(world: World, path: string, ms = 60_000): Promise<{ child: ChildProcess; screen: Screen; ms: number; close(): Promise<void> }> {
+export async function openShell(
+  world: World,
+  path: string,
+  ms = 60_000,
+): Promise<{ child: ChildProcess; screen: Screen; ms: number; close(): Promise<void> }> {
   const t0 = performance.now();
   const child = world.ssh(path, { tty: true });
   const run = follow(child, `${path} shell`);
@@ -127,7 +134,11 @@ async function runAtPrompt(screen: Screen, command: string, ms: number): Promise
 }
 
 /** Connect → first prompt, `samples` times one after another; the median in ms. */
-export async function setupTime(world: World, path: string, samples: number): Promise<{ medianMs: number; all: number[] }> {
+export async function setupTime(
+  world: World,
+  path: string,
+  samples: number,
+): Promise<{ medianMs: number; all: number[] }> {
   const all: number[] = [];
   for (let i = 0; i < samples; i++) {
     const s = await openShell(world, path);
@@ -147,7 +158,12 @@ export function percentile(values: number[], p: number): number {
  * Keystroke round trip through a pty: the target runs `stty raw -echo; cat`, so each byte typed comes
  * back as exactly one byte. One byte in flight at a time; `warmup` round trips are not counted.
  */
-export async function keystrokes(world: World, path: string, n: number, warmup = 20): Promise<{ p50: number; p99: number }> {
+export async function keystrokes(
+  world: World,
+  path: string,
+  n: number,
+  warmup = 20,
+): Promise<{ p50: number; p99: number }> {
   const shell = await openShell(world, path);
   try {
     const { child, screen } = shell;
@@ -194,7 +210,13 @@ export interface Streamed {
  * `n` sessions at once, each streaming `bytesEach` of terminal text. All connect first and wait on
  * stdin; then every one is told to go, and the aggregate rate is total bytes / time until the last ends.
  */
-export async function streaming(world: World, path: string, n: number, bytesEach: number, tagPrefix: string): Promise<{ mbPerSec: number; sessions: Streamed[] }> {
+export async function streaming(
+  world: World,
+  path: string,
+  n: number,
+  bytesEach: number,
+  tagPrefix: string,
+): Promise<{ mbPerSec: number; sessions: Streamed[] }> {
   const runs = Array.from({ length: n }, (_, i) => {
     const tag = `${tagPrefix}-${i}`;
     // The leading no-op names the session in the recording's exec marker (the command text).
@@ -204,7 +226,9 @@ export async function streaming(world: World, path: string, n: number, bytesEach
     let bytes = 0;
     const ready = new Promise<void>((resolve, reject) => {
       child.stdout!.once('data', () => resolve());
-      child.once('close', (code) => reject(new Error(`${path} stream ${i}: ssh exited (${code}) before it was ready; ${run.stderr()}`)));
+      child.once('close', (code) =>
+        reject(new Error(`${path} stream ${i}: ssh exited (${code}) before it was ready; ${run.stderr()}`)),
+      );
     });
     child.stdout!.on('data', (b: Buffer) => {
       hash.update(b);

@@ -22,8 +22,28 @@ export interface SshBenchSizes {
 }
 
 const MiB = 1024 * 1024;
-export const FULL: SshBenchSizes = { downBytes: 1024 * MiB, upBytes: 256 * MiB, keystrokes: 1000, setupSamples: 10, idle: 200, streams: 50, streamBytes: 20 * MiB, browserBytes: 128 * MiB, hold: 1000 };
-export const QUICK: SshBenchSizes = { downBytes: 16 * MiB, upBytes: 8 * MiB, keystrokes: 200, setupSamples: 3, idle: 20, streams: 5, streamBytes: 1 * MiB, browserBytes: 4 * MiB, hold: 30 };
+export const FULL: SshBenchSizes = {
+  downBytes: 1024 * MiB,
+  upBytes: 256 * MiB,
+  keystrokes: 1000,
+  setupSamples: 10,
+  idle: 200,
+  streams: 50,
+  streamBytes: 20 * MiB,
+  browserBytes: 128 * MiB,
+  hold: 1000,
+};
+export const QUICK: SshBenchSizes = {
+  downBytes: 16 * MiB,
+  upBytes: 8 * MiB,
+  keystrokes: 200,
+  setupSamples: 3,
+  idle: 20,
+  streams: 5,
+  streamBytes: 1 * MiB,
+  browserBytes: 4 * MiB,
+  hold: 30,
+};
 
 export type Phase = 'route' | 'setup' | 'keys' | 'idle' | 'down' | 'up' | 'stream' | 'norec' | 'browser' | 'hold';
 export const PHASES: readonly Phase[] = ['route', 'setup', 'keys', 'idle', 'down', 'up', 'stream', 'norec', 'browser'];
@@ -75,10 +95,16 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
   const ciphers: Record<string, string[]> = {};
   const started = Date.now();
   let step = 0;
-  const say = (msg: string) => progress(`[${String(++step).padStart(2)} · ${Math.round((Date.now() - started) / 1000)} s] ${msg}`);
+  const say = (msg: string) =>
+    progress(`[${String(++step).padStart(2)} · ${Math.round((Date.now() - started) / 1000)} s] ${msg}`);
 
   /** Runs one measurement per path; a failure is reported in the table, not thrown (the rest still runs). */
-  async function perPath(row: PathRow, paths: readonly string[], fn: (path: string) => Promise<number>, label = row.measure) {
+  async function perPath(
+    row: PathRow,
+    paths: readonly string[],
+    fn: (path: string) => Promise<number>,
+    label = row.measure,
+  ) {
     for (const path of paths) {
       say(`${PATH_LABEL[path as PathName] ?? path}: ${label}…`);
       try {
@@ -98,7 +124,8 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
   const world = await startWorld();
   try {
     // Gatehouse logins: route + cipher check, setup samples, keystrokes, idle, bulk both ways, streams; and spares.
-    const vendorsNeeded = 2 + sizes.setupSamples + 1 + sizes.idle + 2 + sizes.streams + 10 + (on('hold') ? sizes.hold : 0);
+    const vendorsNeeded =
+      2 + sizes.setupSamples + 1 + sizes.idle + 2 + sizes.streams + 10 + (on('hold') ? sizes.hold : 0);
     const gh = await world.startGatehouse('gatehouse', {
       vendors: vendorsNeeded,
       recording: true,
@@ -111,22 +138,34 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
         say(`${PATH_LABEL[path]}: checking the route…`);
         const r = await traceRoute(world, path);
         routes[path] = r.hop;
-        if (r.hop !== expectedHop(path)) throw new Error(`${path} went through ${r.hop}, not ${expectedHop(path)}: the bench would measure the wrong path`);
+        if (r.hop !== expectedHop(path))
+          throw new Error(
+            `${path} went through ${r.hop}, not ${expectedHop(path)}: the bench would measure the wrong path`,
+          );
         ciphers[path] = await clientCiphers(world, path);
       }
 
     if (on('setup')) {
-      const row = await perPath({ measure: `session setup, connect → first prompt (median of ${sizes.setupSamples})`, unit: 'ms' }, PATHS, async (p) => (await setupTime(world, p, sizes.setupSamples)).medianMs);
+      const row = await perPath(
+        { measure: `session setup, connect → first prompt (median of ${sizes.setupSamples})`, unit: 'ms' },
+        PATHS,
+        async (p) => (await setupTime(world, p, sizes.setupSamples)).medianMs,
+      );
       judge(row, (g, pj) => g <= 1.5 * pj, '<= 1.5 × ProxyJump');
       row.note = [row.note, 'Gatehouse: TOTP answered by SSH_ASKPASS (no human wait)'].filter(Boolean).join('; ');
     }
 
     if (on('keys')) {
       const res: Partial<Record<PathName, { p50: number; p99: number }>> = {};
-      const p50 = await perPath({ measure: `keystroke round trip p50 (${sizes.keystrokes} bytes through a pty)`, unit: 'ms' }, PATHS, async (p) => {
-        res[p as PathName] = await keystrokes(world, p, sizes.keystrokes);
-        return res[p as PathName]!.p50;
-      }, 'keystroke round trips');
+      const p50 = await perPath(
+        { measure: `keystroke round trip p50 (${sizes.keystrokes} bytes through a pty)`, unit: 'ms' },
+        PATHS,
+        async (p) => {
+          res[p as PathName] = await keystrokes(world, p, sizes.keystrokes);
+          return res[p as PathName]!.p50;
+        },
+        'keystroke round trips',
+      );
       judge(p50, (g, pj) => g <= pj + 1, '<= ProxyJump + 1 ms');
       const p99: PathRow = { measure: 'keystroke round trip p99', unit: 'ms' };
       for (const p of PATHS) if (res[p]) p99[p] = res[p].p99;
@@ -136,7 +175,11 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
 
     if (on('idle')) {
       const held: PathRow = { measure: `idle interactive sessions held at once (of ${sizes.idle})`, unit: 'sessions' };
-      const mem: PathRow = { measure: 'relay memory per idle session', unit: 'KiB', note: `ProxyJump: jump sshd PSS; Gatehouse: gateway RSS (after GC), command capture included; each session ran one command, then idled ${IDLE_WAIT_MS / 1000} s` };
+      const mem: PathRow = {
+        measure: 'relay memory per idle session',
+        unit: 'KiB',
+        note: `ProxyJump: jump sshd PSS; Gatehouse: gateway RSS (after GC), command capture included; each session ran one command, then idled ${IDLE_WAIT_MS / 1000} s`,
+      };
       for (const path of ['proxyjump', 'gatehouse'] as const) {
         say(`${PATH_LABEL[path]}: opening ${sizes.idle} idle sessions…`);
         const before = path === 'gatehouse' ? await gh.rssAfterGc() : await pssKiB(await descendants(world.jump.pid));
@@ -163,8 +206,18 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
       const rssBefore = await gh.rssAfterGc();
       const held = await idleSessions(world, 'gatehouse', sizes.hold, 16);
       const rssAfter = await gh.rssAfterGc();
-      const row: PathRow = { measure: `interactive sessions held at once through Gatehouse (of ${sizes.hold})`, unit: 'sessions', gatehouse: held.open.length, target: `${sizes.hold} held without error`, met: held.open.length === sizes.hold && held.failures.length === 0 };
-      const mem: PathRow = { measure: `gateway RSS per session with ${sizes.hold} held`, unit: 'KiB', ...(held.open.length > 0 ? { gatehouse: (rssAfter - rssBefore) / held.open.length } : {}) };
+      const row: PathRow = {
+        measure: `interactive sessions held at once through Gatehouse (of ${sizes.hold})`,
+        unit: 'sessions',
+        gatehouse: held.open.length,
+        target: `${sizes.hold} held without error`,
+        met: held.open.length === sizes.hold && held.failures.length === 0,
+      };
+      const mem: PathRow = {
+        measure: `gateway RSS per session with ${sizes.hold} held`,
+        unit: 'KiB',
+        ...(held.open.length > 0 ? { gatehouse: (rssAfter - rssBefore) / held.open.length } : {}),
+      };
       for (const f of held.failures.slice(0, 3)) failures.push(`hold: ${f}`);
       rows.push(row, mem);
       await held.closeAll();
@@ -173,9 +226,15 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
 
     const before = await castFiles(gh.storageDir);
     /** Runs a bulk transfer and puts the relay's CPU per MB in `into`: the jump sshd (its reaped per-connection children) or the gateway process. */
-    const relayCpu = async (into: PathRow, path: string, bytes: number, run: () => Promise<number>): Promise<number> => {
+    const relayCpu = async (
+      into: PathRow,
+      path: string,
+      bytes: number,
+      run: () => Promise<number>,
+    ): Promise<number> => {
       const g = world.gateways.get(path);
-      const snap = async () => (path === 'proxyjump' ? (await cpuMs(world.jump.pid)).children : g ? (await cpuMs(g.pid)).self : 0);
+      const snap = async () =>
+        path === 'proxyjump' ? (await cpuMs(world.jump.pid)).children : g ? (await cpuMs(g.pid)).self : 0;
       const a = await snap();
       const rate = await run();
       if (path === 'proxyjump') await settled(world.jump.pid);
@@ -191,8 +250,10 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
     const cpuDown = cpuRow('target → client');
     const cpuUp = cpuRow('client → target');
     if (on('down')) {
-      const row = await perPath({ measure: `bulk target → client, ${mib(sizes.downBytes)}`, unit: 'MB/s' }, PATHS, (p) =>
-        relayCpu(cpuDown, p, sizes.downBytes, async () => (await bulkDown(world, p, sizes.downBytes)).mbPerSec),
+      const row = await perPath(
+        { measure: `bulk target → client, ${mib(sizes.downBytes)}`, unit: 'MB/s' },
+        PATHS,
+        (p) => relayCpu(cpuDown, p, sizes.downBytes, async () => (await bulkDown(world, p, sizes.downBytes)).mbPerSec),
       );
       judge(row, (g, pj) => g >= 0.8 * pj, '>= 0.8 × ProxyJump');
       rows.push(cpuDown);
@@ -208,8 +269,15 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
     await dropCasts(await newCasts(gh.storageDir, before));
 
     if (on('stream')) {
-      const exact: PathRow = { measure: `recordings byte-exact vs what each client received (of ${sizes.streams})`, unit: 'sessions', target: 'all' };
-      const row: PathRow = { measure: `${sizes.streams} sessions streaming ${mib(sizes.streamBytes)} each, aggregate`, unit: 'MB/s' };
+      const exact: PathRow = {
+        measure: `recordings byte-exact vs what each client received (of ${sizes.streams})`,
+        unit: 'sessions',
+        target: 'all',
+      };
+      const row: PathRow = {
+        measure: `${sizes.streams} sessions streaming ${mib(sizes.streamBytes)} each, aggregate`,
+        unit: 'MB/s',
+      };
       for (const path of PATHS) {
         say(`${PATH_LABEL[path]}: ${sizes.streams} concurrent streams…`);
         const castsBefore = await castFiles(gh.storageDir);
@@ -241,7 +309,12 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
       say('Gatehouse: browser terminal over /ws/ssh…');
       try {
         const b = await benchBrowserTerminal(gh, world.gen, sizes.browserBytes);
-        rows.push({ measure: `browser terminal output over /ws/ssh/:grantId (${mib(sizes.browserBytes)} through a pty shell)`, unit: 'MB/s', target: '>= 60', ...(b.measured ? { gatehouse: b.mbPerSec, met: b.mbPerSec >= 60 } : { note: `not measured: ${b.reason}` }) });
+        rows.push({
+          measure: `browser terminal output over /ws/ssh/:grantId (${mib(sizes.browserBytes)} through a pty shell)`,
+          unit: 'MB/s',
+          target: '>= 60',
+          ...(b.measured ? { gatehouse: b.mbPerSec, met: b.mbPerSec >= 60 } : { note: `not measured: ${b.reason}` }),
+        });
       } catch (e) {
         failures.push(`browser terminal: ${(e as Error).message}`);
       }
@@ -255,11 +328,17 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
       const onUp = rows.find((r) => r.measure.startsWith('bulk client → target'))?.gatehouse;
       const offCpuDown = cpuRow('target → client, recording OFF');
       const offCpuUp = cpuRow('client → target, recording OFF');
-      const down = await perPath({ measure: `bulk target → client, ${mib(sizes.downBytes)}, Gatehouse recording OFF`, unit: 'MB/s' }, ['gatehouse-norec'], (p) =>
-        relayCpu(offCpuDown, p, sizes.downBytes, async () => (await bulkDown(world, p, sizes.downBytes)).mbPerSec),
+      const down = await perPath(
+        { measure: `bulk target → client, ${mib(sizes.downBytes)}, Gatehouse recording OFF`, unit: 'MB/s' },
+        ['gatehouse-norec'],
+        (p) =>
+          relayCpu(offCpuDown, p, sizes.downBytes, async () => (await bulkDown(world, p, sizes.downBytes)).mbPerSec),
       );
-      const up = await perPath({ measure: `bulk client → target, ${mib(sizes.upBytes)}, Gatehouse recording OFF`, unit: 'MB/s' }, ['gatehouse-norec'], (p) =>
-        relayCpu(offCpuUp, p, sizes.upBytes, async () => (await bulkUp(world, p, upFile, sizes.upBytes)).mbPerSec),
+      const up = await perPath(
+        { measure: `bulk client → target, ${mib(sizes.upBytes)}, Gatehouse recording OFF`, unit: 'MB/s' },
+        ['gatehouse-norec'],
+        (p) =>
+          relayCpu(offCpuUp, p, sizes.upBytes, async () => (await bulkUp(world, p, upFile, sizes.upBytes)).mbPerSec),
       );
       rows.push(offCpuDown, offCpuUp);
       await off.stop();
@@ -270,11 +349,23 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
       for (const [label, onRate, offRate, onCpu, offCpu] of pairs) {
         if (onRate !== undefined && offRate !== undefined) {
           const loss = (1 - onRate / offRate) * 100;
-          rows.push({ measure: `recording overhead, bulk ${label}: throughput lost`, unit: '%', gatehouse: loss, target: '<= 25 % (on this box)', met: loss <= 25 });
+          rows.push({
+            measure: `recording overhead, bulk ${label}: throughput lost`,
+            unit: '%',
+            gatehouse: loss,
+            target: '<= 25 % (on this box)',
+            met: loss <= 25,
+          });
         }
         if (onCpu !== undefined && offCpu !== undefined) {
           const times = onCpu / offCpu;
-          rows.push({ measure: `gateway CPU per MB, bulk ${label}: recording on ÷ off`, unit: '×', gatehouse: times, target: '<= 2.0', met: times <= 2 });
+          rows.push({
+            measure: `gateway CPU per MB, bulk ${label}: recording on ÷ off`,
+            unit: '×',
+            gatehouse: times,
+            target: '<= 2.0',
+            met: times <= 2,
+          });
         }
       }
     }

@@ -81,7 +81,11 @@ async function onServer(sql: string): Promise<void> {
   }
 }
 
-export async function benchStore(o: { sessions: number; commands: number; engine: EngineName }): Promise<StoreBenchCase[]> {
+export async function benchStore(o: {
+  sessions: number;
+  commands: number;
+  engine: EngineName;
+}): Promise<StoreBenchCase[]> {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-store-'));
   const dbName = `gh_bench_${randomBytes(5).toString('hex')}`;
   const env = `GATEHOUSE_BENCH_PG_${process.pid}`;
@@ -95,7 +99,10 @@ export async function benchStore(o: { sessions: number; commands: number; engine
   try {
     const storage = await openStorage({
       config: {
-        storage: o.engine === 'postgres' ? { dir, engine: 'postgres', postgres: { url: { env }, poolSize: 10 } } : { dir, engine: 'lowdb' },
+        storage:
+          o.engine === 'postgres'
+            ? { dir, engine: 'postgres', postgres: { url: { env }, poolSize: 10 } }
+            : { dir, engine: 'lowdb' },
         node: undefined,
       },
       storageDir: dir,
@@ -113,16 +120,36 @@ export async function benchStore(o: { sessions: number; commands: number; engine
     for (let i = 0; i < o.commands; i += 1000)
       await Promise.all(
         Array.from({ length: Math.min(1000, o.commands - i) }, (_, k) =>
-          commands.append({ id: `cmd_${i + k}`, sessionId: `ses_${(i + k) % o.sessions}`, at, text: `ls -la /var/log/app${i + k} | grep error`, verdict: 'allowed' }),
+          commands.append({
+            id: `cmd_${i + k}`,
+            sessionId: `ses_${(i + k) % o.sessions}`,
+            at,
+            text: `ls -la /var/log/app${i + k} | grep error`,
+            verdict: 'allowed',
+          }),
         ),
       );
     // One warm-up of each kind: the first update also builds the per-collection texts.
     await store.update((d) => void (d.meta.warm = true));
     const cases = [
-      await measure(`a captured command (${o.engine === 'postgres' ? 'PostgreSQL' : 'commands.jsonl'})`, 50, (i) => commands.append({ id: `cmd_x${i}`, sessionId: 'ses_1', at, text: 'whoami', verdict: 'allowed' })),
-      await measure(`a session update (${where})`, 20, (i) => store.update((d) => void d.sessions.push({ ...session(o.sessions + i) }))),
+      await measure(`a captured command (${o.engine === 'postgres' ? 'PostgreSQL' : 'commands.jsonl'})`, 50, (i) =>
+        commands.append({ id: `cmd_x${i}`, sessionId: 'ses_1', at, text: 'whoami', verdict: 'allowed' }),
+      ),
+      await measure(`a session update (${where})`, 20, (i) =>
+        store.update((d) => void d.sessions.push({ ...session(o.sessions + i) })),
+      ),
       await measure(`a web-session update (${where})`, 20, (i) =>
-        store.update((d) => void d.webSessions.push({ id: `ws_${i}`, userId: 'usr_1', createdAt: at, lastSeenAt: at, expiresAt: at, csrfToken: 'x' })),
+        store.update(
+          (d) =>
+            void d.webSessions.push({
+              id: `ws_${i}`,
+              userId: 'usr_1',
+              createdAt: at,
+              lastSeenAt: at,
+              expiresAt: at,
+              csrfToken: 'x',
+            }),
+        ),
       ),
     ];
     await storage.close();

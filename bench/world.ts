@@ -10,7 +10,11 @@ import { type BenchSshd, keygen, osUser, requireBinaries, SSH, startSshd } from 
 
 export type PathName = 'direct' | 'proxyjump' | 'gatehouse';
 export const PATHS: readonly PathName[] = ['direct', 'proxyjump', 'gatehouse'];
-export const PATH_LABEL: Record<PathName, string> = { direct: 'direct', proxyjump: 'ProxyJump', gatehouse: 'Gatehouse' };
+export const PATH_LABEL: Record<PathName, string> = {
+  direct: 'direct',
+  proxyjump: 'ProxyJump',
+  gatehouse: 'Gatehouse',
+};
 
 /**
  * What gen.sh repeats: whole lines of terminal text, 64 KiB with the newline yes(1) adds, so every
@@ -34,9 +38,15 @@ export interface World {
   gen: string;
   /** A local file of terminal text for client → target uploads. */
   uploadFile(bytes: number): Promise<string>;
-  startGatehouse(alias: string, o: { vendors: number; recording: boolean; cpuProfileDir?: string }): Promise<GatehouseChild>;
+  startGatehouse(
+    alias: string,
+    o: { vendors: number; recording: boolean; cpuProfileDir?: string },
+  ): Promise<GatehouseChild>;
   /** Spawns /usr/bin/ssh along `path` (a path name or a gateway alias); `tty` asks for a pty (-tt). */
-  ssh(path: PathName | string, o?: { tty?: boolean; command?: string; stdin?: 'pipe' | 'ignore' | number; options?: string[] }): ChildProcess;
+  ssh(
+    path: PathName | string,
+    o?: { tty?: boolean; command?: string; stdin?: 'pipe' | 'ignore' | number; options?: string[] },
+  ): ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -83,7 +93,12 @@ export async function startWorld(): Promise<World> {
       [
         ...block('direct', ['HostName 127.0.0.1', `Port ${target.port}`, `IdentityFile ${clientKey}`]),
         ...block('jump', ['HostName 127.0.0.1', `Port ${jump.port}`, `IdentityFile ${clientKey}`]),
-        ...block('proxyjump', ['HostName 127.0.0.1', `Port ${target.port}`, `IdentityFile ${clientKey}`, 'ProxyJump jump']),
+        ...block('proxyjump', [
+          'HostName 127.0.0.1',
+          `Port ${target.port}`,
+          `IdentityFile ${clientKey}`,
+          'ProxyJump jump',
+        ]),
         // The vendor's key comes with -i per login; TOTP through SSH_ASKPASS (see gatehouse.ts).
         ...[...gateways.values()].flatMap((g) =>
           block(g.alias, [
@@ -141,7 +156,14 @@ export async function startWorld(): Promise<World> {
     ssh(path, o = {}) {
       const g = gateways.get(path);
       const login = g?.login();
-      const argv = ['-F', sshConfig, ...(o.options ?? []), ...(o.tty ? ['-tt'] : []), ...(login ? ['-i', login.keyPath] : []), path];
+      const argv = [
+        '-F',
+        sshConfig,
+        ...(o.options ?? []),
+        ...(o.tty ? ['-tt'] : []),
+        ...(login ? ['-i', login.keyPath] : []),
+        path,
+      ];
       if (o.command !== undefined) argv.push(o.command);
       return spawn(SSH, argv, {
         env: { PATH: process.env.PATH, HOME: dir, ...login?.env },

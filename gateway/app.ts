@@ -165,18 +165,19 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // before this point, and while the SIEM is away, go out too.
   const siem = config.audit.syslog;
   // The stream reads audit.jsonl: the lowdb engine's (PostgreSQL has no SIEM stream yet, see docs/storage.md).
-  const syslog = siem && lowdb
-    ? new SyslogStream({
-        config: siem.caFile ? { ...siem, caFile: resolveConfigPath(siem.caFile, opts.cwd) } : siem,
-        dir: storageDir,
-        audit: lowdb.audit,
-        clock,
-        logger,
-        notifier,
-        registry: metrics.registry,
-        ...opts.syslog,
-      })
-    : undefined;
+  const syslog =
+    siem && lowdb
+      ? new SyslogStream({
+          config: siem.caFile ? { ...siem, caFile: resolveConfigPath(siem.caFile, opts.cwd) } : siem,
+          dir: storageDir,
+          audit: lowdb.audit,
+          clock,
+          logger,
+          notifier,
+          registry: metrics.registry,
+          ...opts.syslog,
+        })
+      : undefined;
   await syslog?.start();
   const broker = new Broker({ config, store, audit, clock, logger, sessions: liveSessions, notifier });
   const scheduler = new Scheduler({
@@ -188,12 +189,18 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     timeZone: config.site.timezone,
   });
   // An alerted or blocked command reaches overseers where they are: the webhook, and every open page (the navigation).
-  alerts.subscribe((a) => notifier.notify(`command.${a.verdict}`, { text: alertLine(a, config.site.name), alert: { ...a } }));
+  alerts.subscribe((a) =>
+    notifier.notify(`command.${a.verdict}`, { text: alertLine(a, config.site.name), alert: { ...a } }),
+  );
   const events = eventsRouter({
     broker,
     onSessionEnded: (l) => sessions.onSessionEnded(l),
     onAlert: (l) => alerts.subscribe(l),
-    mayWatch: (user, targetId) => mayOversee(user, config.targets.find((t) => t.id === targetId)),
+    mayWatch: (user, targetId) =>
+      mayOversee(
+        user,
+        config.targets.find((t) => t.id === targetId),
+      ),
   });
 
   let stopping = false;
@@ -211,7 +218,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         router: apiGuard({ publicUrl, session: sessions.middleware({ refuseExpired: true }) }),
       },
       { path: '/auth', router: authRoutes({ deps, oidc, logins, sessions, liveSessions, rateLimit: loginLimit }) },
-      { path: '/api', router: meRoutes(deps, () => ssh?.port, () => ssh?.hostKeys ?? []) },
+      {
+        path: '/api',
+        router: meRoutes(
+          deps,
+          () => ssh?.port,
+          () => ssh?.hostKeys ?? [],
+        ),
+      },
       { path: '/api', router: totpRouter(deps, { limiter: stepUpRateLimit(clock) }) },
       { path: '/api', router: keysRouter(deps) },
       { path: '/api', router: requestsRouter({ broker, clock, config }) },
@@ -246,7 +260,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   // --- Websockets (/ws/*): one door checks Origin and the web session, then the route decides.
   const terminals = terminalRoute({ deps, registry: liveSessions, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
-  const desktops = rdpRoute({ deps, registry: liveSessions, tokens: rdpTokens, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.rdp ? { tuning: opts.rdp } : {}) });
+  const desktops = rdpRoute({
+    deps,
+    registry: liveSessions,
+    tokens: rdpTokens,
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    ...(opts.rdp ? { tuning: opts.rdp } : {}),
+  });
   const wsRoutes: WsRoute[] = [terminals, monitorRoute({ deps, registry: liveSessions }), desktops];
   const websockets = attachWebSockets(http.server, { publicUrl, sessions, routes: wsRoutes, onRefusal, logger });
   // --- end websockets
@@ -269,7 +289,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   await audit.append({
     type: 'gateway.started',
     actor: systemActor(),
-    data: { version, pid: process.pid, http: http.url, ...(ssh ? { ssh: `${ssh.host}:${ssh.port}` } : {}), targets: config.targets.map((t) => t.id) },
+    data: {
+      version,
+      pid: process.pid,
+      http: http.url,
+      ...(ssh ? { ssh: `${ssh.host}:${ssh.port}` } : {}),
+      targets: config.targets.map((t) => t.id),
+    },
   });
   logger.info({ http: http.url, storageDir }, 'gateway started');
   sessions.start();
@@ -302,5 +328,20 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     })();
     return stopped;
   };
-  return { config, storageDir, store, audit, commands, storage, metrics, http, ssh, liveSessions, broker, ...(syslog ? { syslog } : {}), auth: { sessions, logins, oidc }, stop };
+  return {
+    config,
+    storageDir,
+    store,
+    audit,
+    commands,
+    storage,
+    metrics,
+    http,
+    ssh,
+    liveSessions,
+    broker,
+    ...(syslog ? { syslog } : {}),
+    auth: { sessions, logins, oidc },
+    stop,
+  };
 }

@@ -16,7 +16,12 @@ import {
 } from './audit/verify-file.js';
 import { type Clock, isoTime } from './clock.js';
 import { type AuditInput, type AuditRecord, type ChainHead, sealRecord } from './core/audit.js';
-import { type CheckpointData, DEFAULT_CHECKPOINT_EVERY, MISSING_HEAD_ACCEPTED, type VerifyResult } from './core/audit-chain.js';
+import {
+  type CheckpointData,
+  DEFAULT_CHECKPOINT_EVERY,
+  MISSING_HEAD_ACCEPTED,
+  type VerifyResult,
+} from './core/audit-chain.js';
 import { systemActor } from './core/model.js';
 import { invalidInput, unavailable } from './errors.js';
 import type { Logger } from './log.js';
@@ -130,11 +135,7 @@ export class AuditLog {
         afterBarrier: (r) => this.writeHead(r),
         failed: (err) => {
           this.logger?.error({ err }, 'audit log write failed; all further audited actions are refused');
-          return unavailable(
-            'audit_write_failed',
-            'the audit log cannot be written; refusing the action',
-            err,
-          );
+          return unavailable('audit_write_failed', 'the audit log cannot be written; refusing the action', err);
         },
       },
       size - partialBytes,
@@ -144,8 +145,7 @@ export class AuditLog {
   /** Opens (creating if needed) and fully verifies the log; a broken chain throws AuditChainError. */
   static async open(opts: AuditLogOptions): Promise<AuditLog> {
     const every = opts.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
-    if (!Number.isSafeInteger(every) || every < 1)
-      throw invalidInput('bad_option', 'checkpointEvery must be >= 1');
+    if (!Number.isSafeInteger(every) || every < 1) throw invalidInput('bad_option', 'checkpointEvery must be >= 1');
     await mkdir(opts.dir, { recursive: true });
     const key = await loadOrCreateSigningKey(opts.dir, opts.signingKeyFile);
     if (await keyCopyInStorage(opts.dir, opts.signingKeyFile))
@@ -168,7 +168,17 @@ export class AuditLog {
       await fh.close();
       throw err;
     }
-    const log = new AuditLog(fh, opts.dir, key, opts.clock, every, opts.logger, opts.setTimer ?? realTimer, opts.signingKeyFile, existing);
+    const log = new AuditLog(
+      fh,
+      opts.dir,
+      key,
+      opts.clock,
+      every,
+      opts.logger,
+      opts.setTimer ?? realTimer,
+      opts.signingKeyFile,
+      existing,
+    );
     try {
       await log.start(opts.checkpointIntervalMs ?? 60_000, existing);
     } catch (err) {
@@ -190,7 +200,11 @@ export class AuditLog {
       notes.push({ type: 'audit.recovered', actor: systemActor('gateway'), data });
     }
     if (missingHeadAccepted) {
-      const data = { records: verifier.seq, lastCheckpointSeq: verifier.lastCheckpoint.seq, flag: ACCEPT_MISSING_HEAD_FLAG };
+      const data = {
+        records: verifier.seq,
+        lastCheckpointSeq: verifier.lastCheckpoint.seq,
+        flag: ACCEPT_MISSING_HEAD_FLAG,
+      };
       this.logger?.warn(data, 'audit log: started without audit.head.json, as the operator accepted');
       notes.push({ type: MISSING_HEAD_ACCEPTED, actor: systemActor('gateway'), data });
     }
@@ -207,9 +221,7 @@ export class AuditLog {
     if (this.closing) return Promise.reject(unavailable('audit_closed', 'the audit log is closed'));
     if (this.writer.failure) return Promise.reject(this.writer.failure);
     if (input.type === 'audit.checkpoint')
-      return Promise.reject(
-        invalidInput('bad_audit_event', 'checkpoints are written by the audit log itself'),
-      );
+      return Promise.reject(invalidInput('bad_audit_event', 'checkpoints are written by the audit log itself'));
     let done: Promise<AuditRecord>;
     try {
       done = this.chain(input);

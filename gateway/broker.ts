@@ -116,9 +116,7 @@ export class Broker {
   }
 
   approve(caller: Caller, id: string): Promise<RequestView> {
-    return this.act(caller, id, 'request.approve', (r, t, now) =>
-      approve(r, factsOf(caller.user), t, now, this.newId),
-    );
+    return this.act(caller, id, 'request.approve', (r, t, now) => approve(r, factsOf(caller.user), t, now, this.newId));
   }
 
   deny(caller: Caller, id: string, reason: string): Promise<RequestView> {
@@ -139,9 +137,7 @@ export class Broker {
       revoke(r, factsOf(caller.user), t, reason, now),
     );
     const message = `your access has been revoked by ${caller.user.name}: ${view.closedReason ?? reason}`;
-    const sessionsClosed = view.grantId
-      ? await this.deps.sessions.closeForGrant(view.grantId, 'revoked', message)
-      : 0;
+    const sessionsClosed = view.grantId ? await this.deps.sessions.closeForGrant(view.grantId, 'revoked', message) : 0;
     return { ...view, sessionsClosed };
   }
 

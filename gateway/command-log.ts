@@ -74,7 +74,10 @@ export class CommandLog {
       if (scan.partialBytes > 0) {
         await fh.truncate(scan.size - scan.partialBytes);
         await fh.sync();
-        logger.warn({ file, droppedBytes: scan.partialBytes }, 'command log: cut off a partial last line left by a crash');
+        logger.warn(
+          { file, droppedBytes: scan.partialBytes },
+          'command log: cut off a partial last line left by a crash',
+        );
       }
     } catch (err) {
       await fh.close();
@@ -154,7 +157,10 @@ export class CommandLog {
       delete d.meta[COMMANDS_TO_MOVE];
     });
     const total = (moving as unknown[]).length;
-    logger.warn({ file: this.file, moved: todo.length, alreadyThere: total - todo.length }, 'moved captured commands from db.json to the command log');
+    logger.warn(
+      { file: this.file, moved: todo.length, alreadyThere: total - todo.length },
+      'moved captured commands from db.json to the command log',
+    );
   }
 }
 
@@ -163,7 +169,10 @@ function stillToMove(db: Readonly<DbData>, have: readonly CommandRecord[], file:
   const moving = db.meta[COMMANDS_TO_MOVE];
   if (moving === undefined) return [];
   if (!Array.isArray(moving))
-    throw new StoreOpenError('storage_invalid', `db.json: meta.${COMMANDS_TO_MOVE} is not a list; is this a Gatehouse db.json?`);
+    throw new StoreOpenError(
+      'storage_invalid',
+      `db.json: meta.${COMMANDS_TO_MOVE} is not a list; is this a Gatehouse db.json?`,
+    );
   const ids = new Set(have.map((r) => r.id));
   const out: CommandRecord[] = [];
   moving.forEach((value: unknown, i) => {
@@ -176,9 +185,15 @@ function stillToMove(db: Readonly<DbData>, have: readonly CommandRecord[], file:
 function asCommand(value: unknown, where: () => string): CommandRecord {
   const r = value as Partial<Record<keyof CommandRecord, unknown>> | null;
   const ok =
-    r !== null && typeof r === 'object' && !Array.isArray(r) &&
-    typeof r.id === 'string' && typeof r.sessionId === 'string' && typeof r.at === 'string' &&
-    typeof r.text === 'string' && VERDICTS.has(r.verdict) && (r.rule === undefined || typeof r.rule === 'string');
+    r !== null &&
+    typeof r === 'object' &&
+    !Array.isArray(r) &&
+    typeof r.id === 'string' &&
+    typeof r.sessionId === 'string' &&
+    typeof r.at === 'string' &&
+    typeof r.text === 'string' &&
+    VERDICTS.has(r.verdict) &&
+    (r.rule === undefined || typeof r.rule === 'string');
   if (!ok)
     throw new StoreOpenError(
       'storage_corrupt',
@@ -207,7 +222,10 @@ async function scanCommands(file: string): Promise<Scan> {
       return true;
     },
     tooLong: () => {
-      throw new StoreOpenError('storage_corrupt', `${file} line ${line + 1} is far too long to be a command record; repair or move it aside`);
+      throw new StoreOpenError(
+        'storage_corrupt',
+        `${file} line ${line + 1} is far too long to be a command record; repair or move it aside`,
+      );
     },
   });
   return { ...r, records };

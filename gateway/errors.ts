@@ -45,15 +45,15 @@ export class GatehouseError extends Error {
    * its one-line reason (file name and errno, no path) is what the operator needs to act on.
    */
   toJSON(): { error: { code: string; message: string } } {
-    if (this.status >= 500 && this.code !== 'storage_unavailable') return { error: { code: 'internal_error', message: 'internal error' } };
+    if (this.status >= 500 && this.code !== 'storage_unavailable')
+      return { error: { code: 'internal_error', message: 'internal error' } };
     return { error: { code: this.code, message: this.message } };
   }
 }
 
 export const invalidInput = (code: string, message: string, cause?: unknown) =>
   new GatehouseError('invalid_input', code, message, { cause });
-export const unauthenticated = (code: string, message: string) =>
-  new GatehouseError('unauthenticated', code, message);
+export const unauthenticated = (code: string, message: string) => new GatehouseError('unauthenticated', code, message);
 export const denied = (code: string, message: string) => new GatehouseError('denied', code, message);
 export const notFound = (code: string, message: string) => new GatehouseError('not_found', code, message);
 export const conflict = (code: string, message: string) => new GatehouseError('conflict', code, message);

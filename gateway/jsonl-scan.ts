@@ -49,7 +49,7 @@ export async function scanLines(path: string, o: LineScanOptions): Promise<LineS
       const filled = carried + bytesRead;
       const lastNewline = buf.lastIndexOf(10, filled - 1);
       // Splitting bytes at 0x0A is safe: no UTF-8 multi-byte sequence contains that byte.
-      for (let start = 0; start <= lastNewline; ) {
+      for (let start = 0; start <= lastNewline;) {
         const nl = buf.indexOf(10, start);
         if (!o.line(buf, start, nl)) return { exists: true, size, partialBytes: 0 };
         start = nl + 1;

@@ -84,7 +84,8 @@ export class Webhooks implements Notifier {
       const d: Delivery = { url, host: hostOf(url), event, body, tries: 0, ...(requestId ? { requestId } : {}) };
       this.pending++;
       // Why bounded: a dead receiver must not turn every request into memory held for minutes.
-      if (this.pending > this.maxQueued) detach(this.fail(d, 'queue_full'), this.logger, 'webhook failure not recorded');
+      if (this.pending > this.maxQueued)
+        detach(this.fail(d, 'queue_full'), this.logger, 'webhook failure not recorded');
       else this.ready.push(d);
     }
     this.pump();
@@ -104,7 +105,8 @@ export class Webhooks implements Notifier {
       detach(this.fail(d, 'gateway_stopped'), this.logger, 'webhook failure not recorded');
     }
     this.retryTimers.clear();
-    for (const d of this.ready.splice(0)) detach(this.fail(d, 'gateway_stopped'), this.logger, 'webhook failure not recorded');
+    for (const d of this.ready.splice(0))
+      detach(this.fail(d, 'gateway_stopped'), this.logger, 'webhook failure not recorded');
     for (const a of this.aborts) a.abort();
     await this.idle();
   }
@@ -123,11 +125,14 @@ export class Webhooks implements Notifier {
     this.inFlight--;
     if (result.ok) this.done();
     else if (result.retry && !this.closed && d.tries <= this.delays.length) {
-      const timer = setTimeout(() => {
-        this.retryTimers.delete(timer);
-        this.ready.push(d);
-        this.pump();
-      }, this.delays[d.tries - 1]);
+      const timer = setTimeout(
+        () => {
+          this.retryTimers.delete(timer);
+          this.ready.push(d);
+          this.pump();
+        },
+        this.delays[d.tries - 1],
+      );
       timer.unref(); // a pending retry never keeps the process alive
       this.retryTimers.set(timer, d);
     } else await this.fail(d, this.closed ? 'gateway_stopped' : result.error);

@@ -38,7 +38,12 @@ export function installFaultHandlers(d: FaultHandlerDeps): () => void {
     }
     const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     const code = (err as { code?: unknown } | undefined)?.code;
-    const data = { kind, error: oneLine(error, 300), ...(typeof code === 'string' ? { code } : {}), ...(notAudited ? { notAudited } : {}) };
+    const data = {
+      kind,
+      error: oneLine(error, 300),
+      ...(typeof code === 'string' ? { code } : {}),
+      ...(notAudited ? { notAudited } : {}),
+    };
     notAudited = 0;
     d.audit
       .append({ type: 'gateway.fault', actor: systemActor('gateway'), data })

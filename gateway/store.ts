@@ -77,8 +77,7 @@ export class Store {
     try {
       // Safe only under the lock: no other writer can own these temp files now.
       const removed = await removeLeftoverTemps(dir);
-      if (removed.length > 0)
-        logger.warn({ dir, removed }, 'removed temp files left by an interrupted write');
+      if (removed.length > 0) logger.warn({ dir, removed }, 'removed temp files left by an interrupted write');
       const file = join(dir, DB_FILE);
       const text = await readText(file);
       let data: DbData;
@@ -139,8 +138,7 @@ export class Store {
    * (it would wait for itself) and keep `fn` short: every other writer waits for it.
    */
   update<T>(fn: (draft: DbData, audit: AuditSink) => T | Promise<T>): Promise<T> {
-    if (this.closing)
-      return Promise.reject(new GatehouseError('unavailable', 'storage_closed', 'store is closed'));
+    if (this.closing) return Promise.reject(new GatehouseError('unavailable', 'storage_closed', 'store is closed'));
     if (insideUpdate.getStore() === this)
       return Promise.reject(new Error('Store.update called from inside an update fn; it would deadlock'));
     return new Promise<T>((resolve, reject) => {
@@ -243,7 +241,11 @@ export class Store {
   private async appendRecords(inputs: AuditInput[]): Promise<{ firstSeq: number; lastSeq: number }> {
     const journal = this.journal;
     if (!journal || !this.intents)
-      throw new GatehouseError('internal', 'store_without_audit', 'the store has no audit log to record this change in');
+      throw new GatehouseError(
+        'internal',
+        'store_without_audit',
+        'the store has no audit log to record this change in',
+      );
     if (journal.failure) throw this.auditFault(journal.failure);
     await this.resolveIntent();
     const intent: Intent = {
@@ -284,7 +286,10 @@ export class Store {
       });
       this.unresolved = false;
     } catch (e) {
-      this.logger.error({ err: e }, 'could not record that a change did not take effect; retried before the next change');
+      this.logger.error(
+        { err: e },
+        'could not record that a change did not take effect; retried before the next change',
+      );
     }
   }
 
@@ -306,7 +311,10 @@ export class Store {
     const reverted = after.some((r) => r.type === 'change.reverted' && r.data?.firstSeq === firstSeq);
     if (firstSeq !== undefined && !reverted) {
       const data = { firstSeq, lastSeq: found.at(-1)!.seq, tx: intent.tx, reason: 'state_not_written' };
-      this.logger.warn(data, 'audit records of a change that never reached db.json: recording that it did not take effect');
+      this.logger.warn(
+        data,
+        'audit records of a change that never reached db.json: recording that it did not take effect',
+      );
       await this.journal.append({ type: 'change.reverted', actor: systemActor('gateway'), data });
     }
     this.unresolved = false;

@@ -29,10 +29,22 @@ export async function admitWatcher(
   const live = registry.get(sessionId);
   const target = live && deps.config.targets.find((t) => t.id === live.targetId);
   const overseesAll = roles.includes('auditor') || roles.includes('admin');
-  if (live && (!protocol || live.protocol === protocol) && (overseesAll || (target && isApproverFor(factsOf(user), target))))
+  if (
+    live &&
+    (!protocol || live.protocol === protocol) &&
+    (overseesAll || (target && isApproverFor(factsOf(user), target)))
+  )
     return { user, live };
   const err = notFound('not_live', 'that session is not live');
   // Neither the HTTP error hook nor the websocket door audits a 404, and a watch refused is a refusal.
-  await auditRefusal(deps.audit, deps.logger, userActor(user, ip), 'session.watch', err, { sessionId: sessionId.slice(0, 100) }, { exists: live !== undefined });
+  await auditRefusal(
+    deps.audit,
+    deps.logger,
+    userActor(user, ip),
+    'session.watch',
+    err,
+    { sessionId: sessionId.slice(0, 100) },
+    { exists: live !== undefined },
+  );
   throw err;
 }

@@ -11,7 +11,11 @@ import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist', 'web');
-const hashed = { entryNames: 'assets/[name]-[hash]', chunkNames: 'assets/chunk-[hash]', assetNames: 'assets/[name]-[hash]' };
+const hashed = {
+  entryNames: 'assets/[name]-[hash]',
+  chunkNames: 'assets/chunk-[hash]',
+  assetNames: 'assets/[name]-[hash]',
+};
 /** The URL path of an esbuild output (metafile paths are relative to absWorkingDir, the repository). */
 const urlOf = (output) => `/${relative(out, join(root, output)).split(sep).join('/')}`;
 /** The output esbuild wrote for `entry` (metafile names entries by real path: node_modules may be a link). */
@@ -67,7 +71,8 @@ unlinked.delete(appOut.cssBundle);
 unlinked.delete(undefined);
 for (const file of unlinked) {
   for (const input of Object.keys(app.metafile.outputs[file].inputs))
-    if (!app.metafile.outputs[appOut.cssBundle].inputs[input]) throw new Error(`${input} is missing from the app stylesheet`);
+    if (!app.metafile.outputs[appOut.cssBundle].inputs[input])
+      throw new Error(`${input} is missing from the app stylesheet`);
   await rm(join(root, file));
   for (const extra of ['.map', '.LEGAL.txt']) await rm(join(root, file + extra), { force: true });
 }
@@ -110,7 +115,16 @@ await Promise.all(
     if (!COMPRESSIBLE.has(extname(file)) || (await stat(file)).size < 1024) return;
     const body = await readFile(file);
     const variants = [
-      ['.br', await brotli(body, { params: { [zc.BROTLI_PARAM_QUALITY]: file.endsWith('.map') ? 6 : 11, [zc.BROTLI_PARAM_MODE]: zc.BROTLI_MODE_TEXT, [zc.BROTLI_PARAM_SIZE_HINT]: body.length } })],
+      [
+        '.br',
+        await brotli(body, {
+          params: {
+            [zc.BROTLI_PARAM_QUALITY]: file.endsWith('.map') ? 6 : 11,
+            [zc.BROTLI_PARAM_MODE]: zc.BROTLI_MODE_TEXT,
+            [zc.BROTLI_PARAM_SIZE_HINT]: body.length,
+          },
+        }),
+      ],
       ['.gz', await gz(body, { level: 9 })],
     ];
     for (const [ext, packed] of variants) if (packed.length < body.length) await writeFile(file + ext, packed);

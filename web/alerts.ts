@@ -15,7 +15,13 @@ let unseen = 0;
 /** Starts listening once per page load; the badge and notices live in the header, outside the routed page. */
 export function listenForAlerts(me: Me, header: HTMLElement): void {
   if (!overseer(me) || header.querySelector('#alert-center')) return;
-  const badge = h('a', { id: 'alert-badge', href: '/sessions?live=true', 'data-nav': true, hidden: true, title: 'Command alerts since this page opened' });
+  const badge = h('a', {
+    id: 'alert-badge',
+    href: '/sessions?live=true',
+    'data-nav': true,
+    hidden: true,
+    title: 'Command alerts since this page opened',
+  });
   const list = h('div', { id: 'alert-notices', role: 'alert', 'aria-live': 'assertive' });
   header.append(h('div', { id: 'alert-center' }, badge), list);
   badge.addEventListener('click', () => {

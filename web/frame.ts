@@ -43,19 +43,12 @@ export async function renderFrame(doc: Document): Promise<void> {
     const found = matchPage(location.pathname);
     main.replaceChildren();
     if (!found) {
-      main.append(
-        h('section', { class: 'card' }, h('h1', {}, 'Not found'), h('p', {}, 'There is no such page.')),
-      );
+      main.append(h('section', { class: 'card' }, h('h1', {}, 'Not found'), h('p', {}, 'There is no such page.')));
       return;
     }
     if (!mayOpen(found.page, me)) {
       main.append(
-        h(
-          'section',
-          { class: 'card' },
-          h('h1', {}, 'Not allowed'),
-          h('p', {}, 'Your role does not open this page.'),
-        ),
+        h('section', { class: 'card' }, h('h1', {}, 'Not allowed'), h('p', {}, 'Your role does not open this page.')),
       );
       return;
     }
@@ -103,11 +96,7 @@ function renderNav(nav: HTMLElement, me: Me, navigate: (p: string) => void): voi
   const links = allPages()
     .filter((p) => p.nav && mayOpen(p, me))
     .map((p) =>
-      h(
-        'a',
-        { href: p.path, 'data-nav': true, 'aria-current': location.pathname === p.path ? 'page' : null },
-        p.title,
-      ),
+      h('a', { href: p.path, 'data-nav': true, 'aria-current': location.pathname === p.path ? 'page' : null }, p.title),
     );
   clear(nav, ...links);
 }
@@ -118,5 +107,10 @@ function renderWho(who: HTMLElement, me: Me): void {
     await api('POST', '/auth/logout').catch(() => undefined);
     location.assign('/');
   });
-  clear(who, h('span', { id: 'who-name' }, me.name, ' ', h('span', { class: 'who-roles' }, `(${me.roles.join(', ')})`)), ' ', logout);
+  clear(
+    who,
+    h('span', { id: 'who-name' }, me.name, ' ', h('span', { class: 'who-roles' }, `(${me.roles.join(', ')})`)),
+    ' ',
+    logout,
+  );
 }

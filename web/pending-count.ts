@@ -19,7 +19,12 @@ export function showPendingCount(me: Me, nav: HTMLElement): void {
   if (!decides(me)) return;
   const link = nav.querySelector('a[href="/approvals"]');
   if (!link) return;
-  const badge = h('span', { id: 'pending-count', class: 'count', hidden: true, 'aria-label': 'waiting for a decision' });
+  const badge = h('span', {
+    id: 'pending-count',
+    class: 'count',
+    hidden: true,
+    'aria-label': 'waiting for a decision',
+  });
   link.append(' ', badge);
   const paint = () => {
     badge.textContent = String(pending.size);

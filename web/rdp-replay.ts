@@ -54,7 +54,11 @@ const clock = (ms: number) => {
 };
 
 /** Fetches `url` and mounts a player for it in `container` (its content is replaced). */
-export async function mountGuacReplay(container: HTMLElement, url: string, o: { autoplay?: boolean } = {}): Promise<GuacReplay> {
+export async function mountGuacReplay(
+  container: HTMLElement,
+  url: string,
+  o: { autoplay?: boolean } = {},
+): Promise<GuacReplay> {
   const status = h('p', { class: 'muted guac-replay-status', role: 'status' }, 'Loading the recording…');
   clear(container, status);
   const res = await fetch(url, { credentials: 'same-origin', headers: { accept: 'application/octet-stream' } });
@@ -72,7 +76,16 @@ export async function mountGuacReplay(container: HTMLElement, url: string, o: { 
   screen.style.overflow = 'hidden';
   screen.append(display.getElement());
   const play = h('button', { type: 'button', class: 'guac-replay-play', disabled: true }, 'Play');
-  const seek = h('input', { type: 'range', class: 'guac-replay-seek', min: 0, max: 0, value: 0, step: 100, disabled: true, 'aria-label': 'Position' });
+  const seek = h('input', {
+    type: 'range',
+    class: 'guac-replay-seek',
+    min: 0,
+    max: 0,
+    value: 0,
+    step: 100,
+    disabled: true,
+    'aria-label': 'Position',
+  });
   const time = h('span', { class: 'guac-replay-time muted' }, '0:00 / 0:00');
   clear(container, h('p', { class: 'guac-replay-controls' }, play, ' ', seek, ' ', time), status, screen);
 

@@ -50,12 +50,21 @@ export function contextList(r: RequestView): HTMLElement {
   return h(
     'dl',
     { class: 'context', id: `ctx-${r.id}` },
-    ...row('Who', h('span', { class: 'who' }, r.requester.name), ` · ${r.requester.org} · `, h('span', { class: 'mono' }, r.requester.email)),
+    ...row(
+      'Who',
+      h('span', { class: 'who' }, r.requester.name),
+      ` · ${r.requester.org} · `,
+      h('span', { class: 'mono' }, r.requester.email),
+    ),
     ...row(
       'Target',
       `${t.name} (${t.id})`,
       h('br'),
-      h('span', { class: 'muted' }, `Zone ${t.zone ?? '—'} · SL ${t.securityLevel ?? '—'} · ${r.protocol.toUpperCase()}`),
+      h(
+        'span',
+        { class: 'muted' },
+        `Zone ${t.zone ?? '—'} · SL ${t.securityLevel ?? '—'} · ${r.protocol.toUpperCase()}`,
+      ),
     ),
     ...row(
       'Window',
@@ -65,7 +74,13 @@ export function contextList(r: RequestView): HTMLElement {
     ),
     ...row('Purpose', h('span', { class: 'purpose', id: `purpose-${r.id}` }, r.purpose)),
     ...row('Ticket', r.ticket ?? '—'),
-    ...(r.emergency ? row('Emergency', h('strong', { class: 'error' }, 'Yes — outside maintenance windows: '), r.emergencyReason ?? '') : []),
+    ...(r.emergency
+      ? row(
+          'Emergency',
+          h('strong', { class: 'error' }, 'Yes — outside maintenance windows: '),
+          r.emergencyReason ?? '',
+        )
+      : []),
     ...row(
       'Approvals',
       `${r.approvals} of ${r.approvalsRequired}`,
@@ -83,9 +98,15 @@ export function contextList(r: RequestView): HTMLElement {
                   h(
                     'li',
                     {},
-                    h('a', { href: `/sessions/${encodeURIComponent(s.id)}`, 'data-nav': true }, fmtDateTime(s.startedAt)),
+                    h(
+                      'a',
+                      { href: `/sessions/${encodeURIComponent(s.id)}`, 'data-nav': true },
+                      fmtDateTime(s.startedAt),
+                    ),
                     ` · ${s.protocol.toUpperCase()}`,
-                    s.endedAt ? ` · ${fmtDuration((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 60_000)}` : ' · live',
+                    s.endedAt
+                      ? ` · ${fmtDuration((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 60_000)}`
+                      : ' · live',
                     s.endReason ? ` · ${endReasonText(s.endReason)}` : '',
                   ),
                 ),
@@ -134,12 +155,26 @@ export function actionBar(r: RequestView, onDone: (r: RequestView) => void, keep
       ? h('textarea', { id: `${action}-reason-${r.id}`, rows: 2, required: true, maxlength: 500 })
       : null;
     if (input) input.value = text;
-    const submit = h('button', { type: 'submit', id: `${action}-submit-${r.id}` }, needsReason ? `${LABEL[action]} with this reason` : 'Yes, cancel it');
-    const back = h('button', { type: 'button', class: 'secondary', onclick: () => form.replaceWith(buttons()) }, 'Back');
+    const submit = h(
+      'button',
+      { type: 'submit', id: `${action}-submit-${r.id}` },
+      needsReason ? `${LABEL[action]} with this reason` : 'Yes, cancel it',
+    );
+    const back = h(
+      'button',
+      { type: 'button', class: 'secondary', onclick: () => form.replaceWith(buttons()) },
+      'Back',
+    );
     const form = h(
       'form',
       { class: 'reason-form', 'data-action': action },
-      input ? h('label', { for: input.id }, action === 'deny' ? 'Why deny? (the vendor sees this)' : 'Why revoke? (live sessions are closed)') : h('p', {}, 'Withdraw this request?'),
+      input
+        ? h(
+            'label',
+            { for: input.id },
+            action === 'deny' ? 'Why deny? (the vendor sees this)' : 'Why revoke? (live sessions are closed)',
+          )
+        : h('p', {}, 'Withdraw this request?'),
       input,
       h('p', {}, submit, ' ', back),
     );

@@ -62,7 +62,11 @@ export function registerLazyPage(meta: Omit<Page, 'render'>, load: () => Promise
             'section',
             { class: 'card', id: 'page-load-error' },
             h('h1', {}, 'This page could not be loaded'),
-            h('p', { class: 'error', role: 'alert' }, `Its code did not arrive from the gateway (${err instanceof Error ? err.message : String(err)}). The gateway may have been upgraded: reload to continue.`),
+            h(
+              'p',
+              { class: 'error', role: 'alert' },
+              `Its code did not arrive from the gateway (${err instanceof Error ? err.message : String(err)}). The gateway may have been upgraded: reload to continue.`,
+            ),
             h('button', { type: 'button', onclick: () => location.reload() }, 'Reload'),
           ),
         );
@@ -96,5 +100,4 @@ export function matchPage(pathname: string): { page: Page; params: Record<string
   return undefined;
 }
 
-export const mayOpen = (page: Page, me: Me): boolean =>
-  !page.roles || page.roles.some((r) => me.roles.includes(r));
+export const mayOpen = (page: Page, me: Me): boolean => !page.roles || page.roles.some((r) => me.roles.includes(r));

@@ -14,11 +14,14 @@ export function fmtOffset(seconds: number): string {
   const s = Math.max(0, Math.floor(seconds));
   const p = (n: number) => String(n).padStart(2, '0');
   const hours = Math.floor(s / 3600);
-  return hours > 0 ? `${hours}:${p(Math.floor((s % 3600) / 60))}:${p(s % 60)}` : `${p(Math.floor(s / 60))}:${p(s % 60)}`;
+  return hours > 0
+    ? `${hours}:${p(Math.floor((s % 3600) / 60))}:${p(s % 60)}`
+    : `${p(Math.floor(s / 60))}:${p(s % 60)}`;
 }
 
 /** Seconds as the list shows them: "45 s" under a minute, else "1 h 5 min". */
-export const fmtSeconds = (seconds: number): string => (seconds < 60 ? `${Math.round(seconds)} s` : fmtDuration(seconds / 60));
+export const fmtSeconds = (seconds: number): string =>
+  seconds < 60 ? `${Math.round(seconds)} s` : fmtDuration(seconds / 60);
 
 /** "live" (green), or how it ended; data-live for styles and tests. */
 /** Where a live session is watched: terminals in the terminal live view, RDP through a read-only guacd join. */
@@ -28,7 +31,11 @@ export const watchPath = (s: Pick<SessionView, 'id' | 'protocol'>): string =>
 export function statusBadge(s: SessionView, id?: string): HTMLElement {
   return s.live
     ? h('span', { class: 'state state-active badge-live', id, 'data-live': 'true' }, 'live')
-    : h('span', { class: `state state-ended end-${s.endReason ?? 'unknown'}`, id, 'data-live': 'false' }, endReasonText(s.endReason));
+    : h(
+        'span',
+        { class: `state state-ended end-${s.endReason ?? 'unknown'}`, id, 'data-live': 'false' },
+        endReasonText(s.endReason),
+      );
 }
 
 /** The recording's seal as the list shows it (the replay page re-checks the file itself). */
@@ -49,7 +56,11 @@ export function terminateControl(s: SessionView, onDone: (s: SessionDetail) => v
   const showButton = () => wrap.replaceChildren(button, error);
   button.addEventListener('click', () => {
     const input = h('textarea', { id: `terminate-reason-${s.id}`, rows: 2, required: true, maxlength: 500 });
-    const submit = h('button', { type: 'submit', class: 'danger', id: `terminate-submit-${s.id}` }, 'Terminate with this reason');
+    const submit = h(
+      'button',
+      { type: 'submit', class: 'danger', id: `terminate-submit-${s.id}` },
+      'Terminate with this reason',
+    );
     const back = h('button', { type: 'button', class: 'secondary', onclick: showButton }, 'Back');
     const form = h(
       'form',
@@ -65,7 +76,13 @@ export function terminateControl(s: SessionView, onDone: (s: SessionDetail) => v
       submit.disabled = back.disabled = true;
       try {
         const body = { reason: input.value.trim() };
-        const r = await withStepUp(() => api<{ closed: boolean; session: SessionDetail }>('POST', `/api/sessions/${encodeURIComponent(s.id)}/terminate`, body));
+        const r = await withStepUp(() =>
+          api<{ closed: boolean; session: SessionDetail }>(
+            'POST',
+            `/api/sessions/${encodeURIComponent(s.id)}/terminate`,
+            body,
+          ),
+        );
         if (r) onDone(r.session);
         else error.textContent = 'Not done: the verification was cancelled.';
       } catch (err) {

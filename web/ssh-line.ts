@@ -33,8 +33,18 @@ export function sshBlock(me: Me, targetId: string): HTMLElement {
           'details',
           { id: 'host-key' },
           h('summary', {}, `Gateway host key: ${keys.map((k) => k.fingerprint).join(', ')}`),
-          h('p', { class: 'muted' }, 'On first connect, ssh shows this fingerprint: connect only if it matches. Or add this line to ~/.ssh/known_hosts beforehand:'),
-          h('p', { class: 'copy-line' }, h('code', { id: 'known-hosts-line' }, known), ' ', copyButton(known, 'copy-known-hosts')),
+          h(
+            'p',
+            { class: 'muted' },
+            'On first connect, ssh shows this fingerprint: connect only if it matches. Or add this line to ~/.ssh/known_hosts beforehand:',
+          ),
+          h(
+            'p',
+            { class: 'copy-line' },
+            h('code', { id: 'known-hosts-line' }, known),
+            ' ',
+            copyButton(known, 'copy-known-hosts'),
+          ),
         )
       : null,
   );

@@ -5,7 +5,13 @@ import { h } from './dom.js';
 import { withStepUp } from './step-up.js';
 
 export function liveTerminateForm(sessionId: string, onTerminated: () => void): HTMLFormElement {
-  const reason = h('input', { id: 'terminate-reason', name: 'reason', maxlength: 500, required: true, placeholder: 'Why (the vendor sees this)' });
+  const reason = h('input', {
+    id: 'terminate-reason',
+    name: 'reason',
+    maxlength: 500,
+    required: true,
+    placeholder: 'Why (the vendor sees this)',
+  });
   const error = h('p', { class: 'error', role: 'alert', id: 'terminate-error' });
   const form = h(
     'form',
@@ -20,7 +26,9 @@ export function liveTerminateForm(sessionId: string, onTerminated: () => void): 
     ev.preventDefault();
     error.textContent = '';
     try {
-      const done = await withStepUp(() => api('POST', `/api/sessions/${encodeURIComponent(sessionId)}/terminate`, { reason: reason.value.trim() }));
+      const done = await withStepUp(() =>
+        api('POST', `/api/sessions/${encodeURIComponent(sessionId)}/terminate`, { reason: reason.value.trim() }),
+      );
       if (done !== undefined) onTerminated();
     } catch (err) {
       error.textContent = err instanceof Error ? err.message : 'could not terminate';

@@ -14,7 +14,8 @@ import { denied } from '../errors.js';
 /** What an SSH login may name as its target; anything else is never echoed back (nor put in a URL). */
 export const TARGET_ID = /^[a-z0-9-]{1,63}$/;
 
-type TargetFor<P extends Protocol> = TargetConfig & (P extends 'ssh' ? { ssh: SshTargetConfig } : { rdp: RdpTargetConfig });
+type TargetFor<P extends Protocol> = TargetConfig &
+  (P extends 'ssh' ? { ssh: SshTargetConfig } : { rdp: RdpTargetConfig });
 
 /**
  * The admission itself. Not exported as a value: outside this module nothing can construct one, and the private
@@ -47,7 +48,8 @@ export interface ConnectRefusal {
   subject: Record<string, unknown>;
 }
 
-export type Admitted<P extends Protocol> = { ok: true; proof: ConnectProof<P> } | { ok: false; refusal: ConnectRefusal };
+export type Admitted<P extends Protocol> =
+  { ok: true; proof: ConnectProof<P> } | { ok: false; refusal: ConnectRefusal };
 
 /** Which connection is asked for: a target by id (native SSH: the login name) or one grant (the browser pages). */
 export type ConnectAsk = { targetId: string } | { grantId: string };
@@ -71,7 +73,10 @@ export function admitConnect<P extends Protocol>(
   const { store, config } = deps;
   // The user as the server knows them now (roles may have changed at their last sign-in).
   const user = store.data.users.find((u) => u.id === caller.user.id) ?? caller.user;
-  const no = (code: string, reason: string, subject: Record<string, unknown>): Admitted<P> => ({ ok: false, refusal: { code, reason, subject } });
+  const no = (code: string, reason: string, subject: Record<string, unknown>): Admitted<P> => ({
+    ok: false,
+    refusal: { code, reason, subject },
+  });
   let request: AccessRequest | undefined;
   let target: TargetConfig | undefined;
   if ('targetId' in ask) {
@@ -82,7 +87,11 @@ export function admitConnect<P extends Protocol>(
     request = pickRequestForConnect(store.data.requests, user.id, target.id, protocol, now);
     const decision = canConnect(factsOf(user), request, target, protocol, now, config.site.timezone);
     if (!decision.allow)
-      return no(decision.code, decision.code === 'no_grant' ? `no approved access to ${target.id}` : decision.reason, subject);
+      return no(
+        decision.code,
+        decision.code === 'no_grant' ? `no approved access to ${target.id}` : decision.reason,
+        subject,
+      );
     if (!request?.grantId) return no('no_grant', `no approved access to ${target.id}`, subject);
   } else {
     const subject = { userId: user.id, grantId: ask.grantId.slice(0, 100) };
@@ -90,7 +99,13 @@ export function admitConnect<P extends Protocol>(
     if (!request?.grantId) return no('no_grant', 'no approved access under this grant', subject);
     target = config.targets.find((t) => t.id === request!.targetId);
     if (!offers(target, protocol))
-      return no('no_grant', protocol === 'rdp' ? 'no approved remote desktop access under this grant' : 'no approved access under this grant', subject);
+      return no(
+        'no_grant',
+        protocol === 'rdp'
+          ? 'no approved remote desktop access under this grant'
+          : 'no approved access under this grant',
+        subject,
+      );
     const decision = canConnect(factsOf(user), request, target, protocol, now, config.site.timezone);
     if (!decision.allow) return no(decision.code, decision.reason, subject);
   }
@@ -117,7 +132,8 @@ export function admitFromBrowser<P extends Protocol>(
 
 /** What a target-dialling function calls first: a forged or wrong-protocol proof is a bug, never a connection. */
 export function requireProof<P extends Protocol>(proof: ConnectProof<P>, protocol: P): void {
-  if (!Proof.holds(proof) || proof.protocol !== protocol) throw new Error(`a ${protocol} target connection needs a connect admission`);
+  if (!Proof.holds(proof) || proof.protocol !== protocol)
+    throw new Error(`a ${protocol} target connection needs a connect admission`);
 }
 
 /** One refused connection attempt, as `session.refused` records it. */

@@ -2,12 +2,7 @@
 import { open, rename } from 'node:fs/promises';
 
 /** Writes `text` to `path` and fsyncs it before closing. */
-export async function writeDurably(
-  path: string,
-  text: string,
-  mode: number,
-  flag: 'wx' | 'w',
-): Promise<void> {
+export async function writeDurably(path: string, text: string, mode: number, flag: 'wx' | 'w'): Promise<void> {
   const fh = await open(path, flag, mode);
   try {
     await fh.writeFile(text);

@@ -85,7 +85,7 @@ export class GroupCommit<T> {
     for (const q of batch) text += `${q.line}\n`;
     const bytes = Buffer.from(text);
     try {
-      for (let off = 0; off < bytes.length; ) off += (await this.fh.write(bytes, off)).bytesWritten;
+      for (let off = 0; off < bytes.length;) off += (await this.fh.write(bytes, off)).bytesWritten;
       await this.fh.datasync(); // fdatasync also persists the grown file size, which appends need
     } catch (err) {
       return this.fail(err, batch);

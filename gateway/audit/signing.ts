@@ -100,9 +100,7 @@ export async function loadOrCreateSigningKey(dir: string, keyFile?: string): Pro
   if (((await stat(privatePath)).mode & 0o077) !== 0) await chmod(privatePath, 0o600);
   const key = signingKeyFrom(crypto.createPrivateKey(pem));
   const publicPath = join(keyDir, PUBLIC_KEY_FILE);
-  const existing = await readFile(publicPath, 'utf8').catch((e) =>
-    isMissing(e) ? undefined : Promise.reject(e),
-  );
+  const existing = await readFile(publicPath, 'utf8').catch((e) => (isMissing(e) ? undefined : Promise.reject(e)));
   if (existing !== key.publicKeyPem) {
     await mkdir(keyDir, { recursive: true, mode: 0o700 });
     await writeDurably(publicPath, key.publicKeyPem, 0o644, 'w');

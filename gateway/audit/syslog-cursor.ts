@@ -51,5 +51,8 @@ export async function readCursor(dir: string, logPath: string): Promise<{ cursor
   } finally {
     await fh.close();
   }
-  return { cursor: CURSOR_START, reset: `audit.jsonl does not hold record seq ${cursor.seq} where ${CURSOR_FILE} says` };
+  return {
+    cursor: CURSOR_START,
+    reset: `audit.jsonl does not hold record seq ${cursor.seq} where ${CURSOR_FILE} says`,
+  };
 }

@@ -19,7 +19,8 @@ export function syslogIdentity(appName: string, hostname = osHostname(), pid = p
   return { hostname: clean(hostname, 255), appName: clean(appName, 48), procId: String(pid) };
 }
 
-const WARNING = /\.(denied|refused|failed|blocked|alerted|locked|mismatch|terminated|revoked|incomplete|syslog_behind|missing_head_accepted)$|_failed$/;
+const WARNING =
+  /\.(denied|refused|failed|blocked|alerted|locked|mismatch|terminated|revoked|incomplete|syslog_behind|missing_head_accepted)$|_failed$/;
 
 /** 4 (warning) for refusals, failures and alerts; 5 (notice) for checkpoints; 6 (informational) otherwise. */
 export function severityOf(type: string): number {
@@ -58,7 +59,7 @@ export function syslogFrames(
   const parts: { header: string; start: number; end: number }[] = [];
   let size = 0;
   let last: { fields: LineFields; end: number } | undefined;
-  for (let start = 0; start <= lastNewline; ) {
+  for (let start = 0; start <= lastNewline;) {
     const nl = buf.indexOf(10, start);
     const f = lineFields(buf, start, nl);
     if (f) {

@@ -84,18 +84,34 @@ export class SyslogStream {
     if (o.registry) {
       const registers = [o.registry];
       const gauge = (name: string, help: string, value: () => number) =>
-        new Gauge({ name, help, registers, collect() { this.set(value()); } });
-      gauge('gatehouse_audit_syslog_backlog', 'Audit records not yet confirmed delivered to the SIEM', () => this.backlog());
+        new Gauge({
+          name,
+          help,
+          registers,
+          collect() {
+            this.set(value());
+          },
+        });
+      gauge('gatehouse_audit_syslog_backlog', 'Audit records not yet confirmed delivered to the SIEM', () =>
+        this.backlog(),
+      );
       gauge('gatehouse_audit_syslog_connected', '1 while connected to the SIEM', () => (this.connected ? 1 : 0));
-      gauge('gatehouse_audit_syslog_behind', '1 while the SIEM stream is behind (alerted)', () => (this.behind ? 1 : 0));
-      this.sentTotal = new Counter({ name: 'gatehouse_audit_syslog_sent_total', help: 'Audit records written to the SIEM connection (resends included)', registers });
+      gauge('gatehouse_audit_syslog_behind', '1 while the SIEM stream is behind (alerted)', () =>
+        this.behind ? 1 : 0,
+      );
+      this.sentTotal = new Counter({
+        name: 'gatehouse_audit_syslog_sent_total',
+        help: 'Audit records written to the SIEM connection (resends included)',
+        registers,
+      });
     }
   }
 
   /** Loads the cursor, starts connecting and returns; never fails for network reasons. */
   async start(): Promise<void> {
     const { cursor, reset } = await readCursor(this.o.dir, this.o.audit.path);
-    if (reset) this.logger.warn({ reason: reset }, 'SIEM stream: cursor does not fit the log; resending it from the start');
+    if (reset)
+      this.logger.warn({ reason: reset }, 'SIEM stream: cursor does not fit the log; resending it from the start');
     this.confirmed = this.saved = this.sent = cursor;
     this.fh = await open(this.o.audit.path, 'r');
     this.durable = this.o.audit.durableMark();
@@ -155,7 +171,10 @@ export class SyslogStream {
       // A clean end after everything was flushed: the receiver reads all of it before the FIN.
       const ended = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), Math.max(200, deadline - Date.now()));
-        socket.once('close', (hadError) => { clearTimeout(timer); resolve(!hadError); });
+        socket.once('close', (hadError) => {
+          clearTimeout(timer);
+          resolve(!hadError);
+        });
         socket.end();
       });
       if (ended) this.confirmed = this.sent;
@@ -171,11 +190,14 @@ export class SyslogStream {
     let socket: Socket;
     try {
       socket = connectSyslog(this.o.config, () => {
-      if (gen !== this.generation || this.stopped) return;
-      this.connected = true;
-      this.attempts = 0;
-      this.logger.info({ host: this.o.config.host, port: this.o.config.port, fromSeq: this.sent.seq + 1 }, 'SIEM stream connected');
-      this.pump();
+        if (gen !== this.generation || this.stopped) return;
+        this.connected = true;
+        this.attempts = 0;
+        this.logger.info(
+          { host: this.o.config.host, port: this.o.config.port, fromSeq: this.sent.seq + 1 },
+          'SIEM stream connected',
+        );
+        this.pump();
       });
     } catch (err) {
       // A CA file that cannot be read: retried like a refused connection, and alerted on the same way.
@@ -203,7 +225,11 @@ export class SyslogStream {
   private lost(gen: number): void {
     if (gen !== this.generation) return;
     this.generation++;
-    if (this.connected) this.logger.warn({ host: this.o.config.host, error: this.lastError ?? 'closed' }, 'SIEM stream lost its connection; resending what was not confirmed');
+    if (this.connected)
+      this.logger.warn(
+        { host: this.o.config.host, error: this.lastError ?? 'closed' },
+        'SIEM stream lost its connection; resending what was not confirmed',
+      );
     this.connected = false;
     this.waitingDrain = false;
     this.socket = undefined;
@@ -283,7 +309,11 @@ export class SyslogStream {
   private tick(): void {
     const now = this.o.clock.now();
     let advanced = false;
-    while (this.connected && this.inFlight[0]?.flushedAt !== undefined && now - this.inFlight[0].flushedAt >= this.confirmMs) {
+    while (
+      this.connected &&
+      this.inFlight[0]?.flushedAt !== undefined &&
+      now - this.inFlight[0].flushedAt >= this.confirmMs
+    ) {
       const { seq, hash, bytes } = this.inFlight.shift()!;
       this.confirmed = { seq, hash, bytes };
       advanced = true;
@@ -330,7 +360,10 @@ export class SyslogStream {
         await writeCursor(this.o.dir, c);
         this.saved = c;
       } catch (err) {
-        this.logger.error({ err }, 'SIEM stream could not save its cursor; it resends from the last saved one after a restart');
+        this.logger.error(
+          { err },
+          'SIEM stream could not save its cursor; it resends from the last saved one after a restart',
+        );
       }
     });
     return this.saving;

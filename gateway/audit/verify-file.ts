@@ -2,12 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scanLines } from '../jsonl-scan.js';
-import {
-  ChainVerifier,
-  type CheckpointData,
-  type VerifyFailure,
-  type VerifyResult,
-} from '../core/audit-chain.js';
+import { ChainVerifier, type CheckpointData, type VerifyFailure, type VerifyResult } from '../core/audit-chain.js';
 import { loadVerifyKey, type VerifyKey, verifySignature } from './signing.js';
 
 export const LOG_FILE = 'audit.jsonl';
@@ -81,8 +76,7 @@ export async function readHead(dir: string): Promise<HeadFile | undefined> {
 export function signatureCheck(key: VerifyKey | undefined): (cp: CheckpointData) => string | undefined {
   return (cp) => {
     if (!key) return 'no public key to check checkpoint signatures (keys/audit-ed25519.pub.pem is missing)';
-    if (cp.keyId !== key.keyId)
-      return `checkpoint signed by key ${cp.keyId}, not by the gateway's key ${key.keyId}`;
+    if (cp.keyId !== key.keyId) return `checkpoint signed by key ${cp.keyId}, not by the gateway's key ${key.keyId}`;
     if (!verifySignature(key.publicKey, `${cp.upToSeq}:${cp.upToHash}`, cp.sig))
       return 'checkpoint signature is invalid (the records before it were rewritten)';
     return undefined;
@@ -120,11 +114,7 @@ export function checkHead(
     );
     return false;
   }
-  if (
-    !key ||
-    head.keyId !== key.keyId ||
-    !verifySignature(key.publicKey, `${head.seq}:${head.hash}`, head.sig)
-  ) {
+  if (!key || head.keyId !== key.keyId || !verifySignature(key.publicKey, `${head.seq}:${head.hash}`, head.sig)) {
     v.fail(missing, `${HEAD_FILE} is not signed by the gateway's key`, after);
     return false;
   }

@@ -91,7 +91,11 @@ export async function readWitness(path: string, key: VerifyKey | undefined): Pro
 }
 
 /** Compares `<dir>/audit.jsonl` with the witness; never throws for a mismatch, only for I/O trouble. */
-export async function checkWitness(dir: string, witnessPath: string, key: VerifyKey | undefined): Promise<WitnessResult> {
+export async function checkWitness(
+  dir: string,
+  witnessPath: string,
+  key: VerifyKey | undefined,
+): Promise<WitnessResult> {
   const w = await readWitness(witnessPath, key);
   const notes = [...w.damaged];
   if (w.records.size === 0) return { ok: false, seq: 0, reason: `${witnessPath} holds no audit records`, notes };

@@ -25,7 +25,6 @@ export function requireAuth(req: Request): AuthContext {
 /** The caller holding at least one of `roles`, or 403. Roles come from server state, never from the client. */
 export function requireRole(req: Request, ...roles: Role[]): AuthContext {
   const ctx = requireAuth(req);
-  if (!ctx.user.roles.some((r) => roles.includes(r)))
-    throw denied('forbidden', 'your role does not allow this');
+  if (!ctx.user.roles.some((r) => roles.includes(r))) throw denied('forbidden', 'your role does not allow this');
   return ctx;
 }

@@ -61,32 +61,20 @@ export function createOidcClient(opts: OidcOptions): OidcClient {
     if (discovered) return discovered;
     const attempt = (async () => {
       if (issuerUrl.protocol === 'http:' && !insecureOk)
-        throw unavailable(
-          'idp_unavailable',
-          `oidc.issuer ${opts.oidc.issuer} must use https (http only on loopback)`,
-        );
+        throw unavailable('idp_unavailable', `oidc.issuer ${opts.oidc.issuer} must use https (http only on loopback)`);
       let secret: string;
       try {
         secret = opts.clientSecret();
       } catch (err) {
         // The reason (which variable or file) goes to the log, not to the person trying to sign in.
         opts.logger.error({ err }, 'the OIDC client secret cannot be read');
-        throw unavailable(
-          'idp_unavailable',
-          'sign-in is misconfigured (OIDC client secret); tell an administrator',
-        );
+        throw unavailable('idp_unavailable', 'sign-in is misconfigured (OIDC client secret); tell an administrator');
       }
       try {
-        return await client.discovery(
-          issuerUrl,
-          opts.oidc.clientId,
-          undefined,
-          client.ClientSecretPost(secret),
-          {
-            timeout: opts.timeoutSeconds ?? 10,
-            ...(insecureOk ? { execute: [client.allowInsecureRequests] } : {}),
-          },
-        );
+        return await client.discovery(issuerUrl, opts.oidc.clientId, undefined, client.ClientSecretPost(secret), {
+          timeout: opts.timeoutSeconds ?? 10,
+          ...(insecureOk ? { execute: [client.allowInsecureRequests] } : {}),
+        });
       } catch (err) {
         opts.logger.warn({ err, issuer: opts.oidc.issuer }, 'OIDC discovery failed');
         throw unavailable(
@@ -172,8 +160,7 @@ function classify(err: unknown, logger: Logger): GatehouseError {
   // openid-client wraps oauth4webapi's error, whose `cause` names the claim that failed.
   const inner = (err as { cause?: { message?: string; cause?: { claim?: string } } }).cause;
   const claim = inner?.cause?.claim;
-  if (claim === 'nonce')
-    return new LoginRefused('nonce_mismatch', 'the ID token does not belong to this sign-in', err);
+  if (claim === 'nonce') return new LoginRefused('nonce_mismatch', 'the ID token does not belong to this sign-in', err);
   if (/"iss".*missing/.test(inner?.message ?? ''))
     return new LoginRefused('issuer_missing', 'the sign-in response does not name its issuer', err);
   if (claim === 'iss' || /"iss"/.test(inner?.message ?? ''))

@@ -34,10 +34,7 @@ export function secretBoxFromKey(key: Buffer): SecretBox {
         const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
         decipher.setAAD(Buffer.from(aad, 'utf8'));
         decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
-        return Buffer.concat([
-          decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)),
-          decipher.final(),
-        ]).toString('utf8');
+        return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
       } catch (err) {
         // The cause names only the crypto failure; the sealed text and key never enter the message.
         throw internal('totp_secret_unreadable', 'stored TOTP secret cannot be decrypted', err);

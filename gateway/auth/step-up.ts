@@ -7,10 +7,7 @@ import type { AuthContext } from './context.js';
 import { isTotpEnrolled, type TotpDeps, totpError, userActor, verifyTotp } from './totp.js';
 
 /** When this session's step-up stops counting as fresh, or null if it never stepped up. */
-export function stepUpUntil(
-  session: Pick<WebSessionRecord, 'stepUpAt'>,
-  maxAgeMinutes: number,
-): string | null {
+export function stepUpUntil(session: Pick<WebSessionRecord, 'stepUpAt'>, maxAgeMinutes: number): string | null {
   if (!session.stepUpAt) return null;
   const at = Date.parse(session.stepUpAt);
   return Number.isNaN(at) ? null : isoTime(at + maxAgeMinutes * 60_000);

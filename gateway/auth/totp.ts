@@ -18,8 +18,7 @@ const SECRET_BYTES = 20;
 export type TotpPurpose = 'step-up' | 'confirm' | 'ssh';
 export type TotpFailureCode = 'totp_invalid' | 'totp_replayed' | 'totp_locked' | 'totp_not_enrolled';
 export type TotpResult =
-  | { ok: true; step: number }
-  | { ok: false; code: TotpFailureCode; lockedUntil?: string; triesLeft?: number };
+  { ok: true; step: number } | { ok: false; code: TotpFailureCode; lockedUntil?: string; triesLeft?: number };
 /** config (optional): the site's time zone names the end of a lockout in the site's own time. */
 export type TotpDeps = Pick<Deps, 'store' | 'audit' | 'storageDir'> & { config?: { site: { timezone: string } } };
 
@@ -53,10 +52,7 @@ export async function enrolTotp(
     // Why: once confirmed, only an admin reset may replace the secret; otherwise a stolen web
     // session could swap in an attacker's authenticator.
     if (u.totp?.confirmed)
-      throw conflict(
-        'totp_already_enrolled',
-        'your authenticator is already set up; an administrator can reset it',
-      );
+      throw conflict('totp_already_enrolled', 'your authenticator is already set up; an administrator can reset it');
     const restarted = u.totp !== undefined;
     // A lock carries over: restarting enrolment must not be a way around it.
     u.totp = {
@@ -127,14 +123,7 @@ interface Attempt {
 }
 
 /** The whole check-and-set on one draft: runs inside ONE store.update so concurrent submits serialise. */
-function attempt(
-  d: DbData,
-  box: SecretBox,
-  userId: string,
-  code: string,
-  now: number,
-  purpose: TotpPurpose,
-): Attempt {
+function attempt(d: DbData, box: SecretBox, userId: string, code: string, now: number, purpose: TotpPurpose): Attempt {
   const u = d.users.find((x) => x.id === userId);
   const totp = u?.totp;
   // An unconfirmed secret was never shown to be in the user's app: it opens nothing but confirmation.
@@ -170,7 +159,12 @@ function attempt(
     const result: TotpResult = { ok: false, code: 'totp_locked', lockedUntil: totp.lockedUntil };
     return { result, user, reason: 'invalid', failures: totp.failures, lockedNow: true };
   }
-  return { result: { ok: false, code: 'totp_invalid', triesLeft: TOTP_MAX_FAILURES - totp.failures }, user, reason: 'invalid', failures: totp.failures };
+  return {
+    result: { ok: false, code: 'totp_invalid', triesLeft: TOTP_MAX_FAILURES - totp.failures },
+    user,
+    reason: 'invalid',
+    failures: totp.failures,
+  };
 }
 
 /**
@@ -188,7 +182,13 @@ export async function verifyTotp(
   const box = await secretBoxFor(deps.storageDir);
   const a = await deps.store.update((d, audit) => {
     const out = attempt(d, box, userId, String(code), now, purpose);
-    recordAttempt(audit, out, actor ?? (out.user ? userActor(out.user) : { kind: 'user', id: userId }), userId, purpose);
+    recordAttempt(
+      audit,
+      out,
+      actor ?? (out.user ? userActor(out.user) : { kind: 'user', id: userId }),
+      userId,
+      purpose,
+    );
     return out;
   });
   return a.result;
@@ -218,8 +218,14 @@ export function totpError(result: Extract<TotpResult, { ok: false }>, timeZone =
     case 'totp_invalid': {
       const left = result.triesLeft;
       // Warned before it happens: the last tries say that a lock follows, and for how long.
-      const warn = left !== undefined && left <= 2 ? `; ${left} ${left === 1 ? 'try' : 'tries'} left before verification is locked for ${TOTP_LOCK_MINUTES} minutes` : '';
-      return invalidInput('totp_invalid', `wrong verification code${warn}. Check that your device's clock is right and use the code shown now`);
+      const warn =
+        left !== undefined && left <= 2
+          ? `; ${left} ${left === 1 ? 'try' : 'tries'} left before verification is locked for ${TOTP_LOCK_MINUTES} minutes`
+          : '';
+      return invalidInput(
+        'totp_invalid',
+        `wrong verification code${warn}. Check that your device's clock is right and use the code shown now`,
+      );
     }
     case 'totp_replayed':
       return invalidInput('totp_replayed', 'this code was already used; wait for the next one');
@@ -239,10 +245,7 @@ export function totpError(result: Extract<TotpResult, { ok: false }>, timeZone =
  * Clears a user's TOTP on a draft (admin API and CLI) and ends their standing step-ups: a step-up
  * proven with the old authenticator must not outlive it. Returns undefined for an unknown user.
  */
-export function clearTotp(
-  d: DbData,
-  userId: string,
-): { hadTotp: boolean; wasConfirmed: boolean } | undefined {
+export function clearTotp(d: DbData, userId: string): { hadTotp: boolean; wasConfirmed: boolean } | undefined {
   const u = d.users.find((x) => x.id === userId);
   if (!u) return undefined;
   const out = { hadTotp: u.totp !== undefined, wasConfirmed: u.totp?.confirmed === true };
@@ -260,7 +263,12 @@ export async function resetTotp(deps: Pick<Deps, 'store' | 'audit'>, userId: str
   });
   if (!out) {
     // An admin aiming a second-factor reset at no one is still a privileged attempt (a typo, or probing ids).
-    await deps.audit.append({ type: 'access.denied', actor, subject: { userId }, data: { code: 'user_not_found', action: 'totp.reset' } });
+    await deps.audit.append({
+      type: 'access.denied',
+      actor,
+      subject: { userId },
+      data: { code: 'user_not_found', action: 'totp.reset' },
+    });
     throw notFound('user_not_found', 'no such user');
   }
   return out;

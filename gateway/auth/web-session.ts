@@ -10,7 +10,8 @@ import type { AuditPort, StatePort } from '../storage/port.js';
 import type { AuthContext } from './context.js';
 import type { Identity } from './roles.js';
 
-export type SessionEndReason = 'logout' | 'idle_timeout' | 'absolute_timeout' | 'replaced' | 'user_removed' | 'roles_removed';
+export type SessionEndReason =
+  'logout' | 'idle_timeout' | 'absolute_timeout' | 'replaced' | 'user_removed' | 'roles_removed';
 export type SessionEndedListener = (sessionId: string, reason: SessionEndReason) => void;
 
 export interface WebSessionOptions {
@@ -102,7 +103,10 @@ export class WebSessions {
    * SSH front, and a refused login used to leave the old ones there, so a vendor removed from every mapped group kept
    * connecting under their grants. Returns the roles removed, or undefined if there was nothing to remove.
    */
-  async dropRoles(identity: Identity, ip?: string): Promise<{ userId: string; roles: string[]; sessions: number } | undefined> {
+  async dropRoles(
+    identity: Identity,
+    ip?: string,
+  ): Promise<{ userId: string; roles: string[]; sessions: number } | undefined> {
     const found = await this.opts.store.update((db, audit) => {
       const u = db.users.find((x) => x.issuer === identity.issuer && x.subject === identity.subject);
       if (!u || (u.roles.length === 0 && !db.webSessions.some((s) => s.userId === u.id))) return undefined;
@@ -125,7 +129,10 @@ export class WebSessions {
       return { userId: u.id, roles, sessions: db.webSessions.filter((s) => s.userId === u.id).map((s) => s.id) };
     });
     if (!found) return undefined;
-    const ended = await this.endMany(found.sessions.map((id) => ({ id, reason: 'roles_removed' as const })), ip);
+    const ended = await this.endMany(
+      found.sessions.map((id) => ({ id, reason: 'roles_removed' as const })),
+      ip,
+    );
     return { userId: found.userId, roles: found.roles, sessions: ended };
   }
 
@@ -192,8 +199,7 @@ export class WebSessions {
         } else if ('expired' in found) {
           await this.end(found.session.id, found.expired, req.socket.remoteAddress);
           this.clearCookie(res);
-          if (o.refuseExpired)
-            throw unauthenticated('session_expired', 'your session has expired; sign in again');
+          if (o.refuseExpired) throw unauthenticated('session_expired', 'your session has expired; sign in again');
         } else {
           req.auth = await this.touch(found.auth);
         }
@@ -247,8 +253,7 @@ export class WebSessions {
 
   private expiry(s: WebSessionRecord): SessionEndReason | undefined {
     const now = this.opts.clock.now();
-    if (now >= Date.parse(s.createdAt) + this.absoluteMs || now >= Date.parse(s.expiresAt))
-      return 'absolute_timeout';
+    if (now >= Date.parse(s.createdAt) + this.absoluteMs || now >= Date.parse(s.expiresAt)) return 'absolute_timeout';
     if (now >= Date.parse(s.lastSeenAt) + this.idleMs) return 'idle_timeout';
     return undefined;
   }

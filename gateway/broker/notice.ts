@@ -26,7 +26,6 @@ export interface NoticeContext {
 
 const nameOf = (u: User | undefined, id: string) => u?.name ?? id;
 
-
 function outcome(type: RequestEventType, r: AccessRequest, c: NoticeContext): string {
   const by = c.by ? nameOf(c.by, c.by.id) : 'system';
   switch (type) {

@@ -32,12 +32,7 @@ export interface TargetView {
  * plant's addresses (the gateway dials for them) and a list of them is a map for an attacker; admins read
  * the configuration itself.
  */
-export function targetViews(
-  user: User,
-  targets: readonly TargetConfig[],
-  timeZone: string,
-  now: number,
-): TargetView[] {
+export function targetViews(user: User, targets: readonly TargetConfig[], timeZone: string, now: number): TargetView[] {
   const facts = factsOf(user);
   const seesAll = user.roles.includes('auditor') || user.roles.includes('admin');
   const out: TargetView[] = [];

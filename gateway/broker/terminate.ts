@@ -43,8 +43,17 @@ export async function terminateSession(
   const s = found;
   const target = targets.get(s.targetId);
   if (!mayTerminate(factsOf(caller.user), target))
-    throw denied('not_approver', `you are not an approver for ${target?.name ?? s.targetId}; only its supervisors terminate its sessions`);
-  const subject = { sessionId: s.id, grantId: s.grantId, requestId: s.requestId, userId: s.userId, targetId: s.targetId };
+    throw denied(
+      'not_approver',
+      `you are not an approver for ${target?.name ?? s.targetId}; only its supervisors terminate its sessions`,
+    );
+  const subject = {
+    sessionId: s.id,
+    grantId: s.grantId,
+    requestId: s.requestId,
+    userId: s.userId,
+    targetId: s.targetId,
+  };
   if (!sessions.get(s.id)) {
     const err = conflict('not_live', 'this session is not live (it has ended)');
     await refused(err, subject);

@@ -10,8 +10,7 @@ import type { Logger } from '../log.js';
 
 export type Applied = Extract<Transition, { ok: true }>;
 
-export const refusalError = (t: Extract<Transition, { ok: false }>) =>
-  new GatehouseError(t.kind, t.code, t.message);
+export const refusalError = (t: Extract<Transition, { ok: false }>) => new GatehouseError(t.kind, t.code, t.message);
 
 /**
  * Runs `step` on the current request INSIDE Store.update. Why inside: updates are serialised, so of two

@@ -106,10 +106,7 @@ export function requestView(viewer: User, r: AccessRequest, ctx: ViewContext): R
     startsAt: r.startsAt,
     endsAt: r.endsAt,
     durationMinutes: r.durationMinutes,
-    windowLocal: formatWindow(
-      formatLocal(ms(r.startsAt), ctx.timeZone),
-      formatLocal(ms(r.endsAt), ctx.timeZone),
-    ),
+    windowLocal: formatWindow(formatLocal(ms(r.startsAt), ctx.timeZone), formatLocal(ms(r.endsAt), ctx.timeZone)),
     purpose: r.purpose,
     ticket: r.ticket ?? null,
     emergency: r.emergency,

@@ -83,7 +83,9 @@ export async function runAuditVerify(argv: string[], io: CliIo, deps: AuditVerif
     );
     const unsigned = result.records - result.lastCheckpointSeq;
     if (unsigned > 0)
-      io.out(`note: ${unsigned} records after the last checkpoint are not signed yet (a running gateway signs them within audit.checkpointEverySeconds)`);
+      io.out(
+        `note: ${unsigned} records after the last checkpoint are not signed yet (a running gateway signs them within audit.checkpointEverySeconds)`,
+      );
     for (const n of result.notes ?? []) io.out(`note: ${n}`);
   } else {
     io.err(
@@ -99,7 +101,12 @@ export async function runAuditVerify(argv: string[], io: CliIo, deps: AuditVerif
   return code;
 }
 
-async function verifyWitness(dir: string, witness: string, publicKeyPem: string | undefined, io: CliIo): Promise<number> {
+async function verifyWitness(
+  dir: string,
+  witness: string,
+  publicKeyPem: string | undefined,
+  io: CliIo,
+): Promise<number> {
   if (!existsSync(witness)) {
     io.err(`cannot read the witness ${witness}: no such file`);
     return 1;
@@ -120,6 +127,8 @@ async function verifyWitness(dir: string, witness: string, publicKeyPem: string 
     `witness agrees: ${r.compared} records compared (${r.checkpoints} signed checkpoints), the witness reaches seq ${r.witnessLast}`,
   );
   if (r.localOnly > 0)
-    io.out(`note: ${r.localOnly} local records are not in the witness (not delivered yet, or lost on the way to the SIEM)`);
+    io.out(
+      `note: ${r.localOnly} local records are not in the witness (not delivered yet, or lost on the way to the SIEM)`,
+    );
   return 0;
 }

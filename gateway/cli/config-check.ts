@@ -13,11 +13,7 @@ export interface ConfigCheckOptions {
 }
 
 /** `argv` is what follows `config check`. Exit 0 valid, 1 invalid or unreadable, 2 usage error. */
-export async function runConfigCheck(
-  argv: string[],
-  io: CliIo,
-  opts: ConfigCheckOptions = {},
-): Promise<number> {
+export async function runConfigCheck(argv: string[], io: CliIo, opts: ConfigCheckOptions = {}): Promise<number> {
   const { flags, words } = parseArgs(argv);
   if (flags.has('help')) {
     io.out(usage);
@@ -50,20 +46,17 @@ export async function runConfigCheck(
     return 1;
   }
 
-  const warnings = [...unresolvedSecrets(config, { env: opts.env ?? process.env, cwd: opts.cwd }), ...auditFileWarnings(config)];
+  const warnings = [
+    ...unresolvedSecrets(config, { env: opts.env ?? process.env, cwd: opts.cwd }),
+    ...auditFileWarnings(config),
+  ];
   for (const w of warnings) io.err(`warning: ${w.path}: ${w.message}`);
   const n = config.targets.length;
-  io.out(
-    `OK: ${n} target${n === 1 ? '' : 's'}, site "${config.site.name}" (${config.site.timezone}) — ${file}`,
-  );
+  io.out(`OK: ${n} target${n === 1 ? '' : 's'}, site "${config.site.name}" (${config.site.timezone}) — ${file}`);
   return 0;
 }
 
-function usageProblem(
-  flagNames: string[],
-  words: string[],
-  given: string | true | undefined,
-): string | undefined {
+function usageProblem(flagNames: string[], words: string[], given: string | true | undefined): string | undefined {
   const unknown = flagNames.find((k) => k !== 'config');
   if (unknown) return `unknown option --${unknown}`;
   if (words.length > 0) return `unexpected argument '${words[0]}'`;

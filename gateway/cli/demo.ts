@@ -10,7 +10,12 @@ import { waitForSignal } from './serve.js';
 export async function runDemo(argv: string[], io: CliIo): Promise<number> {
   const { flags } = parseArgs(argv);
   const given = flags.get('dir');
-  const dir = typeof given === 'string' ? given : flags.has('fresh') ? await mkdtemp(join(tmpdir(), 'gatehouse-demo-')) : keptDemoDir();
+  const dir =
+    typeof given === 'string'
+      ? given
+      : flags.has('fresh')
+        ? await mkdtemp(join(tmpdir(), 'gatehouse-demo-'))
+        : keptDemoDir();
   // Loaded only here: the embedded identity provider exists only in demo mode.
   const { DEMO_TARGET_ID, startDemo } = await import('../demo/run.js');
   const demo = await startDemo({ dir });

@@ -51,7 +51,9 @@ export async function runEvidenceExport(argv: string[], io: CliIo, deps: Evidenc
     words.length > 0 ||
     !flagsOk(flags, ['dir', 'config', 'from', 'to', 'out'], ['with-recordings']) ||
     (flags.has('dir') && flags.has('config')) ||
-    !value('from') || !value('to') || !value('out')
+    !value('from') ||
+    !value('to') ||
+    !value('out')
   ) {
     io.err(exportUsage);
     return 2;
@@ -106,7 +108,13 @@ export async function runEvidenceExport(argv: string[], io: CliIo, deps: Evidenc
       commands = commandLog.records;
     } else commands = await CommandLog.read(dir, db);
     const keyFile = config?.audit.signingKey?.file;
-    if (store) audit = await AuditLog.open({ dir, clock, checkpointIntervalMs: 0, ...(keyFile ? { signingKeyFile: keyFile } : {}) });
+    if (store)
+      audit = await AuditLog.open({
+        dir,
+        clock,
+        checkpointIntervalMs: 0,
+        ...(keyFile ? { signingKeyFile: keyFile } : {}),
+      });
     const every = deps.progressEveryMs ?? 1000;
     const started = Date.now();
     let shown = started;
@@ -129,7 +137,9 @@ export async function runEvidenceExport(argv: string[], io: CliIo, deps: Evidenc
         clock,
         exportedBy: systemActor('cli'),
         keyFile,
-        notes: runningGateway ? ['Exported offline while the gateway was running: this export is not in its audit log.'] : [],
+        notes: runningGateway
+          ? ['Exported offline while the gateway was running: this export is not in its audit log.']
+          : [],
         onProgress,
       },
       out,
@@ -141,9 +151,13 @@ export async function runEvidenceExport(argv: string[], io: CliIo, deps: Evidenc
       m.audit.firstSeq === null
         ? '  audit: no records in the period'
         : `  audit: ${m.audit.records} records in the period, seq ${m.audit.firstSeq}-${m.audit.lastSeq}, ` +
-            (m.audit.checkpoint ? `closed by signed checkpoint seq ${m.audit.checkpoint.seq}` : 'no signed checkpoint after it yet'),
+            (m.audit.checkpoint
+              ? `closed by signed checkpoint seq ${m.audit.checkpoint.seq}`
+              : 'no signed checkpoint after it yet'),
     );
-    io.out(`  ${m.counts.requests} requests, ${m.counts.sessions} sessions, ${m.counts.commands} commands, ${m.counts.alerts} alerts, ${m.counts.targets} targets${withRecordings ? `, ${m.counts.recordings} recordings` : ''}`);
+    io.out(
+      `  ${m.counts.requests} requests, ${m.counts.sessions} sessions, ${m.counts.commands} commands, ${m.counts.alerts} alerts, ${m.counts.targets} targets${withRecordings ? `, ${m.counts.recordings} recordings` : ''}`,
+    );
     for (const n of m.notes) io.err(`note: ${n}`);
     if (audit) {
       const rec = await audit.append({
@@ -171,7 +185,9 @@ export async function runEvidenceExport(argv: string[], io: CliIo, deps: Evidenc
     return 0;
   } catch (err) {
     if (err instanceof AuditChainError) {
-      io.err(`gatehouse evidence export: ${err.message}. No pack is signed over a broken chain; run \`gatehouse audit verify\``);
+      io.err(
+        `gatehouse evidence export: ${err.message}. No pack is signed over a broken chain; run \`gatehouse audit verify\``,
+      );
       return 1;
     }
     if (!isGatehouseError(err)) throw err;
@@ -218,13 +234,17 @@ export async function runEvidenceVerify(argv: string[], io: CliIo): Promise<numb
       ? `  signed by key ${s.keyId} (the pinned key given with --key)`
       : `  signed by key ${s.keyId}, the key inside the pack: compare it with the site's gateway key, or pass --key`,
   );
-  io.out(`  period ${s.period.from} to ${s.period.to}${s.site ? `, site ${s.site.name}` : ''}; generated ${s.generatedAt}`);
+  io.out(
+    `  period ${s.period.from} to ${s.period.to}${s.site ? `, site ${s.site.name}` : ''}; generated ${s.generatedAt}`,
+  );
   io.out(`  ${s.files} files (${s.bytes} bytes) match the manifest; nothing added or missing`);
   io.out(
     s.audit.firstSeq === null
       ? '  audit: no records in the period'
       : `  audit chain continuous: ${s.audit.records} records in the period, seq ${s.audit.firstSeq}-${s.audit.lastSeq}` +
-          (s.audit.checkpointSeq === null ? ' (no signed checkpoint after the period yet)' : `, signed checkpoint seq ${s.audit.checkpointSeq} verified`),
+          (s.audit.checkpointSeq === null
+            ? ' (no signed checkpoint after the period yet)'
+            : `, signed checkpoint seq ${s.audit.checkpointSeq} verified`),
   );
   for (const n of s.notes) io.out(`  note: ${n}`);
   return 0;

@@ -55,7 +55,9 @@ export async function runRdpCert(argv: string[], io: CliIo): Promise<number> {
   try {
     const cert = await probeRdpCertificate(where.host, where.port, { timeoutMs });
     const day = (d: Date) => (Number.isNaN(d.getTime()) ? '?' : d.toISOString().slice(0, 10));
-    io.out(`${shown}  subject ${cert.subject}  issuer ${cert.issuer}  valid ${day(cert.validFrom)} → ${day(cert.validTo)}`);
+    io.out(
+      `${shown}  subject ${cert.subject}  issuer ${cert.issuer}  valid ${day(cert.validFrom)} → ${day(cert.validTo)}`,
+    );
     const under = where.target ? `the rdp: of target ${where.target.id}` : 'targets[].rdp';
     io.out(`certSha256: "${cert.sha256}"     # paste under ${under}`);
     if (where.target && where.target.pin !== undefined) comparePin(io, where.target, cert.sha256);
@@ -124,7 +126,9 @@ function comparePin(io: CliIo, target: NonNullable<Where['target']>, sha256: str
   const pin = typeof target.pin === 'string' ? normalizeCertSha256(target.pin) : undefined;
   if (pin === sha256) io.out(`# ${target.config} already pins this certificate for ${target.id}`);
   else if (pin === undefined)
-    io.err(`note: ${target.config}: the certSha256 of ${target.id} is not a fingerprint (gatehouse config check says why)`);
+    io.err(
+      `note: ${target.config}: the certSha256 of ${target.id} is not a fingerprint (gatehouse config check says why)`,
+    );
   else
     io.err(
       `warning: ${target.config} pins a different certificate for ${target.id} (${pin}): the server's certificate ` +

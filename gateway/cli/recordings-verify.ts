@@ -45,7 +45,9 @@ export async function runRecordingsVerify(argv: string[], io: CliIo): Promise<nu
         break;
       case 'unsealed':
         counts.unsealed++;
-        io.err(`not sealed: ${c.sessionId} ${c.path} (the session ended without a seal; the gateway seals it as incomplete at its next start)`);
+        io.err(
+          `not sealed: ${c.sessionId} ${c.path} (the session ended without a seal; the gateway seals it as incomplete at its next start)`,
+        );
         break;
       case 'mismatch':
         problems.push(
@@ -60,7 +62,9 @@ export async function runRecordingsVerify(argv: string[], io: CliIo): Promise<nu
         problems.push(`NOT A FILE ${c.sessionId} ${c.path}: something else (a link or a folder) stands in its place`);
         break;
       case 'bad_path':
-        problems.push(`BAD PATH ${c.sessionId} ${c.path}: the stored path leaves the sessions folder (db.json was edited)`);
+        problems.push(
+          `BAD PATH ${c.sessionId} ${c.path}: the stored path leaves the sessions folder (db.json was edited)`,
+        );
         break;
     }
   }
@@ -71,9 +75,13 @@ export async function runRecordingsVerify(argv: string[], io: CliIo): Promise<nu
   ].filter(Boolean);
   if (problems.length > 0) {
     for (const p of problems) io.err(p);
-    io.err(`recordings BROKEN: ${problems.length} of ${counts.ok + problems.length} sealed recordings do not match their seal; ${dir}`);
+    io.err(
+      `recordings BROKEN: ${problems.length} of ${counts.ok + problems.length} sealed recordings do not match their seal; ${dir}`,
+    );
     return 1;
   }
-  io.out(`recordings intact: ${counts.ok} sealed recordings match their SHA-256${tail.length ? ` (${tail.join(', ')})` : ''}`);
+  io.out(
+    `recordings intact: ${counts.ok} sealed recordings match their SHA-256${tail.length ? ` (${tail.join(', ')})` : ''}`,
+  );
   return 0;
 }

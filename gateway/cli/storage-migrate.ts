@@ -49,12 +49,19 @@ export async function runStorageMigrate(argv: string[], io: CliIo): Promise<numb
       client.release();
     }
     const r = await copyLowdbSite({ store, fromDir: from, toDir: config.storage.dir, pool });
-    const counts = Object.entries(r.records).map(([k, n]) => `${n} ${k}`).join(', ');
+    const counts = Object.entries(r.records)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(', ');
     io.out(`copied ${from} into PostgreSQL: ${counts}; ${r.commands} commands`);
-    io.out(`audit chain: ${r.audit.records} records copied verbatim, verified to seq ${r.audit.head.seq} (hash ${r.audit.head.hash})`);
-    if (r.keysCopied.length > 0) io.out(`keys copied to ${join(config.storage.dir, 'keys')}: ${r.keysCopied.join(', ')}`);
+    io.out(
+      `audit chain: ${r.audit.records} records copied verbatim, verified to seq ${r.audit.head.seq} (hash ${r.audit.head.hash})`,
+    );
+    if (r.keysCopied.length > 0)
+      io.out(`keys copied to ${join(config.storage.dir, 'keys')}: ${r.keysCopied.join(', ')}`);
     if (resolve(config.storage.dir) !== from)
-      io.out(`recordings stay in ${join(from, 'sessions')}: move that folder to ${join(config.storage.dir, 'sessions')}`);
+      io.out(
+        `recordings stay in ${join(from, 'sessions')}: move that folder to ${join(config.storage.dir, 'sessions')}`,
+      );
     return 0;
   } finally {
     await pool.end();

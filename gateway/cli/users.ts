@@ -22,7 +22,6 @@ export interface UsersCliDeps {
   storageDirFromConfig?: (path: string) => Promise<string>;
 }
 
-
 export async function runUsersResetTotp(argv: string[], io: CliIo, deps: UsersCliDeps = {}): Promise<number> {
   const { flags, words } = parseArgs(argv);
   const known = new Set(['dir', 'config', 'user']);
@@ -74,7 +73,12 @@ export async function runUsersResetTotp(argv: string[], io: CliIo, deps: UsersCl
       const results = await store.update((d, sink) =>
         ids.map((id) => {
           const r = clearTotp(d, id);
-          sink.record({ type: 'totp.reset', actor: systemActor('cli'), subject: { userId: id }, data: { ...r, via: 'cli' } });
+          sink.record({
+            type: 'totp.reset',
+            actor: systemActor('cli'),
+            subject: { userId: id },
+            data: { ...r, via: 'cli' },
+          });
           return { id, r };
         }),
       );

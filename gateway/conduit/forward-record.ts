@@ -16,9 +16,16 @@ export interface ForwardHost {
   now(): number;
   /** Stores one finished operation. */
   store(record: PlcOperationRecord): void;
-  audit(type: AuditEventType, record: PlcOperationRecord | Omit<PlcOperationRecord, 'result' | 'ok'>, extra?: Record<string, unknown>): void;
+  audit(
+    type: AuditEventType,
+    record: PlcOperationRecord | Omit<PlcOperationRecord, 'result' | 'ok'>,
+    extra?: Record<string, unknown>,
+  ): void;
   /** Holds `op` for a supervisor: resolves with who decided, or undefined when refused by timeout or the end. */
-  confirm(op: Omit<PlcOperationRecord, 'result' | 'ok' | 'verdict'>, reason: string): Promise<{ approved: boolean; by?: string }>;
+  confirm(
+    op: Omit<PlcOperationRecord, 'result' | 'ok' | 'verdict'>,
+    reason: string,
+  ): Promise<{ approved: boolean; by?: string }>;
 }
 
 type Open = Omit<PlcOperationRecord, 'result' | 'ok'>;
@@ -90,9 +97,17 @@ export class ForwardRecord {
   unparseable(reason: string, from: 'client' | 'device'): boolean {
     const pass = !refusesOpaque(this.host.rules);
     const record: PlcOperationRecord = {
-      id: this.newOperationId(), sessionId: this.sessionId, at: isoTime(this.host.now()), destination: this.destination, protocol: this.protocol,
-      unit: '', function: 'unparsed', class: 'other', verdict: pass ? 'allowed' : 'blocked',
-      result: `${from === 'client' ? 'requests' : 'replies'} unreadable: ${reason}; ${pass ? 'relayed as opaque bytes' : 'forward closed'}`, ok: pass,
+      id: this.newOperationId(),
+      sessionId: this.sessionId,
+      at: isoTime(this.host.now()),
+      destination: this.destination,
+      protocol: this.protocol,
+      unit: '',
+      function: 'unparsed',
+      class: 'other',
+      verdict: pass ? 'allowed' : 'blocked',
+      result: `${from === 'client' ? 'requests' : 'replies'} unreadable: ${reason}; ${pass ? 'relayed as opaque bytes' : 'forward closed'}`,
+      ok: pass,
     };
     this.host.store(record);
     this.host.audit('plc.unparsed', record, { from });
@@ -101,7 +116,8 @@ export class ForwardRecord {
 
   /** The forward ended: requests still waiting are recorded without a reply. */
   end(): void {
-    for (const open of this.pending.values()) this.host.store({ ...open, result: 'no reply (forward closed)', ok: false });
+    for (const open of this.pending.values())
+      this.host.store({ ...open, result: 'no reply (forward closed)', ok: false });
     this.pending.clear();
   }
 

@@ -81,7 +81,8 @@ export class Inspector {
       this.repliesUnread = true;
       if (!this.hooks.unparseable(split.failed.reason, 'device')) return this.shut();
     }
-    if (this.replies.pending === 0 && this.injections.length) for (const b of this.injections.splice(0)) this.io.toClient(b);
+    if (this.replies.pending === 0 && this.injections.length)
+      for (const b of this.injections.splice(0)) this.io.toClient(b);
   }
 
   /** The forward ended: nothing more is judged or relayed. */

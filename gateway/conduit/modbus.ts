@@ -1,5 +1,12 @@
 // Modbus/TCP: MBAP framing, request function codes with their addresses and counts, replies and exception codes.
-import { type FrameParser, type OperationClass, type Parsed, type PlcRequest, shortList, type Unparseable } from './operation.js';
+import {
+  type FrameParser,
+  type OperationClass,
+  type Parsed,
+  type PlcRequest,
+  shortList,
+  type Unparseable,
+} from './operation.js';
 
 const MBAP = 7;
 /** MBAP length counts the unit id and the PDU; a PDU is at most 253 bytes (ADU 260). */
@@ -47,7 +54,10 @@ const EXCEPTIONS: Readonly<Record<number, string>> = {
 };
 
 /** Every function name a Modbus rule may name. */
-export const MODBUS_FUNCTION_NAMES: readonly string[] = [...Object.values(FUNCTIONS).map((f) => f.name), 'read-device-identification'];
+export const MODBUS_FUNCTION_NAMES: readonly string[] = [
+  ...Object.values(FUNCTIONS).map((f) => f.name),
+  'read-device-identification',
+];
 
 /** Diagnostics (08) sub-functions that change the device rather than read it. */
 const DIAGNOSTIC_CONTROL: ReadonlySet<number> = new Set([1, 3, 4, 10, 20]);
@@ -63,7 +73,8 @@ function frameLength(buf: Buffer): number | Unparseable {
   const protocol = buf.readUInt16BE(2);
   const length = buf.readUInt16BE(4);
   if (protocol !== 0) return { reason: `not Modbus/TCP: MBAP protocol id ${protocol} (expected 0)` };
-  if (length < 2 || length > MAX_LENGTH) return { reason: `not Modbus/TCP: MBAP length ${length} (expected 2-${MAX_LENGTH})` };
+  if (length < 2 || length > MAX_LENGTH)
+    return { reason: `not Modbus/TCP: MBAP length ${length} (expected 2-${MAX_LENGTH})` };
   return 6 + length;
 }
 
@@ -86,9 +97,18 @@ function words(bytes: Buffer): number[] {
 /** The request's body: what it touches. `pdu` starts at the function code; short bodies are reported, not thrown. */
 function describe(code: number, pdu: Buffer): Partial<PlcRequest> {
   const info = FUNCTIONS[code];
-  const need = (n: number) => (pdu.length < n ? { malformed: `${info?.name ?? `function ${code}`}: ${pdu.length - 1} bytes of body, expected at least ${n - 1}` } : undefined);
+  const need = (n: number) =>
+    pdu.length < n
+      ? {
+          malformed: `${info?.name ?? `function ${code}`}: ${pdu.length - 1} bytes of body, expected at least ${n - 1}`,
+        }
+      : undefined;
   switch (code) {
-    case 1: case 2: case 3: case 4: case 24: {
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+    case 24: {
       if (code === 24) return need(3) ?? { target: `${info!.area} ${pdu.readUInt16BE(1)}` };
       const short = need(5);
       if (short) return short;
@@ -99,19 +119,34 @@ function describe(code: number, pdu: Buffer): Partial<PlcRequest> {
       const short = need(5);
       if (short) return short;
       const v = pdu.readUInt16BE(3);
-      return { target: `coil ${pdu.readUInt16BE(1)}`, count: 1, values: v === 0xff00 ? 'on' : v === 0 ? 'off' : `0x${v.toString(16)}` };
+      return {
+        target: `coil ${pdu.readUInt16BE(1)}`,
+        count: 1,
+        values: v === 0xff00 ? 'on' : v === 0 ? 'off' : `0x${v.toString(16)}`,
+      };
     }
     case 6:
       return need(5) ?? { target: `holding ${pdu.readUInt16BE(1)}`, count: 1, values: String(pdu.readUInt16BE(3)) };
-    case 15: case 16: {
+    case 15:
+    case 16: {
       const short = need(6);
       if (short) return short;
       const count = pdu.readUInt16BE(3);
       const data = pdu.subarray(6, 6 + pdu[5]!);
-      return { target: `${info!.area} ${range(pdu.readUInt16BE(1), count)}`, count, values: shortList(code === 15 ? bits(data, count) : words(data)) };
+      return {
+        target: `${info!.area} ${range(pdu.readUInt16BE(1), count)}`,
+        count,
+        values: shortList(code === 15 ? bits(data, count) : words(data)),
+      };
     }
     case 22:
-      return need(7) ?? { target: `holding ${pdu.readUInt16BE(1)}`, count: 1, values: `and 0x${pdu.readUInt16BE(3).toString(16)} or 0x${pdu.readUInt16BE(5).toString(16)}` };
+      return (
+        need(7) ?? {
+          target: `holding ${pdu.readUInt16BE(1)}`,
+          count: 1,
+          values: `and 0x${pdu.readUInt16BE(3).toString(16)} or 0x${pdu.readUInt16BE(5).toString(16)}`,
+        }
+      );
     case 23: {
       const short = need(10);
       if (short) return short;
@@ -126,12 +161,17 @@ function describe(code: number, pdu: Buffer): Partial<PlcRequest> {
       const short = need(3);
       if (short) return short;
       const sub = pdu.readUInt16BE(1);
-      return { target: `sub-function ${sub}`, ...(DIAGNOSTIC_CONTROL.has(sub) ? { class: 'control' as const } : { class: 'read' as const }) };
+      return {
+        target: `sub-function ${sub}`,
+        ...(DIAGNOSTIC_CONTROL.has(sub) ? { class: 'control' as const } : { class: 'read' as const }),
+      };
     }
     case 43: {
       const short = need(2);
       if (short) return short;
-      return pdu[1] === 14 ? { function: 'read-device-identification', class: 'read' } : { target: `MEI type ${pdu[1]}` };
+      return pdu[1] === 14
+        ? { function: 'read-device-identification', class: 'read' }
+        : { target: `MEI type ${pdu[1]}` };
     }
     default:
       return {};
@@ -159,7 +199,10 @@ function parseReply(frame: Buffer): Parsed {
   const code = pdu[0]!;
   if (code & 0x80) {
     const ex = pdu[1];
-    return { kind: 'reply', reply: { key: keyOf(frame), ok: false, result: ex === undefined ? 'exception (no code)' : exceptionText(ex) } };
+    return {
+      kind: 'reply',
+      reply: { key: keyOf(frame), ok: false, result: ex === undefined ? 'exception (no code)' : exceptionText(ex) },
+    };
   }
   return { kind: 'reply', reply: { key: keyOf(frame), ok: true, result: 'ok' } };
 }

@@ -17,7 +17,13 @@ export function parsersFor(protocol: PlcProtocol): { requests: FrameParser; repl
  * `client` is the vendor's channel, `device` the one opened from the target. Like pipeBoth, plus: the client
  * is also paused while an operation waits for confirmation, and `done` runs once when either side closes.
  */
-export function pipeInspected(client: Duplex, device: Duplex, protocol: PlcProtocol, record: ForwardRecord, done: () => void): Inspector {
+export function pipeInspected(
+  client: Duplex,
+  device: Duplex,
+  protocol: PlcProtocol,
+  record: ForwardRecord,
+  done: () => void,
+): Inspector {
   const vc = new Valve(client);
   const vd = new Valve(device);
   trackWritable(client);

@@ -58,7 +58,10 @@ export class PlcLog {
       if (scan.partialBytes > 0) {
         await fh.truncate(scan.size - scan.partialBytes);
         await fh.sync();
-        logger.warn({ file, droppedBytes: scan.partialBytes }, 'PLC operation log: cut off a partial last line left by a crash');
+        logger.warn(
+          { file, droppedBytes: scan.partialBytes },
+          'PLC operation log: cut off a partial last line left by a crash',
+        );
       }
     } catch (err) {
       await fh.close();
@@ -108,12 +111,18 @@ async function scanPlc(file: string) {
         v = undefined;
       }
       if (!isPlcRecord(v))
-        throw new StoreOpenError('storage_corrupt', `${file} line ${line} is not a PLC operation record; refusing to start so nothing is appended after it: repair or move it aside`);
+        throw new StoreOpenError(
+          'storage_corrupt',
+          `${file} line ${line} is not a PLC operation record; refusing to start so nothing is appended after it: repair or move it aside`,
+        );
       records.push(Object.freeze(v));
       return true;
     },
     tooLong: () => {
-      throw new StoreOpenError('storage_corrupt', `${file} line ${line + 1} is far too long to be a PLC operation record; repair or move it aside`);
+      throw new StoreOpenError(
+        'storage_corrupt',
+        `${file} line ${line + 1} is far too long to be a PLC operation record; repair or move it aside`,
+      );
     },
   });
   return { ...r, records };

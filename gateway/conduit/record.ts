@@ -42,8 +42,21 @@ export function isPlcRecord(v: unknown): v is PlcOperationRecord {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const r = v as Record<string, unknown>;
   return (
-    str(r.id) && str(r.sessionId) && str(r.at) && str(r.destination) && (r.protocol === 'modbus' || r.protocol === 's7') &&
-    str(r.unit) && str(r.function) && str(r.class) && (PLC_OUTCOMES as readonly unknown[]).includes(r.verdict) && str(r.result) &&
-    typeof r.ok === 'boolean' && optNum(r.code) && optStr(r.target) && optNum(r.count) && optStr(r.values) && optStr(r.rule)
+    str(r.id) &&
+    str(r.sessionId) &&
+    str(r.at) &&
+    str(r.destination) &&
+    (r.protocol === 'modbus' || r.protocol === 's7') &&
+    str(r.unit) &&
+    str(r.function) &&
+    str(r.class) &&
+    (PLC_OUTCOMES as readonly unknown[]).includes(r.verdict) &&
+    str(r.result) &&
+    typeof r.ok === 'boolean' &&
+    optNum(r.code) &&
+    optStr(r.target) &&
+    optNum(r.count) &&
+    optStr(r.values) &&
+    optStr(r.rule)
   );
 }

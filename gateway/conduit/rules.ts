@@ -51,7 +51,10 @@ function matches(rule: PlcRule, op: Pick<PlcRequest, 'protocol' | 'function' | '
   return !fns || fns.length === 0 || fns.includes(op.function) || fns.includes(op.class);
 }
 
-export function evaluatePlcOperation(config: PlcRulesConfig, op: Pick<PlcRequest, 'protocol' | 'function' | 'class'>): PlcDecision {
+export function evaluatePlcOperation(
+  config: PlcRulesConfig,
+  op: Pick<PlcRequest, 'protocol' | 'function' | 'class'>,
+): PlcDecision {
   let rule: PlcRule | undefined;
   for (const action of ORDER) {
     rule = config.rules.find((r) => r.action === action && matches(r, op));
@@ -64,4 +67,5 @@ export function evaluatePlcOperation(config: PlcRulesConfig, op: Pick<PlcRequest
 }
 
 /** Whether a forward whose bytes cannot be read is closed: the target's choice, else refused only in enforce. */
-export const refusesOpaque = (config: PlcRulesConfig): boolean => (config.opaque ?? (config.mode === 'enforce' ? 'refuse' : 'pass')) === 'refuse';
+export const refusesOpaque = (config: PlcRulesConfig): boolean =>
+  (config.opaque ?? (config.mode === 'enforce' ? 'refuse' : 'pass')) === 'refuse';

@@ -1,5 +1,12 @@
 // S7comm over ISO-on-TCP (RFC 1006): TPKT and COTP framing, S7 jobs (read/write var, download, upload, PLC start/stop, PI services) and ack-data results.
-import { type FrameParser, type OperationClass, type Parsed, type PlcRequest, shortList, type Unparseable } from './operation.js';
+import {
+  type FrameParser,
+  type OperationClass,
+  type Parsed,
+  type PlcRequest,
+  shortList,
+  type Unparseable,
+} from './operation.js';
 import { S7_ERRORS, s7BlockName, s7Items } from './s7-items.js';
 
 const TPKT = 4;
@@ -46,7 +53,10 @@ const PI_SERVICES: Readonly<Record<string, JobInfo>> = {
 
 /** Every function name an S7 rule may name. */
 export const S7_FUNCTION_NAMES: readonly string[] = [
-  ...Object.values(JOBS).map((j) => j.name), ...Object.values(PI_SERVICES).map((j) => j.name), 'userdata', 'set-clock',
+  ...Object.values(JOBS).map((j) => j.name),
+  ...Object.values(PI_SERVICES).map((j) => j.name),
+  'userdata',
+  'set-clock',
 ];
 
 const ascii = (b: Buffer) => b.toString('latin1').replace(/[^\x20-\x7e]/g, '?');
@@ -67,15 +77,21 @@ function cotp(frame: Buffer): { type: number; last: boolean; payload: Buffer; pa
   const type = frame[TPKT + 1]! & 0xf0;
   const last = type !== COTP_DT || (frame[TPKT + 2]! & 0x80) !== 0;
   const fixed = type === COTP_DT ? 2 : 6; // DT: type + TPDU nr/EOT; CR/CC: type, refs, class
-  return { type, last, payload: frame.subarray(TPKT + 1 + li), params: frame.subarray(TPKT + 1 + Math.min(li, fixed), TPKT + 1 + li) };
+  return {
+    type,
+    last,
+    payload: frame.subarray(TPKT + 1 + li),
+    params: frame.subarray(TPKT + 1 + Math.min(li, fixed), TPKT + 1 + li),
+  };
 }
 
 /** Rack and slot from a connection request's called TSAP (second byte: rack × 32 + slot). */
 function rackSlot(params: Buffer): string | undefined {
-  for (let i = 0; i + 2 <= params.length; ) {
+  for (let i = 0; i + 2 <= params.length;) {
     const code = params[i]!;
     const len = params[i + 1]!;
-    if (code === 0xc2 && len === 2 && i + 4 <= params.length) return `rack ${params[i + 3]! >> 5} slot ${params[i + 3]! & 31}`;
+    if (code === 0xc2 && len === 2 && i + 4 <= params.length)
+      return `rack ${params[i + 3]! >> 5} slot ${params[i + 3]! & 31}`;
     i += 2 + len;
   }
   return undefined;
@@ -91,16 +107,25 @@ interface S7Pdu {
 }
 
 function s7Header(p: Buffer): S7Pdu | Unparseable {
-  if (p[0] === S7_PLUS_ID) return { reason: 'S7comm-plus (S7-1200/1500 with integrity protection): operations cannot be read' };
+  if (p[0] === S7_PLUS_ID)
+    return { reason: 'S7comm-plus (S7-1200/1500 with integrity protection): operations cannot be read' };
   if (p[0] !== S7_ID) return { reason: `not S7comm: protocol id 0x${(p[0] ?? 0).toString(16)}` };
   const rosctr = p[1] ?? 0;
   const hdr = rosctr === ACK || rosctr === ACK_DATA ? 12 : 10;
-  if (p.length < hdr) return { rosctr, ref: 0, param: Buffer.alloc(0), data: Buffer.alloc(0), error: 0, truncated: true };
+  if (p.length < hdr)
+    return { rosctr, ref: 0, param: Buffer.alloc(0), data: Buffer.alloc(0), error: 0, truncated: true };
   const parLen = p.readUInt16BE(6);
   const dataLen = p.readUInt16BE(8);
   const param = p.subarray(hdr, hdr + parLen);
   const data = p.subarray(hdr + parLen, hdr + parLen + dataLen);
-  return { rosctr, ref: p.readUInt16BE(4), param, data, error: hdr === 12 ? p.readUInt16BE(10) : 0, truncated: hdr + parLen + dataLen > p.length };
+  return {
+    rosctr,
+    ref: p.readUInt16BE(4),
+    param,
+    data,
+    error: hdr === 12 ? p.readUInt16BE(10) : 0,
+    truncated: hdr + parLen + dataLen > p.length,
+  };
 }
 
 /** What a job does, from its parameter block (and data, for writes). */
@@ -115,9 +140,15 @@ function describeJob(pdu: S7Pdu): Partial<PlcRequest> & { code: number; function
     case 0x04:
     case 0x05: {
       const items = s7Items(p, code === 0x05 ? pdu.data : undefined);
-      return { ...base, target: shortList(items.targets, 4), count: items.targets.length, ...(items.values.length ? { values: shortList(items.values, 4) } : {}) };
+      return {
+        ...base,
+        target: shortList(items.targets, 4),
+        count: items.targets.length,
+        ...(items.values.length ? { values: shortList(items.values, 4) } : {}),
+      };
     }
-    case 0x1a: case 0x1d: {
+    case 0x1a:
+    case 0x1d: {
       const len = p[8];
       const block = len === undefined ? undefined : s7BlockName(p.subarray(9, 9 + len));
       return block ? { ...base, target: block } : base;
@@ -129,7 +160,11 @@ function describeJob(pdu: S7Pdu): Partial<PlcRequest> & { code: number; function
       const name = ascii(p.subarray(nameAt + 1, nameAt + 1 + (p[nameAt] ?? 0)));
       const service = PI_SERVICES[name];
       const args = ascii(p.subarray(10, nameAt)).trim();
-      return { ...base, ...(service ? { function: service.name, class: service.class } : {}), target: args ? `${name} ${args}` : name };
+      return {
+        ...base,
+        ...(service ? { function: service.name, class: service.class } : {}),
+        target: args ? `${name} ${args}` : name,
+      };
     }
     case 0x29:
       return p.length > 6 ? { ...base, target: ascii(p.subarray(7, 7 + p[6]!)) } : base;
@@ -143,7 +178,12 @@ function describeUserdata(pdu: S7Pdu): Partial<PlcRequest> & { code: number; fun
   const sub = pdu.param[6] ?? 0;
   // Group 7 sub-function 2/4: set the clock; groups 3 (blocks) and 4 (CPU: SZL) only read.
   const setsClock = group === 7 && (sub === 2 || sub === 4);
-  return { code: 0x100 + group, function: setsClock ? 'set-clock' : 'userdata', class: setsClock ? 'write' : group === 3 || group === 4 ? 'read' : 'other', target: `group ${group} sub-function ${sub}` };
+  return {
+    code: 0x100 + group,
+    function: setsClock ? 'set-clock' : 'userdata',
+    class: setsClock ? 'write' : group === 3 || group === 4 ? 'read' : 'other',
+    target: `group ${group} sub-function ${sub}`,
+  };
 }
 
 /** Item return codes of a read/write reply: 0xFF is success. */
@@ -161,7 +201,9 @@ function itemResult(pdu: S7Pdu): string | undefined {
       at += 4 + bytes + (bytes & 1 && i < n - 1 ? 1 : 0);
     }
   const bad = codes.find((c) => c !== 0xff);
-  return bad === undefined ? undefined : `item error 0x${bad.toString(16).padStart(2, '0')} (${S7_ERRORS.item[bad] ?? 'unknown'})`;
+  return bad === undefined
+    ? undefined
+    : `item error 0x${bad.toString(16).padStart(2, '0')} (${S7_ERRORS.item[bad] ?? 'unknown'})`;
 }
 
 /** One direction of one ISO-on-TCP connection: keeps the rack/slot and reassembles fragmented COTP data. */
@@ -184,7 +226,8 @@ class S7Direction implements FrameParser {
     if (c.type !== COTP_DT) return { kind: 'other' };
     if (!c.last || this.fragments.length) {
       this.fragmentBytes += c.payload.length;
-      if (this.fragmentBytes > MAX_REASSEMBLY) return { reason: `not S7comm: a COTP message over ${MAX_REASSEMBLY} bytes` };
+      if (this.fragmentBytes > MAX_REASSEMBLY)
+        return { reason: `not S7comm: a COTP message over ${MAX_REASSEMBLY} bytes` };
       this.fragments.push(Buffer.from(c.payload));
       if (!c.last) return { kind: 'fragment' };
     }
@@ -203,13 +246,17 @@ class S7Direction implements FrameParser {
     const request: PlcRequest = { protocol: 's7', key: String(pdu.ref), unit: this.unit, ...what };
     if (pdu.truncated) request.malformed = `${what.function}: the S7 header announces more than the frame holds`;
     // A userdata request is refused like a job: the client waits on the same reference either way.
-    return { kind: 'request', request, refusal: () => s7Refusal(pdu.ref, pdu.rosctr === JOB ? pdu.param : Buffer.from([0])) };
+    return {
+      kind: 'request',
+      request,
+      refusal: () => s7Refusal(pdu.ref, pdu.rosctr === JOB ? pdu.param : Buffer.from([0])),
+    };
   }
 
   private reply(pdu: S7Pdu): Parsed {
     if (pdu.rosctr === USERDATA) {
       // A reply to a userdata request: type 8 in the high nibble of the type/group byte.
-      if (((pdu.param[5] ?? 0) >> 4) !== 8) return { kind: 'other' };
+      if ((pdu.param[5] ?? 0) >> 4 !== 8) return { kind: 'other' };
       const err = pdu.param.length >= 12 ? pdu.param.readUInt16BE(10) : 0;
       return { kind: 'reply', reply: { key: String(pdu.ref), ok: err === 0, result: err ? errorText(err) : 'ok' } };
     }
@@ -220,7 +267,8 @@ class S7Direction implements FrameParser {
   }
 }
 
-const errorText = (code: number) => `error 0x${code.toString(16).padStart(4, '0')} (${S7_ERRORS.header[code] ?? S7_ERRORS.classes[code >> 8] ?? 'unknown'})`;
+const errorText = (code: number) =>
+  `error 0x${code.toString(16).padStart(4, '0')} (${S7_ERRORS.header[code] ?? S7_ERRORS.classes[code >> 8] ?? 'unknown'})`;
 
 /** Parsers for a new connection: the vendor's jobs, and the device's replies. */
 export function s7Parsers(): { requests: FrameParser; replies: FrameParser } {
@@ -239,7 +287,12 @@ export function s7Refusal(ref: number, param: Buffer): Buffer {
   const fn = param[0] ?? 0;
   const items = fn === 0x04 || fn === 0x05 ? (param[1] ?? 0) : -1;
   const outParam = items >= 0 ? Buffer.from([fn, items]) : Buffer.from([fn]);
-  const outData = items < 0 ? Buffer.alloc(0) : fn === 0x05 ? Buffer.alloc(items, 0x03) : Buffer.concat(Array.from({ length: items }, () => Buffer.from([0x03, 0x00, 0x00, 0x00])));
+  const outData =
+    items < 0
+      ? Buffer.alloc(0)
+      : fn === 0x05
+        ? Buffer.alloc(items, 0x03)
+        : Buffer.concat(Array.from({ length: items }, () => Buffer.from([0x03, 0x00, 0x00, 0x00])));
   const s7 = Buffer.alloc(12);
   s7[0] = S7_ID;
   s7[1] = ACK_DATA;

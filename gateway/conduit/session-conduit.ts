@@ -16,7 +16,10 @@ export interface PlcLiveEvent {
   expiresAt?: string;
 }
 
-export type HeldOperation = Omit<PlcOperationRecord, 'result' | 'ok' | 'verdict'> & { reason: string; expiresAt: string };
+export type HeldOperation = Omit<PlcOperationRecord, 'result' | 'ok' | 'verdict'> & {
+  reason: string;
+  expiresAt: string;
+};
 
 export interface SessionConduitOptions {
   deps: Pick<Deps, 'audit' | 'clock' | 'logger' | 'plc'>;
@@ -67,15 +70,34 @@ export class SessionConduit implements ForwardHost {
     this.o.later(log.append(record));
   }
 
-  audit(type: AuditEventType, record: PlcLiveEvent['operation'], extra: Record<string, unknown> = {}, actor = this.o.actor): void {
+  audit(
+    type: AuditEventType,
+    record: PlcLiveEvent['operation'],
+    extra: Record<string, unknown> = {},
+    actor = this.o.actor,
+  ): void {
     const { id, sessionId: _s, at: _a, verdict, ...data } = record;
     // A held operation has no outcome yet: its record says so by the event, not by a verdict.
     const outcome = type === 'plc.held' ? {} : { verdict };
-    this.o.later(this.o.deps.audit.append({ type, actor, subject: { ...this.o.subject, plcOperationId: id }, data: { ...data, ...outcome, mode: this.o.rules.mode, ...extra } }));
-    this.o.tell({ type, operation: record, ...(typeof extra.expiresAt === 'string' ? { expiresAt: extra.expiresAt } : {}) });
+    this.o.later(
+      this.o.deps.audit.append({
+        type,
+        actor,
+        subject: { ...this.o.subject, plcOperationId: id },
+        data: { ...data, ...outcome, mode: this.o.rules.mode, ...extra },
+      }),
+    );
+    this.o.tell({
+      type,
+      operation: record,
+      ...(typeof extra.expiresAt === 'string' ? { expiresAt: extra.expiresAt } : {}),
+    });
   }
 
-  confirm(op: HeldOperation | Omit<HeldOperation, 'reason' | 'expiresAt'>, reason: string): Promise<{ approved: boolean; by?: string }> {
+  confirm(
+    op: HeldOperation | Omit<HeldOperation, 'reason' | 'expiresAt'>,
+    reason: string,
+  ): Promise<{ approved: boolean; by?: string }> {
     if (this.ended) return Promise.resolve({ approved: false });
     const expiresAt = isoTime(this.now() + (this.o.rules.confirmSeconds ?? 120) * 1000);
     const heldOp: HeldOperation = { ...op, reason, expiresAt };
@@ -105,7 +127,12 @@ export class SessionConduit implements ForwardHost {
   decide(id: string, approved: boolean, actor: Actor): boolean {
     const h = this.held.get(id);
     if (!h) return false;
-    this.audit(approved ? 'plc.approved' : 'plc.denied', { ...h.op, verdict: approved ? 'approved' : 'denied' }, { decided: 'supervisor' }, actor);
+    this.audit(
+      approved ? 'plc.approved' : 'plc.denied',
+      { ...h.op, verdict: approved ? 'approved' : 'denied' },
+      { decided: 'supervisor' },
+      actor,
+    );
     h.decide(approved, 'id' in actor ? actor.id : undefined);
     return true;
   }

@@ -8,7 +8,11 @@ import type { Config } from './schema.js';
 
 const why = (err: unknown) => {
   const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable (permission denied)' : `cannot be read (${code ?? 'error'})`;
+  return code === 'ENOENT'
+    ? 'does not exist'
+    : code === 'EACCES'
+      ? 'is not readable (permission denied)'
+      : `cannot be read (${code ?? 'error'})`;
 };
 
 /** Paths must already be absolute (resolveConfigPaths). */
@@ -19,13 +23,21 @@ export function auditFileWarnings(config: Config): ConfigProblem[] {
     try {
       const mode = statSync(key).mode;
       accessSync(key, constants.R_OK);
-      if ((mode & 0o077) !== 0) out.push({ path: 'audit.signingKey.file', message: `${key} is readable by others: the gateway tightens it to 0600 at start` });
+      if ((mode & 0o077) !== 0)
+        out.push({
+          path: 'audit.signingKey.file',
+          message: `${key} is readable by others: the gateway tightens it to 0600 at start`,
+        });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') out.push({ path: 'audit.signingKey.file', message: `${key} ${why(err)}` });
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        out.push({ path: 'audit.signingKey.file', message: `${key} ${why(err)}` });
       else {
         try {
           accessSync(dirname(key), constants.W_OK);
-          out.push({ path: 'audit.signingKey.file', message: `${key} does not exist: a first start creates it (a start on an existing log refuses)` });
+          out.push({
+            path: 'audit.signingKey.file',
+            message: `${key} does not exist: a first start creates it (a start on an existing log refuses)`,
+          });
         } catch {
           out.push({ path: 'audit.signingKey.file', message: `${key} does not exist and its folder is not writable` });
         }

@@ -21,10 +21,7 @@ export interface HostPort {
  * Parses `host:port`, `1.2.3.4:port` or `[::1]:port`. Port 0 (any free port) only where
  * `allowPortZero` is set — listen addresses in tests; a destination needs a real port.
  */
-export function parseHostPort(
-  s: string,
-  opts: { allowPortZero?: boolean } = {},
-): HostPort | { error: string } {
+export function parseHostPort(s: string, opts: { allowPortZero?: boolean } = {}): HostPort | { error: string } {
   let host: string;
   let portText: string;
   if (s.startsWith('[')) {
@@ -70,8 +67,7 @@ export function httpUrlProblem(s: string): string | undefined {
   } catch {
     return 'not a URL';
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    return `expected http:// or https://, got ${url.protocol}`;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `expected http:// or https://, got ${url.protocol}`;
   // Credentials in a URL end up in logs and in `ps`; secrets go through env/file refs.
   if (url.username || url.password) return 'must not contain a user name or password';
   return undefined;
@@ -96,7 +92,11 @@ export function hostKeyFingerprintProblem(s: string): string | undefined {
  */
 export function normalizeCertSha256(s: string): string | undefined {
   const bare = s.trim().replace(/^sha256:/i, '');
-  const hex = /^[0-9a-f]{2}(:[0-9a-f]{2}){31}$/i.test(bare) ? bare.replaceAll(':', '') : /^[0-9a-f]{64}$/i.test(bare) ? bare : undefined;
+  const hex = /^[0-9a-f]{2}(:[0-9a-f]{2}){31}$/i.test(bare)
+    ? bare.replaceAll(':', '')
+    : /^[0-9a-f]{64}$/i.test(bare)
+      ? bare
+      : undefined;
   return hex?.toLowerCase().match(/../g)!.join(':');
 }
 

@@ -78,13 +78,26 @@ function suggestKeys(problems: { segments: Segment[]; message: string }[]) {
   return problems.filter((p) => !(p.message === 'required' && dropped.has(formatPath(p.segments))));
 }
 
-type Def = { type: string; shape?: Record<string, { _zod: { def: Def } }>; element?: { _zod: { def: Def } }; innerType?: { _zod: { def: Def } }; in?: { _zod: { def: Def } }; options?: Array<{ _zod: { def: Def } }> };
+type Def = {
+  type: string;
+  shape?: Record<string, { _zod: { def: Def } }>;
+  element?: { _zod: { def: Def } };
+  innerType?: { _zod: { def: Def } };
+  in?: { _zod: { def: Def } };
+  options?: Array<{ _zod: { def: Def } }>;
+};
 
 /** The keys the schema allows at a path (objects inside arrays, defaults, pipes and unions followed). */
 function knownKeys(path: readonly Segment[]): string[] {
   let defs: Def[] = [(configSchema as unknown as { _zod: { def: Def } })._zod.def];
   const unwrap = (d: Def): Def[] =>
-    d.innerType ? unwrap(d.innerType._zod.def) : d.in ? unwrap(d.in._zod.def) : d.options ? d.options.flatMap((o) => unwrap(o._zod.def)) : [d];
+    d.innerType
+      ? unwrap(d.innerType._zod.def)
+      : d.in
+        ? unwrap(d.in._zod.def)
+        : d.options
+          ? d.options.flatMap((o) => unwrap(o._zod.def))
+          : [d];
   for (const seg of path) {
     defs = defs.flatMap(unwrap).flatMap((d) => {
       if (typeof seg === 'number') return d.element ? [d.element._zod.def] : [];
@@ -110,7 +123,8 @@ function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
     prev = cur;
   }
   return prev[b.length]!;
@@ -136,7 +150,12 @@ export function parseConfigText(yamlText: string, sourceName = 'config'): ParseR
     const e = doc.errors[0]!;
     const pos = e.linePos?.[0] ?? { line: 0, col: 0 };
     const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    return { ok: false, problems: [{ path: `${sourceName}:${pos.line}:${pos.col}`, message: `YAML syntax error: ${message}`, line: pos.line }] };
+    return {
+      ok: false,
+      problems: [
+        { path: `${sourceName}:${pos.line}:${pos.col}`, message: `YAML syntax error: ${message}`, line: pos.line },
+      ],
+    };
   }
   let input: unknown;
   try {

@@ -14,8 +14,7 @@ import {
 import { storageSchemas } from './storage-schema.js';
 import { type ForwardProtocol, forwardingEntrySchema, plcRulesSchema, splitForwarding } from './plc-schema.js';
 
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A string schema with one extra check that reports its own message. */
 const checked = (problem: (s: string) => string | undefined, base = z.string()) =>
@@ -47,8 +46,7 @@ const secretRefMessage = (input: unknown): string => {
   if (isRecord(input) && 'env' in input && 'file' in input) return 'give either env or file, not both';
   if (isRecord(input) && 'env' in input && Object.keys(input).length === 1)
     return 'env must name an environment variable (letters, digits and _)';
-  if (isRecord(input) && 'file' in input && Object.keys(input).length === 1)
-    return 'file must be a non-empty path';
+  if (isRecord(input) && 'file' in input && Object.keys(input).length === 1) return 'file must be a non-empty path';
   return 'expected { env: NAME } or { file: path }';
 };
 
@@ -120,37 +118,52 @@ const sshTargetSchema = z.strictObject({
   credential: secretRefSchema,
 });
 
-const rdpTargetSchema = z.strictObject({
-  host,
-  port: port.default(3389),
-  username: nonEmpty,
-  credential: secretRefSchema,
-  security: z.enum(['nla', 'tls', 'rdp', 'any']).default('nla'),
-  // Off by default: guacd then refuses a certificate the target's trust chain does not vouch for.
-  ignoreCert: z.boolean().default(false),
-  // The pin: the SHA-256 of the target's TLS certificate (`gatehouse rdp-cert HOST`). Why: workstations
-  // mostly carry self-signed certificates, and the only alternative, ignoreCert, hands the session and the
-  // target credential to whoever answers on that address.
-  certSha256: z
-    .string()
-    .transform((s, ctx) => {
-      const pin = normalizeCertSha256(s);
-      if (!pin) {
-        ctx.addIssue({ code: 'custom', message: 'expected 32 hex pairs separated by ":" (as `gatehouse rdp-cert HOST` prints), or 64 hex digits' });
-        return z.NEVER;
-      }
-      return pin;
-    })
-    .optional(),
-  // Both default off: clipboard and drive redirection are ways for files to cross the conduit.
-  clipboard: z.boolean().default(false),
-  drive: z.boolean().default(false),
-}).superRefine((r, ctx) => {
-  if (r.certSha256 === undefined) return;
-  // A pin beside ignoreCert would read as protection while guacd accepts any certificate.
-  if (r.ignoreCert) ctx.addIssue({ code: 'custom', path: ['ignoreCert'], message: 'ignoreCert: true contradicts certSha256: drop one (keep the pin)' });
-  if (r.security === 'rdp') ctx.addIssue({ code: 'custom', path: ['certSha256'], message: 'security "rdp" (legacy RDP encryption) has no TLS certificate to pin: use nla, tls or any' });
-});
+const rdpTargetSchema = z
+  .strictObject({
+    host,
+    port: port.default(3389),
+    username: nonEmpty,
+    credential: secretRefSchema,
+    security: z.enum(['nla', 'tls', 'rdp', 'any']).default('nla'),
+    // Off by default: guacd then refuses a certificate the target's trust chain does not vouch for.
+    ignoreCert: z.boolean().default(false),
+    // The pin: the SHA-256 of the target's TLS certificate (`gatehouse rdp-cert HOST`). Why: workstations
+    // mostly carry self-signed certificates, and the only alternative, ignoreCert, hands the session and the
+    // target credential to whoever answers on that address.
+    certSha256: z
+      .string()
+      .transform((s, ctx) => {
+        const pin = normalizeCertSha256(s);
+        if (!pin) {
+          ctx.addIssue({
+            code: 'custom',
+            message: 'expected 32 hex pairs separated by ":" (as `gatehouse rdp-cert HOST` prints), or 64 hex digits',
+          });
+          return z.NEVER;
+        }
+        return pin;
+      })
+      .optional(),
+    // Both default off: clipboard and drive redirection are ways for files to cross the conduit.
+    clipboard: z.boolean().default(false),
+    drive: z.boolean().default(false),
+  })
+  .superRefine((r, ctx) => {
+    if (r.certSha256 === undefined) return;
+    // A pin beside ignoreCert would read as protection while guacd accepts any certificate.
+    if (r.ignoreCert)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ignoreCert'],
+        message: 'ignoreCert: true contradicts certSha256: drop one (keep the pin)',
+      });
+    if (r.security === 'rdp')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['certSha256'],
+        message: 'security "rdp" (legacy RDP encryption) has no TLS certificate to pin: use nla, tls or any',
+      });
+  });
 
 export const targetSchema = z
   .strictObject({
@@ -198,7 +211,15 @@ export const targetSchema = z
   )
   // forwarding stays the list of destinations the forward check compares; what each declared one speaks
   // goes beside it (forwardProtocols), so every reader of the list keeps working on plain strings.
-  .transform(({ forwarding, ...t }): typeof t & { forwarding: string[]; forwardProtocols?: Record<string, ForwardProtocol> } => ({ ...t, ...splitForwarding(forwarding) }));
+  .transform(
+    ({
+      forwarding,
+      ...t
+    }): typeof t & { forwarding: string[]; forwardProtocols?: Record<string, ForwardProtocol> } => ({
+      ...t,
+      ...splitForwarding(forwarding),
+    }),
+  );
 
 const targetsSchema = z.array(targetSchema).superRefine(
   (targets: unknown, ctx) => {
@@ -254,9 +275,7 @@ export const auditSchema = z
 export const configSchema = z.strictObject({
   site: z.strictObject({
     name: nonEmpty,
-    timezone: checked((s) =>
-      isTimeZone(s) ? undefined : `"${s}" is not an IANA time zone (e.g. Europe/Berlin)`,
-    ),
+    timezone: checked((s) => (isTimeZone(s) ? undefined : `"${s}" is not an IANA time zone (e.g. Europe/Berlin)`)),
   }),
   http: z.strictObject({
     listen,

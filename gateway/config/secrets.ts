@@ -93,11 +93,17 @@ export function resolveConfigPaths(config: Config, cwd: string = process.cwd()):
       : config.http,
     ssh: { ...config.ssh, hostKeys: config.ssh.hostKeys.map(abs) },
     oidc: { ...config.oidc, clientSecret: absRef(config.oidc.clientSecret) },
-    storage: { ...config.storage, dir: abs(config.storage.dir), ...(config.storage.postgres && { postgres: absPostgres(config.storage.postgres, abs, absRef) }) },
+    storage: {
+      ...config.storage,
+      dir: abs(config.storage.dir),
+      ...(config.storage.postgres && { postgres: absPostgres(config.storage.postgres, abs, absRef) }),
+    },
     audit: {
       ...config.audit,
       ...(config.audit.signingKey && { signingKey: { file: abs(config.audit.signingKey.file) } }),
-      ...(config.audit.syslog?.caFile && { syslog: { ...config.audit.syslog, caFile: abs(config.audit.syslog.caFile) } }),
+      ...(config.audit.syslog?.caFile && {
+        syslog: { ...config.audit.syslog, caFile: abs(config.audit.syslog.caFile) },
+      }),
     },
     targets: config.targets.map((t) => ({
       ...t,
@@ -109,7 +115,11 @@ export function resolveConfigPaths(config: Config, cwd: string = process.cwd()):
 
 type PostgresConfig = NonNullable<Config['storage']['postgres']>;
 
-function absPostgres(pg: PostgresConfig, abs: (p: string) => string, absRef: (r: SecretRef) => SecretRef): PostgresConfig {
+function absPostgres(
+  pg: PostgresConfig,
+  abs: (p: string) => string,
+  absRef: (r: SecretRef) => SecretRef,
+): PostgresConfig {
   const tls = pg.tls && {
     ...pg.tls,
     ...(pg.tls.caFile && { caFile: abs(pg.tls.caFile) }),

@@ -47,8 +47,7 @@ export function checkLineReference(text: string, seq: number, prev: string): Lin
   if (typeof r !== 'object' || r === null || Array.isArray(r)) return fail('not a JSON object');
   if (!Number.isSafeInteger(r.seq)) return fail('seq is missing or not an integer');
   if (r.seq !== seq) {
-    const why =
-      (r.seq as number) > seq ? 'a record was deleted or moved' : 'a record was duplicated or moved';
+    const why = (r.seq as number) > seq ? 'a record was deleted or moved' : 'a record was duplicated or moved';
     return fail(`expected seq ${seq}, found seq ${r.seq} (${why})`);
   }
   if (typeof r.at !== 'string') return fail('at is missing or not a string');
@@ -124,13 +123,7 @@ function copy(dst: Uint8Array, n: number, src: Uint8Array, from: number, to: num
 const copyK = (dst: Uint8Array, n: number, k: Uint8Array) => copy(dst, n, k, 0, k.length);
 
 /** The fast path; undefined means "ask the reference path", never "bad". Exported for tests. */
-export function checkLineFast(
-  b: Buffer,
-  s: number,
-  e: number,
-  seq: number,
-  prev: string,
-): LineCheck | undefined {
+export function checkLineFast(b: Buffer, s: number, e: number, seq: number, prev: string): LineCheck | undefined {
   scanState.sawNonAscii = false;
   if (!at(b, s, K.seq)) return undefined;
   let i = s + K.seq.length;

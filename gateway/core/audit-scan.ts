@@ -42,8 +42,7 @@ export function typeShapeOk(b: Buffer, s: number, e: number): boolean {
   return dot > s && isLower(b[s]) && isLower(b[dot + 1]);
 }
 
-const isHexLower = (c: number | undefined) =>
-  c !== undefined && ((c >= 48 && c <= 57) || (c >= 97 && c <= 102));
+const isHexLower = (c: number | undefined) => c !== undefined && ((c >= 48 && c <= 57) || (c >= 97 && c <= 102));
 
 /** After the opening quote: the index just past the closing quote, or -1. */
 function stringEnd(b: Buffer, i: number, end: number): number {

@@ -1,20 +1,8 @@
 // The audit event catalog (one union type) and the hash chain's pure rules: sealing and linking records.
-import {
-  canonicalJson,
-  formatLine,
-  GENESIS_HASH,
-  hashInput,
-  type LineParts,
-  sha256hex,
-} from './audit-line.js';
+import { canonicalJson, formatLine, GENESIS_HASH, hashInput, type LineParts, sha256hex } from './audit-line.js';
 import type { Actor } from './model.js';
 
-export {
-  ChainVerifier,
-  type ChainVerifierOptions,
-  type CheckpointData,
-  verifyRecords,
-} from './audit-chain.js';
+export { ChainVerifier, type ChainVerifierOptions, type CheckpointData, verifyRecords } from './audit-chain.js';
 export { canonicalJson, GENESIS_HASH, sha256hex } from './audit-line.js';
 
 /** Every audit event, `noun.past_tense`. Adding one is fine; renaming one breaks old evidence. */
@@ -86,8 +74,7 @@ export const AUDIT_EVENT_TYPES = [
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 const eventTypes: ReadonlySet<string> = new Set(AUDIT_EVENT_TYPES);
-export const isAuditEventType = (v: unknown): v is AuditEventType =>
-  typeof v === 'string' && eventTypes.has(v);
+export const isAuditEventType = (v: unknown): v is AuditEventType => typeof v === 'string' && eventTypes.has(v);
 
 export interface AuditInput {
   type: AuditEventType;
@@ -128,15 +115,10 @@ export function hashRecord(record: Omit<AuditRecord, 'hash'> & { hash?: string }
  * Links `input` after `prev` and returns the record with the exact line to write. Each part is encoded
  * once and the same text goes into both the hash and the line, so the two cannot disagree.
  */
-export function sealRecord(
-  prev: ChainHead,
-  input: AuditInput,
-  at: string,
-): { record: AuditRecord; line: string } {
+export function sealRecord(prev: ChainHead, input: AuditInput, at: string): { record: AuditRecord; line: string } {
   if (!isAuditEventType(input.type)) throw new TypeError(`unknown audit event type: ${String(input.type)}`);
   if (!isPlainObject(input.actor)) throw new TypeError('audit event needs an actor object');
-  if (input.subject !== undefined && !isPlainObject(input.subject))
-    throw new TypeError('subject must be an object');
+  if (input.subject !== undefined && !isPlainObject(input.subject)) throw new TypeError('subject must be an object');
   if (input.data !== undefined && !isPlainObject(input.data)) throw new TypeError('data must be an object');
   const parts: LineParts = {
     seq: prev.seq + 1,

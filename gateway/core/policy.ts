@@ -23,15 +23,13 @@ const label = (t: TargetRules) => (t.name && t.name !== t.id ? `${t.id} (${t.nam
 
 /** Vendors ask for access; other roles decide, watch or audit. */
 export function canRequest(user: ActorFacts, target: TargetRules): AccessDecision {
-  if (!user.roles.includes('vendor'))
-    return deny('role_required', `only vendors request access to ${label(target)}`);
+  if (!user.roles.includes('vendor')) return deny('role_required', `only vendors request access to ${label(target)}`);
   return allow;
 }
 
 /** May `user` approve or deny `request` on `target`? (Whether the request is still open is requests.ts's job.) */
 export function canApprove(user: ActorFacts, target: TargetRules, request: AccessRequest): AccessDecision {
-  if (request.targetId !== target.id)
-    return deny('wrong_target', `request ${request.id} is not for ${target.id}`);
+  if (request.targetId !== target.id) return deny('wrong_target', `request ${request.id} is not for ${target.id}`);
   if (!isApproverFor(user, target))
     return deny(
       'not_approver',
@@ -57,17 +55,13 @@ export function canConnect(
 ): AccessDecision {
   const at = (iso: string) => formatLocal(ms(iso), timeZone);
   if (!protocolsOf(target).includes(protocol))
-    return deny(
-      'protocol_not_available',
-      `${label(target)} does not accept ${protocol.toUpperCase()} connections`,
-    );
+    return deny('protocol_not_available', `${label(target)} does not accept ${protocol.toUpperCase()} connections`);
   // Why check owner and target again: a grant is personal and for one target; a caller that picked the
   // wrong request must not turn it into access.
   if (!request || request.userId !== user.userId || request.targetId !== target.id)
     return deny('no_grant', `no approved access to ${label(target)}`);
   // Why: the IdP is the source of roles; a vendor removed from the vendor group loses access at once.
-  if (!user.roles.includes('vendor'))
-    return deny('role_required', `only vendors connect to ${label(target)}`);
+  if (!user.roles.includes('vendor')) return deny('role_required', `only vendors connect to ${label(target)}`);
   const what = `your request ${request.id} for ${label(target)}`;
   // A pending request whose window passed is expired even before the sweep has recorded it.
   const state = request.state === 'pending' && now >= ms(request.endsAt) ? 'expired' : request.state;

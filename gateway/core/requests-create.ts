@@ -1,12 +1,5 @@
 // A new access request: validate what the vendor asked for against the target's rules and windows.
-import {
-  type ActorFacts,
-  type NewId,
-  protocolsOf,
-  refuse,
-  type TargetRules,
-  type Transition,
-} from './access.js';
+import { type ActorFacts, type NewId, protocolsOf, refuse, type TargetRules, type Transition } from './access.js';
 import type { AccessRequest, Protocol } from './model.js';
 import { canRequest } from './policy.js';
 import { coversInterval, formatLocal, nextWindows } from './windows.js';
@@ -60,17 +53,11 @@ export function createRequest(
   const protocol = input.protocol;
   if (protocol !== 'ssh' && protocol !== 'rdp') return bad('invalid_protocol', 'protocol must be ssh or rdp');
   if (!protocolsOf(target).includes(protocol))
-    return bad(
-      'protocol_not_available',
-      `${target.id} does not accept ${protocol.toUpperCase()} connections`,
-    );
+    return bad('protocol_not_available', `${target.id} does not accept ${protocol.toUpperCase()} connections`);
 
   let start = now;
   if (input.startsAt !== undefined && input.startsAt !== '') {
-    const t =
-      typeof input.startsAt === 'string' && ISO_INSTANT.test(input.startsAt)
-        ? Date.parse(input.startsAt)
-        : NaN;
+    const t = typeof input.startsAt === 'string' && ISO_INSTANT.test(input.startsAt) ? Date.parse(input.startsAt) : NaN;
     if (Number.isNaN(t))
       return bad('invalid_start', 'startsAt must be an ISO 8601 time with a zone, e.g. 2026-11-23T10:00:00Z');
     if (t < now - START_SKEW_MS) return bad('start_in_past', 'the requested start is in the past');
@@ -89,11 +76,7 @@ export function createRequest(
   if (purpose === undefined) return bad('invalid_purpose', 'purpose must be 10 to 500 characters');
 
   const ticketText = typeof input.ticket === 'string' ? input.ticket.trim() : input.ticket;
-  if (
-    ticketText !== undefined &&
-    ticketText !== '' &&
-    (typeof ticketText !== 'string' || !TICKET.test(ticketText))
-  )
+  if (ticketText !== undefined && ticketText !== '' && (typeof ticketText !== 'string' || !TICKET.test(ticketText)))
     return bad('invalid_ticket', 'ticket must be at most 64 characters of A-Z a-z 0-9 . _ # / -');
   const ticket = ticketText || undefined;
 

@@ -33,11 +33,7 @@ export { createRequest, MAX_LEAD_MS, type RequestInput, START_SKEW_MS } from './
 
 const iso = (t: number) => new Date(t).toISOString();
 const ok = (next: AccessRequest, ...events: RequestEvent[]): Transition => ({ ok: true, next, events });
-const event = (
-  type: RequestEvent['type'],
-  r: AccessRequest,
-  data: Record<string, unknown>,
-): RequestEvent => ({
+const event = (type: RequestEvent['type'], r: AccessRequest, data: Record<string, unknown>): RequestEvent => ({
   type,
   subject: subjectOf(r),
   data,
@@ -57,11 +53,7 @@ function checkDecision(request: AccessRequest, approver: ActorFacts, target: Tar
   // Why time as well as state: the expiry sweep may not have run yet, but a decision on a window that
   // has passed would create a grant nobody can use, or a record that misstates what happened.
   if (request.state === 'expired' || (request.state === 'pending' && now >= ms(request.endsAt)))
-    return refuse(
-      'conflict',
-      'request_expired',
-      `request ${request.id} expired undecided when its window ended`,
-    );
+    return refuse('conflict', 'request_expired', `request ${request.id} expired undecided when its window ended`);
   if (request.state !== 'pending')
     return refuse('conflict', 'not_pending', `request ${request.id} has already been ${request.state}`);
   return undefined;
@@ -80,10 +72,7 @@ export function approve(
 ): Transition {
   const refused = checkDecision(request, approver, target, now);
   if (refused) return refused;
-  const decisions = [
-    ...request.decisions,
-    { by: approver.userId, at: iso(now), verdict: 'approve' as const },
-  ];
+  const decisions = [...request.decisions, { by: approver.userId, at: iso(now), verdict: 'approve' as const }];
   const base = { ...request, decisions, updatedAt: iso(now) };
   const approvals = approvalsOf(base);
   if (approvals < request.approvalsRequired)
@@ -144,11 +133,7 @@ export function cancel(request: AccessRequest, userId: string, now: number): Tra
     return refuse('denied', 'not_requester', `only the requester can cancel request ${request.id}`);
   const status = grantStatus(request, now);
   if (request.state === 'pending' && now >= ms(request.endsAt))
-    return refuse(
-      'conflict',
-      'request_expired',
-      `request ${request.id} expired undecided when its window ended`,
-    );
+    return refuse('conflict', 'request_expired', `request ${request.id} expired undecided when its window ended`);
   if (status === 'active')
     return refuse(
       'conflict',
@@ -165,10 +150,7 @@ export function cancel(request: AccessRequest, userId: string, now: number): Tra
     closedReason: 'cancelled by the requester',
     updatedAt: iso(now),
   };
-  return ok(
-    next,
-    event('request.cancelled', next, { by: userId, wasApproved: request.state === 'approved' }),
-  );
+  return ok(next, event('request.cancelled', next, { by: userId, wasApproved: request.state === 'approved' }));
 }
 
 /**
@@ -194,11 +176,7 @@ export function revoke(
   if (why === undefined)
     return refuse('invalid_input', 'reason_required', 'a revocation needs a reason (1 to 500 characters)');
   if (request.state !== 'approved')
-    return refuse(
-      'conflict',
-      'not_approved',
-      `request ${request.id} is ${request.state}, not an approved grant`,
-    );
+    return refuse('conflict', 'not_approved', `request ${request.id} is ${request.state}, not an approved grant`);
   const status = grantStatus(request, now);
   if (status === 'ended')
     return refuse(
@@ -207,10 +185,7 @@ export function revoke(
       `the access granted by request ${request.id} already ended at ${request.endsAt}`,
     );
   const next: AccessRequest = { ...request, state: 'revoked', closedReason: why, updatedAt: iso(now) };
-  return ok(
-    next,
-    event('grant.revoked', next, { by: supervisor.userId, reason: why, wasActive: status === 'active' }),
-  );
+  return ok(next, event('grant.revoked', next, { by: supervisor.userId, reason: why, wasActive: status === 'active' }));
 }
 
 /** A pending request whose window ended undecided becomes expired (the broker's periodic sweep). */
@@ -218,21 +193,14 @@ export function expire(request: AccessRequest, now: number): Transition {
   if (request.state !== 'pending')
     return refuse('conflict', 'not_pending', `request ${request.id} has already been ${request.state}`);
   if (now < ms(request.endsAt))
-    return refuse(
-      'conflict',
-      'window_not_ended',
-      `request ${request.id} can still be decided until ${request.endsAt}`,
-    );
+    return refuse('conflict', 'window_not_ended', `request ${request.id} can still be decided until ${request.endsAt}`);
   const next: AccessRequest = {
     ...request,
     state: 'expired',
     closedReason: 'window ended undecided',
     updatedAt: iso(now),
   };
-  return ok(
-    next,
-    event('request.expired', next, { endsAt: request.endsAt, approvals: approvalsOf(request) }),
-  );
+  return ok(next, event('request.expired', next, { endsAt: request.endsAt, approvals: approvalsOf(request) }));
 }
 
 /**
@@ -242,11 +210,7 @@ export function expire(request: AccessRequest, now: number): Transition {
  */
 export function endGrant(request: AccessRequest, now: number): Transition {
   if (request.state !== 'approved')
-    return refuse(
-      'conflict',
-      'not_approved',
-      `request ${request.id} is ${request.state}, not an approved grant`,
-    );
+    return refuse('conflict', 'not_approved', `request ${request.id} is ${request.state}, not an approved grant`);
   if (now < ms(request.endsAt))
     return refuse(
       'conflict',
@@ -254,11 +218,7 @@ export function endGrant(request: AccessRequest, now: number): Transition {
       `the access granted by request ${request.id} runs until ${request.endsAt}`,
     );
   if (request.closedReason !== undefined)
-    return refuse(
-      'conflict',
-      'already_ended',
-      `the end of request ${request.id}'s grant is already recorded`,
-    );
+    return refuse('conflict', 'already_ended', `the end of request ${request.id}'s grant is already recorded`);
   const next: AccessRequest = { ...request, closedReason: 'window_ended', updatedAt: iso(now) };
   return ok(next, event('grant.ended', next, { endedAt: request.endsAt }));
 }

@@ -91,9 +91,7 @@ export function localToUtc(tz: string, date: LocalDate, minute: number): number 
   const guess = d.getTime() + minute * 60_000; // the wall time read as UTC
   // Every offset in force within a day either side; real zones change offset at most once in that span
   // near a given time, so the true answer uses one of these.
-  const offsets = [
-    ...new Set([offsetAt(tz, guess - 24 * HOUR), offsetAt(tz, guess), offsetAt(tz, guess + 24 * HOUR)]),
-  ];
+  const offsets = [...new Set([offsetAt(tz, guess - 24 * HOUR), offsetAt(tz, guess), offsetAt(tz, guess + 24 * HOUR)])];
   const valid = offsets.map((o) => guess - o).filter((t) => offsetAt(tz, t) === guess - t);
   if (valid.length > 0) return Math.min(...valid);
   // In a gap: the answer is the transition instant, between the candidates of the two offsets.

@@ -102,9 +102,7 @@ export function isInsideWindow(windows: Windows, tz: string, instantMs: number):
 export function coversInterval(windows: Windows, tz: string, startMs: number, endMs: number): boolean {
   if (windows === undefined) return true;
   if (endMs <= startMs) return isInsideWindow(windows, tz, startMs);
-  return windowOccurrencesBetween(windows, tz, startMs, endMs).some(
-    (s) => s.start <= startMs && endMs <= s.end,
-  );
+  return windowOccurrencesBetween(windows, tz, startMs, endMs).some((s) => s.start <= startMs && endMs <= s.end);
 }
 
 /**

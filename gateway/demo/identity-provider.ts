@@ -58,11 +58,7 @@ export interface OidcProvider {
 }
 const Provider = ProviderModule as new (issuer: string, config: object) => OidcProvider;
 const { Check, base } = interactionPolicy as {
-  Check: new (
-    reason: string,
-    description: string,
-    check: (ctx: { oidc: { result?: object } }) => boolean,
-  ) => unknown;
+  Check: new (reason: string, description: string, check: (ctx: { oidc: { result?: object } }) => boolean) => unknown;
   base: () => Array<{ name: string; checks: Set<unknown> }>;
 };
 
@@ -143,12 +139,7 @@ const clientMetadata = (c: DemoClient) => ({
   token_endpoint_auth_method: c.tokenEndpointAuthMethod ?? 'client_secret_post',
 });
 
-function configuration(
-  prefix: string,
-  users: DemoUser[],
-  clients: Map<string, object>,
-  sso: boolean,
-): object {
+function configuration(prefix: string, users: DemoUser[], clients: Map<string, object>, sso: boolean): object {
   const policy = base();
   // Demo users switch roles in one browser: unless sso, every authorization request asks for the password.
   const everyTime = new Check(
@@ -273,8 +264,7 @@ export async function startIdentityProvider(opts: IdentityProviderOptions): Prom
     const form = await readForm(req);
     const login = form.get('login') ?? '';
     const user = findUser(opts.users, login, form.get('password') ?? '');
-    if (!user)
-      return page(res, 401, 'Sign in', loginForm(base, clientId, login, 'Wrong username or password.'));
+    if (!user) return page(res, 401, 'Sign in', loginForm(base, clientId, login, 'Wrong username or password.'));
     const result = { login: { accountId: user.sub, amr: ['pwd'] } };
     return provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
   }

@@ -12,12 +12,7 @@ import { isoTime } from '../clock.js';
 import { type Config, loadConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { shippedConfigDir } from '../paths.js';
-import {
-  type DemoUser,
-  demoUsers,
-  type IdentityProvider,
-  startIdentityProvider,
-} from './identity-provider.js';
+import { type DemoUser, demoUsers, type IdentityProvider, startIdentityProvider } from './identity-provider.js';
 import { type SimulatedTarget, startSimulatedTarget } from './simulated-target.js';
 
 export const DEMO_TARGET_ID = 'demo-plc-ws';
@@ -135,12 +130,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
 }
 
 /** Creates the demo users bound to the IdP's (issuer, subject) with TOTP confirmed, once. */
-async function seedPeople(
-  gateway: Gateway,
-  issuer: string,
-  people: DemoPerson[],
-  config: Config,
-): Promise<void> {
+async function seedPeople(gateway: Gateway, issuer: string, people: DemoPerson[], config: Config): Promise<void> {
   const box = await secretBoxFor(gateway.storageDir);
   const now = isoTime(Date.now());
   await gateway.store.update((db) => {

@@ -128,7 +128,15 @@ export async function sliceAuditLog(storageDir: string, period: Period, key: Ver
     s.head = { seq, hash: verifier.hash };
     const checkpoint = () => {
       const d = (JSON.parse(bytes.toString('utf8')) as { data: Omit<CheckpointRef, 'seq' | 'hash'> }).data;
-      return { seq, hash: verifier!.hash, upToSeq: d.upToSeq, upToHash: d.upToHash, keyId: d.keyId, sig: d.sig, end: lineEnd };
+      return {
+        seq,
+        hash: verifier!.hash,
+        upToSeq: d.upToSeq,
+        upToHash: d.upToHash,
+        keyId: d.keyId,
+        sig: d.sig,
+        end: lineEnd,
+      };
     };
     if (inside) {
       s.records++;

@@ -16,7 +16,10 @@ export function csvCell(value: Cell): string {
   if (typeof value === 'string' && FORMULA_START.test(s)) s = `'${s}`;
   // Other control characters (terminal escapes in a captured command, NUL that truncates some readers)
   // are shown as \xNN: visible to the reader, inert in the sheet; audit.jsonl keeps the exact bytes.
-  s = s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  s = s.replace(
+    /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
   return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replaceAll('"', '""')}"` : s;
 }
 

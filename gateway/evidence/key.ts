@@ -34,7 +34,8 @@ export async function loadPackKey(storageDir: string, keyFile?: string): Promise
     );
   }
   const privateKey = crypto.createPrivateKey(pem);
-  if (privateKey.asymmetricKeyType !== 'ed25519') throw unavailable('signing_key_invalid', `${path} is not an Ed25519 key`);
+  if (privateKey.asymmetricKeyType !== 'ed25519')
+    throw unavailable('signing_key_invalid', `${path} is not an Ed25519 key`);
   const publicKey = crypto.createPublicKey(privateKey);
   return {
     privateKey,

@@ -8,7 +8,14 @@ export const PUBLIC_KEY = 'public-key.pem';
 export const AUDIT_FILE = 'audit.jsonl';
 /** Files every pack has (recordings/ only with --with-recordings). */
 export const REQUIRED_FILES = [
-  AUDIT_FILE, 'requests.csv', 'sessions.csv', 'commands.csv', 'alerts.csv', 'targets.csv', 'report.html', PUBLIC_KEY,
+  AUDIT_FILE,
+  'requests.csv',
+  'sessions.csv',
+  'commands.csv',
+  'alerts.csv',
+  'targets.csv',
+  'report.html',
+  PUBLIC_KEY,
 ] as const;
 
 export interface ManifestFile {

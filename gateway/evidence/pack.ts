@@ -15,7 +15,14 @@ import { type AuditLine, type AuditSlice, sliceAuditLog, sliceRecords } from './
 import { type Cell, csvChunks } from './csv.js';
 import { loadPackKey, type PackKey } from './key.js';
 import {
-  AUDIT_FILE, type Manifest, MANIFEST, type ManifestFile, manifestBytes, PACK_FORMAT, PUBLIC_KEY, SIGNATURE,
+  AUDIT_FILE,
+  type Manifest,
+  MANIFEST,
+  type ManifestFile,
+  manifestBytes,
+  PACK_FORMAT,
+  PUBLIC_KEY,
+  SIGNATURE,
 } from './manifest.js';
 import type { Period } from './period.js';
 import { packPathOf, recordingFile, recordingState } from './recordings.js';
@@ -24,8 +31,21 @@ import { PlcLog } from '../conduit/plc-log.js';
 import type { PlcOperationRecord } from '../conduit/record.js';
 import { PLC_COLUMNS, PLC_FILE_IN_PACK, plcCells, plcInPeriod, renderPlcSection } from './plc-table.js';
 import {
-  ALERT_COLUMNS, ALERT_TYPES, alertCells, actorLabel, COMMAND_COLUMNS, commandCells, inventoryOf, isAlert,
-  REQUEST_COLUMNS, requestCells, SESSION_COLUMNS, selectRows, sessionCells, TARGET_COLUMNS, targetCells,
+  ALERT_COLUMNS,
+  ALERT_TYPES,
+  alertCells,
+  actorLabel,
+  COMMAND_COLUMNS,
+  commandCells,
+  inventoryOf,
+  isAlert,
+  REQUEST_COLUMNS,
+  requestCells,
+  SESSION_COLUMNS,
+  selectRows,
+  sessionCells,
+  TARGET_COLUMNS,
+  targetCells,
 } from './tables.js';
 
 export interface PackInput {
@@ -73,7 +93,11 @@ const TRANSFERS: ReadonlySet<string> = new Set(['file.transferred', 'clipboard.t
 export async function writePack(input: PackInput, out: Writable): Promise<PackResult> {
   const { storageDir, period, db } = input;
   const key = input.key ?? (await loadPackKey(storageDir, input.keyFile));
-  const verifyKey: VerifyKey = { publicKey: createPublicKey(key.privateKey), publicKeyPem: key.publicKeyPem, keyId: key.keyId };
+  const verifyKey: VerifyKey = {
+    publicKey: createPublicKey(key.privateKey),
+    publicKeyPem: key.publicKeyPem,
+    keyId: key.keyId,
+  };
   const generatedAt = isoTime(input.clock.now());
   const notes = [...(input.notes ?? [])];
 
@@ -91,7 +115,8 @@ export async function writePack(input: PackInput, out: Writable): Promise<PackRe
   }
   if (slice.records > 0 && !slice.checkpoint)
     notes.push('No signed audit checkpoint follows the period yet: its last records are signed by this manifest only.');
-  if (!input.targets) notes.push('Exported from a storage folder without its config: site, target names and zones are not known.');
+  if (!input.targets)
+    notes.push('Exported from a storage folder without its config: site, target names and zones are not known.');
 
   const plcOps = plcInPeriod(input.plc ?? (await PlcLog.read(storageDir)), period);
   const sessionsById = new Map(db.sessions.map((x) => [x.id, x]));
@@ -172,12 +197,22 @@ export async function writePack(input: PackInput, out: Writable): Promise<PackRe
 
   const work = (async () => {
     const pending: Array<Promise<ManifestFile>> = [];
-    pending.push(addStream(AUDIT_FILE, () =>
-      slice.end > slice.start ? createReadStream(slice.path, { start: slice.start, end: slice.end - 1 }) : Readable.from([]),
-      slice.end - slice.start,
-    ));
-    const csv = <T>(path: string, header: readonly string[], list: Iterable<T> | AsyncIterable<T>, cells: (row: T) => Cell[]) =>
-      pending.push(addStream(path, () => Readable.from(csvChunks(header, list, cells))));
+    pending.push(
+      addStream(
+        AUDIT_FILE,
+        () =>
+          slice.end > slice.start
+            ? createReadStream(slice.path, { start: slice.start, end: slice.end - 1 })
+            : Readable.from([]),
+        slice.end - slice.start,
+      ),
+    );
+    const csv = <T>(
+      path: string,
+      header: readonly string[],
+      list: Iterable<T> | AsyncIterable<T>,
+      cells: (row: T) => Cell[],
+    ) => pending.push(addStream(path, () => Readable.from(csvChunks(header, list, cells))));
     csv('requests.csv', REQUEST_COLUMNS, rows.requests, requestCells(rows));
     csv('sessions.csv', SESSION_COLUMNS, rows.sessions, sessionCells(rows, inPack));
     csv('commands.csv', COMMAND_COLUMNS, rows.commands, commandCells(rows, db.sessions));
@@ -186,20 +221,37 @@ export async function writePack(input: PackInput, out: Writable): Promise<PackRe
     // Only where the period has any: a site without PLC forwards keeps the pack it always had.
     if (plcOps.length) csv(PLC_FILE_IN_PACK, PLC_COLUMNS, plcOps, plcCells(sessionsById));
     for (const r of recordings)
-      pending.push(addStream(r.packPath, () => (r.size === 0 ? Readable.from([]) : openNoFollow(r.file, r.size)), r.size).then((f) => ({
-        ...f,
-        sessionId: r.sessionId,
-        ...(r.sealedSha256 ? { sealedSha256: r.sealedSha256 } : {}),
-        ...(r.incomplete ? { incomplete: true } : {}),
-      })));
+      pending.push(
+        addStream(r.packPath, () => (r.size === 0 ? Readable.from([]) : openNoFollow(r.file, r.size)), r.size).then(
+          (f) => ({
+            ...f,
+            sessionId: r.sessionId,
+            ...(r.sealedSha256 ? { sealedSha256: r.sealedSha256 } : {}),
+            ...(r.incomplete ? { incomplete: true } : {}),
+          }),
+        ),
+      );
     files.push(...(await Promise.all(pending)));
 
     for (const f of files)
       if (f.sealedSha256 && f.sealedSha256 !== f.sha256)
-        notes.push(`${f.path} does NOT match the SHA-256 sealed when session ${f.sessionId} ended: the recording was altered after sealing.`);
+        notes.push(
+          `${f.path} does NOT match the SHA-256 sealed when session ${f.sessionId} ended: the recording was altered after sealing.`,
+        );
     const report = renderReport({
-      site: input.site, period, generatedAt, version, keyId: key.keyId, exportedBy: actorLabel(input.exportedBy as Record<string, unknown>),
-      slice, rows, allSessions: db.sessions, alerts, transfers, recordings: { included: input.withRecordings, count: recordings.length }, notes,
+      site: input.site,
+      period,
+      generatedAt,
+      version,
+      keyId: key.keyId,
+      exportedBy: actorLabel(input.exportedBy as Record<string, unknown>),
+      slice,
+      rows,
+      allSessions: db.sessions,
+      alerts,
+      transfers,
+      recordings: { included: input.withRecordings, count: recordings.length },
+      notes,
       plcSection: renderPlcSection(plcOps, sessionsById, userName),
     });
     files.push(addBuffer('report.html', Buffer.from(report)));
@@ -223,7 +275,14 @@ export async function writePack(input: PackInput, out: Writable): Promise<PackRe
         checkpointEvery: slice.checkpointEvery,
         checkpoint: slice.checkpoint,
         head: slice.head,
-        signedHead: slice.signedHead ? { seq: slice.signedHead.seq, hash: slice.signedHead.hash, keyId: slice.signedHead.keyId, sig: slice.signedHead.sig } : null,
+        signedHead: slice.signedHead
+          ? {
+              seq: slice.signedHead.seq,
+              hash: slice.signedHead.hash,
+              keyId: slice.signedHead.keyId,
+              sig: slice.signedHead.sig,
+            }
+          : null,
       },
       inventory: input.targets ? 'config' : 'ids-only',
       counts: {

@@ -55,7 +55,10 @@ export function checkPeriod(p: Period): Period {
   if (p.fromMs < 0 || p.toMs > Date.UTC(10000, 0, 1))
     throw invalidInput('invalid_period', 'the period is outside the years 1970-9999');
   if (p.toMs - p.fromMs > MAX_PERIOD_DAYS * 86_400_000)
-    throw invalidInput('period_too_long', `a pack covers at most ${MAX_PERIOD_DAYS} days; export longer periods in parts`);
+    throw invalidInput(
+      'period_too_long',
+      `a pack covers at most ${MAX_PERIOD_DAYS} days; export longer periods in parts`,
+    );
   return p;
 }
 

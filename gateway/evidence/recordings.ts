@@ -56,7 +56,15 @@ export async function hashFile(path: string, limit?: number): Promise<{ sha256: 
 
 export type RecordingCheck =
   | { sessionId: string; status: 'ok'; path: string; bytes: number; incomplete: boolean }
-  | { sessionId: string; status: 'mismatch'; path: string; expected: string; actual: string; expectedBytes?: number; bytes: number }
+  | {
+      sessionId: string;
+      status: 'mismatch';
+      path: string;
+      expected: string;
+      actual: string;
+      expectedBytes?: number;
+      bytes: number;
+    }
   | { sessionId: string; status: 'missing' | 'not_a_file' | 'bad_path'; path: string }
   | { sessionId: string; status: 'unsealed' | 'live'; path: string };
 

@@ -40,7 +40,10 @@ export function esc(value: unknown): string {
   const s = value === undefined || value === null ? '' : String(value);
   return s
     .replace(/[&<>"']/g, (c) => ESC[c]!)
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+    .replace(
+      /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g,
+      (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+    );
 }
 
 const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#1b1f24}
@@ -56,9 +59,13 @@ const num = (n: number) => String(n);
 function table(head: string[], rows: unknown[][], total: number, what: string, csv: string): string {
   if (total === 0) return `<p class="muted">No ${esc(what)} in this period.</p>`;
   // Ids and hashes are one long token: they alone may break anywhere; words never break inside.
-  const cell = (c: unknown) => (typeof c === 'string' && /^\S{24,}$/.test(c) ? `<td class="tok">${esc(c)}</td>` : `<td>${esc(c)}</td>`);
+  const cell = (c: unknown) =>
+    typeof c === 'string' && /^\S{24,}$/.test(c) ? `<td class="tok">${esc(c)}</td>` : `<td>${esc(c)}</td>`;
   const body = rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('\n');
-  const more = total > rows.length ? `<p class="muted">Showing ${rows.length} of ${total}; all are in <code>${esc(csv)}</code>.</p>` : '';
+  const more =
+    total > rows.length
+      ? `<p class="muted">Showing ${rows.length} of ${total}; all are in <code>${esc(csv)}</code>.</p>`
+      : '';
   return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>\n${body}\n</tbody></table>${more}`;
 }
 
@@ -74,7 +81,16 @@ const countBy = <T>(xs: readonly T[], key: (x: T) => string) => {
 
 /** "2026-12-06 05:51:07" on the site's clock; the zone is named once per table heading and in the header. */
 function localClock(tz: string): (iso: string | number | undefined) => string {
-  const f = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+  const f = new Intl.DateTimeFormat('en-CA', {
+    timeZone: tz,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  });
   return (iso) => {
     if (iso === undefined) return '';
     const ms = typeof iso === 'number' ? iso : Date.parse(iso);
@@ -88,7 +104,8 @@ function closers(lines: readonly AuditLine[]): Map<string, string> {
   for (const a of lines) {
     if (a.type !== 'grant.revoked' && a.type !== 'session.terminated') continue;
     const text = `${a.type === 'grant.revoked' ? 'revoked' : 'terminated'} by ${actorLabel(a.actor)}${a.data?.reason ? `: ${String(a.data.reason)}` : ''}`;
-    for (const id of [a.subject?.requestId, a.subject?.grantId, a.subject?.sessionId]) if (typeof id === 'string') out.set(id, text);
+    for (const id of [a.subject?.requestId, a.subject?.grantId, a.subject?.sessionId])
+      if (typeof id === 'string') out.set(id, text);
   }
   return out;
 }
@@ -119,7 +136,10 @@ ${kv([
   ['Exported by', r.exportedBy],
   ['Gateway version', r.version],
   ['Signing key (Ed25519)', r.keyId],
-  ['Site', r.site ? `${r.site.name} (${r.site.timezone})` : 'not known (exported from a storage folder without its config)'],
+  [
+    'Site',
+    r.site ? `${r.site.name} (${r.site.timezone})` : 'not known (exported from a storage folder without its config)',
+  ],
 ])}
 ${r.notes.length ? `<ul>${r.notes.map((n) => `<li class="warn">${esc(n)}</li>`).join('')}</ul>` : ''}
 <h3>Checking this pack</h3>
@@ -130,40 +150,93 @@ ${r.notes.length ? `<ul>${r.notes.map((n) => `<li class="warn">${esc(n)}</li>`).
   const access = `<h2>1. Remote and vendor access control</h2>
 <p class="area">Who asked for access to what, who approved it, and which sessions ran under each grant (requests.csv, sessions.csv).</p>
 ${kv([
-  ['Access requests', `${rows.requests.length} (${countBy(rows.requests, (x) => x.state).map(([k, n]) => `${k}: ${n}`).join(', ') || 'none'})`],
+  [
+    'Access requests',
+    `${rows.requests.length} (${
+      countBy(rows.requests, (x) => x.state)
+        .map(([k, n]) => `${k}: ${n}`)
+        .join(', ') || 'none'
+    })`,
+  ],
   ['Emergency requests', num(rows.requests.filter((x) => x.emergency).length)],
-  ['Recordings that hold keystrokes (what was typed, passwords included)', `${rows.sessions.filter(recordsKeystrokes).length} of ${rows.sessions.filter((x) => x.recording).length}`],
-  ['Sessions', `${rows.sessions.length} (${countBy(rows.sessions, (x) => `${x.protocol} via ${x.via}`).map(([k, n]) => `${k}: ${n}`).join(', ') || 'none'})`],
-  ['Vendor organisations', countBy(rows.sessions, (x) => rows.users.get(x.userId)?.org ?? '?').map(([k, n]) => `${k} (${n})`).join(', ') || 'none'],
+  [
+    'Recordings that hold keystrokes (what was typed, passwords included)',
+    `${rows.sessions.filter(recordsKeystrokes).length} of ${rows.sessions.filter((x) => x.recording).length}`,
+  ],
+  [
+    'Sessions',
+    `${rows.sessions.length} (${
+      countBy(rows.sessions, (x) => `${x.protocol} via ${x.via}`)
+        .map(([k, n]) => `${k}: ${n}`)
+        .join(', ') || 'none'
+    })`,
+  ],
+  [
+    'Vendor organisations',
+    countBy(rows.sessions, (x) => rows.users.get(x.userId)?.org ?? '?')
+      .map(([k, n]) => `${k} (${n})`)
+      .join(', ') || 'none',
+  ],
   ['Web logins / failed logins', `${c('auth.login')} / ${c('auth.login_failed')}`],
-  ['TOTP step-ups / failures / lockouts', `${c('stepup.succeeded')} / ${c('stepup.failed') + c('totp.failed')} / ${c('totp.locked')}`],
+  [
+    'TOTP step-ups / failures / lockouts',
+    `${c('stepup.succeeded')} / ${c('stepup.failed') + c('totp.failed')} / ${c('totp.locked')}`,
+  ],
   ['Refused connections / refused API calls', `${c('session.refused')} / ${c('access.denied')}`],
 ])}
 <h3>Requests</h3>
 ${zoneNote}
 ${table(
   ['Request', 'Created', 'Vendor', 'Target', 'Window', 'Purpose', 'State', 'Decisions'],
-  rows.requests.slice(0, REPORT_ROWS).map((x) => [
-    x.id, local(x.createdAt), `${name(x.userId)} (${rows.users.get(x.userId)?.org ?? ''})`, x.targetId,
-    `${local(x.startsAt)} – ${local(x.endsAt)}${x.emergency ? ' EMERGENCY' : ''}`, x.purpose, x.state,
-    [
-      ...x.decisions.map((d) => `${d.verdict === 'approve' ? 'approved' : 'denied'} by ${name(d.by)} at ${local(d.at)}${d.reason ? `: ${d.reason}` : ''}`),
-      ...(x.state === 'revoked' ? [closedBy.get(x.id) ?? (x.grantId && closedBy.get(x.grantId)) ?? `revoked${x.closedReason ? `: ${x.closedReason}` : ''}`] : []),
-      ...(x.state !== 'revoked' && x.closedReason ? [x.closedReason] : []),
-    ].join('; '),
-  ]),
-  rows.requests.length, 'access requests', 'requests.csv',
+  rows.requests
+    .slice(0, REPORT_ROWS)
+    .map((x) => [
+      x.id,
+      local(x.createdAt),
+      `${name(x.userId)} (${rows.users.get(x.userId)?.org ?? ''})`,
+      x.targetId,
+      `${local(x.startsAt)} – ${local(x.endsAt)}${x.emergency ? ' EMERGENCY' : ''}`,
+      x.purpose,
+      x.state,
+      [
+        ...x.decisions.map(
+          (d) =>
+            `${d.verdict === 'approve' ? 'approved' : 'denied'} by ${name(d.by)} at ${local(d.at)}${d.reason ? `: ${d.reason}` : ''}`,
+        ),
+        ...(x.state === 'revoked'
+          ? [
+              closedBy.get(x.id) ??
+                (x.grantId && closedBy.get(x.grantId)) ??
+                `revoked${x.closedReason ? `: ${x.closedReason}` : ''}`,
+            ]
+          : []),
+        ...(x.state !== 'revoked' && x.closedReason ? [x.closedReason] : []),
+      ].join('; '),
+    ]),
+  rows.requests.length,
+  'access requests',
+  'requests.csv',
 )}
 <h3>Sessions</h3>
 ${table(
   ['Session', 'Vendor', 'Target', 'Zone', 'Started', 'Ended', 'How it ended', 'Commands', 'Recording', 'Keystrokes'],
-  rows.sessions.slice(0, REPORT_ROWS).map((s) => [
-    s.id, name(s.userId), s.targetId, zoneOf.get(s.targetId), local(s.startedAt), s.endedAt ? local(s.endedAt) : 'live',
-    s.endReason === 'terminated' && closedBy.has(s.id) ? closedBy.get(s.id) : endReasonText(s.endReason),
-    rows.commandCounts.get(s.id)?.total ?? 0,
-    recordingState(s), s.recording ? (recordsKeystrokes(s) ? 'recorded' : 'not recorded') : '',
-  ]),
-  rows.sessions.length, 'sessions', 'sessions.csv',
+  rows.sessions
+    .slice(0, REPORT_ROWS)
+    .map((s) => [
+      s.id,
+      name(s.userId),
+      s.targetId,
+      zoneOf.get(s.targetId),
+      local(s.startedAt),
+      s.endedAt ? local(s.endedAt) : 'live',
+      s.endReason === 'terminated' && closedBy.has(s.id) ? closedBy.get(s.id) : endReasonText(s.endReason),
+      rows.commandCounts.get(s.id)?.total ?? 0,
+      recordingState(s),
+      s.recording ? (recordsKeystrokes(s) ? 'recorded' : 'not recorded') : '',
+    ]),
+  rows.sessions.length,
+  'sessions',
+  'sessions.csv',
 )}`;
 
   const types = Object.entries(slice.counts).sort((a, b) => a[0].localeCompare(b[0]));
@@ -176,7 +249,10 @@ ${kv([
   ['Signed checkpoint closing the file', slice.firstSeq === null ? '—' : checkpoint],
   ['Chain', 'every line re-hashed and linked when the pack was made; checkpoint signatures checked'],
   ['Audit log head at export', `seq ${slice.head.seq} ${slice.head.hash}`],
-  ['Reviews in the period (audit views / recording replays / packs exported)', `${c('audit.viewed')} / ${c('recording.viewed')} / ${c('evidence.exported')}`],
+  [
+    'Reviews in the period (audit views / recording replays / packs exported)',
+    `${c('audit.viewed')} / ${c('recording.viewed')} / ${c('evidence.exported')}`,
+  ],
 ])}
 ${table(['Event type', 'Records'], types, types.length, 'audit records', 'audit.jsonl')}`;
 
@@ -190,18 +266,40 @@ ${kv([
 ${table(
   ['Seq', 'At', 'Event', 'By', 'Session', 'Target', 'Detail'],
   r.alerts.sample.map((a) => [
-    a.seq, local(a.at), a.type, actorLabel(a.actor), a.subject?.sessionId, a.subject?.targetId,
+    a.seq,
+    local(a.at),
+    a.type,
+    actorLabel(a.actor),
+    a.subject?.sessionId,
+    a.subject?.targetId,
     [a.data?.text, a.data?.reason ?? a.data?.rule].filter((v) => v !== undefined).join(' — '),
   ]),
-  r.alerts.total, 'incidents', 'alerts.csv',
+  r.alerts.total,
+  'incidents',
+  'alerts.csv',
 )}`;
 
   const change = `<h2>4. Change control: commands and file transfers</h2>
 <p class="area">Every command captured on a target, with the rule verdict, and every file or clipboard content that crossed the gateway (commands.csv, audit.jsonl).</p>
 ${kv([
-  ['Commands captured', `${rows.commands.length} (${countBy(rows.commands, (x) => x.verdict).map(([k, n]) => `${k}: ${n}`).join(', ') || 'none'})`],
-  ['File and clipboard transfers / file changes (remove, rename, mkdir…)', `${r.transfers.total} / ${c('file.changed')}`],
-  ['Recordings', r.recordings.included ? `${r.recordings.count} included under recordings/` : 'not included (export with --with-recordings)'],
+  [
+    'Commands captured',
+    `${rows.commands.length} (${
+      countBy(rows.commands, (x) => x.verdict)
+        .map(([k, n]) => `${k}: ${n}`)
+        .join(', ') || 'none'
+    })`,
+  ],
+  [
+    'File and clipboard transfers / file changes (remove, rename, mkdir…)',
+    `${r.transfers.total} / ${c('file.changed')}`,
+  ],
+  [
+    'Recordings',
+    r.recordings.included
+      ? `${r.recordings.count} included under recordings/`
+      : 'not included (export with --with-recordings)',
+  ],
 ])}
 <h3>Commands</h3>
 ${table(
@@ -210,17 +308,28 @@ ${table(
     const s = sessionOf.get(x.sessionId);
     return [local(x.at), x.sessionId, s ? name(s.userId) : '', s?.targetId, x.verdict, x.text];
   }),
-  rows.commands.length, 'commands', 'commands.csv',
+  rows.commands.length,
+  'commands',
+  'commands.csv',
 )}
 <h3>File and clipboard transfers</h3>
 ${table(
   ['At', 'By', 'Session', 'Target', 'File', 'Direction', 'Bytes', 'SHA-256'],
   r.transfers.sample.map((a) => [
-    local(a.at), actorLabel(a.actor), a.subject?.sessionId, a.subject?.targetId,
-    a.type === 'clipboard.transferred' ? `(clipboard, ${String(a.data?.mimetype ?? '')})` : (a.data?.name ?? a.data?.path), a.data?.direction,
-    a.data?.size ?? a.data?.bytes, a.data?.sha256,
+    local(a.at),
+    actorLabel(a.actor),
+    a.subject?.sessionId,
+    a.subject?.targetId,
+    a.type === 'clipboard.transferred'
+      ? `(clipboard, ${String(a.data?.mimetype ?? '')})`
+      : (a.data?.name ?? a.data?.path),
+    a.data?.direction,
+    a.data?.size ?? a.data?.bytes,
+    a.data?.sha256,
   ]),
-  r.transfers.total, 'file and clipboard transfers', 'audit.jsonl',
+  r.transfers.total,
+  'file and clipboard transfers',
+  'audit.jsonl',
 )}
 ${r.plcSection ?? ''}`;
 
@@ -230,12 +339,20 @@ ${r.plcSection ?? ''}`;
 ${table(['Zone', 'Targets'], zones, zones.length, 'zones', 'targets.csv')}
 ${table(
   ['Target', 'Name', 'Zone', 'SL-T', 'Protocols', 'Approvers', 'Command mode'],
-  rows.targets.slice(0, REPORT_ROWS).map((t) => [
-    t.id, t.name ?? '', t.zone ?? '', t.securityLevel ?? '',
-    t.config ? [t.config.ssh && 'ssh', t.config.rdp && 'rdp'].filter(Boolean).join(' ') : '',
-    t.config?.approvers.join(', ') ?? '', t.config?.commands.mode ?? '',
-  ]),
-  rows.targets.length, 'targets', 'targets.csv',
+  rows.targets
+    .slice(0, REPORT_ROWS)
+    .map((t) => [
+      t.id,
+      t.name ?? '',
+      t.zone ?? '',
+      t.securityLevel ?? '',
+      t.config ? [t.config.ssh && 'ssh', t.config.rdp && 'rdp'].filter(Boolean).join(' ') : '',
+      t.config?.approvers.join(', ') ?? '',
+      t.config?.commands.mode ?? '',
+    ]),
+  rows.targets.length,
+  'targets',
+  'targets.csv',
 )}`;
 
   const title = `Gatehouse evidence ${new Date(period.fromMs).toISOString()} – ${new Date(period.toMs).toISOString()}`;

@@ -27,7 +27,10 @@ export interface PeriodRows {
 }
 
 const t = (iso: string | undefined) => (iso === undefined ? Number.NaN : Date.parse(iso));
-const byTime = <T>(key: (x: T) => string) => (a: T, b: T) => key(a).localeCompare(key(b));
+const byTime =
+  <T>(key: (x: T) => string) =>
+  (a: T, b: T) =>
+    key(a).localeCompare(key(b));
 
 /**
  * Requests that existed in the period and were touched or had their window open in it; sessions that
@@ -61,7 +64,11 @@ export function selectRows(
 }
 
 /** The inventory from the config, or (no config) every target id the state or the log names. */
-export function inventoryOf(db: Readonly<DbData>, configured: readonly TargetConfig[] | undefined, logged: Iterable<string> = []): InventoryTarget[] {
+export function inventoryOf(
+  db: Readonly<DbData>,
+  configured: readonly TargetConfig[] | undefined,
+  logged: Iterable<string> = [],
+): InventoryTarget[] {
   if (configured)
     return configured.map((c) => ({ id: c.id, name: c.name, zone: c.zone, securityLevel: c.securityLevel, config: c }));
   const ids = new Set<string>(logged);
@@ -76,26 +83,81 @@ const userCells = (users: ReadonlyMap<string, User>, id: string): Cell[] => {
 };
 
 export const REQUEST_COLUMNS = [
-  'request_id', 'created_at', 'user_id', 'user_name', 'user_email', 'org', 'target_id', 'protocol',
-  'window_start', 'window_end', 'duration_minutes', 'purpose', 'ticket', 'emergency', 'emergency_reason',
-  'state', 'approvals_required', 'decisions', 'grant_id', 'closed_reason', 'updated_at',
+  'request_id',
+  'created_at',
+  'user_id',
+  'user_name',
+  'user_email',
+  'org',
+  'target_id',
+  'protocol',
+  'window_start',
+  'window_end',
+  'duration_minutes',
+  'purpose',
+  'ticket',
+  'emergency',
+  'emergency_reason',
+  'state',
+  'approvals_required',
+  'decisions',
+  'grant_id',
+  'closed_reason',
+  'updated_at',
 ] as const;
 
 export function requestCells(rows: PeriodRows) {
   return (r: AccessRequest): Cell[] => [
-    r.id, r.createdAt, ...userCells(rows.users, r.userId), r.targetId, r.protocol, r.startsAt, r.endsAt,
-    r.durationMinutes, r.purpose, r.ticket, r.emergency, r.emergencyReason, r.state, r.approvalsRequired,
+    r.id,
+    r.createdAt,
+    ...userCells(rows.users, r.userId),
+    r.targetId,
+    r.protocol,
+    r.startsAt,
+    r.endsAt,
+    r.durationMinutes,
+    r.purpose,
+    r.ticket,
+    r.emergency,
+    r.emergencyReason,
+    r.state,
+    r.approvalsRequired,
     r.decisions
-      .map((d) => `${d.verdict} by ${rows.users.get(d.by)?.name ?? d.by} (${d.by}) at ${d.at}${d.reason ? `: ${d.reason}` : ''}`)
+      .map(
+        (d) =>
+          `${d.verdict} by ${rows.users.get(d.by)?.name ?? d.by} (${d.by}) at ${d.at}${d.reason ? `: ${d.reason}` : ''}`,
+      )
       .join('; '),
-    r.grantId, r.closedReason, r.updatedAt,
+    r.grantId,
+    r.closedReason,
+    r.updatedAt,
   ];
 }
 
 export const SESSION_COLUMNS = [
-  'session_id', 'started_at', 'ended_at', 'end_reason', 'user_id', 'user_name', 'user_email', 'org',
-  'target_id', 'zone', 'protocol', 'via', 'source_ip', 'request_id', 'grant_id', 'commands', 'commands_alerted',
-  'commands_blocked', 'recording_state', 'recording_path', 'recording_sha256', 'recording_bytes', 'recording_in_pack',
+  'session_id',
+  'started_at',
+  'ended_at',
+  'end_reason',
+  'user_id',
+  'user_name',
+  'user_email',
+  'org',
+  'target_id',
+  'zone',
+  'protocol',
+  'via',
+  'source_ip',
+  'request_id',
+  'grant_id',
+  'commands',
+  'commands_alerted',
+  'commands_blocked',
+  'recording_state',
+  'recording_path',
+  'recording_sha256',
+  'recording_bytes',
+  'recording_in_pack',
   'recording_keystrokes',
 ] as const;
 
@@ -104,64 +166,160 @@ export function sessionCells(rows: PeriodRows, inPack: ReadonlyMap<string, strin
   return (s: SessionRecord): Cell[] => {
     const n = rows.commandCounts.get(s.id);
     return [
-      s.id, s.startedAt, s.endedAt, s.endReason, ...userCells(rows.users, s.userId), s.targetId, zones.get(s.targetId),
-      s.protocol, s.via, s.sourceIp, s.requestId, s.grantId, n?.total ?? 0, n?.alerted ?? 0, n?.blocked ?? 0,
-      recordingState(s), s.recording?.path, s.recording?.sha256, s.recording?.bytes, inPack.get(s.id),
+      s.id,
+      s.startedAt,
+      s.endedAt,
+      s.endReason,
+      ...userCells(rows.users, s.userId),
+      s.targetId,
+      zones.get(s.targetId),
+      s.protocol,
+      s.via,
+      s.sourceIp,
+      s.requestId,
+      s.grantId,
+      n?.total ?? 0,
+      n?.alerted ?? 0,
+      n?.blocked ?? 0,
+      recordingState(s),
+      s.recording?.path,
+      s.recording?.sha256,
+      s.recording?.bytes,
+      inPack.get(s.id),
       s.recording ? (recordsKeystrokes(s) ? 'yes' : 'no') : '',
     ];
   };
 }
 
 export const COMMAND_COLUMNS = [
-  'command_id', 'at', 'session_id', 'user_id', 'user_name', 'target_id', 'verdict', 'rule', 'command',
+  'command_id',
+  'at',
+  'session_id',
+  'user_id',
+  'user_name',
+  'target_id',
+  'verdict',
+  'rule',
+  'command',
 ] as const;
 
 export function commandCells(rows: PeriodRows, allSessions: readonly SessionRecord[]) {
   const sessions = new Map(allSessions.map((s) => [s.id, s]));
   return (c: CommandRecord): Cell[] => {
     const s = sessions.get(c.sessionId);
-    return [c.id, c.at, c.sessionId, s?.userId, s ? rows.users.get(s.userId)?.name : undefined, s?.targetId, c.verdict, c.rule, c.text];
+    return [
+      c.id,
+      c.at,
+      c.sessionId,
+      s?.userId,
+      s ? rows.users.get(s.userId)?.name : undefined,
+      s?.targetId,
+      c.verdict,
+      c.rule,
+      c.text,
+    ];
   };
 }
 
 export const TARGET_COLUMNS = [
-  'target_id', 'name', 'zone', 'security_level', 'protocols', 'ssh_address', 'rdp_address', 'approver_groups',
-  'approvals_required', 'max_duration_minutes', 'maintenance_windows', 'command_mode', 'command_rules',
-  'file_transfer', 'forwarding', 'source',
+  'target_id',
+  'name',
+  'zone',
+  'security_level',
+  'protocols',
+  'ssh_address',
+  'rdp_address',
+  'approver_groups',
+  'approvals_required',
+  'max_duration_minutes',
+  'maintenance_windows',
+  'command_mode',
+  'command_rules',
+  'file_transfer',
+  'forwarding',
+  'source',
 ] as const;
 
 export function targetCells(x: InventoryTarget): Cell[] {
   const c = x.config;
-  if (!c) return [x.id, x.name, x.zone, x.securityLevel, '', '', '', '', '', '', '', '', '', '', '', 'state/audit log (no config given)'];
-  const windows = c.maintenanceWindows === undefined
-    ? 'always'
-    : c.maintenanceWindows.map((w) => `${w.days.join(',')} ${w.from}-${w.to}`).join('; ') || 'none (emergency only)';
+  if (!c)
+    return [
+      x.id,
+      x.name,
+      x.zone,
+      x.securityLevel,
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      'state/audit log (no config given)',
+    ];
+  const windows =
+    c.maintenanceWindows === undefined
+      ? 'always'
+      : c.maintenanceWindows.map((w) => `${w.days.join(',')} ${w.from}-${w.to}`).join('; ') || 'none (emergency only)';
   return [
-    c.id, c.name, c.zone, c.securityLevel, [c.ssh && 'ssh', c.rdp && 'rdp'].filter(Boolean).join(' '),
-    c.ssh ? `${c.ssh.host}:${c.ssh.port}` : '', c.rdp ? `${c.rdp.host}:${c.rdp.port}` : '', c.approvers.join(' '),
-    c.approvalsRequired, c.maxDurationMinutes, windows, c.commands.mode, c.commands.rules.length, c.fileTransfer,
-    c.forwarding.join(' '), 'config',
+    c.id,
+    c.name,
+    c.zone,
+    c.securityLevel,
+    [c.ssh && 'ssh', c.rdp && 'rdp'].filter(Boolean).join(' '),
+    c.ssh ? `${c.ssh.host}:${c.ssh.port}` : '',
+    c.rdp ? `${c.rdp.host}:${c.rdp.port}` : '',
+    c.approvers.join(' '),
+    c.approvalsRequired,
+    c.maxDurationMinutes,
+    windows,
+    c.commands.mode,
+    c.commands.rules.length,
+    c.fileTransfer,
+    c.forwarding.join(' '),
+    'config',
   ];
 }
 
 /** The audit events that are incidents: alerts and blocks, and supervisors cutting access. */
 export const ALERT_TYPES: ReadonlySet<string> = new Set([
-  'command.alerted', 'command.blocked', 'session.terminated', 'grant.revoked', 'hostkey.mismatch', 'recording.failed', 'session.ended',
+  'command.alerted',
+  'command.blocked',
+  'session.terminated',
+  'grant.revoked',
+  'hostkey.mismatch',
+  'recording.failed',
+  'session.ended',
 ]);
 /** session.ended is an incident only when someone or something cut it off. */
 const CUT_OFF = new Set(['revoked', 'terminated', 'recording_failed']);
-export const isAlert = (a: AuditLine): boolean =>
-  a.type !== 'session.ended' || CUT_OFF.has(String(a.data?.reason));
+export const isAlert = (a: AuditLine): boolean => a.type !== 'session.ended' || CUT_OFF.has(String(a.data?.reason));
 
 export const ALERT_COLUMNS = [
-  'audit_seq', 'at', 'type', 'actor', 'user_id', 'session_id', 'target_id', 'request_id', 'grant_id', 'verdict',
-  'rule', 'reason', 'detail',
+  'audit_seq',
+  'at',
+  'type',
+  'actor',
+  'user_id',
+  'session_id',
+  'target_id',
+  'request_id',
+  'grant_id',
+  'verdict',
+  'rule',
+  'reason',
+  'detail',
 ] as const;
 
 const str = (v: unknown) => (v === undefined || v === null ? undefined : typeof v === 'string' ? v : JSON.stringify(v));
 
 export function actorLabel(a: Record<string, unknown>): string {
-  if (a.kind === 'user') return [a.name, a.email ? `<${String(a.email)}>` : undefined, `(${String(a.id)})`].filter(Boolean).join(' ');
+  if (a.kind === 'user')
+    return [a.name, a.email ? `<${String(a.email)}>` : undefined, `(${String(a.id)})`].filter(Boolean).join(' ');
   if (a.kind === 'system') return `system:${String(a.id)}`;
   return `anonymous${a.ip ? ` from ${String(a.ip)}` : ''}`;
 }
@@ -170,7 +328,18 @@ export function alertCells(a: AuditLine): Cell[] {
   const s = a.subject ?? {};
   const d = a.data ?? {};
   return [
-    a.seq, a.at, a.type, actorLabel(a.actor), str(s.userId), str(s.sessionId), str(s.targetId), str(s.requestId),
-    str(s.grantId), str(d.verdict), str(d.rule), str(d.reason ?? d.error ?? d.code), str(d.text ?? d.message),
+    a.seq,
+    a.at,
+    a.type,
+    actorLabel(a.actor),
+    str(s.userId),
+    str(s.sessionId),
+    str(s.targetId),
+    str(s.requestId),
+    str(s.grantId),
+    str(d.verdict),
+    str(d.rule),
+    str(d.reason ?? d.error ?? d.code),
+    str(d.text ?? d.message),
   ];
 }

@@ -7,7 +7,16 @@ import { keyIdOf, type VerifyKey, verifySignature } from '../audit/signing.js';
 import { signatureCheck } from '../audit/verify-file.js';
 import { ChainVerifier } from '../core/audit-chain.js';
 import { LineSplitter } from './lines.js';
-import { AUDIT_FILE, type Manifest, MANIFEST, type ManifestFile, PACK_FORMAT, PUBLIC_KEY, REQUIRED_FILES, SIGNATURE } from './manifest.js';
+import {
+  AUDIT_FILE,
+  type Manifest,
+  MANIFEST,
+  type ManifestFile,
+  PACK_FORMAT,
+  PUBLIC_KEY,
+  REQUIRED_FILES,
+  SIGNATURE,
+} from './manifest.js';
 
 export interface PackSummary {
   keyId: string;
@@ -73,7 +82,8 @@ function ed25519(pem: string, what: string): KeyObject {
 }
 
 async function readSmall(zip: ZipFile, entry: Entry, limit: number): Promise<Buffer> {
-  if (entry.uncompressedSize > limit) problem(`${entry.fileName} is implausibly large (${entry.uncompressedSize} bytes)`);
+  if (entry.uncompressedSize > limit)
+    problem(`${entry.fileName} is implausibly large (${entry.uncompressedSize} bytes)`);
   const chunks: Buffer[] = [];
   for await (const c of (await zip.openReadStreamPromise(entry)) as AsyncIterable<Buffer>) chunks.push(c);
   return Buffer.concat(chunks);
@@ -103,7 +113,9 @@ async function check(zip: ZipFile, pinned: KeyObject | undefined): Promise<PackS
   if (!crypto.verify(null, manifestBytes, key, sig)) {
     if (pinned && includedId !== keyId && crypto.verify(null, manifestBytes, included, sig))
       problem(`the pack is signed by key ${includedId}, not by the pinned key ${keyId}`);
-    problem(`${SIGNATURE} does not verify over ${MANIFEST} with key ${keyId}: the manifest was modified or signed by another key`);
+    problem(
+      `${SIGNATURE} does not verify over ${MANIFEST} with key ${keyId}: the manifest was modified or signed by another key`,
+    );
   }
   if (pinned && includedId !== keyId) problem(`${PUBLIC_KEY} (key ${includedId}) is not the pinned key ${keyId}`);
 
@@ -115,7 +127,8 @@ async function check(zip: ZipFile, pinned: KeyObject | undefined): Promise<PackS
     return problem(`${MANIFEST} is not valid JSON`);
   }
   if (m?.format !== PACK_FORMAT) problem(`${MANIFEST} is not a ${PACK_FORMAT} manifest (format ${String(m?.format)})`);
-  if (m.key?.keyId !== keyId) problem(`${MANIFEST} names key ${String(m.key?.keyId)}, but it is signed by key ${keyId}`);
+  if (m.key?.keyId !== keyId)
+    problem(`${MANIFEST} names key ${String(m.key?.keyId)}, but it is signed by key ${keyId}`);
   if (!Array.isArray(m.files)) problem(`${MANIFEST} has no file list`);
   const listed = new Map<string, ManifestFile>();
   for (const f of m.files) {
@@ -130,7 +143,8 @@ async function check(zip: ZipFile, pinned: KeyObject | undefined): Promise<PackS
   for (const name of entries.keys())
     if (name !== MANIFEST && name !== SIGNATURE && !listed.has(name))
       problem(`${name} is in the pack but not in the manifest (a file was added)`);
-  for (const name of listed.keys()) if (!entries.has(name)) problem(`${name} is listed in the manifest but missing from the pack`);
+  for (const name of listed.keys())
+    if (!entries.has(name)) problem(`${name} is listed in the manifest but missing from the pack`);
 
   // 4. Every file's size and SHA-256; the audit chain while its bytes go by.
   let total = 0;
@@ -139,7 +153,8 @@ async function check(zip: ZipFile, pinned: KeyObject | undefined): Promise<PackS
     const entry = entries.get(f.path)!;
     if (entry.uncompressedSize !== f.bytes)
       problem(`${f.path} is ${entry.uncompressedSize} bytes, the manifest says ${f.bytes} (the file was modified)`);
-    const chain = f.path === AUDIT_FILE ? (audit = new AuditCheck(m, { publicKey: key, publicKeyPem: '', keyId })) : undefined;
+    const chain =
+      f.path === AUDIT_FILE ? (audit = new AuditCheck(m, { publicKey: key, publicKeyPem: '', keyId })) : undefined;
     const hash = crypto.createHash('sha256');
     let bytes = 0;
     let stream: Readable;
@@ -162,7 +177,9 @@ async function check(zip: ZipFile, pinned: KeyObject | undefined): Promise<PackS
     if (bytes !== f.bytes || sha256 !== f.sha256)
       problem(`${f.path} was modified: its SHA-256 is ${sha256}, the manifest says ${f.sha256}`);
     if (f.sealedSha256 !== undefined && f.sealedSha256 !== sha256)
-      problem(`${f.path} does not match the SHA-256 sealed when session ${String(f.sessionId)} ended: the recording was altered after sealing`);
+      problem(
+        `${f.path} does not match the SHA-256 sealed when session ${String(f.sessionId)} ended: the recording was altered after sealing`,
+      );
     chain?.end();
     total += bytes;
   }
@@ -198,7 +215,10 @@ class AuditCheck {
   ) {
     const a = m.audit;
     if (!a || typeof a !== 'object') problem(`${MANIFEST} has no audit section`);
-    this.v = new ChainVerifier({ checkSignature: signatureCheck(key), checkpointEvery: Number(a.checkpointEvery) || undefined });
+    this.v = new ChainVerifier({
+      checkSignature: signatureCheck(key),
+      checkpointEvery: Number(a.checkpointEvery) || undefined,
+    });
     if (a.firstSeq !== null) {
       if (!Number.isSafeInteger(a.firstSeq) || a.firstSeq < 1 || !HEX64.test(String(a.prev)))
         problem(`${MANIFEST} states no valid first seq and prev for ${AUDIT_FILE}`);
@@ -228,7 +248,9 @@ class AuditCheck {
       return;
     }
     if (lastSeq !== a.lastSeq)
-      problem(`${AUDIT_FILE} ends at seq ${String(lastSeq)}, the manifest says ${String(a.lastSeq)} (records were cut off)`);
+      problem(
+        `${AUDIT_FILE} ends at seq ${String(lastSeq)}, the manifest says ${String(a.lastSeq)} (records were cut off)`,
+      );
     if (a.checkpoint) {
       const c = a.checkpoint;
       if (this.v.lastCheckpoint.seq !== c.seq || this.v.lastCheckpoint.hash !== c.hash)

@@ -55,7 +55,11 @@ function skipCodepoints(s: string, from: number, count: number): number {
 }
 
 export type ParseResult =
-  | { ok: true; instructions: Instruction[]; /** UTF-16 units of `text` the complete instructions span. */ consumed: number }
+  | {
+      ok: true;
+      instructions: Instruction[];
+      /** UTF-16 units of `text` the complete instructions span. */ consumed: number;
+    }
   | { ok: false; error: string };
 
 /**

@@ -44,7 +44,11 @@ export function auditRefusals(opts: RefusalAuditOptions): RefusalHook {
     suppressed.clear();
     for (const [ip, n] of pending) {
       await opts.audit
-        .append({ type: 'access.denied', actor: { kind: 'anonymous', ip }, data: { code: 'refusals_suppressed', ip, suppressed: n } })
+        .append({
+          type: 'access.denied',
+          actor: { kind: 'anonymous', ip },
+          data: { code: 'refusals_suppressed', ip, suppressed: n },
+        })
         .catch((e: unknown) => opts.logger.error({ err: e, ip, suppressed: n }, 'could not audit suppressed refusals'));
     }
   };

@@ -63,7 +63,8 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
     storageFaults(failing) {
-      for (const file of new Set([...STORAGE_FILES, ...failing])) storageFault.set({ file }, failing.includes(file) ? 1 : 0);
+      for (const file of new Set([...STORAGE_FILES, ...failing]))
+        storageFault.set({ file }, failing.includes(file) ? 1 : 0);
     },
   };
 }
@@ -73,8 +74,7 @@ export function measureRequests(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const end = metrics.httpDuration.startTimer();
     res.on('finish', () => {
-      const route =
-        (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? 'unmatched' : 'static');
+      const route = (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? 'unmatched' : 'static');
       const base = req.baseUrl ?? '';
       metrics.httpRequests.inc({ method: req.method, route: base + route, status: String(res.statusCode) });
       end({ method: req.method, route: base + route });

@@ -31,7 +31,10 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
  * (TLS in front of the gateway) connects from loopback on behalf of anyone, and says so in these headers.
  */
 export const isLoopback = (req: Request): boolean =>
-  LOOPBACK.has(req.socket.remoteAddress ?? '') && req.headers.forwarded === undefined && req.headers['x-forwarded-for'] === undefined && req.headers['x-real-ip'] === undefined;
+  LOOPBACK.has(req.socket.remoteAddress ?? '') &&
+  req.headers.forwarded === undefined &&
+  req.headers['x-forwarded-for'] === undefined &&
+  req.headers['x-real-ip'] === undefined;
 
 export function createHttpApp(deps: HttpDeps): Express {
   const app = express();
@@ -80,8 +83,7 @@ export function createHttpApp(deps: HttpDeps): Express {
   app.get('/metrics', async (req, res, next) => {
     try {
       // Thrown, not answered here, so the refusal is audited like every other.
-      if (!isLoopback(req) && !deps.isAdmin?.(req))
-        throw denied('forbidden', 'metrics are for loopback or admins');
+      if (!isLoopback(req) && !deps.isAdmin?.(req)) throw denied('forbidden', 'metrics are for loopback or admins');
       res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
     } catch (err) {
       next(err);
@@ -131,7 +133,10 @@ export async function startHttpServer(app: Express, listen: string, limits: Http
   const headersTimeout = limits.headersTimeoutMs ?? 10_000;
   const requestTimeout = Math.max(limits.requestTimeoutMs ?? 30_000, headersTimeout);
   // Why a short check interval: Node looks for overdue requests only this often (30 s by default).
-  const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) }, app);
+  const server = createServer(
+    { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) },
+    app,
+  );
   const perIp = limits.maxConnectionsPerIp ?? 64;
   const sockets = new Set<Socket>();
   const bySource = new Map<string, number>();

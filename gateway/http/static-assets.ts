@@ -28,7 +28,9 @@ export function pickEncoding(header: string | undefined): (typeof ENCODINGS)[num
     const [name, ...params] = part.trim().toLowerCase().split(';');
     if (!name) continue;
     // RFC 9110 weights (0 to 1, three decimals); anything else counts as no weight.
-    const weight = params.map((p) => /^\s*q\s*=\s*(0(?:\.\d{0,3})?|1(?:\.0{0,3})?)\s*$/.exec(p)?.[1]).find((v) => v !== undefined);
+    const weight = params
+      .map((p) => /^\s*q\s*=\s*(0(?:\.\d{0,3})?|1(?:\.0{0,3})?)\s*$/.exec(p)?.[1])
+      .find((v) => v !== undefined);
     q.set(name, weight === undefined ? 1 : Number(weight));
   }
   const qOf = (token: string) => q.get(token) ?? q.get('*') ?? 0;
@@ -41,10 +43,19 @@ export function pickEncoding(header: string | undefined): (typeof ENCODINGS)[num
 export function staticAssets(root: string): RequestHandler {
   const setHeaders = (res: Response, file: string) => {
     const rel = relative(root, file);
-    res.setHeader('Cache-Control', rel.startsWith(`assets${sep}`) ? IMMUTABLE : rel === 'index.html' ? 'no-store' : SHORT);
+    res.setHeader(
+      'Cache-Control',
+      rel.startsWith(`assets${sep}`) ? IMMUTABLE : rel === 'index.html' ? 'no-store' : SHORT,
+    );
   };
   // ETag, Last-Modified, conditional GETs and ranges as express.static gives them, for both identity and encoded files.
-  const serve = express.static(root, { index: false, redirect: false, fallthrough: true, cacheControl: false, setHeaders });
+  const serve = express.static(root, {
+    index: false,
+    redirect: false,
+    fallthrough: true,
+    cacheControl: false,
+    setHeaders,
+  });
 
   return (req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();

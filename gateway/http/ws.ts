@@ -106,7 +106,9 @@ export function attachWebSockets(server: Server, o: WsOptions): WebSocketDoor {
       await o.onRefusal?.(err, shaped as unknown as Parameters<RefusalHook>[1]).catch(() => undefined);
       if (!sameOrigin) {
         const body = JSON.stringify({ error: { code: err.code, message: err.message } });
-        socket.end(`HTTP/1.1 ${status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        socket.end(
+          `HTTP/1.1 ${status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => {

@@ -62,7 +62,11 @@ export async function* linesBackward(path: string): AsyncGenerator<Buffer> {
         end = nl;
       }
       // Note Buffer#lastIndexOf reads a negative offset from the end, so end === 0 is checked first.
-      for (let nl = end > 0 ? chunk.lastIndexOf(10, end - 1) : -1; nl >= 0; nl = end > 0 ? chunk.lastIndexOf(10, end - 1) : -1) {
+      for (
+        let nl = end > 0 ? chunk.lastIndexOf(10, end - 1) : -1;
+        nl >= 0;
+        nl = end > 0 ? chunk.lastIndexOf(10, end - 1) : -1
+      ) {
         if (end > nl + 1) yield chunk.subarray(nl + 1, end);
         end = nl;
       }

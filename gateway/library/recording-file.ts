@@ -25,7 +25,10 @@ const inside = (root: string, p: string) => {
  * `<storage>/sessions` and be named after the session itself: a store entry pointing elsewhere (a bug,
  * an edited db.json) never turns into a file read.
  */
-export function storedRecordingPath(storageDir: string, s: Pick<SessionRecord, 'id' | 'recording'>): string | undefined {
+export function storedRecordingPath(
+  storageDir: string,
+  s: Pick<SessionRecord, 'id' | 'recording'>,
+): string | undefined {
   const rel = s.recording?.path;
   if (!rel || !SESSION_ID_PATTERN.test(s.id)) return undefined;
   const abs = resolve(storageDir, rel);
@@ -39,7 +42,10 @@ export function storedRecordingPath(storageDir: string, s: Pick<SessionRecord, '
  * then checked to be under the real sessions folder, so a symlinked directory cannot lead out either.
  * Missing or refused → 404 `recording_missing` (the caller has already been allowed to see the session).
  */
-export async function openRecording(storageDir: string, s: Pick<SessionRecord, 'id' | 'recording'>): Promise<OpenRecording> {
+export async function openRecording(
+  storageDir: string,
+  s: Pick<SessionRecord, 'id' | 'recording'>,
+): Promise<OpenRecording> {
   const missing = () => notFound('recording_missing', 'this session has no recording on disk');
   const path = storedRecordingPath(storageDir, s);
   if (!path) throw missing();
@@ -93,7 +99,11 @@ export class IntegrityChecker {
 
   async check(s: SessionRecord): Promise<Integrity> {
     const sealed = s.recording?.sha256 ?? null;
-    const base = { sealedSha256: sealed, sealedBytes: s.recording?.bytes ?? null, checkedAt: new Date(this.now()).toISOString() };
+    const base = {
+      sealedSha256: sealed,
+      sealedBytes: s.recording?.bytes ?? null,
+      checkedAt: new Date(this.now()).toISOString(),
+    };
     let rec: OpenRecording;
     try {
       rec = await openRecording(this.storageDir, s);

@@ -98,7 +98,10 @@ function person(users: ReadonlyMap<string, User>, id: string): PersonView {
 class Index {
   readonly users: ReadonlyMap<string, User>;
   private counts: Map<string, SessionView['commands']> | undefined;
-  constructor(data: Readonly<DbData>, private readonly commands: readonly CommandRecord[]) {
+  constructor(
+    data: Readonly<DbData>,
+    private readonly commands: readonly CommandRecord[],
+  ) {
     this.users = new Map(data.users.map((u) => [u.id, u]));
   }
   commandCounts(id: string): SessionView['commands'] {
@@ -144,7 +147,12 @@ function view(s: SessionRecord, ctx: LibraryContext, idx: Index): SessionView {
     via: s.via,
     live,
     vendor: person(idx.users, s.userId),
-    target: { id: s.targetId, name: t?.name ?? s.targetId, zone: t?.zone ?? null, securityLevel: t?.securityLevel ?? null },
+    target: {
+      id: s.targetId,
+      name: t?.name ?? s.targetId,
+      zone: t?.zone ?? null,
+      securityLevel: t?.securityLevel ?? null,
+    },
     grantId: s.grantId,
     requestId: s.requestId,
     startedAt: s.startedAt,
@@ -200,7 +208,9 @@ export function sessionDetail(data: Readonly<DbData>, ctx: LibraryContext, s: Se
   const r = data.requests.find((x) => x.id === s.requestId);
   return {
     ...view(s, ctx, new Index(data, ctx.commands)),
-    request: r ? { id: r.id, purpose: r.purpose, ticket: r.ticket ?? null, startsAt: r.startsAt, endsAt: r.endsAt } : null,
+    request: r
+      ? { id: r.id, purpose: r.purpose, ticket: r.ticket ?? null, startsAt: r.startsAt, endsAt: r.endsAt }
+      : null,
   };
 }
 

@@ -7,14 +7,7 @@ import { connect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 
 export type RdpProbeErrorCode =
-  | 'refused'
-  | 'unreachable'
-  | 'timeout'
-  | 'closed'
-  | 'not_rdp'
-  | 'neg_failure'
-  | 'legacy_security'
-  | 'tls_failed';
+  'refused' | 'unreachable' | 'timeout' | 'closed' | 'not_rdp' | 'neg_failure' | 'legacy_security' | 'tls_failed';
 
 export class RdpProbeError extends Error {
   constructor(
@@ -84,8 +77,7 @@ export function printable(s: string, max = 200): string {
 
 const glimpse = (b: Buffer) => printable(b.subarray(0, 24).toString('latin1'), 40);
 
-const legacyAdvice =
-  'legacy "rdp" security has no certificate to pin; configure the server for security nla or tls';
+const legacyAdvice = 'legacy "rdp" security has no certificate to pin; configure the server for security nla or tls';
 
 /** The protocol the Connection Confirm selects, or the RdpProbeError it amounts to. */
 export function parseConfirm(b: Buffer): 'tls' | 'nla' | RdpProbeError {
@@ -171,7 +163,11 @@ export function probeRdpCertificate(host: string, port: number, opts: ProbeOptio
     );
 
     socket.on('error', (err: NodeJS.ErrnoException) =>
-      finish(tls ? new RdpProbeError('tls_failed', `TLS handshake failed: ${printable(err.message)}`, { cause: err }) : socketProblem(err, host)),
+      finish(
+        tls
+          ? new RdpProbeError('tls_failed', `TLS handshake failed: ${printable(err.message)}`, { cause: err })
+          : socketProblem(err, host),
+      ),
     );
     socket.on('close', () =>
       finish(
@@ -192,11 +188,18 @@ export function probeRdpCertificate(host: string, port: number, opts: ProbeOptio
       got += chunk.length;
       const head = Buffer.concat(chunks);
       if (head[0] !== 3 || (got >= 2 && head[1] !== 0))
-        return finish(new RdpProbeError('not_rdp', `not an RDP server: the answer is not a TPKT header ("${glimpse(head)}")`));
+        return finish(
+          new RdpProbeError('not_rdp', `not an RDP server: the answer is not a TPKT header ("${glimpse(head)}")`),
+        );
       if (got < 4) return;
       const length = head.readUInt16BE(2);
       if (length < 11 || length > MAX_CONFIRM)
-        return finish(new RdpProbeError('not_rdp', `not an RDP server: TPKT length ${length} does not fit a Connection Confirm (11..${MAX_CONFIRM})`));
+        return finish(
+          new RdpProbeError(
+            'not_rdp',
+            `not an RDP server: TPKT length ${length} does not fit a Connection Confirm (11..${MAX_CONFIRM})`,
+          ),
+        );
       if (got < length) return;
       const selected = parseConfirm(head.subarray(0, length));
       if (selected instanceof RdpProbeError) return finish(selected);
@@ -222,7 +225,8 @@ export function probeRdpCertificate(host: string, port: number, opts: ProbeOptio
       );
       tls.once('secureConnect', () => {
         const x509 = tls!.getPeerX509Certificate();
-        if (!x509) return finish(new RdpProbeError('tls_failed', 'TLS handshake failed: the server sent no certificate'));
+        if (!x509)
+          return finish(new RdpProbeError('tls_failed', 'TLS handshake failed: the server sent no certificate'));
         try {
           finish(describeCertificate(x509, protocol));
         } catch (err) {

@@ -9,7 +9,13 @@ import { type ConnectProof, requireProof } from '../admission/connect.js';
 import { describeEnd, type GuacdEnd, GuacdError, type GuacdLink } from './guacd.js';
 import { certCheckOf, GUAC_STATUS, meaningOfGuacdError } from './guacd-status.js';
 import { type ClientSize, mustUnderstand, vendorParams } from './params.js';
-import { type GuacRecordingPlace, hashRecording, placeRecording, settleRecording, waitForRecording } from './recording.js';
+import {
+  type GuacRecordingPlace,
+  hashRecording,
+  placeRecording,
+  settleRecording,
+  waitForRecording,
+} from './recording.js';
 import { allowedFromBrowser, gatehouseInstruction, type Relay, startRelay } from './relay.js';
 import { encodeInstruction, firstFrameStep, type Instruction } from '../guac/wire.js';
 import type { WebSocket } from 'ws';
@@ -102,7 +108,15 @@ export class DesktopSession {
   private readonly files = new GuacFileAudit({
     file: (t) => this.auditTransfer('file.transferred', { ...t }),
     clipboard: (t) => this.auditTransfer('clipboard.transferred', { ...t }),
-    overflow: () => detach(this.close('error', `more than ${MAX_OPEN_STREAMS} file transfers at once cannot be audited; the session is closed`), this.o.deps.logger, 'could not close an RDP session'),
+    overflow: () =>
+      detach(
+        this.close(
+          'error',
+          `more than ${MAX_OPEN_STREAMS} file transfers at once cannot be audited; the session is closed`,
+        ),
+        this.o.deps.logger,
+        'could not close an RDP session',
+      ),
   });
 
   private fileWrites: Promise<void> = Promise.resolve();
@@ -124,7 +138,13 @@ export class DesktopSession {
 
   get subject() {
     const a = this.o.admission;
-    return { sessionId: this.id, grantId: a.request.grantId, requestId: a.request.id, userId: a.user.id, targetId: a.target.id };
+    return {
+      sessionId: this.id,
+      grantId: a.request.grantId,
+      requestId: a.request.id,
+      userId: a.user.id,
+      targetId: a.target.id,
+    };
   }
 
   /** Records and registers the session, then connects guacd to the target and relays. Never throws. */
@@ -148,7 +168,12 @@ export class DesktopSession {
       };
       await deps.store.update((d, audit) => {
         d.sessions.push(record);
-        audit.record({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: 'rdp', size: this.o.size, guacd: `${deps.config.guacd.host}:${deps.config.guacd.port}` } });
+        audit.record({
+          type: 'session.started',
+          actor: this.actor,
+          subject: this.subject,
+          data: { via: 'rdp', size: this.o.size, guacd: `${deps.config.guacd.host}:${deps.config.guacd.port}` },
+        });
       });
     } catch (err) {
       deps.logger.error({ err, sessionId: this.id }, 'could not record the start of an RDP session');
@@ -205,42 +230,82 @@ export class DesktopSession {
       if (this.endReason) return; // closed meanwhile (revoke, the browser gone): that is the story, not this
       const message = err instanceof GuacdError ? err.message : 'the remote desktop service (guacd) failed';
       deps.logger.warn({ err, sessionId: this.id }, 'guacd handshake failed');
-      if (err instanceof GuacdError && err.code === 'guacd_refused') this.guacdError = { message: err.message, status: err.status ?? 0 };
+      if (err instanceof GuacdError && err.code === 'guacd_refused')
+        this.guacdError = { message: err.message, status: err.status ?? 0 };
       this.handshakeError = { code: err instanceof GuacdError ? err.code : 'guacd_handshake_failed', message };
       return this.close('error', `the remote desktop service (guacd) did not accept the connection: ${message}`);
     }
     if (this.endReason) return;
     const rdp = admission.target.rdp;
-    this.tell({ type: 'ready', sessionId: this.id, targetId: admission.target.id, targetName: admission.target.name, endsAt: admission.request.endsAt, firstFrameMs: tuning.firstFrameMs });
-    this.relay = startRelay({ ws: this.o.ws, link, allowed: allowedFromBrowser('owner', { clipboard: rdp.clipboard, drive: rdp.drive }), observe: (ins) => this.observe(ins), observeBrowser: (ins) => this.files.fromBrowser(ins) });
+    this.tell({
+      type: 'ready',
+      sessionId: this.id,
+      targetId: admission.target.id,
+      targetName: admission.target.name,
+      endsAt: admission.request.endsAt,
+      firstFrameMs: tuning.firstFrameMs,
+    });
+    this.relay = startRelay({
+      ws: this.o.ws,
+      link,
+      allowed: allowedFromBrowser('owner', { clipboard: rdp.clipboard, drive: rdp.drive }),
+      observe: (ins) => this.observe(ins),
+      observeBrowser: (ins) => this.files.fromBrowser(ins),
+    });
     detach(this.checkRecording(), this.o.deps.logger, 'could not check an RDP recording');
     const noPicture = setTimeout(() => {
       if (this.frame === 'drawn' || this.endReason) return;
       const s = Math.round(tuning.firstFrameMs / 1000);
       this.o.deps.logger.warn({ sessionId: this.id, frame: this.frame }, 'no first frame from guacd');
-      detach(this.close('error', `the workstation showed nothing within ${s} s of connecting (guacd's RDP client may be stuck, or the workstation is not answering); the session is closed`), this.o.deps.logger, 'could not close an RDP session');
+      detach(
+        this.close(
+          'error',
+          `the workstation showed nothing within ${s} s of connecting (guacd's RDP client may be stuck, or the workstation is not answering); the session is closed`,
+        ),
+        this.o.deps.logger,
+        'could not close an RDP session',
+      );
     }, tuning.firstFrameMs);
     noPicture.unref();
-    detach(this.ended.then(() => clearTimeout(noPicture)), this.o.deps.logger, 'an RDP session failed');
+    detach(
+      this.ended.then(() => clearTimeout(noPicture)),
+      this.o.deps.logger,
+      'an RDP session failed',
+    );
   }
 
   /** In order, after the start is recorded; a failure is logged, never thrown into the relay. */
   private auditTransfer(type: 'file.transferred' | 'clipboard.transferred', data: Record<string, unknown>): void {
     this.fileWrites = this.fileWrites
-      .then(() => this.o.deps.audit.append({ type, actor: this.actor, subject: this.subject, data: { ...data, via: 'rdp' } }))
+      .then(() =>
+        this.o.deps.audit.append({ type, actor: this.actor, subject: this.subject, data: { ...data, via: 'rdp' } }),
+      )
       .then(
         () => undefined,
-        (err: unknown) => this.o.deps.logger.error({ err, sessionId: this.id }, `could not audit a ${type === 'file.transferred' ? 'file' : 'clipboard'} transfer`),
+        (err: unknown) =>
+          this.o.deps.logger.error(
+            { err, sessionId: this.id },
+            `could not audit a ${type === 'file.transferred' ? 'file' : 'clipboard'} transfer`,
+          ),
       );
   }
 
   /** Fail closed: a session guacd does not record is closed (guacd only logs when it cannot create the file). */
   private async checkRecording(): Promise<void> {
-    const there = await waitForRecording(this.place!.path, this.o.tuning.recordingAppearMs, () => this.endReason !== undefined);
+    const there = await waitForRecording(
+      this.place!.path,
+      this.o.tuning.recordingAppearMs,
+      () => this.endReason !== undefined,
+    );
     if (there || this.endReason) return;
     const { deps } = this.o;
     await deps.audit
-      .append({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: 'guacd did not create the recording', path: this.place!.stored } })
+      .append({
+        type: 'recording.failed',
+        actor: this.actor,
+        subject: this.subject,
+        data: { error: 'guacd did not create the recording', path: this.place!.stored },
+      })
       .catch(() => undefined);
     await this.close('recording_failed', 'the session recording failed; the session is closed');
   }
@@ -259,13 +324,25 @@ export class DesktopSession {
       if (i.opcode === 'error') {
         const status = Number(i.args[1]) || 0;
         this.guacdError ??= { message: (i.args[0] ?? '').slice(0, 500), status };
-        const m = meaningOfGuacdError(this.guacdError.status, this.guacdError.message, certCheckOf(this.o.admission.target.rdp));
-        detach(this.close(m.reason, m.message, this.guacdError.status), this.o.deps.logger, 'could not close an RDP session');
+        const m = meaningOfGuacdError(
+          this.guacdError.status,
+          this.guacdError.message,
+          certCheckOf(this.o.admission.target.rdp),
+        );
+        detach(
+          this.close(m.reason, m.message, this.guacdError.status),
+          this.o.deps.logger,
+          'could not close an RDP session',
+        );
         return false;
       }
       if (i.opcode === 'disconnect') {
         this.guacdSaidBye = true;
-        detach(this.close('target_closed', 'the remote desktop session ended'), this.o.deps.logger, 'could not close an RDP session');
+        detach(
+          this.close('target_closed', 'the remote desktop session ended'),
+          this.o.deps.logger,
+          'could not close an RDP session',
+        );
         return false;
       }
     }
@@ -276,7 +353,8 @@ export class DesktopSession {
   private async guacdEnded(e: GuacdEnd): Promise<void> {
     // Before `ready` the handshake reports the failure itself, with guacd's own words where it gave any.
     if (this.endReason || !this.connectionId) return;
-    if (e.kind === 'closed' && this.guacdSaidBye) return this.close('target_closed', 'the remote desktop session ended');
+    if (e.kind === 'closed' && this.guacdSaidBye)
+      return this.close('target_closed', 'the remote desktop session ended');
     this.o.deps.logger.warn({ sessionId: this.id, end: e }, 'guacd connection ended unexpectedly');
     await this.close('error', `the connection to the remote desktop service (guacd) was lost: ${describeEnd(e)}`);
   }
@@ -334,7 +412,10 @@ export class DesktopSession {
       let sealed: { sha256: string; bytes: number; incomplete: boolean } | undefined;
       let recordingState: string | undefined;
       if (this.place) {
-        const settled = await settleRecording(this.place.path, { quietMs: tuning.settleQuietMs, maxMs: tuning.settleMaxMs });
+        const settled = await settleRecording(this.place.path, {
+          quietMs: tuning.settleQuietMs,
+          maxMs: tuning.settleMaxMs,
+        });
         recordingState = settled;
         if (settled !== 'missing') {
           const h = await hashRecording(this.place.path);
@@ -357,13 +438,28 @@ export class DesktopSession {
           if (neverConnected) delete s.recording;
           else if (s.recording)
             s.recording = sealed
-              ? { ...s.recording, sha256: sealed.sha256, bytes: sealed.bytes, ...(sealed.incomplete ? { incomplete: true } : {}) }
+              ? {
+                  ...s.recording,
+                  sha256: sealed.sha256,
+                  bytes: sealed.bytes,
+                  ...(sealed.incomplete ? { incomplete: true } : {}),
+                }
               : { ...s.recording, incomplete: true };
         }
         if (sealed)
-          audit.record({ type: 'recording.sealed', actor: this.actor, subject: this.subject, data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete, format: 'guac' } });
+          audit.record({
+            type: 'recording.sealed',
+            actor: this.actor,
+            subject: this.subject,
+            data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete, format: 'guac' },
+          });
         else if (this.place && !neverConnected && reason !== 'recording_failed')
-          audit.record({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: `no recording: ${recordingState ?? 'not placed'}`, path: this.place.stored } });
+          audit.record({
+            type: 'recording.failed',
+            actor: this.actor,
+            subject: this.subject,
+            data: { error: `no recording: ${recordingState ?? 'not placed'}`, path: this.place.stored },
+          });
         audit.record({
           type: 'session.ended',
           actor: this.actor,

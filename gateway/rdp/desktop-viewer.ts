@@ -32,7 +32,13 @@ export async function runViewer(o: DesktopViewerOptions): Promise<void> {
   if (!connectionId) return end('the session is not connected yet');
   try {
     const params = viewerParams(o.size);
-    await link.handshake(connectionId, params, { ...o.size, name: `${o.user.name} (read-only)` }, o.handshakeMs, mustUnderstand(params));
+    await link.handshake(
+      connectionId,
+      params,
+      { ...o.size, name: `${o.user.name} (read-only)` },
+      o.handshakeMs,
+      mustUnderstand(params),
+    );
   } catch (err) {
     o.logger.warn({ err, sessionId: session.id }, 'a read-only viewer could not join an RDP session');
     return end(`could not join the session: ${err instanceof GuacdError ? err.message : 'guacd failed'}`);

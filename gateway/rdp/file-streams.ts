@@ -85,7 +85,12 @@ export class GuacFileAudit {
         return;
       }
       const label = clipboard ? mimetype : name;
-      streams.set(stream, { label: String(label ?? '').slice(0, MAX_NAME), size: 0, hash: createHash('sha256'), clipboard });
+      streams.set(stream, {
+        label: String(label ?? '').slice(0, MAX_NAME),
+        size: 0,
+        hash: createHash('sha256'),
+        clipboard,
+      });
     } else if (i.opcode === 'blob') {
       const f = streams.get(i.args[0] ?? '');
       if (!f) return;
@@ -97,8 +102,17 @@ export class GuacFileAudit {
       const f = streams.get(stream);
       if (!f) return;
       streams.delete(stream);
-      if (f.clipboard) this.on.clipboard?.({ direction: dir, mimetype: f.label, size: f.size, sha256: f.hash.digest('hex') });
-      else this.on.file({ name: f.label, direction: dir, size: f.size, sha256: f.hash.digest('hex'), sequential: true, closed: true });
+      if (f.clipboard)
+        this.on.clipboard?.({ direction: dir, mimetype: f.label, size: f.size, sha256: f.hash.digest('hex') });
+      else
+        this.on.file({
+          name: f.label,
+          direction: dir,
+          size: f.size,
+          sha256: f.hash.digest('hex'),
+          sequential: true,
+          closed: true,
+        });
     }
   }
 }

@@ -60,7 +60,9 @@ export function meaningOfGuacdError(status: number, guacdMessage: string, cert: 
             : "the workstation's certificate is not trusted; tell the site admin (pin it with gatehouse rdp-cert)",
         );
       if (/DNS/i.test(said)) return error(`the workstation's name could not be resolved (${said})`);
-      return error(`the workstation could not be reached: it may be off, or not reachable from the remote desktop service (${said})`);
+      return error(
+        `the workstation could not be reached: it may be off, or not reachable from the remote desktop service (${said})`,
+      );
     case S.UPSTREAM_UNAVAILABLE:
       return error(`the workstation refused or dropped the connection (${said})`);
     case S.UPSTREAM_TIMEOUT:
@@ -72,7 +74,9 @@ export function meaningOfGuacdError(status: number, guacdMessage: string, cert: 
     case S.CLIENT_FORBIDDEN:
       return error(`the workstation denied access to the account; tell the site admin (${said})`);
     default:
-      return error(`the remote desktop service (guacd) ended the connection (${said || 'no reason given'}, status ${status})`);
+      return error(
+        `the remote desktop service (guacd) ended the connection (${said || 'no reason given'}, status ${status})`,
+      );
   }
 }
 

@@ -38,7 +38,11 @@ export function dialGuacd(ep: GuacdEndpoint, timeoutMs = 5000): Promise<Socket> 
     const timer = setTimeout(() => fail('did not answer in time'), timeoutMs);
     socket.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      fail(err.code === 'ECONNREFUSED' ? 'refused the connection (is guacd running?)' : `could not be reached (${err.code ?? err.message})`);
+      fail(
+        err.code === 'ECONNREFUSED'
+          ? 'refused the connection (is guacd running?)'
+          : `could not be reached (${err.code ?? err.message})`,
+      );
     });
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -73,10 +77,7 @@ export interface Handshaken {
 }
 
 export type GuacdEnd =
-  | { kind: 'closed' }
-  | { kind: 'idle' }
-  | { kind: 'protocol'; error: string }
-  | { kind: 'socket'; error: string };
+  { kind: 'closed' } | { kind: 'idle' } | { kind: 'protocol'; error: string } | { kind: 'socket'; error: string };
 
 export interface GuacdLinkOptions {
   /** Nothing from guacd for this long ends the link (guacd sends `nop` every 5 s when idle). */
@@ -132,7 +133,11 @@ export class GuacdLink {
       for (;;) {
         const got = inbox.shift();
         if (got) return got;
-        if (this.endedAs) throw new GuacdError('guacd_handshake_failed', `guacd ended the connection during the handshake (${describeEnd(this.endedAs)})`);
+        if (this.endedAs)
+          throw new GuacdError(
+            'guacd_handshake_failed',
+            `guacd ended the connection during the handshake (${describeEnd(this.endedAs)})`,
+          );
         const left = deadline - Date.now();
         if (left <= 0) throw new GuacdError('guacd_handshake_failed', 'guacd did not complete the handshake in time');
         await new Promise<void>((r) => {
@@ -147,8 +152,17 @@ export class GuacdLink {
     };
     const expect = async (opcode: string, deadline: number): Promise<Instruction> => {
       const ins = await next(deadline);
-      if (ins.opcode === 'error') throw new GuacdError('guacd_refused', ins.args[0] || 'guacd refused the connection', Number(ins.args[1]) || undefined);
-      if (ins.opcode !== opcode) throw new GuacdError('guacd_handshake_failed', `guacd sent "${ins.opcode.slice(0, 40)}" where "${opcode}" was expected`);
+      if (ins.opcode === 'error')
+        throw new GuacdError(
+          'guacd_refused',
+          ins.args[0] || 'guacd refused the connection',
+          Number(ins.args[1]) || undefined,
+        );
+      if (ins.opcode !== opcode)
+        throw new GuacdError(
+          'guacd_handshake_failed',
+          `guacd sent "${ins.opcode.slice(0, 40)}" where "${opcode}" was expected`,
+        );
       return ins;
     };
     try {
@@ -159,7 +173,10 @@ export class GuacdLink {
       const version = answerVersion(announced);
       const missing = required.filter((name) => !args.args.includes(name));
       if (missing.length > 0)
-        throw new GuacdError('guacd_unsupported', `guacd does not support ${missing.join(', ')}, which this target needs; use a guacd that does (1.6 does)`);
+        throw new GuacdError(
+          'guacd_unsupported',
+          `guacd does not support ${missing.join(', ')}, which this target needs; use a guacd that does (1.6 does)`,
+        );
       const at = (v: string) => VERSIONS.indexOf(v as (typeof VERSIONS)[number]);
       const values = args.args.map((name, i) => (i === 0 && announced ? version : (params[name] ?? '')));
       let out = encodeInstruction('size', client.width, client.height, client.dpi);

@@ -19,7 +19,8 @@ const ClientSizeSchema = z.strictObject({
 /** The size a page asks for (body of the token request); anything else in it is refused. */
 export function parseClientSize(body: unknown): ClientSize {
   const r = ClientSizeSchema.safeParse(body ?? {});
-  if (!r.success) throw invalidInput('invalid_size', 'send {width, height, dpi}: 320–7680 × 200–4320 pixels, 48–480 DPI');
+  if (!r.success)
+    throw invalidInput('invalid_size', 'send {width, height, dpi}: 320–7680 × 200–4320 pixels, 48–480 DPI');
   return r.data;
 }
 
@@ -113,7 +114,9 @@ export function certFingerprints(pin: string): string {
  */
 export function mustUnderstand(params: Readonly<Record<string, string>>): string[] {
   const always = ['recording-path', 'recording-name', 'create-recording-path'];
-  const restrictions = ['disable-copy', 'disable-paste', 'disable-download', 'disable-upload', 'read-only'].filter((n) => params[n] === 'true');
+  const restrictions = ['disable-copy', 'disable-paste', 'disable-download', 'disable-upload', 'read-only'].filter(
+    (n) => params[n] === 'true',
+  );
   const pin = params['cert-fingerprints'] ? ['cert-fingerprints'] : [];
   return [...always.filter((n) => n in params), ...restrictions, ...pin];
 }

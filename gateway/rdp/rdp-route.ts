@@ -40,16 +40,19 @@ export function rdpRoute(o: RdpRouteOptions): RdpRoute {
   const live = new Map<string, DesktopSession>();
   const guacd = { host: deps.config.guacd.host, port: deps.config.guacd.port };
 
-  const dial = async (): Promise<GuacdLink> => new GuacdLink(await dialGuacd(guacd, o.tuning?.dialMs ?? 5000), { idleMs: tuning.idleMs });
+  const dial = async (): Promise<GuacdLink> =>
+    new GuacdLink(await dialGuacd(guacd, o.tuning?.dialMs ?? 5000), { idleMs: tuning.idleMs });
 
   return {
     pattern: /^\/ws\/rdp$/,
     session: (id) => live.get(id),
     closeAll: async (reason, message) => {
-      await Promise.all([...live.values()].map(async (s) => {
-        await s.close(reason, message);
-        await s.ended;
-      }));
+      await Promise.all(
+        [...live.values()].map(async (s) => {
+          await s.close(reason, message);
+          await s.ended;
+        }),
+      );
     },
     async accept({ auth, ip, query }) {
       const redeemed = tokens.redeem(query.get('token'), { userId: auth.user.id, webSessionId: auth.session.id });
@@ -61,12 +64,25 @@ export function rdpRoute(o: RdpRouteOptions): RdpRoute {
         if (!session?.connectionId) throw notFound('not_live', 'that remote desktop session is not connected (yet)');
         const link = await dial().catch((err: unknown) => {
           deps.logger.warn({ err }, 'guacd could not be reached for a live view');
-          throw unavailable('guacd_unreachable', "the remote desktop service (guacd) is not reachable; tell the site's Gatehouse admin");
+          throw unavailable(
+            'guacd_unreachable',
+            "the remote desktop service (guacd) is not reachable; tell the site's Gatehouse admin",
+          );
         });
-        await deps.audit.append({ type: 'session.monitored', actor: userActor(user, ip), subject: session.subject, data: { via: 'rdp', readOnly: true } });
+        await deps.audit.append({
+          type: 'session.monitored',
+          actor: userActor(user, ip),
+          subject: session.subject,
+          data: { via: 'rdp', readOnly: true },
+        });
         return {
           abandon: () => link.close(),
-          open: (ws: WebSocket) => detach(runViewer({ session, user, ws, link, size, handshakeMs: tuning.handshakeMs, logger: deps.logger }), deps.logger, 'an RDP live view failed'),
+          open: (ws: WebSocket) =>
+            detach(
+              runViewer({ session, user, ws, link, size, handshakeMs: tuning.handshakeMs, logger: deps.logger }),
+              deps.logger,
+              'an RDP live view failed',
+            ),
         };
       }
 
@@ -77,16 +93,46 @@ export function rdpRoute(o: RdpRouteOptions): RdpRoute {
       } catch (err) {
         // The vendor gets a plain line; where guacd lives and why it failed go to the audit trail and the log.
         const detail = err instanceof GuacdError ? err.message : String(err);
-        const subject = { grantId: admission.request.grantId, requestId: admission.request.id, userId: admission.user.id, targetId: admission.target.id };
-        await auditRefused(deps.audit, { actor: userActor(admission.user, ip), subject, code: 'guacd_unreachable', reason: detail, via: 'rdp', ip });
-        throw unavailable('guacd_unreachable', "the remote desktop service (guacd) is not reachable; tell the site's Gatehouse admin");
+        const subject = {
+          grantId: admission.request.grantId,
+          requestId: admission.request.id,
+          userId: admission.user.id,
+          targetId: admission.target.id,
+        };
+        await auditRefused(deps.audit, {
+          actor: userActor(admission.user, ip),
+          subject,
+          code: 'guacd_unreachable',
+          reason: detail,
+          via: 'rdp',
+          ip,
+        });
+        throw unavailable(
+          'guacd_unreachable',
+          "the remote desktop service (guacd) is not reachable; tell the site's Gatehouse admin",
+        );
       }
       return {
         abandon: () => link.close(),
         open: (ws: WebSocket) => {
-          const session = new DesktopSession({ deps, registry, admission, sessionId: ticket.sessionId, ip, size, ws, link, tuning, ...(o.cwd ? { cwd: o.cwd } : {}) });
+          const session = new DesktopSession({
+            deps,
+            registry,
+            admission,
+            sessionId: ticket.sessionId,
+            ip,
+            size,
+            ws,
+            link,
+            tuning,
+            ...(o.cwd ? { cwd: o.cwd } : {}),
+          });
           live.set(session.id, session);
-          detach(session.ended.then(() => live.delete(session.id)), deps.logger, 'an RDP session failed');
+          detach(
+            session.ended.then(() => live.delete(session.id)),
+            deps.logger,
+            'an RDP session failed',
+          );
           detach(session.start(), deps.logger, 'an RDP session failed to start');
         },
       };

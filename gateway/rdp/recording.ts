@@ -22,7 +22,12 @@ export interface GuacRecordingPlace {
  * Creates `<storage>/sessions/YYYY/MM/DD/` (guacd's create-recording-path makes one level only) and names the
  * file `<sessionId>.guac`, built from the checked id and date only (recording/files.ts).
  */
-export async function placeRecording(storageDir: string, sessionId: string, startedAt: number, guacdRecordingDir?: string): Promise<GuacRecordingPlace> {
+export async function placeRecording(
+  storageDir: string,
+  sessionId: string,
+  startedAt: number,
+  guacdRecordingDir?: string,
+): Promise<GuacRecordingPlace> {
   const path = resolveRecording(storageDir, sessionId, startedAt, 'guac');
   const dir = dirname(path);
   // At most 0770 (the umask applies): a guacd running as another member of the gatehouse group may write here.

@@ -10,13 +10,17 @@ const CLIPBOARD = ['clipboard', 'blob', 'end'];
 const DRIVE = ['file', 'blob', 'end', 'get', 'put'];
 const VIEWER = ['sync', 'nop', 'disconnect'];
 
-export function allowedFromBrowser(role: 'owner' | 'viewer', o: { clipboard?: boolean; drive?: boolean } = {}): ReadonlySet<string> {
+export function allowedFromBrowser(
+  role: 'owner' | 'viewer',
+  o: { clipboard?: boolean; drive?: boolean } = {},
+): ReadonlySet<string> {
   if (role === 'viewer') return new Set(VIEWER);
   return new Set([...BASE_OWNER, ...(o.clipboard ? CLIPBOARD : []), ...(o.drive ? DRIVE : [])]);
 }
 
 /** A Gatehouse message to the page, inside the Guacamole stream (the page's tunnel takes it out). */
-export const gatehouseInstruction = (msg: Record<string, unknown>): string => encodeInstruction('gatehouse', JSON.stringify(msg));
+export const gatehouseInstruction = (msg: Record<string, unknown>): string =>
+  encodeInstruction('gatehouse', JSON.stringify(msg));
 
 export interface RelayOptions {
   ws: WebSocket;
@@ -70,7 +74,8 @@ export function startRelay(o: RelayOptions): Relay {
     for (const i of r.instructions) {
       if (i.opcode === '') {
         // The tunnel's own keep-alive: answered here, never sent to guacd.
-        if (i.args[0] === 'ping' && ws.readyState === WebSocket.OPEN) ws.send(encodeInstruction('', 'ping', i.args[1] ?? ''));
+        if (i.args[0] === 'ping' && ws.readyState === WebSocket.OPEN)
+          ws.send(encodeInstruction('', 'ping', i.args[1] ?? ''));
         continue;
       }
       if (!allowed.has(i.opcode)) {

@@ -32,7 +32,11 @@ export function rdpTokenRouter(o: RdpTokenRouterOptions): Router {
     // Checked now so the page can ask for a step-up or explain a closed window before it opens anything.
     const a = admitFromBrowser(deps, auth, ID.test(grantId) ? grantId : '', 'rdp');
     const sessionId = newRdpSessionId();
-    const t = tokens.mint({ userId: auth.user.id, webSessionId: auth.session.id }, { kind: 'connect', grantId: a.request.grantId, sessionId }, size);
+    const t = tokens.mint(
+      { userId: auth.user.id, webSessionId: auth.session.id },
+      { kind: 'connect', grantId: a.request.grantId, sessionId },
+      size,
+    );
     res.status(201).json({
       token: t.token,
       expiresAt: isoTime(t.expiresAt),
@@ -46,9 +50,29 @@ export function rdpTokenRouter(o: RdpTokenRouterOptions): Router {
     const auth = requireAuth(req);
     const size = parseClientSize(req.body);
     const sessionId = String(req.params.sessionId);
-    const { live } = await admitWatcher(deps, registry, auth, ID.test(sessionId) ? sessionId : '', req.socket.remoteAddress, 'rdp');
-    const t = tokens.mint({ userId: auth.user.id, webSessionId: auth.session.id }, { kind: 'watch', sessionId: live.id }, size);
-    res.status(201).json({ token: t.token, expiresAt: isoTime(t.expiresAt), sessionId: live.id, targetId: live.targetId, userId: live.userId, startedAt: live.startedAt });
+    const { live } = await admitWatcher(
+      deps,
+      registry,
+      auth,
+      ID.test(sessionId) ? sessionId : '',
+      req.socket.remoteAddress,
+      'rdp',
+    );
+    const t = tokens.mint(
+      { userId: auth.user.id, webSessionId: auth.session.id },
+      { kind: 'watch', sessionId: live.id },
+      size,
+    );
+    res
+      .status(201)
+      .json({
+        token: t.token,
+        expiresAt: isoTime(t.expiresAt),
+        sessionId: live.id,
+        targetId: live.targetId,
+        userId: live.userId,
+        startedAt: live.startedAt,
+      });
   });
 
   return router;

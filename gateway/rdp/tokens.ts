@@ -5,9 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { denied } from '../errors.js';
 import type { ClientSize } from './params.js';
 
-export type RdpTicket =
-  | { kind: 'connect'; grantId: string; sessionId: string }
-  | { kind: 'watch'; sessionId: string };
+export type RdpTicket = { kind: 'connect'; grantId: string; sessionId: string } | { kind: 'watch'; sessionId: string };
 
 interface Entry {
   ticket: RdpTicket;
@@ -41,12 +39,17 @@ export class RdpTokens {
     this.max = o.max ?? 10_000;
   }
 
-  mint(who: { userId: string; webSessionId: string }, ticket: RdpTicket, size: ClientSize): { token: string; expiresAt: number } {
+  mint(
+    who: { userId: string; webSessionId: string },
+    ticket: RdpTicket,
+    size: ClientSize,
+  ): { token: string; expiresAt: number } {
     const now = this.o.now();
     this.sweep(now);
     const mine = [...this.entries].filter(([, e]) => e.userId === who.userId);
     for (const [token] of mine.slice(0, Math.max(0, mine.length - this.perUser + 1))) this.entries.delete(token);
-    if (this.entries.size >= this.max) throw denied('rdp_busy', 'too many remote desktop connections are being opened; try again shortly');
+    if (this.entries.size >= this.max)
+      throw denied('rdp_busy', 'too many remote desktop connections are being opened; try again shortly');
     const token = randomBytes(32).toString('base64url');
     const expiresAt = now + this.ttl;
     this.entries.set(token, { ticket, userId: who.userId, webSessionId: who.webSessionId, size, expiresAt });
@@ -61,8 +64,13 @@ export class RdpTokens {
     const now = this.o.now();
     const e = token && token.length <= 100 ? this.entries.get(token) : undefined;
     if (token) this.entries.delete(token);
-    if (!e) throw denied('rdp_token_invalid', 'this remote desktop link is unknown or was already used: open the desktop again from Gatehouse');
-    if (e.expiresAt <= now) throw denied('rdp_token_expired', 'this remote desktop link has expired: open the desktop again from Gatehouse');
+    if (!e)
+      throw denied(
+        'rdp_token_invalid',
+        'this remote desktop link is unknown or was already used: open the desktop again from Gatehouse',
+      );
+    if (e.expiresAt <= now)
+      throw denied('rdp_token_expired', 'this remote desktop link has expired: open the desktop again from Gatehouse');
     if (e.userId !== who.userId || e.webSessionId !== who.webSessionId)
       throw denied('rdp_token_foreign', 'this remote desktop link was issued to someone else');
     return { ticket: e.ticket, size: e.size, userId: e.userId };

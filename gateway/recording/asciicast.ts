@@ -62,8 +62,7 @@ export function benchOnlyDropRecordedStreams(on: boolean): void {
 /** Seconds with at most 6 decimals; `String` keeps short values short (1.5, not 1.500000). */
 const seconds = (ms: number): string => String(Math.round(ms * 1000) / 1e6);
 
-const dimension = (n: number, fallback: number): number =>
-  Number.isInteger(n) && n > 0 && n <= 10_000 ? n : fallback;
+const dimension = (n: number, fallback: number): number => (Number.isInteger(n) && n > 0 && n <= 10_000 ? n : fallback);
 
 /**
  * Timing fidelity trade-off: chunks of one stream that arrive within `coalesceMs` (10 ms) of the
@@ -221,7 +220,7 @@ export class CastWriter {
       const at = this.stamp();
       if (this.open && (this.open.kind !== kind || at - this.open.atMs > this.o.coalesceMs)) this.closeEvent();
       const enc = this.encoders[kind];
-      for (let off = 0; off < buf.length; ) {
+      for (let off = 0; off < buf.length;) {
         const left = buf.length - off;
         // As much as surely fits what is left of the buffer; a fresh one when that is too little.
         let take = Math.min(left, this.fits(enc.held));

@@ -47,7 +47,8 @@ const NEED = new Uint8Array(256);
 const LO = new Uint8Array(256).fill(0x80);
 const HI = new Uint8Array(256).fill(0xbf);
 for (let b = 0; b < 256; b++) {
-  const alone = b >= 0x80 ? Buffer.from('\ufffd') : Buffer.from(JSON.stringify(String.fromCharCode(b)).slice(1, -1), 'latin1');
+  const alone =
+    b >= 0x80 ? Buffer.from('\ufffd') : Buffer.from(JSON.stringify(String.fromCharCode(b)).slice(1, -1), 'latin1');
   ALONE.set(alone, b * 8);
   ALONE_LEN[b] = alone.length;
 }

@@ -178,7 +178,8 @@ export class CommandCapture {
       for (;;) {
         seen = await this.look(line);
         const noEcho = line.lastKeyAt !== undefined && this.feed.lastOutputAt < line.lastKeyAt;
-        const settled = this.echoed(seen, line) || this.secret(seen, line) || (this.keysText(line) === undefined && !noEcho);
+        const settled =
+          this.echoed(seen, line) || this.secret(seen, line) || (this.keysText(line) === undefined && !noEcho);
         if (settled || performance.now() >= deadline) break;
         // Plain keys not yet on the screen, or no output at all since the last key: the echo (or the
         // redraw after a cleared line) is behind. Wait for more (not after "Password:": nothing will come).
@@ -237,7 +238,9 @@ export class CommandCapture {
   /** Unechoed keys after a prompt that asks for a secret (nothing printed since they were typed, or nothing on the line). */
   private secret(seen: Seen, line: Line): boolean {
     const stale = line.firstKeyAt !== undefined && this.feed.lastOutputAt < line.firstKeyAt;
-    return (stale || seen.line.text === '') && !this.shown(seen, this.keysText(line)) && SECRET_PROMPT.test(seen.left.trim());
+    return (
+      (stale || seen.line.text === '') && !this.shown(seen, this.keysText(line)) && SECRET_PROMPT.test(seen.left.trim())
+    );
   }
 
   private learn(prompt: string): void {
@@ -341,8 +344,7 @@ export class CommandCapture {
   /** Logical lines from..to (each trimmed right), joined with \n. */
   private linesText(from: number, to: number): string {
     const lines: string[] = [];
-    for (let y = from; y <= to; y = this.logicalEnd(y) + 1)
-      lines.push(this.rowsText(y, this.logicalEnd(y)).trimEnd());
+    for (let y = from; y <= to; y = this.logicalEnd(y) + 1) lines.push(this.rowsText(y, this.logicalEnd(y)).trimEnd());
     return lines.join('\n');
   }
 
@@ -374,10 +376,10 @@ function keyInto(line: Line, b: number, pasting: boolean): void {
   else if (b === 0x7f || b === 0x08) {
     while (keys.length > 0 && (keys.at(-1)! & 0xc0) === 0x80) keys.pop(); // continuation bytes
     keys.pop();
-  } else if (b === 0x15) keys.length = 0; // Ctrl-U: readline and the tty discard the line (the cursor is at its end)
+  } else if (b === 0x15)
+    keys.length = 0; // Ctrl-U: readline and the tty discard the line (the cursor is at its end)
   else if (b < 0x20 || keys.length >= MAX_KEYS) line.keys = undefined;
   else keys.push(b);
 }
 
-const size = (n: number, fallback: number): number =>
-  Number.isInteger(n) && n > 0 && n <= 1000 ? n : fallback;
+const size = (n: number, fallback: number): number => (Number.isInteger(n) && n > 0 && n <= 1000 ? n : fallback);

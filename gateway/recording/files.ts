@@ -29,15 +29,9 @@ function toMs(startedAt: number | string | Date): number {
 }
 
 /** `<storageDir>/sessions/YYYY/MM/DD/<sessionId>.<ext>` with the UTC date the session started. */
-export function recordingPath(
-  storageDir: string,
-  sessionId: string,
-  startedAtMs: number,
-  ext: RecordingExt,
-): string {
+export function recordingPath(storageDir: string, sessionId: string, startedAtMs: number, ext: RecordingExt): string {
   assertSessionId(sessionId);
-  if (ext !== 'cast' && ext !== 'guac')
-    throw invalidInput('invalid_recording_kind', 'unknown recording kind');
+  if (ext !== 'cast' && ext !== 'guac') throw invalidInput('invalid_recording_kind', 'unknown recording kind');
   const d = new Date(toMs(startedAtMs));
   return join(
     sessionsRoot(storageDir),

@@ -35,7 +35,7 @@ export async function repairGuac(path: string): Promise<RepairResult> {
       await fh.sync();
     }
     const hash = createHash('sha256');
-    for (let at = 0; at < kept; ) {
+    for (let at = 0; at < kept;) {
       const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, kept - at), at);
       if (bytesRead === 0) break;
       hash.update(buf.subarray(0, bytesRead));

@@ -119,7 +119,8 @@ export class HashedFile {
     while (this.parts.length > 0 && !this.failure) {
       let size = 0;
       let n = 0;
-      while (n < this.parts.length && (n === 0 || size + this.parts[n]!.buf.length <= BATCH)) size += this.parts[n++]!.buf.length;
+      while (n < this.parts.length && (n === 0 || size + this.parts[n]!.buf.length <= BATCH))
+        size += this.parts[n++]!.buf.length;
       const batch = this.parts.splice(0, n);
       await this.writeAll(batch, size);
     }

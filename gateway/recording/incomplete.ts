@@ -35,19 +35,11 @@ function checkLine(line: Buffer, isHeader: boolean): Checked {
   if (isHeader) {
     const h = v as { version?: unknown; width?: unknown; height?: unknown } | null;
     const ok = typeof h === 'object' && h !== null && h.version === 2;
-    return ok && typeof h.width === 'number' && typeof h.height === 'number'
-      ? { t: 0, marker: false }
-      : undefined;
+    return ok && typeof h.width === 'number' && typeof h.height === 'number' ? { t: 0, marker: false } : undefined;
   }
   if (!Array.isArray(v) || v.length !== 3) return undefined;
   const [t, kind, data] = v as [unknown, unknown, unknown];
-  if (
-    typeof t !== 'number' ||
-    !Number.isFinite(t) ||
-    t < 0 ||
-    typeof kind !== 'string' ||
-    typeof data !== 'string'
-  )
+  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || typeof kind !== 'string' || typeof data !== 'string')
     return undefined;
   return { t, marker: kind === 'm' && data === INCOMPLETE_MARKER };
 }
@@ -97,8 +89,7 @@ export async function repairCast(path: string): Promise<RepairResult> {
     }
     if (lines === 0) throw internal('recording_unrepairable', `no valid asciicast header in ${path}`);
     const droppedBytes = size - kept;
-    if (droppedBytes === 0 && endsWithMarker)
-      return { sha256: hash.digest('hex'), bytes: kept, droppedBytes: 0 };
+    if (droppedBytes === 0 && endsWithMarker) return { sha256: hash.digest('hex'), bytes: kept, droppedBytes: 0 };
     const marker = Buffer.from(`[${lastT}, "m", ${JSON.stringify(INCOMPLETE_MARKER)}]\n`);
     await fh.truncate(kept);
     await fh.write(marker, 0, marker.length, kept);
@@ -110,8 +101,7 @@ export async function repairCast(path: string): Promise<RepairResult> {
   }
 }
 
-const entries = async (dir: string): Promise<Dirent[]> =>
-  readdir(dir, { withFileTypes: true }).catch(() => []);
+const entries = async (dir: string): Promise<Dirent[]> => readdir(dir, { withFileTypes: true }).catch(() => []);
 
 /**
  * The `.cast` files under `<storageDir>/sessions/YYYY/MM/DD/` whose session id is in `unsealed` (the
@@ -133,8 +123,7 @@ export async function findUnsealedCasts(
         const dayDir = join(root, y.name, m.name, d.name);
         for (const f of await entries(dayDir)) {
           const id = f.name.endsWith('.cast') ? f.name.slice(0, -5) : '';
-          if (f.isFile() && SESSION_ID_PATTERN.test(id) && unsealed.has(id))
-            found.set(id, join(dayDir, f.name));
+          if (f.isFile() && SESSION_ID_PATTERN.test(id) && unsealed.has(id)) found.set(id, join(dayDir, f.name));
         }
       }
     }
@@ -143,14 +132,10 @@ export async function findUnsealedCasts(
 }
 
 export type UnsealedOutcome =
-  | { sessionId: string; path: string; repaired: RepairResult }
-  | { sessionId: string; path: string; error: Error };
+  { sessionId: string; path: string; repaired: RepairResult } | { sessionId: string; path: string; error: Error };
 
 /** findUnsealedCasts + repairCast for each; one broken file does not stop the others. */
-export async function repairUnsealed(
-  storageDir: string,
-  unsealed: ReadonlySet<string>,
-): Promise<UnsealedOutcome[]> {
+export async function repairUnsealed(storageDir: string, unsealed: ReadonlySet<string>): Promise<UnsealedOutcome[]> {
   const out: UnsealedOutcome[] = [];
   for (const [sessionId, path] of await findUnsealedCasts(storageDir, unsealed)) {
     try {

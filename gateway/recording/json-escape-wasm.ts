@@ -116,54 +116,218 @@ const escapeBody: number[] = [
     [4, T.i32], // $o $m $b $e
     [4, T.v128], // $v $c20 $c22 $c5c
   ]),
-  op.get, SRC, op.get, END, op.i32_add, op.set, END, //        (local.set $end (i32.add $src $n))
-  op.get, DST, op.set, O, //                                   (local.set $o $dst)
-  ...i32c(0x20), ...v128.i8x16_splat, op.set, C20,
-  ...i32c(0x22), ...v128.i8x16_splat, op.set, C22,
-  ...i32c(0x5c), ...v128.i8x16_splat, op.set, C5C,
-  op.block, T.void, //                                         (block $done
-  op.loop, T.void, //                                            (loop $step
-  op.get, SRC, ...i32c(16), op.i32_add, op.get, END, op.i32_le_u, // (if (i32.le_u (i32.add $src 16) $end)
-  op.if, T.void,
-  op.get, O, op.get, SRC, ...v128.load, ...mem(), op.tee, V, ...v128.store, ...mem(), // (v128.store $o (local.tee $v (v128.load $src)))
-  op.get, V, op.get, C20, ...v128.i8x16_lt_u, //                     $v < 0x20
-  op.get, V, op.get, C22, ...v128.i8x16_eq, ...v128.or, //        | $v == '"'
-  op.get, V, op.get, C5C, ...v128.i8x16_eq, ...v128.or, //        | $v == '\'
-  ...v128.i8x16_bitmask, op.tee, M, op.i32_eqz, //                  (if (i32.eqz (local.tee $m (i8x16.bitmask ...)))
-  op.if, T.void, //                                                   no special: the store stands
-  op.get, SRC, ...i32c(16), op.i32_add, op.set, SRC,
-  op.get, O, ...i32c(16), op.i32_add, op.set, O,
-  op.br, 2, //                                                        (br $step))
+  op.get,
+  SRC,
+  op.get,
+  END,
+  op.i32_add,
+  op.set,
+  END, //        (local.set $end (i32.add $src $n))
+  op.get,
+  DST,
+  op.set,
+  O, //                                   (local.set $o $dst)
+  ...i32c(0x20),
+  ...v128.i8x16_splat,
+  op.set,
+  C20,
+  ...i32c(0x22),
+  ...v128.i8x16_splat,
+  op.set,
+  C22,
+  ...i32c(0x5c),
+  ...v128.i8x16_splat,
+  op.set,
+  C5C,
+  op.block,
+  T.void, //                                         (block $done
+  op.loop,
+  T.void, //                                            (loop $step
+  op.get,
+  SRC,
+  ...i32c(16),
+  op.i32_add,
+  op.get,
+  END,
+  op.i32_le_u, // (if (i32.le_u (i32.add $src 16) $end)
+  op.if,
+  T.void,
+  op.get,
+  O,
+  op.get,
+  SRC,
+  ...v128.load,
+  ...mem(),
+  op.tee,
+  V,
+  ...v128.store,
+  ...mem(), // (v128.store $o (local.tee $v (v128.load $src)))
+  op.get,
+  V,
+  op.get,
+  C20,
+  ...v128.i8x16_lt_u, //                     $v < 0x20
+  op.get,
+  V,
+  op.get,
+  C22,
+  ...v128.i8x16_eq,
+  ...v128.or, //        | $v == '"'
+  op.get,
+  V,
+  op.get,
+  C5C,
+  ...v128.i8x16_eq,
+  ...v128.or, //        | $v == '\'
+  ...v128.i8x16_bitmask,
+  op.tee,
+  M,
+  op.i32_eqz, //                  (if (i32.eqz (local.tee $m (i8x16.bitmask ...)))
+  op.if,
+  T.void, //                                                   no special: the store stands
+  op.get,
+  SRC,
+  ...i32c(16),
+  op.i32_add,
+  op.set,
+  SRC,
+  op.get,
+  O,
+  ...i32c(16),
+  op.i32_add,
+  op.set,
+  O,
+  op.br,
+  2, //                                                        (br $step))
   op.end,
-  op.get, M, op.i32_ctz, op.set, M, //                              keep the bytes before the first special
-  op.get, SRC, op.get, M, op.i32_add, op.set, SRC,
-  op.get, O, op.get, M, op.i32_add, op.set, O,
+  op.get,
+  M,
+  op.i32_ctz,
+  op.set,
+  M, //                              keep the bytes before the first special
+  op.get,
+  SRC,
+  op.get,
+  M,
+  op.i32_add,
+  op.set,
+  SRC,
+  op.get,
+  O,
+  op.get,
+  M,
+  op.i32_add,
+  op.set,
+  O,
   op.else, //                                                     else: the tail, one byte per step
-  op.get, SRC, op.get, END, op.i32_ge_u, op.br_if, 2, //            (br_if $done (i32.ge_u $src $end)))
+  op.get,
+  SRC,
+  op.get,
+  END,
+  op.i32_ge_u,
+  op.br_if,
+  2, //            (br_if $done (i32.ge_u $src $end)))
   op.end,
   // One byte at $src: copy it, or escape it.
-  op.get, SRC, op.i32_load8_u, ...mem(), op.set, B, //            (local.set $b (i32.load8_u $src))
-  op.get, SRC, ...i32c(1), op.i32_add, op.set, SRC,
-  op.get, B, op.i32_load8_u, ...mem(TABLE), op.tee, E, op.i32_eqz, // (if (i32.eqz (local.tee $e (ESCAPE[$b])))
-  op.if, T.void,
-  op.get, O, op.get, B, op.i32_store8, ...mem(), //                 copy
-  op.get, O, ...i32c(1), op.i32_add, op.set, O,
+  op.get,
+  SRC,
+  op.i32_load8_u,
+  ...mem(),
+  op.set,
+  B, //            (local.set $b (i32.load8_u $src))
+  op.get,
+  SRC,
+  ...i32c(1),
+  op.i32_add,
+  op.set,
+  SRC,
+  op.get,
+  B,
+  op.i32_load8_u,
+  ...mem(TABLE),
+  op.tee,
+  E,
+  op.i32_eqz, // (if (i32.eqz (local.tee $e (ESCAPE[$b])))
+  op.if,
+  T.void,
+  op.get,
+  O,
+  op.get,
+  B,
+  op.i32_store8,
+  ...mem(), //                 copy
+  op.get,
+  O,
+  ...i32c(1),
+  op.i32_add,
+  op.set,
+  O,
   op.else,
-  op.get, E, ...i32c(255), op.i32_eq, //                            (if (i32.eq $e 255)
-  op.if, T.void,
-  op.get, O, ...i32c(0x3030755c), op.i32_store, ...mem(), //          "\u00" (little-endian)
-  op.get, O, op.get, B, ...i32c(4), op.i32_shr_u, op.i32_load8_u, ...mem(HEX), op.i32_store8, ...mem(4),
-  op.get, O, op.get, B, ...i32c(15), op.i32_and, op.i32_load8_u, ...mem(HEX), op.i32_store8, ...mem(5),
-  op.get, O, ...i32c(6), op.i32_add, op.set, O,
+  op.get,
+  E,
+  ...i32c(255),
+  op.i32_eq, //                            (if (i32.eq $e 255)
+  op.if,
+  T.void,
+  op.get,
+  O,
+  ...i32c(0x3030755c),
+  op.i32_store,
+  ...mem(), //          "\u00" (little-endian)
+  op.get,
+  O,
+  op.get,
+  B,
+  ...i32c(4),
+  op.i32_shr_u,
+  op.i32_load8_u,
+  ...mem(HEX),
+  op.i32_store8,
+  ...mem(4),
+  op.get,
+  O,
+  op.get,
+  B,
+  ...i32c(15),
+  op.i32_and,
+  op.i32_load8_u,
+  ...mem(HEX),
+  op.i32_store8,
+  ...mem(5),
+  op.get,
+  O,
+  ...i32c(6),
+  op.i32_add,
+  op.set,
+  O,
   op.else, //                                                         '\' then the letter
-  op.get, O, op.get, E, ...i32c(8), op.i32_shl, ...i32c(0x5c), op.i32_or, op.i32_store16, ...mem(),
-  op.get, O, ...i32c(2), op.i32_add, op.set, O,
+  op.get,
+  O,
+  op.get,
+  E,
+  ...i32c(8),
+  op.i32_shl,
+  ...i32c(0x5c),
+  op.i32_or,
+  op.i32_store16,
+  ...mem(),
+  op.get,
+  O,
+  ...i32c(2),
+  op.i32_add,
+  op.set,
+  O,
   op.end,
   op.end,
-  op.br, 0, //                                                      (br $step)
+  op.br,
+  0, //                                                      (br $step)
   op.end, //                                                     )
   op.end, //                                                   )
-  op.get, O, op.get, DST, op.i32_sub, //                       (i32.sub $o $dst)
+  op.get,
+  O,
+  op.get,
+  DST,
+  op.i32_sub, //                       (i32.sub $o $dst)
   op.end,
 ];
 
@@ -174,7 +338,13 @@ function assemble(): Uint8Array {
     ...section(1, vec([[T.func, ...vec([[T.i32], [T.i32], [T.i32]]), ...vec([[T.i32]])]])), // types
     ...section(3, vec([[0]])), // functions: #0 has type #0
     ...section(5, vec([[0x01, ...uleb(1), ...uleb(MAX_PAGES)]])), // memory: min 1 page, max MAX_PAGES
-    ...section(7, vec([[...name('escape'), 0x00, 0], [...name('memory'), 0x02, 0]])), // exports
+    ...section(
+      7,
+      vec([
+        [...name('escape'), 0x00, 0],
+        [...name('memory'), 0x02, 0],
+      ]),
+    ), // exports
     ...section(10, vec([[...uleb(escapeBody.length), ...escapeBody]])), // code
   ]);
 }

@@ -50,14 +50,22 @@ async function repair(storageDir: string, rec: SessionRecord): Promise<Recovered
  * `endedAt`, so a second run finds nothing; a crash in the middle of a run leaves the rest for the
  * next start (and repairCast does not add a second marker). Never throws for one bad recording.
  */
-export async function recoverInterruptedSessions(deps: Pick<Deps, 'store' | 'audit' | 'clock' | 'logger' | 'storageDir'>): Promise<RecoveredSession[]> {
+export async function recoverInterruptedSessions(
+  deps: Pick<Deps, 'store' | 'audit' | 'clock' | 'logger' | 'storageDir'>,
+): Promise<RecoveredSession[]> {
   const { store, clock, logger, storageDir } = deps;
   const open = store.data.sessions.filter((s) => !s.endedAt);
   const out: RecoveredSession[] = [];
   for (const rec of open) {
     const recording = await repair(storageDir, rec);
     const endedAt = isoTime(clock.now());
-    const subject = { sessionId: rec.id, grantId: rec.grantId, requestId: rec.requestId, userId: rec.userId, targetId: rec.targetId };
+    const subject = {
+      sessionId: rec.id,
+      grantId: rec.grantId,
+      requestId: rec.requestId,
+      userId: rec.userId,
+      targetId: rec.targetId,
+    };
     await store.update((d, audit) => {
       const s = d.sessions.find((x) => x.id === rec.id);
       if (!s || s.endedAt) return;
@@ -72,8 +80,17 @@ export async function recoverInterruptedSessions(deps: Pick<Deps, 'store' | 'aud
       if (recording.status !== 'none') {
         const data =
           recording.status === 'repaired'
-            ? { sha256: recording.sha256, bytes: recording.bytes, droppedBytes: recording.droppedBytes, reason: 'gateway_crashed' }
-            : { status: recording.status, ...(recording.status === 'unrepairable' ? { error: recording.error } : {}), reason: 'gateway_crashed' };
+            ? {
+                sha256: recording.sha256,
+                bytes: recording.bytes,
+                droppedBytes: recording.droppedBytes,
+                reason: 'gateway_crashed',
+              }
+            : {
+                status: recording.status,
+                ...(recording.status === 'unrepairable' ? { error: recording.error } : {}),
+                reason: 'gateway_crashed',
+              };
         audit.record({ type: 'recording.incomplete', actor: systemActor(), subject, data });
       }
       audit.record({
@@ -87,6 +104,7 @@ export async function recoverInterruptedSessions(deps: Pick<Deps, 'store' | 'aud
       logger.warn({ sessionId: rec.id, recording }, 'interrupted session: recording could not be repaired');
     out.push({ sessionId: rec.id, recording });
   }
-  if (out.length) logger.warn({ sessions: out.map((s) => s.sessionId) }, 'sessions interrupted by a gateway crash were ended');
+  if (out.length)
+    logger.warn({ sessions: out.map((s) => s.sessionId) }, 'sessions interrupted by a gateway crash were ended');
   return out;
 }

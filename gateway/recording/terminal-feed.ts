@@ -107,10 +107,11 @@ export class TerminalFeed {
     if (last) {
       last.hooks.push(fn);
       if (this.t) this.pump();
-      else this.soon ??= setImmediate(() => {
-        this.soon = undefined;
-        this.pump();
-      });
+      else
+        this.soon ??= setImmediate(() => {
+          this.soon = undefined;
+          this.pump();
+        });
       return;
     }
     // Nothing was ever written: a blank screen.
@@ -210,26 +211,32 @@ export class TerminalFeed {
   private parseWhenQuiet(): void {
     if (this.parseTimer || this.disposed) return;
     const wait = this.lastOutputAt + PARSE_QUIET_MS - performance.now();
-    this.parseTimer = setTimeout(() => {
-      this.parseTimer = undefined;
-      if (performance.now() - this.lastOutputAt >= PARSE_QUIET_MS) this.pump();
-      else this.parseWhenQuiet();
-    }, Math.max(1, wait));
+    this.parseTimer = setTimeout(
+      () => {
+        this.parseTimer = undefined;
+        if (performance.now() - this.lastOutputAt >= PARSE_QUIET_MS) this.pump();
+        else this.parseWhenQuiet();
+      },
+      Math.max(1, wait),
+    );
     this.parseTimer.unref();
   }
 
   private putAwayWhenIdle(): void {
     if (this.idleTimer || this.disposed) return;
     const wait = this.lastUse + this.idleMs - performance.now();
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined;
-      if (!this.t || this.disposed || this.queue.length > 0 || this.inflight > 0) return;
-      if (performance.now() - this.lastUse < this.idleMs) return this.putAwayWhenIdle();
-      this.saved = snapshotScreen(this.t, SCROLLBACK).data;
-      this.size = { cols: this.t.cols, rows: this.t.rows };
-      this.t.dispose();
-      this.t = undefined;
-    }, Math.max(1, wait));
+    this.idleTimer = setTimeout(
+      () => {
+        this.idleTimer = undefined;
+        if (!this.t || this.disposed || this.queue.length > 0 || this.inflight > 0) return;
+        if (performance.now() - this.lastUse < this.idleMs) return this.putAwayWhenIdle();
+        this.saved = snapshotScreen(this.t, SCROLLBACK).data;
+        this.size = { cols: this.t.cols, rows: this.t.rows };
+        this.t.dispose();
+        this.t = undefined;
+      },
+      Math.max(1, wait),
+    );
     this.idleTimer.unref();
   }
 

@@ -34,7 +34,6 @@ export interface AuthHooks {
   refuse(r: Refusal, ctx?: KeyboardAuthContext): void;
 }
 
-
 /** Per-connection authentication state machine (ssh2's `authentication` events). */
 export class SshAuth {
   private verified: { user: User; key: SshKey; username: string } | undefined;
@@ -74,7 +73,12 @@ export class SshAuth {
       ? `the gateway cannot record this login now (${storage.message}); try again later`
       : 'the gateway could not check this login; try again later';
     this.hooks.refuse(
-      { code: storage ? 'storage_unavailable' : 'internal_error', line, actor: { kind: 'anonymous', ip: this.ip }, subject: {} },
+      {
+        code: storage ? 'storage_unavailable' : 'internal_error',
+        line,
+        actor: { kind: 'anonymous', ip: this.ip },
+        subject: {},
+      },
       ctx,
     );
   }
@@ -97,7 +101,8 @@ export class SshAuth {
     // OpenSSH first asks "would this key do?" without a signature: answer yes, it then signs.
     if (!ctx.signature || !ctx.blob) return ctx.accept();
     // verify() returns true, false or an Error: only `true` is a valid signature.
-    if (parsed.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) return ctx.reject(['publickey', 'keyboard-interactive']);
+    if (parsed.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true)
+      return ctx.reject(['publickey', 'keyboard-interactive']);
     this.verified = { user, key, username: ctx.username };
     // Partial success: the key is only the first factor.
     ctx.reject(['keyboard-interactive'], true);
@@ -114,14 +119,27 @@ export class SshAuth {
         ? `your SSH key ${this.offeredUnknown} is not registered; add it at ${keys} and request access at ${url}`
         : `no registered SSH key was offered; add yours at ${keys} and request access at ${url}`;
       const subject = TARGET_ID.test(login) ? { targetId: login } : {};
-      return this.hooks.refuse({ code: 'unknown_key', line, actor: anonymous, subject, data: { fingerprint: this.offeredUnknown ?? null } }, ctx);
+      return this.hooks.refuse(
+        { code: 'unknown_key', line, actor: anonymous, subject, data: { fingerprint: this.offeredUnknown ?? null } },
+        ctx,
+      );
     }
     const actor = userActor(v.user, this.ip);
-    const subject: Record<string, unknown> = { userId: v.user.id, ...(TARGET_ID.test(login) ? { targetId: login } : {}) };
+    const subject: Record<string, unknown> = {
+      userId: v.user.id,
+      ...(TARGET_ID.test(login) ? { targetId: login } : {}),
+    };
     const refuse = (code: string, reason: string, withUrl = true) =>
-      this.hooks.refuse({ code, line: withUrl ? `${oneLine(reason)}. Request access at ${url}` : oneLine(reason), actor, subject }, ctx);
+      this.hooks.refuse(
+        { code, line: withUrl ? `${oneLine(reason)}. Request access at ${url}` : oneLine(reason), actor, subject },
+        ctx,
+      );
     if (!isTotpEnrolled(v.user))
-      return refuse('totp_not_enrolled', `set up your authenticator first at ${this.deps.config.http.publicUrl}/`, false);
+      return refuse(
+        'totp_not_enrolled',
+        `set up your authenticator first at ${this.deps.config.http.publicUrl}/`,
+        false,
+      );
     const code = await new Promise<string | undefined>((resolve) =>
       ctx.prompt([{ prompt: 'Verification code: ', echo: false }], (answers) =>
         resolve(Array.isArray(answers) ? String(answers[0] ?? '').trim() : undefined),

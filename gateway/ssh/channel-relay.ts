@@ -56,7 +56,8 @@ export interface TrackedChannel {
 }
 
 /** Why: a disconnect drops output still queued behind the vendor's window — the closing notice with it. */
-const closedOf = (s: Duplex): Promise<void> => (s.destroyed ? Promise.resolve() : new Promise((r) => s.once('close', () => r())));
+const closedOf = (s: Duplex): Promise<void> =>
+  s.destroyed ? Promise.resolve() : new Promise((r) => s.once('close', () => r()));
 
 export interface Live {
   resize?: (info: PtyRequest) => void;
@@ -75,7 +76,13 @@ class NotRecorded extends Error {
   }
 }
 const onError = (err: unknown, front: VendorChannel) =>
-  front.stderr.write(CRLF(err instanceof NotRecorded ? err.message : `cannot open the target channel: ${String((err as Error)?.message ?? err)}`));
+  front.stderr.write(
+    CRLF(
+      err instanceof NotRecorded
+        ? err.message
+        : `cannot open the target channel: ${String((err as Error)?.message ?? err)}`,
+    ),
+  );
 
 /** Wires the `session` channel the vendor opened. */
 export function handleSessionChannel(host: ChannelHost, session: Session): void {
@@ -109,7 +116,12 @@ export function handleSessionChannel(host: ChannelHost, session: Session): void 
     if (live.signal) live.signal(name);
     else if (live.pendingSignals.length < 8) live.pendingSignals.push(name);
   });
-  const start = (kind: ChannelKind, accept: () => ServerChannel | undefined, reject: (() => void) | undefined, arg?: string) => {
+  const start = (
+    kind: ChannelKind,
+    accept: () => ServerChannel | undefined,
+    reject: (() => void) | undefined,
+    arg?: string,
+  ) => {
     if (started) return reject?.();
     if (kind === 'subsystem') {
       const d = subsystemDecision(host.targetConfig, arg ?? '');
@@ -134,9 +146,15 @@ export function handleSessionChannel(host: ChannelHost, session: Session): void 
 
 type ChannelKind = 'shell' | 'exec' | 'subsystem';
 
-
 /** Relays one vendor channel to a new target channel (also the browser terminal's entry); `live` takes resizes and signals. */
-export function relayChannel(host: ChannelHost, kind: ChannelKind, front: VendorChannel, live: Live, pty: PtyRequest | undefined, arg?: string): void {
+export function relayChannel(
+  host: ChannelHost,
+  kind: ChannelKind,
+  front: VendorChannel,
+  live: Live,
+  pty: PtyRequest | undefined,
+  arg?: string,
+): void {
   const valve = new Valve(front);
   valve.hold('target');
   void run(host, kind, front, valve, live, pty, arg).catch((err: unknown) => {
@@ -149,7 +167,9 @@ export function relayChannel(host: ChannelHost, kind: ChannelKind, front: Vendor
 const open = (target: Client, kind: 'shell' | 'exec' | 'subsystem', pty: PtyRequest | undefined, arg?: string) =>
   new Promise<ClientChannel>((resolve, reject) => {
     const cb = (err: Error | undefined, ch: ClientChannel) => (err ? reject(err) : resolve(ch));
-    const ptyOpts = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows, width: pty.width, height: pty.height, modes: pty.modes } : undefined;
+    const ptyOpts = pty
+      ? { term: pty.term, cols: pty.cols, rows: pty.rows, width: pty.width, height: pty.height, modes: pty.modes }
+      : undefined;
     if (kind === 'shell') target.shell(ptyOpts ?? false, cb);
     else if (kind === 'exec') target.exec(arg ?? '', ptyOpts ? { pty: ptyOpts } : {}, cb);
     else target.subsys(arg ?? '', cb);
@@ -219,7 +239,13 @@ async function run(
   const capture = kind === 'shell' && pty ? host.newCapture(pty) : undefined;
   const toVendor = (stream: 'out' | 'err') => (buf: Buffer) => {
     const v = stream === 'out' ? backValve : errValve;
-    feedHeld((b) => rec.output(b), () => rec.drained(), buf, v, 'recording');
+    feedHeld(
+      (b) => rec.output(b),
+      () => rec.drained(),
+      buf,
+      v,
+      'recording',
+    );
     capture?.output(buf);
     host.observe(buf);
     writeHeld(stream === 'out' ? front : front.stderr, buf, v, 'vendor');
@@ -242,12 +268,20 @@ async function run(
     }
   };
   for (const name of live.pendingSignals.splice(0)) live.signal(name);
-  readShellInput({ front, back, valve, rec: host.targetConfig.recording.keystrokes ? rec : withoutKeystrokes(rec), capture, judge: (t) => host.judge(t, 'shell'), notice: (l) => {
-    const b = CRLF(l);
-    rec.output(b);
-    host.observe(b);
-    front.write(b);
-  } });
+  readShellInput({
+    front,
+    back,
+    valve,
+    rec: host.targetConfig.recording.keystrokes ? rec : withoutKeystrokes(rec),
+    capture,
+    judge: (t) => host.judge(t, 'shell'),
+    notice: (l) => {
+      const b = CRLF(l);
+      rec.output(b);
+      host.observe(b);
+      front.write(b);
+    },
+  });
   let exit: [number] | [string, boolean, string] | undefined;
   back.on('exit', (code: number | null, signal?: string, dump?: boolean, desc?: string) => {
     exit = code === null || code === undefined ? [String(signal ?? 'KILL'), !!dump, String(desc ?? '')] : [code];

@@ -22,7 +22,8 @@ export const ALWAYS_REFUSED = {
 export type AlwaysRefused = keyof typeof ALWAYS_REFUSED;
 
 export function subsystemDecision(target: Pick<TargetConfig, 'id' | 'fileTransfer'>, name: string): ChannelDecision {
-  if (name !== 'sftp') return refuse('subsystem_refused', `subsystem ${JSON.stringify(name.slice(0, 64))} is not available`);
+  if (name !== 'sftp')
+    return refuse('subsystem_refused', `subsystem ${JSON.stringify(name.slice(0, 64))} is not available`);
   if (target.fileTransfer !== 'allow')
     return refuse('file_transfer_denied', `file transfer is not allowed for ${target.id}`);
   return allow;
@@ -39,8 +40,12 @@ const RSYNC_SERVER = /(?:^|[\s;&|'"(/])rsync\s+--server\b/;
  */
 export function execDecision(target: Pick<TargetConfig, 'id'>, command: string): ChannelDecision {
   if (LEGACY_SCP.test(command))
-    return refuse('legacy_scp_refused', `the legacy scp protocol (scp -O) is not available on ${target.id}: use scp without -O, or sftp`);
-  if (RSYNC_SERVER.test(command)) return refuse('rsync_refused', `rsync is not available on ${target.id}: use sftp or scp`);
+    return refuse(
+      'legacy_scp_refused',
+      `the legacy scp protocol (scp -O) is not available on ${target.id}: use scp without -O, or sftp`,
+    );
+  if (RSYNC_SERVER.test(command))
+    return refuse('rsync_refused', `rsync is not available on ${target.id}: use sftp or scp`);
   return allow;
 }
 

@@ -20,17 +20,30 @@ export interface ForwardHost {
 }
 
 /** `ssh -L` / `ssh -W`: checked against the list, then opened from the target's side (forwardOut). */
-export function handleForward(s: ForwardHost, accept: () => ServerChannel, reject: () => void, info: ForwardInfo): void {
+export function handleForward(
+  s: ForwardHost,
+  accept: () => ServerChannel,
+  reject: () => void,
+  info: ForwardInfo,
+): void {
   const d = forwardDecision(s.targetConfig, String(info.destIP), Number(info.destPort));
   if (!d.allow) {
     reject();
-    return s.refused('direct-tcpip', { destination: `${String(info.destIP).slice(0, 100)}:${info.destPort}`, code: d.code, reason: d.reason });
+    return s.refused('direct-tcpip', {
+      destination: `${String(info.destIP).slice(0, 100)}:${info.destPort}`,
+      code: d.code,
+      reason: d.reason,
+    });
   }
   // Why from the target: the vendor reaches only what the target reaches, as if working on it.
   s.target.forwardOut('127.0.0.1', 0, info.destIP, info.destPort, (err, back) => {
     if (err) {
       reject();
-      return s.refused('direct-tcpip', { destination: `${info.destIP}:${info.destPort}`, code: 'forward_failed', reason: err.message });
+      return s.refused('direct-tcpip', {
+        destination: `${info.destIP}:${info.destPort}`,
+        code: 'forward_failed',
+        reason: err.message,
+      });
     }
     const front = accept();
     if (!front) return back.close();
@@ -48,7 +61,11 @@ export function handleForward(s: ForwardHost, accept: () => ServerChannel, rejec
  * port is known for (502 Modbus/TCP, 102 ISO-on-TCP). Why by port too: a PLC port on a plain entry is
  * still a PLC, and the rules should see it without the site having to say so.
  */
-export function inspectedProtocol(target: Pick<TargetConfig, 'forwardProtocols'>, destination: string, port: number): PlcProtocol | undefined {
+export function inspectedProtocol(
+  target: Pick<TargetConfig, 'forwardProtocols'>,
+  destination: string,
+  port: number,
+): PlcProtocol | undefined {
   const declared = target.forwardProtocols?.[destination];
   if (declared) return declared === 'tcp' ? undefined : declared;
   return PLC_PORTS[port];
@@ -66,8 +83,14 @@ export function refuseGlobalRequests(s: ForwardHost, front: Connection): void {
     const kind = GLOBAL_REFUSED[name];
     if (kind) s.refused(kind, { reason: ALWAYS_REFUSED[kind], request: info ?? null });
   });
-  front.on('openssh.streamlocal', (_accept: unknown, reject: (() => void) | undefined, info: { socketPath?: string }) => {
-    reject?.();
-    s.refused('direct-streamlocal', { reason: ALWAYS_REFUSED['direct-streamlocal'], socketPath: String(info?.socketPath ?? '').slice(0, 200) });
-  });
+  front.on(
+    'openssh.streamlocal',
+    (_accept: unknown, reject: (() => void) | undefined, info: { socketPath?: string }) => {
+      reject?.();
+      s.refused('direct-streamlocal', {
+        reason: ALWAYS_REFUSED['direct-streamlocal'],
+        socketPath: String(info?.socketPath ?? '').slice(0, 200),
+      });
+    },
+  );
 }

@@ -28,7 +28,8 @@ async function readOrCreate(path: string): Promise<{ text: Buffer; created: bool
   // ssh2 1.17 writes a malformed key when the public half starts with a zero byte (~1 in 256, measured
   // here: it drops the leading zero), so a new key is parsed back and made again if it does not load.
   let pair = utils.generateKeyPairSync('ed25519');
-  for (let i = 0; i < 5 && utils.parseKey(pair.private) instanceof Error; i++) pair = utils.generateKeyPairSync('ed25519');
+  for (let i = 0; i < 5 && utils.parseKey(pair.private) instanceof Error; i++)
+    pair = utils.generateKeyPairSync('ed25519');
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   try {
     // Why 'wx' + 0600: never overwrite a key another process just wrote, and never leave a private key readable.
@@ -48,7 +49,9 @@ export async function loadHostKeys(paths: readonly string[], logger?: Logger): P
     const { text, created } = await readOrCreate(path);
     const parsed = utils.parseKey(text);
     if (parsed instanceof Error || !parsed.isPrivateKey())
-      throw new Error(`ssh.hostKeys: ${path} is not an unencrypted private key (${parsed instanceof Error ? parsed.message : 'public key'})`);
+      throw new Error(
+        `ssh.hostKeys: ${path} is not an unencrypted private key (${parsed instanceof Error ? parsed.message : 'public key'})`,
+      );
     if (created) await chmod(path, 0o600);
     const blob = parsed.getPublicSSH();
     const key: HostKey = {

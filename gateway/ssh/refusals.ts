@@ -28,7 +28,11 @@ export function showRefusal(client: Connection, line: string, ctx?: KeyboardAuth
 }
 
 /** The vendor's line (and a hostkey.mismatch audit record) for a target connection that failed. */
-export async function refusalFor(deps: Deps, a: Pick<Authenticated, 'user' | 'target'>, err: RelayError): Promise<Refusal> {
+export async function refusalFor(
+  deps: Deps,
+  a: Pick<Authenticated, 'user' | 'target'>,
+  err: RelayError,
+): Promise<Refusal> {
   const t = a.target;
   const base = { actor: { kind: 'anonymous' as const }, subject: { targetId: t.id, userId: a.user.id } };
   const f = err.failure;
@@ -41,7 +45,11 @@ export async function refusalFor(deps: Deps, a: Pick<Authenticated, 'user' | 'ta
         subject: { targetId: t.id, userId: a.user.id },
         data: { host: t.ssh.host, port: t.ssh.port, expected: t.ssh.hostKeySha256, presented: f.presented },
       });
-      return { ...base, code: f.code, line: `the host key of ${t.id} does not match the pinned one: the gateway did not connect (the site administrators have been told)` };
+      return {
+        ...base,
+        code: f.code,
+        line: `the host key of ${t.id} does not match the pinned one: the gateway did not connect (the site administrators have been told)`,
+      };
     case 'target_auth_failed':
       return { ...base, code: f.code, line: `the gateway could not log in to ${t.id}; ask the site administrators` };
     default:
@@ -79,7 +87,13 @@ export class BurstAudit {
     if (b) this.report(ip, b);
     if (this.bursts.size >= 1000) this.flush();
     this.bursts.set(ip, { start: now, count: 0, reasons: new Set() });
-    await auditRefused(this.deps.audit, { actor: { kind: 'anonymous', ip }, code: reason, via: 'ssh', ip, data: { burst: 'first' } }).catch(() => undefined);
+    await auditRefused(this.deps.audit, {
+      actor: { kind: 'anonymous', ip },
+      code: reason,
+      via: 'ssh',
+      ip,
+      data: { burst: 'first' },
+    }).catch(() => undefined);
   }
 
   /** Reports every burst's suppressed count (at stop, or when the table is full). */
@@ -91,7 +105,13 @@ export class BurstAudit {
   private report(ip: string, b: { count: number; reasons: Set<string> }): void {
     if (b.count === 0) return;
     const code = [...b.reasons].join(',');
-    void auditRefused(this.deps.audit, { actor: { kind: 'anonymous', ip }, code, via: 'ssh', ip, data: { burst: 'summary', count: b.count } }).catch(() => undefined);
+    void auditRefused(this.deps.audit, {
+      actor: { kind: 'anonymous', ip },
+      code,
+      via: 'ssh',
+      ip,
+      data: { burst: 'summary', count: b.count },
+    }).catch(() => undefined);
     b.count = 0;
   }
 }

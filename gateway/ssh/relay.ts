@@ -24,8 +24,7 @@ export interface RelayOptions {
   readyTimeoutMs?: number;
 }
 
-const sameText = (a: string, b: string) =>
-  a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+const sameText = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 /** A secret that parses as a private key is used as one; anything else is a password. */
 function credentialOf(ssh: SshTargetConfig, cwd?: string): { privateKey: string } | { password: string } {

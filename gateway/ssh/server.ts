@@ -43,10 +43,18 @@ export interface RunningSsh {
 
 export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
   const { deps } = o;
-  const hostKeys = await loadHostKeys(deps.config.ssh.hostKeys.map((p) => resolveConfigPath(p, o.cwd)), deps.logger);
+  const hostKeys = await loadHostKeys(
+    deps.config.ssh.hostKeys.map((p) => resolveConfigPath(p, o.cwd)),
+    deps.logger,
+  );
   const grace = o.loginGraceMs ?? deps.config.ssh.loginGraceSeconds * 1000;
   const bursts = new BurstAudit(deps);
-  const startups = new Startups({ graceMs: grace, perIp: o.maxUnauthPerIp ?? 10, total: o.maxUnauth ?? 200, refused: (ip, why) => detach(bursts.refused(ip, why), deps.logger, 'could not audit an SSH refusal') });
+  const startups = new Startups({
+    graceMs: grace,
+    perIp: o.maxUnauthPerIp ?? 10,
+    total: o.maxUnauth ?? 200,
+    refused: (ip, why) => detach(bursts.refused(ip, why), deps.logger, 'could not audit an SSH refusal'),
+  });
   const live = new Set<VendorSession>();
   const pending = new Set<Connection>();
   const ssh = new Server({ hostKeys: hostKeys.map((k) => k.privateKey), ident: 'Gatehouse' });
@@ -65,7 +73,11 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
         try {
           target = await connectTarget(proof, o.cwd ? { cwd: o.cwd } : {});
         } catch (err) {
-          return refusalFor(deps, a, err instanceof RelayError ? err : new RelayError({ code: 'target_unreachable', detail: String(err) }));
+          return refusalFor(
+            deps,
+            a,
+            err instanceof RelayError ? err : new RelayError({ code: 'target_unreachable', detail: String(err) }),
+          );
         }
         // The vendor left while the target was dialled: an abandoned attempt, audited as such, never a session.
         if (!gone) return undefined;
@@ -75,8 +87,15 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
       },
       refuse: (r, ctx) => {
         // Not awaited (the vendor hears the refusal now), but caught: a full disk must not become an unhandled rejection.
-        auditRefused(deps.audit, { actor: r.actor, subject: r.subject, code: r.code, reason: r.line, via: 'ssh', ip, ...(r.data ? { data: r.data } : {}) })
-          .catch((err: unknown) => deps.logger.error({ err, ip, code: r.code }, 'could not audit an SSH refusal'));
+        auditRefused(deps.audit, {
+          actor: r.actor,
+          subject: r.subject,
+          code: r.code,
+          reason: r.line,
+          via: 'ssh',
+          ip,
+          ...(r.data ? { data: r.data } : {}),
+        }).catch((err: unknown) => deps.logger.error({ err, ip, code: r.code }, 'could not audit an SSH refusal'));
         showRefusal(client, r.line, ctx);
       },
     });
@@ -86,12 +105,29 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
       pending.delete(client);
       if (!auth.done || !target) return client.end();
       handedOver = true;
-      const s = new VendorSession({ deps, ...(o.registry ? { registry: o.registry } : {}), front: client, ssh: client, via: 'ssh', target, auth: auth.done, ip });
+      const s = new VendorSession({
+        deps,
+        ...(o.registry ? { registry: o.registry } : {}),
+        front: client,
+        ssh: client,
+        via: 'ssh',
+        target,
+        auth: auth.done,
+        ip,
+      });
       live.add(s);
-      detach(s.ended.then(() => live.delete(s)), deps.logger, 'an SSH session failed');
+      detach(
+        s.ended.then(() => live.delete(s)),
+        deps.logger,
+        'an SSH session failed',
+      );
       s.start().catch((err: unknown) => {
         deps.logger.error({ err }, 'could not start an SSH session');
-        detach(s.close('error', 'the gateway could not start the session'), deps.logger, 'could not close an SSH session');
+        detach(
+          s.close('error', 'the gateway could not start the session'),
+          deps.logger,
+          'could not close an SSH session',
+        );
       });
     });
     client.on('close', () => {
@@ -134,5 +170,12 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
     })();
     return closing;
   };
-  return { host: addr.address, port: addr.port, hostKeys, sessions: () => [...live], unauthenticated: () => startups.size, close };
+  return {
+    host: addr.address,
+    port: addr.port,
+    hostKeys,
+    sessions: () => [...live],
+    unauthenticated: () => startups.size,
+    close,
+  };
 }

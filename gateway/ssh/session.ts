@@ -99,14 +99,31 @@ export class VendorSession implements ChannelHost {
     const { ssh } = o;
     if (!ssh) return;
     ssh.on('session', (accept: () => Session) => handleSessionChannel(this, accept()));
-    ssh.on('tcpip', (accept: () => ServerChannel, reject: () => void, info: { destIP: string; destPort: number; srcIP: string; srcPort: number }) =>
-      detach(this.ready.then(() => handleForward(this, accept, reject, info)), o.deps.logger, 'an SSH forward failed'));
+    ssh.on(
+      'tcpip',
+      (
+        accept: () => ServerChannel,
+        reject: () => void,
+        info: { destIP: string; destPort: number; srcIP: string; srcPort: number },
+      ) =>
+        detach(
+          this.ready.then(() => handleForward(this, accept, reject, info)),
+          o.deps.logger,
+          'an SSH forward failed',
+        ),
+    );
     refuseGlobalRequests(this, ssh);
   }
 
   private get subject() {
     const a = this.o.auth;
-    return { sessionId: this.id, grantId: a.request.grantId, requestId: a.request.id, userId: a.user.id, targetId: a.target.id };
+    return {
+      sessionId: this.id,
+      grantId: a.request.grantId,
+      requestId: a.request.id,
+      userId: a.user.id,
+      targetId: a.target.id,
+    };
   }
 
   /** Records the session, registers it live, then starts serving channels. */
@@ -124,10 +141,21 @@ export class VendorSession implements ChannelHost {
       sourceIp: this.o.ip,
     };
     front.on('close', () => detach(this.finish('client_closed'), deps.logger, 'could not end an SSH session'));
-    this.target.on('close', () => detach(this.close('target_closed', 'the target closed the connection'), deps.logger, 'could not end an SSH session'));
+    this.target.on('close', () =>
+      detach(
+        this.close('target_closed', 'the target closed the connection'),
+        deps.logger,
+        'could not end an SSH session',
+      ),
+    );
     await deps.store.update((d, audit) => {
       d.sessions.push(record);
-      audit.record({ type: 'session.started', actor: this.actor, subject: this.subject, data: { via: this.o.via, ...(auth.key ? { keyFingerprint: auth.key.fingerprint } : {}) } });
+      audit.record({
+        type: 'session.started',
+        actor: this.actor,
+        subject: this.subject,
+        data: { via: this.o.via, ...(auth.key ? { keyFingerprint: auth.key.fingerprint } : {}) },
+      });
     });
     try {
       this.unregister = registry?.register({
@@ -158,10 +186,18 @@ export class VendorSession implements ChannelHost {
         width: pty?.cols ?? 80,
         height: pty?.rows ?? 24,
         ...(pty?.term ? { term: pty.term } : {}),
-        gatehouse: { session: this.id, grant: auth.request.grantId, user: auth.user.id, target: auth.target.id, keystrokes: auth.target.recording.keystrokes },
+        gatehouse: {
+          session: this.id,
+          grant: auth.request.grantId,
+          user: auth.user.id,
+          target: auth.target.id,
+          keystrokes: auth.target.recording.keystrokes,
+        },
       };
       const w = await CastWriter.open(path, header, deps.clock);
-      w.onFailure((err) => detach(this.recordingFailed(err), deps.logger, 'could not end a session whose recording failed'));
+      w.onFailure((err) =>
+        detach(this.recordingFailed(err), deps.logger, 'could not end a session whose recording failed'),
+      );
       await deps.store.update((d) => {
         const s = d.sessions.find((x) => x.id === this.id);
         if (s) s.recording = { path: relative(deps.storageDir, path), keystrokes: auth.target.recording.keystrokes };
@@ -209,7 +245,12 @@ export class VendorSession implements ChannelHost {
     };
     this.watchers.add(proxy); // before the snapshot is asked for, in the same tick: the two agree on "now"
     const screen = this.screen;
-    const snap = screen ? await Promise.race([screen.snapshot(), new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000).unref())]) : undefined;
+    const snap = screen
+      ? await Promise.race([
+          screen.snapshot(),
+          new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000).unref()),
+        ])
+      : undefined;
     w.screen(snap ?? { data: '', cols: 80, rows: 24 });
     for (const b of queue) w.output(b);
     queue = undefined;
@@ -218,36 +259,86 @@ export class VendorSession implements ChannelHost {
 
   refused(kind: string, detail: Record<string, unknown>): void {
     if (++this.refusals > MAX_AUDITED_REFUSALS) return; // counted in session.ended, not audited one by one
-    this.later(this.o.deps.audit.append({ type: 'channel.refused', actor: this.actor, subject: this.subject, data: { kind, ...detail } }));
+    this.later(
+      this.o.deps.audit.append({
+        type: 'channel.refused',
+        actor: this.actor,
+        subject: this.subject,
+        data: { kind, ...detail },
+      }),
+    );
   }
 
   forwardOpened(dest: string, protocol?: PlcProtocol): void {
-    this.later(this.o.deps.audit.append({ type: 'forward.opened', actor: this.actor, subject: this.subject, data: { destination: dest, ...(protocol ? { inspected: protocol } : {}) } }));
+    this.later(
+      this.o.deps.audit.append({
+        type: 'forward.opened',
+        actor: this.actor,
+        subject: this.subject,
+        data: { destination: dest, ...(protocol ? { inspected: protocol } : {}) },
+      }),
+    );
   }
 
   fileTransferred(t: FileTransfer): void {
-    this.later(this.o.deps.audit.append({ type: 'file.transferred', actor: this.actor, subject: this.subject, data: { ...t } }));
+    this.later(
+      this.o.deps.audit.append({ type: 'file.transferred', actor: this.actor, subject: this.subject, data: { ...t } }),
+    );
   }
 
   fileChanged(c: FileChange): void {
-    this.later(this.o.deps.audit.append({ type: 'file.changed', actor: this.actor, subject: this.subject, data: { ...c } }));
+    this.later(
+      this.o.deps.audit.append({ type: 'file.changed', actor: this.actor, subject: this.subject, data: { ...c } }),
+    );
   }
 
   async judge(text: string, via: 'shell' | 'exec') {
     const d = evaluateCommand(this.rules, text);
     const at = isoTime(this.o.deps.clock.now());
     const id = `cmd_${randomBytes(12).toString('hex')}`;
-    detach(this.cast?.then((w) => w.marker(text)), this.o.deps.logger, 'could not mark a command in the recording');
-    const type = d.verdict === 'blocked' ? 'command.blocked' : d.verdict === 'alerted' ? 'command.alerted' : 'command.executed';
+    detach(
+      this.cast?.then((w) => w.marker(text)),
+      this.o.deps.logger,
+      'could not mark a command in the recording',
+    );
+    const type =
+      d.verdict === 'blocked' ? 'command.blocked' : d.verdict === 'alerted' ? 'command.alerted' : 'command.executed';
     const rule = d.rule ? { rule: d.rule.match, reason: d.rule.reason } : {};
     // Stored and audited behind the relay: the verdict is known now, the disk need not hold the Enter back.
     // The audit event follows the stored record (or its failure, logged): whoever sees command.* audited finds the record.
-    const stored = this.o.deps.commands.append({ id, sessionId: this.id, at, text, verdict: d.verdict, ...(d.rule ? { rule: d.rule.match } : {}) });
+    const stored = this.o.deps.commands.append({
+      id,
+      sessionId: this.id,
+      at,
+      text,
+      verdict: d.verdict,
+      ...(d.rule ? { rule: d.rule.match } : {}),
+    });
     this.later(stored);
-    this.later(stored.catch(() => undefined).then(() => this.o.deps.audit.append({ type, actor: this.actor, subject: { ...this.subject, commandId: id }, data: { text, via, verdict: d.verdict, wouldBe: d.wouldBe, mode: this.rules.mode, ...rule } })));
+    this.later(
+      stored
+        .catch(() => undefined)
+        .then(() =>
+          this.o.deps.audit.append({
+            type,
+            actor: this.actor,
+            subject: { ...this.subject, commandId: id },
+            data: { text, via, verdict: d.verdict, wouldBe: d.wouldBe, mode: this.rules.mode, ...rule },
+          }),
+        ),
+    );
     if (d.verdict !== 'allowed') {
       const a = this.o.auth;
-      this.o.deps.alerts?.publish({ sessionId: this.id, targetId: a.target.id, userId: a.user.id, userName: a.user.name, verdict: d.verdict, text, ...(d.rule ? { reason: d.rule.reason } : {}), at });
+      this.o.deps.alerts?.publish({
+        sessionId: this.id,
+        targetId: a.target.id,
+        userId: a.user.id,
+        userName: a.user.name,
+        verdict: d.verdict,
+        text,
+        ...(d.rule ? { reason: d.rule.reason } : {}),
+        at,
+      });
     }
     return { verdict: d.verdict, ...(d.rule ? { reason: d.rule.reason } : {}) };
   }
@@ -276,7 +367,11 @@ export class VendorSession implements ChannelHost {
     // client that stopped reading is disconnected after DISCONNECT_GRACE_MS all the same.
     const grace = new Promise((r) => setTimeout(r, DISCONNECT_GRACE_MS).unref());
     this.disconnecting = true;
-    detach(Promise.race([Promise.all(closed), grace]).then(() => this.o.front.end()), this.o.deps.logger, 'could not disconnect an SSH session');
+    detach(
+      Promise.race([Promise.all(closed), grace]).then(() => this.o.front.end()),
+      this.o.deps.logger,
+      'could not disconnect an SSH session',
+    );
     await this.finish(reason);
   }
 
@@ -288,12 +383,16 @@ export class VendorSession implements ChannelHost {
     this.o.deps.logger.error({ err, sessionId: this.id }, 'session recording failed');
     // A disk that refuses recordings is a storage fault too: /healthz and the metric say so until it heals.
     if (asStorageError(err)) this.o.deps.faults?.report(RECORDINGS_FAULT, err);
-    await this.o.deps.audit.append({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: err.message } }).catch(() => undefined);
+    await this.o.deps.audit
+      .append({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: err.message } })
+      .catch(() => undefined);
     await this.close('recording_failed', 'the session recording failed; the session is closed');
   }
 
   private later(p: Promise<unknown>): void {
-    this.writes = this.writes.then(() => p).catch((err: unknown) => this.o.deps.logger.error({ err, sessionId: this.id }, 'session write failed'));
+    this.writes = this.writes
+      .then(() => p)
+      .catch((err: unknown) => this.o.deps.logger.error({ err, sessionId: this.id }, 'session write failed'));
   }
 
   private finishing: Promise<void> | undefined;
@@ -324,11 +423,31 @@ export class VendorSession implements ChannelHost {
         if (s) {
           s.endedAt = endedAt;
           s.endReason = reason;
-          if (sealed && s.recording) s.recording = { ...s.recording, sha256: sealed.sha256, bytes: sealed.bytes, ...(sealed.incomplete ? { incomplete: true } : {}) };
+          if (sealed && s.recording)
+            s.recording = {
+              ...s.recording,
+              sha256: sealed.sha256,
+              bytes: sealed.bytes,
+              ...(sealed.incomplete ? { incomplete: true } : {}),
+            };
         }
         if (sealed)
-          audit.record({ type: 'recording.sealed', actor: this.actor, subject: this.subject, data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete } });
-        audit.record({ type: 'session.ended', actor: this.actor, subject: this.subject, data: { reason, durationMs: deps.clock.now() - this.startedAt, ...(suppressed ? { refusalsNotAudited: suppressed } : {}) } });
+          audit.record({
+            type: 'recording.sealed',
+            actor: this.actor,
+            subject: this.subject,
+            data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete },
+          });
+        audit.record({
+          type: 'session.ended',
+          actor: this.actor,
+          subject: this.subject,
+          data: {
+            reason,
+            durationMs: deps.clock.now() - this.startedAt,
+            ...(suppressed ? { refusalsNotAudited: suppressed } : {}),
+          },
+        });
       });
     } catch (err) {
       deps.logger.error({ err, sessionId: this.id }, 'could not record the end of a session');

@@ -77,8 +77,14 @@ export class SftpAudit {
       data: (s) => payload.data(s),
       dataEnd: () => payload.end(),
     });
-    this.client = new SftpPacketReader('client', sink(this.up, (m) => this.request(m)));
-    this.server = new SftpPacketReader('server', sink(this.down, (m) => this.reply(m)));
+    this.client = new SftpPacketReader(
+      'client',
+      sink(this.up, (m) => this.request(m)),
+    );
+    this.server = new SftpPacketReader(
+      'server',
+      sink(this.down, (m) => this.reply(m)),
+    );
   }
 
   fromClient(chunk: Buffer): void {
@@ -138,8 +144,10 @@ export class SftpAudit {
         if (p?.op !== 'open') return;
         const key = m.handle.toString('latin1');
         const old = this.files.get(key);
-        if (old) this.finish(old, false); // a server reusing an open handle: the old file is over
-        else if (this.files.size >= MAX_OPEN) throw new SftpProtocolError('sftp_limit', `more than ${MAX_OPEN} files open at once`);
+        if (old)
+          this.finish(old, false); // a server reusing an open handle: the old file is over
+        else if (this.files.size >= MAX_OPEN)
+          throw new SftpProtocolError('sftp_limit', `more than ${MAX_OPEN} files open at once`);
         this.files.set(key, { name: p.name, pflags: p.pflags, done: false });
         return;
       }
@@ -153,7 +161,12 @@ export class SftpAudit {
         else if (p.op === 'close') {
           this.finish(p.file, m.code === STATUS_OK);
           if (this.files.get(p.key) === p.file) this.files.delete(p.key);
-        } else if (p.op === 'change') this.report.changed({ ...p.change, ok: m.code === STATUS_OK, ...(m.code === STATUS_OK ? {} : { status: m.code }) });
+        } else if (p.op === 'change')
+          this.report.changed({
+            ...p.change,
+            ok: m.code === STATUS_OK,
+            ...(m.code === STATUS_OK ? {} : { status: m.code }),
+          });
         return;
       default:
         return;
@@ -162,8 +175,10 @@ export class SftpAudit {
 
   private expect(id: number, p: Pending): void {
     // Why refuse a reused id: two requests under one id would let a client pair a reply with the wrong offset.
-    if (this.pending.has(id)) throw new SftpProtocolError('sftp_malformed', `request id ${id} reused while still pending`);
-    if (this.pending.size >= MAX_PENDING) throw new SftpProtocolError('sftp_limit', `more than ${MAX_PENDING} requests in flight`);
+    if (this.pending.has(id))
+      throw new SftpProtocolError('sftp_malformed', `request id ${id} reused while still pending`);
+    if (this.pending.size >= MAX_PENDING)
+      throw new SftpProtocolError('sftp_limit', `more than ${MAX_PENDING} requests in flight`);
     this.pending.set(id, p);
   }
 
@@ -178,7 +193,10 @@ export class SftpAudit {
     f.done = true;
     // Opened for writing counts as an upload even with no WRITE: an empty file was created or truncated.
     const up = f.up ?? (f.pflags & PFLAG_WRITE ? { hash: new OffsetHash(this.budget), errors: 0 } : undefined);
-    for (const [direction, side] of [['upload', up], ['download', f.down]] as const) {
+    for (const [direction, side] of [
+      ['upload', up],
+      ['download', f.down],
+    ] as const) {
       if (!side) continue;
       const r = side.hash.finish();
       // With APPEND the server ignores offsets: the bytes hashed are not the file's.

@@ -74,7 +74,17 @@ const PATH_OPS: Record<number, 'setstat' | 'remove' | 'mkdir' | 'rmdir'> = {
 
 /** Types whose body (after type and id) is read whole, per direction. */
 const WHOLE: Record<Direction, ReadonlySet<number>> = {
-  client: new Set([FXP.OPEN, FXP.CLOSE, FXP.READ, FXP.SETSTAT, FXP.REMOVE, FXP.MKDIR, FXP.RMDIR, FXP.RENAME, FXP.EXTENDED]),
+  client: new Set([
+    FXP.OPEN,
+    FXP.CLOSE,
+    FXP.READ,
+    FXP.SETSTAT,
+    FXP.REMOVE,
+    FXP.MKDIR,
+    FXP.RMDIR,
+    FXP.RENAME,
+    FXP.EXTENDED,
+  ]),
   server: new Set([FXP.STATUS, FXP.HANDLE]),
 };
 
@@ -177,7 +187,10 @@ export class SftpPacketReader {
       case 'length': {
         const len = b.readUInt32BE(0);
         if (len > MAX_PACKET || (this.first && len > MAX_FIELDS))
-          throw new SftpProtocolError('sftp_packet_too_large', `an SFTP packet of ${len} bytes (the limit is ${this.first ? MAX_FIELDS : MAX_PACKET})`);
+          throw new SftpProtocolError(
+            'sftp_packet_too_large',
+            `an SFTP packet of ${len} bytes (the limit is ${this.first ? MAX_FIELDS : MAX_PACKET})`,
+          );
         if (len < 5) throw malformed(`a packet of ${len} bytes`);
         this.left = len;
         return this.expect('head', 5);
@@ -187,17 +200,21 @@ export class SftpPacketReader {
         this.id = b.readUInt32BE(1);
         if (this.first) {
           const opening = this.from === 'client' ? FXP.INIT : FXP.VERSION;
-          if (this.type !== opening) throw malformed(`the first packet is not ${this.from === 'client' ? 'INIT' : 'VERSION'}`);
+          if (this.type !== opening)
+            throw malformed(`the first packet is not ${this.from === 'client' ? 'INIT' : 'VERSION'}`);
           this.first = false;
           if (this.type === FXP.VERSION && this.id !== 3)
             throw new SftpProtocolError('sftp_unsupported', `SFTP version ${this.id} (only version 3 can be audited)`);
-          this.sink.message(this.type === FXP.INIT ? { t: 'init', version: this.id } : { t: 'version', version: this.id });
+          this.sink.message(
+            this.type === FXP.INIT ? { t: 'init', version: this.id } : { t: 'version', version: this.id },
+          );
           return this.skip();
         }
         if (this.from === 'client' && this.type === FXP.WRITE) return this.expect('handleLen', 4);
         if (this.from === 'server' && this.type === FXP.DATA) return this.expect('dataLen', 4);
         if (WHOLE[this.from].has(this.type)) {
-          if (this.left > MAX_FIELDS) throw new SftpProtocolError('sftp_limit', `an SFTP request of ${this.left} bytes of fields`);
+          if (this.left > MAX_FIELDS)
+            throw new SftpProtocolError('sftp_limit', `an SFTP request of ${this.left} bytes of fields`);
           return this.expect('whole', this.left);
         }
         this.sink.message({ t: 'other', type: this.type, id: this.id });
@@ -243,7 +260,8 @@ export class SftpPacketReader {
         return { t: 'rename', id, op: 'rename', from: f.string(), to: f.string() };
       case FXP.EXTENDED: {
         const name = f.string().toString('latin1');
-        if (name === 'posix-rename@openssh.com') return { t: 'rename', id, op: 'posix-rename', from: f.string(), to: f.string() };
+        if (name === 'posix-rename@openssh.com')
+          return { t: 'rename', id, op: 'posix-rename', from: f.string(), to: f.string() };
         return { t: 'other', type: this.type, id };
       }
       case FXP.STATUS:

@@ -30,7 +30,11 @@ export function relaySftp(host: SftpHost, front: VendorChannel, back: ClientChan
     back.close();
     front.end();
   };
-  const relay = (from: VendorChannel | ClientChannel, to: VendorChannel | ClientChannel, feed: (buf: Buffer) => void) => {
+  const relay = (
+    from: VendorChannel | ClientChannel,
+    to: VendorChannel | ClientChannel,
+    feed: (buf: Buffer) => void,
+  ) => {
     const valve = new Valve(from);
     trackWritable(to);
     from.on('data', (buf: Buffer) => {

@@ -61,7 +61,13 @@ export function readShellInput(o: ShellInput): void {
   };
 
   front.on('data', (buf: Buffer) => {
-    feedHeld((b) => rec.input(b), () => rec.drained(), buf, valve, 'recording');
+    feedHeld(
+      (b) => rec.input(b),
+      () => rec.drained(),
+      buf,
+      valve,
+      'recording',
+    );
     const enters = capture ? capture.input(buf) : [];
     if (enters.length === 0) return send(buf);
     // Input stays in order: nothing more is read from the vendor until these lines are judged.

@@ -89,7 +89,13 @@ export class Startups {
       }
     }
     this.perIp.set(ip, n + 1);
-    const s = new Startup(sock, ip, this.limits.graceMs, (x) => this.expired(x), (x) => this.release(x));
+    const s = new Startup(
+      sock,
+      ip,
+      this.limits.graceMs,
+      (x) => this.expired(x),
+      (x) => this.release(x),
+    );
     this.open.add(s);
     this.bySock.set(sock, s);
     sock.once('close', () => s.finish());

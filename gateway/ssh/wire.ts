@@ -5,7 +5,14 @@ import { oneLine } from '../text.js';
 /** The parts of ssh2's Protocol (1.x) used here; checked at run time, so another version only loses the text. */
 interface Proto {
   disconnect(reason: number): void;
-  _packetRW: { write: { allocStart: number; allocStartKEX: number; alloc(n: number, force?: boolean): Buffer; finalize(p: Buffer, force?: boolean): Buffer } };
+  _packetRW: {
+    write: {
+      allocStart: number;
+      allocStartKEX: number;
+      alloc(n: number, force?: boolean): Buffer;
+      finalize(p: Buffer, force?: boolean): Buffer;
+    };
+  };
   _cipher: { encrypt(p: Buffer): void };
   ghSaid?: true;
 }

@@ -28,19 +28,30 @@ async function checkEmpty(pool: Queryable): Promise<void> {
     'SELECT (SELECT count(*) FROM gh_rows) + (SELECT count(*) FROM gh_audit) + (SELECT count(*) FROM gh_commands) AS n',
   );
   if (Number(r.rows[0]!.n) > 0)
-    throw conflict('storage_not_empty', 'the PostgreSQL database already holds Gatehouse data; migrate only into an empty one');
+    throw conflict(
+      'storage_not_empty',
+      'the PostgreSQL database already holds Gatehouse data; migrate only into an empty one',
+    );
 }
 
 /**
  * `store` is the source, open under its lock (no gateway runs on it). `toDir` is the config's storage.dir:
  * its keys/ gets the source's keys (the audit signing key and the TOTP key) unless it already has them.
  */
-export async function copyLowdbSite(o: { store: Store; fromDir: string; toDir: string; pool: pg.Pool }): Promise<CopyReport> {
+export async function copyLowdbSite(o: {
+  store: Store;
+  fromDir: string;
+  toDir: string;
+  pool: pg.Pool;
+}): Promise<CopyReport> {
   const { store, pool } = o;
   const fromDir = resolve(o.fromDir);
   const source = await verifyAuditFile(fromDir);
   if (!source.ok)
-    throw conflict('audit_chain_broken', `the source audit log is broken at record seq ${source.seq}: ${source.reason}; nothing was copied`);
+    throw conflict(
+      'audit_chain_broken',
+      `the source audit log is broken at record seq ${source.seq}: ${source.reason}; nothing was copied`,
+    );
   await checkEmpty(pool);
   const db = store.data;
   const commands = await CommandLog.read(fromDir, db);
@@ -77,20 +88,28 @@ export async function copyLowdbSite(o: { store: Store; fromDir: string; toDir: s
   });
 
   await checkCopy(pool, fromDir, db, commands.length, source.head);
-  const records = Object.fromEntries([...COLLECTIONS.map((k) => [k, db[k].length]), ['meta', Object.keys(db.meta).length]]);
+  const records = Object.fromEntries([
+    ...COLLECTIONS.map((k) => [k, db[k].length]),
+    ['meta', Object.keys(db.meta).length],
+  ]);
   return { records, commands: commands.length, audit: { records: source.records, head: source.head }, keysCopied };
 }
 
 function rowsOf(db: Readonly<DbData>): { collection: string; id: string; doc: string }[] {
   const rows: { collection: string; id: string; doc: string }[] = [];
   for (const key of COLLECTIONS)
-    for (const r of db[key] as readonly { id: string }[]) rows.push({ collection: key, id: r.id, doc: JSON.stringify(r) });
-  for (const [k, v] of Object.entries(db.meta)) rows.push({ collection: META, id: k, doc: JSON.stringify({ key: k, value: v }) });
+    for (const r of db[key] as readonly { id: string }[])
+      rows.push({ collection: key, id: r.id, doc: JSON.stringify(r) });
+  for (const [k, v] of Object.entries(db.meta))
+    rows.push({ collection: META, id: k, doc: JSON.stringify({ key: k, value: v }) });
   return rows;
 }
 
 /** Streams audit.jsonl into gh_audit, each line's exact text; returns the chain's tail. */
-async function copyAuditLines(c: pg.PoolClient, path: string): Promise<{ seq: number; hash: string; sinceCheckpoint: number }> {
+async function copyAuditLines(
+  c: pg.PoolClient,
+  path: string,
+): Promise<{ seq: number; hash: string; sinceCheckpoint: number }> {
   const v = new ChainVerifier();
   let batch: { seq: number; at: string; type: string; line: string; hash: string }[] = [];
   const flush = async () => {
@@ -114,7 +133,8 @@ async function copyAuditLines(c: pg.PoolClient, path: string): Promise<{ seq: nu
     },
   });
   for (const line of pending) {
-    if (!v.push(line)) throw new Error(`audit.jsonl changed while copying (seq ${v.seq + 1}): ${v.failure?.reason ?? ''}`);
+    if (!v.push(line))
+      throw new Error(`audit.jsonl changed while copying (seq ${v.seq + 1}): ${v.failure?.reason ?? ''}`);
     const r = JSON.parse(line) as { at: string; type: string };
     batch.push({ seq: v.seq, at: r.at, type: r.type, line, hash: v.hash });
     if (batch.length >= 5000) await flush();
@@ -137,22 +157,35 @@ async function copyKeys(fromDir: string, toDir: string): Promise<string[]> {
       await copyFile(join(from, name), join(to, name));
       copied.push(name);
     } else if (there !== here)
-      throw conflict('storage_key_conflict', `${join(to, name)} differs from the source's ${name}; refusing to mix two sites' keys`);
+      throw conflict(
+        'storage_key_conflict',
+        `${join(to, name)} differs from the source's ${name}; refusing to mix two sites' keys`,
+      );
   }
   return copied;
 }
 
 /** Re-reads the copy: the chain verifies to the source's head with the same key, state and commands equal. */
-async function checkCopy(pool: pg.Pool, fromDir: string, db: Readonly<DbData>, commands: number, head: { seq: number; hash: string }): Promise<void> {
+async function checkCopy(
+  pool: pg.Pool,
+  fromDir: string,
+  db: Readonly<DbData>,
+  commands: number,
+  head: { seq: number; hash: string },
+): Promise<void> {
   const key = await loadVerifyKey(fromDir);
   const v = await verifyChain(pool, key);
   if (!v.ok) throw conflict('copy_mismatch', `the copied audit chain does not verify at seq ${v.seq}: ${v.reason}`);
   if (v.head.seq !== head.seq || v.head.hash !== head.hash)
     throw conflict('copy_mismatch', `the copied audit chain ends at seq ${v.head.seq}, the source at seq ${head.seq}`);
-  const rows = await pool.query<{ collection: string; doc: unknown }>('SELECT collection, doc FROM gh_rows WHERE doc IS NOT NULL ORDER BY pos');
+  const rows = await pool.query<{ collection: string; doc: unknown }>(
+    'SELECT collection, doc FROM gh_rows WHERE doc IS NOT NULL ORDER BY pos',
+  );
   const copied = stateFromRows(rows.rows);
   for (const k of [...COLLECTIONS, 'meta'] as const)
-    if (!sameJson(copied[k], JSON.parse(JSON.stringify(db[k])))) throw conflict('copy_mismatch', `the copied ${k} differ from the source's`);
+    if (!sameJson(copied[k], JSON.parse(JSON.stringify(db[k]))))
+      throw conflict('copy_mismatch', `the copied ${k} differ from the source's`);
   const n = await pool.query<{ n: string }>('SELECT count(*) AS n FROM gh_commands');
-  if (Number(n.rows[0]!.n) !== commands) throw conflict('copy_mismatch', `${n.rows[0]!.n} commands copied, the source has ${commands}`);
+  if (Number(n.rows[0]!.n) !== commands)
+    throw conflict('copy_mismatch', `${n.rows[0]!.n} commands copied, the source has ${commands}`);
 }

@@ -70,7 +70,11 @@ export class StorageMonitor {
   private async recovered(f: Fault): Promise<void> {
     this.d.logger.warn({ file: f.file, code: f.code, since: f.since }, 'storage writable again');
     await this.d.audit
-      .append({ type: 'storage.recovered', actor: systemActor('gateway'), data: { file: f.file, code: f.code, since: f.since } })
+      .append({
+        type: 'storage.recovered',
+        actor: systemActor('gateway'),
+        data: { file: f.file, code: f.code, since: f.since },
+      })
       .catch((err: unknown) => this.d.logger.error({ err }, 'could not record a storage recovery'));
   }
 

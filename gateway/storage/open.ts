@@ -37,7 +37,8 @@ export type OpenedStorage = Storage & { lowdb?: LowdbParts };
 export const nodeIdOf = (config: Pick<Config, 'node'>): string => config.node?.id ?? 'gateway';
 
 const intervalOf = (o: OpenStorageOptions): number | undefined =>
-  o.checkpointIntervalMs ?? (o.config.audit?.checkpointEverySeconds !== undefined ? o.config.audit.checkpointEverySeconds * 1000 : undefined);
+  o.checkpointIntervalMs ??
+  (o.config.audit?.checkpointEverySeconds !== undefined ? o.config.audit.checkpointEverySeconds * 1000 : undefined);
 
 export async function openStorage(o: OpenStorageOptions): Promise<OpenedStorage> {
   const interval = intervalOf(o);

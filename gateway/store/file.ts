@@ -26,17 +26,12 @@ export async function readText(file: string): Promise<string | null> {
  * data when a file parses to a falsy value such as `null` — the same silent reset, so we check.)
  */
 export function parseDbText(text: string, file: string): Record<string, unknown> {
-  const hint =
-    'refusing to start so the data in it is not overwritten; restore it from a backup or move it aside';
+  const hint = 'refusing to start so the data in it is not overwritten; restore it from a backup or move it aside';
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new StoreOpenError(
-      'storage_corrupt',
-      `${file} is not valid JSON (${(e as Error).message}); ${hint}`,
-      e,
-    );
+    throw new StoreOpenError('storage_corrupt', `${file} is not valid JSON (${(e as Error).message}); ${hint}`, e);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value))
     throw new StoreOpenError('storage_corrupt', `${file} does not hold a JSON object; ${hint}`);

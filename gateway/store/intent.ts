@@ -21,7 +21,9 @@ export interface Intent {
 
 /** What identifies a record's content without its place in the chain. */
 export function recordDigest(r: Pick<AuditInput, 'type' | 'actor' | 'subject' | 'data'>): string {
-  return sha256hex(canonicalJson({ type: r.type, actor: r.actor, subject: r.subject ?? null, data: r.data ?? null })).slice(0, 16);
+  return sha256hex(
+    canonicalJson({ type: r.type, actor: r.actor, subject: r.subject ?? null, data: r.data ?? null }),
+  ).slice(0, 16);
 }
 
 /**
@@ -72,7 +74,7 @@ export class IntentFile {
   async write(intent: Intent): Promise<void> {
     const json = JSON.stringify(intent);
     const bytes = Buffer.from(`${sha256hex(json).slice(0, 16)} ${json}\n`);
-    for (let off = 0; off < bytes.length; )
+    for (let off = 0; off < bytes.length;)
       off += (await this.fh.write(bytes, off, bytes.length - off, off)).bytesWritten;
     await this.fh.datasync();
   }
@@ -112,7 +114,10 @@ export async function recordsAfter(file: string, afterSeq: number): Promise<Audi
       for (let i = buf.length - 2; i >= -1; i--) {
         if (i >= 0 && buf[i] !== 10) continue;
         if (i < 0 && pos > 0) break; // the line may start in the previous chunk
-        const line = buf.subarray(i + 1, end).toString('utf8').trim();
+        const line = buf
+          .subarray(i + 1, end)
+          .toString('utf8')
+          .trim();
         end = i + 1;
         if (!line) continue;
         const r = JSON.parse(line) as AuditRecord;

@@ -74,8 +74,7 @@ function judge(info: LockInfo | null, ageMs: number, lockFile: string, dir: stri
         `If that host no longer runs Gatehouse, delete ${lockFile}`,
     };
   const boot = currentBootId();
-  if (info.bootId && boot && info.bootId !== boot)
-    return { stale: true, reason: 'left from before a reboot' };
+  if (info.bootId && boot && info.bootId !== boot) return { stale: true, reason: 'left from before a reboot' };
   // Not held by a Store here (acquire checked heldHere first), so our pid in it is a recycled one.
   if (info.pid === process.pid) return { stale: true, reason: 'carries our own pid, left by an earlier run' };
   if (pidAlive(info.pid))
@@ -167,16 +166,10 @@ export class StoreLock {
       const ageMs = Date.now() - (await stat(lockFile).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
       const verdict = judge(parseLock(existing), ageMs, lockFile, dir);
       if (!verdict.stale) throw new StoreLockedError(verdict.message, lockFile);
-      logger.warn(
-        { lockFile, stale: existing.trim(), reason: verdict.reason },
-        'removing a stale storage lock',
-      );
+      logger.warn({ lockFile, stale: existing.trim(), reason: verdict.reason }, 'removing a stale storage lock');
       await removeStale(lockFile, existing, dir);
     }
-    throw new StoreLockedError(
-      `storage ${dir}: could not take ${lockFile}; is another Gatehouse starting?`,
-      lockFile,
-    );
+    throw new StoreLockedError(`storage ${dir}: could not take ${lockFile}; is another Gatehouse starting?`, lockFile);
   }
 
   /** Deletes the lock if it is still ours; idempotent. */

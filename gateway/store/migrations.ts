@@ -43,10 +43,7 @@ export const migrations: readonly Migration[] = [
 export function schemaVersionOf(data: MigrationData, source = 'data'): number {
   const v = data.schemaVersion ?? 0;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
-    throw new StoreOpenError(
-      'storage_invalid',
-      `${source}: schemaVersion ${JSON.stringify(v)} is not a version`,
-    );
+    throw new StoreOpenError('storage_invalid', `${source}: schemaVersion ${JSON.stringify(v)} is not a version`);
   return v;
 }
 
@@ -71,8 +68,7 @@ export function migrate(
   for (const step of steps) {
     if (step.to <= version) continue;
     // A gap would silently skip a step's changes; the list is code, so this is a programming error.
-    if (step.to !== version + 1)
-      throw new Error(`migrations: no step from version ${version} to ${version + 1}`);
+    if (step.to !== version + 1) throw new Error(`migrations: no step from version ${version} to ${version + 1}`);
     step.up(data);
     version = step.to;
     data.schemaVersion = version;

@@ -57,16 +57,10 @@ export function checkDbShape(data: Record<string, unknown>, source: string): DbD
     );
   for (const key of COLLECTIONS) {
     if (!Array.isArray(data[key]))
-      throw new StoreOpenError(
-        'storage_invalid',
-        `${source}: "${key}" is not a list; is this a Gatehouse db.json?`,
-      );
+      throw new StoreOpenError('storage_invalid', `${source}: "${key}" is not a list; is this a Gatehouse db.json?`);
   }
   const meta = data.meta;
   if (meta === null || typeof meta !== 'object' || Array.isArray(meta))
-    throw new StoreOpenError(
-      'storage_invalid',
-      `${source}: "meta" is not an object; is this a Gatehouse db.json?`,
-    );
+    throw new StoreOpenError('storage_invalid', `${source}: "meta" is not an object; is this a Gatehouse db.json?`);
   return data as unknown as DbData;
 }

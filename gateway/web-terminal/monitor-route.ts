@@ -27,7 +27,15 @@ export function monitorRoute(o: MonitorRouteOptions): WsRoute {
       const { user, live } = await admitWatcher(deps, registry, auth, id, ip);
       if (!live.watch) {
         const err = notFound('not_watchable', 'this session has no terminal to watch');
-        await auditRefusal(deps.audit, deps.logger, userActor(user, ip), 'session.watch', err, { sessionId: id }, { exists: true });
+        await auditRefusal(
+          deps.audit,
+          deps.logger,
+          userActor(user, ip),
+          'session.watch',
+          err,
+          { sessionId: id },
+          { exists: true },
+        );
         throw err;
       }
       const watch = live.watch.bind(live);
@@ -53,7 +61,10 @@ export function monitorRoute(o: MonitorRouteOptions): WsRoute {
           ws.on('message', () => undefined);
           // Alerted and blocked commands reach the viewer as the vendor's Enter is judged, before the notice bytes.
           const offAlerts = deps.alerts?.subscribe((a) => {
-            if (a.sessionId === live.id) send(JSON.stringify({ type: 'alert', verdict: a.verdict, text: a.text, reason: a.reason ?? '', at: a.at }));
+            if (a.sessionId === live.id)
+              send(
+                JSON.stringify({ type: 'alert', verdict: a.verdict, text: a.text, reason: a.reason ?? '', at: a.at }),
+              );
           });
           ws.once('close', () => {
             closed = true;
@@ -61,7 +72,18 @@ export function monitorRoute(o: MonitorRouteOptions): WsRoute {
             stop?.();
           });
           watch({
-            screen: (s) => send(JSON.stringify({ type: 'screen', ...s, sessionId: live.id, targetId: live.targetId, userId: live.userId, userName: vendor?.name ?? live.userId, startedAt: live.startedAt })),
+            screen: (s) =>
+              send(
+                JSON.stringify({
+                  type: 'screen',
+                  ...s,
+                  sessionId: live.id,
+                  targetId: live.targetId,
+                  userId: live.userId,
+                  userName: vendor?.name ?? live.userId,
+                  startedAt: live.startedAt,
+                }),
+              ),
             output: (b) => send(b),
             resize: (cols, rows) => send(JSON.stringify({ type: 'resize', cols, rows })),
             plc: (event) => send(JSON.stringify({ ...event, type: 'plc', event: event.type })),

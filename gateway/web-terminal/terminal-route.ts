@@ -47,23 +47,60 @@ export function terminalRoute(o: TerminalRouteOptions): TerminalRoute {
       const { user, target, request } = proof;
       const admission: Admission = proof;
       const client = await connectTarget(proof, o.cwd ? { cwd: o.cwd } : {}).catch(async (err: unknown) => {
-        const r = await refusalFor(deps, admission, err instanceof RelayError ? err : new RelayError({ code: 'target_unreachable', detail: String(err) }));
-        await auditRefused(deps.audit, { actor: userActor(user, ip), subject: r.subject, code: r.code, reason: r.line, via: 'web', ip });
+        const r = await refusalFor(
+          deps,
+          admission,
+          err instanceof RelayError ? err : new RelayError({ code: 'target_unreachable', detail: String(err) }),
+        );
+        await auditRefused(deps.audit, {
+          actor: userActor(user, ip),
+          subject: r.subject,
+          code: r.code,
+          reason: r.line,
+          via: 'web',
+          ip,
+        });
         throw unavailable(r.code, r.line);
       });
-      const pty: PtyRequest = clampSize({ term: 'xterm-256color', cols: size(query.get('cols'), 80), rows: size(query.get('rows'), 24), width: 0, height: 0, modes: {} });
+      const pty: PtyRequest = clampSize({
+        term: 'xterm-256color',
+        cols: size(query.get('cols'), 80),
+        rows: size(query.get('rows'), 24),
+        width: 0,
+        height: 0,
+        modes: {},
+      });
       return {
         // The page left while the target was dialled: an abandoned attempt, audited, never a session.
         abandon: () => {
           client.end();
           const r = abandoned(admission);
-          void auditRefused(deps.audit, { actor: userActor(user, ip), subject: { ...r.subject, grantId: request.grantId }, code: r.code, reason: r.line, via: 'web', ip }).catch(() => undefined);
+          void auditRefused(deps.audit, {
+            actor: userActor(user, ip),
+            subject: { ...r.subject, grantId: request.grantId },
+            code: r.code,
+            reason: r.line,
+            via: 'web',
+            ip,
+          }).catch(() => undefined);
         },
         open: (ws: WebSocket) => {
           const channel = new WsChannel(ws);
-          const session = new VendorSession({ deps, registry: o.registry, front: { on: (_e, l) => ws.once('close', l), end: () => ws.close(1000, 'session ended') }, via: 'web', target: client, auth: admission, ip });
+          const session = new VendorSession({
+            deps,
+            registry: o.registry,
+            front: { on: (_e, l) => ws.once('close', l), end: () => ws.close(1000, 'session ended') },
+            via: 'web',
+            target: client,
+            auth: admission,
+            ip,
+          });
           live.add(session);
-          detach(session.ended.then(() => live.delete(session)), deps.logger, 'a browser terminal session failed');
+          detach(
+            session.ended.then(() => live.delete(session)),
+            deps.logger,
+            'a browser terminal session failed',
+          );
           const controls: Live = { pendingSignals: [] };
           let current = pty;
           channel.control((c) => {
@@ -79,7 +116,11 @@ export function terminalRoute(o: TerminalRouteOptions): TerminalRoute {
             })
             .catch((err: unknown) => {
               deps.logger.error({ err }, 'could not start a browser terminal session');
-              detach(session.close('error', 'the gateway could not start the session'), deps.logger, 'could not close a browser terminal session');
+              detach(
+                session.close('error', 'the gateway could not start the session'),
+                deps.logger,
+                'could not close a browser terminal session',
+              );
             });
         },
       };

@@ -7,7 +7,11 @@ import { z } from 'zod';
 
 const Control = z.discriminatedUnion('type', [
   // Any positive size is taken and clamped by the relay (terminal-size.ts): a wide window still gets 1000 columns.
-  z.strictObject({ type: z.literal('resize'), cols: z.int().min(1).max(0xffffffff), rows: z.int().min(1).max(0xffffffff) }),
+  z.strictObject({
+    type: z.literal('resize'),
+    cols: z.int().min(1).max(0xffffffff),
+    rows: z.int().min(1).max(0xffffffff),
+  }),
 ]);
 export type ClientControl = z.infer<typeof Control>;
 
@@ -57,7 +61,11 @@ export class WsChannel extends Duplex {
   }
 
   exit(codeOrSignal: number | string, _dump?: boolean, desc?: string): void {
-    this.tell(typeof codeOrSignal === 'number' ? { type: 'exit', code: codeOrSignal } : { type: 'exit', signal: codeOrSignal, ...(desc ? { message: desc } : {}) });
+    this.tell(
+      typeof codeOrSignal === 'number'
+        ? { type: 'exit', code: codeOrSignal }
+        : { type: 'exit', signal: codeOrSignal, ...(desc ? { message: desc } : {}) },
+    );
   }
 
   override _read(): void {

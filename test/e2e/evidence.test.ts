@@ -29,7 +29,13 @@ describe('evidence pack in the browser', () => {
     const r = await h.ssh(TARGET, { command: 'echo evidence-run' });
     expect(r.stdout).toContain('evidence-run');
     await h.waitAudit('session.ended');
-    const auditor = await openAs(browser, { ...h, close: async () => undefined }, 'auditor', auditorSecret, '/evidence');
+    const auditor = await openAs(
+      browser,
+      { ...h, close: async () => undefined },
+      'auditor',
+      auditorSecret,
+      '/evidence',
+    );
     try {
       const p = auditor.page;
       expect(await p.locator('nav').textContent()).toContain('Evidence');
@@ -44,10 +50,20 @@ describe('evidence pack in the browser', () => {
       const sessionId = h.gw.store.data.sessions.at(-1)!.id;
       expect(pack.get('sessions.csv')?.toString('utf8')).toContain(sessionId);
       expect(pack.get('commands.csv')?.toString('utf8')).toContain('echo evidence-run');
-      expect([...pack.keys()]).toEqual(expect.arrayContaining(['manifest.json', 'manifest.sig', 'public-key.pem', 'audit.jsonl', 'report.html', 'targets.csv']));
+      expect([...pack.keys()]).toEqual(
+        expect.arrayContaining([
+          'manifest.json',
+          'manifest.sig',
+          'public-key.pem',
+          'audit.jsonl',
+          'report.html',
+          'targets.csv',
+        ]),
+      );
       const exported = await h.waitAudit('evidence.exported');
       expect(exported.actor?.email).toBe('auditor@plant.example');
-      const denials = async () => (await h.audit()).filter((a) => a.type === 'access.denied' && a.data?.path === '/api/evidence');
+      const denials = async () =>
+        (await h.audit()).filter((a) => a.type === 'access.denied' && a.data?.path === '/api/evidence');
       // Without the recordings no code was asked for (the reference gives every auditor the pack as is).
       expect(await p.locator('#stepup-dialog').count()).toBe(0);
 

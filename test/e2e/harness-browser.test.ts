@@ -25,9 +25,7 @@ describe('browser harness', () => {
     callback = createServer((req, res) => {
       const u = new URL(req.url ?? '/', 'http://x');
       if (u.pathname === '/auth/callback') received.push(u.searchParams); // not /favicon.ico
-      res
-        .writeHead(200, { 'content-type': 'text/html' })
-        .end('<!doctype html><title>Signed in</title><p>ok</p>');
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Signed in</title><p>ok</p>');
     });
     await new Promise<void>((r) => callback.listen(0, '127.0.0.1', () => r()));
     redirectUri = `http://127.0.0.1:${(callback.address() as AddressInfo).port}/auth/callback`;

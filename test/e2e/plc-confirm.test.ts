@@ -19,7 +19,11 @@ beforeAll(async () => {
   h = await startSshGateway({
     target: {
       forwarding: [{ to: `127.0.0.1:${server.port}`, protocol: 'modbus' }],
-      plcRules: { mode: 'enforce', confirmSeconds: 120, rules: [{ match: { protocol: 'modbus', function: ['write'] }, action: 'confirm', reason: 'setpoint change' }] },
+      plcRules: {
+        mode: 'enforce',
+        confirmSeconds: 120,
+        rules: [{ match: { protocol: 'modbus', function: ['write'] }, action: 'confirm', reason: 'setpoint change' }],
+      },
     },
   });
   browser = await launchBrowser();
@@ -39,7 +43,13 @@ describe('dual control of a PLC write in the live view', () => {
     try {
       await expect.poll(() => h.gw.liveSessions.list().length, { timeout: 10_000 }).toBe(1);
       const sessionId = h.gw.liveSessions.list()[0]!.id;
-      const supervisor = await openAs(browser, harness(), 'supervisor', supervisorSecret, `/sessions/${sessionId}/watch`);
+      const supervisor = await openAs(
+        browser,
+        harness(),
+        'supervisor',
+        supervisorSecret,
+        `/sessions/${sessionId}/watch`,
+      );
       const sp = supervisor.page;
       await sp.locator('#watch-status.ok').waitFor();
 
@@ -47,7 +57,9 @@ describe('dual control of a PLC write in the live view', () => {
       const write = modbusClient(tunnel.local, 'write-reg', 7, 1234).finally(() => (settled = true));
       const held = sp.locator('#plc-live li.plc-held');
       await held.waitFor({ timeout: 20_000 });
-      await expect.poll(() => held.textContent()).toMatch(/waiting for confirmation write-single-register holding 7 = 1234 .*setpoint change/);
+      await expect
+        .poll(() => held.textContent())
+        .toMatch(/waiting for confirmation write-single-register holding 7 = 1234 .*setpoint change/);
       expect(settled).toBe(false); // the vendor's tool is still waiting for its answer
       await sp.screenshot({ path: 'test-results/plc-confirm.png' });
 
@@ -66,7 +78,9 @@ describe('dual control of a PLC write in the live view', () => {
       await sp.locator('#plc-verdict').selectOption('approved');
       await sp.locator('#plc-filter button[type=submit]').click();
       await expect.poll(() => rows.count()).toBe(1);
-      await expect.poll(() => rows.first().textContent()).toMatch(/write-single-register.*holding 7.*1234.*approved.*ok/);
+      await expect
+        .poll(() => rows.first().textContent())
+        .toMatch(/write-single-register.*holding 7.*1234.*approved.*ok/);
       expect(supervisor.errors).toEqual([]);
     } finally {
       await tunnel.close();

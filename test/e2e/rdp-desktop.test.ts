@@ -51,9 +51,12 @@ const pixel = (page: Page, sel: string) =>
 
 /** Answers the step-up dialog with the code of the gateway's next time step (its clock moves on: never a replay). */
 async function stepUp(page: Page, secret: string): Promise<void> {
-  await page.locator('#stepup-dialog').waitFor().catch(async (e) => {
-    throw new Error(`${String(e)}\n${await page.locator('main').innerHTML()}`);
-  });
+  await page
+    .locator('#stepup-dialog')
+    .waitFor()
+    .catch(async (e) => {
+      throw new Error(`${String(e)}\n${await page.locator('main').innerHTML()}`);
+    });
   await page.locator('#stepup-code').fill(oathCode(secret, w.clock.nextStep()));
   await page.locator('#stepup-submit').click();
   await page.locator('#stepup-dialog').waitFor({ state: 'detached' });
@@ -66,7 +69,9 @@ describe('remote desktop page', () => {
     const vp = v.page;
     await stepUp(vp, vendor.secret);
     await vp.locator('#rdp-status.ok').waitFor();
-    expect(await vp.locator('#rdp-status').textContent()).toMatch(/Connected to Engineering workstation 01 · session ses_.+ \(recorded\)/);
+    expect(await vp.locator('#rdp-status').textContent()).toMatch(
+      /Connected to Engineering workstation 01 · session ses_.+ \(recorded\)/,
+    );
     await expect.poll(() => pixel(vp, '#rdp-display'), { timeout: 10_000 }).toEqual([30, 60, 120]);
     await expect.poll(() => vp.locator('#rdp-left').textContent(), { timeout: 5_000 }).toMatch(/min .* left/);
 
@@ -77,11 +82,17 @@ describe('remote desktop page', () => {
 
     // Mouse and keyboard reach guacd as Guacamole instructions.
     await vp.locator('#rdp-display').click({ position: { x: 40, y: 30 } });
-    await standin.waitFor('a mouse click', () => conn.owner.received.some((i) => i.opcode === 'mouse' && i.args[2] === '1'));
+    await standin.waitFor('a mouse click', () =>
+      conn.owner.received.some((i) => i.opcode === 'mouse' && i.args[2] === '1'),
+    );
     await vp.keyboard.press('a');
-    await standin.waitFor('the key a', () => conn.owner.received.some((i) => i.opcode === 'key' && i.args[0] === String(0x61) && i.args[1] === '1'));
+    await standin.waitFor('the key a', () =>
+      conn.owner.received.some((i) => i.opcode === 'key' && i.args[0] === String(0x61) && i.args[1] === '1'),
+    );
     await vp.locator('#rdp-cad').click();
-    await standin.waitFor('Ctrl+Alt+Del', () => conn.owner.received.some((i) => i.opcode === 'key' && i.args[0] === String(0xffff)));
+    await standin.waitFor('Ctrl+Alt+Del', () =>
+      conn.owner.received.some((i) => i.opcode === 'key' && i.args[0] === String(0xffff)),
+    );
     // Resizing the window resizes the remote screen.
     await vp.setViewportSize({ width: 900, height: 700 });
     await standin.waitFor('a size', () => conn.owner.received.some((i) => i.opcode === 'size'));
@@ -106,10 +117,14 @@ describe('remote desktop page', () => {
     await sp.locator('#terminate-reason').fill('maintenance window closed by the shift lead');
     await sp.locator('#terminate').click();
     await stepUp(sp, supervisor.secret);
-    await expect.poll(() => vp.locator('#rdp-status').textContent(), { timeout: 10_000 }).toMatch(/Disconnected\..*maintenance window closed by the shift lead/);
+    await expect
+      .poll(() => vp.locator('#rdp-status').textContent(), { timeout: 10_000 })
+      .toMatch(/Disconnected\..*maintenance window closed by the shift lead/);
     await expect.poll(() => sp.locator('#rdp-watch-status').textContent(), { timeout: 10_000 }).toMatch(/ended/);
     await w.waitAudit('session.monitored', (a) => a.subject?.sessionId === sessionId);
-    expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe('terminated');
+    expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe(
+      'terminated',
+    );
     await w.waitAudit('recording.sealed', (a) => a.subject?.sessionId === sessionId);
 
     // Replay: the session's page in the auditor workspace plays the sealed .guac (guacamole-common-js); seek to its end.
@@ -138,14 +153,18 @@ describe('remote desktop page', () => {
     try {
       // This browser context's web session has no step-up yet.
       await stepUp(v.page, vendor.secret);
-      await expect.poll(() => v.page.locator('#rdp-status').textContent(), { timeout: 10_000 }).toMatch(/remote desktop service \(guacd\) is not reachable/);
+      await expect
+        .poll(() => v.page.locator('#rdp-status').textContent(), { timeout: 10_000 })
+        .toMatch(/remote desktop service \(guacd\) is not reachable/);
     } finally {
       await standin.listening(true);
     }
     standin.mode = 'upstream-error';
     try {
       await v.page.reload();
-      await expect.poll(() => v.page.locator('#rdp-status').textContent(), { timeout: 10_000 }).toMatch(/Disconnected\. The workstation could not be reached/);
+      await expect
+        .poll(() => v.page.locator('#rdp-status').textContent(), { timeout: 10_000 })
+        .toMatch(/Disconnected\. The workstation could not be reached/);
     } finally {
       standin.mode = 'normal';
     }
@@ -160,16 +179,24 @@ describe('remote desktop page', () => {
     try {
       await stepUp(v.page, vendor.secret);
       const status = v.page.locator('#rdp-status');
-      await expect.poll(() => status.textContent(), { timeout: 10_000 }).toMatch(/^Connecting to Engineering workstation 01 · session ses_.+… waiting for the workstation's first picture$/);
+      await expect
+        .poll(() => status.textContent(), { timeout: 10_000 })
+        .toMatch(
+          /^Connecting to Engineering workstation 01 · session ses_.+… waiting for the workstation's first picture$/,
+        );
       expect(await status.getAttribute('class')).not.toContain('ok');
-      await expect.poll(() => status.textContent(), { timeout: 15_000 }).toMatch(/^Disconnected\. The workstation showed nothing within 4 s of connecting/);
+      await expect
+        .poll(() => status.textContent(), { timeout: 15_000 })
+        .toMatch(/^Disconnected\. The workstation showed nothing within 4 s of connecting/);
     } finally {
       standin.mode = 'normal';
     }
     standin.certSha256 = PIN.replace(/^../, 'ff');
     try {
       await v.page.reload();
-      await expect.poll(() => v.page.locator('#rdp-status').textContent(), { timeout: 10_000 }).toMatch(/^Disconnected\. The workstation's certificate does not match the pinned one/);
+      await expect
+        .poll(() => v.page.locator('#rdp-status').textContent(), { timeout: 10_000 })
+        .toMatch(/^Disconnected\. The workstation's certificate does not match the pinned one/);
     } finally {
       standin.certSha256 = PIN;
     }

@@ -46,7 +46,12 @@ async function recordSession(): Promise<void> {
     const out = collect(sh);
     const closed = new Promise<void>((r) => sh.on('close', () => r()));
     await out.until(PROMPT);
-    for (const cmd of ['echo warming-up', 'ls /', 'echo Gatehouse-Needle-7 > /dev/null; echo needle-out', 'echo after-the-needle']) {
+    for (const cmd of [
+      'echo warming-up',
+      'ls /',
+      'echo Gatehouse-Needle-7 > /dev/null; echo needle-out',
+      'echo after-the-needle',
+    ]) {
       await new Promise((r) => setTimeout(r, 1200));
       // Typed, then Enter once the echo is on screen (as a person types; the capture reads the screen).
       const before = out.text.length;
@@ -73,7 +78,9 @@ describe('replay in the browser', () => {
       await p.locator('#cmd-submit').click();
       await p.locator('#hit-0').waitFor();
       expect(await p.locator('#commands-body tr').count()).toBe(1);
-      expect(await p.locator('#hit-0 code.command').textContent()).toBe('echo Gatehouse-Needle-7 > /dev/null; echo needle-out');
+      expect(await p.locator('#hit-0 code.command').textContent()).toBe(
+        'echo Gatehouse-Needle-7 > /dev/null; echo needle-out',
+      );
       const href = (await p.locator('#open-0').getAttribute('href'))!;
       const t = Number(new URL(href, h.url).searchParams.get('t'));
       expect(t).toBeGreaterThan(2);
@@ -87,12 +94,24 @@ describe('replay in the browser', () => {
       await p.locator('#player .ap-term').filter({ hasText: 'Gatehouse-Needle-7' }).waitFor();
       expect(await p.locator('#player .ap-term').textContent()).not.toContain('after-the-needle');
       expect(await p.locator('#replay-toggle').textContent()).toBe('Play');
-      expect(await p.locator('button.marker.current code').textContent()).toBe('echo Gatehouse-Needle-7 > /dev/null; echo needle-out');
-      expect(await p.locator('#markers li code').allTextContents()).toEqual(['echo warming-up', 'ls /', 'echo Gatehouse-Needle-7 > /dev/null; echo needle-out', 'echo after-the-needle', 'exit']);
+      expect(await p.locator('button.marker.current code').textContent()).toBe(
+        'echo Gatehouse-Needle-7 > /dev/null; echo needle-out',
+      );
+      expect(await p.locator('#markers li code').allTextContents()).toEqual([
+        'echo warming-up',
+        'ls /',
+        'echo Gatehouse-Needle-7 > /dev/null; echo needle-out',
+        'echo after-the-needle',
+        'exit',
+      ]);
       await p.locator('#integrity[data-state="verified"]').waitFor();
-      expect(await p.locator('#integrity-sealed').textContent()).toBe(await p.locator('#integrity-actual').textContent());
+      expect(await p.locator('#integrity-sealed').textContent()).toBe(
+        await p.locator('#integrity-actual').textContent(),
+      );
       await p.locator('#replay').screenshot({ path: join(SHOTS, 'replay-at-command.png') });
-      expect((await readFile(join(SHOTS, 'replay-at-command.png'))).subarray(0, 4)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47]));
+      expect((await readFile(join(SHOTS, 'replay-at-command.png'))).subarray(0, 4)).toEqual(
+        Buffer.from([0x89, 0x50, 0x4e, 0x47]),
+      );
 
       // The jump list moves the player; play runs on from there.
       await p.locator('#marker-3').click();
@@ -110,7 +129,9 @@ describe('replay in the browser', () => {
 
       // The viewing is audited once, however many requests the page made.
       const sessionId = new URL(p.url()).pathname.split('/').pop()!;
-      const viewed = (await h.audit()).filter((a) => a.type === 'recording.viewed' && a.subject?.sessionId === sessionId);
+      const viewed = (await h.audit()).filter(
+        (a) => a.type === 'recording.viewed' && a.subject?.sessionId === sessionId,
+      );
       expect(viewed).toHaveLength(1);
 
       // The library lists it; the audit page shows that viewing and the chain's state.
@@ -183,7 +204,16 @@ describe('replay in the browser', () => {
       '<img src=x onerror="window.__pwned=2"> <script>window.__pwned=3</script>\r\n',
       'HOSTILE-END\r\n',
     ];
-    const lines = [JSON.stringify({ version: 2, width: 80, height: 24, timestamp: Math.floor(start / 1000), title: '<script>window.__pwned=5</script>', env: { TERM: 'xterm' } })];
+    const lines = [
+      JSON.stringify({
+        version: 2,
+        width: 80,
+        height: 24,
+        timestamp: Math.floor(start / 1000),
+        title: '<script>window.__pwned=5</script>',
+        env: { TERM: 'xterm' },
+      }),
+    ];
     chunks.forEach((c, i) => lines.push(JSON.stringify([0.1 + i * 0.05, 'o', c])));
     lines.push(JSON.stringify([0.3, 'm', '<img src=x onerror="window.__pwned=6">']));
     const text = `${lines.join('\n')}\n`;
@@ -192,12 +222,30 @@ describe('replay in the browser', () => {
     await writeFile(path, text);
     await h.gw.store.update((d) => {
       d.sessions.push({
-        id, grantId: 'grt_hostile', requestId: 'req_hostile', userId: h.vendor.me.id, targetId: TARGET, protocol: 'ssh', via: 'ssh',
-        startedAt: new Date(start).toISOString(), endedAt: new Date(start + 5000).toISOString(), endReason: 'client_closed',
-        recording: { path: relative(h.gw.storageDir, path), sha256: createHash('sha256').update(text).digest('hex'), bytes: Buffer.byteLength(text) },
+        id,
+        grantId: 'grt_hostile',
+        requestId: 'req_hostile',
+        userId: h.vendor.me.id,
+        targetId: TARGET,
+        protocol: 'ssh',
+        via: 'ssh',
+        startedAt: new Date(start).toISOString(),
+        endedAt: new Date(start + 5000).toISOString(),
+        endReason: 'client_closed',
+        recording: {
+          path: relative(h.gw.storageDir, path),
+          sha256: createHash('sha256').update(text).digest('hex'),
+          bytes: Buffer.byteLength(text),
+        },
       });
     });
-    await h.gw.commands.append({ id: 'cmd_hostile', sessionId: id, at: new Date(start + 300).toISOString(), text: '<img src=x onerror="window.__pwned=6">', verdict: 'alerted' });
+    await h.gw.commands.append({
+      id: 'cmd_hostile',
+      sessionId: id,
+      at: new Date(start + 300).toISOString(),
+      text: '<img src=x onerror="window.__pwned=6">',
+      verdict: 'alerted',
+    });
 
     const auditor = await openAs(browser, h, 'auditor', '', '/commands');
     try {

@@ -44,7 +44,9 @@ describe('access requests in the browser', () => {
       const sp = supervisor.page;
       // The form shows the target with its zone and security level, preselected from ?target=.
       expect(await vp.locator('#req-target').inputValue()).toBe('eng-ws-01');
-      await expect(vp.locator('#target-info').textContent()).resolves.toContain('Zone Cell 2 / Level 2 · security level 3');
+      await expect(vp.locator('#target-info').textContent()).resolves.toContain(
+        'Zone Cell 2 / Level 2 · security level 3',
+      );
       expect(await vp.locator('#req-protocol option').allTextContents()).toEqual(['SSH']);
       // Emergency reveals its reason and the note on approvals.
       expect(await vp.locator('#emergency-box').isHidden()).toBe(true);
@@ -70,13 +72,24 @@ describe('access requests in the browser', () => {
       const card = sp.locator(`#appr-${id}`);
       await card.waitFor();
       const text = (await card.textContent()) ?? '';
-      for (const s of ['Vera Vendor', 'Acme Automation', 'vendor@acme.example', 'Engineering workstation 01', 'Zone Cell 2 / Level 2', 'CHG-1234', '0 of 1', 'None on this target'])
+      for (const s of [
+        'Vera Vendor',
+        'Acme Automation',
+        'vendor@acme.example',
+        'Engineering workstation 01',
+        'Zone Cell 2 / Level 2',
+        'CHG-1234',
+        '0 of 1',
+        'None on this target',
+      ])
         expect(text).toContain(s);
       expect(await sp.locator(`#purpose-${id}`).textContent()).toBe(MARKUP);
       expect(await sp.locator('img[src="x"]').count()).toBe(0);
       const shot = join(h.dir.path, 'approval-queue.png');
       await sp.locator('#queue').screenshot({ path: shot });
-      expect((await readFile(shot)).subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+      expect((await readFile(shot)).subarray(0, 8)).toEqual(
+        Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      );
 
       await sp.locator(`#approve-${id}`).click();
       await answerStepUp(supervisor);
@@ -148,7 +161,10 @@ describe('access requests in the browser', () => {
       const row = vp.locator('#keys-body tr');
       await row.filter({ hasText: 'vendor2@laptop' }).waitFor();
       await expect(row.first().textContent()).resolves.toMatch(/SHA256:/);
-      await row.first().getByRole('button', { name: /Delete key/ }).click();
+      await row
+        .first()
+        .getByRole('button', { name: /Delete key/ })
+        .click();
       await row.first().getByRole('button', { name: 'Yes, delete' }).click();
       await vp.locator('#keys-empty').waitFor();
       expect(vendor.errors).toEqual([]);

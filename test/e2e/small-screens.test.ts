@@ -29,7 +29,11 @@ beforeAll(async () => {
   browser = await launchBrowser();
   for (const role of ['supervisor', 'auditor'] as const) secrets[role] = await enrolTotp(harness(), role);
   secrets.vendor = h.vendor.totpSecret;
-  const pending = await h.grant({ state: 'pending', grantId: undefined, purpose: 'update the S7 project on line 2 after the firmware change' });
+  const pending = await h.grant({
+    state: 'pending',
+    grantId: undefined,
+    purpose: 'update the S7 project on line 2 after the firmware change',
+  });
   pendingId = pending.id;
   grantId = (await h.grant()).grantId!;
   const done = await h.ssh(TARGET, { command: 'echo recorded-$((6*7))' });
@@ -49,8 +53,25 @@ afterAll(async () => {
 
 const pagesOf = (role: TestRole): string[] => {
   const common = ['/', '/security'];
-  if (role === 'vendor') return [...common, '/keys', '/requests/new', '/requests', `/requests/${pendingId}`, '/sessions', `/connect/${grantId}`];
-  const oversee = ['/approvals', '/sessions', `/sessions/${sessionId}`, `/sessions/${sessionId}/commands`, `/sessions/${liveId}/watch`, '/commands', `/requests/${pendingId}`];
+  if (role === 'vendor')
+    return [
+      ...common,
+      '/keys',
+      '/requests/new',
+      '/requests',
+      `/requests/${pendingId}`,
+      '/sessions',
+      `/connect/${grantId}`,
+    ];
+  const oversee = [
+    '/approvals',
+    '/sessions',
+    `/sessions/${sessionId}`,
+    `/sessions/${sessionId}/commands`,
+    `/sessions/${liveId}/watch`,
+    '/commands',
+    `/requests/${pendingId}`,
+  ];
   if (role === 'supervisor') return [...common, ...oversee, '/approvals/history'];
   return [...common, ...oversee, '/audit', '/evidence'];
 };
@@ -65,7 +86,9 @@ const overflow = (page: Page) =>
       const r = el.getBoundingClientRect();
       if (r.right <= width + 1 || r.width === 0) continue;
       if (el.parentElement && el.parentElement.getBoundingClientRect().right > width + 1) continue;
-      out.push(`${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}.${Array.from(el.classList).join('.')} right=${Math.round(r.right)}`);
+      out.push(
+        `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}.${Array.from(el.classList).join('.')} right=${Math.round(r.right)}`,
+      );
     }
     return out;
   });
@@ -143,9 +166,13 @@ describe('every page on a desktop and on a phone', () => {
       p.page.on('request', (r) => {
         if (r.method() === 'POST') posted.push(`${r.url()} ${r.postData() ?? ''}`);
       });
-      await p.page.locator('#key-line').fill('-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----');
+      await p.page
+        .locator('#key-line')
+        .fill('-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----');
       await p.page.locator('#key-add').click();
-      await expect.poll(() => p.page.locator('#key-error').textContent()).toContain('That is a PRIVATE key. It was not sent');
+      await expect
+        .poll(() => p.page.locator('#key-error').textContent())
+        .toContain('That is a PRIVATE key. It was not sent');
       expect(await p.page.locator('#key-error').textContent()).toContain('Treat that key as exposed');
       expect(await p.page.locator('#key-line').inputValue()).toBe('');
       expect(posted).toEqual([]);

@@ -55,16 +55,22 @@ describe('live view: what the vendor sees, and alerts', () => {
     await vp.locator('#terminal').click();
     await vp.keyboard.type('shutdown -r now');
     await vp.keyboard.press('Enter');
-    await expect.poll(() => rows.textContent(), { timeout: 10_000 }).toContain('[gatehouse] command blocked: stops the line');
+    await expect
+      .poll(() => rows.textContent(), { timeout: 10_000 })
+      .toContain('[gatehouse] command blocked: stops the line');
     const watched = wp.locator('#watch-terminal .xterm-rows');
-    await expect.poll(() => watched.textContent(), { timeout: 10_000 }).toContain('[gatehouse] command blocked: stops the line');
+    await expect
+      .poll(() => watched.textContent(), { timeout: 10_000 })
+      .toContain('[gatehouse] command blocked: stops the line');
     const blocked = wp.locator('#watch-alerts li.alert-blocked');
     await expect.poll(() => blocked.textContent(), { timeout: 10_000 }).toContain('“shutdown -r now” (stops the line)');
 
     await vp.keyboard.type('plc download --all');
     await vp.keyboard.press('Enter');
     const alerted = wp.locator('#watch-alerts li.alert-alerted');
-    await expect.poll(() => alerted.textContent(), { timeout: 10_000 }).toContain('“plc download --all” (changes PLC state)');
+    await expect
+      .poll(() => alerted.textContent(), { timeout: 10_000 })
+      .toContain('“plc download --all” (changes PLC state)');
     expect(await wp.locator('#watch-terminal.flash-alerted').count()).toBe(1);
     await wp.screenshot({ path: 'test-results/watch-alerts.png' });
 

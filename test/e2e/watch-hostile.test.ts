@@ -51,7 +51,10 @@ async function watchedShell(): Promise<Watched> {
 /** Starts measuring the page's main thread: the longest gap between timer ticks, and long tasks. */
 const startStallMeter = (p: Person) =>
   p.page.evaluate(() => {
-    const g = globalThis as unknown as { ghStall: { maxGap: number; longTasks: number; maxLongTask: number }; ghTimer: number };
+    const g = globalThis as unknown as {
+      ghStall: { maxGap: number; longTasks: number; maxLongTask: number };
+      ghTimer: number;
+    };
     clearInterval(g.ghTimer);
     g.ghStall = { maxGap: 0, longTasks: 0, maxLongTask: 0 };
     let last = performance.now();
@@ -68,7 +71,9 @@ const startStallMeter = (p: Person) =>
     }).observe({ type: 'longtask' });
   });
 const readStallMeter = (p: Person) =>
-  p.page.evaluate(() => (globalThis as unknown as { ghStall: { maxGap: number; longTasks: number; maxLongTask: number } }).ghStall);
+  p.page.evaluate(
+    () => (globalThis as unknown as { ghStall: { maxGap: number; longTasks: number; maxLongTask: number } }).ghStall,
+  );
 
 describe('resize storm from a native SSH client', () => {
   it('keeps the recording and the watching page bounded: sizes clamped, resizes coalesced, last one wins', async () => {
@@ -116,7 +121,11 @@ describe('resize storm from a native SSH client', () => {
     expect(ended.data?.reason).toBe('client_closed');
     const rec = h.gw.store.data.sessions.find((s) => s.id === w.sessionId)?.recording;
     const cast = await readFile(join(h.gw.storageDir, rec!.path), 'utf8');
-    const events = cast.trim().split('\n').slice(1).map((l) => JSON.parse(l) as [number, string, string]);
+    const events = cast
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => JSON.parse(l) as [number, string, string]);
     const r = events.filter((e) => e[1] === 'r');
     console.log(`recording: ${cast.length} bytes, ${r.length} resize events`);
     expect(r.length).toBeLessThanOrEqual(bound);
@@ -140,8 +149,8 @@ describe('escape sequences that ask a terminal to answer', () => {
       g.ghClipboard = 0;
       const c = navigator.clipboard as unknown as Record<string, unknown> | undefined;
       if (c) {
-        c.writeText = () => ((g.ghClipboard++), Promise.resolve());
-        c.write = () => ((g.ghClipboard++), Promise.resolve());
+        c.writeText = () => (g.ghClipboard++, Promise.resolve());
+        c.write = () => (g.ghClipboard++, Promise.resolve());
       }
       document.addEventListener('copy', () => void g.ghClipboard++);
     });
@@ -151,7 +160,9 @@ describe('escape sequences that ask a terminal to answer', () => {
     const seqs = String.raw`\033P$qm\033\\ \033]50;?\007 \033]52;c;ZXZpbA==\007 \033]52;c;?\007 \033[21t \033[20t \033[c \033[>c \033[6n \033[5n \033[14t \033[18t \033]2;evil-title\007 \033]10;?\007 \033]4;1;?\007`;
     w.ch.write(`printf '${seqs}'; echo; echo seqs-done-$((9*9))\n`);
     await w.out.until(/seqs-done-81/, 15_000);
-    await expect.poll(() => page.locator('#watch-terminal .xterm-rows').textContent(), { timeout: 15_000 }).toContain('seqs-done-81');
+    await expect
+      .poll(() => page.locator('#watch-terminal .xterm-rows').textContent(), { timeout: 15_000 })
+      .toContain('seqs-done-81');
     // Anything the page would answer goes out at once; a round of the event loop later nothing has.
     await page.evaluate(() => new Promise((r) => setTimeout(r, 300)));
     expect(w.sent - sentBefore).toBe(0);

@@ -48,8 +48,12 @@ describe('browser terminal and live view', () => {
     await sp.locator('#terminate').click();
     await answerStepUp(supervisor);
     await expect.poll(() => vp.locator('#term-status').textContent(), { timeout: 10_000 }).toMatch(/Disconnected/);
-    await expect.poll(() => rows.textContent(), { timeout: 10_000 }).toContain('maintenance window closed by the shift lead');
-    await expect.poll(() => sp.locator('#watch-status').textContent(), { timeout: 10_000 }).toMatch(/ended \(terminated\)/);
+    await expect
+      .poll(() => rows.textContent(), { timeout: 10_000 })
+      .toContain('maintenance window closed by the shift lead');
+    await expect
+      .poll(() => sp.locator('#watch-status').textContent(), { timeout: 10_000 })
+      .toMatch(/ended \(terminated\)/);
     const ended = await h.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId);
     expect(ended.data?.reason).toBe('terminated');
     await h.waitAudit('session.terminated', (a) => a.subject?.sessionId === sessionId);

@@ -12,10 +12,7 @@ export interface CliResult {
 }
 
 /** Runs a command to its end, bounded by `timeoutMs`. */
-export function runCli(
-  args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-) {
+export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {
   return new Promise<CliResult>((resolve, reject) => {
     const child = spawn(process.execPath, [gatehouseBin, ...args], {
       cwd: opts.cwd,
@@ -59,9 +56,7 @@ export function startCli(
   });
   let stdout = '';
   let stderr = '';
-  const exited = new Promise<CliResult>((resolve) =>
-    child.on('close', (code) => resolve({ code, stdout, stderr })),
-  );
+  const exited = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

@@ -15,7 +15,11 @@ export async function signInDemo(demo: Demo, group: string): Promise<DemoPerson>
   const person = demo.people.find((p) => p.groups.includes(group));
   if (!person) throw new Error(`no demo person in group ${group}`);
   const browser = new Browser(demo.gateway.http.url);
-  const { callbackUrl } = await authorizeWithPassword({ authorizeUrl: await beginLogin(browser), login: person.login, password: person.password });
+  const { callbackUrl } = await authorizeWithPassword({
+    authorizeUrl: await beginLogin(browser),
+    login: person.login,
+    password: person.password,
+  });
   const cb = await browser.fetch(callbackUrl);
   if (cb.status !== 303) throw new Error(`callback answered ${cb.status}`);
   const me = (await (await browser.fetch('/api/me')).json()) as Me;
@@ -23,7 +27,11 @@ export async function signInDemo(demo: Demo, group: string): Promise<DemoPerson>
 }
 
 /** POST as `who` with their CSRF token; throws on any status ≥ 300 with the body. */
-export async function postAs(who: Pick<DemoPerson, 'browser' | 'me'>, path: string, body: unknown): Promise<Record<string, unknown>> {
+export async function postAs(
+  who: Pick<DemoPerson, 'browser' | 'me'>,
+  path: string,
+  body: unknown,
+): Promise<Record<string, unknown>> {
   const res = await who.browser.fetch(path, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-csrf-token': who.me.csrfToken },

@@ -32,7 +32,13 @@ export async function enrolTotp(h: AuthHarness, role: TestRole): Promise<string>
 }
 
 /** A new browser context for `role`, signed in through the provider's real login form, at `path`. */
-export async function openAs(browser: Browser, h: AuthHarness, role: TestRole, secret: string, path: string): Promise<Person> {
+export async function openAs(
+  browser: Browser,
+  h: AuthHarness,
+  role: TestRole,
+  secret: string,
+  path: string,
+): Promise<Person> {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   context.setDefaultTimeout(10_000);
   const page = await context.newPage();

@@ -35,7 +35,10 @@ let envCount = 0;
  * The `storage` config section for `engine` in `dir`; with postgres a fresh schema is created, its URL
  * put in an environment variable of its own (the config names only the variable), dropped by `drop`.
  */
-export async function storageSection(dir: string, engine: EngineName = current): Promise<{ storage: Config['storage']; drop(): Promise<void>; db?: TestDatabase }> {
+export async function storageSection(
+  dir: string,
+  engine: EngineName = current,
+): Promise<{ storage: Config['storage']; drop(): Promise<void>; db?: TestDatabase }> {
   if (engine === 'lowdb') return { storage: { dir, engine: 'lowdb' }, drop: async () => {} };
   const db = await createTestSchema();
   const env = `GATEHOUSE_TEST_PG_${process.pid}_${++envCount}`;
@@ -50,7 +53,14 @@ export async function storageSection(dir: string, engine: EngineName = current):
   };
 }
 
-export async function openTestStorage(o: { dir: string; clock: Clock; logger?: Logger; engine?: EngineName; node?: Config['node']; checkpointEvery?: number }): Promise<TestStorage> {
+export async function openTestStorage(o: {
+  dir: string;
+  clock: Clock;
+  logger?: Logger;
+  engine?: EngineName;
+  node?: Config['node'];
+  checkpointEvery?: number;
+}): Promise<TestStorage> {
   const section = await storageSection(o.dir, o.engine);
   let storage: Storage;
   try {

@@ -2,7 +2,10 @@
 import { randomBytes } from 'node:crypto';
 import type { AccessRequest, Protocol } from '../../gateway/core/model.js';
 
-export function openGrant(o: { userId: string; targetId: string; protocol: Protocol; now: number; purpose?: string }, over: Partial<AccessRequest> = {}): AccessRequest {
+export function openGrant(
+  o: { userId: string; targetId: string; protocol: Protocol; now: number; purpose?: string },
+  over: Partial<AccessRequest> = {},
+): AccessRequest {
   const { now } = o;
   return {
     id: `req_${randomBytes(8).toString('hex')}`,

@@ -12,21 +12,93 @@ import { StringDecoder } from 'node:string_decoder';
 
 /** guacd 1.5/1.6's RDP parameter names, in its order (src/protocols/rdp/settings.c). */
 export const RDP_ARGS = [
-  'hostname', 'port', 'domain', 'username', 'password', 'width', 'height', 'dpi', 'initial-program', 'color-depth',
-  'disable-audio', 'enable-printing', 'printer-name', 'enable-drive', 'drive-name', 'drive-path', 'create-drive-path',
-  'disable-download', 'disable-upload', 'console', 'console-audio', 'server-layout', 'security', 'ignore-cert',
-  'cert-tofu', 'cert-fingerprints', 'disable-auth', 'remote-app', 'remote-app-dir', 'remote-app-args', 'static-channels',
-  'client-name', 'enable-wallpaper', 'enable-theming', 'enable-font-smoothing', 'enable-full-window-drag',
-  'enable-desktop-composition', 'enable-menu-animations', 'disable-bitmap-caching', 'disable-offscreen-caching',
-  'disable-glyph-caching', 'disable-gfx', 'preconnection-id', 'preconnection-blob', 'timezone', 'enable-sftp',
-  'sftp-hostname', 'sftp-host-key', 'sftp-port', 'sftp-timeout', 'sftp-username', 'sftp-password', 'sftp-private-key',
-  'sftp-passphrase', 'sftp-public-key', 'sftp-directory', 'sftp-root-directory', 'sftp-server-alive-interval',
-  'sftp-disable-download', 'sftp-disable-upload', 'recording-path', 'recording-name', 'recording-exclude-output',
-  'recording-exclude-mouse', 'recording-exclude-touch', 'recording-include-keys', 'create-recording-path',
-  'recording-write-existing', 'resize-method', 'enable-audio-input', 'enable-touch', 'read-only', 'gateway-hostname',
-  'gateway-port', 'gateway-domain', 'gateway-username', 'gateway-password', 'load-balance-info', 'disable-copy',
-  'disable-paste', 'wol-send-packet', 'wol-mac-addr', 'wol-broadcast-addr', 'wol-udp-port', 'wol-wait-time',
-  'force-lossless', 'normalize-clipboard',
+  'hostname',
+  'port',
+  'domain',
+  'username',
+  'password',
+  'width',
+  'height',
+  'dpi',
+  'initial-program',
+  'color-depth',
+  'disable-audio',
+  'enable-printing',
+  'printer-name',
+  'enable-drive',
+  'drive-name',
+  'drive-path',
+  'create-drive-path',
+  'disable-download',
+  'disable-upload',
+  'console',
+  'console-audio',
+  'server-layout',
+  'security',
+  'ignore-cert',
+  'cert-tofu',
+  'cert-fingerprints',
+  'disable-auth',
+  'remote-app',
+  'remote-app-dir',
+  'remote-app-args',
+  'static-channels',
+  'client-name',
+  'enable-wallpaper',
+  'enable-theming',
+  'enable-font-smoothing',
+  'enable-full-window-drag',
+  'enable-desktop-composition',
+  'enable-menu-animations',
+  'disable-bitmap-caching',
+  'disable-offscreen-caching',
+  'disable-glyph-caching',
+  'disable-gfx',
+  'preconnection-id',
+  'preconnection-blob',
+  'timezone',
+  'enable-sftp',
+  'sftp-hostname',
+  'sftp-host-key',
+  'sftp-port',
+  'sftp-timeout',
+  'sftp-username',
+  'sftp-password',
+  'sftp-private-key',
+  'sftp-passphrase',
+  'sftp-public-key',
+  'sftp-directory',
+  'sftp-root-directory',
+  'sftp-server-alive-interval',
+  'sftp-disable-download',
+  'sftp-disable-upload',
+  'recording-path',
+  'recording-name',
+  'recording-exclude-output',
+  'recording-exclude-mouse',
+  'recording-exclude-touch',
+  'recording-include-keys',
+  'create-recording-path',
+  'recording-write-existing',
+  'resize-method',
+  'enable-audio-input',
+  'enable-touch',
+  'read-only',
+  'gateway-hostname',
+  'gateway-port',
+  'gateway-domain',
+  'gateway-username',
+  'gateway-password',
+  'load-balance-info',
+  'disable-copy',
+  'disable-paste',
+  'wol-send-packet',
+  'wol-mac-addr',
+  'wol-broadcast-addr',
+  'wol-udp-port',
+  'wol-wait-time',
+  'force-lossless',
+  'normalize-clipboard',
 ] as const;
 
 export type StandinMode =
@@ -45,7 +117,8 @@ export interface Ins {
   args: string[];
 }
 
-export const enc = (...els: Array<string | number>): string => `${els.map((e) => `${[...String(e)].length}.${e}`).join(',')};`;
+export const enc = (...els: Array<string | number>): string =>
+  `${els.map((e) => `${[...String(e)].length}.${e}`).join(',')};`;
 
 /** Its own parser: complete instructions from `buf`, codepoint lengths, throws on nonsense. */
 function parse(buf: string): { ins: Ins[]; rest: string } {
@@ -92,8 +165,10 @@ export function freerdpPinCheck(list: string, certSha256: string): PinCheck {
   for (const entry of list.split(',').filter((e) => e !== '')) {
     const colon = entry.indexOf(':');
     const hash = colon === -1 ? entry : entry.slice(0, colon);
-    if (colon === -1 || !DIGESTS.has(hash.toLowerCase())) return { result: 'hung', why: `unknown hash "${hash.slice(0, 20)}" in cert-fingerprints` };
-    if (hash.toLowerCase() === 'sha256' && entry.slice(colon + 1).toLowerCase() === certSha256.toLowerCase()) return { result: 'accepted' };
+    if (colon === -1 || !DIGESTS.has(hash.toLowerCase()))
+      return { result: 'hung', why: `unknown hash "${hash.slice(0, 20)}" in cert-fingerprints` };
+    if (hash.toLowerCase() === 'sha256' && entry.slice(colon + 1).toLowerCase() === certSha256.toLowerCase())
+      return { result: 'accepted' };
   }
   return { result: 'refused' };
 }
@@ -175,7 +250,10 @@ export async function startGuacdStandin(o: StandinOptions = {}): Promise<GuacdSt
   const recordings = new Map<string, number>();
 
   const frame = (w: number, h: number, rgb: [number, number, number]) =>
-    enc('size', 0, w, h) + enc('rect', 0, 0, 0, w, h) + enc('cfill', 14, 0, rgb[0], rgb[1], rgb[2], 255) + enc('sync', Date.now());
+    enc('size', 0, w, h) +
+    enc('rect', 0, 0, 0, w, h) +
+    enc('cfill', 14, 0, rgb[0], rgb[1], rgb[2], 255) +
+    enc('sync', Date.now());
 
   const write = (u: StandinUser, text: string) => {
     if (u.closed || u.socket.destroyed) return;
@@ -241,7 +319,13 @@ export async function startGuacdStandin(o: StandinOptions = {}): Promise<GuacdSt
         if (i.opcode !== 'connect') return;
         const values = i.args;
         if (values.length !== announced.length + 1) {
-          socket.end(enc('error', `Incorrect number of connection parameters: expected ${announced.length + 1}, got ${values.length}`, 0x0300));
+          socket.end(
+            enc(
+              'error',
+              `Incorrect number of connection parameters: expected ${announced.length + 1}, got ${values.length}`,
+              0x0300,
+            ),
+          );
           return;
         }
         announced.forEach((name, k) => (user.params[name] = values[k + 1] ?? ''));
@@ -382,7 +466,10 @@ export async function startGuacdStandin(o: StandinOptions = {}): Promise<GuacdSt
       const size = c?.owner.handshake.size ?? ['1024', '768'];
       const w = Number(c?.owner.params.width || size[0]);
       const h = Number(c?.owner.params.height || size[1]);
-      standin.broadcast(id, enc('rect', 0, 0, 0, w, h) + enc('cfill', 14, 0, rgb[0], rgb[1], rgb[2], 255) + enc('sync', Date.now()));
+      standin.broadcast(
+        id,
+        enc('rect', 0, 0, 0, w, h) + enc('cfill', 14, 0, rgb[0], rgb[1], rgb[2], 255) + enc('sync', Date.now()),
+      );
     },
     async waitFor(what, get, ms = 10_000) {
       const end = Date.now() + ms;

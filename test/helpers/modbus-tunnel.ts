@@ -14,7 +14,9 @@ const SCRIPTS = join(import.meta.dirname, 'modbus');
 /** A pymodbus server on a free loopback port: holding register i holds i + 1 as the client reads it (pymodbus offsets by one). */
 export async function startModbusServer(): Promise<{ port: number; stop(): void }> {
   const port = await freePort();
-  const child: ChildProcess = spawn(PYTHON, [join(SCRIPTS, 'server.py'), String(port)], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const child: ChildProcess = spawn(PYTHON, [join(SCRIPTS, 'server.py'), String(port)], {
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
   if (!(await waitForPort(port, { timeoutMs: 20_000, isAlive: () => child.exitCode === null }))) {
     child.kill();
     throw new Error('the pymodbus server did not start (is python3-pymodbus with python3-serial-asyncio installed?)');
@@ -31,7 +33,10 @@ export async function openTunnel(h: SshGateway, port: number): Promise<{ local: 
     command: `while [ ! -e ${stopFile} ]; do sleep 0.2; done`,
     timeoutMs: 170_000,
   });
-  if (!(await waitForPort(local, { timeoutMs: 30_000 }))) throw new Error(`the tunnel did not open: ${JSON.stringify(await Promise.race([done, Promise.resolve('still running')]))}`);
+  if (!(await waitForPort(local, { timeoutMs: 30_000 })))
+    throw new Error(
+      `the tunnel did not open: ${JSON.stringify(await Promise.race([done, Promise.resolve('still running')]))}`,
+    );
   return {
     local,
     close: async () => {
@@ -43,6 +48,11 @@ export async function openTunnel(h: SshGateway, port: number): Promise<{ local: 
 
 /** Runs pymodbus's client against `local` (see modbus/client.py for the operations); one parsed JSON line each. */
 export async function modbusClient(local: number, ...ops: Array<string | number>): Promise<Array<Record<string, any>>> {
-  const { stdout } = await run(PYTHON, [join(SCRIPTS, 'client.py'), String(local), ...ops.map(String)], { timeout: 150_000 });
-  return stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+  const { stdout } = await run(PYTHON, [join(SCRIPTS, 'client.py'), String(local), ...ops.map(String)], {
+    timeout: 150_000,
+  });
+  return stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, any>);
 }

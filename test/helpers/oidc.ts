@@ -41,9 +41,7 @@ export async function startTestIdp(opts: TestIdpOptions = {}): Promise<TestIdp> 
     redirectUris: opts.redirectUris ?? ['http://127.0.0.1:9/auth/callback'],
     ...(opts.tokenEndpointAuthMethod ? { tokenEndpointAuthMethod: opts.tokenEndpointAuthMethod } : {}),
   };
-  const list = demoUsers(
-    (login) => `pw-${roleOfLogin[login] ?? 'user'}-${Math.random().toString(36).slice(2)}`,
-  );
+  const list = demoUsers((login) => `pw-${roleOfLogin[login] ?? 'user'}-${Math.random().toString(36).slice(2)}`);
   const users = Object.fromEntries(list.map((u) => [roleOfLogin[u.login], u])) as Record<TestRole, DemoUser>;
   const idp = await startIdentityProvider({
     clients: [client],
@@ -145,9 +143,7 @@ export async function authorizeWithPassword(args: {
     if (alert) throw new Error(`login refused (HTTP ${res.status}): ${unescapeHtml(alert)}`);
     const action = /<form method="post" action="([^"]+)"/.exec(body)?.[1];
     if (res.status !== 200 || !action || submitted) {
-      throw new Error(
-        `unexpected IdP response at ${url.pathname} (HTTP ${res.status}): ${body.slice(0, 300)}`,
-      );
+      throw new Error(`unexpected IdP response at ${url.pathname} (HTTP ${res.status}): ${body.slice(0, 300)}`);
     }
     submitted = true;
     url = new URL(unescapeHtml(action), url);

@@ -74,7 +74,8 @@ export async function spawnSsh(
       const end = Date.now() + ms;
       while (!re.test(text.slice(from))) {
         if (Date.now() > end) throw new Error(`timed out waiting for ${re}; got ${JSON.stringify(text.slice(-600))}`);
-        if (child.exitCode !== null) throw new Error(`ssh exited (${child.exitCode}) before ${re}; got ${JSON.stringify(text.slice(-600))}`);
+        if (child.exitCode !== null)
+          throw new Error(`ssh exited (${child.exitCode}) before ${re}; got ${JSON.stringify(text.slice(-600))}`);
         await new Promise((r) => setTimeout(r, 25));
       }
       return text;
@@ -85,19 +86,39 @@ export async function spawnSsh(
 }
 
 /** Runs `sftp` to `login` (the target id) with `commands` on stdin; resolves when it exits. */
-export async function runSftp(h: SshGateway, commands: string, o: { login?: string; timeoutMs?: number } = {}): Promise<SshResult> {
+export async function runSftp(
+  h: SshGateway,
+  commands: string,
+  o: { login?: string; timeoutMs?: number } = {},
+): Promise<SshResult> {
   return runClient(h, SFTP, [`${o.login ?? TARGET}@127.0.0.1`], commands, o.timeoutMs);
 }
 
 /** Runs `scp from to` through the gateway (`TARGET:path` names the remote side; OpenSSH 9 speaks SFTP). */
-export async function runScp(h: SshGateway, from: string, to: string, o: { timeoutMs?: number; options?: string[] } = {}): Promise<SshResult> {
+export async function runScp(
+  h: SshGateway,
+  from: string,
+  to: string,
+  o: { timeoutMs?: number; options?: string[] } = {},
+): Promise<SshResult> {
   const remote = (p: string) => p.replace(/^([\w.-]+):/, '$1@127.0.0.1:');
   return runClient(h, SCP, [...(o.options ?? []), remote(from), remote(to)], '', o.timeoutMs);
 }
 
-async function runClient(h: SshGateway, program: string, rest: string[], stdin: string, timeoutMs = 30_000): Promise<SshResult> {
+async function runClient(
+  h: SshGateway,
+  program: string,
+  rest: string[],
+  stdin: string,
+  timeoutMs = 30_000,
+): Promise<SshResult> {
   const env = await askpassEnv(h);
-  const args = [...vendorSshOptions({ keyPath: h.vendor.keyPath, knownHosts: h.knownHosts }), '-P', String(h.port), ...rest];
+  const args = [
+    ...vendorSshOptions({ keyPath: h.vendor.keyPath, knownHosts: h.knownHosts }),
+    '-P',
+    String(h.port),
+    ...rest,
+  ];
 
   const child = spawn(program, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';

@@ -18,10 +18,41 @@ export function makeTestCa(dir: string, name = 'siem'): TestCa {
   const p = (f: string) => join(dir, `${name}-${f}`);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  run(['req', '-x509', ...ec, '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '2', '-subj', `/CN=${name} test CA`]);
+  run([
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    p('ca.key'),
+    '-out',
+    p('ca.pem'),
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name} test CA`,
+  ]);
   run(['req', ...ec, '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', '/CN=localhost']);
-  execFileSync('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth\\n' > '${p('ext')}'`]);
-  run(['x509', '-req', '-in', p('server.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('server.pem'), '-days', '2', '-extfile', p('ext')]);
+  execFileSync('sh', [
+    '-c',
+    `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth\\n' > '${p('ext')}'`,
+  ]);
+  run([
+    'x509',
+    '-req',
+    '-in',
+    p('server.csr'),
+    '-CA',
+    p('ca.pem'),
+    '-CAkey',
+    p('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    p('server.pem'),
+    '-days',
+    '2',
+    '-extfile',
+    p('ext'),
+  ]);
   return { caFile: p('ca.pem'), certFile: p('server.pem'), keyFile: p('server.key') };
 }
 
@@ -59,7 +90,9 @@ export async function rsyslogIn(dir: string, opts: { tls?: TestCa } = {}): Promi
     file,
     async start() {
       stderr = '';
-      const c = spawn(RSYSLOGD, ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const c = spawn(RSYSLOGD, ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       c.stderr!.on('data', (d: Buffer) => void (stderr += d.toString()));
       child = c;
       const up = await waitForPort(port, { timeoutMs: 20_000, isAlive: () => c.exitCode === null });

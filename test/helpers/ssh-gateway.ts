@@ -48,7 +48,12 @@ export interface SshResult {
   stderr: string;
 }
 
-export type AuditLine = { type: string; actor?: Record<string, unknown>; subject?: Record<string, unknown>; data?: Record<string, unknown> };
+export type AuditLine = {
+  type: string;
+  actor?: Record<string, unknown>;
+  subject?: Record<string, unknown>;
+  data?: Record<string, unknown>;
+};
 
 export interface SshGateway {
   gw: Gateway;
@@ -66,7 +71,19 @@ export interface SshGateway {
   /** argv for /usr/bin/ssh to the gateway as `login`. */
   sshArgs(login: string, extra?: string[], port?: number): string[];
   /** Runs /usr/bin/ssh; askpass answers `Verification code:` with a fresh code (or `code`). */
-  ssh(login: string, o?: { options?: string[]; port?: number; command?: string; identity?: string; env?: NodeJS.ProcessEnv; input?: string; code?: string; timeoutMs?: number }): Promise<SshResult>;
+  ssh(
+    login: string,
+    o?: {
+      options?: string[];
+      port?: number;
+      command?: string;
+      identity?: string;
+      env?: NodeJS.ProcessEnv;
+      input?: string;
+      code?: string;
+      timeoutMs?: number;
+    },
+  ): Promise<SshResult>;
   /** A fresh code for the vendor (advances the clock one step). */
   freshCode(): string;
   /** Prompts askpass was asked, in order. */
@@ -91,7 +108,12 @@ export async function startSshGateway(opts: SshGatewayOptions = {}): Promise<Ssh
   const input = testConfigInput(opts.storageDir ?? join(dir.path, 'storage'));
   input.http = { listen: `127.0.0.1:${httpPort}`, publicUrl: `http://127.0.0.1:${httpPort}` };
   input.ssh = { listen: '127.0.0.1:0', hostKeys: [join(dir.path, 'keys', 'ssh_host_ed25519_key')] };
-  input.oidc = { ...(input.oidc as object), issuer: idp.issuer, clientId: idp.client.clientId, clientSecret: { file: secretFile } };
+  input.oidc = {
+    ...(input.oidc as object),
+    issuer: idp.issuer,
+    clientId: idp.client.clientId,
+    clientSecret: { file: secretFile },
+  };
   const base = (input.targets as Array<Record<string, unknown>>)[0]!;
   const { ssh: sshOverride, ...rest } = opts.target ?? {};
   input.targets = [
@@ -148,12 +170,26 @@ export async function startSshGateway(opts: SshGatewayOptions = {}): Promise<Ssh
 
   const freshCode = () => oathCode(secret, clock.nextStep());
   // The first -p wins in OpenSSH: another port (a second front) goes in here, not in `extra`.
-  const sshArgs = (login: string, extra: string[] = [], port = ssh.port) => [...vendorSshOptions({ keyPath, knownHosts }), '-p', String(port), ...extra, `${login}@127.0.0.1`];
+  const sshArgs = (login: string, extra: string[] = [], port = ssh.port) => [
+    ...vendorSshOptions({ keyPath, knownHosts }),
+    '-p',
+    String(port),
+    ...extra,
+    `${login}@127.0.0.1`,
+  ];
 
   const runSsh: SshGateway['ssh'] = async (login, o = {}) => {
     const codeFile = join(dir.path, `code-${randomBytes(4).toString('hex')}`);
     await writeFile(codeFile, `${o.code ?? freshCode()}\n`);
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: dir.path, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', GH_CODE_FILE: codeFile, GH_ASKPASS_LOG: askpassLog, ...o.env };
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: dir.path,
+      SSH_ASKPASS: askpass,
+      SSH_ASKPASS_REQUIRE: 'force',
+      GH_CODE_FILE: codeFile,
+      GH_ASKPASS_LOG: askpassLog,
+      ...o.env,
+    };
     const args = sshArgs(login, o.options, o.port).map((a) => (a === keyPath && o.identity ? o.identity : a));
     const argv = [...args, ...(o.command === undefined ? [] : [o.command])];
     const child = spawn(SSH, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -177,7 +213,10 @@ export async function startSshGateway(opts: SshGatewayOptions = {}): Promise<Ssh
   };
   /** Drops every request, so each test states the grants it needs. */
   const audit = async () =>
-    (await readFile(join(gw.storageDir, 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    (await readFile(join(gw.storageDir, 'audit.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
   const waitAudit: SshGateway['waitAudit'] = async (type, where = () => true, ms = 10_000) => {
     const end = Date.now() + ms;
     for (;;) {
@@ -194,7 +233,12 @@ export async function startSshGateway(opts: SshGatewayOptions = {}): Promise<Ssh
     await dir.remove();
   };
   return {
-    gw, sshd, idp, dir, clock, url,
+    gw,
+    sshd,
+    idp,
+    dir,
+    clock,
+    url,
     vendor: { browser, me, totpSecret: secret, keyPath },
     port: ssh.port,
     knownHosts,

@@ -50,10 +50,7 @@ export function requireBinary(path: string, debianPackage: string): void {
 
 async function keygen(path: string, comment: string): Promise<{ privateKey: string; publicKey: string }> {
   await run(SSH_KEYGEN, ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path], { timeout: 10_000 });
-  const [privateKey, publicKey] = await Promise.all([
-    readFile(path, 'utf8'),
-    readFile(`${path}.pub`, 'utf8'),
-  ]);
+  const [privateKey, publicKey] = await Promise.all([readFile(path, 'utf8'), readFile(`${path}.pub`, 'utf8')]);
   return { privateKey, publicKey: publicKey.trim() };
 }
 
@@ -77,7 +74,17 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
 
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      await writeFile(configPath, privateSshdConfig({ dir, port, authorizedKeys: join(dir, 'authorized_keys'), maxStartups: '100:30:200', maxSessions: 50, extra: opts.extraConfig ?? [] }));
+      await writeFile(
+        configPath,
+        privateSshdConfig({
+          dir,
+          port,
+          authorizedKeys: join(dir, 'authorized_keys'),
+          maxStartups: '100:30:200',
+          maxSessions: 50,
+          extra: opts.extraConfig ?? [],
+        }),
+      );
       const fd = openSync(logPath, 'a');
       const child = spawn(SSHD, ['-D', '-e', '-E', logPath, '-f', configPath], { stdio: ['ignore', fd, fd] });
       closeSync(fd);

@@ -70,7 +70,11 @@ export async function startXrdp(opts: XrdpOptions = {}): Promise<Xrdp> {
     const cert = join(dir, 'cert.pem');
     const key = join(dir, 'key.pem');
     const subject = opts.subject ?? '/CN=eng-ws-01';
-    await run(OPENSSL, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '30', '-subj', subject], { timeout: 30_000 });
+    await run(
+      OPENSSL,
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '30', '-subj', subject],
+      { timeout: 30_000 },
+    );
     const info = (await run(OPENSSL, ['x509', '-noout', '-fingerprint', '-sha256', '-dates', '-in', cert])).stdout;
     const fp = /Fingerprint=([0-9A-F:]+)/i.exec(info)?.[1];
     const notBefore = /notBefore=(.+)/.exec(info)?.[1];
@@ -86,10 +90,36 @@ export async function startXrdp(opts: XrdpOptions = {}): Promise<Xrdp> {
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const missing = opts.missingCertificate;
-      await writeFile(iniPath, xrdpIni({ dir, port, securityLayer: opts.securityLayer ?? 'negotiate', cert: missing ? join(dir, 'none.pem') : cert, key: missing ? join(dir, 'none.key') : key }));
+      await writeFile(
+        iniPath,
+        xrdpIni({
+          dir,
+          port,
+          securityLayer: opts.securityLayer ?? 'negotiate',
+          cert: missing ? join(dir, 'none.pem') : cert,
+          key: missing ? join(dir, 'none.key') : key,
+        }),
+      );
       const fd = openSync(outPath, 'a');
       const child = privateRun
-        ? spawn(UNSHARE, ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" "$2" && exec "$3" --nodaemon --config "$4"', 'sh', dir, SYSTEM_PID_DIR, XRDP, iniPath], { stdio: ['ignore', fd, fd] })
+        ? spawn(
+            UNSHARE,
+            [
+              '--mount',
+              '--propagation',
+              'private',
+              '--',
+              'sh',
+              '-c',
+              'mount --bind "$1" "$2" && exec "$3" --nodaemon --config "$4"',
+              'sh',
+              dir,
+              SYSTEM_PID_DIR,
+              XRDP,
+              iniPath,
+            ],
+            { stdio: ['ignore', fd, fd] },
+          )
         : spawn(XRDP, ['--nodaemon', '--config', iniPath], { stdio: ['ignore', fd, fd] });
       closeSync(fd);
       const killOnExit = () => child.kill('SIGKILL');
@@ -135,5 +165,7 @@ export async function startXrdp(opts: XrdpOptions = {}): Promise<Xrdp> {
 async function requireUnshare(): Promise<void> {
   const why = `a system xrdp is running (${SYSTEM_PID_DIR}/xrdp.pid exists) and xrdp refuses a second instance`;
   if (!existsSync(UNSHARE) || process.getuid?.() !== 0)
-    throw new Error(`${why}; starting a private one needs root and ${UNSHARE} (util-linux). Stop the system xrdp or run as root.`);
+    throw new Error(
+      `${why}; starting a private one needs root and ${UNSHARE} (util-linux). Stop the system xrdp or run as root.`,
+    );
 }

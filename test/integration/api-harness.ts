@@ -75,7 +75,10 @@ export function testSignIn(store: Store): RequestHandler {
 }
 
 /** An express app with JSON bodies and the test sign-in, routed by `mount`, listening on loopback. */
-export async function serveApi(store: Store, mount: (app: Express) => void): Promise<{ server: Server; port: number; base: string; close(): Promise<void> }> {
+export async function serveApi(
+  store: Store,
+  mount: (app: Express) => void,
+): Promise<{ server: Server; port: number; base: string; close(): Promise<void> }> {
   const app = express();
   app.use(express.json({ limit: '64kb' }));
   app.use(testSignIn(store));

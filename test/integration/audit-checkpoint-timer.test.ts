@@ -36,7 +36,10 @@ beforeEach(async () => {
 afterEach(() => tmp.remove());
 
 const records = async (): Promise<AuditRecord[]> =>
-  (await readFile(join(tmp.path, 'audit.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  (await readFile(join(tmp.path, 'audit.jsonl'), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 /** The records once the last one is a checkpoint (the timer's write is queued, not awaited). */
 async function settled(): Promise<AuditRecord[]> {
   for (let i = 0; i < 200; i++) {
@@ -84,7 +87,13 @@ describe('checkpoint on time', () => {
   it('a count checkpoint clears the deadline; the next record sets a new one', async () => {
     const clock = new ManualClock();
     const timers = new ClockTimers(clock);
-    const log = await AuditLog.open({ dir: tmp.path, clock, checkpointEvery: 2, checkpointIntervalMs: 60_000, setTimer: timers.set });
+    const log = await AuditLog.open({
+      dir: tmp.path,
+      clock,
+      checkpointEvery: 2,
+      checkpointIntervalMs: 60_000,
+      setTimer: timers.set,
+    });
     await log.append(event(1));
     expect(timers.pending()).toBe(1);
     await log.append(event(2)); // the second record makes a checkpoint by count

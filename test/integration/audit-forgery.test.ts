@@ -72,7 +72,9 @@ describe('forgeries of the audit log', () => {
     await unlink(headPath());
     const r = await verify();
     expect(r.code).toBe(1);
-    expect(r.output).toMatch(/BROKEN at record seq 25 \(line 25\): audit.head.json is missing beside a log of 24 records/);
+    expect(r.output).toMatch(
+      /BROKEN at record seq 25 \(line 25\): audit.head.json is missing beside a log of 24 records/,
+    );
     await expect(AuditLog.open({ dir, clock: new ManualClock() })).rejects.toMatchObject({
       name: 'AuditChainError',
       reason: expect.stringMatching(/--accept-missing-audit-head/),
@@ -81,11 +83,18 @@ describe('forgeries of the audit log', () => {
     const accepted = await AuditLog.open({ dir, clock: new ManualClock(), acceptMissingHead: true });
     await accepted.close();
     const tail = (await readLines()).slice(24).map((l) => JSON.parse(l) as AuditRecord);
-    expect(tail.map((t) => t.type)).toEqual(['audit.checkpoint', 'audit.missing_head_accepted', 'audit.checkpoint', 'audit.checkpoint']);
+    expect(tail.map((t) => t.type)).toEqual([
+      'audit.checkpoint',
+      'audit.missing_head_accepted',
+      'audit.checkpoint',
+      'audit.checkpoint',
+    ]);
     expect(tail[1]!.data).toMatchObject({ records: 24, flag: '--accept-missing-audit-head' });
     const after = await verify();
     expect(after.code).toBe(0);
-    expect(after.output).toMatch(/note: seq 26: the gateway was started with a missing audit.head.json accepted by the operator/);
+    expect(after.output).toMatch(
+      /note: seq 26: the gateway was started with a missing audit.head.json accepted by the operator/,
+    );
   });
 
   it('a correctly chained record appended after a clean stop is named, and the gateway will not start on it', async () => {
@@ -97,7 +106,9 @@ describe('forgeries of the audit log', () => {
     const r = await verify();
     expect(r.code).toBe(1);
     expect(r.output).toMatch(
-      new RegExp(`BROKEN at record seq ${last.seq + 1} .*follows the final checkpoint of a clean stop \\(seq ${last.seq}\\).*appended while the gateway was stopped`),
+      new RegExp(
+        `BROKEN at record seq ${last.seq + 1} .*follows the final checkpoint of a clean stop \\(seq ${last.seq}\\).*appended while the gateway was stopped`,
+      ),
     );
     await expect(AuditLog.open({ dir, clock: new ManualClock() })).rejects.toMatchObject({ seq: last.seq + 1 });
   });
@@ -125,9 +136,18 @@ describe('forgeries of the audit log', () => {
     const original = await readLines();
     const witness = await witnessOf(original);
     const key = await loadOrCreateSigningKey(dir); // the insider read keys/ in the storage folder
-    const forged = rechain(original, (r) => (r.data?.text === 'ls /opt/plc/12' ? { ...r, data: { ...r.data, text: 'plc stop' } } : r), key);
+    const forged = rechain(
+      original,
+      (r) => (r.data?.text === 'ls /opt/plc/12' ? { ...r, data: { ...r.data, text: 'plc stop' } } : r),
+      key,
+    );
     await writeLines(forged.lines);
-    const head = { seq: forged.last.seq, hash: forged.last.hash, keyId: key.keyId, sig: key.sign(`${forged.last.seq}:${forged.last.hash}`) };
+    const head = {
+      seq: forged.last.seq,
+      hash: forged.last.hash,
+      keyId: key.keyId,
+      sig: key.sign(`${forged.last.seq}:${forged.last.hash}`),
+    };
     await writeFile(headPath(), JSON.stringify(head));
     const pinned = join(dir, 'trusted.pub.pem');
     await writeFile(pinned, key.publicKeyPem);
@@ -137,7 +157,9 @@ describe('forgeries of the audit log', () => {
     const r = await verify('--key', pinned, '--witness', witness);
     expect(r.code).toBe(1);
     // seq 15 holds the 13th command (checkpoints at 1 and 12 come before it).
-    expect(r.output).toMatch(/witness MISMATCH at record seq 15: the local log contradicts the witness: its record seq 15 differs from the record the SIEM received \(witness line 15\)/);
+    expect(r.output).toMatch(
+      /witness MISMATCH at record seq 15: the local log contradicts the witness: its record seq 15 differs from the record the SIEM received \(witness line 15\)/,
+    );
   });
 
   it('records cut off the end, head re-signed with a copied key: the witness names the first missing checkpoint', async () => {
@@ -148,12 +170,22 @@ describe('forgeries of the audit log', () => {
     const kept = original.slice(0, 20);
     await writeLines(kept);
     const last = JSON.parse(kept.at(-1)!) as AuditRecord;
-    await writeFile(headPath(), JSON.stringify({ seq: 12, hash: JSON.parse(kept[11]!).hash, keyId: key.keyId, sig: key.sign(`12:${JSON.parse(kept[11]!).hash}`) }));
+    await writeFile(
+      headPath(),
+      JSON.stringify({
+        seq: 12,
+        hash: JSON.parse(kept[11]!).hash,
+        keyId: key.keyId,
+        sig: key.sign(`12:${JSON.parse(kept[11]!).hash}`),
+      }),
+    );
     expect(last.seq).toBe(20);
     expect((await verify()).code).toBe(0);
     const r = await verify('--witness', witness);
     expect(r.code).toBe(1);
-    expect(r.output).toMatch(/witness MISMATCH at record seq 21: the local log lacks the record seq 21 the SIEM received .* the local log ends at seq 20/);
+    expect(r.output).toMatch(
+      /witness MISMATCH at record seq 21: the local log lacks the record seq 21 the SIEM received .* the local log ends at seq 20/,
+    );
   });
 
   it('an intact log agrees with its witness, which may lag behind', async () => {
@@ -162,7 +194,9 @@ describe('forgeries of the audit log', () => {
     const witness = await witnessOf([...lines.slice(0, 20), lines[5]!]); // a resend: the same seq twice
     const r = await verify('--witness', witness);
     expect(r).toMatchObject({ code: 0 });
-    expect(r.output).toMatch(/witness agrees: 20 records compared \(2 signed checkpoints\), the witness reaches seq 20/);
+    expect(r.output).toMatch(
+      /witness agrees: 20 records compared \(2 signed checkpoints\), the witness reaches seq 20/,
+    );
     expect(r.output).toMatch(/note: 9 local records are not in the witness/);
   });
 
@@ -188,7 +222,9 @@ describe('forgeries of the audit log', () => {
       await copyFile(join(dir, 'keys', 'audit-ed25519.pub.pem'), pub);
       expect(await verify('--key', pub)).toMatchObject({ code: 0, output: /audit log intact: 9 records/ });
       // Without the key file the gateway does not invent a new key over an existing log.
-      await expect(AuditLog.open({ dir, clock: new ManualClock() })).rejects.toMatchObject({ code: 'audit_key_missing' });
+      await expect(AuditLog.open({ dir, clock: new ManualClock() })).rejects.toMatchObject({
+        code: 'audit_key_missing',
+      });
       await run(1, { signingKeyFile: keyFile });
       expect((await verify('--key', pub)).code).toBe(0);
     } finally {

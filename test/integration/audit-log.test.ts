@@ -5,12 +5,7 @@ import { appendFile, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  AuditChainError,
-  AuditLog,
-  loadOrCreateSigningKey,
-  verifyAuditFile,
-} from '../../gateway/audit-log.js';
+import { AuditChainError, AuditLog, loadOrCreateSigningKey, verifyAuditFile } from '../../gateway/audit-log.js';
 import { ManualClock } from '../../gateway/clock.js';
 import type { AuditRecord } from '../../gateway/core/audit.js';
 
@@ -191,9 +186,7 @@ describe('AuditLog', () => {
     await expect(log.append({ type: 'audit.checkpoint', actor })).rejects.toMatchObject({
       code: 'bad_audit_event',
     });
-    await expect(log.append({ type: 'auth.login', actor, data: { n: Number.NaN } })).rejects.toThrow(
-      /finite/,
-    );
+    await expect(log.append({ type: 'auth.login', actor, data: { n: Number.NaN } })).rejects.toThrow(/finite/);
     await expect(log.append({ type: 'no.such' as never, actor })).rejects.toThrow(/unknown audit event type/);
     expect((await log.append(event(1))).seq).toBe(2);
     await log.close();

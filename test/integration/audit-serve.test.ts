@@ -25,7 +25,11 @@ afterEach(async () => {
 });
 
 async function serveOnce(extra: string[] = []): Promise<void> {
-  const gw = await startCli(['serve', '--config', 'gatehouse.yaml', ...extra], /serving Test plant on (http:\S+)/, { cwd: tmp.path, env, timeoutMs: 90_000 });
+  const gw = await startCli(['serve', '--config', 'gatehouse.yaml', ...extra], /serving Test plant on (http:\S+)/, {
+    cwd: tmp.path,
+    env,
+    timeoutMs: 90_000,
+  });
   const signal = new Promise((r) => gw.child.once('exit', (_c, s) => r(s)));
   gw.child.kill('SIGTERM');
   const done = await gw.exited;
@@ -42,14 +46,18 @@ describe('gatehouse serve and audit verify: the evidence settings', () => {
 
     const refused = await runCli(['serve', '--config', 'gatehouse.yaml'], { cwd: tmp.path, env, timeoutMs: 90_000 });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/audit log is broken, refusing to start: .*audit.head.json is missing beside a log of \d+ records.*--accept-missing-audit-head/);
+    expect(refused.stderr).toMatch(
+      /audit log is broken, refusing to start: .*audit.head.json is missing beside a log of \d+ records.*--accept-missing-audit-head/,
+    );
     const verify = await runCli(['audit', 'verify', '--dir', join(tmp.path, 'state')]);
     expect(verify.code).toBe(1);
 
     await serveOnce(['--accept-missing-audit-head']);
     const after = await runCli(['audit', 'verify', '--dir', join(tmp.path, 'state')]);
     expect(after.code).toBe(0);
-    expect(after.stdout).toMatch(/note: seq \d+: the gateway was started with a missing audit.head.json accepted by the operator/);
+    expect(after.stdout).toMatch(
+      /note: seq \d+: the gateway was started with a missing audit.head.json accepted by the operator/,
+    );
   }, 90_000);
 
   it('signs with a key outside the storage folder and streams every record to the SIEM, which then serves as witness', async () => {
@@ -57,12 +65,25 @@ describe('gatehouse serve and audit verify: the evidence settings', () => {
     const keyFile = join(tmp.path, 'secret', 'audit-ed25519.pem');
     const config = {
       ...testConfigInput('state'),
-      audit: { signingKey: { file: 'secret/audit-ed25519.pem' }, checkpointEverySeconds: 5, syslog: { host: '127.0.0.1', port: rsyslog.port, transport: 'tcp' } },
+      audit: {
+        signingKey: { file: 'secret/audit-ed25519.pem' },
+        checkpointEverySeconds: 5,
+        syslog: { host: '127.0.0.1', port: rsyslog.port, transport: 'tcp' },
+      },
     };
     await writeFile(join(tmp.path, 'gatehouse.yaml'), stringify(config));
     await serveOnce();
     const dir = join(tmp.path, 'state');
-    const verify = await runCli(['audit', 'verify', '--dir', dir, '--key', join(dir, 'keys', 'audit-ed25519.pub.pem'), '--witness', rsyslog.file]);
+    const verify = await runCli([
+      'audit',
+      'verify',
+      '--dir',
+      dir,
+      '--key',
+      join(dir, 'keys', 'audit-ed25519.pub.pem'),
+      '--witness',
+      rsyslog.file,
+    ]);
     expect(verify.stdout).toMatch(/audit log intact/);
     expect(verify.stdout).toMatch(/witness agrees: (\d+) records compared/);
     expect(verify.code).toBe(0);

@@ -58,7 +58,10 @@ async function expectEverySeqOnce(r: Rsyslog, last: number): Promise<{ resent: n
 
 async function verifyWitness(dir: string, witness: string) {
   const lines: string[] = [];
-  const code = await runAuditVerify(['--dir', dir, '--witness', witness], { out: (l) => lines.push(l), err: (l) => lines.push(l) });
+  const code = await runAuditVerify(['--dir', dir, '--witness', witness], {
+    out: (l) => lines.push(l),
+    err: (l) => lines.push(l),
+  });
   return { code, output: lines.join('\n') };
 }
 
@@ -67,7 +70,14 @@ describe('audit stream to rsyslog', () => {
     const rsyslog = await rsyslogIn(tmp.path);
     started.push(rsyslog);
     const dir = `${tmp.path}/storage`;
-    const config: SyslogConfig = { host: '127.0.0.1', port: rsyslog.port, transport: 'tcp', appName: 'gatehouse', alertBacklog: 150, alertAfterSeconds: 3600 };
+    const config: SyslogConfig = {
+      host: '127.0.0.1',
+      port: rsyslog.port,
+      transport: 'tcp',
+      appName: 'gatehouse',
+      alertBacklog: 150,
+      alertAfterSeconds: 3600,
+    };
     const alerts: { event: string; payload: NotifyPayload }[] = [];
     const notifier = { notify: (event: string, payload: NotifyPayload) => void alerts.push({ event, payload }) };
     const registry = new Registry();
@@ -88,12 +98,18 @@ describe('audit stream to rsyslog', () => {
     await stopping;
     await write(150); // beyond alertBacklog while nothing is delivered
     await until('the behind alert', () => alerts.length > 0);
-    expect(alerts[0]).toMatchObject({ event: 'audit.syslog_behind', payload: { host: '127.0.0.1', port: rsyslog.port } });
+    expect(alerts[0]).toMatchObject({
+      event: 'audit.syslog_behind',
+      payload: { host: '127.0.0.1', port: rsyslog.port },
+    });
     expect(await registry.getSingleMetricAsString('gatehouse_audit_syslog_behind')).toMatch(/ 1$/m);
 
     await rsyslog.start();
     await until('catching up', () => stream.backlog() === 0);
-    await until('the caught-up record', async () => (await log.verify()).ok && JSON.stringify(await rsyslog.lines()).includes('audit.syslog_caught_up'));
+    await until(
+      'the caught-up record',
+      async () => (await log.verify()).ok && JSON.stringify(await rsyslog.lines()).includes('audit.syslog_caught_up'),
+    );
 
     // A gateway restart: the cursor file says where to go on; what it had not confirmed is sent again.
     await log.close();
@@ -111,7 +127,9 @@ describe('audit stream to rsyslog', () => {
     const types = (await rsyslog.lines()).join('\n');
     expect(types).toMatch(/audit\.syslog_behind \[gatehouse@32473 seq="\d+"/);
     // RFC 5424 as rsyslog re-wrote it: facility 13 (log audit), informational, our APP-NAME and MSGID.
-    expect(types).toMatch(/^<110>1 \S+ \S+ gatehouse \d+ command\.executed \[gatehouse@32473 seq="\d+" hash="[0-9a-f]{64}" prev="[0-9a-f]{64}"\] \{"seq":/m);
+    expect(types).toMatch(
+      /^<110>1 \S+ \S+ gatehouse \d+ command\.executed \[gatehouse@32473 seq="\d+" hash="[0-9a-f]{64}" prev="[0-9a-f]{64}"\] \{"seq":/m,
+    );
 
     const witness = await verifyWitness(dir, rsyslog.file);
     expect(witness.code).toBe(0);
@@ -123,12 +141,25 @@ describe('audit stream to rsyslog', () => {
     const rsyslog = await rsyslogIn(tmp.path, { tls: ca });
     started.push(rsyslog);
     const dir = `${tmp.path}/storage`;
-    const base = { host: '127.0.0.1', port: rsyslog.port, transport: 'tls' as const, appName: 'gh-plant3', alertBacklog: 10_000, alertAfterSeconds: 3600 };
+    const base = {
+      host: '127.0.0.1',
+      port: rsyslog.port,
+      transport: 'tls' as const,
+      appName: 'gh-plant3',
+      alertBacklog: 10_000,
+      alertAfterSeconds: 3600,
+    };
 
     // First with a CA that did not sign the server's certificate: nothing goes out, nothing breaks.
     const other = makeTestCa(tmp.path, 'other');
     const log = await AuditLog.open({ dir, clock: systemClock });
-    const wrong = new SyslogStream({ config: { ...base, caFile: other.caFile }, dir, audit: log, clock: systemClock, ...fast });
+    const wrong = new SyslogStream({
+      config: { ...base, caFile: other.caFile },
+      dir,
+      audit: log,
+      clock: systemClock,
+      ...fast,
+    });
     await wrong.start();
     for (let i = 0; i < 20; i++) await log.append(event(i));
     await new Promise((r) => setTimeout(r, 500));
@@ -136,7 +167,13 @@ describe('audit stream to rsyslog', () => {
     await wrong.stop();
     expect(await rsyslog.lines()).toEqual([]);
 
-    const stream = new SyslogStream({ config: { ...base, caFile: ca.caFile }, dir, audit: log, clock: systemClock, ...fast });
+    const stream = new SyslogStream({
+      config: { ...base, caFile: ca.caFile },
+      dir,
+      audit: log,
+      clock: systemClock,
+      ...fast,
+    });
     await stream.start();
     for (let i = 20; i < 60; i++) await log.append(event(i));
     await log.close();

@@ -199,9 +199,7 @@ describe('gatehouse audit verify', () => {
     // Caught while the gateway's private key is readable: the public key file no longer matches it.
     const swapped = await verify();
     expect(swapped.code).toBe(1);
-    expect(swapped.output).toMatch(
-      /audit log BROKEN: audit-ed25519.pub.pem does not match the gateway's signing key/,
-    );
+    expect(swapped.output).toMatch(/audit log BROKEN: audit-ed25519.pub.pem does not match the gateway's signing key/);
     // An auditor elsewhere, without the private key, pins the public key they trust.
     await unlink(join(dir, 'keys', 'audit-ed25519.pem'));
     const pinned = join(dir, 'trusted.pub.pem');

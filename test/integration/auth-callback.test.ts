@@ -9,14 +9,7 @@ import { testConfigWithOidc } from '../helpers/config.js';
 import { authorizeWithPassword } from '../helpers/oidc.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
-import {
-  type AuthHarness,
-  auditRecords,
-  Browser,
-  beginLogin,
-  signIn,
-  startAuthHarness,
-} from '../helpers/web-login.js';
+import { type AuthHarness, auditRecords, Browser, beginLogin, signIn, startAuthHarness } from '../helpers/web-login.js';
 
 let h: AuthHarness;
 beforeAll(async () => {

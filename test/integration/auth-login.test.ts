@@ -2,14 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoUser, startIdentityProvider } from '../../gateway/demo/identity-provider.js';
 import { authorizeWithPassword, type TestIdp, type TestRole } from '../helpers/oidc.js';
-import {
-  type AuthHarness,
-  auditRecords,
-  Browser,
-  beginLogin,
-  signIn,
-  startAuthHarness,
-} from '../helpers/web-login.js';
+import { type AuthHarness, auditRecords, Browser, beginLogin, signIn, startAuthHarness } from '../helpers/web-login.js';
 
 let h: AuthHarness;
 beforeAll(async () => {

@@ -155,7 +155,7 @@ describe('CSRF and Origin', () => {
     expect((await denials()).at(-1)?.data).toMatchObject({ code: 'origin_refused' });
   });
 
-  it('does not audit the sign-in page\'s own GET /api/me probe, but audits other anonymous API calls', async () => {
+  it("does not audit the sign-in page's own GET /api/me probe, but audits other anonymous API calls", async () => {
     const before = (await denials()).length;
     expect((await new Browser(h.url).fetch('/api/me')).status).toBe(401);
     expect((await new Browser(h.url).fetch('/api/me?x=1')).status).toBe(401);

@@ -13,22 +13,38 @@ beforeAll(async () => {
 afterAll(async () => rm(cwd, { recursive: true, force: true }));
 
 const COMMANDS = [
-  ['serve'], ['demo'], ['config'], ['config', 'check'], ['audit'], ['audit', 'verify'], ['recordings'], ['recordings', 'verify'],
-  ['evidence'], ['evidence', 'export'], ['evidence', 'verify'], ['users'], ['users', 'reset-totp'], ['rdp-cert'],
+  ['serve'],
+  ['demo'],
+  ['config'],
+  ['config', 'check'],
+  ['audit'],
+  ['audit', 'verify'],
+  ['recordings'],
+  ['recordings', 'verify'],
+  ['evidence'],
+  ['evidence', 'export'],
+  ['evidence', 'verify'],
+  ['users'],
+  ['users', 'reset-totp'],
+  ['rdp-cert'],
 ];
 
 describe('--help', () => {
-  it.each(COMMANDS)('gatehouse %s … --help prints its usage and touches nothing', async (...words) => {
-    for (const flag of ['--help', '-h']) {
-      // A config path that does not exist: --help must not even try to read it.
-      const r = await runCli([...words, flag, '--config', 'missing.yaml'], { cwd, timeoutMs: 20_000 });
-      expect(r.code).toBe(0);
-      expect(r.stderr).toBe('');
-      expect(r.stdout).toMatch(new RegExp(`^usage:\\n {2}gatehouse ${words.join(' ')}`));
-    }
-    // Nothing was created where it ran (no storage folder, no keys, no demo state).
-    expect(await readdir(cwd)).toEqual([]);
-  }, 90_000);
+  it.each(COMMANDS)(
+    'gatehouse %s … --help prints its usage and touches nothing',
+    async (...words) => {
+      for (const flag of ['--help', '-h']) {
+        // A config path that does not exist: --help must not even try to read it.
+        const r = await runCli([...words, flag, '--config', 'missing.yaml'], { cwd, timeoutMs: 20_000 });
+        expect(r.code).toBe(0);
+        expect(r.stderr).toBe('');
+        expect(r.stdout).toMatch(new RegExp(`^usage:\\n {2}gatehouse ${words.join(' ')}`));
+      }
+      // Nothing was created where it ran (no storage folder, no keys, no demo state).
+      expect(await readdir(cwd)).toEqual([]);
+    },
+    90_000,
+  );
 
   it('a group without its subcommand names the subcommands and fails', async () => {
     const r = await runCli(['evidence'], { cwd });

@@ -30,14 +30,10 @@ describe('gatehouse CLI', () => {
   });
 
   it('serves, refuses a second process on the same storage, and stops cleanly on SIGTERM', async () => {
-    const first = await startCli(
-      ['serve', '--config', 'gatehouse.yaml'],
-      /serving Test plant on (http:\S+)/,
-      {
-        cwd: dir,
-        env,
-      },
-    );
+    const first = await startCli(['serve', '--config', 'gatehouse.yaml'], /serving Test plant on (http:\S+)/, {
+      cwd: dir,
+      env,
+    });
     const url = first.match[1]!;
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
 

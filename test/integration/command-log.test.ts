@@ -42,7 +42,10 @@ const closeAll = async () => {
   for (const x of open.splice(0).reverse()) await x.close();
 };
 const fileLines = async (): Promise<CommandRecord[]> =>
-  (await readFile(join(dir, COMMANDS_FILE), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as CommandRecord);
+  (await readFile(join(dir, COMMANDS_FILE), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as CommandRecord);
 const onDisk = async (): Promise<Record<string, unknown>> => JSON.parse(await readFile(join(dir, 'db.json'), 'utf8'));
 /** A v1 db.json as a gateway before this change left it. */
 const writeV1 = (commands: CommandRecord[], extra: Partial<DbData> = {}) =>
@@ -105,7 +108,10 @@ describe('a file left by a crash or by hand', () => {
     open.push(store);
     const err = await CommandLog.open({ store }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreOpenError);
-    expect(err).toMatchObject({ code: 'storage_corrupt', message: expect.stringContaining(`${COMMANDS_FILE} line 2 is not a command record`) });
+    expect(err).toMatchObject({
+      code: 'storage_corrupt',
+      message: expect.stringContaining(`${COMMANDS_FILE} line 2 is not a command record`),
+    });
     expect(await readFile(join(dir, COMMANDS_FILE), 'utf8')).toBe(text);
     await expect(CommandLog.read(dir, emptyDb())).rejects.toThrow(/line 2 is not a command record/);
   });
@@ -147,7 +153,10 @@ describe('v1 → v2: db.json commands move to commands.jsonl', () => {
 
   it('killed mid-write of the jsonl (a prefix and a torn line): the rerun completes it in order', async () => {
     await writeV1(v1);
-    const prefix = v1.slice(0, 400).map((c) => `${JSON.stringify(c)}\n`).join('');
+    const prefix = v1
+      .slice(0, 400)
+      .map((c) => `${JSON.stringify(c)}\n`)
+      .join('');
     await writeFile(join(dir, COMMANDS_FILE), `${prefix}${JSON.stringify(v1[400]).slice(0, 30)}`);
     // An offline reader meanwhile sees each command once too.
     expect(await CommandLog.read(dir, await Store.readSnapshot(dir))).toEqual(v1);
@@ -202,7 +211,10 @@ await Promise.all(Array.from({ length: 8 }, async () => {
       let buffered = '';
       let stderr = '';
       const check = async () => {
-        const exists = await stat(join(dir, COMMANDS_FILE)).then((s) => s.size > 0, () => false);
+        const exists = await stat(join(dir, COMMANDS_FILE)).then(
+          (s) => s.size > 0,
+          () => false,
+        );
         if (!p.killed && p.exitCode === null && until(acked, exists)) p.kill('SIGKILL');
       };
       const poll = setInterval(() => void check(), 2);

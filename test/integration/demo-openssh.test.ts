@@ -25,14 +25,25 @@ let vendorSecret: string;
 let keyPath: string;
 let knownHosts: string;
 
-
-
-const sshArgs = (login: string, extra: string[] = []) => [...vendorSshOptions({ keyPath, knownHosts }), '-p', String(sshPort), ...extra, `${login}@127.0.0.1`];
+const sshArgs = (login: string, extra: string[] = []) => [
+  ...vendorSshOptions({ keyPath, knownHosts }),
+  '-p',
+  String(sshPort),
+  ...extra,
+  `${login}@127.0.0.1`,
+];
 
 beforeAll(async () => {
   dir = await tempDir('gh-demo-openssh-');
   sshPort = await freePort();
-  demo = await startDemo({ dir: dir.path, httpPort: await freePort(), idpPort: await freePort(), sshPort, targetPort: await freePort(), logger: silentLogger });
+  demo = await startDemo({
+    dir: dir.path,
+    httpPort: await freePort(),
+    idpPort: await freePort(),
+    sshPort,
+    targetPort: await freePort(),
+    logger: silentLogger,
+  });
   // The vendor: a key registered, a request approved by the demo supervisor (each with a step-up).
   const vendor = await signInDemo(demo, 'vendors');
   vendorSecret = vendor.secret;
@@ -40,7 +51,12 @@ beforeAll(async () => {
   keyPath = join(dir.path, 'vendor_ed25519');
   await run('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'vendor@demo', '-f', keyPath]);
   await postAs(vendor, '/api/me/keys', { publicKey: await readFile(`${keyPath}.pub`, 'utf8') });
-  const request = await postAs(vendor, '/api/requests', { targetId: DEMO_TARGET_ID, protocol: 'ssh', durationMinutes: 60, purpose: 'OpenSSH through the demo' });
+  const request = await postAs(vendor, '/api/requests', {
+    targetId: DEMO_TARGET_ID,
+    protocol: 'ssh',
+    durationMinutes: 60,
+    purpose: 'OpenSSH through the demo',
+  });
   const supervisor = await signInDemo(demo, 'ot-supervisors');
   await postAs(supervisor, '/api/me/step-up', { code: oathCode(supervisor.secret) });
   expect((await postAs(supervisor, `/api/requests/${String(request.id)}/approve`, {})).state).toBe('approved');
@@ -62,7 +78,9 @@ describe('OpenSSH ssh through the demo gateway to the simulated PLC workstation'
     const control = join(dir.path, 'mux.sock');
     // The step-up used this time step; a TOTP step is accepted once per user: the login takes the next.
     const h = { dir, freshCode: () => oathCode(vendorSecret, Date.now() + 30_000), sshArgs };
-    const s = await spawnSsh(h, DEMO_TARGET_ID, { options: ['-tt', '-o', 'ControlMaster=yes', '-o', `ControlPath=${control}`] });
+    const s = await spawnSsh(h, DEMO_TARGET_ID, {
+      options: ['-tt', '-o', 'ControlMaster=yes', '-o', `ControlPath=${control}`],
+    });
     try {
       await s.until(/SIMULATION — Gatehouse demo target[\s\S]*maint@plc-ws-sim:~\$ $/);
       s.write('plc status\r');
@@ -71,7 +89,9 @@ describe('OpenSSH ssh through the demo gateway to the simulated PLC workstation'
       await s.until(/nothing was sent[\s\S]*maint@plc-ws-sim:~\$ $/);
 
       // A second OpenSSH process reuses the connection (no second login): an exec channel.
-      const exec = await run(SSH, [...sshArgs(DEMO_TARGET_ID, ['-o', `ControlPath=${control}`]), 'cat project.txt'], { timeout: 20_000 });
+      const exec = await run(SSH, [...sshArgs(DEMO_TARGET_ID, ['-o', `ControlPath=${control}`]), 'cat project.txt'], {
+        timeout: 20_000,
+      });
       expect(exec.stdout).toContain('TIA Portal project: Line1_Packaging');
 
       s.write('exit\r');
@@ -89,12 +109,21 @@ describe('OpenSSH ssh through the demo gateway to the simulated PLC workstation'
         ['cat project.txt', 'allowed'],
       ]),
     );
-    const audit = (await readFile(join(demo.gateway.storageDir, 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    expect(audit.find((a) => a.type === 'command.alerted')).toMatchObject({ data: { text: 'plc download', via: 'shell', reason: 'changes PLC state' } });
-    expect(audit.find((a) => a.type === 'command.executed' && a.data.via === 'exec')).toMatchObject({ data: { text: 'cat project.txt' } });
+    const audit = (await readFile(join(demo.gateway.storageDir, 'audit.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(audit.find((a) => a.type === 'command.alerted')).toMatchObject({
+      data: { text: 'plc download', via: 'shell', reason: 'changes PLC state' },
+    });
+    expect(audit.find((a) => a.type === 'command.executed' && a.data.via === 'exec')).toMatchObject({
+      data: { text: 'cat project.txt' },
+    });
 
     // The session ends when the master connection closes; its recording is sealed and holds the markers.
-    await expect.poll(() => demo.gateway.store.data.sessions.find((x) => x.recording?.sha256)?.endReason, { timeout: 10_000 }).toBe('client_closed');
+    await expect
+      .poll(() => demo.gateway.store.data.sessions.find((x) => x.recording?.sha256)?.endReason, { timeout: 10_000 })
+      .toBe('client_closed');
     const casts = await findCasts(join(demo.gateway.storageDir, 'sessions'));
     expect(casts).toHaveLength(1);
     const cast = await readFile(casts[0]!, 'utf8');

@@ -133,8 +133,6 @@ describe('the simulated PLC workstation', () => {
   });
 });
 
-
-
 async function findCasts(root: string): Promise<string[]> {
   const entries = await readdir(root, { withFileTypes: true, recursive: true }).catch(() => []);
   return entries.filter((e) => e.isFile() && e.name.endsWith('.cast')).map((e) => join(e.parentPath, e.name));

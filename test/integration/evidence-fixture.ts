@@ -37,7 +37,16 @@ const vendor: User = {
   roles: ['vendor'],
   createdAt: '2026-11-01T00:00:00.000Z',
 };
-const supervisor: User = { ...vendor, id: 'usr_sup', subject: 'sup-1', name: 'Bob Supervisor', email: 'bob@plant.example', org: 'Plant 3', groups: ['ot-supervisors'], roles: ['supervisor'] };
+const supervisor: User = {
+  ...vendor,
+  id: 'usr_sup',
+  subject: 'sup-1',
+  name: 'Bob Supervisor',
+  email: 'bob@plant.example',
+  org: 'Plant 3',
+  groups: ['ot-supervisors'],
+  roles: ['supervisor'],
+};
 
 export function fixtureConfig(dir: string): Config {
   const input = testConfigInput(dir);
@@ -54,7 +63,13 @@ export async function buildEvidenceStorage(dir: string): Promise<EvidenceFixture
   const audit = await AuditLog.open({ dir, clock, checkpointEvery: 4, checkpointIntervalMs: 0 });
   await store.attachAudit(audit);
   const actor = { kind: 'user' as const, id: vendor.id, name: vendor.name, email: vendor.email };
-  const subject = { sessionId: SESSION_ID, targetId: 'eng-ws-01', userId: vendor.id, requestId: 'req_fixture1', grantId: 'grt_fixture1' };
+  const subject = {
+    sessionId: SESSION_ID,
+    targetId: 'eng-ws-01',
+    userId: vendor.id,
+    requestId: 'req_fixture1',
+    grantId: 'grt_fixture1',
+  };
   const append = async (input: AuditInput, stepMs = 60_000) => {
     clock.advance(stepMs);
     await audit.append(input);
@@ -65,11 +80,23 @@ export async function buildEvidenceStorage(dir: string): Promise<EvidenceFixture
 
   clock.set('2026-11-23T09:00:00.000Z');
   const request: AccessRequest = {
-    id: 'req_fixture1', userId: vendor.id, targetId: 'eng-ws-01', protocol: 'ssh',
-    startsAt: '2026-11-23T09:00:00.000Z', endsAt: '2026-11-23T11:00:00.000Z', durationMinutes: 120,
-    purpose: 'Update PLC firmware, see ticket\n"=1+1"', ticket: '@CHG-42', emergency: false, state: 'revoked',
-    approvalsRequired: 1, decisions: [{ by: supervisor.id, at: '2026-11-23T09:02:00.000Z', verdict: 'approve' }],
-    createdAt: '2026-11-23T09:01:00.000Z', updatedAt: '2026-11-23T09:20:00.000Z', grantId: 'grt_fixture1', closedReason: 'suspicious command',
+    id: 'req_fixture1',
+    userId: vendor.id,
+    targetId: 'eng-ws-01',
+    protocol: 'ssh',
+    startsAt: '2026-11-23T09:00:00.000Z',
+    endsAt: '2026-11-23T11:00:00.000Z',
+    durationMinutes: 120,
+    purpose: 'Update PLC firmware, see ticket\n"=1+1"',
+    ticket: '@CHG-42',
+    emergency: false,
+    state: 'revoked',
+    approvalsRequired: 1,
+    decisions: [{ by: supervisor.id, at: '2026-11-23T09:02:00.000Z', verdict: 'approve' }],
+    createdAt: '2026-11-23T09:01:00.000Z',
+    updatedAt: '2026-11-23T09:20:00.000Z',
+    grantId: 'grt_fixture1',
+    closedReason: 'suspicious command',
   };
   const startedAt = Date.parse('2026-11-23T09:05:00.000Z');
   const recordingPath = resolveRecording(dir, SESSION_ID, startedAt);
@@ -83,14 +110,37 @@ export async function buildEvidenceStorage(dir: string): Promise<EvidenceFixture
   await writeFile(recordingPath, cast);
   const sha256 = createHash('sha256').update(cast).digest('hex');
   const session: SessionRecord = {
-    id: SESSION_ID, grantId: 'grt_fixture1', requestId: 'req_fixture1', userId: vendor.id, targetId: 'eng-ws-01',
-    protocol: 'ssh', via: 'ssh', startedAt: '2026-11-23T09:05:00.000Z', endedAt: '2026-11-23T09:20:00.000Z', endReason: 'revoked',
-    recording: { path: relative(dir, recordingPath), sha256, bytes: Buffer.byteLength(cast) }, sourceIp: '192.0.2.7',
+    id: SESSION_ID,
+    grantId: 'grt_fixture1',
+    requestId: 'req_fixture1',
+    userId: vendor.id,
+    targetId: 'eng-ws-01',
+    protocol: 'ssh',
+    via: 'ssh',
+    startedAt: '2026-11-23T09:05:00.000Z',
+    endedAt: '2026-11-23T09:20:00.000Z',
+    endReason: 'revoked',
+    recording: { path: relative(dir, recordingPath), sha256, bytes: Buffer.byteLength(cast) },
+    sourceIp: '192.0.2.7',
   };
   const commands: CommandRecord[] = [
     { id: 'cmd_1', sessionId: SESSION_ID, at: '2026-11-23T09:06:00.000Z', text: 'ls -la /opt/plc', verdict: 'allowed' },
-    { id: 'cmd_2', sessionId: SESSION_ID, at: '2026-11-23T09:07:00.000Z', text: FORMULA_COMMAND, verdict: 'alerted', rule: 'HYPERLINK' },
-    { id: 'cmd_3', sessionId: SESSION_ID, at: '2026-11-23T09:08:00.000Z', text: MARKUP_COMMAND, verdict: 'blocked', rule: 'img' },
+    {
+      id: 'cmd_2',
+      sessionId: SESSION_ID,
+      at: '2026-11-23T09:07:00.000Z',
+      text: FORMULA_COMMAND,
+      verdict: 'alerted',
+      rule: 'HYPERLINK',
+    },
+    {
+      id: 'cmd_3',
+      sessionId: SESSION_ID,
+      at: '2026-11-23T09:08:00.000Z',
+      text: MARKUP_COMMAND,
+      verdict: 'blocked',
+      rule: 'img',
+    },
   ];
   await store.update((d) => {
     d.users.push(vendor, supervisor);
@@ -101,15 +151,61 @@ export async function buildEvidenceStorage(dir: string): Promise<EvidenceFixture
   for (const c of commands) await commandLog.append(c);
   await commandLog.close();
   const period: AuditInput[] = [
-    { type: 'request.created', actor, subject: { requestId: request.id, targetId: 'eng-ws-01' }, data: { purpose: request.purpose } },
-    { type: 'request.approved', actor: { kind: 'user', id: supervisor.id, name: supervisor.name }, subject: { requestId: request.id, grantId: 'grt_fixture1' } },
+    {
+      type: 'request.created',
+      actor,
+      subject: { requestId: request.id, targetId: 'eng-ws-01' },
+      data: { purpose: request.purpose },
+    },
+    {
+      type: 'request.approved',
+      actor: { kind: 'user', id: supervisor.id, name: supervisor.name },
+      subject: { requestId: request.id, grantId: 'grt_fixture1' },
+    },
     { type: 'session.started', actor, subject, data: { via: 'ssh' } },
-    { type: 'command.executed', actor, subject: { ...subject, commandId: 'cmd_1' }, data: { text: commands[0]!.text, verdict: 'allowed' } },
-    { type: 'command.alerted', actor, subject: { ...subject, commandId: 'cmd_2' }, data: { text: FORMULA_COMMAND, verdict: 'alerted', rule: 'HYPERLINK', reason: 'links' } },
-    { type: 'command.blocked', actor, subject: { ...subject, commandId: 'cmd_3' }, data: { text: MARKUP_COMMAND, verdict: 'blocked', rule: 'img', reason: '<b>markup</b>' } },
-    { type: 'file.transferred', actor, subject, data: { name: '/tmp/<x>.bin', direction: 'upload', size: 3, sha256: 'ab'.repeat(32), sequential: true, closed: true } },
-    { type: 'clipboard.transferred', actor, subject, data: { direction: 'download', mimetype: 'text/<i>plain</i>', size: 9, sha256: 'cd'.repeat(32), via: 'rdp' } },
-    { type: 'grant.revoked', actor: { kind: 'user', id: supervisor.id, name: supervisor.name }, subject: { requestId: request.id, grantId: 'grt_fixture1' }, data: { reason: 'suspicious command' } },
+    {
+      type: 'command.executed',
+      actor,
+      subject: { ...subject, commandId: 'cmd_1' },
+      data: { text: commands[0]!.text, verdict: 'allowed' },
+    },
+    {
+      type: 'command.alerted',
+      actor,
+      subject: { ...subject, commandId: 'cmd_2' },
+      data: { text: FORMULA_COMMAND, verdict: 'alerted', rule: 'HYPERLINK', reason: 'links' },
+    },
+    {
+      type: 'command.blocked',
+      actor,
+      subject: { ...subject, commandId: 'cmd_3' },
+      data: { text: MARKUP_COMMAND, verdict: 'blocked', rule: 'img', reason: '<b>markup</b>' },
+    },
+    {
+      type: 'file.transferred',
+      actor,
+      subject,
+      data: {
+        name: '/tmp/<x>.bin',
+        direction: 'upload',
+        size: 3,
+        sha256: 'ab'.repeat(32),
+        sequential: true,
+        closed: true,
+      },
+    },
+    {
+      type: 'clipboard.transferred',
+      actor,
+      subject,
+      data: { direction: 'download', mimetype: 'text/<i>plain</i>', size: 9, sha256: 'cd'.repeat(32), via: 'rdp' },
+    },
+    {
+      type: 'grant.revoked',
+      actor: { kind: 'user', id: supervisor.id, name: supervisor.name },
+      subject: { requestId: request.id, grantId: 'grt_fixture1' },
+      data: { reason: 'suspicious command' },
+    },
     { type: 'recording.sealed', actor, subject, data: { sha256, bytes: session.recording!.bytes } },
     { type: 'session.ended', actor, subject, data: { reason: 'revoked' } },
   ];

@@ -38,7 +38,10 @@ async function stepUpAuditor(): Promise<void> {
 
 beforeAll(async () => {
   h = await startSshGateway({
-    target: { name: HOSTILE, commands: { mode: 'alert', rules: [{ match: 'secret', action: 'alert', reason: 'touches <secrets>' }] } },
+    target: {
+      name: HOSTILE,
+      commands: { mode: 'alert', rules: [{ match: 'secret', action: 'alert', reason: 'touches <secrets>' }] },
+    },
   });
   storage = h.gw.storageDir;
   await h.grant();
@@ -64,7 +67,9 @@ beforeAll(async () => {
   auditor = await signIn(h, 'auditor');
   const enrolled = await post(auditor, '/api/me/totp/enroll', {});
   auditorSecret = ((await enrolled.json()) as { secret: string }).secret;
-  expect((await post(auditor, '/api/me/totp/confirm', { code: oathCode(auditorSecret, h.clock.now()) })).status).toBe(200);
+  expect((await post(auditor, '/api/me/totp/confirm', { code: oathCode(auditorSecret, h.clock.now()) })).status).toBe(
+    200,
+  );
 }, 120_000);
 afterAll(async () => {
   await h?.close();
@@ -80,7 +85,9 @@ describe('GET /api/evidence', () => {
     const sup = await signIn(h, 'supervisor');
     expect((await get(sup.browser, q)).status).toBe(403);
     // The refusals are evidence too (audited once, centrally).
-    const denied = (await h.audit()).filter((a) => a.type === 'access.denied' && (a.data as { path?: string })?.path === '/api/evidence');
+    const denied = (await h.audit()).filter(
+      (a) => a.type === 'access.denied' && (a.data as { path?: string })?.path === '/api/evidence',
+    );
     expect(denied.length).toBeGreaterThanOrEqual(3);
   });
 
@@ -89,7 +96,9 @@ describe('GET /api/evidence', () => {
     const q = `${period}&recordings=true`;
     const exports = async () => (await h.audit()).filter((a) => a.type === 'evidence.exported').length;
     const refusals = async () =>
-      (await h.audit()).filter((a) => a.type === 'access.denied' && a.data?.code === 'stepup_required' && a.data?.path === '/api/evidence');
+      (await h.audit()).filter(
+        (a) => a.type === 'access.denied' && a.data?.code === 'stepup_required' && a.data?.path === '/api/evidence',
+      );
     const before = await exports();
     const refused = async (query: string) => {
       const res = await get(auditor.browser, query);
@@ -113,7 +122,10 @@ describe('GET /api/evidence', () => {
     await refused(q);
     const first = await refusals();
     expect(first).toHaveLength(1);
-    expect(first[0]).toMatchObject({ actor: { kind: 'user', id: auditor.me.id }, data: { status: 403, method: 'GET' } });
+    expect(first[0]).toMatchObject({
+      actor: { kind: 'user', id: auditor.me.id },
+      data: { status: 403, method: 'GET' },
+    });
     expect(await exports()).toBe(before + 1);
 
     await stepUpAuditor();
@@ -149,23 +161,35 @@ describe('GET /api/evidence', () => {
   });
 
   it('streams a signed pack to an auditor as a download, audited with who and the period', async () => {
-    const res = await get(auditor.browser, `?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&recordings=true`);
+    const res = await get(
+      auditor.browser,
+      `?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&recordings=true`,
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/zip');
-    expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="gatehouse-evidence-[0-9TZ]+-[0-9TZ]+\.zip"$/);
+    expect(res.headers.get('content-disposition')).toMatch(
+      /^attachment; filename="gatehouse-evidence-[0-9TZ]+-[0-9TZ]+\.zip"$/,
+    );
     const body = Buffer.from(await res.arrayBuffer());
     const sha256 = createHash('sha256').update(body).digest('hex');
     expect(res.headers.get('x-evidence-sha256')).toBe(sha256);
     apiPack = join(h.dir.path, 'api-pack.zip');
     await writeFile(apiPack, body);
 
-    const rec = (await h.audit()).filter((a) => a.type === 'evidence.exported').at(-1) as unknown as { actor: Record<string, unknown>; data: Record<string, unknown> };
+    const rec = (await h.audit()).filter((a) => a.type === 'evidence.exported').at(-1) as unknown as {
+      actor: Record<string, unknown>;
+      data: Record<string, unknown>;
+    };
     expect(rec.actor).toMatchObject({ kind: 'user', id: auditor.me.id });
     expect(rec.data).toMatchObject({ via: 'api', from, to, withRecordings: true, sha256, bytes: body.length });
 
     const entries = await readZip(apiPack);
     const manifest = JSON.parse(entries.get('manifest.json')!.toString());
-    expect(manifest).toMatchObject({ site: { name: 'Test plant' }, exportedBy: { id: auditor.me.id }, counts: { sessions: 1, recordings: 1 } });
+    expect(manifest).toMatchObject({
+      site: { name: 'Test plant' },
+      exportedBy: { id: auditor.me.id },
+      counts: { sessions: 1, recordings: 1 },
+    });
     // The API seals the period with a checkpoint first, so the pack ends on a signature.
     expect(manifest.audit.checkpoint).not.toBeNull();
     expect(entries.get('commands.csv')!.toString()).toContain(`'=HYPERLINK(""http://evil.example"",""x"")`);
@@ -198,19 +222,48 @@ describe('gatehouse evidence export / verify, recordings verify (CLI)', () => {
     const configPath = join(h.dir.path, 'gatehouse.yaml');
     await writeFile(configPath, configFileText(h.gw.config));
     const out = join(h.dir.path, 'stopped.zip');
-    const r = await runCli(['evidence', 'export', '--config', configPath, '--from', from, '--to', to, '--out', out, '--with-recordings']);
+    const r = await runCli([
+      'evidence',
+      'export',
+      '--config',
+      configPath,
+      '--from',
+      from,
+      '--to',
+      to,
+      '--out',
+      out,
+      '--with-recordings',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^wrote .*stopped\.zip: \d+ files, \d+ bytes, sha256 [0-9a-f]{64}/);
     expect(r.stdout).toMatch(/recorded in the audit log as evidence\.exported/);
-    const log = (await readFile(join(storage, 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    expect(log.filter((l) => l.type === 'evidence.exported').at(-1)).toMatchObject({ actor: { kind: 'system', id: 'cli' }, data: { via: 'cli', withRecordings: true } });
+    const log = (await readFile(join(storage, 'audit.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(log.filter((l) => l.type === 'evidence.exported').at(-1)).toMatchObject({
+      actor: { kind: 'system', id: 'cli' },
+      data: { via: 'cli', withRecordings: true },
+    });
     expect((await runCli(['audit', 'verify', '--dir', storage])).code).toBe(0);
 
     const ok = await runCli(['evidence', 'verify', out]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/audit chain continuous: \d+ records in the period/);
 
-    const again = await runCli(['evidence', 'export', '--config', configPath, '--from', from, '--to', to, '--out', out]);
+    const again = await runCli([
+      'evidence',
+      'export',
+      '--config',
+      configPath,
+      '--from',
+      from,
+      '--to',
+      to,
+      '--out',
+      out,
+    ]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already exists/);
 
@@ -221,7 +274,9 @@ describe('gatehouse evidence export / verify, recordings verify (CLI)', () => {
     await writeZip(bad, entries);
     const broken = await runCli(['evidence', 'verify', bad]);
     expect(broken.code).toBe(1);
-    expect(broken.stderr).toMatch(new RegExp(`evidence pack BROKEN: ${cast.replaceAll('.', '\\.')} is \\d+ bytes, the manifest says \\d+`));
+    expect(broken.stderr).toMatch(
+      new RegExp(`evidence pack BROKEN: ${cast.replaceAll('.', '\\.')} is \\d+ bytes, the manifest says \\d+`),
+    );
   });
 
   it('recordings verify passes, then names a recording altered on disk', async () => {

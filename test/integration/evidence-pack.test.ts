@@ -21,7 +21,15 @@ import { parseCsv } from '../helpers/csv.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 import { readZip, writeZip } from '../helpers/zip.js';
 import {
-  buildEvidenceStorage, type EvidenceFixture, FORMULA_COMMAND, FORMULA_NAME, HOSTILE_TARGET, logPath, MARKUP_COMMAND, PERIOD, SESSION_ID,
+  buildEvidenceStorage,
+  type EvidenceFixture,
+  FORMULA_COMMAND,
+  FORMULA_NAME,
+  HOSTILE_TARGET,
+  logPath,
+  MARKUP_COMMAND,
+  PERIOD,
+  SESSION_ID,
 } from './evidence-fixture.js';
 
 let tmp: TempDir;
@@ -64,7 +72,10 @@ afterAll(async () => {
 });
 
 /** Copies the pack with `edit` applied to its entries; `resign` re-signs the manifest with the gateway's own key. */
-async function tampered(edit: (e: Map<string, Buffer>) => void, o: { resign?: boolean; from?: string } = {}): Promise<string> {
+async function tampered(
+  edit: (e: Map<string, Buffer>) => void,
+  o: { resign?: boolean; from?: string } = {},
+): Promise<string> {
   const entries = await readZip(o.from ?? pack);
   edit(entries);
   if (o.resign) {
@@ -117,12 +128,29 @@ describe('export', () => {
     // Verbatim lines of the log, contiguous, nothing from the day before.
     expect(lines).toEqual(log.slice(first.seq - 1, manifest.audit.lastSeq!));
     expect(lines.some((l) => l.includes('"n":0'))).toBe(false);
-    expect(manifest.counts).toMatchObject({ requests: 1, sessions: 1, commands: 3, alerts: 4, recordings: 1, fileTransfers: 1, clipboardTransfers: 1 });
+    expect(manifest.counts).toMatchObject({
+      requests: 1,
+      sessions: 1,
+      commands: 3,
+      alerts: 4,
+      recordings: 1,
+      fileTransfers: 1,
+      clipboardTransfers: 1,
+    });
     expect(manifest).toMatchObject({ site: { name: 'Test plant' }, inventory: 'config', withRecordings: true });
     expect([...entries.keys()].sort()).toEqual(
       [
-        'alerts.csv', 'audit.jsonl', 'commands.csv', 'manifest.json', 'manifest.sig', 'public-key.pem', 'report.html',
-        'requests.csv', 'sessions.csv', 'targets.csv', `recordings/2026/11/23/${SESSION_ID}.cast`,
+        'alerts.csv',
+        'audit.jsonl',
+        'commands.csv',
+        'manifest.json',
+        'manifest.sig',
+        'public-key.pem',
+        'report.html',
+        'requests.csv',
+        'sessions.csv',
+        'targets.csv',
+        `recordings/2026/11/23/${SESSION_ID}.cast`,
       ].sort(),
     );
     // The key is the gateway's own audit key, the one its checkpoints carry.
@@ -136,7 +164,11 @@ describe('export', () => {
     const commands = csv('commands.csv');
     expect(commands[0]).toContain('command');
     const cmdCol = commands[0]!.indexOf('command');
-    expect(commands.slice(1).map((r) => r[cmdCol])).toEqual(['ls -la /opt/plc', `'${FORMULA_COMMAND}`, MARKUP_COMMAND.replace('\u001b', '\\x1b').replace('\u0007', '\\x07')]);
+    expect(commands.slice(1).map((r) => r[cmdCol])).toEqual([
+      'ls -la /opt/plc',
+      `'${FORMULA_COMMAND}`,
+      MARKUP_COMMAND.replace('\u001b', '\\x1b').replace('\u0007', '\\x07'),
+    ]);
     const requests = csv('requests.csv');
     const r = requests[1]!;
     expect(r[requests[0]!.indexOf('user_name')]).toBe(`'${FORMULA_NAME}`);
@@ -149,7 +181,12 @@ describe('export', () => {
 
     const alerts = csv('alerts.csv');
     const type = alerts[0]!.indexOf('type');
-    expect(alerts.slice(1).map((a) => a[type])).toEqual(['command.alerted', 'command.blocked', 'grant.revoked', 'session.ended']);
+    expect(alerts.slice(1).map((a) => a[type])).toEqual([
+      'command.alerted',
+      'command.blocked',
+      'grant.revoked',
+      'session.ended',
+    ]);
     const targets = csv('targets.csv');
     expect(targets[1]!.slice(0, 4)).toEqual(['eng-ws-01', HOSTILE_TARGET, 'Cell 2 / Level 2 <b>', '3']);
     const sessions = csv('sessions.csv');
@@ -169,7 +206,13 @@ describe('export', () => {
     expect(html).toContain('\\x1b]52;c;ZXZpbA==\\x07');
     expect(html).not.toContain('\u001b');
     expect(html).toContain(`content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"`);
-    for (const area of ['Remote and vendor access control', 'Event logging and review', 'Incident handling', 'Change control', 'Asset inventory'])
+    for (const area of [
+      'Remote and vendor access control',
+      'Event logging and review',
+      'Incident handling',
+      'Change control',
+      'Asset inventory',
+    ])
       expect(html).toContain(area);
   });
 
@@ -187,12 +230,17 @@ describe('export', () => {
     lines[i] = lines[i]!.replace('ls -la', 'ls -lA');
     await writeFile(logPath(f.dir), lines.join('\n'));
     const out = file();
-    await expect(writePackFile(await input(f), out)).rejects.toMatchObject({ code: 'audit_log_broken', message: expect.stringMatching(/hash mismatch|edited/) });
+    await expect(writePackFile(await input(f), out)).rejects.toMatchObject({
+      code: 'audit_log_broken',
+      message: expect.stringMatching(/hash mismatch|edited/),
+    });
     expect(existsSync(out)).toBe(false);
     expect((await readdir(tmp.path)).filter((x) => x.endsWith('.partial'))).toEqual([]);
     // The CLI on that free storage folder: the audit log refuses to open, and nothing is written.
     const c = capture();
-    expect(await runEvidenceExport(['--dir', f.dir, '--from', PERIOD.from, '--to', PERIOD.to, '--out', out], c.io)).toBe(1);
+    expect(
+      await runEvidenceExport(['--dir', f.dir, '--from', PERIOD.from, '--to', PERIOD.to, '--out', out], c.io),
+    ).toBe(1);
     expect(c.err.join('\n')).toMatch(/audit log broken at record seq \d+ .*No pack is signed over a broken chain/);
     expect(existsSync(out)).toBe(false);
   });
@@ -217,10 +265,16 @@ describe('export', () => {
 
 describe('verify catches tampering', () => {
   it('a modified file', async () => {
-    const p = await tampered((e) => e.set('commands.csv', Buffer.from(text(e, 'commands.csv').replace('ls -la', 'ls -lA'))));
+    const p = await tampered((e) =>
+      e.set('commands.csv', Buffer.from(text(e, 'commands.csv').replace('ls -la', 'ls -lA'))),
+    );
     expect(await problemOf(p)).toMatch(/^commands\.csv was modified: its SHA-256 is [0-9a-f]{64}, the manifest says/);
-    const resized = await tampered((e) => e.set('report.html', Buffer.concat([e.get('report.html')!, Buffer.from(' ')])));
-    expect(await problemOf(resized)).toMatch(/^report\.html is \d+ bytes, the manifest says \d+ \(the file was modified\)/);
+    const resized = await tampered((e) =>
+      e.set('report.html', Buffer.concat([e.get('report.html')!, Buffer.from(' ')])),
+    );
+    expect(await problemOf(resized)).toMatch(
+      /^report\.html is \d+ bytes, the manifest says \d+ \(the file was modified\)/,
+    );
   });
 
   it('a missing file', async () => {
@@ -232,18 +286,26 @@ describe('verify catches tampering', () => {
 
   it('an added file', async () => {
     const p = await tampered((e) => e.set('recordings/2026/11/23/ses_planted0001.cast', Buffer.from('{}\n')));
-    expect(await problemOf(p)).toBe('recordings/2026/11/23/ses_planted0001.cast is in the pack but not in the manifest (a file was added)');
+    expect(await problemOf(p)).toBe(
+      'recordings/2026/11/23/ses_planted0001.cast is in the pack but not in the manifest (a file was added)',
+    );
   });
 
   it('a modified manifest', async () => {
-    const p = await tampered((e) => e.set('manifest.json', Buffer.from(text(e, 'manifest.json').replace('"commands": 3', '"commands": 2'))));
-    expect(await problemOf(p)).toMatch(/^manifest\.sig does not verify over manifest\.json with key [0-9a-f]{16}: the manifest was modified/);
+    const p = await tampered((e) =>
+      e.set('manifest.json', Buffer.from(text(e, 'manifest.json').replace('"commands": 3', '"commands": 2'))),
+    );
+    expect(await problemOf(p)).toMatch(
+      /^manifest\.sig does not verify over manifest\.json with key [0-9a-f]{16}: the manifest was modified/,
+    );
   });
 
   it('a wrong signature, and a pack re-signed with another key', async () => {
     const other = generateKeyPairSync('ed25519');
     const otherPem = other.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    const wrongSig = await tampered((e) => e.set('manifest.sig', sign(null, e.get('manifest.json')!, other.privateKey)));
+    const wrongSig = await tampered((e) =>
+      e.set('manifest.sig', sign(null, e.get('manifest.json')!, other.privateKey)),
+    );
     expect(await problemOf(wrongSig)).toMatch(/manifest\.sig does not verify/);
 
     // A forger swaps in their own key and re-signs: the pack is consistent, but the log's checkpoints
@@ -260,7 +322,9 @@ describe('verify catches tampering', () => {
       e.set('manifest.json', bytes);
       e.set('manifest.sig', sign(null, bytes, other.privateKey));
     });
-    expect(await problemOf(forged)).toMatch(/^audit\.jsonl line \d+ \(record seq \d+\): checkpoint signed by key [0-9a-f]{16}, not by the gateway's key/);
+    expect(await problemOf(forged)).toMatch(
+      /^audit\.jsonl line \d+ \(record seq \d+\): checkpoint signed by key [0-9a-f]{16}, not by the gateway's key/,
+    );
     const gatewayPem = await readFile(join(fx.dir, 'keys', 'audit-ed25519.pub.pem'), 'utf8');
     expect(await problemOf(forged, gatewayPem)).toBe(
       `the pack is signed by key ${keyIdOf(other.publicKey)}, not by the pinned key ${manifest.key.keyId}`,
@@ -284,7 +348,9 @@ describe('verify catches tampering', () => {
     };
     expect(await problemOf(await tampered(drop))).toMatch(/^audit\.jsonl (was modified|is \d+ bytes)/);
     // Same size: the chain check, which runs while the bytes stream past, names the record first.
-    expect(await problemOf(await tampered(edit))).toMatch(/^audit\.jsonl line \d+ \(record seq \d+\): hash mismatch \(the record was altered\)/);
+    expect(await problemOf(await tampered(edit))).toMatch(
+      /^audit\.jsonl line \d+ \(record seq \d+\): hash mismatch \(the record was altered\)/,
+    );
 
     // With the gateway's key in hand (an insider), the chain itself still gives the edit away.
     const seq = manifest.audit.firstSeq!;
@@ -306,7 +372,9 @@ describe('verify catches tampering', () => {
     const r = await writePackFile(await input(f, { withRecordings: true }), out);
     expect(r.manifest.notes.join('\n')).toMatch(/does NOT match the SHA-256 sealed/);
     expect(await problemOf(out)).toMatch(
-      new RegExp(`^recordings/2026/11/23/${SESSION_ID}\\.cast does not match the SHA-256 sealed when session ${SESSION_ID} ended`),
+      new RegExp(
+        `^recordings/2026/11/23/${SESSION_ID}\\.cast does not match the SHA-256 sealed when session ${SESSION_ID} ended`,
+      ),
     );
   });
 
@@ -322,15 +390,29 @@ describe('CLI, in process', () => {
     const f = await newStorage();
     const out = file();
     const c = capture();
-    const code = await runEvidenceExport(['--dir', f.dir, '--from', PERIOD.from, '--to', PERIOD.to, '--out', out, '--with-recordings'], c.io, { progressEveryMs: 0 });
+    const code = await runEvidenceExport(
+      ['--dir', f.dir, '--from', PERIOD.from, '--to', PERIOD.to, '--out', out, '--with-recordings'],
+      c.io,
+      { progressEveryMs: 0 },
+    );
     expect(code, c.err.join('\n')).toBe(0);
     expect(c.err.some((l) => /^exporting: \d+ files, [\d.]+ MB packed/.test(l))).toBe(true);
     expect(c.out.join('\n')).toMatch(/recorded in the audit log as evidence\.exported \(seq \d+\)/);
     expect(c.err.join('\n')).toMatch(/site, target names and zones are not known/);
-    const log = (await readFile(logPath(f.dir), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const log = (await readFile(logPath(f.dir), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const rec = log.find((r) => r.type === 'evidence.exported');
-    expect(rec).toMatchObject({ actor: { kind: 'system', id: 'cli' }, data: { via: 'cli', from: '2026-11-23T00:00:00.000Z', to: '2026-11-24T00:00:00.000Z', withRecordings: true } });
-    expect(rec.data.sha256).toBe(createHash('sha256').update(await readFile(out)).digest('hex'));
+    expect(rec).toMatchObject({
+      actor: { kind: 'system', id: 'cli' },
+      data: { via: 'cli', from: '2026-11-23T00:00:00.000Z', to: '2026-11-24T00:00:00.000Z', withRecordings: true },
+    });
+    expect(rec.data.sha256).toBe(
+      createHash('sha256')
+        .update(await readFile(out))
+        .digest('hex'),
+    );
     // The log stays intact after the export's own record and final checkpoint.
     expect(await verifyAuditFile(f.dir)).toMatchObject({ ok: true });
 
@@ -338,13 +420,17 @@ describe('CLI, in process', () => {
     expect(await runEvidenceVerify([out], v.io)).toBe(0);
     expect(v.out.join('\n')).toMatch(/evidence pack intact/);
     const again = capture();
-    expect(await runEvidenceExport(['--dir', f.dir, '--from', PERIOD.from, '--to', PERIOD.to, '--out', out], again.io)).toBe(1);
+    expect(
+      await runEvidenceExport(['--dir', f.dir, '--from', PERIOD.from, '--to', PERIOD.to, '--out', out], again.io),
+    ).toBe(1);
     expect(again.err.join('\n')).toMatch(/already exists/);
   });
 
   it('usage errors exit 2; a bad date names the flag', async () => {
     const c = capture();
-    expect(await runEvidenceExport(['--dir', fx.dir, '--from', '2026-13-01', '--to', PERIOD.to, '--out', file()], c.io)).toBe(2);
+    expect(
+      await runEvidenceExport(['--dir', fx.dir, '--from', '2026-13-01', '--to', PERIOD.to, '--out', file()], c.io),
+    ).toBe(2);
     expect(c.err.join('\n')).toMatch(/from: expected YYYY-MM-DD/);
     expect(await runEvidenceExport(['--dir', fx.dir, '--from', PERIOD.from, '--out', file()], capture().io)).toBe(2);
     expect(await runEvidenceVerify([], capture().io)).toBe(2);
@@ -359,7 +445,9 @@ describe('CLI, in process', () => {
     await writeFile(f.recordingPath, Buffer.from(original.toString().replace('$ ', '# ')));
     const altered = capture();
     expect(await runRecordingsVerify(['--dir', f.dir], altered.io)).toBe(1);
-    expect(altered.err.join('\n')).toMatch(new RegExp(`ALTERED ${SESSION_ID} sessions/2026/11/23/${SESSION_ID}\\.cast: SHA-256 [0-9a-f]{64}`));
+    expect(altered.err.join('\n')).toMatch(
+      new RegExp(`ALTERED ${SESSION_ID} sessions/2026/11/23/${SESSION_ID}\\.cast: SHA-256 [0-9a-f]{64}`),
+    );
     await unlink(f.recordingPath);
     const missing = capture();
     expect(await runRecordingsVerify(['--dir', f.dir], missing.io)).toBe(1);
@@ -385,11 +473,16 @@ describe('a signing key kept outside the storage folder (audit.signingKey)', () 
     const signed = file('outside');
     await writePackFile(await input(f, { period: parsePeriod('2026-11-23', '2026-11-24'), keyFile }), signed);
     const pem = (await readZip(signed)).get('public-key.pem')!.toString();
-    const ownKeyPem = (await import('node:crypto')).createPublicKey(createPrivateKey(await readFile(keyFile, 'utf8'))).export({ type: 'spki', format: 'pem' }).toString();
+    const ownKeyPem = (await import('node:crypto'))
+      .createPublicKey(createPrivateKey(await readFile(keyFile, 'utf8')))
+      .export({ type: 'spki', format: 'pem' })
+      .toString();
     expect(pem).toBe(ownKeyPem);
     expect((await verifyPack(signed, { publicKeyPem: ownKeyPem })).ok).toBe(true);
 
-    await expect(writePackFile(await input(f, { period: parsePeriod('2026-11-23', '2026-11-24') }), file('nokey'))).rejects.toMatchObject({
+    await expect(
+      writePackFile(await input(f, { period: parsePeriod('2026-11-23', '2026-11-24') }), file('nokey')),
+    ).rejects.toMatchObject({
       code: 'signing_key_unreadable',
     });
   });

@@ -19,9 +19,21 @@ let entries: Map<string, Buffer>;
 let pack: string;
 
 const op = (i: number, o: Partial<PlcOperationRecord>): PlcOperationRecord => ({
-  id: `plc_${String(i).padStart(24, '0')}`, sessionId: SESSION_ID, at: `2026-11-23T09:06:${String(i).padStart(2, '0')}.000Z`,
-  destination: '10.2.0.21:502', protocol: 'modbus', unit: '1', function: 'read-holding-registers', class: 'read', code: 3,
-  target: 'holding 0-9', count: 10, verdict: 'allowed', result: 'ok', ok: true, ...o,
+  id: `plc_${String(i).padStart(24, '0')}`,
+  sessionId: SESSION_ID,
+  at: `2026-11-23T09:06:${String(i).padStart(2, '0')}.000Z`,
+  destination: '10.2.0.21:502',
+  protocol: 'modbus',
+  unit: '1',
+  function: 'read-holding-registers',
+  class: 'read',
+  code: 3,
+  target: 'holding 0-9',
+  count: 10,
+  verdict: 'allowed',
+  result: 'ok',
+  ok: true,
+  ...o,
 });
 
 beforeAll(async () => {
@@ -29,17 +41,50 @@ beforeAll(async () => {
   const fx = await buildEvidenceStorage(join(tmp.path, 'storage'));
   const log = await PlcLog.open(fx.dir);
   for (let i = 0; i < 3; i++) await log.append(op(i, {}));
-  await log.append(op(10, { function: 'write-single-coil', class: 'write', code: 5, target: 'coil 1', values: '<script>x</script>', verdict: 'blocked', rule: 'coils drive the valves', result: 'refused by the gateway', ok: false }));
-  await log.append(op(11, { protocol: 's7', destination: '10.2.0.20:102', unit: 'rack 0 slot 2', function: 'plc-stop', class: 'control', code: 0x29, verdict: 'approved', decidedBy: 'nobody-known', result: 'ok' }));
+  await log.append(
+    op(10, {
+      function: 'write-single-coil',
+      class: 'write',
+      code: 5,
+      target: 'coil 1',
+      values: '<script>x</script>',
+      verdict: 'blocked',
+      rule: 'coils drive the valves',
+      result: 'refused by the gateway',
+      ok: false,
+    }),
+  );
+  await log.append(
+    op(11, {
+      protocol: 's7',
+      destination: '10.2.0.20:102',
+      unit: 'rack 0 slot 2',
+      function: 'plc-stop',
+      class: 'control',
+      code: 0x29,
+      verdict: 'approved',
+      decidedBy: 'nobody-known',
+      result: 'ok',
+    }),
+  );
   await log.append(op(12, { at: '2026-11-24T00:00:00.000Z', function: 'write-single-register', class: 'write' })); // the next day: outside
   await log.close();
   const db = await Store.readSnapshot(fx.dir);
   pack = join(tmp.path, 'pack.zip');
-  await writePackFile({
-    storageDir: fx.dir, db, commands: await CommandLog.read(fx.dir, db), period: parsePeriod(PERIOD.from, PERIOD.to),
-    site: { name: fx.config.site.name, timezone: fx.config.site.timezone }, targets: fx.config.targets, withRecordings: false,
-    clock: new ManualClock('2026-11-25T12:00:00.000Z'), exportedBy: { kind: 'system', id: 'cli' },
-  }, pack);
+  await writePackFile(
+    {
+      storageDir: fx.dir,
+      db,
+      commands: await CommandLog.read(fx.dir, db),
+      period: parsePeriod(PERIOD.from, PERIOD.to),
+      site: { name: fx.config.site.name, timezone: fx.config.site.timezone },
+      targets: fx.config.targets,
+      withRecordings: false,
+      clock: new ManualClock('2026-11-25T12:00:00.000Z'),
+      exportedBy: { kind: 'system', id: 'cli' },
+    },
+    pack,
+  );
   entries = await readZip(pack);
 }, 60_000);
 afterAll(async () => {
@@ -50,8 +95,16 @@ describe('PLC operations in the evidence pack', () => {
   it('lists every operation of the period in plc.csv, signed like every other file', async () => {
     const rows = parseCsv(entries.get('plc.csv')!.toString('utf8'));
     expect(rows[0]).toContain('function');
-    expect(rows.slice(1).map((r) => r[8])).toEqual(['read-holding-registers', 'read-holding-registers', 'read-holding-registers', 'write-single-coil', 'plc-stop']);
-    expect(rows[4]).toEqual(expect.arrayContaining(['blocked', 'coils drive the valves', 'refused by the gateway', '<script>x</script>']));
+    expect(rows.slice(1).map((r) => r[8])).toEqual([
+      'read-holding-registers',
+      'read-holding-registers',
+      'read-holding-registers',
+      'write-single-coil',
+      'plc-stop',
+    ]);
+    expect(rows[4]).toEqual(
+      expect.arrayContaining(['blocked', 'coils drive the valves', 'refused by the gateway', '<script>x</script>']),
+    );
     expect(JSON.parse(entries.get('manifest.json')!.toString()).counts.plcOperations).toBe(5);
     expect((await verifyPack(pack)).ok).toBe(true);
   });

@@ -11,15 +11,9 @@ describe('embedded identity provider (harness)', () => {
 
   beforeAll(async () => {
     idp = await startTestIdp({ redirectUris: [redirectUri], pathPrefix: '/oidc' });
-    config = await client.discovery(
-      new URL(idp.issuer),
-      idp.client.clientId,
-      idp.client.clientSecret,
-      undefined,
-      {
-        execute: [client.allowInsecureRequests],
-      },
-    );
+    config = await client.discovery(new URL(idp.issuer), idp.client.clientId, idp.client.clientSecret, undefined, {
+      execute: [client.allowInsecureRequests],
+    });
   });
   afterAll(async () => {
     await idp?.close();
@@ -86,15 +80,9 @@ describe('embedded identity provider (harness)', () => {
   it('keeps the IdP session between sign-ins when started with sso', async () => {
     const sso = await startTestIdp({ redirectUris: [redirectUri], sso: true });
     try {
-      const c = await client.discovery(
-        new URL(sso.issuer),
-        sso.client.clientId,
-        sso.client.clientSecret,
-        undefined,
-        {
-          execute: [client.allowInsecureRequests],
-        },
-      );
+      const c = await client.discovery(new URL(sso.issuer), sso.client.clientId, sso.client.clientSecret, undefined, {
+        execute: [client.allowInsecureRequests],
+      });
       const jar = new CookieJar();
       const asked: boolean[] = [];
       for (let i = 0; i < 2; i++) {
@@ -105,9 +93,7 @@ describe('embedded identity provider (harness)', () => {
           code_challenge,
           code_challenge_method: 'S256',
         });
-        asked.push(
-          (await authorizeWithPassword({ authorizeUrl: url, ...sso.users.admin, jar })).passwordAsked,
-        );
+        asked.push((await authorizeWithPassword({ authorizeUrl: url, ...sso.users.admin, jar })).passwordAsked);
       }
       expect(asked).toEqual([true, false]);
     } finally {

@@ -94,13 +94,20 @@ describe('HTTP skeleton', () => {
   });
 
   it('refuses /metrics to loopback that speaks for someone else (a reverse proxy on this host), audited', async () => {
-    const proxied: Array<Record<string, string>> = [{ 'x-forwarded-for': '203.0.113.7' }, { forwarded: 'for=203.0.113.7' }, { 'x-real-ip': '203.0.113.7' }];
+    const proxied: Array<Record<string, string>> = [
+      { 'x-forwarded-for': '203.0.113.7' },
+      { forwarded: 'for=203.0.113.7' },
+      { 'x-real-ip': '203.0.113.7' },
+    ];
     for (const headers of proxied) {
       const res = await fetch(`${gw.http.url}/metrics`, { headers });
       expect(res.status).toBe(403);
       expect(await res.text()).not.toContain('gatehouse_http_requests_total');
     }
-    const log = (await readFile(join(gw.storageDir, 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; data?: { path?: string } });
+    const log = (await readFile(join(gw.storageDir, 'audit.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; data?: { path?: string } });
     expect(log.filter((a) => a.type === 'access.denied' && a.data?.path === '/metrics')).toHaveLength(3);
   });
 });

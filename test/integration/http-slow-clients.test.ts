@@ -15,7 +15,13 @@ import { type TempDir, tempDir } from '../helpers/tmp.js';
 const run = promisify(execFile);
 const servers: RunningHttp[] = [];
 let dir: TempDir;
-const app = () => createHttpApp({ logger: silentLogger, metrics: createMetrics(), health: () => ({ ok: true, detail: {} }), webRoot: dir.path });
+const app = () =>
+  createHttpApp({
+    logger: silentLogger,
+    metrics: createMetrics(),
+    health: () => ({ ok: true, detail: {} }),
+    webRoot: dir.path,
+  });
 
 beforeAll(async () => {
   dir = await tempDir('gh-http-slow-');
@@ -49,7 +55,11 @@ function raw(port: number, localAddress: string): Promise<Raw> {
     sock.once('connect', () => {
       sock.off('error', reject);
       sock.on('error', () => undefined);
-      resolve({ sock, received: () => got, closed: async (ms) => (await Promise.race([done, new Promise((r) => setTimeout(r, ms))]), isClosed) });
+      resolve({
+        sock,
+        received: () => got,
+        closed: async (ms) => (await Promise.race([done, new Promise((r) => setTimeout(r, ms))]), isClosed),
+      });
     });
   });
 }
@@ -85,7 +95,9 @@ describe('slow clients are cut, others are served', () => {
     const s = await serve({ headersTimeoutMs: 1000, requestTimeoutMs: 2000 });
     const silent = await raw(s.port, '127.0.0.22');
     const slowBody = await raw(s.port, '127.0.0.23');
-    slowBody.sock.write('POST /api/nothing HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n');
+    slowBody.sock.write(
+      'POST /api/nothing HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n',
+    );
     const body = `{"a":"${'b'.repeat(3990)}"}`;
     const sent = await trickle(slowBody, body, 100);
     expect(sent).toBeLessThan(body.length);
@@ -119,7 +131,27 @@ describe('Strict-Transport-Security', () => {
     expect((await fetch(`${s.url}/healthz`)).headers.get('strict-transport-security')).toBeNull();
     const key = join(dir.path, 'tls.key');
     const cert = join(dir.path, 'tls.crt');
-    await run('/usr/bin/openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert], { timeout: 20_000 });
+    await run(
+      '/usr/bin/openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-subj',
+        '/CN=localhost',
+        '-days',
+        '1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { timeout: 20_000 },
+    );
     const tls = createHttpsServer({ key: await readFile(key), cert: await readFile(cert) }, app());
     await new Promise<void>((r) => tls.listen(0, '127.0.0.1', () => r()));
     try {

@@ -77,7 +77,9 @@ describe('webhooks', () => {
       'request.denied',
     ]);
     const texts = rcv.bodies.map((x) => x.text);
-    expect(texts[1]).toBe(`Request ${a} by Alice (Acme) for eng-ws-01 (Cell 2) 2026-11-23 11:00–13:00 Europe/Berlin: approved by Bob`);
+    expect(texts[1]).toBe(
+      `Request ${a} by Alice (Acme) for eng-ws-01 (Cell 2) 2026-11-23 11:00–13:00 Europe/Berlin: approved by Bob`,
+    );
     expect(texts[0]).toContain(': new request, awaiting 1 approval');
     expect(texts[2]).toMatch(/: revoked by Bob \(work finished early\)$/);
     expect(texts[4]).toMatch(/: denied by Carol \(batch running\)$/);

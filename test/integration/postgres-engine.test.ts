@@ -15,10 +15,17 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-async function world(): Promise<{ db: TestDatabase; tmp: TempDir; open(node?: string, dir?: string): Promise<PostgresStorage> }> {
+async function world(): Promise<{
+  db: TestDatabase;
+  tmp: TempDir;
+  open(node?: string, dir?: string): Promise<PostgresStorage>;
+}> {
   const db = await createTestDatabase();
   const tmp = await tempDir('gh-pg-');
-  cleanup.push(() => tmp.remove(), () => db.drop());
+  cleanup.push(
+    () => tmp.remove(),
+    () => db.drop(),
+  );
   process.env.GH_PG_ENGINE_TEST = db.url;
   return {
     db,
@@ -39,7 +46,8 @@ async function world(): Promise<{ db: TestDatabase; tmp: TempDir; open(node?: st
   };
 }
 
-const user = (id: string): User => ({ id, email: `${id}@example.test`, name: id, org: 'Acme', roles: ['vendor'], groups: [] }) as unknown as User;
+const user = (id: string): User =>
+  ({ id, email: `${id}@example.test`, name: id, org: 'Acme', roles: ['vendor'], groups: [] }) as unknown as User;
 const actor = { kind: 'system', id: 'cli' } as const;
 
 describe('postgres engine', () => {
@@ -118,9 +126,9 @@ describe('postgres engine', () => {
 
     const v = await b.audit.verify();
     expect(v.ok).toBe(true);
-    const counters = (await a.pool.query("SELECT line FROM gh_audit WHERE type = 'config.loaded' ORDER BY seq")).rows.map(
-      (r) => JSON.parse(r.line).data.counter,
-    );
+    const counters = (
+      await a.pool.query("SELECT line FROM gh_audit WHERE type = 'config.loaded' ORDER BY seq")
+    ).rows.map((r) => JSON.parse(r.line).data.counter);
     expect(counters).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     const nodes = (await a.pool.query("SELECT line FROM gh_audit WHERE type = 'audit.checkpoint'")).rows.map(
       (r) => JSON.parse(r.line).data.node,
@@ -135,7 +143,13 @@ describe('postgres engine', () => {
     await a.state.update((d) => void d.users.push(user('usr_n')));
     for (let i = 0; i < 200 && b.state.data.users.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
     expect(b.state.data.users.map((u) => u.id)).toEqual(['usr_n']);
-    await a.commands.append({ id: 'cmd_1', sessionId: 'ses_1', at: new Date(T0).toISOString(), text: 'ls', verdict: 'allowed' });
+    await a.commands.append({
+      id: 'cmd_1',
+      sessionId: 'ses_1',
+      at: new Date(T0).toISOString(),
+      text: 'ls',
+      verdict: 'allowed',
+    });
     for (let i = 0; i < 200 && b.commands.records.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
     expect(b.commands.records.map((c) => c.id)).toEqual(['cmd_1']);
   });
@@ -178,16 +192,21 @@ describe('postgres engine', () => {
     const { default: pg } = await import('pg');
     const admin = new pg.Client({ connectionString: w.db.url });
     await admin.connect();
-    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [w.db.name]);
+    await admin.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+      [w.db.name],
+    );
     await admin.end();
     open();
     await expect(cut).rejects.toThrow();
     let done = false;
     for (let i = 0; i < 50 && !done; i++) {
-      done = await a.state.update((d) => void (d.meta.x = 2)).then(
-        () => true,
-        () => new Promise<boolean>((r) => setTimeout(() => r(false), 100)),
-      );
+      done = await a.state
+        .update((d) => void (d.meta.x = 2))
+        .then(
+          () => true,
+          () => new Promise<boolean>((r) => setTimeout(() => r(false), 100)),
+        );
     }
     expect(done).toBe(true);
     expect(a.state.data.meta.x).toBe(2);

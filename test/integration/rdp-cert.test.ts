@@ -47,7 +47,9 @@ function confirm(neg?: { type: 2 | 3; value: number }): Buffer {
 }
 
 /** A throwaway TCP server on loopback that runs `onRequest` once the client's first bytes arrive. */
-async function peer(onRequest: (s: Socket, request: Buffer) => void): Promise<{ server: Server; port: number; requests: Buffer[]; closed: Promise<void> }> {
+async function peer(
+  onRequest: (s: Socket, request: Buffer) => void,
+): Promise<{ server: Server; port: number; requests: Buffer[]; closed: Promise<void> }> {
   const requests: Buffer[] = [];
   let sawClose!: () => void;
   const closed = new Promise<void>((r) => (sawClose = r));
@@ -73,9 +75,32 @@ beforeAll(async () => {
   tmp = await tempDir('gatehouse-rdp-cert-');
   // A certificate whose subject carries a C1 control character (CSI): printed raw it would drive the terminal.
   const [key, cert] = [join(tmp.path, 'hostile.key'), join(tmp.path, 'hostile.pem')];
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-utf8', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=evil\u009b2J'], { timeout: 30_000 });
+  await run(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-utf8',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=evil\u009b2J',
+    ],
+    { timeout: 30_000 },
+  );
   const fp = (await run('openssl', ['x509', '-noout', '-fingerprint', '-sha256', '-in', cert])).stdout;
-  hostile = { key: await readFile(key, 'utf8'), cert: await readFile(cert, 'utf8'), sha256: fp.split('=')[1]!.trim().toLowerCase() };
+  hostile = {
+    key: await readFile(key, 'utf8'),
+    cert: await readFile(cert, 'utf8'),
+    sha256: fp.split('=')[1]!.trim().toLowerCase(),
+  };
 });
 afterAll(async () => {
   for (const s of peers) s.close();
@@ -110,7 +135,13 @@ describe('gatehouse rdp-cert against a real xrdp', () => {
   it('takes host and port from --target in the config, and says whether the pin there still holds', async () => {
     const input = testConfigInput(tmp.path);
     const target = (input.targets as Record<string, unknown>[])[0]!;
-    const rdp = { host: '127.0.0.1', port: negotiate.port, username: 'maint', credential: { env: 'X' }, security: 'tls' };
+    const rdp = {
+      host: '127.0.0.1',
+      port: negotiate.port,
+      username: 'maint',
+      credential: { env: 'X' },
+      security: 'tls',
+    };
     const config = join(tmp.path, 'gatehouse.yaml');
     const write = (extra: Record<string, unknown>) =>
       writeFile(config, stringify({ ...input, targets: [{ ...target, rdp: { ...rdp, ...extra } }] }));
@@ -176,7 +207,9 @@ describe('gatehouse rdp-cert against absent, slow and hostile servers', () => {
     const p = await peer(() => {});
     const r = await rdpCert(`127.0.0.1:${p.port}`, '--timeout', '0.3');
     expect(r.code).toBe(1);
-    expect(r.err).toBe(`gatehouse rdp-cert: 127.0.0.1:${p.port}: timeout: no answer within 0.3 s (waiting for the X.224 Connection Confirm)`);
+    expect(r.err).toBe(
+      `gatehouse rdp-cert: 127.0.0.1:${p.port}: timeout: no answer within 0.3 s (waiting for the X.224 Connection Confirm)`,
+    );
     // TPKT v3, length 19; X.224 CR (LI 14, 0xE0); RDP_NEG_REQ type 1, length 8, PROTOCOL_SSL | PROTOCOL_HYBRID.
     expect(p.requests[0]!.toString('hex')).toBe('030000130ee000000000000100080003000000');
     await p.closed;
@@ -214,7 +247,9 @@ describe('gatehouse rdp-cert against absent, slow and hostile servers', () => {
     const p = await peer((s) => s.end(confirm()));
     const r = await rdpCert(`127.0.0.1:${p.port}`);
     expect(r.code).toBe(1);
-    expect(r.err).toContain('the server did not negotiate (no RDP_NEG_RSP): legacy "rdp" security has no certificate to pin');
+    expect(r.err).toContain(
+      'the server did not negotiate (no RDP_NEG_RSP): legacy "rdp" security has no certificate to pin',
+    );
   });
 
   it('reports a server that hangs up half-way through its answer', async () => {

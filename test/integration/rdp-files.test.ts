@@ -26,7 +26,9 @@ describe('files over RDP', () => {
     const t = await w.token(vendor, g.grantId);
     const c = w.open(vendor, `/ws/rdp?token=${String(t.json.token)}`);
     const sessionId = String((await c.message('ready')).sessionId);
-    const conn = await standin.waitFor('the connection', () => standin.connections.find((x) => x.owner.params['recording-name'] === `${sessionId}.guac`));
+    const conn = await standin.waitFor('the connection', () =>
+      standin.connections.find((x) => x.owner.params['recording-name'] === `${sessionId}.guac`),
+    );
     expect(conn.owner.params['enable-drive']).toBe('true');
 
     // Upload: a dropped file, in two blobs (base64 as guacamole-common-js sends it).
@@ -38,20 +40,41 @@ describe('files over RDP', () => {
     // An upload into the drive that never ends (the session closes first).
     c.send('put', 0, 9, 'text/plain', '/notes.txt');
     c.send('blob', 9, Buffer.from('half a note').toString('base64'));
-    await standin.waitFor('the upload at guacd', () => conn.owner.received.filter((i) => i.opcode === 'blob').length === 3);
+    await standin.waitFor(
+      'the upload at guacd',
+      () => conn.owner.received.filter((i) => i.opcode === 'blob').length === 3,
+    );
 
     // Download: a drive file the browser asked for, streamed back by guacd.
     const down = randomBytes(12_345);
-    standin.broadcast(conn.id, enc('body', 0, 7, 'text/csv', '/Download/report.csv') + enc('blob', 7, down.toString('base64')) + enc('end', 7));
+    standin.broadcast(
+      conn.id,
+      enc('body', 0, 7, 'text/csv', '/Download/report.csv') + enc('blob', 7, down.toString('base64')) + enc('end', 7),
+    );
     await c.instruction('end', (i) => i.args[0] === '7');
 
     c.ws.close();
     await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId);
-    const files = (await w.audit()).filter((a) => a.type === 'file.transferred' && a.subject?.sessionId === sessionId).map((a) => a.data);
+    const files = (await w.audit())
+      .filter((a) => a.type === 'file.transferred' && a.subject?.sessionId === sessionId)
+      .map((a) => a.data);
     expect(files).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ name: 'PLC/recipe.s7p', direction: 'upload', size: up.length, sha256: sha(up), closed: true, via: 'rdp' }),
-        expect.objectContaining({ name: '/Download/report.csv', direction: 'download', size: down.length, sha256: sha(down), closed: true }),
+        expect.objectContaining({
+          name: 'PLC/recipe.s7p',
+          direction: 'upload',
+          size: up.length,
+          sha256: sha(up),
+          closed: true,
+          via: 'rdp',
+        }),
+        expect.objectContaining({
+          name: '/Download/report.csv',
+          direction: 'download',
+          size: down.length,
+          sha256: sha(down),
+          closed: true,
+        }),
         expect.objectContaining({ name: '/notes.txt', direction: 'upload', size: 11, closed: false }),
       ]),
     );
@@ -64,7 +87,9 @@ describe('files over RDP', () => {
     const t = await w.token(vendor, g.grantId);
     const c = w.open(vendor, `/ws/rdp?token=${String(t.json.token)}`);
     const sessionId = String((await c.message('ready')).sessionId);
-    const conn = await standin.waitFor('the connection', () => standin.connections.find((x) => x.owner.params['recording-name'] === `${sessionId}.guac`));
+    const conn = await standin.waitFor('the connection', () =>
+      standin.connections.find((x) => x.owner.params['recording-name'] === `${sessionId}.guac`),
+    );
     expect(conn.owner.params['disable-copy']).toBe('false');
 
     const pasted = Buffer.from('S7-Passwort-für-Linie-2');
@@ -73,13 +98,18 @@ describe('files over RDP', () => {
     c.send('end', 3);
     await standin.waitFor('the paste at guacd', () => conn.owner.received.some((i) => i.opcode === 'end'));
     const copied = Buffer.from('copied from the workstation');
-    standin.broadcast(conn.id, enc('clipboard', 6, 'text/plain') + enc('blob', 6, copied.toString('base64')) + enc('end', 6));
+    standin.broadcast(
+      conn.id,
+      enc('clipboard', 6, 'text/plain') + enc('blob', 6, copied.toString('base64')) + enc('end', 6),
+    );
     await c.instruction('end', (i) => i.args[0] === '6');
 
     c.ws.close();
     await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId);
     const log = await w.audit();
-    const clips = log.filter((a) => a.type === 'clipboard.transferred' && a.subject?.sessionId === sessionId).map((a) => a.data);
+    const clips = log
+      .filter((a) => a.type === 'clipboard.transferred' && a.subject?.sessionId === sessionId)
+      .map((a) => a.data);
     expect(clips).toEqual([
       { direction: 'upload', mimetype: 'text/plain', size: pasted.length, sha256: sha(pasted), via: 'rdp' },
       { direction: 'download', mimetype: 'text/plain', size: copied.length, sha256: sha(copied), via: 'rdp' },

@@ -30,7 +30,12 @@ export interface Person {
   secret: string;
 }
 
-export type AuditLine = { type: string; actor?: Record<string, unknown>; subject?: Record<string, unknown>; data?: Record<string, unknown> };
+export type AuditLine = {
+  type: string;
+  actor?: Record<string, unknown>;
+  subject?: Record<string, unknown>;
+  data?: Record<string, unknown>;
+};
 
 export interface RdpWorldOptions {
   guacd: { host: string; port: number; recordingDir?: string };
@@ -58,7 +63,11 @@ export interface RdpWorld {
   grant(p: Person, o?: Partial<AccessRequest>): Promise<AccessRequest & { grantId: string }>;
   post(p: Person, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }>;
   /** POST /api/grants/:id/rdp-token. */
-  token(p: Person, grantId: string, size?: Record<string, unknown>): Promise<{ status: number; json: Record<string, unknown> }>;
+  token(
+    p: Person,
+    grantId: string,
+    size?: Record<string, unknown>,
+  ): Promise<{ status: number; json: Record<string, unknown> }>;
   open(p: Person | null, path: string, o?: { origin?: string | null }): GuacConn;
   waitAudit(type: string, where?: (a: AuditLine) => boolean, ms?: number): Promise<AuditLine>;
   audit(): Promise<AuditLine[]>;
@@ -125,12 +134,29 @@ export async function startRdpWorld(o: RdpWorldOptions): Promise<RdpWorld> {
   const input = testConfigInput(join(dir.path, 'storage'));
   input.http = { listen: `127.0.0.1:${httpPort}`, publicUrl: `http://127.0.0.1:${httpPort}` };
   input.ssh = { listen: '127.0.0.1:0', hostKeys: [join(dir.path, 'keys', 'ssh_host_ed25519_key')] };
-  input.oidc = { ...(input.oidc as object), issuer: idp.issuer, clientId: idp.client.clientId, clientSecret: { file: secretFile } };
-  input.guacd = o.guacdSeesParentAs ? { ...o.guacd, recordingDir: posix.join(o.guacdSeesParentAs, basename(dir.path), 'storage', 'sessions') } : o.guacd;
+  input.oidc = {
+    ...(input.oidc as object),
+    issuer: idp.issuer,
+    clientId: idp.client.clientId,
+    clientSecret: { file: secretFile },
+  };
+  input.guacd = o.guacdSeesParentAs
+    ? { ...o.guacd, recordingDir: posix.join(o.guacdSeesParentAs, basename(dir.path), 'storage', 'sessions') }
+    : o.guacd;
   const base = (input.targets as Array<Record<string, unknown>>)[0]!;
   const { ssh: _ssh, ...rest } = base;
   input.targets = [
-    { ...rest, rdp: { host: '10.2.0.15', port: 3389, username: 'maint', credential: { file: rdpSecret }, security: 'nla', ...o.rdp } },
+    {
+      ...rest,
+      rdp: {
+        host: '10.2.0.15',
+        port: 3389,
+        username: 'maint',
+        credential: { file: rdpSecret },
+        security: 'nla',
+        ...o.rdp,
+      },
+    },
     { ...rest, id: 'ssh-only', name: 'SSH only box', ssh: base.ssh },
   ];
   const parsed = parseConfig(input);
@@ -201,20 +227,31 @@ export async function startRdpWorld(o: RdpWorldOptions): Promise<RdpWorld> {
       }
     });
     ws.on('error', () => undefined);
-    const closed = new Promise<{ code: number; reason: string }>((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
+    const closed = new Promise<{ code: number; reason: string }>((r) =>
+      ws.on('close', (code, reason) => r({ code, reason: reason.toString() })),
+    );
     return {
       ws,
       instructions,
       messages,
       send: (...els) => ws.readyState === WebSocket.OPEN && ws.send(enc(...els)),
-      message: (type, ms = 10_000) => poll(`gatehouse message ${type} (have ${JSON.stringify(messages)})`, () => messages.find((m) => m.type === type), ms),
-      instruction: (opcode, where = () => true, ms = 10_000) => poll(`instruction ${opcode}`, () => instructions.find((i) => i.opcode === opcode && where(i)), ms),
+      message: (type, ms = 10_000) =>
+        poll(
+          `gatehouse message ${type} (have ${JSON.stringify(messages)})`,
+          () => messages.find((m) => m.type === type),
+          ms,
+        ),
+      instruction: (opcode, where = () => true, ms = 10_000) =>
+        poll(`instruction ${opcode}`, () => instructions.find((i) => i.opcode === opcode && where(i)), ms),
       closed,
     };
   };
 
   const audit = async (): Promise<AuditLine[]> =>
-    (await readFile(join(gw.storageDir, 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as AuditLine);
+    (await readFile(join(gw.storageDir, 'audit.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditLine);
   const waitAudit: RdpWorld['waitAudit'] = async (type, where = () => true, ms = 10_000) => {
     const end = Date.now() + ms;
     for (;;) {
@@ -226,12 +263,18 @@ export async function startRdpWorld(o: RdpWorldOptions): Promise<RdpWorld> {
   };
 
   return {
-    gw, idp, dir, clock, url, config,
+    gw,
+    idp,
+    dir,
+    clock,
+    url,
+    config,
     person,
     stepUp,
     grant,
     post,
-    token: (p, grantId, size = { width: 1280, height: 720, dpi: 96 }) => post(p, `/api/grants/${encodeURIComponent(grantId)}/rdp-token`, size),
+    token: (p, grantId, size = { width: 1280, height: 720, dpi: 96 }) =>
+      post(p, `/api/grants/${encodeURIComponent(grantId)}/rdp-token`, size),
     open,
     waitAudit,
     audit,
@@ -252,13 +295,23 @@ export interface StandinWorld {
 }
 
 /** Starts a StandinWorld for one test file; `rdp` is merged into the target's rdp block. */
-export async function startStandinWorld(rdp?: Record<string, unknown>, standinOptions: StandinOptions = {}): Promise<StandinWorld> {
+export async function startStandinWorld(
+  rdp?: Record<string, unknown>,
+  standinOptions: StandinOptions = {},
+): Promise<StandinWorld> {
   const standin = await startGuacdStandin({ keepAliveMs: 300, ...standinOptions });
   try {
     const w = await startRdpWorld({
       guacd: { host: standin.host, port: standin.port },
       ...(rdp ? { rdp } : {}),
-      tuning: { idleMs: 2000, handshakeMs: 3000, recordingAppearMs: 2000, firstFrameMs: 3000, settleQuietMs: 150, settleMaxMs: 3000 },
+      tuning: {
+        idleMs: 2000,
+        handshakeMs: 3000,
+        recordingAppearMs: 2000,
+        firstFrameMs: 3000,
+        settleQuietMs: 150,
+        settleMaxMs: 3000,
+      },
     });
     const vendor = await w.person('vendor');
     return {

@@ -4,7 +4,13 @@
 // the session at guacd's `error`, with the reason the vendor reads and guacd's own words in the trail; a guacd that
 // does not ask for a parameter the session depends on gets no `connect` at all, so no credential either.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freerdpPinCheck, type GuacdStandin, RDP_ARGS, TLS_FAILED, UPSTREAM_NOT_FOUND } from '../helpers/guacd-standin.js';
+import {
+  freerdpPinCheck,
+  type GuacdStandin,
+  RDP_ARGS,
+  TLS_FAILED,
+  UPSTREAM_NOT_FOUND,
+} from '../helpers/guacd-standin.js';
 import { type Person, RDP_PASSWORD, type RdpWorld, type StandinWorld, startStandinWorld } from './rdp-fixture.js';
 
 const PIN = Array.from({ length: 32 }, (_, i) => ((i * 37 + 5) % 256).toString(16).padStart(2, '0')).join(':');
@@ -47,7 +53,9 @@ describe('the certificate pin', () => {
   it('reaches guacd as sha256:<lower-case pin> only, with ignore-cert and trust on first use off; the desktop is drawn', async () => {
     const { c, sessionId } = await connect();
     await c.message('ready');
-    const conn = await standin.waitFor('the connection', () => standin.connections.find((x) => x.owner.params['recording-name'] === `${sessionId}.guac`));
+    const conn = await standin.waitFor('the connection', () =>
+      standin.connections.find((x) => x.owner.params['recording-name'] === `${sessionId}.guac`),
+    );
     const p = conn.owner.params;
     expect(p['ignore-cert']).toBe('false');
     expect(p['cert-tofu']).toBe('false');
@@ -56,7 +64,9 @@ describe('the certificate pin', () => {
     await c.instruction('size', (i) => i.args[0] === '0');
     await c.instruction('sync');
     c.ws.close();
-    expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe('client_closed');
+    expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe(
+      'client_closed',
+    );
   });
 
   it("a workstation whose certificate changed: ended at guacd's error, the vendor reads why, the trail keeps guacd's words", async () => {
@@ -74,7 +84,11 @@ describe('the certificate pin', () => {
       await c.closed;
       const audited = await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId);
       // The first, specific error; not the generic one guacd sent right after it, nor the idle end that would follow.
-      expect(audited.data).toMatchObject({ reason: 'error', message: ended.message, guacdError: { message: TLS_FAILED, status: UPSTREAM_NOT_FOUND } });
+      expect(audited.data).toMatchObject({
+        reason: 'error',
+        message: ended.message,
+        guacdError: { message: TLS_FAILED, status: UPSTREAM_NOT_FOUND },
+      });
       expect(JSON.stringify(await w.audit())).not.toContain(RDP_PASSWORD);
     } finally {
       standin.certSha256 = PIN;
@@ -91,7 +105,10 @@ describe('the certificate pin', () => {
       expect(String(ended.message)).toMatch(/showed nothing within 3 s/);
       expect(c.instructions.some((i) => i.opcode === 'size')).toBe(false);
       await c.closed;
-      expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data).toMatchObject({ reason: 'error', message: ended.message });
+      expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data).toMatchObject({
+        reason: 'error',
+        message: ended.message,
+      });
     } finally {
       standin.mode = 'normal';
     }
@@ -134,11 +151,17 @@ describe('a guacd that does not ask for what the session depends on', () => {
     const c = w.open(vendor, `/ws/rdp?token=${String(t.json.token)}`);
     const ready = await c.message('ready');
     const sessionId = String(ready.sessionId);
-    const conn = await standin.waitFor('the connection', () => standin.connections.find((x) => x.owner.params['recording-name'] === `${sessionId}.guac`));
+    const conn = await standin.waitFor('the connection', () =>
+      standin.connections.find((x) => x.owner.params['recording-name'] === `${sessionId}.guac`),
+    );
     const supervisor = await w.person('supervisor');
     standin.args = without('read-only');
     try {
-      const wt = await w.post(supervisor, `/api/sessions/${encodeURIComponent(sessionId)}/rdp-watch-token`, { width: 1024, height: 768, dpi: 96 });
+      const wt = await w.post(supervisor, `/api/sessions/${encodeURIComponent(sessionId)}/rdp-watch-token`, {
+        width: 1024,
+        height: 768,
+        dpi: 96,
+      });
       expect(wt.status).toBe(201);
       const v = w.open(supervisor, `/ws/rdp?token=${String(wt.json.token)}`);
       const ended = await v.message('ended');

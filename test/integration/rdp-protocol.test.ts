@@ -25,7 +25,14 @@ describe('wire format', () => {
     expect(codepointLength('🏭')).toBe(1);
     const sync = encodeInstruction('sync', 42);
     const r = parseInstructions(text + sync);
-    expect(r).toEqual({ ok: true, consumed: text.length + sync.length, instructions: [{ opcode: 'name', args }, { opcode: 'sync', args: ['42'] }] });
+    expect(r).toEqual({
+      ok: true,
+      consumed: text.length + sync.length,
+      instructions: [
+        { opcode: 'name', args },
+        { opcode: 'sync', args: ['42'] },
+      ],
+    });
   });
 
   it('leaves an incomplete tail for later, at any cut', () => {
@@ -40,7 +47,16 @@ describe('wire format', () => {
   });
 
   it('refuses what can never be an instruction, without throwing', () => {
-    for (const bad of ['x.abc;', '4.sync,1.1!', '-1.a;', '99999999.a', '1.a,1.b,1.c?', `${'9'.repeat(20)}.`, '.abc;', 'abcdefghijklmnop']) {
+    for (const bad of [
+      'x.abc;',
+      '4.sync,1.1!',
+      '-1.a;',
+      '99999999.a',
+      '1.a,1.b,1.c?',
+      `${'9'.repeat(20)}.`,
+      '.abc;',
+      'abcdefghijklmnop',
+    ]) {
       const r = parseInstructions(bad);
       expect(r.ok, bad).toBe(false);
     }
@@ -88,10 +104,14 @@ describe('guacd link', () => {
     });
     await new Promise<void>((resolve, reject) => {
       const end = Date.now() + 5000;
-      const tick = () => (got.length >= 2 ? resolve() : Date.now() > end ? reject(new Error('timeout')) : setTimeout(tick, 10));
+      const tick = () =>
+        got.length >= 2 ? resolve() : Date.now() > end ? reject(new Error('timeout')) : setTimeout(tick, 10);
       tick();
     });
-    expect(got).toEqual([{ opcode: 'name', args: ['Grüße aus der Halle 🏭'] }, { opcode: 'sync', args: ['7'] }]);
+    expect(got).toEqual([
+      { opcode: 'name', args: ['Grüße aus der Halle 🏭'] },
+      { opcode: 'sync', args: ['7'] },
+    ]);
     expect(text).toBe(tail.toString('utf8'));
     link.close();
   });
@@ -109,7 +129,10 @@ describe('guacd link', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
     await new Promise<void>((r) => server.close(() => r()));
-    await expect(dialGuacd({ host: '127.0.0.1', port }, 2000)).rejects.toMatchObject({ code: 'guacd_unreachable', message: expect.stringMatching(/refused/) });
+    await expect(dialGuacd({ host: '127.0.0.1', port }, 2000)).rejects.toMatchObject({
+      code: 'guacd_unreachable',
+      message: expect.stringMatching(/refused/),
+    });
   });
 });
 
@@ -128,15 +151,34 @@ describe('crash recovery of a .guac recording', () => {
     const whole = enc('size', 0, 1024, 768) + enc('cfill', 14, 0, 1, 2, 3, 255) + enc('sync', 1000);
     await writeFile(path, `${whole}4.sync,4.20`);
     const record: SessionRecord = {
-      id: 'ses_torndesktop1', grantId: 'grt_1', requestId: 'req_1', userId: 'usr_1', targetId: 'eng-ws-01',
-      protocol: 'rdp', via: 'rdp', startedAt: new Date(clock.now() - 60_000).toISOString(),
+      id: 'ses_torndesktop1',
+      grantId: 'grt_1',
+      requestId: 'req_1',
+      userId: 'usr_1',
+      targetId: 'eng-ws-01',
+      protocol: 'rdp',
+      via: 'rdp',
+      startedAt: new Date(clock.now() - 60_000).toISOString(),
       recording: { path: path.slice(storageDir.length + 1) },
     };
     await store.update((d) => void d.sessions.push(record));
     const out = await recoverInterruptedSessions({ store, audit, clock, logger: silentLogger, storageDir });
-    expect(out).toEqual([{ sessionId: 'ses_torndesktop1', recording: { status: 'repaired', sha256: createHash('sha256').update(whole).digest('hex'), bytes: whole.length, droppedBytes: 11 } }]);
+    expect(out).toEqual([
+      {
+        sessionId: 'ses_torndesktop1',
+        recording: {
+          status: 'repaired',
+          sha256: createHash('sha256').update(whole).digest('hex'),
+          bytes: whole.length,
+          droppedBytes: 11,
+        },
+      },
+    ]);
     expect(await readFile(path, 'utf8')).toBe(whole);
-    expect(store.data.sessions[0]).toMatchObject({ endReason: 'gateway_crashed', recording: { incomplete: true, bytes: whole.length } });
+    expect(store.data.sessions[0]).toMatchObject({
+      endReason: 'gateway_crashed',
+      recording: { incomplete: true, bytes: whole.length },
+    });
     await audit.close();
     await store.close();
   });

@@ -6,7 +6,14 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GuacdStandin } from '../helpers/guacd-standin.js';
-import { type GuacConn, type Person, RDP_PASSWORD, type RdpWorld, type StandinWorld, startStandinWorld } from './rdp-fixture.js';
+import {
+  type GuacConn,
+  type Person,
+  RDP_PASSWORD,
+  type RdpWorld,
+  type StandinWorld,
+  startStandinWorld,
+} from './rdp-fixture.js';
 
 let standin: GuacdStandin;
 let w: RdpWorld;
@@ -19,9 +26,15 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => world?.close());
 
-const sha256 = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex');
+const sha256 = async (path: string) =>
+  createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 
-async function connect(p: Person = vendor, size?: Record<string, unknown>): Promise<{ c: GuacConn; sessionId: string; grantId: string }> {
+async function connect(
+  p: Person = vendor,
+  size?: Record<string, unknown>,
+): Promise<{ c: GuacConn; sessionId: string; grantId: string }> {
   const g = await w.grant(p);
   const t = await w.token(p, g.grantId, size);
   expect(t.status).toBe(201);
@@ -31,7 +44,8 @@ async function connect(p: Person = vendor, size?: Record<string, unknown>): Prom
   return { c, sessionId: String(ready.sessionId), grantId: g.grantId };
 }
 
-const connectionOf = (sessionId: string) => standin.connections.find((c) => c.owner.params['recording-name'] === `${sessionId}.guac`);
+const connectionOf = (sessionId: string) =>
+  standin.connections.find((c) => c.owner.params['recording-name'] === `${sessionId}.guac`);
 
 describe('the door and the tokens', () => {
   it('refuses a foreign Origin with a plain HTTP 403 before any token is looked at, and audits it', async () => {
@@ -39,9 +53,14 @@ describe('the door and the tokens', () => {
     const t = await w.token(vendor, g.grantId);
     const before = standin.selects.length;
     const c = w.open(vendor, `/ws/rdp?token=${String(t.json.token)}`, { origin: 'http://evil.example' });
-    const status = await new Promise<number>((r) => c.ws.on('unexpected-response', (_q, res) => r(res.statusCode ?? 0)));
+    const status = await new Promise<number>((r) =>
+      c.ws.on('unexpected-response', (_q, res) => r(res.statusCode ?? 0)),
+    );
     expect(status).toBe(403);
-    const a = await w.waitAudit('access.denied', (x) => x.data?.code === 'origin_refused' && x.data?.path === '/ws/rdp');
+    const a = await w.waitAudit(
+      'access.denied',
+      (x) => x.data?.code === 'origin_refused' && x.data?.path === '/ws/rdp',
+    );
     // The audit keeps the path only: the token never lands in the trail.
     expect(JSON.stringify(a)).not.toContain(String(t.json.token));
     expect(standin.selects.length).toBe(before);
@@ -49,7 +68,9 @@ describe('the door and the tokens', () => {
 
   it('mints only for the own approved RDP grant with a fresh step-up, and only a bounded size', async () => {
     const g = await w.grant(vendor);
-    expect((await w.token(vendor, g.grantId, { width: 1e6, height: 10, dpi: 96 })).json).toMatchObject({ error: { code: 'invalid_size' } });
+    expect((await w.token(vendor, g.grantId, { width: 1e6, height: 10, dpi: 96 })).json).toMatchObject({
+      error: { code: 'invalid_size' },
+    });
     expect((await w.token(vendor, g.grantId, { width: 1280, height: 720, hostname: 'evil.example' })).status).toBe(400);
     const other = await w.person('vendor2');
     const r = await w.token(other, g.grantId);
@@ -189,7 +210,12 @@ describe('a remote desktop session', () => {
     const text = await readFile(file, 'utf8');
     expect(text).toContain('5.cfill,2.14,1.0,3.200');
     const record = w.gw.store.data.sessions.find((s) => s.id === sessionId)!;
-    expect(record).toMatchObject({ protocol: 'rdp', via: 'rdp', endReason: 'client_closed', recording: { path: `sessions/${day}/${sessionId}.guac`, sha256: sealed.data?.sha256 } });
+    expect(record).toMatchObject({
+      protocol: 'rdp',
+      via: 'rdp',
+      endReason: 'client_closed',
+      recording: { path: `sessions/${day}/${sessionId}.guac`, sha256: sealed.data?.sha256 },
+    });
     expect(record.recording?.incomplete).toBeUndefined();
     const startedAudit = await w.waitAudit('session.started', (a) => a.subject?.sessionId === sessionId);
     expect(JSON.stringify(startedAudit)).not.toContain(RDP_PASSWORD);
@@ -208,7 +234,9 @@ describe('a remote desktop session', () => {
     expect(String(ended.message)).toContain('line restarted');
     expect(c.instructions.find((i) => i.opcode === 'error')?.args[0]).toContain('line restarted');
     expect((await c.closed).code).toBe(1000);
-    expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe('revoked');
+    expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe(
+      'revoked',
+    );
     await w.waitAudit('recording.sealed', (a) => a.subject?.sessionId === sessionId);
     expect(w.gw.liveSessions.get(sessionId)).toBeUndefined();
   });
@@ -217,7 +245,11 @@ describe('a remote desktop session', () => {
     const { c, sessionId } = await connect();
     const conn = await standin.waitFor('the connection', () => connectionOf(sessionId));
     const supervisor = await w.person('supervisor', { stepUp: false });
-    const mint = await w.post(supervisor, `/api/sessions/${sessionId}/rdp-watch-token`, { width: 1024, height: 768, dpi: 96 });
+    const mint = await w.post(supervisor, `/api/sessions/${sessionId}/rdp-watch-token`, {
+      width: 1024,
+      height: 768,
+      dpi: 96,
+    });
     expect(mint.status).toBe(201);
     const v = w.open(supervisor, `/ws/rdp?token=${String(mint.json.token)}`);
     expect(await v.message('ready')).toMatchObject({ readOnly: true, sessionId, userId: vendor.me.id });
@@ -252,7 +284,11 @@ describe('a remote desktop session', () => {
     const conn = await standin.waitFor('the connection', () => connectionOf(one.sessionId));
     const otherConn = await standin.waitFor('the other connection', () => connectionOf(other.sessionId));
     const supervisor = await w.person('supervisor', { stepUp: false });
-    const mint = await w.post(supervisor, `/api/sessions/${one.sessionId}/rdp-watch-token`, { width: 1024, height: 768, dpi: 96 });
+    const mint = await w.post(supervisor, `/api/sessions/${one.sessionId}/rdp-watch-token`, {
+      width: 1024,
+      height: 768,
+      dpi: 96,
+    });
     const viewer = w.open(supervisor, `/ws/rdp?token=${String(mint.json.token)}`);
     await viewer.message('ready');
     const big = 'x'.repeat((1 << 20) + 1); // one byte over the door's 1 MiB
@@ -264,14 +300,15 @@ describe('a remote desktop session', () => {
 
     one.c.ws.send(big);
     expect((await one.c.closed).code).toBe(1009);
-    expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === one.sessionId)).data?.reason).toBe('client_closed');
+    expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === one.sessionId)).data?.reason).toBe(
+      'client_closed',
+    );
     other.c.send('', 'ping', 2);
     await other.c.instruction('', (i) => i.args[0] === 'ping' && i.args[1] === '2');
     expect(conn.id).not.toBe(otherConn.id);
     other.c.ws.close();
     await other.c.closed;
   });
-
 });
 
 describe('a guacd that misbehaves', () => {
@@ -298,12 +335,18 @@ describe('a guacd that misbehaves', () => {
       const { c, sessionId } = await connect();
       const ended = await c.message('ended');
       expect(ended.reason).toBe('error');
-      expect(String(ended.message)).toBe('the workstation could not be reached: it may be off, or not reachable from the remote desktop service (Connection failed (server unreachable?))');
+      expect(String(ended.message)).toBe(
+        'the workstation could not be reached: it may be off, or not reachable from the remote desktop service (Connection failed (server unreachable?))',
+      );
       const err = await c.instruction('error');
       expect(err.args).toEqual([String(ended.message), String(0x0207)]);
       await c.closed;
       const audited = await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId);
-      expect(audited.data).toMatchObject({ reason: 'error', message: ended.message, guacdError: { message: 'Connection failed (server unreachable?)', status: 0x0207 } });
+      expect(audited.data).toMatchObject({
+        reason: 'error',
+        message: ended.message,
+        guacdError: { message: 'Connection failed (server unreachable?)', status: 0x0207 },
+      });
       await w.waitAudit('recording.sealed', (a) => a.subject?.sessionId === sessionId);
     } finally {
       standin.mode = 'normal';
@@ -317,7 +360,10 @@ describe('a guacd that misbehaves', () => {
       const ended = await c.message('ended');
       expect(ended).toMatchObject({ reason: 'target_closed', message: 'the remote desktop session ended' });
       await c.closed;
-      expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data).toMatchObject({ reason: 'target_closed', message: 'the remote desktop session ended' });
+      expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data).toMatchObject({
+        reason: 'target_closed',
+        message: 'the remote desktop session ended',
+      });
       await w.waitAudit('recording.sealed', (a) => a.subject?.sessionId === sessionId);
     } finally {
       standin.mode = 'normal';
@@ -337,7 +383,9 @@ describe('a guacd that misbehaves', () => {
         expect(ended.reason).toBe('error');
         expect(String(ended.message)).toMatch(why);
         await c.closed;
-        expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe('error');
+        expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe(
+          'error',
+        );
         const sealed = await w.waitAudit('recording.sealed', (a) => a.subject?.sessionId === sessionId);
         expect(sealed.data?.sha256).toMatch(/^[0-9a-f]{64}$/);
       } finally {
@@ -356,10 +404,14 @@ describe('a guacd that misbehaves', () => {
       expect(String(ended.message)).toContain('Unsupported protocol');
       await c.closed;
       const sessionId = String(t.json.sessionId);
-      expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe('error');
+      expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe(
+        'error',
+      );
       // guacd never took the connection: nothing was shown, so the session has no recording to miss.
       expect(w.gw.store.data.sessions.find((s) => s.id === sessionId)?.recording).toBeUndefined();
-      expect((await w.audit()).some((a) => a.type === 'recording.failed' && a.subject?.sessionId === sessionId)).toBe(false);
+      expect((await w.audit()).some((a) => a.type === 'recording.failed' && a.subject?.sessionId === sessionId)).toBe(
+        false,
+      );
     } finally {
       standin.mode = 'normal';
     }
@@ -373,7 +425,9 @@ describe('a guacd that misbehaves', () => {
       expect(ended.reason).toBe('recording_failed');
       await c.closed;
       await w.waitAudit('recording.failed', (a) => a.subject?.sessionId === sessionId);
-      expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe('recording_failed');
+      expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe(
+        'recording_failed',
+      );
       expect(w.gw.store.data.sessions.find((s) => s.id === sessionId)?.recording?.incomplete).toBe(true);
     } finally {
       standin.mode = 'normal';
@@ -395,7 +449,9 @@ describe('the access window', () => {
     const ended = await c.message('ended');
     expect(ended.reason).toBe('window_ended');
     await c.closed;
-    expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe('window_ended');
+    expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe(
+      'window_ended',
+    );
     await w.waitAudit('session.warned', (a) => a.subject?.sessionId === sessionId);
   });
 });
@@ -413,6 +469,8 @@ describe('the gateway stopping', () => {
     expect(at('recording.sealed')).toBeGreaterThan(0);
     expect(at('session.ended')).toBeGreaterThan(at('recording.sealed'));
     expect(log.findIndex((a) => a.type === 'gateway.stopped')).toBeGreaterThan(at('session.ended'));
-    expect(log.find((a) => a.type === 'session.ended' && a.subject?.sessionId === sessionId)?.data?.reason).toBe('gateway_stopped');
+    expect(log.find((a) => a.type === 'session.ended' && a.subject?.sessionId === sessionId)?.data?.reason).toBe(
+      'gateway_stopped',
+    );
   });
 });

@@ -142,8 +142,7 @@ describe('repair after a crash', () => {
     const path = recordingPath(dir, 'ses_killed000001', Date.now(), 'cast');
     child = spawn(process.execPath, [bundle, path], { stdio: ['ignore', 'ignore', 'inherit'] });
     const exited = new Promise((r) => child?.on('exit', r));
-    for (let i = 0; i < 400 && ((await stat(path).catch(() => undefined))?.size ?? 0) < 200_000; i++)
-      await sleep(25);
+    for (let i = 0; i < 400 && ((await stat(path).catch(() => undefined))?.size ?? 0) < 200_000; i++) await sleep(25);
     expect((await stat(path)).size).toBeGreaterThanOrEqual(200_000);
     child.kill('SIGKILL');
     await exited;

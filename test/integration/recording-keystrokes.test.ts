@@ -50,7 +50,10 @@ describe('keystrokes in recordings', () => {
     h.gw.config.targets[0]!.recording.keystrokes = true;
     try {
       const s = await shellSession('echo typed-$((6*7))');
-      const typed = s.events.filter((e) => e[1] === 'i').map((e) => e[2]).join('');
+      const typed = s.events
+        .filter((e) => e[1] === 'i')
+        .map((e) => e[2])
+        .join('');
       expect(typed).toContain('echo typed-$((6*7))');
       expect(s.commands).toEqual(['echo typed-$((6*7)); exit']);
       expect(s.header.gatehouse.keystrokes).toBe(true);

@@ -81,7 +81,10 @@ describe('GET /api/events', () => {
     const sup = await stream('sup');
     const { id } = (await fx.api('vendor', 'POST', '/api/requests', body())).json;
     await until(() => sup.events.length === 1);
-    expect(sup.events[0]).toMatchObject({ event: 'request.changed', data: { type: 'request.created', request: { id } } });
+    expect(sup.events[0]).toMatchObject({
+      event: 'request.changed',
+      data: { type: 'request.created', request: { id } },
+    });
 
     await fx.api('sup', 'POST', `/api/requests/${id}/approve`);
     await until(() => mine.events.length === 2);

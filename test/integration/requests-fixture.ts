@@ -142,7 +142,11 @@ export async function openFixture(opts: FixtureOptions = {}): Promise<Fixture> {
     ...opts.broker,
   });
 
-  const { users, webSessions } = await seedPeople(store, PEOPLE, { at: T0, expiresAt: T0 + 24 * 3600_000, steppedUp: true });
+  const { users, webSessions } = await seedPeople(store, PEOPLE, {
+    at: T0,
+    expiresAt: T0 + 24 * 3600_000,
+    steppedUp: true,
+  });
   const events = eventsRouter({ broker, heartbeatMs: 60_000, ...opts.events });
   const http = await serveApi(store, (app) => {
     app.use('/api', requestsRouter({ broker, clock, config }));

@@ -115,7 +115,9 @@ describe('authorization matrix', () => {
     const seen: Record<string, string[]> = {};
     for (const who of CALLERS.filter((c): c is Exclude<Caller, 'anon'> => c !== 'anon')) {
       const list = await fx.api(who, 'GET', '/api/requests');
-      seen[who] = [...new Set(list.json.requests.map((r: { requester: { id: string } }) => r.requester.id))] as string[];
+      seen[who] = [
+        ...new Set(list.json.requests.map((r: { requester: { id: string } }) => r.requester.id)),
+      ] as string[];
       expect(list.json.requests.some((r: { id: string }) => r.id === theirs)).toBe(
         ['vendor2', 'sup', 'auditor', 'admin'].includes(who),
       );
@@ -137,7 +139,15 @@ describe('authorization matrix', () => {
     expect(await flags('auditor')).toEqual(['eng-ws-01:00', 'eng-ws-02:00', 'line1-ws:00']);
     const t = await fx.api('vendor', 'GET', '/api/targets');
     const text = JSON.stringify(t.json);
-    for (const secret of ['10.2.0.15', 'hostKeySha256', 'credential', 'target-key', 'WS02_PASSWORD', 'username', '"host"'])
+    for (const secret of [
+      '10.2.0.15',
+      'hostKeySha256',
+      'credential',
+      'target-key',
+      'WS02_PASSWORD',
+      'username',
+      '"host"',
+    ])
       expect(text).not.toContain(secret);
     const ws1 = t.json.targets[0];
     expect(ws1).toMatchObject({

@@ -65,7 +65,12 @@ describe('transitions', () => {
     expect(ok.json).toMatchObject({ state: 'approved', grantStatus: 'active', approvals: 1 });
     expect(ok.json.grantId).toMatch(/^grt_/);
     expect(ok.json.decisions).toEqual([
-      { by: { id: 'usr_sup', name: 'Bob', org: 'Plant 3' }, at: new Date(T0).toISOString(), verdict: 'approve', reason: null },
+      {
+        by: { id: 'usr_sup', name: 'Bob', org: 'Plant 3' },
+        at: new Date(T0).toISOString(),
+        verdict: 'approve',
+        reason: null,
+      },
     ]);
     const own = await fx.api('vendor', 'GET', `/api/requests/${created.id}`);
     expect(own.json).toMatchObject({ state: 'approved', can: { cancel: false } });
@@ -292,11 +297,7 @@ describe('concurrency and history', () => {
     await fx.api('sup', 'POST', `/api/requests/${c.id}/approve`);
     await fx.api('sup', 'POST', `/api/requests/${c.id}/revoke`, { reason: 'done early' });
     const all = await fx.api('auditor', 'GET', '/api/requests');
-    expect(all.json.requests.map((r: { state: string }) => r.state).sort()).toEqual([
-      'cancelled',
-      'denied',
-      'revoked',
-    ]);
+    expect(all.json.requests.map((r: { state: string }) => r.state).sort()).toEqual(['cancelled', 'denied', 'revoked']);
     expect(fx.store.data.requests).toHaveLength(3);
     const ended = await fx.api('auditor', 'GET', '/api/requests?state=denied,revoked');
     expect(ended.json.requests).toHaveLength(2);

@@ -1,7 +1,12 @@
 // Adversarial review of server-side authorisation: each test is an attack (or a refusal left out of the trail) that
 // worked before its fix, run against the real gateway (sshd, test IdP, websockets) or the request fixture.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { connect as tcpConnect, createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
+import {
+  connect as tcpConnect,
+  createServer as createTcpServer,
+  type Server as TcpServer,
+  type Socket,
+} from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -93,12 +98,17 @@ describe('against the gateway with a real sshd', () => {
       ...(json === undefined ? {} : { body: JSON.stringify(json) }),
     });
   const stepUp = async (p: { browser: Browser; me: Me }) =>
-    expect((await call(p, 'POST', '/api/me/step-up', { code: oathCode(h.vendor.totpSecret, h.clock.nextStep()) })).status).toBe(200);
+    expect(
+      (await call(p, 'POST', '/api/me/step-up', { code: oathCode(h.vendor.totpSecret, h.clock.nextStep()) })).status,
+    ).toBe(200);
 
   /** A websocket as a browser page opens it; `outcome` settles on the first `ready` or on close, whichever comes first. */
   function open(path: string, browser: Browser) {
     const cookie = browser.jar.header(new URL('/ws/', h.url));
-    const ws = new WebSocket(`${h.url.replace('http', 'ws')}${path}`, { headers: cookie ? { cookie } : {}, origin: h.url });
+    const ws = new WebSocket(`${h.url.replace('http', 'ws')}${path}`, {
+      headers: cookie ? { cookie } : {},
+      origin: h.url,
+    });
     const controls: Array<Record<string, unknown>> = [];
     ws.on('error', () => undefined);
     const closed = new Promise<{ code: number }>((r) => ws.on('close', (code) => r({ code })));
@@ -146,12 +156,19 @@ describe('against the gateway with a real sshd', () => {
     expect(await live.outcome).toEqual({ code: 4404 });
     expect(await unknown.outcome).toEqual({ code: 4404 });
     expect(live.error()).toEqual(unknown.error());
-    const watchRefusals = async () => (await h.audit()).filter((a) => a.type === 'access.denied' && a.data?.action === 'session.watch');
+    const watchRefusals = async () =>
+      (await h.audit()).filter((a) => a.type === 'access.denied' && a.data?.action === 'session.watch');
     await expect.poll(async () => (await watchRefusals()).length, { timeout: 5000 }).toBeGreaterThanOrEqual(2);
     const refusals = await watchRefusals();
-    expect(refusals.find((a) => a.subject?.sessionId === sessionId)?.data).toMatchObject({ code: 'not_live', status: 404, exists: true });
-    expect(refusals.find((a) => a.subject?.sessionId === 'ses_doesnotexist000')?.data).toMatchObject({ code: 'not_live', exists: false });
-
+    expect(refusals.find((a) => a.subject?.sessionId === sessionId)?.data).toMatchObject({
+      code: 'not_live',
+      status: 404,
+      exists: true,
+    });
+    expect(refusals.find((a) => a.subject?.sessionId === 'ses_doesnotexist000')?.data).toMatchObject({
+      code: 'not_live',
+      exists: false,
+    });
 
     // Who may watch still does: an auditor gets the screen.
     const auditor = await signIn(harness(), 'auditor');
@@ -162,7 +179,7 @@ describe('against the gateway with a real sshd', () => {
     await term.closed;
   });
 
-  it("a remote desktop watch token refused for a session that is not live is audited", async () => {
+  it('a remote desktop watch token refused for a session that is not live is audited', async () => {
     const sup = await signIn(harness(), 'supervisor');
     const mint = await call(sup, 'POST', '/api/sessions/ses_notlive0000000/rdp-watch-token', {});
     expect([mint.status, ((await mint.json()) as { error: { code: string } }).error.code]).toEqual([404, 'not_live']);
@@ -172,7 +189,9 @@ describe('against the gateway with a real sshd', () => {
   });
 
   it("another user's SSH key id, or another user's public key, is refused and the attempt is audited", async () => {
-    const keys = (await (await call(h.vendor, 'GET', '/api/me/keys')).json()) as { keys: Array<{ id: string; fingerprint: string }> };
+    const keys = (await (await call(h.vendor, 'GET', '/api/me/keys')).json()) as {
+      keys: Array<{ id: string; fingerprint: string }>;
+    };
     const victim = keys.keys[0]!;
     const publicKey = await readFile(`${h.vendor.keyPath}.pub`, 'utf8');
     const attacker = await signIn(harness(), 'vendor2');
@@ -183,7 +202,9 @@ describe('against the gateway with a real sshd', () => {
     const after = (await (await call(h.vendor, 'GET', '/api/me/keys')).json()) as { keys: Array<{ id: string }> };
     expect(after.keys.map((k) => k.id)).toContain(victim.id);
 
-    const denied = (await h.audit()).filter((a) => a.type === 'access.denied' && (a as { actor?: { id?: string } }).actor?.id === attacker.me.id);
+    const denied = (await h.audit()).filter(
+      (a) => a.type === 'access.denied' && (a as { actor?: { id?: string } }).actor?.id === attacker.me.id,
+    );
     expect(denied.find((a) => a.data?.action === 'key.remove')).toMatchObject({
       subject: { userId: attacker.me.id, keyId: victim.id },
       data: { code: 'key_not_found', status: 404, exists: true },

@@ -26,9 +26,29 @@ beforeAll(async () => {
       { text: 'shutdown -h now', atSec: 140, verdict: 'blocked' },
     ],
   });
-  b = await fx.seed({ who: 'vendor2', targetId: 'line1-ws', startMin: 60, minutes: 10, endReason: 'revoked', commands: [{ text: 'cat /etc/PLC.conf', atSec: 5 }] });
-  c = await fx.seed({ who: 'vendor2', targetId: 'eng-ws-02', protocol: 'rdp', startMin: 120, minutes: 45, endReason: 'window_ended', cast: 'guac-bytes' });
-  d = await fx.seed({ who: 'vendor', startMin: 200, commands: [{ text: 'tail -f /var/log/plc.log', atSec: 3 }], sealed: false });
+  b = await fx.seed({
+    who: 'vendor2',
+    targetId: 'line1-ws',
+    startMin: 60,
+    minutes: 10,
+    endReason: 'revoked',
+    commands: [{ text: 'cat /etc/PLC.conf', atSec: 5 }],
+  });
+  c = await fx.seed({
+    who: 'vendor2',
+    targetId: 'eng-ws-02',
+    protocol: 'rdp',
+    startMin: 120,
+    minutes: 45,
+    endReason: 'window_ended',
+    cast: 'guac-bytes',
+  });
+  d = await fx.seed({
+    who: 'vendor',
+    startMin: 200,
+    commands: [{ text: 'tail -f /var/log/plc.log', atSec: 3 }],
+    sealed: false,
+  });
   // A live session, as an adapter registers it: close() is what the registry calls to end it.
   fx.registry.register({
     id: d.id,
@@ -77,9 +97,14 @@ describe('who sees which sessions', () => {
     expect(unknown.status).toBe(404);
     expect(other.json).toEqual(unknown.json);
     expect((await fx.api('supLine1', 'GET', `/api/sessions/${a.id}/commands`)).status).toBe(404);
-    const denied = (await fx.auditRecords()).filter((r) => r.type === 'access.denied' && r.data?.action === 'session.read');
+    const denied = (await fx.auditRecords()).filter(
+      (r) => r.type === 'access.denied' && r.data?.action === 'session.read',
+    );
     expect(denied.map((r) => [r.subject?.sessionId, r.data?.exists])).toEqual(
-      expect.arrayContaining([[b.id, true], ['ses_AAAAAAAAAAAAAAAAAAAAAAAA', false]]),
+      expect.arrayContaining([
+        [b.id, true],
+        ['ses_AAAAAAAAAAAAAAAAAAAAAAAA', false],
+      ]),
     );
   });
 
@@ -99,7 +124,12 @@ describe('who sees which sessions', () => {
       can: { replay: true, terminate: false, watch: false },
     });
     const live = (await fx.api('sup', 'GET', `/api/sessions/${d.id}`)).json as SessionDetail;
-    expect(live).toMatchObject({ live: true, endedAt: null, recording: { sha256: null }, can: { replay: true, terminate: true, watch: true } });
+    expect(live).toMatchObject({
+      live: true,
+      endedAt: null,
+      recording: { sha256: null },
+      can: { replay: true, terminate: true, watch: true },
+    });
     // The vendor sees their own session but is offered neither replay nor terminate.
     const own = (await fx.api('vendor', 'GET', `/api/sessions/${d.id}`)).json as SessionDetail;
     expect(own.can).toEqual({ replay: false, terminate: false, watch: false });
@@ -117,7 +147,12 @@ describe('filters', () => {
     expect(await list('auditor', '?live=true')).toEqual([d.id]);
     expect(await list('auditor', '?live=false')).toEqual([a.id, b.id, c.id].sort());
     // Overlap with [from, to): a runs 10:00–10:30, b 11:00–11:10, c 12:00–12:45, d from 13:20 on.
-    expect(await list('auditor', `?from=${new Date(T0 + 20 * 60_000).toISOString()}&to=${new Date(T0 + 61 * 60_000).toISOString()}`)).toEqual([a.id, b.id].sort());
+    expect(
+      await list(
+        'auditor',
+        `?from=${new Date(T0 + 20 * 60_000).toISOString()}&to=${new Date(T0 + 61 * 60_000).toISOString()}`,
+      ),
+    ).toEqual([a.id, b.id].sort());
     expect(await list('auditor', '?from=2026-11-23T13:00:00Z')).toEqual([d.id]);
     expect(await list('auditor', '?vendor=usr_nobody')).toEqual([]);
     expect(await list('auditor', '?target=../../etc')).toEqual([]);
@@ -178,9 +213,16 @@ describe('captured commands', () => {
     expect(await hits('auditor', '?q=plc&verdict=alerted')).toEqual([[a.id, 'plc download --line 2', 95.5]]);
     expect(await hits('auditor', '?q=plc&target=line1-ws')).toEqual([[b.id, 'cat /etc/PLC.conf', 5]]);
     expect(await hits('auditor', `?session=${a.id}&limit=1`)).toEqual([[a.id, 'shutdown -h now', 140]]);
-    expect(await hits('auditor', `?from=${new Date(T0 + 60_000).toISOString()}&to=${new Date(T0 + 100_000).toISOString()}`)).toEqual([[a.id, 'plc download --line 2', 95.5]]);
+    expect(
+      await hits('auditor', `?from=${new Date(T0 + 60_000).toISOString()}&to=${new Date(T0 + 100_000).toISOString()}`),
+    ).toEqual([[a.id, 'plc download --line 2', 95.5]]);
     const hit = (await fx.api('auditor', 'GET', '/api/commands?q=shutdown')).json.commands[0] as CommandHit;
-    expect(hit).toMatchObject({ vendor: { name: 'Alice', org: 'Acme' }, target: { id: 'eng-ws-01' }, protocol: 'ssh', rule: null });
+    expect(hit).toMatchObject({
+      vendor: { name: 'Alice', org: 'Acme' },
+      target: { id: 'eng-ws-01' },
+      protocol: 'ssh',
+      rule: null,
+    });
     expect((await fx.api('auditor', 'GET', `/api/commands?q=${'a'.repeat(201)}`)).status).toBe(400);
   });
 });
@@ -188,7 +230,8 @@ describe('captured commands', () => {
 describe('recordings', () => {
   const rec = (who: Who, id: string, headers: Record<string, string> = {}, method = 'GET') =>
     fx.api(who, method, `/api/sessions/${id}/recording`, { headers });
-  const viewed = async (id: string) => (await fx.auditRecords()).filter((r) => r.type === 'recording.viewed' && r.subject?.sessionId === id);
+  const viewed = async (id: string) =>
+    (await fx.auditRecords()).filter((r) => r.type === 'recording.viewed' && r.subject?.sessionId === id);
 
   it('serves the file by session id with type, no-store, the sealed hash; range requests; one audit record per viewing', async () => {
     const file = await readFile(join(fx.dir, a.recording!.path), 'utf8');
@@ -223,7 +266,11 @@ describe('recordings', () => {
     // Six requests by the auditor: one viewing. The admin's HEAD: none.
     const records = await viewed(a.id);
     expect(records).toHaveLength(1);
-    expect(records[0]).toMatchObject({ actor: { kind: 'user', id: 'usr_auditor' }, subject: { sessionId: a.id, userId: 'usr_vendor', targetId: 'eng-ws-01' }, data: { range: 'all', sha256: a.recording!.sha256 } });
+    expect(records[0]).toMatchObject({
+      actor: { kind: 'user', id: 'usr_auditor' },
+      subject: { sessionId: a.id, userId: 'usr_vendor', targetId: 'eng-ws-01' },
+      data: { range: 'all', sha256: a.recording!.sha256 },
+    });
     // Another person, or the same one after the period, is a new viewing.
     await rec('sup', a.id, { range: 'bytes=0-99' });
     expect((await viewed(a.id)).map((r) => r.actor.id)).toEqual(['usr_auditor', 'usr_sup']);
@@ -252,7 +299,8 @@ describe('recordings', () => {
 
   it('guessed ids, suffixes, `..` and encoded path tricks never reach a file', async () => {
     // Something worth stealing next to the recordings.
-    const db = fx.storage.engine === 'lowdb' ? await readFile(join(fx.dir, 'db.json'), 'utf8') : JSON.stringify(fx.store.data);
+    const db =
+      fx.storage.engine === 'lowdb' ? await readFile(join(fx.dir, 'db.json'), 'utf8') : JSON.stringify(fx.store.data);
     const paths = [
       `/api/sessions/${a.id}.cast/recording`,
       `/api/sessions/${a.id}.json/recording`,
@@ -290,7 +338,8 @@ describe('recordings', () => {
     });
     expect((await rec('auditor', escape.id)).status).toBe(404);
     await fx.store.update((db) => {
-      db.sessions.find((x) => x.id === escape.id)!.recording!.path = `sessions/2026/11/23/../../../../db.json/${escape.id}.cast`;
+      db.sessions.find((x) => x.id === escape.id)!.recording!.path =
+        `sessions/2026/11/23/../../../../db.json/${escape.id}.cast`;
     });
     expect((await rec('auditor', escape.id)).status).toBe(404);
 
@@ -299,7 +348,10 @@ describe('recordings', () => {
     await mkdir(dirname(path), { recursive: true });
     await symlink(join(fx.dir, 'db.json'), path);
     await fx.store.update((db) => {
-      db.sessions.find((x) => x.id === linked.id)!.recording = { path: `sessions/2026/11/23/${linked.id}.cast`, sha256: 'x' };
+      db.sessions.find((x) => x.id === linked.id)!.recording = {
+        path: `sessions/2026/11/23/${linked.id}.cast`,
+        sha256: 'x',
+      };
     });
     const r = await rec('auditor', linked.id);
     expect(r.status).toBe(404);
@@ -307,10 +359,22 @@ describe('recordings', () => {
   });
 
   it('integrity: the sealed hash against the file now (verified, then mismatch once altered; unsealed while live)', async () => {
-    const integrity = async (id: string) => (await fx.api('auditor', 'GET', `/api/sessions/${id}/recording/integrity`)).json;
-    expect(await integrity(a.id)).toMatchObject({ state: 'verified', sealedSha256: a.recording!.sha256, actualSha256: a.recording!.sha256, actualBytes: a.recording!.bytes });
+    const integrity = async (id: string) =>
+      (await fx.api('auditor', 'GET', `/api/sessions/${id}/recording/integrity`)).json;
+    expect(await integrity(a.id)).toMatchObject({
+      state: 'verified',
+      sealedSha256: a.recording!.sha256,
+      actualSha256: a.recording!.sha256,
+      actualBytes: a.recording!.bytes,
+    });
     expect(await integrity(d.id)).toMatchObject({ state: 'unsealed', sealedSha256: null });
-    const tampered = await fx.seed({ who: 'vendor2', targetId: 'line1-ws', startMin: 7, minutes: 1, commands: [{ text: 'id', atSec: 1 }] });
+    const tampered = await fx.seed({
+      who: 'vendor2',
+      targetId: 'line1-ws',
+      startMin: 7,
+      minutes: 1,
+      commands: [{ text: 'id', atSec: 1 }],
+    });
     expect((await integrity(tampered.id)).state).toBe('verified');
     await appendFile(join(fx.dir, tampered.recording!.path), '[9, "o", "added later"]\n');
     const after = await integrity(tampered.id);
@@ -342,8 +406,12 @@ describe('terminate', () => {
     expect((await terminate('supLine1', d.id)).status).toBe(404);
     expect((await terminate('sup', a.id)).json.error.code).toBe('not_live');
     expect(closes).toEqual([]);
-    const refusals = (await fx.auditRecords()).filter((r) => r.type === 'access.denied' && r.data?.action === 'session.terminate');
-    expect(refusals.map((r) => r.data?.code)).toEqual(expect.arrayContaining(['reason_required', 'invalid_reason', 'not_found', 'not_live']));
+    const refusals = (await fx.auditRecords()).filter(
+      (r) => r.type === 'access.denied' && r.data?.action === 'session.terminate',
+    );
+    expect(refusals.map((r) => r.data?.code)).toEqual(
+      expect.arrayContaining(['reason_required', 'invalid_reason', 'not_found', 'not_live']),
+    );
   });
 
   it('closes the live session through the registry with the reason, audited with the supervisor as actor', async () => {
@@ -352,10 +420,16 @@ describe('terminate', () => {
     expect(r.status, r.text).toBe(200);
     expect(r.json.closed).toBe(true);
     expect(r.json.session).toMatchObject({ id: d.id, live: false, endReason: 'terminated' });
-    expect(closes).toEqual([{ reason: 'terminated', message: 'Bob terminated this session: Unplanned change to the S7 program' }]);
+    expect(closes).toEqual([
+      { reason: 'terminated', message: 'Bob terminated this session: Unplanned change to the S7 program' },
+    ]);
     const t = (await fx.auditRecords()).filter((x) => x.type === 'session.terminated');
     expect(t).toHaveLength(1);
-    expect(t[0]).toMatchObject({ actor: { kind: 'user', id: 'usr_sup' }, subject: { sessionId: d.id, userId: 'usr_vendor', targetId: 'eng-ws-01', grantId: d.grantId }, data: { reason: 'Unplanned change to the S7 program' } });
+    expect(t[0]).toMatchObject({
+      actor: { kind: 'user', id: 'usr_sup' },
+      subject: { sessionId: d.id, userId: 'usr_vendor', targetId: 'eng-ws-01', grantId: d.grantId },
+      data: { reason: 'Unplanned change to the S7 program' },
+    });
     expect((await terminate('sup', d.id)).json.error.code).toBe('not_live');
     expect(await list('auditor', '?live=true')).toEqual([]);
   });
@@ -372,14 +446,22 @@ describe('audit trail', () => {
     const term = await fx.api('auditor', 'GET', '/api/audit?type=session.terminated');
     expect(term.json.records.map((r: { type: string }) => r.type)).toEqual(['session.terminated']);
     const fam = await fx.api('auditor', 'GET', '/api/audit?type=recording.*,session.terminated');
-    expect(new Set(fam.json.records.map((r: { type: string }) => r.type))).toEqual(new Set(['recording.viewed', 'session.terminated']));
+    expect(new Set(fam.json.records.map((r: { type: string }) => r.type))).toEqual(
+      new Set(['recording.viewed', 'session.terminated']),
+    );
     const byActor = await fx.api('auditor', 'GET', '/api/audit?actor=bob&type=session.terminated');
     expect(byActor.json.records).toHaveLength(1);
-    expect((await fx.api('auditor', 'GET', '/api/audit?actor=usr_sup')).json.records.every((r: { actor: { id: string } }) => r.actor.id === 'usr_sup')).toBe(true);
+    expect(
+      (await fx.api('auditor', 'GET', '/api/audit?actor=usr_sup')).json.records.every(
+        (r: { actor: { id: string } }) => r.actor.id === 'usr_sup',
+      ),
+    ).toBe(true);
     const bySession = await fx.api('admin', 'GET', `/api/audit?session=${a.id}&type=recording.viewed`);
     expect(bySession.json.records).toHaveLength(3);
     const byTarget = await fx.api('auditor', 'GET', '/api/audit?target=line1-ws');
-    expect(byTarget.json.records.every((r: { subject?: { targetId?: string } }) => r.subject?.targetId === 'line1-ws')).toBe(true);
+    expect(
+      byTarget.json.records.every((r: { subject?: { targetId?: string } }) => r.subject?.targetId === 'line1-ws'),
+    ).toBe(true);
     expect((await fx.api('auditor', 'GET', '/api/audit?to=2026-11-23')).json.records).toEqual([]);
 
     // Paging: two records a page, following nextBefore, reaches every recording.viewed once.
@@ -391,7 +473,10 @@ describe('audit trail', () => {
       if (p.json.nextBefore === null) break;
       before = `&before=${p.json.nextBefore}`;
     }
-    const viewedSeqs = (await fx.auditRecords()).filter((r) => r.type === 'recording.viewed').map((r) => r.seq).reverse();
+    const viewedSeqs = (await fx.auditRecords())
+      .filter((r) => r.type === 'recording.viewed')
+      .map((r) => r.seq)
+      .reverse();
     expect(seen).toEqual(viewedSeqs);
 
     for (const q of ['?type=nonsense.event', '?type=<script>', '?limit=9999', '?before=0', '?foo=1'])

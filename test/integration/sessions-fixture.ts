@@ -74,7 +74,12 @@ export interface SessionsFixture {
   registry: LiveSessions;
   base: string;
   users: Record<Who, User>;
-  api(who: Who | undefined, method: string, path: string, o?: { body?: unknown; headers?: Record<string, string> }): Promise<Res>;
+  api(
+    who: Who | undefined,
+    method: string,
+    path: string,
+    o?: { body?: unknown; headers?: Record<string, string> },
+  ): Promise<Res>;
   /** A request with the path sent exactly as given (fetch would normalise `..`). */
   raw(who: Who, path: string): Promise<{ status: number; body: string }>;
   stepUp(who: Who): Promise<void>;
@@ -89,7 +94,11 @@ export function castText(width: number, commands: string[], extra: string[] = []
   lines.push(JSON.stringify([t, 'o', '$ ']));
   for (const c of commands) {
     t += 0.5;
-    lines.push(JSON.stringify([t, 'o', c]), JSON.stringify([t, 'm', c]), JSON.stringify([t + 0.1, 'o', '\r\nok\r\n$ ']));
+    lines.push(
+      JSON.stringify([t, 'o', c]),
+      JSON.stringify([t, 'm', c]),
+      JSON.stringify([t + 0.1, 'o', '\r\nok\r\n$ ']),
+    );
   }
   for (const e of extra) lines.push(e);
   return `${lines.join('\n')}\n`;
@@ -103,7 +112,11 @@ export async function openSessionsFixture(o: { viewedPeriodMs?: number } = {}): 
   const config = requestsConfig(tmp.path);
   const registry = new LiveSessions({ closeTimeoutMs: 1000 });
   const broker = new Broker({ config, store, audit, clock, logger: silentLogger, sessions: registry });
-  const { users } = await seedPeople(store, PEOPLE, { at: T0 - 3600_000, expiresAt: T0 + 86_400_000, steppedUp: false });
+  const { users } = await seedPeople(store, PEOPLE, {
+    at: T0 - 3600_000,
+    expiresAt: T0 + 86_400_000,
+    steppedUp: false,
+  });
   const deps = { config, store, audit, commands: commandLog, clock, logger: silentLogger, storageDir: tmp.path };
   const http = await serveApi(store, (app) => {
     app.use('/api', sessionsRouter({ deps, broker, sessions: registry, ...o }));
@@ -127,10 +140,17 @@ export async function openSessionsFixture(o: { viewedPeriodMs?: number } = {}): 
       via: s.protocol === 'rdp' ? 'rdp' : 'ssh',
       startedAt: new Date(start).toISOString(),
       sourceIp: '10.9.8.7',
-      ...(s.minutes !== undefined ? { endedAt: new Date(start + s.minutes * 60_000).toISOString(), endReason: s.endReason ?? 'client_closed' } : {}),
+      ...(s.minutes !== undefined
+        ? { endedAt: new Date(start + s.minutes * 60_000).toISOString(), endReason: s.endReason ?? 'client_closed' }
+        : {}),
     };
     if (s.cast !== null) {
-      const text = s.cast ?? castText(80, commands.map((c) => c.text));
+      const text =
+        s.cast ??
+        castText(
+          80,
+          commands.map((c) => c.text),
+        );
       const path = recordingPath(tmp.path, id, start, s.protocol === 'rdp' ? 'guac' : 'cast');
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, text);
@@ -139,9 +159,17 @@ export async function openSessionsFixture(o: { viewedPeriodMs?: number } = {}): 
       rec.recording = { path: relative(tmp.path, path), ...(s.sealed === false ? {} : { sha256, bytes }) };
     }
     await store.update((d) => void d.sessions.push(rec));
-    await Promise.all(commands.map((c, i) =>
-      commandLog.append({ id: `cmd_${id}_${i}`, sessionId: id, at: new Date(start + c.atSec * 1000).toISOString(), text: c.text, verdict: c.verdict ?? 'allowed' }),
-    ));
+    await Promise.all(
+      commands.map((c, i) =>
+        commandLog.append({
+          id: `cmd_${id}_${i}`,
+          sessionId: id,
+          at: new Date(start + c.atSec * 1000).toISOString(),
+          text: c.text,
+          verdict: c.verdict ?? 'allowed',
+        }),
+      ),
+    );
     return rec;
   };
 
@@ -177,11 +205,14 @@ export async function openSessionsFixture(o: { viewedPeriodMs?: number } = {}): 
     },
     raw(who, path) {
       return new Promise((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port, path, headers: { 'x-test-session': `ws_${who}` } }, (res) => {
-          let body = '';
-          res.on('data', (b: Buffer) => (body += b.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        });
+        const req = httpRequest(
+          { host: '127.0.0.1', port, path, headers: { 'x-test-session': `ws_${who}` } },
+          (res) => {
+            let body = '';
+            res.on('data', (b: Buffer) => (body += b.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
         req.on('error', reject);
         req.end();
       });

@@ -63,7 +63,13 @@ describe('a live SSH session through the sessions API', () => {
       const live = (await call(sup, 'GET', '/api/sessions?live=true')).json.sessions as SessionView[];
       expect(live).toHaveLength(1);
       const s = live[0]!;
-      expect(s).toMatchObject({ live: true, protocol: 'ssh', via: 'ssh', vendor: { name: 'Vera Vendor', org: 'Acme Automation' }, can: { terminate: true, watch: true } });
+      expect(s).toMatchObject({
+        live: true,
+        protocol: 'ssh',
+        via: 'ssh',
+        vendor: { name: 'Vera Vendor', org: 'Acme Automation' },
+        can: { terminate: true, watch: true },
+      });
       expect((await call(auditor, 'GET', '/api/sessions?live=true')).json.sessions[0].can.terminate).toBe(false);
 
       // The command is stored behind the relay: wait for it, then search as the auditor (case-insensitive).
@@ -77,12 +83,18 @@ describe('a live SSH session through the sessions API', () => {
       // The live recording already holds the command's marker (flushed at least every second).
       const cast = await until('the marker in the live recording', async () => {
         const r = await call(auditor, 'GET', `/api/sessions/${s.id}/recording`);
-        return r.text.includes('"m", "echo Library-Marker-42"') || r.text.includes('"m","echo Library-Marker-42"') ? r : undefined;
+        return r.text.includes('"m", "echo Library-Marker-42"') || r.text.includes('"m","echo Library-Marker-42"')
+          ? r
+          : undefined;
       });
       expect(cast.headers.get('x-recording-sha256')).toBeNull();
 
       // Terminate: CSRF and Origin checked by the real API guard, then the session is closed before the answer.
-      const noCsrf = await sup.browser.fetch(`/api/sessions/${s.id}/terminate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"reason":"x"}' });
+      const noCsrf = await sup.browser.fetch(`/api/sessions/${s.id}/terminate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"reason":"x"}',
+      });
       expect(noCsrf.status).toBe(403);
       const t0 = Date.now();
       const r = await call(sup, 'POST', `/api/sessions/${s.id}/terminate`, { reason: 'Unannounced PLC download' });
@@ -90,7 +102,10 @@ describe('a live SSH session through the sessions API', () => {
       expect(r.status, r.text).toBe(200);
       expect(r.json.closed).toBe(true);
       expect(h.gw.liveSessions.get(s.id)).toBeUndefined();
-      await Promise.race([closed, new Promise((_, rej) => setTimeout(() => rej(new Error('vendor channel not closed')), 5000))]);
+      await Promise.race([
+        closed,
+        new Promise((_, rej) => setTimeout(() => rej(new Error('vendor channel not closed')), 5000)),
+      ]);
       expect(out.text).toContain('[gatehouse] Sam Supervisor terminated this session: Unannounced PLC download');
       console.log(`terminate answered after ${answeredMs} ms (session closed by then)`);
 
@@ -106,13 +121,19 @@ describe('a live SSH session through the sessions API', () => {
       expect(full.text).toContain('terminated this session');
 
       const terminated = await h.waitAudit('session.terminated');
-      expect(terminated).toMatchObject({ actor: { kind: 'user', name: 'Sam Supervisor' }, subject: { sessionId: s.id, targetId: TARGET }, data: { reason: 'Unannounced PLC download' } });
+      expect(terminated).toMatchObject({
+        actor: { kind: 'user', name: 'Sam Supervisor' },
+        subject: { sessionId: s.id, targetId: TARGET },
+        data: { reason: 'Unannounced PLC download' },
+      });
       await h.waitAudit('session.ended', (a) => a.subject?.sessionId === s.id && a.data?.reason === 'terminated');
       // The auditor viewed it twice, but one viewing in the period: one record.
       const viewed = (await h.audit()).filter((a) => a.type === 'recording.viewed' && a.subject?.sessionId === s.id);
       expect(viewed).toHaveLength(1);
       // A second terminate finds nothing live.
-      expect((await call(sup, 'POST', `/api/sessions/${s.id}/terminate`, { reason: 'again' })).json.error.code).toBe('not_live');
+      expect((await call(sup, 'POST', `/api/sessions/${s.id}/terminate`, { reason: 'again' })).json.error.code).toBe(
+        'not_live',
+      );
     } finally {
       c.end();
     }

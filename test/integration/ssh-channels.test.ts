@@ -24,7 +24,13 @@ beforeAll(async () => {
     target: {
       forwarding: [`127.0.0.1:${echoPort}`],
       fileTransfer: 'deny',
-      commands: { mode: 'enforce', rules: [{ match: '^\\s*touch\\s+/tmp/gh-blocked', action: 'block', reason: 'marker files are not allowed' }, { match: 'uname', action: 'alert', reason: 'asks the kernel' }] },
+      commands: {
+        mode: 'enforce',
+        rules: [
+          { match: '^\\s*touch\\s+/tmp/gh-blocked', action: 'block', reason: 'marker files are not allowed' },
+          { match: 'uname', action: 'alert', reason: 'asks the kernel' },
+        ],
+      },
     },
   });
   await h.grant();
@@ -47,7 +53,11 @@ describe('channels', () => {
     const r = await h.ssh(TARGET, { options: ['-W', '127.0.0.1:9'], input: '' });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/administratively prohibited|open failed/);
-    await h.waitAudit('channel.refused', (a) => a.data?.kind === 'direct-tcpip' && a.data.destination === '127.0.0.1:9' && a.data.code === 'forward_refused');
+    await h.waitAudit(
+      'channel.refused',
+      (a) =>
+        a.data?.kind === 'direct-tcpip' && a.data.destination === '127.0.0.1:9' && a.data.code === 'forward_refused',
+    );
   });
 
   it('refuses sftp where fileTransfer is deny', async () => {
@@ -63,7 +73,10 @@ describe('channels', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/subsystem request failed|Connection closed/);
     expect(r.stdout).not.toContain('sftp>');
-    await h.waitAudit('channel.refused', (a) => a.data?.kind === 'subsystem' && a.data.name === 'sftp' && a.data.code === 'file_transfer_denied');
+    await h.waitAudit(
+      'channel.refused',
+      (a) => a.data?.kind === 'subsystem' && a.data.name === 'sftp' && a.data.code === 'file_transfer_denied',
+    );
     expect((await audit('file.transferred')).length).toBe(0);
   });
 
@@ -74,7 +87,11 @@ describe('channels', () => {
     try {
       await waitFor(() => existsSync(sock));
       const env = { SSH_AUTH_SOCK: sock, DISPLAY: '127.0.0.1:99' };
-      const r = await h.ssh(TARGET, { options: ['-A', '-X'], env, command: 'echo still-works; echo "agent=${SSH_AUTH_SOCK:-none}"' });
+      const r = await h.ssh(TARGET, {
+        options: ['-A', '-X'],
+        env,
+        command: 'echo still-works; echo "agent=${SSH_AUTH_SOCK:-none}"',
+      });
       expect(r.stdout).toContain('still-works');
       expect(r.stdout).toContain('agent=none');
       await h.waitAudit('channel.refused', (a) => a.data?.kind === 'auth-agent');
@@ -85,7 +102,10 @@ describe('channels', () => {
   });
 
   it('refuses remote forwarding (-R) and audits it', async () => {
-    const r = await h.ssh(TARGET, { options: ['-R', '0:127.0.0.1:22', '-o', 'ExitOnForwardFailure=no'], command: 'echo r-ok' });
+    const r = await h.ssh(TARGET, {
+      options: ['-R', '0:127.0.0.1:22', '-o', 'ExitOnForwardFailure=no'],
+      command: 'echo r-ok',
+    });
     expect(r.stdout).toContain('r-ok');
     await h.waitAudit('channel.refused', (a) => a.data?.kind === 'tcpip-forward');
   });
@@ -97,20 +117,33 @@ describe('evidence', () => {
     expect(r.stdout).toContain('rec-42');
     const started = (await audit('session.started')).at(-1)!;
     const sessionId = started.subject!.sessionId as string;
-    await waitFor(async () => h.gw.store.data.sessions.find((s) => s.id === sessionId)?.recording?.sha256 !== undefined);
+    await waitFor(
+      async () => h.gw.store.data.sessions.find((s) => s.id === sessionId)?.recording?.sha256 !== undefined,
+    );
     const rec = h.gw.store.data.sessions.find((s) => s.id === sessionId)!;
     expect(rec).toMatchObject({ endReason: 'client_closed', targetId: TARGET });
     const path = join(h.gw.storageDir, rec.recording!.path);
     expect(rec.recording!.path).toMatch(/^sessions\/\d{4}\/\d{2}\/\d{2}\/ses_[\w-]+\.cast$/);
     const { createHash } = await import('node:crypto');
-    expect(createHash('sha256').update(await readFile(path)).digest('hex')).toBe(rec.recording!.sha256);
+    expect(
+      createHash('sha256')
+        .update(await readFile(path))
+        .digest('hex'),
+    ).toBe(rec.recording!.sha256);
     // asciinema cat needs a controlling tty (see recording-asciinema.test.ts): python's pty gives it one.
-    const played = (await run('python3', ['-c', PTY, '/usr/bin/asciinema', 'cat', path], { timeout: 20_000, env: { ...process.env, PYTHONIOENCODING: 'utf-8' } })).stdout;
+    const played = (
+      await run('python3', ['-c', PTY, '/usr/bin/asciinema', 'cat', path], {
+        timeout: 20_000,
+        env: { ...process.env, PYTHONIOENCODING: 'utf-8' },
+      })
+    ).stdout;
     // Byte for byte what the vendor's client received on stdout.
     expect(played).toBe(r.stdout);
     const sealed = await h.waitAudit('recording.sealed', (a) => a.subject?.sessionId === sessionId);
     expect(sealed.data?.sha256).toBe(rec.recording!.sha256);
-    expect((await h.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe('client_closed');
+    expect((await h.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe(
+      'client_closed',
+    );
   });
 
   it('stores exec commands as sent, and audits alerts', async () => {

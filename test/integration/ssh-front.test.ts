@@ -52,7 +52,9 @@ describe('ssh front: refusals say why in one line and are audited', () => {
   it('no grant', async () => {
     const r = await h.ssh(TARGET, { command: 'true' });
     expect(r.code).toBe(255);
-    expect(refusedLines(r.stderr)).toEqual([`Gatehouse: no approved access to ${TARGET}. Request access at ${requestUrl()}`]);
+    expect(refusedLines(r.stderr)).toEqual([
+      `Gatehouse: no approved access to ${TARGET}. Request access at ${requestUrl()}`,
+    ]);
     expect(await lastRefusal()).toMatchObject({ data: { code: 'no_grant' }, subject: { targetId: TARGET } });
   });
 
@@ -83,7 +85,9 @@ describe('ssh front: refusals say why in one line and are audited', () => {
     await h.grant({ state: 'revoked', closedReason: 'work done\x1b[2J' });
     const r = await h.ssh(TARGET, { command: 'true' });
     // The supervisor's text reaches the vendor's terminal without its control characters.
-    expect(refusedLines(r.stderr)[0]).toMatch(/^Gatehouse: your access to eng-ws-01 .* has been revoked: work done \[2J\. Request/);
+    expect(refusedLines(r.stderr)[0]).toMatch(
+      /^Gatehouse: your access to eng-ws-01 .* has been revoked: work done \[2J\. Request/,
+    );
     expect(await lastRefusal()).toMatchObject({ data: { code: 'grant_revoked' } });
   });
 
@@ -93,11 +97,15 @@ describe('ssh front: refusals say why in one line and are audited', () => {
     await run('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
     const out = (await h.ssh(TARGET, { command: 'true', identity: other })).stderr;
     const [line] = refusedLines(out);
-    expect(line).toMatch(/^Gatehouse: your SSH key SHA256:\S+ is not registered; add it at (\S+) and request access at \S+$/);
+    expect(line).toMatch(
+      /^Gatehouse: your SSH key SHA256:\S+ is not registered; add it at (\S+) and request access at \S+$/,
+    );
     expect(line).toContain(` add it at ${h.url}/keys and request access at ${h.url}/requests/new`);
     // No key offered at all (keyboard-interactive only): the same page is named.
     const none = (await h.ssh(TARGET, { command: 'true', options: ['-o', 'PubkeyAuthentication=no'] })).stderr;
-    expect(refusedLines(none)[0]).toBe(`Gatehouse: no registered SSH key was offered; add yours at ${h.url}/keys and request access at ${h.url}/requests/new?target=${TARGET}`);
+    expect(refusedLines(none)[0]).toBe(
+      `Gatehouse: no registered SSH key was offered; add yours at ${h.url}/keys and request access at ${h.url}/requests/new?target=${TARGET}`,
+    );
     expect(await lastRefusal()).toMatchObject({ data: { code: 'unknown_key' }, actor: { kind: 'anonymous' } });
   });
 
@@ -109,7 +117,9 @@ describe('ssh front: refusals say why in one line and are audited', () => {
     expect((await h.ssh(TARGET, { command: 'echo once', code })).stdout).toBe('once\n');
     const replay = await h.ssh(TARGET, { command: 'echo twice', code });
     expect(replay.stdout).toBe('');
-    expect(refusedLines(replay.stderr)).toEqual(['Gatehouse: this verification code was already used; wait for the next one']);
+    expect(refusedLines(replay.stderr)).toEqual([
+      'Gatehouse: this verification code was already used; wait for the next one',
+    ]);
     expect(await lastRefusal()).toMatchObject({ data: { code: 'totp_replayed' } });
   });
 });

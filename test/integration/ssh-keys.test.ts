@@ -1,7 +1,14 @@
 // /api/me/keys: register, list, remove SSH public keys; a key belongs to one user; at most 10 per user; audited.
 import { utils } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AuthHarness, auditRecords, type Browser, type Me, signIn, startAuthHarness } from '../helpers/web-login.js';
+import {
+  type AuthHarness,
+  auditRecords,
+  type Browser,
+  type Me,
+  signIn,
+  startAuthHarness,
+} from '../helpers/web-login.js';
 
 /** ssh2's generator drops a leading zero byte of the public key (~1 in 256): take only keys that load. */
 function newPair() {
@@ -26,7 +33,7 @@ const call = (b: { browser: Browser; me: Me }, method: string, path: string, bod
   });
 
 describe('SSH keys API', () => {
-  it('registers, lists, refuses another user\'s key (409 key_in_use), caps at 10, removes', async () => {
+  it("registers, lists, refuses another user's key (409 key_in_use), caps at 10, removes", async () => {
     const alice = await signIn(h, 'vendor');
     const victor = await signIn(h, 'vendor2');
     const key = newKey();

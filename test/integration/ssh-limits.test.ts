@@ -24,7 +24,20 @@ afterAll(async () => {
 /** A second SSH front on the same gateway state, with the limits a test needs. */
 async function front(o: Pick<SshServerOptions, 'loginGraceMs' | 'maxUnauthPerIp' | 'maxUnauth'>): Promise<RunningSsh> {
   const { gw } = h;
-  const s = await startSshServer({ deps: { config: gw.config, store: gw.store, audit: gw.audit, commands: gw.commands, clock: h.clock, logger: silentLogger, storageDir: gw.storageDir }, registry: gw.liveSessions, listen: '127.0.0.1:0', ...o });
+  const s = await startSshServer({
+    deps: {
+      config: gw.config,
+      store: gw.store,
+      audit: gw.audit,
+      commands: gw.commands,
+      clock: h.clock,
+      logger: silentLogger,
+      storageDir: gw.storageDir,
+    },
+    registry: gw.liveSessions,
+    listen: '127.0.0.1:0',
+    ...o,
+  });
   extra.push(s);
   return s;
 }
@@ -36,7 +49,15 @@ function vendorOn(port: number): Promise<Client> {
     c.once('ready', () => resolve(c));
     c.once('error', reject);
     c.on('keyboard-interactive', (_n, _i, _l, prompts, finish) => finish(prompts.map(() => code)));
-    c.connect({ host: '127.0.0.1', port, username: TARGET, privateKey: readFileSync(h.vendor.keyPath), tryKeyboard: true, readyTimeout: 15_000, hostVerifier: () => true });
+    c.connect({
+      host: '127.0.0.1',
+      port,
+      username: TARGET,
+      privateKey: readFileSync(h.vendor.keyPath),
+      tryKeyboard: true,
+      readyTimeout: 15_000,
+      hostVerifier: () => true,
+    });
   });
 }
 
@@ -150,10 +171,16 @@ describe('total cap on unauthenticated connections', () => {
     const perIp = 5;
     const sources = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 10}`);
     const s = await front({ loginGraceMs: 120_000, maxUnauthPerIp: perIp, maxUnauth: perIp * sources.length });
-    const flood = (await Promise.all(sources.flatMap((ip) => Array.from({ length: perIp }, () => raw(s.port, ip))))) as Raw[];
+    const flood = (await Promise.all(
+      sources.flatMap((ip) => Array.from({ length: perIp }, () => raw(s.port, ip))),
+    )) as Raw[];
     for (const r of flood) expect(await r.closed(0)).toBe(-1); // all held, the cap is full
     const t0 = Date.now();
-    const r = await h.ssh(TARGET, { port: s.port, options: ['-o', `HostKeyAlias=[127.0.0.1]:${h.port}`], command: 'echo through-the-flood' });
+    const r = await h.ssh(TARGET, {
+      port: s.port,
+      options: ['-o', `HostKeyAlias=[127.0.0.1]:${h.port}`],
+      command: 'echo through-the-flood',
+    });
     console.log(`login through a full cap of ${flood.length} silent sockets took ${Date.now() - t0} ms`);
     expect(r.stdout).toBe('through-the-flood\n');
     expect(r.code).toBe(0);
@@ -187,9 +214,15 @@ describe('per-IP cap on unauthenticated connections', () => {
     for (const r of holders) r.sock.destroy();
     await s.close();
     // The summary append is not awaited by close.
-    await h.waitAudit('session.refused', (a) => a.data?.code === 'too_many_connections_from_ip' && a.data?.burst === 'summary');
+    await h.waitAudit(
+      'session.refused',
+      (a) => a.data?.code === 'too_many_connections_from_ip' && a.data?.burst === 'summary',
+    );
     const after = (await refusals('too_many_connections_from_ip')).slice(before);
-    expect(after.map((a) => [a.data?.burst, a.data?.count])).toEqual([['first', undefined], ['summary', 11]]);
+    expect(after.map((a) => [a.data?.burst, a.data?.count])).toEqual([
+      ['first', undefined],
+      ['summary', 11],
+    ]);
     // A slot frees once the holders are gone: a new login on the main front works.
     await (await vendorOn(h.port)).end();
   }, 90_000);
@@ -205,7 +238,12 @@ describe('malformed protocol input', () => {
   it('garbage bytes instead of an SSH banner are disconnected; the live session still echoes', async () => {
     const r = await raw(h.port);
     await r.banner();
-    r.sock.write(Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131) & 0xff))]));
+    r.sock.write(
+      Buffer.concat([
+        Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+        Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131) & 0xff)),
+      ]),
+    );
     expect(await r.closed(5000)).toBeGreaterThanOrEqual(0);
     await live.echoes();
   });

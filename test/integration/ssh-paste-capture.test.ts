@@ -73,7 +73,8 @@ function suite(name: string, setup: () => Promise<World>, teardown: () => Promis
           await paste(s, line);
           await s.until(new RegExp(`[\\r\\n]pasted-${i}-[\\s\\S]*${w.prompt.source}`), { from: before });
           // Any capture of this paste, whole or cut short (a beginning of the line); stores run behind the relay.
-          const mine = () => w.h.gw.commands.records.slice(stored).filter((c) => c.text !== '' && line.startsWith(c.text));
+          const mine = () =>
+            w.h.gw.commands.records.slice(stored).filter((c) => c.text !== '' && line.startsWith(c.text));
           await waitFor(() => mine().length > 0);
           expect(mine().map((c) => c.text)).toEqual([line]);
         }
@@ -135,7 +136,12 @@ suite(
   async () => {
     simDir = await tempDir('gh-sim-');
     sim = await startSimulatedTarget({ dir: simDir.path, port: 0 });
-    const ssh = { port: sim.port, username: 'maint', hostKeySha256: sim.hostKeySha256, credential: { file: sim.clientKeyPath } };
+    const ssh = {
+      port: sim.port,
+      username: 'maint',
+      hostKeySha256: sim.hostKeySha256,
+      credential: { file: sim.clientKeyPath },
+    };
     simGw = await startSshGateway({ target: { commands: RULES, ssh } });
     await simGw.grant();
     return { h: simGw, prompt: /maint@plc-ws-sim:~\$ $/, ran: /Downloading to PLC_1/ };

@@ -25,7 +25,10 @@ import { oathCode } from '../helpers/totp.js';
 const PTY = 'import pty, sys; sys.exit(pty.spawn(sys.argv[1:]) >> 8)';
 function asciinemaCat(file: string): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', PTY, 'asciinema', 'cat', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONIOENCODING: 'utf-8' } });
+    const child = spawn('python3', ['-c', PTY, 'asciinema', 'cat', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PYTHONIOENCODING: 'utf-8' },
+    });
     const out: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -40,7 +43,10 @@ function asciinemaCat(file: string): Promise<{ code: number | null; stdout: Buff
 }
 
 const readAudit = async (storageDir: string): Promise<AuditLine[]> =>
-  (await readFile(join(storageDir, 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as AuditLine);
+  (await readFile(join(storageDir, 'audit.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as AuditLine);
 
 describe('recoverInterruptedSessions (in process)', () => {
   let dir: TempDir | undefined;
@@ -56,7 +62,15 @@ describe('recoverInterruptedSessions (in process)', () => {
     await store.attachAudit(audit);
     const started = new Date(clock.now() - 60_000).toISOString();
     const mk = (id: string, extra: Partial<SessionRecord> = {}): SessionRecord => ({
-      id, grantId: 'grt_1', requestId: 'req_1', userId: 'usr_1', targetId: TARGET, protocol: 'ssh', via: 'ssh', startedAt: started, ...extra,
+      id,
+      grantId: 'grt_1',
+      requestId: 'req_1',
+      userId: 'usr_1',
+      targetId: TARGET,
+      protocol: 'ssh',
+      via: 'ssh',
+      startedAt: started,
+      ...extra,
     });
     const torn = recordingPath(storageDir, 'ses_torncast01', clock.now(), 'cast');
     await mkdir(join(torn, '..'), { recursive: true });
@@ -64,19 +78,35 @@ describe('recoverInterruptedSessions (in process)', () => {
     const rel = (p: string) => p.slice(storageDir.length + 1);
     await store.update((d) => {
       d.sessions.push(mk('ses_torncast01', { recording: { path: rel(torn) } }));
-      d.sessions.push(mk('ses_missing001', { recording: { path: rel(recordingPath(storageDir, 'ses_missing001', clock.now(), 'cast')) } }));
+      d.sessions.push(
+        mk('ses_missing001', {
+          recording: { path: rel(recordingPath(storageDir, 'ses_missing001', clock.now(), 'cast')) },
+        }),
+      );
       d.sessions.push(mk('ses_norecord01'));
       d.sessions.push(mk('ses_ended00001', { endedAt: started, endReason: 'client_closed' }));
     });
     const deps = { store, audit, clock, logger, storageDir };
     const first = await recoverInterruptedSessions(deps);
     expect(first.map((r) => [r.sessionId, r.recording.status])).toEqual([
-      ['ses_torncast01', 'repaired'], ['ses_missing001', 'missing'], ['ses_norecord01', 'none'],
+      ['ses_torncast01', 'repaired'],
+      ['ses_missing001', 'missing'],
+      ['ses_norecord01', 'none'],
     ]);
     const text = await readFile(torn, 'utf8');
-    expect(text).toBe(`{"version": 2, "width": 80, "height": 24}\n[0.1, "o", "hello\\r\\n"]\n[0.1, "m", ${JSON.stringify(INCOMPLETE_MARKER)}]\n`);
+    expect(text).toBe(
+      `{"version": 2, "width": 80, "height": 24}\n[0.1, "o", "hello\\r\\n"]\n[0.1, "m", ${JSON.stringify(INCOMPLETE_MARKER)}]\n`,
+    );
     const byId = new Map(store.data.sessions.map((s) => [s.id, s]));
-    expect(byId.get('ses_torncast01')).toMatchObject({ endReason: 'gateway_crashed', endedAt: new Date(clock.now()).toISOString(), recording: { sha256: createHash('sha256').update(text).digest('hex'), bytes: Buffer.byteLength(text), incomplete: true } });
+    expect(byId.get('ses_torncast01')).toMatchObject({
+      endReason: 'gateway_crashed',
+      endedAt: new Date(clock.now()).toISOString(),
+      recording: {
+        sha256: createHash('sha256').update(text).digest('hex'),
+        bytes: Buffer.byteLength(text),
+        incomplete: true,
+      },
+    });
     expect(byId.get('ses_missing001')).toMatchObject({ endReason: 'gateway_crashed', recording: { incomplete: true } });
     expect(byId.get('ses_missing001')?.recording?.sha256).toBeUndefined();
     expect(byId.get('ses_norecord01')).toMatchObject({ endReason: 'gateway_crashed' });
@@ -87,10 +117,15 @@ describe('recoverInterruptedSessions (in process)', () => {
     await store.close();
     const log = await readAudit(storageDir);
     const inc = log.filter((a) => a.type === 'recording.incomplete');
-    expect(inc.map((a) => [a.subject?.sessionId, a.data?.status ?? 'repaired'])).toEqual([['ses_torncast01', 'repaired'], ['ses_missing001', 'missing']]);
+    expect(inc.map((a) => [a.subject?.sessionId, a.data?.status ?? 'repaired'])).toEqual([
+      ['ses_torncast01', 'repaired'],
+      ['ses_missing001', 'missing'],
+    ]);
     const ended = log.filter((a) => a.type === 'session.ended');
     expect(ended.map((a) => [a.subject?.sessionId, a.data?.reason])).toEqual([
-      ['ses_torncast01', 'gateway_crashed'], ['ses_missing001', 'gateway_crashed'], ['ses_norecord01', 'gateway_crashed'],
+      ['ses_torncast01', 'gateway_crashed'],
+      ['ses_missing001', 'gateway_crashed'],
+      ['ses_norecord01', 'gateway_crashed'],
     ]);
   });
 });
@@ -118,7 +153,8 @@ describe('gateway SIGKILLed mid-session (real `gatehouse serve`)', () => {
     const config = { ...h.gw.config, ssh: { ...h.gw.config.ssh, listen: `127.0.0.1:${sshPort}` } };
     const configPath = join(h.dir.path, 'gatehouse.yaml');
     await writeFile(configPath, configFileText(config));
-    const serve = () => startCli(['serve', '--config', configPath], /Gatehouse serving/, { cwd: h!.dir.path, timeoutMs: 20_000 });
+    const serve = () =>
+      startCli(['serve', '--config', configPath], /Gatehouse serving/, { cwd: h!.dir.path, timeoutMs: 20_000 });
     cli = await serve();
     await waitForPort(sshPort);
 
@@ -129,7 +165,15 @@ describe('gateway SIGKILLed mid-session (real `gatehouse serve`)', () => {
       cl.once('ready', () => resolve(cl));
       cl.once('error', reject);
       cl.on('keyboard-interactive', (_n, _i, _l, prompts, finish) => finish(prompts.map(() => code)));
-      cl.connect({ host: '127.0.0.1', port: sshPort, username: TARGET, privateKey: readFileSync(h!.vendor.keyPath), tryKeyboard: true, readyTimeout: 15_000, hostVerifier: () => true });
+      cl.connect({
+        host: '127.0.0.1',
+        port: sshPort,
+        username: TARGET,
+        privateKey: readFileSync(h!.vendor.keyPath),
+        tryKeyboard: true,
+        readyTimeout: 15_000,
+        hostVerifier: () => true,
+      });
     });
     c.on('error', () => undefined);
     const ch = await openShell(c);
@@ -163,8 +207,12 @@ describe('gateway SIGKILLed mid-session (real `gatehouse serve`)', () => {
     expect(s.recording).toMatchObject({ sha256: createHash('sha256').update(cast).digest('hex'), bytes: cast.length });
     expect(cast.toString('utf8').trimEnd().split('\n').at(-1)).toContain(INCOMPLETE_MARKER);
     const log = await readAudit(storageDir);
-    expect(log.find((a) => a.type === 'recording.incomplete' && a.subject?.sessionId === sessionId)?.data).toMatchObject({ sha256: s.recording!.sha256 });
-    expect(log.find((a) => a.type === 'session.ended' && a.subject?.sessionId === sessionId)?.data).toMatchObject({ reason: 'gateway_crashed' });
+    expect(
+      log.find((a) => a.type === 'recording.incomplete' && a.subject?.sessionId === sessionId)?.data,
+    ).toMatchObject({ sha256: s.recording!.sha256 });
+    expect(log.find((a) => a.type === 'session.ended' && a.subject?.sessionId === sessionId)?.data).toMatchObject({
+      reason: 'gateway_crashed',
+    });
 
     cli.child.kill('SIGTERM');
     const stopped = await cli.exited;

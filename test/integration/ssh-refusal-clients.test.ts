@@ -19,7 +19,11 @@ beforeEach(async () => {
 });
 
 const cases: Array<{ name: string; line: RegExp; setup: () => Promise<void> }> = [
-  { name: 'no grant', line: new RegExp(`Gatehouse: no approved access to ${TARGET}\\. Request access at \\S+`), setup: async () => undefined },
+  {
+    name: 'no grant',
+    line: new RegExp(`Gatehouse: no approved access to ${TARGET}\\. Request access at \\S+`),
+    setup: async () => undefined,
+  },
   {
     name: 'target unreachable',
     line: new RegExp(`Gatehouse: ${TARGET} cannot be reached right now; try again later`),

@@ -11,7 +11,14 @@ const marker = `/tmp/gh-shell-blocked-${process.pid}-${Date.now()}`;
 
 beforeAll(async () => {
   h = await startSshGateway({
-    target: { commands: { mode: 'enforce', rules: [{ match: '^\\s*touch\\s+/tmp/gh-shell-blocked', action: 'block', reason: 'marker files are not allowed' }] } },
+    target: {
+      commands: {
+        mode: 'enforce',
+        rules: [
+          { match: '^\\s*touch\\s+/tmp/gh-shell-blocked', action: 'block', reason: 'marker files are not allowed' },
+        ],
+      },
+    },
   });
   grantId = (await h.grant()).grantId!;
 }, 60_000);
@@ -79,23 +86,26 @@ describe('relay (ssh2 client as the vendor)', () => {
   });
 
   // Repeated because the failure was a race (about half the runs before the fix).
-  it.each(Array.from({ length: 6 }, (_, i) => i))('typed ahead: the line after a blocked one reaches the shell whole (%i)', async (i) => {
-    const c = await vendorClient(h, TARGET);
-    try {
-      const sh = await openShell(c);
-      const out = collect(sh);
-      await out.until(PROMPT);
-      // Both lines in one write, as a paste or a fast typist sends them: the second must not be cut or garbled
-      // by the Ctrl-C that clears the first.
-      sh.write(`touch ${marker}\recho ahead-$((${i}+1000))\r`);
-      await out.until(new RegExp(`[\\r\\n]ahead-${i + 1000}\\r?\\n`));
-      expect(existsSync(marker)).toBe(false);
-      await h.waitAudit('command.executed', (a) => a.data?.text === `echo ahead-$((${i}+1000))`);
-      sh.write('exit\r');
-    } finally {
-      c.end();
-    }
-  });
+  it.each(Array.from({ length: 6 }, (_, i) => i))(
+    'typed ahead: the line after a blocked one reaches the shell whole (%i)',
+    async (i) => {
+      const c = await vendorClient(h, TARGET);
+      try {
+        const sh = await openShell(c);
+        const out = collect(sh);
+        await out.until(PROMPT);
+        // Both lines in one write, as a paste or a fast typist sends them: the second must not be cut or garbled
+        // by the Ctrl-C that clears the first.
+        sh.write(`touch ${marker}\recho ahead-$((${i}+1000))\r`);
+        await out.until(new RegExp(`[\\r\\n]ahead-${i + 1000}\\r?\\n`));
+        expect(existsSync(marker)).toBe(false);
+        await h.waitAudit('command.executed', (a) => a.data?.text === `echo ahead-$((${i}+1000))`);
+        sh.write('exit\r');
+      } finally {
+        c.end();
+      }
+    },
+  );
 
   it('closes a live session on revoke with a one-line message (within a second)', async () => {
     const c = await vendorClient(h, TARGET);

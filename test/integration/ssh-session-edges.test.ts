@@ -41,7 +41,9 @@ describe('no room for the recording', () => {
       const ended = await h.waitAudit('session.ended', (a) => a.subject?.sessionId === id);
       expect(ended.data?.reason).toBe('recording_failed');
       await h.waitAudit('recording.failed', (a) => a.subject?.sessionId === id);
-      await until('the stored end', () => h.gw.store.data.sessions.some((s) => s.id === id && s.endReason !== undefined));
+      await until('the stored end', () =>
+        h.gw.store.data.sessions.some((s) => s.id === id && s.endReason !== undefined),
+      );
       expect(h.gw.store.data.sessions.find((s) => s.id === id)?.endReason).toBe('recording_failed');
     } finally {
       await rm(sessions, { force: true });
@@ -95,7 +97,15 @@ describe('the vendor hangs up while the target is dialled', () => {
       const c = new Client();
       c.on('error', () => undefined);
       c.on('keyboard-interactive', (_n, _i, _l, prompts, finish) => finish(prompts.map(() => code)));
-      c.connect({ host: '127.0.0.1', port: h.port, username: TARGET, privateKey: readFileSync(h.vendor.keyPath), tryKeyboard: true, readyTimeout: 30_000, hostVerifier: () => true });
+      c.connect({
+        host: '127.0.0.1',
+        port: h.port,
+        username: TARGET,
+        privateKey: readFileSync(h.vendor.keyPath),
+        tryKeyboard: true,
+        readyTimeout: 30_000,
+        hostVerifier: () => true,
+      });
       await until('the gateway dialling the target', () => link.dials() > 0);
       c.destroy();
       await until('the gateway seeing the vendor leave', () => h.gw.ssh!.unauthenticated() === 0);

@@ -47,10 +47,30 @@ describe('sftp through the gateway (OpenSSH sftp → gateway → sshd)', () => {
     );
     expect(r.code, r.stderr).toBe(0);
     expect(sha(await readFile(back))).toBe(sha(body));
-    const up = await h.waitAudit('file.transferred', (a) => a.data?.direction === 'upload' && a.data.name === `${remote}/recipe.bin`);
-    const down = await h.waitAudit('file.transferred', (a) => a.data?.direction === 'download' && a.data.name === `${remote}/recipe.bin`);
-    expect(up.data).toEqual({ name: `${remote}/recipe.bin`, direction: 'upload', size: body.length, sha256: sha(body), sequential: true, closed: true });
-    expect(down.data).toEqual({ name: `${remote}/recipe.bin`, direction: 'download', size: body.length, sha256: sha(body), sequential: true, closed: true });
+    const up = await h.waitAudit(
+      'file.transferred',
+      (a) => a.data?.direction === 'upload' && a.data.name === `${remote}/recipe.bin`,
+    );
+    const down = await h.waitAudit(
+      'file.transferred',
+      (a) => a.data?.direction === 'download' && a.data.name === `${remote}/recipe.bin`,
+    );
+    expect(up.data).toEqual({
+      name: `${remote}/recipe.bin`,
+      direction: 'upload',
+      size: body.length,
+      sha256: sha(body),
+      sequential: true,
+      closed: true,
+    });
+    expect(down.data).toEqual({
+      name: `${remote}/recipe.bin`,
+      direction: 'download',
+      size: body.length,
+      sha256: sha(body),
+      sequential: true,
+      closed: true,
+    });
     expect(up.subject).toMatchObject({ targetId: TARGET, userId: h.vendor.me.id });
     expect(up.subject?.sessionId).toMatch(/^ses_/);
     await h.waitAudit('file.changed', (a) => a.data?.op === 'rmdir' && a.data.path === `${remote}/old`);
@@ -72,8 +92,14 @@ describe('sftp through the gateway (OpenSSH sftp → gateway → sshd)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect((await runScp(h, `${TARGET}:${remote}/scp.bin`, `${local}.back`)).code).toBe(0);
     expect(sha(await readFile(`${local}.back`))).toBe(sha(body));
-    const up = await h.waitAudit('file.transferred', (a) => a.data?.name === `${remote}/scp.bin` && a.data.direction === 'upload');
-    const down = await h.waitAudit('file.transferred', (a) => a.data?.name === `${remote}/scp.bin` && a.data.direction === 'download');
+    const up = await h.waitAudit(
+      'file.transferred',
+      (a) => a.data?.name === `${remote}/scp.bin` && a.data.direction === 'upload',
+    );
+    const down = await h.waitAudit(
+      'file.transferred',
+      (a) => a.data?.name === `${remote}/scp.bin` && a.data.direction === 'download',
+    );
     expect([up.data?.sha256, down.data?.sha256, up.data?.size]).toEqual([sha(body), sha(body), body.length]);
   });
 
@@ -85,8 +111,12 @@ describe('sftp through the gateway (OpenSSH sftp → gateway → sshd)', () => {
     expect(up.stderr).toMatch(/legacy scp protocol \(scp -O\) is not available/);
     const down = await runScp(h, `${TARGET}:/etc/hostname`, `${local}.down`, { options: ['-O'] });
     expect(down.code).not.toBe(0);
-    const refused = (await h.audit()).filter((a) => a.type === 'channel.refused' && a.data?.code === 'legacy_scp_refused').map((a) => String(a.data?.command));
-    expect(refused).toEqual(expect.arrayContaining([expect.stringMatching(/^scp .*-t /), expect.stringMatching(/^scp .*-f /)]));
+    const refused = (await h.audit())
+      .filter((a) => a.type === 'channel.refused' && a.data?.code === 'legacy_scp_refused')
+      .map((a) => String(a.data?.command));
+    expect(refused).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^scp .*-t /), expect.stringMatching(/^scp .*-f /)]),
+    );
     const rsync = await h.ssh(TARGET, { command: 'rsync --server -vlogDtpre.iLsfxCIvu . /tmp/x' });
     expect(rsync.code).not.toBe(0);
     expect(rsync.stderr).toMatch(/rsync is not available/);

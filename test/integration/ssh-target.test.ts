@@ -16,7 +16,10 @@ afterAll(async () => {
 describe('target host key pinning', () => {
   let h: SshGateway;
   beforeAll(async () => {
-    h = await startSshGateway({ sshd, target: { ssh: { hostKeySha256: 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU' } } });
+    h = await startSshGateway({
+      sshd,
+      target: { ssh: { hostKeySha256: 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU' } },
+    });
     await h.grant();
   }, 60_000);
   afterAll(async () => h?.close());
@@ -26,7 +29,10 @@ describe('target host key pinning', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain(`Gatehouse: the host key of ${TARGET} does not match the pinned one`);
     const a = await h.waitAudit('hostkey.mismatch');
-    expect(a.data).toMatchObject({ expected: 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU', presented: sshd.hostKeySha256 });
+    expect(a.data).toMatchObject({
+      expected: 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU',
+      presented: sshd.hostKeySha256,
+    });
     await h.waitAudit('session.refused', (x) => x.data?.code === 'hostkey_mismatch');
   });
 });

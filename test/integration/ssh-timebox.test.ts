@@ -57,15 +57,25 @@ describe('time box (OpenSSH ssh → gateway → sshd)', () => {
       await s.until(/[\r\n]still-42\r\n/);
       leaveUntil(g.endsAt, 30_000);
       await s.until(/ends in 1 minute \(/);
-      const warned = await h.waitAudit('session.warned', (a) => a.subject?.sessionId === sessionId && a.data?.minutesLeft === 1);
+      const warned = await h.waitAudit(
+        'session.warned',
+        (a) => a.subject?.sessionId === sessionId && a.data?.minutesLeft === 1,
+      );
       expect(warned.data).toMatchObject({ delivered: true, endsAt: g.endsAt });
       leaveUntil(g.endsAt, -1000);
       await s.until(/\[gatehouse\] your access window has ended/);
       expect(await exitWithin(s, 10_000)).not.toBe('still running');
       await expectEnded(sessionId);
-      expect((await h.audit()).filter((a) => a.type === 'session.warned' && a.subject?.sessionId === sessionId).map((a) => a.data?.minutesLeft)).toEqual([5, 1]);
+      expect(
+        (await h.audit())
+          .filter((a) => a.type === 'session.warned' && a.subject?.sessionId === sessionId)
+          .map((a) => a.data?.minutesLeft),
+      ).toEqual([5, 1]);
       // The warnings and the closing notice are in the recording, as the vendor saw them.
-      const cast = await readFile(join(h.gw.storageDir, h.gw.store.data.sessions.find((x) => x.id === sessionId)!.recording!.path), 'utf8');
+      const cast = await readFile(
+        join(h.gw.storageDir, h.gw.store.data.sessions.find((x) => x.id === sessionId)!.recording!.path),
+        'utf8',
+      );
       expect(cast).toMatch(/ends in 5 minutes[\s\S]*ends in 1 minute [\s\S]*your access window has ended/);
     } finally {
       s.kill();
@@ -89,7 +99,8 @@ describe('time box (OpenSSH ssh → gateway → sshd)', () => {
   }
 
   /** The ssh client's exit code, or 'still running' after `ms`. */
-  const exitWithin = (s: { exited: Promise<unknown> }, ms: number) => Promise.race([s.exited, new Promise((r) => setTimeout(() => r('still running'), ms))]);
+  const exitWithin = (s: { exited: Promise<unknown> }, ms: number) =>
+    Promise.race([s.exited, new Promise((r) => setTimeout(() => r('still running'), ms))]);
 
   it('closes a session while the target streams output without end', async () => {
     const { g, s, sessionId } = await streamingSession();

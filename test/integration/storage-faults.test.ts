@@ -140,7 +140,8 @@ function runChild(prefix: string, mode: string): Promise<Record<string, any>> {
       clearTimeout(timer);
       const line = stdout.trim().split('\n').at(-1) ?? '';
       if (process.env.GH_DEBUG_CHILD) console.log(mode, line);
-      if (code !== 0 || !line.startsWith('{')) reject(new Error(`child ${mode} ended ${code ?? signal}: ${stderr.slice(-3000)}`));
+      if (code !== 0 || !line.startsWith('{'))
+        reject(new Error(`child ${mode} ended ${code ?? signal}: ${stderr.slice(-3000)}`));
       else resolve(JSON.parse(line));
     });
   });
@@ -153,10 +154,14 @@ describe('storage faults never crash the gateway', () => {
     expect(r.fillError).toBe('ENOSPC');
     // Before: GatehouseError ... ENOSPC as an unhandled rejection, and the process was gone.
     expect(r.refused.stdout).not.toContain('in-full');
-    expect(r.refused.stderr).toMatch(/Gatehouse: the gateway cannot record this login now \(storage unavailable: cannot write [a-z.]+ \(ENOSPC/);
+    expect(r.refused.stderr).toMatch(
+      /Gatehouse: the gateway cannot record this login now \(storage unavailable: cannot write [a-z.]+ \(ENOSPC/,
+    );
     expect(r.healthFull.status).toBe(503);
     expect(r.healthFull.body.reason).toMatch(/^storage unavailable: cannot write (db\.json|audit\.jsonl) \(ENOSPC/);
-    expect(r.metrics.some((l: string) => /^gatehouse_storage_fault\{file="(db\.json|audit\.jsonl)"\} 1$/.test(l))).toBe(true);
+    expect(r.metrics.some((l: string) => /^gatehouse_storage_fault\{file="(db\.json|audit\.jsonl)"\} 1$/.test(l))).toBe(
+      true,
+    );
     // Nothing reached the process-wide handler: every fault was handled where it happened.
     expect(r.metrics.filter((l: string) => l.startsWith('gatehouse_stray_errors_total{'))).toEqual([]);
     expect(r.db).toBe(1);
@@ -172,7 +177,9 @@ describe('storage faults never crash the gateway', () => {
     const r = await runChild('ulimit -f 14 && exec', 'efbig');
     expect(r.approveA).toBe(200);
     expect(r.approveB).toMatchObject({ status: 503, error: { code: 'storage_unavailable' } });
-    expect(r.approveB.error.message).toMatch(/^storage unavailable: cannot write audit\.jsonl \(EFBIG: file too large\)$/);
+    expect(r.approveB.error.message).toMatch(
+      /^storage unavailable: cannot write audit\.jsonl \(EFBIG: file too large\)$/,
+    );
     expect(r.revokeA).toMatchObject({ status: 503, error: { code: 'storage_unavailable' } });
     // Before: db.json said approved / revoked while the audit log never said so.
     expect(r.states).toEqual({ a: 'approved', b: 'pending' });

@@ -23,7 +23,10 @@ async function open() {
 }
 
 async function records(): Promise<Array<{ seq: number; type: string; data?: Record<string, unknown> }>> {
-  return (await readFile(join(dir, 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  return (await readFile(join(dir, 'audit.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 beforeEach(async () => {
@@ -60,7 +63,9 @@ describe('store.update with its audit records', () => {
       ).rejects.toThrow('no');
       expect((await records()).some((r) => JSON.stringify(r).includes('"k2"'))).toBe(false);
       // A record of an unknown type fails its own fn only.
-      await expect(s.store.update((_d, audit) => audit.record({ type: 'nope' as never, actor }))).rejects.toThrow(/unknown audit event type/);
+      await expect(s.store.update((_d, audit) => audit.record({ type: 'nope' as never, actor }))).rejects.toThrow(
+        /unknown audit event type/,
+      );
     } finally {
       await s.close();
     }
@@ -69,7 +74,9 @@ describe('store.update with its audit records', () => {
   it('refuses a change with records when no audit log is attached', async () => {
     const store = await Store.open({ dir });
     try {
-      await expect(store.update((_d, audit) => audit.record({ type: 'key.added', actor }))).rejects.toMatchObject({ code: 'store_without_audit' });
+      await expect(store.update((_d, audit) => audit.record({ type: 'key.added', actor }))).rejects.toMatchObject({
+        code: 'store_without_audit',
+      });
       expect(await store.update((d) => (d.meta.plain = 1))).toBe(1);
     } finally {
       await store.close();
@@ -93,7 +100,11 @@ describe('store.update with its audit records', () => {
       const approved = recs.find((r) => r.type === 'request.approved')!;
       const reverted = recs.filter((r) => r.type === 'change.reverted');
       expect(reverted).toHaveLength(1);
-      expect(reverted[0]!.data).toMatchObject({ firstSeq: approved.seq, lastSeq: approved.seq, reason: 'state_write_failed' });
+      expect(reverted[0]!.data).toMatchObject({
+        firstSeq: approved.seq,
+        lastSeq: approved.seq,
+        reason: 'state_write_failed',
+      });
       // Space (here: the file) back: the next change goes through, with no second revert.
       await rm(join(dir, 'db.json'), { recursive: true });
       await rename(join(dir, 'db.json.aside'), join(dir, 'db.json'));
@@ -155,7 +166,9 @@ describe('SIGKILL between the audit and the state writes', () => {
       const p = spawn(process.execPath, [child, dir, at], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       p.stderr.on('data', (b: Buffer) => (stderr += b));
-      p.on('close', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`child ended ${code}: ${stderr}`))));
+      p.on('close', (code, signal) =>
+        signal === 'SIGKILL' ? resolve() : reject(new Error(`child ended ${code}: ${stderr}`)),
+      );
     });
 
   /** What the next start leaves: the change in db.json or not, and the audit records of it. */
@@ -175,7 +188,9 @@ describe('SIGKILL between the audit and the state writes', () => {
     const r = await afterRestart();
     expect(r.applied).toBe(false);
     expect(r.approved).toHaveLength(1);
-    expect(r.reverted).toEqual([expect.objectContaining({ firstSeq: r.approved[0], lastSeq: r.approved[0], reason: 'state_not_written' })]);
+    expect(r.reverted).toEqual([
+      expect.objectContaining({ firstSeq: r.approved[0], lastSeq: r.approved[0], reason: 'state_not_written' }),
+    ]);
     // A second start finds the revert already on record.
     expect((await afterRestart()).reverted).toHaveLength(1);
   });

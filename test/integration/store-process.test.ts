@@ -126,9 +126,7 @@ describe('across processes', () => {
     expect(exits.filter((e) => e.code === 0)).toHaveLength(1);
     expect(exits.filter((e) => e.code === 2)).toHaveLength(3);
     for (const r of runs.filter((r) => r.child.exitCode === 2))
-      expect(r.err()).toMatch(
-        /^storage .* is (in use by another Gatehouse process|being (opened|taken over))/,
-      );
+      expect(r.err()).toMatch(/^storage .* is (in use by another Gatehouse process|being (opened|taken over))/);
   });
 
   it('SIGKILL mid-writes: the store reopens, db.json parses, no acknowledged update is lost', async () => {

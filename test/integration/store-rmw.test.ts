@@ -14,7 +14,10 @@ afterEach(async () => dir.remove());
 describe('concurrent read-modify-write on one request', () => {
   it('keeps all 100 decisions, in the order the updates were queued', async () => {
     const store = await Store.open({ dir: dir.path });
-    const r = openGrant({ userId: 'usr_vendor', targetId: 'eng-ws-01', protocol: 'ssh', now: Date.now() }, { state: 'pending', grantId: undefined });
+    const r = openGrant(
+      { userId: 'usr_vendor', targetId: 'eng-ws-01', protocol: 'ssh', now: Date.now() },
+      { state: 'pending', grantId: undefined },
+    );
     await store.update((d) => void d.requests.push(r));
     const seen: number[] = [];
     await Promise.all(

@@ -21,7 +21,14 @@ const bump = (d: DbData) => {
 const seed = (d: DbData, n: number) => {
   for (let i = 0; i < n; i++) {
     const at = new Date(0).toISOString();
-    d.webSessions.push({ id: `ws_${i}`, userId: 'usr_1', createdAt: at, lastSeenAt: at, expiresAt: at, csrfToken: `t${i}` });
+    d.webSessions.push({
+      id: `ws_${i}`,
+      userId: 'usr_1',
+      createdAt: at,
+      lastSeenAt: at,
+      expiresAt: at,
+      csrfToken: `t${i}`,
+    });
   }
 };
 

@@ -6,13 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  CURRENT_SCHEMA_VERSION,
-  type DbData,
-  Store,
-  StoreLockedError,
-  StoreOpenError,
-} from '../../gateway/store.js';
+import { CURRENT_SCHEMA_VERSION, type DbData, Store, StoreLockedError, StoreOpenError } from '../../gateway/store.js';
 
 let dir: string;
 const open: Store[] = [];
@@ -197,10 +191,7 @@ describe('lock', () => {
 
   it('recovers a stale lock from a dead pid, with a warning', async () => {
     const pid = await deadPid();
-    await writeFile(
-      lockFile(),
-      JSON.stringify({ pid, hostname: hostname(), startedAt: '2026-01-01T00:00:00Z' }),
-    );
+    await writeFile(lockFile(), JSON.stringify({ pid, hostname: hostname(), startedAt: '2026-01-01T00:00:00Z' }));
     const { logger, lines } = capturingLogger();
     await openStore(logger);
     expect(JSON.parse(await readFile(lockFile(), 'utf8')).pid).toBe(process.pid);

@@ -9,14 +9,7 @@ import { main } from '../../gateway/main.js';
 import type { DbData } from '../../gateway/store.js';
 import { Store } from '../../gateway/store.js';
 import { tempDir } from '../helpers/tmp.js';
-import {
-  addSession,
-  addUser,
-  auditRecords,
-  enrolAndConfirm,
-  openFixture,
-  type TotpFixture,
-} from './totp-fixture.js';
+import { addSession, addUser, auditRecords, enrolAndConfirm, openFixture, type TotpFixture } from './totp-fixture.js';
 
 let fx: TotpFixture;
 let ids: { a: string; b: string; other: string };
@@ -65,8 +58,7 @@ describe('gatehouse users reset-totp', () => {
 
     const resets = (await auditRecords(fx.dir)).filter((r) => r.type === 'totp.reset');
     expect(resets.map((r) => r.subject?.userId).sort()).toEqual([ids.a, ids.b].sort());
-    for (const r of resets)
-      expect(r).toMatchObject({ actor: { kind: 'system', id: 'cli' }, data: { via: 'cli' } });
+    for (const r of resets) expect(r).toMatchObject({ actor: { kind: 'system', id: 'cli' }, data: { via: 'cli' } });
     expect((await verifyAuditFile(fx.dir)).ok).toBe(true);
   });
 

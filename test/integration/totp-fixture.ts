@@ -114,6 +114,4 @@ export const auditRecords = async (dir: string) =>
   (await auditText(dir))
     .trim()
     .split('\n')
-    .map(
-      (l) => JSON.parse(l) as { type: string; subject?: { userId?: string }; data?: Record<string, unknown> },
-    );
+    .map((l) => JSON.parse(l) as { type: string; subject?: { userId?: string }; data?: Record<string, unknown> });

@@ -39,10 +39,7 @@ async function start(opts: TotpRouterOptions = {}) {
   app.use('/api', apiNotFound);
   // The gateway's central refusal hook: every 401/403 becomes one access.denied record.
   app.use(
-    errorHandler(
-      silentLogger,
-      auditRefusals({ audit: fx.deps.audit, clock: fx.deps.clock, logger: silentLogger }),
-    ),
+    errorHandler(silentLogger, auditRefusals({ audit: fx.deps.audit, clock: fx.deps.clock, logger: silentLogger })),
   );
   server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
@@ -80,9 +77,7 @@ describe('enrolment over HTTP', () => {
     expect(qrSvg).toMatch(/^<svg [^>]*viewBox/);
     expect(secret).toMatch(/^[A-Z2-7]{32}$/);
 
-    expect((await post('/api/me/totp/confirm', s.id, { code: '000000' })).json.error.code).toBe(
-      'totp_invalid',
-    );
+    expect((await post('/api/me/totp/confirm', s.id, { code: '000000' })).json.error.code).toBe('totp_invalid');
     const confirm = await post('/api/me/totp/confirm', s.id, {
       code: await oathCode(secret, fx.clock.now()),
     });
@@ -180,9 +175,7 @@ describe('admin reset', () => {
     expect(fx.deps.store.data.users.find((u) => u.id === vendor.id)?.totp).toBeUndefined();
     // The vendor's standing step-up was made with the old authenticator: it is gone too.
     expect(fx.deps.store.data.webSessions.find((x) => x.id === vs.id)?.stepUpAt).toBeUndefined();
-    expect((await post('/api/me/step-up', vs.id, { code: '123456' })).json.error.code).toBe(
-      'totp_not_enrolled',
-    );
+    expect((await post('/api/me/step-up', vs.id, { code: '123456' })).json.error.code).toBe('totp_not_enrolled');
     expect((await post('/api/me/totp/enroll', vs.id)).status).toBe(200);
     expect((await post('/api/users/usr_nobody/totp/reset', as.id)).status).toBe(404);
 
@@ -190,7 +183,11 @@ describe('admin reset', () => {
     const denied = records.filter((r) => r.type === 'access.denied').map((r) => r.data?.code);
     // The reset aimed at no one is audited too, with the admin and the id tried.
     expect(denied).toEqual(['forbidden', 'stepup_required', 'user_not_found']);
-    expect(records.find((r) => r.data?.code === 'user_not_found')).toMatchObject({ actor: { id: admin.id }, subject: { userId: 'usr_nobody' }, data: { action: 'totp.reset' } });
+    expect(records.find((r) => r.data?.code === 'user_not_found')).toMatchObject({
+      actor: { id: admin.id },
+      subject: { userId: 'usr_nobody' },
+      data: { action: 'totp.reset' },
+    });
     const reset1 = records.filter((r) => r.type === 'totp.reset');
     expect(reset1).toHaveLength(1);
     expect(reset1[0]).toMatchObject({

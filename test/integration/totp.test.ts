@@ -175,9 +175,7 @@ describe('enrolment and storage', () => {
     await fx.deps.store.update((d) => {
       d.users.find((u) => u.id === other.id)!.totp = { ...stored(), lastStep: undefined };
     });
-    await expect(
-      verifyTotp(fx.deps, other.id, await oathCode(secret, now()), now(), 'ssh'),
-    ).rejects.toMatchObject({
+    await expect(verifyTotp(fx.deps, other.id, await oathCode(secret, now()), now(), 'ssh')).rejects.toMatchObject({
       code: 'totp_secret_unreadable',
     });
   });
@@ -185,9 +183,7 @@ describe('enrolment and storage', () => {
   it('an unconfirmed enrolment opens nothing but confirmation, and can be restarted', async () => {
     const u = await addUser(fx.deps.store);
     const first = await enrolTotp(fx.deps, u.id, now());
-    expect(first.otpauthUri).toMatch(
-      /^otpauth:\/\/totp\/Gatehouse%20\(Test%20plant\):user\d+%40vendor\.example\?/,
-    );
+    expect(first.otpauthUri).toMatch(/^otpauth:\/\/totp\/Gatehouse%20\(Test%20plant\):user\d+%40vendor\.example\?/);
     expect(first.qrSvg).toMatch(/^<svg /);
     expect(await verifyTotp(fx.deps, u.id, await oathCode(first.secret, now()), now(), 'step-up')).toEqual({
       ok: false,

@@ -99,7 +99,16 @@ describe('hashed names and caching', () => {
 
   it('answers missing files with a 404, never with the shell page', async () => {
     const js = refs.find((r) => r.endsWith('.js'))!;
-    for (const path of ['/app.js', '/app-ABCDEFGH.js', '/assets/app-ABCDEFGH.js', '/assets/chunk-ZZZZZZZZ.css', '/vendor/asciinema-player.css', `${js}x`, '/assets/', '/assets/nothing']) {
+    for (const path of [
+      '/app.js',
+      '/app-ABCDEFGH.js',
+      '/assets/app-ABCDEFGH.js',
+      '/assets/chunk-ZZZZZZZZ.css',
+      '/vendor/asciinema-player.css',
+      `${js}x`,
+      '/assets/',
+      '/assets/nothing',
+    ]) {
       const res = await get(path, { 'accept-encoding': 'br, gzip' });
       expect(res.status, path).toBe(404);
       expect(res.headers['content-type'], path).toMatch(/^application\/json/);
@@ -110,7 +119,16 @@ describe('hashed names and caching', () => {
   });
 
   it('does not step outside the web root or serve dotfiles', async () => {
-    const paths = ['/assets/..%2f..%2f..%2fpackage.json', '/assets/%2e%2e/%2e%2e/%2e%2e/package.json', '/..%2f..%2fpackage.json', '/%2e%2e/%2e%2e/package.json', '/..%2f..%2fscripts%2fbuild-web.js', '/assets/..%5c..%5c..%5cscripts%5cbuild-web.js', '/assets/%00.js', '/assets/.hidden.js'];
+    const paths = [
+      '/assets/..%2f..%2f..%2fpackage.json',
+      '/assets/%2e%2e/%2e%2e/%2e%2e/package.json',
+      '/..%2f..%2fpackage.json',
+      '/%2e%2e/%2e%2e/package.json',
+      '/..%2f..%2fscripts%2fbuild-web.js',
+      '/assets/..%5c..%5c..%5cscripts%5cbuild-web.js',
+      '/assets/%00.js',
+      '/assets/.hidden.js',
+    ];
     for (const path of paths) {
       for (const enc of ['', 'br, gzip']) {
         const res = await get(path, enc ? { 'accept-encoding': enc } : {});
@@ -245,7 +263,10 @@ describe('code splitting in Chromium', () => {
     const entry = refs.find((r) => r.endsWith('.js'))!;
     expect(libs.get(entry)).toEqual(new Set());
     for (const lib of ['@xterm/xterm', 'asciinema-player', 'guacamole-common-js'])
-      expect([...libs.values()].some((s) => s.has(lib)), lib).toBe(true);
+      expect(
+        [...libs.values()].some((s) => s.has(lib)),
+        lib,
+      ).toBe(true);
 
     const home = await firstLoad('/', (p) => p.locator('#who-name').waitFor());
     expect(home.paths).toContain(entry);
@@ -266,13 +287,17 @@ describe('code splitting in Chromium', () => {
     const p = vendor.page;
     await p.locator('#who-name').waitFor();
     // The gateway upgraded under an open tab: the chunks this bundle names are gone.
-    await p.route('**/assets/chunk-*.js', (r) => r.fulfill({ status: 404, contentType: 'application/json', body: '{}' }));
+    await p.route('**/assets/chunk-*.js', (r) =>
+      r.fulfill({ status: 404, contentType: 'application/json', body: '{}' }),
+    );
     await p.evaluate(() => {
       history.pushState(null, '', '/connect/grt_0000000000000000');
       dispatchEvent(new PopStateEvent('popstate'));
     });
     await p.locator('#page-load-error').waitFor();
-    expect(await p.locator('#page-load-error [role=alert]').textContent()).toMatch(/could not be loaded|did not arrive/i);
+    expect(await p.locator('#page-load-error [role=alert]').textContent()).toMatch(
+      /could not be loaded|did not arrive/i,
+    );
     expect(await p.title()).toBe('Terminal · Gatehouse');
     await p.unroute('**/assets/chunk-*.js');
     await p.locator('#page-load-error button', { hasText: 'Reload' }).click();

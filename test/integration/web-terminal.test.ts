@@ -13,7 +13,14 @@ const marker = `/tmp/gh-web-blocked-${process.pid}-${Date.now()}`;
 
 beforeAll(async () => {
   h = await startSshGateway({
-    target: { commands: { mode: 'enforce', rules: [{ match: '^\\s*touch\\s+/tmp/gh-web-blocked', action: 'block', reason: 'marker files are not allowed' }] } },
+    target: {
+      commands: {
+        mode: 'enforce',
+        rules: [
+          { match: '^\\s*touch\\s+/tmp/gh-web-blocked', action: 'block', reason: 'marker files are not allowed' },
+        ],
+      },
+    },
   });
 }, 60_000);
 afterAll(async () => {
@@ -42,13 +49,18 @@ function connect(path: string, o: { browser?: Browser; origin?: string | null } 
     else controls.push(JSON.parse(data.toString('utf8')) as Record<string, unknown>);
   });
   ws.on('error', () => undefined);
-  const closed = new Promise<{ code: number; reason: string }>((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((r) =>
+    ws.on('close', (code, reason) => r({ code, reason: reason.toString() })),
+  );
   const poll = async <T>(what: string, get: () => T | undefined, ms: number): Promise<T> => {
     const end = Date.now() + ms;
     for (;;) {
       const v = get();
       if (v !== undefined) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; output so far: ${JSON.stringify(out.slice(-400))}; controls: ${JSON.stringify(controls)}`);
+      if (Date.now() > end)
+        throw new Error(
+          `timed out waiting for ${what}; output so far: ${JSON.stringify(out.slice(-400))}; controls: ${JSON.stringify(controls)}`,
+        );
       await new Promise((r) => setTimeout(r, 20));
     }
   };
@@ -66,7 +78,11 @@ const send = (c: Conn, s: string) => c.ws.send(Buffer.from(s), { binary: true })
 const PROMPT = /[#$] $/;
 
 async function stepUp(browser: Browser, csrf: string, code: string) {
-  const res = await browser.fetch('/api/me/step-up', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify({ code }) });
+  const res = await browser.fetch('/api/me/step-up', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+    body: JSON.stringify({ code }),
+  });
   expect(res.status).toBe(200);
 }
 
@@ -74,16 +90,23 @@ describe('websocket door', () => {
   it('refuses a foreign Origin with a plain HTTP 403, and audits it', async () => {
     const grant = await h.grant();
     const c = connect(`/ws/ssh/${grant.grantId}`, { browser: h.vendor.browser, origin: 'http://evil.example' });
-    const status = await new Promise<number>((r) => c.ws.on('unexpected-response', (_req, res) => r(res.statusCode ?? 0)));
+    const status = await new Promise<number>((r) =>
+      c.ws.on('unexpected-response', (_req, res) => r(res.statusCode ?? 0)),
+    );
     expect(status).toBe(403);
-    const a = await h.waitAudit('access.denied', (x) => x.data?.code === 'origin_refused' && String(x.data?.path).startsWith('/ws/ssh/'));
+    const a = await h.waitAudit(
+      'access.denied',
+      (x) => x.data?.code === 'origin_refused' && String(x.data?.path).startsWith('/ws/ssh/'),
+    );
     expect(a.data?.path).toBe(`/ws/ssh/${grant.grantId}`);
   });
 
   it('refuses a missing Origin (no browser page) and an unknown route', async () => {
     const grant = await h.grant();
     const c = connect(`/ws/ssh/${grant.grantId}`, { browser: h.vendor.browser, origin: null });
-    expect(await new Promise<number>((r) => c.ws.on('unexpected-response', (_q, res) => r(res.statusCode ?? 0)))).toBe(403);
+    expect(await new Promise<number>((r) => c.ws.on('unexpected-response', (_q, res) => r(res.statusCode ?? 0)))).toBe(
+      403,
+    );
     const u = connect('/ws/nothing-here', { browser: h.vendor.browser });
     expect((await u.closed).code).toBe(4404);
   });
@@ -247,7 +270,13 @@ describe('live view', () => {
 
     const t0 = Date.now();
     // The reason is someone else's text: an escape sequence in it (OSC 52 clipboard write) must not reach the terminal.
-    expect(await h.gw.liveSessions.close(sessionId, 'terminated', 'a supervisor terminated this session: test over\x1b]52;c;ZXZpbA==\x07')).toBe(true);
+    expect(
+      await h.gw.liveSessions.close(
+        sessionId,
+        'terminated',
+        'a supervisor terminated this session: test over\x1b]52;c;ZXZpbA==\x07',
+      ),
+    ).toBe(true);
     const [v, w] = await Promise.all([vendor.closed, watch.closed]);
     expect(Date.now() - t0).toBeLessThan(5000); // bounded wait, not a timing assertion: closes are awaited above
     expect(v.code).toBe(1000);
@@ -279,7 +308,9 @@ describe('live view', () => {
 
     a.ws.send(big, { binary: true });
     expect((await a.closed).code).toBe(1009);
-    expect((await h.waitAudit('session.ended', (x) => x.subject?.sessionId === aId)).data?.reason).toBe('client_closed');
+    expect((await h.waitAudit('session.ended', (x) => x.subject?.sessionId === aId)).data?.reason).toBe(
+      'client_closed',
+    );
     expect(watching.controls.find((x) => x.type === 'ended')?.reason).toBe('client_closed');
     // The other terminal on the same grant and web session carries on.
     send(b, 'echo b-alive-$((2+2))\r');

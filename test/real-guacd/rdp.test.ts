@@ -38,7 +38,10 @@ async function world(pin: string | undefined): Promise<RdpWorld> {
 const pinned = env.RDP_TEST_IGNORE_CERT !== 'true';
 async function thePin(): Promise<string | undefined> {
   if (!pinned) return undefined;
-  return env.RDP_TEST_CERT_SHA256 ?? (await probeRdpCertificate(env.RDP_TEST_HOST!, Number(env.RDP_TEST_PORT ?? 3389))).sha256;
+  return (
+    env.RDP_TEST_CERT_SHA256 ??
+    (await probeRdpCertificate(env.RDP_TEST_HOST!, Number(env.RDP_TEST_PORT ?? 3389))).sha256
+  );
 }
 
 describe('RDP through a real guacd', () => {
@@ -66,14 +69,22 @@ describe('RDP through a real guacd', () => {
     const sessionId = String((await c.message('ready', 20_000)).sessionId);
     // A desktop: the screen sized, and pixels drawn (img/blob or a fill), and no error.
     await c.instruction('size', (i) => i.args[0] === '0' && Number(i.args[1]) > 0, 30_000);
-    await c.instruction('sync', () => c.instructions.some((i) => i.opcode === 'img' || i.opcode === 'cfill' || i.opcode === 'copy'), 30_000);
+    await c.instruction(
+      'sync',
+      () => c.instructions.some((i) => i.opcode === 'img' || i.opcode === 'cfill' || i.opcode === 'copy'),
+      30_000,
+    );
     expect(c.instructions.find((i) => i.opcode === 'error')).toBeUndefined();
     c.send('mouse', 100, 100, 0);
     c.send('key', 0xffe1, 1);
     c.send('key', 0xffe1, 0);
 
     const supervisor = await w.person('supervisor', { stepUp: false });
-    const mint = await w.post(supervisor, `/api/sessions/${sessionId}/rdp-watch-token`, { width: 1024, height: 768, dpi: 96 });
+    const mint = await w.post(supervisor, `/api/sessions/${sessionId}/rdp-watch-token`, {
+      width: 1024,
+      height: 768,
+      dpi: 96,
+    });
     expect(mint.status).toBe(201);
     const v = w.open(supervisor, `/ws/rdp?token=${String(mint.json.token)}`);
     v.ws.on('message', (data: Buffer) => {
@@ -92,7 +103,9 @@ describe('RDP through a real guacd', () => {
     expect(bytes.length).toBeGreaterThan(100);
     // guacd's recording is Guacamole instructions, starting with the screen's size.
     expect(bytes.toString('utf8', 0, 40)).toMatch(/^\d+\.[a-z]+,/);
-    expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe('client_closed');
+    expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe(
+      'client_closed',
+    );
   }, 120_000);
 });
 

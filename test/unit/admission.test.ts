@@ -50,35 +50,72 @@ describe('admitConnect', () => {
   });
 
   it('refuses without a grant, naming the target only when it is a plausible id', () => {
-    expect(refusal([], { targetId: target.id })).toMatchObject({ code: 'no_grant', reason: `no approved access to ${target.id}`, subject: { userId: me.id, targetId: target.id } });
-    expect(refusal([], { targetId: 'no-such-target' })).toMatchObject({ code: 'no_grant', reason: 'no approved access to no-such-target' });
-    expect(refusal([], { targetId: 'Evil\nTarget' })).toEqual({ code: 'no_grant', reason: 'no approved access to that target', subject: { userId: me.id } });
-    expect(refusal([requestFixture()], { grantId: 'grt_1' })).toMatchObject({ code: 'no_grant', reason: 'no approved access under this grant' });
+    expect(refusal([], { targetId: target.id })).toMatchObject({
+      code: 'no_grant',
+      reason: `no approved access to ${target.id}`,
+      subject: { userId: me.id, targetId: target.id },
+    });
+    expect(refusal([], { targetId: 'no-such-target' })).toMatchObject({
+      code: 'no_grant',
+      reason: 'no approved access to no-such-target',
+    });
+    expect(refusal([], { targetId: 'Evil\nTarget' })).toEqual({
+      code: 'no_grant',
+      reason: 'no approved access to that target',
+      subject: { userId: me.id },
+    });
+    expect(refusal([requestFixture()], { grantId: 'grt_1' })).toMatchObject({
+      code: 'no_grant',
+      reason: 'no approved access under this grant',
+    });
     // A cancelled grant reads as none by target id (the line does not tell its state).
-    expect(refusal([grant({ state: 'cancelled' })], { targetId: target.id })).toMatchObject({ code: 'no_grant', reason: `no approved access to ${target.id}` });
+    expect(refusal([grant({ state: 'cancelled' })], { targetId: target.id })).toMatchObject({
+      code: 'no_grant',
+      reason: `no approved access to ${target.id}`,
+    });
   });
 
   it('refuses a grant whose window has not started, with its start in the site zone', () => {
     const early = MON_0800 - 30 * MIN;
     for (const ask of [{ targetId: target.id }, { grantId: 'grt_1' }])
-      expect(refusal([grant()], ask, 'ssh', early)).toMatchObject({ code: 'window_not_started', reason: expect.stringContaining('starts at 2026-03-30 08:00') });
+      expect(refusal([grant()], ask, 'ssh', early)).toMatchObject({
+        code: 'window_not_started',
+        reason: expect.stringContaining('starts at 2026-03-30 08:00'),
+      });
   });
 
   it('refuses an expired grant and a revoked one', () => {
     const after = MON_0800 + 121 * MIN;
-    expect(refusal([grant()], { grantId: 'grt_1' }, 'ssh', after)).toMatchObject({ code: 'grant_expired', reason: expect.stringContaining('ended at') });
-    expect(refusal([grant({ state: 'revoked', closedReason: 'job done' })], { targetId: target.id })).toMatchObject({ code: 'grant_revoked', reason: expect.stringContaining('revoked: job done') });
+    expect(refusal([grant()], { grantId: 'grt_1' }, 'ssh', after)).toMatchObject({
+      code: 'grant_expired',
+      reason: expect.stringContaining('ended at'),
+    });
+    expect(refusal([grant({ state: 'revoked', closedReason: 'job done' })], { targetId: target.id })).toMatchObject({
+      code: 'grant_revoked',
+      reason: expect.stringContaining('revoked: job done'),
+    });
     expect(refusal([grant({ state: 'revoked' })], { grantId: 'grt_1' })).toMatchObject({ code: 'grant_revoked' });
   });
 
   it('refuses the wrong protocol, and a target that does not offer it', () => {
     const both = { ...target, rdp: { host: '10.2.0.15' } };
-    const deps = { ...depsWith([grant()]), config: { targets: [both], site: { timezone: TZ } } } as unknown as Pick<Deps, 'store' | 'config'>;
+    const deps = { ...depsWith([grant()]), config: { targets: [both], site: { timezone: TZ } } } as unknown as Pick<
+      Deps,
+      'store' | 'config'
+    >;
     const a = admitConnect(deps, { user: me }, { grantId: 'grt_1' }, 'rdp', DURING);
     expect(a.ok ? 'admitted' : a.refusal.code).toBe('wrong_protocol');
-    expect(refusal([grant()], { grantId: 'grt_1' }, 'rdp')).toMatchObject({ code: 'no_grant', reason: 'no approved remote desktop access under this grant' });
-    expect(refusal([grant({ targetId: desktop.id, protocol: 'rdp' })], { grantId: 'grt_1' }, 'ssh')).toMatchObject({ code: 'no_grant', reason: 'no approved access under this grant' });
-    expect(refusal([grant({ targetId: desktop.id, protocol: 'rdp' })], { grantId: 'grt_1' }, 'rdp').code).toBe('admitted');
+    expect(refusal([grant()], { grantId: 'grt_1' }, 'rdp')).toMatchObject({
+      code: 'no_grant',
+      reason: 'no approved remote desktop access under this grant',
+    });
+    expect(refusal([grant({ targetId: desktop.id, protocol: 'rdp' })], { grantId: 'grt_1' }, 'ssh')).toMatchObject({
+      code: 'no_grant',
+      reason: 'no approved access under this grant',
+    });
+    expect(refusal([grant({ targetId: desktop.id, protocol: 'rdp' })], { grantId: 'grt_1' }, 'rdp').code).toBe(
+      'admitted',
+    );
   });
 
   it("refuses another user's grant exactly like one that does not exist", () => {

@@ -134,9 +134,18 @@ describe('CastWriter', () => {
     }
     const sealed = await w.seal();
     const evs = await events(path);
-    const output = evs.filter((e) => e[1] === 'o').map((e) => e[2]).join('');
+    const output = evs
+      .filter((e) => e[1] === 'o')
+      .map((e) => e[2])
+      .join('');
     expect(output).toBe(new TextDecoder().decode(Buffer.concat(chunks)));
-    expect(evs.filter((e) => e[1] === 'm').map((e) => e[2])).toEqual(['step 0', 'step 5', 'step 10', 'step 15', 'step 20']);
+    expect(evs.filter((e) => e[1] === 'm').map((e) => e[2])).toEqual([
+      'step 0',
+      'step 5',
+      'step 10',
+      'step 15',
+      'step 20',
+    ]);
     expect(evs.filter((e) => e[1] === 'r').map((e) => e[2])).toEqual(['80x24', '87x24', '94x24', '101x24']);
     const file = await readFile(path);
     expect(sealed.sha256).toBe(createHash('sha256').update(file).digest('hex'));
@@ -192,9 +201,7 @@ describe('CastWriter', () => {
   });
 
   it('open on a full disk (/dev/full) rejects with ENOSPC', async () => {
-    await expect(
-      CastWriter.open('/dev/full', header, systemClock, { exclusive: false }),
-    ).rejects.toMatchObject({
+    await expect(CastWriter.open('/dev/full', header, systemClock, { exclusive: false })).rejects.toMatchObject({
       code: 'ENOSPC',
     });
   });
@@ -258,9 +265,7 @@ describe('recording paths', () => {
     expect(recordingPath('/srv/rec', 'ses_abcdefgh12', at, 'cast')).toBe(
       '/srv/rec/sessions/2026/01/05/ses_abcdefgh12.cast',
     );
-    expect(recordingPath('/srv/rec', 'ses_A-b_c-d_e', at, 'guac')).toMatch(
-      /\/2026\/01\/05\/ses_A-b_c-d_e\.guac$/,
-    );
+    expect(recordingPath('/srv/rec', 'ses_A-b_c-d_e', at, 'guac')).toMatch(/\/2026\/01\/05\/ses_A-b_c-d_e\.guac$/);
     expect(resolveRecording('rel', 'ses_abcdefgh12', '2026-01-05T23:59:59.999Z')).toBe(
       join(sessionsRoot('rel'), '2026/01/05/ses_abcdefgh12.cast'),
     );

@@ -29,10 +29,7 @@ const actor = { kind: 'user', id: 'usr_1', name: 'Vera Vendor', ip: '10.0.0.5' }
 const at = '2026-11-23T10:00:00.000Z';
 
 /** A chain of `n` records as lines, built with the real sealer. */
-function chain(
-  n: number,
-  make: (i: number) => AuditInput = (i) => ({ type: 'command.executed', actor, data: { i } }),
-) {
+function chain(n: number, make: (i: number) => AuditInput = (i) => ({ type: 'command.executed', actor, data: { i } })) {
   const lines: string[] = [];
   let prev = GENESIS;
   for (let i = 0; i < n; i++) {
@@ -85,11 +82,7 @@ describe('event catalog', () => {
 
 describe('linking records', () => {
   it('starts from 64 zeros and hashes prev + canonical JSON of the record without hash', () => {
-    const first = linkRecord(
-      GENESIS,
-      { type: 'gateway.started', actor: { kind: 'system', id: 'gateway' } },
-      at,
-    );
+    const first = linkRecord(GENESIS, { type: 'gateway.started', actor: { kind: 'system', id: 'gateway' } }, at);
     expect(first.seq).toBe(1);
     expect(first.prev).toBe(GENESIS_HASH);
     expect(GENESIS_HASH).toMatch(/^0{64}$/);
@@ -112,24 +105,13 @@ describe('linking records', () => {
       { type: 'request.approved', actor, subject: { targetId: 't', requestId: 'r' }, data: { z: 1, a: 2 } },
       at,
     );
-    expect(Object.keys(JSON.parse(line))).toEqual([
-      'seq',
-      'at',
-      'type',
-      'actor',
-      'subject',
-      'data',
-      'prev',
-      'hash',
-    ]);
+    expect(Object.keys(JSON.parse(line))).toEqual(['seq', 'at', 'type', 'actor', 'subject', 'data', 'prev', 'hash']);
     expect(line).toContain('"subject":{"requestId":"r","targetId":"t"},"data":{"a":2,"z":1}');
     expect(JSON.parse(line)).toEqual(record);
   });
 
   it('refuses unknown types and non-object parts', () => {
-    expect(() => sealRecord(GENESIS, { type: 'nope.done' as never, actor }, at)).toThrow(
-      /unknown audit event type/,
-    );
+    expect(() => sealRecord(GENESIS, { type: 'nope.done' as never, actor }, at)).toThrow(/unknown audit event type/);
     expect(() => sealRecord(GENESIS, { type: 'auth.login', actor, data: [] as never }, at)).toThrow(/data/);
   });
 });

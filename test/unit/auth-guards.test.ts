@@ -123,7 +123,12 @@ describe('auditRefusals', () => {
 
   it('a flood that stops still shows its size: the count no later refusal carried is audited at flush', async () => {
     const append = vi.fn(async () => ({}));
-    const hook = auditRefusals({ audit: { append } as never, clock: new ManualClock(), logger: silentLogger, perMinute: 1 });
+    const hook = auditRefusals({
+      audit: { append } as never,
+      clock: new ManualClock(),
+      logger: silentLogger,
+      perMinute: 1,
+    });
     const e = new GatehouseError('denied', 'forbidden', 'no');
     for (let i = 0; i < 4; i++) await hook(e, req);
     expect(append).toHaveBeenCalledTimes(1);

@@ -17,7 +17,10 @@ describe('LiveSessions', () => {
     reg.register(live('ses_a', 'grt_1', rec('a')));
     reg.register(live('ses_b', 'grt_1', rec('b')));
     reg.register(live('ses_c', 'grt_2', rec('c')));
-    const [n, again] = await Promise.all([reg.closeForGrant('grt_1', 'revoked'), reg.closeForGrant('grt_1', 'revoked')]);
+    const [n, again] = await Promise.all([
+      reg.closeForGrant('grt_1', 'revoked'),
+      reg.closeForGrant('grt_1', 'revoked'),
+    ]);
     expect(n + again).toBe(2);
     expect(calls.sort()).toEqual([
       'a:revoked:your access has been revoked by a supervisor',

@@ -77,7 +77,11 @@ describe('requestView', () => {
     expect(requestView(sup, r, ctx()).can).toEqual({ approve: true, deny: true, cancel: false, revoke: false });
     expect(requestView(vendor, r, ctx()).can).toEqual({ approve: false, deny: false, cancel: true, revoke: false });
     expect(requestView(auditor, r, ctx()).can).toEqual({ approve: false, deny: false, cancel: false, revoke: false });
-    const granted = req({ state: 'approved', grantId: 'grt_1', decisions: [{ by: sup.id, at: 'x', verdict: 'approve' }] });
+    const granted = req({
+      state: 'approved',
+      grantId: 'grt_1',
+      decisions: [{ by: sup.id, at: 'x', verdict: 'approve' }],
+    });
     expect(requestView(sup2, granted, ctx()).can).toEqual({ approve: false, deny: false, cancel: false, revoke: true });
     expect(requestView(sup, req(), ctx({ now: T0 + 3 * 3600_000 })).can.approve).toBe(false); // window passed
   });

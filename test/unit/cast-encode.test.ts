@@ -30,7 +30,7 @@ function run(escape: ValidEscaper, src: Buffer): Buffer {
 function encodeSplit(escape: ValidEscaper, all: Buffer, maxChunk: number): string {
   const enc = new JsonUtf8Encoder(escape);
   const out: Buffer[] = [];
-  for (let off = 0; off < all.length; ) {
+  for (let off = 0; off < all.length;) {
     const len = 1 + randomInt(maxChunk);
     out.push(Buffer.from(enc.write(all.subarray(off, off + len))));
     off += len;

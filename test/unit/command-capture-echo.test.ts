@@ -67,7 +67,11 @@ describe('CommandCapture with a trailing echo', () => {
   });
 
   it('an unechoed answer to a non-shell prompt stays a secret (not judged, not stored)', async () => {
-    for (const prompt of ['[sudo] password for maint: ', "maint@10.2.0.15's password: ", 'Enter passphrase for key: ']) {
+    for (const prompt of [
+      '[sudo] password for maint: ',
+      "maint@10.2.0.15's password: ",
+      'Enter passphrase for key: ',
+    ]) {
       const cap = capture(`${PROMPT}sudo -i\r\n${prompt}`);
       const { line } = await submit(cap, 's3cret-pw\r');
       expect(line).toMatchObject({ text: '', typed: 9 });
@@ -78,7 +82,10 @@ describe('CommandCapture with a trailing echo', () => {
 
   it('applies backspace (UTF-8 aware) to the keys; a Tab or an arrow leaves the screen alone to decide', async () => {
     const cap = capture();
-    expect((await submit(cap, 'plc dx\x7fownlöad\x7f\x7f\x7fad\r')).line).toMatchObject({ text: 'plc downlad', fromKeys: true });
+    expect((await submit(cap, 'plc dx\x7fownlöad\x7f\x7f\x7fad\r')).line).toMatchObject({
+      text: 'plc downlad',
+      fromKeys: true,
+    });
     const tab = capture();
     later(100, () => tab.output(Buffer.from('plc download ')));
     expect((await submit(tab, 'plc dow\t\r')).line.text).toBe('plc download');

@@ -51,9 +51,7 @@ describe('CommandCapture', () => {
   it('captures a typed command without the prompt', async () => {
     const s = new Session();
     await s.typeText('ls -l');
-    await s.enter(
-      'total 8\r\ndrwxr-xr-x 2 maint maint 4096 Nov 23 10:00 \x1b[0m\x1b[01;34mprojects\x1b[0m\r\n',
-    );
+    await s.enter('total 8\r\ndrwxr-xr-x 2 maint maint 4096 Nov 23 10:00 \x1b[0m\x1b[01;34mprojects\x1b[0m\r\n');
     expect(s.captured).toEqual(['ls -l']);
   });
 
@@ -156,9 +154,7 @@ describe('CommandCapture', () => {
   it('does not capture keystrokes in a full-screen app (vim on the alternate screen)', async () => {
     const s = new Session();
     await s.typeText('vim notes.txt');
-    await s.type([
-      ['\r', `${ENTER_ECHO}\x1b[?1049h\x1b[22;0;0t\x1b[1;24r\x1b[?12h\x1b[?12l\x1b[27m\x1b[H\x1b[2J`],
-    ]);
+    await s.type([['\r', `${ENTER_ECHO}\x1b[?1049h\x1b[22;0;0t\x1b[1;24r\x1b[?12h\x1b[?12l\x1b[27m\x1b[H\x1b[2J`]]);
     s.out('\x1b[?25lline 2 motor fault\r\n~\r\n\x1b[24;1H"notes.txt" 1L, 19B\x1b[1;1H\x1b[?25h');
     await s.type([
       ['i', '\x1b[24;1H\x1b[1m-- INSERT --\x1b[m\x1b[1;1H'],

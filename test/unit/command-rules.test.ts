@@ -2,13 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { commandRuleSchema, type TargetConfig } from '../../gateway/config/schema.js';
 import type { CommandsConfig } from '../../gateway/core/commands.js';
-import {
-  type CommandMode,
-  type CommandRule,
-  compileRules,
-  evaluateCommand,
-} from '../../gateway/core/commands.js';
-
+import { type CommandMode, type CommandRule, compileRules, evaluateCommand } from '../../gateway/core/commands.js';
 
 const stop: CommandRule = {
   match: '^\\s*(shutdown|reboot|halt)\\b',
@@ -48,9 +42,7 @@ describe('evaluateCommand', () => {
     const text = 'plc stop; rm -rf /opt/line2 && shutdown';
     // plc (alert) is listed first and matches; rm and stop are block rules: rm comes first among them.
     expect(judge('enforce', text)).toEqual({ verdict: 'blocked', wouldBe: 'blocked', rule: rm });
-    expect(judge('enforce', text, [plc, { ...stop, match: 'shutdown' }, rm]).rule?.reason).toBe(
-      'stops the line',
-    );
+    expect(judge('enforce', text, [plc, { ...stop, match: 'shutdown' }, rm]).rule?.reason).toBe('stops the line');
   });
 
   it('patterns have no flags: case matters, ^ anchors the whole text', () => {

@@ -8,7 +8,14 @@ import { mbap } from '../helpers/plc-frames.js';
 function rig(judge: (r: PlcRequest) => Judgement = () => ({ pass: true }), passOpaque = true) {
   const toDevice: Buffer[] = [];
   const toClient: Buffer[] = [];
-  const seen = { requests: [] as PlcRequest[], replies: [] as PlcReply[], unparseable: [] as string[], holds: 0, releases: 0, closed: false };
+  const seen = {
+    requests: [] as PlcRequest[],
+    replies: [] as PlcReply[],
+    unparseable: [] as string[],
+    holds: 0,
+    releases: 0,
+    closed: false,
+  };
   const hooks: InspectorHooks = {
     judge: (r) => (seen.requests.push(r), judge(r)),
     reply: (r) => void seen.replies.push(r),
@@ -63,7 +70,9 @@ describe('Inspector', () => {
 
   it('holds the client while an operation waits, keeps later frames in order behind it, and goes on after the decision', async () => {
     let decide!: (pass: boolean) => void;
-    const r = rig((req) => (req.function === 'write-single-coil' ? { held: new Promise<boolean>((res) => (decide = res)) } : { pass: true }));
+    const r = rig((req) =>
+      req.function === 'write-single-coil' ? { held: new Promise<boolean>((res) => (decide = res)) } : { pass: true },
+    );
     r.inspector.fromClient(Buffer.concat([read(1), coil(2), read(3)]));
     expect(r.device().equals(read(1))).toBe(true);
     expect(r.seen.holds).toBe(1);

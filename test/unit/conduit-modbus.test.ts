@@ -16,26 +16,47 @@ describe('Modbus requests', () => {
     [[1, 0, 0, 0, 1], { function: 'read-coils', class: 'read', target: 'coils 0', count: 1 }],
     [[5, 0, 7, 0xff, 0], { function: 'write-single-coil', class: 'write', target: 'coil 7', values: 'on' }],
     [[6, 0, 3, 0, 77], { function: 'write-single-register', class: 'write', target: 'holding 3', values: '77' }],
-    [[16, 0, 2, 0, 2, 4, 0, 1, 0, 2], { function: 'write-multiple-registers', target: 'holding 2-3', count: 2, values: '1, 2' }],
+    [
+      [16, 0, 2, 0, 2, 4, 0, 1, 0, 2],
+      { function: 'write-multiple-registers', target: 'holding 2-3', count: 2, values: '1, 2' },
+    ],
     [[15, 0, 0, 0, 3, 1, 0b101], { function: 'write-multiple-coils', target: 'coils 0-2', values: '1, 0, 1' }],
-    [[23, 0, 0, 0, 2, 0, 9, 0, 1, 2, 0, 5], { function: 'read-write-multiple-registers', class: 'write', target: 'holding 0-1 read, 9 written', values: '5' }],
+    [
+      [23, 0, 0, 0, 2, 0, 9, 0, 1, 2, 0, 5],
+      { function: 'read-write-multiple-registers', class: 'write', target: 'holding 0-1 read, 9 written', values: '5' },
+    ],
     [[8, 0, 1, 0, 0], { function: 'diagnostics', class: 'control', target: 'sub-function 1' }],
     [[43, 14, 1, 0], { function: 'read-device-identification', class: 'read' }],
     [[99], { function: 'function-99', class: 'other' }],
   ])('reads %j', (pdu, want) => {
-    expect(request(mbap(9, 1, pdu))).toMatchObject({ protocol: 'modbus', key: '9/1', unit: '1', code: pdu[0], ...want });
+    expect(request(mbap(9, 1, pdu))).toMatchObject({
+      protocol: 'modbus',
+      key: '9/1',
+      unit: '1',
+      code: pdu[0],
+      ...want,
+    });
   });
 
   it('records a body too short for its function as malformed, without throwing', () => {
-    expect(request(mbap(1, 1, [3, 0]))).toMatchObject({ function: 'read-holding-registers', malformed: expect.stringContaining('expected at least 4') });
+    expect(request(mbap(1, 1, [3, 0]))).toMatchObject({
+      function: 'read-holding-registers',
+      malformed: expect.stringContaining('expected at least 4'),
+    });
     expect(request(mbap(1, 1, [16, 0, 0]))).toMatchObject({ malformed: expect.any(String) });
   });
 });
 
 describe('Modbus replies and refusals', () => {
   it('reads ok and exception replies, keyed like their request', () => {
-    expect(modbusReplies.parse(mbap(9, 1, [3, 2, 0, 1]))).toEqual({ kind: 'reply', reply: { key: '9/1', ok: true, result: 'ok' } });
-    expect(modbusReplies.parse(mbap(9, 1, [0x83, 2]))).toEqual({ kind: 'reply', reply: { key: '9/1', ok: false, result: 'exception 2 (illegal data address)' } });
+    expect(modbusReplies.parse(mbap(9, 1, [3, 2, 0, 1]))).toEqual({
+      kind: 'reply',
+      reply: { key: '9/1', ok: true, result: 'ok' },
+    });
+    expect(modbusReplies.parse(mbap(9, 1, [0x83, 2]))).toEqual({
+      kind: 'reply',
+      reply: { key: '9/1', ok: false, result: 'exception 2 (illegal data address)' },
+    });
   });
 
   it('answers a refused request with its transaction, unit and function | 0x80, exception 1', () => {

@@ -28,7 +28,12 @@ describe('evaluatePlcOperation', () => {
   });
 
   it('a rule without a function list matches every operation of its protocol', () => {
-    expect(evaluatePlcOperation({ mode: 'enforce', rules: [{ match: { protocol: 's7' }, action: 'block', reason: 'no S7 at all' }] }, stop).verdict).toBe('blocked');
+    expect(
+      evaluatePlcOperation(
+        { mode: 'enforce', rules: [{ match: { protocol: 's7' }, action: 'block', reason: 'no S7 at all' }] },
+        stop,
+      ).verdict,
+    ).toBe('blocked');
   });
 
   it('refuses unreadable forwards in enforce unless told to pass them, and passes them elsewhere unless told to refuse', () => {

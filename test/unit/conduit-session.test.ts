@@ -7,8 +7,26 @@ import type { PlcRulesConfig } from '../../gateway/conduit/rules.js';
 import { type PlcLiveEvent, SessionConduit } from '../../gateway/conduit/session-conduit.js';
 import { silentLogger } from '../../gateway/log.js';
 
-const write: PlcRequest = { protocol: 'modbus', key: '1/1', unit: '1', function: 'write-single-register', class: 'write', code: 6, target: 'holding 3', values: '77' };
-const read: PlcRequest = { protocol: 'modbus', key: '2/1', unit: '1', function: 'read-holding-registers', class: 'read', code: 3, target: 'holding 0-9', count: 10 };
+const write: PlcRequest = {
+  protocol: 'modbus',
+  key: '1/1',
+  unit: '1',
+  function: 'write-single-register',
+  class: 'write',
+  code: 6,
+  target: 'holding 3',
+  values: '77',
+};
+const read: PlcRequest = {
+  protocol: 'modbus',
+  key: '2/1',
+  unit: '1',
+  function: 'read-holding-registers',
+  class: 'read',
+  code: 3,
+  target: 'holding 0-9',
+  count: 10,
+};
 
 function conduit(rules: PlcRulesConfig) {
   const stored: PlcOperationRecord[] = [];
@@ -35,18 +53,35 @@ function conduit(rules: PlcRulesConfig) {
   return { c, stored, audited, told, settle };
 }
 
-const confirmWrites: PlcRulesConfig = { mode: 'enforce', confirmSeconds: 30, rules: [{ match: { function: ['write'] }, action: 'confirm', reason: 'setpoints' }] };
+const confirmWrites: PlcRulesConfig = {
+  mode: 'enforce',
+  confirmSeconds: 30,
+  rules: [{ match: { function: ['write'] }, action: 'confirm', reason: 'setpoints' }],
+};
 
 afterEach(() => void vi.useRealTimers());
 
 describe('SessionConduit', () => {
   it('observe: everything passes, the record says what enforce would have done', async () => {
-    const r = conduit({ mode: 'observe', rules: [{ match: { function: ['write-single-register'] }, action: 'block', reason: 'no writes' }] });
+    const r = conduit({
+      mode: 'observe',
+      rules: [{ match: { function: ['write-single-register'] }, action: 'block', reason: 'no writes' }],
+    });
     const f = r.c.forward('10.0.0.1:502', 'modbus');
     expect(f.record.judge(write)).toEqual({ pass: true });
     f.record.reply({ key: '1/1', ok: true, result: 'ok' });
     await r.settle();
-    expect(r.stored).toEqual([expect.objectContaining({ function: 'write-single-register', verdict: 'allowed', wouldBe: 'blocked', rule: 'no writes', result: 'ok', sessionId: 'ses_1', destination: '10.0.0.1:502' })]);
+    expect(r.stored).toEqual([
+      expect.objectContaining({
+        function: 'write-single-register',
+        verdict: 'allowed',
+        wouldBe: 'blocked',
+        rule: 'no writes',
+        result: 'ok',
+        sessionId: 'ses_1',
+        destination: '10.0.0.1:502',
+      }),
+    ]);
     expect(r.audited).toEqual([]);
   });
 
@@ -55,14 +90,22 @@ describe('SessionConduit', () => {
     const r = conduit(confirmWrites);
     const j = r.c.forward('10.0.0.1:502', 'modbus').record.judge(write);
     if (!('held' in j)) throw new Error('not held');
-    expect(r.c.pending()).toEqual([expect.objectContaining({ function: 'write-single-register', reason: 'setpoints', expiresAt: '2026-12-06T10:00:30.000Z' })]);
+    expect(r.c.pending()).toEqual([
+      expect.objectContaining({
+        function: 'write-single-register',
+        reason: 'setpoints',
+        expiresAt: '2026-12-06T10:00:30.000Z',
+      }),
+    ]);
     vi.advanceTimersByTime(30_000);
     expect(await j.held).toBe(false);
     vi.useRealTimers();
     await r.settle();
     expect(r.audited.map((a) => a.type)).toEqual(['plc.held', 'plc.denied']);
     expect(r.audited[1]).toMatchObject({ actor: { kind: 'system' }, data: { decided: 'timeout' } });
-    expect(r.stored).toEqual([expect.objectContaining({ verdict: 'denied', ok: false, result: expect.stringContaining('not confirmed') })]);
+    expect(r.stored).toEqual([
+      expect.objectContaining({ verdict: 'denied', ok: false, result: expect.stringContaining('not confirmed') }),
+    ]);
     expect(r.c.pending()).toEqual([]);
   });
 
@@ -93,7 +136,10 @@ describe('SessionConduit', () => {
     await r.settle();
     expect(r.audited.find((a) => a.type === 'plc.denied')?.data).toMatchObject({ decided: 'session_ended' });
     expect(r.stored.map((s) => [s.function, s.verdict, s.result])).toEqual(
-      expect.arrayContaining([['read-holding-registers', 'allowed', 'no reply (forward closed)'], ['write-single-register', 'denied', expect.stringContaining('not confirmed')]]),
+      expect.arrayContaining([
+        ['read-holding-registers', 'allowed', 'no reply (forward closed)'],
+        ['write-single-register', 'denied', expect.stringContaining('not confirmed')],
+      ]),
     );
     expect(rec.judge(write)).toEqual({ held: expect.any(Promise) });
   });

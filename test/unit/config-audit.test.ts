@@ -24,9 +24,21 @@ describe('audit config', () => {
   });
 
   it('takes a key file and a SIEM, with TLS and defaults filled in; relative paths resolve', () => {
-    const r = withAudit({ signingKey: { file: 'keys/audit.pem' }, checkpointEverySeconds: 30, syslog: { host: 'siem.plant3.example', port: 6514, caFile: 'siem-ca.pem' } });
+    const r = withAudit({
+      signingKey: { file: 'keys/audit.pem' },
+      checkpointEverySeconds: 30,
+      syslog: { host: 'siem.plant3.example', port: 6514, caFile: 'siem-ca.pem' },
+    });
     if (!r.ok) throw new Error(JSON.stringify(r.problems));
-    expect(r.config.audit.syslog).toEqual({ host: 'siem.plant3.example', port: 6514, transport: 'tls', caFile: 'siem-ca.pem', appName: 'gatehouse', alertBacklog: 10_000, alertAfterSeconds: 60 });
+    expect(r.config.audit.syslog).toEqual({
+      host: 'siem.plant3.example',
+      port: 6514,
+      transport: 'tls',
+      caFile: 'siem-ca.pem',
+      appName: 'gatehouse',
+      alertBacklog: 10_000,
+      alertAfterSeconds: 60,
+    });
     const abs = resolveConfigPaths(r.config, '/etc/gatehouse');
     expect(abs.audit.signingKey).toEqual({ file: '/etc/gatehouse/keys/audit.pem' });
     expect(abs.audit.syslog?.caFile).toBe('/etc/gatehouse/siem-ca.pem');
@@ -38,8 +50,18 @@ describe('audit config', () => {
     ['no checkpoint interval', { checkpointEverySeconds: 0 }, 'audit.checkpointEverySeconds', />=1|too small/i],
     ['a SIEM without a port', { syslog: { host: 'siem' } }, 'audit.syslog.port', /required/],
     ['UDP', { syslog: { host: 'siem', port: 514, transport: 'udp' } }, 'audit.syslog.transport', /tcp|tls/],
-    ['a CA on plain TCP', { syslog: { host: 'siem', port: 514, transport: 'tcp', caFile: 'ca.pem' } }, 'audit.syslog.caFile', /only applies to transport: tls/],
-    ['an APP-NAME with a space', { syslog: { host: 'siem', port: 6514, appName: 'gate house' } }, 'audit.syslog.appName', /printable ASCII/],
+    [
+      'a CA on plain TCP',
+      { syslog: { host: 'siem', port: 514, transport: 'tcp', caFile: 'ca.pem' } },
+      'audit.syslog.caFile',
+      /only applies to transport: tls/,
+    ],
+    [
+      'an APP-NAME with a space',
+      { syslog: { host: 'siem', port: 6514, appName: 'gate house' } },
+      'audit.syslog.appName',
+      /printable ASCII/,
+    ],
     ['a bad host', { syslog: { host: 'siem_1', port: 6514 } }, 'audit.syslog.host', /not a hostname/],
     ['a misspelt key', { syslog: { host: 'siem', port: 6514, hots: 'x' } }, 'audit.syslog.hots', /unknown key/],
   ])('rejects %s', (_what, audit, path, message) => {
@@ -51,7 +73,13 @@ describe('audit config', () => {
   });
 
   it('config check warns about a missing CA file or key, and passes good ones', async () => {
-    const input = { ...testConfigInput('state'), audit: { signingKey: { file: 'nokeys/audit.pem' }, syslog: { host: '127.0.0.1', port: 6514, caFile: 'missing-ca.pem' } } };
+    const input = {
+      ...testConfigInput('state'),
+      audit: {
+        signingKey: { file: 'nokeys/audit.pem' },
+        syslog: { host: '127.0.0.1', port: 6514, caFile: 'missing-ca.pem' },
+      },
+    };
     const file = join(tmp.path, 'gatehouse.yaml');
     await writeFile(file, stringify(input));
     const lines: string[] = [];
@@ -65,7 +93,10 @@ describe('audit config', () => {
     const ca = makeTestCa(tmp.path);
     await mkdir(join(tmp.path, 'nokeys'));
     await writeFile(join(tmp.path, 'nokeys', 'audit.pem'), 'x', { mode: 0o600 });
-    await writeFile(file, stringify({ ...input, audit: { ...input.audit, syslog: { ...input.audit.syslog, caFile: ca.caFile } } }));
+    await writeFile(
+      file,
+      stringify({ ...input, audit: { ...input.audit, syslog: { ...input.audit.syslog, caFile: ca.caFile } } }),
+    );
     lines.length = 0;
     expect(await runConfigCheck(['--config', file], io, { env, cwd: tmp.path })).toBe(0);
     expect(lines.join('\n')).not.toMatch(/warning: audit/);

@@ -28,15 +28,9 @@ describe('gatehouse config check', () => {
     const c = captureIo();
     const code = await runConfigCheck(['--config', example], c.io, { env: {}, cwd: tmp.path });
     expect(code).toBe(0);
-    expect(c.out).toEqual([
-      expect.stringMatching(/^OK: 1 target, site "Plant 3 - Line 2" \(Europe\/Berlin\)/),
-    ]);
-    expect(c.err).toContain(
-      'warning: oidc.clientSecret: environment variable GATEHOUSE_OIDC_SECRET is not set',
-    );
-    expect(c.err).toContain(
-      'warning: targets[0].rdp.credential: environment variable ENGWS01_PASSWORD is not set',
-    );
+    expect(c.out).toEqual([expect.stringMatching(/^OK: 1 target, site "Plant 3 - Line 2" \(Europe\/Berlin\)/)]);
+    expect(c.err).toContain('warning: oidc.clientSecret: environment variable GATEHOUSE_OIDC_SECRET is not set');
+    expect(c.err).toContain('warning: targets[0].rdp.credential: environment variable ENGWS01_PASSWORD is not set');
     expect(c.err.some((l) => l.startsWith('warning: targets[0].ssh.credential: secret file'))).toBe(true);
   });
 
@@ -77,7 +71,9 @@ describe('gatehouse config check', () => {
   it('exits 1 with a clear message when the file is missing', async () => {
     const c = captureIo();
     expect(await runConfigCheck(['--config', join(tmp.path, 'gatehouse.yaml')], c.io)).toBe(1);
-    expect(c.err[0]).toMatch(/^error: cannot read config file .*gatehouse\.yaml: no such file\. To make one: copy config\/gatehouse\.example\.yaml/);
+    expect(c.err[0]).toMatch(
+      /^error: cannot read config file .*gatehouse\.yaml: no such file\. To make one: copy config\/gatehouse\.example\.yaml/,
+    );
   });
 
   it('exits 1 on a YAML syntax error, naming file, line and column', async () => {

@@ -88,9 +88,16 @@ describe('parseConfig: valid configs', () => {
     expect(r.config.http.publicUrl).toBe('https://gw.example/gatehouse');
   });
 
-  it('reads an RDP certificate pin in the forms tools print, and keeps it in FreeRDP\'s form', () => {
+  it("reads an RDP certificate pin in the forms tools print, and keeps it in FreeRDP's form", () => {
     const freerdp = Array.from({ length: 32 }, (_, i) => (i * 7 + 10).toString(16).padStart(2, '0')).join(':');
-    for (const given of [freerdp, freerdp.toUpperCase(), `sha256:${freerdp}`, `SHA256:${freerdp.toUpperCase()}`, freerdp.replaceAll(':', ''), ` ${freerdp} `]) {
+    for (const given of [
+      freerdp,
+      freerdp.toUpperCase(),
+      `sha256:${freerdp}`,
+      `SHA256:${freerdp.toUpperCase()}`,
+      freerdp.replaceAll(':', ''),
+      ` ${freerdp} `,
+    ]) {
       const c = example();
       c.targets[0].rdp.certSha256 = given;
       const r = parseConfig(c);
@@ -173,9 +180,15 @@ describe('parseConfigText', () => {
     if (r.ok) throw new Error('expected problems');
     const line = text.split('\n').findIndex((l) => l.includes('securityLevle')) + 1;
     // The misspelling names the key it is closest to; that key's "required" is not said a second time.
-    expect(r.problems).toContainEqual({ path: 'targets[0].securityLevle', message: 'unknown key; did you mean "securityLevel"?', line });
+    expect(r.problems).toContainEqual({
+      path: 'targets[0].securityLevle',
+      message: 'unknown key; did you mean "securityLevel"?',
+      line,
+    });
     expect(r.problems.some((p) => p.path === 'targets[0].securityLevel')).toBe(false);
-    expect(formatProblems(r.problems)).toContain(`targets[0].securityLevle: unknown key; did you mean "securityLevel"? (line ${line})`);
+    expect(formatProblems(r.problems)).toContain(
+      `targets[0].securityLevle: unknown key; did you mean "securityLevel"? (line ${line})`,
+    );
   });
 
   it('accepts the example text as written', () => {

@@ -76,7 +76,8 @@ function boundaryProblems(graph: ReadonlyMap<string, readonly string[]>): string
 }
 
 /** Writes to the requests collection: an assignment into it, or a mutating array call on it (a class's own `this.requests` is not the store's). */
-const REQUEST_WRITE = /(?<!\bthis)\.requests(\[[^\]]*\])?\s*(=[^=]|\.(push|splice|unshift|pop|shift|sort|reverse|fill)\()/;
+const REQUEST_WRITE =
+  /(?<!\bthis)\.requests(\[[^\]]*\])?\s*(=[^=]|\.(push|splice|unshift|pop|shift|sort|reverse|fill)\()/;
 
 function requestWriters(files: readonly string[]): string[] {
   return files
@@ -103,9 +104,21 @@ describe('the layers of gateway/', () => {
     expect(graph.get('app.ts')).toEqual(expect.arrayContaining(['broker.ts', 'config.ts']));
     expect(graph.get('ssh/session.ts')).toEqual(expect.arrayContaining(['ssh/channel-relay.ts']));
     // The detector itself, on small graphs: one cycle found once, a DAG has none.
-    const ring = new Map([['a.ts', ['b.ts']], ['b.ts', ['c.ts']], ['c.ts', ['a.ts', 'd.ts']], ['d.ts', []]]);
+    const ring = new Map([
+      ['a.ts', ['b.ts']],
+      ['b.ts', ['c.ts']],
+      ['c.ts', ['a.ts', 'd.ts']],
+      ['d.ts', []],
+    ]);
     expect(cyclesOf(ring)).toEqual([['a.ts', 'b.ts', 'c.ts']]);
-    expect(cyclesOf(new Map([['a.ts', ['b.ts']], ['b.ts', []]]))).toEqual([]);
+    expect(
+      cyclesOf(
+        new Map([
+          ['a.ts', ['b.ts']],
+          ['b.ts', []],
+        ]),
+      ),
+    ).toEqual([]);
     expect(boundaryProblems(new Map([['ssh/x.ts', ['rdp/y.ts', 'core/z.ts']]]))).toEqual([
       'ssh/x.ts imports rdp/y.ts: protocol adapters meet only in shared, protocol-free modules',
     ]);
@@ -130,7 +143,9 @@ describe('the layers of gateway/', () => {
 
   it('lets only admission/ write session.refused', () => {
     // The search itself: it finds the writer it allows, so an empty answer below is not a blind one.
-    expect(files.map(rel).filter((f) => readFileSync(join(gatewayDir, f), 'utf8').includes(REFUSED_WRITE))).toContain('admission/connect.ts');
+    expect(files.map(rel).filter((f) => readFileSync(join(gatewayDir, f), 'utf8').includes(REFUSED_WRITE))).toContain(
+      'admission/connect.ts',
+    );
     expect(refusedWriters(files)).toEqual([]);
   });
 });

@@ -38,8 +38,7 @@ describe('canRequest / canApprove', () => {
   it('lets vendors request (whatever else they are) and nobody else', () => {
     expect(code(canRequest(vendor, target))).toBe('allow');
     expect(code(canRequest(dual, target))).toBe('allow');
-    for (const who of [supervisorOnly, auditor, admin])
-      expect(code(canRequest(who, target))).toBe('role_required');
+    for (const who of [supervisorOnly, auditor, admin]) expect(code(canRequest(who, target))).toBe('role_required');
   });
 
   it('lets supervisors and admins in an approver group approve requests of others', () => {
@@ -74,9 +73,7 @@ describe('canConnect', () => {
       [
         requestFixture({
           state: 'denied',
-          decisions: [
-            { by: sup1.userId, at: '2026-03-30T05:10:00.000Z', verdict: 'deny', reason: 'batch running' },
-          ],
+          decisions: [{ by: sup1.userId, at: '2026-03-30T05:10:00.000Z', verdict: 'deny', reason: 'batch running' }],
         }),
         DURING,
         'grant_denied',
@@ -130,9 +127,7 @@ describe('canConnect', () => {
   });
 
   it('formats times in UTC when no zone is given', () => {
-    expect(reason(canConnect(vendor, approved(), target, 'ssh', END))).toContain(
-      'ended at 2026-03-30 08:00 UTC',
-    );
+    expect(reason(canConnect(vendor, approved(), target, 'ssh', END))).toContain('ended at 2026-03-30 08:00 UTC');
   });
 });
 
@@ -152,9 +147,7 @@ describe('pickRequestForConnect', () => {
     pickRequestForConnect(list, vendor.userId, target.id, protocol, DURING)?.id;
 
   it('prefers an active grant (the one ending last), then the next upcoming one', () => {
-    expect(pick([oldDenied, newestPending, upcomingSoon, active, activeLonger, foreign, elsewhere])).toBe(
-      'req_act2',
-    );
+    expect(pick([oldDenied, newestPending, upcomingSoon, active, activeLonger, foreign, elsewhere])).toBe('req_act2');
     expect(pick([oldDenied, newestPending, upcomingLate, upcomingSoon, activeRdp])).toBe('req_up1');
   });
 

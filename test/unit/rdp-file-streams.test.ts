@@ -21,12 +21,22 @@ describe('GuacFileAudit', () => {
     const clips: ClipboardTransfer[] = [];
     const a = new GuacFileAudit({ file: (t) => files.push(t), clipboard: (t) => clips.push(t) });
     const pasted = Buffer.from('plc-password-123\n');
-    a.fromBrowser([ins('clipboard', 2, 'text/plain'), ins('blob', 2, pasted.subarray(0, 5).toString('base64')), ins('blob', 2, pasted.subarray(5).toString('base64')), ins('end', 2)]);
+    a.fromBrowser([
+      ins('clipboard', 2, 'text/plain'),
+      ins('blob', 2, pasted.subarray(0, 5).toString('base64')),
+      ins('blob', 2, pasted.subarray(5).toString('base64')),
+      ins('end', 2),
+    ]);
     a.fromGuacd([ins('clipboard', 4, 'text/plain'), ins('blob', 4, Buffer.from('copied out').toString('base64'))]);
     expect(a.finish()).toBe(0);
     expect(files).toEqual([]);
     expect(clips).toEqual([
-      { direction: 'upload', mimetype: 'text/plain', size: pasted.length, sha256: createHash('sha256').update(pasted).digest('hex') },
+      {
+        direction: 'upload',
+        mimetype: 'text/plain',
+        size: pasted.length,
+        sha256: createHash('sha256').update(pasted).digest('hex'),
+      },
       { direction: 'download', mimetype: 'text/plain', size: 10 },
     ]);
     expect(JSON.stringify(clips)).not.toContain('password');
@@ -36,7 +46,11 @@ describe('GuacFileAudit', () => {
     const seen: FileTransfer[] = [];
     const a = new GuacFileAudit({ file: (t) => seen.push(t) });
     a.fromBrowser([ins('file', 1, 'a/b', 'up.bin'), ins('blob', 1, Buffer.from('up').toString('base64'))]);
-    a.fromGuacd([ins('file', 1, 'a/b', 'down.bin'), ins('blob', 1, Buffer.from('down!').toString('base64')), ins('end', 1)]);
+    a.fromGuacd([
+      ins('file', 1, 'a/b', 'down.bin'),
+      ins('blob', 1, Buffer.from('down!').toString('base64')),
+      ins('end', 1),
+    ]);
     a.fromBrowser([ins('end', 1)]);
     expect(seen.map((t) => [t.name, t.direction, t.size])).toEqual([
       ['down.bin', 'download', 5],

@@ -7,21 +7,43 @@ import { certCheckOf, GUAC_STATUS as S, meaningOfGuacdError } from '../../gatewa
 describe('meaningOfGuacdError', () => {
   it('519 with the TLS message is the certificate: named as the pin when there is one', () => {
     const tls = 'SSL/TLS connection failed (untrusted/self-signed certificate?)';
-    expect(meaningOfGuacdError(S.UPSTREAM_NOT_FOUND, tls, 'pinned')).toEqual({ reason: 'error', message: expect.stringMatching(/^the workstation's certificate does not match the pinned one/) });
-    expect(meaningOfGuacdError(S.UPSTREAM_NOT_FOUND, tls, 'trust-store').message).toMatch(/^the workstation's certificate is not trusted/);
+    expect(meaningOfGuacdError(S.UPSTREAM_NOT_FOUND, tls, 'pinned')).toEqual({
+      reason: 'error',
+      message: expect.stringMatching(/^the workstation's certificate does not match the pinned one/),
+    });
+    expect(meaningOfGuacdError(S.UPSTREAM_NOT_FOUND, tls, 'trust-store').message).toMatch(
+      /^the workstation's certificate is not trusted/,
+    );
   });
 
   it('519 otherwise is an unreachable workstation or a failed name lookup, with guacd words kept', () => {
-    expect(meaningOfGuacdError(S.UPSTREAM_NOT_FOUND, 'Connection failed (server unreachable?)', 'pinned').message).toMatch(/^the workstation could not be reached.*\(Connection failed \(server unreachable\?\)\)$/);
-    expect(meaningOfGuacdError(S.UPSTREAM_NOT_FOUND, 'DNS lookup failed (incorrect hostname?)', 'pinned').message).toMatch(/name could not be resolved/);
+    expect(
+      meaningOfGuacdError(S.UPSTREAM_NOT_FOUND, 'Connection failed (server unreachable?)', 'pinned').message,
+    ).toMatch(/^the workstation could not be reached.*\(Connection failed \(server unreachable\?\)\)$/);
+    expect(
+      meaningOfGuacdError(S.UPSTREAM_NOT_FOUND, 'DNS lookup failed (incorrect hostname?)', 'pinned').message,
+    ).toMatch(/name could not be resolved/);
   });
 
   it('the workstation ending the session is target_closed; refusals and failures are error', () => {
-    for (const s of [S.SUCCESS, S.SESSION_CLOSED, S.SESSION_TIMEOUT, S.SESSION_CONFLICT]) expect(meaningOfGuacdError(s, 'Logged off.', 'pinned').reason).toBe('target_closed');
-    for (const s of [S.CLIENT_UNAUTHORIZED, S.CLIENT_FORBIDDEN, S.UPSTREAM_ERROR, S.UPSTREAM_TIMEOUT, S.UPSTREAM_UNAVAILABLE, S.SERVER_ERROR, 0x7777])
+    for (const s of [S.SUCCESS, S.SESSION_CLOSED, S.SESSION_TIMEOUT, S.SESSION_CONFLICT])
+      expect(meaningOfGuacdError(s, 'Logged off.', 'pinned').reason).toBe('target_closed');
+    for (const s of [
+      S.CLIENT_UNAUTHORIZED,
+      S.CLIENT_FORBIDDEN,
+      S.UPSTREAM_ERROR,
+      S.UPSTREAM_TIMEOUT,
+      S.UPSTREAM_UNAVAILABLE,
+      S.SERVER_ERROR,
+      0x7777,
+    ])
       expect(meaningOfGuacdError(s, 'x', 'pinned').reason).toBe('error');
-    expect(meaningOfGuacdError(S.CLIENT_UNAUTHORIZED, 'Authentication failure (invalid credentials?)', 'pinned').message).toMatch(/refused the sign-in Gatehouse holds/);
-    expect(meaningOfGuacdError(0x7777, '', 'pinned').message).toBe('the remote desktop service (guacd) ended the connection (no reason given, status 30583)');
+    expect(
+      meaningOfGuacdError(S.CLIENT_UNAUTHORIZED, 'Authentication failure (invalid credentials?)', 'pinned').message,
+    ).toMatch(/refused the sign-in Gatehouse holds/);
+    expect(meaningOfGuacdError(0x7777, '', 'pinned').message).toBe(
+      'the remote desktop service (guacd) ended the connection (no reason given, status 30583)',
+    );
   });
 
   it('keeps a long guacd message bounded', () => {

@@ -30,13 +30,15 @@ const WRITE_CREAT_TRUNC = 0x02 | 0x08 | 0x10;
 const c = {
   init: () => pkt(FXP.INIT, u32(3)),
   open: (id: number, path: string, pflags: number) => pkt(FXP.OPEN, u32(id), str(path), u32(pflags), NO_ATTRS),
-  write: (id: number, h: string, offset: number, data: Buffer) => pkt(FXP.WRITE, u32(id), str(h), u64(offset), str(data)),
+  write: (id: number, h: string, offset: number, data: Buffer) =>
+    pkt(FXP.WRITE, u32(id), str(h), u64(offset), str(data)),
   read: (id: number, h: string, offset: number, len: number) => pkt(FXP.READ, u32(id), str(h), u64(offset), u32(len)),
   close: (id: number, h: string) => pkt(FXP.CLOSE, u32(id), str(h)),
   remove: (id: number, path: string) => pkt(FXP.REMOVE, u32(id), str(path)),
   mkdir: (id: number, path: string) => pkt(FXP.MKDIR, u32(id), str(path), NO_ATTRS),
   rename: (id: number, from: string, to: string) => pkt(FXP.RENAME, u32(id), str(from), str(to)),
-  posixRename: (id: number, from: string, to: string) => pkt(FXP.EXTENDED, u32(id), str('posix-rename@openssh.com'), str(from), str(to)),
+  posixRename: (id: number, from: string, to: string) =>
+    pkt(FXP.EXTENDED, u32(id), str('posix-rename@openssh.com'), str(from), str(to)),
   stat: (id: number, path: string) => pkt(17, u32(id), str(path)),
 };
 const s = {
@@ -87,7 +89,14 @@ describe('SFTP audit: uploads', () => {
   it('reports name, direction, size and SHA-256 once the file is closed', () => {
     const r = upload();
     expect(r.transferred).toEqual([
-      { name: '/srv/in/recipe.bin', direction: 'upload', size: body.length, sha256: sha(body), sequential: true, closed: true },
+      {
+        name: '/srv/in/recipe.bin',
+        direction: 'upload',
+        size: body.length,
+        sha256: sha(body),
+        sequential: true,
+        closed: true,
+      },
     ]);
   });
 
@@ -100,12 +109,21 @@ describe('SFTP audit: uploads', () => {
       expect(upload([], [i % 40]).transferred).toEqual(expected);
     }
     const bytes = Array.from({ length: 300 }, (_, i) => i + 1);
-    expect(upload(bytes, Array.from({ length: 80 }, (_, i) => i)).transferred).toEqual(expected);
+    expect(
+      upload(
+        bytes,
+        Array.from({ length: 80 }, (_, i) => i),
+      ).transferred,
+    ).toEqual(expected);
   });
 
   it('hands WRITE data on as views of the relay chunk, not copies', () => {
     const slices: Buffer[] = [];
-    const reader = new SftpPacketReader('client', { message: () => undefined, data: (b) => slices.push(b), dataEnd: () => undefined });
+    const reader = new SftpPacketReader('client', {
+      message: () => undefined,
+      data: (b) => slices.push(b),
+      dataEnd: () => undefined,
+    });
     const chunk = Buffer.concat([c.init(), c.write(2, 'H1', 0, pieces[0]!)]);
     reader.push(chunk);
     expect(Buffer.concat(slices).equals(pieces[0]!)).toBe(true);
@@ -118,15 +136,29 @@ describe('SFTP audit: uploads', () => {
     r.audit.fromServer(Buffer.concat([s.version(), s.handle(1, 'H')]));
     r.audit.fromClient(c.close(2, 'H'));
     r.audit.fromServer(s.status(2));
-    expect(r.transferred).toEqual([{ name: 'empty.txt', direction: 'upload', size: 0, sha256: sha(Buffer.alloc(0)), sequential: true, closed: true }]);
+    expect(r.transferred).toEqual([
+      { name: 'empty.txt', direction: 'upload', size: 0, sha256: sha(Buffer.alloc(0)), sequential: true, closed: true },
+    ]);
   });
 
   it('a resumed upload (first write past 0), an overlap and a hole are not sequential: no hash', () => {
     const cases: Array<Array<[number, Buffer]>> = [
-      [[32768, pieces[1]!], [65536, pieces[2]!]], // resume: offset 0 never written
-      [[0, pieces[0]!], [0, pieces[0]!]], // written twice
-      [[0, pieces[0]!], [65536, pieces[2]!]], // hole
-      [[0, body.subarray(0, 40_000)], [32768, pieces[1]!]], // overlap
+      [
+        [32768, pieces[1]!],
+        [65536, pieces[2]!],
+      ], // resume: offset 0 never written
+      [
+        [0, pieces[0]!],
+        [0, pieces[0]!],
+      ], // written twice
+      [
+        [0, pieces[0]!],
+        [65536, pieces[2]!],
+      ], // hole
+      [
+        [0, body.subarray(0, 40_000)],
+        [32768, pieces[1]!],
+      ], // overlap
     ];
     for (const writes of cases) {
       const r = recorder();
@@ -144,7 +176,14 @@ describe('SFTP audit: uploads', () => {
     const r = recorder();
     r.audit.fromClient(Buffer.concat([c.init(), c.open(1, 'f', WRITE_CREAT_TRUNC)]));
     r.audit.fromServer(Buffer.concat([s.version(), s.handle(1, 'H')]));
-    r.audit.fromClient(Buffer.concat([c.write(3, 'H', 65536, pieces[2]!), c.write(4, 'H', 32768, pieces[1]!), c.write(2, 'H', 0, pieces[0]!), c.close(5, 'H')]));
+    r.audit.fromClient(
+      Buffer.concat([
+        c.write(3, 'H', 65536, pieces[2]!),
+        c.write(4, 'H', 32768, pieces[1]!),
+        c.write(2, 'H', 0, pieces[0]!),
+        c.close(5, 'H'),
+      ]),
+    );
     r.audit.fromServer(Buffer.concat([s.status(2), s.status(3), s.status(4), s.status(5)]));
     expect(r.transferred[0]).toMatchObject({ sha256: sha(body), sequential: true });
   });
@@ -158,7 +197,15 @@ describe('SFTP audit: uploads', () => {
     r.audit.end();
     r.audit.end();
     expect(r.transferred).toEqual([
-      { name: 'f', direction: 'upload', size: 65536, sha256: sha(body.subarray(0, 65536)), sequential: true, closed: false, errors: 1 },
+      {
+        name: 'f',
+        direction: 'upload',
+        size: 65536,
+        sha256: sha(body.subarray(0, 65536)),
+        sequential: true,
+        closed: false,
+        errors: 1,
+      },
     ]);
   });
 
@@ -196,7 +243,14 @@ function download(order: number[], opts: { short?: boolean; cuts?: number[] } = 
 }
 
 describe('SFTP audit: downloads', () => {
-  const expected = { name: '/srv/out/project.zip', direction: 'download', size: body.length, sha256: sha(body), sequential: true, closed: true };
+  const expected = {
+    name: '/srv/out/project.zip',
+    direction: 'download',
+    size: body.length,
+    sha256: sha(body),
+    sequential: true,
+    closed: true,
+  };
 
   it('hashes DATA replies in offset order, in order or reordered', () => {
     expect(download([0, 1, 2, 3]).transferred).toEqual([expected]);
@@ -238,14 +292,25 @@ describe('SFTP audit: downloads', () => {
     r.audit.fromServer(s.data(100, chunk));
     r.audit.fromClient(c.close(2, 'H'));
     r.audit.fromServer(s.status(2));
-    expect(r.transferred).toEqual([{ name: 'big', direction: 'download', size: 51 * chunk.length, sequential: false, closed: true }]);
+    expect(r.transferred).toEqual([
+      { name: 'big', direction: 'download', size: 51 * chunk.length, sequential: false, closed: true },
+    ]);
   });
 });
 
 describe('SFTP audit: other file operations', () => {
   it('reports remove, mkdir, rename and posix-rename with the server answer; stat is not a change', () => {
     const r = recorder();
-    r.audit.fromClient(Buffer.concat([c.init(), c.remove(1, '/tmp/a'), c.mkdir(2, '/tmp/d'), c.rename(3, '/tmp/b', '/tmp/c'), c.posixRename(4, '/tmp/x', '/tmp/y'), c.stat(5, '/tmp')]));
+    r.audit.fromClient(
+      Buffer.concat([
+        c.init(),
+        c.remove(1, '/tmp/a'),
+        c.mkdir(2, '/tmp/d'),
+        c.rename(3, '/tmp/b', '/tmp/c'),
+        c.posixRename(4, '/tmp/x', '/tmp/y'),
+        c.stat(5, '/tmp'),
+      ]),
+    );
     r.audit.fromServer(Buffer.concat([s.version(), s.status(1), s.status(2, 4), s.status(3), s.status(4), s.attrs(5)]));
     r.audit.fromClient(c.remove(6, '/tmp/pending'));
     r.audit.end();

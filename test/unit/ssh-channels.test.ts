@@ -60,11 +60,16 @@ describe('public key lines', () => {
 
 describe('execDecision', () => {
   const t = { id: 'eng-ws-01' };
-  it.each(['scp -t /tmp/x', 'scp -v -f /etc/passwd', '/usr/bin/scp -pt .', 'cd /tmp && scp -r -t dir', 'rsync --server -vlogDtpre.iLsfxCIvu . /tmp/x', "sh -c 'scp -t /x'"])(
-    'refuses %s',
-    (cmd) => expect(execDecision(t, cmd).allow).toBe(false),
-  );
-  it.each(['ls -t', 'scpx -t y', 'echo hello', 'tar -tf x.tar', 'rsync --version', 'plc download'])('allows %s', (cmd) =>
-    expect(execDecision(t, cmd).allow).toBe(true),
+  it.each([
+    'scp -t /tmp/x',
+    'scp -v -f /etc/passwd',
+    '/usr/bin/scp -pt .',
+    'cd /tmp && scp -r -t dir',
+    'rsync --server -vlogDtpre.iLsfxCIvu . /tmp/x',
+    "sh -c 'scp -t /x'",
+  ])('refuses %s', (cmd) => expect(execDecision(t, cmd).allow).toBe(false));
+  it.each(['ls -t', 'scpx -t y', 'echo hello', 'tar -tf x.tar', 'rsync --version', 'plc download'])(
+    'allows %s',
+    (cmd) => expect(execDecision(t, cmd).allow).toBe(true),
   );
 });

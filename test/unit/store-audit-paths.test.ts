@@ -10,11 +10,23 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** `file: count` of update fns that take no sink, each with the reason. A new one fails until it is argued here. */
 const WITHOUT_RECORD: Record<string, { count: number; why: string }> = {
-  'gateway/ssh/session.ts': { count: 1, why: "where the recording is written: part of session.started's session, sealed on record at the end" },
-  'gateway/auth/web-session.ts': { count: 1, why: 'lastSeenAt of a web session (idle timeout): bookkeeping, not an action' },
-  'gateway/command-log.ts': { count: 1, why: 'schema migration v1→v2: commands moved to commands.jsonl, already on record' },
+  'gateway/ssh/session.ts': {
+    count: 1,
+    why: "where the recording is written: part of session.started's session, sealed on record at the end",
+  },
+  'gateway/auth/web-session.ts': {
+    count: 1,
+    why: 'lastSeenAt of a web session (idle timeout): bookkeeping, not an action',
+  },
+  'gateway/command-log.ts': {
+    count: 1,
+    why: 'schema migration v1→v2: commands moved to commands.jsonl, already on record',
+  },
   'gateway/demo/run.ts': { count: 1, why: "the demo's seeded people (gatehouse demo only)" },
-  'gateway/storage/monitor.ts': { count: 1, why: 'a write that changes nothing: the probe that tells whether db.json can be written again' },
+  'gateway/storage/monitor.ts': {
+    count: 1,
+    why: 'a write that changes nothing: the probe that tells whether db.json can be written again',
+  },
 };
 
 function tsFiles(dir: string): string[] {
@@ -37,7 +49,11 @@ function updateCalls(): Array<{ file: string; line: number; params: number }> {
       ) {
         const fn = n.arguments[0];
         const params = fn && (ts.isArrowFunction(fn) || ts.isFunctionExpression(fn)) ? fn.parameters.length : -1;
-        out.push({ file: relative(root, path), line: sf.getLineAndCharacterOfPosition(n.getStart(sf)).line + 1, params });
+        out.push({
+          file: relative(root, path),
+          line: sf.getLineAndCharacterOfPosition(n.getStart(sf)).line + 1,
+          params,
+        });
       }
       ts.forEachChild(n, visit);
     };
@@ -79,9 +95,17 @@ describe('one path for every change and its record', () => {
   it('the sink-taking fns record something: no sink parameter left unused', () => {
     const unused: string[] = [];
     for (const c of calls.filter((x) => x.params >= 2)) {
-      const text = readFileSync(join(root, c.file), 'utf8').split('\n').slice(c.line - 1, c.line + 40).join('\n');
+      const text = readFileSync(join(root, c.file), 'utf8')
+        .split('\n')
+        .slice(c.line - 1, c.line + 40)
+        .join('\n');
       const name = /update\(\s*(?:async\s*)?\(\s*\w+\s*,\s*(\w+)/.exec(text)?.[1];
-      if (!name || !new RegExp(`\\b${name}\\b[^,]*?\\.record\\(|recordEvents\\(\\s*${name}\\b|recordAttempt\\(\\s*${name}\\b`).test(text))
+      if (
+        !name ||
+        !new RegExp(
+          `\\b${name}\\b[^,]*?\\.record\\(|recordEvents\\(\\s*${name}\\b|recordAttempt\\(\\s*${name}\\b`,
+        ).test(text)
+      )
         unused.push(`${c.file}:${c.line}`);
     }
     expect(unused).toEqual([]);

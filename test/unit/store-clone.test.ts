@@ -40,9 +40,7 @@ describe('deepFreeze', () => {
   it('freezes every level and returns the same object', () => {
     const v = { a: [{ b: 1 }], c: { d: 'x' } };
     expect(deepFreeze(v)).toBe(v);
-    expect(
-      Object.isFrozen(v) && Object.isFrozen(v.a) && Object.isFrozen(v.a[0]) && Object.isFrozen(v.c),
-    ).toBe(true);
+    expect(Object.isFrozen(v) && Object.isFrozen(v.a) && Object.isFrozen(v.a[0]) && Object.isFrozen(v.c)).toBe(true);
     // A frozen tree still clones into a mutable one.
     const copy = jsonClone(v);
     copy.a[0]!.b = 2;

@@ -9,7 +9,8 @@ import { freezeChanged, lazyDraft, settle, StateTexts } from '../../gateway/stor
 import { Store } from '../../gateway/store.js';
 
 type State = Record<string, unknown>;
-const base = (): State => deepFreeze({ schemaVersion: 1, users: [{ id: 'u1', name: 'A' }], sessions: [{ id: 's1', at: 1 }], meta: { n: 1 } });
+const base = (): State =>
+  deepFreeze({ schemaVersion: 1, users: [{ id: 'u1', name: 'A' }], sessions: [{ id: 's1', at: 1 }], meta: { n: 1 } });
 
 function run(state: State, fn: (d: State) => void) {
   const touched = new Set<string>();
@@ -28,7 +29,10 @@ describe('lazy drafts', () => {
     expect(r.state.users).toBe(s.users);
     expect(r.state.meta).toBe(s.meta);
     expect(r.state.sessions).not.toBe(s.sessions);
-    expect(r.state.sessions).toEqual([{ id: 's1', at: 1 }, { id: 's2', at: 2 }]);
+    expect(r.state.sessions).toEqual([
+      { id: 's1', at: 1 },
+      { id: 's2', at: 2 },
+    ]);
     // The base is untouched (it is frozen; the fn worked on a copy).
     expect(s.sessions).toEqual([{ id: 's1', at: 1 }]);
   });
@@ -66,7 +70,7 @@ describe('lazy drafts', () => {
     expect((r.state.meta as { when: unknown }).when).toBe('1970-01-01T00:00:00.000Z');
   });
 
-  it("assembles exactly JSON.stringify(state) from cached and changed texts, and freezes what changed", () => {
+  it('assembles exactly JSON.stringify(state) from cached and changed texts, and freezes what changed', () => {
     const s = base();
     const texts = new StateTexts();
     const touched = new Set<string>();
@@ -97,10 +101,12 @@ describe('Store updates through lazy drafts', () => {
       await Promise.all([
         store.update((d) => void d.users.push({ id: 'usr_1' } as never)),
         store.update((d) => void (d.meta.users = d.users.length)),
-        store.update((d) => {
-          d.sessions.length = 0;
-          throw new Error('no');
-        }).catch(() => undefined),
+        store
+          .update((d) => {
+            d.sessions.length = 0;
+            throw new Error('no');
+          })
+          .catch(() => undefined),
       ]);
       expect(store.data.meta).toMatchObject({ touched: true, users: 1 });
       expect(store.data.sessions).toBe(sessions);

@@ -87,7 +87,14 @@ describe('the real schema', () => {
   it('v1 → v2: commands leave the collections and wait in meta for the command log, in order', () => {
     const commands = [
       { id: 'cmd_a', sessionId: 'ses_1', at: '2026-11-23T10:00:00.000Z', text: 'ls', verdict: 'allowed' },
-      { id: 'cmd_b', sessionId: 'ses_1', at: '2026-11-23T10:00:01.000Z', text: 'rm -rf /', verdict: 'blocked', rule: 'rm' },
+      {
+        id: 'cmd_b',
+        sessionId: 'ses_1',
+        at: '2026-11-23T10:00:01.000Z',
+        text: 'rm -rf /',
+        verdict: 'blocked',
+        rule: 'rm',
+      },
     ];
     const data: Record<string, unknown> = { ...emptyDb(), schemaVersion: 1, commands, meta: { site: 'p3' } };
     expect(migrate(data)).toEqual({ from: 1, to: 2 });

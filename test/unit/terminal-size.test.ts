@@ -8,8 +8,19 @@ describe('clampSize', () => {
   it('keeps sizes in range and turns nonsense into something a terminal can take', () => {
     expect(clampSize(size(1_000_000, 1_000_000))).toMatchObject({ cols: 1000, rows: 500 });
     expect(clampSize(size(0, 0))).toMatchObject({ cols: 1, rows: 1 });
-    expect(clampSize({ cols: Number.NaN, rows: Infinity, width: 4_294_967_295, height: -5 })).toEqual({ cols: 80, rows: 24, width: 65_535, height: 0 });
-    expect(clampSize({ ...size(120.7, 40.2), term: 'xterm' })).toEqual({ cols: 120, rows: 40, width: 0, height: 0, term: 'xterm' });
+    expect(clampSize({ cols: Number.NaN, rows: Infinity, width: 4_294_967_295, height: -5 })).toEqual({
+      cols: 80,
+      rows: 24,
+      width: 65_535,
+      height: 0,
+    });
+    expect(clampSize({ ...size(120.7, 40.2), term: 'xterm' })).toEqual({
+      cols: 120,
+      rows: 40,
+      width: 0,
+      height: 0,
+      term: 'xterm',
+    });
   });
 });
 

@@ -94,20 +94,10 @@ describe('window occurrences across daylight-saving changes', () => {
 
   it('opens a window that starts in the gap when the clocks jump, and drops one wholly inside it', () => {
     expect(
-      spansOn(
-        [{ days: ['sun'], from: '02:30', to: '05:00' }],
-        BERLIN,
-        '2026-03-29T00:00:00Z',
-        '2026-03-29T12:00:00Z',
-      ),
+      spansOn([{ days: ['sun'], from: '02:30', to: '05:00' }], BERLIN, '2026-03-29T00:00:00Z', '2026-03-29T12:00:00Z'),
     ).toEqual([{ start: '2026-03-29T01:00:00.000Z', end: '2026-03-29T03:00:00.000Z', hours: 2 }]);
     expect(
-      spansOn(
-        [{ days: ['sun'], from: '02:15', to: '02:45' }],
-        BERLIN,
-        '2026-03-29T00:00:00Z',
-        '2026-03-29T12:00:00Z',
-      ),
+      spansOn([{ days: ['sun'], from: '02:15', to: '02:45' }], BERLIN, '2026-03-29T00:00:00Z', '2026-03-29T12:00:00Z'),
     ).toEqual([]);
   });
 
@@ -144,13 +134,9 @@ describe('isInsideWindow / coversInterval', () => {
 
   it('covers an interval only inside one contiguous span', () => {
     expect(coversInterval(weekdays, BERLIN, t('2026-03-30T04:00:00Z'), t('2026-03-30T16:00:00Z'))).toBe(true);
-    expect(coversInterval(weekdays, BERLIN, t('2026-03-30T15:00:00Z'), t('2026-03-30T16:00:01Z'))).toBe(
-      false,
-    );
+    expect(coversInterval(weekdays, BERLIN, t('2026-03-30T15:00:00Z'), t('2026-03-30T16:00:01Z'))).toBe(false);
     // Mon 17:00 → Tue 07:00 spans two windows with a night between: not covered.
-    expect(coversInterval(weekdays, BERLIN, t('2026-03-30T15:00:00Z'), t('2026-03-31T05:00:00Z'))).toBe(
-      false,
-    );
+    expect(coversInterval(weekdays, BERLIN, t('2026-03-30T15:00:00Z'), t('2026-03-31T05:00:00Z'))).toBe(false);
   });
 
   it('joins adjacent windows (mon 18:00–24:00 + tue 00:00–06:00) but not ones with a gap', () => {

@@ -32,7 +32,11 @@ describe('WsChannel', () => {
     expect(callbacks).toBe(chunks.length);
     expect(ws.frames.every((f) => f.binary)).toBe(true);
     expect(ws.frames.length).toBeLessThan(chunks.length); // batched, not one frame per write
-    expect(Buffer.concat(ws.frames.map((f) => f.data)).equals(Buffer.concat([...chunks, Buffer.from('end'), Buffer.from('warning\r\n')]))).toBe(true);
+    expect(
+      Buffer.concat(ws.frames.map((f) => f.data)).equals(
+        Buffer.concat([...chunks, Buffer.from('end'), Buffer.from('warning\r\n')]),
+      ),
+    ).toBe(true);
   });
 
   it('drops output once the socket is no longer open, without throwing or holding the writer', async () => {

@@ -24,13 +24,25 @@ registerPage({
   async render({ me, main }) {
     const queue = h('div', { id: 'queue-list' });
     const grants = h('tbody', { id: 'grants-body' });
-    const queueEmpty = h('p', { class: 'muted', id: 'queue-empty', hidden: true }, 'Nothing is waiting for a decision.');
+    const queueEmpty = h(
+      'p',
+      { class: 'muted', id: 'queue-empty', hidden: true },
+      'Nothing is waiting for a decision.',
+    );
     const grantsEmpty = h('p', { class: 'muted', id: 'grants-empty', hidden: true }, 'No grant is active or upcoming.');
     const error = h('p', { class: 'error', role: 'alert', id: 'approvals-error' });
     const root = h(
       'div',
       { id: 'approvals' },
-      h('section', { class: 'card', id: 'queue' }, h('h1', {}, 'Waiting for a decision'), h('p', { class: 'muted' }, intro(me)), error, queueEmpty, queue),
+      h(
+        'section',
+        { class: 'card', id: 'queue' },
+        h('h1', {}, 'Waiting for a decision'),
+        h('p', { class: 'muted' }, intro(me)),
+        error,
+        queueEmpty,
+        queue,
+      ),
       h(
         'section',
         { class: 'card', id: 'grants' },
@@ -39,7 +51,15 @@ registerPage({
         h(
           'table',
           { id: 'grants-table' },
-          h('thead', {}, h('tr', {}, ...['Vendor', 'Target', 'Window', 'Purpose', 'Status', ''].map((c) => h('th', { scope: 'col' }, c)))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ...['Vendor', 'Target', 'Window', 'Purpose', 'Status', ''].map((c) => h('th', { scope: 'col' }, c)),
+            ),
+          ),
           grants,
         ),
       ),
@@ -59,7 +79,13 @@ registerPage({
           r.emergency ? h('span', { class: 'state state-emergency' }, 'emergency') : null,
         ),
         contextList(r),
-        h('p', {}, stateBadge(r, `appr-state-${r.id}`), ' ', h('a', { href: `/requests/${r.id}`, 'data-nav': true }, 'Details')),
+        h(
+          'p',
+          {},
+          stateBadge(r, `appr-state-${r.id}`),
+          ' ',
+          h('a', { href: `/requests/${r.id}`, 'data-nav': true }, 'Details'),
+        ),
         actionBar(r, upsert, keep),
       );
 
@@ -68,7 +94,13 @@ registerPage({
         'tr',
         { id: `grant-${r.id}`, 'data-state': r.state },
         h('td', {}, r.requester.name, h('br'), h('span', { class: 'muted' }, r.requester.org)),
-        h('td', {}, r.target.name, h('br'), h('span', { class: 'muted' }, `Zone ${r.target.zone ?? '—'} · ${r.protocol.toUpperCase()}`)),
+        h(
+          'td',
+          {},
+          r.target.name,
+          h('br'),
+          h('span', { class: 'muted' }, `Zone ${r.target.zone ?? '—'} · ${r.protocol.toUpperCase()}`),
+        ),
         h('td', {}, fmtSpan(r.startsAt, r.endsAt), h('br'), h('span', { class: 'muted' }, `Site: ${r.windowLocal}`)),
         h('td', { class: 'purpose' }, r.purpose),
         h('td', {}, stateBadge(r, `grant-state-${r.id}`)),

@@ -8,7 +8,27 @@ import type { AuditRecord, AuditVerifyView } from '../session-types.js';
 import { queryOf } from '../session-ui.js';
 
 /** Families for the type field (`session.*`); exact types such as `recording.viewed` can be typed too. */
-const FAMILIES = ['access', 'audit', 'auth', 'channel', 'command', 'evidence', 'file', 'forward', 'gateway', 'grant', 'hostkey', 'key', 'notify', 'rdp', 'recording', 'request', 'session', 'stepup', 'totp'];
+const FAMILIES = [
+  'access',
+  'audit',
+  'auth',
+  'channel',
+  'command',
+  'evidence',
+  'file',
+  'forward',
+  'gateway',
+  'grant',
+  'hostkey',
+  'key',
+  'notify',
+  'rdp',
+  'recording',
+  'request',
+  'session',
+  'stepup',
+  'totp',
+];
 const FIELDS = ['type', 'actor', 'target', 'session', 'from', 'to'] as const;
 
 function actorText(a: AuditRecord['actor']): string {
@@ -22,7 +42,11 @@ const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify
 
 function fields(obj: Record<string, unknown> | undefined, cls: string): HTMLElement | null {
   if (!obj || Object.keys(obj).length === 0) return null;
-  return h('dl', { class: `kv ${cls}` }, ...Object.entries(obj).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, show(v).slice(0, 500))]));
+  return h(
+    'dl',
+    { class: `kv ${cls}` },
+    ...Object.entries(obj).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, show(v).slice(0, 500))]),
+  );
 }
 
 function chainStatus(v: AuditVerifyView): HTMLElement {
@@ -31,8 +55,18 @@ function chainStatus(v: AuditVerifyView): HTMLElement {
     'div',
     { id: 'chain-status', class: `chain ${v.ok ? 'chain-ok' : 'chain-broken'}`, 'data-ok': String(v.ok) },
     v.ok
-      ? h('p', {}, h('strong', {}, 'Chain intact'), ` — ${v.records} records, ${v.checkpoints ?? 0} signed checkpoints, head at seq ${v.head?.seq ?? 0}.`)
-      : h('p', { class: 'error' }, h('strong', {}, 'Chain BROKEN'), ` at record seq ${v.failure?.seq} (line ${v.failure?.line}): ${v.failure?.reason ?? ''}`),
+      ? h(
+          'p',
+          {},
+          h('strong', {}, 'Chain intact'),
+          ` — ${v.records} records, ${v.checkpoints ?? 0} signed checkpoints, head at seq ${v.head?.seq ?? 0}.`,
+        )
+      : h(
+          'p',
+          { class: 'error' },
+          h('strong', {}, 'Chain BROKEN'),
+          ` at record seq ${v.failure?.seq} (line ${v.failure?.line}): ${v.failure?.reason ?? ''}`,
+        ),
     cp
       ? h(
           'p',
@@ -57,7 +91,12 @@ registerPage({
     const cur = (k: string) => query.get(k) ?? '';
     const before = query.get('before') ?? '';
     const input = (id: (typeof FIELDS)[number], label: string, type = 'text', extra: Record<string, string> = {}) =>
-      h('div', { class: 'field' }, h('label', { for: `a-${id}` }, label), h('input', { id: `a-${id}`, name: id, type, value: cur(id), maxlength: 200, ...extra }));
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: `a-${id}` }, label),
+        h('input', { id: `a-${id}`, name: id, type, value: cur(id), maxlength: 200, ...extra }),
+      );
     const targetSelect = h('select', { id: 'a-target', name: 'target' }, h('option', { value: '' }, 'Any target'));
     const form = h(
       'form',
@@ -73,20 +112,50 @@ registerPage({
         input('from', 'From', 'datetime-local'),
         input('to', 'To', 'datetime-local'),
       ),
-      h('p', {}, h('button', { type: 'submit', id: 'audit-apply' }, 'Apply filters'), ' ', h('a', { href: '/audit', 'data-nav': true }, 'Clear')),
+      h(
+        'p',
+        {},
+        h('button', { type: 'submit', id: 'audit-apply' }, 'Apply filters'),
+        ' ',
+        h('a', { href: '/audit', 'data-nav': true }, 'Clear'),
+      ),
     );
-    const status = h('section', { class: 'card', id: 'audit-chain' }, h('h2', {}, 'Chain verification'), h('p', { class: 'muted' }, 'Verifying…'));
+    const status = h(
+      'section',
+      { class: 'card', id: 'audit-chain' },
+      h('h2', {}, 'Chain verification'),
+      h('p', { class: 'muted' }, 'Verifying…'),
+    );
     const error = h('p', { class: 'error', role: 'alert', id: 'audit-error' });
     const tbody = h('tbody', { id: 'audit-body' });
     const pager = h('p', { class: 'pager' });
     main.append(
-      h('section', { class: 'card' }, h('h1', {}, 'Audit trail'), h('p', { class: 'muted' }, 'Every action and refusal, hash-chained and signed. Reading it is audited too.'), form),
+      h(
+        'section',
+        { class: 'card' },
+        h('h1', {}, 'Audit trail'),
+        h('p', { class: 'muted' }, 'Every action and refusal, hash-chained and signed. Reading it is audited too.'),
+        form,
+      ),
       status,
       h(
         'section',
         { class: 'card' },
         error,
-        h('table', { id: 'audit-table' }, h('thead', {}, h('tr', {}, ...['Seq', 'Time', 'Type', 'Actor', 'Subject', 'Details'].map((c) => h('th', { scope: 'col' }, c)))), tbody),
+        h(
+          'table',
+          { id: 'audit-table' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ...['Seq', 'Time', 'Type', 'Actor', 'Subject', 'Details'].map((c) => h('th', { scope: 'col' }, c)),
+            ),
+          ),
+          tbody,
+        ),
         pager,
       ),
     );
@@ -96,11 +165,18 @@ registerPage({
       navigate(`/audit${queryOf(Object.fromEntries(FIELDS.map((f) => [f, String(data.get(f) ?? '').trim()])))}`);
     });
     void api<{ targets: TargetView[] }>('GET', '/api/targets').then(({ targets }) => {
-      for (const t of targets) targetSelect.append(h('option', { value: t.id, selected: t.id === cur('target') }, `${t.name} (${t.id})`));
+      for (const t of targets)
+        targetSelect.append(h('option', { value: t.id, selected: t.id === cur('target') }, `${t.name} (${t.id})`));
     });
     void api<AuditVerifyView>('GET', '/api/audit/verify')
       .then((v) => clear(status, h('h2', {}, 'Chain verification'), chainStatus(v)))
-      .catch((err: unknown) => clear(status, h('h2', {}, 'Chain verification'), h('p', { class: 'error' }, err instanceof ApiError ? err.message : 'verification failed')));
+      .catch((err: unknown) =>
+        clear(
+          status,
+          h('h2', {}, 'Chain verification'),
+          h('p', { class: 'error' }, err instanceof ApiError ? err.message : 'verification failed'),
+        ),
+      );
 
     const filters = Object.fromEntries(FIELDS.map((f) => [f, cur(f)]));
     try {
@@ -123,12 +199,23 @@ registerPage({
           ),
         ),
       );
-      if (r.records.length === 0) tbody.append(h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No record matches.')));
+      if (r.records.length === 0)
+        tbody.append(h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No record matches.')));
       clear(
         pager,
         before ? h('a', { href: `/audit${queryOf(filters)}`, 'data-nav': true, id: 'audit-newest' }, '← Newest') : null,
         ' ',
-        r.nextBefore !== null ? h('a', { href: `/audit${queryOf({ ...filters, before: String(r.nextBefore) })}`, 'data-nav': true, id: 'audit-older' }, 'Older →') : null,
+        r.nextBefore !== null
+          ? h(
+              'a',
+              {
+                href: `/audit${queryOf({ ...filters, before: String(r.nextBefore) })}`,
+                'data-nav': true,
+                id: 'audit-older',
+              },
+              'Older →',
+            )
+          : null,
       );
     } catch (err) {
       error.textContent = err instanceof ApiError ? err.message : 'could not load the audit trail';

@@ -17,12 +17,25 @@ registerPage({
   async render({ main, query, navigate }) {
     const cur = (k: string) => query.get(k) ?? '';
     const offset = Math.max(0, Number(query.get('offset')) || 0);
-    const q = h('input', { id: 'cmd-q', name: 'q', type: 'search', value: cur('q'), maxlength: 200, placeholder: 'e.g. plc download', 'aria-label': 'Command text' });
+    const q = h('input', {
+      id: 'cmd-q',
+      name: 'q',
+      type: 'search',
+      value: cur('q'),
+      maxlength: 200,
+      placeholder: 'e.g. plc download',
+      'aria-label': 'Command text',
+    });
     const target = h('select', { id: 'cmd-target', name: 'target' }, h('option', { value: '' }, 'Any target'));
     const verdict = h(
       'select',
       { id: 'cmd-verdict', name: 'verdict' },
-      ...[['', 'Any verdict'], ['allowed', 'allowed'], ['alerted', 'alerted'], ['blocked', 'blocked']].map(([v, l]) => h('option', { value: v!, selected: v === cur('verdict') }, l!)),
+      ...[
+        ['', 'Any verdict'],
+        ['allowed', 'allowed'],
+        ['alerted', 'alerted'],
+        ['blocked', 'blocked'],
+      ].map(([v, l]) => h('option', { value: v!, selected: v === cur('verdict') }, l!)),
     );
     const from = h('input', { id: 'cmd-from', name: 'from', type: 'datetime-local', value: cur('from') });
     const to = h('input', { id: 'cmd-to', name: 'to', type: 'datetime-local', value: cur('to') });
@@ -45,23 +58,53 @@ registerPage({
     const tbody = h('tbody', { id: 'commands-body' });
     const pager = h('p', { class: 'pager' });
     main.append(
-      h('section', { class: 'card' }, h('h1', {}, 'Command search'), h('p', { class: 'muted' }, 'Case-insensitive search over every captured command. A hit opens the replay at that moment.'), form),
+      h(
+        'section',
+        { class: 'card' },
+        h('h1', {}, 'Command search'),
+        h(
+          'p',
+          { class: 'muted' },
+          'Case-insensitive search over every captured command. A hit opens the replay at that moment.',
+        ),
+        form,
+      ),
       h(
         'section',
         { class: 'card' },
         error,
         summary,
-        h('table', { id: 'commands-table' }, h('thead', {}, h('tr', {}, ...['When', 'Vendor', 'Target', 'Command', 'Verdict', ''].map((c) => h('th', { scope: 'col' }, c)))), tbody),
+        h(
+          'table',
+          { id: 'commands-table' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ...['When', 'Vendor', 'Target', 'Command', 'Verdict', ''].map((c) => h('th', { scope: 'col' }, c)),
+            ),
+          ),
+          tbody,
+        ),
         pager,
       ),
     );
-    const fields = () => ({ q: q.value.trim(), target: target.value, verdict: verdict.value, from: from.value, to: to.value });
+    const fields = () => ({
+      q: q.value.trim(),
+      target: target.value,
+      verdict: verdict.value,
+      from: from.value,
+      to: to.value,
+    });
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       navigate(`/commands${queryOf(fields())}`);
     });
     void api<{ targets: TargetView[] }>('GET', '/api/targets').then(({ targets }) => {
-      for (const t of targets) target.append(h('option', { value: t.id, selected: t.id === cur('target') }, `${t.name} (${t.id})`));
+      for (const t of targets)
+        target.append(h('option', { value: t.id, selected: t.id === cur('target') }, `${t.name} (${t.id})`));
     });
 
     const row = (c: CommandHit, i: number) =>
@@ -76,7 +119,16 @@ registerPage({
         h(
           'td',
           {},
-          h('a', { href: `/sessions/${encodeURIComponent(c.sessionId)}?t=${c.offsetSeconds}`, 'data-nav': true, class: 'open-replay', id: `open-${i}` }, `Replay at ${fmtOffset(c.offsetSeconds)}`),
+          h(
+            'a',
+            {
+              href: `/sessions/${encodeURIComponent(c.sessionId)}?t=${c.offsetSeconds}`,
+              'data-nav': true,
+              class: 'open-replay',
+              id: `open-${i}`,
+            },
+            `Replay at ${fmtOffset(c.offsetSeconds)}`,
+          ),
         ),
       );
 
@@ -87,9 +139,22 @@ registerPage({
         `/api/commands${queryOf({ ...base, from: fromLocalInput(base.from), to: fromLocalInput(base.to), limit: String(PAGE), offset: offset ? String(offset) : undefined })}`,
       );
       clear(tbody, ...r.commands.map(row));
-      summary.textContent = r.total === 0 ? 'No captured command matches.' : `${offset + 1}–${offset + r.commands.length} of ${r.total} commands, newest first.`;
-      const link = (o: number, label: string, id: string) => h('a', { href: `/commands${queryOf({ ...base, offset: o ? String(o) : undefined })}`, 'data-nav': true, id }, label);
-      clear(pager, offset > 0 ? link(Math.max(0, offset - PAGE), '← Newer', 'commands-newer') : null, ' ', offset + PAGE < r.total ? link(offset + PAGE, 'Older →', 'commands-older') : null);
+      summary.textContent =
+        r.total === 0
+          ? 'No captured command matches.'
+          : `${offset + 1}–${offset + r.commands.length} of ${r.total} commands, newest first.`;
+      const link = (o: number, label: string, id: string) =>
+        h(
+          'a',
+          { href: `/commands${queryOf({ ...base, offset: o ? String(o) : undefined })}`, 'data-nav': true, id },
+          label,
+        );
+      clear(
+        pager,
+        offset > 0 ? link(Math.max(0, offset - PAGE), '← Newer', 'commands-newer') : null,
+        ' ',
+        offset + PAGE < r.total ? link(offset + PAGE, 'Older →', 'commands-older') : null,
+      );
     } catch (err) {
       error.textContent = err instanceof ApiError ? err.message : 'the search failed';
     }

@@ -22,7 +22,13 @@ registerPage({
   nav: true,
   render({ me, main, refreshMe }) {
     const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
-    const from = h('input', { id: 'ev-from', name: 'from', type: 'date', required: true, value: isoDay(today - 30 * DAY) });
+    const from = h('input', {
+      id: 'ev-from',
+      name: 'from',
+      type: 'date',
+      required: true,
+      value: isoDay(today - 30 * DAY),
+    });
     const to = h('input', { id: 'ev-to', name: 'to', type: 'date', required: true, value: isoDay(today) });
     const withRecordings = h('input', { id: 'ev-recordings', name: 'recordings', type: 'checkbox' });
     const error = h('p', { class: 'error', role: 'alert', id: 'ev-error' });
@@ -32,10 +38,24 @@ registerPage({
       { id: 'evidence-form' },
       h('div', { class: 'field' }, h('label', { for: 'ev-from' }, 'From (UTC day, included)'), from),
       h('div', { class: 'field' }, h('label', { for: 'ev-to' }, 'To (UTC day, included)'), to),
-      h('p', {}, withRecordings, ' ', h('label', { for: 'ev-recordings' }, 'Include the session recordings (large; asks for a verification code)')),
+      h(
+        'p',
+        {},
+        withRecordings,
+        ' ',
+        h('label', { for: 'ev-recordings' }, 'Include the session recordings (large; asks for a verification code)'),
+      ),
       error,
       h('p', {}, exportButton),
-      me.totpEnrolled ? null : h('p', { class: 'note' }, 'A pack with recordings needs a code from your authenticator: ', h('a', { href: '/security', 'data-nav': true }, 'set it up first'), '.'),
+      me.totpEnrolled
+        ? null
+        : h(
+            'p',
+            { class: 'note' },
+            'A pack with recordings needs a code from your authenticator: ',
+            h('a', { href: '/security', 'data-nav': true }, 'set it up first'),
+            '.',
+          ),
     );
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
@@ -47,16 +67,24 @@ registerPage({
         return;
       }
       // The API's period is [from, to): the end day is included by asking up to the next midnight.
-      const q = new URLSearchParams({ from: isoDay(start), to: isoDay(end + DAY), ...(withRecordings.checked ? { recordings: 'true' } : {}) });
+      const q = new URLSearchParams({
+        from: isoDay(start),
+        to: isoDay(end + DAY),
+        ...(withRecordings.checked ? { recordings: 'true' } : {}),
+      });
       if (withRecordings.checked) {
         exportButton.disabled = true;
         try {
           const current = await refreshMe();
           if (!current.totpEnrolled) {
-            error.textContent = 'A pack with recordings needs a code from your authenticator: set it up on the Security page first.';
+            error.textContent =
+              'A pack with recordings needs a code from your authenticator: set it up on the Security page first.';
             return;
           }
-          if (!freshFor(current.stepUpUntil, STEP_UP_MARGIN_MS) && !(await promptStepUp('A pack with the recordings needs a fresh verification code.'))) {
+          if (
+            !freshFor(current.stepUpUntil, STEP_UP_MARGIN_MS) &&
+            !(await promptStepUp('A pack with the recordings needs a fresh verification code.'))
+          ) {
             error.textContent = 'A verification code is needed to export the recordings.';
             return;
           }
@@ -78,7 +106,11 @@ registerPage({
         'section',
         { class: 'card' },
         h('h1', {}, 'Evidence pack'),
-        h('p', {}, 'A signed zip for the period: the audit trail with its chain, requests, sessions, commands, alerts, the asset inventory and a report by IEC 62443-2-1 area. The export is itself audited.'),
+        h(
+          'p',
+          {},
+          'A signed zip for the period: the audit trail with its chain, requests, sessions, commands, alerts, the asset inventory and a report by IEC 62443-2-1 area. The export is itself audited.',
+        ),
         h('p', { class: 'muted' }, 'Check it anywhere, offline: ', h('code', {}, 'gatehouse evidence verify pack.zip')),
         form,
       ),

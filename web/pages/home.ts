@@ -33,7 +33,9 @@ registerPage({
             {
               id: 'stepup-now',
               onclick: async () => {
-                if (await promptStepUp(`Verify now to skip the prompt for the next ${me.stepUpMinutes ?? 15} minutes.`)) {
+                if (
+                  await promptStepUp(`Verify now to skip the prompt for the next ${me.stepUpMinutes ?? 15} minutes.`)
+                ) {
                   await refreshMe();
                   navigate('/');
                 }

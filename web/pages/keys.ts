@@ -23,7 +23,14 @@ registerPage({
     const tbody = h('tbody', { id: 'keys-body' });
     const empty = h('p', { class: 'muted', id: 'keys-empty', hidden: true }, 'No key registered yet.');
     const listError = h('p', { class: 'error', role: 'alert', id: 'keys-list-error' });
-    const line = h('textarea', { id: 'key-line', name: 'publicKey', rows: 3, required: true, spellcheck: 'false', placeholder: 'ssh-ed25519 AAAA… you@laptop' });
+    const line = h('textarea', {
+      id: 'key-line',
+      name: 'publicKey',
+      rows: 3,
+      required: true,
+      spellcheck: 'false',
+      placeholder: 'ssh-ed25519 AAAA… you@laptop',
+    });
     const comment = h('input', { id: 'key-comment', name: 'comment', maxlength: 200 });
     const error = h('p', { class: 'error', role: 'alert', id: 'key-error' });
     const add = h('button', { type: 'submit', id: 'key-add' }, 'Add key');
@@ -33,7 +40,13 @@ registerPage({
       h('h2', {}, 'Add a key'),
       h('label', { for: 'key-line' }, 'Public key (one line: the content of your .pub file)'),
       line,
-      h('p', { class: 'hint muted' }, 'Never paste a private key. No key yet? Create one with ', h('code', {}, 'ssh-keygen -t ed25519'), '.'),
+      h(
+        'p',
+        { class: 'hint muted' },
+        'Never paste a private key. No key yet? Create one with ',
+        h('code', {}, 'ssh-keygen -t ed25519'),
+        '.',
+      ),
       h('label', { for: 'key-comment' }, 'Name (optional; default: the key’s comment)'),
       comment,
       error,
@@ -44,16 +57,38 @@ registerPage({
         'section',
         { class: 'card', id: 'keys' },
         h('h1', {}, 'SSH keys'),
-        h('p', {}, 'The gateway knows you by these keys when you connect with ssh, PuTTY or WinSCP; it then asks for your verification code.'),
+        h(
+          'p',
+          {},
+          'The gateway knows you by these keys when you connect with ssh, PuTTY or WinSCP; it then asks for your verification code.',
+        ),
         listError,
         empty,
-        h('table', {}, h('thead', {}, h('tr', {}, ...['Name', 'Type', 'Fingerprint', 'Added', ''].map((c) => h('th', { scope: 'col' }, c)))), tbody),
+        h(
+          'table',
+          {},
+          h(
+            'thead',
+            {},
+            h('tr', {}, ...['Name', 'Type', 'Fingerprint', 'Added', ''].map((c) => h('th', { scope: 'col' }, c))),
+          ),
+          tbody,
+        ),
       ),
       h('section', { class: 'card' }, form),
     );
 
     const row = (k: KeyView): HTMLElement => {
-      const del = h('button', { type: 'button', class: 'secondary', id: `key-delete-${k.id}`, 'aria-label': `Delete key ${k.comment || k.fingerprint}` }, 'Delete');
+      const del = h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          id: `key-delete-${k.id}`,
+          'aria-label': `Delete key ${k.comment || k.fingerprint}`,
+        },
+        'Delete',
+      );
       const tr = h(
         'tr',
         { id: `key-${k.id}` },
@@ -65,7 +100,11 @@ registerPage({
       );
       del.addEventListener('click', () => {
         const yes = h('button', { type: 'button', class: 'danger', id: `key-delete-confirm-${k.id}` }, 'Yes, delete');
-        const no = h('button', { type: 'button', class: 'secondary', onclick: () => confirmBox.replaceWith(del) }, 'Keep');
+        const no = h(
+          'button',
+          { type: 'button', class: 'secondary', onclick: () => confirmBox.replaceWith(del) },
+          'Keep',
+        );
         const confirmBox = h('span', {}, yes, ' ', no);
         yes.addEventListener('click', async () => {
           yes.disabled = true;
@@ -108,7 +147,10 @@ registerPage({
       }
       add.disabled = true;
       try {
-        const body = { publicKey: line.value.trim(), ...(comment.value.trim() ? { comment: comment.value.trim() } : {}) };
+        const body = {
+          publicKey: line.value.trim(),
+          ...(comment.value.trim() ? { comment: comment.value.trim() } : {}),
+        };
         const added = await withStepUp(() => api<KeyView>('POST', '/api/me/keys', body));
         if (added) {
           line.value = '';

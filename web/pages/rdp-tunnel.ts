@@ -20,7 +20,11 @@ export function encode(elements: unknown[]): string {
  * The whole instructions at the start of `text`, how far they reach, and whether what follows is malformed
  * (rather than merely incomplete).
  */
-export function parseInstructions(text: string): { instructions: Array<[string, string[]]>; consumed: number; malformed: boolean } {
+export function parseInstructions(text: string): {
+  instructions: Array<[string, string[]]>;
+  consumed: number;
+  malformed: boolean;
+} {
   const instructions: Array<[string, string[]]> = [];
   let i = 0;
   while (i < text.length) {
@@ -35,7 +39,8 @@ export function parseInstructions(text: string): { instructions: Array<[string, 
       // Astral characters take two UTF-16 units for one codepoint.
       if (/[\uD800-\uDBFF]/.test(text.slice(dot + 1, end))) {
         end = dot + 1;
-        for (let k = 0; k < n && end < text.length; k++) end += text.charCodeAt(end) >= 0xd800 && text.charCodeAt(end) <= 0xdbff ? 2 : 1;
+        for (let k = 0; k < n && end < text.length; k++)
+          end += text.charCodeAt(end) >= 0xd800 && text.charCodeAt(end) <= 0xdbff ? 2 : 1;
       }
       if (end >= text.length) return { instructions, consumed: start, malformed: false };
       els.push(text.slice(dot + 1, end));
@@ -65,7 +70,17 @@ export interface TunnelHandlers {
 
 /** Status codes for what the websocket's close code means, when no Guacamole `error` said it first. */
 const statusOfClose = (code: number): Guacamole.Status.Code =>
-  code === 1000 ? 0 : code === 4401 ? 0x0301 : code === 4403 ? 0x0303 : code === 4404 ? 0x0204 : code === 4503 ? 0x0208 : 0x0207;
+  code === 1000
+    ? 0
+    : code === 4401
+      ? 0x0301
+      : code === 4403
+        ? 0x0303
+        : code === 4404
+          ? 0x0204
+          : code === 4503
+            ? 0x0208
+            : 0x0207;
 
 export class GatehouseTunnel extends Guacamole.Tunnel {
   private ws: WebSocket | undefined;
@@ -108,7 +123,8 @@ export class GatehouseTunnel extends Guacamole.Tunnel {
       ws.addEventListener('close', (ev) => {
         const wasOpen = this.state !== Guacamole.Tunnel.State.CLOSED;
         this.moveTo(Guacamole.Tunnel.State.CLOSED);
-        if (wasOpen && !this.closing && ev.code !== 1000) this.onerror?.(new Guacamole.Status(statusOfClose(ev.code), ev.reason || 'connection closed'));
+        if (wasOpen && !this.closing && ev.code !== 1000)
+          this.onerror?.(new Guacamole.Status(statusOfClose(ev.code), ev.reason || 'connection closed'));
         on.closed(ev.code, ev.reason);
       });
     };

@@ -48,8 +48,16 @@ export function describeStatus(code: number, message: string): string {
 
 const KEY = { ctrl: 0xffe3, alt: 0xffe9, del: 0xffff };
 
-export function mountDesktop(container: HTMLElement, path: string, o: { interactive: boolean; on: DesktopHandlers }): DesktopView {
-  const tunnel = new GatehouseTunnel(wsUrl(path), { gatehouse: o.on.gatehouse, closed: o.on.closed, ...(o.on.drawn ? { drawn: o.on.drawn } : {}) });
+export function mountDesktop(
+  container: HTMLElement,
+  path: string,
+  o: { interactive: boolean; on: DesktopHandlers },
+): DesktopView {
+  const tunnel = new GatehouseTunnel(wsUrl(path), {
+    gatehouse: o.on.gatehouse,
+    closed: o.on.closed,
+    ...(o.on.drawn ? { drawn: o.on.drawn } : {}),
+  });
   const client = new Guacamole.Client(tunnel);
   const display = client.getDisplay();
   const element = display.getElement();
@@ -67,7 +75,14 @@ export function mountDesktop(container: HTMLElement, path: string, o: { interact
     if (!o.interactive) return;
     window.clearTimeout(resizeTimer);
     // The remote screen follows the window (guacd's display-update), once the window stops moving.
-    resizeTimer = window.setTimeout(() => client.sendSize(container.clientWidth, Math.max(200, window.innerHeight - container.getBoundingClientRect().top - 16)), 400);
+    resizeTimer = window.setTimeout(
+      () =>
+        client.sendSize(
+          container.clientWidth,
+          Math.max(200, window.innerHeight - container.getBoundingClientRect().top - 16),
+        ),
+      400,
+    );
   };
   window.addEventListener('resize', onWindowResize);
 

@@ -24,12 +24,26 @@ registerPage({
       // The view usually ends first and already says why.
       if (!ended) status.textContent = 'Terminated.';
     });
-    main.append(h('section', { class: 'card rdp-card' }, heading, status, h('p', { class: 'muted' }, 'Read-only: nothing done here reaches the session.'), screen, mayTerminate ? form : null));
+    main.append(
+      h(
+        'section',
+        { class: 'card rdp-card' },
+        heading,
+        status,
+        h('p', { class: 'muted' }, 'Read-only: nothing done here reaches the session.'),
+        screen,
+        mayTerminate ? form : null,
+      ),
+    );
 
     let minted: { token: string; targetId: string; userId: string };
     try {
       const width = Math.max(320, Math.min(7680, Math.round(screen.clientWidth || 1024)));
-      minted = await api('POST', `/api/sessions/${encodeURIComponent(id)}/rdp-watch-token`, { width, height: Math.round((width * 9) / 16), dpi: 96 });
+      minted = await api('POST', `/api/sessions/${encodeURIComponent(id)}/rdp-watch-token`, {
+        width,
+        height: Math.round((width * 9) / 16),
+        dpi: 96,
+      });
     } catch (err) {
       status.className = 'error';
       status.textContent = err instanceof ApiError ? err.message : 'could not join the session';

@@ -28,10 +28,28 @@ registerPage({
     const status = h('p', { id: 'rdp-status', class: 'muted', role: 'status' }, 'Connecting…');
     const left = h('span', { id: 'rdp-left', class: 'muted' });
     const notice = h('p', { id: 'rdp-notice', class: 'note', role: 'alert', hidden: true });
-    const screen = h('div', { id: 'rdp-display', class: 'rdp-display', 'aria-label': 'Remote desktop (click to type into it)' });
+    const screen = h('div', {
+      id: 'rdp-display',
+      class: 'rdp-display',
+      'aria-label': 'Remote desktop (click to type into it)',
+    });
     const cad = h('button', { type: 'button', id: 'rdp-cad', class: 'secondary', disabled: true }, 'Send Ctrl+Alt+Del');
-    const leave = h('button', { type: 'button', id: 'rdp-disconnect', class: 'secondary', disabled: true }, 'Disconnect');
-    main.append(h('section', { class: 'card rdp-card' }, heading, h('p', {}, status, ' ', left), notice, h('p', {}, cad, ' ', leave), screen));
+    const leave = h(
+      'button',
+      { type: 'button', id: 'rdp-disconnect', class: 'secondary', disabled: true },
+      'Disconnect',
+    );
+    main.append(
+      h(
+        'section',
+        { class: 'card rdp-card' },
+        heading,
+        h('p', {}, status, ' ', left),
+        notice,
+        h('p', {}, cad, ' ', leave),
+        screen,
+      ),
+    );
     screen.style.width = '100%';
     screen.style.minHeight = '200px';
     screen.style.outline = 'none';
@@ -42,12 +60,17 @@ registerPage({
       status.textContent = text;
     };
     const width = Math.max(320, Math.min(7680, Math.round(screen.clientWidth || 1024)));
-    const height = Math.max(200, Math.min(4320, Math.round(window.innerHeight - screen.getBoundingClientRect().top - 16)));
+    const height = Math.max(
+      200,
+      Math.min(4320, Math.round(window.innerHeight - screen.getBoundingClientRect().top - 16)),
+    );
     const dpi = Math.max(48, Math.min(480, Math.round(96 * (window.devicePixelRatio || 1))));
     let minted: TokenAnswer | undefined;
     try {
       // The server checks the grant and the step-up; a stale step-up is asked for once and the call repeated.
-      minted = await withStepUp(() => api<TokenAnswer>('POST', `/api/grants/${encodeURIComponent(grantId)}/rdp-token`, { width, height, dpi }));
+      minted = await withStepUp(() =>
+        api<TokenAnswer>('POST', `/api/grants/${encodeURIComponent(grantId)}/rdp-token`, { width, height, dpi }),
+      );
     } catch (err) {
       return fail(err instanceof ApiError ? err.message : 'could not open the remote desktop');
     }

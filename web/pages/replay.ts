@@ -41,7 +41,8 @@ function readCast(text: string): { cols: number; rows: number; markers: Marker[]
     if (!line.includes('"m"')) continue;
     try {
       const ev = JSON.parse(line) as unknown;
-      if (Array.isArray(ev) && ev[1] === 'm' && typeof ev[0] === 'number' && typeof ev[2] === 'string') markers.push({ time: ev[0], label: ev[2] });
+      if (Array.isArray(ev) && ev[1] === 'm' && typeof ev[0] === 'number' && typeof ev[2] === 'string')
+        markers.push({ time: ev[0], label: ev[2] });
     } catch {
       // skipped
     }
@@ -57,7 +58,12 @@ const INTEGRITY_TEXT: Record<Integrity['state'], string> = {
 };
 
 function integrityBadge(i: Integrity | undefined): HTMLElement {
-  if (!i) return h('p', { class: 'integrity integrity-unknown', id: 'integrity', 'data-state': 'unknown' }, 'Integrity could not be checked.');
+  if (!i)
+    return h(
+      'p',
+      { class: 'integrity integrity-unknown', id: 'integrity', 'data-state': 'unknown' },
+      'Integrity could not be checked.',
+    );
   return h(
     'div',
     { class: `integrity integrity-${i.state}`, id: 'integrity', 'data-state': i.state },
@@ -80,12 +86,39 @@ function context(s: SessionDetail): HTMLElement {
   return h(
     'dl',
     { class: 'context', id: 'session-context' },
-    ...row('Vendor', h('span', { id: 'session-vendor' }, s.vendor.name), ` · ${s.vendor.org} · `, h('span', { class: 'mono' }, s.vendor.email)),
-    ...row('Target', h('span', { id: 'session-target' }, `${s.target.name} (${s.target.id})`), h('br'), h('span', { class: 'muted' }, `Zone ${s.target.zone ?? '—'} · SL ${s.target.securityLevel ?? '—'} · ${s.protocol.toUpperCase()} via ${s.via}`)),
-    ...row('Time', `${fmtDateTime(s.startedAt)} – ${s.endedAt ? fmtDateTime(s.endedAt) : 'now'}`, s.durationSeconds !== null ? ` (${fmtSeconds(s.durationSeconds)})` : null),
+    ...row(
+      'Vendor',
+      h('span', { id: 'session-vendor' }, s.vendor.name),
+      ` · ${s.vendor.org} · `,
+      h('span', { class: 'mono' }, s.vendor.email),
+    ),
+    ...row(
+      'Target',
+      h('span', { id: 'session-target' }, `${s.target.name} (${s.target.id})`),
+      h('br'),
+      h(
+        'span',
+        { class: 'muted' },
+        `Zone ${s.target.zone ?? '—'} · SL ${s.target.securityLevel ?? '—'} · ${s.protocol.toUpperCase()} via ${s.via}`,
+      ),
+    ),
+    ...row(
+      'Time',
+      `${fmtDateTime(s.startedAt)} – ${s.endedAt ? fmtDateTime(s.endedAt) : 'now'}`,
+      s.durationSeconds !== null ? ` (${fmtSeconds(s.durationSeconds)})` : null,
+    ),
     ...row('Status', statusBadge(s, 'session-status')),
-    ...row('Purpose', h('span', { class: 'purpose', id: 'session-purpose' }, s.request?.purpose ?? '—'), s.request?.ticket ? ` · ticket ${s.request.ticket}` : null),
-    ...row('Commands', `${s.commands.total}`, s.commands.alerted ? ` · ${s.commands.alerted} alerted` : null, s.commands.blocked ? ` · ${s.commands.blocked} blocked` : null),
+    ...row(
+      'Purpose',
+      h('span', { class: 'purpose', id: 'session-purpose' }, s.request?.purpose ?? '—'),
+      s.request?.ticket ? ` · ticket ${s.request.ticket}` : null,
+    ),
+    ...row(
+      'Commands',
+      `${s.commands.total}`,
+      s.commands.alerted ? ` · ${s.commands.alerted} alerted` : null,
+      s.commands.blocked ? ` · ${s.commands.blocked} blocked` : null,
+    ),
     ...row('From', s.sourceIp ?? '—'),
     ...row('Session', h('code', {}, s.id)),
   );
@@ -104,14 +137,29 @@ registerPage({
     try {
       s = await api<SessionDetail>('GET', path);
     } catch (err) {
-      clear(head, h('h1', {}, 'Session not found'), h('p', { class: 'error', id: 'replay-error' }, err instanceof ApiError ? err.message : 'could not load the session'));
+      clear(
+        head,
+        h('h1', {}, 'Session not found'),
+        h(
+          'p',
+          { class: 'error', id: 'replay-error' },
+          err instanceof ApiError ? err.message : 'could not load the session',
+        ),
+      );
       return;
     }
     clear(
       head,
       h('h1', {}, 'Session of ', s.vendor.name, ' on ', s.target.name),
       context(s),
-      s.live ? h('p', { class: 'note' }, 'This session is live: the replay shows what is recorded so far. ', h('a', { href: watchPath(s) }, 'Watch it live')) : null,
+      s.live
+        ? h(
+            'p',
+            { class: 'note' },
+            'This session is live: the replay shows what is recorded so far. ',
+            h('a', { href: watchPath(s) }, 'Watch it live'),
+          )
+        : null,
     );
     const integritySlot = h('div', { id: 'integrity-slot' }, h('p', { class: 'muted' }, 'Checking integrity…'));
     const playerCard = h('section', { class: 'card', id: 'replay' }, integritySlot);
@@ -135,7 +183,9 @@ registerPage({
     // One fetch of the whole cast: one viewing in the audit trail, and the markers read from the same bytes the player plays.
     const res = await fetch(`${path}/recording`, { credentials: 'same-origin' });
     if (!res.ok) {
-      playerCard.append(h('p', { class: 'error', id: 'replay-error' }, `The recording could not be loaded (HTTP ${res.status}).`));
+      playerCard.append(
+        h('p', { class: 'error', id: 'replay-error' }, `The recording could not be loaded (HTTP ${res.status}).`),
+      );
       return;
     }
     const text = await res.text();
@@ -148,13 +198,30 @@ registerPage({
     const screen = h('div', { id: 'player', class: 'player' });
     const time = h('span', { id: 'replay-time', class: 'mono' }, '00:00');
     const toggle = h('button', { type: 'button', id: 'replay-toggle' }, 'Play');
-    const speed = h('select', { id: 'replay-speed', 'aria-label': 'Speed' }, ...SPEEDS.map((v) => h('option', { value: String(v), selected: v === 1 }, `${v}×`)));
+    const speed = h(
+      'select',
+      { id: 'replay-speed', 'aria-label': 'Speed' },
+      ...SPEEDS.map((v) => h('option', { value: String(v), selected: v === 1 }, `${v}×`)),
+    );
     const back = h('button', { type: 'button', class: 'secondary', id: 'replay-back' }, '−5 s');
     const fwd = h('button', { type: 'button', class: 'secondary', id: 'replay-forward' }, '+5 s');
     const jump = h('ol', { id: 'markers', class: 'markers' });
     playerCard.append(
       screen,
-      h('p', { class: 'player-controls' }, toggle, ' ', back, ' ', fwd, ' ', h('label', { class: 'inline', for: 'replay-speed' }, 'Speed'), speed, ' ', time),
+      h(
+        'p',
+        { class: 'player-controls' },
+        toggle,
+        ' ',
+        back,
+        ' ',
+        fwd,
+        ' ',
+        h('label', { class: 'inline', for: 'replay-speed' }, 'Speed'),
+        speed,
+        ' ',
+        time,
+      ),
       h('h2', {}, 'Commands'),
       cast.markers.length === 0 ? h('p', { class: 'muted' }, 'No command was captured in this session.') : jump,
     );
@@ -210,7 +277,13 @@ registerPage({
           {},
           h(
             'button',
-            { type: 'button', class: 'link marker', id: `marker-${i}`, 'data-time': String(m.time), onclick: () => void seek(m.time) },
+            {
+              type: 'button',
+              class: 'link marker',
+              id: `marker-${i}`,
+              'data-time': String(m.time),
+              onclick: () => void seek(m.time),
+            },
             h('span', { class: 'mono offset' }, fmtOffset(m.time)),
             ' ',
             h('code', { class: 'command' }, m.label),
@@ -224,13 +297,25 @@ registerPage({
     // ?t= from the command search: snap onto the nearest marker (exact in the cast), else the time itself.
     const t = Number(query.get('t'));
     let start = Number.isFinite(t) && t > 0 ? t : 0;
-    const near = cast.markers.reduce<Marker | undefined>((best, m) => (Math.abs(m.time - start) <= SNAP_SECONDS && (!best || Math.abs(m.time - start) < Math.abs(best.time - start)) ? m : best), undefined);
+    const near = cast.markers.reduce<Marker | undefined>(
+      (best, m) =>
+        Math.abs(m.time - start) <= SNAP_SECONDS && (!best || Math.abs(m.time - start) < Math.abs(best.time - start))
+          ? m
+          : best,
+      undefined,
+    );
     if (start > 0 && near) start = near.time;
     try {
       await build(start, 1, false);
     } catch (err) {
       player?.dispose();
-      screen.replaceChildren(h('p', { class: 'error', id: 'replay-error' }, `The player could not read this recording: ${err instanceof Error ? err.message : String(err)}`));
+      screen.replaceChildren(
+        h(
+          'p',
+          { class: 'error', id: 'replay-error' },
+          `The player could not read this recording: ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      );
       return;
     }
     screen.dataset.at = String(start);

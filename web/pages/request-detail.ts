@@ -36,12 +36,24 @@ registerPage({
           ? h(
               'div',
               { class: 'note' },
-              h('a', { href: `/connect/${encodeURIComponent(r.grantId)}`, id: 'open-terminal', class: 'button' }, 'Open browser terminal'),
+              h(
+                'a',
+                { href: `/connect/${encodeURIComponent(r.grantId)}`, id: 'open-terminal', class: 'button' },
+                'Open browser terminal',
+              ),
               sshBlock(me, r.target.id),
             )
           : null,
         r.state === 'approved' && r.requester.id === me.id && r.protocol === 'rdp' && r.grantId
-          ? h('p', { class: 'note' }, h('a', { href: `/rdp/${encodeURIComponent(r.grantId)}`, id: 'open-rdp', class: 'button' }, 'Open remote desktop'))
+          ? h(
+              'p',
+              { class: 'note' },
+              h(
+                'a',
+                { href: `/rdp/${encodeURIComponent(r.grantId)}`, id: 'open-rdp', class: 'button' },
+                'Open remote desktop',
+              ),
+            )
           : null,
         actionBar(r, render, keep),
       );
@@ -56,7 +68,11 @@ registerPage({
           h(
             'p',
             { class: 'error', role: 'alert', id: 'detail-error' },
-            err instanceof ApiError && err.status === 404 ? 'There is no such request, or it is not yours to see.' : err instanceof Error ? err.message : 'could not load',
+            err instanceof ApiError && err.status === 404
+              ? 'There is no such request, or it is not yours to see.'
+              : err instanceof Error
+                ? err.message
+                : 'could not load',
           ),
         );
       }

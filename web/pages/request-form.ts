@@ -7,7 +7,10 @@ import type { PageContext } from '../router.js';
 import { withStepUp } from '../step-up.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
-const dayList = (days: readonly string[]) => DAYS.filter((d) => days.includes(d)).map((d) => d[0]!.toUpperCase() + d.slice(1)).join(', ');
+const dayList = (days: readonly string[]) =>
+  DAYS.filter((d) => days.includes(d))
+    .map((d) => d[0]!.toUpperCase() + d.slice(1))
+    .join(', ');
 const ruleText = (w: WindowRule) => `${dayList(w.days)} ${w.from}–${w.to}`;
 
 /** Is [start, end) inside one of the spans the server listed? undefined: the list does not reach that far. */
@@ -21,7 +24,13 @@ function insideWindow(t: TargetView, start: number, end: number): boolean | unde
 }
 
 const field = (id: string, label: string, control: HTMLElement, hint?: HTMLElement | string) =>
-  h('div', { class: 'field' }, h('label', { for: id }, label), control, hint ? h('div', { class: 'hint muted' }, hint) : null);
+  h(
+    'div',
+    { class: 'field' },
+    h('label', { for: id }, label),
+    control,
+    hint ? h('div', { class: 'hint muted' }, hint) : null,
+  );
 
 export async function requestForm({ me, main, query, navigate }: PageContext): Promise<void> {
   const card = h('section', { class: 'card', id: 'request-new' }, h('h1', {}, 'Request access'));
@@ -30,7 +39,9 @@ export async function requestForm({ me, main, query, navigate }: PageContext): P
   try {
     targets = (await api<{ targets: TargetView[] }>('GET', '/api/targets')).targets.filter((t) => t.canRequest);
   } catch (err) {
-    card.append(h('p', { class: 'error', role: 'alert' }, err instanceof ApiError ? err.message : 'could not load the targets'));
+    card.append(
+      h('p', { class: 'error', role: 'alert' }, err instanceof ApiError ? err.message : 'could not load the targets'),
+    );
     return;
   }
   if (targets.length === 0) {
@@ -40,20 +51,53 @@ export async function requestForm({ me, main, query, navigate }: PageContext): P
   const wanted = query.get('target');
   const target = h('select', { id: 'req-target', name: 'targetId', required: true });
   for (const t of targets)
-    target.append(h('option', { value: t.id, selected: t.id === wanted }, `${t.name} — ${t.zone} · SL ${t.securityLevel}`));
+    target.append(
+      h('option', { value: t.id, selected: t.id === wanted }, `${t.name} — ${t.zone} · SL ${t.securityLevel}`),
+    );
   const info = h('div', { class: 'target-info', id: 'target-info', 'aria-live': 'polite' });
   const protocol = h('select', { id: 'req-protocol', name: 'protocol', required: true });
   const startNow = h('input', { type: 'radio', name: 'start', id: 'start-now', value: 'now', checked: true });
   const startAt = h('input', { type: 'radio', name: 'start', id: 'start-at', value: 'at' });
-  const start = h('input', { type: 'datetime-local', id: 'req-start', name: 'startsAt', disabled: true, 'aria-label': 'Start time' });
-  const duration = h('input', { type: 'number', id: 'req-duration', name: 'durationMinutes', min: 1, step: 1, required: true });
+  const start = h('input', {
+    type: 'datetime-local',
+    id: 'req-start',
+    name: 'startsAt',
+    disabled: true,
+    'aria-label': 'Start time',
+  });
+  const duration = h('input', {
+    type: 'number',
+    id: 'req-duration',
+    name: 'durationMinutes',
+    min: 1,
+    step: 1,
+    required: true,
+  });
   const durationHint = h('span', { id: 'req-duration-hint' });
-  const purpose = h('textarea', { id: 'req-purpose', name: 'purpose', rows: 3, required: true, minlength: 10, maxlength: 500 });
+  const purpose = h('textarea', {
+    id: 'req-purpose',
+    name: 'purpose',
+    rows: 3,
+    required: true,
+    minlength: 10,
+    maxlength: 500,
+  });
   const ticket = h('input', { id: 'req-ticket', name: 'ticket', maxlength: 64, placeholder: 'e.g. CHG-1234' });
   const emergency = h('input', { type: 'checkbox', id: 'req-emergency', name: 'emergency' });
-  const reason = h('textarea', { id: 'req-emergency-reason', name: 'emergencyReason', rows: 2, minlength: 10, maxlength: 500 });
+  const reason = h('textarea', {
+    id: 'req-emergency-reason',
+    name: 'emergencyReason',
+    rows: 2,
+    minlength: 10,
+    maxlength: 500,
+  });
   const emergencyNote = h('p', { class: 'note', id: 'emergency-note' });
-  const reasonBox = h('div', { id: 'emergency-box', hidden: true }, emergencyNote, field('req-emergency-reason', 'Why can it not wait for a maintenance window?', reason));
+  const reasonBox = h(
+    'div',
+    { id: 'emergency-box', hidden: true },
+    emergencyNote,
+    field('req-emergency-reason', 'Why can it not wait for a maintenance window?', reason),
+  );
   const windowHint = h('p', { class: 'note', id: 'window-hint', role: 'status' });
   const error = h('p', { class: 'error', role: 'alert', id: 'req-error' });
   const submit = h('button', { type: 'submit', id: 'req-submit' }, 'Send request');
@@ -68,7 +112,8 @@ export async function requestForm({ me, main, query, navigate }: PageContext): P
       ...t.protocols.map((p) => h('option', { value: p, selected: p === protocol.value }, p.toUpperCase())),
     );
     duration.max = String(t.maxDurationMinutes);
-    if (!duration.value || Number(duration.value) > t.maxDurationMinutes) duration.value = String(Math.min(60, t.maxDurationMinutes));
+    if (!duration.value || Number(duration.value) > t.maxDurationMinutes)
+      duration.value = String(Math.min(60, t.maxDurationMinutes));
     const useWindow = (w: { start: string }) => () => {
       startAt.checked = true;
       start.disabled = false;
@@ -77,7 +122,11 @@ export async function requestForm({ me, main, query, navigate }: PageContext): P
     };
     clear(
       info,
-      h('p', {}, `Zone ${t.zone} · security level ${t.securityLevel} · ${t.approvalsRequired} approval(s) needed · at most ${fmtDuration(t.maxDurationMinutes)}`),
+      h(
+        'p',
+        {},
+        `Zone ${t.zone} · security level ${t.securityLevel} · ${t.approvalsRequired} approval(s) needed · at most ${fmtDuration(t.maxDurationMinutes)}`,
+      ),
       h(
         'p',
         {},
@@ -93,7 +142,12 @@ export async function requestForm({ me, main, query, navigate }: PageContext): P
             'ul',
             { id: 'next-windows', class: 'windows' },
             ...t.nextWindows.map((w) =>
-              h('li', {}, `${fmtSpan(w.start, w.end, t.timeZone)} `, h('button', { type: 'button', class: 'link', onclick: useWindow(w) }, 'Start then')),
+              h(
+                'li',
+                {},
+                `${fmtSpan(w.start, w.end, t.timeZone)} `,
+                h('button', { type: 'button', class: 'link', onclick: useWindow(w) }, 'Start then'),
+              ),
             ),
           )
         : null,
@@ -140,7 +194,15 @@ export async function requestForm({ me, main, query, navigate }: PageContext): P
     windowHint,
     error,
     h('p', {}, submit),
-    me.totpEnrolled ? null : h('p', { class: 'note' }, 'Sending needs a code from your authenticator: ', h('a', { href: '/security', 'data-nav': true }, 'set it up first'), '.'),
+    me.totpEnrolled
+      ? null
+      : h(
+          'p',
+          { class: 'note' },
+          'Sending needs a code from your authenticator: ',
+          h('a', { href: '/security', 'data-nav': true }, 'set it up first'),
+          '.',
+        ),
   );
   for (const el of [startNow, startAt, start, duration, emergency]) el.addEventListener('input', update);
   for (const el of [startNow, startAt]) el.addEventListener('change', update);

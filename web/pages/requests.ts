@@ -23,7 +23,11 @@ registerPage({
   nav: true,
   async render({ main, query }) {
     const tbody = h('tbody', { id: 'my-requests-body' });
-    const empty = h('p', { class: 'muted', id: 'my-requests-empty', hidden: true }, 'You have not requested access yet.');
+    const empty = h(
+      'p',
+      { class: 'muted', id: 'my-requests-empty', hidden: true },
+      'You have not requested access yet.',
+    );
     const error = h('p', { class: 'error', role: 'alert', id: 'my-requests-error' });
     const card = h(
       'section',
@@ -35,7 +39,11 @@ registerPage({
       h(
         'table',
         {},
-        h('thead', {}, h('tr', {}, ...['Target', 'Window', 'Purpose', 'Status', ''].map((c) => h('th', { scope: 'col' }, c)))),
+        h(
+          'thead',
+          {},
+          h('tr', {}, ...['Target', 'Window', 'Purpose', 'Status', ''].map((c) => h('th', { scope: 'col' }, c))),
+        ),
         tbody,
       ),
     );
@@ -47,8 +55,20 @@ registerPage({
       h(
         'tr',
         { id: `req-row-${r.id}`, 'data-state': r.state, class: r.id === created ? 'fresh' : null },
-        h('td', {}, r.target.name, h('br'), h('span', { class: 'muted' }, `Zone ${r.target.zone ?? '—'} · ${r.protocol.toUpperCase()}`)),
-        h('td', {}, fmtSpan(r.startsAt, r.endsAt), h('br'), h('span', { class: 'muted' }, fmtDuration(r.durationMinutes))),
+        h(
+          'td',
+          {},
+          r.target.name,
+          h('br'),
+          h('span', { class: 'muted' }, `Zone ${r.target.zone ?? '—'} · ${r.protocol.toUpperCase()}`),
+        ),
+        h(
+          'td',
+          {},
+          fmtSpan(r.startsAt, r.endsAt),
+          h('br'),
+          h('span', { class: 'muted' }, fmtDuration(r.durationMinutes)),
+        ),
         h('td', { class: 'purpose', id: `req-purpose-${r.id}` }, r.purpose),
         h('td', {}, stateBadge(r, `req-state-${r.id}`)),
         h('td', {}, h('a', { href: `/requests/${r.id}`, 'data-nav': true }, 'Details'), actionBar(r, upsert)),
@@ -80,7 +100,8 @@ registerPage({
     live(card, { onChange: (ev) => upsert(ev.request), onOpen: () => void load() });
     // "starts at" becomes "active now" and then "ended" by the clock alone, without an event.
     every(card, 30_000, () => {
-      for (const r of views.values()) document.getElementById(`req-state-${r.id}`)?.replaceWith(stateBadge(r, `req-state-${r.id}`));
+      for (const r of views.values())
+        document.getElementById(`req-state-${r.id}`)?.replaceWith(stateBadge(r, `req-state-${r.id}`));
     });
     await load();
   },

@@ -22,11 +22,7 @@ registerPage({
         card,
         h('h1', {}, 'Authenticator'),
         h('p', { class: 'ok', id: 'totp-enrolled' }, 'Your authenticator is set up.'),
-        h(
-          'p',
-          { class: 'muted' },
-          'Lost it? Ask an administrator to reset it; you will then set it up again.',
-        ),
+        h('p', { class: 'muted' }, 'Lost it? Ask an administrator to reset it; you will then set it up again.'),
       );
       return;
     }

@@ -6,7 +6,16 @@ import { every } from '../live.js';
 import type { TargetView } from '../request-types.js';
 import { registerPage } from '../router.js';
 import type { SessionView } from '../session-types.js';
-import { END_REASON_KEYS, endReasonText, fmtSeconds, queryOf, sealText, statusBadge, terminateControl, watchPath } from '../session-ui.js';
+import {
+  END_REASON_KEYS,
+  endReasonText,
+  fmtSeconds,
+  queryOf,
+  sealText,
+  statusBadge,
+  terminateControl,
+  watchPath,
+} from '../session-ui.js';
 
 const PAGE = 50;
 const FIELDS = ['vendor', 'org', 'target', 'zone', 'protocol', 'from', 'to', 'endReason', 'live'] as const;
@@ -19,12 +28,22 @@ function select(id: Field, label: string, current: string, options: Array<[strin
     'div',
     { class: 'field' },
     h('label', { for: `f-${id}` }, label),
-    h('select', { id: `f-${id}`, name: id }, option('', 'Any', current === ''), ...options.map(([v, l]) => option(v, l, v === current))),
+    h(
+      'select',
+      { id: `f-${id}`, name: id },
+      option('', 'Any', current === ''),
+      ...options.map(([v, l]) => option(v, l, v === current)),
+    ),
   );
 }
 
 function input(id: Field, label: string, current: string, type = 'text'): HTMLElement {
-  return h('div', { class: 'field' }, h('label', { for: `f-${id}` }, label), h('input', { id: `f-${id}`, name: id, type, value: current, maxlength: 200 }));
+  return h(
+    'div',
+    { class: 'field' },
+    h('label', { for: `f-${id}` }, label),
+    h('input', { id: `f-${id}`, name: id, type, value: current, maxlength: 200 }),
+  );
 }
 
 registerPage({
@@ -43,7 +62,13 @@ registerPage({
     const root = h(
       'div',
       { id: 'sessions-library' },
-      h('section', { class: 'card' }, h('h1', {}, 'Sessions'), h('p', { class: 'muted' }, 'Every vendor session, live or recorded. Replays are audited.'), form),
+      h(
+        'section',
+        { class: 'card' },
+        h('h1', {}, 'Sessions'),
+        h('p', { class: 'muted' }, 'Every vendor session, live or recorded. Replays are audited.'),
+        form,
+      ),
       h(
         'section',
         { class: 'card' },
@@ -52,7 +77,17 @@ registerPage({
         h(
           'table',
           { id: 'sessions-table' },
-          h('thead', {}, h('tr', {}, ...['Started', 'Vendor', 'Target', 'Status', 'Commands', 'Recording', ''].map((c) => h('th', { scope: 'col' }, c)))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ...['Started', 'Vendor', 'Target', 'Status', 'Commands', 'Recording', ''].map((c) =>
+                h('th', { scope: 'col' }, c),
+              ),
+            ),
+          ),
           tbody,
         ),
         pager,
@@ -62,8 +97,12 @@ registerPage({
 
     // Targets (with zones) from what this user may see; vendors from an unfiltered first page.
     const [targets, everyone] = await Promise.all([
-      api<{ targets: TargetView[] }>('GET', '/api/targets').then((r) => r.targets).catch(() => []),
-      api<{ sessions: SessionView[] }>('GET', '/api/sessions?limit=500').then((r) => r.sessions).catch(() => []),
+      api<{ targets: TargetView[] }>('GET', '/api/targets')
+        .then((r) => r.targets)
+        .catch(() => []),
+      api<{ sessions: SessionView[] }>('GET', '/api/sessions?limit=500')
+        .then((r) => r.sessions)
+        .catch(() => []),
     ]);
     const vendors = new Map(everyone.map((s) => [s.vendor.id, `${s.vendor.name} (${s.vendor.org || s.vendor.email})`]));
     const zones = [...new Set(targets.map((t) => t.zone))].sort();
@@ -71,17 +110,49 @@ registerPage({
       h(
         'div',
         { class: 'filter-grid' },
-        select('vendor', 'Vendor', cur('vendor'), [...vendors].sort((x, y) => x[1].localeCompare(y[1]))),
+        select(
+          'vendor',
+          'Vendor',
+          cur('vendor'),
+          [...vendors].sort((x, y) => x[1].localeCompare(y[1])),
+        ),
         input('org', 'Organisation', cur('org')),
-        select('target', 'Target', cur('target'), targets.map((t) => [t.id, `${t.name} (${t.id})`])),
-        select('zone', 'Zone', cur('zone'), zones.map((z) => [z, z])),
-        select('protocol', 'Protocol', cur('protocol'), [['ssh', 'SSH'], ['rdp', 'RDP']]),
-        select('endReason', 'End reason', cur('endReason'), END_REASON_KEYS.map((k) => [k, endReasonText(k)])),
+        select(
+          'target',
+          'Target',
+          cur('target'),
+          targets.map((t) => [t.id, `${t.name} (${t.id})`]),
+        ),
+        select(
+          'zone',
+          'Zone',
+          cur('zone'),
+          zones.map((z) => [z, z]),
+        ),
+        select('protocol', 'Protocol', cur('protocol'), [
+          ['ssh', 'SSH'],
+          ['rdp', 'RDP'],
+        ]),
+        select(
+          'endReason',
+          'End reason',
+          cur('endReason'),
+          END_REASON_KEYS.map((k) => [k, endReasonText(k)]),
+        ),
         input('from', 'From', cur('from'), 'datetime-local'),
         input('to', 'To', cur('to'), 'datetime-local'),
-        select('live', 'Live', cur('live'), [['true', 'Live now'], ['false', 'Ended']]),
+        select('live', 'Live', cur('live'), [
+          ['true', 'Live now'],
+          ['false', 'Ended'],
+        ]),
       ),
-      h('p', {}, h('button', { type: 'submit', id: 'sessions-apply' }, 'Apply filters'), ' ', h('a', { href: '/sessions', 'data-nav': true }, 'Clear')),
+      h(
+        'p',
+        {},
+        h('button', { type: 'submit', id: 'sessions-apply' }, 'Apply filters'),
+        ' ',
+        h('a', { href: '/sessions', 'data-nav': true }, 'Clear'),
+      ),
     );
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -93,9 +164,21 @@ registerPage({
       h(
         'tr',
         { id: `session-${s.id}`, 'data-live': String(s.live) },
-        h('td', {}, fmtDateTime(s.startedAt), h('br'), h('span', { class: 'muted' }, s.durationSeconds === null ? 'running' : fmtSeconds(s.durationSeconds))),
+        h(
+          'td',
+          {},
+          fmtDateTime(s.startedAt),
+          h('br'),
+          h('span', { class: 'muted' }, s.durationSeconds === null ? 'running' : fmtSeconds(s.durationSeconds)),
+        ),
         h('td', {}, s.vendor.name, h('br'), h('span', { class: 'muted' }, s.vendor.org)),
-        h('td', {}, s.target.name, h('br'), h('span', { class: 'muted' }, `Zone ${s.target.zone ?? '—'} · ${s.protocol.toUpperCase()}`)),
+        h(
+          'td',
+          {},
+          s.target.name,
+          h('br'),
+          h('span', { class: 'muted' }, `Zone ${s.target.zone ?? '—'} · ${s.protocol.toUpperCase()}`),
+        ),
         h('td', {}, statusBadge(s, `session-status-${s.id}`)),
         h(
           'td',
@@ -108,7 +191,13 @@ registerPage({
         h(
           'td',
           { class: 'actions' },
-          s.can.replay ? h('a', { href: `/sessions/${encodeURIComponent(s.id)}`, 'data-nav': true, id: `replay-${s.id}` }, 'Replay') : null,
+          s.can.replay
+            ? h(
+                'a',
+                { href: `/sessions/${encodeURIComponent(s.id)}`, 'data-nav': true, id: `replay-${s.id}` },
+                'Replay',
+              )
+            : null,
           ...(s.can.watch ? [' · ', h('a', { href: watchPath(s), id: `watch-${s.id}` }, 'Watch')] : []),
           s.can.terminate ? terminateControl(s, () => void load()) : null,
         ),
@@ -126,12 +215,20 @@ registerPage({
         const r = await api<{ sessions: SessionView[]; total: number }>('GET', `/api/sessions${apiQuery}`);
         error.textContent = '';
         clear(tbody, ...r.sessions.map(row));
-        summary.textContent = r.total === 0 ? 'No session matches.' : `${offset + 1}–${offset + r.sessions.length} of ${r.total} sessions, newest first.`;
-        const to = (o: number) => `/sessions${queryOf({ ...Object.fromEntries(FIELDS.map((f) => [f, cur(f)])), offset: o ? String(o) : undefined })}`;
+        summary.textContent =
+          r.total === 0
+            ? 'No session matches.'
+            : `${offset + 1}–${offset + r.sessions.length} of ${r.total} sessions, newest first.`;
+        const to = (o: number) =>
+          `/sessions${queryOf({ ...Object.fromEntries(FIELDS.map((f) => [f, cur(f)])), offset: o ? String(o) : undefined })}`;
         clear(
           pager,
-          offset > 0 ? h('a', { href: to(Math.max(0, offset - PAGE)), 'data-nav': true, id: 'sessions-newer' }, '← Newer') : null,
-          ...(offset + PAGE < r.total ? [' ', h('a', { href: to(offset + PAGE), 'data-nav': true, id: 'sessions-older' }, 'Older →')] : []),
+          offset > 0
+            ? h('a', { href: to(Math.max(0, offset - PAGE)), 'data-nav': true, id: 'sessions-newer' }, '← Newer')
+            : null,
+          ...(offset + PAGE < r.total
+            ? [' ', h('a', { href: to(offset + PAGE), 'data-nav': true, id: 'sessions-older' }, 'Older →')]
+            : []),
         );
       } catch (err) {
         error.textContent = err instanceof ApiError ? err.message : 'could not load the sessions';

@@ -23,9 +23,20 @@ registerPage({
     const heading = h('h1', {}, 'Terminal');
     // After the session ends: start a new one on the same grant, or go back to the request.
     const after = h('p', { id: 'term-after', hidden: true });
-    main.append(h('section', { class: 'card terminal-card' }, heading, h('div', { class: 'term-line' }, status, ' ', left), after, screen));
+    main.append(
+      h(
+        'section',
+        { class: 'card terminal-card' },
+        heading,
+        h('div', { class: 'term-line' }, status, ' ', left),
+        after,
+        screen,
+      ),
+    );
 
-    const { requests } = await api<{ requests: RequestView[] }>('GET', '/api/requests?state=approved').catch(() => ({ requests: [] as RequestView[] }));
+    const { requests } = await api<{ requests: RequestView[] }>('GET', '/api/requests?state=approved').catch(() => ({
+      requests: [] as RequestView[],
+    }));
     const request = requests.find((r) => r.grantId === grantId && r.requester.id === me.id);
     if (request) clear(heading, `Terminal on ${request.target.name}`);
 
@@ -61,7 +72,8 @@ registerPage({
           status.textContent = `Connected to ${String(msg.targetId)} · session ${String(msg.sessionId)} (recorded)`;
           term.focus();
         } else if (msg.type === 'error') lastMessage = String(msg.message ?? '');
-        else if (msg.type === 'exit') lastMessage = `The shell exited${typeof msg.code === 'number' ? ` with status ${msg.code}` : ''}.`;
+        else if (msg.type === 'exit')
+          lastMessage = `The shell exited${typeof msg.code === 'number' ? ` with status ${msg.code}` : ''}.`;
       },
       closed: (code, reason) => {
         window.clearInterval(timer);
@@ -72,7 +84,15 @@ registerPage({
         const back = request ? `/requests/${encodeURIComponent(request.id)}` : '/requests';
         clear(
           after,
-          h('button', { type: 'button', id: 'term-reconnect', onclick: () => navigate(`/connect/${encodeURIComponent(grantId)}`) }, 'Reconnect'),
+          h(
+            'button',
+            {
+              type: 'button',
+              id: 'term-reconnect',
+              onclick: () => navigate(`/connect/${encodeURIComponent(grantId)}`),
+            },
+            'Reconnect',
+          ),
           ' ',
           h('a', { href: back, 'data-nav': true, class: 'button secondary', id: 'term-back' }, 'Back to the request'),
         );
@@ -81,7 +101,9 @@ registerPage({
     });
     term.onData((d) => ws.readyState === WebSocket.OPEN && ws.send(encoder.encode(d)));
     term.onBinary((d) => ws.readyState === WebSocket.OPEN && ws.send(Uint8Array.from(d, (c) => c.charCodeAt(0))));
-    term.onResize(({ cols, rows }) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: 'resize', cols, rows })));
+    term.onResize(
+      ({ cols, rows }) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: 'resize', cols, rows })),
+    );
     // Leaving the page ends the session: the socket must not linger behind the next page.
     whenLeft(main, screen, () => {
       ws.close();

@@ -25,11 +25,30 @@ registerPage({
     });
     // Alerted and blocked commands, newest first, marked the moment the vendor's Enter is judged.
     const alerts = h('ol', { id: 'watch-alerts', class: 'alert-markers', 'aria-live': 'assertive', reversed: true });
-    main.append(h('section', { class: 'card terminal-card' }, heading, status, h('p', { class: 'muted' }, 'Read-only: nothing typed here reaches the session.'), alerts, screen, mayTerminate ? form : null));
+    main.append(
+      h(
+        'section',
+        { class: 'card terminal-card' },
+        heading,
+        status,
+        h('p', { class: 'muted' }, 'Read-only: nothing typed here reaches the session.'),
+        alerts,
+        screen,
+        mayTerminate ? form : null,
+      ),
+    );
     const mark = (a: CommandAlert) => {
       const at = new Date(a.at);
       const time = Number.isNaN(at.getTime()) ? '' : at.toLocaleTimeString('en-GB', { hour12: false });
-      alerts.prepend(h('li', { class: `alert-marker alert-${a.verdict}`, role: 'alert' }, h('span', { class: 'muted' }, time), ' ', alertText(a)));
+      alerts.prepend(
+        h(
+          'li',
+          { class: `alert-marker alert-${a.verdict}`, role: 'alert' },
+          h('span', { class: 'muted' }, time),
+          ' ',
+          alertText(a),
+        ),
+      );
       screen.classList.remove('flash-alerted', 'flash-blocked');
       void screen.offsetWidth; // restarts the flash when two alerts come close together
       screen.classList.add(`flash-${a.verdict}`);
@@ -61,7 +80,12 @@ registerPage({
           heading.dataset.target = String(msg.targetId);
           status.className = 'ok';
           status.textContent = `Watching session ${id} (this is audited)`;
-        } else if (msg.type === 'alert') mark({ ...(msg as unknown as CommandAlert), userName: heading.dataset.vendor ?? 'the vendor', targetId: heading.dataset.target ?? '' });
+        } else if (msg.type === 'alert')
+          mark({
+            ...(msg as unknown as CommandAlert),
+            userName: heading.dataset.vendor ?? 'the vendor',
+            targetId: heading.dataset.target ?? '',
+          });
         else if (msg.type === 'resize') resize(msg.cols, msg.rows);
         else if (msg.type === 'plc') plc.event(msg);
         else if (msg.type === 'ended') lastMessage = `The session ended (${String(msg.reason)}).`;

@@ -58,7 +58,11 @@ export function mountAuditRoutes(router: Router, deps: AuditRoutesDeps): void {
     const page = await queryAudit(source, q);
     const { before: _b, limit: _l, ...filters } = q;
     if (viewed.first(`${caller.user.id}:${JSON.stringify(filters)}`))
-      await audit.append({ type: 'audit.viewed', actor: actorOf(caller), data: { filters, returned: page.records.length } });
+      await audit.append({
+        type: 'audit.viewed',
+        actor: actorOf(caller),
+        data: { filters, returned: page.records.length },
+      });
     res.json({ records: page.records, nextBefore: page.nextBefore, limit: q.limit ?? 100 });
   });
 
@@ -71,7 +75,13 @@ export function mountAuditRoutes(router: Router, deps: AuditRoutesDeps): void {
       const cp = await findAuditRecord(source, r.lastCheckpointSeq);
       const d = cp?.data as { upToSeq?: number; upToHash?: string; keyId?: string } | undefined;
       if (cp && d)
-        lastCheckpoint = { seq: cp.seq, at: cp.at, upToSeq: d.upToSeq ?? 0, upToHash: d.upToHash ?? '', keyId: d.keyId ?? '' };
+        lastCheckpoint = {
+          seq: cp.seq,
+          at: cp.at,
+          upToSeq: d.upToSeq ?? 0,
+          upToHash: d.upToHash ?? '',
+          keyId: d.keyId ?? '',
+        };
     }
     const view: AuditVerifyView = {
       ok: r.ok,
@@ -88,7 +98,9 @@ export function mountAuditRoutes(router: Router, deps: AuditRoutesDeps): void {
       await audit.append({
         type: 'audit.verified',
         actor: actorOf(caller),
-        data: r.ok ? { ok: true, records: r.records, headSeq: r.head.seq } : { ok: false, seq: r.seq, reason: r.reason },
+        data: r.ok
+          ? { ok: true, records: r.records, headSeq: r.head.seq }
+          : { ok: false, seq: r.seq, reason: r.reason },
       });
     res.json(view);
   });

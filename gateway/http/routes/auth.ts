@@ -21,10 +21,7 @@ export interface AuthRouteDeps {
 }
 
 const esc = (s: string): string =>
-  s.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
-  );
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
 /** A failure a browser sees as a page and a script as the API's error JSON. Every IdP-supplied text is escaped. */
 function sendFailure(req: Request, res: Response, status: number, code: string, message: string): void {
@@ -95,12 +92,7 @@ export function authRoutes(d: AuthRouteDeps): Router {
     const tx = cookies.length === 1 ? d.logins.take(cookies[0]) : undefined;
     const again = 'This sign-in expired or was started in another browser or tab. Start again.';
     if (!tx)
-      return fail(
-        400,
-        'login_state_mismatch',
-        cookies.length ? 'unknown_transaction' : 'missing_login_cookie',
-        again,
-      );
+      return fail(400, 'login_state_mismatch', cookies.length ? 'unknown_transaction' : 'missing_login_cookie', again);
     // Why state must match the cookie's transaction: otherwise an attacker could finish their own login in
     // the victim's browser (login CSRF) by sending them to a callback URL with the attacker's code.
     if (q.get('state') !== tx.state) return fail(400, 'login_state_mismatch', 'state_mismatch', again);
@@ -131,7 +123,11 @@ export function authRoutes(d: AuthRouteDeps): Router {
       const dropped = await d.sessions.dropRoles(identity, ip);
       // And what is already open under those roles: a vendor removed at the IdP keeps no running session either.
       const live = dropped ? d.liveSessions.list().filter((s) => s.userId === dropped.userId) : [];
-      await Promise.all(live.map((s) => d.liveSessions.close(s.id, 'revoked', 'your Gatehouse access was removed at the identity provider')));
+      await Promise.all(
+        live.map((s) =>
+          d.liveSessions.close(s.id, 'revoked', 'your Gatehouse access was removed at the identity provider'),
+        ),
+      );
       const message = 'Your account has no Gatehouse role. Ask an administrator for access.';
       // Roles removed: that change was recorded (auth.login_failed) together with it, in dropRoles.
       if (dropped) return sendFailure(req, res, 403, 'no_role', message);

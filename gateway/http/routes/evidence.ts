@@ -32,7 +32,10 @@ function parseQuery(req: Request) {
       throw invalidInput('unknown_parameter', `unknown query parameter(s): ${issue.keys.slice(0, 5).join(', ')}`);
     throw invalidInput('invalid_query', `${issue.path.join('.') || 'query'}: ${issue.message}`);
   }
-  return { period: parsePeriod(r.data.from, r.data.to), withRecordings: r.data.recordings === 'true' || r.data.recordings === '1' };
+  return {
+    period: parsePeriod(r.data.from, r.data.to),
+    withRecordings: r.data.recordings === 'true' || r.data.recordings === '1',
+  };
 }
 
 /**
@@ -51,7 +54,11 @@ export function evidenceRouter(deps: Deps): Router {
     // which the reference gives every auditor as is. Refused before any work; the 403 is audited centrally (audit-refusal.ts).
     if (withRecordings) requireFreshStepUp(ctx, deps.clock.now(), deps.config.stepUp.maxAgeMinutes);
     if (running >= MAX_RUNNING)
-      throw new GatehouseError('rate_limited', 'export_busy', 'evidence packs are being exported already; try again when they are done');
+      throw new GatehouseError(
+        'rate_limited',
+        'export_busy',
+        'evidence packs are being exported already; try again when they are done',
+      );
     running++;
     const tmp = await mkdtemp(join(tmpdir(), 'gatehouse-pack-'));
     try {

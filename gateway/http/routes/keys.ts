@@ -26,7 +26,12 @@ export type KeyView = Omit<SshKey, 'userId'>;
 const view = ({ userId: _u, ...k }: SshKey): KeyView => k;
 
 /** Checks an OpenSSH public key line; returns its parts or throws 400 with what is wrong. */
-export function parsePublicKeyLine(input: unknown): { algorithm: string; publicKey: string; fingerprint: string; comment: string } {
+export function parsePublicKeyLine(input: unknown): {
+  algorithm: string;
+  publicKey: string;
+  fingerprint: string;
+  comment: string;
+} {
   if (typeof input !== 'string' || input.trim() === '')
     throw invalidInput('public_key_required', 'send {"publicKey": "ssh-ed25519 AAAA… comment"}');
   const line = input.trim();
@@ -36,9 +41,13 @@ export function parsePublicKeyLine(input: unknown): { algorithm: string; publicK
   if (parsed instanceof Error || Array.isArray(parsed))
     throw invalidInput('invalid_public_key', 'not an OpenSSH public key line (the content of your .pub file)');
   // Why: a private key pasted here by mistake must never be stored.
-  if (parsed.isPrivateKey()) throw invalidInput('private_key_sent', 'that is a private key: send the .pub file instead');
+  if (parsed.isPrivateKey())
+    throw invalidInput('private_key_sent', 'that is a private key: send the .pub file instead');
   if (!ALGORITHMS.has(parsed.type))
-    throw invalidInput('unsupported_key_type', `key type ${parsed.type} is not accepted (use ed25519, ECDSA or RSA ≥ 2048 bits)`);
+    throw invalidInput(
+      'unsupported_key_type',
+      `key type ${parsed.type} is not accepted (use ed25519, ECDSA or RSA ≥ 2048 bits)`,
+    );
   if (parsed.type === 'ssh-rsa') {
     const bits = createPublicKey(parsed.getPublicPEM()).asymmetricKeyDetails?.modulusLength ?? 0;
     if (bits < 2048) throw invalidInput('weak_key', `RSA keys need at least 2048 bits (this one has ${bits})`);
@@ -60,8 +69,13 @@ export function keysRouter(deps: Pick<Deps, 'store' | 'audit' | 'clock' | 'logge
    * Refusals of the store step (404, 409) become access.denied: another user's key id, or another user's public key
    * offered as one's own, is exactly what the trail must show. 401/403 are audited centrally (http/audit-refusal.ts).
    */
-  const refused = (req: Request, action: string, err: unknown, subject: Record<string, unknown>, extra?: Record<string, unknown>) =>
-    auditRefusal(deps.audit, deps.logger, actorOf(req), action, err, subject, extra);
+  const refused = (
+    req: Request,
+    action: string,
+    err: unknown,
+    subject: Record<string, unknown>,
+    extra?: Record<string, unknown>,
+  ) => auditRefusal(deps.audit, deps.logger, actorOf(req), action, err, subject, extra);
 
   router.get('/me/keys', (req, res) => {
     const { user } = requireAuth(req);
@@ -86,7 +100,8 @@ export function keysRouter(deps: Pick<Deps, 'store' | 'audit' | 'clock' | 'logge
       await deps.store.update((d, audit) => {
         const owner = d.sshKeys.find((x) => x.fingerprint === key.fingerprint);
         // Why unique across users: the key is how the SSH front knows who is connecting.
-        if (owner && owner.userId !== user.id) throw conflict('key_in_use', 'this key is registered to another account');
+        if (owner && owner.userId !== user.id)
+          throw conflict('key_in_use', 'this key is registered to another account');
         if (owner) throw conflict('key_exists', 'you have already registered this key');
         if (d.sshKeys.filter((x) => x.userId === user.id).length >= MAX_KEYS_PER_USER)
           throw conflict('too_many_keys', `at most ${MAX_KEYS_PER_USER} keys per user; remove one first`);

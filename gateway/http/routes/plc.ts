@@ -39,17 +39,26 @@ function matches(r: PlcOperationRecord, q: string | undefined, verdict: string |
   if (verdict && r.verdict !== verdict) return false;
   if (!q) return true;
   const needle = q.toLowerCase();
-  return [r.function, r.class, r.unit, r.target, r.values, r.result, r.rule, r.destination, r.protocol].some((f) => f?.toLowerCase().includes(needle));
+  return [r.function, r.class, r.unit, r.target, r.values, r.result, r.rule, r.destination, r.protocol].some((f) =>
+    f?.toLowerCase().includes(needle),
+  );
 }
 
 export function mountPlcRoutes(router: Router, o: PlcRoutesDeps): void {
   router.get('/sessions/:id/plc', async (req, res) => {
     requireAuth(req);
     const parsed = queryOf.safeParse(req.query);
-    if (!parsed.success) throw invalidInput('invalid_query', 'q is text up to 200 characters; verdict one of ' + PLC_OUTCOMES.join(', '));
+    if (!parsed.success)
+      throw invalidInput('invalid_query', 'q is text up to 200 characters; verdict one of ' + PLC_OUTCOMES.join(', '));
     const s = await o.visibleSession(req, 'session.plc');
-    const all = (o.plc?.records ?? []).filter((r) => r.sessionId === s.id && matches(r, parsed.data.q, parsed.data.verdict));
-    res.json({ operations: all.slice(-MAX_OPERATIONS), total: all.length, pending: o.registry.get(s.id)?.plc?.pending() ?? [] });
+    const all = (o.plc?.records ?? []).filter(
+      (r) => r.sessionId === s.id && matches(r, parsed.data.q, parsed.data.verdict),
+    );
+    res.json({
+      operations: all.slice(-MAX_OPERATIONS),
+      total: all.length,
+      pending: o.registry.get(s.id)?.plc?.pending() ?? [],
+    });
   });
 
   /**
@@ -66,7 +75,10 @@ export function mountPlcRoutes(router: Router, o: PlcRoutesDeps): void {
     const s = await o.visibleSession(req, 'plc.decide');
     const target = o.targets.get(s.targetId);
     if (!mayTerminate(factsOf(ctx.user), target))
-      throw denied('not_approver', `you are not an approver for ${target?.name ?? s.targetId}; only its supervisors confirm its PLC operations`);
+      throw denied(
+        'not_approver',
+        `you are not an approver for ${target?.name ?? s.targetId}; only its supervisors confirm its PLC operations`,
+      );
     const subject = { sessionId: s.id, targetId: s.targetId, plcOperationId: String(req.params.opId).slice(0, 100) };
     // Why: dual control means a second person; a vendor who is also a supervisor elsewhere never confirms their own.
     if (ctx.user.id === s.userId) {
@@ -77,7 +89,10 @@ export function mountPlcRoutes(router: Router, o: PlcRoutesDeps): void {
     const approve = decision === 'approve';
     const decided = o.registry.get(s.id)?.plc?.decide(String(req.params.opId), approve, actor) ?? false;
     if (!decided) {
-      const err = conflict('not_held', 'that operation is not waiting for a decision (decided, timed out, or the session ended)');
+      const err = conflict(
+        'not_held',
+        'that operation is not waiting for a decision (decided, timed out, or the session ended)',
+      );
       await auditRefusal(o.audit, o.logger, actor, 'plc.decide', err, subject);
       throw err;
     }

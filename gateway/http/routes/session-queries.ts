@@ -46,7 +46,10 @@ const sessionFilter = {
   from: instant.optional(),
   to: instant.optional(),
   endReason: z.enum(END_REASONS).optional(),
-  live: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  live: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional(),
 };
 
 const sessionsQuery = z.strictObject({ ...sessionFilter, ...page });
@@ -96,7 +99,10 @@ export function parseAuditQuery(q: unknown): AuditQuery {
   if (type === undefined) return rest;
   const types: string[] = [];
   const typePrefixes: string[] = [];
-  for (const t of type.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const t of type
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (/^[a-z]+\.\*$/.test(t)) typePrefixes.push(t.slice(0, -1));
     else if ((AUDIT_EVENT_TYPES as readonly string[]).includes(t)) types.push(t);
     else throw invalidInput('invalid_type', `type: ${t.slice(0, 60)} is not an audit event type`);
@@ -111,7 +117,8 @@ export function parseTerminate(body: unknown): string {
   const r = terminateBody.safeParse(body ?? {});
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    if (issue.code === 'unrecognized_keys') throw invalidInput('unknown_field', `unknown field(s): ${issue.keys.slice(0, 5).join(', ')}`);
+    if (issue.code === 'unrecognized_keys')
+      throw invalidInput('unknown_field', `unknown field(s): ${issue.keys.slice(0, 5).join(', ')}`);
     throw invalidInput('reason_required', 'a termination needs a reason (1 to 500 characters)');
   }
   const reason = r.data.reason.trim();

@@ -64,7 +64,15 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
     if (s) return s;
     const exists = store.data.sessions.some((x) => x.id === id);
     const err = notFound('not_found', 'no such session');
-    await auditRefusal(audit, logger, actorOf(callerOf(ctx, req)), action, err, { sessionId: id.slice(0, 100) }, { exists });
+    await auditRefusal(
+      audit,
+      logger,
+      actorOf(callerOf(ctx, req)),
+      action,
+      err,
+      { sessionId: id.slice(0, 100) },
+      { exists },
+    );
     throw err;
   }
 
@@ -115,8 +123,24 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
     res.json({ closed, session: sessionDetail(store.data, context(ctx), session) });
   });
 
-  mountRecordingRoutes(router, { audit, logger, storageDir, now: () => clock.now(), visibleSession, viewedPeriodMs: o.viewedPeriodMs });
+  mountRecordingRoutes(router, {
+    audit,
+    logger,
+    storageDir,
+    now: () => clock.now(),
+    visibleSession,
+    viewedPeriodMs: o.viewedPeriodMs,
+  });
   mountAuditRoutes(router, { audit, storageDir, now: () => clock.now() });
-  mountPlcRoutes(router, { audit, logger, plc: o.deps.plc, registry, targets: o.broker.targets, now: () => clock.now(), stepUpMaxAgeMinutes: config.stepUp.maxAgeMinutes, visibleSession });
+  mountPlcRoutes(router, {
+    audit,
+    logger,
+    plc: o.deps.plc,
+    registry,
+    targets: o.broker.targets,
+    now: () => clock.now(),
+    stepUpMaxAgeMinutes: config.stepUp.maxAgeMinutes,
+    visibleSession,
+  });
   return router;
 }

@@ -16,8 +16,7 @@ const actorOf = (ctx: AuthContext, req: Request) => userActor(ctx.user, req.sock
 /** The submitted code as a string; its format is judged (and counted) by verifyTotp, not here. */
 function codeOf(req: Request): string {
   const code = (req.body as { code?: unknown } | undefined)?.code;
-  if (typeof code !== 'string')
-    throw invalidInput('code_required', 'send the 6-digit code as {"code": "123456"}');
+  if (typeof code !== 'string') throw invalidInput('code_required', 'send the 6-digit code as {"code": "123456"}');
   return code;
 }
 

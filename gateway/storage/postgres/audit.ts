@@ -69,7 +69,8 @@ export class PgAudit implements AuditPort {
         `this node's audit signing key ${o.key.keyId} is not the key that signed the chain (${head.signed.keyId}): every node must use the same key`,
       );
     const result = await verifyChain(o.pool, o.key, log.every);
-    if (!result.ok) throw unavailable('audit_chain_broken', `audit chain broken at record seq ${result.seq}: ${result.reason}`);
+    if (!result.ok)
+      throw unavailable('audit_chain_broken', `audit chain broken at record seq ${result.seq}: ${result.reason}`);
     log.durable = { ...result.head };
     await log.sealNow();
     const ms = o.checkpointIntervalMs ?? 60_000;
@@ -108,9 +109,21 @@ export class PgAudit implements AuditPort {
     const checkpoint = () => {
       const sig = this.o.key.sign(`${tail.seq}:${tail.hash}`);
       // Which node signed it; every node signs with the one shared key (see docs/storage.md).
-      const data = { upToSeq: tail.seq, upToHash: tail.hash, keyId: this.o.key.keyId, sig, every: this.every, node: this.o.nodeId };
+      const data = {
+        upToSeq: tail.seq,
+        upToHash: tail.hash,
+        keyId: this.o.key.keyId,
+        sig,
+        every: this.every,
+        node: this.o.nodeId,
+      };
       link({ type: 'audit.checkpoint', actor: systemActor('gateway'), data });
-      signed = { seq: tail.seq, hash: tail.hash, keyId: this.o.key.keyId, sig: this.o.key.sign(`${tail.seq}:${tail.hash}`) };
+      signed = {
+        seq: tail.seq,
+        hash: tail.hash,
+        keyId: this.o.key.keyId,
+        sig: this.o.key.sign(`${tail.seq}:${tail.hash}`),
+      };
       since = 0;
     };
     for (const input of inputs) {
@@ -127,14 +140,18 @@ export class PgAudit implements AuditPort {
     await client.query(
       `INSERT INTO gh_audit (seq, at, type, line, hash)
        SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])`,
-      [rows.map((r) => r.seq), rows.map((r) => r.at), rows.map((r) => r.type), rows.map((r) => r.line), rows.map((r) => r.hash)],
+      [
+        rows.map((r) => r.seq),
+        rows.map((r) => r.at),
+        rows.map((r) => r.type),
+        rows.map((r) => r.line),
+        rows.map((r) => r.hash),
+      ],
     );
-    await client.query('UPDATE gh_audit_head SET seq = $1, hash = $2, since_checkpoint = $3, signed = $4 WHERE id = 1', [
-      tail.seq,
-      tail.hash,
-      since,
-      signed === null ? null : JSON.stringify(signed),
-    ]);
+    await client.query(
+      'UPDATE gh_audit_head SET seq = $1, hash = $2, since_checkpoint = $3, signed = $4 WHERE id = 1',
+      [tail.seq, tail.hash, since, signed === null ? null : JSON.stringify(signed)],
+    );
     return chained;
   }
 
@@ -208,7 +225,9 @@ export class PgAudit implements AuditPort {
 }
 
 async function lockHead(client: pg.PoolClient): Promise<HeadRow> {
-  const r = await client.query<HeadRow>('SELECT seq, hash, since_checkpoint, signed FROM gh_audit_head WHERE id = 1 FOR UPDATE');
+  const r = await client.query<HeadRow>(
+    'SELECT seq, hash, since_checkpoint, signed FROM gh_audit_head WHERE id = 1 FOR UPDATE',
+  );
   return r.rows[0]!;
 }
 

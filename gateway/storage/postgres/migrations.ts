@@ -57,11 +57,15 @@ export const MIGRATIONS: readonly string[] = [
 export async function migrateDatabase(client: pg.PoolClient): Promise<{ from: number; to: number }> {
   await client.query('SELECT pg_advisory_lock($1)', [LOCKS.migrate]);
   try {
-    await client.query('CREATE TABLE IF NOT EXISTS gh_schema (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS gh_schema (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
     const r = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM gh_schema');
     const from = r.rows[0]?.v ?? 0;
     if (from > MIGRATIONS.length)
-      throw new Error(`the database is at schema ${from}, newer than this gateway knows (${MIGRATIONS.length}): upgrade the gateway`);
+      throw new Error(
+        `the database is at schema ${from}, newer than this gateway knows (${MIGRATIONS.length}): upgrade the gateway`,
+      );
     for (let v = from + 1; v <= MIGRATIONS.length; v++) {
       await client.query('BEGIN');
       try {

@@ -16,7 +16,10 @@ export async function namesPostgres(configPath: string): Promise<boolean> {
 }
 
 /** Runs `fn` with a pool on the config's database (the config fully loaded: its secrets are needed). */
-export async function withSitePool<T>(configPath: string, fn: (pool: pg.Pool, config: Config) => Promise<T>): Promise<T> {
+export async function withSitePool<T>(
+  configPath: string,
+  fn: (pool: pg.Pool, config: Config) => Promise<T>,
+): Promise<T> {
   // Only the database's secrets are needed here (read on connect), not the IdP's or the targets'.
   const config = await loadConfig(configPath, { resolveSecrets: false });
   if (!config.storage.postgres) throw new Error(`${configPath}: storage.postgres is missing`);

@@ -30,14 +30,19 @@ export function stateFromRows(rows: Iterable<{ collection: string; doc: unknown 
 }
 
 /** The rows to write so that `base` becomes `draft` for the touched keys; throws on a state no row can hold. */
-export function changedRows(base: Readonly<DbData>, draft: DbData, touched: ReadonlySet<string>): { rows: Row[]; next: DbData } {
+export function changedRows(
+  base: Readonly<DbData>,
+  draft: DbData,
+  touched: ReadonlySet<string>,
+): { rows: Row[]; next: DbData } {
   const rows: Row[] = [];
   const next = { ...base } as Tree;
   for (const key of touched) {
     if (key === 'schemaVersion') {
       if (draft.schemaVersion !== CURRENT_SCHEMA_VERSION) throw new Error('schemaVersion is not changed by an update');
     } else if (key === META) next.meta = diffMeta(base.meta, draft.meta, rows);
-    else if (isCollection(key)) next[key] = diffCollection(key, base[key] as readonly Rec[], draft[key] as unknown, rows);
+    else if (isCollection(key))
+      next[key] = diffCollection(key, base[key] as readonly Rec[], draft[key] as unknown, rows);
     else throw new Error(`unknown state key "${key}"`);
   }
   for (const key of Object.keys(draft)) if (!(key in base)) throw new Error(`unknown state key "${key}"`);
@@ -67,7 +72,8 @@ function diffCollection(key: Collection, before: readonly Rec[], after: unknown,
 }
 
 function diffMeta(before: Readonly<Tree>, after: unknown, rows: Row[]): Tree {
-  if (after === null || typeof after !== 'object' || Array.isArray(after)) throw new TypeError('"meta" must stay an object');
+  if (after === null || typeof after !== 'object' || Array.isArray(after))
+    throw new TypeError('"meta" must stay an object');
   const out: Tree = {};
   for (const [k, v] of Object.entries(jsonClone(after) as Tree)) {
     if (Object.hasOwn(before, k) && sameJson(before[k], v)) out[k] = before[k];
@@ -76,12 +82,16 @@ function diffMeta(before: Readonly<Tree>, after: unknown, rows: Row[]): Tree {
       rows.push({ collection: META, id: k, doc: JSON.stringify({ key: k, value: v }) });
     }
   }
-  for (const k of Object.keys(before)) if (!Object.hasOwn(out, k)) rows.push({ collection: META, id: k, doc: undefined });
+  for (const k of Object.keys(before))
+    if (!Object.hasOwn(out, k)) rows.push({ collection: META, id: k, doc: undefined });
   return out;
 }
 
 /** Applies rows written elsewhere (in `pos` order) to a state; returns the new state and the keys it changed. */
-export function applyRows(base: Readonly<DbData>, rows: readonly { collection: string; id: string; doc: unknown }[]): { next: DbData; changed: Set<string> } {
+export function applyRows(
+  base: Readonly<DbData>,
+  rows: readonly { collection: string; id: string; doc: unknown }[],
+): { next: DbData; changed: Set<string> } {
   const next = { ...base } as Tree;
   const changed = new Set<string>();
   for (const r of rows) {

@@ -150,7 +150,10 @@ export class PgState implements StatePort {
     let chained: Chained | undefined;
     try {
       await client.query('BEGIN');
-      const v = Number((await client.query<{ version: string }>('SELECT version FROM gh_state_version WHERE id = 1 FOR UPDATE')).rows[0]!.version);
+      const v = Number(
+        (await client.query<{ version: string }>('SELECT version FROM gh_state_version WHERE id = 1 FOR UPDATE'))
+          .rows[0]!.version,
+      );
       if (v !== this.version) await this.catchUp(client, v);
       const base = this.state;
       const touched = new Set<string>();
@@ -191,7 +194,11 @@ export class PgState implements StatePort {
 /** Errors from pg or the network (not a refusal thrown by the update fn itself). */
 function isDatabaseError(err: unknown): boolean {
   const e = err as { code?: unknown; severity?: unknown; syscall?: unknown } | null;
-  return e !== null && typeof e === 'object' && (typeof e.severity === 'string' || typeof e.syscall === 'string' || e.code === 'ECONNREFUSED');
+  return (
+    e !== null &&
+    typeof e === 'object' &&
+    (typeof e.severity === 'string' || typeof e.syscall === 'string' || e.code === 'ECONNREFUSED')
+  );
 }
 
 function freezeTouched(next: DbData, touched: ReadonlySet<string>): DbData {
