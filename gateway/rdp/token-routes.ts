@@ -63,16 +63,14 @@ export function rdpTokenRouter(o: RdpTokenRouterOptions): Router {
       { kind: 'watch', sessionId: live.id },
       size,
     );
-    res
-      .status(201)
-      .json({
-        token: t.token,
-        expiresAt: isoTime(t.expiresAt),
-        sessionId: live.id,
-        targetId: live.targetId,
-        userId: live.userId,
-        startedAt: live.startedAt,
-      });
+    res.status(201).json({
+      token: t.token,
+      expiresAt: isoTime(t.expiresAt),
+      sessionId: live.id,
+      targetId: live.targetId,
+      userId: live.userId,
+      startedAt: live.startedAt,
+    });
   });
 
   return router;
