@@ -221,7 +221,15 @@ export async function startSshGateway(opts: SshGatewayOptions = {}): Promise<Ssh
     const end = Date.now() + ms;
     for (;;) {
       const hit = ((await audit()) as AuditLine[]).filter((a) => a.type === type && where(a)).at(-1);
-      if (hit) return hit;
+      // Audit records are durable before the state that goes with them (the store's audit-first path): a no-op
+      // update queues behind the batch that wrote this one, so the state a test reads next is there too.
+      if (hit)
+        return gw.store
+          .update(() => undefined)
+          .then(
+            () => hit,
+            () => hit,
+          );
       if (Date.now() > end) throw new Error(`no ${type} audit record within ${ms} ms`);
       await new Promise((r) => setTimeout(r, 50));
     }

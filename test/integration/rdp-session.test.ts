@@ -428,7 +428,12 @@ describe('a guacd that misbehaves', () => {
       expect((await w.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId)).data?.reason).toBe(
         'recording_failed',
       );
-      expect(w.gw.store.data.sessions.find((s) => s.id === sessionId)?.recording?.incomplete).toBe(true);
+      // The audit records become durable before the state that goes with them (the store's audit-first path).
+      await expect
+        .poll(() => w.gw.store.data.sessions.find((s) => s.id === sessionId)?.recording?.incomplete, {
+          timeout: 10_000,
+        })
+        .toBe(true);
     } finally {
       standin.mode = 'normal';
     }
