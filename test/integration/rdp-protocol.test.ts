@@ -146,6 +146,7 @@ describe('crash recovery of a .guac recording', () => {
     const clock = new ManualClock();
     const store = await Store.open({ dir: storageDir, logger: silentLogger });
     const audit = await AuditLog.open({ dir: storageDir, clock, logger: silentLogger });
+    await store.attachAudit(audit);
     const path = recordingPath(storageDir, 'ses_torndesktop1', clock.now() - 60_000, 'guac');
     await mkdir(dirname(path), { recursive: true });
     const whole = enc('size', 0, 1024, 768) + enc('cfill', 14, 0, 1, 2, 3, 255) + enc('sync', 1000);
