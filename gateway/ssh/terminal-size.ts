@@ -7,9 +7,11 @@ export const MAX_ROWS = 500;
 export const RESIZE_INTERVAL_MS = 100;
 const MAX_PIXELS = 65_535;
 
+// Below the minimum counts as not given: RFC 4254 says zero dimensions are ignored, and OpenSSH sends 0×0 for
+// `ssh -tt` without a terminal (clamping that to 1×1 would leave the shell a one-column screen).
 const fit = (v: unknown, min: number, max: number, fallback: number): number => {
   const n = typeof v === 'number' && Number.isFinite(v) ? Math.trunc(v) : fallback;
-  return Math.min(max, Math.max(min, n));
+  return Math.min(max, n < min ? fallback : n);
 };
 
 export interface TermSize {

@@ -7,7 +7,9 @@ const size = (cols: number, rows: number): TermSize => ({ cols, rows, width: 0, 
 describe('clampSize', () => {
   it('keeps sizes in range and turns nonsense into something a terminal can take', () => {
     expect(clampSize(size(1_000_000, 1_000_000))).toMatchObject({ cols: 1000, rows: 500 });
-    expect(clampSize(size(0, 0))).toMatchObject({ cols: 1, rows: 1 });
+    // Zero means not given (RFC 4254; OpenSSH's `ssh -tt` without a terminal): the usual 80×24, never a 1×1 screen.
+    expect(clampSize(size(0, 0))).toMatchObject({ cols: 80, rows: 24 });
+    expect(clampSize(size(-3, 7))).toMatchObject({ cols: 80, rows: 7 });
     expect(clampSize({ cols: Number.NaN, rows: Infinity, width: 4_294_967_295, height: -5 })).toEqual({
       cols: 80,
       rows: 24,
