@@ -222,19 +222,9 @@ describe('gatehouse evidence export / verify, recordings verify (CLI)', () => {
     const configPath = join(h.dir.path, 'gatehouse.yaml');
     await writeFile(configPath, configFileText(h.gw.config));
     const out = join(h.dir.path, 'stopped.zip');
-    const r = await runCli([
-      'evidence',
-      'export',
-      '--config',
-      configPath,
-      '--from',
-      from,
-      '--to',
-      to,
-      '--out',
-      out,
-      '--with-recordings',
-    ]);
+    const exportTo = (...extra: string[]) =>
+      runCli(['evidence', 'export', '--config', configPath, '--from', from, '--to', to, '--out', out, ...extra]);
+    const r = await exportTo('--with-recordings');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^wrote .*stopped\.zip: \d+ files, \d+ bytes, sha256 [0-9a-f]{64}/);
     expect(r.stdout).toMatch(/recorded in the audit log as evidence\.exported/);
@@ -252,18 +242,7 @@ describe('gatehouse evidence export / verify, recordings verify (CLI)', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/audit chain continuous: \d+ records in the period/);
 
-    const again = await runCli([
-      'evidence',
-      'export',
-      '--config',
-      configPath,
-      '--from',
-      from,
-      '--to',
-      to,
-      '--out',
-      out,
-    ]);
+    const again = await exportTo();
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already exists/);
 
