@@ -118,6 +118,8 @@ export interface SessionRecord {
   /** keystrokes: the recording holds the vendor's input ("i" events); absent on recordings made before it was a choice. */
   recording?: { path: string; sha256?: string; bytes?: number; incomplete?: boolean; keystrokes?: boolean };
   sourceIp?: string;
+  /** The gateway node that holds the live session (config `node.id`); absent on a single node. */
+  node?: string;
 }
 
 export interface CommandRecord {

@@ -165,6 +165,7 @@ export class DesktopSession {
         startedAt: isoTime(this.startedAt),
         sourceIp: this.o.ip,
         recording: { path: this.place.stored },
+        ...(deps.config.node ? { node: deps.config.node.id } : {}),
       };
       await deps.store.update((d, audit) => {
         d.sessions.push(record);

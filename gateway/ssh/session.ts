@@ -139,6 +139,7 @@ export class VendorSession implements ChannelHost {
       via: this.o.via,
       startedAt: isoTime(this.startedAt),
       sourceIp: this.o.ip,
+      ...(deps.config.node ? { node: deps.config.node.id } : {}),
     };
     front.on('close', () => detach(this.finish('client_closed'), deps.logger, 'could not end an SSH session'));
     this.target.on('close', () =>
