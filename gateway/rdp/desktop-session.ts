@@ -1,10 +1,10 @@
 // One vendor RDP session through guacd: session record, live registry entry, guacd handshake with the target's
 // settings, relay, the recording's appearance check, the end (whoever ends it) and the seal.
-import { isoTime } from '../clock.js';
 import { resolveSecret } from '../config.js';
-import { type Actor, type SessionEndReason, type SessionRecord, userActor } from '../core/model.js';
+import { type Actor, type SessionEndReason, userActor } from '../core/model.js';
 import type { Deps } from '../deps.js';
 import type { SessionRegistry } from '../sessions.js';
+import { type RecordingOutcome, SessionJournal } from '../sessions/journal.js';
 import { type ConnectProof, requireProof } from '../admission/connect.js';
 import { describeEnd, type GuacdEnd, GuacdError, type GuacdLink } from './guacd.js';
 import { certCheckOf, GUAC_STATUS, meaningOfGuacdError } from './guacd-status.js';
@@ -126,25 +126,36 @@ export class DesktopSession {
   /** Resolves once the start is in the store and the audit trail (or failed to get there): the end waits for it. */
   private readonly recorded: Promise<void>;
   private markRecorded!: () => void;
+  /** The session's record and its start and end in the audit trail. */
+  private readonly journal: SessionJournal;
 
   constructor(private readonly o: DesktopSessionOptions) {
     requireProof(o.admission, 'rdp');
     this.id = o.sessionId;
     this.startedAt = o.deps.clock.now();
     this.actor = userActor(o.admission.user, o.ip);
+    const a = o.admission;
+    this.journal = new SessionJournal(
+      { store: o.deps.store, audit: o.deps.audit, clock: o.deps.clock, node: o.deps.config.node?.id },
+      {
+        id: this.id,
+        grantId: a.request.grantId,
+        requestId: a.request.id,
+        userId: a.user.id,
+        targetId: a.target.id,
+        protocol: 'rdp',
+        via: 'rdp',
+        startedAt: this.startedAt,
+        sourceIp: o.ip,
+        actor: this.actor,
+      },
+    );
     this.ended = new Promise((r) => (this.resolveEnded = r));
     this.recorded = new Promise((r) => (this.markRecorded = r));
   }
 
   get subject() {
-    const a = this.o.admission;
-    return {
-      sessionId: this.id,
-      grantId: a.request.grantId,
-      requestId: a.request.id,
-      userId: a.user.id,
-      targetId: a.target.id,
-    };
+    return this.journal.subject;
   }
 
   /** Records and registers the session, then connects guacd to the target and relays. Never throws. */
@@ -154,28 +165,10 @@ export class DesktopSession {
     link.onEnd((e) => detach(this.guacdEnded(e), deps.logger, 'could not end an RDP session'));
     try {
       this.place = await placeRecording(deps.storageDir, this.id, this.startedAt, deps.config.guacd.recordingDir);
-      const record: SessionRecord = {
-        id: this.id,
-        grantId: admission.request.grantId,
-        requestId: admission.request.id,
-        userId: admission.user.id,
-        targetId: admission.target.id,
-        protocol: 'rdp',
-        via: 'rdp',
-        startedAt: isoTime(this.startedAt),
-        sourceIp: this.o.ip,
-        recording: { path: this.place.stored },
-        ...(deps.config.node ? { node: deps.config.node.id } : {}),
-      };
-      await deps.store.update((d, audit) => {
-        d.sessions.push(record);
-        audit.record({
-          type: 'session.started',
-          actor: this.actor,
-          subject: this.subject,
-          data: { via: 'rdp', size: this.o.size, guacd: `${deps.config.guacd.host}:${deps.config.guacd.port}` },
-        });
-      });
+      await this.journal.start(
+        { via: 'rdp', size: this.o.size, guacd: `${deps.config.guacd.host}:${deps.config.guacd.port}` },
+        { path: this.place.stored },
+      );
     } catch (err) {
       deps.logger.error({ err, sessionId: this.id }, 'could not record the start of an RDP session');
       this.markRecorded();
@@ -192,7 +185,7 @@ export class DesktopSession {
         targetId: admission.target.id,
         protocol: 'rdp',
         via: 'rdp',
-        startedAt: isoTime(this.startedAt),
+        startedAt: this.journal.startedAt,
         close: (reason, message) => this.close(reason, message),
         warn: (message) => this.tell({ type: 'notice', message }),
       });
@@ -299,15 +292,7 @@ export class DesktopSession {
       () => this.endReason !== undefined,
     );
     if (there || this.endReason) return;
-    const { deps } = this.o;
-    await deps.audit
-      .append({
-        type: 'recording.failed',
-        actor: this.actor,
-        subject: this.subject,
-        data: { error: 'guacd did not create the recording', path: this.place!.stored },
-      })
-      .catch(() => undefined);
+    await this.journal.recordingFailed({ error: 'guacd did not create the recording', path: this.place!.stored });
     await this.close('recording_failed', 'the session recording failed; the session is closed');
   }
 
@@ -424,58 +409,35 @@ export class DesktopSession {
           sealed = { ...h, incomplete: settled === 'still_writing' || reason === 'recording_failed' };
         }
       }
-      const endedAt = isoTime(deps.clock.now());
       // guacd never took the connection (refused, unreachable mid-way): nothing was shown, so nothing to record.
       const neverConnected = !sealed && !this.connectionId;
+      const place = this.place;
+      const recording: RecordingOutcome = sealed
+        ? { kind: 'sealed', ...sealed, format: 'guac' }
+        : neverConnected
+          ? { kind: 'dropped' }
+          : {
+              kind: 'lost',
+              // A recording_failed end audited its failure when it happened.
+              ...(place && reason !== 'recording_failed'
+                ? { failure: { error: `no recording: ${recordingState ?? 'not placed'}`, path: place.stored } }
+                : {}),
+            };
       // File transfers are audited before the end, so session.ended stays the session's last record.
       const untracked = this.files.finish();
       await this.fileWrites;
       const dropped = this.relay?.dropped() ?? 0;
-      await deps.store.update((d, audit) => {
-        const s = d.sessions.find((x) => x.id === this.id);
-        if (s) {
-          s.endedAt = endedAt;
-          s.endReason = reason;
-          if (neverConnected) delete s.recording;
-          else if (s.recording)
-            s.recording = sealed
-              ? {
-                  ...s.recording,
-                  sha256: sealed.sha256,
-                  bytes: sealed.bytes,
-                  ...(sealed.incomplete ? { incomplete: true } : {}),
-                }
-              : { ...s.recording, incomplete: true };
-        }
-        if (sealed)
-          audit.record({
-            type: 'recording.sealed',
-            actor: this.actor,
-            subject: this.subject,
-            data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete, format: 'guac' },
-          });
-        else if (this.place && !neverConnected && reason !== 'recording_failed')
-          audit.record({
-            type: 'recording.failed',
-            actor: this.actor,
-            subject: this.subject,
-            data: { error: `no recording: ${recordingState ?? 'not placed'}`, path: this.place.stored },
-          });
-        audit.record({
-          type: 'session.ended',
-          actor: this.actor,
-          subject: this.subject,
-          data: {
-            reason,
-            ...(this.endMessage ? { message: this.endMessage } : {}),
-            via: 'rdp',
-            durationMs: deps.clock.now() - this.startedAt,
-            ...(this.guacdError ? { guacdError: this.guacdError } : {}),
-            ...(this.handshakeError ? { handshakeError: this.handshakeError } : {}),
-            ...(dropped ? { droppedFromBrowser: dropped } : {}),
-            ...(untracked ? { fileStreamsNotAudited: untracked } : {}),
-          },
-        });
+      await this.journal.end({
+        reason,
+        recording,
+        details: {
+          ...(this.endMessage ? { message: this.endMessage } : {}),
+          via: 'rdp',
+          ...(this.guacdError ? { guacdError: this.guacdError } : {}),
+          ...(this.handshakeError ? { handshakeError: this.handshakeError } : {}),
+          ...(dropped ? { droppedFromBrowser: dropped } : {}),
+          ...(untracked ? { fileStreamsNotAudited: untracked } : {}),
+        },
       });
     } catch (err) {
       deps.logger.error({ err, sessionId: this.id }, 'could not record the end of an RDP session');

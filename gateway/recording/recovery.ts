@@ -3,9 +3,9 @@
 // recording repaired so it still plays, marked incomplete, and audited.
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { isoTime } from '../clock.js';
-import { systemActor, type SessionRecord } from '../core/model.js';
+import type { SessionRecord } from '../core/model.js';
 import type { Deps } from '../deps.js';
+import { endInterrupted } from '../sessions/journal.js';
 import { sessionsRoot } from './files.js';
 import { repairGuac } from './guac-repair.js';
 import { repairCast } from './incomplete.js';
@@ -45,6 +45,22 @@ async function repair(storageDir: string, rec: SessionRecord): Promise<Recovered
   }
 }
 
+/** `recording.incomplete`'s details: the repaired hash, or why there is none. */
+function incompleteData(recording: Exclude<RecoveredRecording, { status: 'none' }>): Record<string, unknown> {
+  return recording.status === 'repaired'
+    ? {
+        sha256: recording.sha256,
+        bytes: recording.bytes,
+        droppedBytes: recording.droppedBytes,
+        reason: 'gateway_crashed',
+      }
+    : {
+        status: recording.status,
+        ...(recording.status === 'unrepairable' ? { error: recording.error } : {}),
+        reason: 'gateway_crashed',
+      };
+}
+
 /**
  * Ends every session with no `endedAt` as `gateway_crashed`. Idempotent: a recovered session has
  * `endedAt`, so a second run finds nothing; a crash in the middle of a run leaves the rest for the
@@ -58,47 +74,9 @@ export async function recoverInterruptedSessions(
   const out: RecoveredSession[] = [];
   for (const rec of open) {
     const recording = await repair(storageDir, rec);
-    const endedAt = isoTime(clock.now());
-    const subject = {
-      sessionId: rec.id,
-      grantId: rec.grantId,
-      requestId: rec.requestId,
-      userId: rec.userId,
-      targetId: rec.targetId,
-    };
-    await store.update((d, audit) => {
-      const s = d.sessions.find((x) => x.id === rec.id);
-      if (!s || s.endedAt) return;
-      s.endedAt = endedAt;
-      s.endReason = 'gateway_crashed';
-      if (s.recording) {
-        s.recording =
-          recording.status === 'repaired'
-            ? { ...s.recording, sha256: recording.sha256, bytes: recording.bytes, incomplete: true }
-            : { ...s.recording, incomplete: true };
-      }
-      if (recording.status !== 'none') {
-        const data =
-          recording.status === 'repaired'
-            ? {
-                sha256: recording.sha256,
-                bytes: recording.bytes,
-                droppedBytes: recording.droppedBytes,
-                reason: 'gateway_crashed',
-              }
-            : {
-                status: recording.status,
-                ...(recording.status === 'unrepairable' ? { error: recording.error } : {}),
-                reason: 'gateway_crashed',
-              };
-        audit.record({ type: 'recording.incomplete', actor: systemActor(), subject, data });
-      }
-      audit.record({
-        type: 'session.ended',
-        actor: systemActor(),
-        subject,
-        data: { reason: 'gateway_crashed', startedAt: rec.startedAt, via: rec.via, recovered: true },
-      });
+    await endInterrupted({ store, clock }, rec, {
+      ...(recording.status === 'repaired' ? { repaired: { sha256: recording.sha256, bytes: recording.bytes } } : {}),
+      ...(recording.status === 'none' ? {} : { incomplete: incompleteData(recording) }),
     });
     if (recording.status === 'missing' || recording.status === 'unrepairable')
       logger.warn({ sessionId: rec.id, recording }, 'interrupted session: recording could not be repaired');

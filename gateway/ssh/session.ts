@@ -4,12 +4,13 @@ import { relative } from 'node:path';
 import type { Client, Connection, ServerChannel, Session } from 'ssh2';
 import { isoTime } from '../clock.js';
 import { type CompiledCommandRules, compileRules, evaluateCommand } from '../core/commands.js';
-import { type Actor, type SessionEndReason, type SessionRecord, userActor } from '../core/model.js';
+import { type Actor, type SessionEndReason, userActor } from '../core/model.js';
 import type { Deps } from '../deps.js';
 import { CastWriter } from '../recording/asciicast.js';
 import { CommandCapture } from '../recording/command-capture.js';
 import { resolveRecording } from '../recording/files.js';
 import type { SessionRegistry, TerminalWatcher } from '../sessions.js';
+import { SessionJournal } from '../sessions/journal.js';
 import type { Authenticated } from './auth.js';
 import { type ChannelHost, handleSessionChannel, type PtyRequest, type TrackedChannel } from './channel-relay.js';
 import type { Recorder } from './channel-types.js';
@@ -75,12 +76,29 @@ export class VendorSession implements ChannelHost {
   /** Resolves once the session is stored and registered; never if it was refused meanwhile. */
   readonly ready: Promise<void>;
   private markReady!: () => void;
+  /** The session's record and its start and end in the audit trail. */
+  private readonly journal: SessionJournal;
 
   constructor(private readonly o: VendorSessionOptions) {
     this.startedAt = o.deps.clock.now();
     this.target = o.target;
     this.targetConfig = o.auth.target;
     this.actor = userActor(o.auth.user, o.ip);
+    this.journal = new SessionJournal(
+      { store: o.deps.store, audit: o.deps.audit, clock: o.deps.clock, node: o.deps.config.node?.id },
+      {
+        id: this.id,
+        grantId: o.auth.request.grantId,
+        requestId: o.auth.request.id,
+        userId: o.auth.user.id,
+        targetId: o.auth.target.id,
+        protocol: 'ssh',
+        via: o.via,
+        startedAt: this.startedAt,
+        sourceIp: o.ip,
+        actor: this.actor,
+      },
+    );
     this.rules = compileRules(o.auth.target.commands);
     this.ended = new Promise((r) => (this.resolveEnded = r));
     this.ready = new Promise((r) => (this.markReady = r));
@@ -116,31 +134,12 @@ export class VendorSession implements ChannelHost {
   }
 
   private get subject() {
-    const a = this.o.auth;
-    return {
-      sessionId: this.id,
-      grantId: a.request.grantId,
-      requestId: a.request.id,
-      userId: a.user.id,
-      targetId: a.target.id,
-    };
+    return this.journal.subject;
   }
 
   /** Records the session, registers it live, then starts serving channels. */
   async start(): Promise<void> {
     const { deps, auth, front, registry } = this.o;
-    const record: SessionRecord = {
-      id: this.id,
-      grantId: auth.request.grantId,
-      requestId: auth.request.id,
-      userId: auth.user.id,
-      targetId: auth.target.id,
-      protocol: 'ssh',
-      via: this.o.via,
-      startedAt: isoTime(this.startedAt),
-      sourceIp: this.o.ip,
-      ...(deps.config.node ? { node: deps.config.node.id } : {}),
-    };
     front.on('close', () => detach(this.finish('client_closed'), deps.logger, 'could not end an SSH session'));
     this.target.on('close', () =>
       detach(
@@ -149,15 +148,7 @@ export class VendorSession implements ChannelHost {
         'could not end an SSH session',
       ),
     );
-    await deps.store.update((d, audit) => {
-      d.sessions.push(record);
-      audit.record({
-        type: 'session.started',
-        actor: this.actor,
-        subject: this.subject,
-        data: { via: this.o.via, ...(auth.key ? { keyFingerprint: auth.key.fingerprint } : {}) },
-      });
-    });
+    await this.journal.start({ via: this.o.via, ...(auth.key ? { keyFingerprint: auth.key.fingerprint } : {}) });
     try {
       this.unregister = registry?.register({
         id: this.id,
@@ -166,7 +157,7 @@ export class VendorSession implements ChannelHost {
         targetId: auth.target.id,
         protocol: 'ssh',
         via: this.o.via,
-        startedAt: record.startedAt,
+        startedAt: this.journal.startedAt,
         close: (reason, message) => this.close(reason, message),
         warn: (message) => this.warn(message),
         watch: (w) => this.watch(w),
@@ -199,9 +190,9 @@ export class VendorSession implements ChannelHost {
       w.onFailure((err) =>
         detach(this.recordingFailed(err), deps.logger, 'could not end a session whose recording failed'),
       );
-      await deps.store.update((d) => {
-        const s = d.sessions.find((x) => x.id === this.id);
-        if (s) s.recording = { path: relative(deps.storageDir, path), keystrokes: auth.target.recording.keystrokes };
+      await this.journal.recordingPlaced({
+        path: relative(deps.storageDir, path),
+        keystrokes: auth.target.recording.keystrokes,
       });
       return w;
     })();
@@ -384,9 +375,7 @@ export class VendorSession implements ChannelHost {
     this.o.deps.logger.error({ err, sessionId: this.id }, 'session recording failed');
     // A disk that refuses recordings is a storage fault too: /healthz and the metric say so until it heals.
     if (asStorageError(err)) this.o.deps.faults?.report(RECORDINGS_FAULT, err);
-    await this.o.deps.audit
-      .append({ type: 'recording.failed', actor: this.actor, subject: this.subject, data: { error: err.message } })
-      .catch(() => undefined);
+    await this.journal.recordingFailed({ error: err.message });
     await this.close('recording_failed', 'the session recording failed; the session is closed');
   }
 
@@ -416,39 +405,12 @@ export class VendorSession implements ChannelHost {
     const cast = await this.cast?.catch(() => undefined);
     if (cast) sealed = await cast.seal(reason === 'recording_failed' ? { incomplete: true, reason } : {});
     await this.writes;
-    const endedAt = isoTime(deps.clock.now());
     try {
       const suppressed = Math.max(0, this.refusals - MAX_AUDITED_REFUSALS);
-      await deps.store.update((d, audit) => {
-        const s = d.sessions.find((x) => x.id === this.id);
-        if (s) {
-          s.endedAt = endedAt;
-          s.endReason = reason;
-          if (sealed && s.recording)
-            s.recording = {
-              ...s.recording,
-              sha256: sealed.sha256,
-              bytes: sealed.bytes,
-              ...(sealed.incomplete ? { incomplete: true } : {}),
-            };
-        }
-        if (sealed)
-          audit.record({
-            type: 'recording.sealed',
-            actor: this.actor,
-            subject: this.subject,
-            data: { sha256: sealed.sha256, bytes: sealed.bytes, incomplete: sealed.incomplete },
-          });
-        audit.record({
-          type: 'session.ended',
-          actor: this.actor,
-          subject: this.subject,
-          data: {
-            reason,
-            durationMs: deps.clock.now() - this.startedAt,
-            ...(suppressed ? { refusalsNotAudited: suppressed } : {}),
-          },
-        });
+      await this.journal.end({
+        reason,
+        ...(sealed ? { recording: { kind: 'sealed', ...sealed } } : {}),
+        details: suppressed ? { refusalsNotAudited: suppressed } : {},
       });
     } catch (err) {
       deps.logger.error({ err, sessionId: this.id }, 'could not record the end of a session');

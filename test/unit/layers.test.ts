@@ -1,5 +1,6 @@
 // The layers of gateway/ as a test: protocol adapters don't import each other, recording/ stays protocol-free,
-// only the broker writes requests, only admission/ writes session.refused, and there are no import cycles.
+// only the broker writes requests, only admission/ writes session.refused, only the session journal writes a
+// session's start and end, and there are no import cycles.
 // core/'s own purity is core-imports.test.ts.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -96,6 +97,29 @@ function refusedWriters(files: readonly string[]): string[] {
     .filter((f) => !f.startsWith('admission/') && f !== 'core/audit.ts' && !f.startsWith('evidence/'));
 }
 
+/** Writes to the sessions collection, as REQUEST_WRITE does for requests. */
+const SESSION_WRITE =
+  /(?<!\bthis)\.sessions(\[[^\]]*\])?\s*(=[^=]|\.(push|splice|unshift|pop|shift|sort|reverse|fill)\()/;
+/** A session's start and end in the audit trail: only sessions/journal.ts writes them. */
+const JOURNAL_EVENTS = ["'session.started'", "'session.ended'", "'recording.sealed'", "'recording.failed'"];
+const JOURNAL = 'sessions/journal.ts';
+/** Files that name those events without writing them: the catalog, the evidence readers, the browser event stream's own `session.ended` message. */
+const JOURNAL_EVENT_READERS = (f: string) =>
+  f === 'core/audit.ts' || f.startsWith('evidence/') || f === 'http/events.ts';
+
+function journalBypasses(files: readonly string[]): string[] {
+  return files.flatMap((f) => {
+    const text = readFileSync(f, 'utf8');
+    const file = rel(f);
+    if (file === JOURNAL || file.startsWith('store/')) return [];
+    const problems: string[] = [];
+    if (SESSION_WRITE.test(text)) problems.push(`${file} writes session records`);
+    if (!JOURNAL_EVENT_READERS(file))
+      for (const e of JOURNAL_EVENTS) if (text.includes(e)) problems.push(`${file} names ${e}`);
+    return problems;
+  });
+}
+
 describe('the layers of gateway/', () => {
   const files = tsFiles(gatewayDir);
   const graph = importGraph(files);
@@ -127,6 +151,9 @@ describe('the layers of gateway/', () => {
     expect(REQUEST_WRITE.test('store.data.requests.filter((r) => r.id === id)')).toBe(false);
     expect(REQUEST_WRITE.test('if (d.requests[i] === x)')).toBe(false);
     expect(REQUEST_WRITE.test('const split = this.requests.push(chunk);')).toBe(false);
+    expect(SESSION_WRITE.test('d.sessions.push(record);')).toBe(true);
+    expect(SESSION_WRITE.test('draft.sessions = draft.sessions.filter(keep);')).toBe(true);
+    expect(SESSION_WRITE.test('const s = d.sessions.find((x) => x.id === id);')).toBe(false);
   });
 
   it('has no import cycles', () => {
@@ -147,5 +174,13 @@ describe('the layers of gateway/', () => {
       'admission/connect.ts',
     );
     expect(refusedWriters(files)).toEqual([]);
+  });
+
+  it('lets only the session journal write a session start and end', () => {
+    // The search itself: it finds the writer it allows, so an empty answer below is not a blind one.
+    const journal = readFileSync(join(gatewayDir, JOURNAL), 'utf8');
+    expect(SESSION_WRITE.test(journal)).toBe(true);
+    for (const e of JOURNAL_EVENTS) expect(journal).toContain(e);
+    expect(journalBypasses(files)).toEqual([]);
   });
 });

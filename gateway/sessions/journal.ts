@@ -1,0 +1,202 @@
+// A vendor session's evidence from start to end, the same for every protocol: its store record and its
+// `session.started`, `recording.sealed` / `recording.failed` and `session.ended` audit records. The SSH session,
+// the RDP session and crash recovery all write them here and nowhere else (test/unit/layers.test.ts).
+import { type Clock, isoTime } from '../clock.js';
+import { type Actor, type SessionEndReason, type SessionRecord, systemActor } from '../core/model.js';
+import type { AuditPort, StatePort } from '../storage/port.js';
+
+/** What a journal writes to: the state, the audit log, the time, and the node that holds the session. */
+export interface JournalPorts {
+  store: StatePort;
+  audit: Pick<AuditPort, 'append'>;
+  clock: Clock;
+  /** config `node.id`: the session record names the node that holds it, so other nodes can find it. */
+  node?: string | undefined;
+}
+
+/** The session a journal is about: fixed when it is opened. */
+export interface JournalOpening {
+  id: string;
+  grantId: string;
+  requestId: string;
+  userId: string;
+  targetId: string;
+  protocol: SessionRecord['protocol'];
+  via: SessionRecord['via'];
+  /** Milliseconds since the epoch (the session's clock). */
+  startedAt: number;
+  sourceIp: string;
+  actor: Actor;
+}
+
+/** The ids every audit record of the session carries. */
+export type SessionSubject = {
+  sessionId: string;
+  grantId: string;
+  requestId: string;
+  userId: string;
+  targetId: string;
+};
+
+/** What became of the recording at the end. */
+export type RecordingOutcome =
+  /** Closed and hashed: the record gets the hash, `recording.sealed` says so. */
+  | { kind: 'sealed'; sha256: string; bytes: number; incomplete: boolean; format?: 'guac' }
+  /** Not sealed: the record is marked incomplete; `failure`, when given, is audited as `recording.failed` (give none if that was audited already). */
+  | { kind: 'lost'; failure?: { error: string; path: string } }
+  /** Nothing was ever shown (the connection never opened): the record keeps no recording. */
+  | { kind: 'dropped' };
+
+export interface SessionEnd {
+  reason: SessionEndReason;
+  recording?: RecordingOutcome;
+  /** What the protocol adds to `session.ended` (the reason and the duration are the journal's). */
+  details?: Record<string, unknown>;
+}
+
+export class SessionJournal {
+  readonly subject: SessionSubject;
+  readonly startedAt: string;
+
+  constructor(
+    private readonly ports: JournalPorts,
+    private readonly opening: JournalOpening,
+  ) {
+    const o = opening;
+    this.subject = {
+      sessionId: o.id,
+      grantId: o.grantId,
+      requestId: o.requestId,
+      userId: o.userId,
+      targetId: o.targetId,
+    };
+    this.startedAt = isoTime(o.startedAt);
+  }
+
+  /** Stores the session's record and `session.started` together; `details` is the protocol's part of the event. */
+  async start(details: Record<string, unknown>, recording?: SessionRecord['recording']): Promise<void> {
+    const o = this.opening;
+    const record: SessionRecord = {
+      id: o.id,
+      grantId: o.grantId,
+      requestId: o.requestId,
+      userId: o.userId,
+      targetId: o.targetId,
+      protocol: o.protocol,
+      via: o.via,
+      startedAt: this.startedAt,
+      sourceIp: o.sourceIp,
+      ...(recording ? { recording } : {}),
+      ...(this.ports.node ? { node: this.ports.node } : {}),
+    };
+    await this.ports.store.update((d, audit) => {
+      d.sessions.push(record);
+      audit.record({ type: 'session.started', actor: o.actor, subject: this.subject, data: details });
+    });
+  }
+
+  /** The recording file exists now (SSH opens it with the first shell): the record names it. */
+  async recordingPlaced(recording: NonNullable<SessionRecord['recording']>): Promise<void> {
+    await this.ports.store.update((d) => {
+      const s = d.sessions.find((x) => x.id === this.opening.id);
+      if (s) s.recording = recording;
+    });
+  }
+
+  /** The recording could not be written while the session ran; the session is about to be closed for it. Never rejects. */
+  async recordingFailed(data: { error: string; path?: string }): Promise<void> {
+    await this.ports.audit
+      .append({ type: 'recording.failed', actor: this.opening.actor, subject: this.subject, data })
+      .catch(() => undefined);
+  }
+
+  /** The end, in one update: the record's end and recording, then `recording.*`, then `session.ended` last. */
+  async end(e: SessionEnd): Promise<void> {
+    const { clock, store } = this.ports;
+    const { actor, startedAt } = this.opening;
+    const endedAt = isoTime(clock.now());
+    const r = e.recording;
+    await store.update((d, audit) => {
+      const s = d.sessions.find((x) => x.id === this.opening.id);
+      if (s) {
+        s.endedAt = endedAt;
+        s.endReason = e.reason;
+        if (r?.kind === 'dropped') delete s.recording;
+        else if (s.recording && r?.kind === 'sealed')
+          s.recording = {
+            ...s.recording,
+            sha256: r.sha256,
+            bytes: r.bytes,
+            ...(r.incomplete ? { incomplete: true } : {}),
+          };
+        else if (s.recording && r?.kind === 'lost') s.recording = { ...s.recording, incomplete: true };
+      }
+      if (r?.kind === 'sealed')
+        audit.record({
+          type: 'recording.sealed',
+          actor,
+          subject: this.subject,
+          data: {
+            sha256: r.sha256,
+            bytes: r.bytes,
+            incomplete: r.incomplete,
+            ...(r.format ? { format: r.format } : {}),
+          },
+        });
+      else if (r?.kind === 'lost' && r.failure)
+        audit.record({ type: 'recording.failed', actor, subject: this.subject, data: { ...r.failure } });
+      audit.record({
+        type: 'session.ended',
+        actor,
+        subject: this.subject,
+        data: { reason: e.reason, durationMs: clock.now() - startedAt, ...e.details },
+      });
+    });
+  }
+}
+
+/** The crash path's end: what recovery made of the recording. */
+export interface InterruptedEnd {
+  /** The repaired recording's hash and size, when it could be repaired. */
+  repaired?: { sha256: string; bytes: number };
+  /** `recording.incomplete`'s details, when the session had a recording. */
+  incomplete?: Record<string, unknown>;
+}
+
+/**
+ * Ends a session the store still shows as live after a crash, as `gateway_crashed`, in one update. Does nothing
+ * to a session that has ended meanwhile, so running it twice is harmless.
+ */
+export async function endInterrupted(
+  ports: Pick<JournalPorts, 'store' | 'clock'>,
+  rec: SessionRecord,
+  end: InterruptedEnd,
+): Promise<void> {
+  const endedAt = isoTime(ports.clock.now());
+  const subject: SessionSubject = {
+    sessionId: rec.id,
+    grantId: rec.grantId,
+    requestId: rec.requestId,
+    userId: rec.userId,
+    targetId: rec.targetId,
+  };
+  await ports.store.update((d, audit) => {
+    const s = d.sessions.find((x) => x.id === rec.id);
+    if (!s || s.endedAt) return;
+    s.endedAt = endedAt;
+    s.endReason = 'gateway_crashed';
+    if (s.recording) {
+      s.recording = end.repaired
+        ? { ...s.recording, sha256: end.repaired.sha256, bytes: end.repaired.bytes, incomplete: true }
+        : { ...s.recording, incomplete: true };
+    }
+    if (end.incomplete)
+      audit.record({ type: 'recording.incomplete', actor: systemActor(), subject, data: end.incomplete });
+    audit.record({
+      type: 'session.ended',
+      actor: systemActor(),
+      subject,
+      data: { reason: 'gateway_crashed', startedAt: rec.startedAt, via: rec.via, recovered: true },
+    });
+  });
+}

@@ -1,0 +1,152 @@
+// The session journal on a real store and audit log: one session's record and its start and end records, for each
+// fate of the recording, and the crash path run twice.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../gateway/audit-log.js';
+import { ManualClock } from '../../gateway/clock.js';
+import { userActor } from '../../gateway/core/model.js';
+import { silentLogger } from '../../gateway/log.js';
+import { endInterrupted, type JournalOpening, SessionJournal } from '../../gateway/sessions/journal.js';
+import { Store } from '../../gateway/store.js';
+import { tempDir, type TempDir } from '../helpers/tmp.js';
+
+interface Line {
+  type: string;
+  actor: Record<string, unknown>;
+  subject?: Record<string, unknown>;
+  data?: Record<string, unknown>;
+}
+
+describe('SessionJournal', () => {
+  let dir: TempDir | undefined;
+  afterEach(async () => dir?.remove());
+
+  async function open(node?: string) {
+    dir = await tempDir('gh-journal-');
+    const storageDir = join(dir.path, 'storage');
+    const clock = new ManualClock();
+    const store = await Store.open({ dir: storageDir, logger: silentLogger });
+    const audit = await AuditLog.open({ dir: storageDir, clock, logger: silentLogger });
+    await store.attachAudit(audit);
+    const lines = async (): Promise<Line[]> =>
+      (await readFile(join(storageDir, 'audit.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Line)
+        .filter((l) => l.type !== 'audit.checkpoint');
+    const opening = (id: string, protocol: 'ssh' | 'rdp' = 'ssh'): JournalOpening => ({
+      id,
+      grantId: 'grt_1',
+      requestId: 'req_1',
+      userId: 'usr_1',
+      targetId: 'plc-1',
+      protocol,
+      via: protocol,
+      startedAt: clock.now(),
+      sourceIp: '192.0.2.7',
+      actor: userActor({ id: 'usr_1', name: 'Vera Vendor', email: 'vera@example.com' }, '192.0.2.7'),
+    });
+    const journal = (id: string, protocol: 'ssh' | 'rdp' = 'ssh') =>
+      new SessionJournal({ store, audit, clock, ...(node ? { node } : {}) }, opening(id, protocol));
+    return { store, audit, clock, lines, journal, close: () => Promise.all([audit.close(), store.close()]) };
+  }
+
+  it('writes the record with its node, then the sealed recording and the end, in that order and about one subject', async () => {
+    const t = await open('node-a');
+    const j = t.journal('ses_sealed0001');
+    await j.start({ via: 'ssh', keyFingerprint: 'SHA256:abc' });
+    await j.recordingPlaced({ path: 'sessions/x.cast', keystrokes: false });
+    t.clock.advance(65_000);
+    await j.end({
+      reason: 'client_closed',
+      recording: { kind: 'sealed', sha256: 'a'.repeat(64), bytes: 120, incomplete: false },
+      details: { refusalsNotAudited: 3 },
+    });
+    const rec = t.store.data.sessions.find((s) => s.id === 'ses_sealed0001');
+    expect(rec).toMatchObject({
+      node: 'node-a',
+      protocol: 'ssh',
+      sourceIp: '192.0.2.7',
+      endReason: 'client_closed',
+      endedAt: '2026-11-23T10:01:05.000Z',
+      recording: { path: 'sessions/x.cast', keystrokes: false, sha256: 'a'.repeat(64), bytes: 120 },
+    });
+    expect(rec?.recording?.incomplete).toBeUndefined();
+    const lines = await t.lines();
+    expect(lines.map((l) => l.type)).toEqual(['session.started', 'recording.sealed', 'session.ended']);
+    for (const l of lines) expect(l.subject).toEqual(j.subject);
+    expect(lines[0]!.data).toEqual({ via: 'ssh', keyFingerprint: 'SHA256:abc' });
+    expect(lines[1]!.data).toEqual({ sha256: 'a'.repeat(64), bytes: 120, incomplete: false });
+    expect(lines[2]!.data).toEqual({ reason: 'client_closed', durationMs: 65_000, refusalsNotAudited: 3 });
+    await t.close();
+  });
+
+  it('leaves the node out on a single node, and marks a lost recording incomplete with its failure audited', async () => {
+    const t = await open();
+    const j = t.journal('ses_lostrec001', 'rdp');
+    await j.start({ via: 'rdp' }, { path: 'sessions/y.guac' });
+    await j.end({
+      reason: 'error',
+      recording: { kind: 'lost', failure: { error: 'no recording: missing', path: 'sessions/y.guac' } },
+      details: { via: 'rdp', message: 'the gateway could not start the session' },
+    });
+    const rec = t.store.data.sessions.find((s) => s.id === 'ses_lostrec001');
+    expect(rec && 'node' in rec).toBe(false);
+    expect(rec?.recording).toEqual({ path: 'sessions/y.guac', incomplete: true });
+    const lines = await t.lines();
+    expect(lines.map((l) => l.type)).toEqual(['session.started', 'recording.failed', 'session.ended']);
+    expect(lines[1]!.data).toEqual({ error: 'no recording: missing', path: 'sessions/y.guac' });
+    expect(lines[2]!.data).toMatchObject({ reason: 'error', via: 'rdp', durationMs: 0 });
+    await t.close();
+  });
+
+  it('writes a recording failure once: at the time, and not again at the end', async () => {
+    const t = await open();
+    const j = t.journal('ses_failedrec1', 'rdp');
+    await j.start({ via: 'rdp' }, { path: 'sessions/z.guac' });
+    await j.recordingFailed({ error: 'guacd did not create the recording', path: 'sessions/z.guac' });
+    await j.end({ reason: 'recording_failed', recording: { kind: 'lost' } });
+    expect((await t.lines()).map((l) => l.type)).toEqual(['session.started', 'recording.failed', 'session.ended']);
+    expect(t.store.data.sessions[0]?.recording?.incomplete).toBe(true);
+    await t.close();
+  });
+
+  it('drops the recording of a connection that never opened, with no recording record', async () => {
+    const t = await open();
+    const j = t.journal('ses_dropped001', 'rdp');
+    await j.start({ via: 'rdp' }, { path: 'sessions/w.guac' });
+    await j.end({ reason: 'error', recording: { kind: 'dropped' } });
+    expect(t.store.data.sessions[0]?.recording).toBeUndefined();
+    expect((await t.lines()).map((l) => l.type)).toEqual(['session.started', 'session.ended']);
+    await t.close();
+  });
+
+  it('ends a session whose start never got stored without inventing a record', async () => {
+    const t = await open();
+    await t.journal('ses_neverstart').end({ reason: 'error' });
+    expect(t.store.data.sessions).toEqual([]);
+    expect((await t.lines()).map((l) => [l.type, l.data?.reason])).toEqual([['session.ended', 'error']]);
+    await t.close();
+  });
+
+  it('ends an interrupted session once, however often recovery runs', async () => {
+    const t = await open();
+    await t.journal('ses_crashed001').start({ via: 'ssh' }, { path: 'sessions/c.cast' });
+    const rec = t.store.data.sessions[0]!;
+    const end = { repaired: { sha256: 'b'.repeat(64), bytes: 77 }, incomplete: { reason: 'gateway_crashed' } };
+    await endInterrupted({ store: t.store, clock: t.clock }, rec, end);
+    await endInterrupted({ store: t.store, clock: t.clock }, rec, end);
+    expect(t.store.data.sessions[0]).toMatchObject({
+      endReason: 'gateway_crashed',
+      recording: { sha256: 'b'.repeat(64), bytes: 77, incomplete: true },
+    });
+    const lines = await t.lines();
+    expect(lines.map((l) => l.type)).toEqual(['session.started', 'recording.incomplete', 'session.ended']);
+    expect(lines[2]).toMatchObject({
+      actor: { kind: 'system', id: 'gateway' },
+      data: { reason: 'gateway_crashed', via: 'ssh', recovered: true, startedAt: rec.startedAt },
+    });
+    await t.close();
+  });
+});
