@@ -9,7 +9,7 @@ import { notFound, unavailable } from '../errors.js';
 import type { WsRoute } from '../http/ws.js';
 import type { SessionRegistry } from '../sessions.js';
 import { admitFromBrowser, auditRefused } from '../admission/connect.js';
-import { admitWatcher } from '../watch-admission.js';
+import { admitWatcher } from '../admission/watch.js';
 import { DEFAULT_TUNING, DesktopSession, type DesktopTuning } from './desktop-session.js';
 import { runViewer } from './desktop-viewer.js';
 import { dialGuacd, GuacdError, GuacdLink } from './guacd.js';

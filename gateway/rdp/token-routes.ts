@@ -8,7 +8,7 @@ import { isoTime } from '../clock.js';
 import type { Deps } from '../deps.js';
 import type { SessionRegistry } from '../sessions.js';
 import { admitFromBrowser } from '../admission/connect.js';
-import { admitWatcher } from '../watch-admission.js';
+import { admitWatcher } from '../admission/watch.js';
 import { parseClientSize } from './params.js';
 import { newRdpSessionId } from './rdp-route.js';
 import type { RdpTokens } from './tokens.js';

@@ -8,7 +8,7 @@ import type { Deps } from '../deps.js';
 import { notFound } from '../errors.js';
 import type { WsRoute } from '../http/ws.js';
 import type { SessionRegistry } from '../sessions.js';
-import { admitWatcher } from '../watch-admission.js';
+import { admitWatcher } from '../admission/watch.js';
 
 export interface MonitorRouteOptions {
   deps: Deps;
