@@ -10,7 +10,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** `file: count` of update fns that take no sink, each with the reason. A new one fails until it is argued here. */
 const WITHOUT_RECORD: Record<string, { count: number; why: string }> = {
-  'gateway/ssh/session.ts': {
+  'gateway/sessions/journal.ts': {
     count: 1,
     why: "where the recording is written: part of session.started's session, sealed on record at the end",
   },
@@ -70,9 +70,7 @@ describe('one path for every change and its record', () => {
     for (const f of [
       'gateway/broker.ts',
       'gateway/broker/transact.ts',
-      'gateway/ssh/session.ts',
-      'gateway/rdp/desktop-session.ts',
-      'gateway/recording/recovery.ts',
+      'gateway/sessions/journal.ts',
       'gateway/http/routes/keys.ts',
       'gateway/auth/totp.ts',
       'gateway/auth/step-up.ts',
