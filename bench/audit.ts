@@ -33,7 +33,13 @@ export function eventFor(writer: number, i: number): AuditInput {
         type: 'command.executed',
         actor,
         subject: { sessionId: `ses_${writer}_${i >> 4}`, targetId: 'eng-ws-01' },
-        data: { text: `tail -n 200 /var/log/plc/line2-${i}.log | grep -i "fault"`, verdict: 'allowed' },
+        data: {
+          text: `tail -n 200 /var/log/plc/line2-${i}.log | grep -i "fault"`,
+          via: 'shell',
+          verdict: 'allowed',
+          wouldBe: 'allowed',
+          mode: 'observe',
+        },
       };
     case 1:
       return {
@@ -47,13 +53,25 @@ export function eventFor(writer: number, i: number): AuditInput {
         type: 'request.approved',
         actor: { kind: 'user', id: 'usr_sup1', name: 'Sam Supervisor', email: 'sam@plant.example' },
         subject: { requestId: `req_${writer}_${i}`, targetId: 'eng-ws-01' },
-        data: { approvals: 1, required: 1, startsAt: '2026-11-23T10:00:00.000Z', durationMinutes: 120 },
+        data: {
+          by: 'usr_sup1',
+          approvals: 1,
+          required: 1,
+          approvers: ['usr_sup1'],
+          startsAt: '2026-11-23T10:00:00.000Z',
+          endsAt: '2026-11-23T12:00:00.000Z',
+        },
       };
     default:
       return {
         type: 'auth.login',
         actor,
-        data: { issuer: 'https://idp.example/realms/plant', roles: ['vendor'] },
+        data: {
+          issuer: 'https://idp.example/realms/plant',
+          subject: 'vera',
+          roles: ['vendor'],
+          session: 'ws_1a2b3c',
+        },
       };
   }
 }

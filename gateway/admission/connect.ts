@@ -9,7 +9,7 @@ import type { RdpTargetConfig, SshTargetConfig, TargetConfig } from '../config.j
 import type { AccessRequest, Actor, Protocol, User } from '../core/model.js';
 import { canConnect, pickRequestForConnect } from '../core/policy.js';
 import type { Deps } from '../deps.js';
-import { denied } from '../errors.js';
+import { denied, type ErrorCode } from '../errors.js';
 
 /** What an SSH login may name as its target; anything else is never echoed back (nor put in a URL). */
 export const TARGET_ID = /^[a-z0-9-]{1,63}$/;
@@ -43,7 +43,7 @@ export type ConnectProof<P extends Protocol = Protocol> = Proof<P>;
 
 /** A refused connect: the code for the audit trail, one human line, and what it was about. */
 export interface ConnectRefusal {
-  code: string;
+  code: ErrorCode;
   reason: string;
   subject: Record<string, unknown>;
 }
@@ -73,7 +73,7 @@ export function admitConnect<P extends Protocol>(
   const { store, config } = deps;
   // The user as the server knows them now (roles may have changed at their last sign-in).
   const user = store.data.users.find((u) => u.id === caller.user.id) ?? caller.user;
-  const no = (code: string, reason: string, subject: Record<string, unknown>): Admitted<P> => ({
+  const no = (code: ErrorCode, reason: string, subject: Record<string, unknown>): Admitted<P> => ({
     ok: false,
     refusal: { code, reason, subject },
   });

@@ -8,6 +8,9 @@ import type { PlcProtocol } from './operation.js';
 import type { PlcOperationRecord } from './record.js';
 import type { PlcRulesConfig } from './rules.js';
 
+/** The PLC events (`plc.*`): each carries a PlcData payload. */
+export type PlcEventType = Extract<AuditEventType, `plc.${string}`>;
+
 /** What a live viewer is told: operations that alert, are refused or wait for a decision, and decisions. */
 export interface PlcLiveEvent {
   type: AuditEventType;
@@ -71,7 +74,7 @@ export class SessionConduit implements ForwardHost {
   }
 
   audit(
-    type: AuditEventType,
+    type: PlcEventType,
     record: PlcLiveEvent['operation'],
     extra: Record<string, unknown> = {},
     actor = this.o.actor,

@@ -1,5 +1,6 @@
 // Shared facts of access rules: what core reads of a target and a user, results of transitions, grant status.
-import type { ErrorKind } from '../errors.js';
+import type { ErrorCode, ErrorKind } from '../errors.js';
+import type { AuditEventData } from './audit-events.js';
 import type { AccessRequest, Protocol, Role } from './model.js';
 import type { WindowRule } from './windows.js';
 
@@ -41,24 +42,26 @@ export type RequestEventType =
   | 'grant.ended';
 
 /** An audit event to append with the update: `subject` names the ids, `data` the details. */
-export interface RequestEvent {
-  type: RequestEventType;
-  subject: { requestId: string; targetId: string; userId: string; grantId?: string };
-  data: Record<string, unknown>;
-}
+export type RequestEvent<T extends RequestEventType = RequestEventType> = T extends RequestEventType
+  ? {
+      type: T;
+      subject: { requestId: string; targetId: string; userId: string; grantId?: string };
+      data: AuditEventData[T];
+    }
+  : never;
 
 export type Transition =
   | { ok: true; next: AccessRequest; events: RequestEvent[] }
   | {
       ok: false;
       /** snake_case, stable. */
-      code: string;
+      code: ErrorCode;
       message: string;
       /** How the broker maps it to an error (`new GatehouseError(kind, code, message)`). */
       kind: ErrorKind;
     };
 
-export const refuse = (kind: ErrorKind, code: string, message: string): Transition => ({
+export const refuse = (kind: ErrorKind, code: ErrorCode, message: string): Transition => ({
   ok: false,
   code,
   message,

@@ -1,9 +1,12 @@
 // The audit event catalog (one union type) and the hash chain's pure rules: sealing and linking records.
 import { canonicalJson, formatLine, GENESIS_HASH, hashInput, type LineParts, sha256hex } from './audit-line.js';
+import type { AuditEventData } from './audit-events.js';
 import type { Actor } from './model.js';
 
 export { ChainVerifier, type ChainVerifierOptions, type CheckpointData, verifyRecords } from './audit-chain.js';
 export { canonicalJson, GENESIS_HASH, sha256hex } from './audit-line.js';
+export type { AuditEventData, StoredData } from './audit-events.js';
+export { dataOf } from './audit-events.js';
 
 /** Every audit event, `noun.past_tense`. Adding one is fine; renaming one breaks old evidence. */
 export const AUDIT_EVENT_TYPES = [
@@ -76,14 +79,23 @@ export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 const eventTypes: ReadonlySet<string> = new Set(AUDIT_EVENT_TYPES);
 export const isAuditEventType = (v: unknown): v is AuditEventType => typeof v === 'string' && eventTypes.has(v);
 
-export interface AuditInput {
-  type: AuditEventType;
-  actor: Actor;
-  /** What the event is about: ids (requestId, sessionId, targetId, userId…). */
-  subject?: Record<string, unknown>;
-  /** Details. */
-  data?: Record<string, unknown>;
-}
+// Every event type has its data shape (core/audit-events.ts) and every shape an event type: this fails to compile otherwise.
+const everyEventHasItsData: [AuditEventType, keyof AuditEventData] extends [keyof AuditEventData, AuditEventType]
+  ? true
+  : never = true;
+void everyEventHasItsData;
+
+/** One event to append: its `data` is checked against its type's shape (a union over the types, so `type` picks it). */
+export type AuditInput<T extends AuditEventType = AuditEventType> = T extends AuditEventType
+  ? {
+      type: T;
+      actor: Actor;
+      /** What the event is about: ids (requestId, sessionId, targetId, userId…). */
+      subject?: Record<string, unknown>;
+      /** Details, as `AuditEventData[T]` says. */
+      data?: AuditEventData[T];
+    }
+  : never;
 
 export interface AuditRecord {
   seq: number;
@@ -94,6 +106,17 @@ export interface AuditRecord {
   data?: Record<string, unknown>;
   prev: string;
   hash: string;
+}
+
+/**
+ * Any record as the chain sees it. The format hashes and links whatever data it is given; which data an event may
+ * carry is the writers' rule (AuditInput, checked where the store and the log take records).
+ */
+export interface ChainInput {
+  type: AuditEventType;
+  actor: Actor;
+  subject?: Record<string, unknown>;
+  data?: object;
 }
 
 /** Where a chain link starts: the previous record, or GENESIS before the first. */
@@ -115,7 +138,7 @@ export function hashRecord(record: Omit<AuditRecord, 'hash'> & { hash?: string }
  * Links `input` after `prev` and returns the record with the exact line to write. Each part is encoded
  * once and the same text goes into both the hash and the line, so the two cannot disagree.
  */
-export function sealRecord(prev: ChainHead, input: AuditInput, at: string): { record: AuditRecord; line: string } {
+export function sealRecord(prev: ChainHead, input: ChainInput, at: string): { record: AuditRecord; line: string } {
   if (!isAuditEventType(input.type)) throw new TypeError(`unknown audit event type: ${String(input.type)}`);
   if (!isPlainObject(input.actor)) throw new TypeError('audit event needs an actor object');
   if (input.subject !== undefined && !isPlainObject(input.subject)) throw new TypeError('subject must be an object');
@@ -146,6 +169,6 @@ export function sealRecord(prev: ChainHead, input: AuditInput, at: string): { re
 }
 
 /** The pure link step: the record that follows `prev` (GENESIS for the first). */
-export function linkRecord(prev: ChainHead, input: AuditInput, at: string): AuditRecord {
+export function linkRecord(prev: ChainHead, input: ChainInput, at: string): AuditRecord {
   return sealRecord(prev, input, at).record;
 }

@@ -8,6 +8,7 @@ import {
   protocolsOf,
   type TargetRules,
 } from './access.js';
+import type { ErrorCode } from '../errors.js';
 import type { AccessRequest, Protocol } from './model.js';
 import { formatLocal } from './windows-tz.js';
 
@@ -15,10 +16,10 @@ import { formatLocal } from './windows-tz.js';
  * A policy answer. Named AccessDecision because model.ts's `Decision` is an approver's recorded verdict.
  * `reason` is one human line; the caller may append where to request access (it knows the public URL).
  */
-export type AccessDecision = { allow: true } | { allow: false; code: string; reason: string };
+export type AccessDecision = { allow: true } | { allow: false; code: ErrorCode; reason: string };
 
 const allow: AccessDecision = { allow: true };
-const deny = (code: string, reason: string): AccessDecision => ({ allow: false, code, reason });
+const deny = (code: ErrorCode, reason: string): AccessDecision => ({ allow: false, code, reason });
 const label = (t: TargetRules) => (t.name && t.name !== t.id ? `${t.id} (${t.name})` : t.id);
 
 /** Vendors ask for access; other roles decide, watch or audit. */

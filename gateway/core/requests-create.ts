@@ -1,5 +1,6 @@
 // A new access request: validate what the vendor asked for against the target's rules and windows.
 import { type ActorFacts, type NewId, protocolsOf, refuse, type TargetRules, type Transition } from './access.js';
+import type { ErrorCode } from '../errors.js';
 import type { AccessRequest, Protocol } from './model.js';
 import { canRequest } from './policy.js';
 import { coversInterval, formatLocal, nextWindows } from './windows.js';
@@ -33,7 +34,7 @@ const textWithin = (v: unknown, min: number, max: number): string | undefined =>
   return n >= min && n <= max ? s : undefined;
 };
 
-const bad = (code: string, message: string) => refuse('invalid_input', code, message);
+const bad = (code: ErrorCode, message: string) => refuse('invalid_input', code, message);
 
 /**
  * Validates `input` for `target` by `requester` at `now` and returns the new pending request with a

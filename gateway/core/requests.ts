@@ -12,6 +12,7 @@ import {
   type TargetRules,
   type Transition,
 } from './access.js';
+import type { AuditEventData } from './audit-events.js';
 import type { AccessRequest } from './model.js';
 import { canApprove } from './policy.js';
 
@@ -33,11 +34,8 @@ export { createRequest, MAX_LEAD_MS, type RequestInput, START_SKEW_MS } from './
 
 const iso = (t: number) => new Date(t).toISOString();
 const ok = (next: AccessRequest, ...events: RequestEvent[]): Transition => ({ ok: true, next, events });
-const event = (type: RequestEvent['type'], r: AccessRequest, data: Record<string, unknown>): RequestEvent => ({
-  type,
-  subject: subjectOf(r),
-  data,
-});
+const event = <T extends RequestEvent['type']>(type: T, r: AccessRequest, data: AuditEventData[T]): RequestEvent =>
+  ({ type, subject: subjectOf(r), data }) as RequestEvent;
 const reasonWithin = (v: unknown): string | undefined => {
   const s = typeof v === 'string' ? v.trim() : '';
   return s.length >= 1 && [...s].length <= 500 ? s : undefined;

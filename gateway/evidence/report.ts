@@ -6,10 +6,11 @@
 import { endReasonText } from '../core/end-reasons.js';
 import type { SessionRecord } from '../core/model.js';
 import { formatLocal } from '../core/windows-tz.js';
+import { dataOf } from '../core/audit-events.js';
 import type { AuditLine, AuditSlice } from './audit-slice.js';
 import type { Period } from './period.js';
 import { recordingState, recordsKeystrokes } from './recordings.js';
-import { actorLabel, type PeriodRows } from './tables.js';
+import { actorLabel, alertFacts, type PeriodRows } from './tables.js';
 
 export interface ReportInput {
   site: { name: string; timezone: string } | null;
@@ -102,12 +103,27 @@ function localClock(tz: string): (iso: string | number | undefined) => string {
 function closers(lines: readonly AuditLine[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const a of lines) {
-    if (a.type !== 'grant.revoked' && a.type !== 'session.terminated') continue;
-    const text = `${a.type === 'grant.revoked' ? 'revoked' : 'terminated'} by ${actorLabel(a.actor)}${a.data?.reason ? `: ${String(a.data.reason)}` : ''}`;
+    const closed = dataOf(a, 'grant.revoked') ?? dataOf(a, 'session.terminated');
+    if (!closed) continue;
+    const text = `${a.type === 'grant.revoked' ? 'revoked' : 'terminated'} by ${actorLabel(a.actor)}${closed.reason ? `: ${String(closed.reason)}` : ''}`;
     for (const id of [a.subject?.requestId, a.subject?.grantId, a.subject?.sessionId])
       if (typeof id === 'string') out.set(id, text);
   }
   return out;
+}
+
+/** An incident's detail line: the command and the rule's reason (or the stated reason). */
+function alertDetail(a: AuditLine): string {
+  const f = alertFacts(a);
+  return [f.text, f.reason ?? f.rule].filter((v) => v !== undefined).join(' — ');
+}
+
+/** A file or clipboard transfer's file (or clipboard type), direction, size and hash. */
+function transferCells(a: AuditLine): unknown[] {
+  const clip = dataOf(a, 'clipboard.transferred');
+  if (clip) return [`(clipboard, ${String(clip.mimetype ?? '')})`, clip.direction, clip.size, clip.sha256];
+  const file = dataOf(a, 'file.transferred');
+  return [file?.name, file?.direction, file?.size, file?.sha256];
 }
 
 /** A section of the report: a function of the input, so a conduit (PLC operations…) adds its own without touching the rest. */
@@ -272,7 +288,7 @@ ${table(
     actorLabel(a.actor),
     a.subject?.sessionId,
     a.subject?.targetId,
-    [a.data?.text, a.data?.reason ?? a.data?.rule].filter((v) => v !== undefined).join(' — '),
+    alertDetail(a),
   ]),
   r.alerts.total,
   'incidents',
@@ -320,12 +336,7 @@ ${table(
     actorLabel(a.actor),
     a.subject?.sessionId,
     a.subject?.targetId,
-    a.type === 'clipboard.transferred'
-      ? `(clipboard, ${String(a.data?.mimetype ?? '')})`
-      : (a.data?.name ?? a.data?.path),
-    a.data?.direction,
-    a.data?.size ?? a.data?.bytes,
-    a.data?.sha256,
+    ...transferCells(a),
   ]),
   r.transfers.total,
   'file and clipboard transfers',

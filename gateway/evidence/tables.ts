@@ -1,5 +1,6 @@
 // What goes into the pack's CSVs: the period's rows picked from db.json, commands.jsonl and the config, and their columns.
 import type { TargetConfig } from '../config.js';
+import { dataOf } from '../core/audit-events.js';
 import type { AccessRequest, CommandRecord, SessionRecord, User } from '../core/model.js';
 import type { DbData } from '../store.js';
 import type { AuditLine } from './audit-slice.js';
@@ -297,7 +298,36 @@ export const ALERT_TYPES: ReadonlySet<string> = new Set([
 ]);
 /** session.ended is an incident only when someone or something cut it off. */
 const CUT_OFF = new Set(['revoked', 'terminated', 'recording_failed']);
-export const isAlert = (a: AuditLine): boolean => a.type !== 'session.ended' || CUT_OFF.has(String(a.data?.reason));
+export const isAlert = (a: AuditLine): boolean => {
+  const ended = dataOf(a, 'session.ended');
+  return !ended || CUT_OFF.has(String(ended.reason));
+};
+
+/** What an incident says, read by field from its own event's shape (core/audit-events.ts). */
+export interface AlertFacts {
+  verdict?: string | undefined;
+  rule?: string | undefined;
+  /** The stated reason: the rule's, the supervisor's, or why the session ended. */
+  reason?: string | undefined;
+  /** What failed (a recording). */
+  error?: string | undefined;
+  /** The command line. */
+  text?: string | undefined;
+  /** The sentence the vendor was given when the session ended. */
+  message?: string | undefined;
+}
+
+export function alertFacts(a: AuditLine): AlertFacts {
+  const command = dataOf(a, 'command.alerted') ?? dataOf(a, 'command.blocked') ?? dataOf(a, 'command.executed');
+  if (command) return { verdict: command.verdict, rule: command.rule, reason: command.reason, text: command.text };
+  const closed = dataOf(a, 'session.terminated') ?? dataOf(a, 'grant.revoked');
+  if (closed) return { reason: closed.reason };
+  const failed = dataOf(a, 'recording.failed');
+  if (failed) return { error: failed.error };
+  const ended = dataOf(a, 'session.ended');
+  if (ended) return { reason: ended.reason, message: ended.message };
+  return {}; // hostkey.mismatch: the event itself is the story
+}
 
 export const ALERT_COLUMNS = [
   'audit_seq',
@@ -326,7 +356,7 @@ export function actorLabel(a: Record<string, unknown>): string {
 
 export function alertCells(a: AuditLine): Cell[] {
   const s = a.subject ?? {};
-  const d = a.data ?? {};
+  const d = alertFacts(a);
   return [
     a.seq,
     a.at,
@@ -339,7 +369,7 @@ export function alertCells(a: AuditLine): Cell[] {
     str(s.grantId),
     str(d.verdict),
     str(d.rule),
-    str(d.reason ?? d.error ?? d.code),
+    str(d.reason ?? d.error),
     str(d.text ?? d.message),
   ];
 }

@@ -3,6 +3,7 @@
 import { resolveSecret } from '../config.js';
 import { type Actor, type SessionEndReason, userActor } from '../core/model.js';
 import type { Deps } from '../deps.js';
+import type { AuditInput } from '../core/audit.js';
 import type { SessionRegistry } from '../sessions.js';
 import { type RecordingOutcome, SessionJournal } from '../sessions/journal.js';
 import { type ConnectProof, requireProof } from '../admission/connect.js';
@@ -106,8 +107,20 @@ export class DesktopSession {
   private finishing: Promise<void> | undefined;
   /** Files over Guacamole streams (drive redirection, uploads), each audited like an SFTP file; clipboard contents too. */
   private readonly files = new GuacFileAudit({
-    file: (t) => this.auditTransfer('file.transferred', { ...t }),
-    clipboard: (t) => this.auditTransfer('clipboard.transferred', { ...t }),
+    file: (t) =>
+      this.auditTransfer({
+        type: 'file.transferred',
+        actor: this.actor,
+        subject: this.subject,
+        data: { ...t, via: 'rdp' },
+      }),
+    clipboard: (t) =>
+      this.auditTransfer({
+        type: 'clipboard.transferred',
+        actor: this.actor,
+        subject: this.subject,
+        data: { ...t, via: 'rdp' },
+      }),
     overflow: () =>
       detach(
         this.close(
@@ -269,11 +282,10 @@ export class DesktopSession {
   }
 
   /** In order, after the start is recorded; a failure is logged, never thrown into the relay. */
-  private auditTransfer(type: 'file.transferred' | 'clipboard.transferred', data: Record<string, unknown>): void {
+  private auditTransfer(input: AuditInput<'file.transferred' | 'clipboard.transferred'>): void {
+    const { type } = input;
     this.fileWrites = this.fileWrites
-      .then(() =>
-        this.o.deps.audit.append({ type, actor: this.actor, subject: this.subject, data: { ...data, via: 'rdp' } }),
-      )
+      .then(() => this.o.deps.audit.append(input))
       .then(
         () => undefined,
         (err: unknown) =>

@@ -3,6 +3,7 @@
 // recording repaired so it still plays, marked incomplete, and audited.
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
+import type { AuditEventData } from '../core/audit-events.js';
 import type { SessionRecord } from '../core/model.js';
 import type { Deps } from '../deps.js';
 import { endInterrupted } from '../sessions/journal.js';
@@ -46,7 +47,9 @@ async function repair(storageDir: string, rec: SessionRecord): Promise<Recovered
 }
 
 /** `recording.incomplete`'s details: the repaired hash, or why there is none. */
-function incompleteData(recording: Exclude<RecoveredRecording, { status: 'none' }>): Record<string, unknown> {
+function incompleteData(
+  recording: Exclude<RecoveredRecording, { status: 'none' }>,
+): AuditEventData['recording.incomplete'] {
   return recording.status === 'repaired'
     ? {
         sha256: recording.sha256,

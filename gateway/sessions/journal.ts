@@ -2,6 +2,7 @@
 // `session.started`, `recording.sealed` / `recording.failed` and `session.ended` audit records. The SSH session,
 // the RDP session and crash recovery all write them here and nowhere else (test/unit/layers.test.ts).
 import { type Clock, isoTime } from '../clock.js';
+import type { AuditEventData, SessionEndedData } from '../core/audit-events.js';
 import { type Actor, type SessionEndReason, type SessionRecord, systemActor } from '../core/model.js';
 import type { AuditPort, StatePort } from '../storage/port.js';
 
@@ -51,7 +52,7 @@ export interface SessionEnd {
   reason: SessionEndReason;
   recording?: RecordingOutcome;
   /** What the protocol adds to `session.ended` (the reason and the duration are the journal's). */
-  details?: Record<string, unknown>;
+  details?: Omit<SessionEndedData, 'reason' | 'durationMs'>;
 }
 
 export class SessionJournal {
@@ -74,7 +75,7 @@ export class SessionJournal {
   }
 
   /** Stores the session's record and `session.started` together; `details` is the protocol's part of the event. */
-  async start(details: Record<string, unknown>, recording?: SessionRecord['recording']): Promise<void> {
+  async start(details: AuditEventData['session.started'], recording?: SessionRecord['recording']): Promise<void> {
     const o = this.opening;
     const record: SessionRecord = {
       id: o.id,
@@ -160,7 +161,7 @@ export interface InterruptedEnd {
   /** The repaired recording's hash and size, when it could be repaired. */
   repaired?: { sha256: string; bytes: number };
   /** `recording.incomplete`'s details, when the session had a recording. */
-  incomplete?: Record<string, unknown>;
+  incomplete?: AuditEventData['recording.incomplete'];
 }
 
 /**

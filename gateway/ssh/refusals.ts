@@ -4,7 +4,7 @@ import { auditRefused } from '../admission/connect.js';
 import type { Deps } from '../deps.js';
 import { oneLine } from '../text.js';
 import type { Authenticated, Refusal } from './auth.js';
-import type { RelayError } from './relay.js';
+import type { RelayError, RelayFailure } from './relay.js';
 import { disconnectSaying } from './wire.js';
 
 /**
@@ -32,7 +32,7 @@ export async function refusalFor(
   deps: Deps,
   a: Pick<Authenticated, 'user' | 'target'>,
   err: RelayError,
-): Promise<Refusal> {
+): Promise<Refusal & { code: RelayFailure['code'] }> {
   const t = a.target;
   const base = { actor: { kind: 'anonymous' as const }, subject: { targetId: t.id, userId: a.user.id } };
   const f = err.failure;

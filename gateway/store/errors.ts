@@ -1,5 +1,5 @@
 // Why the store refused to open: typed so start-up can print one clear line instead of a stack.
-import { GatehouseError } from '../errors.js';
+import { type ErrorCode, GatehouseError } from '../errors.js';
 
 /** Another process (or another Store in this one) holds the storage folder. */
 export class StoreLockedError extends GatehouseError {
@@ -11,7 +11,7 @@ export class StoreLockedError extends GatehouseError {
   }
 }
 
-export type StoreOpenCode = 'storage_corrupt' | 'storage_invalid' | 'storage_too_new';
+export type StoreOpenCode = Extract<ErrorCode, 'storage_corrupt' | 'storage_invalid' | 'storage_too_new'>;
 
 /** db.json cannot be used as it is; the store refuses rather than overwrite the evidence in it. */
 export class StoreOpenError extends GatehouseError {

@@ -11,6 +11,7 @@ import { rechain } from '../helpers/audit-forge.js';
 import { ManualClock } from '../../gateway/clock.js';
 import { type AuditRecord, sealRecord } from '../../gateway/core/audit.js';
 import { lineFields } from '../../gateway/core/audit-line.js';
+import { freeForm } from '../helpers/free-form-audit.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -31,12 +32,13 @@ async function verify(...extra: string[]) {
   return { code, output: lines.join('\n') };
 }
 
-const command = (i: number) => ({
-  type: 'command.executed' as const,
-  actor: { kind: 'user' as const, id: 'usr_vendor', name: 'Vera Vendor' },
-  subject: { sessionId: 'ses_1', targetId: 'eng-ws-01' },
-  data: { text: `ls /opt/plc/${i}`, verdict: 'allowed' },
-});
+const command = (i: number) =>
+  freeForm({
+    type: 'command.executed' as const,
+    actor: { kind: 'user' as const, id: 'usr_vendor', name: 'Vera Vendor' },
+    subject: { sessionId: 'ses_1', targetId: 'eng-ws-01' },
+    data: { text: `ls /opt/plc/${i}`, verdict: 'allowed' },
+  });
 
 /** One run of the gateway: open, `appends` records, close (checkpoint every 10). */
 async function run(appends: number, opts: { signingKeyFile?: string } = {}): Promise<void> {

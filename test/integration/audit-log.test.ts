@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditChainError, AuditLog, loadOrCreateSigningKey, verifyAuditFile } from '../../gateway/audit-log.js';
 import { ManualClock } from '../../gateway/clock.js';
 import type { AuditRecord } from '../../gateway/core/audit.js';
+import { freeForm } from '../helpers/free-form-audit.js';
 
 const actor = { kind: 'user', id: 'usr_1', name: 'Vera Vendor' } as const;
 let root: string;
@@ -31,7 +32,7 @@ const records = async (): Promise<AuditRecord[]> =>
 const open = (opts: { checkpointEvery?: number; checkpointIntervalMs?: number } = {}) =>
   AuditLog.open({ dir, clock, ...opts });
 const event = (i: number) =>
-  ({ type: 'command.executed', actor, subject: { sessionId: 'ses_1' }, data: { i } }) as const;
+  freeForm({ type: 'command.executed', actor, subject: { sessionId: 'ses_1' }, data: { i } });
 
 describe('AuditLog', () => {
   it('creates the folder, a 0600 signing key and a signed first checkpoint', async () => {
@@ -186,7 +187,9 @@ describe('AuditLog', () => {
     await expect(log.append({ type: 'audit.checkpoint', actor })).rejects.toMatchObject({
       code: 'bad_audit_event',
     });
-    await expect(log.append({ type: 'auth.login', actor, data: { n: Number.NaN } })).rejects.toThrow(/finite/);
+    await expect(log.append(freeForm({ type: 'auth.login', actor, data: { n: Number.NaN } }))).rejects.toThrow(
+      /finite/,
+    );
     await expect(log.append({ type: 'no.such' as never, actor })).rejects.toThrow(/unknown audit event type/);
     expect((await log.append(event(1))).seq).toBe(2);
     await log.close();

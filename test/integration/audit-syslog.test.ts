@@ -10,6 +10,7 @@ import type { SyslogConfig } from '../../gateway/config.js';
 import type { NotifyPayload } from '../../gateway/notify.js';
 import { makeTestCa, type Rsyslog, receivedBySeq, rsyslogIn } from '../helpers/rsyslog.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
+import { freeForm } from '../helpers/free-form-audit.js';
 
 let tmp: TempDir;
 const started: Rsyslog[] = [];
@@ -21,12 +22,13 @@ afterEach(async () => {
   await tmp.remove();
 });
 
-const event = (i: number) => ({
-  type: 'command.executed' as const,
-  actor: { kind: 'user' as const, id: 'usr_vendor', name: 'Vera Vendor' },
-  subject: { sessionId: 'ses_1', targetId: 'eng-ws-01' },
-  data: { text: `tail -n 50 /var/log/plc/line2-${i}.log | grep "Störung"`, verdict: 'allowed' },
-});
+const event = (i: number) =>
+  freeForm({
+    type: 'command.executed' as const,
+    actor: { kind: 'user' as const, id: 'usr_vendor', name: 'Vera Vendor' },
+    subject: { sessionId: 'ses_1', targetId: 'eng-ws-01' },
+    data: { text: `tail -n 50 /var/log/plc/line2-${i}.log | grep "Störung"`, verdict: 'allowed' },
+  });
 
 const fast: Pick<SyslogStreamOptions, 'confirmMs' | 'tickMs' | 'retryDelaysMs'> = {
   confirmMs: 300,

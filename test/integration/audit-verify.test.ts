@@ -11,6 +11,7 @@ import { rechain } from '../helpers/audit-forge.js';
 import type { CliIo } from '../../gateway/cli/io.js';
 import { ManualClock } from '../../gateway/clock.js';
 import type { AuditRecord } from '../../gateway/core/audit.js';
+import { freeForm } from '../helpers/free-form-audit.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -37,12 +38,14 @@ async function writeLog(appends = 45, checkpointEvery = 10): Promise<void> {
   const log = await AuditLog.open({ dir, clock, checkpointEvery });
   for (let i = 0; i < appends; i++) {
     clock.advance(1000);
-    await log.append({
-      type: 'command.executed',
-      actor: { kind: 'user', id: 'usr_vendor', name: 'Vera Vendor' },
-      subject: { sessionId: 'ses_1', targetId: 'eng-ws-01' },
-      data: { text: `ls /opt/plc/${i}`, verdict: 'allowed' },
-    });
+    await log.append(
+      freeForm({
+        type: 'command.executed',
+        actor: { kind: 'user', id: 'usr_vendor', name: 'Vera Vendor' },
+        subject: { sessionId: 'ses_1', targetId: 'eng-ws-01' },
+        data: { text: `ls /opt/plc/${i}`, verdict: 'allowed' },
+      }),
+    );
   }
   await log.close();
 }

@@ -7,11 +7,12 @@ import { AuditLog } from '../../gateway/audit-log.js';
 import { ManualClock } from '../../gateway/clock.js';
 import { CommandLog } from '../../gateway/command-log.js';
 import { type Config, parseConfig } from '../../gateway/config.js';
-import type { AuditInput } from '../../gateway/core/audit.js';
+import type { ChainInput } from '../../gateway/core/audit.js';
 import type { AccessRequest, CommandRecord, SessionRecord, User } from '../../gateway/core/model.js';
 import { resolveRecording } from '../../gateway/recording/files.js';
 import { Store } from '../../gateway/store.js';
 import { testConfigInput } from '../helpers/config.js';
+import { freeForm } from '../helpers/free-form-audit.js';
 
 export const PERIOD = { from: '2026-11-23', to: '2026-11-24' };
 export const SESSION_ID = 'ses_evidenceFixture01';
@@ -70,9 +71,10 @@ export async function buildEvidenceStorage(dir: string): Promise<EvidenceFixture
     requestId: 'req_fixture1',
     grantId: 'grt_fixture1',
   };
-  const append = async (input: AuditInput, stepMs = 60_000) => {
+  // Abridged records, as an older gateway might have written them: the evidence readers must take them.
+  const append = async (input: ChainInput, stepMs = 60_000) => {
     clock.advance(stepMs);
-    await audit.append(input);
+    await audit.append(freeForm(input));
   };
 
   // The day before: logins.
@@ -150,7 +152,7 @@ export async function buildEvidenceStorage(dir: string): Promise<EvidenceFixture
   const commandLog = await CommandLog.open({ store });
   for (const c of commands) await commandLog.append(c);
   await commandLog.close();
-  const period: AuditInput[] = [
+  const period: ChainInput[] = [
     {
       type: 'request.created',
       actor,

@@ -1,7 +1,7 @@
 // The fast byte-level line check must agree with the reference parse-and-re-encode check, on good
 // lines of every shape and on every single-byte change of them.
 import { describe, expect, it } from 'vitest';
-import { type AuditInput, GENESIS, sealRecord } from '../../gateway/core/audit.js';
+import { type ChainInput, GENESIS, sealRecord } from '../../gateway/core/audit.js';
 import { checkLine, checkLineFast, checkLineReference } from '../../gateway/core/audit-check.js';
 import { jsonObjectEnd } from '../../gateway/core/audit-scan.js';
 
@@ -9,7 +9,7 @@ const at = '2026-11-23T10:00:00.000Z';
 const user = { kind: 'user', id: 'usr_1', name: 'Jürgen Müller', email: 'j@plant.example' } as const;
 
 /** Inputs chosen to cover every branch of the scanner: escapes, unicode, numbers, nesting, key order. */
-const inputs: AuditInput[] = [
+const inputs: ChainInput[] = [
   { type: 'gateway.started', actor: { kind: 'system', id: 'gateway' } },
   {
     type: 'command.executed',

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   AUDIT_EVENT_TYPES,
-  type AuditInput,
+  type ChainInput,
   canonicalJson,
   GENESIS,
   GENESIS_HASH,
@@ -29,7 +29,7 @@ const actor = { kind: 'user', id: 'usr_1', name: 'Vera Vendor', ip: '10.0.0.5' }
 const at = '2026-11-23T10:00:00.000Z';
 
 /** A chain of `n` records as lines, built with the real sealer. */
-function chain(n: number, make: (i: number) => AuditInput = (i) => ({ type: 'command.executed', actor, data: { i } })) {
+function chain(n: number, make: (i: number) => ChainInput = (i) => ({ type: 'command.executed', actor, data: { i } })) {
   const lines: string[] = [];
   let prev = GENESIS;
   for (let i = 0; i < n; i++) {
@@ -188,7 +188,7 @@ describe('verifyRecords', () => {
   it('checks that a checkpoint covers the record before it and asks for its signature', () => {
     let prev = GENESIS;
     const lines: string[] = [];
-    const add = (input: AuditInput) => {
+    const add = (input: ChainInput) => {
       const { record, line } = sealRecord(prev, input, at);
       lines.push(line);
       prev = record;

@@ -87,14 +87,16 @@ function requestWriters(files: readonly string[]): string[] {
     .filter((f) => f !== 'broker.ts' && !f.startsWith('broker/') && !f.startsWith('store/'));
 }
 
-/** Files that write `session.refused`: only admission/connect.ts may (core/audit.ts names it, evidence/ counts it). */
+/** Files that write `session.refused`: only admission/connect.ts may (core/audit.ts and core/audit-events.ts name it, evidence/ counts it). */
 const REFUSED_WRITE = "'session.refused'";
+/** The event catalog and the event shapes: they name every event without writing any. */
+const CATALOG = ['core/audit.ts', 'core/audit-events.ts'];
 
 function refusedWriters(files: readonly string[]): string[] {
   return files
     .filter((f) => readFileSync(f, 'utf8').includes(REFUSED_WRITE))
     .map(rel)
-    .filter((f) => !f.startsWith('admission/') && f !== 'core/audit.ts' && !f.startsWith('evidence/'));
+    .filter((f) => !f.startsWith('admission/') && !CATALOG.includes(f) && !f.startsWith('evidence/'));
 }
 
 /** Writes to the sessions collection, as REQUEST_WRITE does for requests. */
@@ -104,8 +106,7 @@ const SESSION_WRITE =
 const JOURNAL_EVENTS = ["'session.started'", "'session.ended'", "'recording.sealed'", "'recording.failed'"];
 const JOURNAL = 'sessions/journal.ts';
 /** Files that name those events without writing them: the catalog, the evidence readers, the browser event stream's own `session.ended` message. */
-const JOURNAL_EVENT_READERS = (f: string) =>
-  f === 'core/audit.ts' || f.startsWith('evidence/') || f === 'http/events.ts';
+const JOURNAL_EVENT_READERS = (f: string) => CATALOG.includes(f) || f.startsWith('evidence/') || f === 'http/events.ts';
 
 function journalBypasses(files: readonly string[]): string[] {
   return files.flatMap((f) => {

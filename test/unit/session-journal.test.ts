@@ -134,7 +134,7 @@ describe('SessionJournal', () => {
     const t = await open();
     await t.journal('ses_crashed001').start({ via: 'ssh' }, { path: 'sessions/c.cast' });
     const rec = t.store.data.sessions[0]!;
-    const end = { repaired: { sha256: 'b'.repeat(64), bytes: 77 }, incomplete: { reason: 'gateway_crashed' } };
+    const end = { repaired: { sha256: 'b'.repeat(64), bytes: 77 }, incomplete: { reason: 'gateway_crashed' as const } };
     await endInterrupted({ store: t.store, clock: t.clock }, rec, end);
     await endInterrupted({ store: t.store, clock: t.clock }, rec, end);
     expect(t.store.data.sessions[0]).toMatchObject({

@@ -5,7 +5,7 @@ import { LoginRefused, type OidcClient } from '../../auth/oidc.js';
 import { identityFromClaims } from '../../auth/roles.js';
 import { readCookies, type WebSessions } from '../../auth/web-session.js';
 import type { Deps } from '../../deps.js';
-import { isGatehouseError } from '../../errors.js';
+import { type ErrorCode, isGatehouseError } from '../../errors.js';
 import type { SessionRegistry } from '../../sessions.js';
 import { clientIp, csrfCheck, originCheck } from '../security.js';
 
@@ -24,7 +24,7 @@ const esc = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
 /** A failure a browser sees as a page and a script as the API's error JSON. Every IdP-supplied text is escaped. */
-function sendFailure(req: Request, res: Response, status: number, code: string, message: string): void {
+function sendFailure(req: Request, res: Response, status: number, code: ErrorCode, message: string): void {
   res.status(status).set('Cache-Control', 'no-store');
   if (req.accepts(['html', 'json']) === 'json') {
     res.json({ error: { code, message } });
@@ -78,7 +78,7 @@ export function authRoutes(d: AuthRouteDeps): Router {
     const ip = clientIp(req);
     const search = new URL(req.originalUrl, 'http://x').search;
     const q = new URLSearchParams(search);
-    const fail = async (status: number, code: string, reason: string, message: string, extra = {}) => {
+    const fail = async (status: number, code: ErrorCode, reason: string, message: string, extra = {}) => {
       await audit.append({
         type: 'auth.login_failed',
         actor: { kind: 'anonymous', ip },

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { CreateInput } from '../../broker.js';
 import type { RequestState } from '../../core/model.js';
-import { invalidInput } from '../../errors.js';
+import { type ErrorCode, invalidInput } from '../../errors.js';
 
 // Bounds here are generous outer limits (core applies the real ones, e.g. purpose 10–500 characters):
 // they only keep absurd input from reaching the rules, the store or the audit log.
@@ -21,7 +21,7 @@ const reasonSchema = z.strictObject({ reason: z.string().max(2000) });
 const emptySchema = z.strictObject({});
 
 /** The code a client gets for a bad field: matches core's codes where core has one (invalid_duration …). */
-const FIELD_CODES: Record<string, string> = {
+const FIELD_CODES: Record<string, ErrorCode> = {
   targetId: 'invalid_target',
   protocol: 'invalid_protocol',
   startsAt: 'invalid_start',

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { AUDIT_EVENT_TYPES } from '../../core/audit.js';
 import type { SessionEndReason } from '../../core/model.js';
-import { invalidInput } from '../../errors.js';
+import { type ErrorCode, invalidInput } from '../../errors.js';
 
 const END_REASONS = [
   'client_closed',
@@ -79,6 +79,27 @@ export type SessionsQuery = z.output<typeof sessionsQuery>;
 export type CommandsQuery = z.output<typeof commandsQuery>;
 export type AuditQuery = Omit<z.output<typeof auditQuery>, 'type'> & { types?: string[]; typePrefixes?: string[] };
 
+/** The code a client gets for a bad query field: `invalid_` and the field in snake_case. */
+const QUERY_CODES: Record<string, ErrorCode> = {
+  actor: 'invalid_actor',
+  before: 'invalid_before',
+  endReason: 'invalid_end_reason',
+  from: 'invalid_from',
+  limit: 'invalid_limit',
+  live: 'invalid_live',
+  offset: 'invalid_offset',
+  org: 'invalid_org',
+  protocol: 'invalid_protocol',
+  q: 'invalid_q',
+  session: 'invalid_session',
+  target: 'invalid_target',
+  to: 'invalid_to',
+  type: 'invalid_type',
+  vendor: 'invalid_vendor',
+  verdict: 'invalid_verdict',
+  zone: 'invalid_zone',
+};
+
 function parse<T>(schema: z.ZodType<T>, query: unknown): T {
   // An empty field from a form (`?vendor=`) means "no filter", not "match the empty string".
   const q = Object.fromEntries(Object.entries((query ?? {}) as Record<string, unknown>).filter(([, v]) => v !== ''));
@@ -88,7 +109,7 @@ function parse<T>(schema: z.ZodType<T>, query: unknown): T {
   if (issue.code === 'unrecognized_keys')
     throw invalidInput('unknown_parameter', `unknown parameter(s): ${issue.keys.slice(0, 5).join(', ')}`);
   const field = String(issue.path[0] ?? 'query');
-  throw invalidInput(`invalid_${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, `${field}: ${issue.message}`);
+  throw invalidInput(QUERY_CODES[field] ?? 'invalid_query', `${field}: ${issue.message}`);
 }
 
 export const parseSessionsQuery = (q: unknown): SessionsQuery => parse(sessionsQuery, q);
