@@ -1,11 +1,11 @@
 // One vendor RDP session through guacd: session record, live registry entry, guacd handshake with the target's
 // settings, relay, the recording's appearance check, the end (whoever ends it) and the seal.
-import { resolveSecret } from '../config.js';
+import { type Config, resolveSecret } from '../config.js';
 import { type Actor, type SessionEndReason, userActor } from '../core/model.js';
-import type { Deps } from '../deps.js';
 import type { AuditInput } from '../core/audit.js';
 import type { SessionRegistry } from '../sessions.js';
 import { type RecordingOutcome, SessionJournal } from '../sessions/journal.js';
+import { journalPorts, type SessionPorts } from '../sessions/ports.js';
 import { type ConnectProof, requireProof } from '../admission/connect.js';
 import { describeEnd, type GuacdEnd, GuacdError, type GuacdLink } from './guacd.js';
 import { certCheckOf, GUAC_STATUS, meaningOfGuacdError } from './guacd-status.js';
@@ -50,8 +50,13 @@ export const DEFAULT_TUNING: DesktopTuning = {
   settleMaxMs: 10_000,
 };
 
+/** What an RDP session uses: the session ports, and guacd's address, recording folder and the site's time zone. */
+export interface DesktopSessionPorts extends SessionPorts {
+  config: Pick<Config, 'node' | 'guacd' | 'site'>;
+}
+
 export interface DesktopSessionOptions {
-  deps: Deps;
+  deps: DesktopSessionPorts;
   registry: SessionRegistry;
   /** The vendor's admission: the guacd handshake below is the target connection, and only a proof opens it. */
   admission: ConnectProof<'rdp'>;
@@ -148,21 +153,18 @@ export class DesktopSession {
     this.startedAt = o.deps.clock.now();
     this.actor = userActor(o.admission.user, o.ip);
     const a = o.admission;
-    this.journal = new SessionJournal(
-      { store: o.deps.store, audit: o.deps.audit, clock: o.deps.clock, node: o.deps.config.node?.id },
-      {
-        id: this.id,
-        grantId: a.request.grantId,
-        requestId: a.request.id,
-        userId: a.user.id,
-        targetId: a.target.id,
-        protocol: 'rdp',
-        via: 'rdp',
-        startedAt: this.startedAt,
-        sourceIp: o.ip,
-        actor: this.actor,
-      },
-    );
+    this.journal = new SessionJournal(journalPorts(o.deps), {
+      id: this.id,
+      grantId: a.request.grantId,
+      requestId: a.request.id,
+      userId: a.user.id,
+      targetId: a.target.id,
+      protocol: 'rdp',
+      via: 'rdp',
+      startedAt: this.startedAt,
+      sourceIp: o.ip,
+      actor: this.actor,
+    });
     this.ended = new Promise((r) => (this.resolveEnded = r));
     this.recorded = new Promise((r) => (this.markRecorded = r));
   }

@@ -4,13 +4,13 @@
 import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { userActor } from '../core/model.js';
-import type { Deps } from '../deps.js';
+import type { Config } from '../config.js';
 import { notFound, unavailable } from '../errors.js';
 import type { WsRoute } from '../http/ws.js';
 import type { SessionRegistry } from '../sessions.js';
 import { admitFromBrowser, auditRefused } from '../admission/connect.js';
 import { admitWatcher } from '../admission/watch.js';
-import { DEFAULT_TUNING, DesktopSession, type DesktopTuning } from './desktop-session.js';
+import { DEFAULT_TUNING, DesktopSession, type DesktopSessionPorts, type DesktopTuning } from './desktop-session.js';
 import { runViewer } from './desktop-viewer.js';
 import { dialGuacd, GuacdError, GuacdLink } from './guacd.js';
 import type { RdpTokens } from './tokens.js';
@@ -18,8 +18,13 @@ import { detach } from '../background.js';
 
 export const newRdpSessionId = () => `ses_${randomBytes(12).toString('base64url')}`;
 
+/** What the RDP route uses: an RDP session's ports, and the whole config for the connect and watch admissions. */
+export interface RdpRoutePorts extends DesktopSessionPorts {
+  config: Config;
+}
+
 export interface RdpRouteOptions {
-  deps: Deps;
+  deps: RdpRoutePorts;
   registry: SessionRegistry;
   tokens: RdpTokens;
   /** Relative credential files resolve against this folder. */

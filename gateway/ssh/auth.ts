@@ -3,10 +3,12 @@ import { oneLine } from '../text.js';
 import type { AuthContext, KeyboardAuthContext, PublicKeyAuthContext } from 'ssh2';
 import { utils } from './ssh2.js';
 import { isTotpEnrolled, verifyTotp } from '../auth/totp.js';
-import type { TargetConfig } from '../config.js';
+import type { Config, TargetConfig } from '../config.js';
 import { type AccessRequest, type Actor, type SshKey, type User, userActor } from '../core/model.js';
 import { admitConnect, type ConnectProof, TARGET_ID } from '../admission/connect.js';
-import type { Deps } from '../deps.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { AuditPort, StatePort } from '../storage/port.js';
 import { asStorageError } from '../storage/faults.js';
 import { sshFingerprint } from './host-keys.js';
 
@@ -19,6 +21,17 @@ export interface Authenticated {
 }
 
 /** A refusal the vendor sees as one line; `code` goes to the audit log. */
+/** What SSH authentication uses: keys, users and TOTP state, the audit log (TOTP), the time, the config and a log. */
+export interface SshAuthPorts {
+  store: StatePort;
+  audit: AuditPort;
+  /** TOTP secrets are sealed with a key kept under storage.dir. */
+  storageDir: string;
+  clock: Clock;
+  logger: Logger;
+  config: Config;
+}
+
 export interface Refusal {
   code: string;
   line: string;
@@ -42,7 +55,7 @@ export class SshAuth {
   done: Authenticated | undefined;
 
   constructor(
-    private readonly deps: Deps,
+    private readonly deps: SshAuthPorts,
     private readonly ip: string,
     private readonly hooks: AuthHooks,
   ) {}

@@ -29,7 +29,7 @@ export function showRefusal(client: Connection, line: string, ctx?: KeyboardAuth
 
 /** The vendor's line (and a hostkey.mismatch audit record) for a target connection that failed. */
 export async function refusalFor(
-  deps: Deps,
+  deps: Pick<Deps, 'audit' | 'logger'>,
   a: Pick<Authenticated, 'user' | 'target'>,
   err: RelayError,
 ): Promise<Refusal & { code: RelayFailure['code'] }> {
@@ -74,7 +74,7 @@ const BURST_MS = 60_000;
  */
 export class BurstAudit {
   private readonly bursts = new Map<string, { start: number; count: number; reasons: Set<string> }>();
-  constructor(private readonly deps: Deps) {}
+  constructor(private readonly deps: Pick<Deps, 'audit' | 'clock'>) {}
 
   async refused(ip: string, reason: string): Promise<void> {
     const now = this.deps.clock.now();

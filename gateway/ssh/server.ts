@@ -2,20 +2,24 @@
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Client, Connection } from 'ssh2';
 import { Server } from './ssh2.js';
-import { parseHostPort, resolveConfigPath } from '../config.js';
-import type { Deps } from '../deps.js';
+import { type Config, parseHostPort, resolveConfigPath } from '../config.js';
 import type { SessionRegistry } from '../sessions.js';
 import { auditRefused } from '../admission/connect.js';
 import { type Authenticated, type Refusal, SshAuth } from './auth.js';
 import { type HostKey, loadHostKeys } from './host-keys.js';
 import { connectTarget, RelayError } from './relay.js';
-import { VendorSession } from './session.js';
+import { VendorSession, type VendorSessionPorts } from './session.js';
 import { abandoned, BurstAudit, refusalFor, showRefusal } from './refusals.js';
 import { type Startup, Startups } from './startups.js';
 import { detach } from '../background.js';
 
+/** What the SSH front uses: an SSH session's ports, and the whole config (listener, admission, TOTP). */
+export interface SshServerPorts extends VendorSessionPorts {
+  config: Config;
+}
+
 export interface SshServerOptions {
-  deps: Deps;
+  deps: SshServerPorts;
   registry?: SessionRegistry;
   /** Overrides ssh.listen (tests bind port 0). */
   listen?: string;

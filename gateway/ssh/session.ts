@@ -5,12 +5,15 @@ import type { Client, Connection, ServerChannel, Session } from 'ssh2';
 import { isoTime } from '../clock.js';
 import { type CompiledCommandRules, compileRules, evaluateCommand } from '../core/commands.js';
 import { type Actor, type SessionEndReason, userActor } from '../core/model.js';
-import type { Deps } from '../deps.js';
 import { CastWriter } from '../recording/asciicast.js';
 import { CommandCapture } from '../recording/command-capture.js';
 import { resolveRecording } from '../recording/files.js';
 import type { SessionRegistry, TerminalWatcher } from '../sessions.js';
 import { SessionJournal } from '../sessions/journal.js';
+import { journalPorts, type SessionPorts } from '../sessions/ports.js';
+import type { CommandAlerts } from '../command-alerts.js';
+import type { PlcLog } from '../conduit/plc-log.js';
+import type { CommandPort } from '../storage/port.js';
 import type { Authenticated } from './auth.js';
 import { type ChannelHost, handleSessionChannel, type PtyRequest, type TrackedChannel } from './channel-relay.js';
 import type { Recorder } from './channel-types.js';
@@ -34,8 +37,15 @@ export interface FrontLink {
   end(): unknown;
 }
 
+/** What an SSH session uses: the session ports, the command log and alerts, the PLC log for its forwards. */
+export interface VendorSessionPorts extends SessionPorts {
+  commands: Pick<CommandPort, 'append'>;
+  alerts?: CommandAlerts | undefined;
+  plc?: PlcLog | undefined;
+}
+
 export interface VendorSessionOptions {
-  deps: Deps;
+  deps: VendorSessionPorts;
   registry?: SessionRegistry;
   front: FrontLink;
   /** The SSH connection whose channels this session serves (absent for the browser terminal). */
@@ -84,21 +94,18 @@ export class VendorSession implements ChannelHost {
     this.target = o.target;
     this.targetConfig = o.auth.target;
     this.actor = userActor(o.auth.user, o.ip);
-    this.journal = new SessionJournal(
-      { store: o.deps.store, audit: o.deps.audit, clock: o.deps.clock, node: o.deps.config.node?.id },
-      {
-        id: this.id,
-        grantId: o.auth.request.grantId,
-        requestId: o.auth.request.id,
-        userId: o.auth.user.id,
-        targetId: o.auth.target.id,
-        protocol: 'ssh',
-        via: o.via,
-        startedAt: this.startedAt,
-        sourceIp: o.ip,
-        actor: this.actor,
-      },
-    );
+    this.journal = new SessionJournal(journalPorts(o.deps), {
+      id: this.id,
+      grantId: o.auth.request.grantId,
+      requestId: o.auth.request.id,
+      userId: o.auth.user.id,
+      targetId: o.auth.target.id,
+      protocol: 'ssh',
+      via: o.via,
+      startedAt: this.startedAt,
+      sourceIp: o.ip,
+      actor: this.actor,
+    });
     this.rules = compileRules(o.auth.target.commands);
     this.ended = new Promise((r) => (this.resolveEnded = r));
     this.ready = new Promise((r) => (this.markReady = r));

@@ -4,14 +4,26 @@ import type { WebSocket } from 'ws';
 import { WebSocket as Ws } from 'ws';
 import { auditRefusal } from '../broker/transact.js';
 import { userActor } from '../core/model.js';
-import type { Deps } from '../deps.js';
+import type { CommandAlerts } from '../command-alerts.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { AuditPort, StatePort } from '../storage/port.js';
 import { notFound } from '../errors.js';
 import type { WsRoute } from '../http/ws.js';
 import type { SessionRegistry } from '../sessions.js';
 import { admitWatcher } from '../admission/watch.js';
 
+/** What the live view uses: the watch admission's state, config and audit trail, and the command alerts it relays. */
+export interface MonitorRoutePorts {
+  store: StatePort;
+  config: Config;
+  audit: AuditPort;
+  logger: Logger;
+  alerts?: CommandAlerts | undefined;
+}
+
 export interface MonitorRouteOptions {
-  deps: Deps;
+  deps: MonitorRoutePorts;
   registry: SessionRegistry;
   /** A viewer this far behind is cut off (default 8 MiB): a slow viewer must never slow the vendor. */
   maxBufferedBytes?: number;

@@ -3,7 +3,7 @@
 import type { WebSocket } from 'ws';
 import { admitFromBrowser, auditRefused } from '../admission/connect.js';
 import { userActor } from '../core/model.js';
-import type { Deps } from '../deps.js';
+import type { Config } from '../config.js';
 import { unavailable } from '../errors.js';
 import type { WsRoute } from '../http/ws.js';
 import type { SessionRegistry } from '../sessions.js';
@@ -11,13 +11,18 @@ import type { Live, PtyRequest } from '../ssh/channel-relay.js';
 import { relayChannel } from '../ssh/channel-relay.js';
 import { connectTarget, RelayError } from '../ssh/relay.js';
 import { abandoned, refusalFor } from '../ssh/refusals.js';
-import { type Admission, VendorSession } from '../ssh/session.js';
+import { type Admission, VendorSession, type VendorSessionPorts } from '../ssh/session.js';
 import { clampSize } from '../ssh/terminal-size.js';
 import { WsChannel } from './ws-channel.js';
 import { detach } from '../background.js';
 
+/** What the browser terminal uses: an SSH session's ports, and the whole config for the connect admission. */
+export interface TerminalRoutePorts extends VendorSessionPorts {
+  config: Config;
+}
+
 export interface TerminalRouteOptions {
-  deps: Deps;
+  deps: TerminalRoutePorts;
   registry: SessionRegistry;
   /** Relative target credential files resolve against this folder. */
   cwd?: string;

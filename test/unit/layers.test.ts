@@ -108,6 +108,23 @@ const JOURNAL = 'sessions/journal.ts';
 /** Files that name those events without writing them: the catalog, the evidence readers, the browser event stream's own `session.ended` message. */
 const JOURNAL_EVENT_READERS = (f: string) => CATALOG.includes(f) || f.startsWith('evidence/') || f === 'http/events.ts';
 
+/** Adapters handed narrow ports (only the services they use) rather than the whole of Deps: they must not import it. */
+const NARROW_PORTS = [
+  'ssh/session.ts',
+  'ssh/server.ts',
+  'ssh/auth.ts',
+  'rdp/desktop-session.ts',
+  'rdp/rdp-route.ts',
+  'web-terminal/terminal-route.ts',
+  'web-terminal/monitor-route.ts',
+  'sessions/journal.ts',
+  'sessions/ports.ts',
+];
+
+function depsImporters(graph: ReadonlyMap<string, readonly string[]>, files: readonly string[]): string[] {
+  return files.filter((f) => graph.get(f)?.includes('deps.ts')).map((f) => `${f} imports deps.ts`);
+}
+
 function journalBypasses(files: readonly string[]): string[] {
   return files.flatMap((f) => {
     const text = readFileSync(f, 'utf8');
@@ -183,5 +200,12 @@ describe('the layers of gateway/', () => {
     expect(SESSION_WRITE.test(journal)).toBe(true);
     for (const e of JOURNAL_EVENTS) expect(journal).toContain(e);
     expect(journalBypasses(files)).toEqual([]);
+  });
+
+  it('hands the session adapters narrow ports, not the whole of Deps', () => {
+    // The search itself: a file that does import deps.ts is found, so an empty answer below is not a blind one.
+    expect(depsImporters(graph, ['app.ts'])).toEqual(['app.ts imports deps.ts']);
+    for (const f of NARROW_PORTS) expect(graph.has(f)).toBe(true);
+    expect(depsImporters(graph, NARROW_PORTS)).toEqual([]);
   });
 });
