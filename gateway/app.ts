@@ -133,7 +133,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const alerts = new CommandAlerts();
   const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir, faults, alerts };
   const { lowdb } = storage;
-  const monitor = lowdb && new StorageMonitor({ ...lowdb, faults, logger, storageDir });
+  const monitor = lowdb && new StorageMonitor({ ...lowdb, plc, faults, logger, storageDir });
   faults.onChange((now) => metrics.storageFaults(now.map((f) => f.file)));
   // --- Crash recovery: sessions left open by a crash are ended and their recordings
   // repaired and marked incomplete, after the audit log opens and before any door opens.

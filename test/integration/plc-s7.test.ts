@@ -2,10 +2,11 @@
 // supervisor, a write and a PLC stop are refused with S7 errors the client reports, and the operations are listed.
 // node-snap7 is an optional dependency built from source: under CI=true its absence fails this file, never skips it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import type { PlcOperationRecord } from '../../gateway/conduit/record.js';
 import { openTunnel } from '../helpers/modbus-tunnel.js';
 import { CPU_RUN, connectS7, loadSnap7, type S7Peer, type S7Session, startS7Server } from '../helpers/s7-peer.js';
+import { until, watchLive } from '../helpers/plc-watch.js';
 import { type SshGateway, startSshGateway } from '../helpers/ssh-gateway.js';
 import { type Browser, type Me, signIn } from '../helpers/web-login.js';
 
@@ -20,16 +21,6 @@ if (missing !== undefined) {
   else it.skip(`S7 through the gateway: node-snap7 is not installed (${missing}); npm install builds it`, () => {});
 }
 
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe.runIf(missing === undefined)('S7comm through an SSH forward (Snap7 client and server)', () => {
   const snap7 = 'snap7' in loaded ? loaded.snap7 : undefined!;
   let h: SshGateway;
@@ -39,7 +30,7 @@ describe.runIf(missing === undefined)('S7comm through an SSH forward (Snap7 clie
   let client: S7Session;
   let sessionId: string;
   let monitor: WebSocket;
-  const events: Array<Record<string, any>> = [];
+  let events: Array<Record<string, any>>;
 
   const call = async (who: { browser: Browser; me: Me }, path: string) => {
     const res = await who.browser.fetch(path);
@@ -70,15 +61,7 @@ describe.runIf(missing === undefined)('S7comm through an SSH forward (Snap7 clie
       'the live session',
       async () => (await call(sup, '/api/sessions?live=true')).json.sessions[0]?.id as string | undefined,
     );
-    const cookie = sup.browser.jar.header(new URL('/ws/', h.url));
-    monitor = new WebSocket(`${h.url.replace('http', 'ws')}/ws/monitor/${sessionId}`, {
-      headers: cookie ? { cookie } : {},
-      origin: h.url,
-    });
-    monitor.on('message', (data: Buffer, binary: boolean) => {
-      if (!binary) events.push(JSON.parse(data.toString('utf8')));
-    });
-    await until('the live view', () => events.find((e) => e.type === 'screen'));
+    ({ socket: monitor, events } = await watchLive(h, sup, sessionId));
     // The engineering tool connects through the tunnel: COTP connect and setup communication cross the gateway.
     client = await connectS7(snap7, tunnel.local);
   }, 120_000);
