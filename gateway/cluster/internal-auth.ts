@@ -118,7 +118,11 @@ export class WatchTokenVerifier {
     return c;
   }
 
+  /** Oldest first, stopping at the first live one: tokens arrive in about expiry order, so this stays cheap. */
   private prune(now: number): void {
-    for (const [jti, exp] of this.seen) if (exp <= now) this.seen.delete(jti);
+    for (const [jti, exp] of this.seen) {
+      if (exp > now) break;
+      this.seen.delete(jti);
+    }
   }
 }

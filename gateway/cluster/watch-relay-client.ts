@@ -90,10 +90,13 @@ export function watchRelay(o: RelayClientOptions): WatchRelay {
         else ws.close(1000, 'viewer left');
       };
       ws.once('unexpected-response', (_req, res) => {
-        void refusalOf(holder, res).then((err) => {
-          ws.terminate();
-          reject(err);
-        });
+        refusalOf(holder, res).then(
+          (err) => {
+            ws.terminate();
+            reject(err);
+          },
+          (err: unknown) => reject(unreachable(holder, err)),
+        );
       });
       ws.once('error', (err) => {
         if (!opened) reject(unreachable(holder, err));
