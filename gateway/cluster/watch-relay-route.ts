@@ -57,9 +57,11 @@ export function attachInternalWatch(server: Server, o: InternalWatchOptions): In
   const refuse = async (req: IncomingMessage, socket: Duplex, path: string, err: GatehouseError) => {
     const ip = req.socket.remoteAddress ?? 'unknown';
     if (err.status === 401 || err.status === 403) {
+      // Through the hook every refusal goes through: audited, and counted rather than written in a flood.
       const shaped = Object.assign(req, { auth: undefined, originalUrl: path, path });
       await o.onRefusal(err, shaped as unknown as Parameters<RefusalHook>[1]).catch(() => undefined);
-    } else {
+    } else if (err.code === 'not_live') {
+      // Only a node's valid token gets this far: a session that ended (or moved) while the viewer was admitted.
       await auditRefusal(
         deps.audit,
         deps.logger,
@@ -70,6 +72,7 @@ export function attachInternalWatch(server: Server, o: InternalWatchOptions): In
         { path: path.slice(0, 200) },
       );
     }
+    // An unknown internal path is a plain 404, unaudited, as on the public websocket door.
     const body = JSON.stringify(err.toJSON());
     socket.end(
       `HTTP/1.1 ${err.status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

@@ -150,6 +150,7 @@ export async function startClusterWorld(): Promise<ClusterWorld> {
           hostKeySha256: sshd.hostKeySha256,
           credential: { file: sshd.clientKey.privateKeyPath },
         },
+        commands: { mode: 'alert', rules: [{ match: '^\\s*echo\\s+alert-me', action: 'alert', reason: 'test rule' }] },
       },
     ];
     const parsed = parseConfig(input);

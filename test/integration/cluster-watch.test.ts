@@ -110,6 +110,11 @@ describe('live view of a session held by another node', () => {
     expect(ssh.text).not.toContain('viewer-2');
     // The same bytes, in the same order, on both nodes.
     expect(watch.text()).toBe(local.text());
+    // A command alert judged on gw-a reaches the viewer on gw-b as it does the one on gw-a.
+    ssh.write('echo alert-me\r');
+    const [far, near] = await Promise.all([watch.control('alert'), local.control('alert')]);
+    expect(far).toMatchObject({ type: 'alert', verdict: 'alerted', text: 'echo alert-me', reason: 'test rule' });
+    expect(far).toEqual(near);
 
     ssh.write('exit\r');
     expect(await ssh.exited).toBe(0);
@@ -228,8 +233,9 @@ describe("gw-a's internal watch route", () => {
     const closed = new Promise<number>((resolve) => r.ws.on('close', (code) => resolve(code)));
     r.ws.send(Buffer.alloc(64 * 1024, 0x61));
     expect(await closed).toBe(1009);
-    // Garbage instead of an upgrade, and a half-written one.
+    // Garbage instead of an upgrade, a half-written one, and one with a valid token but no websocket key.
     for (const raw of [
+      `GET /internal/watch/${sid} HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nAuthorization: ${token(sid)}\r\n\r\n`,
       'GET /internal/watch/x HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
       '\x16\x03\x01\x02\x00garbage\r\n\r\n',
     ]) {
