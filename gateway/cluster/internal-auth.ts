@@ -4,7 +4,7 @@
 // of a node (keys/, 0600), and no new secret has to be made, stored or rotated. HKDF makes the derived key useless
 // for signing and the signing key unrecoverable from it; rotating the audit key rotates this one too.
 import { createHmac, hkdfSync, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
-import { unauthenticated, unavailable } from '../errors.js';
+import { GatehouseError, unauthenticated } from '../errors.js';
 
 /** How long a token is good for: the time to dial the holder, no more. */
 export const TOKEN_TTL_MS = 30_000;
@@ -113,7 +113,11 @@ export class WatchTokenVerifier {
     if (this.seen.has(c.jti)) throw unauthenticated('relay_token_replayed', 'the internal token was used already');
     // Why refuse rather than forget the oldest: a forgotten token that has not expired could be replayed.
     if (this.seen.size >= MAX_REMEMBERED)
-      throw unavailable('relay_busy', 'too many internal watch requests at once; try again shortly');
+      throw new GatehouseError(
+        'rate_limited',
+        'relay_busy',
+        'too many internal watch requests at once; try again shortly',
+      );
     this.seen.set(c.jti, c.exp);
     return c;
   }

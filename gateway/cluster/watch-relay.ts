@@ -52,6 +52,7 @@ export async function clusterWatch(o: ClusterWatchOptions): Promise<ClusterWatch
   return {
     registry: withRemoteSessions(registry, deps.store, node.id, relay),
     isInternal: (pathname) => pathname.startsWith(INTERNAL_PREFIX),
+    // The holder serves its own sessions only (the local registry): a node never relays a relay.
     attach: (server, onRefusal) => attachInternalWatch(server, { deps, registry, verifier, onRefusal }),
   };
 }
