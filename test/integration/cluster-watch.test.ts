@@ -59,14 +59,18 @@ function internal(
   sessionId: string,
   headers: Record<string, string> = {},
   o: { origin?: string } = {},
-): Promise<{ status: number; body: { error?: { code?: string; message?: string } } } | { ws: WebSocket }> {
+): Promise<
+  { status: number; body: { error?: { code?: string; message?: string } } } | { ws: WebSocket; first: Promise<Buffer> }
+> {
   const ws = new WebSocket(`${w.a.url.replace('http', 'ws')}/internal/watch/${sessionId}`, {
     headers,
     ...(o.origin ? { origin: o.origin } : {}),
   });
   ws.on('error', () => undefined);
   return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ ws }));
+    // Listening before the handshake ends: the first frame may come in the same packet as the 101.
+    const first = new Promise<Buffer>((r) => ws.once('message', (d: Buffer) => r(d)));
+    ws.once('open', () => resolve({ ws, first }));
     ws.once('unexpected-response', (_req, res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString()));
@@ -88,7 +92,8 @@ describe('live view of a session held by another node', () => {
   it('a supervisor on gw-b sees the screen, then the vendor typing on gw-a, then the end; audited with the holder', async () => {
     const { ssh, sessionId } = vendor;
     ssh.write('echo before-$((20+1))\r');
-    await ssh.until(/before-21/);
+    // The prompt after it too: the two viewers below must join at the same point of the output.
+    await ssh.until(/before-21\r?\n.*[#$] $/s);
 
     const watch = w.monitor(w.b, `/ws/monitor/${sessionId}`, supervisor);
     const screen = await watch.control('screen');
@@ -183,7 +188,7 @@ describe("gw-a's internal watch route", () => {
   it('serves a valid node token once, with the screen a local viewer would get', async () => {
     const r = await internal(vendor.sessionId, { authorization: token(vendor.sessionId) });
     if (!('ws' in r)) throw new Error(`refused: ${JSON.stringify(r)}`);
-    const first = await new Promise<Buffer>((resolve) => r.ws.once('message', (d: Buffer) => resolve(d)));
+    const first = await r.first;
     expect(JSON.parse(first.toString())).toMatchObject({ t: 'screen' });
     r.ws.close();
   });
