@@ -24,6 +24,8 @@ export interface InternalWatchOptions {
   onRefusal: RefusalHook;
   /** A viewer's node this far behind is cut off (default 8 MiB): a slow relay must never slow the vendor. */
   maxBufferedBytes?: number;
+  /** A ping this often; a viewer's node that misses one whole period is dropped (default 30 s). */
+  pingEveryMs?: number;
 }
 
 export interface InternalWatchDoor {
@@ -42,6 +44,7 @@ export function attachInternalWatch(server: Server, o: InternalWatchOptions): In
   // Why so small: a viewer's node sends nothing on this channel; a frame bigger than this is hostile.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false });
   const maxBuffered = o.maxBufferedBytes ?? 8 << 20;
+  const pingEvery = o.pingEveryMs ?? 30_000;
   const all = new Set<WebSocket>();
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -124,7 +127,17 @@ export function attachInternalWatch(server: Server, o: InternalWatchOptions): In
       const offAlerts = deps.alerts?.subscribe((a) => {
         if (a.sessionId === session.id) frame({ t: 'alert', alert: a });
       });
+      // Why: a viewer's node that vanished without a close would otherwise stay a watcher of the session for ever.
+      let alive = true;
+      ws.on('pong', () => (alive = true));
+      const ping = setInterval(() => {
+        if (!alive) return ws.terminate();
+        alive = false;
+        ws.ping();
+      }, pingEvery);
+      ping.unref();
       ws.once('close', () => {
+        clearInterval(ping);
         all.delete(ws);
         finish();
       });
