@@ -265,7 +265,7 @@ describe('replay in the browser', () => {
       await p.locator('#open-0').click();
       await p.locator('#player[data-ready="true"]').waitFor();
       const title = await p.title();
-      expect(title).toBe('Replay · Gatehouse');
+      expect(title).toBe('Session · Gatehouse');
       await p.locator('#replay-toggle').click();
       await p.locator('#player .ap-term').filter({ hasText: 'HOSTILE-END' }).waitFor();
       await p.locator('#replay-toggle', { hasText: 'Play' }).waitFor();
