@@ -194,6 +194,12 @@ describe('what each role needs from the pages', () => {
       expect(await vp.locator('#session-target').textContent()).toContain(TARGET);
       expect(await vp.locator('#recording-note').textContent()).toContain('replayed by the site’s supervisors');
       expect(await vp.locator('#player').count()).toBe(0);
+      // Their own commands, with the verdict and the rule's reason.
+      const own = vp.locator('#own-commands li');
+      await own.first().waitFor();
+      expect(await own.allTextContents()).toEqual([
+        expect.stringMatching(new RegExp(`^\\d+\\.\\d s echo rm -rf /tmp/gh-nothing-here alerted ${RULE_REASON}$`)),
+      ]);
       expect(fetched.filter((x) => x.includes('/recording'))).toEqual([]);
       await vp.goto(`${h.url}/sessions/${ids.terminated}`);
       await vp.locator('#session-closed-by', { hasText: 'Terminated by Sam Supervisor' }).waitFor();

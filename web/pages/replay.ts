@@ -165,14 +165,16 @@ registerPage({
       head,
       h('h1', {}, 'Session of ', s.vendor.name, ' on ', s.target.name),
       context(s),
-      s.live
+      s.live && s.can.watch
         ? h(
             'p',
             { class: 'note' },
             'This session is live: the replay shows what is recorded so far. ',
             h('a', { href: watchPath(s) }, 'Watch it live'),
           )
-        : null,
+        : s.live
+          ? h('p', { class: 'note' }, 'This session is live now.')
+          : null,
     );
     if (!s.can.replay) {
       // A vendor's own session: what happened and how it ended. The recording holds every keystroke (no-echo
@@ -191,6 +193,26 @@ registerPage({
           ),
         ),
       );
+      // What they typed is their record too: the captured commands with their verdicts, as text.
+      const list = h('ol', { id: 'own-commands', class: 'markers' });
+      main.append(h('section', { class: 'card' }, h('h2', {}, 'Commands'), list));
+      await api<{ commands: CommandWithReason[] }>('GET', `${path}/commands`)
+        .then(({ commands }) => {
+          if (commands.length === 0) list.replaceWith(h('p', { class: 'muted' }, 'No command was captured.'));
+          for (const c of commands)
+            list.append(
+              h(
+                'li',
+                {},
+                h('span', { class: 'mono offset' }, secs(c.offsetSeconds)),
+                ' ',
+                h('code', { class: 'command' }, c.text),
+                c.verdict !== 'allowed' ? h('span', { class: `state verdict-${c.verdict}` }, ` ${c.verdict}`) : null,
+                c.verdict !== 'allowed' && c.reason ? h('span', { class: 'muted' }, ` ${c.reason}`) : null,
+              ),
+            );
+        })
+        .catch(() => list.replaceWith(h('p', { class: 'error' }, 'The commands could not be loaded.')));
       return;
     }
     const integritySlot = h('div', { id: 'integrity-slot' }, h('p', { class: 'muted' }, 'Checking integrity…'));
