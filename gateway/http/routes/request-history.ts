@@ -59,11 +59,17 @@ export function mountRequestHistory(router: Router, broker: Pick<Broker, 'search
     const q = parseHistoryQuery(req.query);
     const states = parseStates(q.state);
     const vendor = q.vendor?.toLowerCase();
+    // One answer per requester, not per request: a long history has few distinct vendors.
+    const byUser = new Map<string, boolean>();
     const vendorMatches = (r: AccessRequest) => {
-      if (vendor === undefined) return true;
-      if (r.userId === q.vendor) return true;
-      const u = broker.currentUser(r.userId);
-      return u !== undefined && (u.email.toLowerCase() === vendor || u.name.toLowerCase().includes(vendor));
+      if (vendor === undefined || r.userId === q.vendor) return true;
+      let hit = byUser.get(r.userId);
+      if (hit === undefined) {
+        const u = broker.currentUser(r.userId);
+        hit = u !== undefined && (u.email.toLowerCase() === vendor || u.name.toLowerCase().includes(vendor));
+        byUser.set(r.userId, hit);
+      }
+      return hit;
     };
     const match = (r: AccessRequest) => {
       if (states.length > 0 && !states.includes(r.state)) return false;
