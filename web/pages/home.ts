@@ -62,8 +62,9 @@ registerPage({
         h('p', { class: 'muted' }, `${me.email} · ${me.org}`),
         h('ul', { id: 'roles' }, ...me.roles.map((r) => h('li', { 'data-role': r }, roleText[r] ?? r))),
       ),
-      totpCard,
+      // What waits for a decision comes before the routine cards: it is what a supervisor signs in for.
       ...[pendingCard(me)].filter((c) => c !== null),
+      totpCard,
     );
   },
 });
