@@ -79,6 +79,7 @@ export async function startGatehouse(o: GatehouseOptions): Promise<GatehouseChil
   await writeFile(askpass, ASKPASS);
   await chmod(askpass, 0o700);
   const storageDir = join(o.dir, 'storage');
+  // GH_BENCH_GATEWAY_NODE_ARGS: extra node options for the gateway children when investigating (e.g. --trace-gc).
   const execArgv = ['--expose-gc', ...(process.env.GH_BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
   const child: ChildProcess = fork(join(packageRoot, 'dist', 'bench', 'gatehouse-child.js'), [], {
     execArgv,
