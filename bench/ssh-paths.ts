@@ -349,7 +349,7 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
     if (on('norec')) {
       say('starting a second Gatehouse with recording off (overhead comparison only)…');
       // As many vendors (users, keys, grants) as the recording gateway: the same store, so the same heap for the
-      // garbage collector to mark; with 10 against 275 its major collections cost a fraction, which flattered off.
+      // garbage collector to mark (the store's size changes how often it runs a major collection: docs/performance.md).
       const off = await world.startGatehouse('gatehouse-norec', {
         vendors: vendorsNeeded,
         recording: false,
