@@ -19,6 +19,7 @@ import { apiGuard, loginRateLimit, stepUpRateLimit } from './http/security.js';
 import { createHttpApp, type RunningHttp, startHttpServer } from './http/server.js';
 import { attachWebSockets, type WsRoute } from './http/ws.js';
 import { monitorRoute } from './web-terminal/monitor-route.js';
+import { type ClusterWatch, clusterWatch } from './cluster/watch-relay.js';
 import { terminalRoute } from './web-terminal/terminal-route.js';
 import { rdpRoute, type RdpRouteOptions } from './rdp/rdp-route.js';
 import { rdpTokenRouter } from './rdp/token-routes.js';
@@ -133,7 +134,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const alerts = new CommandAlerts();
   const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir, faults, alerts };
   const { lowdb } = storage;
-  const monitor = lowdb && new StorageMonitor({ ...lowdb, faults, logger, storageDir });
+  const monitor = lowdb && new StorageMonitor({ ...lowdb, plc, faults, logger, storageDir });
   faults.onChange((now) => metrics.storageFaults(now.map((f) => f.file)));
   // --- Crash recovery: sessions left open by a crash are ended and their recordings
   // repaired and marked incomplete, after the audit log opens and before any door opens.
@@ -249,7 +250,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }),
   });
   let http: RunningHttp;
+  let cluster: ClusterWatch | undefined;
   try {
+    // Several nodes on PostgreSQL: the live view also relays sessions other nodes hold (cluster/watch-relay.ts).
+    cluster = await clusterWatch({ deps, storage, registry: liveSessions });
     http = await startHttpServer(app, opts.httpListen ?? config.http.listen);
   } catch (err) {
     await audit.close();
@@ -267,8 +271,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
     ...(opts.rdp ? { tuning: opts.rdp } : {}),
   });
-  const wsRoutes: WsRoute[] = [terminals, monitorRoute({ deps, registry: liveSessions }), desktops];
-  const websockets = attachWebSockets(http.server, { publicUrl, sessions, routes: wsRoutes, onRefusal, logger });
+  const liveView = monitorRoute({ deps, registry: cluster?.registry ?? liveSessions });
+  const wsRoutes: WsRoute[] = [terminals, liveView, desktops];
+  const websockets = attachWebSockets(http.server, {
+    publicUrl,
+    sessions,
+    routes: wsRoutes,
+    onRefusal,
+    logger,
+    ...(cluster ? { ignore: cluster.isInternal } : {}),
+  });
+  const internal = cluster?.attach(http.server, onRefusal);
   // --- end websockets
 
   // --- SSH listener: after HTTP, before gateway.started; stopped before the audit log closes.
@@ -314,6 +327,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await ssh?.close(); // SSH listener: live sessions end and are recorded before the log closes
       await terminals.closeAll('gateway_stopped', 'the gateway is stopping');
       await desktops.closeAll('gateway_stopped', 'the gateway is stopping');
+      internal?.closeAll();
       websockets.closeAll();
       await http.close();
       await notifier.close();

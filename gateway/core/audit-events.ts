@@ -43,7 +43,7 @@ export interface CommandData {
 }
 
 /** A PLC operation's event: the operation's fields (conduit/operation.ts) plus the decision. */
-export type PlcData = Open<{ mode?: string; verdict?: string; reason?: string; decided?: string }>;
+export type PlcData = Open<{ mode?: string; verdict?: string; rule?: string; reason?: string; decided?: string }>;
 
 /** `access.denied`: the error code always; the HTTP hook adds method and path, the broker the action. */
 export type AccessDeniedData = Open<{ code: string; status?: number; action?: string }>;
@@ -96,7 +96,7 @@ export interface AuditEventData {
     emergencyReason: string | null;
     approvalsRequired: number;
   };
-  'request.approval_recorded': { by: string; approvals: number; required: number };
+  'request.approval_recorded': { by: string; approvals: number; required: number; comment?: string };
   'request.approved': {
     by: string;
     approvals: number;
@@ -104,6 +104,8 @@ export interface AuditEventData {
     approvers: string[];
     startsAt: string;
     endsAt: string;
+    /** The approver's optional words. */
+    comment?: string;
   };
   'request.denied': { by: string; reason: string | undefined };
   'request.cancelled': { by: string; wasApproved: boolean };
@@ -116,7 +118,8 @@ export interface AuditEventData {
   'session.warned': { minutesLeft: number; endsAt: string; delivered: boolean };
   'session.ended': SessionEndedData;
   'session.terminated': { reason: string; protocol: string };
-  'session.monitored': { via: Via; readOnly?: boolean };
+  /** `node`: the session is held by another node and the view is relayed from it. */
+  'session.monitored': { via: Via; readOnly?: boolean; node?: string };
   'hostkey.mismatch': { host: string; port: number; expected: string | undefined; presented: string | undefined };
   'channel.refused': Open<{ kind: string }>;
   'forward.opened': { destination: string; inspected?: string };

@@ -112,10 +112,10 @@ function closers(lines: readonly AuditLine[]): Map<string, string> {
   return out;
 }
 
-/** An incident's detail line: the command and the rule's reason (or the stated reason). */
+/** An incident's detail line: the command, PLC operation or message, and the rule's reason (or the stated reason). */
 function alertDetail(a: AuditLine): string {
   const f = alertFacts(a);
-  return [f.text, f.reason ?? f.rule].filter((v) => v !== undefined).join(' — ');
+  return [f.text ?? f.message, f.reason ?? f.rule].filter((v) => v !== undefined).join(' — ');
 }
 
 /** A file or clipboard transfer's file (or clipboard type), direction, size and hash. */
@@ -273,9 +273,10 @@ ${kv([
 ${table(['Event type', 'Records'], types, types.length, 'audit records', 'audit.jsonl')}`;
 
   const incident = `<h2>3. Incident handling: alerts and terminations</h2>
-<p class="area">Commands that matched alert or block rules, sessions terminated and grants revoked by supervisors, host key mismatches (alerts.csv).</p>
+<p class="area">Commands and PLC operations that matched alert or block rules, sessions terminated and grants revoked by supervisors, host key mismatches (alerts.csv).</p>
 ${kv([
   ['Commands alerted / blocked', `${c('command.alerted')} / ${c('command.blocked')}`],
+  ['PLC operations alerted / blocked / denied', `${c('plc.alerted')} / ${c('plc.blocked')} / ${c('plc.denied')}`],
   ['Sessions terminated / grants revoked', `${c('session.terminated')} / ${c('grant.revoked')}`],
   ['Target host key mismatches / recording failures', `${c('hostkey.mismatch')} / ${c('recording.failed')}`],
 ])}

@@ -286,10 +286,14 @@ export function targetCells(x: InventoryTarget): Cell[] {
   ];
 }
 
-/** The audit events that are incidents: alerts and blocks, and supervisors cutting access. */
+/** The audit events that are incidents: alerts and blocks (commands, PLC operations), and supervisors cutting access. */
 export const ALERT_TYPES: ReadonlySet<string> = new Set([
   'command.alerted',
   'command.blocked',
+  'plc.alerted',
+  'plc.blocked',
+  // A held PLC operation refused (by a supervisor, the wait running out, or the session ending): a block too.
+  'plc.denied',
   'session.terminated',
   'grant.revoked',
   'hostkey.mismatch',
@@ -311,7 +315,7 @@ export interface AlertFacts {
   reason?: string | undefined;
   /** What failed (a recording). */
   error?: string | undefined;
-  /** The command line. */
+  /** The command line, or the PLC operation (function, addresses, values). */
   text?: string | undefined;
   /** The sentence the vendor was given when the session ended. */
   message?: string | undefined;
@@ -320,6 +324,14 @@ export interface AlertFacts {
 export function alertFacts(a: AuditLine): AlertFacts {
   const command = dataOf(a, 'command.alerted') ?? dataOf(a, 'command.blocked') ?? dataOf(a, 'command.executed');
   if (command) return { verdict: command.verdict, rule: command.rule, reason: command.reason, text: command.text };
+  const plc = dataOf(a, 'plc.alerted') ?? dataOf(a, 'plc.blocked') ?? dataOf(a, 'plc.denied');
+  if (plc)
+    return {
+      verdict: plc.verdict,
+      rule: plc.rule,
+      reason: str(plc.reason ?? plc.error ?? plc.code),
+      text: incidentDetail(plc),
+    };
   const closed = dataOf(a, 'session.terminated') ?? dataOf(a, 'grant.revoked');
   if (closed) return { reason: closed.reason };
   const failed = dataOf(a, 'recording.failed');
@@ -372,4 +384,12 @@ export function alertCells(a: AuditLine): Cell[] {
     str(d.reason ?? d.error),
     str(d.text ?? d.message),
   ];
+}
+
+/** What happened, in one line: the command's text, the message, or the PLC operation (function, addresses, values). */
+export function incidentDetail(d: Record<string, unknown>): string | undefined {
+  if (d.text !== undefined || d.message !== undefined) return str(d.text ?? d.message);
+  if (typeof d.function !== 'string') return undefined;
+  const values = d.values === undefined ? '' : ` = ${str(d.values)}`;
+  return [d.protocol, d.function, d.target].filter((v) => typeof v === 'string').join(' ') + values;
 }

@@ -1,6 +1,6 @@
 // The request state machine: every transition, every refusal, and racing decisions applied in both orders.
 import { describe, expect, it } from 'vitest';
-import type { ActorFacts, Transition } from '../../gateway/core/access.js';
+import type { ActorFacts, RequestEvent, Transition } from '../../gateway/core/access.js';
 import type { AccessRequest } from '../../gateway/core/model.js';
 import {
   approve,
@@ -31,6 +31,9 @@ import {
   vendor,
   vendorInGroup,
 } from './fixtures-access.js';
+
+/** An approval event's comment: only approval events carry one. */
+const commentOf = (e: RequestEvent) => ('comment' in e.data ? e.data.comment : undefined);
 
 // The fixture request runs 06:00Z–08:00Z (08:00–10:00 CEST); MON_0800 is its start.
 const BEFORE = MON_0800 - 60 * MIN;
@@ -87,6 +90,23 @@ describe('approve', () => {
     const second = approve(half, sup2, target, BEFORE + MIN, ids());
     expect(next(second)).toMatchObject({ state: 'approved', grantId: 'grt_1' });
     expect(second.ok && second.events[0]!.data).toMatchObject({ approvers: ['usr_sup1', 'usr_sup2'] });
+  });
+
+  it('keeps an optional comment on the decision and in the event; blank is none, past 500 characters is refused', () => {
+    const r = approve(pending(), sup1, target, BEFORE, ids(), '  checked with the line lead  ');
+    expect(next(r).decisions).toEqual([
+      { by: 'usr_sup1', at: '2026-03-30T05:00:00.000Z', verdict: 'approve', reason: 'checked with the line lead' },
+    ]);
+    expect(r.ok && commentOf(r.events[0]!)).toBe('checked with the line lead');
+    const half = approve(pending({ approvalsRequired: 2 }), sup1, target, BEFORE, ids(), 'first look fine');
+    expect(half.ok && commentOf(half.events[0]!)).toBe('first look fine');
+    const blank = approve(pending(), sup1, target, BEFORE, ids(), '   ');
+    expect(next(blank).decisions[0]).not.toHaveProperty('reason');
+    expect(blank.ok && blank.events[0]!.data).not.toHaveProperty('comment');
+    expect(refusal(approve(pending(), sup1, target, BEFORE, ids(), 'x'.repeat(501)))).toEqual({
+      code: 'invalid_comment',
+      kind: 'invalid_input',
+    });
   });
 
   it('keeps an emergency pending at 1 of 2 approvals', () => {
