@@ -10,7 +10,7 @@ import { type Logger, silentLogger } from './log.js';
 import type { AuditJournal, AuditSink } from './storage/audit-sink.js';
 import { type StorageFaults, storageUnavailable } from './storage/faults.js';
 import { deepFreeze } from './store/clone.js';
-import { freezeChanged, lazyDraft, settle, StateTexts } from './store/draft.js';
+import { Draft, type DraftShape } from './store/draft.js';
 import {
   DB_FILE,
   DurableJsonFile,
@@ -20,9 +20,10 @@ import {
   serializeDb,
   writeFileDurably,
 } from './store/file.js';
+import { FileText } from './store/file-text.js';
 import { findBatch, type Intent, IntentFile, recordDigest, recordsAfter } from './store/intent.js';
 import { StoreLock } from './store/lock.js';
-import { type DbData, emptyDb } from './store/schema.js';
+import { COLLECTIONS, type DbData, emptyDb } from './store/schema.js';
 
 export { StoreLockedError, StoreOpenError } from './store/errors.js';
 export { type Migration, migrate, migrations } from './store/migrations.js';
@@ -39,6 +40,15 @@ interface Job {
 export const AUDIT_TX = 'auditTx';
 const AUDIT_FILE = 'audit.jsonl';
 
+/** db.json's shape for drafts: lists of records, `meta`, a fixed schemaVersion; other keys are plain JSON. */
+const LOWDB_SHAPE: DraftShape = {
+  lists: COLLECTIONS,
+  maps: ['meta'],
+  fixed: ['schemaVersion'],
+  extraKeys: true,
+  requireIds: false,
+};
+
 /** Which Store's update fn is running in this async context: a nested update would wait for itself. */
 const insideUpdate = new AsyncLocalStorage<Store>();
 
@@ -51,8 +61,8 @@ export class Store {
   private queue: Job[] = [];
   private draining: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
-  /** JSON text per top-level key of the committed state (see store/draft.ts). */
-  private readonly texts = new StateTexts();
+  /** db.json's text from cached per-record texts (see store/file-text.ts). */
+  private readonly text = new FileText(COLLECTIONS);
   private journal: AuditJournal | undefined;
   private intents: IntentFile | undefined;
   private faults: StorageFaults | undefined;
@@ -169,32 +179,26 @@ export class Store {
 
   /**
    * Applies a batch in order, writes once, then settles each caller (group commit). Each fn gets its own
-   * lazy draft (store/draft.ts): a top-level collection is cloned when the fn first touches it, so one that
-   * throws halfway leaves no trace, and an update costs what it touches, not the whole db. What the fn left
-   * is stringified (proving it plain JSON) and parsed back, so the committed state is never a live reference
-   * of a fn's; collections it only read stay as they were. db.json is assembled from per-collection texts.
+   * copy-on-write draft (store/draft.ts) over the state the previous fn left: records are copied when the fn
+   * reaches them, and only those are compared, copied fresh (proving them plain JSON) and frozen, so an fn that
+   * throws halfway leaves no trace and an update costs what it touches, not the whole db. db.json's text is
+   * assembled from cached per-record texts (store/file-text.ts).
    *
    * Audit first, then state: the batch's records are appended (fsync'd) before db.json is written, under a
    * record of intent (store/intent.ts). If the records cannot be written nothing changes; if the state
    * cannot be written, a `change.reverted` record says so. Either way the callers get 503 storage_unavailable.
    */
   private async commit(batch: Job[]): Promise<void> {
-    const committed = this.db.data;
-    let state: DbData = committed; // the state after the last successful fn: the fallback
-    const pending = new Map<string, string | undefined>();
-    const textOf = (key: string) => (pending.has(key) ? pending.get(key) : this.texts.of(committed, key));
+    let state: DbData = this.db.data; // the state after the last successful fn: the fallback
     const applied: Array<{ job: Job; value: unknown }> = [];
     const inputs: AuditInput[] = [];
     for (const job of batch) {
-      const touched = new Set<string>();
-      const draft = lazyDraft(state, touched);
+      const draft = new Draft(state, LOWDB_SHAPE);
       const recorded: AuditInput[] = [];
       const sink: AuditSink = { record: (input) => void recorded.push(checkedInput(input)) };
       try {
-        const value = await insideUpdate.run(this, () => job.fn(draft, sink));
-        const settled = settle(state, draft, touched, textOf); // throws if fn left a cycle or a BigInt: its own failure
-        state = settled.state;
-        for (const [key, text] of settled.changed) pending.set(key, text);
+        const value = await insideUpdate.run(this, () => job.fn(draft.root, sink));
+        state = draft.finish().state; // throws if fn left a cycle or a BigInt: its own failure
         applied.push({ job, value });
         inputs.push(...recorded);
       } catch (e) {
@@ -212,12 +216,11 @@ export class Store {
       } catch (e) {
         return fail(e);
       }
-      const meta = { ...state.meta, [AUDIT_TX]: this.intent!.tx };
-      state = { ...state, meta };
-      pending.set('meta', JSON.stringify(meta));
+      const meta = Object.freeze({ ...state.meta, [AUDIT_TX]: this.intent!.tx });
+      state = Object.freeze({ ...state, meta });
     }
     try {
-      await writeFileDurably(this.file, this.texts.file(state, committed, pending));
+      await writeFileDurably(this.file, this.text.of(state));
     } catch (e) {
       // Memory stays at the last durable state; the queue goes on with the next batch.
       this.logger.error({ err: e, file: this.file }, 'could not write db.json');
@@ -227,8 +230,7 @@ export class Store {
     }
     this.faults?.clear(this.file);
     if (records) this.unresolved = false;
-    this.texts.commit(pending);
-    this.db.data = freezeChanged(state, pending.keys());
+    this.db.data = state;
     for (const a of applied) a.job.resolve(a.value);
   }
 

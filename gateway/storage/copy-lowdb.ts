@@ -13,7 +13,8 @@ import type { Store } from '../store.js';
 import { COLLECTIONS, type DbData } from '../store/schema.js';
 import { inTransaction } from './postgres/connect.js';
 import { type Queryable, verifyChain } from './postgres/audit.js';
-import { META, sameJson, stateFromRows } from './postgres/rows.js';
+import { sameJson } from '../store/clone.js';
+import { META, stateFromRows } from './postgres/rows.js';
 
 export interface CopyReport {
   records: Record<string, number>;

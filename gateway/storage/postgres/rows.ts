@@ -1,6 +1,6 @@
-// The state as rows: load rows into a DbData, find the rows an update changed, apply rows other nodes wrote.
-import { jsonClone } from '../../store/clone.js';
-import { COLLECTIONS, CURRENT_SCHEMA_VERSION, type DbData, emptyDb } from '../../store/schema.js';
+// The state as rows: load rows into a DbData, the rows an update changed (from its draft), apply rows other nodes wrote.
+import type { DraftShape, Finished } from '../../store/draft.js';
+import { COLLECTIONS, type DbData, emptyDb } from '../../store/schema.js';
 
 export type Collection = (typeof COLLECTIONS)[number];
 /** `meta` keys are rows of this collection. */
@@ -29,62 +29,28 @@ export function stateFromRows(rows: Iterable<{ collection: string; doc: unknown 
   return db;
 }
 
-/** The rows to write so that `base` becomes `draft` for the touched keys; throws on a state no row can hold. */
-export function changedRows(
-  base: Readonly<DbData>,
-  draft: DbData,
-  touched: ReadonlySet<string>,
-): { rows: Row[]; next: DbData } {
+/** The shape PostgreSQL's rows can hold: records with unique string ids, `meta` keys, a fixed schemaVersion. */
+export const PG_SHAPE: DraftShape = {
+  lists: COLLECTIONS,
+  maps: [META],
+  fixed: ['schemaVersion'],
+  extraKeys: false,
+  requireIds: true,
+};
+
+/** The rows a finished draft changed: its upserted and deleted records, its set and deleted meta keys. */
+export function rowsOf(done: Finished<DbData>): Row[] {
   const rows: Row[] = [];
-  const next = { ...base } as Tree;
-  for (const key of touched) {
-    if (key === 'schemaVersion') {
-      if (draft.schemaVersion !== CURRENT_SCHEMA_VERSION) throw new Error('schemaVersion is not changed by an update');
-    } else if (key === META) next.meta = diffMeta(base.meta, draft.meta, rows);
-    else if (isCollection(key))
-      next[key] = diffCollection(key, base[key] as readonly Rec[], draft[key] as unknown, rows);
-    else throw new Error(`unknown state key "${key}"`);
+  for (const [collection, c] of done.lists) {
+    for (const rec of c.upserted) rows.push({ collection, id: (rec as Rec).id, doc: JSON.stringify(rec) });
+    for (const rec of c.deleted) rows.push({ collection, id: (rec as Rec).id, doc: undefined });
   }
-  for (const key of Object.keys(draft)) if (!(key in base)) throw new Error(`unknown state key "${key}"`);
-  return { rows, next: next as unknown as DbData };
-}
-
-function diffCollection(key: Collection, before: readonly Rec[], after: unknown, rows: Row[]): Rec[] {
-  if (!Array.isArray(after)) throw new TypeError(`"${key}" must stay a list`);
-  const old = new Map(before.map((r) => [r.id, r]));
-  const seen = new Set<string>();
-  const out: Rec[] = new Array(after.length);
-  for (let i = 0; i < after.length; i++) {
-    const rec = jsonClone(after[i]) as Rec;
-    if (rec === null || typeof rec !== 'object' || typeof rec.id !== 'string')
-      throw new TypeError(`${key}[${i}] has no string id`);
-    if (seen.has(rec.id)) throw new TypeError(`${key} holds id ${rec.id} twice`);
-    seen.add(rec.id);
-    const prev = old.get(rec.id);
-    if (prev && sameJson(prev, rec)) out[i] = prev;
-    else {
-      out[i] = rec;
-      rows.push({ collection: key, id: rec.id, doc: JSON.stringify(rec) });
-    }
+  const meta = done.maps.get(META);
+  if (meta) {
+    for (const [key, value] of meta.set) rows.push({ collection: META, id: key, doc: JSON.stringify({ key, value }) });
+    for (const key of meta.deleted) rows.push({ collection: META, id: key, doc: undefined });
   }
-  for (const id of old.keys()) if (!seen.has(id)) rows.push({ collection: key, id, doc: undefined });
-  return out;
-}
-
-function diffMeta(before: Readonly<Tree>, after: unknown, rows: Row[]): Tree {
-  if (after === null || typeof after !== 'object' || Array.isArray(after))
-    throw new TypeError('"meta" must stay an object');
-  const out: Tree = {};
-  for (const [k, v] of Object.entries(jsonClone(after) as Tree)) {
-    if (Object.hasOwn(before, k) && sameJson(before[k], v)) out[k] = before[k];
-    else {
-      out[k] = v;
-      rows.push({ collection: META, id: k, doc: JSON.stringify({ key: k, value: v }) });
-    }
-  }
-  for (const k of Object.keys(before))
-    if (!Object.hasOwn(out, k)) rows.push({ collection: META, id: k, doc: undefined });
-  return out;
+  return rows;
 }
 
 /** Applies rows written elsewhere (in `pos` order) to a state; returns the new state and the keys it changed. */
@@ -113,24 +79,4 @@ export function applyRows(
     }
   }
   return { next: next as unknown as DbData, changed };
-}
-
-/** Deep equality of two JSON values (both already JSON-shaped): cheaper than comparing their texts. */
-export function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  for (let i = 0; i < ka.length; i++) {
-    // Same keys in the same order: the row's text is what is compared in the end.
-    if (ka[i] !== kb[i] || !sameJson((a as Tree)[ka[i]!], (b as Tree)[kb[i]!])) return false;
-  }
-  return true;
 }
