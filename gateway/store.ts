@@ -10,7 +10,7 @@ import { type Logger, silentLogger } from './log.js';
 import type { AuditJournal, AuditSink } from './storage/audit-sink.js';
 import { type StorageFaults, storageUnavailable } from './storage/faults.js';
 import { deepFreeze } from './store/clone.js';
-import { Draft, type DraftShape } from './store/draft.js';
+import { Draft, type DraftShape, retainWhere } from './store/draft.js';
 import {
   DB_FILE,
   DurableJsonFile,
@@ -21,6 +21,7 @@ import {
   writeFileDurably,
 } from './store/file.js';
 import { FileText } from './store/file-text.js';
+import { dueForHistory, HISTORY_LISTS, HistoryFiles } from './store/history.js';
 import { findBatch, type Intent, IntentFile, recordDigest, recordsAfter } from './store/intent.js';
 import { StoreLock } from './store/lock.js';
 import { COLLECTIONS, type DbData, emptyDb } from './store/schema.js';
@@ -49,6 +50,12 @@ const LOWDB_SHAPE: DraftShape = {
   requireIds: false,
 };
 
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+/** Records per move: each batch is one append and one update, so its event-loop hold stays small. */
+const ARCHIVE_BATCH = 2000;
+
 /** Which Store's update fn is running in this async context: a nested update would wait for itself. */
 const insideUpdate = new AsyncLocalStorage<Store>();
 
@@ -70,12 +77,18 @@ export class Store {
   private intent: Intent | undefined;
   private unresolved = false;
 
-  private constructor(dir: string, db: Low<DbData>, lock: StoreLock, logger: Logger) {
+  /** Closed requests and ended sessions moved out of db.json (store/history.ts). */
+  private readonly history: HistoryFiles;
+  private archiving: Promise<unknown> | undefined;
+  private archiveTimer: NodeJS.Timeout | undefined;
+
+  private constructor(dir: string, db: Low<DbData>, lock: StoreLock, logger: Logger, history: HistoryFiles) {
     this.dir = dir;
     this.file = join(dir, DB_FILE);
     this.db = db;
     this.lock = lock;
     this.logger = logger;
+    this.history = history;
   }
 
   /** Takes the folder's lock, loads (and if needed migrates) db.json. Refuses rather than guess. */
@@ -105,7 +118,8 @@ export class Store {
           logger.warn({ file, from: loaded.from, to: data.schemaVersion, backup }, 'migrated db.json');
         }
       }
-      return new Store(dir, new Low(new DurableJsonFile(file), deepFreeze(data)), lock, logger);
+      const history = await HistoryFiles.load(dir, true);
+      return new Store(dir, new Low(new DurableJsonFile(file), deepFreeze(data)), lock, logger, history);
     } catch (e) {
       await lock.release();
       throw e;
@@ -126,12 +140,12 @@ export class Store {
     await this.resolveIntent();
   }
 
-  /** db.json as it is on disk, for read-only tools (audit verify, evidence export): takes no lock. */
+  /** db.json as it is on disk with the history files, for read-only tools (evidence export): takes no lock. */
   static async readSnapshot(dir: string): Promise<DbData> {
     // The atomic rename in every write means a reader sees a whole old or a whole new file.
     const db = new Low(new DurableJsonFile(join(resolve(dir), DB_FILE)), emptyDb());
     await db.read();
-    return db.data;
+    return (await HistoryFiles.load(resolve(dir), false)).withHistory(db.data);
   }
 
   /**
@@ -140,6 +154,77 @@ export class Store {
    */
   get data(): Readonly<DbData> {
     return this.db.data;
+  }
+
+  /** `data` with the requests and sessions moved to history/*.jsonl in front (see store/history.ts). */
+  get withHistory(): Readonly<DbData> {
+    return this.history.withHistory(this.db.data);
+  }
+
+  /**
+   * Moves closed requests and ended sessions older than `afterDays` to the history files, in batches (each one
+   * append, then one audited update removing them from db.json: `storage.archived`). Runs one at a time.
+   */
+  archive(o: { now: number; afterDays: number; batch?: number }): Promise<{ requests: number; sessions: number }> {
+    const run = (this.archiving ?? Promise.resolve()).then(() => this.moveToHistory(o));
+    this.archiving = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Archives now and then (first after `firstMs`, then every `everyMs`) until close; failures are logged. */
+  startArchiving(o: { afterDays: number; now: () => number; everyMs?: number; firstMs?: number }): void {
+    if (this.archiveTimer || this.closing) return;
+    const tick = (next: number) => {
+      this.archiveTimer = setTimeout(() => {
+        this.archive({ now: o.now(), afterDays: o.afterDays })
+          .catch((err: unknown) => this.logger.error({ err }, 'moving old requests and sessions to history failed'))
+          .finally(() => {
+            if (!this.closing) tick(o.everyMs ?? HOUR);
+          });
+      }, next);
+      this.archiveTimer.unref();
+    };
+    tick(o.firstMs ?? MINUTE);
+  }
+
+  private async moveToHistory(o: {
+    now: number;
+    afterDays: number;
+    batch?: number;
+  }): Promise<{ requests: number; sessions: number }> {
+    const cutoff = o.now - o.afterDays * DAY;
+    const total = { requests: 0, sessions: 0 };
+    for (;;) {
+      if (this.closing) return total;
+      const due = dueForHistory(this.db.data, cutoff, o.batch ?? ARCHIVE_BATCH);
+      if (due.requests.length === 0 && due.sessions.length === 0) return total;
+      // History first: a crash after this leaves the records in both places, never in neither.
+      for (const list of HISTORY_LISTS)
+        await this.history.append(
+          list,
+          due[list].filter((r) => !this.history.has(list, r)),
+        );
+      const moved = await this.update((d, audit) => {
+        const n = { requests: 0, sessions: 0 };
+        for (const list of HISTORY_LISTS) {
+          const ids = new Map<string, object>(due[list].map((r) => [r.id, r]));
+          // Only the record that was appended: one changed since stays (and moves, as it is then, next time).
+          n[list] = retainWhere(d[list] as Array<{ id: string }>, (r) => ids.get(r.id) !== r);
+        }
+        if (n.requests + n.sessions > 0)
+          audit.record({
+            type: 'storage.archived',
+            actor: systemActor('gateway'),
+            data: { ...n, olderThan: new Date(cutoff).toISOString(), afterDays: o.afterDays },
+          });
+        return n;
+      });
+      total.requests += moved.requests;
+      total.sessions += moved.sessions;
+      if (moved.requests + moved.sessions === 0) return total;
+      // Between batches, the rest of the gateway goes first.
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
   /**
@@ -160,6 +245,8 @@ export class Store {
   /** Drains the queue, then releases the lock. Idempotent; updates after this are refused. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      clearTimeout(this.archiveTimer);
+      await this.archiving;
       while (this.draining) await this.draining;
       await this.intents?.close().catch(() => {});
       await this.lock.release();

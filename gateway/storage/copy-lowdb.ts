@@ -54,7 +54,8 @@ export async function copyLowdbSite(o: {
       `the source audit log is broken at record seq ${source.seq}: ${source.reason}; nothing was copied`,
     );
   await checkEmpty(pool);
-  const db = store.data;
+  // The history files too: PostgreSQL keeps closed requests and ended sessions in its rows.
+  const db = store.withHistory;
   const commands = await CommandLog.read(fromDir, db);
   const head = await readHead(fromDir);
   const keysCopied = await copyKeys(fromDir, resolve(o.toDir));

@@ -72,10 +72,30 @@ const freshElement = (v: unknown): unknown => fresh(v) ?? null;
 
 const idOf = (v: unknown): unknown => (isObject(v) ? (v as { id?: unknown }).id : undefined);
 
-/** Per committed list, where each id sits; shared by the lists derived from it (entries are verified on use). */
+/**
+ * Per committed list, where each id sits; shared by the lists derived from it by appends and in-place
+ * replacements, so an entry may be stale and is verified on use (`findById`); every record has an entry.
+ */
 const idIndexes = new WeakMap<readonly unknown[], Map<string, number>>();
 
-function idIndexOf(list: readonly unknown[]): Map<string, number> {
+/** The index of the record with this id, through the list's id index (built once, then shared). */
+export function findById(list: readonly unknown[], id: string): number {
+  const at = idIndexOf(list).get(id);
+  return at !== undefined && at < list.length && idOf(list[at]) === id ? at : -1;
+}
+
+/** `next` was made from `list` by appends and in-place replacements (with `added` ids at their indexes). */
+export function shareIdIndex(
+  list: readonly unknown[],
+  next: readonly unknown[],
+  added: Iterable<[string, number]>,
+): void {
+  const index = idIndexOf(list);
+  for (const [id, i] of added) index.set(id, i);
+  idIndexes.set(next, index);
+}
+
+export function idIndexOf(list: readonly unknown[]): Map<string, number> {
   let m = idIndexes.get(list);
   if (!m) {
     m = new Map();
@@ -114,6 +134,26 @@ class Copies {
  * tracked by index; any other reshaping (splice, sort, a shorter length, reassigning the list) marks the list
  * `structural`, and its commit then walks the list once comparing pointers (still copying only what changed).
  */
+/** The list draft behind each list proxy (for `retainWhere`). */
+const listDrafts = new WeakMap<object, ListDraft>();
+
+/**
+ * Keeps only the elements `keep` accepts, in place; returns how many went. On a draft's list, `keep` sees the
+ * records as they are (committed ones are not copied), so removing many records costs one pass.
+ */
+export function retainWhere<T>(list: T[], keep: (v: T) => boolean): number {
+  const d = listDrafts.get(list);
+  const arr = (d ? d.work : list) as T[];
+  let j = 0;
+  for (let i = 0; i < arr.length; i++) if (keep(arr[i]!)) arr[j++] = arr[i]!;
+  const removed = arr.length - j;
+  if (removed > 0) {
+    d?.reshaped();
+    arr.length = j;
+  }
+  return removed;
+}
+
 class ListDraft {
   readonly proxy: unknown[];
   /** Indexes below base.length whose slot may differ from the base (copied or assigned). */
@@ -127,6 +167,11 @@ class ListDraft {
     private structural: boolean,
   ) {
     this.proxy = new Proxy(work, this.handler());
+    listDrafts.set(this.proxy, this);
+  }
+
+  reshaped(): void {
+    this.structural = true;
   }
 
   /** The slot's value handed to the fn: the copy of a committed record (which stays in the slot). */

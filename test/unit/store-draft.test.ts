@@ -211,13 +211,13 @@ describe('db.json text from cached record texts', () => {
   it('is exactly JSON.stringify(state) before and after changes', () => {
     const text = new FileText(['users', 'sessions']);
     const s = base();
-    expect(text.of(s)).toBe(`${JSON.stringify(s)}\n`);
+    expect(Buffer.concat(text.of(s)).toString()).toBe(`${JSON.stringify(s)}\n`);
     const r = run(s, (d) => {
       d.sessions.find((x) => x.id === 's1')!.at = 'changed';
       d.users.push({ id: 'u3', name: '"quoted"\n' });
       d.meta.x = [null];
     });
-    expect(text.of(r.state)).toBe(`${JSON.stringify(r.state)}\n`);
+    expect(Buffer.concat(text.of(r.state)).toString()).toBe(`${JSON.stringify(r.state)}\n`);
   });
 });
 

@@ -1,5 +1,5 @@
 // The state as rows: load rows into a DbData, the rows an update changed (from its draft), apply rows other nodes wrote.
-import type { DraftShape, Finished } from '../../store/draft.js';
+import { type DraftShape, type Finished, findById as findInIndex, shareIdIndex } from '../../store/draft.js';
 import { COLLECTIONS, type DbData, emptyDb } from '../../store/schema.js';
 
 export type Collection = (typeof COLLECTIONS)[number];
@@ -53,6 +53,14 @@ export function rowsOf(done: Finished<DbData>): Row[] {
   return rows;
 }
 
+/** The index of `id` in `list` (grown from `before` by appends and replacements), through before's id index. */
+function findById(list: readonly Rec[], id: string, before: readonly Rec[]): number {
+  const at = findInIndex(before, id);
+  if (at >= 0) return list[at]?.id === id ? at : list.findIndex((x) => x.id === id);
+  for (let i = before.length; i < list.length; i++) if (list[i]!.id === id) return i;
+  return -1;
+}
+
 /** Applies rows written elsewhere (in `pos` order) to a state; returns the new state and the keys it changed. */
 export function applyRows(
   base: Readonly<DbData>,
@@ -60,6 +68,10 @@ export function applyRows(
 ): { next: DbData; changed: Set<string> } {
   const next = { ...base } as Tree;
   const changed = new Set<string>();
+  const lists = new Map<
+    string,
+    { before: readonly Rec[]; list: Rec[]; added: Array<[string, number]>; reshaped: boolean }
+  >();
   for (const r of rows) {
     if (r.collection === META) {
       if (!changed.has(META)) next.meta = { ...(next.meta as Tree) };
@@ -68,15 +80,28 @@ export function applyRows(
       else meta[r.id] = (r.doc as { value: unknown }).value;
       changed.add(META);
     } else if (isCollection(r.collection)) {
-      if (!changed.has(r.collection)) next[r.collection] = [...(next[r.collection] as Rec[])];
-      const list = next[r.collection] as Rec[];
-      const i = list.findIndex((x) => x.id === r.id);
+      let c = lists.get(r.collection);
+      if (!c) {
+        const before = base[r.collection] as readonly Rec[];
+        c = { before, list: [...before], added: [], reshaped: false };
+        lists.set(r.collection, c);
+        next[r.collection] = c.list;
+      }
+      // Through the id index while the list only grows or changes in place; a deletion shifts it: a scan after.
+      const i = c.reshaped ? c.list.findIndex((x) => x.id === r.id) : findById(c.list, r.id, c.before);
       if (r.doc === null || r.doc === undefined) {
-        if (i >= 0) list.splice(i, 1);
-      } else if (i >= 0) list[i] = r.doc as Rec;
-      else list.push(r.doc as Rec);
+        if (i >= 0) {
+          c.list.splice(i, 1);
+          c.reshaped = true;
+        }
+      } else if (i >= 0) c.list[i] = r.doc as Rec;
+      else {
+        c.list.push(r.doc as Rec);
+        c.added.push([r.id, c.list.length - 1]);
+      }
       changed.add(r.collection);
     }
   }
+  for (const c of lists.values()) if (!c.reshaped) shareIdIndex(c.before, c.list, c.added);
   return { next: next as unknown as DbData, changed };
 }

@@ -14,8 +14,8 @@ import type { AuditInput } from '../../core/audit.js';
 import { GatehouseError, isGatehouseError, unavailable } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { deepFreeze } from '../../store/clone.js';
-import { Draft } from '../../store/draft.js';
-import type { DbData } from '../../store/schema.js';
+import { Draft, idIndexOf } from '../../store/draft.js';
+import { COLLECTIONS, type DbData } from '../../store/schema.js';
 import type { AuditSink, StatePort } from '../port.js';
 import type { Chained, PgAudit } from './audit.js';
 import { checkout } from './connect.js';
@@ -46,6 +46,8 @@ export class PgState implements StatePort {
   ) {
     this.state = deepFreeze(loaded.state);
     this.version = loaded.version;
+    // Built now, not by the first update that adds a record: that one would hold the event loop for it.
+    for (const key of COLLECTIONS) idIndexOf(this.state[key]);
   }
 
   static async open(o: { pool: pg.Pool; audit: PgAudit; logger: Logger; listener?: Listener }): Promise<PgState> {
@@ -71,6 +73,11 @@ export class PgState implements StatePort {
   }
 
   get data(): Readonly<DbData> {
+    return this.state;
+  }
+
+  /** PostgreSQL keeps all of it in rows: nothing moves to history files. */
+  get withHistory(): Readonly<DbData> {
     return this.state;
   }
 
