@@ -283,10 +283,16 @@ async function main(): Promise<void> {
           const target = storeTarget(engine, size.sessions, c.kind);
           rows.push({
             suite: 'store',
-            measure: `${c.name} at ${size.sessions}: event loop held at most`,
+            measure: `${c.name} at ${size.sessions}: event loop held by one (median of runs)`,
+            value: c.heldMs,
+            unit: 'ms',
+            ...(target !== undefined && { target: `≤ ${target} ms`, met: c.heldMs <= target }),
+          });
+          rows.push({
+            suite: 'store',
+            measure: `${c.name} at ${size.sessions}: event loop held at most (any run, GC and machine load included)`,
             value: c.maxBlockMs,
             unit: 'ms',
-            ...(target !== undefined && { target: `≤ ${target} ms`, met: c.maxBlockMs <= target }),
           });
         }
       }
