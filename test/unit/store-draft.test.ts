@@ -221,6 +221,36 @@ describe('db.json text from cached record texts', () => {
   });
 });
 
+describe('db.json bytes in chunks', () => {
+  it('stays exactly JSON.stringify(state) over many chunks: a change mid-list, appends, a removal at the front', () => {
+    const text = new FileText(['users', 'sessions']);
+    const bytes = (st: object) => Buffer.concat(text.of(st)).toString();
+    let s: State = deepFreeze({
+      schemaVersion: 2,
+      users: [],
+      sessions: Array.from({ length: 700 }, (_, i) => ({ id: `s${i}`, n: i, note: 'ü"\\' })),
+      meta: {},
+    });
+    expect(bytes(s)).toBe(`${JSON.stringify(s)}\n`);
+    const steps: Array<(d: State) => void> = [
+      (d) => void (d.sessions[300]!.n = -1),
+      (d) => void d.sessions.push({ id: 's700' }, { id: 's701' }),
+      (d) => void d.sessions.shift(),
+      (d) => void (d.sessions = d.sessions.filter((x) => (x.n as number) % 3 !== 0)),
+      (d) => void (d.sessions = []),
+    ];
+    for (const step of steps) {
+      const before = text.of(s);
+      const next = run(s, step).state;
+      const after = text.of(next);
+      expect(bytes(next)).toBe(`${JSON.stringify(next)}\n`);
+      // A change in record 300 re-encodes its chunk (256..511) alone: the other two are the same buffers.
+      if (step === steps[0]) expect(after.filter((b) => before.includes(b))).toHaveLength(2);
+      s = next;
+    }
+  });
+});
+
 describe('Store updates through copy-on-write drafts', () => {
   it('an update of one record leaves the other records and collections as the same objects; db.json matches memory', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gh-draft-'));
