@@ -174,11 +174,14 @@ class ListDraft {
     this.structural = true;
   }
 
+  /** Set once finished: the list may be committed (frozen); a late read gets what is there, read only. */
+  private done = false;
+
   /** The slot's value handed to the fn: the copy of a committed record (which stays in the slot). */
   private at(i: number): unknown {
     const t = this.work;
     const v = t[i];
-    if (!isFrozenObject(v)) return v;
+    if (this.done || !isFrozenObject(v)) return v;
     const c = this.copies.own(v);
     t[i] = c;
     if (i < this.base.length) this.dirty.add(i);
@@ -274,6 +277,7 @@ class ListDraft {
 
   /** The committed list after the fn, and what changed; the base itself when nothing did. */
   finish(requireIds: boolean): { value: readonly unknown[]; change: ListChange | undefined } {
+    this.done = true;
     const change = this.structural ? this.finishReshaped() : this.finishInPlace();
     if (!change) return { value: this.base, change: undefined };
     if (requireIds) checkIds(this.key, change.value, change.positions, this.structural ? undefined : this.base);
@@ -438,9 +442,12 @@ class MapDraft {
     });
   }
 
+  /** Set once finished (see ListDraft). */
+  private done = false;
+
   private at(p: string): unknown {
     const v = this.target[p];
-    if (!isFrozenObject(v)) return v;
+    if (this.done || !isFrozenObject(v)) return v;
     const c = this.copies.own(v);
     this.target[p] = c;
     this.dirty.add(p);
@@ -454,6 +461,7 @@ class MapDraft {
 
   /** The target with every touched key settled: unchanged values back to the base's, changed ones fresh. */
   finish(skip: ReadonlySet<string> = new Set()): { value: Tree; change: MapChange | undefined } {
+    this.done = true;
     const t = this.target;
     const set = new Map<string, unknown>();
     const deleted: string[] = [];

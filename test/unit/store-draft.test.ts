@@ -160,6 +160,18 @@ describe('copy-on-write drafts', () => {
     expect(r.changed).toEqual(new Set(['sessions']));
   });
 
+  it('a draft read after its update ended gives the committed records, read only', () => {
+    const s = base();
+    const draft = new Draft(s, shape());
+    const list = draft.root.sessions;
+    list.find((x) => x.id === 's1')!.at = 'one';
+    const r = draft.finish();
+    expect(list[1]).toBe(r.state.sessions[1]);
+    expect(list[2]).toBe(s.sessions[2]);
+    expect(() => ((list[2] as Rec).at = 9)).toThrow(TypeError);
+    expect(() => list.push({ id: 'late' })).toThrow(TypeError);
+  });
+
   it('a throwing fn leaves the base as it was; the draft is simply dropped', () => {
     const s = base();
     const draft = new Draft(s, shape());
