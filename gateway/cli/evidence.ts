@@ -91,7 +91,7 @@ export async function runEvidenceExport(argv: string[], io: CliIo, deps: Evidenc
   let runningGateway: string | undefined;
   try {
     store = await Store.open({ dir });
-    db = store.data;
+    db = store.withHistory;
   } catch (err) {
     if (!(err instanceof StoreLockedError)) throw err;
     runningGateway = err.message;

@@ -13,7 +13,8 @@ import type { Store } from '../store.js';
 import { COLLECTIONS, type DbData } from '../store/schema.js';
 import { inTransaction } from './postgres/connect.js';
 import { type Queryable, verifyChain } from './postgres/audit.js';
-import { META, sameJson, stateFromRows } from './postgres/rows.js';
+import { sameJson } from '../store/clone.js';
+import { META, stateFromRows } from './postgres/rows.js';
 
 export interface CopyReport {
   records: Record<string, number>;
@@ -53,7 +54,8 @@ export async function copyLowdbSite(o: {
       `the source audit log is broken at record seq ${source.seq}: ${source.reason}; nothing was copied`,
     );
   await checkEmpty(pool);
-  const db = store.data;
+  // The history files too: PostgreSQL keeps closed requests and ended sessions in its rows.
+  const db = store.withHistory;
   const commands = await CommandLog.read(fromDir, db);
   const head = await readHead(fromDir);
   const keysCopied = await copyKeys(fromDir, resolve(o.toDir));

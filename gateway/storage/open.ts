@@ -5,6 +5,7 @@ import { CommandLog } from '../command-log.js';
 import { type Config, resolveConfigPath } from '../config.js';
 import type { Logger } from '../log.js';
 import { Store } from '../store.js';
+import { DEFAULT_HISTORY_AFTER_DAYS } from '../store/history.js';
 import type { StorageFaults } from './faults.js';
 import type { Storage } from './port.js';
 import { openPostgres } from './postgres/engine.js';
@@ -22,6 +23,8 @@ export interface OpenStorageOptions {
   /** Records between signed checkpoints (default 1000). */
   checkpointEvery?: number;
   acceptMissingAuditHead?: boolean;
+  /** lowdb: when the first move of old requests and sessions to history runs (default a minute after start). */
+  archiveFirstMs?: number;
 }
 
 /** The lowdb engine's own objects, for what only it has (the storage monitor, the SIEM stream of audit.jsonl). */
@@ -102,5 +105,11 @@ async function openLowdb(o: OpenStorageOptions, interval: number | undefined): P
     await close();
     throw err;
   }
+  // db.json stays the size of the recent state: older closed requests and ended sessions move to history/.
+  store.startArchiving({
+    afterDays: o.config.storage.historyAfterDays ?? DEFAULT_HISTORY_AFTER_DAYS,
+    now: () => o.clock.now(),
+    ...(o.archiveFirstMs !== undefined && { firstMs: o.archiveFirstMs }),
+  });
   return { engine: 'lowdb', state: store, audit, commands, lowdb: { store, audit, commands }, close };
 }

@@ -13,6 +13,12 @@ export interface StatePort {
   /** The last committed state, deeply frozen; read synchronously everywhere. */
   readonly data: Readonly<DbData>;
   /**
+   * `data` with the history added: on lowdb, closed requests and ended sessions moved out of db.json into
+   * history/*.jsonl (storage.historyAfterDays); on PostgreSQL, `data` itself. What listings, evidence and
+   * replay read; decisions (admission, the scheduler) read `data`.
+   */
+  readonly withHistory: Readonly<DbData>;
+  /**
    * Runs `fn` on a draft with every other writer (of every node) held off, then commits the change and
    * the audit records `fn` gave the sink together. If `fn` throws nothing changes.
    */

@@ -69,7 +69,7 @@ export function evidenceRouter(deps: Deps): Router {
       const result = await writePackFile(
         {
           storageDir: deps.storageDir,
-          db: deps.store.data,
+          db: deps.store.withHistory,
           commands: deps.commands.records,
           period,
           site: { name: deps.config.site.name, timezone: deps.config.site.timezone },
