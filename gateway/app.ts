@@ -2,7 +2,6 @@
 // order of trust: state (locked), then the audit log (verified), then the doors (HTTP, later SSH).
 import { resolve } from 'node:path';
 import { SyslogStream, type SyslogStreamOptions } from './audit/syslog.js';
-import { PlcLog } from './conduit/plc-log.js';
 import { LoginTransactions } from './auth/login-flow.js';
 import { createOidcClient, type OidcClient } from './auth/oidc.js';
 import { type WebSessionOptions, WebSessions } from './auth/web-session.js';
@@ -115,20 +114,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     ...(opts.cwd !== undefined && { cwd: opts.cwd }),
     acceptMissingAuditHead: opts.acceptMissingAuditHead === true,
   });
-  const { state: store, audit, commands } = storage;
-
-  let plc: PlcLog;
-  try {
-    plc = await PlcLog.open(storageDir, logger);
-  } catch (err) {
-    await storage.close();
-    throw err;
-  }
-  /** The PLC log (plc.jsonl, a file on either engine) closes with the storage, wherever start-up fails or the gateway stops. */
-  const closeStorage = async () => {
-    await plc.close();
-    await storage.close();
-  };
+  const { state: store, audit, commands, plc } = storage;
+  /** The PLC log (plc.jsonl on lowdb, gh_plc on PostgreSQL) is part of the storage and closes with it. */
+  const closeStorage = () => storage.close();
 
   const alerts = new CommandAlerts();
   const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir, faults, alerts };

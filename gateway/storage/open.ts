@@ -2,6 +2,7 @@
 import { AuditLog } from '../audit-log.js';
 import type { Clock } from '../clock.js';
 import { CommandLog } from '../command-log.js';
+import { PlcLog } from '../conduit/plc-log.js';
 import { type Config, resolveConfigPath } from '../config.js';
 import type { Logger } from '../log.js';
 import { Store } from '../store.js';
@@ -40,8 +41,15 @@ const intervalOf = (o: OpenStorageOptions): number | undefined =>
   o.checkpointIntervalMs ??
   (o.config.audit?.checkpointEverySeconds !== undefined ? o.config.audit.checkpointEverySeconds * 1000 : undefined);
 
+/** audit.signingKey's file, absolute; undefined when the key lives in `<storage.dir>/keys/`. */
+export const signingKeyFileOf = (o: Pick<OpenStorageOptions, 'config' | 'cwd'>): string | undefined => {
+  const key = o.config.audit?.signingKey;
+  return key ? resolveConfigPath(key.file, o.cwd) : undefined;
+};
+
 export async function openStorage(o: OpenStorageOptions): Promise<OpenedStorage> {
   const interval = intervalOf(o);
+  const signingKeyFile = signingKeyFileOf(o);
   if (o.config.storage.engine === 'postgres') {
     return openPostgres({
       postgres: o.config.storage.postgres!,
@@ -49,16 +57,21 @@ export async function openStorage(o: OpenStorageOptions): Promise<OpenedStorage>
       clock: o.clock,
       logger: o.logger,
       nodeId: nodeIdOf(o.config),
+      ...(signingKeyFile !== undefined && { signingKeyFile }),
       ...(o.cwd !== undefined && { cwd: o.cwd }),
       ...(interval !== undefined && { checkpointIntervalMs: interval }),
       ...(o.checkpointEvery !== undefined && { checkpointEvery: o.checkpointEvery }),
     });
   }
-  return openLowdb(o, interval);
+  return openLowdb(o, interval, signingKeyFile);
 }
 
 /** db.json under its lock, commands.jsonl, audit.jsonl (verified), then the store's audit journal; a failure closes what opened. */
-async function openLowdb(o: OpenStorageOptions, interval: number | undefined): Promise<OpenedStorage> {
+async function openLowdb(
+  o: OpenStorageOptions,
+  interval: number | undefined,
+  signingKeyFile: string | undefined,
+): Promise<OpenedStorage> {
   const store = await Store.open({ dir: o.storageDir, logger: o.logger });
   let commands: CommandLog;
   try {
@@ -70,14 +83,13 @@ async function openLowdb(o: OpenStorageOptions, interval: number | undefined): P
   }
   let audit: AuditLog;
   try {
-    const signingKey = o.config.audit?.signingKey;
     audit = await AuditLog.open({
       dir: o.storageDir,
       clock: o.clock,
       logger: o.logger,
       ...(interval !== undefined && { checkpointIntervalMs: interval }),
       ...(o.checkpointEvery !== undefined && { checkpointEvery: o.checkpointEvery }),
-      ...(signingKey ? { signingKeyFile: resolveConfigPath(signingKey.file, o.cwd) } : {}),
+      ...(signingKeyFile ? { signingKeyFile } : {}),
       acceptMissingHead: o.acceptMissingAuditHead === true,
     });
   } catch (err) {
@@ -86,9 +98,20 @@ async function openLowdb(o: OpenStorageOptions, interval: number | undefined): P
     await store.close();
     throw err;
   }
+  let plc: PlcLog;
+  try {
+    // plc.jsonl beside commands.jsonl, under the same lock.
+    plc = await PlcLog.open(o.storageDir, o.logger);
+  } catch (err) {
+    await audit.close();
+    await commands.close();
+    await store.close();
+    throw err;
+  }
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      await plc.close();
       await audit.close();
       await commands.close();
       await store.close();
@@ -102,5 +125,5 @@ async function openLowdb(o: OpenStorageOptions, interval: number | undefined): P
     await close();
     throw err;
   }
-  return { engine: 'lowdb', state: store, audit, commands, lowdb: { store, audit, commands }, close };
+  return { engine: 'lowdb', state: store, audit, commands, plc, lowdb: { store, audit, commands }, close };
 }

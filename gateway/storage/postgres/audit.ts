@@ -20,6 +20,8 @@ export interface PgAuditOptions {
   logger: Logger;
   /** Named in every checkpoint this node signs. */
   nodeId: string;
+  /** audit.signingKey's file, when the key is kept outside the storage folder (evidence packs sign with it). */
+  signingKeyFile?: string;
   checkpointEvery?: number;
   checkpointIntervalMs?: number;
 }
@@ -192,8 +194,20 @@ export class PgAudit implements AuditPort {
     }
   }
 
+  linesForward(after: number, upTo?: number): AsyncGenerator<Buffer> {
+    return bufferLines(auditLines(this.o.pool, upTo, after));
+  }
+
+  readSignedHead(): Promise<HeadFile | undefined> {
+    return signedHead(this.o.pool);
+  }
+
   get keyId(): string {
     return this.o.key.keyId;
+  }
+
+  get signingKeyFile(): string | undefined {
+    return this.o.signingKeyFile;
   }
 
   close(): Promise<void> {
@@ -236,9 +250,13 @@ async function readHeadRow(pool: Queryable): Promise<HeadRow> {
   return r.rows[0]!;
 }
 
-/** Each audit line in seq order, a page at a time (what audit.jsonl would hold, without the newlines). */
-export async function* auditLines(pool: Queryable, upTo = Number.MAX_SAFE_INTEGER): AsyncGenerator<string> {
-  let after = 0;
+/** Each audit line in seq order (after < seq <= upTo), a page at a time (what audit.jsonl holds, without the newlines). */
+export async function* auditLines(
+  pool: Queryable,
+  upTo = Number.MAX_SAFE_INTEGER,
+  from = 0,
+): AsyncGenerator<string> {
+  let after = from;
   for (;;) {
     const r = await pool.query<{ seq: string; line: string }>(
       'SELECT seq, line FROM gh_audit WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3',
@@ -248,6 +266,10 @@ export async function* auditLines(pool: Queryable, upTo = Number.MAX_SAFE_INTEGE
     if (r.rows.length < PAGE) return;
     after = Number(r.rows[r.rows.length - 1]!.seq);
   }
+}
+
+async function* bufferLines(lines: AsyncIterable<string>): AsyncGenerator<Buffer> {
+  for await (const line of lines) yield Buffer.from(line);
 }
 
 /** The signed head as audit.head.json would hold it (undefined before the first checkpoint). */
