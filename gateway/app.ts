@@ -121,7 +121,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const alerts = new CommandAlerts();
   const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir, faults, alerts };
   const { lowdb } = storage;
-  const monitor = lowdb && new StorageMonitor({ ...lowdb, faults, logger, storageDir });
+  // lowdb: its files; PostgreSQL: the database's reachability. Both: the recordings folder.
+  const monitor = new StorageMonitor({
+    audit,
+    faults,
+    logger,
+    storageDir,
+    ...(lowdb ? { lowdb } : {}),
+    ...(storage.probe ? { probeDatabase: storage.probe.bind(storage) } : {}),
+  });
   faults.onChange((now) => metrics.storageFaults(now.map((f) => f.file)));
   // --- Crash recovery: sessions left open by a crash are ended and their recordings
   // repaired and marked incomplete, after the audit log opens and before any door opens.
@@ -288,13 +296,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   logger.info({ http: http.url, storageDir }, 'gateway started');
   sessions.start();
   scheduler.start();
-  monitor?.start();
+  monitor.start();
 
   let stopped: Promise<void> | undefined;
   const stop = (reason = 'stopped') => {
     stopped ??= (async () => {
       stopping = true;
-      await monitor?.stop();
+      await monitor.stop();
       sessions.stop();
       await scheduler.stop();
       // Open event streams would otherwise hold http.close for its whole grace period.

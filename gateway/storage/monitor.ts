@@ -7,11 +7,15 @@ import { systemActor } from '../core/model.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store.js';
 import { type Fault, type StorageFaults } from './faults.js';
+import type { AuditPort } from './port.js';
 
 export interface StorageMonitorDeps {
-  store: Store;
-  audit: AuditLog;
-  commands: CommandLog;
+  /** Where recoveries are recorded (either engine's audit log). */
+  audit: AuditPort;
+  /** The lowdb engine's files: db.json, audit.jsonl, commands.jsonl (absent on PostgreSQL). */
+  lowdb?: { store: Store; audit: AuditLog; commands: CommandLog };
+  /** PostgreSQL: resolves when the database answers, rejects when it cannot be reached (absent on lowdb). */
+  probeDatabase?: () => Promise<void>;
   faults: StorageFaults;
   logger: Logger;
   storageDir: string;
@@ -21,11 +25,15 @@ export interface StorageMonitorDeps {
 
 /** Recordings live under here; a probe file there tells whether a new one could be written. */
 export const RECORDINGS_FAULT = 'sessions';
+/** The PostgreSQL engine's fault: its database cannot be reached (state, audit chain, commands, PLC log). */
+export const DATABASE_FAULT = 'database';
 
 /**
  * Why a loop: a failed append log (audit.jsonl, commands.jsonl) refuses everything until it is cut back
  * to its last durable byte, and db.json or a recording folder only shows it can be written by writing.
- * Nobody else would retry while the gateway refuses every action, so this does, once a second.
+ * Nobody else would retry while the gateway refuses every action, so this does, once a second. On
+ * PostgreSQL the files are not there: it asks the database instead (a fault named `database` while it
+ * cannot be reached), and still watches the recordings folder, which stays on disk.
  */
 export class StorageMonitor {
   private timer: NodeJS.Timeout | undefined;
@@ -49,18 +57,28 @@ export class StorageMonitor {
     await this.running;
   }
 
-  /** One round: notice failed logs, retry every fault, record each one that cleared. */
+  /** One round: notice failed logs and an unreachable database, retry every fault, record each one that cleared. */
   async check(): Promise<void> {
-    const { audit, commands, faults, store } = this.d;
-    if (audit.failure) faults.report('audit.jsonl', audit.failure.cause ?? audit.failure);
-    if (commands.failure) faults.report('commands.jsonl', commands.failure.cause ?? commands.failure);
+    const { faults, lowdb } = this.d;
+    if (lowdb?.audit.failure) faults.report('audit.jsonl', lowdb.audit.failure.cause ?? lowdb.audit.failure);
+    if (lowdb?.commands.failure)
+      faults.report('commands.jsonl', lowdb.commands.failure.cause ?? lowdb.commands.failure);
+    // Nothing else notices a database that went away while no one writes: it is asked every round.
+    const database =
+      this.d.probeDatabase &&
+      (await this.d.probeDatabase().then(
+        () => undefined,
+        (err: unknown) => err ?? new Error('unreachable'),
+      ));
+    if (database !== undefined) faults.report(DATABASE_FAULT, database);
     const before = new Map(faults.list().map((f) => [f.file, f]));
     if (before.size === 0) return;
     // The audit log first: every other recovery is recorded in it.
-    if (before.has('audit.jsonl') && (await audit.recover())) faults.clear('audit.jsonl');
-    if (before.has('commands.jsonl') && (await commands.recover())) faults.clear('commands.jsonl');
+    if (this.d.probeDatabase && database === undefined) faults.clear(DATABASE_FAULT);
+    if (lowdb && before.has('audit.jsonl') && (await lowdb.audit.recover())) faults.clear('audit.jsonl');
+    if (lowdb && before.has('commands.jsonl') && (await lowdb.commands.recover())) faults.clear('commands.jsonl');
     // An update that changes nothing still writes db.json: the store clears the fault when that works.
-    if (before.has('db.json')) await store.update(() => undefined).catch(() => undefined);
+    if (lowdb && before.has('db.json')) await lowdb.store.update(() => undefined).catch(() => undefined);
     if (before.has(RECORDINGS_FAULT) && (await this.canWrite(join(this.d.storageDir, RECORDINGS_FAULT))))
       faults.clear(RECORDINGS_FAULT);
     const now = new Set(faults.list().map((f) => f.file));

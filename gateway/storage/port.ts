@@ -73,6 +73,8 @@ export interface Storage {
   audit: AuditPort;
   commands: CommandPort;
   plc: PlcPort;
+  /** Resolves when the engine's server answers, rejects when it cannot be reached; absent without a server (lowdb). */
+  probe?(): Promise<void>;
   /** Closes plc, commands, audit, then state: the reverse of the order they opened in. */
   close(): Promise<void>;
 }

@@ -251,11 +251,7 @@ async function readHeadRow(pool: Queryable): Promise<HeadRow> {
 }
 
 /** Each audit line in seq order (after < seq <= upTo), a page at a time (what audit.jsonl holds, without the newlines). */
-export async function* auditLines(
-  pool: Queryable,
-  upTo = Number.MAX_SAFE_INTEGER,
-  from = 0,
-): AsyncGenerator<string> {
+export async function* auditLines(pool: Queryable, upTo = Number.MAX_SAFE_INTEGER, from = 0): AsyncGenerator<string> {
   let after = from;
   for (;;) {
     const r = await pool.query<{ seq: string; line: string }>(

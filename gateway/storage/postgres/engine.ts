@@ -35,7 +35,10 @@ export interface PostgresStorage extends Storage {
   plc: PgPlc;
   pool: pg.Pool;
   listener: Listener;
+  probe(): Promise<void>;
 }
+
+const PROBE_TIMEOUT_MS = 5000;
 
 /** Applies pending migrations (under an advisory lock) and opens every part; closes what it opened on failure. */
 export async function openPostgres(o: PostgresOpenOptions): Promise<PostgresStorage> {
@@ -85,6 +88,11 @@ export async function openPostgres(o: PostgresOpenOptions): Promise<PostgresStor
       plc,
       pool,
       listener,
+      async probe() {
+        // Bounded: a server that hangs counts as unreachable, and the monitor's next round asks again.
+        // query_timeout is honoured by pg's client but missing from its types.
+        await pool.query({ text: 'SELECT 1', query_timeout: PROBE_TIMEOUT_MS } as pg.QueryConfig);
+      },
       close() {
         closing ??= (async () => {
           await plc.close();

@@ -11,8 +11,10 @@ import type { VerifyResult } from '../../core/audit-chain.js';
 import { unavailable } from '../../errors.js';
 import { silentLogger } from '../../log.js';
 import { verifyChain } from './audit.js';
-import { createPool, poolOptions } from './connect.js';
+import { checkout, createPool, poolOptions } from './connect.js';
 import { openPostgres, type PostgresStorage } from './engine.js';
+import { stateFromRows } from './rows.js';
+import type { DbData } from '../../store/schema.js';
 
 /** Whether a config file names the postgres engine (read without validating the rest, like storage.dir). */
 export async function namesPostgres(configPath: string): Promise<boolean> {
@@ -73,4 +75,21 @@ export async function openSiteStorage(
     checkpointIntervalMs: 0,
   });
   return { storage, config };
+}
+
+/** A PostgreSQL site's state as one consistent snapshot, read-only (recordings verify beside running nodes). */
+export function readSiteState(configPath: string): Promise<{ db: DbData; config: Config }> {
+  return withSitePool(configPath, async (pool, config) => {
+    const client = await checkout(pool);
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const rows = await client.query<{ collection: string; doc: unknown }>(
+        'SELECT collection, doc FROM gh_rows WHERE doc IS NOT NULL ORDER BY pos',
+      );
+      await client.query('COMMIT');
+      return { db: stateFromRows(rows.rows), config };
+    } finally {
+      client.release();
+    }
+  });
 }
