@@ -157,23 +157,21 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // scheduler closes what falls due; live sessions (SSH, RDP) register in one registry.
   const liveSessions = opts.liveSessions ?? new LiveSessions({ logger });
   const notifier = new Webhooks({ urls: config.notify.webhooks, audit, clock, logger });
-  // The SIEM stream (also the log's outside witness) reads audit.jsonl from its cursor: records written
-  // before this point, and while the SIEM is away, go out too.
+  // The SIEM stream (also the log's outside witness) reads the engine's log from its cursor: records written
+  // before this point, and while the SIEM is away, go out too. On PostgreSQL one node streams the shared chain.
   const siem = config.audit.syslog;
-  // The stream reads audit.jsonl: the lowdb engine's (PostgreSQL has no SIEM stream yet, see docs/storage.md).
-  const syslog =
-    siem && lowdb
-      ? new SyslogStream({
-          config: siem.caFile ? { ...siem, caFile: resolveConfigPath(siem.caFile, opts.cwd) } : siem,
-          dir: storageDir,
-          audit: lowdb.audit,
-          clock,
-          logger,
-          notifier,
-          registry: metrics.registry,
-          ...opts.syslog,
-        })
-      : undefined;
+  const syslog = siem
+    ? new SyslogStream({
+        config: siem.caFile ? { ...siem, caFile: resolveConfigPath(siem.caFile, opts.cwd) } : siem,
+        audit,
+        backlog: storage.syslogBacklog(`${siem.host}:${siem.port}`),
+        clock,
+        logger,
+        notifier,
+        registry: metrics.registry,
+        ...opts.syslog,
+      })
+    : undefined;
   await syslog?.start();
   const broker = new Broker({ config, store, audit, clock, logger, sessions: liveSessions, notifier });
   const scheduler = new Scheduler({

@@ -1,5 +1,6 @@
 // Picks the storage engine the config names and opens it: the one place that knows both engines.
 import { AuditLog } from '../audit-log.js';
+import { FileBacklog } from '../audit/syslog-file.js';
 import type { Clock } from '../clock.js';
 import { CommandLog } from '../command-log.js';
 import { PlcLog } from '../conduit/plc-log.js';
@@ -125,5 +126,15 @@ async function openLowdb(
     await close();
     throw err;
   }
-  return { engine: 'lowdb', state: store, audit, commands, plc, lowdb: { store, audit, commands }, close };
+  return {
+    engine: 'lowdb',
+    state: store,
+    audit,
+    commands,
+    plc,
+    lowdb: { store, audit, commands },
+    // audit.jsonl itself, with the cursor in audit.syslog.json beside it.
+    syslogBacklog: () => new FileBacklog(o.storageDir, audit),
+    close,
+  };
 }

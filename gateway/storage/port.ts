@@ -7,6 +7,7 @@ import type { PlcOperationRecord } from '../conduit/record.js';
 import type { HeadFile } from '../audit/verify-file.js';
 import type { DbData } from '../store/schema.js';
 import type { AuditSink } from './audit-sink.js';
+import type { SyslogBacklog } from '../audit/syslog-backlog.js';
 
 export type { AuditSink } from './audit-sink.js';
 
@@ -73,6 +74,8 @@ export interface Storage {
   audit: AuditPort;
   commands: CommandPort;
   plc: PlcPort;
+  /** What the SIEM stream to `destination` (host:port) reads and where it keeps its cursor. */
+  syslogBacklog(destination: string): SyslogBacklog;
   /** Resolves when the engine's server answers, rejects when it cannot be reached; absent without a server (lowdb). */
   probe?(): Promise<void>;
   /** Closes plc, commands, audit, then state: the reverse of the order they opened in. */

@@ -53,6 +53,7 @@ export class PgAudit implements AuditPort {
   private timer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   private readonly every: number;
+  private readonly listeners = new Set<(head: ChainHead) => void>();
 
   private constructor(private readonly o: PgAuditOptions) {
     this.every = o.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
@@ -162,6 +163,13 @@ export class PgAudit implements AuditPort {
     if (c.tail.seq > this.durable.seq) this.durable = c.tail;
     this.appends += c.appended;
     this.commits++;
+    if (c.records.length > 0) for (const l of this.listeners) l(this.durable);
+  }
+
+  /** Calls `listener` after each of this node's commits that chained records (cheap and synchronous). */
+  onCommitted(listener: (head: ChainHead) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   checkpoint(): Promise<AuditRecord | undefined> {

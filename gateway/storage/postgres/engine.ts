@@ -11,6 +11,7 @@ import { checkout, createPool, poolOptions, type PostgresConfig } from './connec
 import { Listener } from './listen.js';
 import { migrateDatabase } from './migrations.js';
 import { PgPlc } from './plc.js';
+import { PgSyslogBacklog } from './syslog.js';
 import { PgState } from './state.js';
 
 export interface PostgresOpenOptions {
@@ -36,6 +37,7 @@ export interface PostgresStorage extends Storage {
   pool: pg.Pool;
   listener: Listener;
   probe(): Promise<void>;
+  syslogBacklog(destination: string): PgSyslogBacklog;
 }
 
 const PROBE_TIMEOUT_MS = 5000;
@@ -88,6 +90,15 @@ export async function openPostgres(o: PostgresOpenOptions): Promise<PostgresStor
       plc,
       pool,
       listener,
+      syslogBacklog: (destination) =>
+        new PgSyslogBacklog({
+          pool,
+          clientOptions: options,
+          audit,
+          destination,
+          nodeId: o.nodeId,
+          logger: o.logger,
+        }),
       async probe() {
         // Bounded: a server that hangs counts as unreachable, and the monitor's next round asks again.
         // query_timeout is honoured by pg's client but missing from its types.
