@@ -60,7 +60,14 @@ export async function runAuditVerify(argv: string[], io: CliIo, deps: AuditVerif
   // A PostgreSQL site: the chain in its database (lines, checkpoints, signed head) against the site's key.
   const configFlag = value('config');
   const onPostgres = typeof configFlag === 'string' && (await namesPostgres(configFlag).catch(() => false));
-  const pgResult = onPostgres ? await verifySiteAudit(configFlag, publicKeyPem) : undefined;
+  let pgResult: Awaited<ReturnType<typeof verifySiteAudit>> | undefined;
+  try {
+    pgResult = onPostgres ? await verifySiteAudit(configFlag, publicKeyPem) : undefined;
+  } catch (err) {
+    // A public key file that does not match the signing key, or a database that cannot be read.
+    io.err(`audit log NOT verified: ${(err as Error).message}`);
+    return 1;
+  }
   if (pgResult) {
     if (pgResult.ok && pgResult.records === 0) {
       io.err(`no audit records in the PostgreSQL database of ${configFlag}: nothing to verify`);

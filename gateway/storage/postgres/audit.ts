@@ -95,7 +95,12 @@ export class PgAudit implements AuditPort {
    * Chains `inputs` inside the caller's transaction (the head row stays locked until it commits), adding
    * a signed checkpoint whenever `every` records have passed. Call `committed` once the caller commits.
    */
-  async chainIn(client: pg.PoolClient, inputs: readonly AuditInput[], forceCheckpoint = false): Promise<Chained> {
+  async chainIn(
+    client: pg.PoolClient,
+    inputs: readonly AuditInput[],
+    forceCheckpoint = false,
+    opened = false,
+  ): Promise<Chained> {
     const head = await lockHead(client);
     let tail: ChainHead = { seq: Number(head.seq), hash: head.hash };
     let since = head.since_checkpoint;
@@ -119,6 +124,7 @@ export class PgAudit implements AuditPort {
         sig,
         every: this.every,
         node: this.o.nodeId,
+        ...(opened && { opened: true }),
       };
       link({ type: 'audit.checkpoint', actor: systemActor('gateway'), data });
       signed = {
@@ -137,7 +143,7 @@ export class PgAudit implements AuditPort {
       }
       if (++since >= this.every) checkpoint();
     }
-    if (forceCheckpoint && (since > 0 || tail.seq === 0)) checkpoint();
+    if (forceCheckpoint && (since > 0 || tail.seq === 0 || opened)) checkpoint();
     const chained = { records: out, tail, appended: inputs.length };
     if (rows.length === 0) return chained;
     await client.query(
@@ -228,9 +234,18 @@ export class PgAudit implements AuditPort {
     return this.closing;
   }
 
-  /** Seals a checkpoint at start when the chain is new or records arrived since the last one. */
+  /**
+   * Seals a checkpoint at start when the chain is new or records arrived since the last one. A chain that
+   * ends in a lowdb gateway's final checkpoint (a site moved with `storage migrate`) gets the start
+   * checkpoint lowdb would write (`opened`): without it the next record would read as appended while stopped.
+   */
   private async sealNow(): Promise<void> {
-    await this.commit((c) => this.chainIn(c, [], true));
+    const last = await this.o.pool.query<{ line: string }>(
+      "SELECT line FROM gh_audit WHERE type = 'audit.checkpoint' AND seq = (SELECT max(seq) FROM gh_audit)",
+    );
+    const final =
+      last.rows[0] && (JSON.parse(last.rows[0].line) as { data?: { final?: unknown } }).data?.final === true;
+    await this.commit((c) => this.chainIn(c, [], true, final === true));
   }
 
   private async commit(fn: (c: pg.PoolClient) => Promise<Chained>): Promise<Chained> {
