@@ -160,7 +160,9 @@ export class SyslogStream {
     clearTimeout(this.retryTimer);
     const socket = this.socket;
     if (socket && this.connected && !this.waitingDrain) {
-      // A clean end after everything was flushed: the receiver reads all of it before the FIN.
+      // A clean end after everything was flushed: the receiver reads all of it before the FIN. What was sent
+      // is taken now: the connection's own close handler (lost) rewinds `sent` before the promise below resolves.
+      const sent = this.sent;
       const ended = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), Math.max(200, deadline - Date.now()));
         socket.once('close', (hadError) => {
@@ -169,7 +171,7 @@ export class SyslogStream {
         });
         socket.end();
       });
-      if (ended) this.confirmed = this.sent;
+      if (ended) this.confirmed = sent;
     }
     socket?.destroy();
     await this.saveCursor();
