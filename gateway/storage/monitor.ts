@@ -6,7 +6,7 @@ import type { CommandLog } from '../command-log.js';
 import { systemActor } from '../core/model.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store.js';
-import { type Fault, type StorageFaults } from './faults.js';
+import { DATABASE_FAULT, type Fault, type StorageFaults } from './faults.js';
 import type { AuditPort } from './port.js';
 
 export interface StorageMonitorDeps {
@@ -25,8 +25,7 @@ export interface StorageMonitorDeps {
 
 /** Recordings live under here; a probe file there tells whether a new one could be written. */
 export const RECORDINGS_FAULT = 'sessions';
-/** The PostgreSQL engine's fault: its database cannot be reached (state, audit chain, commands, PLC log). */
-export const DATABASE_FAULT = 'database';
+export { DATABASE_FAULT };
 
 /**
  * Why a loop: a failed append log (audit.jsonl, commands.jsonl) refuses everything until it is cut back

@@ -263,7 +263,7 @@ describe('the PLC operation log on PostgreSQL', () => {
     await until('both nodes list six operations', () => a.plc.records.length === 6 && b.plc.records.length === 6);
     expect(a.plc.records.map((r) => r.id)).toEqual(b.plc.records.map((r) => r.id));
     expect(a.plc.records.find((r) => r.id === plcOp(10).id)?.function).toBe('plc-stop');
-    await expect(a.plc.append(plcOp(11))).rejects.toMatchObject({ code: 'plc_log_write_failed' });
+    await expect(a.plc.append(plcOp(11))).rejects.toMatchObject({ code: 'storage_unavailable', status: 503 });
   }, 60_000);
 });
 
@@ -458,6 +458,10 @@ describe('the storage monitor on PostgreSQL', () => {
     // A change meanwhile is refused as every storage fault is: 503 storage_unavailable.
     const refused = await s.state.update((d) => void (d.meta.x = 1)).catch((e: unknown) => e);
     expect(asStorageError(refused)).toMatchObject({ code: 'storage_unavailable', status: 503 });
+    await expect(s.audit.append({ type: 'auth.login', actor: { kind: 'user', id: 'usr_1' } })).rejects.toMatchObject({
+      code: 'storage_unavailable',
+      message: expect.stringContaining('cannot write database'),
+    });
     await monitor.check(); // still down: still one fault, no recovery recorded
     expect(faults.list()).toHaveLength(1);
 

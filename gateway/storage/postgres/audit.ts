@@ -10,6 +10,7 @@ import { ChainVerifier, DEFAULT_CHECKPOINT_EVERY, type VerifyResult } from '../.
 import { systemActor } from '../../core/model.js';
 import { invalidInput, isGatehouseError, unavailable } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { DATABASE_FAULT, storageUnavailable } from '../faults.js';
 import type { AuditPort, AuditStats } from '../port.js';
 import { inTransaction } from './connect.js';
 
@@ -256,7 +257,7 @@ export class PgAudit implements AuditPort {
     } catch (err) {
       if (isGatehouseError(err)) throw err;
       this.o.logger.error({ err: { message: (err as Error).message } }, 'audit: append to PostgreSQL failed');
-      throw unavailable('audit_write_failed', 'the audit log cannot be written; refusing the action', err);
+      throw storageUnavailable(DATABASE_FAULT, err);
     }
   }
 }

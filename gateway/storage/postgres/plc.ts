@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { PlcOperationRecord } from '../../conduit/record.js';
 import { unavailable } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { DATABASE_FAULT, storageUnavailable } from '../faults.js';
 import type { PlcPort } from '../port.js';
 import { inTransaction } from './connect.js';
 import type { Listener } from './listen.js';
@@ -58,7 +59,7 @@ export class PgPlc implements PlcPort {
       });
     } catch (err) {
       this.logger.error({ err: { message: (err as Error).message } }, 'PLC operation log write failed');
-      throw unavailable('plc_log_write_failed', 'the PLC operation log cannot be written', err);
+      throw storageUnavailable(DATABASE_FAULT, err);
     }
     await this.readNew();
     return r;
