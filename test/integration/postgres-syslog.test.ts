@@ -2,12 +2,16 @@
 // node's records arrive once, in seq order; when the streaming node stops the other takes over from the cursor
 // kept in the database, and a node started later goes on from there without resending what was delivered.
 import { afterEach, describe, expect, it } from 'vitest';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { SyslogStream, type SyslogStreamOptions } from '../../gateway/audit/syslog.js';
+import { runAuditVerify } from '../../gateway/cli/audit-verify.js';
 import { systemClock } from '../../gateway/clock.js';
 import type { SyslogConfig } from '../../gateway/config.js';
 import { silentLogger } from '../../gateway/log.js';
 import { openPostgres, type PostgresStorage } from '../../gateway/storage/postgres/engine.js';
 import type { PgSyslogBacklog } from '../../gateway/storage/postgres/syslog.js';
+import { testConfigInput } from '../helpers/config.js';
 import { createTestSchema } from '../helpers/postgres.js';
 import { type Rsyslog, receivedBySeq, rsyslogIn } from '../helpers/rsyslog.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
@@ -40,7 +44,13 @@ interface Node {
   stop(): Promise<void>;
 }
 
-async function world(): Promise<{ tmp: TempDir; rsyslog: Rsyslog; node(id: string): Promise<Node> }> {
+async function world(): Promise<{
+  tmp: TempDir;
+  rsyslog: Rsyslog;
+  configFile: string;
+  rewrite(seq: number): Promise<void>;
+  node(id: string): Promise<Node>;
+}> {
   const tmp = await tempDir('gh-pg-syslog-');
   cleanup.push(() => tmp.remove());
   const db = await createTestSchema();
@@ -57,9 +67,28 @@ async function world(): Promise<{ tmp: TempDir; rsyslog: Rsyslog; node(id: strin
     alertBacklog: 10_000,
     alertAfterSeconds: 3600,
   };
+  const input = testConfigInput(tmp.path);
+  input.storage = { dir: tmp.path, engine: 'postgres', postgres: { url: { env } } };
+  const configFile = join(tmp.path, 'gatehouse.yaml');
+  await writeFile(configFile, JSON.stringify(input));
   return {
     tmp,
     rsyslog,
+    configFile,
+    /** Rewrites record `seq` in the database, hash and all (what an insider with the table could do). */
+    async rewrite(seq: number) {
+      const { default: pg } = await import('pg');
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        await c.query(
+          "UPDATE gh_audit SET line = replace(line, hash, repeat('f', 64)), hash = repeat('f', 64) WHERE seq = $1",
+          [seq],
+        );
+      } finally {
+        await c.end();
+      }
+    },
     async node(id) {
       const storage = await openPostgres({
         postgres: { url: { env }, poolSize: 4 },
@@ -159,5 +188,23 @@ describe('the SIEM stream on PostgreSQL', () => {
       return m !== null && Number(m[1]) <= cursor;
     });
     expect(resent).toEqual([]);
+
+    // The SIEM's file is a witness of the database's chain: it agrees, then catches a rewritten record.
+    await c.stop();
+    const verify = async () => {
+      const out: string[] = [];
+      const code = await runAuditVerify(['--config', w.configFile, '--witness', w.rsyslog.file], {
+        out: (l) => out.push(l),
+        err: (l) => out.push(l),
+      });
+      return { code, out: out.join('\n') };
+    };
+    const agreed = await verify();
+    expect(agreed.code, agreed.out).toBe(0);
+    expect(agreed.out).toMatch(/witness agrees: \d+ records compared/);
+    await w.rewrite(5);
+    const caught = await verify();
+    expect(caught.code).toBe(1);
+    expect(caught.out).toMatch(/witness MISMATCH at record seq 5: the local log contradicts the witness/);
   }, 180_000);
 });

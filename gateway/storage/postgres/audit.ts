@@ -7,6 +7,7 @@ import type { SigningKey, VerifyKey } from '../../audit/signing.js';
 import { type Clock, isoTime } from '../../clock.js';
 import { type AuditInput, type AuditRecord, type ChainHead, sealRecord } from '../../core/audit.js';
 import { ChainVerifier, DEFAULT_CHECKPOINT_EVERY, type VerifyResult } from '../../core/audit-chain.js';
+import { lineFields } from '../../core/audit-line.js';
 import { systemActor } from '../../core/model.js';
 import { invalidInput, isGatehouseError, unavailable } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -285,6 +286,18 @@ export async function* auditLines(pool: Queryable, upTo = Number.MAX_SAFE_INTEGE
     for (const row of r.rows) yield row.line;
     if (r.rows.length < PAGE) return;
     after = Number(r.rows[r.rows.length - 1]!.seq);
+  }
+}
+
+/**
+ * Each record's seq and hash in seq order, read from the line itself as audit.jsonl's reader does (what a
+ * witness is compared with); a line that is not a record is skipped (chain verification names it).
+ */
+export async function* chainHashes(pool: Queryable): AsyncGenerator<{ seq: number; hash: string }> {
+  for await (const line of auditLines(pool)) {
+    const buf = Buffer.from(line);
+    const f = lineFields(buf, 0, buf.length);
+    if (f) yield { seq: f.seq, hash: f.hash };
   }
 }
 

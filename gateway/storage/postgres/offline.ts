@@ -10,7 +10,8 @@ import { type Config, loadConfig } from '../../config.js';
 import type { VerifyResult } from '../../core/audit-chain.js';
 import { unavailable } from '../../errors.js';
 import { silentLogger } from '../../log.js';
-import { verifyChain } from './audit.js';
+import { chainHashes, verifyChain } from './audit.js';
+import { checkWitness, type WitnessResult } from '../../audit/witness.js';
 import { checkout, createPool, poolOptions } from './connect.js';
 import { openPostgres, type PostgresStorage } from './engine.js';
 import { stateFromRows } from './rows.js';
@@ -43,6 +44,14 @@ export function verifySiteAudit(configPath: string, publicKeyPem?: string): Prom
   return withSitePool(configPath, async (pool, config) => {
     const key = await loadVerifyKey(config.storage.dir, publicKeyPem, config.audit.signingKey?.file);
     return verifyChain(pool, key);
+  });
+}
+
+/** `gatehouse audit verify --config --witness` on PostgreSQL: the chain in the database against the SIEM's copy. */
+export function witnessSiteAudit(configPath: string, witness: string, publicKeyPem?: string): Promise<WitnessResult> {
+  return withSitePool(configPath, async (pool, config) => {
+    const key = await loadVerifyKey(config.storage.dir, publicKeyPem, config.audit.signingKey?.file);
+    return checkWitness(config.storage.dir, witness, key, chainHashes(pool));
   });
 }
 
