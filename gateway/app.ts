@@ -18,6 +18,7 @@ import { apiGuard, loginRateLimit, stepUpRateLimit } from './http/security.js';
 import { createHttpApp, type RunningHttp, startHttpServer } from './http/server.js';
 import { attachWebSockets, type WsRoute } from './http/ws.js';
 import { monitorRoute } from './web-terminal/monitor-route.js';
+import { type ClusterWatch, clusterWatch } from './cluster/watch-relay.js';
 import { terminalRoute } from './web-terminal/terminal-route.js';
 import { rdpRoute, type RdpRouteOptions } from './rdp/rdp-route.js';
 import { rdpTokenRouter } from './rdp/token-routes.js';
@@ -243,7 +244,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }),
   });
   let http: RunningHttp;
+  let cluster: ClusterWatch | undefined;
   try {
+    // Several nodes on PostgreSQL: the live view also relays sessions other nodes hold (cluster/watch-relay.ts).
+    cluster = await clusterWatch({ deps, storage, registry: liveSessions });
     http = await startHttpServer(app, opts.httpListen ?? config.http.listen);
   } catch (err) {
     await audit.close();
@@ -261,8 +265,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
     ...(opts.rdp ? { tuning: opts.rdp } : {}),
   });
-  const wsRoutes: WsRoute[] = [terminals, monitorRoute({ deps, registry: liveSessions }), desktops];
-  const websockets = attachWebSockets(http.server, { publicUrl, sessions, routes: wsRoutes, onRefusal, logger });
+  const liveView = monitorRoute({ deps, registry: cluster?.registry ?? liveSessions });
+  const wsRoutes: WsRoute[] = [terminals, liveView, desktops];
+  const websockets = attachWebSockets(http.server, {
+    publicUrl,
+    sessions,
+    routes: wsRoutes,
+    onRefusal,
+    logger,
+    ...(cluster ? { ignore: cluster.isInternal } : {}),
+  });
+  const internal = cluster?.attach(http.server, onRefusal);
   // --- end websockets
 
   // --- SSH listener: after HTTP, before gateway.started; stopped before the audit log closes.
@@ -308,6 +321,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await ssh?.close(); // SSH listener: live sessions end and are recorded before the log closes
       await terminals.closeAll('gateway_stopped', 'the gateway is stopping');
       await desktops.closeAll('gateway_stopped', 'the gateway is stopping');
+      internal?.closeAll();
       websockets.closeAll();
       await http.close();
       await notifier.close();

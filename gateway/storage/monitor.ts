@@ -2,18 +2,23 @@
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditLog } from '../audit-log.js';
-import type { CommandLog } from '../command-log.js';
 import { systemActor } from '../core/model.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store.js';
 import { DATABASE_FAULT, type Fault, type StorageFaults } from './faults.js';
 import type { AuditPort } from './port.js';
 
+/** An append log that refuses every append after a failed write until recover() cuts it back (jsonl-log.ts, the audit log). */
+export interface RecoverableLog {
+  readonly failure: (Error & { cause?: unknown }) | undefined;
+  recover(): Promise<boolean>;
+}
+
 export interface StorageMonitorDeps {
   /** Where recoveries are recorded (either engine's audit log). */
   audit: AuditPort;
-  /** The lowdb engine's files: db.json, audit.jsonl, commands.jsonl (absent on PostgreSQL). */
-  lowdb?: { store: Store; audit: AuditLog; commands: CommandLog };
+  /** The lowdb engine's files: db.json, audit.jsonl, commands.jsonl, plc.jsonl (absent on PostgreSQL). */
+  lowdb?: { store: Store; audit: AuditLog; commands: RecoverableLog; plc?: RecoverableLog };
   /** PostgreSQL: resolves when the database answers, rejects when it cannot be reached (absent on lowdb). */
   probeDatabase?: () => Promise<void>;
   faults: StorageFaults;
@@ -28,7 +33,7 @@ export const RECORDINGS_FAULT = 'sessions';
 export { DATABASE_FAULT };
 
 /**
- * Why a loop: a failed append log (audit.jsonl, commands.jsonl) refuses everything until it is cut back
+ * Why a loop: a failed append log (audit.jsonl, commands.jsonl, plc.jsonl) refuses everything until it is cut back
  * to its last durable byte, and db.json or a recording folder only shows it can be written by writing.
  * Nobody else would retry while the gateway refuses every action, so this does, once a second. On
  * PostgreSQL the files are not there: it asks the database instead (a fault named `database` while it
@@ -59,9 +64,15 @@ export class StorageMonitor {
   /** One round: notice failed logs and an unreachable database, retry every fault, record each one that cleared. */
   async check(): Promise<void> {
     const { faults, lowdb } = this.d;
-    if (lowdb?.audit.failure) faults.report('audit.jsonl', lowdb.audit.failure.cause ?? lowdb.audit.failure);
-    if (lowdb?.commands.failure)
-      faults.report('commands.jsonl', lowdb.commands.failure.cause ?? lowdb.commands.failure);
+    // The audit log first: every other recovery is recorded in it.
+    const logs: Array<[string, RecoverableLog]> = lowdb
+      ? [
+          ['audit.jsonl', lowdb.audit],
+          ['commands.jsonl', lowdb.commands],
+          ...(lowdb.plc ? [['plc.jsonl', lowdb.plc] as [string, RecoverableLog]] : []),
+        ]
+      : [];
+    for (const [file, log] of logs) if (log.failure) faults.report(file, log.failure.cause ?? log.failure);
     // Nothing else notices a database that went away while no one writes: it is asked every round.
     const database =
       this.d.probeDatabase &&
@@ -72,10 +83,8 @@ export class StorageMonitor {
     if (database !== undefined) faults.report(DATABASE_FAULT, database);
     const before = new Map(faults.list().map((f) => [f.file, f]));
     if (before.size === 0) return;
-    // The audit log first: every other recovery is recorded in it.
     if (this.d.probeDatabase && database === undefined) faults.clear(DATABASE_FAULT);
-    if (lowdb && before.has('audit.jsonl') && (await lowdb.audit.recover())) faults.clear('audit.jsonl');
-    if (lowdb && before.has('commands.jsonl') && (await lowdb.commands.recover())) faults.clear('commands.jsonl');
+    for (const [file, log] of logs) if (before.has(file) && (await log.recover())) faults.clear(file);
     // An update that changes nothing still writes db.json: the store clears the fault when that works.
     if (lowdb && before.has('db.json')) await lowdb.store.update(() => undefined).catch(() => undefined);
     if (before.has(RECORDINGS_FAULT) && (await this.canWrite(join(this.d.storageDir, RECORDINGS_FAULT))))

@@ -31,6 +31,7 @@ export interface LowdbParts {
   store: Store;
   audit: AuditLog;
   commands: CommandLog;
+  plc: PlcLog;
 }
 
 export type OpenedStorage = Storage & { lowdb?: LowdbParts };
@@ -132,7 +133,7 @@ async function openLowdb(
     audit,
     commands,
     plc,
-    lowdb: { store, audit, commands },
+    lowdb: { store, audit, commands, plc },
     // audit.jsonl itself, with the cursor in audit.syslog.json beside it.
     syslogBacklog: () => new FileBacklog(o.storageDir, audit),
     close,
