@@ -12,7 +12,8 @@ import { silentLogger } from '../../gateway/log.js';
 import { openPostgres, type PostgresStorage } from '../../gateway/storage/postgres/engine.js';
 import type { PgSyslogBacklog } from '../../gateway/storage/postgres/syslog.js';
 import { testConfigInput } from '../helpers/config.js';
-import { createTestSchema } from '../helpers/postgres.js';
+import { createTestDatabase } from '../helpers/postgres.js';
+import { LOCKS } from '../../gateway/storage/postgres/migrations.js';
 import { type Rsyslog, receivedBySeq, rsyslogIn } from '../helpers/rsyslog.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 
@@ -49,11 +50,14 @@ async function world(): Promise<{
   rsyslog: Rsyslog;
   configFile: string;
   rewrite(seq: number): Promise<void>;
+  /** Ends the connection that holds the stream's lock from the server side (a network cut, a DBA's kill). */
+  killStreamLock(): Promise<number>;
   node(id: string): Promise<Node>;
 }> {
   const tmp = await tempDir('gh-pg-syslog-');
   cleanup.push(() => tmp.remove());
-  const db = await createTestSchema();
+  // A database of its own, not a schema: advisory locks are per database, and the stream's lock must be this test's.
+  const db = await createTestDatabase();
   cleanup.push(() => db.drop());
   const env = `GH_PG_SYSLOG_${process.pid}`;
   process.env[env] = db.url;
@@ -85,6 +89,21 @@ async function world(): Promise<{
           "UPDATE gh_audit SET line = replace(line, hash, repeat('f', 64)), hash = repeat('f', 64) WHERE seq = $1",
           [seq],
         );
+      } finally {
+        await c.end();
+      }
+    },
+    async killStreamLock() {
+      const { default: pg } = await import('pg');
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        const r = await c.query<{ n: string }>(
+          `SELECT count(pg_terminate_backend(pid)) AS n FROM pg_locks
+           WHERE locktype = 'advisory' AND objid = $1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+          [LOCKS.syslog],
+        );
+        return Number(r.rows[0]!.n);
       } finally {
         await c.end();
       }
@@ -206,5 +225,24 @@ describe('the SIEM stream on PostgreSQL', () => {
     const caught = await verify();
     expect(caught.code).toBe(1);
     expect(caught.out).toMatch(/witness MISMATCH at record seq 5: the local log contradicts the witness/);
+  }, 180_000);
+
+  it('the streaming node losing its database connection: the stream is taken up again at the saved cursor, nothing skipped', async () => {
+    const w = await world();
+    const a = await w.node('gw-a');
+    const b = await w.node('gw-b');
+    await until('one node streams', () => a.backlog.streaming !== b.backlog.streaming);
+    const leader = a.backlog.streaming ? a : b;
+    for (let i = 0; i < 20; i++) await a.storage.audit.append(event('a', i));
+    expect(await w.killStreamLock()).toBe(1);
+    // The cut is noticed on the lock's own connection (its error, or the next poll on it).
+    await until('the streaming node lets go', () => !leader.backlog.streaming);
+    for (let i = 0; i < 20; i++) await b.storage.audit.append(event('b', i));
+    // Either node may win the lock next (the one that lost it tries again too); exactly one streams.
+    await until('one node streams again', () => a.backlog.streaming !== b.backlog.streaming);
+    const head = await chainHead(a.storage);
+    await until('every record at rsyslog', async () => receivedBySeq(await w.rsyslog.lines()).size >= head);
+    // At least once, in one chain: every seq with its own hash (the cut may have caused resends, never a gap).
+    await expectWholeChain(w.rsyslog, a.storage, head);
   }, 180_000);
 });
