@@ -1,7 +1,9 @@
 // Picks the storage engine the config names and opens it: the one place that knows both engines.
 import { AuditLog } from '../audit-log.js';
+import { FileBacklog } from '../audit/syslog-file.js';
 import type { Clock } from '../clock.js';
 import { CommandLog } from '../command-log.js';
+import { PlcLog } from '../conduit/plc-log.js';
 import { type Config, resolveConfigPath } from '../config.js';
 import type { Logger } from '../log.js';
 import { Store } from '../store.js';
@@ -32,6 +34,7 @@ export interface LowdbParts {
   store: Store;
   audit: AuditLog;
   commands: CommandLog;
+  plc: PlcLog;
 }
 
 export type OpenedStorage = Storage & { lowdb?: LowdbParts };
@@ -43,8 +46,15 @@ const intervalOf = (o: OpenStorageOptions): number | undefined =>
   o.checkpointIntervalMs ??
   (o.config.audit?.checkpointEverySeconds !== undefined ? o.config.audit.checkpointEverySeconds * 1000 : undefined);
 
+/** audit.signingKey's file, absolute; undefined when the key lives in `<storage.dir>/keys/`. */
+export const signingKeyFileOf = (o: Pick<OpenStorageOptions, 'config' | 'cwd'>): string | undefined => {
+  const key = o.config.audit?.signingKey;
+  return key ? resolveConfigPath(key.file, o.cwd) : undefined;
+};
+
 export async function openStorage(o: OpenStorageOptions): Promise<OpenedStorage> {
   const interval = intervalOf(o);
+  const signingKeyFile = signingKeyFileOf(o);
   if (o.config.storage.engine === 'postgres') {
     return openPostgres({
       postgres: o.config.storage.postgres!,
@@ -52,16 +62,21 @@ export async function openStorage(o: OpenStorageOptions): Promise<OpenedStorage>
       clock: o.clock,
       logger: o.logger,
       nodeId: nodeIdOf(o.config),
+      ...(signingKeyFile !== undefined && { signingKeyFile }),
       ...(o.cwd !== undefined && { cwd: o.cwd }),
       ...(interval !== undefined && { checkpointIntervalMs: interval }),
       ...(o.checkpointEvery !== undefined && { checkpointEvery: o.checkpointEvery }),
     });
   }
-  return openLowdb(o, interval);
+  return openLowdb(o, interval, signingKeyFile);
 }
 
 /** db.json under its lock, commands.jsonl, audit.jsonl (verified), then the store's audit journal; a failure closes what opened. */
-async function openLowdb(o: OpenStorageOptions, interval: number | undefined): Promise<OpenedStorage> {
+async function openLowdb(
+  o: OpenStorageOptions,
+  interval: number | undefined,
+  signingKeyFile: string | undefined,
+): Promise<OpenedStorage> {
   const store = await Store.open({ dir: o.storageDir, logger: o.logger });
   let commands: CommandLog;
   try {
@@ -73,14 +88,13 @@ async function openLowdb(o: OpenStorageOptions, interval: number | undefined): P
   }
   let audit: AuditLog;
   try {
-    const signingKey = o.config.audit?.signingKey;
     audit = await AuditLog.open({
       dir: o.storageDir,
       clock: o.clock,
       logger: o.logger,
       ...(interval !== undefined && { checkpointIntervalMs: interval }),
       ...(o.checkpointEvery !== undefined && { checkpointEvery: o.checkpointEvery }),
-      ...(signingKey ? { signingKeyFile: resolveConfigPath(signingKey.file, o.cwd) } : {}),
+      ...(signingKeyFile ? { signingKeyFile } : {}),
       acceptMissingHead: o.acceptMissingAuditHead === true,
     });
   } catch (err) {
@@ -89,9 +103,20 @@ async function openLowdb(o: OpenStorageOptions, interval: number | undefined): P
     await store.close();
     throw err;
   }
+  let plc: PlcLog;
+  try {
+    // plc.jsonl beside commands.jsonl, under the same lock.
+    plc = await PlcLog.open(o.storageDir, o.logger);
+  } catch (err) {
+    await audit.close();
+    await commands.close();
+    await store.close();
+    throw err;
+  }
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      await plc.close();
       await audit.close();
       await commands.close();
       await store.close();
@@ -111,5 +136,15 @@ async function openLowdb(o: OpenStorageOptions, interval: number | undefined): P
     now: () => o.clock.now(),
     ...(o.archiveFirstMs !== undefined && { firstMs: o.archiveFirstMs }),
   });
-  return { engine: 'lowdb', state: store, audit, commands, lowdb: { store, audit, commands }, close };
+  return {
+    engine: 'lowdb',
+    state: store,
+    audit,
+    commands,
+    plc,
+    lowdb: { store, audit, commands, plc },
+    // audit.jsonl itself, with the cursor in audit.syslog.json beside it.
+    syslogBacklog: () => new FileBacklog(o.storageDir, audit),
+    close,
+  };
 }
