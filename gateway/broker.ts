@@ -72,7 +72,7 @@ export class Broker {
   /** Visible requests, newest first; `states` filters (none = all). */
   list(caller: Caller, states: readonly RequestState[] = [], limit = 500): RequestView[] {
     const ctx = this.viewContext();
-    return this.deps.store.data.requests
+    return this.deps.store.withHistory.requests
       .filter((r) => (states.length === 0 || states.includes(r.state)) && this.canSee(caller.user, r))
       .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))
       .slice(0, limit)
@@ -88,7 +88,7 @@ export class Broker {
     match: (r: AccessRequest) => boolean,
     page: { offset: number; limit: number },
   ): { requests: RequestView[]; total: number } {
-    const hits = this.deps.store.data.requests
+    const hits = this.deps.store.withHistory.requests
       .filter((r) => match(r) && this.canSee(caller.user, r))
       .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
     const ctx = this.viewContext();
@@ -258,7 +258,7 @@ export class Broker {
    * confirm that the id exists. Both are audited, so both take the same time too.
    */
   private async findVisible(caller: Caller, id: string, action: string): Promise<AccessRequest> {
-    const r = this.deps.store.data.requests.find((x) => x.id === id);
+    const r = this.deps.store.withHistory.requests.find((x) => x.id === id);
     if (r && this.canSee(caller.user, r)) return r;
     const err = notFound('not_found', `no request ${id}`);
     await this.refused(actorOf(caller), action, err, { requestId: id }, { exists: r !== undefined });
@@ -286,7 +286,7 @@ export class Broker {
       timeZone: config.site.timezone,
       targets: this.targets,
       users: this.usersById(),
-      sessions: store.data.sessions,
+      sessions: store.withHistory.sessions,
     };
   }
 }

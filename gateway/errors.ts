@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'already_ended',
   'audit_chain_broken',
   'audit_closed',
+  'audit_key_copy',
   'audit_key_mismatch',
   'audit_key_missing',
   'audit_log_broken',

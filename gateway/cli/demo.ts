@@ -25,6 +25,8 @@ export async function runDemo(argv: string[], io: CliIo): Promise<number> {
   const supervisor = demo.people.find((p) => p.groups.includes('ot-supervisors'));
   const sshPort = demo.gateway.ssh?.port ?? Number(demo.config.ssh.listen.split(':').at(-1));
   const hostKeys = demo.gateway.ssh?.hostKeys ?? [];
+  // Handlers before the banner: a script that waits for it may signal at once (see serve.ts).
+  const stopped = waitForSignal({ stop: () => demo.close() }, io);
   io.out(
     [
       '',
@@ -52,7 +54,7 @@ export async function runDemo(argv: string[], io: CliIo): Promise<number> {
       'Press Ctrl-C to stop.',
     ].join('\n'),
   );
-  return waitForSignal({ stop: () => demo.close() }, io);
+  return stopped;
 }
 
 /** The demo folder kept between runs: under XDG_STATE_HOME (or ~/.local/state), outside any checkout. */

@@ -52,6 +52,8 @@ export interface AuditEventData {
   'gateway.started': { version: string; pid: number; http: string; ssh?: string; targets: string[] };
   'gateway.stopped': { reason: string };
   'gateway.fault': { kind: 'rejection' | 'exception'; error: string; code?: string; notAudited?: number };
+  /** Closed requests and ended sessions moved from db.json to history/*.jsonl. */
+  'storage.archived': { requests: number; sessions: number; olderThan: string; afterDays: number };
   'storage.recovered': Open<{ file: string; code?: string; since: string }>;
   'change.reverted': {
     /** The reverted change's records. */

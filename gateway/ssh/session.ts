@@ -12,8 +12,7 @@ import type { SessionRegistry, TerminalWatcher } from '../sessions.js';
 import { SessionJournal } from '../sessions/journal.js';
 import { journalPorts, type SessionPorts } from '../sessions/ports.js';
 import type { CommandAlerts } from '../command-alerts.js';
-import type { PlcLog } from '../conduit/plc-log.js';
-import type { CommandPort } from '../storage/port.js';
+import type { CommandPort, PlcPort } from '../storage/port.js';
 import type { Authenticated } from './auth.js';
 import { type ChannelHost, handleSessionChannel, type PtyRequest, type TrackedChannel } from './channel-relay.js';
 import type { Recorder } from './channel-types.js';
@@ -41,7 +40,7 @@ export interface FrontLink {
 export interface VendorSessionPorts extends SessionPorts {
   commands: Pick<CommandPort, 'append'>;
   alerts?: CommandAlerts | undefined;
-  plc?: PlcLog | undefined;
+  plc?: PlcPort | undefined;
 }
 
 export interface VendorSessionOptions {
