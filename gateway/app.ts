@@ -27,6 +27,7 @@ import { keysRouter } from './http/routes/keys.js';
 import { createLogger, type Logger } from './log.js';
 import { LiveSessions, type SessionRegistry } from './sessions.js';
 import { Broker } from './broker.js';
+import { type Cluster, type ClusterTuning, joinCluster, postgresOf } from './cluster/cluster.js';
 import { Scheduler } from './scheduler.js';
 import { Webhooks } from './notify.js';
 import { eventsRouter } from './http/events.js';
@@ -65,6 +66,8 @@ export interface GatewayOptions {
   acceptMissingAuditHead?: boolean;
   /** SIEM stream tuning (tests shorten the delivery confirmation and the retries). */
   syslog?: Pick<SyslogStreamOptions, 'confirmMs' | 'tickMs' | 'retryDelaysMs'>;
+  /** Several nodes on PostgreSQL: heartbeat and leader timings (tests shorten them). */
+  cluster?: ClusterTuning;
 }
 
 export interface AuthTuning {
@@ -92,6 +95,8 @@ export interface Gateway {
   broker: Broker;
   /** The audit stream to the SIEM, when audit.syslog is configured. */
   syslog?: SyslogStream;
+  /** This node in the cluster (the PostgreSQL engine): its id, the node directory, whether it leads. */
+  cluster?: Cluster;
   /** Sign-in state: `sessions.onSessionEnded` is where websockets hook in to close with their session. */
   auth: { sessions: WebSessions; logins: LoginTransactions; oidc: OidcClient };
   stop(reason?: string): Promise<void>;
@@ -116,16 +121,37 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     acceptMissingAuditHead: opts.acceptMissingAuditHead === true,
   });
   const { state: store, audit, commands } = storage;
+  // --- Cluster (PostgreSQL): the node's lock refuses a second process with this node id before anything
+  // else happens, so its crash recovery below never ends a running node's sessions.
+  const pgStorage = postgresOf(storage);
+  let cluster: Cluster | undefined;
+  if (pgStorage) {
+    try {
+      cluster = await joinCluster({
+        storage: pgStorage,
+        config,
+        logger,
+        ...(opts.cwd !== undefined && { cwd: opts.cwd }),
+        ...(opts.cluster && { tuning: opts.cluster }),
+      });
+    } catch (err) {
+      await storage.close();
+      throw err;
+    }
+  }
+  // --- end cluster
 
   let plc: PlcLog;
   try {
     plc = await PlcLog.open(storageDir, logger);
   } catch (err) {
+    await cluster?.stop();
     await storage.close();
     throw err;
   }
   /** The PLC log (plc.jsonl, a file on either engine) closes with the storage, wherever start-up fails or the gateway stops. */
   const closeStorage = async () => {
+    await cluster?.stop();
     await plc.close();
     await storage.close();
   };
@@ -138,7 +164,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // --- Crash recovery: sessions left open by a crash are ended and their recordings
   // repaired and marked incomplete, after the audit log opens and before any door opens.
   try {
-    await recoverInterruptedSessions(deps);
+    // On a cluster only this node's own leftovers: the other nodes' sessions are theirs (or the leader's to end).
+    await recoverInterruptedSessions(deps, cluster?.ownLeftover);
   } catch (err) {
     await audit.close();
     await closeStorage();
@@ -179,7 +206,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         })
       : undefined;
   await syslog?.start();
-  const broker = new Broker({ config, store, audit, clock, logger, sessions: liveSessions, notifier });
+  const broker = new Broker({
+    config,
+    store,
+    audit,
+    clock,
+    logger,
+    sessions: liveSessions,
+    notifier,
+    ...(cluster && { remote: cluster.remote }),
+  });
   const scheduler = new Scheduler({
     broker,
     sessions: liveSessions,
@@ -187,6 +223,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     clock,
     logger,
     timeZone: config.site.timezone,
+    ...(cluster && { leads: () => cluster.leads() }),
   });
   // An alerted or blocked command reaches overseers where they are: the webhook, and every open page (the navigation).
   alerts.subscribe((a) =>
@@ -244,6 +281,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         site: config.site.name,
         version,
         auditSeq: audit.head().seq,
+        ...(cluster && { node: cluster.self, leader: cluster.leads() }),
         ...(faults.ok ? {} : { reason: faults.reason(), storage: faults.list() }),
       },
     }),
@@ -299,6 +337,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   logger.info({ http: http.url, storageDir }, 'gateway started');
   sessions.start();
+  cluster?.start({ deps, broker, scheduler, liveSessions });
   scheduler.start();
   monitor?.start();
 
@@ -314,6 +353,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await ssh?.close(); // SSH listener: live sessions end and are recorded before the log closes
       await terminals.closeAll('gateway_stopped', 'the gateway is stopping');
       await desktops.closeAll('gateway_stopped', 'the gateway is stopping');
+      // Its sessions have ended: the node's row says it stopped (not crashed), and another node may lead.
+      await cluster?.stop();
       websockets.closeAll();
       await http.close();
       await notifier.close();
@@ -341,6 +382,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     liveSessions,
     broker,
     ...(syslog ? { syslog } : {}),
+    ...(cluster ? { cluster } : {}),
     auth: { sessions, logins, oidc },
     stop,
   };

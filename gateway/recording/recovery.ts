@@ -52,9 +52,11 @@ async function repair(storageDir: string, rec: SessionRecord): Promise<Recovered
  */
 export async function recoverInterruptedSessions(
   deps: Pick<Deps, 'store' | 'audit' | 'clock' | 'logger' | 'storageDir'>,
+  /** Which open sessions were cut off (several nodes: only a dead node's, or this node's own at its start); default all. */
+  select: (rec: SessionRecord) => boolean = () => true,
 ): Promise<RecoveredSession[]> {
   const { store, clock, logger, storageDir } = deps;
-  const open = store.data.sessions.filter((s) => !s.endedAt);
+  const open = store.data.sessions.filter((s) => !s.endedAt && select(s));
   const out: RecoveredSession[] = [];
   for (const rec of open) {
     const recording = await repair(storageDir, rec);
@@ -97,7 +99,13 @@ export async function recoverInterruptedSessions(
         type: 'session.ended',
         actor: systemActor(),
         subject,
-        data: { reason: 'gateway_crashed', startedAt: rec.startedAt, via: rec.via, recovered: true },
+        data: {
+          reason: 'gateway_crashed',
+          startedAt: rec.startedAt,
+          via: rec.via,
+          recovered: true,
+          ...(rec.node !== undefined && { node: rec.node }),
+        },
       });
     });
     if (recording.status === 'missing' || recording.status === 'unrepairable')

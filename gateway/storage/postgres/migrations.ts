@@ -3,6 +3,8 @@ import type pg from 'pg';
 
 /** Advisory lock keys (one bigint namespace per purpose; the values are arbitrary but fixed). */
 export const LOCKS = { migrate: 7_466_001, leader: 7_466_002, commands: 7_466_003 } as const;
+/** The first key of each node's own lock (two-key form: this, hashtext(node id)): held while the node runs. */
+export const NODE_LOCK_SPACE = 7_466_004;
 
 /**
  * Append only: a released migration is never edited, a change is a new entry. Why these shapes:
