@@ -250,7 +250,14 @@ export class Broker {
    * confirm that the id exists. Both are audited, so both take the same time too.
    */
   private async findVisible(caller: Caller, id: string, action: string): Promise<AccessRequest> {
-    const r = this.deps.store.data.requests.find((x) => x.id === id);
+    const { store } = this.deps;
+    let r = store.data.requests.find((x) => x.id === id);
+    // Made on another node a moment ago: this node's copy may not have it yet. (Also when it is not the caller's:
+    // a 404 takes the same path either way.)
+    if ((!r || !this.canSee(caller.user, r)) && store.refresh) {
+      await store.refresh();
+      r = store.data.requests.find((x) => x.id === id);
+    }
     if (r && this.canSee(caller.user, r)) return r;
     const err = notFound('not_found', `no request ${id}`);
     await this.refused(actorOf(caller), action, err, { requestId: id }, { exists: r !== undefined });

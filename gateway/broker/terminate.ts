@@ -33,7 +33,12 @@ export async function terminateSession(
   const actor = actorOf(caller);
   const refused = (err: unknown, subject: Record<string, unknown>, extra?: Record<string, unknown>) =>
     auditRefusal(audit, logger, actor, 'session.terminate', err, subject, extra);
-  const found = store.data.sessions.find((x) => x.id === sessionId);
+  let found = store.data.sessions.find((x) => x.id === sessionId);
+  // Opened on another node a moment ago: this node's copy may not have it yet.
+  if (!found && store.refresh) {
+    await store.refresh();
+    found = store.data.sessions.find((x) => x.id === sessionId);
+  }
   // Only ids the gateway mints count: `..`, `%2f`, `.cast` suffixes are none.
   if (!found || !SESSION_ID_PATTERN.test(sessionId) || !sessionVisibleTo(factsOf(caller.user), found, targets)) {
     const err = notFound('not_found', 'no such session');
