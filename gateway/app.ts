@@ -268,7 +268,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       { path: '/api', router: requestsRouter({ broker, clock, config }) },
       { path: '/api', router: targetsRouter({ broker }) },
       { path: '/api', router: evidenceRouter(deps) },
-      { path: '/api', router: sessionsRouter({ deps, broker, sessions: liveSessions }) },
+      { path: '/api', router: sessionsRouter({ deps, broker, sessions: liveSessions, remote: cluster?.remote }) },
       { path: '/api', router: rdpTokenRouter({ deps, registry: liveSessions, tokens: rdpTokens }) },
       { path: '/api', router: events },
     ],

@@ -17,7 +17,7 @@ import {
   sessionDetail,
 } from '../../library/session-views.js';
 import { SESSION_ID_PATTERN } from '../../recording/files.js';
-import type { SessionRegistry } from '../../sessions.js';
+import type { RemoteSessions, SessionRegistry } from '../../sessions.js';
 import { mountAuditRoutes } from './audit.js';
 import { mountPlcRoutes } from './plc.js';
 import { mountRecordingRoutes } from './recording.js';
@@ -28,6 +28,8 @@ export interface SessionsRouterDeps {
   broker: Pick<Broker, 'targets' | 'terminate'>;
   /** The live-session registry: the truth for which sessions are live, and how one is closed. */
   sessions: SessionRegistry;
+  /** Several nodes: sessions live on another node count as live here too. */
+  remote?: RemoteSessions | undefined;
   /** How long one viewing of a recording lasts for the audit trail (default 5 min). */
   viewedPeriodMs?: number;
 }
@@ -48,10 +50,14 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
   const { store, audit, clock, config, logger, storageDir, commands } = o.deps;
   const registry = o.sessions;
   const router = Router();
+  const isLiveElsewhere = (id: string) => {
+    const rec = o.remote && store.data.sessions.find((s) => s.id === id);
+    return rec !== undefined && o.remote?.holderOf(rec) !== undefined;
+  };
   const context = (ctx: AuthContext): LibraryContext => ({
     viewer: ctx.user,
     targets: o.broker.targets,
-    isLive: (id) => registry.get(id) !== undefined,
+    isLive: (id) => registry.get(id) !== undefined || isLiveElsewhere(id),
     now: clock.now(),
     commands: commands.records,
   });
