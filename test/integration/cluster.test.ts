@@ -234,7 +234,7 @@ describe('two gateway nodes on one database', () => {
     expect(records).toHaveLength(1);
   }, 60_000);
 
-  it('node A killed with a live session: node B leads and ends it as gateway_crashed; A restarts cleanly', async () => {
+  it('node A killed with a live session: node B leads and ends it as gateway_crashed; A restarts cleanly; B’s own session lives on', async () => {
     const request = await createRequest(vendorA, TARGET);
     await supervisorB.ok('POST', `/api/requests/${request.id}/approve`, {});
     const ssh = await c.ssh('node-a', vendorKey, await vendorCodes.next(), 'echo ready; exec sleep 120');
@@ -245,6 +245,16 @@ describe('two gateway nodes on one database', () => {
       [grantId],
     );
     const sessionId = row!.id;
+    // A session node B holds under the same grant: neither A's crash nor A's restart may touch it.
+    const onB = await c.ssh('node-b', vendorKey, await vendorCodes.next(), 'echo ready; exec sleep 120');
+    await onB.until(/ready/, { ms: 30_000 });
+    const bSessionId = await eventually('node B’s session recorded', async () => {
+      const rows = await c.query<{ id: string }>(
+        "SELECT id FROM gh_rows WHERE collection = 'sessions' AND doc->>'grantId' = $1 AND doc->>'node' = 'node-b'",
+        [grantId],
+      );
+      return rows[0]?.id;
+    });
     const [beat] = await c.query<{ at: Date }>("SELECT heartbeat_at AS at FROM gh_nodes WHERE id = 'node-a'");
 
     const nodeA = c.nodes.get('node-a')!;
@@ -281,5 +291,57 @@ describe('two gateway nodes on one database', () => {
     expect((await fetch(`${again.url}/healthz`)).status).toBe(200);
     const after = (await c.audit()).filter((x) => x.type === 'session.ended' && x.subject?.sessionId === sessionId);
     expect(after).toHaveLength(1);
+    expect((await c.session(bSessionId))?.endedAt).toBeUndefined();
+    expect(onB.child.exitCode).toBeNull();
+    onB.write('');
+    onB.kill();
+    await onB.exited;
   }, 150_000);
+});
+
+describe('faults between the nodes and the database', () => {
+  const health = async (node: string) =>
+    (await (await fetch(`${c.nodes.get(node)!.url}/healthz`)).json()) as { status: string; leader?: boolean };
+  const leaders = async () => {
+    const all = await Promise.all(['node-a', 'node-b'].map(async (n) => ({ n, h: await health(n) })));
+    return all.filter((x) => x.h.leader === true).map((x) => x.n);
+  };
+
+  it('drops malformed or unknown messages on the cluster channel and keeps serving', async () => {
+    const hostile = [
+      'not json',
+      'null',
+      '{"k":"close"}',
+      JSON.stringify({ k: 'close', from: 'x', to: 'node-a', sid: 'ses_none', reason: 'gateway_crashed', msg: 'x' }),
+      JSON.stringify({ k: 'close', from: 'x', to: 'node-b', sid: 'ses_none', reason: 'terminated', msg: 'x' }),
+      JSON.stringify({ k: 'request', from: 'x', id: 'req_none', type: 'request.approved' }),
+      JSON.stringify({ k: 'request', from: 'x', id: 'req_none', type: '<script>' }),
+      JSON.stringify({ k: 'something-else', from: 'x' }),
+    ];
+    for (const p of hostile) await c.query('SELECT pg_notify($1, $2)', ['gatehouse_cluster', p]);
+    await new Promise((r) => setTimeout(r, 500));
+    for (const n of ['node-a', 'node-b']) expect((await health(n)).status).toBe('ok');
+    expect(await leaders()).toHaveLength(1);
+  });
+
+  it('PostgreSQL cuts the leader’s own connection: it stops leading, reconnects, and one node leads again', async () => {
+    const [before] = await leaders();
+    expect(before).toBeDefined();
+    const cut = await c.query<{ ok: boolean }>(
+      'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1',
+      [`gatehouse-node:${before}`],
+    );
+    expect(cut.map((r) => r.ok)).toEqual([true]);
+    // The node lock is taken again on the new connection, and exactly one node leads.
+    await eventually('both node locks held again and one leader', async () => {
+      const locks = await c.query<{ name: string }>(
+        `SELECT a.application_name AS name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+          WHERE l.locktype = 'advisory' AND l.classid = 7466004 AND l.granted ORDER BY 1`,
+      );
+      const names = locks.map((l) => l.name);
+      const lead = await leaders();
+      return names.length === 2 && lead.length === 1 ? names : undefined;
+    });
+    for (const n of ['node-a', 'node-b']) expect((await health(n)).status).toBe('ok');
+  }, 60_000);
 });
