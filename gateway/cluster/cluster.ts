@@ -2,7 +2,7 @@
 // leads the timed work, live sessions close wherever they are held, request changes reach every node's event
 // streams, and a dead node's live sessions are ended by the leader. app.ts wires this; nothing else starts it.
 import type { Broker, RequestChange } from '../broker.js';
-import type { Clock } from '../clock.js';
+import { detach } from '../background.js';
 import type { Config } from '../config.js';
 import type { RequestEventType } from '../core/access.js';
 import type { SessionRecord } from '../core/model.js';
@@ -154,8 +154,9 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
       await recoverInterruptedSessions(deps, (rec) => dead.has(holderOf(rec)));
     };
     registry.start();
-    leadership.onGained(() => void scheduler.sweepNow().catch(() => {}));
-    void leadership.start();
+    // A new leader catches up on what fell due while nobody led.
+    leadership.onGained(() => detach(scheduler.sweepNow(), logger, 'cluster: the first sweep as leader failed'));
+    detach(leadership.start(), logger, 'cluster: leader election failed');
     sweepTimer = setInterval(() => {
       if (stopped || sweeping) return;
       sweeping = sweepCrashed()
