@@ -27,7 +27,14 @@ import { keysRouter } from './http/routes/keys.js';
 import { createLogger, type Logger } from './log.js';
 import { LiveSessions, type SessionRegistry } from './sessions.js';
 import { Broker } from './broker.js';
-import { type Cluster, type ClusterTuning, joinCluster, postgresOf } from './cluster/cluster.js';
+import {
+  type Cluster,
+  type ClusterConnection,
+  type ClusterTuning,
+  claimNode,
+  joinCluster,
+  postgresOf,
+} from './cluster/cluster.js';
 import { Scheduler } from './scheduler.js';
 import { Webhooks } from './notify.js';
 import { eventsRouter } from './http/events.js';
@@ -110,31 +117,44 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const metrics = createMetrics();
 
   const faults = new StorageFaults();
+  // Several nodes on PostgreSQL: the node's lock first, so a second process with this node id is refused
+  // before it opens (and writes to) the shared storage.
+  const claim: ClusterConnection | undefined =
+    config.storage.engine === 'postgres'
+      ? await claimNode({ config, logger, ...(opts.cwd !== undefined && { cwd: opts.cwd }) })
+      : undefined;
   // State, commands and the audit log (verified) from the engine the config names (storage/open.ts).
-  const storage = await openStorage({
-    config,
-    storageDir,
-    clock,
-    logger,
-    faults,
-    ...(opts.cwd !== undefined && { cwd: opts.cwd }),
-    acceptMissingAuditHead: opts.acceptMissingAuditHead === true,
-  });
+  let storage: Awaited<ReturnType<typeof openStorage>>;
+  try {
+    storage = await openStorage({
+      config,
+      storageDir,
+      clock,
+      logger,
+      faults,
+      ...(opts.cwd !== undefined && { cwd: opts.cwd }),
+      acceptMissingAuditHead: opts.acceptMissingAuditHead === true,
+    });
+  } catch (err) {
+    await claim?.close();
+    throw err;
+  }
   const { state: store, audit, commands } = storage;
-  // --- Cluster (PostgreSQL): the node's lock refuses a second process with this node id before anything
-  // else happens, so its crash recovery below never ends a running node's sessions.
+  // --- Cluster (PostgreSQL): this node's row, before the crash recovery below, which (holding the node's
+  // lock) ends only this node's own leftovers, never a running node's sessions.
   const pgStorage = postgresOf(storage);
   let cluster: Cluster | undefined;
-  if (pgStorage) {
+  if (pgStorage && claim) {
     try {
       cluster = await joinCluster({
+        claim,
         storage: pgStorage,
         config,
         logger,
-        ...(opts.cwd !== undefined && { cwd: opts.cwd }),
         ...(opts.cluster && { tuning: opts.cluster }),
       });
     } catch (err) {
+      await claim.close();
       await storage.close();
       throw err;
     }

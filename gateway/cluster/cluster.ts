@@ -20,7 +20,7 @@ import { ClusterConnection } from './connection.js';
 import { Leadership } from './leader.js';
 import { holderOf, type NodeDirectory, NodeRegistry, type RegistryTuning } from './registry.js';
 
-export { NodeIdInUseError } from './connection.js';
+export { type ClusterConnection, NodeIdInUseError } from './connection.js';
 export { holderOf, type NodeDirectory, type NodeInfo } from './registry.js';
 
 export interface ClusterTuning extends RegistryTuning {
@@ -30,10 +30,17 @@ export interface ClusterTuning extends RegistryTuning {
   remoteCloseMs?: number;
 }
 
-export interface JoinOptions {
-  storage: PostgresStorage;
+export interface ClaimOptions {
   config: Pick<Config, 'node' | 'storage'>;
   cwd?: string;
+  logger: Logger;
+}
+
+export interface JoinOptions {
+  /** The node's own connection, holding its lock (claimNode). */
+  claim: ClusterConnection;
+  storage: PostgresStorage;
+  config: Pick<Config, 'node' | 'storage'>;
   logger: Logger;
   tuning?: ClusterTuning;
 }
@@ -64,17 +71,25 @@ export function postgresOf(storage: Storage): PostgresStorage | undefined {
   return storage.engine === 'postgres' ? (storage as PostgresStorage) : undefined;
 }
 
-/** Takes the node's lock (refusing a second process with the same id) and writes its row. */
-export async function joinCluster(o: JoinOptions): Promise<Cluster> {
-  const self = nodeIdOf(o.config);
-  const { storage, logger } = o;
-  const tuning = o.tuning ?? {};
+/**
+ * Takes the node's lock on a connection of its own, before the storage opens: a second process with a running
+ * node's id is refused (NodeIdInUseError) before it writes anything, not even an audit checkpoint.
+ */
+export async function claimNode(o: ClaimOptions): Promise<ClusterConnection> {
   const conn = new ClusterConnection(
     poolOptions(o.config.storage.postgres!, o.cwd ? { cwd: o.cwd } : {}),
-    self,
-    logger,
+    nodeIdOf(o.config),
+    o.logger,
   );
   await conn.open();
+  return conn;
+}
+
+/** Writes the node's row; `start` then heartbeats, elects, relays and sweeps. */
+export async function joinCluster(o: JoinOptions): Promise<Cluster> {
+  const self = nodeIdOf(o.config);
+  const { storage, logger, claim: conn } = o;
+  const tuning = o.tuning ?? {};
   const registry = new NodeRegistry(storage.pool, self, o.config.node?.internalUrl, logger, tuning);
   try {
     await registry.join();

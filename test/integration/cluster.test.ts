@@ -186,9 +186,12 @@ describe('two gateway nodes on one database', () => {
   }, 120_000);
 
   it('a second process with a running node’s id is refused at start, naming the node', async () => {
+    const before = (await c.audit()).length;
     const res = await runCli(['serve', '--config', 'node-b.yaml'], { cwd: c.dir.path, env, timeoutMs: 60_000 });
     expect(res.code).toBe(1);
     expect(res.stderr).toContain('node node-b is already running');
+    // Refused before it opened the shared storage: not even a start-up checkpoint of its own.
+    expect(await c.audit()).toHaveLength(before);
     // Node B itself is untouched.
     expect((await fetch(`${c.nodes.get('node-b')!.url}/healthz`)).status).toBe(200);
   }, 90_000);
