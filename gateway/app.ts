@@ -357,7 +357,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   logger.info({ http: http.url, storageDir }, 'gateway started');
   sessions.start();
-  cluster?.start({ deps, broker, scheduler, liveSessions });
+  cluster?.start({ deps, broker, scheduler, liveSessions, webSessions: sessions });
   scheduler.start();
   monitor?.start();
 

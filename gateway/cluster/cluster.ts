@@ -1,6 +1,7 @@
 // Several gateway nodes on one PostgreSQL database: the node joins (its lock, its row, its heartbeat), one node
 // leads the timed work, live sessions close wherever they are held, request changes reach every node's event
 // streams, and a dead node's live sessions are ended by the leader. app.ts wires this; nothing else starts it.
+import type { WebSessions } from '../auth/web-session.js';
 import type { Broker, RequestChange } from '../broker.js';
 import { detach } from '../background.js';
 import type { Config } from '../config.js';
@@ -51,6 +52,7 @@ export interface ClusterParts {
   broker: Broker;
   scheduler: Scheduler;
   liveSessions: SessionRegistry;
+  webSessions: Pick<WebSessions, 'endedElsewhere'>;
 }
 
 export interface Cluster {
@@ -122,7 +124,7 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
   let relayChain: Promise<void> = Promise.resolve();
 
   const start = (parts: ClusterParts) => {
-    const { broker, scheduler, liveSessions, deps } = parts;
+    const { broker, scheduler, liveSessions, webSessions, deps } = parts;
     // Request changes made here reach the other nodes' event streams; theirs reach ours.
     broker.onChange((c: RequestChange) => {
       if (c.remote) return;
@@ -151,6 +153,8 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
     const previous = store.onRemoteChange;
     store.onRemoteChange = (changed) => {
       previous?.(changed);
+      // A sign-out or an expiry on another node: the streams and websockets here under that web session end too.
+      if (changed.has('webSessions')) webSessions.endedElsewhere();
       if (changed.has('requests') && liveSessions.list().length > 0)
         scheduler
           .enforceNow()

@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { Browser } from '../helpers/web-login.js';
 import {
   type Cluster,
   type Codes,
@@ -132,6 +133,34 @@ describe('two gateway nodes on one database', () => {
     // Locked on A by failures that were partly B's: even a right code is refused there.
     const right = await auditorA.call('POST', '/api/me/step-up', { code: await codes.next() });
     expect(errorCode(right)).toBe('totp_locked');
+  });
+
+  it('a sign-out on node A ends the event stream the same web session holds open on node B', async () => {
+    const adminA = await c.signIn('node-a', 'admin');
+    // The same browser (cookie) on node B: web sessions live in the shared store.
+    const onB = Object.assign(new Browser(c.nodes.get('node-b')!.url), { jar: adminA.browser.jar });
+    const res = await onB.fetch('/api/events', { headers: { accept: 'text/event-stream' } });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const ended = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return text;
+        text += decoder.decode(value, { stream: true });
+      }
+    })();
+    await eventually('the stream open on B', async () => (text.includes(': connected') ? true : undefined), 10_000);
+    const out = await adminA.browser.fetch('/auth/logout', {
+      method: 'POST',
+      headers: { 'x-csrf-token': adminA.me.csrfToken },
+    });
+    expect(out.status).toBe(204);
+    const timeout = setTimeout(() => void reader.cancel(), 15_000);
+    const all = await ended;
+    clearTimeout(timeout);
+    expect(all).toMatch(/event: session\.ended\ndata: \{"reason":"logout"\}/);
   });
 
   it('a revoke on node B closes the OpenSSH session node A holds, with one record each', async () => {
