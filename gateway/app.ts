@@ -19,6 +19,7 @@ import { apiGuard, loginRateLimit, stepUpRateLimit } from './http/security.js';
 import { createHttpApp, type RunningHttp, startHttpServer } from './http/server.js';
 import { attachWebSockets, type WsRoute } from './http/ws.js';
 import { monitorRoute } from './web-terminal/monitor-route.js';
+import { type ClusterWatch, clusterWatch } from './cluster/watch-relay.js';
 import { terminalRoute } from './web-terminal/terminal-route.js';
 import { rdpRoute, type RdpRouteOptions } from './rdp/rdp-route.js';
 import { rdpTokenRouter } from './rdp/token-routes.js';
@@ -179,7 +180,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const alerts = new CommandAlerts();
   const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir, faults, alerts };
   const { lowdb } = storage;
-  const monitor = lowdb && new StorageMonitor({ ...lowdb, faults, logger, storageDir });
+  const monitor = lowdb && new StorageMonitor({ ...lowdb, plc, faults, logger, storageDir });
   faults.onChange((now) => metrics.storageFaults(now.map((f) => f.file)));
   // --- Crash recovery: sessions left open by a crash are ended and their recordings
   // repaired and marked incomplete, after the audit log opens and before any door opens.
@@ -307,7 +308,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }),
   });
   let http: RunningHttp;
+  let relay: ClusterWatch | undefined;
   try {
+    // Several nodes on PostgreSQL: the live view also relays sessions other nodes hold (cluster/watch-relay.ts).
+    relay = await clusterWatch({ deps, storage, registry: liveSessions });
     http = await startHttpServer(app, opts.httpListen ?? config.http.listen);
   } catch (err) {
     await audit.close();
@@ -325,8 +329,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
     ...(opts.rdp ? { tuning: opts.rdp } : {}),
   });
-  const wsRoutes: WsRoute[] = [terminals, monitorRoute({ deps, registry: liveSessions }), desktops];
-  const websockets = attachWebSockets(http.server, { publicUrl, sessions, routes: wsRoutes, onRefusal, logger });
+  const liveView = monitorRoute({ deps, registry: relay?.registry ?? liveSessions });
+  const wsRoutes: WsRoute[] = [terminals, liveView, desktops];
+  const websockets = attachWebSockets(http.server, {
+    publicUrl,
+    sessions,
+    routes: wsRoutes,
+    onRefusal,
+    logger,
+    ...(relay ? { ignore: relay.isInternal } : {}),
+  });
+  const internal = relay?.attach(http.server, onRefusal);
   // --- end websockets
 
   // --- SSH listener: after HTTP, before gateway.started; stopped before the audit log closes.
@@ -373,6 +386,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await ssh?.close(); // SSH listener: live sessions end and are recorded before the log closes
       await terminals.closeAll('gateway_stopped', 'the gateway is stopping');
       await desktops.closeAll('gateway_stopped', 'the gateway is stopping');
+      internal?.closeAll();
       // Its sessions have ended: the node's row says it stopped (not crashed), and another node may lead.
       await cluster?.stop();
       websockets.closeAll();

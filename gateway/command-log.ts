@@ -1,13 +1,9 @@
-// Captured shell commands (`<storage>/commands.jsonl`): append-only, one CommandRecord a line, all of them
-// kept in memory for the library and the evidence tables. A command never changes once captured, so unlike
-// db.json nothing is rewritten: an append costs that record's bytes and a share of one fdatasync.
-import { type FileHandle, open } from 'node:fs/promises';
+// Captured shell commands (`<storage>/commands.jsonl`): one CommandRecord a line, all of them kept in memory for the
+// library and the evidence tables (the append-only log is jsonl-log.ts); here what commands alone need: the record's
+// check and the move of a v1 db.json's commands into the file.
 import { join } from 'node:path';
-import { syncDir } from './audit/durable.js';
-import { GroupCommit } from './audit/group-commit.js';
-import { scanLines } from './jsonl-scan.js';
 import type { CommandRecord } from './core/model.js';
-import { unavailable } from './errors.js';
+import { type JsonLinesKind, JsonLinesLog, notARecord, openLines, readLines } from './jsonl-log.js';
 import { type Logger, silentLogger } from './log.js';
 import type { DbData, Store } from './store.js';
 import { StoreOpenError } from './store/errors.js';
@@ -15,47 +11,36 @@ import { COMMANDS_TO_MOVE } from './store/schema.js';
 
 export const COMMANDS_FILE = 'commands.jsonl';
 
-/** No captured command is anywhere near this; a "line" this long is garbage, not a record. */
-const MAX_LINE = 16 << 20;
 const VERDICTS: ReadonlySet<unknown> = new Set(['allowed', 'alerted', 'blocked']);
 
-/**
- * append() resolves once the record is written and fdatasync'd, and only then does it show in `records`:
- * readers never see a command a crash could still take back. Records are written, and become visible,
- * in call order; appends made while a write is in flight share the next one (GroupCommit).
- */
-export class CommandLog {
-  private readonly writer: GroupCommit<CommandRecord>;
-  /** Appended, not yet durable: the front of GroupCommit's queue, in the same order. */
-  private queued: CommandRecord[] = [];
-  private closing: Promise<void> | undefined;
+function isCommand(value: unknown): value is CommandRecord {
+  const r = value as Partial<Record<keyof CommandRecord, unknown>> | null;
+  return (
+    r !== null &&
+    typeof r === 'object' &&
+    !Array.isArray(r) &&
+    typeof r.id === 'string' &&
+    typeof r.sessionId === 'string' &&
+    typeof r.at === 'string' &&
+    typeof r.text === 'string' &&
+    VERDICTS.has(r.verdict) &&
+    (r.rule === undefined || typeof r.rule === 'string')
+  );
+}
 
-  private constructor(
-    private readonly fh: FileHandle,
-    readonly file: string,
-    private readonly list: CommandRecord[],
-    durableBytes: number,
-    logger: Logger,
-  ) {
-    this.writer = new GroupCommit<CommandRecord>(
-      fh,
-      {
-        durable: (last) => {
-          const n = this.queued.indexOf(last) + 1;
-          for (let i = 0; i < n; i++) this.list.push(this.queued[i]!);
-          this.queued.splice(0, n);
-        },
-        afterBarrier: async () => {},
-        failed: (err) => {
-          this.queued.length = 0;
-          logger.error({ err, file }, 'command log write failed; further commands are not stored');
-          return unavailable('command_log_write_failed', 'the command log cannot be written', err);
-        },
-      },
-      durableBytes,
-    );
-  }
+const COMMANDS: JsonLinesKind<CommandRecord> = {
+  file: COMMANDS_FILE,
+  name: 'command log',
+  record: 'command record',
+  plural: 'commands',
+  // No captured command is anywhere near this; a "line" this long is garbage, not a record.
+  maxLine: 16 << 20,
+  is: isCommand,
+  codes: { writeFailed: 'command_log_write_failed', closed: 'commands_closed' },
+};
 
+/** The command log: a JSON-lines log of CommandRecords (jsonl-log.ts), plus the move of a v1 db.json's commands into it. */
+export class CommandLog extends JsonLinesLog<CommandRecord> {
   /**
    * Opens `<store.dir>/commands.jsonl` for appending; the open Store is the proof that this process holds
    * the storage lock. Cuts a torn last line, refuses a corrupt one, then finishes moving the commands a
@@ -63,27 +48,7 @@ export class CommandLog {
    */
   static async open(opts: { store: Store; logger?: Logger }): Promise<CommandLog> {
     const logger = opts.logger ?? silentLogger;
-    const file = join(opts.store.dir, COMMANDS_FILE);
-    const scan = await scanCommands(file);
-    // 0600 like db.json, where these records lived: a command line can carry a typed password.
-    const fh = await open(file, 'a', 0o600);
-    try {
-      if (!scan.exists) await syncDir(opts.store.dir);
-      // A line without its newline was never acknowledged (append resolves after the full write and
-      // fdatasync), so cutting it off loses nothing anyone was told is stored.
-      if (scan.partialBytes > 0) {
-        await fh.truncate(scan.size - scan.partialBytes);
-        await fh.sync();
-        logger.warn(
-          { file, droppedBytes: scan.partialBytes },
-          'command log: cut off a partial last line left by a crash',
-        );
-      }
-    } catch (err) {
-      await fh.close();
-      throw err;
-    }
-    const log = new CommandLog(fh, file, scan.records, scan.size - scan.partialBytes, logger);
+    const log = new CommandLog(await openLines(COMMANDS, opts.store.dir, logger));
     try {
       await log.finishMove(opts.store, logger);
     } catch (err) {
@@ -98,49 +63,9 @@ export class CommandLog {
    * gateway may be running): the file's complete lines, then any `db` still holds from before v2.
    */
   static async read(dir: string, db: Readonly<DbData>): Promise<CommandRecord[]> {
-    const file = join(dir, COMMANDS_FILE);
-    const { records } = await scanCommands(file);
-    for (const r of stillToMove(db, records, file)) records.push(r);
+    const records = await readLines(COMMANDS, dir);
+    for (const r of stillToMove(db, records, join(dir, COMMANDS_FILE))) records.push(r);
     return records;
-  }
-
-  /** Every durable record, in the order appended. Read-only: the log appends to it. */
-  get records(): readonly CommandRecord[] {
-    return this.list;
-  }
-
-  /** Resolves with the (frozen) record once it is durable; rejects after close() or a failed write. */
-  append(record: CommandRecord): Promise<CommandRecord> {
-    if (this.closing) return Promise.reject(unavailable('commands_closed', 'the command log is closed'));
-    if (this.writer.failure) return Promise.reject(this.writer.failure);
-    const r = Object.freeze({ ...record });
-    this.queued.push(r);
-    return this.writer.push(JSON.stringify(r), r);
-  }
-
-  /** The error appends are refused with since a write failed, until recover() succeeds. */
-  get failure(): Error | undefined {
-    return this.writer.failure;
-  }
-
-  /** After a failed write: cut the torn tail and accept appends again (false: the disk still refuses). */
-  async recover(): Promise<boolean> {
-    if (this.closing) return false;
-    try {
-      await this.writer.reset();
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Finishes queued writes and closes the file. Idempotent. */
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      await this.writer.idle();
-      await this.fh.close();
-    })();
-    return this.closing;
   }
 
   /**
@@ -151,7 +76,7 @@ export class CommandLog {
   private async finishMove(store: Store, logger: Logger): Promise<void> {
     const moving = store.data.meta[COMMANDS_TO_MOVE];
     if (moving === undefined) return;
-    const todo = stillToMove(store.data, this.list, this.file);
+    const todo = stillToMove(store.data, this.records, this.file);
     await Promise.all(todo.map((r) => this.append(r)));
     await store.update((d) => {
       delete d.meta[COMMANDS_TO_MOVE];
@@ -183,60 +108,6 @@ function stillToMove(db: Readonly<DbData>, have: readonly CommandRecord[], file:
 }
 
 function asCommand(value: unknown, where: () => string): CommandRecord {
-  const r = value as Partial<Record<keyof CommandRecord, unknown>> | null;
-  const ok =
-    r !== null &&
-    typeof r === 'object' &&
-    !Array.isArray(r) &&
-    typeof r.id === 'string' &&
-    typeof r.sessionId === 'string' &&
-    typeof r.at === 'string' &&
-    typeof r.text === 'string' &&
-    VERDICTS.has(r.verdict) &&
-    (r.rule === undefined || typeof r.rule === 'string');
-  if (!ok)
-    throw new StoreOpenError(
-      'storage_corrupt',
-      `${where()} is not a command record; refusing to start so nothing is appended after it: repair or move it aside`,
-    );
-  return Object.freeze(r as CommandRecord);
-}
-
-interface Scan {
-  exists: boolean;
-  records: CommandRecord[];
-  size: number;
-  /** Bytes after the last newline: a line whose write was cut off. */
-  partialBytes: number;
-}
-
-/** Reads the file in big chunks; a complete line that is not a command record is refused, never skipped. */
-async function scanCommands(file: string): Promise<Scan> {
-  const records: CommandRecord[] = [];
-  let line = 0;
-  const r = await scanLines(file, {
-    maxLine: MAX_LINE,
-    line: (buf, start, end) => {
-      line++;
-      if (end > start) records.push(parseLine(buf.toString('utf8', start, end), file, line));
-      return true;
-    },
-    tooLong: () => {
-      throw new StoreOpenError(
-        'storage_corrupt',
-        `${file} line ${line + 1} is far too long to be a command record; repair or move it aside`,
-      );
-    },
-  });
-  return { ...r, records };
-}
-
-function parseLine(text: string, file: string, line: number): CommandRecord {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    value = undefined;
-  }
-  return asCommand(value, () => `${file} line ${line}`);
+  if (!isCommand(value)) throw notARecord(where(), COMMANDS.record);
+  return Object.freeze(value);
 }

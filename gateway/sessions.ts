@@ -1,4 +1,5 @@
 // The live-session registry: every open SSH/web/RDP session registers here so revoke, window end and terminate can close it.
+import type { CommandAlert } from './command-alerts.js';
 import type { PlcLiveEvent, SessionConduit } from './conduit/session-conduit.js';
 import type { Protocol, SessionEndReason, SessionRecord } from './core/model.js';
 import { conflict } from './errors.js';
@@ -19,6 +20,10 @@ export interface TerminalWatcher {
   ended(reason: SessionEndReason): void;
   /** PLC operations in the session's forwards that alert, are refused or wait for a supervisor. */
   plc?(event: PlcLiveEvent): void;
+  /** Relayed live views only (a session on another node): its alerts, which this node's alert feed never sees. */
+  alert?(a: CommandAlert): void;
+  /** Relayed live views only: the view stopped without the session ending (the holding node went away). */
+  lost?(message: string): void;
 }
 
 export interface LiveSession {
@@ -30,6 +35,8 @@ export interface LiveSession {
   /** How the vendor came in: native SSH client, browser terminal, browser RDP. */
   via?: 'ssh' | 'web' | 'rdp';
   startedAt: string;
+  /** Set when another node holds the session (its config `node.id`) and watching it is relayed from there. */
+  heldBy?: string;
   /** Ends the session, telling the vendor `message` first where the protocol can (banner, stderr line). */
   close(reason: SessionEndReason, message: string): Promise<void>;
   /** Shows the vendor a one-line notice without ending the session (window-end warnings). */

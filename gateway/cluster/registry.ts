@@ -2,6 +2,7 @@
 // and what other code asks of it: which nodes are live and where a node is reached.
 import type pg from 'pg';
 import type { Logger } from '../log.js';
+import type { NodeDirectory as NodeAddresses } from './directory.js';
 
 export interface NodeInfo {
   id: string;
@@ -11,8 +12,11 @@ export interface NodeInfo {
   heartbeatAt: string;
 }
 
-/** The read side other modules use (the live-watch relay, the session close across nodes). */
-export interface NodeDirectory {
+/**
+ * The read side other modules use (the session close across nodes; the live-watch relay needs only
+ * `internalUrlOf`, its directory.ts interface, which this one extends).
+ */
+export interface NodeDirectory extends NodeAddresses {
   /** This node's id. */
   readonly self: string;
   /** A live node's internal URL; undefined for an unknown, dead or URL-less node. */

@@ -9,7 +9,7 @@ import { formatLocal } from '../core/windows-tz.js';
 import type { AuditLine, AuditSlice } from './audit-slice.js';
 import type { Period } from './period.js';
 import { recordingState, recordsKeystrokes } from './recordings.js';
-import { actorLabel, type PeriodRows } from './tables.js';
+import { actorLabel, incidentDetail, type PeriodRows } from './tables.js';
 
 export interface ReportInput {
   site: { name: string; timezone: string } | null;
@@ -257,9 +257,10 @@ ${kv([
 ${table(['Event type', 'Records'], types, types.length, 'audit records', 'audit.jsonl')}`;
 
   const incident = `<h2>3. Incident handling: alerts and terminations</h2>
-<p class="area">Commands that matched alert or block rules, sessions terminated and grants revoked by supervisors, host key mismatches (alerts.csv).</p>
+<p class="area">Commands and PLC operations that matched alert or block rules, sessions terminated and grants revoked by supervisors, host key mismatches (alerts.csv).</p>
 ${kv([
   ['Commands alerted / blocked', `${c('command.alerted')} / ${c('command.blocked')}`],
+  ['PLC operations alerted / blocked / denied', `${c('plc.alerted')} / ${c('plc.blocked')} / ${c('plc.denied')}`],
   ['Sessions terminated / grants revoked', `${c('session.terminated')} / ${c('grant.revoked')}`],
   ['Target host key mismatches / recording failures', `${c('hostkey.mismatch')} / ${c('recording.failed')}`],
 ])}
@@ -272,7 +273,7 @@ ${table(
     actorLabel(a.actor),
     a.subject?.sessionId,
     a.subject?.targetId,
-    [a.data?.text, a.data?.reason ?? a.data?.rule].filter((v) => v !== undefined).join(' — '),
+    [incidentDetail(a.data ?? {}), a.data?.reason ?? a.data?.rule].filter((v) => v !== undefined).join(' — '),
   ]),
   r.alerts.total,
   'incidents',

@@ -285,10 +285,14 @@ export function targetCells(x: InventoryTarget): Cell[] {
   ];
 }
 
-/** The audit events that are incidents: alerts and blocks, and supervisors cutting access. */
+/** The audit events that are incidents: alerts and blocks (commands, PLC operations), and supervisors cutting access. */
 export const ALERT_TYPES: ReadonlySet<string> = new Set([
   'command.alerted',
   'command.blocked',
+  'plc.alerted',
+  'plc.blocked',
+  // A held PLC operation refused (by a supervisor, the wait running out, or the session ending): a block too.
+  'plc.denied',
   'session.terminated',
   'grant.revoked',
   'hostkey.mismatch',
@@ -340,6 +344,14 @@ export function alertCells(a: AuditLine): Cell[] {
     str(d.verdict),
     str(d.rule),
     str(d.reason ?? d.error ?? d.code),
-    str(d.text ?? d.message),
+    incidentDetail(d),
   ];
+}
+
+/** What happened, in one line: the command's text, the message, or the PLC operation (function, addresses, values). */
+export function incidentDetail(d: Record<string, unknown>): string | undefined {
+  if (d.text !== undefined || d.message !== undefined) return str(d.text ?? d.message);
+  if (typeof d.function !== 'string') return undefined;
+  const values = d.values === undefined ? '' : ` = ${str(d.values)}`;
+  return [d.protocol, d.function, d.target].filter((v) => typeof v === 'string').join(' ') + values;
 }

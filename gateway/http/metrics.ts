@@ -8,7 +8,7 @@ export interface Metrics {
   httpDuration: Histogram<'method' | 'route'>;
   auditAppends: Counter;
   liveSessions: Gauge<'protocol'>;
-  /** 1 while writes to that file fail (db.json, audit.jsonl, commands.jsonl, sessions). */
+  /** 1 while writes to that file fail (db.json, audit.jsonl, commands.jsonl, plc.jsonl, sessions). */
   storageFault: Gauge<'file'>;
   /** Stray errors caught by the process-wide handler (the gateway kept running). */
   strayErrors: Counter<'kind'>;
@@ -17,7 +17,7 @@ export interface Metrics {
 }
 
 /** Always exported, at 0 when fine: an alert can then say "was 0, now 1". */
-const STORAGE_FILES = ['db.json', 'audit.jsonl', 'commands.jsonl', 'sessions'];
+const STORAGE_FILES = ['db.json', 'audit.jsonl', 'commands.jsonl', 'plc.jsonl', 'sessions'];
 
 export function createMetrics(): Metrics {
   const registry = new Registry();

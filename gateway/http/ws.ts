@@ -42,6 +42,8 @@ export interface WsOptions {
   logger: Logger;
   /** Largest message a client may send (default 1 MiB: terminal input and control messages are small). */
   maxPayload?: number;
+  /** Paths another upgrade handler on the same server answers (the nodes' internal routes): left untouched here. */
+  ignore?: (pathname: string) => boolean;
 }
 
 export interface WebSocketDoor {
@@ -87,6 +89,7 @@ export function attachWebSockets(server: Server, o: WsOptions): WebSocketDoor {
   };
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (o.ignore?.(new URL(req.url ?? '/', 'http://gatehouse.invalid').pathname)) return;
     socket.on('error', () => undefined);
     void upgrade(req, socket, head).catch((err: unknown) => {
       o.logger.error({ err }, 'websocket upgrade failed');

@@ -40,6 +40,7 @@ export function storageUnavailable(file: string, err: unknown): GatehouseError {
 const FILE_OF_CODE: Record<string, string> = {
   audit_write_failed: 'audit.jsonl',
   command_log_write_failed: 'commands.jsonl',
+  plc_log_write_failed: 'plc.jsonl',
   storage_write_failed: 'db.json',
 };
 
@@ -59,7 +60,7 @@ export function asStorageError(err: unknown): GatehouseError | undefined {
 }
 
 export interface Fault {
-  /** Which file: db.json, audit.jsonl, commands.jsonl, a recording. */
+  /** Which file: db.json, audit.jsonl, commands.jsonl, plc.jsonl, a recording. */
   file: string;
   code: string;
   reason: string;

@@ -2,16 +2,23 @@
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditLog } from '../audit-log.js';
-import type { CommandLog } from '../command-log.js';
 import { systemActor } from '../core/model.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store.js';
 import { type Fault, type StorageFaults } from './faults.js';
 
+/** An append log that refuses every append after a failed write until recover() cuts it back (jsonl-log.ts, the audit log). */
+export interface RecoverableLog {
+  readonly failure: (Error & { cause?: unknown }) | undefined;
+  recover(): Promise<boolean>;
+}
+
 export interface StorageMonitorDeps {
   store: Store;
   audit: AuditLog;
-  commands: CommandLog;
+  commands: RecoverableLog;
+  /** plc.jsonl, where the gateway has one. */
+  plc?: RecoverableLog;
   faults: StorageFaults;
   logger: Logger;
   storageDir: string;
@@ -23,7 +30,7 @@ export interface StorageMonitorDeps {
 export const RECORDINGS_FAULT = 'sessions';
 
 /**
- * Why a loop: a failed append log (audit.jsonl, commands.jsonl) refuses everything until it is cut back
+ * Why a loop: a failed append log (audit.jsonl, commands.jsonl, plc.jsonl) refuses everything until it is cut back
  * to its last durable byte, and db.json or a recording folder only shows it can be written by writing.
  * Nobody else would retry while the gateway refuses every action, so this does, once a second.
  */
@@ -51,14 +58,17 @@ export class StorageMonitor {
 
   /** One round: notice failed logs, retry every fault, record each one that cleared. */
   async check(): Promise<void> {
-    const { audit, commands, faults, store } = this.d;
-    if (audit.failure) faults.report('audit.jsonl', audit.failure.cause ?? audit.failure);
-    if (commands.failure) faults.report('commands.jsonl', commands.failure.cause ?? commands.failure);
+    const { audit, commands, plc, faults, store } = this.d;
+    // The audit log first: every other recovery is recorded in it.
+    const logs: Array<[string, RecoverableLog]> = [
+      ['audit.jsonl', audit],
+      ['commands.jsonl', commands],
+      ...(plc ? [['plc.jsonl', plc] as [string, RecoverableLog]] : []),
+    ];
+    for (const [file, log] of logs) if (log.failure) faults.report(file, log.failure.cause ?? log.failure);
     const before = new Map(faults.list().map((f) => [f.file, f]));
     if (before.size === 0) return;
-    // The audit log first: every other recovery is recorded in it.
-    if (before.has('audit.jsonl') && (await audit.recover())) faults.clear('audit.jsonl');
-    if (before.has('commands.jsonl') && (await commands.recover())) faults.clear('commands.jsonl');
+    for (const [file, log] of logs) if (before.has(file) && (await log.recover())) faults.clear(file);
     // An update that changes nothing still writes db.json: the store clears the fault when that works.
     if (before.has('db.json')) await store.update(() => undefined).catch(() => undefined);
     if (before.has(RECORDINGS_FAULT) && (await this.canWrite(join(this.d.storageDir, RECORDINGS_FAULT))))

@@ -3,10 +3,11 @@
 import type { WebSocket } from 'ws';
 import { WebSocket as Ws } from 'ws';
 import { auditRefusal } from '../broker/transact.js';
+import type { CommandAlert } from '../command-alerts.js';
 import { userActor } from '../core/model.js';
 import type { Deps } from '../deps.js';
-import { notFound } from '../errors.js';
-import type { WsRoute } from '../http/ws.js';
+import { isGatehouseError, notFound } from '../errors.js';
+import { refusalCloseCode, type WsRoute } from '../http/ws.js';
 import type { SessionRegistry } from '../sessions.js';
 import { admitWatcher } from '../watch-admission.js';
 
@@ -41,7 +42,9 @@ export function monitorRoute(o: MonitorRouteOptions): WsRoute {
       const watch = live.watch.bind(live);
       const vendor = deps.store.data.users.find((u) => u.id === live.userId);
       const subject = { sessionId: live.id, grantId: live.grantId, userId: live.userId, targetId: live.targetId };
-      await deps.audit.append({ type: 'session.monitored', actor: userActor(user, ip), subject, data: { via: 'web' } });
+      // `node`: the session is held by another node and the view is relayed from it.
+      const data = { via: 'web', ...(live.heldBy ? { node: live.heldBy } : {}) };
+      await deps.audit.append({ type: 'session.monitored', actor: userActor(user, ip), subject, data });
       return {
         abandon: () => undefined,
         open: (ws: WebSocket) => {
@@ -59,13 +62,16 @@ export function monitorRoute(o: MonitorRouteOptions): WsRoute {
           };
           // Read-only: anything the viewer sends is ignored, never relayed.
           ws.on('message', () => undefined);
+          const alert = (a: CommandAlert) =>
+            send(JSON.stringify({ type: 'alert', verdict: a.verdict, text: a.text, reason: a.reason ?? '', at: a.at }));
           // Alerted and blocked commands reach the viewer as the vendor's Enter is judged, before the notice bytes.
           const offAlerts = deps.alerts?.subscribe((a) => {
-            if (a.sessionId === live.id)
-              send(
-                JSON.stringify({ type: 'alert', verdict: a.verdict, text: a.text, reason: a.reason ?? '', at: a.at }),
-              );
+            if (a.sessionId === live.id) alert(a);
           });
+          const refuse = (code: string, message: string, status: number) => {
+            send(JSON.stringify({ type: 'error', code, message }));
+            if (ws.readyState === Ws.OPEN) ws.close(refusalCloseCode(status), code.slice(0, 60));
+          };
           ws.once('close', () => {
             closed = true;
             offAlerts?.();
@@ -87,13 +93,17 @@ export function monitorRoute(o: MonitorRouteOptions): WsRoute {
             output: (b) => send(b),
             resize: (cols, rows) => send(JSON.stringify({ type: 'resize', cols, rows })),
             plc: (event) => send(JSON.stringify({ ...event, type: 'plc', event: event.type })),
+            alert,
+            lost: (message) => refuse('relay_lost', message, 502),
             ended: (reason) => {
               send(JSON.stringify({ type: 'ended', reason }));
               if (ws.readyState === Ws.OPEN) ws.close(1000, 'session ended');
             },
           })
             .then((off) => (closed ? off() : (stop = off)))
-            .catch(() => {
+            .catch((err: unknown) => {
+              // A relayed view the holder refused or could not give: the viewer reads why.
+              if (isGatehouseError(err)) return refuse(err.code, err.message, err.status);
               send(JSON.stringify({ type: 'ended', reason: 'client_closed' }));
               ws.close(1000, 'session ended');
             });

@@ -57,7 +57,14 @@ export function fixtureConfig(dir: string): Config {
   return parsed.config;
 }
 
-export async function buildEvidenceStorage(dir: string): Promise<EvidenceFixture> {
+/**
+ * `duringSession` adds audit records inside the vendor's session, after its commands (given the session's
+ * subject and the vendor as actor): what a conduit audits there.
+ */
+export async function buildEvidenceStorage(
+  dir: string,
+  duringSession: (subject: Record<string, string>, actor: AuditInput['actor']) => AuditInput[] = () => [],
+): Promise<EvidenceFixture> {
   const clock = new ManualClock('2026-11-22T10:00:00.000Z');
   const store = await Store.open({ dir });
   const audit = await AuditLog.open({ dir, clock, checkpointEvery: 4, checkpointIntervalMs: 0 });
@@ -181,6 +188,7 @@ export async function buildEvidenceStorage(dir: string): Promise<EvidenceFixture
       subject: { ...subject, commandId: 'cmd_3' },
       data: { text: MARKUP_COMMAND, verdict: 'blocked', rule: 'img', reason: '<b>markup</b>' },
     },
+    ...duringSession(subject, actor),
     {
       type: 'file.transferred',
       actor,

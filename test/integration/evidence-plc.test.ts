@@ -38,7 +38,57 @@ const op = (i: number, o: Partial<PlcOperationRecord>): PlcOperationRecord => ({
 
 beforeAll(async () => {
   tmp = await tempDir('gh-evidence-plc-');
-  const fx = await buildEvidenceStorage(join(tmp.path, 'storage'));
+  // What the conduit audits in the session: an alert, a block, and a held stop refused when the wait ran out.
+  const fx = await buildEvidenceStorage(join(tmp.path, 'storage'), (subject, actor) => [
+    {
+      type: 'plc.alerted',
+      actor,
+      subject: { ...subject, plcOperationId: op(1, {}).id },
+      data: {
+        protocol: 's7',
+        function: 'read-var',
+        target: 'DB1 0.0 BYTE×4',
+        verdict: 'alerted',
+        rule: 'reads the recipe',
+        mode: 'alert',
+      },
+    },
+    {
+      type: 'plc.blocked',
+      actor,
+      subject: { ...subject, plcOperationId: op(10, {}).id },
+      data: {
+        protocol: 'modbus',
+        function: 'write-single-coil',
+        target: 'coil 1',
+        values: '<script>x</script>',
+        verdict: 'blocked',
+        rule: 'coils drive the valves',
+        mode: 'enforce',
+      },
+    },
+    {
+      type: 'plc.denied',
+      actor: { kind: 'system', id: 'gateway' },
+      subject: { ...subject, plcOperationId: op(13, {}).id },
+      data: {
+        protocol: 's7',
+        function: 'plc-stop',
+        target: 'P_PROGRAM',
+        verdict: 'denied',
+        reason: 'changes the running program',
+        decided: 'timeout',
+        mode: 'enforce',
+      },
+    },
+    // Held is not yet an incident: its outcome is.
+    {
+      type: 'plc.held',
+      actor,
+      subject: { ...subject, plcOperationId: op(13, {}).id },
+      data: { protocol: 's7', function: 'plc-stop', target: 'P_PROGRAM', reason: 'changes the running program' },
+    },
+  ]);
   const log = await PlcLog.open(fx.dir);
   for (let i = 0; i < 3; i++) await log.append(op(i, {}));
   await log.append(
@@ -118,5 +168,25 @@ describe('PLC operations in the evidence pack', () => {
     expect(section).toContain('&lt;script&gt;x&lt;/script&gt;');
     expect(section).not.toContain('<script>');
     expect(section).toContain('rack 0 slot 2');
+  });
+
+  it('counts PLC alerts, blocks and refused held operations in alerts.csv and the report, beside the commands', () => {
+    const [header, ...rows] = parseCsv(entries.get('alerts.csv')!.toString('utf8'));
+    const col = (name: string) => header!.indexOf(name);
+    const plc = rows.filter((r) => r[col('type')]!.startsWith('plc.'));
+    expect(
+      plc.map((r) => [r[col('type')], r[col('verdict')], r[col('rule')], r[col('reason')], r[col('detail')]]),
+    ).toEqual([
+      ['plc.alerted', 'alerted', 'reads the recipe', '', 's7 read-var DB1 0.0 BYTE×4'],
+      ['plc.blocked', 'blocked', 'coils drive the valves', '', 'modbus write-single-coil coil 1 = <script>x</script>'],
+      ['plc.denied', 'denied', '', 'changes the running program', 's7 plc-stop P_PROGRAM'],
+    ]);
+    expect(plc.every((r) => r[col('session_id')] === SESSION_ID)).toBe(true);
+    // The commands' alerts are still there, and the manifest counts every row.
+    expect(rows.map((r) => r[col('type')])).toEqual(expect.arrayContaining(['command.alerted', 'command.blocked']));
+    expect(JSON.parse(entries.get('manifest.json')!.toString()).counts.alerts).toBe(rows.length);
+    const html = entries.get('report.html')!.toString('utf8');
+    expect(html).toMatch(/PLC operations alerted \/ blocked \/ denied<\/t[hd]>\s*<td>1 \/ 1 \/ 1</);
+    expect(html).toContain('modbus write-single-coil coil 1 = &lt;script&gt;x&lt;/script&gt;');
   });
 });

@@ -1,9 +1,10 @@
 // Modbus/TCP through `ssh -L` via the gateway with Debian's pymodbus on both ends: reads pass, a coil write is refused with a
 // Modbus exception the client reports, an alert reaches a watching supervisor, a confirm write waits for the supervisor.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import type { PlcOperationRecord } from '../../gateway/conduit/record.js';
 import { modbusClient, openTunnel, startModbusServer } from '../helpers/modbus-tunnel.js';
+import { until, watchLive } from '../helpers/plc-watch.js';
 import { type SshGateway, startSshGateway } from '../helpers/ssh-gateway.js';
 import { oathCode } from '../helpers/totp.js';
 import { type Browser, type Me, signIn } from '../helpers/web-login.js';
@@ -14,7 +15,7 @@ let server: { port: number; stop(): void };
 let tunnel: { local: number; close(): Promise<void> };
 let sessionId: string;
 let monitor: WebSocket;
-const events: Array<Record<string, any>> = [];
+let events: Array<Record<string, any>>;
 
 const call = async (who: { browser: Browser; me: Me }, method: string, path: string, body?: unknown) => {
   const res = await who.browser.fetch(path, {
@@ -25,16 +26,6 @@ const call = async (who: { browser: Browser; me: Me }, method: string, path: str
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 };
-
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const modbus = (...ops: Array<string | number>) => modbusClient(tunnel.local, ...ops);
 
@@ -77,15 +68,7 @@ beforeAll(async () => {
   sessionId = live.id;
 
   // The supervisor watches the session live.
-  const cookie = sup.browser.jar.header(new URL('/ws/', h.url));
-  monitor = new WebSocket(`${h.url.replace('http', 'ws')}/ws/monitor/${sessionId}`, {
-    headers: cookie ? { cookie } : {},
-    origin: h.url,
-  });
-  monitor.on('message', (data: Buffer, binary: boolean) => {
-    if (!binary) events.push(JSON.parse(data.toString('utf8')));
-  });
-  await until('the live view', () => events.find((e) => e.type === 'screen'));
+  ({ socket: monitor, events } = await watchLive(h, sup, sessionId));
 }, 120_000);
 
 afterAll(async () => {

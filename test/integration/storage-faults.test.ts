@@ -20,6 +20,11 @@ import { join } from 'node:path';
 import { startSshGateway, TARGET } from ${src('test/helpers/ssh-gateway.ts')};
 import { openFixture, body } from ${src('test/integration/requests-fixture.ts')};
 import { Store } from ${src('gateway/store.ts')};
+import { PlcLog } from ${src('gateway/conduit/plc-log.ts')};
+import { openTunnel, PYTHON } from ${src('test/helpers/modbus-tunnel.ts')};
+import { freePort, waitForPort } from ${src('test/helpers/ports.ts')};
+import { connect } from 'node:net';
+import { spawn } from 'node:child_process';
 
 const mode = process.argv[2];
 const out = {};
@@ -107,6 +112,79 @@ if (mode === 'efbig') {
     await fx.close();
   }
 }
+if (mode === 'plc-full-disk') {
+  const base = await mkdtemp(join(tmpdir(), 'gh-plcfull-'));
+  const storage = join(base, 'storage');
+  await mkdir(storage);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', storage]);
+  // Debian's pymodbus as the device (the bundle has no helpers folder beside it: the script is named from the repo).
+  const port = await freePort();
+  const device = spawn(PYTHON, [${src('test/helpers/modbus/server.py')}, String(port)], { stdio: 'ignore' });
+  const server = { port, stop: () => device.kill() };
+  if (!(await waitForPort(port, { timeoutMs: 20_000 }))) throw new Error('the pymodbus server did not start');
+  const h = await startSshGateway({ storageDir: storage, target: { forwarding: [{ to: '127.0.0.1:' + port, protocol: 'modbus' }] } });
+  let tunnel;
+  try {
+    await h.grant();
+    tunnel = await openTunnel(h, server.port);
+    // One Modbus/TCP connection for the whole run: a new forward is audited, and audit.jsonl must stay out of it.
+    const sock = connect({ host: '127.0.0.1', port: tunnel.local });
+    await new Promise((r, j) => sock.once('connect', r).once('error', j));
+    let replies = Buffer.alloc(0);
+    sock.on('data', (d) => (replies = Buffer.concat([replies, d])));
+    /** Reads holding register \`addr\` as transaction \`tid\`; resolves with the value the device sent (addr + 1). */
+    const read = async (tid, addr) => {
+      replies = Buffer.alloc(0);
+      sock.write(Buffer.from([tid >> 8, tid & 255, 0, 0, 0, 6, 1, 3, 0, addr, 0, 1]));
+      const until = Date.now() + 20_000;
+      while (replies.length < 11 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      return replies.length >= 11 && replies.readUInt16BE(0) === tid ? replies.readUInt16BE(9) : undefined;
+    };
+    const stored = () => PlcLog.read(storage).then((ops) => ops.map((o) => o.target));
+    const waitHealth = async (status) => {
+      const until = Date.now() + 30_000;
+      let hh;
+      do {
+        hh = await health(h.url);
+        if (hh.status === status) break;
+        await new Promise((r) => setTimeout(r, 200));
+      } while (Date.now() < until);
+      return hh;
+    };
+    out.before = await read(1, 1);
+    await h.waitAudit('forward.opened');
+    const until = Date.now() + 10_000;
+    while ((await stored()).length < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    out.storedBefore = await stored();
+    out.fillError = await fill(storage);
+    // The file's last page may still have room: poll until a write of plc.jsonl needs a new one and fails.
+    out.during = [];
+    for (let tid = 2; tid < 400; tid++) {
+      out.during.push(await read(tid, 2));
+      out.healthFull = await health(h.url);
+      if (out.healthFull.status === 503) break;
+    }
+    const metrics = await (await fetch(h.url + '/metrics')).text();
+    out.metrics = metrics.split('\\n').filter((l) => /^gatehouse_(storage_fault|stray_errors_total)/.test(l));
+    await rm(join(storage, 'filler'));
+    out.healthAfter = await waitHealth(200);
+    out.after = await read(1000, 4);
+    const until2 = Date.now() + 10_000;
+    while ((await stored()).at(-1) !== 'holding 4' && Date.now() < until2) await new Promise((r) => setTimeout(r, 50));
+    out.storedAfter = await stored();
+    out.endsWithNewline = (await readFile(join(storage, 'plc.jsonl'), 'utf8')).endsWith('\\n');
+    sock.destroy();
+    await h.waitAudit('storage.recovered').catch(() => undefined);
+    out.recovered = (await h.audit()).filter((a) => a.type === 'storage.recovered').map((a) => a.data);
+    out.verify = await h.gw.audit.verify();
+  } finally {
+    await tunnel?.close();
+    await h.close();
+    server.stop();
+    execFileSync('umount', [storage]);
+    await rm(base, { recursive: true, force: true });
+  }
+}
 process.stdout.write(JSON.stringify(out) + '\\n');
 `;
 
@@ -170,6 +248,31 @@ describe('storage faults never crash the gateway', () => {
     expect(r.after).toBe(true);
     expect(r.types).toContain('storage.recovered');
     expect(r.types).not.toContain('gateway.fault');
+    expect(r.verify.ok).toBe(true);
+  }, 180_000);
+
+  it('a full disk under plc.jsonl: the forward goes on, healthz and the metric name plc.jsonl, and it heals without a restart', async () => {
+    const r = await runChild('exec unshare -m --propagation private', 'plc-full-disk');
+    expect(r.before).toBe(2);
+    expect(r.storedBefore).toEqual(['holding 1']);
+    expect(r.fillError).toBe('ENOSPC');
+    // The device's answers still reach the vendor's tool while their records cannot be written.
+    expect(r.during.length).toBeGreaterThan(1);
+    expect(new Set(r.during)).toEqual(new Set([3]));
+    expect(r.healthFull.status).toBe(503);
+    expect(r.healthFull.body.storage.map((f: { file: string }) => f.file)).toEqual(['plc.jsonl']);
+    expect(r.healthFull.body.reason).toMatch(/^storage unavailable: cannot write plc\.jsonl \(ENOSPC: no space left/);
+    expect(r.metrics).toContain('gatehouse_storage_fault{file="plc.jsonl"} 1');
+    expect(r.metrics.filter((l: string) => l.startsWith('gatehouse_stray_errors_total{'))).toEqual([]);
+    // Space back: the torn tail cut, appends accepted again, the recovery on record.
+    expect(r.healthAfter.status).toBe(200);
+    expect(r.after).toBe(5);
+    // What was written before the fault stays; the failed write and those refused after it are not there; new ones are.
+    expect(r.storedAfter[0]).toBe('holding 1');
+    expect(r.storedAfter.at(-1)).toBe('holding 4');
+    expect(r.storedAfter.filter((t: string) => t === 'holding 2').length).toBeLessThan(r.during.length);
+    expect(r.endsWithNewline).toBe(true);
+    expect(r.recovered).toEqual([expect.objectContaining({ file: 'plc.jsonl', code: 'ENOSPC' })]);
     expect(r.verify.ok).toBe(true);
   }, 180_000);
 

@@ -1,0 +1,53 @@
+// Sessions live on another node, as the live view sees them: the session record (which names its holder) and a
+// watch that relays from the holder. Only the live view is given this registry; revoke, terminate and the RDP
+// join still act on this node's own sessions.
+import type { SessionRecord } from '../core/model.js';
+import { conflict } from '../errors.js';
+import type { LiveSession, SessionRegistry } from '../sessions.js';
+import type { StatePort } from '../storage/port.js';
+import type { WatchRelay } from './watch-relay-client.js';
+
+/** A LiveSession for a record another node holds; undefined if the record is ended, ours, or names no node. */
+export function remoteSession(
+  record: SessionRecord | undefined,
+  nodeId: string,
+  relay: WatchRelay,
+): LiveSession | undefined {
+  if (!record || record.endedAt || !record.node || record.node === nodeId) return undefined;
+  const holder = record.node;
+  return {
+    id: record.id,
+    grantId: record.grantId,
+    userId: record.userId,
+    targetId: record.targetId,
+    protocol: record.protocol,
+    via: record.via,
+    startedAt: record.startedAt,
+    heldBy: holder,
+    close: () => Promise.reject(conflict('held_elsewhere', `the session is held by node ${holder}`)),
+    // The browser terminal and native SSH have a terminal to watch; an RDP desktop is joined through guacd.
+    ...(record.protocol === 'ssh' ? { watch: (w) => relay(holder, record.id, w) } : {}),
+  };
+}
+
+/** This node's registry, where `get` also finds sessions live on other nodes (for the live view only). */
+export function withRemoteSessions(
+  local: SessionRegistry,
+  store: Pick<StatePort, 'data'>,
+  nodeId: string,
+  relay: WatchRelay,
+): SessionRegistry {
+  return {
+    register: (s) => local.register(s),
+    closeForGrant: (grantId, reason, message) => local.closeForGrant(grantId, reason, message),
+    close: (sessionId, reason, message) => local.close(sessionId, reason, message),
+    list: () => local.list(),
+    get: (sessionId) =>
+      local.get(sessionId) ??
+      remoteSession(
+        store.data.sessions.find((s) => s.id === sessionId),
+        nodeId,
+        relay,
+      ),
+  };
+}

@@ -1,0 +1,58 @@
+// Live views across nodes: on a PostgreSQL cluster (config `node`), a session held by another node is watched
+// here by relaying it from its holder. Admission stays this node's (the same rules, the same audit records).
+import type { Server } from 'node:http';
+import { loadOrCreateSigningKey } from '../audit/signing.js';
+import type { Deps } from '../deps.js';
+import type { RefusalHook } from '../http/audit-refusal.js';
+import type { SessionRegistry } from '../sessions.js';
+import type { OpenedStorage } from '../storage/open.js';
+import type { PostgresStorage } from '../storage/postgres/engine.js';
+import { type NodeDirectory, PgNodeDirectory } from './directory.js';
+import { clusterKeyFrom, WatchTokenVerifier } from './internal-auth.js';
+import { withRemoteSessions } from './remote-sessions.js';
+import { type RelayClientOptions, watchRelay } from './watch-relay-client.js';
+import { attachInternalWatch, INTERNAL_PREFIX, type InternalWatchDoor } from './watch-relay-route.js';
+
+export interface ClusterWatch {
+  /** The registry the live view is given: this node's sessions, and other nodes' ones relayed. */
+  registry: SessionRegistry;
+  /** Paths the public websocket door leaves to the internal one. */
+  isInternal(pathname: string): boolean;
+  /** Serves this node's sessions to other nodes on `server`; call once the HTTP listener is up. */
+  attach(server: Server, onRefusal: RefusalHook): InternalWatchDoor;
+}
+
+export interface ClusterWatchOptions {
+  deps: Deps;
+  storage: OpenedStorage;
+  registry: SessionRegistry;
+  /** Defaults to gh_nodes through the engine's pool. */
+  directory?: NodeDirectory;
+  tuning?: Pick<RelayClientOptions, 'connectTimeoutMs' | 'pingEveryMs'>;
+}
+
+/** Undefined unless this node is one of several on PostgreSQL (engine postgres and `node` configured). */
+export async function clusterWatch(o: ClusterWatchOptions): Promise<ClusterWatch | undefined> {
+  const { deps, storage, registry } = o;
+  const node = deps.config.node;
+  if (storage.engine !== 'postgres' || !node) return undefined;
+  // The PostgreSQL engine reads the signing key from storage.dir/keys (shared by every node); it exists by now.
+  const signing = await loadOrCreateSigningKey(deps.storageDir);
+  const key = clusterKeyFrom(signing.privateKey);
+  const directory = o.directory ?? new PgNodeDirectory((storage as PostgresStorage).pool);
+  const relay = watchRelay({
+    nodeId: node.id,
+    key,
+    directory,
+    clock: deps.clock,
+    logger: deps.logger,
+    ...o.tuning,
+  });
+  const verifier = new WatchTokenVerifier({ key, nodeId: node.id, now: () => deps.clock.now() });
+  return {
+    registry: withRemoteSessions(registry, deps.store, node.id, relay),
+    isInternal: (pathname) => pathname.startsWith(INTERNAL_PREFIX),
+    // The holder serves its own sessions only (the local registry): a node never relays a relay.
+    attach: (server, onRefusal) => attachInternalWatch(server, { deps, registry, verifier, onRefusal }),
+  };
+}
