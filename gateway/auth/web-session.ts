@@ -205,7 +205,12 @@ export class WebSessions {
     return async (req, res, next) => {
       try {
         const id = this.cookieValue(req);
-        const found = this.lookup(id);
+        let found = this.lookup(id);
+        // Several nodes: a session signed in on another node a moment ago may not be in this node's copy yet.
+        if (!found && id && this.opts.store.refresh) {
+          await this.opts.store.refresh();
+          found = this.lookup(id);
+        }
         if (!found) {
           if (id) this.clearCookie(res); // logged out elsewhere, or the store was reset
         } else if ('expired' in found) {

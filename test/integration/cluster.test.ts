@@ -139,6 +139,8 @@ describe('two gateway nodes on one database', () => {
     const adminA = await c.signIn('node-a', 'admin');
     // The same browser (cookie) on node B: web sessions live in the shared store.
     const onB = Object.assign(new Browser(c.nodes.get('node-b')!.url), { jar: adminA.browser.jar });
+    // At once: node B asks the database when its copy does not know the session yet (no 401, no cleared cookie).
+    expect((await onB.fetch('/api/me')).status).toBe(200);
     const res = await onB.fetch('/api/events', { headers: { accept: 'text/event-stream' } });
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
