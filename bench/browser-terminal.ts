@@ -15,7 +15,8 @@ export async function benchBrowserTerminal(
   bytes: number,
   timeoutMs = 300_000,
 ): Promise<BrowserTerminalResult> {
-  const { cookie, origin, grantId } = g.browser;
+  const { origin, grantId } = g.browser;
+  const cookie = await g.signIn(); // just before: a sign-in from the start of a long run has idled out
   const ws = new WebSocket(`${g.httpUrl.replace(/^http/, 'ws')}/ws/ssh/${grantId}?cols=200&rows=50`, {
     headers: { cookie },
     origin,

@@ -103,18 +103,23 @@ async function main(spec: ChildSpec): Promise<void> {
     grants.push((await gw.broker.approve({ user: supervisor }, r.id)).grantId ?? '');
   }
   // A browser for vendor 0: a web session as sign-in and a TOTP step-up would leave it (there is no IdP here).
-  const webSession = randomBytes(32).toString('base64url');
-  await gw.store.update((d) => {
-    d.webSessions.push({
-      id: webSession,
-      userId: vendors[0]!.user.id,
-      createdAt: now,
-      lastSeenAt: now,
-      expiresAt: isoTime(Date.now() + 12 * 3600_000),
-      stepUpAt: now,
-      csrfToken: randomBytes(16).toString('hex'),
+  // Made when the bench asks, just before the browser phase: one made at start idles out during a long run.
+  const signIn = async (): Promise<string> => {
+    const id = randomBytes(32).toString('base64url');
+    const at = isoTime(Date.now());
+    await gw.store.update((d) => {
+      d.webSessions.push({
+        id,
+        userId: vendors[0]!.user.id,
+        createdAt: at,
+        lastSeenAt: at,
+        expiresAt: isoTime(Date.now() + 12 * 3600_000),
+        stepUpAt: at,
+        csrfToken: randomBytes(16).toString('hex'),
+      });
     });
-  });
+    return `gh_session=${id}`;
+  };
   const ready: ChildReady = {
     ready: true,
     sshPort: gw.ssh!.port,
@@ -122,7 +127,6 @@ async function main(spec: ChildSpec): Promise<void> {
     httpUrl: gw.http.url,
     seedMs: Math.round(performance.now() - seeded),
     browser: {
-      cookie: `gh_session=${webSession}`,
       origin: new URL(config.http.publicUrl).origin,
       grantId: grants[0] ?? '',
     },
@@ -143,7 +147,12 @@ async function main(spec: ChildSpec): Promise<void> {
   };
   process.send!(ready);
   process.on('message', (m: { cmd: string }) => {
-    if (m.cmd === 'gc') {
+    if (m.cmd === 'sign-in') {
+      signIn().then(
+        (cookie) => process.send!({ signedIn: cookie }),
+        (err: unknown) => process.send!({ signInFailed: String((err as Error).message ?? err) }),
+      );
+    } else if (m.cmd === 'gc') {
       (globalThis as { gc?: () => void }).gc?.();
       process.send!({ gcDone: true });
     } else if (m.cmd === 'stop') {

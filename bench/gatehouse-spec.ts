@@ -21,6 +21,6 @@ export interface ChildReady {
   hostKeyPublic: string;
   httpUrl: string;
   seedMs: number;
-  /** A signed-in, stepped-up browser of vendor 0 (seeded web session) for the /ws/ssh measurement. */
-  browser: { cookie: string; origin: string; grantId: string };
+  /** Where vendor 0's browser connects for the /ws/ssh measurement (its sign-in: the `sign-in` command). */
+  browser: { origin: string; grantId: string };
 }

@@ -26,8 +26,13 @@ export interface GatehouseChild {
   storageDir: string;
   recording: boolean;
   seedMs: number;
-  /** Vendor 0 signed in and stepped up in a browser: cookie, Origin and grant for /ws/ssh. */
+  /** Origin and grant of vendor 0's browser for /ws/ssh. */
   browser: ChildReady['browser'];
+  /**
+   * Signs vendor 0's browser in (a fresh, stepped-up web session) and returns its cookie. Why on demand: a web
+   * session made at start idles out before the browser phase of a long run.
+   */
+  signIn(): Promise<string>;
   /**
    * The next unused vendor, with the environment that makes ssh answer the TOTP prompt. Why one vendor
    * per login: a TOTP time step is accepted once per user, and the scale cases log in hundreds at once.
@@ -74,7 +79,8 @@ export async function startGatehouse(o: GatehouseOptions): Promise<GatehouseChil
   await writeFile(askpass, ASKPASS);
   await chmod(askpass, 0o700);
   const storageDir = join(o.dir, 'storage');
-  const execArgv = ['--expose-gc'];
+  // GH_BENCH_GATEWAY_NODE_ARGS: extra node options for the gateway children when investigating (e.g. --trace-gc).
+  const execArgv = ['--expose-gc', ...(process.env.GH_BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
   const child: ChildProcess = fork(join(packageRoot, 'dist', 'bench', 'gatehouse-child.js'), [], {
     execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -119,6 +125,18 @@ export async function startGatehouse(o: GatehouseOptions): Promise<GatehouseChil
           GH_BENCH_TOTP: generateSync({ secret: v.totpSecret }),
         },
       };
+    },
+    signIn() {
+      return new Promise<string>((resolve, reject) => {
+        const on = (m: { signedIn?: string; signInFailed?: string }) => {
+          if (m.signedIn === undefined && m.signInFailed === undefined) return;
+          child.off('message', on);
+          if (m.signedIn !== undefined) resolve(m.signedIn);
+          else reject(new Error(`the bench gateway could not sign the browser in: ${m.signInFailed}`));
+        };
+        child.on('message', on);
+        child.send({ cmd: 'sign-in' });
+      });
     },
     async rssAfterGc() {
       await new Promise<void>((resolve) => {

@@ -62,10 +62,25 @@ export async function startSshd(name: string, dir: string, authorizedKeys: strin
   const hostKeyPublic = await keygen(join(dir, 'host_ed25519'), `gatehouse-bench-${name}`);
   const hostKeySha256 = await fingerprint(join(dir, 'host_ed25519.pub'));
   const logPath = join(dir, 'sshd.log');
+  // Sessions get a HOME of their own (empty): the machine's dotfiles must not run in every bench shell. Why: the
+  // login shell sources the user's ~/.bashrc, and one that takes a lock shared with other users (pyenv rehash)
+  // made concurrent streams wait on each other and on whoever else held it, and fail.
+  const home = join(dir, 'home');
+  await mkdir(home, { recursive: true, mode: 0o700 });
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const configPath = join(dir, 'sshd_config');
-    await writeFile(configPath, privateSshdConfig({ dir, port, authorizedKeys, maxStartups: '1000', maxSessions: 10 }));
+    await writeFile(
+      configPath,
+      privateSshdConfig({
+        dir,
+        port,
+        authorizedKeys,
+        maxStartups: '1000',
+        maxSessions: 10,
+        extra: [`SetEnv HOME=${home}`],
+      }),
+    );
     const fd = openSync(logPath, 'a');
     const child = spawn(SSHD, ['-D', '-e', '-E', logPath, '-f', configPath], { stdio: ['ignore', fd, fd] });
     closeSync(fd);

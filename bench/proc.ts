@@ -82,9 +82,17 @@ export async function socketOwner(port: number): Promise<number | undefined> {
   return undefined;
 }
 
-/** CPU time (user + system) of a process and of its reaped children, in ms (/proc/<pid>/stat; clock ticks of 10 ms). */
-export async function cpuMs(pid: number): Promise<{ self: number; children: number }> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+/**
+ * CPU time (user + system) of a process and of its reaped children, in ms (/proc/<pid>/stat; clock ticks of 10 ms);
+ * `main`: its main thread alone (for Node, the event loop: what the relay's own thread spends).
+ */
+export async function cpuMs(pid: number): Promise<{ self: number; children: number; main: number }> {
+  const [all, main] = await Promise.all([statCpu(`/proc/${pid}/stat`), statCpu(`/proc/${pid}/task/${pid}/stat`)]);
+  return { ...all, main: main.self };
+}
+
+async function statCpu(path: string): Promise<{ self: number; children: number }> {
+  const stat = await readFile(path, 'utf8');
   // Fields after the command name (which may hold spaces): state is field 3; utime 14, stime 15, cutime 16, cstime 17.
   const f = stat
     .slice(stat.lastIndexOf(')') + 2)

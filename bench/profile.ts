@@ -1,6 +1,5 @@
 // Where the gateway's CPU time went: self time per function and per source file from a V8 .cpuprofile.
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 
 interface ProfileNode {
@@ -83,14 +82,10 @@ export function summarizeProfile(p: CpuProfile, top = 25): ProfileSummary {
   };
 }
 
-/** The newest .cpuprofile in `dir`. */
-export async function newestProfile(dir: string): Promise<string | undefined> {
-  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.cpuprofile')).sort();
-  return files.length ? join(dir, files[files.length - 1]!) : undefined;
-}
+const load = async (path: string) => JSON.parse(await readFile(path, 'utf8')) as CpuProfile;
 
 export async function profileMarkdown(path: string, title: string): Promise<string> {
-  const s = summarizeProfile(JSON.parse(await readFile(path, 'utf8')) as CpuProfile);
+  const s = summarizeProfile(await load(path));
   const table = (rows: ProfileLine[], what: string) => [
     `| ${what} | self ms | % of busy |`,
     '| --- | ---: | ---: |',
@@ -113,6 +108,35 @@ export async function profileMarkdown(path: string, title: string): Promise<stri
     '',
     ...table(s.nativeCallers, 'native ← caller'),
     '',
+  ].join('\n');
+}
+
+/**
+ * The recording gateway's profile beside the recording-off one's (same bench run, same profiler overhead): busy
+ * time and the top functions of each, then each profile in full.
+ */
+export async function profileComparison(onPath: string, offPath: string, title: string): Promise<string> {
+  const on = summarizeProfile(await load(onPath), 40);
+  const off = summarizeProfile(await load(offPath), 40);
+  const offBy = new Map(off.functions.map((f) => [f.name, f.ms]));
+  const onBy = new Map(on.functions.map((f) => [f.name, f.ms]));
+  const names = [...new Set([...on.functions.slice(0, 25), ...off.functions.slice(0, 15)].map((f) => f.name))];
+  const cell = (m: Map<string, number>, n: string) => (m.has(n) ? String(Math.round(m.get(n)!)) : '—');
+  return [
+    `# ${title}`,
+    '',
+    'Two gateways in one run, each with its own V8 sampling profiler from ready to stop: **on** records (asciicast,',
+    'SHA-256, command capture), **off** relays the same bytes with the o/i streams dropped. Self time in ms; what each',
+    'moved is in the run (`--only` phases: on moves the bulk phases asked for; off the recording-off bulk phases).',
+    '',
+    `Busy: on ${Math.round(on.busyMs)} ms, off ${Math.round(off.busyMs)} ms (idle: on ${Math.round(on.idleMs)}, off ${Math.round(off.idleMs)}).`,
+    '',
+    '| function | on, self ms | off, self ms |',
+    '| --- | ---: | ---: |',
+    ...names.map((n) => `| \`${n.replace(/\|/g, '\\|')}\` | ${cell(onBy, n)} | ${cell(offBy, n)} |`),
+    '',
+    (await profileMarkdown(onPath, 'Recording on')).replace(/^# /, '## ').replace(/\n## /g, '\n### '),
+    (await profileMarkdown(offPath, 'Recording off')).replace(/^# /, '## ').replace(/\n## /g, '\n### '),
   ].join('\n');
 }
 

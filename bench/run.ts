@@ -4,7 +4,7 @@
 //   --only=a,b       run only these phases (route setup keys idle down up stream norec browser audit syslog recorder store conduit;
 //                    hold — 1,000 sessions at once — runs only when named here);
 //                    prints, does not touch bench/results
-//   --profile        V8 CPU profile of the gateway → bench/results/profile.md
+//   --profile        V8 CPU profiles of the gateway, recording on and off → bench/results/profile.md
 import { spawnSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -14,7 +14,7 @@ import { version } from '../gateway/version.js';
 import { benchAudit } from './audit.js';
 import { benchAuditSyslog } from './audit-syslog.js';
 import { benchConduit } from './conduit.js';
-import { newestProfile, profileMarkdown } from './profile.js';
+import { profileComparison, profileMarkdown } from './profile.js';
 import { benchRecorder } from './recorder.js';
 import { benchStore } from './store.js';
 import {
@@ -381,14 +381,22 @@ async function main(): Promise<void> {
   }
   process.stdout.write(text);
   if (profileDir) {
-    const prof = await newestProfile(profileDir);
-    if (prof) {
-      const out = await profileMarkdown(
-        prof,
-        `Gateway CPU profile (${machine.mode} bench run${only ? `, only ${only.join(',')}` : ''}, ${machine.date})`,
-      );
+    const on = join(profileDir, 'gatehouse.cpuprofile');
+    const off = join(profileDir, 'gatehouse-norec.cpuprofile');
+    const have = async (p: string) =>
+      (await readFile(p)
+        .then(() => true)
+        .catch(() => false))
+        ? p
+        : undefined;
+    const [onPath, offPath] = [await have(on), await have(off)];
+    if (onPath) {
+      const title = `Gateway CPU profile (${machine.mode} bench run${only ? `, only ${only.join(',')}` : ''}, ${machine.date})`;
+      const out = offPath
+        ? await profileComparison(onPath, offPath, title)
+        : await profileMarkdown(onPath, `${title}, recording on`);
       await writeFile(join(dir, 'profile.md'), out);
-      progress(`gateway CPU profile summary → bench/results/profile.md (raw: ${prof})`);
+      progress(`gateway CPU profile summary → bench/results/profile.md (raw: ${profileDir})`);
     } else progress('no CPU profile was written');
   }
   if (ssh && ssh.failures.length > 0) process.exitCode = 1;

@@ -40,6 +40,24 @@ export async function bulkDown(world: World, path: string, bytes: number): Promi
   return { mbPerSec: bytes / MB / seconds };
 }
 
+/**
+ * Target → client through the target's pty (`ssh -tt`): the browser terminal's reference, since a pty shell's
+ * output rate is bounded by the pty itself. The pty turns each LF into CRLF, so the rate counts what arrived.
+ */
+export async function ptyDown(world: World, path: string, bytes: number): Promise<{ mbPerSec: number }> {
+  const child = world.ssh(path, { tty: true, command: `sh ${world.gen} ${bytes}` });
+  const run = follow(child, `${path} pty bulk down`);
+  let got = 0;
+  let first = 0;
+  child.stdout!.on('data', (b: Buffer) => {
+    if (got === 0) first = performance.now();
+    got += b.length;
+  });
+  await run.finished();
+  if (got < bytes) throw new Error(`${path} pty bulk down: received ${got} of at least ${bytes} bytes`);
+  return { mbPerSec: got / MB / ((performance.now() - first) / 1000) };
+}
+
 /** Client → target: `bytes` from `file` into `wc -c`, timed from the target's "ready" to the count arriving. */
 export async function bulkUp(world: World, path: string, file: string, bytes: number): Promise<{ mbPerSec: number }> {
   const child = world.ssh(path, { command: 'printf R; exec wc -c' });

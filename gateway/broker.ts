@@ -83,6 +83,25 @@ export class Broker {
       .map((r) => requestView(caller.user, r, ctx));
   }
 
+  /**
+   * One page of the visible requests that `match` keeps, newest first, with the total: the request history.
+   * Filtered before anything is rendered, so a long history costs a scan, not a view per request.
+   */
+  search(
+    caller: Caller,
+    match: (r: AccessRequest) => boolean,
+    page: { offset: number; limit: number },
+  ): { requests: RequestView[]; total: number } {
+    const hits = this.deps.store.data.requests
+      .filter((r) => match(r) && this.canSee(caller.user, r))
+      .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+    const ctx = this.viewContext();
+    return {
+      requests: hits.slice(page.offset, page.offset + page.limit).map((r) => requestView(caller.user, r, ctx)),
+      total: hits.length,
+    };
+  }
+
   async get(caller: Caller, id: string): Promise<RequestView> {
     return this.view(caller.user, await this.findVisible(caller, id, 'request.read'));
   }
@@ -119,8 +138,10 @@ export class Broker {
     return this.view(caller.user, applied.next);
   }
 
-  approve(caller: Caller, id: string): Promise<RequestView> {
-    return this.act(caller, id, 'request.approve', (r, t, now) => approve(r, factsOf(caller.user), t, now, this.newId));
+  approve(caller: Caller, id: string, comment?: string): Promise<RequestView> {
+    return this.act(caller, id, 'request.approve', (r, t, now) =>
+      approve(r, factsOf(caller.user), t, now, this.newId, comment),
+    );
   }
 
   deny(caller: Caller, id: string, reason: string): Promise<RequestView> {

@@ -6,6 +6,7 @@ import './pages/security.js';
 // /requests/new must register before /requests/:id: the router takes the first pattern that matches.
 import './pages/requests.js';
 import './pages/approvals.js';
+import './pages/history.js';
 import './pages/request-detail.js';
 import './pages/keys.js';
 import './pages/sessions.js';
@@ -29,7 +30,7 @@ registerLazyPage(
   () => import('./pages/rdp-watch.js'),
 );
 registerLazyPage(
-  { path: '/sessions/:id', title: 'Replay', roles: ['supervisor', 'auditor', 'admin'] },
+  { path: '/sessions/:id', title: 'Session', roles: ['vendor', 'supervisor', 'auditor', 'admin'] },
   () => import('./pages/replay.js'),
 );
 

@@ -48,10 +48,8 @@ export interface GuacReplay {
   dispose(): void;
 }
 
-const clock = (ms: number) => {
-  const s = Math.floor(ms / 1000);
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
-};
+/** Seconds with a tenth: the same clock as the terminal replay's, so the two players read alike. */
+const clock = (ms: number) => `${(Math.max(0, ms) / 1000).toFixed(1)} s`;
 
 /** Fetches `url` and mounts a player for it in `container` (its content is replaced). */
 export async function mountGuacReplay(
@@ -75,7 +73,13 @@ export async function mountGuacReplay(
   const screen = h('div', { class: 'guac-replay-screen' });
   screen.style.overflow = 'hidden';
   screen.append(display.getElement());
-  const play = h('button', { type: 'button', class: 'guac-replay-play', disabled: true }, 'Play');
+  const playIcon = h('span', { class: 'icon', 'aria-hidden': 'true' }, '▶');
+  const playText = h('span', {}, 'Play');
+  const play = h('button', { type: 'button', class: 'guac-replay-play', disabled: true }, playIcon, ' ', playText);
+  const playing = (on: boolean) => {
+    playIcon.textContent = on ? '⏸' : '▶';
+    playText.textContent = on ? 'Pause' : 'Play';
+  };
   const seek = h('input', {
     type: 'range',
     class: 'guac-replay-seek',
@@ -86,7 +90,7 @@ export async function mountGuacReplay(
     disabled: true,
     'aria-label': 'Position',
   });
-  const time = h('span', { class: 'guac-replay-time muted' }, '0:00 / 0:00');
+  const time = h('span', { class: 'guac-replay-time muted' }, `${clock(0)} / ${clock(0)}`);
   clear(container, h('p', { class: 'guac-replay-controls' }, play, ' ', seek, ' ', time), status, screen);
 
   const fit = () => {
@@ -103,8 +107,8 @@ export async function mountGuacReplay(
     show(recording.getPosition());
   };
   recording.onseek = (position) => show(position);
-  recording.onplay = () => (play.textContent = 'Pause');
-  recording.onpause = () => (play.textContent = 'Play');
+  recording.onplay = () => playing(true);
+  recording.onpause = () => playing(false);
   play.addEventListener('click', () => (recording.isPlaying() ? recording.pause() : recording.play()));
   seek.addEventListener('input', () => recording.seek(Number(seek.value)));
 

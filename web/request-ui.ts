@@ -120,8 +120,10 @@ export function contextList(r: RequestView): HTMLElement {
 export type Action = 'approve' | 'deny' | 'cancel' | 'revoke';
 /** An open reason form survives a re-render of its card (another approver acted meanwhile). */
 export interface FormState {
-  open: Action;
+  open?: Action;
   text: string;
+  /** An approval comment being typed. */
+  comment?: string;
 }
 
 const LABEL: Record<Action, string> = { approve: 'Approve', deny: 'Deny', cancel: 'Cancel request', revoke: 'Revoke' };
@@ -129,7 +131,13 @@ const LABEL: Record<Action, string> = { approve: 'Approve', deny: 'Deny', cancel
 export function formStateOf(el: Element | null): FormState | undefined {
   const form = el?.querySelector<HTMLFormElement>('form.reason-form');
   const open = form?.dataset.action as Action | undefined;
-  return open ? { open, text: form?.querySelector('textarea')?.value ?? '' } : undefined;
+  const comment = el?.querySelector<HTMLInputElement>('input.approve-comment')?.value || undefined;
+  if (!open && comment === undefined) return undefined;
+  return {
+    ...(open ? { open } : {}),
+    text: form?.querySelector('textarea')?.value ?? '',
+    ...(comment ? { comment } : {}),
+  };
 }
 
 /** The buttons the viewer's `can` allows; each calls the API (with step-up) and hands the new view back. */
@@ -192,13 +200,31 @@ export function actionBar(r: RequestView, onDone: (r: RequestView) => void, keep
       list.push(b);
       wrap.append(b, ' ');
     };
-    if (r.can.approve) add('approve', '', () => void run('approve', {}, list));
+    if (r.can.approve) {
+      // Optional, beside the button: approving stays one click, and the words are kept with the decision (as a
+      // denial's reason is), shown on the request and in the evidence report.
+      const comment = h('input', {
+        type: 'text',
+        class: 'approve-comment',
+        id: `approve-comment-${r.id}`,
+        maxlength: 500,
+        placeholder: 'Comment (optional)',
+        'aria-label': 'Approval comment (optional)',
+      });
+      comment.value = keep?.comment ?? '';
+      wrap.append(comment, ' ');
+      add('approve', '', () => {
+        const text = comment.value.trim();
+        void run('approve', text ? { comment: text } : {}, list);
+      });
+    }
     if (r.can.deny) add('deny', 'secondary', () => wrap.replaceWith(reasonForm('deny', '')));
     if (r.can.revoke) add('revoke', 'danger', () => wrap.replaceWith(reasonForm('revoke', '')));
     if (r.can.cancel) add('cancel', 'secondary', () => wrap.replaceWith(reasonForm('cancel', '')));
     return wrap;
   };
   if (!r.can.approve && !r.can.deny && !r.can.revoke && !r.can.cancel) return bar;
-  bar.append(keep && r.can[keep.open] && keep.open !== 'approve' ? reasonForm(keep.open, keep.text) : buttons(), error);
+  const reopen = keep?.open && keep.open !== 'approve' && r.can[keep.open] ? keep.open : undefined;
+  bar.append(reopen ? reasonForm(reopen, keep!.text) : buttons(), error);
   return bar;
 }

@@ -62,6 +62,7 @@ function checkDecision(request: AccessRequest, approver: ActorFacts, target: Tar
 /**
  * Records `approver`'s approval. Distinct approvers count; at approvalsRequired the request becomes a
  * grant (`grantId` from `newId('grt')`, event request.approved); before that, request.approval_recorded.
+ * `comment` is optional (a denial's reason is not): kept on the decision as its words, with the same bounds.
  */
 export function approve(
   request: AccessRequest,
@@ -69,10 +70,20 @@ export function approve(
   target: TargetRules,
   now: number,
   newId: NewId,
+  comment?: string,
 ): Transition {
+  const said = comment === undefined || comment.trim() === '' ? undefined : reasonWithin(comment);
+  if (comment !== undefined && comment.trim() !== '' && said === undefined)
+    return refuse('invalid_input', 'invalid_comment', 'an approval comment is at most 500 characters');
   const refused = checkDecision(request, approver, target, now);
   if (refused) return refused;
-  const decisions = [...request.decisions, { by: approver.userId, at: iso(now), verdict: 'approve' as const }];
+  const decision = {
+    by: approver.userId,
+    at: iso(now),
+    verdict: 'approve' as const,
+    ...(said ? { reason: said } : {}),
+  };
+  const decisions = [...request.decisions, decision];
   const base = { ...request, decisions, updatedAt: iso(now) };
   const approvals = approvalsOf(base);
   if (approvals < request.approvalsRequired)
@@ -82,6 +93,7 @@ export function approve(
         by: approver.userId,
         approvals,
         required: request.approvalsRequired,
+        ...(said ? { comment: said } : {}),
       }),
     );
   const next: AccessRequest = { ...base, state: 'approved', grantId: newId('grt') };
@@ -94,6 +106,7 @@ export function approve(
       approvers: decisions.map((d) => d.by),
       startsAt: next.startsAt,
       endsAt: next.endsAt,
+      ...(said ? { comment: said } : {}),
     }),
   );
 }

@@ -10,6 +10,8 @@ export interface AuditFilter {
   types?: string[];
   /** `session.` matches every session.* type. */
   typePrefixes?: string[];
+  /** Types left out (the page hides checkpoints unless asked). */
+  excludeTypes?: string[];
   /** A user id or e-mail (exact, case-insensitive), or part of a display name. */
   actor?: string;
   target?: string;
@@ -86,6 +88,7 @@ function actorMatches(actor: AuditRecord['actor'], q: string): boolean {
 
 export function recordMatches(r: AuditRecord, f: AuditFilter): boolean {
   if (f.before !== undefined && r.seq >= f.before) return false;
+  if (f.excludeTypes?.includes(r.type)) return false;
   const typed = (f.types?.length ?? 0) + (f.typePrefixes?.length ?? 0) > 0;
   if (typed && !f.types?.includes(r.type) && !f.typePrefixes?.some((p) => r.type.startsWith(p))) return false;
   const at = Date.parse(r.at);

@@ -6,7 +6,12 @@
 // Its output is byte-identical to the body of JSON.stringify(new TextDecoder().decode(stream)),
 // whatever the chunking (the unit tests check this with random splits).
 import { isUtf8 } from 'node:buffer';
-import { createWasmEscaper, type ValidEscaper } from './json-escape-wasm.js';
+import {
+  type CheckedEscaper,
+  createWasmCheckedEscaper,
+  createWasmEscaper,
+  type ValidEscaper,
+} from './json-escape-wasm.js';
 
 /** 0: copy; 255: \u00XX; else the letter after the backslash. */
 const ESCAPE = new Uint8Array(256);
@@ -72,6 +77,15 @@ function unfinishedTail(buf: Buffer): number {
   return 0;
 }
 
+/** The checked path in WebAssembly (json-escape-wasm.ts), with the tables above; undefined without WebAssembly. */
+export const checkedWasm: CheckedEscaper | undefined = createWasmCheckedEscaper({
+  alone: ALONE,
+  aloneLen: ALONE_LEN,
+  need: NEED,
+  lo: LO,
+  hi: HI,
+});
+
 /**
  * One scratch buffer for every encoder in the process, grown on demand, for write()/end(). Why shared: callers
  * use each result before the next call (the view rule below), and a per-encoder 64 KiB × 2 per session was a
@@ -90,8 +104,14 @@ export const roomFor = (n: number): number => n * 6 + 8;
 export class JsonUtf8Encoder {
   private carry: Buffer = EMPTY;
 
-  /** `escapeValid`: the fast path for valid UTF-8 (tests pick one; the default is escapeValidDefault). */
-  constructor(private readonly escapeValid: ValidEscaper = escapeValidDefault) {}
+  /**
+   * `escapeValid`: the fast path for valid UTF-8 (tests pick one; the default is escapeValidDefault); `checked`: the
+   * path for anything else, WebAssembly where available ('js': the loop below, which tests compare it with).
+   */
+  constructor(
+    private readonly escapeValid: ValidEscaper = escapeValidDefault,
+    private readonly checked: 'wasm' | 'js' = checkedWasm ? 'wasm' : 'js',
+  ) {}
 
   /** Bytes held back (the start of a character cut at the chunk end). */
   get held(): number {
@@ -141,6 +161,11 @@ export class JsonUtf8Encoder {
    * length leaves one unpredictable branch (lead byte or not), ~2× the byte-by-byte loop.
    */
   private escapeChecked(src: Buffer, final: boolean, out: Buffer, at: number): number {
+    if (this.checked === 'wasm' && checkedWasm) {
+      const r = checkedWasm(src, final, out, at);
+      if (r.consumed < src.length) this.carry = Buffer.from(src.subarray(r.consumed)); // a cut character: wait for the rest
+      return r.end;
+    }
     const view = new DataView(out.buffer, out.byteOffset, out.length);
     const n = src.length;
     let o = at;

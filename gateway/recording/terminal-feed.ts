@@ -8,8 +8,11 @@ interface Chunk {
   hooks: Array<() => void>;
 }
 
-const FEED_BUDGET = 256 * 1024; // bytes handed to xterm and not yet parsed
-/** With the terminal awake and nothing in the parser, output up to this much is parsed at once (echo, a prompt). */
+const FEED_BUDGET = 64 * 1024; // bytes handed to xterm and not yet parsed
+/**
+ * With the terminal awake and nothing in the parser, output up to this much that follows a pause is parsed at once
+ * (an echo, a prompt). Output that follows output closely is a stream: it waits for its pause.
+ */
 const PARSE_NOW = 4 * 1024;
 /**
  * Otherwise output waits, unparsed, for someone to look (whenParsed: a key, an Enter, a viewer) or, from this
@@ -18,7 +21,12 @@ const PARSE_NOW = 4 * 1024;
  */
 const PARSE_BATCH = 64 * 1024;
 const PARSE_QUIET_MS = 30;
-const KEEP_TAIL = 256 * 1024; // unparsed output kept: the newest bytes, which hold the screen the next prompt lands on
+/**
+ * Unparsed output kept: the newest bytes, which hold the screen the next prompt lands on. Why this little: a screen
+ * is at most a few KiB of text (200 × 50 cells), and everything before the newest 64 KiB of a stream has scrolled
+ * away by then; what it parses at a pause (at most twice this) costs a few ms, whatever the size of the stream.
+ */
+const KEEP_TAIL = 64 * 1024;
 const SCREEN_MODES = /\x1b\[\?(1049|1047|47|2004)[hl]/g;
 const MODE_PREFIX = Buffer.from('\x1b[?');
 const SCROLLBACK = 200;
@@ -57,6 +65,8 @@ export class TerminalFeed {
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly idleMs: number;
   private disposed = false;
+  /** Bytes handed to the parser so far (tests: bulk output is not parsed byte for byte). */
+  fedBytes = 0;
 
   constructor(cols: number, rows: number, opts: TerminalFeedOptions = {}) {
     this.size = { cols, rows };
@@ -85,12 +95,14 @@ export class TerminalFeed {
   /** Never throws; keeps a reference to `buf`. */
   write(buf: Buffer): void {
     if (this.disposed || buf.length === 0) return;
-    this.lastOutputAt = this.lastUse = performance.now();
+    const now = performance.now();
+    const streaming = now - this.lastOutputAt < PARSE_QUIET_MS;
+    this.lastOutputAt = this.lastUse = now;
     for (const w of [...this.outputWaiters]) w();
     this.queue.push({ buf, hooks: [] });
     this.queuedBytes += buf.length;
     if (this.queuedBytes > 2 * KEEP_TAIL) this.skipAhead();
-    if (this.t && this.inflight === 0 && this.queuedBytes <= PARSE_NOW) this.pump();
+    if (this.t && this.inflight === 0 && this.queuedBytes <= PARSE_NOW && !streaming) this.pump();
     else if (this.t || this.queuedBytes >= PARSE_BATCH) this.parseWhenQuiet();
   }
 
@@ -187,6 +199,7 @@ export class TerminalFeed {
       const chunk = this.queue.shift()!;
       this.queuedBytes -= chunk.buf.length;
       this.inflight += chunk.buf.length;
+      this.fedBytes += chunk.buf.length;
       this.lastFed = chunk;
       this.t!.write(chunk.buf, () => this.parsed(chunk));
     }
@@ -203,8 +216,9 @@ export class TerminalFeed {
       }
     }
     // Hooks still waiting ride on queued chunks: keep going. Otherwise the rest waits for a pause in the output.
-    if (this.queue.some((c) => c.hooks.length > 0) || this.queuedBytes <= PARSE_NOW) this.pump();
-    else this.parseWhenQuiet();
+    const quiet = performance.now() - this.lastOutputAt >= PARSE_QUIET_MS;
+    if (this.queue.some((c) => c.hooks.length > 0) || (quiet && this.queuedBytes <= PARSE_NOW)) this.pump();
+    else if (this.queue.length > 0) this.parseWhenQuiet();
     if (this.queue.length === 0 && this.inflight === 0) this.putAwayWhenIdle();
   }
 
@@ -241,24 +255,38 @@ export class TerminalFeed {
   }
 
   /**
-   * Bulk output (cat of a big file) outruns the parser: drop the oldest queued bytes, keep the
-   * newest, and replay the screen modes the dropped bytes set (alternate screen, bracketed paste).
+   * Bulk output (cat of a big file) outruns the parser: drop the oldest queued bytes, keep the newest KEEP_TAIL
+   * (from a line start where one is near), and replay the screen modes the dropped bytes set (alternate screen,
+   * bracketed paste).
    */
   private skipAhead(): void {
     const hooks: Array<() => void> = [];
     const modes = new Map<string, string>();
-    while (this.queuedBytes > KEEP_TAIL && this.queue.length > 1) {
+    const noteModes = (dropped: Buffer) => {
+      if (dropped.indexOf(MODE_PREFIX) < 0) return; // native search first: most bulk output has no mode change
+      for (const m of dropped.toString('latin1').matchAll(SCREEN_MODES))
+        modes.set(m[1] === '2004' ? 'paste' : 'screen', m[0]);
+    };
+    while (this.queuedBytes - this.queue[0]!.buf.length >= KEEP_TAIL && this.queue.length > 1) {
       const dropped = this.queue.shift()!;
       this.queuedBytes -= dropped.buf.length;
       hooks.push(...dropped.hooks);
-      if (dropped.buf.indexOf(MODE_PREFIX) < 0) continue; // native search first: most bulk output has no mode change
-      for (const m of dropped.buf.toString('latin1').matchAll(SCREEN_MODES))
-        modes.set(m[1] === '2004' ? 'paste' : 'screen', m[0]);
+      noteModes(dropped.buf);
+    }
+    // The oldest kept chunk may still reach far back (one big chunk): keep its tail, from the line start after the cut.
+    const first = this.queue[0]!;
+    const over = this.queuedBytes - KEEP_TAIL;
+    if (over > 0) {
+      const nl = first.buf.indexOf(0x0a, over);
+      const cut = nl >= 0 && nl - over < 4096 && nl + 1 < first.buf.length ? nl + 1 : over;
+      noteModes(first.buf.subarray(0, cut));
+      first.buf = first.buf.subarray(cut);
+      this.queuedBytes -= cut;
     }
     const replay = Buffer.from([...modes.values()].join(''), 'latin1');
     if (replay.length > 0) {
       this.queue.unshift({ buf: replay, hooks });
       this.queuedBytes += replay.length;
-    } else this.queue[0]!.hooks.unshift(...hooks);
+    } else first.hooks.unshift(...hooks);
   }
 }

@@ -2,7 +2,7 @@
 import { oneLine } from '../text.js';
 import type { AuthContext, KeyboardAuthContext, PublicKeyAuthContext } from 'ssh2';
 import { utils } from './ssh2.js';
-import { isTotpEnrolled, verifyTotp } from '../auth/totp.js';
+import { isTotpEnrolled, totpError, verifyTotp } from '../auth/totp.js';
 import type { TargetConfig } from '../config.js';
 import { type AccessRequest, type Actor, type SshKey, type User, userActor } from '../core/model.js';
 import { admitConnect, type ConnectProof, TARGET_ID } from '../admission/connect.js';
@@ -152,7 +152,7 @@ export class SshAuth {
         totp.code === 'totp_replayed'
           ? 'this verification code was already used; wait for the next one'
           : totp.code === 'totp_locked'
-            ? `too many wrong codes: verification is locked until ${totp.lockedUntil ?? 'later'}`
+            ? totpError(totp, this.deps.config.site.timezone).message // the end in site time, and what to do
             : 'wrong verification code';
       return refuse(totp.code, why, false);
     }

@@ -137,6 +137,12 @@ describe('remote desktop page', () => {
       el.dispatchEvent(new Event('input'));
     });
     await expect.poll(() => pixel(sp, '#guac-replay'), { timeout: 10_000 }).toEqual([10, 200, 10]);
+    // One clock in seconds, as on the terminal replay, and who ended the session and why.
+    expect(await sp.locator('#guac-replay .guac-replay-time').textContent()).toMatch(/^\d+\.\d s \/ \d+\.\d s$/);
+    expect(await sp.locator('#guac-replay .guac-replay-play').textContent()).toBe('▶ Play');
+    expect(await sp.locator('#session-closed-by').textContent()).toMatch(
+      /^Terminated by .+ — maintenance window closed by the shift lead$/,
+    );
     await w.waitAudit('recording.viewed', (a) => a.subject?.sessionId === sessionId);
     await sp.screenshot({ path: join(SHOTS, 'rdp-replay.png') });
 

@@ -90,10 +90,10 @@ describe('replay in the browser', () => {
       // The player stands at the command's marker (snapped from ?t=), paused, the command on screen.
       const at = Number(await p.locator('#player').getAttribute('data-at'));
       expect(Math.abs(at - t)).toBeLessThan(3);
-      expect(await p.locator('#replay-time').textContent()).toBe(`00:${String(Math.floor(at)).padStart(2, '0')}`);
+      expect(await p.locator('#replay-time').textContent()).toMatch(new RegExp(`^${at.toFixed(1)} s / \\d+\\.\\d s$`));
       await p.locator('#player .ap-term').filter({ hasText: 'Gatehouse-Needle-7' }).waitFor();
       expect(await p.locator('#player .ap-term').textContent()).not.toContain('after-the-needle');
-      expect(await p.locator('#replay-toggle').textContent()).toBe('Play');
+      expect(await p.locator('#replay-toggle').textContent()).toBe('▶ Play');
       expect(await p.locator('button.marker.current code').textContent()).toBe(
         'echo Gatehouse-Needle-7 > /dev/null; echo needle-out',
       );
@@ -265,7 +265,7 @@ describe('replay in the browser', () => {
       await p.locator('#open-0').click();
       await p.locator('#player[data-ready="true"]').waitFor();
       const title = await p.title();
-      expect(title).toBe('Replay · Gatehouse');
+      expect(title).toBe('Session · Gatehouse');
       await p.locator('#replay-toggle').click();
       await p.locator('#player .ap-term').filter({ hasText: 'HOSTILE-END' }).waitFor();
       await p.locator('#replay-toggle', { hasText: 'Play' }).waitFor();

@@ -47,6 +47,11 @@ describe('access requests in the browser', () => {
       await expect(vp.locator('#target-info').textContent()).resolves.toContain(
         'Zone Cell 2 / Level 2 · security level 3',
       );
+      // The target's id (the login in `ssh <id>@gateway`) is in the list and beside it.
+      expect(await vp.locator('#target-id').textContent()).toBe('eng-ws-01');
+      expect(await vp.locator('#req-target option:checked').textContent()).toMatch(
+        /^Engineering workstation 01 \(eng-ws-01\) — /,
+      );
       expect(await vp.locator('#req-protocol option').allTextContents()).toEqual(['SSH']);
       // Emergency reveals its reason and the note on approvals.
       expect(await vp.locator('#emergency-box').isHidden()).toBe(true);

@@ -61,6 +61,7 @@ const pagesOf = (role: TestRole): string[] => {
       '/requests',
       `/requests/${pendingId}`,
       '/sessions',
+      `/sessions/${sessionId}`,
       `/connect/${grantId}`,
     ];
   const oversee = [
@@ -72,8 +73,8 @@ const pagesOf = (role: TestRole): string[] => {
     '/commands',
     `/requests/${pendingId}`,
   ];
-  if (role === 'supervisor') return [...common, ...oversee, '/approvals/history'];
-  return [...common, ...oversee, '/audit', '/evidence'];
+  if (role === 'supervisor') return [...common, ...oversee, '/approvals/history', '/approvals/history?state=pending'];
+  return [...common, ...oversee, '/approvals/history', '/audit', '/audit?checkpoints=true', '/evidence'];
 };
 
 /** What sticks out past the right edge: the outermost such elements, described for the failure message. */
@@ -156,6 +157,33 @@ describe('every page on a desktop and on a phone', () => {
       await p.page.screenshot({ path: 'test-results/screens/supervisor-phone-deny.png' });
     } finally {
       await p.context.close();
+    }
+  }, 60_000);
+
+  it('on a phone: the Home count is a tappable link, an opened raw audit record and the history stay on screen', async () => {
+    const sup = await openAs(browser, harness(), 'supervisor', secrets.supervisor!, '/');
+    const aud = await openAs(browser, harness(), 'auditor', secrets.auditor!, '/audit');
+    try {
+      await sup.page.setViewportSize({ width: 390, height: 844 });
+      const link = sup.page.locator('#home-pending-link');
+      await sup.page.locator('#home-pending[data-count="1"]').waitFor();
+      const box = (await link.boundingBox())!;
+      expect(box.x + box.width).toBeLessThanOrEqual(390);
+      expect(box.height).toBeGreaterThanOrEqual(40);
+      await link.click();
+      await sup.page.waitForURL(/\/approvals$/);
+      await settle(sup, '/approvals/history');
+      expect(await overflow(sup.page)).toEqual([]);
+
+      await aud.page.setViewportSize({ width: 390, height: 844 });
+      await settle(aud, '/audit');
+      await aud.page.locator('#audit-body details.raw summary').first().click();
+      expect(await aud.page.locator('#audit-body details.raw pre').first().isVisible()).toBe(true);
+      expect(await overflow(aud.page)).toEqual([]);
+      await aud.page.screenshot({ path: 'test-results/screens/auditor-phone-audit-raw.png', fullPage: true });
+    } finally {
+      await sup.context.close();
+      await aud.context.close();
     }
   }, 60_000);
 

@@ -54,6 +54,11 @@ describe('browser terminal and live view', () => {
     await expect
       .poll(() => sp.locator('#watch-status').textContent(), { timeout: 10_000 })
       .toMatch(/ended \(terminated\)/);
+    // The live view then says who ended it and why, and leads to the session's record.
+    await expect
+      .poll(() => sp.locator('#watch-closed-by').textContent(), { timeout: 10_000 })
+      .toBe('Terminated by Sam Supervisor — maintenance window closed by the shift lead.');
+    expect(await sp.locator('#watch-after a').getAttribute('href')).toBe(`/sessions/${sessionId}`);
     const ended = await h.waitAudit('session.ended', (a) => a.subject?.sessionId === sessionId);
     expect(ended.data?.reason).toBe('terminated');
     await h.waitAudit('session.terminated', (a) => a.subject?.sessionId === sessionId);

@@ -44,6 +44,11 @@ const ROUTES: Array<{
     expect: { anon: 401, vendor: 200, vendor2: 200, sup: 200, supOther: 200, auditor: 200, admin: 200 },
   },
   {
+    name: 'GET /api/requests/history',
+    call: async () => ({ method: 'GET', path: '/api/requests/history' }),
+    expect: { anon: 401, vendor: 403, vendor2: 403, sup: 200, supOther: 200, auditor: 200, admin: 200 },
+  },
+  {
     name: 'GET /api/requests/:id',
     call: async () => ({ method: 'GET', path: `/api/requests/${await fresh()}` }),
     expect: { anon: 401, vendor: 200, vendor2: 404, sup: 200, supOther: 404, auditor: 200, admin: 200 },

@@ -1,8 +1,10 @@
 // The JSON/UTF-8 encoder's two fast paths, JS (SWAR) and WebAssembly SIMD, run through the same cases:
-// the 16-byte block edges, all 256 byte values, random splits, and inputs of several MiB.
+// the 16-byte block edges, all 256 byte values, random splits, and inputs of several MiB; and its two checked
+// paths (binary, broken UTF-8), JS and WebAssembly, against JSON.stringify byte for byte.
 import { randomBytes, randomInt } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  checkedWasm,
   escapeValidDefault,
   escapeValidJs,
   escapeValidWasm,
@@ -27,8 +29,8 @@ function run(escape: ValidEscaper, src: Buffer): Buffer {
 }
 
 /** Streams `all` through an encoder in chunks of 1..maxChunk bytes. */
-function encodeSplit(escape: ValidEscaper, all: Buffer, maxChunk: number): string {
-  const enc = new JsonUtf8Encoder(escape);
+function encodeSplit(escape: ValidEscaper, all: Buffer, maxChunk: number, checked?: 'wasm' | 'js'): string {
+  const enc = new JsonUtf8Encoder(escape, checked);
   const out: Buffer[] = [];
   for (let off = 0; off < all.length;) {
     const len = 1 + randomInt(maxChunk);
@@ -45,6 +47,7 @@ const NEAR = [0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f]; // neighbours of the specials
 it('WebAssembly SIMD is available on this Node, and the default path uses it', () => {
   expect(escapeValidWasm).toBeTypeOf('function');
   expect(escapeValidDefault).toBe(escapeValidWasm);
+  expect(checkedWasm).toBeTypeOf('function');
 });
 
 describe('createWasmEscaper', () => {
@@ -136,7 +139,7 @@ describe.each([
   });
 });
 
-describe('checked path: binary and broken UTF-8', () => {
+describe.each(['wasm', 'js'] as const)('checked path %s: binary and broken UTF-8', (checked) => {
   /** Random bytes, every fourth NUL: the shape of a firmware image or `xxd -r` output through a shell. */
   const binary = (n: number) => {
     const b = randomBytes(n);
@@ -148,10 +151,11 @@ describe('checked path: binary and broken UTF-8', () => {
     for (let trial = 0; trial < 40; trial++) {
       const all = binary(1 + randomInt(64 * 1024));
       const expected = Buffer.from(reference(all));
-      const enc = new JsonUtf8Encoder();
+      const enc = new JsonUtf8Encoder(escapeValidDefault, checked);
       const whole = Buffer.concat([Buffer.from(enc.write(all)), Buffer.from(enc.end())]);
       expect(whole.equals(expected)).toBe(true);
-      expect(Buffer.from(encodeSplit(escapeValidDefault, all, trial % 2 === 0 ? 7 : 4096)).equals(expected)).toBe(true);
+      const split = encodeSplit(escapeValidDefault, all, trial % 2 === 0 ? 7 : 4096, checked);
+      expect(Buffer.from(split).equals(expected)).toBe(true);
     }
   });
 
@@ -159,12 +163,25 @@ describe('checked path: binary and broken UTF-8', () => {
     for (let lead = 0xc0; lead < 0x100; lead++)
       for (let b = 0; b < 256; b++) {
         const all = Buffer.from([lead, b, 0x80, 0x80, 0x00, lead]);
-        expect(encodeSplit(escapeValidDefault, all, 3)).toBe(reference(all));
+        expect(encodeSplit(escapeValidDefault, all, 3, checked)).toBe(reference(all));
       }
   });
 
+  it('one write of several slices with characters across the slice edges (the wasm path works in slices)', () => {
+    const all = binary(3 * WASM_SLICE + 5);
+    const emoji = Buffer.from('😀');
+    for (const edge of [WASM_SLICE, 2 * WASM_SLICE]) for (let k = 1; k < 4; k++) emoji.copy(all, edge - k);
+    all.set([0xe2, 0x82], all.length - 2); // and a cut € at the very end: held for the next write
+    const enc = new JsonUtf8Encoder(escapeValidDefault, checked);
+    const first = Buffer.from(enc.write(all));
+    expect(enc.held).toBe(2);
+    const rest = Buffer.from(enc.write(Buffer.from([0xac])));
+    const expected = Buffer.from(reference(Buffer.concat([all, Buffer.from([0xac])])));
+    expect(Buffer.concat([first, rest]).equals(expected)).toBe(true);
+  });
+
   it('writeInto writes at the offset it is given, after bytes it leaves alone, and resumes a cut character', () => {
-    const enc = new JsonUtf8Encoder();
+    const enc = new JsonUtf8Encoder(escapeValidDefault, checked);
     const out = Buffer.alloc(256, 0x2a);
     const euro = Buffer.from('€');
     let o = enc.writeInto(Buffer.from([0x00, 0xff, 0x22, euro[0]!]), out, 5);

@@ -89,6 +89,23 @@ describe('approve', () => {
     expect(second.ok && second.events[0]!.data).toMatchObject({ approvers: ['usr_sup1', 'usr_sup2'] });
   });
 
+  it('keeps an optional comment on the decision and in the event; blank is none, past 500 characters is refused', () => {
+    const r = approve(pending(), sup1, target, BEFORE, ids(), '  checked with the line lead  ');
+    expect(next(r).decisions).toEqual([
+      { by: 'usr_sup1', at: '2026-03-30T05:00:00.000Z', verdict: 'approve', reason: 'checked with the line lead' },
+    ]);
+    expect(r.ok && r.events[0]!.data.comment).toBe('checked with the line lead');
+    const half = approve(pending({ approvalsRequired: 2 }), sup1, target, BEFORE, ids(), 'first look fine');
+    expect(half.ok && half.events[0]!.data.comment).toBe('first look fine');
+    const blank = approve(pending(), sup1, target, BEFORE, ids(), '   ');
+    expect(next(blank).decisions[0]).not.toHaveProperty('reason');
+    expect(blank.ok && blank.events[0]!.data).not.toHaveProperty('comment');
+    expect(refusal(approve(pending(), sup1, target, BEFORE, ids(), 'x'.repeat(501)))).toEqual({
+      code: 'invalid_comment',
+      kind: 'invalid_input',
+    });
+  });
+
   it('keeps an emergency pending at 1 of 2 approvals', () => {
     const created = next(
       createRequest(

@@ -4,7 +4,8 @@ import { clear, h } from '../dom.js';
 import { fmtDateTime, fromLocalInput } from '../format.js';
 import type { TargetView } from '../request-types.js';
 import { registerPage } from '../router.js';
-import type { AuditRecord, AuditVerifyView } from '../session-types.js';
+import type { AuditPageView, AuditRecord, AuditVerifyView } from '../session-types.js';
+import { summarise } from '../audit-summary.js';
 import { queryOf } from '../session-ui.js';
 
 /** Families for the type field (`session.*`); exact types such as `recording.viewed` can be typed too. */
@@ -29,7 +30,7 @@ const FAMILIES = [
   'stepup',
   'totp',
 ];
-const FIELDS = ['type', 'actor', 'target', 'session', 'from', 'to'] as const;
+const FIELDS = ['type', 'actor', 'target', 'session', 'from', 'to', 'checkpoints'] as const;
 
 function actorText(a: AuditRecord['actor']): string {
   if (a.kind === 'user') return `${a.name ?? a.id}${a.email ? ` <${a.email}>` : ''}${a.ip ? ` from ${a.ip}` : ''}`;
@@ -37,15 +38,13 @@ function actorText(a: AuditRecord['actor']): string {
   return `anonymous${a.ip ? ` from ${a.ip}` : ''}`;
 }
 
-/** A value as one line of text; objects as JSON. Always text, never markup. */
-const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
-
-function fields(obj: Record<string, unknown> | undefined, cls: string): HTMLElement | null {
-  if (!obj || Object.keys(obj).length === 0) return null;
+/** The record as stored, one click away: text in a <pre>, never markup. */
+function raw(rec: AuditRecord): HTMLElement {
   return h(
-    'dl',
-    { class: `kv ${cls}` },
-    ...Object.entries(obj).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, show(v).slice(0, 500))]),
+    'details',
+    { class: 'raw', id: `audit-raw-${rec.seq}` },
+    h('summary', {}, 'Raw record'),
+    h('pre', { class: 'mono' }, JSON.stringify(rec, null, 2)),
   );
 }
 
@@ -115,6 +114,22 @@ registerPage({
       h(
         'p',
         {},
+        h(
+          'label',
+          { class: 'inline' },
+          h('input', {
+            type: 'checkbox',
+            id: 'a-checkpoints',
+            name: 'checkpoints',
+            value: 'true',
+            checked: cur('checkpoints') === 'true',
+          }),
+          ' Show signed checkpoints',
+        ),
+      ),
+      h(
+        'p',
+        {},
         h('button', { type: 'submit', id: 'audit-apply' }, 'Apply filters'),
         ' ',
         h('a', { href: '/audit', 'data-nav': true }, 'Clear'),
@@ -148,11 +163,7 @@ registerPage({
           h(
             'thead',
             {},
-            h(
-              'tr',
-              {},
-              ...['Seq', 'Time', 'Type', 'Actor', 'Subject', 'Details'].map((c) => h('th', { scope: 'col' }, c)),
-            ),
+            h('tr', {}, ...['Seq', 'Time', 'What happened', 'Record'].map((c) => h('th', { scope: 'col' }, c))),
           ),
           tbody,
         ),
@@ -164,10 +175,13 @@ registerPage({
       const data = new FormData(form);
       navigate(`/audit${queryOf(Object.fromEntries(FIELDS.map((f) => [f, String(data.get(f) ?? '').trim()])))}`);
     });
-    void api<{ targets: TargetView[] }>('GET', '/api/targets').then(({ targets }) => {
-      for (const t of targets)
-        targetSelect.append(h('option', { value: t.id, selected: t.id === cur('target') }, `${t.name} (${t.id})`));
-    });
+    const targetNames = api<{ targets: TargetView[] }>('GET', '/api/targets')
+      .then(({ targets }) => {
+        for (const t of targets)
+          targetSelect.append(h('option', { value: t.id, selected: t.id === cur('target') }, `${t.name} (${t.id})`));
+        return new Map(targets.map((t) => [t.id, t.name]));
+      })
+      .catch(() => new Map<string, string>());
     void api<AuditVerifyView>('GET', '/api/audit/verify')
       .then((v) => clear(status, h('h2', {}, 'Chain verification'), chainStatus(v)))
       .catch((err: unknown) =>
@@ -180,10 +194,13 @@ registerPage({
 
     const filters = Object.fromEntries(FIELDS.map((f) => [f, cur(f)]));
     try {
-      const r = await api<{ records: AuditRecord[]; nextBefore: number | null }>(
+      // Checkpoints are the chain's own bookkeeping: left out unless asked for, so the trail reads as what people did.
+      const r = await api<AuditPageView>(
         'GET',
-        `/api/audit${queryOf({ ...filters, from: fromLocalInput(cur('from')), to: fromLocalInput(cur('to')), before, limit: '100' })}`,
+        `/api/audit${queryOf({ ...filters, checkpoints: cur('checkpoints') === 'true' ? undefined : 'false', from: fromLocalInput(cur('from')), to: fromLocalInput(cur('to')), before, limit: '100' })}`,
       );
+      const targets = await targetNames;
+      const names = { person: (id: string) => r.people[id], target: (id: string) => targets.get(id) };
       clear(
         tbody,
         ...r.records.map((rec) =>
@@ -192,15 +209,21 @@ registerPage({
             { id: `audit-${rec.seq}`, 'data-type': rec.type },
             h('td', { class: 'mono' }, String(rec.seq)),
             h('td', {}, fmtDateTime(rec.at)),
-            h('td', { class: 'mono' }, rec.type),
-            h('td', {}, actorText(rec.actor)),
-            h('td', {}, fields(rec.subject, 'subject')),
-            h('td', {}, fields(rec.data, 'data')),
+            h(
+              'td',
+              {},
+              h('span', { class: 'audit-summary', id: `audit-summary-${rec.seq}` }, summarise(rec, names)),
+              h('br'),
+              h('span', { class: 'muted mono' }, rec.type),
+              ' · ',
+              h('span', { class: 'muted' }, actorText(rec.actor)),
+            ),
+            h('td', {}, raw(rec)),
           ),
         ),
       );
       if (r.records.length === 0)
-        tbody.append(h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No record matches.')));
+        tbody.append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'No record matches.')));
       clear(
         pager,
         before ? h('a', { href: `/audit${queryOf(filters)}`, 'data-nav': true, id: 'audit-newest' }, '← Newest') : null,

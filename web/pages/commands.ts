@@ -4,7 +4,7 @@ import { clear, h } from '../dom.js';
 import { fmtDateTime, fromLocalInput } from '../format.js';
 import type { TargetView } from '../request-types.js';
 import { registerPage } from '../router.js';
-import type { CommandHit } from '../session-types.js';
+import type { CommandWithReason } from '../session-types.js';
 import { fmtOffset, queryOf } from '../session-ui.js';
 
 const PAGE = 100;
@@ -107,7 +107,7 @@ registerPage({
         target.append(h('option', { value: t.id, selected: t.id === cur('target') }, `${t.name} (${t.id})`));
     });
 
-    const row = (c: CommandHit, i: number) =>
+    const row = (c: CommandWithReason, i: number) =>
       h(
         'tr',
         { id: `hit-${i}`, 'data-session': c.sessionId },
@@ -115,7 +115,15 @@ registerPage({
         h('td', {}, c.vendor.name, h('br'), h('span', { class: 'muted' }, c.vendor.org)),
         h('td', {}, c.target.name),
         h('td', {}, h('code', { class: 'command' }, c.text)),
-        h('td', {}, h('span', { class: `state verdict-${c.verdict}` }, c.verdict)),
+        h(
+          'td',
+          {},
+          h('span', { class: `state verdict-${c.verdict}` }, c.verdict),
+          // Why it was flagged, in the rule author's words: the verdict alone does not tell a reviewer what to look at.
+          c.verdict !== 'allowed' && c.reason
+            ? h('span', { class: 'muted rule-reason', id: `hit-reason-${i}` }, c.reason)
+            : null,
+        ),
         h(
           'td',
           {},
@@ -134,7 +142,7 @@ registerPage({
 
     try {
       const base = { q: cur('q'), target: cur('target'), verdict: cur('verdict'), from: cur('from'), to: cur('to') };
-      const r = await api<{ commands: CommandHit[]; total: number }>(
+      const r = await api<{ commands: CommandWithReason[]; total: number }>(
         'GET',
         `/api/commands${queryOf({ ...base, from: fromLocalInput(base.from), to: fromLocalInput(base.to), limit: String(PAGE), offset: offset ? String(offset) : undefined })}`,
       );

@@ -1,5 +1,8 @@
 // Home: who you are, your roles, and whether your second factor is ready.
+import type { Me } from '../api.js';
 import { h } from '../dom.js';
+import { live } from '../live.js';
+import { loadPending } from '../pending-count.js';
 import { registerPage } from '../router.js';
 import { promptStepUp } from '../step-up.js';
 
@@ -59,7 +62,50 @@ registerPage({
         h('p', { class: 'muted' }, `${me.email} · ${me.org}`),
         h('ul', { id: 'roles' }, ...me.roles.map((r) => h('li', { 'data-role': r }, roleText[r] ?? r))),
       ),
+      // What waits for a decision comes before the routine cards: it is what a supervisor signs in for.
+      ...[pendingCard(me)].filter((c) => c !== null),
       totpCard,
     );
   },
 });
+
+/**
+ * For those who decide: how many requests wait for them, as a link to the queue, kept live. Why on Home as well as
+ * beside "Approvals": a supervisor who signs in lands here, and the number must lead somewhere.
+ */
+function pendingCard(me: Me): HTMLElement | null {
+  if (!me.roles.includes('supervisor') && !me.roles.includes('admin')) return null;
+  const link = h('a', { href: '/approvals', 'data-nav': true, id: 'home-pending-link', class: 'button' }, 'Approvals');
+  const text = h('p', { id: 'home-pending', 'data-count': '' }, 'Counting the requests that wait for you…');
+  const card = h('section', { class: 'card', id: 'home-pending-card' }, h('h2', {}, 'Waiting for you'), text, link);
+  const pending = new Set<string>();
+  const paint = () => {
+    const n = pending.size;
+    text.dataset.count = String(n);
+    text.textContent =
+      n === 0
+        ? 'No request is waiting for your decision.'
+        : `${n} ${n === 1 ? 'request is' : 'requests are'} waiting for your decision.`;
+    link.textContent = n === 0 ? 'Open approvals' : `Decide now (${n})`;
+  };
+  const reload = () =>
+    void loadPending(me)
+      .then((rs) => {
+        pending.clear();
+        for (const r of rs) pending.add(r.id);
+        paint();
+      })
+      .catch(() => {
+        text.textContent = 'The number of waiting requests could not be loaded.';
+      });
+  live(card, {
+    onChange({ request }) {
+      if (request.state === 'pending' && request.requester.id !== me.id) pending.add(request.id);
+      else pending.delete(request.id);
+      paint();
+    },
+    onOpen: reload,
+  });
+  reload();
+  return card;
+}

@@ -5,8 +5,8 @@ import { clear, h } from '../dom.js';
 import { fmtDateTime } from '../format.js';
 import { mountGuacReplay } from '../rdp-replay.js';
 import { registerPage } from '../router.js';
-import type { CommandHit, Integrity, SessionDetail } from '../session-types.js';
-import { fmtOffset, fmtSeconds, statusBadge, watchPath } from '../session-ui.js';
+import type { CommandWithReason, Integrity, SessionPageView } from '../session-types.js';
+import { fmtSeconds, statusBadge, watchPath } from '../session-ui.js';
 import { plcOperationsCard } from '../plc-operations.js';
 
 const SPEEDS = [0.5, 1, 2, 4, 8];
@@ -81,7 +81,18 @@ function integrityBadge(i: Integrity | undefined): HTMLElement {
   );
 }
 
-function context(s: SessionDetail): HTMLElement {
+/** The replay's one clock: seconds with a tenth, the same on the time display, the markers and the seek buttons. */
+const secs = (t: number) => `${Math.max(0, t).toFixed(1)} s`;
+
+/** "Terminated by Sam Supervisor at … — reason": who cut the session off and why, where a person did. */
+function closedByText(s: SessionPageView): string | null {
+  const c = s.closedBy;
+  if (!c) return null;
+  const what = c.action === 'terminated' ? 'Terminated' : 'Access revoked';
+  return `${what} by ${c.by} at ${fmtDateTime(c.at)}${c.reason ? ` — ${c.reason}` : ''}`;
+}
+
+function context(s: SessionPageView): HTMLElement {
   const row = (term: string, ...desc: Array<Node | string | null>) => [h('dt', {}, term), h('dd', {}, ...desc)];
   return h(
     'dl',
@@ -108,6 +119,7 @@ function context(s: SessionDetail): HTMLElement {
       s.durationSeconds !== null ? ` (${fmtSeconds(s.durationSeconds)})` : null,
     ),
     ...row('Status', statusBadge(s, 'session-status')),
+    ...(s.closedBy ? row('Ended by', h('span', { class: 'closed-by', id: 'session-closed-by' }, closedByText(s))) : []),
     ...row(
       'Purpose',
       h('span', { class: 'purpose', id: 'session-purpose' }, s.request?.purpose ?? '—'),
@@ -126,16 +138,17 @@ function context(s: SessionDetail): HTMLElement {
 
 registerPage({
   path: '/sessions/:id',
-  title: 'Replay',
-  roles: ['supervisor', 'auditor', 'admin'],
+  title: 'Session',
+  // Vendors open their own sessions here (the API shows them no one else's): the record, not the recording.
+  roles: ['vendor', 'supervisor', 'auditor', 'admin'],
   async render({ main, params, query }) {
     const id = params.id ?? '';
     const path = `/api/sessions/${encodeURIComponent(id)}`;
     const head = h('section', { class: 'card', id: 'replay-head' }, h('p', { class: 'muted' }, 'Loading…'));
     main.append(head);
-    let s: SessionDetail;
+    let s: SessionPageView;
     try {
-      s = await api<SessionDetail>('GET', path);
+      s = await api<SessionPageView>('GET', path);
     } catch (err) {
       clear(
         head,
@@ -152,15 +165,56 @@ registerPage({
       head,
       h('h1', {}, 'Session of ', s.vendor.name, ' on ', s.target.name),
       context(s),
-      s.live
+      s.live && s.can.watch
         ? h(
             'p',
             { class: 'note' },
             'This session is live: the replay shows what is recorded so far. ',
             h('a', { href: watchPath(s) }, 'Watch it live'),
           )
-        : null,
+        : s.live
+          ? h('p', { class: 'note' }, 'This session is live now.')
+          : null,
     );
+    if (!s.can.replay) {
+      // A vendor's own session: what happened and how it ended. The recording holds every keystroke (no-echo
+      // prompts too) and replay is the overseers' tool, so it is neither played nor fetched here.
+      main.append(
+        h(
+          'section',
+          { class: 'card', id: 'recording-note' },
+          h('h2', {}, 'Recording'),
+          h(
+            'p',
+            { class: 'muted' },
+            s.recording
+              ? 'This session was recorded. Recordings are replayed by the site’s supervisors and auditors only; ask them if you need to see it.'
+              : 'This session has no recording.',
+          ),
+        ),
+      );
+      // What they typed is their record too: the captured commands with their verdicts, as text.
+      const list = h('ol', { id: 'own-commands', class: 'markers' });
+      main.append(h('section', { class: 'card' }, h('h2', {}, 'Commands'), list));
+      await api<{ commands: CommandWithReason[] }>('GET', `${path}/commands`)
+        .then(({ commands }) => {
+          if (commands.length === 0) list.replaceWith(h('p', { class: 'muted' }, 'No command was captured.'));
+          for (const c of commands)
+            list.append(
+              h(
+                'li',
+                {},
+                h('span', { class: 'mono offset' }, secs(c.offsetSeconds)),
+                ' ',
+                h('code', { class: 'command' }, c.text),
+                c.verdict !== 'allowed' ? h('span', { class: `state verdict-${c.verdict}` }, ` ${c.verdict}`) : null,
+                c.verdict !== 'allowed' && c.reason ? h('span', { class: 'muted' }, ` ${c.reason}`) : null,
+              ),
+            );
+        })
+        .catch(() => list.replaceWith(h('p', { class: 'error' }, 'The commands could not be loaded.')));
+      return;
+    }
     const integritySlot = h('div', { id: 'integrity-slot' }, h('p', { class: 'muted' }, 'Checking integrity…'));
     const playerCard = h('section', { class: 'card', id: 'replay' }, integritySlot);
     main.append(playerCard);
@@ -190,14 +244,16 @@ registerPage({
     }
     const text = await res.text();
     const cast = readCast(text);
-    const verdicts = await api<{ commands: CommandHit[] }>('GET', `${path}/commands`)
+    const verdicts = await api<{ commands: CommandWithReason[] }>('GET', `${path}/commands`)
       .then((r) => r.commands)
-      .catch(() => [] as CommandHit[]);
+      .catch(() => [] as CommandWithReason[]);
 
     ensurePlayerCss();
     const screen = h('div', { id: 'player', class: 'player' });
-    const time = h('span', { id: 'replay-time', class: 'mono' }, '00:00');
-    const toggle = h('button', { type: 'button', id: 'replay-toggle' }, 'Play');
+    const time = h('span', { id: 'replay-time', class: 'mono', 'aria-live': 'off' }, secs(0));
+    const toggleIcon = h('span', { class: 'icon', 'aria-hidden': 'true' }, '▶');
+    const toggleText = h('span', {}, 'Play');
+    const toggle = h('button', { type: 'button', id: 'replay-toggle' }, toggleIcon, ' ', toggleText);
     const speed = h(
       'select',
       { id: 'replay-speed', 'aria-label': 'Speed' },
@@ -240,7 +296,8 @@ registerPage({
         preload: true,
         speed: rate,
         fit: 'width',
-        controls: true,
+        // The page's own controls are the only ones: the player's bar would be a second set with a second clock.
+        controls: false,
         keystrokeOverlay: false,
         pauseOnMarkers: false,
       });
@@ -253,13 +310,19 @@ registerPage({
         if (resume) await p.play();
       });
     };
+    const tick = () => {
+      const total = player?.getDuration();
+      time.textContent = `${secs(player?.getCurrentTime() ?? 0)}${total === undefined ? '' : ` / ${secs(total)}`}`;
+    };
     const setPlaying = (v: boolean) => {
       playing = v;
-      toggle.textContent = v ? 'Pause' : 'Play';
+      toggleIcon.textContent = v ? '⏸' : '▶';
+      toggleText.textContent = v ? 'Pause' : 'Play';
     };
     const seek = async (t: number) => {
       await player?.seek(Math.max(0, t));
       screen.dataset.at = String(Math.max(0, t));
+      tick();
     };
     toggle.addEventListener('click', () => void (playing ? player?.pause() : player?.play()));
     back.addEventListener('click', () => void seek((player?.getCurrentTime() ?? 0) - 5));
@@ -267,7 +330,7 @@ registerPage({
     speed.addEventListener('change', () => void build(player?.getCurrentTime() ?? 0, Number(speed.value), playing));
 
     // Verdicts by position: the n-th marker with a text is the n-th captured command with that text.
-    const byText = new Map<string, CommandHit[]>();
+    const byText = new Map<string, CommandWithReason[]>();
     for (const c of verdicts) byText.set(c.text, [...(byText.get(c.text) ?? []), c]);
     cast.markers.forEach((m, i) => {
       const c = byText.get(m.label)?.shift();
@@ -284,12 +347,13 @@ registerPage({
               'data-time': String(m.time),
               onclick: () => void seek(m.time),
             },
-            h('span', { class: 'mono offset' }, fmtOffset(m.time)),
+            h('span', { class: 'mono offset' }, secs(m.time)),
             ' ',
             h('code', { class: 'command' }, m.label),
           ),
           ' ',
           c && c.verdict !== 'allowed' ? h('span', { class: `state verdict-${c.verdict}` }, c.verdict) : null,
+          c && c.verdict !== 'allowed' && c.reason ? h('span', { class: 'muted' }, ` ${c.reason}`) : null,
         ),
       );
     });
@@ -319,7 +383,7 @@ registerPage({
       return;
     }
     screen.dataset.at = String(start);
-    time.textContent = fmtOffset(start);
+    tick();
     screen.dataset.ready = 'true';
     if (near && start > 0) document.getElementById(`marker-${cast.markers.indexOf(near)}`)?.classList.add('current');
 
@@ -330,7 +394,7 @@ registerPage({
         player?.dispose();
         return;
       }
-      time.textContent = fmtOffset(player?.getCurrentTime() ?? 0);
+      tick();
     }, 250);
   },
 });

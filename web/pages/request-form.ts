@@ -52,7 +52,11 @@ export async function requestForm({ me, main, query, navigate }: PageContext): P
   const target = h('select', { id: 'req-target', name: 'targetId', required: true });
   for (const t of targets)
     target.append(
-      h('option', { value: t.id, selected: t.id === wanted }, `${t.name} — ${t.zone} · SL ${t.securityLevel}`),
+      h(
+        'option',
+        { value: t.id, selected: t.id === wanted },
+        `${t.name} (${t.id}) — ${t.zone} · SL ${t.securityLevel}`,
+      ),
     );
   const info = h('div', { class: 'target-info', id: 'target-info', 'aria-live': 'polite' });
   const protocol = h('select', { id: 'req-protocol', name: 'protocol', required: true });
@@ -122,6 +126,8 @@ export async function requestForm({ me, main, query, navigate }: PageContext): P
     };
     clear(
       info,
+      // The id is what the vendor types later (`ssh <id>@gateway`): shown where the target is chosen.
+      h('p', {}, 'Target ID ', h('code', { id: 'target-id' }, t.id)),
       h(
         'p',
         {},

@@ -49,9 +49,11 @@ function input(id: Field, label: string, current: string, type = 'text'): HTMLEl
 registerPage({
   path: '/sessions',
   title: 'Sessions',
-  roles: ['supervisor', 'auditor', 'admin'],
+  // A vendor sees their own sessions here (the API never lists anyone else's for them).
+  roles: ['vendor', 'supervisor', 'auditor', 'admin'],
   nav: true,
-  async render({ main, query, navigate }) {
+  async render({ me, main, query, navigate }) {
+    const overseer = me.roles.some((r) => r === 'supervisor' || r === 'auditor' || r === 'admin');
     const cur = (f: Field) => query.get(f) ?? '';
     const offset = Math.max(0, Number(query.get('offset')) || 0);
     const error = h('p', { class: 'error', role: 'alert', id: 'sessions-error' });
@@ -65,8 +67,14 @@ registerPage({
       h(
         'section',
         { class: 'card' },
-        h('h1', {}, 'Sessions'),
-        h('p', { class: 'muted' }, 'Every vendor session, live or recorded. Replays are audited.'),
+        h('h1', {}, overseer ? 'Sessions' : 'My sessions'),
+        h(
+          'p',
+          { class: 'muted' },
+          overseer
+            ? 'Every vendor session, live or recorded. Replays are audited.'
+            : 'Your own sessions: when, where, how they ended. Recordings are replayed by supervisors and auditors.',
+        ),
         form,
       ),
       h(
@@ -110,13 +118,15 @@ registerPage({
       h(
         'div',
         { class: 'filter-grid' },
-        select(
-          'vendor',
-          'Vendor',
-          cur('vendor'),
-          [...vendors].sort((x, y) => x[1].localeCompare(y[1])),
-        ),
-        input('org', 'Organisation', cur('org')),
+        overseer
+          ? select(
+              'vendor',
+              'Vendor',
+              cur('vendor'),
+              [...vendors].sort((x, y) => x[1].localeCompare(y[1])),
+            )
+          : null,
+        overseer ? input('org', 'Organisation', cur('org')) : null,
         select(
           'target',
           'Target',
@@ -191,13 +201,11 @@ registerPage({
         h(
           'td',
           { class: 'actions' },
-          s.can.replay
-            ? h(
-                'a',
-                { href: `/sessions/${encodeURIComponent(s.id)}`, 'data-nav': true, id: `replay-${s.id}` },
-                'Replay',
-              )
-            : null,
+          h(
+            'a',
+            { href: `/sessions/${encodeURIComponent(s.id)}`, 'data-nav': true, id: `replay-${s.id}` },
+            s.can.replay ? 'Replay' : 'Details',
+          ),
           ...(s.can.watch ? [' · ', h('a', { href: watchPath(s), id: `watch-${s.id}` }, 'Watch')] : []),
           s.can.terminate ? terminateControl(s, () => void load()) : null,
         ),

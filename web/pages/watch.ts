@@ -1,9 +1,11 @@
 // /sessions/:id/watch — a supervisor's or auditor's read-only live view of a terminal session, starting from the
 // screen the vendor sees now; a supervisor can terminate it with a reason.
 import { alertText } from '../alerts.js';
+import { api } from '../api.js';
 import { clear, h, whenLeft } from '../dom.js';
 import type { CommandAlert } from '../live.js';
 import { registerPage } from '../router.js';
+import type { SessionPageView } from '../session-types.js';
 import { closeText, type Control, openTerminalSocket } from '../terminal/socket.js';
 import { liveTerminateForm } from '../terminate-form.js';
 import { createXterm } from '../terminal/xterm-view.js';
@@ -95,6 +97,21 @@ registerPage({
         status.className = code === 1000 ? 'muted' : 'error';
         status.textContent = closeText(code, lastMessage || why);
         form.remove();
+        // Who ended it and why, where a person did, and the way to the session's record (and its replay).
+        const after = h(
+          'p',
+          { id: 'watch-after' },
+          h('a', { href: `/sessions/${encodeURIComponent(id)}`, 'data-nav': true }, 'Open the session’s record'),
+        );
+        status.after(after);
+        void closedBy(id).then((c) => {
+          if (!c || !after.isConnected) return;
+          const what = c.action === 'terminated' ? 'Terminated' : 'Access revoked';
+          after.prepend(
+            h('span', { id: 'watch-closed-by' }, `${what} by ${c.by}${c.reason ? ` — ${c.reason}` : ''}.`),
+            ' ',
+          );
+        });
       },
     });
     whenLeft(main, screen, () => {
@@ -103,3 +120,17 @@ registerPage({
     });
   },
 });
+
+/**
+ * Who ended the session, once its record says it has ended: the viewer's socket can close a moment before the
+ * session's end is stored, so a few short tries (bounded), then nothing.
+ */
+async function closedBy(id: string): Promise<SessionPageView['closedBy']> {
+  for (let i = 0; i < 10; i++) {
+    const s = await api<SessionPageView>('GET', `/api/sessions/${encodeURIComponent(id)}`).catch(() => undefined);
+    if (!s) return null;
+    if (s.endedAt) return s.closedBy;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return null;
+}

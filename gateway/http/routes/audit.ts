@@ -2,6 +2,7 @@
 import type { Request, Router } from 'express';
 import { requireRole } from '../../auth/context.js';
 import type { VerifyResult } from '../../audit-log.js';
+import type { AuditRecord } from '../../core/audit.js';
 import type { AuditPort } from '../../storage/port.js';
 import { actorOf } from '../../broker/facts.js';
 import { findAuditRecord, queryAudit } from '../../library/audit-query.js';
@@ -12,6 +13,17 @@ export interface AuditRoutesDeps {
   audit: AuditPort;
   storageDir: string;
   now(): number;
+  /** The people the store knows, to name those the records are about (the page's one-line summaries). */
+  users?: () => ReadonlyArray<{ id: string; name: string }>;
+}
+
+/** GET /api/audit's answer: the records, and the names of the people their subjects name. */
+export interface AuditPageView {
+  records: AuditRecord[];
+  nextBefore: number | null;
+  limit: number;
+  /** User id → display name, for every subject.userId on the page that the store knows. */
+  people: Record<string, string>;
 }
 
 export interface CheckpointView {
@@ -63,7 +75,15 @@ export function mountAuditRoutes(router: Router, deps: AuditRoutesDeps): void {
         actor: actorOf(caller),
         data: { filters, returned: page.records.length },
       });
-    res.json({ records: page.records, nextBefore: page.nextBefore, limit: q.limit ?? 100 });
+    const known = new Map((deps.users?.() ?? []).map((u) => [u.id, u.name]));
+    const people: Record<string, string> = {};
+    for (const r of page.records) {
+      const id = r.subject?.userId;
+      const name = typeof id === 'string' ? known.get(id) : undefined;
+      if (typeof id === 'string' && name !== undefined) people[id] = name;
+    }
+    const view: AuditPageView = { records: page.records, nextBefore: page.nextBefore, limit: q.limit ?? 100, people };
+    res.json(view);
   });
 
   router.get('/audit/verify', async (req, res) => {

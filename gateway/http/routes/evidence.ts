@@ -95,7 +95,7 @@ export function evidenceRouter(deps: Deps): Router {
           auditSeq: { first: m.audit.firstSeq, last: m.audit.lastSeq },
         },
       });
-      const name = `gatehouse-evidence-${compactInstant(period.fromMs)}-${compactInstant(period.toMs)}.zip`;
+      const name = packFileName(period.fromMs, period.toMs);
       res.status(200).set({
         'Content-Type': 'application/zip',
         'Content-Disposition': `attachment; filename="${name}"`,
@@ -115,4 +115,21 @@ export function evidenceRouter(deps: Deps): Router {
     }
   });
   return router;
+}
+
+const DAY_MS = 86_400_000;
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * The download's name says the period as it was chosen: whole UTC days (what the Evidence page asks for) by
+ * their first and last day, the end day included ("…-2026-12-01-to-2026-12-06.zip"); any other period by its
+ * two instants. Why not always the instants: [from, to) ends at the next midnight, a day the pack does not hold.
+ */
+export function packFileName(fromMs: number, toMs: number): string {
+  if (fromMs % DAY_MS === 0 && toMs % DAY_MS === 0 && toMs > fromMs) {
+    const last = isoDay(toMs - DAY_MS);
+    const first = isoDay(fromMs);
+    return `gatehouse-evidence-${first === last ? first : `${first}-to-${last}`}.zip`;
+  }
+  return `gatehouse-evidence-${compactInstant(fromMs)}-${compactInstant(toMs)}.zip`;
 }

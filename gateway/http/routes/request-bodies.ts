@@ -18,6 +18,7 @@ const createSchema = z.strictObject({
 });
 
 const reasonSchema = z.strictObject({ reason: z.string().max(2000) });
+const commentSchema = z.strictObject({ comment: z.string().max(2000).optional() });
 const emptySchema = z.strictObject({});
 
 /** The code a client gets for a bad field: matches core's codes where core has one (invalid_duration …). */
@@ -31,6 +32,7 @@ const FIELD_CODES: Record<string, string> = {
   emergency: 'invalid_emergency',
   emergencyReason: 'invalid_emergency_reason',
   reason: 'reason_required',
+  comment: 'invalid_comment',
 };
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -48,6 +50,8 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
 
 export const parseCreate = (body: unknown): CreateInput => parse(createSchema, body);
 export const parseReason = (body: unknown): string => parse(reasonSchema, body).reason;
+/** An approval's optional comment: absent or blank means none (core bounds the rest, as for a denial's reason). */
+export const parseComment = (body: unknown): string | undefined => parse(commentSchema, body).comment;
 export const parseEmpty = (body: unknown): void => {
   parse(emptySchema, body);
 };

@@ -6,7 +6,8 @@ import type { Broker, Caller } from '../../broker.js';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
 import { notFound } from '../../errors.js';
-import { isRequestId, parseCreate, parseEmpty, parseReason, parseStates } from './request-bodies.js';
+import { mountRequestHistory } from './request-history.js';
+import { isRequestId, parseComment, parseCreate, parseEmpty, parseReason, parseStates } from './request-bodies.js';
 
 export interface RequestsRouterDeps {
   broker: Broker;
@@ -55,6 +56,9 @@ export function requestsRouter(deps: RequestsRouterDeps): Router {
     res.status(201).location(`/api/requests/${view.id}`).json(view);
   });
 
+  // Before /requests/:id: "history" is not a request id.
+  mountRequestHistory(router, broker);
+
   router.get('/requests/:id', async (req, res) => {
     const ctx = requireAuth(req);
     res.json(await broker.get(callerOf(ctx, req), idOf(req)));
@@ -62,8 +66,8 @@ export function requestsRouter(deps: RequestsRouterDeps): Router {
 
   router.post('/requests/:id/approve', async (req, res) => {
     const ctx = decider(req);
-    parseEmpty(req.body);
-    res.json(await broker.approve(callerOf(ctx, req), idOf(req)));
+    const comment = parseComment(req.body);
+    res.json(await broker.approve(callerOf(ctx, req), idOf(req), comment));
   });
 
   router.post('/requests/:id/deny', async (req, res) => {

@@ -70,6 +70,8 @@ const auditQuery = z.strictObject({
   actor: name.optional(),
   target: id.optional(),
   session: id.optional(),
+  /** `false` leaves out the signed checkpoints (the page hides them unless asked); absent or `true` keeps them. */
+  checkpoints: z.enum(['true', 'false']).optional(),
   /** Records with seq below this (paging newest → oldest). */
   before: z.coerce.number().int().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
@@ -77,7 +79,11 @@ const auditQuery = z.strictObject({
 
 export type SessionsQuery = z.output<typeof sessionsQuery>;
 export type CommandsQuery = z.output<typeof commandsQuery>;
-export type AuditQuery = Omit<z.output<typeof auditQuery>, 'type'> & { types?: string[]; typePrefixes?: string[] };
+export type AuditQuery = Omit<z.output<typeof auditQuery>, 'type' | 'checkpoints'> & {
+  types?: string[];
+  typePrefixes?: string[];
+  excludeTypes?: string[];
+};
 
 function parse<T>(schema: z.ZodType<T>, query: unknown): T {
   // An empty field from a form (`?vendor=`) means "no filter", not "match the empty string".
@@ -95,7 +101,8 @@ export const parseSessionsQuery = (q: unknown): SessionsQuery => parse(sessionsQ
 export const parseCommandsQuery = (q: unknown): CommandsQuery => parse(commandsQuery, q);
 
 export function parseAuditQuery(q: unknown): AuditQuery {
-  const { type, ...rest } = parse(auditQuery, q);
+  const { type, checkpoints, ...given } = parse(auditQuery, q);
+  const rest = checkpoints === 'false' ? { ...given, excludeTypes: ['audit.checkpoint'] } : given;
   if (type === undefined) return rest;
   const types: string[] = [];
   const typePrefixes: string[] = [];

@@ -9,11 +9,13 @@ import type { SessionRecord } from '../../core/model.js';
 import type { Deps } from '../../deps.js';
 import { notFound } from '../../errors.js';
 import {
+  type CommandHit,
   findSession,
   type LibraryContext,
   listSessions,
   searchCommands,
   sessionCommands,
+  type SessionDetail,
   sessionDetail,
 } from '../../library/session-views.js';
 import { SESSION_ID_PATTERN } from '../../recording/files.js';
@@ -21,6 +23,7 @@ import type { RemoteSessions, SessionRegistry } from '../../sessions.js';
 import { mountAuditRoutes } from './audit.js';
 import { mountPlcRoutes } from './plc.js';
 import { mountRecordingRoutes } from './recording.js';
+import { type ClosedBy, findClosedBy } from './session-closer.js';
 import { parseCommandsQuery, parseSessionsQuery, parseTerminate } from './session-queries.js';
 
 export interface SessionsRouterDeps {
@@ -33,6 +36,11 @@ export interface SessionsRouterDeps {
   /** How long one viewing of a recording lasts for the audit trail (default 5 min). */
   viewedPeriodMs?: number;
 }
+
+/** A session as its page shows it: the library's detail, and who ended it and why where a person did. */
+export type SessionPageView = SessionDetail & { closedBy: ClosedBy | null };
+/** A captured command with the reason of the rule that alerted on or blocked it (null when none, or gone from the config). */
+export type CommandWithReason = CommandHit & { reason: string | null };
 
 /** One session's captured commands in one answer, at most this many (the search pages through more). */
 const MAX_SESSION_COMMANDS = 10_000;
@@ -53,6 +61,14 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
   const isLiveElsewhere = (id: string) => {
     const rec = o.remote && store.data.sessions.find((s) => s.id === id);
     return rec !== undefined && o.remote?.holderOf(rec) !== undefined;
+  };
+  // The engine's audit lines where it has its own (PostgreSQL), else audit.jsonl in the storage folder.
+  const auditSource = audit.linesBackward?.bind(audit) ?? storageDir;
+  /** The matching rule's reason, as the target's rules say it now (a hit records the rule's pattern). */
+  const withReason = (c: CommandHit): CommandWithReason => {
+    const rule =
+      c.rule === null ? undefined : o.broker.targets.get(c.target.id)?.commands.rules.find((r) => r.match === c.rule);
+    return { ...c, reason: rule?.reason ?? null };
   };
   const context = (ctx: AuthContext): LibraryContext => ({
     viewer: ctx.user,
@@ -92,21 +108,25 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
   router.get('/sessions/:id', async (req, res) => {
     const ctx = requireAuth(req);
     const s = await visibleSession(req, 'session.read');
-    res.json(sessionDetail(store.data, context(ctx), s));
+    const view: SessionPageView = {
+      ...sessionDetail(store.data, context(ctx), s),
+      closedBy: await findClosedBy(auditSource, s),
+    };
+    res.json(view);
   });
 
   router.get('/sessions/:id/commands', async (req, res) => {
     const ctx = requireAuth(req);
     const s = await visibleSession(req, 'session.commands');
     const all = sessionCommands(store.data, context(ctx), s);
-    res.json({ commands: all.slice(0, MAX_SESSION_COMMANDS), total: all.length });
+    res.json({ commands: all.slice(0, MAX_SESSION_COMMANDS).map(withReason), total: all.length });
   });
 
   router.get('/commands', (req, res) => {
     const ctx = requireAuth(req);
     const { limit, offset, ...filter } = parseCommandsQuery(req.query);
     const page = searchCommands(store.data, context(ctx), filter, { limit, offset });
-    res.json({ commands: page.items, total: page.total, offset: page.offset, limit: page.limit });
+    res.json({ commands: page.items.map(withReason), total: page.total, offset: page.offset, limit: page.limit });
   });
 
   /**
@@ -137,7 +157,7 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
     visibleSession,
     viewedPeriodMs: o.viewedPeriodMs,
   });
-  mountAuditRoutes(router, { audit, storageDir, now: () => clock.now() });
+  mountAuditRoutes(router, { audit, storageDir, now: () => clock.now(), users: () => store.data.users });
   mountPlcRoutes(router, {
     audit,
     logger,
