@@ -154,6 +154,8 @@ export async function startCluster(ids: readonly string[]): Promise<Cluster> {
     };
     input.storage = { dir: join(dir.path, 'storage'), engine: 'postgres', postgres: { url: { env: PG_ENV } } };
     input.node = { id, internalUrl: `http://127.0.0.1:${p.http}` };
+    // No timed checkpoints during a test: every audit record a test counts comes from what it did.
+    input.audit = { checkpointEverySeconds: 3600 };
     input.targets = [
       { ...base, ssh },
       { ...base, id: TARGET2, name: 'Engineering workstation 02', ssh, approvalsRequired: 2 },
