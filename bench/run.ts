@@ -94,6 +94,14 @@ function targetTable(paths: PathRow[], rows: Row[]): string[] {
   return ['## Targets', '', '| measure | Gatehouse | target | met |', '| --- | --- | --- | --- |', ...lines, ''];
 }
 
+/** The event-loop hold a state update may cost: lowdb at 10,000 sessions, PostgreSQL at 100,000. */
+function storeTarget(engine: 'lowdb' | 'postgres', sessions: number, kind: string): number | undefined {
+  if (kind !== 'session' && kind !== 'web-session') return undefined;
+  if (engine === 'lowdb' && sessions === 10_000) return 20;
+  if (engine === 'postgres' && sessions === 100_000) return 5;
+  return undefined;
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   const rows: Row[] = [];
@@ -255,11 +263,15 @@ async function main(): Promise<void> {
   }
 
   if (want('store')) {
-    const sizes = quick
-      ? [{ sessions: 1_000, commands: 20_000 }]
-      : [10_000, 100_000].map((sessions) => ({ sessions, commands: 200_000 }));
+    // lowdb keeps the recent state only (older history moves to history/*.jsonl), so 10,000 is its size to hold;
+    // PostgreSQL keeps everything, so it is held to 100,000.
+    const sizes = {
+      lowdb: quick ? [1_000] : [10_000],
+      postgres: quick ? [1_000] : [10_000, 100_000],
+    };
     for (const engine of ['lowdb', 'postgres'] as const)
-      for (const size of sizes) {
+      for (const sessions of sizes[engine]) {
+        const size = { sessions, commands: quick ? 20_000 : 200_000 };
         progress(`state store on ${engine} (${size.sessions} sessions and requests, ${size.commands} commands)…`);
         for (const c of await benchStore({ ...size, engine })) {
           rows.push({
@@ -268,9 +280,17 @@ async function main(): Promise<void> {
             value: c.msPerOp,
             unit: 'ms',
           });
+          const target = storeTarget(engine, size.sessions, c.kind);
           rows.push({
             suite: 'store',
-            measure: `${c.name} at ${size.sessions}: event loop held at most`,
+            measure: `${c.name} at ${size.sessions}: event loop held by one (median of runs)`,
+            value: c.heldMs,
+            unit: 'ms',
+            ...(target !== undefined && { target: `≤ ${target} ms`, met: c.heldMs <= target }),
+          });
+          rows.push({
+            suite: 'store',
+            measure: `${c.name} at ${size.sessions}: event loop held at most (any run, GC and machine load included)`,
             value: c.maxBlockMs,
             unit: 'ms',
           });

@@ -2,7 +2,6 @@
 // order of trust: state (locked), then the audit log (verified), then the doors (HTTP, later SSH).
 import { resolve } from 'node:path';
 import { SyslogStream, type SyslogStreamOptions } from './audit/syslog.js';
-import { PlcLog } from './conduit/plc-log.js';
 import { LoginTransactions } from './auth/login-flow.js';
 import { createOidcClient, type OidcClient } from './auth/oidc.js';
 import { type WebSessionOptions, WebSessions } from './auth/web-session.js';
@@ -140,7 +139,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await claim?.close();
     throw err;
   }
-  const { state: store, audit, commands } = storage;
+  const { state: store, audit, commands, plc } = storage;
   // --- Cluster (PostgreSQL): this node's row, before the crash recovery below, which (holding the node's
   // lock) ends only this node's own leftovers, never a running node's sessions.
   const pgStorage = postgresOf(storage);
@@ -161,26 +160,24 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }
   }
   // --- end cluster
-
-  let plc: PlcLog;
-  try {
-    plc = await PlcLog.open(storageDir, logger);
-  } catch (err) {
-    await cluster?.stop();
-    await storage.close();
-    throw err;
-  }
-  /** The PLC log (plc.jsonl, a file on either engine) closes with the storage, wherever start-up fails or the gateway stops. */
+  /** The PLC log (plc.jsonl on lowdb, gh_plc on PostgreSQL) is part of the storage and closes with it. */
   const closeStorage = async () => {
     await cluster?.stop();
-    await plc.close();
     await storage.close();
   };
 
   const alerts = new CommandAlerts();
   const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir, faults, alerts };
   const { lowdb } = storage;
-  const monitor = lowdb && new StorageMonitor({ ...lowdb, plc, faults, logger, storageDir });
+  // lowdb: its files; PostgreSQL: the database's reachability. Both: the recordings folder.
+  const monitor = new StorageMonitor({
+    audit,
+    faults,
+    logger,
+    storageDir,
+    ...(lowdb ? { lowdb } : {}),
+    ...(storage.probe ? { probeDatabase: storage.probe.bind(storage) } : {}),
+  });
   faults.onChange((now) => metrics.storageFaults(now.map((f) => f.file)));
   // --- Crash recovery: sessions left open by a crash are ended and their recordings
   // repaired and marked incomplete, after the audit log opens and before any door opens.
@@ -209,23 +206,21 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // scheduler closes what falls due; live sessions (SSH, RDP) register in one registry.
   const liveSessions = opts.liveSessions ?? new LiveSessions({ logger });
   const notifier = new Webhooks({ urls: config.notify.webhooks, audit, clock, logger });
-  // The SIEM stream (also the log's outside witness) reads audit.jsonl from its cursor: records written
-  // before this point, and while the SIEM is away, go out too.
+  // The SIEM stream (also the log's outside witness) reads the engine's log from its cursor: records written
+  // before this point, and while the SIEM is away, go out too. On PostgreSQL one node streams the shared chain.
   const siem = config.audit.syslog;
-  // The stream reads audit.jsonl: the lowdb engine's (PostgreSQL has no SIEM stream yet, see docs/storage.md).
-  const syslog =
-    siem && lowdb
-      ? new SyslogStream({
-          config: siem.caFile ? { ...siem, caFile: resolveConfigPath(siem.caFile, opts.cwd) } : siem,
-          dir: storageDir,
-          audit: lowdb.audit,
-          clock,
-          logger,
-          notifier,
-          registry: metrics.registry,
-          ...opts.syslog,
-        })
-      : undefined;
+  const syslog = siem
+    ? new SyslogStream({
+        config: siem.caFile ? { ...siem, caFile: resolveConfigPath(siem.caFile, opts.cwd) } : siem,
+        audit,
+        backlog: storage.syslogBacklog(`${siem.host}:${siem.port}`),
+        clock,
+        logger,
+        notifier,
+        registry: metrics.registry,
+        ...opts.syslog,
+      })
+    : undefined;
   await syslog?.start();
   const broker = new Broker({
     config,
@@ -372,13 +367,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   sessions.start();
   cluster?.start({ deps, broker, scheduler, liveSessions, webSessions: sessions });
   scheduler.start();
-  monitor?.start();
+  monitor.start();
 
   let stopped: Promise<void> | undefined;
   const stop = (reason = 'stopped') => {
     stopped ??= (async () => {
       stopping = true;
-      await monitor?.stop();
+      await monitor.stop();
       sessions.stop();
       await scheduler.stop();
       // Open event streams would otherwise hold http.close for its whole grace period.

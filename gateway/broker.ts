@@ -76,7 +76,7 @@ export class Broker {
   /** Visible requests, newest first; `states` filters (none = all). */
   list(caller: Caller, states: readonly RequestState[] = [], limit = 500): RequestView[] {
     const ctx = this.viewContext();
-    return this.deps.store.data.requests
+    return this.deps.store.withHistory.requests
       .filter((r) => (states.length === 0 || states.includes(r.state)) && this.canSee(caller.user, r))
       .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))
       .slice(0, limit)
@@ -92,7 +92,7 @@ export class Broker {
     match: (r: AccessRequest) => boolean,
     page: { offset: number; limit: number },
   ): { requests: RequestView[]; total: number } {
-    const hits = this.deps.store.data.requests
+    const hits = this.deps.store.withHistory.requests
       .filter((r) => match(r) && this.canSee(caller.user, r))
       .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
     const ctx = this.viewContext();
@@ -272,12 +272,12 @@ export class Broker {
    */
   private async findVisible(caller: Caller, id: string, action: string): Promise<AccessRequest> {
     const { store } = this.deps;
-    let r = store.data.requests.find((x) => x.id === id);
+    let r = store.withHistory.requests.find((x) => x.id === id);
     // Made on another node a moment ago: this node's copy may not have it yet. (Also when it is not the caller's:
     // a 404 takes the same path either way.)
     if ((!r || !this.canSee(caller.user, r)) && store.refresh) {
       await store.refresh();
-      r = store.data.requests.find((x) => x.id === id);
+      r = store.withHistory.requests.find((x) => x.id === id);
     }
     if (r && this.canSee(caller.user, r)) return r;
     const err = notFound('not_found', `no request ${id}`);
@@ -306,7 +306,7 @@ export class Broker {
       timeZone: config.site.timezone,
       targets: this.targets,
       users: this.usersById(),
-      sessions: store.data.sessions,
+      sessions: store.withHistory.sessions,
     };
   }
 }

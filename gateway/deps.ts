@@ -2,10 +2,9 @@
 import type { Clock } from './clock.js';
 import type { CommandAlerts } from './command-alerts.js';
 import type { Config } from './config.js';
-import type { PlcLog } from './conduit/plc-log.js';
 import type { Logger } from './log.js';
 import type { StorageFaults } from './storage/faults.js';
-import type { AuditPort, CommandPort, StatePort } from './storage/port.js';
+import type { AuditPort, CommandPort, PlcPort, StatePort } from './storage/port.js';
 
 export interface Deps {
   config: Config;
@@ -13,8 +12,8 @@ export interface Deps {
   audit: AuditPort;
   /** Captured shell commands (commands.jsonl): appended here, never through the store. */
   commands: CommandPort;
-  /** PLC operations seen in SSH forwards (plc.jsonl); absent: inspected and judged, not stored. */
-  plc?: PlcLog;
+  /** PLC operations seen in SSH forwards (plc.jsonl or gh_plc); absent: inspected and judged, not stored. */
+  plc?: PlcPort;
   clock: Clock;
   logger: Logger;
   /** Absolute path of storage.dir (db.json, audit.jsonl, commands.jsonl, keys/, sessions/). */

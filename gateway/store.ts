@@ -10,7 +10,7 @@ import { type Logger, silentLogger } from './log.js';
 import type { AuditJournal, AuditSink } from './storage/audit-sink.js';
 import { type StorageFaults, storageUnavailable } from './storage/faults.js';
 import { deepFreeze } from './store/clone.js';
-import { freezeChanged, lazyDraft, settle, StateTexts } from './store/draft.js';
+import { Draft, type DraftShape, retainWhere } from './store/draft.js';
 import {
   DB_FILE,
   DurableJsonFile,
@@ -20,9 +20,11 @@ import {
   serializeDb,
   writeFileDurably,
 } from './store/file.js';
+import { FileText } from './store/file-text.js';
+import { dueForHistory, HISTORY_LISTS, HistoryFiles } from './store/history.js';
 import { findBatch, type Intent, IntentFile, recordDigest, recordsAfter } from './store/intent.js';
 import { StoreLock } from './store/lock.js';
-import { type DbData, emptyDb } from './store/schema.js';
+import { COLLECTIONS, type DbData, emptyDb } from './store/schema.js';
 
 export { StoreLockedError, StoreOpenError } from './store/errors.js';
 export { type Migration, migrate, migrations } from './store/migrations.js';
@@ -39,6 +41,21 @@ interface Job {
 export const AUDIT_TX = 'auditTx';
 const AUDIT_FILE = 'audit.jsonl';
 
+/** db.json's shape for drafts: lists of records, `meta`, a fixed schemaVersion; other keys are plain JSON. */
+const LOWDB_SHAPE: DraftShape = {
+  lists: COLLECTIONS,
+  maps: ['meta'],
+  fixed: ['schemaVersion'],
+  extraKeys: true,
+  requireIds: false,
+};
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+/** Records per move: each batch is one append and one update, so its event-loop hold stays small. */
+const ARCHIVE_BATCH = 2000;
+
 /** Which Store's update fn is running in this async context: a nested update would wait for itself. */
 const insideUpdate = new AsyncLocalStorage<Store>();
 
@@ -51,8 +68,8 @@ export class Store {
   private queue: Job[] = [];
   private draining: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
-  /** JSON text per top-level key of the committed state (see store/draft.ts). */
-  private readonly texts = new StateTexts();
+  /** db.json's text from cached per-record texts (see store/file-text.ts). */
+  private readonly text = new FileText(COLLECTIONS);
   private journal: AuditJournal | undefined;
   private intents: IntentFile | undefined;
   private faults: StorageFaults | undefined;
@@ -60,12 +77,18 @@ export class Store {
   private intent: Intent | undefined;
   private unresolved = false;
 
-  private constructor(dir: string, db: Low<DbData>, lock: StoreLock, logger: Logger) {
+  /** Closed requests and ended sessions moved out of db.json (store/history.ts). */
+  private readonly history: HistoryFiles;
+  private archiving: Promise<unknown> | undefined;
+  private archiveTimer: NodeJS.Timeout | undefined;
+
+  private constructor(dir: string, db: Low<DbData>, lock: StoreLock, logger: Logger, history: HistoryFiles) {
     this.dir = dir;
     this.file = join(dir, DB_FILE);
     this.db = db;
     this.lock = lock;
     this.logger = logger;
+    this.history = history;
   }
 
   /** Takes the folder's lock, loads (and if needed migrates) db.json. Refuses rather than guess. */
@@ -95,7 +118,8 @@ export class Store {
           logger.warn({ file, from: loaded.from, to: data.schemaVersion, backup }, 'migrated db.json');
         }
       }
-      return new Store(dir, new Low(new DurableJsonFile(file), deepFreeze(data)), lock, logger);
+      const history = await HistoryFiles.load(dir, true);
+      return new Store(dir, new Low(new DurableJsonFile(file), deepFreeze(data)), lock, logger, history);
     } catch (e) {
       await lock.release();
       throw e;
@@ -116,12 +140,12 @@ export class Store {
     await this.resolveIntent();
   }
 
-  /** db.json as it is on disk, for read-only tools (audit verify, evidence export): takes no lock. */
+  /** db.json as it is on disk with the history files, for read-only tools (evidence export): takes no lock. */
   static async readSnapshot(dir: string): Promise<DbData> {
     // The atomic rename in every write means a reader sees a whole old or a whole new file.
     const db = new Low(new DurableJsonFile(join(resolve(dir), DB_FILE)), emptyDb());
     await db.read();
-    return db.data;
+    return (await HistoryFiles.load(resolve(dir), false)).withHistory(db.data);
   }
 
   /**
@@ -130,6 +154,77 @@ export class Store {
    */
   get data(): Readonly<DbData> {
     return this.db.data;
+  }
+
+  /** `data` with the requests and sessions moved to history/*.jsonl in front (see store/history.ts). */
+  get withHistory(): Readonly<DbData> {
+    return this.history.withHistory(this.db.data);
+  }
+
+  /**
+   * Moves closed requests and ended sessions older than `afterDays` to the history files, in batches (each one
+   * append, then one audited update removing them from db.json: `storage.archived`). Runs one at a time.
+   */
+  archive(o: { now: number; afterDays: number; batch?: number }): Promise<{ requests: number; sessions: number }> {
+    const run = (this.archiving ?? Promise.resolve()).then(() => this.moveToHistory(o));
+    this.archiving = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Archives now and then (first after `firstMs`, then every `everyMs`) until close; failures are logged. */
+  startArchiving(o: { afterDays: number; now: () => number; everyMs?: number; firstMs?: number }): void {
+    if (this.archiveTimer || this.closing) return;
+    const tick = (next: number) => {
+      this.archiveTimer = setTimeout(() => {
+        this.archive({ now: o.now(), afterDays: o.afterDays })
+          .catch((err: unknown) => this.logger.error({ err }, 'moving old requests and sessions to history failed'))
+          .finally(() => {
+            if (!this.closing) tick(o.everyMs ?? HOUR);
+          });
+      }, next);
+      this.archiveTimer.unref();
+    };
+    tick(o.firstMs ?? MINUTE);
+  }
+
+  private async moveToHistory(o: {
+    now: number;
+    afterDays: number;
+    batch?: number;
+  }): Promise<{ requests: number; sessions: number }> {
+    const cutoff = o.now - o.afterDays * DAY;
+    const total = { requests: 0, sessions: 0 };
+    for (;;) {
+      if (this.closing) return total;
+      const due = dueForHistory(this.db.data, cutoff, o.batch ?? ARCHIVE_BATCH);
+      if (due.requests.length === 0 && due.sessions.length === 0) return total;
+      // History first: a crash after this leaves the records in both places, never in neither.
+      for (const list of HISTORY_LISTS)
+        await this.history.append(
+          list,
+          due[list].filter((r) => !this.history.has(list, r)),
+        );
+      const moved = await this.update((d, audit) => {
+        const n = { requests: 0, sessions: 0 };
+        for (const list of HISTORY_LISTS) {
+          const ids = new Map<string, object>(due[list].map((r) => [r.id, r]));
+          // Only the record that was appended: one changed since stays (and moves, as it is then, next time).
+          n[list] = retainWhere(d[list] as Array<{ id: string }>, (r) => ids.get(r.id) !== r);
+        }
+        if (n.requests + n.sessions > 0)
+          audit.record({
+            type: 'storage.archived',
+            actor: systemActor('gateway'),
+            data: { ...n, olderThan: new Date(cutoff).toISOString(), afterDays: o.afterDays },
+          });
+        return n;
+      });
+      total.requests += moved.requests;
+      total.sessions += moved.sessions;
+      if (moved.requests + moved.sessions === 0) return total;
+      // Between batches, the rest of the gateway goes first.
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
   /**
@@ -150,6 +245,8 @@ export class Store {
   /** Drains the queue, then releases the lock. Idempotent; updates after this are refused. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      clearTimeout(this.archiveTimer);
+      await this.archiving;
       while (this.draining) await this.draining;
       await this.intents?.close().catch(() => {});
       await this.lock.release();
@@ -169,32 +266,26 @@ export class Store {
 
   /**
    * Applies a batch in order, writes once, then settles each caller (group commit). Each fn gets its own
-   * lazy draft (store/draft.ts): a top-level collection is cloned when the fn first touches it, so one that
-   * throws halfway leaves no trace, and an update costs what it touches, not the whole db. What the fn left
-   * is stringified (proving it plain JSON) and parsed back, so the committed state is never a live reference
-   * of a fn's; collections it only read stay as they were. db.json is assembled from per-collection texts.
+   * copy-on-write draft (store/draft.ts) over the state the previous fn left: records are copied when the fn
+   * reaches them, and only those are compared, copied fresh (proving them plain JSON) and frozen, so an fn that
+   * throws halfway leaves no trace and an update costs what it touches, not the whole db. db.json's text is
+   * assembled from cached per-record texts (store/file-text.ts).
    *
    * Audit first, then state: the batch's records are appended (fsync'd) before db.json is written, under a
    * record of intent (store/intent.ts). If the records cannot be written nothing changes; if the state
    * cannot be written, a `change.reverted` record says so. Either way the callers get 503 storage_unavailable.
    */
   private async commit(batch: Job[]): Promise<void> {
-    const committed = this.db.data;
-    let state: DbData = committed; // the state after the last successful fn: the fallback
-    const pending = new Map<string, string | undefined>();
-    const textOf = (key: string) => (pending.has(key) ? pending.get(key) : this.texts.of(committed, key));
+    let state: DbData = this.db.data; // the state after the last successful fn: the fallback
     const applied: Array<{ job: Job; value: unknown }> = [];
     const inputs: AuditInput[] = [];
     for (const job of batch) {
-      const touched = new Set<string>();
-      const draft = lazyDraft(state, touched);
+      const draft = new Draft(state, LOWDB_SHAPE);
       const recorded: AuditInput[] = [];
       const sink: AuditSink = { record: (input) => void recorded.push(checkedInput(input)) };
       try {
-        const value = await insideUpdate.run(this, () => job.fn(draft, sink));
-        const settled = settle(state, draft, touched, textOf); // throws if fn left a cycle or a BigInt: its own failure
-        state = settled.state;
-        for (const [key, text] of settled.changed) pending.set(key, text);
+        const value = await insideUpdate.run(this, () => job.fn(draft.root, sink));
+        state = draft.finish().state; // throws if fn left a cycle or a BigInt: its own failure
         applied.push({ job, value });
         inputs.push(...recorded);
       } catch (e) {
@@ -212,12 +303,11 @@ export class Store {
       } catch (e) {
         return fail(e);
       }
-      const meta = { ...state.meta, [AUDIT_TX]: this.intent!.tx };
-      state = { ...state, meta };
-      pending.set('meta', JSON.stringify(meta));
+      const meta = Object.freeze({ ...state.meta, [AUDIT_TX]: this.intent!.tx });
+      state = Object.freeze({ ...state, meta });
     }
     try {
-      await writeFileDurably(this.file, this.texts.file(state, committed, pending));
+      await writeFileDurably(this.file, this.text.of(state));
     } catch (e) {
       // Memory stays at the last durable state; the queue goes on with the next batch.
       this.logger.error({ err: e, file: this.file }, 'could not write db.json');
@@ -227,8 +317,7 @@ export class Store {
     }
     this.faults?.clear(this.file);
     if (records) this.unresolved = false;
-    this.texts.commit(pending);
-    this.db.data = freezeChanged(state, pending.keys());
+    this.db.data = state;
     for (const a of applied) a.job.resolve(a.value);
   }
 

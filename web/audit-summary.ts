@@ -39,6 +39,8 @@ const SENTENCES: Record<AuditEventType, (p: Parts) => string> = {
   'gateway.started': (p) => `Gatehouse started${p.s('version') ? ` (version ${p.s('version')})` : ''}`,
   'gateway.stopped': (p) => `Gatehouse stopped${p.why()}`,
   'gateway.fault': (p) => `Gatehouse caught an unexpected ${p.s('kind') || 'error'}${p.why('message')}`,
+  'storage.archived': (p) =>
+    `Gatehouse moved ${p.s('requests') || '0'} closed requests and ${p.s('sessions') || '0'} ended sessions older than ${p.s('afterDays')} days to the history files`,
   'storage.recovered': (p) => `Storage is writable again${p.s('file') ? ` (${p.s('file')})` : ''}`,
   'change.reverted': () => 'A change was undone: the state file could not be written',
   'config.loaded': () => 'The configuration was loaded',

@@ -123,13 +123,19 @@ export function keyCopyInStorage(dir: string, keyFile: string | undefined): Prom
  * public key file, cross-checked against the private key when that is readable (a swapped public key
  * file would otherwise let forged signatures pass). Undefined when there is no key at all.
  */
-export async function loadVerifyKey(dir: string, publicKeyPem?: string): Promise<VerifyKey | undefined> {
+export async function loadVerifyKey(
+  dir: string,
+  publicKeyPem?: string,
+  privateKeyFile?: string,
+): Promise<VerifyKey | undefined> {
   const keyDir = join(dir, KEY_DIR);
-  const readIfThere = (name: string) =>
-    readFile(join(keyDir, name), 'utf8').catch((e) =>
-      isMissing(e) || e?.code === 'EACCES' ? undefined : Promise.reject(e),
-    );
-  const [pubPem, privPem] = await Promise.all([readIfThere(PUBLIC_KEY_FILE), readIfThere(PRIVATE_KEY_FILE)]);
+  const readIfThere = (path: string) =>
+    readFile(path, 'utf8').catch((e) => (isMissing(e) || e?.code === 'EACCES' ? undefined : Promise.reject(e)));
+  // With audit.signingKey the private key is that file: the cross-check below uses it, wherever it is kept.
+  const [pubPem, privPem] = await Promise.all([
+    readIfThere(join(keyDir, PUBLIC_KEY_FILE)),
+    readIfThere(privateKeyFile ?? join(keyDir, PRIVATE_KEY_FILE)),
+  ]);
   const fromPrivate = privPem ? signingKeyFrom(crypto.createPrivateKey(privPem)) : undefined;
   const pem = publicKeyPem ?? pubPem ?? fromPrivate?.publicKeyPem;
   if (!pem) return undefined;

@@ -1,30 +1,30 @@
-// Streams every audit record to the SIEM as RFC 5424 over TCP or TLS, at least once, from audit.jsonl itself.
+// Streams every audit record to the SIEM as RFC 5424 over TCP or TLS, at least once, from the log itself.
 //
-// The log file is the backlog: the stream reads what is durable from its cursor on, so memory stays
-// bounded (one read chunk) however long the SIEM is away, and nothing is dropped. The append path only
-// tells the stream how far the file is durable (a field write), so a slow or dead SIEM never slows it.
+// The log is the backlog (audit.jsonl, or the PostgreSQL chain): the stream reads what is committed from
+// its cursor on, so memory stays bounded (one read chunk) however long the SIEM is away, and nothing is
+// dropped. The append path only tells the stream how far the log is durable, so a slow or dead SIEM never
+// slows it.
 import type { Socket } from 'node:net';
-import { type FileHandle, open } from 'node:fs/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { AuditLog, DurableMark } from '../audit-log.js';
+import type { AuditLog } from '../audit-log.js';
 import type { Clock } from '../clock.js';
 import type { SyslogConfig } from '../config.js';
 import { systemActor } from '../core/model.js';
 import { type Logger, silentLogger } from '../log.js';
 import type { Notifier } from '../notify.js';
 import { connectSyslog, errorCode } from './syslog-connect.js';
-import { CURSOR_START, readCursor, type SyslogCursor, writeCursor } from './syslog-cursor.js';
+import type { SyslogBacklog, SyslogBatch } from './syslog-backlog.js';
+import { CURSOR_START, type SyslogCursor } from './syslog-cursor.js';
+import { FileBacklog } from './syslog-file.js';
 import { type SyslogIdentity, syslogFrames, syslogIdentity } from './syslog-format.js';
-
-const CHUNK = 1 << 20;
-const MAX_LINE = 16 << 20;
-/** Batches kept in memory for a caught-up stream; beyond this it reads the file instead. */
-const LIVE_MAX_BYTES = 4 << 20;
 
 export interface SyslogStreamOptions {
   config: SyslogConfig;
-  dir: string;
-  audit: Pick<AuditLog, 'append' | 'onDurable' | 'durableMark' | 'path'>;
+  /** Where the stream's alerts (behind, caught up) are recorded. */
+  audit: Pick<AuditLog, 'append'>;
+  /** What is streamed; default audit.jsonl in `dir` (then `audit` must be that AuditLog). */
+  backlog?: SyslogBacklog;
+  dir?: string;
   clock: Clock;
   logger?: Logger;
   notifier?: Notifier;
@@ -48,21 +48,20 @@ export class SyslogStream {
   private readonly logger: Logger;
   private readonly confirmMs: number;
   private readonly retry: readonly number[];
-  private fh: FileHandle | undefined;
+  private readonly source: SyslogBacklog;
   private socket: Socket | undefined;
   private connected = false;
   /** Bumped on every connection loss: a read or write of an older connection is discarded. */
   private generation = 0;
   private attempts = 0;
-  private durable: DurableMark = { ...CURSOR_START };
+  private durable: SyslogCursor = CURSOR_START;
   /** What was written on the current connection; rewound to `confirmed` when it is lost. */
   private sent: SyslogCursor = CURSOR_START;
   private confirmed: SyslogCursor = CURSOR_START;
   private saved: SyslogCursor = CURSOR_START;
   private inFlight: Sent[] = [];
-  /** Durable batches not sent yet, contiguous from `sent.bytes` (empty whenever the stream reads the file). */
-  private live: Buffer[] = [];
-  private liveBytes = 0;
+  /** Bumped when the backlog says to resume elsewhere: a read begun before is discarded. */
+  private epoch = 0;
   private pumping = false;
   private waitingDrain = false;
   private lastProgressAt: number;
@@ -81,6 +80,9 @@ export class SyslogStream {
     this.confirmMs = o.confirmMs ?? 2000;
     this.retry = o.retryDelaysMs ?? [500, 1000, 2000, 5000, 10_000, 30_000];
     this.lastProgressAt = o.clock.now();
+    this.source =
+      o.backlog ??
+      new FileBacklog(o.dir ?? '.', o.audit as Pick<AuditLog, 'append' | 'onDurable' | 'durableMark' | 'path'>);
     if (o.registry) {
       const registers = [o.registry];
       const gauge = (name: string, help: string, value: () => number) =>
@@ -109,15 +111,14 @@ export class SyslogStream {
 
   /** Loads the cursor, starts connecting and returns; never fails for network reasons. */
   async start(): Promise<void> {
-    const { cursor, reset } = await readCursor(this.o.dir, this.o.audit.path);
+    const { cursor, reset } = await this.source.load();
     if (reset)
       this.logger.warn({ reason: reset }, 'SIEM stream: cursor does not fit the log; resending it from the start');
     this.confirmed = this.saved = this.sent = cursor;
-    this.fh = await open(this.o.audit.path, 'r');
-    this.durable = this.o.audit.durableMark();
-    this.unsubscribe = this.o.audit.onDurable((mark) => {
-      this.keepLive(mark);
-      this.durable = { seq: mark.seq, hash: mark.hash, bytes: mark.bytes };
+    this.durable = this.source.durable();
+    this.unsubscribe = this.source.onChange((resume) => {
+      if (resume) this.resumeAt(resume);
+      this.durable = this.source.durable();
       if (!this.pumping && !this.waitingDrain) setImmediate(() => this.pump());
     });
     this.tickTimer = setInterval(() => this.tick(), this.o.tickMs ?? 1000);
@@ -125,22 +126,13 @@ export class SyslogStream {
     this.connect();
   }
 
-  /**
-   * Keeps a just-durable batch in memory when it continues exactly what is queued (so a caught-up stream
-   * never reads the file); anything else drops the memory copy and the file is read instead.
-   */
-  private keepLive(mark: DurableMark): void {
-    const batch = mark.batch;
-    const queuedEnd = this.sent.bytes + this.liveBytes;
-    if (batch && queuedEnd === mark.bytes - batch.length && this.liveBytes + batch.length <= LIVE_MAX_BYTES) {
-      this.live.push(batch);
-      this.liveBytes += batch.length;
-    } else this.dropLive();
-  }
-
-  private dropLive(): void {
-    this.live = [];
-    this.liveBytes = 0;
+  /** Goes on from `c` (the backlog took the stream over from another node): what is in flight is not ours to confirm. */
+  private resumeAt(c: SyslogCursor): void {
+    this.epoch++;
+    this.inFlight = [];
+    this.confirmed = this.saved = this.sent = c;
+    this.source.rewind(c);
+    this.logger.info({ fromSeq: c.seq + 1 }, 'SIEM stream resumes from the shared cursor');
   }
 
   /** Records durable locally but not yet confirmed delivered. */
@@ -168,7 +160,9 @@ export class SyslogStream {
     clearTimeout(this.retryTimer);
     const socket = this.socket;
     if (socket && this.connected && !this.waitingDrain) {
-      // A clean end after everything was flushed: the receiver reads all of it before the FIN.
+      // A clean end after everything was flushed: the receiver reads all of it before the FIN. What was sent
+      // is taken now: the connection's own close handler (lost) rewinds `sent` before the promise below resolves.
+      const sent = this.sent;
       const ended = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), Math.max(200, deadline - Date.now()));
         socket.once('close', (hadError) => {
@@ -177,11 +171,11 @@ export class SyslogStream {
         });
         socket.end();
       });
-      if (ended) this.confirmed = this.sent;
+      if (ended) this.confirmed = sent;
     }
     socket?.destroy();
     await this.saveCursor();
-    await this.fh?.close();
+    await this.source.close();
   }
 
   private connect(): void {
@@ -236,7 +230,7 @@ export class SyslogStream {
     // Whatever was not confirmed may not have arrived: send it again (the receiver sees the same seq twice).
     this.inFlight = [];
     this.sent = this.confirmed;
-    this.dropLive();
+    this.source.rewind(this.sent);
     this.scheduleReconnect();
   }
 
@@ -253,9 +247,12 @@ export class SyslogStream {
     if (this.sent.bytes >= this.durable.bytes) return;
     this.pumping = true;
     const gen = this.generation;
-    this.readBatch()
-      .then((batch) => {
-        if (!batch || gen !== this.generation || !this.socket) return;
+    const epoch = this.epoch;
+    let failed = false;
+    this.source
+      .read(this.sent, (buf, lastNewline, offset) => this.frames(buf, lastNewline, offset))
+      .then((batch: SyslogBatch | undefined) => {
+        if (!batch || gen !== this.generation || epoch !== this.epoch || !this.socket) return;
         const mark: Sent = batch.last;
         this.sent = batch.last;
         this.sentTotal?.inc(batch.count);
@@ -266,44 +263,24 @@ export class SyslogStream {
         if (!more) this.waitingDrain = true;
       })
       .catch((err: unknown) => {
+        failed = true;
         this.lastError = errorCode(err);
         this.logger.error({ err }, 'SIEM stream could not read the audit log');
       })
       .finally(() => {
         this.pumping = false;
-        if (gen === this.generation && this.sent.bytes < this.durable.bytes) setImmediate(() => this.pump());
+        // After a failed read the next tick tries again (a database away must not spin the loop).
+        if (!failed && gen === this.generation && this.sent.bytes < this.durable.bytes) setImmediate(() => this.pump());
       });
   }
 
-  private async readBatch(): Promise<{ text: Buffer; last: SyslogCursor; count: number } | undefined> {
-    const from = this.sent.bytes;
-    if (this.liveBytes > 0) {
-      const buf = this.live.length === 1 ? this.live[0]! : Buffer.concat(this.live, this.liveBytes);
-      this.dropLive();
-      return this.frames(buf, buf.length - 1, from);
-    }
-    let size = Math.min(CHUNK, this.durable.bytes - from);
-    for (;;) {
-      const buf = Buffer.allocUnsafe(size);
-      const { bytesRead } = await this.fh!.read(buf, 0, size, from);
-      const lastNewline = buf.lastIndexOf(10, bytesRead - 1);
-      if (lastNewline < 0) {
-        // A line longer than the chunk: read more of it at once (bounded; the log has no such lines).
-        if (size >= this.durable.bytes - from || size >= MAX_LINE) return undefined;
-        size = Math.min(size * 2, this.durable.bytes - from, MAX_LINE);
-        continue;
-      }
-      return this.frames(buf, lastNewline, from);
-    }
-  }
-
-  /** The frames for the whole lines in buf[0, lastNewline], which starts at file offset `from`. */
-  private frames(buf: Buffer, lastNewline: number, from: number): { text: Buffer; last: SyslogCursor; count: number } {
+  /** The frames for the whole lines in buf[0, lastNewline], which starts at position `offset` of the backlog. */
+  private frames(buf: Buffer, lastNewline: number, offset: number) {
     const skip = (start: number) =>
-      this.logger.error({ offset: from + start }, 'SIEM stream: skipped a line that is not an audit record');
+      this.logger.error({ offset, at: start }, 'SIEM stream: skipped a line that is not an audit record');
     const r = syslogFrames(buf, lastNewline, this.id, skip);
-    const head = r.last ? { seq: r.last.fields.seq, hash: r.last.fields.hash } : this.sent;
-    return { text: r.frames, count: r.count, last: { ...head, bytes: from + r.end } };
+    const last = r.last ? { seq: r.last.fields.seq, hash: r.last.fields.hash } : undefined;
+    return { text: r.frames, count: r.count, last, end: r.end };
   }
 
   private tick(): void {
@@ -322,6 +299,7 @@ export class SyslogStream {
     // saveCursor() logs its own failures and never rejects.
     if (this.confirmed.bytes !== this.saved.bytes) this.saveCursor().catch(() => {});
     this.judge(now);
+    this.pump();
   }
 
   /** Alerts once when the stream falls behind (too many records, or no progress for too long), and once when it recovers. */
@@ -357,7 +335,7 @@ export class SyslogStream {
       const c = this.confirmed;
       if (c.bytes === this.saved.bytes) return;
       try {
-        await writeCursor(this.o.dir, c);
+        await this.source.save(c);
         this.saved = c;
       } catch (err) {
         this.logger.error(

@@ -90,11 +90,15 @@ export async function readWitness(path: string, key: VerifyKey | undefined): Pro
   return out;
 }
 
-/** Compares `<dir>/audit.jsonl` with the witness; never throws for a mismatch, only for I/O trouble. */
+/**
+ * Compares the local chain with the witness: `<dir>/audit.jsonl`, or `local` (each record's seq and hash in
+ * order, e.g. the PostgreSQL chain). Never throws for a mismatch, only for I/O trouble.
+ */
 export async function checkWitness(
   dir: string,
   witnessPath: string,
   key: VerifyKey | undefined,
+  local?: AsyncIterable<{ seq: number; hash: string }>,
 ): Promise<WitnessResult> {
   const w = await readWitness(witnessPath, key);
   const notes = [...w.damaged];
@@ -105,28 +109,36 @@ export async function checkWitness(
   let compared = 0;
   let localLast = 0;
   let localOnly = 0;
-  const scan = await scanLines(join(dir, LOG_FILE), {
-    maxLine: 16 << 20,
-    line: (buf, start, end) => {
-      const f = lineFields(buf, start, end);
-      if (!f) return true; // the chain verification names lines that are not records
-      localLast = f.seq;
-      const r = w.records.get(f.seq);
-      if (!r) {
-        localOnly++;
-        return true;
-      }
-      compared++;
-      if (r.hash === f.hash) return true;
-      first = {
-        seq: f.seq,
-        reason: `the local log contradicts the witness: its record seq ${f.seq} differs from the ${what(r)} the SIEM received (witness line ${r.line}): the log was rewritten`,
-      };
-      return false;
-    },
-    tooLong: () => {},
-  });
-  if (!scan.exists) return { ok: false, seq: 0, reason: `no audit log in ${dir}`, notes };
+  /** One local record; false once the local chain contradicts the witness. */
+  const visit = (seq: number, hash: string): boolean => {
+    localLast = seq;
+    const r = w.records.get(seq);
+    if (!r) {
+      localOnly++;
+      return true;
+    }
+    compared++;
+    if (r.hash === hash) return true;
+    first = {
+      seq,
+      reason: `the local log contradicts the witness: its record seq ${seq} differs from the ${what(r)} the SIEM received (witness line ${r.line}): the log was rewritten`,
+    };
+    return false;
+  };
+  if (local) {
+    for await (const r of local) if (!visit(r.seq, r.hash)) break;
+  } else {
+    const scan = await scanLines(join(dir, LOG_FILE), {
+      maxLine: 16 << 20,
+      line: (buf, start, end) => {
+        const f = lineFields(buf, start, end);
+        // The chain verification names lines that are not records.
+        return f ? visit(f.seq, f.hash) : true;
+      },
+      tooLong: () => {},
+    });
+    if (!scan.exists) return { ok: false, seq: 0, reason: `no audit log in ${dir}`, notes };
+  }
   if (first) return { ok: false, ...first, notes };
   let witnessLast = 0;
   let seq = Number.POSITIVE_INFINITY; // the first witnessed seq beyond the local end

@@ -27,7 +27,7 @@ export function transact(
   return store.update((d, audit) => {
     const i = d.requests.findIndex((r) => r.id === requestId);
     const current = d.requests[i];
-    // Requests are never deleted (history), so one the caller could see a moment ago is still here.
+    // Requests leave the state only for the history files (closed, older than storage.historyAfterDays): not found here.
     if (!current) throw new GatehouseError('not_found', 'not_found', `no request ${requestId}`);
     const t = step(current, d);
     if (!t.ok) throw refusalError(t);

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { verifyAuditFile } from '../audit-log.js';
-import { namesPostgres, verifySiteAudit } from '../storage/postgres/offline.js';
+import { namesPostgres, verifySiteAudit, witnessSiteAudit } from '../storage/postgres/offline.js';
 import { loadVerifyKey } from '../audit/signing.js';
 import { checkWitness } from '../audit/witness.js';
 import { type CliIo, parseArgs } from './io.js';
@@ -60,7 +60,14 @@ export async function runAuditVerify(argv: string[], io: CliIo, deps: AuditVerif
   // A PostgreSQL site: the chain in its database (lines, checkpoints, signed head) against the site's key.
   const configFlag = value('config');
   const onPostgres = typeof configFlag === 'string' && (await namesPostgres(configFlag).catch(() => false));
-  const pgResult = onPostgres ? await verifySiteAudit(configFlag, publicKeyPem) : undefined;
+  let pgResult: Awaited<ReturnType<typeof verifySiteAudit>> | undefined;
+  try {
+    pgResult = onPostgres ? await verifySiteAudit(configFlag, publicKeyPem) : undefined;
+  } catch (err) {
+    // A public key file that does not match the signing key, or a database that cannot be read.
+    io.err(`audit log NOT verified: ${(err as Error).message}`);
+    return 1;
+  }
   if (pgResult) {
     if (pgResult.ok && pgResult.records === 0) {
       io.err(`no audit records in the PostgreSQL database of ${configFlag}: nothing to verify`);
@@ -97,7 +104,11 @@ export async function runAuditVerify(argv: string[], io: CliIo, deps: AuditVerif
     code = 1;
   }
   const witness = value('witness');
-  if (typeof witness === 'string') code = Math.max(code, await verifyWitness(dir, witness, publicKeyPem, io));
+  if (typeof witness === 'string')
+    code = Math.max(
+      code,
+      await verifyWitness(dir, witness, publicKeyPem, io, onPostgres ? (configFlag as string) : undefined),
+    );
   return code;
 }
 
@@ -106,6 +117,8 @@ async function verifyWitness(
   witness: string,
   publicKeyPem: string | undefined,
   io: CliIo,
+  /** A PostgreSQL site's config: the chain is read from its database. */
+  postgresConfig?: string,
 ): Promise<number> {
   if (!existsSync(witness)) {
     io.err(`cannot read the witness ${witness}: no such file`);
@@ -113,7 +126,9 @@ async function verifyWitness(
   }
   let r: Awaited<ReturnType<typeof checkWitness>>;
   try {
-    r = await checkWitness(dir, witness, await loadVerifyKey(dir, publicKeyPem));
+    r = postgresConfig
+      ? await witnessSiteAudit(postgresConfig, witness, publicKeyPem)
+      : await checkWitness(dir, witness, await loadVerifyKey(dir, publicKeyPem));
   } catch (err) {
     io.err(`cannot check against the witness ${witness}: ${(err as Error).message}`);
     return 1;

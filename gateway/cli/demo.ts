@@ -41,6 +41,8 @@ export async function runDemo(argv: string[], io: CliIo): Promise<number> {
   const hostKeys = demo.gateway.ssh?.hostKeys ?? [];
   // Every node serves the same host key: a vendor's known_hosts names each node's port with it.
   const sshPorts = [sshPort, ...demo.gateways.slice(1).flatMap((g) => (g.ssh ? [g.ssh.port] : []))];
+  // Handlers before the banner: a script that waits for it may signal at once (see serve.ts).
+  const stopped = waitForSignal({ stop: () => demo.close() }, io);
   io.out(
     [
       '',
@@ -73,7 +75,7 @@ export async function runDemo(argv: string[], io: CliIo): Promise<number> {
       'Press Ctrl-C to stop.',
     ].join('\n'),
   );
-  return waitForSignal({ stop: () => demo.close() }, io);
+  return stopped;
 }
 
 /** The demo folder kept between runs: under XDG_STATE_HOME (or ~/.local/state), outside any checkout. */

@@ -7,7 +7,11 @@ import { AuditChainError, AuditLog } from '../audit-log.js';
 import { type Clock, systemClock } from '../clock.js';
 import { CommandLog } from '../command-log.js';
 import { type Config, loadConfig } from '../config.js';
+import type { AuditInput, AuditRecord } from '../core/audit.js';
 import { type CommandRecord, systemActor } from '../core/model.js';
+import type { PlcOperationRecord } from '../conduit/record.js';
+import { type AuditSource, chainAuditSource } from '../evidence/audit-source.js';
+import { openSiteStorage } from '../storage/postgres/offline.js';
 import { isGatehouseError } from '../errors.js';
 import type { Progress } from '../evidence/pack.js';
 import { writePackFile } from '../evidence/pack-file.js';
@@ -73,48 +77,42 @@ export async function runEvidenceExport(argv: string[], io: CliIo, deps: Evidenc
 
   let config: Config | undefined;
   let dir: string;
-  if (value('dir')) dir = resolve(value('dir')!);
-  else {
-    // Secrets are not needed to export, and must not be required: the auditor's shell may not hold them.
-    config = await loadConfig(value('config') ?? 'config/gatehouse.yaml', { resolveSecrets: false });
-    dir = config.storage.dir;
-  }
-  if (!existsSync(join(dir, 'db.json'))) {
-    io.err(`no Gatehouse state (db.json) in ${dir}: check --dir or storage.dir in the config`);
+  const clock = deps.clock ?? systemClock;
+  try {
+    if (value('dir')) dir = resolve(value('dir')!);
+    else {
+      // Secrets are not needed to export, and must not be required: the auditor's shell may not hold them.
+      const configPath = value('config') ?? 'config/gatehouse.yaml';
+      config = await loadConfig(configPath, { resolveSecrets: false });
+      dir = config.storage.dir;
+      if (config.storage.engine === 'postgres') return await exportFrom(await openPostgresSite(configPath, clock));
+    }
+    if (!existsSync(join(dir, 'db.json'))) {
+      io.err(`no Gatehouse state (db.json) in ${dir}: check --dir or storage.dir in the config`);
+      return 1;
+    }
+    return await exportFrom(await openLowdbSite(dir, clock, config?.audit.signingKey?.file));
+  } catch (err) {
+    if (err instanceof AuditChainError) {
+      io.err(
+        `gatehouse evidence export: ${err.message}. No pack is signed over a broken chain; run \`gatehouse audit verify\``,
+      );
+      return 1;
+    }
+    if (!isGatehouseError(err)) throw err;
+    io.err(`gatehouse evidence export: ${err.message}`);
     return 1;
   }
 
-  // A free storage folder is taken (the gateway cannot start meanwhile) so the export can be audited;
-  // one in use by a running gateway is only read: its writer owns the audit log.
-  let store: Store | undefined;
-  let db: Readonly<DbData>;
-  let runningGateway: string | undefined;
-  try {
-    store = await Store.open({ dir });
-    db = store.data;
-  } catch (err) {
-    if (!(err instanceof StoreLockedError)) throw err;
-    runningGateway = err.message;
-    db = await Store.readSnapshot(dir);
+  async function exportFrom(site: ExportSite): Promise<number> {
+    try {
+      return await exportPack(site);
+    } finally {
+      await site.close();
+    }
   }
-  const clock = deps.clock ?? systemClock;
-  let audit: AuditLog | undefined;
-  let commandLog: CommandLog | undefined;
-  try {
-    // Like db.json: the free folder's log is opened (finishing a v1 move), a running gateway's only read.
-    let commands: readonly CommandRecord[];
-    if (store) {
-      commandLog = await CommandLog.open({ store });
-      commands = commandLog.records;
-    } else commands = await CommandLog.read(dir, db);
-    const keyFile = config?.audit.signingKey?.file;
-    if (store)
-      audit = await AuditLog.open({
-        dir,
-        clock,
-        checkpointIntervalMs: 0,
-        ...(keyFile ? { signingKeyFile: keyFile } : {}),
-      });
+
+  async function exportPack(site: ExportSite): Promise<number> {
     const every = deps.progressEveryMs ?? 1000;
     const started = Date.now();
     let shown = started;
@@ -128,16 +126,18 @@ export async function runEvidenceExport(argv: string[], io: CliIo, deps: Evidenc
     const result = await writePackFile(
       {
         storageDir: dir,
-        db,
-        commands,
+        db: site.db,
+        commands: site.commands,
+        ...(site.plc ? { plc: site.plc } : {}),
+        ...(site.audit ? { audit: site.audit } : {}),
         period,
         site: config ? { name: config.site.name, timezone: config.site.timezone } : null,
         targets: config?.targets,
         withRecordings,
         clock,
         exportedBy: systemActor('cli'),
-        keyFile,
-        notes: runningGateway
+        keyFile: config?.audit.signingKey?.file,
+        notes: site.runningGateway
           ? ['Exported offline while the gateway was running: this export is not in its audit log.']
           : [],
         onProgress,
@@ -159,8 +159,8 @@ export async function runEvidenceExport(argv: string[], io: CliIo, deps: Evidenc
       `  ${m.counts.requests} requests, ${m.counts.sessions} sessions, ${m.counts.commands} commands, ${m.counts.alerts} alerts, ${m.counts.targets} targets${withRecordings ? `, ${m.counts.recordings} recordings` : ''}`,
     );
     for (const n of m.notes) io.err(`note: ${n}`);
-    if (audit) {
-      const rec = await audit.append({
+    if (site.record) {
+      const rec = await site.record({
         type: 'evidence.exported',
         actor: systemActor('cli'),
         data: {
@@ -178,26 +178,91 @@ export async function runEvidenceExport(argv: string[], io: CliIo, deps: Evidenc
       io.out(`  recorded in the audit log as evidence.exported (seq ${rec.seq})`);
     } else {
       io.err(
-        `note: not recorded in the audit log: the gateway is running (${runningGateway}). ` +
+        `note: not recorded in the audit log: the gateway is running (${site.runningGateway}). ` +
           'Exports through GET /api/evidence are audited by the gateway itself.',
       );
     }
     return 0;
+  }
+}
+
+/** What an export reads, and where it records itself; `record` is absent when a running gateway owns the log. */
+interface ExportSite {
+  db: Readonly<DbData>;
+  commands: readonly CommandRecord[];
+  plc?: readonly PlcOperationRecord[];
+  audit?: AuditSource;
+  record?: (input: AuditInput) => Promise<AuditRecord>;
+  runningGateway?: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A lowdb folder: a free one is taken (the gateway cannot start meanwhile) so the export can be audited; one
+ * in use by a running gateway is only read, as its writer owns the audit log.
+ */
+async function openLowdbSite(dir: string, clock: Clock, keyFile: string | undefined): Promise<ExportSite> {
+  let store: Store | undefined;
+  let db: Readonly<DbData>;
+  let runningGateway: string | undefined;
+  try {
+    store = await Store.open({ dir });
+    db = store.withHistory;
   } catch (err) {
-    if (err instanceof AuditChainError) {
-      io.err(
-        `gatehouse evidence export: ${err.message}. No pack is signed over a broken chain; run \`gatehouse audit verify\``,
-      );
-      return 1;
-    }
-    if (!isGatehouseError(err)) throw err;
-    io.err(`gatehouse evidence export: ${err.message}`);
-    return 1;
-  } finally {
+    if (!(err instanceof StoreLockedError)) throw err;
+    runningGateway = err.message;
+    db = await Store.readSnapshot(dir);
+  }
+  let audit: AuditLog | undefined;
+  let commandLog: CommandLog | undefined;
+  const close = async () => {
     await audit?.close();
     await commandLog?.close();
     await store?.close();
+  };
+  try {
+    // Like db.json: the free folder's log is opened (finishing a v1 move), a running gateway's only read.
+    let commands: readonly CommandRecord[];
+    if (store) {
+      commandLog = await CommandLog.open({ store });
+      commands = commandLog.records;
+    } else commands = await CommandLog.read(dir, db);
+    if (store)
+      audit = await AuditLog.open({
+        dir,
+        clock,
+        checkpointIntervalMs: 0,
+        ...(keyFile ? { signingKeyFile: keyFile } : {}),
+      });
+    const log = audit;
+    return {
+      db,
+      commands,
+      ...(log ? { record: (input: AuditInput) => log.append(input) } : {}),
+      ...(runningGateway ? { runningGateway } : {}),
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
   }
+}
+
+/**
+ * A PostgreSQL site: state, commands, PLC operations and the chain from its database. Nodes may be running:
+ * the export is one more writer of the shared chain, so it is audited like an export through the API. Opening
+ * verifies the whole chain and signs a checkpoint, so the period's last records end on a signature.
+ */
+async function openPostgresSite(configPath: string, clock: Clock): Promise<ExportSite> {
+  const { storage } = await openSiteStorage(configPath, { clock });
+  return {
+    db: storage.state.withHistory,
+    commands: storage.commands.records,
+    plc: storage.plc.records,
+    audit: chainAuditSource(storage.audit),
+    record: (input) => storage.audit.append(input),
+    close: () => storage.close(),
+  };
 }
 
 export async function runEvidenceVerify(argv: string[], io: CliIo): Promise<number> {

@@ -2,7 +2,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkRecording, type RecordingCheck } from '../evidence/recordings.js';
-import { Store } from '../store.js';
+import { type DbData, Store } from '../store.js';
+import { namesPostgres, readSiteState } from '../storage/postgres/offline.js';
 import { type CliIo, parseArgs } from './io.js';
 import { storageDirOf } from './storage-dir.js';
 
@@ -10,7 +11,33 @@ const usage = `usage: gatehouse recordings verify [--config PATH | --dir PATH]
   re-hashes every sealed session recording and compares it with the SHA-256 recorded when it was sealed.
   Read-only: works beside a running gateway. Exit 0 all intact, 1 naming each altered or missing recording.
   --dir PATH     the storage folder (what storage.dir names)
-  --config PATH  read storage.dir from this config (default config/gatehouse.yaml)`;
+  --config PATH  read storage.dir from this config (default config/gatehouse.yaml); with storage.engine
+                 postgres the sessions are read from its database, the recordings from storage.dir`;
+
+/** The sessions to check: a snapshot of db.json, or of the PostgreSQL state; never a lock or a write. */
+async function siteState(
+  flags: Map<string, string | true>,
+  io: CliIo,
+): Promise<{ dir: string; db: Readonly<DbData> } | undefined> {
+  const configFlag = flags.get('config');
+  if (typeof configFlag === 'string' && (await namesPostgres(configFlag).catch(() => false))) {
+    try {
+      const { db, config } = await readSiteState(configFlag);
+      return { dir: config.storage.dir, db };
+    } catch (err) {
+      io.err(`cannot read the state from the PostgreSQL database of ${configFlag}: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+  const dir = await storageDirOf(flags, io);
+  if (dir === undefined) return undefined;
+  if (!existsSync(join(dir, 'db.json'))) {
+    io.err(`no Gatehouse state (db.json) in ${dir}: check --dir or storage.dir in the config`);
+    return undefined;
+  }
+  // A snapshot, no lock: verification must not stop (or wait for) a running gateway.
+  return { dir, db: await Store.readSnapshot(dir) };
+}
 
 export async function runRecordingsVerify(argv: string[], io: CliIo): Promise<number> {
   const { flags, words } = parseArgs(argv);
@@ -22,14 +49,9 @@ export async function runRecordingsVerify(argv: string[], io: CliIo): Promise<nu
     io.err(usage);
     return 2;
   }
-  const dir = await storageDirOf(flags, io);
-  if (dir === undefined) return 1;
-  if (!existsSync(join(dir, 'db.json'))) {
-    io.err(`no Gatehouse state (db.json) in ${dir}: check --dir or storage.dir in the config`);
-    return 1;
-  }
-  // A snapshot, no lock: verification must not stop (or wait for) a running gateway.
-  const db = await Store.readSnapshot(dir);
+  const site = await siteState(flags, io);
+  if (!site) return 1;
+  const { dir, db } = site;
   const counts = { ok: 0, incomplete: 0, live: 0, unsealed: 0 };
   const problems: string[] = [];
   for (const s of db.sessions) {

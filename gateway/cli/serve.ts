@@ -12,8 +12,11 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   // The flag's use is itself an audit record (see AuditLog.open): accepting a missing head is never silent.
   const acceptMissingAuditHead = flags.get(ACCEPT_MISSING_HEAD_FLAG.slice(2)) === true;
   const gateway = await startGateway({ config, acceptMissingAuditHead });
+  // Handlers first: whoever waits for the line below may signal the moment it reads it, before this
+  // process runs another statement, and a SIGTERM with no handler yet kills it without a clean stop.
+  const stopped = waitForSignal(gateway, io);
   io.out(`Gatehouse serving ${config.site.name} on ${gateway.http.url}`);
-  return waitForSignal(gateway, io);
+  return stopped;
 }
 
 /** Resolves with the exit code once a stop signal has been handled (stop accepting, finish audit writes, unlock). */

@@ -10,7 +10,7 @@ import { Store } from '../store.js';
 import { type CliIo, parseArgs } from './io.js';
 
 const usage = `usage: gatehouse storage migrate --from-dir PATH --config PATH
-  --from-dir PATH   the lowdb storage folder (db.json, audit.jsonl, commands.jsonl, keys/) to copy
+  --from-dir PATH   the lowdb storage folder (db.json, audit.jsonl, commands.jsonl, plc.jsonl, keys/) to copy
   --config PATH     a config with storage.engine: postgres; its database must hold no Gatehouse data yet
 Stop the gateway first: the folder's lock is taken for the copy. Recordings (sessions/) stay files:
 point storage.dir at the same folder, or move sessions/ there.`;
@@ -52,7 +52,7 @@ export async function runStorageMigrate(argv: string[], io: CliIo): Promise<numb
     const counts = Object.entries(r.records)
       .map(([k, n]) => `${n} ${k}`)
       .join(', ');
-    io.out(`copied ${from} into PostgreSQL: ${counts}; ${r.commands} commands`);
+    io.out(`copied ${from} into PostgreSQL: ${counts}; ${r.commands} commands; ${r.plc} PLC operations`);
     io.out(
       `audit chain: ${r.audit.records} records copied verbatim, verified to seq ${r.audit.head.seq} (hash ${r.audit.head.hash})`,
     );

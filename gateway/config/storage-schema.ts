@@ -43,6 +43,8 @@ export function storageSchemas(p: {
       dir: p.fsPath.default('recordings'),
       engine: z.enum(['lowdb', 'postgres']).default('lowdb'),
       postgres: postgres.optional(),
+      /** lowdb: closed requests and ended sessions older than this move from db.json to history/*.jsonl (default 30). */
+      historyAfterDays: z.number().int().min(1).max(36_500).optional(),
     })
     .superRefine((v, ctx) => {
       if (v.engine === 'postgres' && !v.postgres)

@@ -10,6 +10,7 @@ export const AUDIT_EVENT_TYPES = [
   'gateway.started', // the gateway began serving (version, listeners, targets)
   'gateway.stopped', // the gateway stopped on purpose (signal, admin), with the reason
   'gateway.fault', // a stray error (an unhandled rejection or exception) was caught by the process-wide handler; the gateway kept running
+  'storage.archived', // closed requests and ended sessions older than storage.historyAfterDays moved from db.json to history/*.jsonl (how many, older than when)
   'storage.recovered', // a storage fault (full disk, I/O error, read-only) cleared and writes work again (which file, which error, since when)
   'change.reverted', // a state change whose audit records were written did not take effect (state write failed or a crash came between): names the first record's seq
   'config.loaded', // a validated configuration was taken into use (path, hash of its text)

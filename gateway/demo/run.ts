@@ -150,22 +150,24 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
 export const DEFAULT_DEMO_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /**
- * Node i: web on 8080 + 10·i, SSH on 2222 + 10·i, id node-1, node-2, …; all in one schema of their own, named
- * after the demo folder (the folder's audit signing key signed that schema's chain: a new folder, a new schema).
+ * Node i: web on 8080 + 10·i, SSH on 2222 + 10·i, id node-1, node-2, …; all in one database of their own on the
+ * given server, named after the demo folder (the folder's audit signing key signed that database's chain: a new
+ * folder, a new database). A database, not a schema: the advisory locks (leader, node ids) are per database.
  */
 async function clusterConfigs(config: Config, dir: string, nodes: number, given?: string): Promise<Config[]> {
   const url = new URL(given ?? process.env.GATEHOUSE_TEST_POSTGRES ?? DEFAULT_DEMO_POSTGRES);
-  const schema = `gatehouse_demo_${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;
+  const database = `gatehouse_demo_${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;
   const admin = new pg.Client({ connectionString: url.toString() });
   try {
     await admin.connect();
-    await admin.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${database}`);
   } catch (err) {
-    throw new Error(`the demo's PostgreSQL at ${url.host}${url.pathname} is not reachable: ${(err as Error).message}`);
+    throw new Error(`could not prepare the demo's database ${database} on ${url.host}: ${(err as Error).message}`);
   } finally {
     await admin.end().catch(() => {});
   }
-  url.searchParams.set('options', `-c search_path=${schema}`);
+  url.pathname = `/${database}`;
   process.env.GATEHOUSE_DEMO_POSTGRES_URL = url.toString();
   const webPort = Number(config.http.listen.split(':').at(-1));
   const sshPort = Number(config.ssh.listen.split(':').at(-1));

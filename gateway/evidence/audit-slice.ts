@@ -4,14 +4,12 @@
 // whose `at` is inside [from, to) to the last such record, then on to the first signed checkpoint after
 // it, so the pack ends on a signature over everything in it. Records before the slice are not copied;
 // the manifest states the hash the first copied record links to (its `prev`).
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { VerifyKey } from '../audit/signing.js';
-import { type HeadFile, LOG_FILE, readHead, signatureCheck } from '../audit/verify-file.js';
+import { type HeadFile, signatureCheck } from '../audit/verify-file.js';
 import { ChainVerifier, DEFAULT_CHECKPOINT_EVERY } from '../core/audit-chain.js';
 import { GENESIS_HASH } from '../core/audit-line.js';
-import { conflict, unavailable } from '../errors.js';
-import { readLines } from './lines.js';
+import { conflict } from '../errors.js';
+import type { AuditSource } from './audit-source.js';
 import { inPeriod, type Period } from './period.js';
 
 /** The signed checkpoint that closes the slice (the first after the period's last record). */
@@ -25,8 +23,8 @@ export interface CheckpointRef {
 }
 
 export interface AuditSlice {
-  path: string;
-  /** Bytes [start, end) of audit.jsonl go into the pack verbatim. */
+  source: AuditSource;
+  /** Lines [start, end) of the source (its positions) go into the pack verbatim. */
   start: number;
   end: number;
   /** Where the period's last record ends (≤ end): what alerts.csv is read from. */
@@ -57,9 +55,7 @@ const TAIL = 64 + 10 + 64 + 2;
 const hashOf = (b: Buffer) => b.toString('latin1', b.length - 66, b.length - 2);
 const prevOf = (b: Buffer) => b.toString('latin1', b.length - TAIL, b.length - TAIL + 64);
 
-export async function sliceAuditLog(storageDir: string, period: Period, key: VerifyKey): Promise<AuditSlice> {
-  const path = join(storageDir, LOG_FILE);
-  if (!existsSync(path)) throw unavailable('audit_log_missing', `no audit log at ${path}`);
+export async function sliceAuditLog(source: AuditSource, period: Period, key: VerifyKey): Promise<AuditSlice> {
   const broken = (line: number, seq: number, reason: string) =>
     conflict(
       'audit_log_broken',
@@ -67,7 +63,7 @@ export async function sliceAuditLog(storageDir: string, period: Period, key: Ver
     );
 
   const s: AuditSlice = {
-    path,
+    source,
     start: 0,
     end: 0,
     periodEnd: 0,
@@ -79,7 +75,7 @@ export async function sliceAuditLog(storageDir: string, period: Period, key: Ver
     checkpointEvery: DEFAULT_CHECKPOINT_EVERY,
     checkpoint: null,
     head: { seq: 0, hash: GENESIS_HASH },
-    signedHead: (await readHead(storageDir).catch(() => undefined)) ?? null,
+    signedHead: (await source.signedHead().catch(() => undefined)) ?? null,
     counts: {},
   };
   let declaredEvery: number | undefined;
@@ -88,7 +84,7 @@ export async function sliceAuditLog(storageDir: string, period: Period, key: Ver
   let closing: (CheckpointRef & { end: number }) | null = null;
   let lineNo = 0;
 
-  for await (const { bytes, offset } of readLines(path)) {
+  for await (const { bytes, start: offset, end: lineEnd } of source.lines()) {
     lineNo++;
     const m = PREFIX.exec(bytes.toString('latin1', 0, Math.min(bytes.length, 160)));
     if (!m || bytes.length < TAIL + 40) throw broken(lineNo, s.head.seq + 1, 'the line is not an audit record');
@@ -96,7 +92,6 @@ export async function sliceAuditLog(storageDir: string, period: Period, key: Ver
     const atMs = Date.parse(m[2]!);
     const type = m[3]!;
     const inside = inPeriod(period, atMs);
-    const lineEnd = offset + bytes.length + 1;
 
     if (!verifier) {
       if (!inside) {
@@ -168,7 +163,7 @@ export async function* sliceRecords(
   types: ReadonlySet<string>,
 ): AsyncGenerator<AuditLine> {
   if (slice.firstSeq === null) return;
-  for await (const { bytes } of readLines(slice.path, { start: slice.start, end: slice.periodEnd })) {
+  for await (const { bytes } of slice.source.lines({ start: slice.start, end: slice.periodEnd })) {
     const m = PREFIX.exec(bytes.toString('latin1', 0, Math.min(bytes.length, 160)));
     if (!m || !types.has(m[3]!) || !inPeriod(period, Date.parse(m[2]!))) continue;
     yield JSON.parse(bytes.toString('utf8')) as AuditLine;

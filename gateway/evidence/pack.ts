@@ -12,6 +12,7 @@ import type { Actor, CommandRecord } from '../core/model.js';
 import type { DbData } from '../store.js';
 import { version } from '../version.js';
 import { type AuditLine, type AuditSlice, sliceAuditLog, sliceRecords } from './audit-slice.js';
+import { type AuditSource, fileAuditSource } from './audit-source.js';
 import { type Cell, csvChunks } from './csv.js';
 import { loadPackKey, type PackKey } from './key.js';
 import {
@@ -70,6 +71,8 @@ export interface PackInput {
   keyFile?: string;
   /** PLC operations; default: read from `<storageDir>/plc.jsonl` (durable lines only). */
   plc?: readonly PlcOperationRecord[];
+  /** The audit chain; default `<storageDir>/audit.jsonl` (the lowdb engine's). */
+  audit?: AuditSource;
 }
 
 export interface Progress {
@@ -101,7 +104,7 @@ export async function writePack(input: PackInput, out: Writable): Promise<PackRe
   const generatedAt = isoTime(input.clock.now());
   const notes = [...(input.notes ?? [])];
 
-  const slice = await sliceAuditLog(storageDir, period, verifyKey);
+  const slice = await sliceAuditLog(input.audit ?? fileAuditSource(storageDir), period, verifyKey);
   const rows = selectRows(db, input.commands, period, inventoryOf(db, input.targets));
   const alerts = { sample: [] as AuditLine[], total: 0 };
   const transfers = { sample: [] as AuditLine[], total: 0 };
@@ -200,11 +203,8 @@ export async function writePack(input: PackInput, out: Writable): Promise<PackRe
     pending.push(
       addStream(
         AUDIT_FILE,
-        () =>
-          slice.end > slice.start
-            ? createReadStream(slice.path, { start: slice.start, end: slice.end - 1 })
-            : Readable.from([]),
-        slice.end - slice.start,
+        () => slice.source.stream(slice.start, slice.end),
+        slice.source.size(slice.start, slice.end),
       ),
     );
     const csv = <T>(

@@ -1,4 +1,4 @@
-// Copies a lowdb storage folder into an empty PostgreSQL database: state, commands, and the audit chain
+// Copies a lowdb storage folder into an empty PostgreSQL database: state, commands, PLC operations, and the audit chain
 // line for line (same bytes, so the same hashes and signatures), then checks the copy against the source.
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { loadVerifyKey } from '../audit/signing.js';
 import { LOG_FILE, readHead, verifyAuditFile } from '../audit/verify-file.js';
 import { CommandLog } from '../command-log.js';
+import { PlcLog } from '../conduit/plc-log.js';
 import { ChainVerifier } from '../core/audit-chain.js';
 import { conflict } from '../errors.js';
 import { scanLines } from '../jsonl-scan.js';
@@ -13,11 +14,13 @@ import type { Store } from '../store.js';
 import { COLLECTIONS, type DbData } from '../store/schema.js';
 import { inTransaction } from './postgres/connect.js';
 import { type Queryable, verifyChain } from './postgres/audit.js';
-import { META, sameJson, stateFromRows } from './postgres/rows.js';
+import { sameJson } from '../store/clone.js';
+import { META, stateFromRows } from './postgres/rows.js';
 
 export interface CopyReport {
   records: Record<string, number>;
   commands: number;
+  plc: number;
   audit: { records: number; head: { seq: number; hash: string } };
   keysCopied: string[];
 }
@@ -25,7 +28,7 @@ export interface CopyReport {
 /** Refuses a database that already holds a site: a copy never merges into or overwrites one. */
 async function checkEmpty(pool: Queryable): Promise<void> {
   const r = await pool.query<{ n: number }>(
-    'SELECT (SELECT count(*) FROM gh_rows) + (SELECT count(*) FROM gh_audit) + (SELECT count(*) FROM gh_commands) AS n',
+    'SELECT (SELECT count(*) FROM gh_rows) + (SELECT count(*) FROM gh_audit) + (SELECT count(*) FROM gh_commands) + (SELECT count(*) FROM gh_plc) AS n',
   );
   if (Number(r.rows[0]!.n) > 0)
     throw conflict(
@@ -53,13 +56,15 @@ export async function copyLowdbSite(o: {
       `the source audit log is broken at record seq ${source.seq}: ${source.reason}; nothing was copied`,
     );
   await checkEmpty(pool);
-  const db = store.data;
+  // The history files too: PostgreSQL keeps closed requests and ended sessions in its rows.
+  const db = store.withHistory;
   const commands = await CommandLog.read(fromDir, db);
+  const plc = await PlcLog.read(fromDir);
   const head = await readHead(fromDir);
   const keysCopied = await copyKeys(fromDir, resolve(o.toDir));
 
   await inTransaction(pool, async (c) => {
-    await c.query('LOCK TABLE gh_rows, gh_audit, gh_commands IN EXCLUSIVE MODE');
+    await c.query('LOCK TABLE gh_rows, gh_audit, gh_commands, gh_plc IN EXCLUSIVE MODE');
     await checkEmpty(c);
     const rows = rowsOf(db);
     for (let i = 0; i < rows.length; i += 5000) {
@@ -78,6 +83,13 @@ export async function copyLowdbSite(o: {
         [part.map((r) => r.id), part.map((r) => JSON.stringify(r))],
       );
     }
+    for (let i = 0; i < plc.length; i += 5000) {
+      const part = plc.slice(i, i + 5000);
+      await c.query(
+        'INSERT INTO gh_plc (id, record) SELECT i, r::json FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(i, r, o) ORDER BY o',
+        [part.map((r) => r.id), part.map((r) => JSON.stringify(r))],
+      );
+    }
     const tail = await copyAuditLines(c, join(fromDir, LOG_FILE));
     await c.query('UPDATE gh_audit_head SET seq = $1, hash = $2, since_checkpoint = $3, signed = $4 WHERE id = 1', [
       tail.seq,
@@ -87,12 +99,18 @@ export async function copyLowdbSite(o: {
     ]);
   });
 
-  await checkCopy(pool, fromDir, db, commands.length, source.head);
+  await checkCopy(pool, fromDir, db, { commands: commands.length, plc: plc.length }, source.head);
   const records = Object.fromEntries([
     ...COLLECTIONS.map((k) => [k, db[k].length]),
     ['meta', Object.keys(db.meta).length],
   ]);
-  return { records, commands: commands.length, audit: { records: source.records, head: source.head }, keysCopied };
+  return {
+    records,
+    commands: commands.length,
+    plc: plc.length,
+    audit: { records: source.records, head: source.head },
+    keysCopied,
+  };
 }
 
 function rowsOf(db: Readonly<DbData>): { collection: string; id: string; doc: string }[] {
@@ -170,7 +188,7 @@ async function checkCopy(
   pool: pg.Pool,
   fromDir: string,
   db: Readonly<DbData>,
-  commands: number,
+  counts: { commands: number; plc: number },
   head: { seq: number; hash: string },
 ): Promise<void> {
   const key = await loadVerifyKey(fromDir);
@@ -185,7 +203,10 @@ async function checkCopy(
   for (const k of [...COLLECTIONS, 'meta'] as const)
     if (!sameJson(copied[k], JSON.parse(JSON.stringify(db[k]))))
       throw conflict('copy_mismatch', `the copied ${k} differ from the source's`);
-  const n = await pool.query<{ n: string }>('SELECT count(*) AS n FROM gh_commands');
-  if (Number(n.rows[0]!.n) !== commands)
-    throw conflict('copy_mismatch', `${n.rows[0]!.n} commands copied, the source has ${commands}`);
+  const n = await pool.query<{ commands: string; plc: string }>(
+    'SELECT (SELECT count(*) FROM gh_commands) AS commands, (SELECT count(*) FROM gh_plc) AS plc',
+  );
+  for (const k of ['commands', 'plc'] as const)
+    if (Number(n.rows[0]![k]) !== counts[k])
+      throw conflict('copy_mismatch', `${n.rows[0]![k]} ${k} records copied, the source has ${counts[k]}`);
 }

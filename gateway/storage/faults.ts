@@ -6,6 +6,8 @@ import { GatehouseError, isGatehouseError } from '../errors.js';
 const STORAGE_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO', 'EROFS', 'EACCES', 'EPERM']);
 
 export const STORAGE_UNAVAILABLE = 'storage_unavailable';
+/** The PostgreSQL engine's fault: its database cannot be reached or refuses writes. */
+export const DATABASE_FAULT = 'database';
 
 /** The errno code anywhere in an error's cause chain. */
 export function errnoOf(err: unknown): string | undefined {

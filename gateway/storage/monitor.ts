@@ -5,7 +5,8 @@ import type { AuditLog } from '../audit-log.js';
 import { systemActor } from '../core/model.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store.js';
-import { type Fault, type StorageFaults } from './faults.js';
+import { DATABASE_FAULT, type Fault, type StorageFaults } from './faults.js';
+import type { AuditPort } from './port.js';
 
 /** An append log that refuses every append after a failed write until recover() cuts it back (jsonl-log.ts, the audit log). */
 export interface RecoverableLog {
@@ -14,11 +15,12 @@ export interface RecoverableLog {
 }
 
 export interface StorageMonitorDeps {
-  store: Store;
-  audit: AuditLog;
-  commands: RecoverableLog;
-  /** plc.jsonl, where the gateway has one. */
-  plc?: RecoverableLog;
+  /** Where recoveries are recorded (either engine's audit log). */
+  audit: AuditPort;
+  /** The lowdb engine's files: db.json, audit.jsonl, commands.jsonl, plc.jsonl (absent on PostgreSQL). */
+  lowdb?: { store: Store; audit: AuditLog; commands: RecoverableLog; plc?: RecoverableLog };
+  /** PostgreSQL: resolves when the database answers, rejects when it cannot be reached (absent on lowdb). */
+  probeDatabase?: () => Promise<void>;
   faults: StorageFaults;
   logger: Logger;
   storageDir: string;
@@ -28,11 +30,14 @@ export interface StorageMonitorDeps {
 
 /** Recordings live under here; a probe file there tells whether a new one could be written. */
 export const RECORDINGS_FAULT = 'sessions';
+export { DATABASE_FAULT };
 
 /**
  * Why a loop: a failed append log (audit.jsonl, commands.jsonl, plc.jsonl) refuses everything until it is cut back
  * to its last durable byte, and db.json or a recording folder only shows it can be written by writing.
- * Nobody else would retry while the gateway refuses every action, so this does, once a second.
+ * Nobody else would retry while the gateway refuses every action, so this does, once a second. On
+ * PostgreSQL the files are not there: it asks the database instead (a fault named `database` while it
+ * cannot be reached), and still watches the recordings folder, which stays on disk.
  */
 export class StorageMonitor {
   private timer: NodeJS.Timeout | undefined;
@@ -56,21 +61,32 @@ export class StorageMonitor {
     await this.running;
   }
 
-  /** One round: notice failed logs, retry every fault, record each one that cleared. */
+  /** One round: notice failed logs and an unreachable database, retry every fault, record each one that cleared. */
   async check(): Promise<void> {
-    const { audit, commands, plc, faults, store } = this.d;
+    const { faults, lowdb } = this.d;
     // The audit log first: every other recovery is recorded in it.
-    const logs: Array<[string, RecoverableLog]> = [
-      ['audit.jsonl', audit],
-      ['commands.jsonl', commands],
-      ...(plc ? [['plc.jsonl', plc] as [string, RecoverableLog]] : []),
-    ];
+    const logs: Array<[string, RecoverableLog]> = lowdb
+      ? [
+          ['audit.jsonl', lowdb.audit],
+          ['commands.jsonl', lowdb.commands],
+          ...(lowdb.plc ? [['plc.jsonl', lowdb.plc] as [string, RecoverableLog]] : []),
+        ]
+      : [];
     for (const [file, log] of logs) if (log.failure) faults.report(file, log.failure.cause ?? log.failure);
+    // Nothing else notices a database that went away while no one writes: it is asked every round.
+    const database =
+      this.d.probeDatabase &&
+      (await this.d.probeDatabase().then(
+        () => undefined,
+        (err: unknown) => err ?? new Error('unreachable'),
+      ));
+    if (database !== undefined) faults.report(DATABASE_FAULT, database);
     const before = new Map(faults.list().map((f) => [f.file, f]));
     if (before.size === 0) return;
+    if (this.d.probeDatabase && database === undefined) faults.clear(DATABASE_FAULT);
     for (const [file, log] of logs) if (before.has(file) && (await log.recover())) faults.clear(file);
     // An update that changes nothing still writes db.json: the store clears the fault when that works.
-    if (before.has('db.json')) await store.update(() => undefined).catch(() => undefined);
+    if (lowdb && before.has('db.json')) await lowdb.store.update(() => undefined).catch(() => undefined);
     if (before.has(RECORDINGS_FAULT) && (await this.canWrite(join(this.d.storageDir, RECORDINGS_FAULT))))
       faults.clear(RECORDINGS_FAULT);
     const now = new Set(faults.list().map((f) => f.file));

@@ -1,10 +1,13 @@
 // Picks the storage engine the config names and opens it: the one place that knows both engines.
 import { AuditLog } from '../audit-log.js';
+import { FileBacklog } from '../audit/syslog-file.js';
 import type { Clock } from '../clock.js';
 import { CommandLog } from '../command-log.js';
+import { PlcLog } from '../conduit/plc-log.js';
 import { type Config, resolveConfigPath } from '../config.js';
 import type { Logger } from '../log.js';
 import { Store } from '../store.js';
+import { DEFAULT_HISTORY_AFTER_DAYS } from '../store/history.js';
 import type { StorageFaults } from './faults.js';
 import type { Storage } from './port.js';
 import { openPostgres } from './postgres/engine.js';
@@ -22,6 +25,8 @@ export interface OpenStorageOptions {
   /** Records between signed checkpoints (default 1000). */
   checkpointEvery?: number;
   acceptMissingAuditHead?: boolean;
+  /** lowdb: when the first move of old requests and sessions to history runs (default a minute after start). */
+  archiveFirstMs?: number;
 }
 
 /** The lowdb engine's own objects, for what only it has (the storage monitor, the SIEM stream of audit.jsonl). */
@@ -29,6 +34,7 @@ export interface LowdbParts {
   store: Store;
   audit: AuditLog;
   commands: CommandLog;
+  plc: PlcLog;
 }
 
 export type OpenedStorage = Storage & { lowdb?: LowdbParts };
@@ -40,8 +46,15 @@ const intervalOf = (o: OpenStorageOptions): number | undefined =>
   o.checkpointIntervalMs ??
   (o.config.audit?.checkpointEverySeconds !== undefined ? o.config.audit.checkpointEverySeconds * 1000 : undefined);
 
+/** audit.signingKey's file, absolute; undefined when the key lives in `<storage.dir>/keys/`. */
+export const signingKeyFileOf = (o: Pick<OpenStorageOptions, 'config' | 'cwd'>): string | undefined => {
+  const key = o.config.audit?.signingKey;
+  return key ? resolveConfigPath(key.file, o.cwd) : undefined;
+};
+
 export async function openStorage(o: OpenStorageOptions): Promise<OpenedStorage> {
   const interval = intervalOf(o);
+  const signingKeyFile = signingKeyFileOf(o);
   if (o.config.storage.engine === 'postgres') {
     return openPostgres({
       postgres: o.config.storage.postgres!,
@@ -49,16 +62,21 @@ export async function openStorage(o: OpenStorageOptions): Promise<OpenedStorage>
       clock: o.clock,
       logger: o.logger,
       nodeId: nodeIdOf(o.config),
+      ...(signingKeyFile !== undefined && { signingKeyFile }),
       ...(o.cwd !== undefined && { cwd: o.cwd }),
       ...(interval !== undefined && { checkpointIntervalMs: interval }),
       ...(o.checkpointEvery !== undefined && { checkpointEvery: o.checkpointEvery }),
     });
   }
-  return openLowdb(o, interval);
+  return openLowdb(o, interval, signingKeyFile);
 }
 
 /** db.json under its lock, commands.jsonl, audit.jsonl (verified), then the store's audit journal; a failure closes what opened. */
-async function openLowdb(o: OpenStorageOptions, interval: number | undefined): Promise<OpenedStorage> {
+async function openLowdb(
+  o: OpenStorageOptions,
+  interval: number | undefined,
+  signingKeyFile: string | undefined,
+): Promise<OpenedStorage> {
   const store = await Store.open({ dir: o.storageDir, logger: o.logger });
   let commands: CommandLog;
   try {
@@ -70,14 +88,13 @@ async function openLowdb(o: OpenStorageOptions, interval: number | undefined): P
   }
   let audit: AuditLog;
   try {
-    const signingKey = o.config.audit?.signingKey;
     audit = await AuditLog.open({
       dir: o.storageDir,
       clock: o.clock,
       logger: o.logger,
       ...(interval !== undefined && { checkpointIntervalMs: interval }),
       ...(o.checkpointEvery !== undefined && { checkpointEvery: o.checkpointEvery }),
-      ...(signingKey ? { signingKeyFile: resolveConfigPath(signingKey.file, o.cwd) } : {}),
+      ...(signingKeyFile ? { signingKeyFile } : {}),
       acceptMissingHead: o.acceptMissingAuditHead === true,
     });
   } catch (err) {
@@ -86,9 +103,20 @@ async function openLowdb(o: OpenStorageOptions, interval: number | undefined): P
     await store.close();
     throw err;
   }
+  let plc: PlcLog;
+  try {
+    // plc.jsonl beside commands.jsonl, under the same lock.
+    plc = await PlcLog.open(o.storageDir, o.logger);
+  } catch (err) {
+    await audit.close();
+    await commands.close();
+    await store.close();
+    throw err;
+  }
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      await plc.close();
       await audit.close();
       await commands.close();
       await store.close();
@@ -102,5 +130,21 @@ async function openLowdb(o: OpenStorageOptions, interval: number | undefined): P
     await close();
     throw err;
   }
-  return { engine: 'lowdb', state: store, audit, commands, lowdb: { store, audit, commands }, close };
+  // db.json stays the size of the recent state: older closed requests and ended sessions move to history/.
+  store.startArchiving({
+    afterDays: o.config.storage.historyAfterDays ?? DEFAULT_HISTORY_AFTER_DAYS,
+    now: () => o.clock.now(),
+    ...(o.archiveFirstMs !== undefined && { firstMs: o.archiveFirstMs }),
+  });
+  return {
+    engine: 'lowdb',
+    state: store,
+    audit,
+    commands,
+    plc,
+    lowdb: { store, audit, commands, plc },
+    // audit.jsonl itself, with the cursor in audit.syslog.json beside it.
+    syslogBacklog: () => new FileBacklog(o.storageDir, audit),
+    close,
+  };
 }

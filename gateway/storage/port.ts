@@ -3,8 +3,11 @@
 import type { AuditInput, AuditRecord } from '../core/audit.js';
 import type { VerifyResult } from '../core/audit-chain.js';
 import type { CommandRecord } from '../core/model.js';
+import type { PlcOperationRecord } from '../conduit/record.js';
+import type { HeadFile } from '../audit/verify-file.js';
 import type { DbData } from '../store/schema.js';
 import type { AuditSink } from './audit-sink.js';
+import type { SyslogBacklog } from '../audit/syslog-backlog.js';
 
 export type { AuditSink } from './audit-sink.js';
 
@@ -12,6 +15,12 @@ export type { AuditSink } from './audit-sink.js';
 export interface StatePort {
   /** The last committed state, deeply frozen; read synchronously everywhere. */
   readonly data: Readonly<DbData>;
+  /**
+   * `data` with the history added: on lowdb, closed requests and ended sessions moved out of db.json into
+   * history/*.jsonl (storage.historyAfterDays); on PostgreSQL, `data` itself. What listings, evidence and
+   * replay read; decisions (admission, the scheduler) read `data`.
+   */
+  readonly withHistory: Readonly<DbData>;
   /**
    * Runs `fn` on a draft with every other writer (of every node) held off, then commits the change and
    * the audit records `fn` gave the sink together. If `fn` throws nothing changes.
@@ -46,6 +55,10 @@ export interface AuditPort {
   stats(): AuditStats;
   /** The committed lines newest first, where they are not audit.jsonl in storage.dir (PostgreSQL). */
   linesBackward?(): AsyncIterable<Buffer>;
+  /** The committed lines with `after < seq <= upTo` in seq order, where they are not audit.jsonl (PostgreSQL). */
+  linesForward?(after: number, upTo?: number): AsyncIterable<Buffer>;
+  /** The signed head (what audit.head.json holds on lowdb), where it is not a file in storage.dir (PostgreSQL). */
+  readSignedHead?(): Promise<HeadFile | undefined>;
   close(): Promise<void>;
 }
 
@@ -53,6 +66,13 @@ export interface AuditPort {
 export interface CommandPort {
   readonly records: readonly CommandRecord[];
   append(record: CommandRecord): Promise<CommandRecord>;
+  close(): Promise<void>;
+}
+
+/** PLC operations seen in forwards: append-only, every node's in `records`. */
+export interface PlcPort {
+  readonly records: readonly PlcOperationRecord[];
+  append(record: PlcOperationRecord): Promise<PlcOperationRecord>;
   close(): Promise<void>;
 }
 
@@ -64,6 +84,11 @@ export interface Storage {
   state: StatePort;
   audit: AuditPort;
   commands: CommandPort;
-  /** Closes commands, audit, then state: the reverse of the order they opened in. */
+  plc: PlcPort;
+  /** What the SIEM stream to `destination` (host:port) reads and where it keeps its cursor. */
+  syslogBacklog(destination: string): SyslogBacklog;
+  /** Resolves when the engine's server answers, rejects when it cannot be reached; absent without a server (lowdb). */
+  probe?(): Promise<void>;
+  /** Closes plc, commands, audit, then state: the reverse of the order they opened in. */
   close(): Promise<void>;
 }

@@ -1,112 +1,155 @@
-// The store's update path, per top-level key: an update fn clones, and the store then validates, freezes and
-// re-serialises, only the keys (collections) it touched. Why: db.json keeps years of sessions and requests, and
-// cloning, freezing and stringifying all of it on every update blocked the event loop, and with it every
-// relay, for hundreds of milliseconds at a year's size.
-import { deepFreeze, jsonClone } from './clone.js';
+// Copy-on-write drafts of the state, per record. An update fn gets a draft whose records are copied only when
+// the fn reaches one (by index, find, filter, iteration), so the commit knows which records may have changed
+// and compares and copies those alone; every other record, and every collection the fn did not change, stays
+// the same frozen object in the next state. Why: the state keeps years of sessions and requests, and copying,
+// comparing and freezing whole collections on every update held the event loop (and with it every relay) for
+// hundreds of milliseconds at that size. Both storage engines use this; PostgreSQL writes the changed records
+// as rows, lowdb re-serialises only their text (store/file-text.ts).
+import { type ListChange, ListDraft } from './draft-list.js';
+import { type MapChange, MapDraft } from './draft-map.js';
+import { Copies, isObject, type Tree } from './draft-values.js';
 
-type Tree = Record<string, unknown>;
+export { findById, idIndexOf, shareIdIndex } from './draft-ids.js';
+export { type ListChange, retainWhere } from './draft-list.js';
+export type { MapChange } from './draft-map.js';
+export { freshTexts } from './draft-values.js';
 
-/**
- * A draft over `base` (frozen) whose top-level values are cloned on first access (read or write), so an fn
- * that pushes one session clones the sessions and nothing else. `touched` collects the keys accessed,
- * added or deleted.
- */
-export function lazyDraft<T extends object>(base: Readonly<T>, touched: Set<string>): T {
-  const draft: Tree = {};
-  const own = (key: string, value: unknown) => {
-    Object.defineProperty(draft, key, { value, writable: true, enumerable: true, configurable: true });
-    touched.add(key);
-  };
-  for (const key of Object.keys(base)) {
-    Object.defineProperty(draft, key, {
-      enumerable: true,
-      configurable: true,
-      get() {
-        const copy = jsonClone((base as Tree)[key]);
-        own(key, copy);
-        return copy;
+/** How the top level of the state is made: which keys hold lists of records, which hold key/value maps. */
+export interface DraftShape {
+  /** Keys whose value is a list of records (`{ id: string, … }`). */
+  lists: readonly string[];
+  /** Keys whose value is an object of independent values (`meta`). */
+  maps: readonly string[];
+  /** Keys an update may not change (`schemaVersion`). */
+  fixed: readonly string[];
+  /** Whether other top-level keys may be added (lowdb: yes, they are JSON; PostgreSQL: no row holds them). */
+  extraKeys: boolean;
+  /** Every changed record must carry a string id, unique in its list (PostgreSQL's rows are keyed by it). */
+  requireIds: boolean;
+}
+
+export interface Finished<T> {
+  /** The next state, deeply frozen, sharing every unchanged value with the base. */
+  state: T;
+  /** Top-level keys whose value is a different object (or was added or deleted). */
+  changed: Set<string>;
+  lists: Map<string, ListChange>;
+  maps: Map<string, MapChange>;
+}
+
+/** A copy-on-write draft of a frozen state (see the top of this file). `finish` once, after the fn returned. */
+export class Draft<T extends object> {
+  readonly root: T;
+  private readonly copies = new Copies();
+  private readonly lists = new Map<string, ListDraft>();
+  private readonly maps = new Map<string, MapDraft>();
+  private readonly byProxy = new WeakMap<object, ListDraft | MapDraft>();
+  private readonly top: MapDraft;
+  private readonly topTarget: Tree;
+
+  constructor(
+    private readonly base: Readonly<T>,
+    private readonly shape: DraftShape,
+  ) {
+    const b = base as Readonly<Tree>;
+    this.topTarget = { ...b };
+    this.top = new MapDraft(
+      b,
+      this.topTarget,
+      this.copies,
+      false,
+      (k) => this.reach(k),
+      (k, v) => this.assign(k, v),
+      (k) => {
+        if (this.isPart(k)) throw new TypeError(`"${k}" is part of the state and cannot be deleted`);
       },
-      set(value: unknown) {
-        own(key, value);
-      },
-    });
-  }
-  // Keys added or deleted at the top level are noticed by comparing key sets (see `settle`).
-  return draft as T;
-}
-
-/**
- * The state after a successful fn. Each touched key is stringified (which also proves it is plain JSON: a
- * cycle or a BigInt throws here, as the fn's own failure); if its text equals the text before, the fn only
- * read it and the old (frozen) value stays; otherwise the new value is copied with JSON's semantics, so the
- * state holds exactly what db.json will hold and no fn keeps a live reference into it. Returns the new
- * state and the changed keys with their texts (undefined: the key is gone).
- */
-export function settle<T extends object>(
-  base: Readonly<T>,
-  draft: T,
-  touched: ReadonlySet<string>,
-  textOf: (key: string) => string | undefined,
-): { state: T; changed: Map<string, string | undefined> } {
-  const changed = new Map<string, string | undefined>();
-  const next: Tree = {};
-  for (const key of new Set([...Object.keys(base), ...Object.keys(draft)])) {
-    const kept = Object.hasOwn(base, key) ? (base as Tree)[key] : undefined;
-    if (!touched.has(key) && Object.hasOwn(draft, key) && Object.hasOwn(base, key)) {
-      next[key] = kept;
-      continue;
-    }
-    const value = Object.hasOwn(draft, key) ? (draft as Tree)[key] : undefined;
-    const text = value === undefined ? undefined : (JSON.stringify(value) as string | undefined); // undefined: JSON drops it
-    if (text !== undefined && text === textOf(key)) {
-      next[key] = kept;
-      continue;
-    }
-    changed.set(key, text);
-    // A fresh copy with JSON's semantics (jsonClone: faster than JSON.parse of the text, same result).
-    if (text !== undefined) next[key] = jsonClone(value);
-  }
-  return { state: next as T, changed };
-}
-
-/** Freezes the changed values (the shared ones are frozen already) and the top level. */
-export function freezeChanged<T extends object>(state: T, changed: Iterable<string>): T {
-  for (const key of changed) if (Object.hasOwn(state, key)) deepFreeze((state as Tree)[key]);
-  return Object.freeze(state);
-}
-
-/**
- * The JSON text of each top-level value of the committed state, kept between writes: db.json's text
- * (exactly `JSON.stringify(state) + "\n"`) is assembled from them, so only changed keys are stringified.
- */
-export class StateTexts {
-  private readonly texts = new Map<string, string>();
-
-  /** The text of `committed[key]` (stringified once, then cached). */
-  of(committed: object, key: string): string | undefined {
-    let t = this.texts.get(key);
-    if (t === undefined && Object.hasOwn(committed, key)) {
-      t = JSON.stringify((committed as Tree)[key]) as string | undefined;
-      if (t !== undefined) this.texts.set(key, t);
-    }
-    return t;
+    );
+    this.root = this.top.proxy as T;
   }
 
-  /** db.json's text for `state`: `pending` texts for keys changed since `committed`, cached ones otherwise. */
-  file(state: object, committed: object, pending: ReadonlyMap<string, string | undefined>): string {
-    const parts: string[] = [];
-    for (const key of Object.keys(state)) {
-      const t = pending.has(key) ? pending.get(key) : this.of(committed, key);
-      if (t !== undefined) parts.push(`${JSON.stringify(key)}:${t}`);
-    }
-    return `{${parts.join(',')}}\n`;
+  private isPart(k: string): boolean {
+    return this.shape.lists.includes(k) || this.shape.maps.includes(k);
   }
 
-  /** Once `pending` is on disk and is the committed state. */
-  commit(pending: ReadonlyMap<string, string | undefined>): void {
-    for (const [key, t] of pending) {
-      if (t === undefined) this.texts.delete(key);
-      else this.texts.set(key, t);
+  private reach(k: string): { value: unknown } | undefined {
+    if (this.shape.lists.includes(k)) return { value: this.list(k).proxy };
+    if (this.shape.maps.includes(k)) return { value: this.map(k).proxy };
+    return undefined;
+  }
+
+  private list(k: string, adopt?: unknown[]): ListDraft {
+    let d = this.lists.get(k);
+    if (!d || adopt) {
+      const base = (this.base as Readonly<Tree>)[k] as readonly unknown[];
+      d = adopt
+        ? new ListDraft(k, base, adopt, this.copies, true)
+        : new ListDraft(k, base, [...base], this.copies, false);
+      this.lists.set(k, d);
+      this.byProxy.set(d.proxy, d);
     }
+    return d;
+  }
+
+  private map(k: string, adopt?: Tree): MapDraft {
+    let d = this.maps.get(k);
+    if (!d || adopt) {
+      const base = (this.base as Readonly<Tree>)[k] as Readonly<Tree>;
+      d = adopt ? new MapDraft(base, adopt, this.copies, true) : new MapDraft(base, { ...base }, this.copies, false);
+      this.maps.set(k, d);
+      this.byProxy.set(d.proxy, d);
+    }
+    return d;
+  }
+
+  /** Assigning a whole list or map: the fn's value becomes the draft of that key (a live reference, as in JS). */
+  private assign(k: string, v: unknown): boolean {
+    if (this.shape.lists.includes(k)) {
+      if (!Array.isArray(v)) throw new TypeError(`"${k}" must stay a list`);
+      const mine = this.byProxy.get(v);
+      if (mine === this.lists.get(k)) return true; // d.x = d.x
+      this.list(k, mine instanceof ListDraft ? mine.work : v);
+      return true;
+    }
+    if (this.shape.maps.includes(k)) {
+      if (!isObject(v) || Array.isArray(v)) throw new TypeError(`"${k}" must stay an object`);
+      const mine = this.byProxy.get(v);
+      if (mine === this.maps.get(k)) return true;
+      this.map(k, mine instanceof MapDraft ? { ...(v as Tree) } : (v as Tree));
+      return true;
+    }
+    return false;
+  }
+
+  /** The next state and what changed; throws (the fn's own failure) if the result cannot be stored. */
+  finish(): Finished<T> {
+    const base = this.base as Readonly<Tree>;
+    const lists = new Map<string, ListChange>();
+    const maps = new Map<string, MapChange>();
+    const changed = new Set<string>();
+    const next: Tree = {};
+    const parts = new Set([...this.lists.keys(), ...this.maps.keys()]);
+    const top = this.top.finish(parts);
+    for (const k of Object.keys(top.value)) {
+      if (this.lists.has(k)) {
+        const r = this.lists.get(k)!.finish(this.shape.requireIds);
+        next[k] = r.value;
+        if (r.change) lists.set(k, r.change);
+      } else if (this.maps.has(k)) {
+        const r = this.maps.get(k)!.finish();
+        next[k] = r.value === base[k] ? r.value : Object.freeze(r.value);
+        if (r.change) maps.set(k, r.change);
+      } else next[k] = top.value[k];
+      if (next[k] !== base[k]) changed.add(k);
+    }
+    for (const k of Object.keys(base)) if (!Object.hasOwn(next, k)) changed.add(k);
+    for (const k of changed) {
+      if (this.shape.fixed.includes(k)) throw new TypeError(`${k} is not changed by an update`);
+      if (!Object.hasOwn(next, k) && this.isPart(k))
+        throw new TypeError(`"${k}" is part of the state and cannot be deleted`);
+      if (!this.shape.extraKeys && !this.isPart(k) && !this.shape.fixed.includes(k))
+        throw new Error(`unknown state key "${k}"`);
+    }
+    if (changed.size === 0) return { state: this.base, changed, lists, maps };
+    return { state: Object.freeze(next) as T, changed, lists, maps };
   }
 }

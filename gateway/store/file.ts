@@ -1,5 +1,5 @@
 // db.json on disk: a lowdb adapter whose writes are atomic and durable, and a loud refusal to parse junk.
-import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Adapter } from 'lowdb';
 import { StoreOpenError } from './errors.js';
@@ -50,14 +50,17 @@ export const serializeDb = (data: DbData): string => `${JSON.stringify(data)}\n`
 
 /**
  * Replaces `file` so that a crash at any instant leaves either the old or the new content, and
- * the new content survives power loss once this resolves: temp file, fsync, rename, fsync dir.
+ * the new content survives power loss once this resolves: temp file, fsync, rename, fsync dir. `text` may come
+ * in pieces (db.json: store/file-text.ts).
  */
-export async function writeFileDurably(file: string, text: string): Promise<void> {
+export async function writeFileDurably(file: string, text: string | readonly Buffer[]): Promise<void> {
   const tmp = join(dirname(file), `${basename(file)}.tmp-${process.pid}`);
   // 0600: db.json holds user records and (encrypted) TOTP secrets.
   const fh = await open(tmp, 'w', 0o600);
   try {
-    await fh.writeFile(text, 'utf8');
+    // Pieces are written one after another (the encoding of each was done where it was cached).
+    if (typeof text === 'string') await fh.writeFile(text, 'utf8');
+    else await writeAll(fh, text);
     await fh.sync();
   } catch (e) {
     await fh.close().catch(() => {});
@@ -72,6 +75,18 @@ export async function writeFileDurably(file: string, text: string): Promise<void
     throw e;
   }
   await syncDir(dirname(file));
+}
+
+/** Writes the pieces in order: writev in groups (an iovec list has a limit), finishing any short write. */
+async function writeAll(fh: FileHandle, pieces: readonly Buffer[]): Promise<void> {
+  for (let i = 0; i < pieces.length; i += 256) {
+    const group = pieces.slice(i, i + 256);
+    const total = group.reduce((n, b) => n + b.length, 0);
+    let done = (await fh.writev(group)).bytesWritten;
+    if (done === total) continue;
+    const rest = Buffer.concat(group).subarray(done);
+    for (let at = 0; at < rest.length; at += done) done = (await fh.write(rest, at)).bytesWritten;
+  }
 }
 
 /** Makes a rename durable: the new directory entry is only on disk once the directory is synced. */

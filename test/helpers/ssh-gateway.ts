@@ -9,7 +9,9 @@ import type { Clock } from '../../gateway/clock.js';
 import { type Config, parseConfig } from '../../gateway/config.js';
 import type { AccessRequest } from '../../gateway/core/model.js';
 import { silentLogger } from '../../gateway/log.js';
+import type { EngineName } from '../../gateway/storage/port.js';
 import { testConfigInput } from './config.js';
+import { readAuditText, storageSection } from './engines.js';
 import { startTestIdp, type TestIdp } from './oidc.js';
 import { freePort } from './ports.js';
 import { SSH, type Sshd, startSshd } from './sshd.js';
@@ -40,6 +42,8 @@ export interface SshGatewayOptions {
   sshd?: Sshd;
   /** storage.dir (default `<tmp>/storage`): the storage-fault tests put a small tmpfs there. */
   storageDir?: string;
+  /** The storage engine (default lowdb); postgres gets a database schema of its own, dropped on close. */
+  engine?: EngineName;
 }
 
 export interface SshResult {
@@ -105,7 +109,10 @@ export async function startSshGateway(opts: SshGatewayOptions = {}): Promise<Ssh
   const secretFile = join(dir.path, 'oidc-secret');
   await writeFile(secretFile, idp.client.clientSecret, { mode: 0o600 });
   const httpPort = await freePort();
-  const input = testConfigInput(opts.storageDir ?? join(dir.path, 'storage'));
+  const storageDir = opts.storageDir ?? join(dir.path, 'storage');
+  const input = testConfigInput(storageDir);
+  const section = await storageSection(storageDir, opts.engine ?? 'lowdb');
+  input.storage = section.storage;
   input.http = { listen: `127.0.0.1:${httpPort}`, publicUrl: `http://127.0.0.1:${httpPort}` };
   input.ssh = { listen: '127.0.0.1:0', hostKeys: [join(dir.path, 'keys', 'ssh_host_ed25519_key')] };
   input.oidc = {
@@ -212,11 +219,7 @@ export async function startSshGateway(opts: SshGatewayOptions = {}): Promise<Ssh
     return r;
   };
   /** Drops every request, so each test states the grants it needs. */
-  const audit = async () =>
-    (await readFile(join(gw.storageDir, 'audit.jsonl'), 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+  const audit = async () => (await readAuditText(gw.storage, gw.storageDir)).map((l) => JSON.parse(l));
   const waitAudit: SshGateway['waitAudit'] = async (type, where = () => true, ms = 10_000) => {
     const end = Date.now() + ms;
     for (;;) {
@@ -238,6 +241,7 @@ export async function startSshGateway(opts: SshGatewayOptions = {}): Promise<Ssh
     await gw.stop('test');
     await idp.close();
     if (!opts.sshd) await sshd.stop();
+    await section.drop();
     await dir.remove();
   };
   return {

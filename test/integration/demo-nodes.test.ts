@@ -1,35 +1,41 @@
-// `gatehouse demo --nodes 2`: two gateway nodes in one process on one PostgreSQL schema of the demo's own.
+// `gatehouse demo --nodes 2`: two gateway nodes in one process on a PostgreSQL database of the demo's own.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Demo, startDemo } from '../../gateway/demo/run.js';
 import { silentLogger } from '../../gateway/log.js';
 import { runCli } from '../helpers/cli.js';
 import { authorizeWithPassword } from '../helpers/oidc.js';
 import { freePort } from '../helpers/ports.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { TEST_POSTGRES, withDatabase } from '../helpers/postgres.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 import { Browser, beginLogin } from '../helpers/web-login.js';
 
 let demo: Demo;
 let dir: TempDir;
-let db: TestDatabase;
+/** The database the demo made for its folder. */
+let database: string | undefined;
 
 beforeAll(async () => {
   dir = await tempDir('gh-demo-nodes-');
-  db = await createTestDatabase('gh_demo');
   demo = await startDemo({
     dir: dir.path,
     nodes: 2,
-    postgres: db.url,
+    postgres: TEST_POSTGRES,
     httpPort: await freePort(),
     idpPort: await freePort(),
     sshPort: await freePort(),
     targetPort: await freePort(),
     logger: silentLogger,
   });
+  database = new URL(process.env.GATEHOUSE_DEMO_POSTGRES_URL!).pathname.slice(1);
 }, 60_000);
 afterAll(async () => {
   await demo?.close();
-  await db?.drop();
+  if (database) {
+    const pg = (await import('pg')).default;
+    const admin = new pg.Client({ connectionString: TEST_POSTGRES });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).finally(() => admin.end());
+  }
   await dir?.remove();
 });
 
@@ -55,15 +61,14 @@ describe('gatehouse demo --nodes 2', () => {
     }
   });
 
-  it('keeps its state in a schema of its own, not in the database’s public schema', async () => {
+  it('keeps its state in a database of its own, named after the demo folder', async () => {
+    expect(database).toMatch(/^gatehouse_demo_[0-9a-f]{12}$/);
     const pg = (await import('pg')).default;
-    const client = new pg.Client({ connectionString: db.url });
+    const client = new pg.Client({ connectionString: withDatabase(TEST_POSTGRES, database!) });
     await client.connect();
     try {
-      const r = await client.query<{ schema: string }>(
-        "SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = 'gh_nodes'",
-      );
-      expect(r.rows.map((x) => x.schema)).toEqual([expect.stringMatching(/^gatehouse_demo_[0-9a-f]{12}$/)]);
+      const r = await client.query<{ id: string }>('SELECT id FROM gh_nodes ORDER BY id');
+      expect(r.rows.map((x) => x.id)).toEqual(['node-1', 'node-2']);
     } finally {
       await client.end();
     }

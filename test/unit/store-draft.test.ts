@@ -1,93 +1,270 @@
-// The store's per-collection update path: an fn clones only what it touches, what it only read stays the same
-// frozen object, and db.json's text is exactly JSON.stringify of the state.
+// Copy-on-write drafts: an update fn copies only the records it reaches, the commit knows which records changed
+// without comparing the rest, the next state is frozen and shares every untouched record, and db.json's text is
+// exactly JSON.stringify of the state.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deepFreeze } from '../../gateway/store/clone.js';
-import { freezeChanged, lazyDraft, settle, StateTexts } from '../../gateway/store/draft.js';
+import { Draft, type DraftShape } from '../../gateway/store/draft.js';
+import { FileText } from '../../gateway/store/file-text.js';
 import { Store } from '../../gateway/store.js';
 
-type State = Record<string, unknown>;
-const base = (): State =>
-  deepFreeze({ schemaVersion: 1, users: [{ id: 'u1', name: 'A' }], sessions: [{ id: 's1', at: 1 }], meta: { n: 1 } });
-
-function run(state: State, fn: (d: State) => void) {
-  const touched = new Set<string>();
-  const draft = lazyDraft(state, touched);
-  fn(draft);
-  const texts = new StateTexts();
-  return { touched, ...settle(state, draft, touched, (k) => texts.of(state, k)) };
+type Rec = { id: string; [k: string]: unknown };
+interface State {
+  schemaVersion: number;
+  users: Rec[];
+  sessions: Rec[];
+  meta: Record<string, unknown>;
+  [k: string]: unknown;
 }
 
-describe('lazy drafts', () => {
-  it('clones a collection only when touched; untouched ones stay the same object', () => {
+const shape = (o: Partial<DraftShape> = {}): DraftShape => ({
+  lists: ['users', 'sessions'],
+  maps: ['meta'],
+  fixed: ['schemaVersion'],
+  extraKeys: true,
+  requireIds: false,
+  ...o,
+});
+
+const base = (): State =>
+  deepFreeze({
+    schemaVersion: 2,
+    users: [
+      { id: 'u1', name: 'A', roles: ['vendor'] },
+      { id: 'u2', name: 'B', roles: [] },
+    ],
+    sessions: Array.from({ length: 5 }, (_, i) => ({ id: `s${i}`, at: i, tags: { n: i } })),
+    meta: { n: 1, deep: { list: [1, 2] } },
+  });
+
+function run(state: State, fn: (d: State) => void, o?: Partial<DraftShape>) {
+  const draft = new Draft(state, shape(o));
+  fn(draft.root);
+  return draft.finish();
+}
+
+const ids = (list: readonly object[]) => list.map((r) => (r as Rec).id);
+
+describe('copy-on-write drafts', () => {
+  it('a found and changed record is the only change; every other record and list stays the same object', () => {
     const s = base();
-    const r = run(s, (d) => void (d.sessions as unknown[]).push({ id: 's2', at: 2 }));
-    expect([...r.touched]).toEqual(['sessions']);
-    expect([...r.changed.keys()]).toEqual(['sessions']);
+    const r = run(s, (d) => {
+      const x = d.sessions.find((x) => x.id === 's3')!;
+      x.at = 30;
+    });
+    expect([...r.changed]).toEqual(['sessions']);
+    expect(r.lists.get('sessions')).toEqual({ upserted: [{ id: 's3', at: 30, tags: { n: 3 } }], deleted: [] });
     expect(r.state.users).toBe(s.users);
     expect(r.state.meta).toBe(s.meta);
-    expect(r.state.sessions).not.toBe(s.sessions);
-    expect(r.state.sessions).toEqual([
-      { id: 's1', at: 1 },
-      { id: 's2', at: 2 },
-    ]);
-    // The base is untouched (it is frozen; the fn worked on a copy).
-    expect(s.sessions).toEqual([{ id: 's1', at: 1 }]);
+    for (const i of [0, 1, 2, 4]) expect(r.state.sessions[i]).toBe(s.sessions[i]);
+    expect(r.state.sessions[3]).not.toBe(s.sessions[3]);
+    expect(s.sessions[3]!.at).toBe(3); // the base never changes
   });
 
-  it('a collection only read keeps its frozen object and is not written again', () => {
+  it('records only searched (find, some, filter read-only, findIndex) or reached but left equal change nothing', () => {
     const s = base();
     const r = run(s, (d) => {
-      const u = (d.users as Array<{ id: string }>).find((x) => x.id === 'u1');
-      (d.meta as { last?: string }).last = u?.id;
+      d.sessions.some((x) => x.at === 2);
+      d.sessions.findIndex((x) => x.id === 's4');
+      const u = d.users.find((x) => x.id === 'u1')!;
+      u.name = 'Z';
+      u.name = 'A'; // back to what it was
+      void (d.users[1]!.roles as string[]).length;
     });
-    expect(r.touched).toEqual(new Set(['users', 'meta']));
-    expect([...r.changed.keys()]).toEqual(['meta']);
-    expect(r.state.users).toBe(s.users);
+    expect(r.changed.size).toBe(0);
+    expect(r.state).toBe(s);
   });
 
-  it('adds, replaces and deletes top-level keys; undefined vanishes as in JSON', () => {
+  it('the committed state is deeply frozen, and a predicate cannot change a committed record', () => {
+    const s = base();
+    const r = run(s, (d) => void d.sessions.push({ id: 's5', at: 5, tags: { n: 5 } }));
+    expect(Object.isFrozen(r.state)).toBe(true);
+    expect(Object.isFrozen(r.state.sessions)).toBe(true);
+    expect(Object.isFrozen(r.state.sessions[5])).toBe(true);
+    expect(Object.isFrozen((r.state.sessions[5] as unknown as { tags: object }).tags)).toBe(true);
+    expect(() => ((r.state.sessions[0] as Rec).at = 9)).toThrow(TypeError);
+    const draft = new Draft(s, shape());
+    expect(() =>
+      draft.root.sessions.find((x) => {
+        x.at = 9; // a predicate is handed the committed record: read only
+        return false;
+      }),
+    ).toThrow(TypeError);
+  });
+
+  it('nested changes: a record’s nested object and array, and a meta value’s nested list', () => {
     const s = base();
     const r = run(s, (d) => {
-      d.extra = { a: 1 };
-      d.sessions = [];
-      delete d.users;
-      (d.meta as { gone?: unknown }).gone = undefined;
+      d.users[0]!.roles = [...(d.users[0]!.roles as string[]), 'admin'];
+      (d.sessions[1]!.tags as { n: number }).n = 100;
+      ((d.meta.deep as { list: number[] }).list as number[]).push(3);
     });
-    expect(Object.keys(r.state).sort()).toEqual(['extra', 'meta', 'schemaVersion', 'sessions']);
-    expect(r.changed.get('users')).toBeUndefined();
-    expect(r.changed.has('users')).toBe(true);
-    expect(r.state.sessions).toEqual([]);
-    expect(r.state.meta).toEqual({ n: 1 });
+    expect(r.state.users[0]).toEqual({ id: 'u1', name: 'A', roles: ['vendor', 'admin'] });
+    expect(r.state.sessions[1]).toEqual({ id: 's1', at: 1, tags: { n: 100 } });
+    expect(r.state.meta).toEqual({ n: 1, deep: { list: [1, 2, 3] } });
+    expect(r.maps.get('meta')).toEqual({ set: new Map([['deep', { list: [1, 2, 3] }]]), deleted: [] });
+    expect(ids(r.lists.get('users')!.upserted)).toEqual(['u1']);
+    expect(ids(r.lists.get('sessions')!.upserted)).toEqual(['s1']);
+    expect(r.state.users[1]).toBe(s.users[1]);
   });
 
-  it('a value that is not plain JSON fails the fn (cycle, BigInt); a Date is kept as its JSON string', () => {
+  it('adds and deletes records: push, splice, filter-and-assign, replace by index', () => {
+    const s = base();
+    const r = run(s, (d) => {
+      d.sessions.push({ id: 's9', at: 9 });
+      d.sessions.splice(1, 1); // s1 gone
+      d.users = d.users.filter((u) => u.id !== 'u2');
+    });
+    expect(ids(r.state.sessions)).toEqual(['s0', 's2', 's3', 's4', 's9']);
+    expect(ids(r.lists.get('sessions')!.upserted)).toEqual(['s9']);
+    expect(ids(r.lists.get('sessions')!.deleted)).toEqual(['s1']);
+    expect(ids(r.state.users)).toEqual(['u1']);
+    expect(r.state.users[0]).toBe(s.users[0]); // kept, not copied
+    expect(ids(r.lists.get('users')!.deleted)).toEqual(['u2']);
+    expect(r.lists.get('users')!.upserted).toEqual([]);
+
+    const replaced = run(s, (d) => {
+      const i = d.sessions.findIndex((x) => x.id === 's2');
+      d.sessions[i] = { id: 's2', at: 'new' };
+    });
+    expect(replaced.lists.get('sessions')).toEqual({ upserted: [{ id: 's2', at: 'new' }], deleted: [] });
+    const renamed = run(s, (d) => void (d.sessions[0] = { id: 'sX' }));
+    expect(ids(renamed.lists.get('sessions')!.deleted)).toEqual(['s0']);
+  });
+
+  it('one record reached two ways is one copy; a sort keeps the records and only reorders', () => {
+    const s = base();
+    const r = run(s, (d) => {
+      const a = d.sessions.find((x) => x.id === 's2')!;
+      const b = d.sessions.filter((x) => (x.at as number) >= 2)[0]!;
+      expect(a).toBe(b);
+      expect(d.sessions[2]).toBe(a);
+      a.at = 'two';
+      d.sessions.sort((x, y) => (x.id < y.id ? 1 : -1));
+    });
+    expect(ids(r.state.sessions)).toEqual(['s4', 's3', 's2', 's1', 's0']);
+    expect(ids(r.lists.get('sessions')!.upserted)).toEqual(['s2']);
+    expect(r.lists.get('sessions')!.deleted).toEqual([]);
+    expect(r.state.sessions[0]).toBe(s.sessions[4]);
+  });
+
+  it('iteration (for…of, map) hands out copies that can be changed', () => {
+    const s = base();
+    const r = run(s, (d) => {
+      for (const x of d.sessions) if ((x.at as number) % 2 === 0) x.even = true;
+      expect(d.users.map((u) => u.id)).toEqual(['u1', 'u2']);
+    });
+    expect(ids(r.lists.get('sessions')!.upserted)).toEqual(['s0', 's2', 's4']);
+    expect(r.changed).toEqual(new Set(['sessions']));
+  });
+
+  it('a draft read after its update ended gives the committed records, read only', () => {
+    const s = base();
+    const draft = new Draft(s, shape());
+    const list = draft.root.sessions;
+    list.find((x) => x.id === 's1')!.at = 'one';
+    const r = draft.finish();
+    expect(list[1]).toBe(r.state.sessions[1]);
+    expect(list[2]).toBe(s.sessions[2]);
+    expect(() => ((list[2] as Rec).at = 9)).toThrow(TypeError);
+    expect(() => list.push({ id: 'late' })).toThrow(TypeError);
+  });
+
+  it('a throwing fn leaves the base as it was; the draft is simply dropped', () => {
+    const s = base();
+    const draft = new Draft(s, shape());
+    expect(() => {
+      draft.root.sessions.find((x) => x.id === 's0')!.at = 'x';
+      draft.root.sessions.length = 0;
+      throw new Error('no');
+    }).toThrow('no');
+    expect(s.sessions.length).toBe(5);
+    expect(s.sessions[0]!.at).toBe(0);
+  });
+
+  it('JSON semantics: a cycle or a BigInt fails; a Date becomes its string; undefined vanishes', () => {
     expect(() => run(base(), (d) => ((d.meta as { self?: unknown }).self = d.meta))).toThrow(/circular/i);
-    expect(() => run(base(), (d) => ((d.meta as { big?: unknown }).big = 1n))).toThrow(/BigInt/);
-    const r = run(base(), (d) => ((d.meta as { when?: unknown }).when = new Date(0)));
-    expect((r.state.meta as { when: unknown }).when).toBe('1970-01-01T00:00:00.000Z');
+    expect(() => run(base(), (d) => void d.sessions.push({ id: 'b', big: 1n }))).toThrow(/BigInt/);
+    const r = run(base(), (d) => {
+      d.meta.when = new Date(0);
+      d.meta.gone = undefined;
+      d.sessions[0]!.at = undefined;
+    });
+    expect(r.state.meta).toEqual({ n: 1, deep: { list: [1, 2] }, when: '1970-01-01T00:00:00.000Z' });
+    expect(Object.keys(r.state.sessions[0]!)).toEqual(['id', 'tags']);
   });
 
-  it('assembles exactly JSON.stringify(state) from cached and changed texts, and freezes what changed', () => {
-    const s = base();
-    const texts = new StateTexts();
-    const touched = new Set<string>();
-    const draft = lazyDraft(s, touched);
-    (draft.sessions as unknown[]).push({ id: 's2', at: 2 });
-    const r = settle(s, draft, touched, (k) => texts.of(s, k));
-    expect(texts.file(r.state, s, r.changed)).toBe(`${JSON.stringify(r.state)}\n`);
-    const frozen = freezeChanged(r.state, r.changed.keys());
-    expect(Object.isFrozen(frozen)).toBe(true);
-    expect(Object.isFrozen((frozen.sessions as object[])[1])).toBe(true);
-    texts.commit(r.changed);
-    expect(texts.file(frozen, frozen, new Map())).toBe(`${JSON.stringify(frozen)}\n`);
+  it('the shape holds: lists stay lists, parts cannot be deleted, schemaVersion is fixed', () => {
+    expect(() => run(base(), (d) => ((d as { sessions: unknown }).sessions = {}))).toThrow(/must stay a list/);
+    expect(() => run(base(), (d) => ((d as { meta: unknown }).meta = []))).toThrow(/must stay an object/);
+    expect(() => run(base(), (d) => delete (d as { users?: unknown }).users)).toThrow(/cannot be deleted/);
+    expect(() => run(base(), (d) => (d.schemaVersion = 3))).toThrow(/schemaVersion/);
+    const extra = run(base(), (d) => (d.extra = { a: 1 }));
+    expect(extra.state.extra).toEqual({ a: 1 });
+    expect(() => run(base(), (d) => (d.extra = 1), { extraKeys: false })).toThrow(/unknown state key/);
+  });
+
+  it('with ids required: a record without a string id or a duplicate id is refused, also against the base', () => {
+    const o = { requireIds: true };
+    expect(() => run(base(), (d) => void d.sessions.push({} as Rec), o)).toThrow(/no string id/);
+    expect(() => run(base(), (d) => void d.sessions.push({ id: 's1' }), o)).toThrow(/s1 twice/);
+    expect(() => run(base(), (d) => void (d.sessions[0] = { id: 's4' }), o)).toThrow(/s4 twice/);
+    expect(() => run(base(), (d) => void d.sessions.unshift({ id: 's4' }), o)).toThrow(/s4 twice/);
+    // The id index a commit shares with the next list still answers for it.
+    const one = run(base(), (d) => void d.sessions.push({ id: 's5' }), o);
+    expect(() => run(one.state, (d) => void d.sessions.push({ id: 's5' }), o)).toThrow(/s5 twice/);
+    expect(() => run(one.state, (d) => void d.sessions.push({ id: 's6' }), o)).not.toThrow();
   });
 });
 
-describe('Store updates through lazy drafts', () => {
-  it('an update of one collection leaves the others as the same objects; db.json matches memory', async () => {
+describe('db.json text from cached record texts', () => {
+  it('is exactly JSON.stringify(state) before and after changes', () => {
+    const text = new FileText(['users', 'sessions']);
+    const s = base();
+    expect(Buffer.concat(text.of(s)).toString()).toBe(`${JSON.stringify(s)}\n`);
+    const r = run(s, (d) => {
+      d.sessions.find((x) => x.id === 's1')!.at = 'changed';
+      d.users.push({ id: 'u3', name: '"quoted"\n' });
+      d.meta.x = [null];
+    });
+    expect(Buffer.concat(text.of(r.state)).toString()).toBe(`${JSON.stringify(r.state)}\n`);
+  });
+});
+
+describe('db.json bytes in chunks', () => {
+  it('stays exactly JSON.stringify(state) over many chunks: a change mid-list, appends, a removal at the front', () => {
+    const text = new FileText(['users', 'sessions']);
+    const bytes = (st: object) => Buffer.concat(text.of(st)).toString();
+    let s: State = deepFreeze({
+      schemaVersion: 2,
+      users: [],
+      sessions: Array.from({ length: 700 }, (_, i) => ({ id: `s${i}`, n: i, note: 'ü"\\' })),
+      meta: {},
+    });
+    expect(bytes(s)).toBe(`${JSON.stringify(s)}\n`);
+    const steps: Array<(d: State) => void> = [
+      (d) => void (d.sessions[300]!.n = -1),
+      (d) => void d.sessions.push({ id: 's700' }, { id: 's701' }),
+      (d) => void d.sessions.shift(),
+      (d) => void (d.sessions = d.sessions.filter((x) => (x.n as number) % 3 !== 0)),
+      (d) => void (d.sessions = []),
+    ];
+    for (const step of steps) {
+      const before = text.of(s);
+      const next = run(s, step).state;
+      const after = text.of(next);
+      expect(bytes(next)).toBe(`${JSON.stringify(next)}\n`);
+      // A change in record 300 re-encodes its chunk (256..511) alone: the other two are the same buffers.
+      if (step === steps[0]) expect(after.filter((b) => before.includes(b))).toHaveLength(2);
+      s = next;
+    }
+  });
+});
+
+describe('Store updates through copy-on-write drafts', () => {
+  it('an update of one record leaves the other records and collections as the same objects; db.json matches memory', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gh-draft-'));
     try {
       const store = await Store.open({ dir });
@@ -97,7 +274,11 @@ describe('Store updates through lazy drafts', () => {
       const sessions = store.data.sessions;
       await store.update((d) => void (d.meta.touched = true));
       expect(store.data.sessions).toBe(sessions);
+      await store.update((d) => void ((d.sessions.find((s) => s.id === 'ses_7') as { x?: number }).x = 1));
+      expect(store.data.sessions).not.toBe(sessions);
+      expect(store.data.sessions.filter((s, i) => s !== sessions[i]).map((s) => s.id)).toEqual(['ses_7']);
       // Two fns in one batch: the second sees the first's change, a failing third leaves no trace.
+      const before = store.data.sessions;
       await Promise.all([
         store.update((d) => void d.users.push({ id: 'usr_1' } as never)),
         store.update((d) => void (d.meta.users = d.users.length)),
@@ -109,9 +290,12 @@ describe('Store updates through lazy drafts', () => {
           .catch(() => undefined),
       ]);
       expect(store.data.meta).toMatchObject({ touched: true, users: 1 });
-      expect(store.data.sessions).toBe(sessions);
+      expect(store.data.sessions).toBe(before);
       expect(JSON.parse(await readFile(join(dir, 'db.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(store.data)));
       await store.close();
+      const again = await Store.open({ dir });
+      expect(again.data).toEqual(store.data);
+      await again.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

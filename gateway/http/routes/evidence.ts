@@ -12,6 +12,7 @@ import { requireFreshStepUp } from '../../auth/step-up.js';
 import { userActor } from '../../core/model.js';
 import type { Deps } from '../../deps.js';
 import { GatehouseError, invalidInput } from '../../errors.js';
+import { auditSourceOf } from '../../evidence/audit-source.js';
 import { writePackFile } from '../../evidence/pack-file.js';
 import { compactInstant, parsePeriod } from '../../evidence/period.js';
 
@@ -69,7 +70,7 @@ export function evidenceRouter(deps: Deps): Router {
       const result = await writePackFile(
         {
           storageDir: deps.storageDir,
-          db: deps.store.data,
+          db: deps.store.withHistory,
           commands: deps.commands.records,
           period,
           site: { name: deps.config.site.name, timezone: deps.config.site.timezone },
@@ -78,6 +79,9 @@ export function evidenceRouter(deps: Deps): Router {
           clock: deps.clock,
           exportedBy: actor,
           keyFile: deps.audit.signingKeyFile,
+          // The engine's audit chain and PLC log (audit.jsonl and plc.jsonl on lowdb, tables on PostgreSQL).
+          audit: auditSourceOf(deps.audit, deps.storageDir),
+          ...(deps.plc ? { plc: deps.plc.records } : {}),
         },
         file,
       );

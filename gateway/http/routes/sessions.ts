@@ -82,9 +82,9 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
     const ctx = requireAuth(req);
     const id = String(req.params.id);
     // Only ids the gateway mints reach the store lookup: `..`, `%2f`, `.cast`/`.json` suffixes are none.
-    const s = SESSION_ID_PATTERN.test(id) ? findSession(store.data, context(ctx), id) : undefined;
+    const s = SESSION_ID_PATTERN.test(id) ? findSession(store.withHistory, context(ctx), id) : undefined;
     if (s) return s;
-    const exists = store.data.sessions.some((x) => x.id === id);
+    const exists = store.withHistory.sessions.some((x) => x.id === id);
     const err = notFound('not_found', 'no such session');
     await auditRefusal(
       audit,
@@ -101,7 +101,7 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
   router.get('/sessions', (req, res) => {
     const ctx = requireAuth(req);
     const { limit, offset, ...filter } = parseSessionsQuery(req.query);
-    const page = listSessions(store.data, context(ctx), filter, { limit, offset });
+    const page = listSessions(store.withHistory, context(ctx), filter, { limit, offset });
     res.json({ sessions: page.items, total: page.total, offset: page.offset, limit: page.limit });
   });
 
@@ -109,7 +109,7 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
     const ctx = requireAuth(req);
     const s = await visibleSession(req, 'session.read');
     const view: SessionPageView = {
-      ...sessionDetail(store.data, context(ctx), s),
+      ...sessionDetail(store.withHistory, context(ctx), s),
       closedBy: await findClosedBy(auditSource, s),
     };
     res.json(view);
@@ -118,14 +118,14 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
   router.get('/sessions/:id/commands', async (req, res) => {
     const ctx = requireAuth(req);
     const s = await visibleSession(req, 'session.commands');
-    const all = sessionCommands(store.data, context(ctx), s);
+    const all = sessionCommands(store.withHistory, context(ctx), s);
     res.json({ commands: all.slice(0, MAX_SESSION_COMMANDS).map(withReason), total: all.length });
   });
 
   router.get('/commands', (req, res) => {
     const ctx = requireAuth(req);
     const { limit, offset, ...filter } = parseCommandsQuery(req.query);
-    const page = searchCommands(store.data, context(ctx), filter, { limit, offset });
+    const page = searchCommands(store.withHistory, context(ctx), filter, { limit, offset });
     res.json({ commands: page.items.map(withReason), total: page.total, offset: page.offset, limit: page.limit });
   });
 
@@ -146,7 +146,7 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
       throw err;
     }
     const { closed, session } = await o.broker.terminate(caller, id, reason);
-    res.json({ closed, session: sessionDetail(store.data, context(ctx), session) });
+    res.json({ closed, session: sessionDetail(store.withHistory, context(ctx), session) });
   });
 
   mountRecordingRoutes(router, {

@@ -7,9 +7,11 @@ import type { SigningKey, VerifyKey } from '../../audit/signing.js';
 import { type Clock, isoTime } from '../../clock.js';
 import { type AuditInput, type AuditRecord, type ChainHead, sealRecord } from '../../core/audit.js';
 import { ChainVerifier, DEFAULT_CHECKPOINT_EVERY, type VerifyResult } from '../../core/audit-chain.js';
+import { lineFields } from '../../core/audit-line.js';
 import { systemActor } from '../../core/model.js';
 import { invalidInput, isGatehouseError, unavailable } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { DATABASE_FAULT, storageUnavailable } from '../faults.js';
 import type { AuditPort, AuditStats } from '../port.js';
 import { inTransaction } from './connect.js';
 
@@ -20,6 +22,8 @@ export interface PgAuditOptions {
   logger: Logger;
   /** Named in every checkpoint this node signs. */
   nodeId: string;
+  /** audit.signingKey's file, when the key is kept outside the storage folder (evidence packs sign with it). */
+  signingKeyFile?: string;
   checkpointEvery?: number;
   checkpointIntervalMs?: number;
 }
@@ -51,6 +55,7 @@ export class PgAudit implements AuditPort {
   private timer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   private readonly every: number;
+  private readonly listeners = new Set<(head: ChainHead) => void>();
 
   private constructor(private readonly o: PgAuditOptions) {
     this.every = o.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
@@ -92,7 +97,12 @@ export class PgAudit implements AuditPort {
    * Chains `inputs` inside the caller's transaction (the head row stays locked until it commits), adding
    * a signed checkpoint whenever `every` records have passed. Call `committed` once the caller commits.
    */
-  async chainIn(client: pg.PoolClient, inputs: readonly AuditInput[], forceCheckpoint = false): Promise<Chained> {
+  async chainIn(
+    client: pg.PoolClient,
+    inputs: readonly AuditInput[],
+    forceCheckpoint = false,
+    opened = false,
+  ): Promise<Chained> {
     const head = await lockHead(client);
     let tail: ChainHead = { seq: Number(head.seq), hash: head.hash };
     let since = head.since_checkpoint;
@@ -116,6 +126,7 @@ export class PgAudit implements AuditPort {
         sig,
         every: this.every,
         node: this.o.nodeId,
+        ...(opened && { opened: true }),
       };
       link({ type: 'audit.checkpoint', actor: systemActor('gateway'), data });
       signed = {
@@ -134,7 +145,7 @@ export class PgAudit implements AuditPort {
       }
       if (++since >= this.every) checkpoint();
     }
-    if (forceCheckpoint && (since > 0 || tail.seq === 0)) checkpoint();
+    if (forceCheckpoint && (since > 0 || tail.seq === 0 || opened)) checkpoint();
     const chained = { records: out, tail, appended: inputs.length };
     if (rows.length === 0) return chained;
     await client.query(
@@ -160,6 +171,13 @@ export class PgAudit implements AuditPort {
     if (c.tail.seq > this.durable.seq) this.durable = c.tail;
     this.appends += c.appended;
     this.commits++;
+    if (c.records.length > 0) for (const l of this.listeners) l(this.durable);
+  }
+
+  /** Calls `listener` after each of this node's commits that chained records (cheap and synchronous). */
+  onCommitted(listener: (head: ChainHead) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   checkpoint(): Promise<AuditRecord | undefined> {
@@ -192,8 +210,20 @@ export class PgAudit implements AuditPort {
     }
   }
 
+  linesForward(after: number, upTo?: number): AsyncGenerator<Buffer> {
+    return bufferLines(auditLines(this.o.pool, upTo, after));
+  }
+
+  readSignedHead(): Promise<HeadFile | undefined> {
+    return signedHead(this.o.pool);
+  }
+
   get keyId(): string {
     return this.o.key.keyId;
+  }
+
+  get signingKeyFile(): string | undefined {
+    return this.o.signingKeyFile;
   }
 
   close(): Promise<void> {
@@ -206,9 +236,18 @@ export class PgAudit implements AuditPort {
     return this.closing;
   }
 
-  /** Seals a checkpoint at start when the chain is new or records arrived since the last one. */
+  /**
+   * Seals a checkpoint at start when the chain is new or records arrived since the last one. A chain that
+   * ends in a lowdb gateway's final checkpoint (a site moved with `storage migrate`) gets the start
+   * checkpoint lowdb would write (`opened`): without it the next record would read as appended while stopped.
+   */
   private async sealNow(): Promise<void> {
-    await this.commit((c) => this.chainIn(c, [], true));
+    const last = await this.o.pool.query<{ line: string }>(
+      "SELECT line FROM gh_audit WHERE type = 'audit.checkpoint' AND seq = (SELECT max(seq) FROM gh_audit)",
+    );
+    const final =
+      last.rows[0] && (JSON.parse(last.rows[0].line) as { data?: { final?: unknown } }).data?.final === true;
+    await this.commit((c) => this.chainIn(c, [], true, final === true));
   }
 
   private async commit(fn: (c: pg.PoolClient) => Promise<Chained>): Promise<Chained> {
@@ -219,7 +258,7 @@ export class PgAudit implements AuditPort {
     } catch (err) {
       if (isGatehouseError(err)) throw err;
       this.o.logger.error({ err: { message: (err as Error).message } }, 'audit: append to PostgreSQL failed');
-      throw unavailable('audit_write_failed', 'the audit log cannot be written; refusing the action', err);
+      throw storageUnavailable(DATABASE_FAULT, err);
     }
   }
 }
@@ -236,9 +275,9 @@ async function readHeadRow(pool: Queryable): Promise<HeadRow> {
   return r.rows[0]!;
 }
 
-/** Each audit line in seq order, a page at a time (what audit.jsonl would hold, without the newlines). */
-export async function* auditLines(pool: Queryable, upTo = Number.MAX_SAFE_INTEGER): AsyncGenerator<string> {
-  let after = 0;
+/** Each audit line in seq order (after < seq <= upTo), a page at a time (what audit.jsonl holds, without the newlines). */
+export async function* auditLines(pool: Queryable, upTo = Number.MAX_SAFE_INTEGER, from = 0): AsyncGenerator<string> {
+  let after = from;
   for (;;) {
     const r = await pool.query<{ seq: string; line: string }>(
       'SELECT seq, line FROM gh_audit WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3',
@@ -248,6 +287,22 @@ export async function* auditLines(pool: Queryable, upTo = Number.MAX_SAFE_INTEGE
     if (r.rows.length < PAGE) return;
     after = Number(r.rows[r.rows.length - 1]!.seq);
   }
+}
+
+/**
+ * Each record's seq and hash in seq order, read from the line itself as audit.jsonl's reader does (what a
+ * witness is compared with); a line that is not a record is skipped (chain verification names it).
+ */
+export async function* chainHashes(pool: Queryable): AsyncGenerator<{ seq: number; hash: string }> {
+  for await (const line of auditLines(pool)) {
+    const buf = Buffer.from(line);
+    const f = lineFields(buf, 0, buf.length);
+    if (f) yield { seq: f.seq, hash: f.hash };
+  }
+}
+
+async function* bufferLines(lines: AsyncIterable<string>): AsyncGenerator<Buffer> {
+  for await (const line of lines) yield Buffer.from(line);
 }
 
 /** The signed head as audit.head.json would hold it (undefined before the first checkpoint). */

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { CommandRecord } from '../../core/model.js';
 import { unavailable } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { DATABASE_FAULT, storageUnavailable } from '../faults.js';
 import type { CommandPort } from '../port.js';
 import { inTransaction } from './connect.js';
 import type { Listener } from './listen.js';
@@ -51,7 +52,7 @@ export class PgCommands implements CommandPort {
       });
     } catch (err) {
       this.logger.error({ err: { message: (err as Error).message } }, 'command log write failed');
-      throw unavailable('command_log_write_failed', 'the command log cannot be written', err);
+      throw storageUnavailable(DATABASE_FAULT, err);
     }
     await this.readNew();
     return r;

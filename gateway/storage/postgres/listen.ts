@@ -2,8 +2,13 @@
 import pg from 'pg';
 import type { Logger } from '../../log.js';
 
-export type Channel = 'gatehouse_state' | 'gatehouse_commands' | 'gatehouse_cluster';
-export const CHANNELS: readonly Channel[] = ['gatehouse_state', 'gatehouse_commands', 'gatehouse_cluster'];
+export type Channel = 'gatehouse_state' | 'gatehouse_commands' | 'gatehouse_cluster' | 'gatehouse_plc';
+export const CHANNELS: readonly Channel[] = [
+  'gatehouse_state',
+  'gatehouse_commands',
+  'gatehouse_cluster',
+  'gatehouse_plc',
+];
 
 /**
  * Reconnects after a lost connection (a server restart) and then tells every handler with `undefined`,

@@ -2,7 +2,14 @@
 import type pg from 'pg';
 
 /** Advisory lock keys (one bigint namespace per purpose; the values are arbitrary but fixed). */
-export const LOCKS = { migrate: 7_466_001, leader: 7_466_002, commands: 7_466_003 } as const;
+export const LOCKS = {
+  migrate: 7_466_001,
+  leader: 7_466_002,
+  commands: 7_466_003,
+  plc: 7_466_011,
+  /** Held (session-level) by the one node that streams the audit chain to the SIEM. */
+  syslog: 7_466_012,
+} as const;
 /** The first key of each node's own lock (two-key form: this, hashtext(node id)): held while the node runs. */
 export const NODE_LOCK_SPACE = 7_466_004;
 
@@ -14,6 +21,8 @@ export const NODE_LOCK_SPACE = 7_466_004;
  * - gh_state_version is the one row every state writer locks: writers serialise across nodes on it.
  * - gh_audit holds each audit line verbatim (the hash covers its exact text); gh_audit_head is the chain
  *   head every append locks, so the chain is one sequence across nodes.
+ * - 2: gh_plc holds PLC operations like gh_commands holds commands (plc.jsonl on lowdb); gh_syslog_cursor
+ *   is the SIEM stream's cursor, one per destination, shared by the nodes (whichever streams resumes there).
  */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -51,6 +60,16 @@ export const MIGRATIONS: readonly string[] = [
     started_at timestamptz NOT NULL,
     heartbeat_at timestamptz NOT NULL,
     stopped_at timestamptz
+  );
+  `,
+  `
+  CREATE TABLE gh_plc (n bigserial PRIMARY KEY, id text NOT NULL UNIQUE, record json NOT NULL);
+  CREATE TABLE gh_syslog_cursor (
+    destination text PRIMARY KEY,
+    seq bigint NOT NULL,
+    hash text NOT NULL,
+    node text NOT NULL,
+    saved_at timestamptz NOT NULL
   );
   `,
 ];

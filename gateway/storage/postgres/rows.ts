@@ -1,6 +1,6 @@
-// The state as rows: load rows into a DbData, find the rows an update changed, apply rows other nodes wrote.
-import { jsonClone } from '../../store/clone.js';
-import { COLLECTIONS, CURRENT_SCHEMA_VERSION, type DbData, emptyDb } from '../../store/schema.js';
+// The state as rows: load rows into a DbData, the rows an update changed (from its draft), apply rows other nodes wrote.
+import { type DraftShape, type Finished, findById as findInIndex, shareIdIndex } from '../../store/draft.js';
+import { COLLECTIONS, type DbData, emptyDb } from '../../store/schema.js';
 
 export type Collection = (typeof COLLECTIONS)[number];
 /** `meta` keys are rows of this collection. */
@@ -29,62 +29,36 @@ export function stateFromRows(rows: Iterable<{ collection: string; doc: unknown 
   return db;
 }
 
-/** The rows to write so that `base` becomes `draft` for the touched keys; throws on a state no row can hold. */
-export function changedRows(
-  base: Readonly<DbData>,
-  draft: DbData,
-  touched: ReadonlySet<string>,
-): { rows: Row[]; next: DbData } {
+/** The shape PostgreSQL's rows can hold: records with unique string ids, `meta` keys, a fixed schemaVersion. */
+export const PG_SHAPE: DraftShape = {
+  lists: COLLECTIONS,
+  maps: [META],
+  fixed: ['schemaVersion'],
+  extraKeys: false,
+  requireIds: true,
+};
+
+/** The rows a finished draft changed: its upserted and deleted records, its set and deleted meta keys. */
+export function rowsOf(done: Finished<DbData>): Row[] {
   const rows: Row[] = [];
-  const next = { ...base } as Tree;
-  for (const key of touched) {
-    if (key === 'schemaVersion') {
-      if (draft.schemaVersion !== CURRENT_SCHEMA_VERSION) throw new Error('schemaVersion is not changed by an update');
-    } else if (key === META) next.meta = diffMeta(base.meta, draft.meta, rows);
-    else if (isCollection(key))
-      next[key] = diffCollection(key, base[key] as readonly Rec[], draft[key] as unknown, rows);
-    else throw new Error(`unknown state key "${key}"`);
+  for (const [collection, c] of done.lists) {
+    for (const rec of c.upserted) rows.push({ collection, id: (rec as Rec).id, doc: JSON.stringify(rec) });
+    for (const rec of c.deleted) rows.push({ collection, id: (rec as Rec).id, doc: undefined });
   }
-  for (const key of Object.keys(draft)) if (!(key in base)) throw new Error(`unknown state key "${key}"`);
-  return { rows, next: next as unknown as DbData };
+  const meta = done.maps.get(META);
+  if (meta) {
+    for (const [key, value] of meta.set) rows.push({ collection: META, id: key, doc: JSON.stringify({ key, value }) });
+    for (const key of meta.deleted) rows.push({ collection: META, id: key, doc: undefined });
+  }
+  return rows;
 }
 
-function diffCollection(key: Collection, before: readonly Rec[], after: unknown, rows: Row[]): Rec[] {
-  if (!Array.isArray(after)) throw new TypeError(`"${key}" must stay a list`);
-  const old = new Map(before.map((r) => [r.id, r]));
-  const seen = new Set<string>();
-  const out: Rec[] = new Array(after.length);
-  for (let i = 0; i < after.length; i++) {
-    const rec = jsonClone(after[i]) as Rec;
-    if (rec === null || typeof rec !== 'object' || typeof rec.id !== 'string')
-      throw new TypeError(`${key}[${i}] has no string id`);
-    if (seen.has(rec.id)) throw new TypeError(`${key} holds id ${rec.id} twice`);
-    seen.add(rec.id);
-    const prev = old.get(rec.id);
-    if (prev && sameJson(prev, rec)) out[i] = prev;
-    else {
-      out[i] = rec;
-      rows.push({ collection: key, id: rec.id, doc: JSON.stringify(rec) });
-    }
-  }
-  for (const id of old.keys()) if (!seen.has(id)) rows.push({ collection: key, id, doc: undefined });
-  return out;
-}
-
-function diffMeta(before: Readonly<Tree>, after: unknown, rows: Row[]): Tree {
-  if (after === null || typeof after !== 'object' || Array.isArray(after))
-    throw new TypeError('"meta" must stay an object');
-  const out: Tree = {};
-  for (const [k, v] of Object.entries(jsonClone(after) as Tree)) {
-    if (Object.hasOwn(before, k) && sameJson(before[k], v)) out[k] = before[k];
-    else {
-      out[k] = v;
-      rows.push({ collection: META, id: k, doc: JSON.stringify({ key: k, value: v }) });
-    }
-  }
-  for (const k of Object.keys(before))
-    if (!Object.hasOwn(out, k)) rows.push({ collection: META, id: k, doc: undefined });
-  return out;
+/** The index of `id` in `list` (grown from `before` by appends and replacements), through before's id index. */
+function findById(list: readonly Rec[], id: string, before: readonly Rec[]): number {
+  const at = findInIndex(before, id);
+  if (at >= 0) return list[at]?.id === id ? at : list.findIndex((x) => x.id === id);
+  for (let i = before.length; i < list.length; i++) if (list[i]!.id === id) return i;
+  return -1;
 }
 
 /** Applies rows written elsewhere (in `pos` order) to a state; returns the new state and the keys it changed. */
@@ -94,6 +68,10 @@ export function applyRows(
 ): { next: DbData; changed: Set<string> } {
   const next = { ...base } as Tree;
   const changed = new Set<string>();
+  const lists = new Map<
+    string,
+    { before: readonly Rec[]; list: Rec[]; added: Array<[string, number]>; reshaped: boolean }
+  >();
   for (const r of rows) {
     if (r.collection === META) {
       if (!changed.has(META)) next.meta = { ...(next.meta as Tree) };
@@ -102,35 +80,28 @@ export function applyRows(
       else meta[r.id] = (r.doc as { value: unknown }).value;
       changed.add(META);
     } else if (isCollection(r.collection)) {
-      if (!changed.has(r.collection)) next[r.collection] = [...(next[r.collection] as Rec[])];
-      const list = next[r.collection] as Rec[];
-      const i = list.findIndex((x) => x.id === r.id);
+      let c = lists.get(r.collection);
+      if (!c) {
+        const before = base[r.collection] as readonly Rec[];
+        c = { before, list: [...before], added: [], reshaped: false };
+        lists.set(r.collection, c);
+        next[r.collection] = c.list;
+      }
+      // Through the id index while the list only grows or changes in place; a deletion shifts it: a scan after.
+      const i = c.reshaped ? c.list.findIndex((x) => x.id === r.id) : findById(c.list, r.id, c.before);
       if (r.doc === null || r.doc === undefined) {
-        if (i >= 0) list.splice(i, 1);
-      } else if (i >= 0) list[i] = r.doc as Rec;
-      else list.push(r.doc as Rec);
+        if (i >= 0) {
+          c.list.splice(i, 1);
+          c.reshaped = true;
+        }
+      } else if (i >= 0) c.list[i] = r.doc as Rec;
+      else {
+        c.list.push(r.doc as Rec);
+        c.added.push([r.id, c.list.length - 1]);
+      }
       changed.add(r.collection);
     }
   }
+  for (const c of lists.values()) if (!c.reshaped) shareIdIndex(c.before, c.list, c.added);
   return { next: next as unknown as DbData, changed };
-}
-
-/** Deep equality of two JSON values (both already JSON-shaped): cheaper than comparing their texts. */
-export function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  for (let i = 0; i < ka.length; i++) {
-    // Same keys in the same order: the row's text is what is compared in the end.
-    if (ka[i] !== kb[i] || !sameJson((a as Tree)[ka[i]!], (b as Tree)[kb[i]!])) return false;
-  }
-  return true;
 }

@@ -3,8 +3,8 @@
 // Why a cache: the gateway reads `store.data` synchronously in many places, and a relay must never wait
 // on the database. Why it stays correct with several nodes: every update runs in one transaction that
 // first locks the gh_state_version row, so writers of all nodes take turns; under that lock the node
-// catches up with rows other nodes wrote (version > its own), applies fn to a draft of the now-current
-// state, writes only the rows that differ, chains fn's audit records (PgAudit.chainIn, same transaction)
+// catches up with rows other nodes wrote (version > its own), applies fn to a copy-on-write draft of the
+// now-current state (store/draft.ts), writes the rows of the records fn changed, chains fn's audit records (PgAudit.chainIn, same transaction)
 // and bumps the version. A check made inside fn therefore sees every earlier commit of every node: two
 // racing approvals on two nodes end in one final state. Readers between updates may lag other nodes by
 // one NOTIFY (milliseconds); nothing decides on a stale read without going through update.
@@ -14,13 +14,13 @@ import type { AuditInput } from '../../core/audit.js';
 import { GatehouseError, isGatehouseError, unavailable } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { deepFreeze } from '../../store/clone.js';
-import { lazyDraft } from '../../store/draft.js';
-import type { DbData } from '../../store/schema.js';
+import { Draft, idIndexOf } from '../../store/draft.js';
+import { COLLECTIONS, type DbData } from '../../store/schema.js';
 import type { AuditSink, StatePort } from '../port.js';
 import type { Chained, PgAudit } from './audit.js';
 import { checkout } from './connect.js';
 import type { Listener } from './listen.js';
-import { applyRows, changedRows, type Row, stateFromRows } from './rows.js';
+import { applyRows, PG_SHAPE, type Row, rowsOf, stateFromRows } from './rows.js';
 
 interface Job {
   run: () => Promise<void>;
@@ -46,6 +46,8 @@ export class PgState implements StatePort {
   ) {
     this.state = deepFreeze(loaded.state);
     this.version = loaded.version;
+    // Built now, not by the first update that adds a record: that one would hold the event loop for it.
+    for (const key of COLLECTIONS) idIndexOf(this.state[key]);
   }
 
   static async open(o: { pool: pg.Pool; audit: PgAudit; logger: Logger; listener?: Listener }): Promise<PgState> {
@@ -71,6 +73,11 @@ export class PgState implements StatePort {
   }
 
   get data(): Readonly<DbData> {
+    return this.state;
+  }
+
+  /** PostgreSQL keeps all of it in rows: nothing moves to history files. */
+  get withHistory(): Readonly<DbData> {
     return this.state;
   }
 
@@ -155,13 +162,12 @@ export class PgState implements StatePort {
           .rows[0]!.version,
       );
       if (v !== this.version) await this.catchUp(client, v);
-      const base = this.state;
-      const touched = new Set<string>();
-      const draft = lazyDraft(base, touched);
+      const draft = new Draft(this.state, PG_SHAPE);
       const records: AuditInput[] = [];
       const sink: AuditSink = { record: (input) => void records.push(input) };
-      const value = await insideUpdate.run(this, () => fn(draft, sink));
-      const { rows, next } = changedRows(base, draft, touched);
+      const value = await insideUpdate.run(this, () => fn(draft.root, sink));
+      const done = draft.finish();
+      const rows = rowsOf(done);
       if (rows.length === 0 && records.length === 0) {
         await client.query('ROLLBACK');
         return value;
@@ -173,7 +179,7 @@ export class PgState implements StatePort {
       await client.query('SELECT pg_notify($1, $2)', ['gatehouse_state', String(version)]);
       await client.query('COMMIT');
       if (chained) this.audit.committed(chained);
-      this.state = freezeTouched(next, touched);
+      this.state = done.state;
       this.version = version;
       return value;
     } catch (err) {
@@ -199,11 +205,6 @@ function isDatabaseError(err: unknown): boolean {
     typeof e === 'object' &&
     (typeof e.severity === 'string' || typeof e.syscall === 'string' || e.code === 'ECONNREFUSED')
   );
-}
-
-function freezeTouched(next: DbData, touched: ReadonlySet<string>): DbData {
-  for (const key of touched) deepFreeze((next as unknown as Record<string, unknown>)[key]);
-  return Object.freeze(next);
 }
 
 /** One statement for the upserts and one for the deletions (tombstones), however many rows. */
