@@ -27,6 +27,14 @@ import { keysRouter } from './http/routes/keys.js';
 import { createLogger, type Logger } from './log.js';
 import { LiveSessions, type SessionRegistry } from './sessions.js';
 import { Broker } from './broker.js';
+import {
+  type Cluster,
+  type ClusterConnection,
+  type ClusterTuning,
+  claimNode,
+  joinCluster,
+  postgresOf,
+} from './cluster/cluster.js';
 import { Scheduler } from './scheduler.js';
 import { Webhooks } from './notify.js';
 import { eventsRouter } from './http/events.js';
@@ -65,6 +73,8 @@ export interface GatewayOptions {
   acceptMissingAuditHead?: boolean;
   /** SIEM stream tuning (tests shorten the delivery confirmation and the retries). */
   syslog?: Pick<SyslogStreamOptions, 'confirmMs' | 'tickMs' | 'retryDelaysMs'>;
+  /** Several nodes on PostgreSQL: heartbeat and leader timings (tests shorten them). */
+  cluster?: ClusterTuning;
 }
 
 export interface AuthTuning {
@@ -92,6 +102,8 @@ export interface Gateway {
   broker: Broker;
   /** The audit stream to the SIEM, when audit.syslog is configured. */
   syslog?: SyslogStream;
+  /** This node in the cluster (the PostgreSQL engine): its id, the node directory, whether it leads. */
+  cluster?: Cluster;
   /** Sign-in state: `sessions.onSessionEnded` is where websockets hook in to close with their session. */
   auth: { sessions: WebSessions; logins: LoginTransactions; oidc: OidcClient };
   stop(reason?: string): Promise<void>;
@@ -105,19 +117,54 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const metrics = createMetrics();
 
   const faults = new StorageFaults();
+  // Several nodes on PostgreSQL: the node's lock first, so a second process with this node id is refused
+  // before it opens (and writes to) the shared storage.
+  const claim: ClusterConnection | undefined =
+    config.storage.engine === 'postgres'
+      ? await claimNode({ config, logger, ...(opts.cwd !== undefined && { cwd: opts.cwd }) })
+      : undefined;
   // State, commands and the audit log (verified) from the engine the config names (storage/open.ts).
-  const storage = await openStorage({
-    config,
-    storageDir,
-    clock,
-    logger,
-    faults,
-    ...(opts.cwd !== undefined && { cwd: opts.cwd }),
-    acceptMissingAuditHead: opts.acceptMissingAuditHead === true,
-  });
+  let storage: Awaited<ReturnType<typeof openStorage>>;
+  try {
+    storage = await openStorage({
+      config,
+      storageDir,
+      clock,
+      logger,
+      faults,
+      ...(opts.cwd !== undefined && { cwd: opts.cwd }),
+      acceptMissingAuditHead: opts.acceptMissingAuditHead === true,
+    });
+  } catch (err) {
+    await claim?.close();
+    throw err;
+  }
   const { state: store, audit, commands, plc } = storage;
+  // --- Cluster (PostgreSQL): this node's row, before the crash recovery below, which (holding the node's
+  // lock) ends only this node's own leftovers, never a running node's sessions.
+  const pgStorage = postgresOf(storage);
+  let cluster: Cluster | undefined;
+  if (pgStorage && claim) {
+    try {
+      cluster = await joinCluster({
+        claim,
+        storage: pgStorage,
+        config,
+        logger,
+        ...(opts.cluster && { tuning: opts.cluster }),
+      });
+    } catch (err) {
+      await claim.close();
+      await storage.close();
+      throw err;
+    }
+  }
+  // --- end cluster
   /** The PLC log (plc.jsonl on lowdb, gh_plc on PostgreSQL) is part of the storage and closes with it. */
-  const closeStorage = () => storage.close();
+  const closeStorage = async () => {
+    await cluster?.stop();
+    await storage.close();
+  };
 
   const alerts = new CommandAlerts();
   const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir, faults, alerts };
@@ -135,7 +182,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // --- Crash recovery: sessions left open by a crash are ended and their recordings
   // repaired and marked incomplete, after the audit log opens and before any door opens.
   try {
-    await recoverInterruptedSessions(deps);
+    // On a cluster only this node's own leftovers: the other nodes' sessions are theirs (or the leader's to end).
+    await recoverInterruptedSessions(deps, cluster?.ownLeftover);
   } catch (err) {
     await audit.close();
     await closeStorage();
@@ -174,7 +222,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       })
     : undefined;
   await syslog?.start();
-  const broker = new Broker({ config, store, audit, clock, logger, sessions: liveSessions, notifier });
+  const broker = new Broker({
+    config,
+    store,
+    audit,
+    clock,
+    logger,
+    sessions: liveSessions,
+    notifier,
+    ...(cluster && { remote: cluster.remote }),
+  });
   const scheduler = new Scheduler({
     broker,
     sessions: liveSessions,
@@ -182,6 +239,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     clock,
     logger,
     timeZone: config.site.timezone,
+    ...(cluster && { leads: () => cluster.leads() }),
   });
   // An alerted or blocked command reaches overseers where they are: the webhook, and every open page (the navigation).
   alerts.subscribe((a) =>
@@ -226,7 +284,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       { path: '/api', router: requestsRouter({ broker, clock, config }) },
       { path: '/api', router: targetsRouter({ broker }) },
       { path: '/api', router: evidenceRouter(deps) },
-      { path: '/api', router: sessionsRouter({ deps, broker, sessions: liveSessions }) },
+      { path: '/api', router: sessionsRouter({ deps, broker, sessions: liveSessions, remote: cluster?.remote }) },
       { path: '/api', router: rdpTokenRouter({ deps, registry: liveSessions, tokens: rdpTokens }) },
       { path: '/api', router: events },
     ],
@@ -239,15 +297,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         site: config.site.name,
         version,
         auditSeq: audit.head().seq,
+        ...(cluster && { node: cluster.self, leader: cluster.leads() }),
         ...(faults.ok ? {} : { reason: faults.reason(), storage: faults.list() }),
       },
     }),
   });
   let http: RunningHttp;
-  let cluster: ClusterWatch | undefined;
+  let relay: ClusterWatch | undefined;
   try {
     // Several nodes on PostgreSQL: the live view also relays sessions other nodes hold (cluster/watch-relay.ts).
-    cluster = await clusterWatch({ deps, storage, registry: liveSessions });
+    relay = await clusterWatch({ deps, storage, registry: liveSessions });
     http = await startHttpServer(app, opts.httpListen ?? config.http.listen);
   } catch (err) {
     await audit.close();
@@ -265,7 +324,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
     ...(opts.rdp ? { tuning: opts.rdp } : {}),
   });
-  const liveView = monitorRoute({ deps, registry: cluster?.registry ?? liveSessions });
+  const liveView = monitorRoute({ deps, registry: relay?.registry ?? liveSessions });
   const wsRoutes: WsRoute[] = [terminals, liveView, desktops];
   const websockets = attachWebSockets(http.server, {
     publicUrl,
@@ -273,9 +332,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     routes: wsRoutes,
     onRefusal,
     logger,
-    ...(cluster ? { ignore: cluster.isInternal } : {}),
+    ...(relay ? { ignore: relay.isInternal } : {}),
   });
-  const internal = cluster?.attach(http.server, onRefusal);
+  const internal = relay?.attach(http.server, onRefusal);
   // --- end websockets
 
   // --- SSH listener: after HTTP, before gateway.started; stopped before the audit log closes.
@@ -306,6 +365,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   logger.info({ http: http.url, storageDir }, 'gateway started');
   sessions.start();
+  cluster?.start({ deps, broker, scheduler, liveSessions, webSessions: sessions });
   scheduler.start();
   monitor.start();
 
@@ -322,6 +382,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await terminals.closeAll('gateway_stopped', 'the gateway is stopping');
       await desktops.closeAll('gateway_stopped', 'the gateway is stopping');
       internal?.closeAll();
+      // Its sessions have ended: the node's row says it stopped (not crashed), and another node may lead.
+      await cluster?.stop();
       websockets.closeAll();
       await http.close();
       await notifier.close();
@@ -349,6 +411,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     liveSessions,
     broker,
     ...(syslog ? { syslog } : {}),
+    ...(cluster ? { cluster } : {}),
     auth: { sessions, logins, oidc },
     stop,
   };

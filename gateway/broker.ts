@@ -14,7 +14,7 @@ import { approve, cancel, createRequest, deny, type RequestInput, revoke } from 
 import type { Deps } from './deps.js';
 import { conflict, invalidInput, notFound } from './errors.js';
 import { type Notifier, noNotify } from './notify.js';
-import type { SessionRegistry } from './sessions.js';
+import type { RemoteSessions, SessionRegistry } from './sessions.js';
 
 export type { Caller } from './broker/facts.js';
 export type { Terminated } from './broker/terminate.js';
@@ -23,6 +23,8 @@ export type { RequestView } from './broker/views.js';
 
 export interface BrokerDeps extends Pick<Deps, 'config' | 'store' | 'audit' | 'clock' | 'logger'> {
   sessions: SessionRegistry;
+  /** Live sessions held by other nodes of a cluster (terminate reaches them); absent on a single node. */
+  remote?: RemoteSessions;
   notifier?: Notifier;
   newId?: NewId;
   /** Open (pending) requests one vendor may have at a time (default 20): a bound on queue spam. */
@@ -33,6 +35,8 @@ export type CreateInput = RequestInput & { targetId: string };
 export interface RequestChange {
   type: RequestEventType;
   request: AccessRequest;
+  /** Committed on another node of the cluster and relayed here (its webhooks went out there). */
+  remote?: boolean;
 }
 export type ChangeListener = (change: RequestChange) => void;
 
@@ -206,6 +210,21 @@ export class Broker {
     return out;
   }
 
+  /** A change another node committed (the cluster relays it): told to this node's listeners only. */
+  relayed(change: Omit<RequestChange, 'remote'>): void {
+    this.tell({ ...change, remote: true });
+  }
+
+  private tell(change: RequestChange): void {
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch (err) {
+        this.deps.logger.warn({ err }, 'a request-change listener failed');
+      }
+    }
+  }
+
   /** Notifies webhooks and tells listeners about one applied transition (its events are already audited with it). */
   private finish(applied: Applied, by?: User): void {
     const users = this.usersById();
@@ -219,13 +238,7 @@ export class Broker {
           requestNotice(e.type, applied.next, e.type === 'request.created' ? context : { ...context, by }),
         );
       }
-      for (const l of this.listeners) {
-        try {
-          l({ type: e.type, request: applied.next });
-        } catch (err) {
-          this.deps.logger.warn({ err }, 'a request-change listener failed');
-        }
-      }
+      this.tell({ type: e.type, request: applied.next });
     }
   }
 
@@ -258,7 +271,14 @@ export class Broker {
    * confirm that the id exists. Both are audited, so both take the same time too.
    */
   private async findVisible(caller: Caller, id: string, action: string): Promise<AccessRequest> {
-    const r = this.deps.store.withHistory.requests.find((x) => x.id === id);
+    const { store } = this.deps;
+    let r = store.withHistory.requests.find((x) => x.id === id);
+    // Made on another node a moment ago: this node's copy may not have it yet. (Also when it is not the caller's:
+    // a 404 takes the same path either way.)
+    if ((!r || !this.canSee(caller.user, r)) && store.refresh) {
+      await store.refresh();
+      r = store.withHistory.requests.find((x) => x.id === id);
+    }
     if (r && this.canSee(caller.user, r)) return r;
     const err = notFound('not_found', `no request ${id}`);
     await this.refused(actorOf(caller), action, err, { requestId: id }, { exists: r !== undefined });

@@ -106,6 +106,7 @@ export const ERROR_CODES = [
   'login_state_mismatch',
   'no_grant',
   'no_role',
+  'node_in_use',
   'not_approved',
   'not_approver',
   'not_found',

@@ -17,8 +17,10 @@ const usage = `Gatehouse ${version} — privileged remote access for industrial 
 usage:
   gatehouse serve [--config config/gatehouse.yaml] [--accept-missing-audit-head]
                                                        run the gateway (web + API + SSH)
-  gatehouse demo [--dir PATH | --fresh]                run everything embedded, with demo users and a demo target;
-                                                       state is kept between runs unless --fresh (or --dir) is given
+  gatehouse demo [--dir PATH | --fresh] [--nodes N [--postgres URL]]
+                                                       run everything embedded, with demo users and a demo target;
+                                                       state is kept between runs unless --fresh (or --dir) is given;
+                                                       --nodes 2: two gateway nodes on one PostgreSQL (:8080, :8090)
   gatehouse config check [--config PATH]               validate a config; every problem with its key path
   gatehouse audit verify [--config PATH | --dir PATH] [--key PEM] [--witness FILE]
                                                        verify the audit chain, signatures and head; --witness: against the SIEM's copy

@@ -20,6 +20,11 @@ export interface SchedulerOptions {
   everyMs?: number;
   /** Minutes before the end at which live sessions are warned (default 5 and 1). */
   warnAtMinutes?: readonly number[];
+  /**
+   * Several nodes on one database: whether this node leads. Only the leader records what time decided
+   * (expiries, window ends); every node closes its own live sessions whose grant is no longer active.
+   */
+  leads?: () => boolean;
 }
 
 export interface SweepResult {
@@ -74,6 +79,14 @@ export class Scheduler {
     return next;
   }
 
+  /** Checks this node's live sessions against their grants now (another node's commit changed a grant). */
+  enforceNow(): Promise<Pick<SweepResult, 'closed' | 'warned'>> {
+    this.busy++;
+    const next = this.chain.then(() => this.enforceLive()).finally(() => this.busy--);
+    this.chain = next.catch(() => {});
+    return next;
+  }
+
   private tick(): void {
     // A slow sweep (a busy store) is not stacked up behind itself: the next tick simply catches up.
     if (this.busy > 0) return;
@@ -81,7 +94,8 @@ export class Scheduler {
   }
 
   private async sweep(): Promise<SweepResult> {
-    const { expired, ended } = await this.opts.broker.closeDue();
+    const leads = this.opts.leads?.() ?? true;
+    const { expired, ended } = leads ? await this.opts.broker.closeDue() : { expired: [], ended: [] };
     const { closed, warned } = await this.enforceLive();
     return { expired, ended, closed, warned };
   }

@@ -1,7 +1,7 @@
 // The live-session registry: every open SSH/web/RDP session registers here so revoke, window end and terminate can close it.
 import type { CommandAlert } from './command-alerts.js';
 import type { PlcLiveEvent, SessionConduit } from './conduit/session-conduit.js';
-import type { Protocol, SessionEndReason } from './core/model.js';
+import type { Protocol, SessionEndReason, SessionRecord } from './core/model.js';
 import { conflict } from './errors.js';
 import { type Logger, silentLogger } from './log.js';
 
@@ -59,6 +59,17 @@ export interface SessionRegistry {
   close(sessionId: string, reason: SessionEndReason, message?: string): Promise<boolean>;
   list(): LiveSession[];
   get(sessionId: string): LiveSession | undefined;
+}
+
+/**
+ * Sessions live on other gateway nodes (several nodes on one database): who holds one, and asking that node
+ * to close it. Absent on a single node.
+ */
+export interface RemoteSessions {
+  /** The other live node that holds this live session, or undefined (this node's, ended, or its holder is dead). */
+  holderOf(session: Pick<SessionRecord, 'id' | 'node' | 'endedAt'>): string | undefined;
+  /** Asks `node` to close the session; resolves true once the store shows it ended (bounded wait). */
+  close(node: string, sessionId: string, reason: SessionEndReason, message: string): Promise<boolean>;
 }
 
 export interface LiveSessionsOptions {

@@ -42,6 +42,8 @@ export class WebSessions {
   readonly absoluteMs: number;
   private readonly touchEveryMs: number;
   private readonly listeners = new Set<SessionEndedListener>();
+  /** Sessions that made a request on this node and have not ended: what endedElsewhere checks. */
+  private readonly servedHere = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: WebSessionOptions) {
@@ -55,6 +57,16 @@ export class WebSessions {
   onSessionEnded(listener: SessionEndedListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Several nodes share the store: sessions another node ended (a sign-out there, its expiry sweep) end this
+   * node's event streams and websockets under them too. The reason stayed with that node: `logout`.
+   */
+  endedElsewhere(): void {
+    if (this.servedHere.size === 0) return;
+    const live = new Set(this.opts.store.data.webSessions.map((s) => s.id));
+    for (const id of [...this.servedHere]) if (!live.has(id)) this.emit(id, 'logout');
   }
 
   /**
@@ -193,7 +205,12 @@ export class WebSessions {
     return async (req, res, next) => {
       try {
         const id = this.cookieValue(req);
-        const found = this.lookup(id);
+        let found = this.lookup(id);
+        // Several nodes: a session signed in on another node a moment ago may not be in this node's copy yet.
+        if (!found && id && this.opts.store.refresh) {
+          await this.opts.store.refresh();
+          found = this.lookup(id);
+        }
         if (!found) {
           if (id) this.clearCookie(res); // logged out elsewhere, or the store was reset
         } else if ('expired' in found) {
@@ -246,6 +263,7 @@ export class WebSessions {
     if (!id) return undefined;
     const session = this.opts.store.data.webSessions.find((s) => s.id === id);
     if (!session) return undefined;
+    this.servedHere.add(id);
     const user = this.opts.store.data.users.find((u) => u.id === session.userId);
     const expired = user ? this.expiry(session) : 'user_removed';
     return expired ? { expired, session } : { auth: { user: user as User, session } };
@@ -280,6 +298,7 @@ export class WebSessions {
   }
 
   private emit(sessionId: string, reason: SessionEndReason): void {
+    this.servedHere.delete(sessionId);
     for (const l of this.listeners) {
       try {
         l(sessionId, reason);

@@ -5,7 +5,7 @@ import { mayTerminate, sessionVisibleTo } from '../core/session-access.js';
 import type { Deps } from '../deps.js';
 import { conflict, denied, notFound } from '../errors.js';
 import { SESSION_ID_PATTERN } from '../recording/files.js';
-import type { SessionRegistry } from '../sessions.js';
+import type { RemoteSessions, SessionRegistry } from '../sessions.js';
 import { oneLine } from '../text.js';
 import { type Caller, actorOf, factsOf } from './facts.js';
 import { auditRefusal } from './transact.js';
@@ -23,7 +23,7 @@ export interface Terminated {
  * audited before the session is closed: the record of who cut it off exists before the vendor is cut off.
  */
 export async function terminateSession(
-  deps: Pick<Deps, 'store' | 'audit' | 'logger'> & { sessions: SessionRegistry },
+  deps: Pick<Deps, 'store' | 'audit' | 'logger'> & { sessions: SessionRegistry; remote?: RemoteSessions | undefined },
   targets: ReadonlyMap<string, TargetConfig>,
   caller: Caller,
   sessionId: string,
@@ -33,7 +33,12 @@ export async function terminateSession(
   const actor = actorOf(caller);
   const refused = (err: unknown, subject: Record<string, unknown>, extra?: Record<string, unknown>) =>
     auditRefusal(audit, logger, actor, 'session.terminate', err, subject, extra);
-  const found = store.data.sessions.find((x) => x.id === sessionId);
+  let found = store.data.sessions.find((x) => x.id === sessionId);
+  // Opened on another node a moment ago: this node's copy may not have it yet.
+  if (!found && store.refresh) {
+    await store.refresh();
+    found = store.data.sessions.find((x) => x.id === sessionId);
+  }
   // Only ids the gateway mints count: `..`, `%2f`, `.cast` suffixes are none.
   if (!found || !SESSION_ID_PATTERN.test(sessionId) || !sessionVisibleTo(factsOf(caller.user), found, targets)) {
     const err = notFound('not_found', 'no such session');
@@ -54,14 +59,25 @@ export async function terminateSession(
     userId: s.userId,
     targetId: s.targetId,
   };
-  if (!sessions.get(s.id)) {
+  // Live here, or live on another node of the cluster (which closes it when asked).
+  const holder = sessions.get(s.id) ? undefined : deps.remote?.holderOf(s);
+  if (!sessions.get(s.id) && holder === undefined) {
     const err = conflict('not_live', 'this session is not live (it has ended)');
     await refused(err, subject);
     throw err;
   }
-  await audit.append({ type: 'session.terminated', actor, subject, data: { reason, protocol: s.protocol } });
+  await audit.append({
+    type: 'session.terminated',
+    actor,
+    subject,
+    data: { reason, protocol: s.protocol, ...(holder !== undefined && { node: holder }) },
+  });
   // The registry waits for the adapter at most its close timeout (1 s): "within a second".
   const by = oneLine(caller.user.name, 120); // IdP text, bound for a terminal
-  const closed = await sessions.close(s.id, 'terminated', `${by} terminated this session: ${reason}`);
+  const message = `${by} terminated this session: ${reason}`;
+  const closed =
+    holder !== undefined
+      ? await deps.remote!.close(holder, s.id, 'terminated', message)
+      : await sessions.close(s.id, 'terminated', message);
   return { closed, session: store.data.sessions.find((x) => x.id === s.id) ?? s };
 }

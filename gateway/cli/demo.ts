@@ -16,15 +16,31 @@ export async function runDemo(argv: string[], io: CliIo): Promise<number> {
       : flags.has('fresh')
         ? await mkdtemp(join(tmpdir(), 'gatehouse-demo-'))
         : keptDemoDir();
+  const nodesFlag = flags.get('nodes');
+  const nodes = nodesFlag === undefined ? 1 : Number(nodesFlag);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 4) {
+    io.err('gatehouse demo: --nodes takes a number from 1 to 4');
+    return 2;
+  }
+  const postgres = flags.get('postgres');
+  if (postgres !== undefined && typeof postgres !== 'string') {
+    io.err('gatehouse demo: --postgres takes a URL (postgres://user@host:port/database)');
+    return 2;
+  }
   // Loaded only here: the embedded identity provider exists only in demo mode.
   const { DEMO_TARGET_ID, startDemo } = await import('../demo/run.js');
-  const demo = await startDemo({ dir });
+  const demo = await startDemo({ dir, nodes, ...(postgres !== undefined && { postgres }) });
   const url = demo.gateway.http.url;
+  const nodeLines = demo.gateways.map(
+    (g) => `  node ${g.cluster?.self ?? ''}: web ${g.http.url}/  SSH 127.0.0.1:${g.ssh?.port ?? '?'}`,
+  );
   const width = Math.max(...demo.people.map((p) => p.login.length));
   const vendor = demo.people.find((p) => p.groups.includes('vendors'));
   const supervisor = demo.people.find((p) => p.groups.includes('ot-supervisors'));
   const sshPort = demo.gateway.ssh?.port ?? Number(demo.config.ssh.listen.split(':').at(-1));
   const hostKeys = demo.gateway.ssh?.hostKeys ?? [];
+  // Every node serves the same host key: a vendor's known_hosts names each node's port with it.
+  const sshPorts = [sshPort, ...demo.gateways.slice(1).flatMap((g) => (g.ssh ? [g.ssh.port] : []))];
   // Handlers before the banner: a script that waits for it may signal at once (see serve.ts).
   const stopped = waitForSignal({ stop: () => demo.close() }, io);
   io.out(
@@ -32,10 +48,15 @@ export async function runDemo(argv: string[], io: CliIo): Promise<number> {
       '',
       `Gatehouse demo — ${demo.config.site.name}`,
       `  web:       ${url}/`,
+      ...(nodes > 1
+        ? [`  ${nodes} gateway nodes on one PostgreSQL database (any node serves anyone):`, ...nodeLines]
+        : []),
       `  identity:  ${demo.idp.issuer} (embedded demo provider)`,
       `  storage:   ${demo.gateway.storageDir}${typeof given === 'string' || flags.has('fresh') ? '' : ' (kept between runs; --fresh for a new one)'}`,
       `  SSH:       127.0.0.1:${sshPort}, host key ${hostKeys.map((k) => k.fingerprint).join(', ')}`,
-      `             known_hosts: ${hostKeys.map((k) => `[127.0.0.1]:${sshPort} ${k.publicKey}`).join('\n                          ')}`,
+      `             known_hosts: ${sshPorts
+        .flatMap((port) => hostKeys.map((k) => `[127.0.0.1]:${port} ${k.publicKey}`))
+        .join('\n                          ')}`,
       '',
       `Demo logins (password: ${demo.people[0]?.password}); TOTP codes: oathtool --totp -b SECRET`,
       ...demo.people.map(

@@ -1,10 +1,11 @@
 // The demo system: the embedded identity provider with demo users (TOTP already enrolled), and the
 // gateway on top. Demo users and their secrets are kept in the demo folder so a re-run with the
 // same --dir signs in the same people.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { generateSecret } from 'otplib';
+import pg from 'pg';
 import { type Gateway, startGateway } from '../app.js';
 import { mapRoles } from '../auth/roles.js';
 import { secretBoxFor } from '../auth/secret-box.js';
@@ -26,6 +27,10 @@ export interface DemoOptions {
   /** The simulated target's SSH port (default 2223). */
   targetPort?: number;
   logger?: Logger;
+  /** Gateway nodes (default 1). More than one share a PostgreSQL database (`postgres`), as a cluster does. */
+  nodes?: number;
+  /** The PostgreSQL server for several nodes: the demo keeps its state in a schema of its own there. */
+  postgres?: string;
 }
 
 export interface DemoPerson extends DemoUser {
@@ -33,7 +38,10 @@ export interface DemoPerson extends DemoUser {
 }
 
 export interface Demo {
+  /** The first node. */
   gateway: Gateway;
+  /** Every node, the first one included (web on 8080, 8090, …; SSH on 2222, 2232, …). */
+  gateways: Gateway[];
   idp: IdentityProvider;
   /** The simulated PLC engineering workstation the demo target points at. */
   target: SimulatedTarget;
@@ -106,27 +114,77 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     await target.close();
     throw err;
   }
-  let gateway: Gateway;
-  try {
-    gateway = await startGateway({ config, cwd: dir, ...(opts.logger ? { logger: opts.logger } : {}) });
-  } catch (err) {
+  const configs = (opts.nodes ?? 1) > 1 ? await clusterConfigs(config, dir, opts.nodes!, opts.postgres) : [config];
+  idp.registerClient({
+    clientId: config.oidc.clientId,
+    clientSecret: demo.clientSecret,
+    redirectUris: configs.map((c) => `${c.http.publicUrl}/auth/callback`),
+  });
+  const gateways: Gateway[] = [];
+  const stopAll = async () => {
+    for (const g of gateways.reverse()) await g.stop('demo stopped');
     await idp.close();
     await target.close();
+  };
+  try {
+    for (const c of configs)
+      gateways.push(await startGateway({ config: c, cwd: dir, ...(opts.logger ? { logger: opts.logger } : {}) }));
+    // One store for all nodes: the people are seeded once, through the first.
+    await seedPeople(gateways[0]!, idp.issuer, demo.people, config);
+  } catch (err) {
+    await stopAll();
     throw err;
   }
-  await seedPeople(gateway, idp.issuer, demo.people, config);
   return {
-    gateway,
+    gateway: gateways[0]!,
+    gateways: [...gateways],
     idp,
     target,
     people: demo.people,
-    config,
-    close: async () => {
-      await gateway.stop('demo stopped');
-      await idp.close();
-      await target.close();
-    },
+    config: configs[0]!,
+    close: stopAll,
   };
+}
+
+/** Where `--postgres` is not given: GATEHOUSE_TEST_POSTGRES, else the local server. */
+export const DEFAULT_DEMO_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * Node i: web on 8080 + 10·i, SSH on 2222 + 10·i, id node-1, node-2, …; all in one database of their own on the
+ * given server, named after the demo folder (the folder's audit signing key signed that database's chain: a new
+ * folder, a new database). A database, not a schema: the advisory locks (leader, node ids) are per database.
+ */
+async function clusterConfigs(config: Config, dir: string, nodes: number, given?: string): Promise<Config[]> {
+  const url = new URL(given ?? process.env.GATEHOUSE_TEST_POSTGRES ?? DEFAULT_DEMO_POSTGRES);
+  const database = `gatehouse_demo_${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;
+  const admin = new pg.Client({ connectionString: url.toString() });
+  try {
+    await admin.connect();
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${database}`);
+  } catch (err) {
+    throw new Error(`could not prepare the demo's database ${database} on ${url.host}: ${(err as Error).message}`);
+  } finally {
+    await admin.end().catch(() => {});
+  }
+  url.pathname = `/${database}`;
+  process.env.GATEHOUSE_DEMO_POSTGRES_URL = url.toString();
+  const webPort = Number(config.http.listen.split(':').at(-1));
+  const sshPort = Number(config.ssh.listen.split(':').at(-1));
+  return Array.from({ length: nodes }, (_, i) => {
+    const web = webPort + 10 * i;
+    return {
+      ...config,
+      http: { ...config.http, listen: `127.0.0.1:${web}`, publicUrl: `http://127.0.0.1:${web}` },
+      ssh: { ...config.ssh, listen: `127.0.0.1:${sshPort + 10 * i}` },
+      storage: {
+        ...config.storage,
+        engine: 'postgres' as const,
+        postgres: { url: { env: 'GATEHOUSE_DEMO_POSTGRES_URL' }, poolSize: 10 },
+      },
+      node: { id: `node-${i + 1}`, internalUrl: `http://127.0.0.1:${web}` },
+    };
+  });
 }
 
 /** Creates the demo users bound to the IdP's (issuer, subject) with TOTP confirmed, once. */

@@ -71,9 +71,11 @@ function incompleteData(
  */
 export async function recoverInterruptedSessions(
   deps: Pick<Deps, 'store' | 'audit' | 'clock' | 'logger' | 'storageDir'>,
+  /** Which open sessions were cut off (several nodes: only a dead node's, or this node's own at its start); default all. */
+  select: (rec: SessionRecord) => boolean = () => true,
 ): Promise<RecoveredSession[]> {
   const { store, clock, logger, storageDir } = deps;
-  const open = store.data.sessions.filter((s) => !s.endedAt);
+  const open = store.data.sessions.filter((s) => !s.endedAt && select(s));
   const out: RecoveredSession[] = [];
   for (const rec of open) {
     const recording = await repair(storageDir, rec);

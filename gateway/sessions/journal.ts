@@ -197,7 +197,13 @@ export async function endInterrupted(
       type: 'session.ended',
       actor: systemActor(),
       subject,
-      data: { reason: 'gateway_crashed', startedAt: rec.startedAt, via: rec.via, recovered: true },
+      data: {
+        reason: 'gateway_crashed',
+        startedAt: rec.startedAt,
+        via: rec.via,
+        recovered: true,
+        ...(rec.node !== undefined && { node: rec.node }),
+      },
     });
   });
 }

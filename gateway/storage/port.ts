@@ -26,6 +26,11 @@ export interface StatePort {
    * the audit records `fn` gave the sink together. If `fn` throws nothing changes.
    */
   update<T>(fn: (draft: DbData, audit: AuditSink) => T | Promise<T>): Promise<T>;
+  /**
+   * Engines several nodes share (PostgreSQL): takes in other nodes' commits now. `data` lags them by one
+   * notification, so a lookup that misses (an id another node has just created) asks again after this.
+   */
+  refresh?(): Promise<void>;
   close(): Promise<void>;
 }
 

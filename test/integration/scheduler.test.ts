@@ -106,6 +106,32 @@ describe('scheduler', () => {
     expect(log).toEqual(['close:revoked:your access has been revoked by a supervisor']);
   });
 
+  it('on a node that does not lead, records nothing time decided but still closes its own sessions past their end', async () => {
+    const pending = (await fx.api('vendor', 'POST', '/api/requests', body({ durationMinutes: 60 }))).json.id as string;
+    const { grantId } = await grant(30);
+    const { session, log } = fakeSession(grantId);
+    fx.sessions.register(session);
+    let leads = false;
+    const follower = new Scheduler({
+      broker: fx.broker,
+      sessions: fx.sessions,
+      audit: fx.audit,
+      clock: fx.clock,
+      timeZone: 'Europe/Berlin',
+      leads: () => leads,
+    });
+    fx.clock.set(T0 + 60 * MIN);
+    expect(await follower.sweepNow()).toEqual({ expired: [], ended: [], closed: ['ses_1'], warned: [] });
+    expect(log).toEqual(['close:window_ended:your access window has ended']);
+    expect(await ofType('request.expired')).toEqual([]);
+    expect(await ofType('grant.ended')).toEqual([]);
+    // Leadership moves here: what fell due is recorded now, once.
+    leads = true;
+    expect(await follower.sweepNow()).toMatchObject({ expired: [pending], ended: [grantId] });
+    expect(await ofType('request.expired')).toHaveLength(1);
+    expect((await follower.enforceNow()).closed).toEqual([]);
+  });
+
   it('runs on its own timer: a grant end closes the session within a second of the clock passing it', async () => {
     const { grantId } = await grant(30);
     const { session, log } = fakeSession(grantId);

@@ -19,7 +19,7 @@ import {
   sessionDetail,
 } from '../../library/session-views.js';
 import { SESSION_ID_PATTERN } from '../../recording/files.js';
-import type { SessionRegistry } from '../../sessions.js';
+import type { RemoteSessions, SessionRegistry } from '../../sessions.js';
 import { mountAuditRoutes } from './audit.js';
 import { mountPlcRoutes } from './plc.js';
 import { mountRecordingRoutes } from './recording.js';
@@ -31,6 +31,8 @@ export interface SessionsRouterDeps {
   broker: Pick<Broker, 'targets' | 'terminate'>;
   /** The live-session registry: the truth for which sessions are live, and how one is closed. */
   sessions: SessionRegistry;
+  /** Several nodes: sessions live on another node count as live here too. */
+  remote?: RemoteSessions | undefined;
   /** How long one viewing of a recording lasts for the audit trail (default 5 min). */
   viewedPeriodMs?: number;
 }
@@ -56,6 +58,10 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
   const { store, audit, clock, config, logger, storageDir, commands } = o.deps;
   const registry = o.sessions;
   const router = Router();
+  const isLiveElsewhere = (id: string) => {
+    const rec = o.remote && store.data.sessions.find((s) => s.id === id);
+    return rec !== undefined && o.remote?.holderOf(rec) !== undefined;
+  };
   // The engine's audit lines where it has its own (PostgreSQL), else audit.jsonl in the storage folder.
   const auditSource = audit.linesBackward?.bind(audit) ?? storageDir;
   /** The matching rule's reason, as the target's rules say it now (a hit records the rule's pattern). */
@@ -67,7 +73,7 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
   const context = (ctx: AuthContext): LibraryContext => ({
     viewer: ctx.user,
     targets: o.broker.targets,
-    isLive: (id) => registry.get(id) !== undefined,
+    isLive: (id) => registry.get(id) !== undefined || isLiveElsewhere(id),
     now: clock.now(),
     commands: commands.records,
   });

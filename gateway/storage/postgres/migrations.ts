@@ -10,6 +10,8 @@ export const LOCKS = {
   /** Held (session-level) by the one node that streams the audit chain to the SIEM. */
   syslog: 7_466_012,
 } as const;
+/** The first key of each node's own lock (two-key form: this, hashtext(node id)): held while the node runs. */
+export const NODE_LOCK_SPACE = 7_466_004;
 
 /**
  * Append only: a released migration is never edited, a change is a new entry. Why these shapes:

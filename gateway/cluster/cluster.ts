@@ -1,0 +1,210 @@
+// Several gateway nodes on one PostgreSQL database: the node joins (its lock, its row, its heartbeat), one node
+// leads the timed work, live sessions close wherever they are held, request changes reach every node's event
+// streams, and a dead node's live sessions are ended by the leader. app.ts wires this; nothing else starts it.
+import type { WebSessions } from '../auth/web-session.js';
+import type { Broker, RequestChange } from '../broker.js';
+import { detach } from '../background.js';
+import type { Config } from '../config.js';
+import type { RequestEventType } from '../core/access.js';
+import type { SessionRecord } from '../core/model.js';
+import type { Deps } from '../deps.js';
+import type { Logger } from '../log.js';
+import { recoverInterruptedSessions } from '../recording/recovery.js';
+import type { Scheduler } from '../scheduler.js';
+import type { RemoteSessions, SessionRegistry } from '../sessions.js';
+import { nodeIdOf } from '../storage/open.js';
+import type { Storage } from '../storage/port.js';
+import { poolOptions } from '../storage/postgres/connect.js';
+import type { PostgresStorage } from '../storage/postgres/engine.js';
+import { ClusterBus, type ClusterMessage } from './bus.js';
+import { ClusterConnection } from './connection.js';
+import { Leadership } from './leader.js';
+import { holderOf, type NodeDirectory, NodeRegistry, type RegistryTuning } from './registry.js';
+
+export { type ClusterConnection, NodeIdInUseError } from './connection.js';
+export { holderOf, type NodeDirectory, type NodeInfo } from './registry.js';
+
+export interface ClusterTuning extends RegistryTuning {
+  /** How often a follower tries to become the leader, and the leader looks for dead nodes (default 2 s). */
+  leaderEveryMs?: number;
+  /** How long terminate waits for another node to report the session ended (default 3 s). */
+  remoteCloseMs?: number;
+}
+
+export interface ClaimOptions {
+  config: Pick<Config, 'node' | 'storage'>;
+  cwd?: string;
+  logger: Logger;
+}
+
+export interface JoinOptions {
+  /** The node's own connection, holding its lock (claimNode). */
+  claim: ClusterConnection;
+  storage: PostgresStorage;
+  config: Pick<Config, 'node' | 'storage'>;
+  logger: Logger;
+  tuning?: ClusterTuning;
+}
+
+/** What the rest of the gateway gets once the parts it serves exist (after the broker and the scheduler). */
+export interface ClusterParts {
+  deps: Pick<Deps, 'store' | 'audit' | 'clock' | 'logger' | 'storageDir'>;
+  broker: Broker;
+  scheduler: Scheduler;
+  liveSessions: SessionRegistry;
+  webSessions: Pick<WebSessions, 'endedElsewhere'>;
+}
+
+export interface Cluster {
+  readonly self: string;
+  readonly directory: NodeDirectory;
+  leads(): boolean;
+  /** This node's own sessions a crash left open: the start-up recovery ends only these. */
+  ownLeftover(rec: SessionRecord): boolean;
+  /** Terminate across nodes (the broker's `remote`). */
+  remote: RemoteSessions;
+  start(parts: ClusterParts): void;
+  /** Stops leading and heartbeating, records the clean stop, releases the node lock. */
+  stop(): Promise<void>;
+}
+
+/** The PostgreSQL engine's parts, when the storage is PostgreSQL. */
+export function postgresOf(storage: Storage): PostgresStorage | undefined {
+  return storage.engine === 'postgres' ? (storage as PostgresStorage) : undefined;
+}
+
+/**
+ * Takes the node's lock on a connection of its own, before the storage opens: a second process with a running
+ * node's id is refused (NodeIdInUseError) before it writes anything, not even an audit checkpoint.
+ */
+export async function claimNode(o: ClaimOptions): Promise<ClusterConnection> {
+  const conn = new ClusterConnection(
+    poolOptions(o.config.storage.postgres!, o.cwd ? { cwd: o.cwd } : {}),
+    nodeIdOf(o.config),
+    o.logger,
+  );
+  await conn.open();
+  return conn;
+}
+
+/** Writes the node's row; `start` then heartbeats, elects, relays and sweeps. */
+export async function joinCluster(o: JoinOptions): Promise<Cluster> {
+  const self = nodeIdOf(o.config);
+  const { storage, logger, claim: conn } = o;
+  const tuning = o.tuning ?? {};
+  const registry = new NodeRegistry(storage.pool, self, o.config.node?.internalUrl, logger, tuning);
+  try {
+    await registry.join();
+  } catch (err) {
+    await conn.close();
+    throw err;
+  }
+  const leadership = new Leadership(conn, logger, tuning.leaderEveryMs);
+  const bus = new ClusterBus(storage.pool, storage.listener, self, logger);
+  const store = storage.state;
+
+  const remote: RemoteSessions = {
+    holderOf(rec) {
+      if (rec.endedAt) return undefined;
+      const h = holderOf(rec);
+      return h !== self && registry.isLive(h) ? h : undefined;
+    },
+    async close(node, sid, reason, msg) {
+      await bus.publish({ k: 'close', from: self, to: node, sid, reason, msg });
+      const ended = () => store.data.sessions.find((s) => s.id === sid)?.endedAt !== undefined;
+      const until = Date.now() + (tuning.remoteCloseMs ?? 3000);
+      while (!ended() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      return ended();
+    },
+  };
+
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<void> | undefined;
+  let stopped = false;
+  let relayChain: Promise<void> = Promise.resolve();
+
+  const start = (parts: ClusterParts) => {
+    const { broker, scheduler, liveSessions, webSessions, deps } = parts;
+    // Request changes made here reach the other nodes' event streams; theirs reach ours.
+    broker.onChange((c: RequestChange) => {
+      if (c.remote) return;
+      bus
+        .publish({ k: 'request', from: self, id: c.request.id, type: c.type })
+        .catch((err: unknown) => logger.warn({ err }, 'cluster: could not announce a request change'));
+    });
+    bus.on((m: ClusterMessage) => {
+      if (m.k === 'request') {
+        if (!/^(request|grant)\.[a-z_]+$/.test(m.type)) return;
+        // In order, after the cache holds the commit the message names.
+        relayChain = relayChain
+          .then(() => store.refresh())
+          .then(() => {
+            const request = store.data.requests.find((r) => r.id === m.id);
+            if (request) broker.relayed({ type: m.type as RequestEventType, request });
+          })
+          .catch((err: unknown) => logger.warn({ err }, 'cluster: could not relay a request change'));
+      } else if (m.to === self) {
+        liveSessions
+          .close(m.sid, m.reason, m.msg)
+          .catch((err: unknown) => logger.error({ err, sessionId: m.sid }, 'cluster: could not close a session'));
+      }
+    });
+    // A revoke or a window end committed on another node: this node's sessions under that grant close now.
+    const previous = store.onRemoteChange;
+    store.onRemoteChange = (changed) => {
+      previous?.(changed);
+      // A sign-out or an expiry on another node: the streams and websockets here under that web session end too.
+      if (changed.has('webSessions')) webSessions.endedElsewhere();
+      if (changed.has('requests') && liveSessions.list().length > 0)
+        scheduler
+          .enforceNow()
+          .catch((err: unknown) => logger.error({ err }, 'cluster: could not close withdrawn sessions'));
+    };
+
+    const sweepCrashed = async () => {
+      if (!leadership.isLeader) return;
+      const open = store.data.sessions.filter((s) => !s.endedAt && holderOf(s) !== self);
+      if (open.length === 0) return;
+      // Read after the sessions: a node that registered before opening a session is in this answer.
+      const live = await registry.reload();
+      const dead = new Set(open.map(holderOf).filter((h) => !live.has(h)));
+      if (dead.size === 0 || !leadership.isLeader) return;
+      logger.warn({ nodes: [...dead] }, 'cluster: ending the live sessions of nodes that stopped heartbeating');
+      await recoverInterruptedSessions(deps, (rec) => dead.has(holderOf(rec)));
+    };
+    registry.start();
+    // A new leader catches up on what fell due while nobody led.
+    leadership.onGained(() => detach(scheduler.sweepNow(), logger, 'cluster: the first sweep as leader failed'));
+    detach(leadership.start(), logger, 'cluster: leader election failed');
+    sweepTimer = setInterval(() => {
+      if (stopped || sweeping) return;
+      sweeping = sweepCrashed()
+        .catch((err: unknown) => logger.error({ err }, 'cluster: the crashed-node sweep failed'))
+        .finally(() => (sweeping = undefined));
+    }, tuning.leaderEveryMs ?? 2000);
+    sweepTimer.unref();
+  };
+
+  let stopping: Promise<void> | undefined;
+  return {
+    self,
+    directory: registry,
+    leads: () => leadership.isLeader,
+    ownLeftover: (rec) => holderOf(rec) === self,
+    remote,
+    start,
+    stop() {
+      stopping ??= (async () => {
+        stopped = true;
+        clearInterval(sweepTimer);
+        await sweeping;
+        bus.close();
+        await leadership.stop();
+        await registry.leave();
+        await relayChain;
+        await conn.close();
+      })();
+      return stopping;
+    },
+  };
+}
