@@ -6,7 +6,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // Needs a real guacd and RDP server (not installable here): `npm run test:guacd` (vitest.guacd.config.ts).
-    exclude: ['test/real-guacd/**', '**/node_modules/**'],
+    exclude: ['test/real-guacd/**', 'test/measure/**', '**/node_modules/**'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,

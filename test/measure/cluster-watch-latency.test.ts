@@ -1,15 +1,15 @@
 // A measurement, not a test of speed (it asserts no time): how much later a relayed live view on gw-b shows the
-// vendor's output than a live view on the holder gw-a does. Opt in: GATEHOUSE_MEASURE=relay.
-//   GATEHOUSE_MEASURE=relay npx vitest run test/integration/cluster-watch-latency.test.ts
+// vendor's output than a live view on the holder gw-a does. A measurement, not a test: outside npm test.
+//   npx vitest run --config vitest.measure.config.ts test/measure/cluster-watch-latency.test.ts
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { spawnSsh } from '../helpers/openssh-vendor.js';
 import { TARGET } from '../helpers/ssh-gateway.js';
-import { type ClusterWorld, type Node, startClusterWorld } from './cluster-fixture.js';
+import { type ClusterWorld, type Node, startClusterWorld } from '../integration/cluster-fixture.js';
 
 const ROUNDS = 200;
 
-describe.runIf(process.env.GATEHOUSE_MEASURE === 'relay')('relayed live view latency', () => {
+describe('relayed live view latency', () => {
   let w: ClusterWorld;
   beforeAll(async () => {
     w = await startClusterWorld();
