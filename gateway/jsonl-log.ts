@@ -7,7 +7,7 @@ import { GroupCommit } from './audit/group-commit.js';
 import { type ErrorCode, unavailable } from './errors.js';
 import { scanLines } from './jsonl-scan.js';
 import type { Logger } from './log.js';
-import { StoreOpenError } from './store/errors.js';
+import { StoreOpenError } from './store.js';
 
 /** What one log holds and how it names itself in messages and error codes. */
 export interface JsonLinesKind<T> {

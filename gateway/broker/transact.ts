@@ -3,7 +3,7 @@ import type { AuditPort } from '../storage/port.js';
 import type { RequestEvent, Transition } from '../core/access.js';
 import type { AccessRequest, Actor } from '../core/model.js';
 import type { AuditSink } from '../storage/audit-sink.js';
-import type { DbData } from '../store/schema.js';
+import type { DbData } from '../store.js';
 import type { StatePort } from '../storage/port.js';
 import { GatehouseError, isGatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';

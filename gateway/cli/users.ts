@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditLog } from '../audit-log.js';
-import { clearTotp } from '../auth/totp.js';
+import { clearTotp } from '../auth/auth.js';
 import { type Clock, systemClock } from '../clock.js';
 import { systemActor } from '../core/model.js';
 import type { User } from '../core/model.js';

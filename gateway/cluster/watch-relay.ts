@@ -3,7 +3,7 @@
 import type { Server } from 'node:http';
 import { loadOrCreateSigningKey } from '../audit/signing.js';
 import type { Deps } from '../deps.js';
-import type { RefusalHook } from '../http/audit-refusal.js';
+import type { RefusalHook } from '../http/http.js';
 import type { SessionRegistry } from '../sessions.js';
 import type { OpenedStorage } from '../storage/open.js';
 import type { PostgresStorage } from '../storage/postgres/engine.js';

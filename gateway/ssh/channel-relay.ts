@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
 import type { TargetConfig } from '../config.js';
 import type { CommandVerdict } from '../core/commands.js';
-import type { CommandCapture } from '../recording/command-capture.js';
+import type { CommandCapture } from '../recording/recording.js';
 import { oneLine } from '../text.js';
 import { ALWAYS_REFUSED, type AlwaysRefused, execDecision, subsystemDecision } from './channels.js';
 import { feedHeld, pipeBoth, trackWritable, Valve, writeHeld } from './pipe.js';

@@ -5,12 +5,14 @@ import type { Client, Connection, ServerChannel, Session } from 'ssh2';
 import { isoTime } from '../clock.js';
 import { type CompiledCommandRules, compileRules, evaluateCommand } from '../core/commands.js';
 import { type Actor, type SessionEndReason, userActor } from '../core/model.js';
-import { CastWriter } from '../recording/asciicast.js';
-import { CommandCapture } from '../recording/command-capture.js';
-import { resolveRecording } from '../recording/files.js';
-import type { SessionRegistry, TerminalWatcher } from '../sessions.js';
-import { SessionJournal } from '../sessions/journal.js';
-import { journalPorts, type SessionPorts } from '../sessions/ports.js';
+import { CastWriter, CommandCapture, resolveRecording } from '../recording/recording.js';
+import {
+  journalPorts,
+  SessionJournal,
+  type SessionPorts,
+  type SessionRegistry,
+  type TerminalWatcher,
+} from '../sessions.js';
 import type { CommandAlerts } from '../command-alerts.js';
 import type { CommandPort, PlcPort } from '../storage/port.js';
 import type { Authenticated } from './auth.js';

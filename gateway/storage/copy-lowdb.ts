@@ -10,11 +10,9 @@ import { PlcLog } from '../conduit/plc-log.js';
 import { ChainVerifier } from '../core/audit-chain.js';
 import { conflict } from '../errors.js';
 import { scanLines } from '../jsonl-scan.js';
-import type { Store } from '../store.js';
-import { COLLECTIONS, type DbData } from '../store/schema.js';
+import { COLLECTIONS, type DbData, sameJson, type Store } from '../store.js';
 import { inTransaction } from './postgres/connect.js';
 import { type Queryable, verifyChain } from './postgres/audit.js';
-import { sameJson } from '../store/clone.js';
 import { META, stateFromRows } from './postgres/rows.js';
 
 export interface CopyReport {

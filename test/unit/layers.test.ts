@@ -84,6 +84,12 @@ function boundaryProblems(graph: ReadonlyMap<string, readonly string[]>): string
  */
 const NO_FRONT = new Set(['core', 'guac']);
 
+/**
+ * Folders not yet behind a front: through a front, their folder-level cycles (audit/ ↔ config/, conduit/ ↔ ssh/,
+ * storage/ ↔ store.ts and audit/) become file-level import cycles. Untangling those comes first.
+ */
+const NOT_YET = new Set(['audit', 'conduit', 'ssh', 'storage']);
+
 /** A folder's front file: `<folder>.ts` beside it where the folder holds that module's parts (`broker.ts`), else `<folder>/<folder>.ts`. */
 export function frontOf(folder: string, known: ReadonlySet<string>): string {
   return known.has(`${folder}.ts`) ? `${folder}.ts` : `${folder}/${folder}.ts`;
@@ -100,7 +106,7 @@ export function frontProblems(graph: ReadonlyMap<string, readonly string[]>): st
   return [...graph].flatMap(([file, deps]) =>
     deps.flatMap((d) => {
       const folder = folderOf(d);
-      if (folder === null || NO_FRONT.has(folder)) return [];
+      if (folder === null || NO_FRONT.has(folder) || NOT_YET.has(folder)) return [];
       const front = frontOf(folder, known);
       if (folderOf(file) === folder)
         return d === front && front !== `${folder}.ts` ? [`${file} imports its own folder's front ${d}`] : [];

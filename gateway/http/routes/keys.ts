@@ -2,8 +2,8 @@
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { type Request, Router } from 'express';
 import { utils } from '../../ssh/ssh2.js';
-import { requireAuth } from '../../auth/context.js';
-import { auditRefusal } from '../../broker/transact.js';
+import { requireAuth } from '../../auth/auth.js';
+import { auditRefusal } from '../../broker.js';
 import { isoTime } from '../../clock.js';
 import { type SshKey, userActor } from '../../core/model.js';
 import type { Deps } from '../../deps.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { LOG_FILE } from '../../audit/verify-file.js';
 import type { AuditRecord } from '../../core/audit.js';
 import type { SessionRecord } from '../../core/model.js';
-import { type AuditSource, linesBackward } from '../../library/audit-query.js';
+import { type AuditSource, linesBackward } from '../../library/library.js';
 
 export interface ClosedBy {
   action: 'terminated' | 'revoked';

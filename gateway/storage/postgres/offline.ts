@@ -15,7 +15,7 @@ import { checkWitness, type WitnessResult } from '../../audit/witness.js';
 import { checkout, createPool, poolOptions } from './connect.js';
 import { openPostgres, type PostgresStorage } from './engine.js';
 import { stateFromRows } from './rows.js';
-import type { DbData } from '../../store/schema.js';
+import type { DbData } from '../../store.js';
 
 /** Whether a config file names the postgres engine (read without validating the rest, like storage.dir). */
 export async function namesPostgres(configPath: string): Promise<boolean> {
