@@ -55,7 +55,7 @@ import { Webhooks } from './notify.js';
 import { alertLine, CommandAlerts } from './command-alerts.js';
 import { mayOversee } from './core/session-access.js';
 import { recoverInterruptedSessions } from './recording/recording.js';
-import { type RunningSsh, type SshServerOptions, startSshServer } from './ssh/server.js';
+import { type RunningSsh, type SshServerOptions, startSshServer } from './ssh/ssh.js';
 import { installFaultHandlers } from './process-faults.js';
 import { StorageFaults } from './storage/faults.js';
 import { StorageMonitor } from './storage/monitor.js';

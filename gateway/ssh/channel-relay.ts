@@ -6,7 +6,7 @@ import type { CommandVerdict } from '../core/commands.js';
 import type { CommandCapture } from '../recording/recording.js';
 import { oneLine } from '../text.js';
 import { ALWAYS_REFUSED, type AlwaysRefused, execDecision, subsystemDecision } from './channels.js';
-import { feedHeld, pipeBoth, trackWritable, Valve, writeHeld } from './pipe.js';
+import { feedHeld, pipeBoth, trackWritable, Valve, writeHeld } from '../pipe.js';
 import type { FileChange, FileTransfer } from './sftp-audit.js';
 import { relaySftp } from './sftp-relay.js';
 import { readShellInput } from './shell-input.js';

@@ -7,12 +7,19 @@ import type { Config } from '../config.js';
 import { unavailable } from '../errors.js';
 import type { WsRoute } from '../http/http.js';
 import type { SessionRegistry } from '../sessions.js';
-import type { Live, PtyRequest } from '../ssh/channel-relay.js';
-import { relayChannel } from '../ssh/channel-relay.js';
-import { connectTarget, RelayError } from '../ssh/relay.js';
-import { abandoned, refusalFor } from '../ssh/refusals.js';
-import { type Admission, VendorSession, type VendorSessionPorts } from '../ssh/session.js';
-import { clampSize } from '../ssh/terminal-size.js';
+import {
+  abandoned,
+  type Admission,
+  clampSize,
+  connectTarget,
+  type Live,
+  type PtyRequest,
+  refusalFor,
+  relayChannel,
+  RelayError,
+  VendorSession,
+  type VendorSessionPorts,
+} from '../ssh/ssh.js';
 import { WsChannel } from './ws-channel.js';
 import { detach } from '../background.js';
 
