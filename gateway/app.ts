@@ -1,7 +1,7 @@
 // Wires the gateway together: the only module that knows all the others. Start order is the
 // order of trust: state (locked), then the audit log (verified), then the doors (HTTP, later SSH).
 import { resolve } from 'node:path';
-import { SyslogStream, type SyslogStreamOptions } from './audit/syslog.js';
+import { SyslogStream, type SyslogStreamOptions } from './audit/audit.js';
 import {
   createOidcClient,
   LoginTransactions,

@@ -1,7 +1,7 @@
 // Live views across nodes: on a PostgreSQL cluster (config `node`), a session held by another node is watched
 // here by relaying it from its holder. Admission stays this node's (the same rules, the same audit records).
 import type { Server } from 'node:http';
-import { loadOrCreateSigningKey } from '../audit/signing.js';
+import { loadOrCreateSigningKey } from '../audit/audit.js';
 import type { Deps } from '../deps.js';
 import type { RefusalHook } from '../http/http.js';
 import type { SessionRegistry } from '../sessions.js';

@@ -3,8 +3,7 @@
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type pg from 'pg';
-import { loadVerifyKey } from '../audit/signing.js';
-import { LOG_FILE, readHead, verifyAuditFile } from '../audit/verify-file.js';
+import { loadVerifyKey, LOG_FILE, readHead, verifyAuditFile } from '../audit/audit.js';
 import { CommandLog } from '../command-log.js';
 import { PlcLog } from '../conduit/plc-log.js';
 import { ChainVerifier } from '../core/audit-chain.js';

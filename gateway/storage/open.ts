@@ -1,6 +1,6 @@
 // Picks the storage engine the config names and opens it: the one place that knows both engines.
 import { AuditLog } from '../audit-log.js';
-import { FileBacklog } from '../audit/syslog-file.js';
+import { FileBacklog } from '../audit/audit.js';
 import type { Clock } from '../clock.js';
 import { CommandLog } from '../command-log.js';
 import { PlcLog } from '../conduit/plc-log.js';

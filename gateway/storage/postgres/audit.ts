@@ -2,8 +2,7 @@
 // Every append locks the chain-head row inside its transaction, so nodes take turns and seq never forks;
 // a state update's records are chained in the update's own transaction (PgState), so both commit or neither.
 import type pg from 'pg';
-import { checkHead, type HeadFile, signatureCheck } from '../../audit/verify-file.js';
-import type { SigningKey, VerifyKey } from '../../audit/signing.js';
+import { checkHead, type HeadFile, signatureCheck, type SigningKey, type VerifyKey } from '../../audit/audit.js';
 import { type Clock, isoTime } from '../../clock.js';
 import { type AuditInput, type AuditRecord, type ChainHead, sealRecord } from '../../core/audit.js';
 import { ChainVerifier, DEFAULT_CHECKPOINT_EVERY, type VerifyResult } from '../../core/audit-chain.js';
