@@ -57,10 +57,15 @@ import { mayOversee } from './core/session-access.js';
 import { recoverInterruptedSessions } from './recording/recording.js';
 import { type RunningSsh, type SshServerOptions, startSshServer } from './ssh/ssh.js';
 import { installFaultHandlers } from './process-faults.js';
-import { StorageFaults } from './storage/faults.js';
-import { StorageMonitor } from './storage/monitor.js';
-import { openStorage } from './storage/open.js';
-import type { AuditPort, CommandPort, StatePort, Storage } from './storage/port.js';
+import { StorageFaults } from './storage-faults.js';
+import {
+  type AuditPort,
+  type CommandPort,
+  openStorage,
+  type StatePort,
+  type Storage,
+  StorageMonitor,
+} from './storage/storage.js';
 import { version } from './version.js';
 
 export interface GatewayOptions {

@@ -19,7 +19,7 @@ import {
   verifyPack,
   writePackFile,
 } from '../evidence/evidence.js';
-import { openSiteStorage } from '../storage/postgres/offline.js';
+import { openSiteStorage } from '../storage/storage.js';
 import { isGatehouseError } from '../errors.js';
 import { type DbData, Store, StoreLockedError } from '../store.js';
 import { type CliIo, parseArgs } from './io.js';

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkRecording, type RecordingCheck } from '../evidence/evidence.js';
 import { type DbData, Store } from '../store.js';
-import { namesPostgres, readSiteState } from '../storage/postgres/offline.js';
+import { namesPostgres, readSiteState } from '../storage/storage.js';
 import { type CliIo, parseArgs } from './io.js';
 import { storageDirOf } from './storage-dir.js';
 

@@ -7,8 +7,7 @@ import { type Clock, systemClock } from '../clock.js';
 import { systemActor } from '../core/model.js';
 import type { User } from '../core/model.js';
 import { type DbData, Store, StoreLockedError } from '../store.js';
-import type { StatePort } from '../storage/port.js';
-import { namesPostgres, openSiteStorage } from '../storage/postgres/offline.js';
+import { namesPostgres, openSiteStorage, type StatePort } from '../storage/storage.js';
 import { type CliIo, parseArgs } from './io.js';
 import { storageDirOf } from './storage-dir.js';
 

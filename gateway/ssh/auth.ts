@@ -8,8 +8,8 @@ import { type AccessRequest, type Actor, type SshKey, type User, userActor } fro
 import { admitConnect, type ConnectProof, TARGET_ID } from '../admission/admission.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { AuditPort, StatePort } from '../storage/port.js';
-import { asStorageError } from '../storage/faults.js';
+import type { AuditPort, StatePort } from '../storage/storage.js';
+import { asStorageError } from '../storage-faults.js';
 import { sshFingerprint } from './host-keys.js';
 
 /** What a successful authentication hands the session: who, where, under which grant. */

@@ -14,7 +14,7 @@ import {
   type TerminalWatcher,
 } from '../sessions.js';
 import type { CommandAlerts } from '../command-alerts.js';
-import type { CommandPort, PlcPort } from '../storage/port.js';
+import { type CommandPort, type PlcPort, RECORDINGS_FAULT } from '../storage/storage.js';
 import type { Authenticated } from './auth.js';
 import { type ChannelHost, handleSessionChannel, type PtyRequest, type TrackedChannel } from './channel-relay.js';
 import type { Recorder } from './channel-types.js';
@@ -23,8 +23,7 @@ import type { FileChange, FileTransfer } from './sftp-audit.js';
 import { SessionConduit } from '../conduit/session-conduit.js';
 import type { PlcProtocol } from '../conduit/operation.js';
 import { detach } from '../background.js';
-import { asStorageError } from '../storage/faults.js';
-import { RECORDINGS_FAULT } from '../storage/monitor.js';
+import { asStorageError } from '../storage-faults.js';
 
 const MAX_AUDITED_REFUSALS = 20;
 export const newSessionId = () => `ses_${randomBytes(12).toString('base64url')}`;

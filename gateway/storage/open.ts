@@ -7,7 +7,7 @@ import { PlcLog } from '../conduit/plc-log.js';
 import { type Config, resolveConfigPath } from '../config.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_HISTORY_AFTER_DAYS, Store } from '../store.js';
-import type { StorageFaults } from './faults.js';
+import type { StorageFaults } from '../storage-faults.js';
 import type { Storage } from './port.js';
 import { openPostgres } from './postgres/engine.js';
 

@@ -6,9 +6,9 @@ import type { CommandRecord } from '../core/model.js';
 import type { PlcOperationRecord } from '../conduit/record.js';
 import type { HeadFile, SyslogBacklog } from '../audit/audit.js';
 import type { DbData } from '../store.js';
-import type { AuditSink } from './audit-sink.js';
+import type { AuditSink } from '../audit-sink.js';
 
-export type { AuditSink } from './audit-sink.js';
+export type { AuditSink } from '../audit-sink.js';
 
 /** Users, SSH keys, requests, sessions, web sessions and key/value meta. */
 export interface StatePort {

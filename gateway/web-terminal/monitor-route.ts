@@ -7,7 +7,7 @@ import type { CommandAlert, CommandAlerts } from '../command-alerts.js';
 import { userActor } from '../core/model.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import type { AuditPort, StatePort } from '../storage/port.js';
+import type { AuditPort, StatePort } from '../storage/storage.js';
 import { isGatehouseError, notFound } from '../errors.js';
 import { refusalCloseCode, type WsRoute } from '../http/http.js';
 import type { SessionRegistry } from '../sessions.js';

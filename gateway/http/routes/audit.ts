@@ -3,7 +3,7 @@ import type { Request, Router } from 'express';
 import { requireRole } from '../../auth/auth.js';
 import type { VerifyResult } from '../../audit-log.js';
 import type { AuditRecord } from '../../core/audit.js';
-import type { AuditPort } from '../../storage/port.js';
+import type { AuditPort } from '../../storage/storage.js';
 import { actorOf } from '../../broker.js';
 import { findAuditRecord, OncePer, queryAudit } from '../../library/library.js';
 import { parseAuditQuery } from './session-queries.js';

@@ -2,7 +2,7 @@
 import type { Request, Router } from 'express';
 import { z } from 'zod';
 import { requireAuth, requireFreshStepUp, requireRole } from '../../auth/auth.js';
-import type { AuditPort, PlcPort } from '../../storage/port.js';
+import type { AuditPort, PlcPort } from '../../storage/storage.js';
 import { actorOf, auditRefusal, factsOf } from '../../broker.js';
 import { PLC_OUTCOMES, type PlcOperationRecord } from '../../conduit/record.js';
 import { mayTerminate } from '../../core/session-access.js';

@@ -2,7 +2,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response, Router } from 'express';
 import { requireRole } from '../../auth/auth.js';
-import type { AuditPort } from '../../storage/port.js';
+import type { AuditPort } from '../../storage/storage.js';
 import { actorOf } from '../../broker.js';
 import type { SessionRecord } from '../../core/model.js';
 import { notFound } from '../../errors.js';

@@ -10,7 +10,7 @@ import { lineFields } from '../../core/audit-line.js';
 import { systemActor } from '../../core/model.js';
 import { invalidInput, isGatehouseError, unavailable } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { DATABASE_FAULT, storageUnavailable } from '../faults.js';
+import { DATABASE_FAULT, storageUnavailable } from '../../storage-faults.js';
 import type { AuditPort, AuditStats } from '../port.js';
 import { inTransaction } from './connect.js';
 

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { PlcOperationRecord } from '../../conduit/record.js';
 import { unavailable } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { DATABASE_FAULT, storageUnavailable } from '../faults.js';
+import { DATABASE_FAULT, storageUnavailable } from '../../storage-faults.js';
 import type { PlcPort } from '../port.js';
 import { inTransaction } from './connect.js';
 import type { Listener } from './listen.js';
