@@ -2,9 +2,8 @@
 // and the one writer of `session.refused`. A yes is a proof object only this module mints; the functions that dial
 // a target take it, so a new way in cannot skip the check.
 import type { AuditLog } from '../audit-log.js';
-import type { AuthContext } from '../auth/context.js';
-import { requireFreshStepUp } from '../auth/step-up.js';
-import { type Caller, factsOf } from '../broker/facts.js';
+import { type AuthContext, requireFreshStepUp } from '../auth/auth.js';
+import { type Caller, factsOf } from '../broker.js';
 import type { RdpTargetConfig, SshTargetConfig, TargetConfig } from '../config.js';
 import type { AccessRequest, Actor, Protocol, User } from '../core/model.js';
 import { canConnect, pickRequestForConnect } from '../core/policy.js';

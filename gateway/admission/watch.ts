@@ -1,8 +1,7 @@
 // Who may watch a live session (the terminal live view, the RDP read-only join): a supervisor of its target, an
 // auditor or an admin, and only while the session is live in this gateway's registry (the truth for "live").
-import type { AuthContext } from '../auth/context.js';
-import { factsOf } from '../broker/facts.js';
-import { auditRefusal } from '../broker/transact.js';
+import type { AuthContext } from '../auth/auth.js';
+import { auditRefusal, factsOf } from '../broker.js';
 import { isApproverFor } from '../core/access.js';
 import { type Protocol, type User, userActor } from '../core/model.js';
 import type { Deps } from '../deps.js';

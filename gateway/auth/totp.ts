@@ -5,7 +5,7 @@ import { type Actor, type User, userActor } from '../core/model.js';
 import type { Deps } from '../deps.js';
 import { formatLocal } from '../core/windows-tz.js';
 import { conflict, GatehouseError, invalidInput, notFound } from '../errors.js';
-import type { AuditSink } from '../storage/audit-sink.js';
+import type { AuditSink } from '../audit-sink.js';
 import type { DbData } from '../store.js';
 import { otpauthQrSvg } from './qr.js';
 import { type SecretBox, secretBoxFor } from './secret-box.js';

@@ -3,7 +3,7 @@
 import type pg from 'pg';
 import type { SessionEndReason } from '../core/model.js';
 import type { Logger } from '../log.js';
-import type { Listener } from '../storage/postgres/listen.js';
+import type { Listener } from '../storage/storage.js';
 
 export const CLUSTER_CHANNEL = 'gatehouse_cluster';
 

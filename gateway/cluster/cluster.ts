@@ -1,7 +1,7 @@
 // Several gateway nodes on one PostgreSQL database: the node joins (its lock, its row, its heartbeat), one node
 // leads the timed work, live sessions close wherever they are held, request changes reach every node's event
 // streams, and a dead node's live sessions are ended by the leader. app.ts wires this; nothing else starts it.
-import type { WebSessions } from '../auth/web-session.js';
+import type { WebSessions } from '../auth/auth.js';
 import type { Broker, RequestChange } from '../broker.js';
 import { detach } from '../background.js';
 import type { Config } from '../config.js';
@@ -9,13 +9,10 @@ import type { RequestEventType } from '../core/access.js';
 import type { SessionRecord } from '../core/model.js';
 import type { Deps } from '../deps.js';
 import type { Logger } from '../log.js';
-import { recoverInterruptedSessions } from '../recording/recovery.js';
+import { recoverInterruptedSessions } from '../recording/recording.js';
 import type { Scheduler } from '../scheduler.js';
 import type { RemoteSessions, SessionRegistry } from '../sessions.js';
-import { nodeIdOf } from '../storage/open.js';
-import type { Storage } from '../storage/port.js';
-import { poolOptions } from '../storage/postgres/connect.js';
-import type { PostgresStorage } from '../storage/postgres/engine.js';
+import { nodeIdOf, poolOptions, type PostgresStorage, type Storage } from '../storage/storage.js';
 import { ClusterBus, type ClusterMessage } from './bus.js';
 import { ClusterConnection } from './connection.js';
 import { Leadership } from './leader.js';
@@ -208,3 +205,5 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
     },
   };
 }
+
+export { type ClusterWatch, clusterWatch } from './watch-relay.js';

@@ -4,7 +4,7 @@
 import { type Clock, isoTime } from '../clock.js';
 import type { AuditEventData, SessionEndedData } from '../core/audit-events.js';
 import { type Actor, type SessionEndReason, type SessionRecord, systemActor } from '../core/model.js';
-import type { AuditPort, StatePort } from '../storage/port.js';
+import type { AuditPort, StatePort } from '../storage/storage.js';
 
 /** What a journal writes to: the state, the audit log, the time, and the node that holds the session. */
 export interface JournalPorts {

@@ -1,6 +1,6 @@
 // How refusals reach the vendor (one line, during authentication) and the audit log (once per burst for floods).
 import type { Connection, KeyboardAuthContext } from 'ssh2';
-import { auditRefused } from '../admission/connect.js';
+import { auditRefused } from '../admission/admission.js';
 import type { Deps } from '../deps.js';
 import { oneLine } from '../text.js';
 import type { Authenticated, Refusal } from './auth.js';

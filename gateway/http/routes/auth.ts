@@ -1,9 +1,15 @@
 // /auth/login, /auth/callback, /auth/logout: the browser side of the OIDC sign-in and the end of a session.
 import { type Request, type RequestHandler, type Response, Router } from 'express';
-import { LOGIN_COOKIE, type LoginTransactions, safeReturnTo } from '../../auth/login-flow.js';
-import { LoginRefused, type OidcClient } from '../../auth/oidc.js';
-import { identityFromClaims } from '../../auth/roles.js';
-import { readCookies, type WebSessions } from '../../auth/web-session.js';
+import {
+  identityFromClaims,
+  LOGIN_COOKIE,
+  LoginRefused,
+  type LoginTransactions,
+  type OidcClient,
+  readCookies,
+  safeReturnTo,
+  type WebSessions,
+} from '../../auth/auth.js';
 import type { Deps } from '../../deps.js';
 import { type ErrorCode, isGatehouseError } from '../../errors.js';
 import type { SessionRegistry } from '../../sessions.js';

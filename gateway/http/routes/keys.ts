@@ -1,14 +1,13 @@
 // SSH public keys of the caller (mounted at /api): list, register (OpenSSH one-line form), remove.
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { type Request, Router } from 'express';
-import { utils } from '../../ssh/ssh2.js';
-import { requireAuth } from '../../auth/context.js';
-import { auditRefusal } from '../../broker/transact.js';
+import { sshFingerprint, utils } from '../../ssh/ssh.js';
+import { requireAuth } from '../../auth/auth.js';
+import { auditRefusal } from '../../broker.js';
 import { isoTime } from '../../clock.js';
 import { type SshKey, userActor } from '../../core/model.js';
 import type { Deps } from '../../deps.js';
 import { conflict, invalidInput, notFound } from '../../errors.js';
-import { sshFingerprint } from '../../ssh/host-keys.js';
 
 export const MAX_KEYS_PER_USER = 10;
 const MAX_LINE = 16 * 1024;

@@ -3,7 +3,7 @@
 import type pg from 'pg';
 import { type ErrorCode, unavailable } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { DATABASE_FAULT, storageUnavailable } from '../faults.js';
+import { DATABASE_FAULT, storageUnavailable } from '../../storage-faults.js';
 import { inTransaction } from './connect.js';
 import type { Channel, Listener } from './listen.js';
 
