@@ -181,7 +181,10 @@ describe('SessionJournal', () => {
     const j = t.journal('ses_splitlost1');
     await j.start({ via: 'ssh' }, { path: 'sessions/l.cast', keystrokes: false });
     await endInterrupted({ store: t.store, clock: t.clock }, t.store.data.sessions[0]!, {});
-    await j.end({ reason: 'recording_failed', recording: { kind: 'lost', failure: { error: 'disk full' } } });
+    await j.end({
+      reason: 'recording_failed',
+      recording: { kind: 'lost', failure: { error: 'disk full', path: 'sessions/l.cast' } },
+    });
     expect(t.store.data.sessions[0]).toMatchObject({ endReason: 'gateway_crashed', recording: { incomplete: true } });
     const types = (await t.lines()).map((l) => l.type);
     expect(types).toEqual(['session.started', 'session.ended', 'recording.failed', 'session.ended_late']);
