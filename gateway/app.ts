@@ -263,7 +263,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const events = eventsRouter({
     broker,
     onSessionEnded: (l) => sessions.onSessionEnded(l),
-    onAlert: (l) => alerts.subscribe(l),
+    // Every node's streams carry every node's alerts (the cluster relays them; cluster/cluster.ts).
+    onAlert: (l) => alerts.subscribeEverywhere(l),
     mayWatch: (user, targetId) =>
       mayOversee(
         user,
