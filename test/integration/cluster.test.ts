@@ -470,7 +470,8 @@ describe('two gateway nodes on one database', () => {
     );
     const leader = await c.query<{ name: string }>(
       `SELECT a.application_name AS name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = 7466002 AND l.granted`,
+        WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = 7466002 AND l.granted
+        AND a.datname = current_database()`,
     );
     expect(leader.map((l) => l.name)).toEqual(['gatehouse-node:node-b']);
     const audit = await c.audit();
@@ -520,7 +521,7 @@ describe('faults between the nodes and the database', () => {
     const [before] = await leaders();
     expect(before).toBeDefined();
     const cut = await c.query<{ ok: boolean }>(
-      'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1',
+      'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',
       [`gatehouse-node:${before}`],
     );
     expect(cut.map((r) => r.ok)).toEqual([true]);
@@ -528,7 +529,8 @@ describe('faults between the nodes and the database', () => {
     await eventually('both node locks held again and one leader', async () => {
       const locks = await c.query<{ name: string }>(
         `SELECT a.application_name AS name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-          WHERE l.locktype = 'advisory' AND l.classid = 7466004 AND l.granted ORDER BY 1`,
+          WHERE l.locktype = 'advisory' AND l.classid = 7466004 AND l.granted
+          AND a.datname = current_database() ORDER BY 1`,
       );
       const names = locks.map((l) => l.name);
       const lead = await leaders();
