@@ -1,45 +1,12 @@
 // Modbus/TCP: MBAP framing, request function codes with their addresses and counts, replies and exception codes.
-import {
-  type FrameParser,
-  type OperationClass,
-  type Parsed,
-  type PlcRequest,
-  shortList,
-  type Unparseable,
-} from './operation.js';
+import { MODBUS_FUNCTIONS } from '../core/plc-functions.js';
+import { type FrameParser, type Parsed, type PlcRequest, shortList, type Unparseable } from './operation.js';
 
 const MBAP = 7;
 /** MBAP length counts the unit id and the PDU; a PDU is at most 253 bytes (ADU 260). */
 const MAX_LENGTH = 254;
 
-interface FunctionInfo {
-  name: string;
-  class: OperationClass;
-  /** The data area a read/write names: "coils 0-9". */
-  area?: string;
-}
-
-const FUNCTIONS: Readonly<Record<number, FunctionInfo>> = {
-  1: { name: 'read-coils', class: 'read', area: 'coils' },
-  2: { name: 'read-discrete-inputs', class: 'read', area: 'inputs' },
-  3: { name: 'read-holding-registers', class: 'read', area: 'holding' },
-  4: { name: 'read-input-registers', class: 'read', area: 'input-registers' },
-  5: { name: 'write-single-coil', class: 'write', area: 'coil' },
-  6: { name: 'write-single-register', class: 'write', area: 'holding' },
-  7: { name: 'read-exception-status', class: 'read' },
-  8: { name: 'diagnostics', class: 'other' },
-  11: { name: 'get-comm-event-counter', class: 'read' },
-  12: { name: 'get-comm-event-log', class: 'read' },
-  15: { name: 'write-multiple-coils', class: 'write', area: 'coils' },
-  16: { name: 'write-multiple-registers', class: 'write', area: 'holding' },
-  17: { name: 'report-server-id', class: 'read' },
-  20: { name: 'read-file-record', class: 'read' },
-  21: { name: 'write-file-record', class: 'write' },
-  22: { name: 'mask-write-register', class: 'write', area: 'holding' },
-  23: { name: 'read-write-multiple-registers', class: 'write', area: 'holding' },
-  24: { name: 'read-fifo-queue', class: 'read', area: 'fifo' },
-  43: { name: 'encapsulated-interface', class: 'other' },
-};
+const FUNCTIONS = MODBUS_FUNCTIONS;
 
 const EXCEPTIONS: Readonly<Record<number, string>> = {
   1: 'illegal function',
@@ -52,12 +19,6 @@ const EXCEPTIONS: Readonly<Record<number, string>> = {
   10: 'gateway path unavailable',
   11: 'gateway target device failed to respond',
 };
-
-/** Every function name a Modbus rule may name. */
-export const MODBUS_FUNCTION_NAMES: readonly string[] = [
-  ...Object.values(FUNCTIONS).map((f) => f.name),
-  'read-device-identification',
-];
 
 /** Diagnostics (08) sub-functions that change the device rather than read it. */
 const DIAGNOSTIC_CONTROL: ReadonlySet<number> = new Set([1, 3, 4, 10, 20]);

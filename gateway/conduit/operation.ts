@@ -1,4 +1,5 @@
 // What the conduit reads off a PLC protocol: one request (an operation) and the reply that settles it, protocol-neutral.
+import type { OperationClass } from '../core/plc-functions.js';
 
 export type PlcProtocol = 'modbus' | 's7';
 export const PLC_PROTOCOLS: readonly PlcProtocol[] = ['modbus', 's7'];
@@ -6,8 +7,7 @@ export const PLC_PROTOCOLS: readonly PlcProtocol[] = ['modbus', 's7'];
 /** The well-known port each protocol is recognised on when a forward does not name one. */
 export const PLC_PORTS: Readonly<Record<number, PlcProtocol>> = { 502: 'modbus', 102: 's7' };
 
-/** What an operation does to the controller; rules may name a class instead of each function. */
-export type OperationClass = 'read' | 'write' | 'program' | 'control' | 'session' | 'other';
+export type { OperationClass } from '../core/plc-functions.js';
 
 /** One request seen from the vendor's tool, as the rules and the record see it. */
 export interface PlcRequest {

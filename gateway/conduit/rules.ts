@@ -6,7 +6,7 @@
 //            supervisor approves it or the wait times out; alert → 'alerted'.
 // The first matching block rule wins, then the first confirm rule, then the first alert rule (config order
 // within each): a stricter rule is never shadowed by a laxer one written above it.
-import type { OperationClass, PlcProtocol, PlcRequest } from './operation.js';
+import type { PlcProtocol, PlcRequest } from './operation.js';
 
 export type PlcMode = 'observe' | 'alert' | 'enforce';
 export type PlcAction = 'block' | 'alert' | 'confirm';
@@ -39,8 +39,6 @@ export interface PlcDecision {
   wouldBe: PlcVerdict;
   rule?: PlcRule;
 }
-
-export const OPERATION_CLASSES: readonly OperationClass[] = ['read', 'write', 'program', 'control', 'session', 'other'];
 
 const ORDER: readonly PlcAction[] = ['block', 'confirm', 'alert'];
 const STRICT: Readonly<Record<PlcAction, PlcVerdict>> = { block: 'blocked', confirm: 'held', alert: 'alerted' };

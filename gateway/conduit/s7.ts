@@ -1,12 +1,6 @@
 // S7comm over ISO-on-TCP (RFC 1006): TPKT and COTP framing, S7 jobs (read/write var, download, upload, PLC start/stop, PI services) and ack-data results.
-import {
-  type FrameParser,
-  type OperationClass,
-  type Parsed,
-  type PlcRequest,
-  shortList,
-  type Unparseable,
-} from './operation.js';
+import { type OperationClass, S7_JOBS, S7_PI_SERVICES } from '../core/plc-functions.js';
+import { type FrameParser, type Parsed, type PlcRequest, shortList, type Unparseable } from './operation.js';
 import { S7_ERRORS, s7BlockName, s7Items } from './s7-items.js';
 
 const TPKT = 4;
@@ -23,41 +17,8 @@ const ACK = 2;
 const ACK_DATA = 3;
 const USERDATA = 7;
 
-interface JobInfo {
-  name: string;
-  class: OperationClass;
-}
-
-const JOBS: Readonly<Record<number, JobInfo>> = {
-  0xf0: { name: 'setup-communication', class: 'session' },
-  0x04: { name: 'read-var', class: 'read' },
-  0x05: { name: 'write-var', class: 'write' },
-  0x1a: { name: 'download', class: 'program' },
-  0x1b: { name: 'download-block', class: 'program' },
-  0x1c: { name: 'download-ended', class: 'program' },
-  0x1d: { name: 'upload', class: 'read' },
-  0x1e: { name: 'upload-block', class: 'read' },
-  0x1f: { name: 'upload-ended', class: 'read' },
-  0x28: { name: 'pi-service', class: 'control' },
-  0x29: { name: 'plc-stop', class: 'control' },
-};
-
-/** PI services by name: what starting a program, inserting or deleting a block is called on the wire. */
-const PI_SERVICES: Readonly<Record<string, JobInfo>> = {
-  P_PROGRAM: { name: 'plc-start', class: 'control' },
-  _INSE: { name: 'insert-block', class: 'program' },
-  _DELE: { name: 'delete-block', class: 'program' },
-  _GARB: { name: 'compress-memory', class: 'control' },
-  _MODU: { name: 'copy-ram-to-rom', class: 'program' },
-};
-
-/** Every function name an S7 rule may name. */
-export const S7_FUNCTION_NAMES: readonly string[] = [
-  ...Object.values(JOBS).map((j) => j.name),
-  ...Object.values(PI_SERVICES).map((j) => j.name),
-  'userdata',
-  'set-clock',
-];
+const JOBS = S7_JOBS;
+const PI_SERVICES = S7_PI_SERVICES;
 
 const ascii = (b: Buffer) => b.toString('latin1').replace(/[^\x20-\x7e]/g, '?');
 

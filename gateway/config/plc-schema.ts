@@ -1,8 +1,6 @@
 // The config shapes of the PLC conduit: forwarding entries that name their protocol, and targets[].plcRules.
 import { z } from 'zod';
-import { MODBUS_FUNCTION_NAMES } from '../conduit/modbus.js';
-import { S7_FUNCTION_NAMES } from '../conduit/s7.js';
-import { OPERATION_CLASSES } from '../conduit/rules.js';
+import { MODBUS_FUNCTION_NAMES, OPERATION_CLASSES, S7_FUNCTION_NAMES } from '../core/plc-functions.js';
 
 /** What a forward carries: read as Modbus/TCP or S7comm, or relayed as plain TCP (no inspection). */
 export const FORWARD_PROTOCOLS = ['modbus', 's7', 'tcp'] as const;
