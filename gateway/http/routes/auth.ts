@@ -4,13 +4,16 @@ import { LOGIN_COOKIE, type LoginTransactions, safeReturnTo } from '../../auth/l
 import { LoginRefused, type OidcClient } from '../../auth/oidc.js';
 import { identityFromClaims } from '../../auth/roles.js';
 import { readCookies, type WebSessions } from '../../auth/web-session.js';
-import type { Deps } from '../../deps.js';
+import type { Config } from '../../config.js';
 import { type ErrorCode, isGatehouseError } from '../../errors.js';
+import type { Logger } from '../../log.js';
 import type { SessionRegistry } from '../../sessions.js';
+import type { AuditAppend } from '../../storage/port.js';
 import { clientIp, csrfCheck, originCheck } from '../security.js';
 
 export interface AuthRouteDeps {
-  deps: Pick<Deps, 'config' | 'audit' | 'logger'>;
+  /** The public URL and the IdP's role mapping; failed sign-ins are appended to the audit log. State is written only through `sessions`. */
+  deps: { config: Pick<Config, 'http' | 'oidc'>; audit: AuditAppend; logger: Logger };
   oidc: OidcClient;
   logins: LoginTransactions;
   sessions: WebSessions;

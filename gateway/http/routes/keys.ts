@@ -4,11 +4,12 @@ import { type Request, Router } from 'express';
 import { utils } from '../../ssh/ssh2.js';
 import { requireAuth } from '../../auth/context.js';
 import { auditRefusal } from '../../broker/transact.js';
-import { isoTime } from '../../clock.js';
+import { type Clock, isoTime } from '../../clock.js';
 import { type SshKey, userActor } from '../../core/model.js';
-import type { Deps } from '../../deps.js';
 import { conflict, invalidInput, notFound } from '../../errors.js';
+import type { Logger } from '../../log.js';
 import { sshFingerprint } from '../../ssh/host-keys.js';
+import type { AuditAppend, StatePort } from '../../storage/port.js';
 
 export const MAX_KEYS_PER_USER = 10;
 const MAX_LINE = 16 * 1024;
@@ -62,7 +63,15 @@ export function parsePublicKeyLine(input: unknown): {
   };
 }
 
-export function keysRouter(deps: Pick<Deps, 'store' | 'audit' | 'clock' | 'logger'>): Router {
+/** The state (the caller's keys, read and changed with their audit record) and the audit log for refusals. */
+export interface KeysPorts {
+  store: Pick<StatePort, 'data' | 'update'>;
+  audit: AuditAppend;
+  clock: Clock;
+  logger: Logger;
+}
+
+export function keysRouter(deps: KeysPorts): Router {
   const router = Router();
   const actorOf = (req: Request) => userActor(requireAuth(req).user, req.socket.remoteAddress);
   /**

@@ -11,7 +11,8 @@ import { OncePer } from '../../library/once-per.js';
 import { IntegrityChecker, openRecording, type OpenRecording } from '../../library/recording-file.js';
 
 export interface RecordingRoutesDeps {
-  audit: AuditPort;
+  /** Only recording.viewed is appended. */
+  audit: Pick<AuditPort, 'append'>;
   logger: Logger;
   storageDir: string;
   now(): number;

@@ -2,13 +2,20 @@
 import { type Request, type RequestHandler, Router } from 'express';
 import { type AuthContext, requireAuth, requireRole } from '../../auth/context.js';
 import { performStepUp, requireFreshStepUp } from '../../auth/step-up.js';
-import { confirmTotp, enrolTotp, resetTotp, totpError, userActor } from '../../auth/totp.js';
-import type { Deps } from '../../deps.js';
+import { confirmTotp, enrolTotp, resetTotp, totpError, type TotpPorts, userActor } from '../../auth/totp.js';
+import type { Clock } from '../../clock.js';
+import type { Config } from '../../config.js';
 import { invalidInput } from '../../errors.js';
 
 export interface TotpRouterOptions {
   /** Throttles code guessing per client/user (http/security.ts's RateLimiter); applied to every route here. */
   limiter?: RequestHandler;
+}
+
+/** The TOTP rules' ports, the clock, and the site (issuer name, time zone) and step-up age. */
+export interface TotpRouterPorts extends TotpPorts {
+  clock: Clock;
+  config: Pick<Config, 'site' | 'stepUp'>;
 }
 
 const actorOf = (ctx: AuthContext, req: Request) => userActor(ctx.user, req.socket.remoteAddress);
@@ -20,7 +27,7 @@ function codeOf(req: Request): string {
   return code;
 }
 
-export function totpRouter(deps: Deps, opts: TotpRouterOptions = {}): Router {
+export function totpRouter(deps: TotpRouterPorts, opts: TotpRouterOptions = {}): Router {
   const router = Router();
   const limited: RequestHandler[] = opts.limiter ? [opts.limiter] : [];
   const maxAge = () => deps.config.stepUp.maxAgeMinutes;
