@@ -10,7 +10,7 @@ import { PlcLog } from '../gateway/conduit/plc-log.js';
 import { pipeInspected } from '../gateway/conduit/pipe-inspected.js';
 import { SessionConduit } from '../gateway/conduit/session-conduit.js';
 import { silentLogger } from '../gateway/log.js';
-import { pipeBoth } from '../gateway/ssh/pipe.js';
+import { pipeBoth } from '../gateway/pipe.js';
 
 export interface ConduitBenchCase {
   name: string;

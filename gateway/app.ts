@@ -1,56 +1,71 @@
 // Wires the gateway together: the only module that knows all the others. Start order is the
 // order of trust: state (locked), then the audit log (verified), then the doors (HTTP, later SSH).
 import { resolve } from 'node:path';
-import { SyslogStream, type SyslogStreamOptions } from './audit/syslog.js';
-import { LoginTransactions } from './auth/login-flow.js';
-import { createOidcClient, type OidcClient } from './auth/oidc.js';
-import { type WebSessionOptions, WebSessions } from './auth/web-session.js';
+import { SyslogStream, type SyslogStreamOptions } from './audit/audit.js';
+import {
+  createOidcClient,
+  LoginTransactions,
+  type OidcClient,
+  type WebSessionOptions,
+  WebSessions,
+} from './auth/auth.js';
 import { type Clock, systemClock } from './clock.js';
 import { type Config, resolveConfigPath, resolveSecret } from './config.js';
 import { systemActor } from './core/model.js';
 import type { Deps } from './deps.js';
-import { auditRefusals } from './http/audit-refusal.js';
-import { createMetrics, type Metrics } from './http/metrics.js';
-import { authRoutes } from './http/routes/auth.js';
-import { meRoutes } from './http/routes/me.js';
-import { totpRouter } from './http/routes/totp.js';
-import { apiGuard, loginRateLimit, stepUpRateLimit } from './http/security.js';
-import { createHttpApp, type RunningHttp, startHttpServer } from './http/server.js';
-import { attachWebSockets, type WsRoute } from './http/ws.js';
-import { monitorRoute } from './web-terminal/monitor-route.js';
-import { type ClusterWatch, clusterWatch } from './cluster/watch-relay.js';
-import { terminalRoute } from './web-terminal/terminal-route.js';
-import { rdpRoute, type RdpRouteOptions } from './rdp/rdp-route.js';
-import { rdpTokenRouter } from './rdp/token-routes.js';
-import { RdpTokens } from './rdp/tokens.js';
-import { keysRouter } from './http/routes/keys.js';
-import { createLogger, type Logger } from './log.js';
-import { LiveSessions, type SessionRegistry } from './sessions.js';
-import { Broker } from './broker.js';
 import {
+  apiGuard,
+  attachWebSockets,
+  auditRefusals,
+  authRoutes,
+  createHttpApp,
+  createMetrics,
+  eventsRouter,
+  evidenceRouter,
+  keysRouter,
+  loginRateLimit,
+  meRoutes,
+  type Metrics,
+  requestsRouter,
+  type RunningHttp,
+  sessionsRouter,
+  startHttpServer,
+  stepUpRateLimit,
+  targetsRouter,
+  totpRouter,
+  type WsRoute,
+} from './http/http.js';
+import { monitorRoute, terminalRoute } from './web-terminal/web-terminal.js';
+import {
+  claimNode,
   type Cluster,
   type ClusterConnection,
   type ClusterTuning,
-  claimNode,
+  type ClusterWatch,
+  clusterWatch,
   joinCluster,
   postgresOf,
 } from './cluster/cluster.js';
+import { rdpRoute, type RdpRouteOptions, rdpTokenRouter, RdpTokens } from './rdp/rdp.js';
+import { createLogger, type Logger } from './log.js';
+import { LiveSessions, type SessionRegistry } from './sessions.js';
+import { Broker } from './broker.js';
 import { Scheduler } from './scheduler.js';
 import { Webhooks } from './notify.js';
-import { eventsRouter } from './http/events.js';
 import { alertLine, CommandAlerts } from './command-alerts.js';
 import { mayOversee } from './core/session-access.js';
-import { requestsRouter } from './http/routes/requests.js';
-import { sessionsRouter } from './http/routes/sessions.js';
-import { targetsRouter } from './http/routes/targets.js';
-import { evidenceRouter } from './http/routes/evidence.js';
-import { recoverInterruptedSessions } from './recording/recovery.js';
-import { type RunningSsh, type SshServerOptions, startSshServer } from './ssh/server.js';
+import { recoverInterruptedSessions } from './recording/recording.js';
+import { type RunningSsh, type SshServerOptions, startSshServer } from './ssh/ssh.js';
 import { installFaultHandlers } from './process-faults.js';
-import { StorageFaults } from './storage/faults.js';
-import { StorageMonitor } from './storage/monitor.js';
-import { openStorage } from './storage/open.js';
-import type { AuditPort, CommandPort, StatePort, Storage } from './storage/port.js';
+import { StorageFaults } from './storage-faults.js';
+import {
+  type AuditPort,
+  type CommandPort,
+  openStorage,
+  type StatePort,
+  type Storage,
+  StorageMonitor,
+} from './storage/storage.js';
 import { version } from './version.js';
 
 export interface GatewayOptions {
@@ -248,7 +263,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const events = eventsRouter({
     broker,
     onSessionEnded: (l) => sessions.onSessionEnded(l),
-    onAlert: (l) => alerts.subscribe(l),
+    // Every node's streams carry every node's alerts (the cluster relays them; cluster/cluster.ts).
+    onAlert: (l) => alerts.subscribeEverywhere(l),
     mayWatch: (user, targetId) =>
       mayOversee(
         user,

@@ -2,18 +2,22 @@
 // signed checkpoints and a signed head. The format and the chain rules live in core/audit*.ts.
 import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { replaceDurably, syncDir } from './audit/durable.js';
-import { GroupCommit } from './audit/group-commit.js';
-import { keyCopyInStorage, loadOrCreateSigningKey, type SigningKey } from './audit/signing.js';
 import {
   ACCEPT_MISSING_HEAD_FLAG,
+  type DurableMark,
   type ExistingLog,
+  GroupCommit,
   HEAD_FILE,
   type HeadFile,
+  keyCopyInStorage,
+  loadOrCreateSigningKey,
   LOG_FILE,
+  replaceDurably,
+  type SigningKey,
+  syncDir,
   verifyExisting,
   verifyLog,
-} from './audit/verify-file.js';
+} from './audit/audit.js';
 import { type Clock, isoTime } from './clock.js';
 import { type AuditInput, type AuditRecord, type ChainHead, sealRecord } from './core/audit.js';
 import {
@@ -26,14 +30,15 @@ import { systemActor } from './core/model.js';
 import { invalidInput, unavailable } from './errors.js';
 import type { Logger } from './log.js';
 
-export { loadOrCreateSigningKey, type SigningKey } from './audit/signing.js';
 export {
   ACCEPT_MISSING_HEAD_FLAG,
   AuditChainError,
   type HeadFile,
-  type VerifyOptions,
+  loadOrCreateSigningKey,
+  type SigningKey,
   verifyAuditFile,
-} from './audit/verify-file.js';
+  type VerifyOptions,
+} from './audit/audit.js';
 export type { VerifyResult } from './core/audit-chain.js';
 
 export interface AuditLogOptions {
@@ -59,15 +64,6 @@ const realTimer: SetTimer = (ms, fn) => {
   t.unref(); // a quiet gateway must still be able to exit
   return { cancel: () => clearTimeout(t) };
 };
-
-/** A batch just became durable: its last record and the file's durable length. */
-export interface DurableMark {
-  seq: number;
-  hash: string;
-  bytes: number;
-  /** The batch's own bytes (they end at `bytes`): a reader that is caught up need not read the file. */
-  batch?: Buffer;
-}
 
 export interface AuditStats {
   /** Records appended by callers (checkpoints and recovery notes not counted). */

@@ -310,3 +310,6 @@ export class Broker {
     };
   }
 }
+
+export { actorOf, factsOf } from './broker/facts.js';
+export { auditRefusal } from './broker/transact.js';

@@ -15,23 +15,45 @@ export interface CommandAlert {
 
 export type AlertListener = (a: CommandAlert) => void;
 
+/**
+ * Two kinds of listener. `subscribe`: this node's own alerts only, for what only the holder of the session does (the
+ * webhook, live views, the relay to other nodes). `subscribeEverywhere`: also the alerts other nodes hold and relay
+ * here (`relayed`), for what every node's users see (the event streams' badge).
+ */
 export class CommandAlerts {
   private readonly listeners = new Set<AlertListener>();
+  private readonly everywhere = new Set<AlertListener>();
 
-  /** Calls every listener now; one that throws does not keep the others (or the relay) from going on. */
+  /** An alert judged on this node: every listener of both kinds, now. */
   publish(a: CommandAlert): void {
-    for (const l of [...this.listeners]) {
-      try {
-        l(a);
-      } catch {
-        // a listener's fault is its own: the command was judged and recorded already
-      }
-    }
+    call(this.listeners, a);
+    call(this.everywhere, a);
+  }
+
+  /** An alert judged on another node: the `subscribeEverywhere` listeners only (no second webhook, no double view). */
+  relayed(a: CommandAlert): void {
+    call(this.everywhere, a);
   }
 
   subscribe(l: AlertListener): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
+  }
+
+  subscribeEverywhere(l: AlertListener): () => void {
+    this.everywhere.add(l);
+    return () => this.everywhere.delete(l);
+  }
+}
+
+/** Calls every listener; one that throws does not keep the others (or the relay) from going on. */
+function call(listeners: Set<AlertListener>, a: CommandAlert): void {
+  for (const l of [...listeners]) {
+    try {
+      l(a);
+    } catch {
+      // a listener's fault is its own: the command was judged and recorded already
+    }
   }
 }
 

@@ -5,9 +5,7 @@ import { join } from 'node:path';
 import type { CommandRecord } from './core/model.js';
 import { type JsonLinesKind, JsonLinesLog, notARecord, openLines, readLines } from './jsonl-log.js';
 import { type Logger, silentLogger } from './log.js';
-import type { DbData, Store } from './store.js';
-import { StoreOpenError } from './store/errors.js';
-import { COMMANDS_TO_MOVE } from './store/schema.js';
+import { COMMANDS_TO_MOVE, type DbData, type Store, StoreOpenError } from './store.js';
 
 export const COMMANDS_FILE = 'commands.jsonl';
 

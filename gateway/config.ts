@@ -72,3 +72,6 @@ export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<
   }
   return config;
 }
+
+export { auditFileWarnings } from './config/audit-files.js';
+export { isHost, normalizeCertSha256 } from './config/checks.js';

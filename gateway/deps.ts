@@ -3,8 +3,8 @@ import type { Clock } from './clock.js';
 import type { CommandAlerts } from './command-alerts.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
-import type { StorageFaults } from './storage/faults.js';
-import type { AuditPort, CommandPort, PlcPort, StatePort } from './storage/port.js';
+import type { StorageFaults } from './storage-faults.js';
+import type { AuditPort, CommandPort, PlcPort, StatePort } from './storage/storage.js';
 
 export interface Deps {
   config: Config;

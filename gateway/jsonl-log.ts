@@ -2,12 +2,11 @@
 // kept in memory, written by group commit, cut back after a crash or a failed write, read back in big chunks.
 import { type FileHandle, open, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { syncDir } from './audit/durable.js';
-import { GroupCommit } from './audit/group-commit.js';
+import { GroupCommit, syncDir } from './audit/audit.js';
 import { type ErrorCode, unavailable } from './errors.js';
 import { scanLines } from './jsonl-scan.js';
 import type { Logger } from './log.js';
-import { StoreOpenError } from './store/errors.js';
+import { StoreOpenError } from './store.js';
 
 /** What one log holds and how it names itself in messages and error codes. */
 export interface JsonLinesKind<T> {

@@ -1,15 +1,19 @@
 // CLI entry: `gatehouse <command>`. Each command lives in gateway/cli/; startup errors are translated here.
-import { runAuditVerify } from './cli/audit-verify.js';
-import { runConfigCheck } from './cli/config-check.js';
-import { runDemo } from './cli/demo.js';
-import { runEvidenceExport, runEvidenceVerify } from './cli/evidence.js';
-import { type CliIo, processIo } from './cli/io.js';
-import { runRdpCert } from './cli/rdp-cert.js';
-import { runRecordingsVerify } from './cli/recordings-verify.js';
-import { runServe } from './cli/serve.js';
-import { runStorageMigrate } from './cli/storage-migrate.js';
-import { describeStartupError } from './cli/startup-errors.js';
-import { runUsersResetTotp } from './cli/users.js';
+import {
+  type CliIo,
+  describeStartupError,
+  processIo,
+  runAuditVerify,
+  runConfigCheck,
+  runDemo,
+  runEvidenceExport,
+  runEvidenceVerify,
+  runRdpCert,
+  runRecordingsVerify,
+  runServe,
+  runStorageMigrate,
+  runUsersResetTotp,
+} from './cli/cli.js';
 import { version } from './version.js';
 
 const usage = `Gatehouse ${version} — privileged remote access for industrial sites

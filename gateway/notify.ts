@@ -1,5 +1,5 @@
 // Webhook notifications (config notify.webhooks): a bounded fire-and-forget queue, retried with backoff, failures audited.
-import type { AuditPort } from './storage/port.js';
+import type { AuditPort } from './storage/storage.js';
 import { type Clock, isoTime } from './clock.js';
 import { systemActor } from './core/model.js';
 import { type Logger, silentLogger } from './log.js';

@@ -1,7 +1,7 @@
 // The process-wide policy for stray errors: log, count and audit them, and keep serving; never exit silently.
 import type { AuditLog } from './audit-log.js';
 import { systemActor } from './core/model.js';
-import type { Metrics } from './http/metrics.js';
+import type { Metrics } from './http/http.js';
 import type { Logger } from './log.js';
 import { oneLine } from './text.js';
 

@@ -1,5 +1,5 @@
 // Time-driven access control: expire undecided requests, end grants at window end, warn and close live sessions.
-import type { AuditPort } from './storage/port.js';
+import type { AuditPort } from './storage/storage.js';
 import type { Broker } from './broker.js';
 import type { Clock } from './clock.js';
 import { grantStatus, ms } from './core/access.js';

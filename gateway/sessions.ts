@@ -170,3 +170,6 @@ export class LiveSessions implements SessionRegistry {
     }
   }
 }
+
+export { endInterrupted, type RecordingOutcome, SessionJournal } from './sessions/journal.js';
+export { journalPorts, type SessionPorts } from './sessions/ports.js';

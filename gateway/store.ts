@@ -7,8 +7,8 @@ import { type AuditInput, isAuditEventType } from './core/audit.js';
 import { systemActor } from './core/model.js';
 import { GatehouseError } from './errors.js';
 import { type Logger, silentLogger } from './log.js';
-import type { AuditJournal, AuditSink } from './storage/audit-sink.js';
-import { type StorageFaults, storageUnavailable } from './storage/faults.js';
+import type { AuditJournal, AuditSink } from './audit-sink.js';
+import { type StorageFaults, storageUnavailable } from './storage-faults.js';
 import { deepFreeze } from './store/clone.js';
 import { Draft, type DraftShape, retainWhere } from './store/draft.js';
 import {
@@ -29,7 +29,7 @@ import { COLLECTIONS, type DbData, emptyDb } from './store/schema.js';
 export { StoreLockedError, StoreOpenError } from './store/errors.js';
 export { type Migration, migrate, migrations } from './store/migrations.js';
 export { CURRENT_SCHEMA_VERSION, type DbData, emptyDb, type WebSessionRecord } from './store/schema.js';
-export type { AuditSink } from './storage/audit-sink.js';
+export type { AuditSink } from './audit-sink.js';
 
 interface Job {
   fn: (draft: DbData, audit: AuditSink) => unknown;
@@ -432,3 +432,8 @@ async function freeBackupPath(file: string, version: number): Promise<string> {
     if (!exists) return candidate;
   }
 }
+
+export { deepFreeze, sameJson } from './store/clone.js';
+export { Draft, type DraftShape, findById, type Finished, idIndexOf, shareIdIndex } from './store/draft.js';
+export { DEFAULT_HISTORY_AFTER_DAYS } from './store/history.js';
+export { COLLECTIONS, COMMANDS_TO_MOVE } from './store/schema.js';

@@ -86,6 +86,8 @@ const SENTENCES: Record<AuditEventType, (p: Parts) => string> = {
   'session.refused': (p) => `${possessive(p.who)} connection${p.target ? ` to ${p.target}` : ''} was refused${p.why()}`,
   'session.warned': (p) => `${p.vendor} was warned: ${p.s('minutesLeft')} min left on ${p.target}`,
   'session.ended': (p) => `${possessive(p.vendor)} session on ${p.target} ended: ${endReasonText(p.s('reason'))}`,
+  'session.ended_late': (p) =>
+    `${possessive(p.vendor)} session on ${p.target} went on after it was recorded as ended; its node ended it later: ${endReasonText(p.s('reason'))}`,
   'session.terminated': (p) => `${p.who} terminated ${possessive(p.vendor)} session on ${p.target}${p.why()}`,
   'session.monitored': (p) => `${p.who} watched ${possessive(p.vendor)} session on ${p.target} live`,
   'hostkey.mismatch': (p) => `The host key of ${p.target} did not match its pin: the connection was stopped`,

@@ -12,7 +12,37 @@ export async function loadPending(me: Me): Promise<RequestView[]> {
   return requests.filter((r) => r.requester.id !== me.id);
 }
 
-let pending = new Set<string>();
+/**
+ * Keeps the set of requests waiting for `me` live on `el` (loaded now and at every reconnect, then followed
+ * change by change) and calls `paint` with its size after each change.
+ */
+export function followPending(
+  me: Me,
+  el: HTMLElement,
+  paint: (n: number) => void,
+  failed: () => void = () => undefined,
+) {
+  const pending = new Set<string>();
+  const reload = () =>
+    void loadPending(me)
+      .then((rs) => {
+        pending.clear();
+        for (const r of rs) pending.add(r.id);
+        paint(pending.size);
+      })
+      .catch(failed);
+  live(el, {
+    onChange({ request }) {
+      if (request.state === 'pending' && request.requester.id !== me.id) pending.add(request.id);
+      else pending.delete(request.id);
+      paint(pending.size);
+    },
+    onOpen: reload,
+  });
+  reload();
+}
+
+let lastCount = 0;
 
 /** Adds the count to the Approvals link (re-rendered with the navigation) and follows request changes. */
 export function showPendingCount(me: Me, nav: HTMLElement): void {
@@ -26,25 +56,12 @@ export function showPendingCount(me: Me, nav: HTMLElement): void {
     'aria-label': 'waiting for a decision',
   });
   link.append(' ', badge);
-  const paint = () => {
-    badge.textContent = String(pending.size);
-    badge.hidden = pending.size === 0;
+  const paint = (n: number) => {
+    lastCount = n;
+    badge.textContent = String(n);
+    badge.hidden = n === 0;
   };
-  paint();
-  const reload = () =>
-    void loadPending(me)
-      .then((rs) => {
-        pending = new Set(rs.map((r) => r.id));
-        paint();
-      })
-      .catch(() => undefined);
-  live(badge, {
-    onChange({ request }) {
-      if (request.state === 'pending' && request.requester.id !== me.id) pending.add(request.id);
-      else pending.delete(request.id);
-      paint();
-    },
-    onOpen: reload,
-  });
-  reload();
+  // The navigation is re-rendered on every page: show the last count at once, then the fresh one.
+  paint(lastCount);
+  followPending(me, badge, paint);
 }

@@ -2,15 +2,14 @@
 // and the one writer of `session.refused`. A yes is a proof object only this module mints; the functions that dial
 // a target take it, so a new way in cannot skip the check.
 import type { AuditLog } from '../audit-log.js';
-import type { AuthContext } from '../auth/context.js';
-import { requireFreshStepUp } from '../auth/step-up.js';
-import { type Caller, factsOf } from '../broker/facts.js';
+import { type AuthContext, requireFreshStepUp } from '../auth/auth.js';
+import { type Caller, factsOf } from '../broker.js';
 import type { Clock } from '../clock.js';
 import type { Config, RdpTargetConfig, SshTargetConfig, TargetConfig } from '../config.js';
 import type { AccessRequest, Actor, Protocol, User } from '../core/model.js';
 import { canConnect, pickRequestForConnect } from '../core/policy.js';
 import { denied, type ErrorCode } from '../errors.js';
-import type { StateView } from '../storage/port.js';
+import type { StateView } from '../storage/storage.js';
 
 /** What the connect check reads, and nothing it could write: the committed state, the targets and the site's time zone. */
 export interface ConnectPorts {

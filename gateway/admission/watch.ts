@@ -1,15 +1,14 @@
 // Who may watch a live session (the terminal live view, the RDP read-only join): a supervisor of its target, an
 // auditor or an admin, and only while the session is live in this gateway's registry (the truth for "live").
-import type { AuthContext } from '../auth/context.js';
-import { factsOf } from '../broker/facts.js';
-import { auditRefusal } from '../broker/transact.js';
+import type { AuthContext } from '../auth/auth.js';
+import { auditRefusal, factsOf } from '../broker.js';
 import { isApproverFor } from '../core/access.js';
 import { type Protocol, type User, userActor } from '../core/model.js';
 import type { Config } from '../config.js';
 import { denied, notFound } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { LiveSession, SessionRegistry } from '../sessions.js';
-import type { AuditAppend, StateView } from '../storage/port.js';
+import type { AuditAppend, StateView } from '../storage/storage.js';
 
 /** What the watch check reads (the user's roles now, the targets' approvers) and the audit log for its 404 refusal. */
 export interface WatchPorts {

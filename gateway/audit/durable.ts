@@ -1,6 +1,14 @@
 // Small durable-write helpers: data and the directory entry that names it both reach the disk.
 import { open, rename } from 'node:fs/promises';
 
+/** A batch just became durable: its last record and the file's durable length. */
+export interface DurableMark {
+  seq: number;
+  hash: string;
+  bytes: number;
+  /** The batch's own bytes (they end at `bytes`): a reader that is caught up need not read the file. */
+  batch?: Buffer;
+}
 /** Writes `text` to `path` and fsyncs it before closing. */
 export async function writeDurably(path: string, text: string, mode: number, flag: 'wx' | 'w'): Promise<void> {
   const fh = await open(path, flag, mode);

@@ -4,7 +4,7 @@
 // read chunk) however long the SIEM is away. A caught-up stream is handed each durable batch in memory
 // and never reads the file.
 import { type FileHandle, open } from 'node:fs/promises';
-import type { AuditLog, DurableMark } from '../audit-log.js';
+import type { DurableMark } from './durable.js';
 import type { SyslogBacklog, SyslogBatch, SyslogFramer } from './syslog-backlog.js';
 import { CURSOR_START, readCursor, type SyslogCursor, writeCursor } from './syslog-cursor.js';
 
@@ -12,6 +12,13 @@ const CHUNK = 1 << 20;
 const MAX_LINE = 16 << 20;
 /** Batches kept in memory for a caught-up stream; beyond this it reads the file instead. */
 const LIVE_MAX_BYTES = 4 << 20;
+
+/** What the backlog reads of the audit log (`AuditLog`), by shape: audit/ does not import the log it serves. */
+export interface DurableLog {
+  readonly path: string;
+  durableMark(): DurableMark;
+  onDurable(listener: (mark: DurableMark) => void): () => void;
+}
 
 export class FileBacklog implements SyslogBacklog {
   private fh: FileHandle | undefined;
@@ -24,7 +31,7 @@ export class FileBacklog implements SyslogBacklog {
 
   constructor(
     private readonly dir: string,
-    private readonly audit: Pick<AuditLog, 'onDurable' | 'durableMark' | 'path'>,
+    private readonly audit: DurableLog,
   ) {}
 
   async load(): Promise<{ cursor: SyslogCursor; reset?: string }> {

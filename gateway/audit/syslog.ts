@@ -6,28 +6,28 @@
 // slows it.
 import type { Socket } from 'node:net';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { AuditLog } from '../audit-log.js';
 import type { Clock } from '../clock.js';
 import type { SyslogConfig } from '../config.js';
+import type { AuditInput } from '../core/audit.js';
 import { systemActor } from '../core/model.js';
 import { type Logger, silentLogger } from '../log.js';
-import type { Notifier } from '../notify.js';
 import { connectSyslog, errorCode } from './syslog-connect.js';
 import type { SyslogBacklog, SyslogBatch } from './syslog-backlog.js';
 import { CURSOR_START, type SyslogCursor } from './syslog-cursor.js';
-import { FileBacklog } from './syslog-file.js';
+import { type DurableLog, FileBacklog } from './syslog-file.js';
 import { type SyslogIdentity, syslogFrames, syslogIdentity } from './syslog-format.js';
 
 export interface SyslogStreamOptions {
   config: SyslogConfig;
   /** Where the stream's alerts (behind, caught up) are recorded. */
-  audit: Pick<AuditLog, 'append'>;
+  audit: { append(input: AuditInput): Promise<unknown> };
   /** What is streamed; default audit.jsonl in `dir` (then `audit` must be that AuditLog). */
   backlog?: SyslogBacklog;
   dir?: string;
   clock: Clock;
   logger?: Logger;
-  notifier?: Notifier;
+  /** The webhook notifier (`notify.ts`), by shape: through it audit/ would reach storage/. */
+  notifier?: { notify(event: string, payload: { text: string; [key: string]: unknown }): void };
   registry?: Registry;
   /** A write counts as delivered once its connection stayed up this long after it (default 2 s). */
   confirmMs?: number;
@@ -80,9 +80,7 @@ export class SyslogStream {
     this.confirmMs = o.confirmMs ?? 2000;
     this.retry = o.retryDelaysMs ?? [500, 1000, 2000, 5000, 10_000, 30_000];
     this.lastProgressAt = o.clock.now();
-    this.source =
-      o.backlog ??
-      new FileBacklog(o.dir ?? '.', o.audit as Pick<AuditLog, 'append' | 'onDurable' | 'durableMark' | 'path'>);
+    this.source = o.backlog ?? new FileBacklog(o.dir ?? '.', o.audit as SyslogStreamOptions['audit'] & DurableLog);
     if (o.registry) {
       const registers = [o.registry];
       const gauge = (name: string, help: string, value: () => number) =>

@@ -6,7 +6,7 @@ import { type User, userActor } from '../core/model.js';
 import { unauthenticated } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { WebSessionRecord } from '../store.js';
-import type { StatePort } from '../storage/port.js';
+import type { StatePort } from '../storage/storage.js';
 import type { AuthContext } from './context.js';
 import type { Identity } from './roles.js';
 

@@ -2,7 +2,7 @@
 import { ms } from '../core/access.js';
 import type { AccessRequest } from '../core/model.js';
 import { endGrant, expire } from '../core/requests.js';
-import type { DbData } from '../store/schema.js';
+import type { DbData } from '../store.js';
 import type { Applied } from './transact.js';
 
 /** Ids due at `now`: read from the committed state, re-checked inside the update by applyDue. */

@@ -4,7 +4,7 @@ import type { SessionRecord } from '../core/model.js';
 import { mayTerminate, sessionVisibleTo } from '../core/session-access.js';
 import type { Deps } from '../deps.js';
 import { conflict, denied, notFound } from '../errors.js';
-import { SESSION_ID_PATTERN } from '../recording/files.js';
+import { SESSION_ID_PATTERN } from '../recording/recording.js';
 import type { RemoteSessions, SessionRegistry } from '../sessions.js';
 import { oneLine } from '../text.js';
 import { type Caller, actorOf, factsOf } from './facts.js';

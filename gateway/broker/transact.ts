@@ -1,10 +1,9 @@
 // How a decision becomes state: the transition and its audit events run inside the store's serialised update, durable together.
-import type { AuditPort } from '../storage/port.js';
+import type { AuditPort, StatePort } from '../storage/storage.js';
 import type { RequestEvent, Transition } from '../core/access.js';
 import type { AccessRequest, Actor } from '../core/model.js';
-import type { AuditSink } from '../storage/audit-sink.js';
-import type { DbData } from '../store/schema.js';
-import type { StatePort } from '../storage/port.js';
+import type { AuditSink } from '../audit-sink.js';
+import type { DbData } from '../store.js';
 import { GatehouseError, isGatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
 

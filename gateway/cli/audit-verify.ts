@@ -4,9 +4,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { verifyAuditFile } from '../audit-log.js';
-import { namesPostgres, verifySiteAudit, witnessSiteAudit } from '../storage/postgres/offline.js';
-import { loadVerifyKey } from '../audit/signing.js';
-import { checkWitness } from '../audit/witness.js';
+import { namesPostgres, verifySiteAudit, witnessSiteAudit } from '../storage/storage.js';
+import { checkWitness, loadVerifyKey } from '../audit/audit.js';
 import { type CliIo, parseArgs } from './io.js';
 import { storageDirOf } from './storage-dir.js';
 

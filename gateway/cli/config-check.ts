@@ -1,6 +1,5 @@
 // `gatehouse config check [--config PATH]`: validate a config, print every problem with its key path.
-import { ConfigError, formatProblems, loadConfig, unresolvedSecrets } from '../config.js';
-import { auditFileWarnings } from '../config/audit-files.js';
+import { auditFileWarnings, ConfigError, formatProblems, loadConfig, unresolvedSecrets } from '../config.js';
 import { type CliIo, parseArgs } from './io.js';
 
 const usage = 'usage: gatehouse config check [--config PATH]   (default config/gatehouse.yaml)';

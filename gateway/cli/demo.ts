@@ -28,7 +28,7 @@ export async function runDemo(argv: string[], io: CliIo): Promise<number> {
     return 2;
   }
   // Loaded only here: the embedded identity provider exists only in demo mode.
-  const { DEMO_TARGET_ID, startDemo } = await import('../demo/run.js');
+  const { DEMO_TARGET_ID, startDemo } = await import('../demo/demo.js');
   const demo = await startDemo({ dir, nodes, ...(postgres !== undefined && { postgres }) });
   const url = demo.gateway.http.url;
   const nodeLines = demo.gateways.map(

@@ -10,13 +10,17 @@ import { type Config, loadConfig } from '../config.js';
 import type { AuditInput, AuditRecord } from '../core/audit.js';
 import { type CommandRecord, systemActor } from '../core/model.js';
 import type { PlcOperationRecord } from '../conduit/record.js';
-import { type AuditSource, chainAuditSource } from '../evidence/audit-source.js';
-import { openSiteStorage } from '../storage/postgres/offline.js';
+import {
+  type AuditSource,
+  chainAuditSource,
+  parsePeriod,
+  type Period,
+  type Progress,
+  verifyPack,
+  writePackFile,
+} from '../evidence/evidence.js';
+import { openSiteStorage } from '../storage/storage.js';
 import { isGatehouseError } from '../errors.js';
-import type { Progress } from '../evidence/pack.js';
-import { writePackFile } from '../evidence/pack-file.js';
-import { type Period, parsePeriod } from '../evidence/period.js';
-import { verifyPack } from '../evidence/verify.js';
 import { type DbData, Store, StoreLockedError } from '../store.js';
 import { type CliIo, parseArgs } from './io.js';
 

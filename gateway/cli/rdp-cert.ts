@@ -3,8 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
-import { isHost, normalizeCertSha256, parseHostPort } from '../config/checks.js';
-import { printable, probeRdpCertificate, RdpProbeError } from '../rdp/cert-probe.js';
+import { isHost, normalizeCertSha256, parseHostPort } from '../config.js';
+import { printable, probeRdpCertificate, RdpProbeError } from '../rdp/rdp.js';
 import { type CliIo, parseArgs } from './io.js';
 
 const usage = `usage: gatehouse rdp-cert HOST[:PORT]                  (port default 3389)

@@ -1,9 +1,9 @@
 // `gatehouse recordings verify [--config PATH | --dir PATH]`: re-hashes every sealed recording against its seal.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkRecording, type RecordingCheck } from '../evidence/recordings.js';
+import { checkRecording, type RecordingCheck } from '../evidence/evidence.js';
 import { type DbData, Store } from '../store.js';
-import { namesPostgres, readSiteState } from '../storage/postgres/offline.js';
+import { namesPostgres, readSiteState } from '../storage/storage.js';
 import { type CliIo, parseArgs } from './io.js';
 import { storageDirOf } from './storage-dir.js';
 

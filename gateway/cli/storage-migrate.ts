@@ -3,9 +3,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../config.js';
 import { silentLogger } from '../log.js';
-import { copyLowdbSite } from '../storage/copy-lowdb.js';
-import { checkout, createPool, poolOptions } from '../storage/postgres/connect.js';
-import { migrateDatabase } from '../storage/postgres/migrations.js';
+import { checkout, copyLowdbSite, createPool, migrateDatabase, poolOptions } from '../storage/storage.js';
 import { Store } from '../store.js';
 import { type CliIo, parseArgs } from './io.js';
 

@@ -2,13 +2,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditLog } from '../audit-log.js';
-import { clearTotp } from '../auth/totp.js';
+import { clearTotp } from '../auth/auth.js';
 import { type Clock, systemClock } from '../clock.js';
 import { systemActor } from '../core/model.js';
 import type { User } from '../core/model.js';
 import { type DbData, Store, StoreLockedError } from '../store.js';
-import type { StatePort } from '../storage/port.js';
-import { namesPostgres, openSiteStorage } from '../storage/postgres/offline.js';
+import { namesPostgres, openSiteStorage, type StatePort } from '../storage/storage.js';
 import { type CliIo, parseArgs } from './io.js';
 import { storageDirOf } from './storage-dir.js';
 

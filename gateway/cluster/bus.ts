@@ -1,9 +1,11 @@
-// Messages between nodes on the gatehouse_cluster NOTIFY channel: a request changed (for the event streams), and
-// "close this session you hold" (terminate). Small, and only pointers: the state itself travels through the store.
+// Messages between nodes on the gatehouse_cluster NOTIFY channel: a request changed (for the event streams),
+// "close this session you hold" (terminate), and a command alert on a session this node holds (the streams' badge).
+// Small, and pointers where they can be: the state itself travels through the store.
 import type pg from 'pg';
+import type { CommandAlert } from '../command-alerts.js';
 import type { SessionEndReason } from '../core/model.js';
 import type { Logger } from '../log.js';
-import type { Listener } from '../storage/postgres/listen.js';
+import type { Listener } from '../storage/storage.js';
 
 export const CLUSTER_CHANNEL = 'gatehouse_cluster';
 
@@ -11,12 +13,38 @@ export type ClusterMessage =
   /** A request changed on node `from`: `type` is its audit event (request.approved, …). */
   | { k: 'request'; from: string; id: string; type: string }
   /** Node `to` is asked to close session `sid` it holds. */
-  | { k: 'close'; from: string; to: string; sid: string; reason: SessionEndReason; msg: string };
+  | { k: 'close'; from: string; to: string; sid: string; reason: SessionEndReason; msg: string }
+  /** A command on session `a.sessionId`, held by node `from`, was alerted on or blocked. */
+  | { k: 'alert'; from: string; a: CommandAlert };
 
 /** NOTIFY payloads stay far below PostgreSQL's 8000 bytes: the message text is cut to this. */
 const MAX_TEXT = 1000;
 const CLOSE_REASONS: ReadonlySet<string> = new Set(['terminated', 'revoked', 'window_ended']);
 const text = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
+/** An alert's command line and rule reason are cut to these on the way out (the record keeps them whole). */
+const MAX_COMMAND = 1000;
+const MAX_REASON = 500;
+const upTo = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+
+function parseAlert(v: unknown): CommandAlert | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const a = v as Record<string, unknown>;
+  if (
+    !text(a.sessionId, 100) ||
+    !text(a.targetId, 100) ||
+    !text(a.userId, 100) ||
+    !upTo(a.userName, 200) ||
+    (a.verdict !== 'alerted' && a.verdict !== 'blocked') ||
+    !upTo(a.text, MAX_COMMAND) ||
+    (a.reason !== undefined && !upTo(a.reason, MAX_REASON)) ||
+    typeof a.at !== 'string' ||
+    !ISO_TIME.test(a.at)
+  )
+    return undefined;
+  const { sessionId, targetId, userId, userName, verdict, text: line, reason, at } = a;
+  return { sessionId, targetId, userId, userName, verdict, text: line, ...(reason !== undefined && { reason }), at };
+}
 
 /**
  * Anyone who can connect to the database can NOTIFY on this channel, so what arrives is checked like any
@@ -44,8 +72,15 @@ export function parseMessage(payload: string): ClusterMessage | undefined {
     o.msg.length <= MAX_TEXT
   )
     return { k: 'close', from: o.from, to: o.to, sid: o.sid, reason: o.reason as SessionEndReason, msg: o.msg };
+  if (o.k === 'alert') {
+    const a = parseAlert(o.a);
+    return a && { k: 'alert', from: o.from, a };
+  }
   return undefined;
 }
+
+/** The reason cut to size (spread after the alert, so it replaces the whole one). */
+const cut = (reason: string | undefined) => (reason === undefined ? {} : { reason: reason.slice(0, MAX_REASON) });
 
 export class ClusterBus {
   private readonly handlers = new Set<(m: ClusterMessage) => void>();
@@ -74,7 +109,12 @@ export class ClusterBus {
   }
 
   async publish(m: ClusterMessage): Promise<void> {
-    const out = m.k === 'close' ? { ...m, msg: m.msg.slice(0, MAX_TEXT) } : m;
+    const out =
+      m.k === 'close'
+        ? { ...m, msg: m.msg.slice(0, MAX_TEXT) }
+        : m.k === 'alert'
+          ? { ...m, a: { ...m.a, text: m.a.text.slice(0, MAX_COMMAND), ...cut(m.a.reason) } }
+          : m;
     await this.pool.query('SELECT pg_notify($1, $2)', [CLUSTER_CHANNEL, JSON.stringify(out)]);
   }
 

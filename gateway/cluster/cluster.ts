@@ -1,7 +1,7 @@
 // Several gateway nodes on one PostgreSQL database: the node joins (its lock, its row, its heartbeat), one node
 // leads the timed work, live sessions close wherever they are held, request changes reach every node's event
 // streams, and a dead node's live sessions are ended by the leader. app.ts wires this; nothing else starts it.
-import type { WebSessions } from '../auth/web-session.js';
+import type { WebSessions } from '../auth/auth.js';
 import type { Broker, RequestChange } from '../broker.js';
 import { detach } from '../background.js';
 import type { Config } from '../config.js';
@@ -9,13 +9,10 @@ import type { RequestEventType } from '../core/access.js';
 import type { SessionRecord } from '../core/model.js';
 import type { Deps } from '../deps.js';
 import type { Logger } from '../log.js';
-import { recoverInterruptedSessions } from '../recording/recovery.js';
+import { recoverInterruptedSessions } from '../recording/recording.js';
 import type { Scheduler } from '../scheduler.js';
 import type { RemoteSessions, SessionRegistry } from '../sessions.js';
-import { nodeIdOf } from '../storage/open.js';
-import type { Storage } from '../storage/port.js';
-import { poolOptions } from '../storage/postgres/connect.js';
-import type { PostgresStorage } from '../storage/postgres/engine.js';
+import { nodeIdOf, poolOptions, type PostgresStorage, type Storage } from '../storage/storage.js';
 import { ClusterBus, type ClusterMessage } from './bus.js';
 import { ClusterConnection } from './connection.js';
 import { Leadership } from './leader.js';
@@ -48,7 +45,7 @@ export interface JoinOptions {
 
 /** What the rest of the gateway gets once the parts it serves exist (after the broker and the scheduler). */
 export interface ClusterParts {
-  deps: Pick<Deps, 'store' | 'audit' | 'clock' | 'logger' | 'storageDir'>;
+  deps: Pick<Deps, 'store' | 'audit' | 'clock' | 'logger' | 'storageDir' | 'alerts'>;
   broker: Broker;
   scheduler: Scheduler;
   liveSessions: SessionRegistry;
@@ -122,6 +119,7 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
   let sweeping: Promise<void> | undefined;
   let stopped = false;
   let relayChain: Promise<void> = Promise.resolve();
+  let offAlerts: (() => void) | undefined;
 
   const start = (parts: ClusterParts) => {
     const { broker, scheduler, liveSessions, webSessions, deps } = parts;
@@ -143,11 +141,38 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
             if (request) broker.relayed({ type: m.type as RequestEventType, request });
           })
           .catch((err: unknown) => logger.warn({ err }, 'cluster: could not relay a request change'));
+      } else if (m.k === 'alert') {
+        // Told only about a session the store shows open under that node, target and vendor: a NOTIFY alone
+        // cannot raise a badge about a session that is not there.
+        const a = m.a;
+        const matches = () =>
+          store.data.sessions.some(
+            (s) =>
+              s.id === a.sessionId &&
+              !s.endedAt &&
+              holderOf(s) === m.from &&
+              s.targetId === a.targetId &&
+              s.userId === a.userId,
+          );
+        relayChain = relayChain
+          .then(async () => {
+            if (!matches()) await store.refresh();
+            if (matches()) deps.alerts?.relayed(a);
+            else logger.warn({ sessionId: a.sessionId, node: m.from }, 'cluster: dropped an alert for no such session');
+          })
+          .catch((err: unknown) => logger.warn({ err }, 'cluster: could not relay a command alert'));
       } else if (m.to === self) {
         liveSessions
           .close(m.sid, m.reason, m.msg)
           .catch((err: unknown) => logger.error({ err, sessionId: m.sid }, 'cluster: could not close a session'));
       }
+    });
+    // This node's alerted and blocked commands reach the other nodes' event streams; theirs reach ours (above).
+    offAlerts = deps.alerts?.subscribe((a) => {
+      if (stopped) return;
+      bus
+        .publish({ k: 'alert', from: self, a })
+        .catch((err: unknown) => logger.warn({ err }, 'cluster: could not announce a command alert'));
     });
     // A revoke or a window end committed on another node: this node's sessions under that grant close now.
     const previous = store.onRemoteChange;
@@ -197,6 +222,7 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
       stopping ??= (async () => {
         stopped = true;
         clearInterval(sweepTimer);
+        offAlerts?.();
         await sweeping;
         bus.close();
         await leadership.stop();
@@ -208,3 +234,5 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
     },
   };
 }
+
+export { type ClusterWatch, clusterWatch } from './watch-relay.js';

@@ -3,7 +3,7 @@
 import pg from 'pg';
 import { GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { NODE_LOCK_SPACE } from '../storage/postgres/migrations.js';
+import { NODE_LOCK_SPACE } from '../storage/storage.js';
 
 /** Another running process already uses this node id on this database. */
 export class NodeIdInUseError extends GatehouseError {

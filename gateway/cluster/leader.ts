@@ -1,6 +1,6 @@
 // Leader election: the node that holds the leader advisory lock on its own connection runs the timed work.
 import type { Logger } from '../log.js';
-import { LOCKS } from '../storage/postgres/migrations.js';
+import { LOCKS } from '../storage/storage.js';
 import type { ClusterConnection } from './connection.js';
 
 /**

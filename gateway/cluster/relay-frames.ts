@@ -2,6 +2,7 @@
 // message each. Output bytes are binary messages; everything else is one JSON text message.
 import type { CommandAlert } from '../command-alerts.js';
 import type { PlcLiveEvent } from '../conduit/session-conduit.js';
+import { END_REASON_KEYS } from '../core/end-reasons.js';
 import type { SessionEndReason } from '../core/model.js';
 
 export type RelayFrame =
@@ -11,17 +12,7 @@ export type RelayFrame =
   | { t: 'alert'; alert: CommandAlert }
   | { t: 'ended'; reason: SessionEndReason };
 
-const END_REASONS: ReadonlySet<string> = new Set<SessionEndReason>([
-  'client_closed',
-  'target_closed',
-  'window_ended',
-  'revoked',
-  'terminated',
-  'recording_failed',
-  'gateway_stopped',
-  'gateway_crashed',
-  'error',
-]);
+const END_REASONS: ReadonlySet<string> = new Set(END_REASON_KEYS);
 
 export const encodeFrame = (f: RelayFrame): string => JSON.stringify(f);
 

@@ -4,7 +4,7 @@
 import type { SessionRecord } from '../core/model.js';
 import { conflict } from '../errors.js';
 import type { LiveSession, SessionRegistry } from '../sessions.js';
-import type { StatePort } from '../storage/port.js';
+import type { StatePort } from '../storage/storage.js';
 import type { WatchRelay } from './watch-relay-client.js';
 
 /** A LiveSession for a record another node holds; undefined if the record is ended, ours, or names no node. */

@@ -1,12 +1,11 @@
 // Live views across nodes: on a PostgreSQL cluster (config `node`), a session held by another node is watched
 // here by relaying it from its holder. Admission stays this node's (the same rules, the same audit records).
 import type { Server } from 'node:http';
-import { loadOrCreateSigningKey } from '../audit/signing.js';
+import { loadOrCreateSigningKey } from '../audit/audit.js';
 import type { Deps } from '../deps.js';
-import type { RefusalHook } from '../http/audit-refusal.js';
+import type { RefusalHook } from '../http/http.js';
 import type { SessionRegistry } from '../sessions.js';
-import type { OpenedStorage } from '../storage/open.js';
-import type { PostgresStorage } from '../storage/postgres/engine.js';
+import type { OpenedStorage, PostgresStorage } from '../storage/storage.js';
 import { type NodeDirectory, PgNodeDirectory } from './directory.js';
 import { clusterKeyFrom, WatchTokenVerifier } from './internal-auth.js';
 import { withRemoteSessions } from './remote-sessions.js';

@@ -1,6 +1,6 @@
 // Relays one forward both ways through an Inspector, with the relay's backpressure on each side.
 import type { Readable, Writable } from 'node:stream';
-import { trackWritable, Valve, writeHeld } from '../ssh/pipe.js';
+import { trackWritable, Valve, writeHeld } from '../pipe.js';
 import type { ForwardRecord } from './forward-record.js';
 import { Inspector } from './inspector.js';
 import { modbusReplies, modbusRequests } from './modbus.js';

@@ -6,7 +6,7 @@ import { ForwardRecord, type ForwardHost } from './forward-record.js';
 import type { PlcProtocol } from './operation.js';
 import type { PlcOperationRecord } from './record.js';
 import type { PlcRulesConfig } from './rules.js';
-import type { AuditAppend, PlcPort } from '../storage/port.js';
+import type { AuditAppend, PlcPort } from '../storage/storage.js';
 
 /** The PLC events (`plc.*`): each carries a PlcData payload. */
 export type PlcEventType = Extract<AuditEventType, `plc.${string}`>;

@@ -119,6 +119,16 @@ export interface AuditEventData {
   'session.refused': Open<{ code: string; reason?: string; via: Via; ip: string }>;
   'session.warned': { minutesLeft: number; endsAt: string; delivered: boolean };
   'session.ended': SessionEndedData;
+  /**
+   * The node holding a session ended it after the session's end was already recorded (by the leader, as
+   * `gateway_crashed`, while the node was cut off from the database): this end's reason and time, and the end
+   * that stays on record. A session has one `session.ended`; this is the holder's account of the rest.
+   */
+  'session.ended_late': SessionEndedData & {
+    endedAt: string;
+    recordedEnd: { at: string; reason: SessionEndReason | undefined };
+    node?: string;
+  };
   'session.terminated': { reason: string; protocol: string };
   /** `node`: the session is held by another node and the view is relayed from it. */
   'session.monitored': { via: Via; readOnly?: boolean; node?: string };

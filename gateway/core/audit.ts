@@ -50,6 +50,7 @@ export const AUDIT_EVENT_TYPES = [
   'session.refused', // a connection was refused: no grant, window not started, expired, unknown key, wrong code
   'session.warned', // the vendor was warned the window ends soon (5 and 1 minutes)
   'session.ended', // a session ended (client/target closed, window ended, revoked, error), with the reason
+  'session.ended_late', // the node holding a session ended it after its end was already recorded (declared crashed while cut off from the database): the late end's reason and time, and the recorded end
   'session.terminated', // a supervisor terminated a live session
   'session.monitored', // someone watched a live session
   'hostkey.mismatch', // the target's SSH host key did not match the pinned one: connection refused

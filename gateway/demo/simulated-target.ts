@@ -4,8 +4,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { AuthContext, Connection, ServerChannel, Session } from 'ssh2';
-import { loadHostKeys } from '../ssh/host-keys.js';
-import { Server, utils } from '../ssh/ssh2.js';
+import { loadHostKeys, Server, utils } from '../ssh/ssh.js';
 import { runCommand, SIM_USER, SimulatedShell } from './simulated-shell.js';
 
 export const TARGET_HOST_KEY_FILE = 'demo-target-host-key';

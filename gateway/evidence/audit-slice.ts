@@ -4,8 +4,7 @@
 // whose `at` is inside [from, to) to the last such record, then on to the first signed checkpoint after
 // it, so the pack ends on a signature over everything in it. Records before the slice are not copied;
 // the manifest states the hash the first copied record links to (its `prev`).
-import type { VerifyKey } from '../audit/signing.js';
-import { type HeadFile, signatureCheck } from '../audit/verify-file.js';
+import { type HeadFile, signatureCheck, type VerifyKey } from '../audit/audit.js';
 import { ChainVerifier, DEFAULT_CHECKPOINT_EVERY } from '../core/audit-chain.js';
 import { GENESIS_HASH } from '../core/audit-line.js';
 import { conflict } from '../errors.js';

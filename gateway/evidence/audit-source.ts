@@ -2,9 +2,9 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { type HeadFile, LOG_FILE, readHead } from '../audit/verify-file.js';
+import { type HeadFile, LOG_FILE, readHead } from '../audit/audit.js';
 import { unavailable } from '../errors.js';
-import type { AuditPort } from '../storage/port.js';
+import type { AuditPort } from '../storage/storage.js';
 import { readLines } from './lines.js';
 
 /** One committed line and its place: [start, end) in the source's own positions. */

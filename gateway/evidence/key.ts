@@ -2,7 +2,7 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { KEY_DIR, keyIdOf, PRIVATE_KEY_FILE } from '../audit/signing.js';
+import { KEY_DIR, keyIdOf, PRIVATE_KEY_FILE } from '../audit/audit.js';
 import { unavailable } from '../errors.js';
 
 export interface PackKey {

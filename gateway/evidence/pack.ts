@@ -4,7 +4,7 @@ import { constants, createReadStream, openSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { PassThrough, pipeline, Readable, Transform, type Writable } from 'node:stream';
 import yazl from 'yazl';
-import type { VerifyKey } from '../audit/signing.js';
+import type { VerifyKey } from '../audit/audit.js';
 import type { Clock } from '../clock.js';
 import { isoTime } from '../clock.js';
 import type { TargetConfig } from '../config.js';

@@ -4,7 +4,7 @@ import { createReadStream } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { SessionRecord } from '../core/model.js';
-import { sessionsRoot } from '../recording/files.js';
+import { sessionsRoot } from '../recording/recording.js';
 
 export type RecordingState = 'sealed' | 'incomplete' | 'live' | 'unsealed' | 'none';
 

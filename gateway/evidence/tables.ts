@@ -299,6 +299,8 @@ export const ALERT_TYPES: ReadonlySet<string> = new Set([
   'hostkey.mismatch',
   'recording.failed',
   'session.ended',
+  // The holder's node ended a session after it was recorded as crashed: it went on while its node was cut off.
+  'session.ended_late',
 ]);
 /** session.ended is an incident only when someone or something cut it off. */
 const CUT_OFF = new Set(['revoked', 'terminated', 'recording_failed']);
@@ -336,7 +338,7 @@ export function alertFacts(a: AuditLine): AlertFacts {
   if (closed) return { reason: closed.reason };
   const failed = dataOf(a, 'recording.failed');
   if (failed) return { error: failed.error };
-  const ended = dataOf(a, 'session.ended');
+  const ended = dataOf(a, 'session.ended') ?? dataOf(a, 'session.ended_late');
   if (ended) return { reason: ended.reason, message: ended.message };
   return {}; // hostkey.mismatch: the event itself is the story
 }

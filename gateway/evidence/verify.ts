@@ -3,8 +3,7 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
-import { keyIdOf, type VerifyKey, verifySignature } from '../audit/signing.js';
-import { signatureCheck } from '../audit/verify-file.js';
+import { keyIdOf, signatureCheck, type VerifyKey, verifySignature } from '../audit/audit.js';
 import { ChainVerifier } from '../core/audit-chain.js';
 import { LineSplitter } from './lines.js';
 import {

@@ -1,6 +1,6 @@
 // Every 401/403 the HTTP front answers becomes an `access.denied` audit event: refusals are evidence.
 import type { Request } from 'express';
-import type { AuditPort } from '../storage/port.js';
+import type { AuditPort } from '../storage/storage.js';
 import type { Clock } from '../clock.js';
 import type { Actor } from '../core/model.js';
 import type { GatehouseError } from '../errors.js';

@@ -2,7 +2,7 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { GatehouseError, internal, isGatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { asStorageError } from '../storage/faults.js';
+import { asStorageError } from '../storage-faults.js';
 
 /** Body-parser and other library errors carry `type`/`status`; translate the ones clients cause. */
 function translate(err: unknown): GatehouseError {

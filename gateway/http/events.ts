@@ -1,8 +1,7 @@
 // GET /api/events (mounted at /api): server-sent events that keep the request pages live without reloading.
 import { Router } from 'express';
-import { requireAuth } from '../auth/context.js';
-import type { Broker } from '../broker.js';
-import { factsOf } from '../broker/facts.js';
+import { requireAuth } from '../auth/auth.js';
+import { type Broker, factsOf } from '../broker.js';
 import type { AlertListener } from '../command-alerts.js';
 import type { ActorFacts } from '../core/access.js';
 import { GatehouseError } from '../errors.js';

@@ -4,8 +4,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import type { AuthContext } from '../auth/context.js';
-import type { WebSessions } from '../auth/web-session.js';
+import type { AuthContext, WebSessions } from '../auth/auth.js';
 import { denied, GatehouseError, notFound, unauthenticated } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RefusalHook } from './audit-refusal.js';

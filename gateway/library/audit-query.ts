@@ -1,7 +1,7 @@
 // Reads the audit trail for the auditor's page: newest first, filtered, paged, straight from audit.jsonl (read-only).
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LOG_FILE } from '../audit/verify-file.js';
+import { LOG_FILE } from '../audit/audit.js';
 import type { AuditRecord } from '../core/audit.js';
 
 export interface AuditFilter {

@@ -5,7 +5,7 @@ import { type FileHandle, open, realpath } from 'node:fs/promises';
 import { basename, isAbsolute, relative, resolve } from 'node:path';
 import type { SessionRecord } from '../core/model.js';
 import { isGatehouseError, notFound } from '../errors.js';
-import { SESSION_ID_PATTERN, sessionsRoot } from '../recording/files.js';
+import { SESSION_ID_PATTERN, sessionsRoot } from '../recording/recording.js';
 
 export interface OpenRecording {
   fh: FileHandle;

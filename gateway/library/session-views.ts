@@ -1,9 +1,9 @@
 // The sessions library: what the API shows of recorded sessions and captured commands, filtered per viewer.
 import type { TargetConfig } from '../config.js';
-import { factsOf } from '../broker/facts.js';
+import { factsOf } from '../broker.js';
 import { mayReplay, mayTerminate, sessionVisibleTo } from '../core/session-access.js';
 import type { CommandRecord, Protocol, SessionEndReason, SessionRecord, User } from '../core/model.js';
-import type { DbData } from '../store/schema.js';
+import type { DbData } from '../store.js';
 
 export interface PersonView {
   id: string;

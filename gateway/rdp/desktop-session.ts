@@ -3,10 +3,14 @@
 import { type Config, resolveSecret } from '../config.js';
 import { type Actor, type SessionEndReason, userActor } from '../core/model.js';
 import type { AuditInput } from '../core/audit.js';
-import type { SessionRegistry } from '../sessions.js';
-import { type RecordingOutcome, SessionJournal } from '../sessions/journal.js';
-import { journalPorts, type SessionPorts } from '../sessions/ports.js';
-import { type ConnectProof, requireProof } from '../admission/connect.js';
+import {
+  journalPorts,
+  type RecordingOutcome,
+  SessionJournal,
+  type SessionPorts,
+  type SessionRegistry,
+} from '../sessions.js';
+import { type ConnectProof, requireProof } from '../admission/admission.js';
 import { describeEnd, type GuacdEnd, GuacdError, type GuacdLink } from './guacd.js';
 import { certCheckOf, GUAC_STATUS, meaningOfGuacdError } from './guacd-status.js';
 import { type ClientSize, mustUnderstand, vendorParams } from './params.js';

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, posix, relative } from 'node:path';
-import { resolveRecording, sessionsRoot } from '../recording/files.js';
+import { resolveRecording, sessionsRoot } from '../recording/recording.js';
 
 export interface GuacRecordingPlace {
   /** Absolute path on the gateway's side. */

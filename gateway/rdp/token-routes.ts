@@ -3,11 +3,10 @@
 //   POST /api/grants/:grantId/rdp-token          a vendor opens the remote desktop of their grant
 //   POST /api/sessions/:sessionId/rdp-watch-token a supervisor/auditor watches a live RDP session read-only
 import { Router } from 'express';
-import { requireAuth } from '../auth/context.js';
+import { requireAuth } from '../auth/auth.js';
 import { isoTime } from '../clock.js';
 import type { SessionRegistry } from '../sessions.js';
-import { admitFromBrowser, type BrowserConnectPorts } from '../admission/connect.js';
-import { admitWatcher, type WatchPorts } from '../admission/watch.js';
+import { admitFromBrowser, admitWatcher, type BrowserConnectPorts, type WatchPorts } from '../admission/admission.js';
 import { parseClientSize } from './params.js';
 import { newRdpSessionId } from './rdp-route.js';
 import type { RdpTokens } from './tokens.js';

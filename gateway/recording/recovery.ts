@@ -6,7 +6,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import type { AuditEventData } from '../core/audit-events.js';
 import type { SessionRecord } from '../core/model.js';
 import type { Deps } from '../deps.js';
-import { endInterrupted } from '../sessions/journal.js';
+import { endInterrupted } from '../sessions.js';
 import { sessionsRoot } from './files.js';
 import { repairGuac } from './guac-repair.js';
 import { repairCast } from './incomplete.js';

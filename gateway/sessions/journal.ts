@@ -4,7 +4,7 @@
 import { type Clock, isoTime } from '../clock.js';
 import type { AuditEventData, SessionEndedData } from '../core/audit-events.js';
 import { type Actor, type SessionEndReason, type SessionRecord, systemActor } from '../core/model.js';
-import type { AuditPort, StatePort } from '../storage/port.js';
+import type { AuditPort, StatePort } from '../storage/storage.js';
 
 /** What a journal writes to: the state, the audit log, the time, and the node that holds the session. */
 export interface JournalPorts {
@@ -111,7 +111,14 @@ export class SessionJournal {
       .catch(() => undefined);
   }
 
-  /** The end, in one update: the record's end and recording, then `recording.*`, then `session.ended` last. */
+  /**
+   * The end, in one update: the record's end and recording, then `recording.*`, then `session.ended` last.
+   *
+   * A session has one end. If the record already has one (the leader declared this node dead while it was cut off
+   * from the database and ended the session as `gateway_crashed`), that end stays: the record keeps its `endedAt`
+   * and reason, and this late end is `session.ended_late` instead of a second `session.ended`. The recording's seal
+   * is still written, because the file this node closed is the true recording.
+   */
   async end(e: SessionEnd): Promise<void> {
     const { clock, store } = this.ports;
     const { actor, startedAt } = this.opening;
@@ -119,9 +126,12 @@ export class SessionJournal {
     const r = e.recording;
     await store.update((d, audit) => {
       const s = d.sessions.find((x) => x.id === this.opening.id);
+      const earlier = s?.endedAt !== undefined ? { endedAt: s.endedAt, reason: s.endReason } : undefined;
       if (s) {
-        s.endedAt = endedAt;
-        s.endReason = e.reason;
+        if (!earlier) {
+          s.endedAt = endedAt;
+          s.endReason = e.reason;
+        }
         if (r?.kind === 'dropped') delete s.recording;
         else if (s.recording && r?.kind === 'sealed')
           s.recording = {
@@ -146,12 +156,20 @@ export class SessionJournal {
         });
       else if (r?.kind === 'lost' && r.failure)
         audit.record({ type: 'recording.failed', actor, subject: this.subject, data: { ...r.failure } });
-      audit.record({
-        type: 'session.ended',
-        actor,
-        subject: this.subject,
-        data: { reason: e.reason, durationMs: clock.now() - startedAt, ...e.details },
-      });
+      const data = { reason: e.reason, durationMs: clock.now() - startedAt, ...e.details };
+      if (earlier)
+        audit.record({
+          type: 'session.ended_late',
+          actor,
+          subject: this.subject,
+          data: {
+            ...data,
+            endedAt,
+            recordedEnd: { at: earlier.endedAt, reason: earlier.reason },
+            ...(this.ports.node ? { node: this.ports.node } : {}),
+          },
+        });
+      else audit.record({ type: 'session.ended', actor, subject: this.subject, data });
     });
   }
 }

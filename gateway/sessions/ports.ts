@@ -3,8 +3,8 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import type { StorageFaults } from '../storage/faults.js';
-import type { AuditPort, StatePort } from '../storage/port.js';
+import type { StorageFaults } from '../storage-faults.js';
+import type { AuditPort, StatePort } from '../storage/storage.js';
 import type { JournalPorts } from './journal.js';
 
 export interface SessionPorts {

@@ -2,14 +2,14 @@
 import { oneLine } from '../text.js';
 import type { AuthContext, KeyboardAuthContext, PublicKeyAuthContext } from 'ssh2';
 import { utils } from './ssh2.js';
-import { isTotpEnrolled, totpError, verifyTotp } from '../auth/totp.js';
+import { isTotpEnrolled, totpError, verifyTotp } from '../auth/auth.js';
 import type { Config, TargetConfig } from '../config.js';
 import { type AccessRequest, type Actor, type SshKey, type User, userActor } from '../core/model.js';
-import { admitConnect, type ConnectProof, TARGET_ID } from '../admission/connect.js';
+import { admitConnect, type ConnectProof, TARGET_ID } from '../admission/admission.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { AuditAppend, StatePort } from '../storage/port.js';
-import { asStorageError } from '../storage/faults.js';
+import type { AuditAppend, StatePort } from '../storage/storage.js';
+import { asStorageError } from '../storage-faults.js';
 import { sshFingerprint } from './host-keys.js';
 
 /** What a successful authentication hands the session: who, where, under which grant. */

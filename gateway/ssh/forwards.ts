@@ -2,7 +2,7 @@
 import type { Client, Connection, ServerChannel } from 'ssh2';
 import type { TargetConfig } from '../config.js';
 import { ALWAYS_REFUSED, forwardDecision } from './channels.js';
-import { pipeBoth } from './pipe.js';
+import { pipeBoth } from '../pipe.js';
 import { PLC_PORTS, type PlcProtocol } from '../conduit/operation.js';
 import { pipeInspected } from '../conduit/pipe-inspected.js';
 import type { SessionConduit } from '../conduit/session-conduit.js';

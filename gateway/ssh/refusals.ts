@@ -1,9 +1,9 @@
 // How refusals reach the vendor (one line, during authentication) and the audit log (once per burst for floods).
 import type { Connection, KeyboardAuthContext } from 'ssh2';
-import { auditRefused } from '../admission/connect.js';
+import { auditRefused } from '../admission/admission.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { AuditAppend } from '../storage/port.js';
+import type { AuditAppend } from '../storage/storage.js';
 import { oneLine } from '../text.js';
 import type { Authenticated, Refusal } from './auth.js';
 import type { RelayError, RelayFailure } from './relay.js';

@@ -3,7 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Client, utils } from './ssh2.js';
 import { resolveSecret, type SshTargetConfig } from '../config.js';
 import { sshFingerprint } from './host-keys.js';
-import { type ConnectProof, requireProof } from '../admission/connect.js';
+import { type ConnectProof, requireProof } from '../admission/admission.js';
 
 export type RelayFailure =
   | { code: 'hostkey_mismatch'; presented: string }

@@ -4,7 +4,7 @@ import type { Client, Connection } from 'ssh2';
 import { Server } from './ssh2.js';
 import { type Config, parseHostPort, resolveConfigPath } from '../config.js';
 import type { SessionRegistry } from '../sessions.js';
-import { auditRefused } from '../admission/connect.js';
+import { auditRefused } from '../admission/admission.js';
 import { type Authenticated, type Refusal, SshAuth } from './auth.js';
 import { type HostKey, loadHostKeys } from './host-keys.js';
 import { connectTarget, RelayError } from './relay.js';

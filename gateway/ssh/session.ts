@@ -5,14 +5,16 @@ import type { Client, Connection, ServerChannel, Session } from 'ssh2';
 import { isoTime } from '../clock.js';
 import { type CompiledCommandRules, compileRules, evaluateCommand } from '../core/commands.js';
 import { type Actor, type SessionEndReason, userActor } from '../core/model.js';
-import { CastWriter } from '../recording/asciicast.js';
-import { CommandCapture } from '../recording/command-capture.js';
-import { resolveRecording } from '../recording/files.js';
-import type { SessionRegistry, TerminalWatcher } from '../sessions.js';
-import { SessionJournal } from '../sessions/journal.js';
-import { journalPorts, type SessionPorts } from '../sessions/ports.js';
+import { CastWriter, CommandCapture, resolveRecording } from '../recording/recording.js';
+import {
+  journalPorts,
+  SessionJournal,
+  type SessionPorts,
+  type SessionRegistry,
+  type TerminalWatcher,
+} from '../sessions.js';
 import type { CommandAlerts } from '../command-alerts.js';
-import type { CommandPort, PlcPort } from '../storage/port.js';
+import { type CommandPort, type PlcPort, RECORDINGS_FAULT } from '../storage/storage.js';
 import type { Authenticated } from './auth.js';
 import { type ChannelHost, handleSessionChannel, type PtyRequest, type TrackedChannel } from './channel-relay.js';
 import type { Recorder } from './channel-types.js';
@@ -21,8 +23,7 @@ import type { FileChange, FileTransfer } from './sftp-audit.js';
 import { SessionConduit } from '../conduit/session-conduit.js';
 import type { PlcProtocol } from '../conduit/operation.js';
 import { detach } from '../background.js';
-import { asStorageError } from '../storage/faults.js';
-import { RECORDINGS_FAULT } from '../storage/monitor.js';
+import { asStorageError } from '../storage-faults.js';
 
 const MAX_AUDITED_REFUSALS = 20;
 export const newSessionId = () => `ses_${randomBytes(12).toString('base64url')}`;

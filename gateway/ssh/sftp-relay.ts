@@ -1,7 +1,7 @@
 // An SFTP channel relayed with its per-file audit; what cannot be audited closes the channel (fail closed).
 import type { ClientChannel } from 'ssh2';
 import type { VendorChannel } from './channel-types.js';
-import { trackWritable, Valve, writeHeld } from './pipe.js';
+import { trackWritable, Valve, writeHeld } from '../pipe.js';
 import { type FileChange, type FileTransfer, SftpAudit } from './sftp-audit.js';
 import { SftpProtocolError } from './sftp-packets.js';
 

@@ -2,8 +2,8 @@
 import type { ClientChannel } from 'ssh2';
 import type { Recorder, VendorChannel } from './channel-types.js';
 import type { CommandVerdict } from '../core/commands.js';
-import type { CommandCapture } from '../recording/command-capture.js';
-import { feedHeld, type Valve, writeHeld } from './pipe.js';
+import type { CommandCapture } from '../recording/recording.js';
+import { feedHeld, type Valve, writeHeld } from '../pipe.js';
 
 export interface ShellInput {
   front: VendorChannel;

@@ -3,18 +3,15 @@
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type pg from 'pg';
-import { loadVerifyKey } from '../audit/signing.js';
-import { LOG_FILE, readHead, verifyAuditFile } from '../audit/verify-file.js';
+import { loadVerifyKey, LOG_FILE, readHead, verifyAuditFile } from '../audit/audit.js';
 import { CommandLog } from '../command-log.js';
 import { PlcLog } from '../conduit/plc-log.js';
 import { ChainVerifier } from '../core/audit-chain.js';
 import { conflict } from '../errors.js';
 import { scanLines } from '../jsonl-scan.js';
-import type { Store } from '../store.js';
-import { COLLECTIONS, type DbData } from '../store/schema.js';
+import { COLLECTIONS, type DbData, sameJson, type Store } from '../store.js';
 import { inTransaction } from './postgres/connect.js';
 import { type Queryable, verifyChain } from './postgres/audit.js';
-import { sameJson } from '../store/clone.js';
 import { META, stateFromRows } from './postgres/rows.js';
 
 export interface CopyReport {

@@ -5,7 +5,7 @@ import type { AuditLog } from '../audit-log.js';
 import { systemActor } from '../core/model.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store.js';
-import { DATABASE_FAULT, type Fault, type StorageFaults } from './faults.js';
+import { DATABASE_FAULT, type Fault, type StorageFaults } from '../storage-faults.js';
 import type { AuditPort } from './port.js';
 
 /** An append log that refuses every append after a failed write until recover() cuts it back (jsonl-log.ts, the audit log). */

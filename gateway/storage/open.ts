@@ -1,14 +1,13 @@
 // Picks the storage engine the config names and opens it: the one place that knows both engines.
 import { AuditLog } from '../audit-log.js';
-import { FileBacklog } from '../audit/syslog-file.js';
+import { FileBacklog } from '../audit/audit.js';
 import type { Clock } from '../clock.js';
 import { CommandLog } from '../command-log.js';
 import { PlcLog } from '../conduit/plc-log.js';
 import { type Config, resolveConfigPath } from '../config.js';
 import type { Logger } from '../log.js';
-import { Store } from '../store.js';
-import { DEFAULT_HISTORY_AFTER_DAYS } from '../store/history.js';
-import type { StorageFaults } from './faults.js';
+import { DEFAULT_HISTORY_AFTER_DAYS, Store } from '../store.js';
+import type { StorageFaults } from '../storage-faults.js';
 import type { Storage } from './port.js';
 import { openPostgres } from './postgres/engine.js';
 

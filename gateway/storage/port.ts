@@ -4,12 +4,11 @@ import type { AuditInput, AuditRecord } from '../core/audit.js';
 import type { VerifyResult } from '../core/audit-chain.js';
 import type { CommandRecord } from '../core/model.js';
 import type { PlcOperationRecord } from '../conduit/record.js';
-import type { HeadFile } from '../audit/verify-file.js';
-import type { DbData } from '../store/schema.js';
-import type { AuditSink } from './audit-sink.js';
-import type { SyslogBacklog } from '../audit/syslog-backlog.js';
+import type { HeadFile, SyslogBacklog } from '../audit/audit.js';
+import type { DbData } from '../store.js';
+import type { AuditSink } from '../audit-sink.js';
 
-export type { AuditSink } from './audit-sink.js';
+export type { AuditSink } from '../audit-sink.js';
 
 /** Users, SSH keys, requests, sessions, web sessions and key/value meta. */
 export interface StatePort {

@@ -2,16 +2,16 @@
 // auditors: the current screen first, then every byte the vendor sees. Watching is audited.
 import type { WebSocket } from 'ws';
 import { WebSocket as Ws } from 'ws';
-import { auditRefusal } from '../broker/transact.js';
+import { auditRefusal } from '../broker.js';
 import type { CommandAlert, CommandAlerts } from '../command-alerts.js';
 import { userActor } from '../core/model.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import type { AuditAppend, StateView } from '../storage/port.js';
+import type { AuditAppend, StateView } from '../storage/storage.js';
 import { isGatehouseError, notFound } from '../errors.js';
-import { refusalCloseCode, type WsRoute } from '../http/ws.js';
+import { refusalCloseCode, type WsRoute } from '../http/http.js';
 import type { SessionRegistry } from '../sessions.js';
-import { admitWatcher } from '../admission/watch.js';
+import { admitWatcher } from '../admission/admission.js';
 
 /** What the live view uses: the watch admission's state, config and audit trail, and the command alerts it relays. */
 export interface MonitorRoutePorts {

@@ -1,18 +1,25 @@
 // /ws/ssh/:grantId — the browser terminal: the same grant check, target relay, recording and command rules as
 // native SSH, behind the web session, a same-origin page and a fresh TOTP step-up.
 import type { WebSocket } from 'ws';
-import { admitFromBrowser, auditRefused } from '../admission/connect.js';
+import { admitFromBrowser, auditRefused } from '../admission/admission.js';
 import { userActor } from '../core/model.js';
 import type { Config } from '../config.js';
 import { unavailable } from '../errors.js';
-import type { WsRoute } from '../http/ws.js';
+import type { WsRoute } from '../http/http.js';
 import type { SessionRegistry } from '../sessions.js';
-import type { Live, PtyRequest } from '../ssh/channel-relay.js';
-import { relayChannel } from '../ssh/channel-relay.js';
-import { connectTarget, RelayError } from '../ssh/relay.js';
-import { abandoned, refusalFor } from '../ssh/refusals.js';
-import { type Admission, VendorSession, type VendorSessionPorts } from '../ssh/session.js';
-import { clampSize } from '../ssh/terminal-size.js';
+import {
+  abandoned,
+  type Admission,
+  clampSize,
+  connectTarget,
+  type Live,
+  type PtyRequest,
+  refusalFor,
+  relayChannel,
+  RelayError,
+  VendorSession,
+  type VendorSessionPorts,
+} from '../ssh/ssh.js';
 import { WsChannel } from './ws-channel.js';
 import { detach } from '../background.js';
 

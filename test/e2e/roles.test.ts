@@ -66,6 +66,8 @@ describe('what each role needs from the pages', () => {
     const p = sup.page;
     await p.locator('#home-pending[data-count="2"]').waitFor();
     expect(await p.locator('#home-pending').textContent()).toBe('2 requests are waiting for your decision.');
+    // The navigation's count beside Approvals says the same.
+    await p.locator('#pending-count', { hasText: /^2$/ }).waitFor();
     await p.locator('#home-pending-link').click();
     await p.waitForURL(/\/approvals$/);
 
@@ -80,6 +82,7 @@ describe('what each role needs from the pages', () => {
     // Home follows: one left.
     await p.locator('#nav a[href="/"]').click();
     await p.locator('#home-pending[data-count="1"]').waitFor();
+    await p.locator('#pending-count', { hasText: /^1$/ }).waitFor();
 
     await p.goto(`${h.url}/requests/${ids.p1}`);
     await p.locator('#detail-state').waitFor();

@@ -157,7 +157,12 @@ export async function startCluster(ids: readonly string[]): Promise<Cluster> {
     // No timed checkpoints during a test: every audit record a test counts comes from what it did.
     input.audit = { checkpointEverySeconds: 3600 };
     input.targets = [
-      { ...base, ssh },
+      // A command rule that alerts (never blocks), for the command alerts across nodes.
+      {
+        ...base,
+        ssh,
+        commands: { mode: 'alert', rules: [{ match: 'alert-me', action: 'alert', reason: 'test rule' }] },
+      },
       { ...base, id: TARGET2, name: 'Engineering workstation 02', ssh, approvalsRequired: 2 },
     ];
     await writeFile(join(dir.path, `${id}.yaml`), stringify(input));

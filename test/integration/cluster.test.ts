@@ -2,6 +2,7 @@
 // and OpenSSH as the vendor: what one node does, the other sees and enforces.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { runCli } from '../helpers/cli.js';
 import { Browser } from '../helpers/web-login.js';
 import {
@@ -75,6 +76,45 @@ async function streamUntil(p: Person, want: (e: { type: string; request: { id: s
   return found;
 }
 
+/** Opens GET /api/events and collects its `command.alert` events until stopped (or `ms`). */
+async function collectAlerts(p: Person, ms = 60_000) {
+  const res = await p.browser.fetch('/api/events', { headers: { accept: 'text/event-stream' } });
+  expect(res.status).toBe(200);
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  const alerts: Array<Record<string, unknown>> = [];
+  let buffer = '';
+  let connected = false;
+  const timer = setTimeout(() => void reader.cancel(), ms);
+  const done = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += decoder.decode(value, { stream: true });
+        if (buffer.includes(': connected')) connected = true;
+        const blocks = buffer.split('\n\n');
+        buffer = blocks.pop()!;
+        for (const block of blocks) {
+          const data = /^event: command\.alert\ndata: (.*)$/m.exec(block)?.[1];
+          if (data) alerts.push(JSON.parse(data) as Record<string, unknown>);
+        }
+      }
+    } catch {
+      // cancelled
+    }
+  })();
+  await eventually('the event stream opened', async () => (connected ? true : undefined));
+  return {
+    alerts,
+    stop: async () => {
+      clearTimeout(timer);
+      await reader.cancel().catch(() => {});
+      await done;
+    },
+  };
+}
+
 const errorCode = (r: { json: Record<string, unknown> }) => (r.json.error as { code?: string } | undefined)?.code;
 
 const createRequest = async (p: Person, targetId: string) =>
@@ -106,7 +146,11 @@ describe('two gateway nodes on one database', () => {
       supervisorB.call('POST', `/api/requests/${request.id}/approve`, {}),
     ]);
     expect([a.status, b.status]).toEqual([200, 200]);
-    const final = await vendorA.ok('GET', `/api/requests/${request.id}`);
+    // Node A reads its cache, which takes in B's commit on its NOTIFY (milliseconds): the final state, once there.
+    const final = await eventually('node A shows the request approved', async () => {
+      const r = await vendorA.ok('GET', `/api/requests/${request.id}`);
+      return r.state === 'pending' ? undefined : r;
+    });
     expect(final.state).toBe('approved');
     const audit = (await c.audit()).filter((x) => x.subject?.requestId === request.id);
     expect(audit.filter((x) => x.type === 'request.approval_recorded')).toHaveLength(1);
@@ -194,6 +238,45 @@ describe('two gateway nodes on one database', () => {
     expect(audit.filter((x) => x.type === 'session.ended' && x.subject?.sessionId === sessionId)).toHaveLength(1);
   }, 120_000);
 
+  it('a revoke on node B closes the browser terminal node A holds, with one record each', async () => {
+    const request = await createRequest(vendorA, TARGET);
+    await supervisorB.ok('POST', `/api/requests/${request.id}/approve`, {});
+    const grantId = await eventually('node A shows the grant', async () => {
+      const r = (await vendorA.ok('GET', `/api/requests/${request.id}`)) as { grantId?: string };
+      return r.grantId;
+    });
+    // The browser terminal wants a fresh step-up.
+    await vendorA.ok('POST', '/api/me/step-up', { code: await vendorCodes.next() });
+    const base = c.nodes.get('node-a')!.url;
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/ws/ssh/${grantId}?cols=80&rows=24`, {
+      headers: { cookie: vendorA.browser.jar.header(new URL('/ws/', base)) ?? '' },
+      origin: base,
+    });
+    let out = '';
+    const controls: Array<Record<string, unknown>> = [];
+    ws.on('message', (data: Buffer, binary: boolean) => {
+      if (binary) out += data.toString('utf8');
+      else controls.push(JSON.parse(data.toString('utf8')) as Record<string, unknown>);
+    });
+    ws.on('error', () => undefined);
+    const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+    const ready = await eventually('the terminal is ready', async () => controls.find((x) => x.type === 'ready'));
+    const sessionId = String(ready.sessionId);
+    ws.send(Buffer.from('echo web-$((6*7))\r'), { binary: true });
+    await eventually('the shell answered', async () => (/web-42/.test(out) ? true : undefined));
+    await supervisorB.ok('POST', `/api/requests/${request.id}/revoke`, { reason: 'wrong work order' });
+    const code = await Promise.race([closed, new Promise((r) => setTimeout(() => r('open'), 20_000))]);
+    expect(code).toBe(1000);
+    const ended = await eventually('the session recorded as ended', async () => {
+      const s = await c.session(sessionId);
+      return s?.endedAt ? s : undefined;
+    });
+    expect(ended).toMatchObject({ endReason: 'revoked', node: 'node-a', via: 'web' });
+    const audit = await c.audit();
+    expect(audit.filter((x) => x.type === 'grant.revoked' && x.subject?.requestId === request.id)).toHaveLength(1);
+    expect(audit.filter((x) => x.type === 'session.ended' && x.subject?.sessionId === sessionId)).toHaveLength(1);
+  }, 120_000);
+
   it('a supervisor on node B terminates a session held by node A', async () => {
     const request = await createRequest(vendorA, TARGET);
     await supervisorB.ok('POST', `/api/requests/${request.id}/approve`, {});
@@ -204,6 +287,18 @@ describe('two gateway nodes on one database', () => {
       "SELECT id FROM gh_rows WHERE collection = 'sessions' AND doc->>'grantId' = $1",
       [grantId],
     );
+    // Node B's library shows A's session as live, with Watch and Terminate offered, in the list and on its page.
+    type Listed = { id: string; live: boolean; can: { watch: boolean; terminate: boolean } };
+    const listed = await eventually('node B lists A’s session as live', async () => {
+      const page = (await supervisorB.ok('GET', '/api/sessions?live=true')) as { sessions: Listed[] };
+      return page.sessions.find((s) => s.id === row!.id);
+    });
+    expect(listed).toMatchObject({ live: true, can: { watch: true, terminate: true } });
+    expect(await supervisorB.ok('GET', `/api/sessions/${row!.id}`)).toMatchObject({
+      live: true,
+      endedAt: null,
+      can: { watch: true, terminate: true },
+    });
     const t0 = performance.now();
     const r = await supervisorB.ok('POST', `/api/sessions/${row!.id}/terminate`, { reason: 'wrong controller' });
     expect(r.closed).toBe(true);
@@ -211,9 +306,72 @@ describe('two gateway nodes on one database', () => {
     expect(code).not.toBe('open');
     console.log(`cluster: terminate on node B → ssh on node A exited after ${(performance.now() - t0).toFixed(0)} ms`);
     expect((await c.session(row!.id))?.endReason).toBe('terminated');
+    // Ended: no longer live on either node.
+    for (const p of [supervisorB, vendorA]) {
+      const after = (await p.ok('GET', '/api/sessions?live=true')) as { sessions: { id: string }[] };
+      expect(after.sessions.map((s) => s.id)).not.toContain(row!.id);
+    }
+    expect(await supervisorB.ok('GET', `/api/sessions/${row!.id}`)).toMatchObject({
+      live: false,
+      can: { watch: false, terminate: false },
+    });
     const audit = await c.audit();
     expect(audit.filter((x) => x.type === 'session.terminated' && x.subject?.sessionId === row!.id)).toHaveLength(1);
     expect(audit.filter((x) => x.type === 'session.ended' && x.subject?.sessionId === row!.id)).toHaveLength(1);
+  }, 120_000);
+
+  it('a command alert on a session held by node A reaches a supervisor’s event stream on node B, once; a forged one does not', async () => {
+    const request = await createRequest(vendorA, TARGET);
+    await supervisorB.ok('POST', `/api/requests/${request.id}/approve`, {});
+    const onB = await collectAlerts(supervisorB);
+    // Forged on the channel before the real one (delivered in order): an alert about a session that does not exist.
+    const forged = JSON.stringify({
+      k: 'alert',
+      from: 'node-a',
+      a: {
+        sessionId: 'ses_doesnotexist01',
+        targetId: TARGET,
+        userId: vendorA.me.id,
+        userName: 'forged',
+        verdict: 'blocked',
+        text: 'forged-alert',
+        at: new Date().toISOString(),
+      },
+    });
+    await c.query('SELECT pg_notify($1, $2)', ['gatehouse_cluster', forged]);
+    // The alerted command runs on node A (an exec, judged like a shell line).
+    const ssh = await c.ssh(
+      'node-a',
+      vendorKey,
+      await vendorCodes.next(),
+      'echo alert-me-across-nodes; exec sleep 120',
+    );
+    const got = await eventually('the alert on node B’s stream', async () =>
+      onB.alerts.find((a) => typeof a.text === 'string' && a.text.includes('alert-me-across-nodes')),
+    );
+    ssh.kill();
+    await ssh.exited;
+    expect(got).toMatchObject({
+      targetId: TARGET,
+      userId: vendorA.me.id,
+      verdict: 'alerted',
+      text: 'echo alert-me-across-nodes; exec sleep 120',
+      reason: 'test rule',
+    });
+    const session = await c.session(String(got.sessionId));
+    expect(session).toMatchObject({ node: 'node-a', targetId: TARGET });
+    // The holder records it once (behind the relay, so a moment later); B's stream shows it once, never the forged one.
+    const recorded = await eventually('the alert audited on node A', async () => {
+      const hits = (await c.audit()).filter(
+        (x) => x.type === 'command.alerted' && x.subject?.sessionId === got.sessionId,
+      );
+      return hits.length > 0 ? hits : undefined;
+    });
+    expect(recorded).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 500));
+    await onB.stop();
+    expect(onB.alerts.filter((a) => a.sessionId === got.sessionId)).toHaveLength(1);
+    expect(onB.alerts.filter((a) => a.text === 'forged-alert')).toEqual([]);
   }, 120_000);
 
   it('a second process with a running node’s id is refused at start, naming the node', async () => {

@@ -17,7 +17,7 @@ import { ManualClock } from '../../gateway/clock.js';
 import { PlcLog } from '../../gateway/conduit/plc-log.js';
 import type { PlcOperationRecord } from '../../gateway/conduit/record.js';
 import { silentLogger } from '../../gateway/log.js';
-import { asStorageError, StorageFaults } from '../../gateway/storage/faults.js';
+import { asStorageError, StorageFaults } from '../../gateway/storage-faults.js';
 import { DATABASE_FAULT, RECORDINGS_FAULT, StorageMonitor } from '../../gateway/storage/monitor.js';
 import { openStorage } from '../../gateway/storage/open.js';
 import { openPostgres, type PostgresStorage } from '../../gateway/storage/postgres/engine.js';

@@ -1,7 +1,7 @@
 // The relay through an ssh2 vendor client: resize, signals, command blocks in a shell, live close, backpressure.
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { relayBufferedBytes } from '../../gateway/ssh/pipe.js';
+import { relayBufferedBytes } from '../../gateway/pipe.js';
 import { type SshGateway, startSshGateway, TARGET } from '../helpers/ssh-gateway.js';
 import { collect, openExec, openShell, vendorClient } from '../helpers/ssh-vendor.js';
 

@@ -14,6 +14,43 @@ describe('parseMessage', () => {
     expect(parseMessage(JSON.stringify(close))).toEqual(close);
   });
 
+  const alert = {
+    sessionId: 'ses_1',
+    targetId: 'plc-1',
+    userId: 'usr_1',
+    userName: 'Vera Vendor',
+    verdict: 'blocked',
+    text: 'rm -rf /opt/plant',
+    reason: 'destructive',
+    at: '2026-12-06T09:00:00.000Z',
+  };
+  const alertMsg = (a: Record<string, unknown>) => JSON.stringify({ k: 'alert', from: 'node-a', a });
+
+  it('accepts a command alert, keeping only the alert’s own fields', () => {
+    expect(parseMessage(alertMsg(alert))).toEqual({ k: 'alert', from: 'node-a', a: alert });
+    const { reason: _r, ...noReason } = alert;
+    expect(parseMessage(alertMsg({ ...noReason, extra: 'x', verdict: 'alerted' }))).toEqual({
+      k: 'alert',
+      from: 'node-a',
+      a: { ...noReason, verdict: 'alerted' },
+    });
+  });
+
+  it.each([
+    ['an alert without its alert', '{"k":"alert","from":"node-a"}'],
+    ['an alert that is an array', '{"k":"alert","from":"node-a","a":[]}'],
+    ['an alert with a verdict other than alerted or blocked', alertMsg({ ...alert, verdict: 'allowed' })],
+    ['an alert without a session', alertMsg({ ...alert, sessionId: undefined })],
+    ['an alert whose session id is not text', alertMsg({ ...alert, sessionId: 7 })],
+    ['an alert with an oversized command line', alertMsg({ ...alert, text: 'x'.repeat(1001) })],
+    ['an alert with an oversized reason', alertMsg({ ...alert, reason: 'x'.repeat(501) })],
+    ['an alert whose reason is not text', alertMsg({ ...alert, reason: { toString: 1 } })],
+    ['an alert whose time is not a time', alertMsg({ ...alert, at: 'yesterday' })],
+    ['an alert with an oversized vendor name', alertMsg({ ...alert, userName: 'n'.repeat(201) })],
+  ])('drops %s', (_what, payload) => {
+    expect(parseMessage(payload)).toBeUndefined();
+  });
+
   it.each([
     ['not JSON', 'ses_'],
     ['null', 'null'],

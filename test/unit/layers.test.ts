@@ -1,7 +1,7 @@
 // The layers of gateway/ as a test: protocol adapters don't import each other, recording/ stays protocol-free,
 // only the broker writes requests, only admission/ writes session.refused, only the session journal writes a
-// session's start and end, the adapters don't import deps.ts (they declare their ports), and there are no import
-// cycles.
+// session's start and end, a folder's insides are imported from outside only through its front file, the adapters
+// don't import deps.ts (they declare their ports), and there are no import cycles.
 // core/'s own purity is core-imports.test.ts.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -74,6 +74,45 @@ function boundaryProblems(graph: ReadonlyMap<string, readonly string[]>): string
     FORBIDDEN.filter((r) => file.startsWith(r.from)).flatMap((r) =>
       deps.filter((d) => d.startsWith(r.to)).map((d) => `${file} imports ${d}: ${r.why}`),
     ),
+  );
+}
+
+/**
+ * Folders whose insides anyone may import: core/ is a library of small pure modules (no I/O, no imports
+ * outside itself, see core-imports.test.ts) that every layer shares, so each import naming the one module it
+ * needs says more than a front would; guac/ is one file, which a front would only repeat.
+ */
+const NO_FRONT = new Set(['core', 'guac']);
+
+/**
+ * Not yet behind a front: conduit/ and config/ import each other (config/plc-schema.ts reads the conduit's
+ * function and operation-class names; the conduit reads config types), so conduit/'s front would close import
+ * cycles. Those names belong in core/.
+ */
+const NOT_YET = new Set(['conduit']);
+
+/** A folder's front file: `<folder>.ts` beside it where the folder holds that module's parts (`broker.ts`), else `<folder>/<folder>.ts`. */
+export function frontOf(folder: string, known: ReadonlySet<string>): string {
+  return known.has(`${folder}.ts`) ? `${folder}.ts` : `${folder}/${folder}.ts`;
+}
+
+/**
+ * A file outside a folder imports only the folder's front file; the folder's own files import each other
+ * directly, never through their front (that would make every file depend on all its siblings, and cycles).
+ * Tests are not judged: they test the insides.
+ */
+export function frontProblems(graph: ReadonlyMap<string, readonly string[]>): string[] {
+  const known = new Set(graph.keys());
+  const folderOf = (f: string) => (f.includes('/') ? f.slice(0, f.indexOf('/')) : null);
+  return [...graph].flatMap(([file, deps]) =>
+    deps.flatMap((d) => {
+      const folder = folderOf(d);
+      if (folder === null || NO_FRONT.has(folder) || NOT_YET.has(folder)) return [];
+      const front = frontOf(folder, known);
+      if (folderOf(file) === folder)
+        return d === front && front !== `${folder}.ts` ? [`${file} imports its own folder's front ${d}`] : [];
+      return d === front || file === front ? [] : [`${file} imports ${d}, inside ${folder}/: import ${front}`];
+    }),
   );
 }
 
@@ -177,6 +216,22 @@ describe('the layers of gateway/', () => {
     expect(boundaryProblems(new Map([['ssh/x.ts', ['rdp/y.ts', 'core/z.ts']]]))).toEqual([
       'ssh/x.ts imports rdp/y.ts: protocol adapters meet only in shared, protocol-free modules',
     ]);
+    expect(
+      frontProblems(
+        new Map([
+          ['x/a.ts', ['y/y.ts', 'y/b.ts', 'x/x.ts', 'core/c.ts', 'z/c.ts', 'z.ts']],
+          ['x/x.ts', ['x/a.ts']],
+          ['y/y.ts', ['y/b.ts']],
+          ['y/b.ts', []],
+          ['z.ts', ['z/c.ts']],
+          ['z/c.ts', []],
+        ]),
+      ),
+    ).toEqual([
+      'x/a.ts imports y/b.ts, inside y/: import y/y.ts',
+      "x/a.ts imports its own folder's front x/x.ts",
+      'x/a.ts imports z/c.ts, inside z/: import z.ts',
+    ]);
     expect(REQUEST_WRITE.test('d.requests[i] = t.next;')).toBe(true);
     expect(REQUEST_WRITE.test('draft.requests.push(r);')).toBe(true);
     expect(REQUEST_WRITE.test('store.data.requests.filter((r) => r.id === id)')).toBe(false);
@@ -193,6 +248,10 @@ describe('the layers of gateway/', () => {
 
   it('keeps protocol adapters apart and recording protocol-free', () => {
     expect(boundaryProblems(graph)).toEqual([]);
+  });
+
+  it('lets other folders import a folder only through its front file', () => {
+    expect(frontProblems(graph)).toEqual([]);
   });
 
   it('lets only the broker write requests', () => {

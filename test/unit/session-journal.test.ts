@@ -130,6 +130,67 @@ describe('SessionJournal', () => {
     await t.close();
   });
 
+  it('keeps the first end when the leader already ended the session as crashed: the seal is written, the late end is its own event', async () => {
+    const t = await open('node-a');
+    const j = t.journal('ses_splitend01');
+    await j.start({ via: 'ssh' }, { path: 'sessions/s.cast', keystrokes: false });
+    t.clock.advance(20_000);
+    // The leader, having seen node-a's heartbeat stop, ends the session with the repaired file's hash.
+    const rec = t.store.data.sessions[0]!;
+    await endInterrupted({ store: t.store, clock: t.clock }, rec, {
+      repaired: { sha256: 'c'.repeat(64), bytes: 40 },
+      incomplete: { reason: 'gateway_crashed' },
+    });
+    const crashedAt = t.store.data.sessions[0]!.endedAt;
+    t.clock.advance(10_000);
+    // node-a comes back and its session ends: the file it closed is the true recording.
+    await j.end({
+      reason: 'client_closed',
+      recording: { kind: 'sealed', sha256: 'd'.repeat(64), bytes: 90, incomplete: false },
+      details: { via: 'ssh' },
+    });
+    expect(t.store.data.sessions[0]).toMatchObject({
+      endedAt: crashedAt,
+      endReason: 'gateway_crashed',
+      recording: { path: 'sessions/s.cast', sha256: 'd'.repeat(64), bytes: 90 },
+    });
+    const lines = await t.lines();
+    expect(lines.map((l) => l.type)).toEqual([
+      'session.started',
+      'recording.incomplete',
+      'session.ended',
+      'recording.sealed',
+      'session.ended_late',
+    ]);
+    expect(lines.filter((l) => l.type === 'session.ended')).toHaveLength(1);
+    expect(lines[3]!.data).toEqual({ sha256: 'd'.repeat(64), bytes: 90, incomplete: false });
+    expect(lines[4]!.subject).toEqual(j.subject);
+    expect(lines[4]!.data).toEqual({
+      reason: 'client_closed',
+      via: 'ssh',
+      durationMs: 30_000,
+      endedAt: '2026-11-23T10:00:30.000Z',
+      recordedEnd: { at: crashedAt, reason: 'gateway_crashed' },
+      node: 'node-a',
+    });
+    await t.close();
+  });
+
+  it('writes a late lost recording as a failure and keeps the record incomplete', async () => {
+    const t = await open();
+    const j = t.journal('ses_splitlost1');
+    await j.start({ via: 'ssh' }, { path: 'sessions/l.cast', keystrokes: false });
+    await endInterrupted({ store: t.store, clock: t.clock }, t.store.data.sessions[0]!, {});
+    await j.end({
+      reason: 'recording_failed',
+      recording: { kind: 'lost', failure: { error: 'disk full', path: 'sessions/l.cast' } },
+    });
+    expect(t.store.data.sessions[0]).toMatchObject({ endReason: 'gateway_crashed', recording: { incomplete: true } });
+    const types = (await t.lines()).map((l) => l.type);
+    expect(types).toEqual(['session.started', 'session.ended', 'recording.failed', 'session.ended_late']);
+    await t.close();
+  });
+
   it('ends an interrupted session once, however often recovery runs', async () => {
     const t = await open();
     await t.journal('ses_crashed001').start({ via: 'ssh' }, { path: 'sessions/c.cast' });

@@ -1,8 +1,7 @@
 // Home: who you are, your roles, and whether your second factor is ready.
 import type { Me } from '../api.js';
 import { h } from '../dom.js';
-import { live } from '../live.js';
-import { loadPending } from '../pending-count.js';
+import { followPending } from '../pending-count.js';
 import { registerPage } from '../router.js';
 import { promptStepUp } from '../step-up.js';
 
@@ -78,9 +77,7 @@ function pendingCard(me: Me): HTMLElement | null {
   const link = h('a', { href: '/approvals', 'data-nav': true, id: 'home-pending-link', class: 'button' }, 'Approvals');
   const text = h('p', { id: 'home-pending', 'data-count': '' }, 'Counting the requests that wait for you…');
   const card = h('section', { class: 'card', id: 'home-pending-card' }, h('h2', {}, 'Waiting for you'), text, link);
-  const pending = new Set<string>();
-  const paint = () => {
-    const n = pending.size;
+  const paint = (n: number) => {
     text.dataset.count = String(n);
     text.textContent =
       n === 0
@@ -88,24 +85,8 @@ function pendingCard(me: Me): HTMLElement | null {
         : `${n} ${n === 1 ? 'request is' : 'requests are'} waiting for your decision.`;
     link.textContent = n === 0 ? 'Open approvals' : `Decide now (${n})`;
   };
-  const reload = () =>
-    void loadPending(me)
-      .then((rs) => {
-        pending.clear();
-        for (const r of rs) pending.add(r.id);
-        paint();
-      })
-      .catch(() => {
-        text.textContent = 'The number of waiting requests could not be loaded.';
-      });
-  live(card, {
-    onChange({ request }) {
-      if (request.state === 'pending' && request.requester.id !== me.id) pending.add(request.id);
-      else pending.delete(request.id);
-      paint();
-    },
-    onOpen: reload,
+  followPending(me, card, paint, () => {
+    text.textContent = 'The number of waiting requests could not be loaded.';
   });
-  reload();
   return card;
 }

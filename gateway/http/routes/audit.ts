@@ -1,12 +1,11 @@
 // GET /api/audit (records, filtered, newest first) and GET /api/audit/verify (chain status, last signed checkpoint): auditors and admins.
 import type { Request, Router } from 'express';
-import { requireRole } from '../../auth/context.js';
+import { requireRole } from '../../auth/auth.js';
 import type { VerifyResult } from '../../audit-log.js';
 import type { AuditRecord } from '../../core/audit.js';
-import type { AuditPort } from '../../storage/port.js';
-import { actorOf } from '../../broker/facts.js';
-import { findAuditRecord, queryAudit } from '../../library/audit-query.js';
-import { OncePer } from '../../library/once-per.js';
+import type { AuditPort } from '../../storage/storage.js';
+import { actorOf } from '../../broker.js';
+import { findAuditRecord, OncePer, queryAudit } from '../../library/library.js';
 import { parseAuditQuery } from './session-queries.js';
 
 export interface AuditRoutesDeps {

@@ -1,14 +1,20 @@
 // /auth/login, /auth/callback, /auth/logout: the browser side of the OIDC sign-in and the end of a session.
 import { type Request, type RequestHandler, type Response, Router } from 'express';
-import { LOGIN_COOKIE, type LoginTransactions, safeReturnTo } from '../../auth/login-flow.js';
-import { LoginRefused, type OidcClient } from '../../auth/oidc.js';
-import { identityFromClaims } from '../../auth/roles.js';
-import { readCookies, type WebSessions } from '../../auth/web-session.js';
+import {
+  identityFromClaims,
+  LOGIN_COOKIE,
+  LoginRefused,
+  type LoginTransactions,
+  type OidcClient,
+  readCookies,
+  safeReturnTo,
+  type WebSessions,
+} from '../../auth/auth.js';
 import type { Config } from '../../config.js';
 import { type ErrorCode, isGatehouseError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionRegistry } from '../../sessions.js';
-import type { AuditAppend } from '../../storage/port.js';
+import type { AuditAppend } from '../../storage/storage.js';
 import { clientIp, csrfCheck, originCheck } from '../security.js';
 
 export interface AuthRouteDeps {

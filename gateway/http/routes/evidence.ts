@@ -7,16 +7,13 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { type Request, Router } from 'express';
 import { z } from 'zod';
-import { requireRole } from '../../auth/context.js';
-import { requireFreshStepUp } from '../../auth/step-up.js';
+import { requireFreshStepUp, requireRole } from '../../auth/auth.js';
 import { userActor } from '../../core/model.js';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
 import { GatehouseError, invalidInput } from '../../errors.js';
-import { auditSourceOf } from '../../evidence/audit-source.js';
-import { writePackFile } from '../../evidence/pack-file.js';
-import { compactInstant, parsePeriod } from '../../evidence/period.js';
-import type { AuditPort, CommandPort, PlcPort, StateView } from '../../storage/port.js';
+import { auditSourceOf, compactInstant, parsePeriod, writePackFile } from '../../evidence/evidence.js';
+import type { AuditPort, CommandPort, PlcPort, StateView } from '../../storage/storage.js';
 
 const querySchema = z.strictObject({
   from: z.string().max(40),

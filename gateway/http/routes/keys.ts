@@ -1,15 +1,14 @@
 // SSH public keys of the caller (mounted at /api): list, register (OpenSSH one-line form), remove.
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { type Request, Router } from 'express';
-import { utils } from '../../ssh/ssh2.js';
-import { requireAuth } from '../../auth/context.js';
-import { auditRefusal } from '../../broker/transact.js';
+import { sshFingerprint, utils } from '../../ssh/ssh.js';
+import { requireAuth } from '../../auth/auth.js';
+import { auditRefusal } from '../../broker.js';
 import { type Clock, isoTime } from '../../clock.js';
 import { type SshKey, userActor } from '../../core/model.js';
 import { conflict, invalidInput, notFound } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { sshFingerprint } from '../../ssh/host-keys.js';
-import type { AuditAppend, StatePort } from '../../storage/port.js';
+import type { AuditAppend, StatePort } from '../../storage/storage.js';
 
 export const MAX_KEYS_PER_USER = 10;
 const MAX_LINE = 16 * 1024;

@@ -1,6 +1,6 @@
 // GET /api/me: who the caller is, their roles, TOTP and step-up state, and the CSRF token for mutating calls.
 import { Router } from 'express';
-import { requireAuth } from '../../auth/context.js';
+import { requireAuth } from '../../auth/auth.js';
 import { type Clock, isoTime } from '../../clock.js';
 import type { Config } from '../../config.js';
 

@@ -1,11 +1,9 @@
 // /api/sessions/:id/plc…: a session's PLC operations (searchable), the ones held for confirmation, and a supervisor's decision.
 import type { Request, Router } from 'express';
 import { z } from 'zod';
-import { requireAuth, requireRole } from '../../auth/context.js';
-import { requireFreshStepUp } from '../../auth/step-up.js';
-import type { AuditPort, PlcPort } from '../../storage/port.js';
-import { actorOf, factsOf } from '../../broker/facts.js';
-import { auditRefusal } from '../../broker/transact.js';
+import { requireAuth, requireFreshStepUp, requireRole } from '../../auth/auth.js';
+import type { AuditPort, PlcPort } from '../../storage/storage.js';
+import { actorOf, auditRefusal, factsOf } from '../../broker.js';
 import { PLC_OUTCOMES, type PlcOperationRecord } from '../../conduit/record.js';
 import { mayTerminate } from '../../core/session-access.js';
 import type { TargetConfig } from '../../config.js';

@@ -1,14 +1,13 @@
 // GET /api/sessions/:id/recording (+ /integrity): a recording served by session id only, with ranges; every viewing audited.
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response, Router } from 'express';
-import { requireRole } from '../../auth/context.js';
-import type { AuditPort } from '../../storage/port.js';
-import { actorOf } from '../../broker/facts.js';
+import { requireRole } from '../../auth/auth.js';
+import type { AuditPort } from '../../storage/storage.js';
+import { actorOf } from '../../broker.js';
 import type { SessionRecord } from '../../core/model.js';
 import { notFound } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { OncePer } from '../../library/once-per.js';
-import { IntegrityChecker, openRecording, type OpenRecording } from '../../library/recording-file.js';
+import { IntegrityChecker, OncePer, openRecording, type OpenRecording } from '../../library/library.js';
 
 export interface RecordingRoutesDeps {
   /** Only recording.viewed is appended. */

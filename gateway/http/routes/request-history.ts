@@ -2,7 +2,7 @@
 // still pending — filtered by state, target, vendor and period on the server, one bounded page at a time.
 import { type Router } from 'express';
 import { z } from 'zod';
-import { requireRole } from '../../auth/context.js';
+import { requireRole } from '../../auth/auth.js';
 import type { Broker } from '../../broker.js';
 import type { AccessRequest } from '../../core/model.js';
 import { type ErrorCode, invalidInput } from '../../errors.js';

@@ -1,7 +1,6 @@
 // Access request routes (mounted at /api): create, list, read, approve, deny, cancel, revoke — all through the broker.
 import { type Request, Router } from 'express';
-import { type AuthContext, requireAuth, requireRole } from '../../auth/context.js';
-import { requireFreshStepUp } from '../../auth/step-up.js';
+import { type AuthContext, requireAuth, requireFreshStepUp, requireRole } from '../../auth/auth.js';
 import type { Broker, Caller } from '../../broker.js';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config.js';

@@ -1,10 +1,10 @@
 // Who cut a session off and why (a supervisor's terminate, or the revocation of its grant), read from the audit trail:
 // the session record keeps only the end reason, the audit record keeps the person and their words.
 import { join } from 'node:path';
-import { LOG_FILE } from '../../audit/verify-file.js';
+import { LOG_FILE } from '../../audit/audit.js';
 import type { AuditRecord } from '../../core/audit.js';
 import type { SessionRecord } from '../../core/model.js';
-import { type AuditSource, linesBackward } from '../../library/audit-query.js';
+import { type AuditSource, linesBackward } from '../../library/library.js';
 
 export interface ClosedBy {
   action: 'terminated' | 'revoked';

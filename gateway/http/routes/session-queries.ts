@@ -1,20 +1,9 @@
 // Query strings of the sessions, commands and audit routes (zod, strict): shapes and outer bounds only.
 import { z } from 'zod';
 import { AUDIT_EVENT_TYPES } from '../../core/audit.js';
+import { END_REASON_KEYS } from '../../core/end-reasons.js';
 import type { SessionEndReason } from '../../core/model.js';
 import { type ErrorCode, invalidInput } from '../../errors.js';
-
-const END_REASONS = [
-  'client_closed',
-  'target_closed',
-  'window_ended',
-  'revoked',
-  'terminated',
-  'recording_failed',
-  'gateway_stopped',
-  'gateway_crashed',
-  'error',
-] as const satisfies readonly SessionEndReason[];
 
 /** `2026-11-23` (UTC midnight) or an ISO instant with its zone: a time without one would mean the server's zone. */
 const INSTANT = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
@@ -45,7 +34,7 @@ const sessionFilter = {
   protocol: z.enum(['ssh', 'rdp']).optional(),
   from: instant.optional(),
   to: instant.optional(),
-  endReason: z.enum(END_REASONS).optional(),
+  endReason: z.enum(END_REASON_KEYS as [SessionEndReason, ...SessionEndReason[]]).optional(),
   live: z
     .enum(['true', 'false'])
     .transform((v) => v === 'true')

@@ -1,10 +1,7 @@
 // The sessions library API (mounted at /api): sessions, their commands, command search, terminate, recordings, audit trail.
 import { type Request, Router } from 'express';
-import { type AuthContext, requireAuth, requireRole } from '../../auth/context.js';
-import { requireFreshStepUp } from '../../auth/step-up.js';
-import type { Broker, Caller } from '../../broker.js';
-import { actorOf } from '../../broker/facts.js';
-import { auditRefusal } from '../../broker/transact.js';
+import { type AuthContext, requireAuth, requireFreshStepUp, requireRole } from '../../auth/auth.js';
+import { actorOf, auditRefusal, type Broker, type Caller } from '../../broker.js';
 import type { SessionRecord } from '../../core/model.js';
 import type { Deps } from '../../deps.js';
 import { notFound } from '../../errors.js';
@@ -17,8 +14,8 @@ import {
   sessionCommands,
   type SessionDetail,
   sessionDetail,
-} from '../../library/session-views.js';
-import { SESSION_ID_PATTERN } from '../../recording/files.js';
+} from '../../library/library.js';
+import { SESSION_ID_PATTERN } from '../../recording/recording.js';
 import type { RemoteSessions, SessionRegistry } from '../../sessions.js';
 import { mountAuditRoutes } from './audit.js';
 import { mountPlcRoutes } from './plc.js';

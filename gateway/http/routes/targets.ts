@@ -1,6 +1,6 @@
 // GET /api/targets (mounted at /api): the targets this user may request or approve, with zones and maintenance windows.
 import { Router } from 'express';
-import { requireAuth } from '../../auth/context.js';
+import { requireAuth } from '../../auth/auth.js';
 import type { Broker } from '../../broker.js';
 
 /** Any signed-in user; what each sees and may do is decided in broker/targets.ts (no hosts or credentials). */

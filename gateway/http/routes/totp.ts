@@ -1,8 +1,18 @@
 // TOTP routes (mounted at /api): enrol, confirm, step-up for the caller; an admin's reset of another user's TOTP.
 import { type Request, type RequestHandler, Router } from 'express';
-import { type AuthContext, requireAuth, requireRole } from '../../auth/context.js';
-import { performStepUp, requireFreshStepUp } from '../../auth/step-up.js';
-import { confirmTotp, enrolTotp, resetTotp, totpError, type TotpPorts, userActor } from '../../auth/totp.js';
+import {
+  type AuthContext,
+  confirmTotp,
+  enrolTotp,
+  performStepUp,
+  requireAuth,
+  requireFreshStepUp,
+  requireRole,
+  resetTotp,
+  totpError,
+  type TotpPorts,
+  userActor,
+} from '../../auth/auth.js';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
 import { invalidInput } from '../../errors.js';

@@ -2,8 +2,7 @@
 // Every append locks the chain-head row inside its transaction, so nodes take turns and seq never forks;
 // a state update's records are chained in the update's own transaction (PgState), so both commit or neither.
 import type pg from 'pg';
-import { checkHead, type HeadFile, signatureCheck } from '../../audit/verify-file.js';
-import type { SigningKey, VerifyKey } from '../../audit/signing.js';
+import { checkHead, type HeadFile, signatureCheck, type SigningKey, type VerifyKey } from '../../audit/audit.js';
 import { type Clock, isoTime } from '../../clock.js';
 import { type AuditInput, type AuditRecord, type ChainHead, sealRecord } from '../../core/audit.js';
 import { ChainVerifier, DEFAULT_CHECKPOINT_EVERY, type VerifyResult } from '../../core/audit-chain.js';
@@ -11,7 +10,7 @@ import { lineFields } from '../../core/audit-line.js';
 import { systemActor } from '../../core/model.js';
 import { invalidInput, isGatehouseError, unavailable } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { DATABASE_FAULT, storageUnavailable } from '../faults.js';
+import { DATABASE_FAULT, storageUnavailable } from '../../storage-faults.js';
 import type { AuditPort, AuditStats } from '../port.js';
 import { inTransaction } from './connect.js';
 

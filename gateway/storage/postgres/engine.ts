@@ -1,6 +1,6 @@
 // Opens the PostgreSQL engine: pool, migrations, the LISTEN connection, then the audit chain, state and commands.
 import type pg from 'pg';
-import { keyCopyInStorage, loadOrCreateSigningKey } from '../../audit/signing.js';
+import { keyCopyInStorage, loadOrCreateSigningKey } from '../../audit/audit.js';
 import type { Clock } from '../../clock.js';
 import { unavailable } from '../../errors.js';
 import type { Logger } from '../../log.js';

@@ -4,18 +4,17 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { parse as parseYaml } from 'yaml';
-import { KEY_DIR, loadVerifyKey, PRIVATE_KEY_FILE } from '../../audit/signing.js';
+import { checkWitness, KEY_DIR, loadVerifyKey, PRIVATE_KEY_FILE, type WitnessResult } from '../../audit/audit.js';
 import { type Clock, systemClock } from '../../clock.js';
 import { type Config, loadConfig } from '../../config.js';
 import type { VerifyResult } from '../../core/audit-chain.js';
 import { unavailable } from '../../errors.js';
 import { silentLogger } from '../../log.js';
 import { chainHashes, verifyChain } from './audit.js';
-import { checkWitness, type WitnessResult } from '../../audit/witness.js';
 import { checkout, createPool, poolOptions } from './connect.js';
 import { openPostgres, type PostgresStorage } from './engine.js';
 import { stateFromRows } from './rows.js';
-import type { DbData } from '../../store/schema.js';
+import type { DbData } from '../../store.js';
 
 /** Whether a config file names the postgres engine (read without validating the rest, like storage.dir). */
 export async function namesPostgres(configPath: string): Promise<boolean> {

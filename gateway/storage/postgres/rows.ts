@@ -1,6 +1,13 @@
 // The state as rows: load rows into a DbData, the rows an update changed (from its draft), apply rows other nodes wrote.
-import { type DraftShape, type Finished, findById as findInIndex, shareIdIndex } from '../../store/draft.js';
-import { COLLECTIONS, type DbData, emptyDb } from '../../store/schema.js';
+import {
+  COLLECTIONS,
+  type DbData,
+  type DraftShape,
+  emptyDb,
+  findById as findInIndex,
+  type Finished,
+  shareIdIndex,
+} from '../../store.js';
 
 export type Collection = (typeof COLLECTIONS)[number];
 /** `meta` keys are rows of this collection. */

@@ -8,8 +8,13 @@
 // twice only when it was sent but not yet confirmed as the connection to the SIEM or the streaming node
 // was lost (the same seq and hash again, which the SIEM can tell apart).
 import pg from 'pg';
-import type { SyslogBacklog, SyslogBatch, SyslogFramer } from '../../audit/syslog-backlog.js';
-import { CURSOR_START, type SyslogCursor } from '../../audit/syslog-cursor.js';
+import {
+  CURSOR_START,
+  type SyslogBacklog,
+  type SyslogBatch,
+  type SyslogCursor,
+  type SyslogFramer,
+} from '../../audit/audit.js';
 import type { Logger } from '../../log.js';
 import type { PgAudit, Queryable } from './audit.js';
 import { LOCKS } from './migrations.js';

@@ -1,5 +1,5 @@
 // The audit records that belong to one state change: an update fn records them, the store engine makes them durable with the state.
-import type { AuditInput, AuditRecord } from '../core/audit.js';
+import type { AuditInput, AuditRecord } from './core/audit.js';
 
 /**
  * Handed to every `store.update` fn. Why the records go through the store and not straight to the audit

@@ -1,4 +1,4 @@
-// Backpressure for the relay: a source pauses while any of its sinks is full, so a slow peer never grows the gateway's memory.
+// Backpressure for the relays (SSH, the PLC conduit): a source pauses while any of its sinks is full, so a slow peer never grows the gateway's memory.
 import type { Readable, Writable } from 'node:stream';
 
 const live = new Set<Writable>();

@@ -1,6 +1,6 @@
 // Storage faults (full disk, file too large, I/O error, read-only): one error, one reason line, one registry of what is failing now.
 import { basename } from 'node:path';
-import { GatehouseError, isGatehouseError } from '../errors.js';
+import { GatehouseError, isGatehouseError } from './errors.js';
 
 /** errno codes that mean "the disk cannot take this write now", not "the gateway has a bug". */
 const STORAGE_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO', 'EROFS', 'EACCES', 'EPERM']);
