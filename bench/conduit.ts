@@ -95,7 +95,6 @@ async function relay(
   const conduit = new SessionConduit({
     deps: {
       clock: new ManualClock('2026-12-06T10:00:00.000Z'),
-      logger: silentLogger,
       audit: { append: async () => undefined } as never,
       plc: log,
     },

@@ -207,7 +207,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // --- end crash recovery
   const { publicUrl } = config.http;
   const secure = publicUrl.startsWith('https:');
-  const sessions = new WebSessions({ store, audit, clock, logger, secure, ...opts.auth?.session });
+  const sessions = new WebSessions({ store, clock, logger, secure, ...opts.auth?.session });
   const logins = new LoginTransactions({ clock });
   const oidc = createOidcClient({
     oidc: config.oidc,

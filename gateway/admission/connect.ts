@@ -4,11 +4,25 @@
 import type { AuditLog } from '../audit-log.js';
 import { type AuthContext, requireFreshStepUp } from '../auth/auth.js';
 import { type Caller, factsOf } from '../broker.js';
-import type { RdpTargetConfig, SshTargetConfig, TargetConfig } from '../config.js';
+import type { Clock } from '../clock.js';
+import type { Config, RdpTargetConfig, SshTargetConfig, TargetConfig } from '../config.js';
 import type { AccessRequest, Actor, Protocol, User } from '../core/model.js';
 import { canConnect, pickRequestForConnect } from '../core/policy.js';
-import type { Deps } from '../deps.js';
 import { denied, type ErrorCode } from '../errors.js';
+import type { StateView } from '../storage/storage.js';
+
+/** What the connect check reads, and nothing it could write: the committed state, the targets and the site's time zone. */
+export interface ConnectPorts {
+  store: Pick<StateView, 'data'>;
+  config: Pick<Config, 'targets' | 'site'>;
+}
+
+/** The browser pages' share: the connect check's ports, the clock and the step-up age. */
+export interface BrowserConnectPorts {
+  store: Pick<StateView, 'data'>;
+  config: Pick<Config, 'targets' | 'site' | 'stepUp'>;
+  clock: Clock;
+}
 
 /** What an SSH login may name as its target; anything else is never echoed back (nor put in a URL). */
 export const TARGET_ID = /^[a-z0-9-]{1,63}$/;
@@ -63,7 +77,7 @@ const offers = <P extends Protocol>(t: TargetConfig | undefined, p: P): t is Tar
  * or grant ids exist.
  */
 export function admitConnect<P extends Protocol>(
-  deps: Pick<Deps, 'store' | 'config'>,
+  deps: ConnectPorts,
   caller: Caller,
   ask: ConnectAsk,
   protocol: P,
@@ -117,7 +131,7 @@ export function admitConnect<P extends Protocol>(
  * `access.denied`.
  */
 export function admitFromBrowser<P extends Protocol>(
-  deps: Pick<Deps, 'store' | 'config' | 'clock'>,
+  deps: BrowserConnectPorts,
   auth: AuthContext,
   grantId: string,
   protocol: P,

@@ -4,9 +4,19 @@ import type { AuthContext } from '../auth/auth.js';
 import { auditRefusal, factsOf } from '../broker.js';
 import { isApproverFor } from '../core/access.js';
 import { type Protocol, type User, userActor } from '../core/model.js';
-import type { Deps } from '../deps.js';
+import type { Config } from '../config.js';
 import { denied, notFound } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { LiveSession, SessionRegistry } from '../sessions.js';
+import type { AuditAppend, StateView } from '../storage/storage.js';
+
+/** What the watch check reads (the user's roles now, the targets' approvers) and the audit log for its 404 refusal. */
+export interface WatchPorts {
+  store: Pick<StateView, 'data'>;
+  config: Pick<Config, 'targets'>;
+  audit: AuditAppend;
+  logger: Logger;
+}
 
 /**
  * The user as the store holds them now and the live session they may watch; throws the refusal otherwise. A
@@ -14,7 +24,7 @@ import type { LiveSession, SessionRegistry } from '../sessions.js';
  * supervise" are one 404, audited here, so a refusal never confirms that a session on someone else's target is live.
  */
 export async function admitWatcher(
-  deps: Pick<Deps, 'store' | 'config' | 'audit' | 'logger'>,
+  deps: WatchPorts,
   registry: SessionRegistry,
   auth: AuthContext,
   sessionId: string,

@@ -13,6 +13,7 @@ export {
   isTotpEnrolled,
   resetTotp,
   totpError,
+  type TotpPorts,
   userActor,
   verifyTotp,
 } from './totp.js';

@@ -4,7 +4,7 @@ import type { Actor } from '../core/model.js';
 import { denied, unauthenticated } from '../errors.js';
 import type { WebSessionRecord } from '../store.js';
 import type { AuthContext } from './context.js';
-import { isTotpEnrolled, type TotpDeps, totpError, userActor, verifyTotp } from './totp.js';
+import { isTotpEnrolled, type TotpPorts, totpError, userActor, verifyTotp } from './totp.js';
 
 /** When this session's step-up stops counting as fresh, or null if it never stepped up. */
 export function stepUpUntil(session: Pick<WebSessionRecord, 'stepUpAt'>, maxAgeMinutes: number): string | null {
@@ -39,7 +39,7 @@ export function requireFreshStepUp(ctx: AuthContext, now: number, maxAgeMinutes:
  * they are). Audits stepup.succeeded / stepup.failed; throws the refused code's error.
  */
 export async function performStepUp(
-  deps: TotpDeps,
+  deps: TotpPorts,
   ctx: AuthContext,
   code: string,
   now: number,

@@ -2,10 +2,11 @@
 import { generateSecret, generateURI, verifySync } from 'otplib';
 import { isoTime } from '../clock.js';
 import { type Actor, type User, userActor } from '../core/model.js';
-import type { Deps } from '../deps.js';
+import type { Config } from '../config.js';
 import { formatLocal } from '../core/windows-tz.js';
 import { conflict, GatehouseError, invalidInput, notFound } from '../errors.js';
 import type { AuditSink } from '../audit-sink.js';
+import type { AuditAppend, StatePort } from '../storage/storage.js';
 import type { DbData } from '../store.js';
 import { otpauthQrSvg } from './qr.js';
 import { type SecretBox, secretBoxFor } from './secret-box.js';
@@ -19,8 +20,18 @@ export type TotpPurpose = 'step-up' | 'confirm' | 'ssh';
 export type TotpFailureCode = 'totp_invalid' | 'totp_replayed' | 'totp_locked' | 'totp_not_enrolled';
 export type TotpResult =
   { ok: true; step: number } | { ok: false; code: TotpFailureCode; lockedUntil?: string; triesLeft?: number };
-/** config (optional): the site's time zone names the end of a lockout in the site's own time. */
-export type TotpDeps = Pick<Deps, 'store' | 'audit' | 'storageDir'> & { config?: { site: { timezone: string } } };
+/**
+ * What the TOTP rules are given: the state to read and update (the user's secret, failures, lock, a web
+ * session's step-up, each with its audit record), the audit log for refusals outside an update, and the
+ * storage folder (the secret box's key). config (optional): the site's time zone names the end of a lockout
+ * in the site's own time.
+ */
+export interface TotpPorts {
+  store: Pick<StatePort, 'data' | 'update'>;
+  audit: AuditAppend;
+  storageDir: string;
+  config?: { site: { timezone: string } } | undefined;
+}
 
 export interface Enrolment {
   otpauthUri: string;
@@ -36,7 +47,7 @@ export { userActor };
 
 /** Makes a new secret (stored encrypted) and its otpauth URI; allowed again and again until confirmed. */
 export async function enrolTotp(
-  deps: TotpDeps & Pick<Deps, 'config'>,
+  deps: TotpPorts & { config: { site: Pick<Config['site'], 'name' | 'timezone'> } },
   userId: string,
   now: number,
   actor?: Actor,
@@ -80,7 +91,7 @@ export async function enrolTotp(
 }
 
 /** Confirms a pending enrolment with a first valid code. */
-export async function confirmTotp(deps: TotpDeps, userId: string, code: string, now: number, actor?: Actor) {
+export async function confirmTotp(deps: TotpPorts, userId: string, code: string, now: number, actor?: Actor) {
   if (deps.store.data.users.find((u) => u.id === userId)?.totp?.confirmed)
     throw conflict('totp_already_enrolled', 'your authenticator is already set up');
   return verifyTotp(deps, userId, code, now, 'confirm', actor);
@@ -172,7 +183,7 @@ function attempt(d: DbData, box: SecretBox, userId: string, code: string, now: n
  * failure (totp.failed, totp.locked) and a confirmation; the code itself is never logged or audited.
  */
 export async function verifyTotp(
-  deps: TotpDeps,
+  deps: TotpPorts,
   userId: string,
   code: string,
   now: number,
@@ -255,7 +266,7 @@ export function clearTotp(d: DbData, userId: string): { hadTotp: boolean; wasCon
 }
 
 /** Admin reset: the user must enrol again. Audited as totp.reset. */
-export async function resetTotp(deps: Pick<Deps, 'store' | 'audit'>, userId: string, actor: Actor) {
+export async function resetTotp(deps: Pick<TotpPorts, 'store' | 'audit'>, userId: string, actor: Actor) {
   const out = await deps.store.update((d, audit) => {
     const cleared = clearTotp(d, userId);
     if (cleared) audit.record({ type: 'totp.reset', actor, subject: { userId }, data: cleared });

@@ -6,7 +6,7 @@ import { type User, userActor } from '../core/model.js';
 import { unauthenticated } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { WebSessionRecord } from '../store.js';
-import type { AuditPort, StatePort } from '../storage/storage.js';
+import type { StatePort } from '../storage/storage.js';
 import type { AuthContext } from './context.js';
 import type { Identity } from './roles.js';
 
@@ -15,8 +15,8 @@ export type SessionEndReason =
 export type SessionEndedListener = (sessionId: string, reason: SessionEndReason) => void;
 
 export interface WebSessionOptions {
-  store: StatePort;
-  audit: AuditPort;
+  /** Web sessions are read and written here, each change with its audit record (no separate audit log). */
+  store: Pick<StatePort, 'data' | 'update' | 'refresh'>;
   clock: Clock;
   logger: Logger;
   /** publicUrl is https: Secure cookie with the __Host- prefix. */

@@ -53,7 +53,7 @@ export function recordEvents(audit: AuditSink, actor: Actor, events: readonly Re
  * (outside every window) — is recorded here. 5xx are failures, not refusals.
  */
 export async function auditRefusal(
-  audit: AuditPort,
+  audit: Pick<AuditPort, 'append'>,
   logger: Logger,
   actor: Actor,
   action: string,

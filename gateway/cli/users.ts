@@ -90,7 +90,7 @@ function noMatch(io: CliIo, email: string, only: string | undefined): number {
 
 /** Clears the TOTP of `matches` in one audited update (one totp.reset record each) and says what it did. */
 async function reset(
-  store: StatePort,
+  store: Pick<StatePort, 'update'>,
   matches: readonly User[],
   email: string,
   only: string | undefined,

@@ -1,12 +1,12 @@
 // A vendor session's PLC conduit: its inspected forwards, the operations held for a supervisor, and what live viewers are told.
-import { isoTime } from '../clock.js';
+import { type Clock, isoTime } from '../clock.js';
 import type { AuditEventType } from '../core/audit.js';
 import { type Actor, systemActor } from '../core/model.js';
-import type { Deps } from '../deps.js';
 import { ForwardRecord, type ForwardHost } from './forward-record.js';
 import type { PlcProtocol } from './operation.js';
 import type { PlcOperationRecord } from './record.js';
 import type { PlcRulesConfig } from './rules.js';
+import type { AuditAppend, PlcPort } from '../storage/storage.js';
 
 /** The PLC events (`plc.*`): each carries a PlcData payload. */
 export type PlcEventType = Extract<AuditEventType, `plc.${string}`>;
@@ -25,7 +25,8 @@ export type HeldOperation = Omit<PlcOperationRecord, 'result' | 'ok' | 'verdict'
 };
 
 export interface SessionConduitOptions {
-  deps: Pick<Deps, 'audit' | 'clock' | 'logger' | 'plc'>;
+  /** The conduit appends: `plc.*` audit records and, where PLC operations are stored, their log. */
+  deps: { audit: AuditAppend; clock: Clock; plc?: Pick<PlcPort, 'append'> | undefined };
   rules: PlcRulesConfig;
   actor: Actor;
   subject: Record<string, unknown>;

@@ -74,7 +74,10 @@ export function chainAuditSource(chain: {
 const NEWLINE = Buffer.from('\n');
 
 /** The running gateway's audit log as a pack source: its engine's chain, else audit.jsonl. */
-export function auditSourceOf(audit: AuditPort, storageDir: string): AuditSource {
+export function auditSourceOf(
+  audit: Pick<AuditPort, 'linesForward' | 'readSignedHead'>,
+  storageDir: string,
+): AuditSource {
   if (audit.linesForward && audit.readSignedHead)
     return chainAuditSource({
       linesForward: audit.linesForward.bind(audit),

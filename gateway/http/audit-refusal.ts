@@ -14,7 +14,7 @@ export type RefusalHook = ((err: GatehouseError, req: Request) => Promise<void>)
 };
 
 export interface RefusalAuditOptions {
-  audit: AuditPort;
+  audit: Pick<AuditPort, 'append'>;
   clock: Clock;
   logger: Logger;
   /** Refusals audited per IP a minute (default 120); beyond that they are counted, and the count is audited next. */

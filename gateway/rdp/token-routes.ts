@@ -5,15 +5,15 @@
 import { Router } from 'express';
 import { requireAuth } from '../auth/auth.js';
 import { isoTime } from '../clock.js';
-import type { Deps } from '../deps.js';
 import type { SessionRegistry } from '../sessions.js';
-import { admitFromBrowser, admitWatcher } from '../admission/admission.js';
+import { admitFromBrowser, admitWatcher, type BrowserConnectPorts, type WatchPorts } from '../admission/admission.js';
 import { parseClientSize } from './params.js';
 import { newRdpSessionId } from './rdp-route.js';
 import type { RdpTokens } from './tokens.js';
 
 export interface RdpTokenRouterOptions {
-  deps: Pick<Deps, 'store' | 'config' | 'clock' | 'audit' | 'logger'>;
+  /** The two admissions' ports: the state read, never written; the audit log for a refused watch. */
+  deps: BrowserConnectPorts & WatchPorts;
   registry: SessionRegistry;
   tokens: RdpTokens;
 }

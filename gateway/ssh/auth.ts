@@ -8,7 +8,7 @@ import { type AccessRequest, type Actor, type SshKey, type User, userActor } fro
 import { admitConnect, type ConnectProof, TARGET_ID } from '../admission/admission.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { AuditPort, StatePort } from '../storage/storage.js';
+import type { AuditAppend, StatePort } from '../storage/storage.js';
 import { asStorageError } from '../storage-faults.js';
 import { sshFingerprint } from './host-keys.js';
 
@@ -23,13 +23,15 @@ export interface Authenticated {
 /** A refusal the vendor sees as one line; `code` goes to the audit log. */
 /** What SSH authentication uses: keys, users and TOTP state, the audit log (TOTP), the time, the config and a log. */
 export interface SshAuthPorts {
-  store: StatePort;
-  audit: AuditPort;
+  /** Keys and users read; TOTP failures, locks and confirmations written with their audit records. */
+  store: Pick<StatePort, 'data' | 'update'>;
+  audit: AuditAppend;
   /** TOTP secrets are sealed with a key kept under storage.dir. */
   storageDir: string;
   clock: Clock;
   logger: Logger;
-  config: Config;
+  /** The public URL (the pages named in refusals), the site's time zone and the targets (the connect check). */
+  config: Pick<Config, 'http' | 'site' | 'targets'>;
 }
 
 export interface Refusal {

@@ -1,7 +1,9 @@
 // How refusals reach the vendor (one line, during authentication) and the audit log (once per burst for floods).
 import type { Connection, KeyboardAuthContext } from 'ssh2';
 import { auditRefused } from '../admission/admission.js';
-import type { Deps } from '../deps.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { AuditAppend } from '../storage/storage.js';
 import { oneLine } from '../text.js';
 import type { Authenticated, Refusal } from './auth.js';
 import type { RelayError, RelayFailure } from './relay.js';
@@ -29,7 +31,7 @@ export function showRefusal(client: Connection, line: string, ctx?: KeyboardAuth
 
 /** The vendor's line (and a hostkey.mismatch audit record) for a target connection that failed. */
 export async function refusalFor(
-  deps: Pick<Deps, 'audit' | 'logger'>,
+  deps: { audit: AuditAppend; logger: Logger },
   a: Pick<Authenticated, 'user' | 'target'>,
   err: RelayError,
 ): Promise<Refusal & { code: RelayFailure['code'] }> {
@@ -74,7 +76,7 @@ const BURST_MS = 60_000;
  */
 export class BurstAudit {
   private readonly bursts = new Map<string, { start: number; count: number; reasons: Set<string> }>();
-  constructor(private readonly deps: Pick<Deps, 'audit' | 'clock'>) {}
+  constructor(private readonly deps: { audit: AuditAppend; clock: Clock }) {}
 
   async refused(ip: string, reason: string): Promise<void> {
     const now = this.deps.clock.now();

@@ -41,7 +41,8 @@ export interface FrontLink {
 export interface VendorSessionPorts extends SessionPorts {
   commands: Pick<CommandPort, 'append'>;
   alerts?: CommandAlerts | undefined;
-  plc?: PlcPort | undefined;
+  /** Appended by the session's PLC conduit; never read here. */
+  plc?: Pick<PlcPort, 'append'> | undefined;
 }
 
 export interface VendorSessionOptions {

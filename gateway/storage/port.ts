@@ -33,6 +33,9 @@ export interface StatePort {
   close(): Promise<void>;
 }
 
+/** What a reader of the state is given: the committed state and its history, never `update`. */
+export type StateView = Pick<StatePort, 'data' | 'withHistory'>;
+
 export interface AuditStats {
   appends: number;
   fsyncs: number;
@@ -60,6 +63,9 @@ export interface AuditPort {
   readSignedHead?(): Promise<HeadFile | undefined>;
   close(): Promise<void>;
 }
+
+/** What an adapter that only records events is given: `append`, not checkpoints, verification or closing. */
+export type AuditAppend = Pick<AuditPort, 'append'>;
 
 /** Captured shell commands: append-only. */
 export interface CommandPort {

@@ -3,7 +3,7 @@
 export { copyLowdbSite } from './copy-lowdb.js';
 export { RECORDINGS_FAULT, StorageMonitor } from './monitor.js';
 export { nodeIdOf, type OpenedStorage, openStorage } from './open.js';
-export type { AuditPort, CommandPort, PlcPort, StatePort, Storage } from './port.js';
+export type { AuditAppend, AuditPort, CommandPort, PlcPort, StatePort, StateView, Storage } from './port.js';
 export { checkout, createPool, poolOptions } from './postgres/connect.js';
 export type { PostgresStorage } from './postgres/engine.js';
 export type { Listener } from './postgres/listen.js';

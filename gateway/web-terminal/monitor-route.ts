@@ -7,7 +7,7 @@ import type { CommandAlert, CommandAlerts } from '../command-alerts.js';
 import { userActor } from '../core/model.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import type { AuditPort, StatePort } from '../storage/storage.js';
+import type { AuditAppend, StateView } from '../storage/storage.js';
 import { isGatehouseError, notFound } from '../errors.js';
 import { refusalCloseCode, type WsRoute } from '../http/http.js';
 import type { SessionRegistry } from '../sessions.js';
@@ -15,9 +15,11 @@ import { admitWatcher } from '../admission/admission.js';
 
 /** What the live view uses: the watch admission's state, config and audit trail, and the command alerts it relays. */
 export interface MonitorRoutePorts {
-  store: StatePort;
-  config: Config;
-  audit: AuditPort;
+  /** Read only: the vendor's name for the viewer. */
+  store: Pick<StateView, 'data'>;
+  config: Pick<Config, 'targets'>;
+  /** session.monitored and the watch refusal. */
+  audit: AuditAppend;
   logger: Logger;
   alerts?: CommandAlerts | undefined;
 }

@@ -5,7 +5,6 @@ import type { PlcRequest } from '../../gateway/conduit/operation.js';
 import type { PlcOperationRecord } from '../../gateway/conduit/record.js';
 import type { PlcRulesConfig } from '../../gateway/conduit/rules.js';
 import { type PlcLiveEvent, SessionConduit } from '../../gateway/conduit/session-conduit.js';
-import { silentLogger } from '../../gateway/log.js';
 
 const write: PlcRequest = {
   protocol: 'modbus',
@@ -36,7 +35,6 @@ function conduit(rules: PlcRulesConfig) {
   const c = new SessionConduit({
     deps: {
       clock: new ManualClock('2026-12-06T10:00:00.000Z'),
-      logger: silentLogger,
       audit: { append: async (e: any) => void audited.push(e) } as any,
       plc: { append: async (r: PlcOperationRecord) => (stored.push(r), r) } as any,
     },

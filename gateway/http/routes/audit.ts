@@ -9,7 +9,8 @@ import { findAuditRecord, OncePer, queryAudit } from '../../library/library.js';
 import { parseAuditQuery } from './session-queries.js';
 
 export interface AuditRoutesDeps {
-  audit: AuditPort;
+  /** Reads the trail and verifies it; appends only its own audit.viewed and audit.verified. */
+  audit: Pick<AuditPort, 'append' | 'verify' | 'keyId' | 'linesBackward'>;
   storageDir: string;
   now(): number;
   /** The people the store knows, to name those the records are about (the page's one-line summaries). */

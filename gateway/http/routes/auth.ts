@@ -10,13 +10,16 @@ import {
   safeReturnTo,
   type WebSessions,
 } from '../../auth/auth.js';
-import type { Deps } from '../../deps.js';
+import type { Config } from '../../config.js';
 import { type ErrorCode, isGatehouseError } from '../../errors.js';
+import type { Logger } from '../../log.js';
 import type { SessionRegistry } from '../../sessions.js';
+import type { AuditAppend } from '../../storage/storage.js';
 import { clientIp, csrfCheck, originCheck } from '../security.js';
 
 export interface AuthRouteDeps {
-  deps: Pick<Deps, 'config' | 'audit' | 'logger'>;
+  /** The public URL and the IdP's role mapping; failed sign-ins are appended to the audit log. State is written only through `sessions`. */
+  deps: { config: Pick<Config, 'http' | 'oidc'>; audit: AuditAppend; logger: Logger };
   oidc: OidcClient;
   logins: LoginTransactions;
   sessions: WebSessions;

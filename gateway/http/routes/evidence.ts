@@ -9,9 +9,11 @@ import { type Request, Router } from 'express';
 import { z } from 'zod';
 import { requireFreshStepUp, requireRole } from '../../auth/auth.js';
 import { userActor } from '../../core/model.js';
-import type { Deps } from '../../deps.js';
+import type { Clock } from '../../clock.js';
+import type { Config } from '../../config.js';
 import { GatehouseError, invalidInput } from '../../errors.js';
 import { auditSourceOf, compactInstant, parsePeriod, writePackFile } from '../../evidence/evidence.js';
+import type { AuditPort, CommandPort, PlcPort, StateView } from '../../storage/storage.js';
 
 const querySchema = z.strictObject({
   from: z.string().max(40),
@@ -37,11 +39,27 @@ function parseQuery(req: Request) {
 }
 
 /**
+ * What an export reads, and the one thing it writes: the state with its history, captured commands and PLC
+ * operations (read only), the audit log's lines and signing key, a checkpoint before the pack, and the
+ * `evidence.exported` record.
+ */
+export interface EvidencePorts {
+  clock: Clock;
+  config: Pick<Config, 'site' | 'stepUp' | 'targets'>;
+  store: Pick<StateView, 'withHistory'>;
+  audit: Pick<AuditPort, 'append' | 'checkpoint' | 'signingKeyFile' | 'linesForward' | 'readSignedHead'>;
+  commands: Pick<CommandPort, 'records'>;
+  plc?: Pick<PlcPort, 'records'> | undefined;
+  /** storage.dir: recordings and, on lowdb, audit.jsonl are read from it. */
+  storageDir: string;
+}
+
+/**
  * The pack is written to a private temp file, then audited, then sent: the audit record names the exact
  * bytes delivered (SHA-256), it is durable before anything leaves, and a failure while packing is a
  * clean error response rather than a truncated download.
  */
-export function evidenceRouter(deps: Deps): Router {
+export function evidenceRouter(deps: EvidencePorts): Router {
   const router = Router();
   let running = 0;
   router.get('/evidence', async (req, res) => {

@@ -4,10 +4,11 @@ import { type Request, Router } from 'express';
 import { sshFingerprint, utils } from '../../ssh/ssh.js';
 import { requireAuth } from '../../auth/auth.js';
 import { auditRefusal } from '../../broker.js';
-import { isoTime } from '../../clock.js';
+import { type Clock, isoTime } from '../../clock.js';
 import { type SshKey, userActor } from '../../core/model.js';
-import type { Deps } from '../../deps.js';
 import { conflict, invalidInput, notFound } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { AuditAppend, StatePort } from '../../storage/storage.js';
 
 export const MAX_KEYS_PER_USER = 10;
 const MAX_LINE = 16 * 1024;
@@ -61,7 +62,15 @@ export function parsePublicKeyLine(input: unknown): {
   };
 }
 
-export function keysRouter(deps: Pick<Deps, 'store' | 'audit' | 'clock' | 'logger'>): Router {
+/** The state (the caller's keys, read and changed with their audit record) and the audit log for refusals. */
+export interface KeysPorts {
+  store: Pick<StatePort, 'data' | 'update'>;
+  audit: AuditAppend;
+  clock: Clock;
+  logger: Logger;
+}
+
+export function keysRouter(deps: KeysPorts): Router {
   const router = Router();
   const actorOf = (req: Request) => userActor(requireAuth(req).user, req.socket.remoteAddress);
   /**

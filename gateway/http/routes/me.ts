@@ -1,8 +1,8 @@
 // GET /api/me: who the caller is, their roles, TOTP and step-up state, and the CSRF token for mutating calls.
 import { Router } from 'express';
 import { requireAuth } from '../../auth/auth.js';
-import { isoTime } from '../../clock.js';
-import type { Deps } from '../../deps.js';
+import { type Clock, isoTime } from '../../clock.js';
+import type { Config } from '../../config.js';
 
 export interface MeResponse {
   id: string;
@@ -22,9 +22,15 @@ export interface MeResponse {
   sshHostKeys: Array<{ fingerprint: string; publicKey: string }>;
 }
 
+/** What /api/me reads: the clock and the step-up age. Nothing here writes. */
+export interface MePorts {
+  clock: Clock;
+  config: Pick<Config, 'stepUp'>;
+}
+
 /** `sshPort`: the listening port once the SSH front is up (it starts after HTTP). */
 export function meRoutes(
-  deps: Pick<Deps, 'config' | 'clock'>,
+  deps: MePorts,
   sshPort: () => number | undefined = () => undefined,
   hostKeys: () => ReadonlyArray<{ fingerprint: string; publicKey: string }> = () => [],
 ): Router {

@@ -13,9 +13,10 @@ import type { Logger } from '../../log.js';
 import type { SessionRegistry } from '../../sessions.js';
 
 export interface PlcRoutesDeps {
-  audit: AuditPort;
+  audit: Pick<AuditPort, 'append'>;
   logger: Logger;
-  plc: PlcPort | undefined;
+  /** Read only: the operations are appended by the session's conduit. */
+  plc: Pick<PlcPort, 'records'> | undefined;
   registry: SessionRegistry;
   targets: ReadonlyMap<string, TargetConfig>;
   now(): number;

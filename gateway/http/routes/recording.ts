@@ -10,7 +10,8 @@ import type { Logger } from '../../log.js';
 import { IntegrityChecker, OncePer, openRecording, type OpenRecording } from '../../library/library.js';
 
 export interface RecordingRoutesDeps {
-  audit: AuditPort;
+  /** Only recording.viewed is appended. */
+  audit: Pick<AuditPort, 'append'>;
   logger: Logger;
   storageDir: string;
   now(): number;

@@ -10,14 +10,22 @@ import {
   requireRole,
   resetTotp,
   totpError,
+  type TotpPorts,
   userActor,
 } from '../../auth/auth.js';
-import type { Deps } from '../../deps.js';
+import type { Clock } from '../../clock.js';
+import type { Config } from '../../config.js';
 import { invalidInput } from '../../errors.js';
 
 export interface TotpRouterOptions {
   /** Throttles code guessing per client/user (http/security.ts's RateLimiter); applied to every route here. */
   limiter?: RequestHandler;
+}
+
+/** The TOTP rules' ports, the clock, and the site (issuer name, time zone) and step-up age. */
+export interface TotpRouterPorts extends TotpPorts {
+  clock: Clock;
+  config: Pick<Config, 'site' | 'stepUp'>;
 }
 
 const actorOf = (ctx: AuthContext, req: Request) => userActor(ctx.user, req.socket.remoteAddress);
@@ -29,7 +37,7 @@ function codeOf(req: Request): string {
   return code;
 }
 
-export function totpRouter(deps: Deps, opts: TotpRouterOptions = {}): Router {
+export function totpRouter(deps: TotpRouterPorts, opts: TotpRouterOptions = {}): Router {
   const router = Router();
   const limited: RequestHandler[] = opts.limiter ? [opts.limiter] : [];
   const maxAge = () => deps.config.stepUp.maxAgeMinutes;
