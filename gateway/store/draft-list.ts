@@ -29,6 +29,26 @@ export function retainWhere<T>(list: T[], keep: (v: T) => boolean): number {
   return removed;
 }
 
+type Pred = (v: unknown, i: number, a: unknown[]) => unknown;
+
+/**
+ * The first (or last) slot `pred` accepts: a plain loop over the slots, as they are. One function for every
+ * list and draft, so V8 optimises it once and keeps it; a closure per draft was re-optimised per update, and
+ * Array.prototype.find on a frozen array takes a slow path (several times slower at 100,000 records). An update
+ * fn's search by id over every session is most of what that update costs.
+ */
+function searchSlots(t: readonly unknown[], a: unknown[], pred: Pred, thisArg: unknown, fromEnd: boolean): number {
+  const n = t.length;
+  if (thisArg === undefined) {
+    if (fromEnd) {
+      for (let i = n - 1; i >= 0; i--) if (pred(t[i], i, a)) return i;
+    } else for (let i = 0; i < n; i++) if (pred(t[i], i, a)) return i;
+  } else if (fromEnd) {
+    for (let i = n - 1; i >= 0; i--) if (pred.call(thisArg, t[i], i, a)) return i;
+  } else for (let i = 0; i < n; i++) if (pred.call(thisArg, t[i], i, a)) return i;
+  return -1;
+}
+
 /**
  * A list of records. The proxy's target is a shallow copy of the committed list whose slots hold the committed
  * (frozen) records until the fn reaches one, which then becomes its copy. Predicates (find, some, filter, …)
@@ -107,14 +127,8 @@ export class ListDraft {
 
   private methods(): Record<string, unknown> {
     const t = this.work;
-    const proxy = () => this.proxy;
-    type Pred = (v: unknown, i: number, a: unknown[]) => unknown;
-    const findIndex = (pred: Pred, thisArg?: unknown, fromEnd = false): number => {
-      if (fromEnd) {
-        for (let i = t.length - 1; i >= 0; i--) if (pred.call(thisArg, t[i], i, proxy())) return i;
-      } else for (let i = 0; i < t.length; i++) if (pred.call(thisArg, t[i], i, proxy())) return i;
-      return -1;
-    };
+    const findIndex = (pred: Pred, thisArg?: unknown, fromEnd = false): number =>
+      searchSlots(t, this.proxy, pred, thisArg, fromEnd);
     const reshape =
       (name: 'splice' | 'shift' | 'unshift' | 'pop' | 'sort' | 'reverse' | 'fill' | 'copyWithin') =>
       (...args: unknown[]): unknown => {
@@ -140,7 +154,8 @@ export class ListDraft {
       every: (pred: Pred, thisArg?: unknown) => findIndex((v, i, a) => !pred.call(thisArg, v, i, a)) < 0,
       filter: (pred: Pred, thisArg?: unknown) => {
         const out: unknown[] = [];
-        for (let i = 0; i < t.length; i++) if (pred.call(thisArg, t[i], i, proxy())) out.push(this.at(i));
+        const a = this.proxy;
+        for (let i = 0; i < t.length; i++) if (pred.call(thisArg, t[i], i, a)) out.push(this.at(i));
         return out;
       },
       includes: (v: unknown, from?: number) => t.includes(v, from),
