@@ -42,10 +42,10 @@ export function byId<T extends { id: string }>(list: readonly T[], id: string): 
 type Pred = (v: unknown, i: number, a: unknown[]) => unknown;
 
 /**
- * The first (or last) slot `pred` accepts: a plain loop over the slots, as they are. One function for every
- * list and draft, so V8 optimises it once and keeps it; a closure per draft was re-optimised per update, and
- * Array.prototype.find on a frozen array takes a slow path (several times slower at 100,000 records). An update
- * fn's search by id over every session is most of what that update costs.
+ * The first (or last) slot `pred` accepts: a plain loop over the slots, as they are, costing what the same loop
+ * over the committed array costs (Array.prototype.find on a frozen array is slower still). One function for
+ * every list and draft, so V8 optimises it once rather than per draft's closure. At 100,000 records that is
+ * still milliseconds, spent reading each record from memory: `byId` is the O(1) way.
  */
 function searchSlots(t: readonly unknown[], a: unknown[], pred: Pred, thisArg: unknown, fromEnd: boolean): number {
   const n = t.length;
