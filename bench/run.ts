@@ -94,9 +94,9 @@ function targetTable(paths: PathRow[], rows: Row[]): string[] {
   return ['## Targets', '', '| measure | Gatehouse | target | met |', '| --- | --- | --- | --- |', ...lines, ''];
 }
 
-/** The event-loop hold a state update may cost: lowdb at 10,000 sessions, PostgreSQL at 100,000. */
+/** The event-loop hold any single state update may cost: lowdb at 10,000 sessions, PostgreSQL at 100,000. */
 function storeTarget(engine: 'lowdb' | 'postgres', sessions: number, kind: string): number | undefined {
-  if (kind !== 'session' && kind !== 'web-session') return undefined;
+  if (kind === 'command') return undefined;
   if (engine === 'lowdb' && sessions === 10_000) return 20;
   if (engine === 'postgres' && sessions === 100_000) return 5;
   return undefined;
@@ -286,14 +286,26 @@ async function main(): Promise<void> {
             measure: `${c.name} at ${size.sessions}: event loop held by one (median of runs)`,
             value: c.heldMs,
             unit: 'ms',
-            ...(target !== undefined && { target: `≤ ${target} ms`, met: c.heldMs <= target }),
           });
           rows.push({
             suite: 'store',
-            measure: `${c.name} at ${size.sessions}: event loop held at most (any run, GC and machine load included)`,
+            measure: `${c.name} at ${size.sessions}: event loop held by any single one (worst of runs)`,
             value: c.maxBlockMs,
             unit: 'ms',
+            ...(target !== undefined && { target: `≤ ${target} ms`, met: c.maxBlockMs <= target }),
           });
+          // What the worst run was made of: the loop's own work, the collector, or the machine's other processes.
+          for (const [what, value] of [
+            ["the loop's thread on a CPU (GC included)", c.worstRanMs],
+            ['GC pauses', c.worstGcMs],
+            ["the loop's thread waiting for a CPU (the machine's other load)", c.worstWaitedMs],
+          ] as const)
+            rows.push({
+              suite: 'store',
+              measure: `${c.name} at ${size.sessions}: in that worst run, ${what}`,
+              value,
+              unit: 'ms',
+            });
         }
       }
   }

@@ -3,10 +3,13 @@
 // (older history moves to history/*.jsonl), PostgreSQL at 10,000 and 100,000; 200,000 commands (the full run;
 // --quick: 1,000 sessions). PostgreSQL: a database of its own on
 // GATEHOUSE_TEST_POSTGRES (else the local server), dropped after.
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { systemClock } from '../gateway/clock.js';
@@ -22,8 +25,25 @@ export interface StoreBenchCase {
   msPerOp: number;
   /** The event loop held during one operation (the longest delay seen while it ran): the median over the runs. */
   heldMs: number;
-  /** The longest hold over all runs (includes what else stalled the process then: GC, the machine's other load). */
+  /** The longest hold of any single run (includes what else stalled the process then: GC, the machine's other load). */
   maxBlockMs: number;
+  /**
+   * In that worst run: the time the event loop's thread ran on a CPU, the garbage collector's pauses, and the time
+   * the thread was ready but waited for a CPU (the machine's other load); NaN where Linux does not tell.
+   */
+  worstRanMs: number;
+  worstGcMs: number;
+  worstWaitedMs: number;
+}
+
+/** The event loop's thread: time on a CPU and time waiting for one, in ms (Linux schedstat), NaN elsewhere. */
+function schedOfLoop(): { ran: number; waited: number } {
+  try {
+    const [ran, waited] = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { ran: ran! / 1e6, waited: waited! / 1e6 };
+  } catch {
+    return { ran: NaN, waited: NaN };
+  }
 }
 
 const at = new Date('2026-11-23T10:00:00Z').toISOString();
@@ -68,21 +88,61 @@ async function measure(
   ops: number,
   op: (i: number) => Promise<unknown>,
 ): Promise<StoreBenchCase> {
-  const held: number[] = [];
+  // GC pauses, to tell the worst run's own work from the collector's (and both from the machine's other load).
+  const gcs: { start: number; ms: number }[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcs.push({ start: e.startTime, ms: e.duration });
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  const runs: { held: number; from: number; to: number; ran: number; waited: number }[] = [];
   let total = 0;
-  for (let i = 0; i < ops; i++) {
-    const h = monitorEventLoopDelay({ resolution: 1 });
-    h.enable();
-    const t = performance.now();
-    await op(i);
-    total += performance.now() - t;
-    // One more sampling tick, so a hold at the very end of the operation is seen.
-    await new Promise((r) => setTimeout(r, 2));
-    h.disable();
-    held.push(h.max / 1e6);
+  try {
+    for (let i = 0; i < ops; i++) {
+      const h = monitorEventLoopDelay({ resolution: 1 });
+      h.enable();
+      const sched = schedOfLoop();
+      const t = performance.now();
+      await op(i);
+      total += performance.now() - t;
+      // One more sampling tick, so a hold at the very end of the operation is seen.
+      await new Promise((r) => setTimeout(r, 2));
+      h.disable();
+      const after = schedOfLoop();
+      runs.push({
+        held: h.max / 1e6,
+        from: t,
+        to: performance.now(),
+        ran: after.ran - sched.ran,
+        waited: after.waited - sched.waited,
+      });
+    }
+    // The observer is told on a later tick.
+    await new Promise((r) => setTimeout(r, 10));
+  } finally {
+    observer.disconnect();
   }
-  held.sort((a, b) => a - b);
-  return { kind, name, msPerOp: total / ops, heldMs: held[Math.floor(ops / 2)]!, maxBlockMs: held.at(-1)! };
+  const held = runs.map((r) => r.held).sort((a, b) => a - b);
+  const worst = runs.reduce((a, b) => (b.held > a.held ? b : a));
+  const worstGcMs = gcs.filter((g) => g.start >= worst.from && g.start < worst.to).reduce((n, g) => n + g.ms, 0);
+  return {
+    kind,
+    name,
+    msPerOp: total / ops,
+    heldMs: held[Math.floor(ops / 2)]!,
+    maxBlockMs: worst.held,
+    worstRanMs: worst.ran,
+    worstGcMs,
+    worstWaitedMs: worst.waited,
+  };
+}
+
+/**
+ * A full collection before measuring: the setup's garbage (the bulk insert, 200,000 appends) is not what an update
+ * costs, yet its collection would land in whichever update ran when the heap filled.
+ */
+function collectSetupGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
 }
 
 const SERVER = process.env.GATEHOUSE_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -150,6 +210,7 @@ export async function benchStore(o: {
       );
     // One warm-up of each kind: the first update also builds the per-collection texts.
     await store.update((d) => void (d.meta.warm = true));
+    collectSetupGarbage();
     const cases = [
       await measure(
         'command',
@@ -160,13 +221,15 @@ export async function benchStore(o: {
       await measure('session', `a session update (${where})`, 20, (i) =>
         store.update((d) => void d.sessions.push({ ...session(o.sessions + i) })),
       ),
-      // The update fn's own search (find by id over every session) is part of this one.
-      await measure('session-end', `a session ended: found by id and changed (${where})`, 20, (i) =>
-        store.update((d) => {
-          const s = d.sessions.find((x) => x.id === `ses_${o.sessions - 1 - i}`);
+      // The update fn's own search (find by id over every session, as the session code does it) is part of this
+      // one. The id is made once, as there: a predicate that builds a string per record would measure that instead.
+      await measure('session-end', `a session ended: found by id and changed (${where})`, 20, (i) => {
+        const id = `ses_${o.sessions - 1 - i}`;
+        return store.update((d) => {
+          const s = d.sessions.find((x) => x.id === id);
           if (s) s.endReason = 'window_ended';
-        }),
-      ),
+        });
+      }),
       await measure('web-session', `a web-session update (${where})`, 20, (i) =>
         store.update(
           (d) =>

@@ -1,6 +1,6 @@
 // The draft of one list of records (store/draft.ts): records copied when the fn reaches them, changes tracked by index.
 import { sameJson } from './clone.js';
-import { checkIds } from './draft-ids.js';
+import { checkIds, findById } from './draft-ids.js';
 import { Copies, freshElement, idOf, isFrozenObject, isIndex, isObject } from './draft-values.js';
 
 /** What one finished draft changed in a list: the new records (frozen) and the committed records now gone. */
@@ -30,6 +30,36 @@ export function retainWhere<T>(list: T[], keep: (v: T) => boolean): number {
 }
 
 /**
+ * The first record with this id, as `list.find((x) => x.id === id)` would give it, in O(1) on a draft's list
+ * whose ids are unique (PostgreSQL's, through the id index); otherwise (lowdb, a reshaped list, a plain array)
+ * by that search. A find over 100,000 records costs milliseconds whatever does it: memory, one record at a time.
+ */
+export function byId<T extends { id: string }>(list: readonly T[], id: string): T | undefined {
+  const d = listDrafts.get(list);
+  return d ? (d.byId(id) as T | undefined) : list.find((x) => x.id === id);
+}
+
+type Pred = (v: unknown, i: number, a: unknown[]) => unknown;
+
+/**
+ * The first (or last) slot `pred` accepts: a plain loop over the slots, as they are, costing what the same loop
+ * over the committed array costs (Array.prototype.find on a frozen array is slower still). One function for
+ * every list and draft, so V8 optimises it once rather than per draft's closure. At 100,000 records that is
+ * still milliseconds, spent reading each record from memory: `byId` is the O(1) way.
+ */
+function searchSlots(t: readonly unknown[], a: unknown[], pred: Pred, thisArg: unknown, fromEnd: boolean): number {
+  const n = t.length;
+  if (thisArg === undefined) {
+    if (fromEnd) {
+      for (let i = n - 1; i >= 0; i--) if (pred(t[i], i, a)) return i;
+    } else for (let i = 0; i < n; i++) if (pred(t[i], i, a)) return i;
+  } else if (fromEnd) {
+    for (let i = n - 1; i >= 0; i--) if (pred.call(thisArg, t[i], i, a)) return i;
+  } else for (let i = 0; i < n; i++) if (pred.call(thisArg, t[i], i, a)) return i;
+  return -1;
+}
+
+/**
  * A list of records. The proxy's target is a shallow copy of the committed list whose slots hold the committed
  * (frozen) records until the fn reaches one, which then becomes its copy. Predicates (find, some, filter, …)
  * see the slots as they are, so a search reads the committed records without copying them; a predicate must
@@ -48,6 +78,8 @@ export class ListDraft {
     readonly work: unknown[],
     private readonly copies: Copies,
     private structural: boolean,
+    /** Ids are unique in the base (PostgreSQL checks them on every commit): its id index answers `byId`. */
+    private readonly uniqueIds = false,
   ) {
     this.proxy = new Proxy(work, this.handler());
     listDrafts.set(this.proxy, this);
@@ -69,6 +101,22 @@ export class ListDraft {
     t[i] = c;
     if (i < this.base.length) this.dirty.add(i);
     return c;
+  }
+
+  /** See `byId`: the base's slot for the id, unless an earlier written, copied or appended slot now has it. */
+  byId(id: string): unknown {
+    const t = this.work;
+    if (!this.uniqueIds || this.structural || this.done) {
+      const i = searchSlots(t, this.proxy, (x) => idOf(x) === id, undefined, false);
+      return i < 0 ? undefined : this.at(i);
+    }
+    // Only written or copied slots (`dirty`) and appended ones can differ from the base: a record's id changes
+    // only through its copy.
+    let first = findById(this.base, id);
+    if (first >= 0 && idOf(t[first]) !== id) first = -1;
+    for (const i of this.dirty) if ((first < 0 || i < first) && idOf(t[i]) === id) first = i;
+    if (first < 0) for (let i = this.base.length; i < t.length && first < 0; i++) if (idOf(t[i]) === id) first = i;
+    return first < 0 ? undefined : this.at(first);
   }
 
   private written(i: number): void {
@@ -107,14 +155,8 @@ export class ListDraft {
 
   private methods(): Record<string, unknown> {
     const t = this.work;
-    const proxy = () => this.proxy;
-    type Pred = (v: unknown, i: number, a: unknown[]) => unknown;
-    const findIndex = (pred: Pred, thisArg?: unknown, fromEnd = false): number => {
-      if (fromEnd) {
-        for (let i = t.length - 1; i >= 0; i--) if (pred.call(thisArg, t[i], i, proxy())) return i;
-      } else for (let i = 0; i < t.length; i++) if (pred.call(thisArg, t[i], i, proxy())) return i;
-      return -1;
-    };
+    const findIndex = (pred: Pred, thisArg?: unknown, fromEnd = false): number =>
+      searchSlots(t, this.proxy, pred, thisArg, fromEnd);
     const reshape =
       (name: 'splice' | 'shift' | 'unshift' | 'pop' | 'sort' | 'reverse' | 'fill' | 'copyWithin') =>
       (...args: unknown[]): unknown => {
@@ -140,7 +182,8 @@ export class ListDraft {
       every: (pred: Pred, thisArg?: unknown) => findIndex((v, i, a) => !pred.call(thisArg, v, i, a)) < 0,
       filter: (pred: Pred, thisArg?: unknown) => {
         const out: unknown[] = [];
-        for (let i = 0; i < t.length; i++) if (pred.call(thisArg, t[i], i, proxy())) out.push(this.at(i));
+        const a = this.proxy;
+        for (let i = 0; i < t.length; i++) if (pred.call(thisArg, t[i], i, a)) out.push(this.at(i));
         return out;
       },
       includes: (v: unknown, from?: number) => t.includes(v, from),

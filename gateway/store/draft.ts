@@ -10,7 +10,7 @@ import { type MapChange, MapDraft } from './draft-map.js';
 import { Copies, isObject, type Tree } from './draft-values.js';
 
 export { findById, idIndexOf, shareIdIndex } from './draft-ids.js';
-export { type ListChange, retainWhere } from './draft-list.js';
+export { byId, type ListChange, retainWhere } from './draft-list.js';
 export type { MapChange } from './draft-map.js';
 export { freshTexts } from './draft-values.js';
 
@@ -83,7 +83,7 @@ export class Draft<T extends object> {
       const base = (this.base as Readonly<Tree>)[k] as readonly unknown[];
       d = adopt
         ? new ListDraft(k, base, adopt, this.copies, true)
-        : new ListDraft(k, base, [...base], this.copies, false);
+        : new ListDraft(k, base, [...base], this.copies, false, this.shape.requireIds);
       this.lists.set(k, d);
       this.byProxy.set(d.proxy, d);
     }

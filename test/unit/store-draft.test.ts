@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deepFreeze } from '../../gateway/store/clone.js';
-import { Draft, type DraftShape } from '../../gateway/store/draft.js';
+import { byId, Draft, type DraftShape } from '../../gateway/store/draft.js';
 import { FileText } from '../../gateway/store/file-text.js';
 import { Store } from '../../gateway/store.js';
 
@@ -75,6 +75,96 @@ describe('copy-on-write drafts', () => {
     });
     expect(r.changed.size).toBe(0);
     expect(r.state).toBe(s);
+  });
+
+  it('searches through the draft answer what the same searches of a plain array answer, and find hands out the copy', () => {
+    const s = deepFreeze({
+      ...base(),
+      // Two records with one id (lowdb does not require unique ids): find gives the first, findLast the last.
+      sessions: [...base().sessions, { id: 's1', at: 9, tags: { n: 9 } }],
+    }) as State;
+    const plain = JSON.parse(JSON.stringify(s.sessions)) as Rec[];
+    const that = { want: 's1' };
+    const draft = new Draft(s, shape());
+    const d = draft.root;
+    const list = d.sessions;
+    const json = (v: unknown) => JSON.stringify(v);
+    const byId = (x: Rec) => x.id === 's1';
+    const withThis = function (this: typeof that, x: Rec) {
+      return x.id === this.want;
+    };
+    const late = (x: Rec, i: number, a: Rec[]) => i >= a.length - 3 && x.at !== 4;
+    for (const pred of [byId, late, (x: Rec) => x.id === 'none'])
+      for (const m of ['find', 'findLast', 'findIndex', 'findLastIndex', 'some', 'every', 'filter'] as const)
+        expect(json((list[m] as (p: typeof pred) => unknown)(pred)), `${m} ${pred.name}`).toBe(
+          json((plain[m] as (p: typeof pred) => unknown)(pred)),
+        );
+    expect(json(list.find(withThis, that))).toBe(json(plain.find(withThis, that)));
+    expect(json(list.findLast(withThis, that))).toBe(json(plain.findLast(withThis, that)));
+    // The predicate's third argument is the draft's list itself.
+    let seen: unknown;
+    list.find((_x, _i, a) => ((seen = a), true));
+    expect(seen).toBe(list);
+    // find hands out the draft's copy: the same object each time, writable, and a later search sees the change.
+    const found = list.find(byId)!;
+    expect(found).toBe(list[1]);
+    expect(list.findLast(byId)).toBe(list[5]);
+    expect(Object.isFrozen(found)).toBe(false);
+    found.at = 10;
+    expect(list.find((x) => x.at === 10)).toBe(found);
+    expect(list.findIndex((x) => x.at === 10)).toBe(1);
+    const r = draft.finish();
+    expect(r.lists.get('sessions')).toEqual({ upserted: [{ id: 's1', at: 10, tags: { n: 1 } }], deleted: [] });
+    expect(r.state.sessions[1]).toEqual({ id: 's1', at: 10, tags: { n: 1 } });
+    for (const i of [0, 2, 3, 4, 5]) expect(r.state.sessions[i]).toBe(s.sessions[i]);
+    expect(s.sessions[1]!.at).toBe(1); // the base never changes
+  });
+
+  it('byId finds what find by id finds, through the id index where ids are unique, also after the fn moved ids', () => {
+    for (const requireIds of [true, false]) {
+      const s = base();
+      const draft = new Draft(s, shape({ requireIds }));
+      const list = draft.root.sessions;
+      const same = (id: string) => {
+        const want = list.find((x) => x.id === id);
+        expect(byId(list, id), `${id} (ids required: ${requireIds})`).toBe(want);
+        return want;
+      };
+      // A base record: the draft's copy, the one find hands out; a write through it is copy-on-write.
+      const s1 = same('s1')!;
+      expect(Object.isFrozen(s1)).toBe(false);
+      s1.at = 10;
+      // A copy whose id the fn changed: found by its new id only.
+      byId(list, 's3')!.id = 's7';
+      same('s3');
+      expect(same('s7')).toBeDefined();
+      // A slot written with another record, and an appended one.
+      list[2] = { id: 's8', at: 8, tags: { n: 8 } };
+      same('s2');
+      expect(same('s8')).toBe(list[2]);
+      list.push({ id: 's9', at: 9, tags: { n: 9 } });
+      expect(same('s9')).toBeDefined();
+      // An earlier slot that now holds an id a later base record has: the first one wins, as with find.
+      list[0] = { id: 's4', at: 40, tags: { n: 40 } };
+      expect(same('s4')).toBe(list[0]);
+      same('none');
+      const r = draft.finish;
+      if (requireIds) expect(() => r.call(draft)).toThrow(/s4 twice/);
+    }
+    // A reshaped list and a plain array answer by the search itself.
+    const draft = new Draft(base(), shape({ requireIds: true }));
+    draft.root.sessions.splice(0, 2);
+    expect(byId(draft.root.sessions, 's2')).toBe(draft.root.sessions[0]);
+    expect(byId(draft.root.sessions, 's1')).toBeUndefined();
+    const plain = [{ id: 'a' }, { id: 'b' }];
+    expect(byId(plain, 'b')).toBe(plain[1]);
+    // The committed state after a change through byId: only that record is new.
+    const s = base();
+    const d2 = new Draft(s, shape({ requireIds: true }));
+    byId(d2.root.sessions, 's4')!.at = 44;
+    const done = d2.finish();
+    expect(done.lists.get('sessions')).toEqual({ upserted: [{ id: 's4', at: 44, tags: { n: 4 } }], deleted: [] });
+    for (const i of [0, 1, 2, 3]) expect(done.state.sessions[i]).toBe(s.sessions[i]);
   });
 
   it('the committed state is deeply frozen, and a predicate cannot change a committed record', () => {
