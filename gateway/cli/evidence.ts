@@ -9,7 +9,7 @@ import { CommandLog } from '../command-log.js';
 import { type Config, loadConfig } from '../config.js';
 import type { AuditInput, AuditRecord } from '../core/audit.js';
 import { type CommandRecord, systemActor } from '../core/model.js';
-import type { PlcOperationRecord } from '../conduit/record.js';
+import type { PlcOperationRecord } from '../conduit/conduit.js';
 import {
   type AuditSource,
   chainAuditSource,

@@ -1,7 +1,7 @@
 // The internal watch channel's frames, holder to viewer's node: what a TerminalWatcher is told, one websocket
 // message each. Output bytes are binary messages; everything else is one JSON text message.
 import type { CommandAlert } from '../command-alerts.js';
-import type { PlcLiveEvent } from '../conduit/session-conduit.js';
+import type { PlcLiveEvent } from '../conduit/conduit.js';
 import { END_REASON_KEYS } from '../core/end-reasons.js';
 import type { SessionEndReason } from '../core/model.js';
 

@@ -6,7 +6,7 @@ import { ForwardRecord, type ForwardHost } from './forward-record.js';
 import type { PlcProtocol } from './operation.js';
 import type { PlcOperationRecord } from './record.js';
 import type { PlcRulesConfig } from './rules.js';
-import type { AuditAppend, PlcPort } from '../storage/storage.js';
+import type { AuditAppend } from '../core/audit.js';
 
 /** The PLC events (`plc.*`): each carries a PlcData payload. */
 export type PlcEventType = Extract<AuditEventType, `plc.${string}`>;
@@ -26,7 +26,11 @@ export type HeldOperation = Omit<PlcOperationRecord, 'result' | 'ok' | 'verdict'
 
 export interface SessionConduitOptions {
   /** The conduit appends: `plc.*` audit records and, where PLC operations are stored, their log. */
-  deps: { audit: AuditAppend; clock: Clock; plc?: Pick<PlcPort, 'append'> | undefined };
+  deps: {
+    audit: AuditAppend;
+    clock: Clock;
+    plc?: { append(record: PlcOperationRecord): Promise<PlcOperationRecord> } | undefined;
+  };
   rules: PlcRulesConfig;
   actor: Actor;
   subject: Record<string, unknown>;

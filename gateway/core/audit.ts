@@ -174,3 +174,8 @@ export function sealRecord(prev: ChainHead, input: ChainInput, at: string): { re
 export function linkRecord(prev: ChainHead, input: ChainInput, at: string): AuditRecord {
   return sealRecord(prev, input, at).record;
 }
+
+/** What code that only records events is given: `append`, durable when it resolves. No checkpoints, no verifying, no closing. */
+export interface AuditAppend {
+  append(input: AuditInput): Promise<AuditRecord>;
+}

@@ -28,8 +28,7 @@ import {
 import type { Period } from './period.js';
 import { packPathOf, recordingFile, recordingState } from './recordings.js';
 import { renderReport, REPORT_ROWS } from './report.js';
-import { PlcLog } from '../conduit/plc-log.js';
-import type { PlcOperationRecord } from '../conduit/record.js';
+import { PlcLog, type PlcOperationRecord } from '../conduit/conduit.js';
 import { PLC_COLUMNS, PLC_FILE_IN_PACK, plcCells, plcInPeriod, renderPlcSection } from './plc-table.js';
 import {
   ALERT_COLUMNS,

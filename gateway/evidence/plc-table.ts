@@ -1,5 +1,5 @@
 // The evidence pack's PLC operations: plc.csv and the report's "PLC operations" table, a self-contained piece.
-import type { PlcOperationRecord } from '../conduit/record.js';
+import type { PlcOperationRecord } from '../conduit/conduit.js';
 import type { SessionRecord } from '../core/model.js';
 import type { Cell } from './csv.js';
 import type { Period } from './period.js';

@@ -3,9 +3,7 @@ import type { Client, Connection, ServerChannel } from 'ssh2';
 import type { TargetConfig } from '../config.js';
 import { ALWAYS_REFUSED, forwardDecision } from './channels.js';
 import { pipeBoth } from '../pipe.js';
-import { PLC_PORTS, type PlcProtocol } from '../conduit/operation.js';
-import { pipeInspected } from '../conduit/pipe-inspected.js';
-import type { SessionConduit } from '../conduit/session-conduit.js';
+import { pipeInspected, PLC_PORTS, type PlcProtocol, type SessionConduit } from '../conduit/conduit.js';
 
 type ForwardInfo = { destIP: string; destPort: number; srcIP: string; srcPort: number };
 

@@ -20,8 +20,7 @@ import { type ChannelHost, handleSessionChannel, type PtyRequest, type TrackedCh
 import type { Recorder } from './channel-types.js';
 import { handleForward, refuseGlobalRequests } from './forwards.js';
 import type { FileChange, FileTransfer } from './sftp-audit.js';
-import { SessionConduit } from '../conduit/session-conduit.js';
-import type { PlcProtocol } from '../conduit/operation.js';
+import { type PlcProtocol, SessionConduit } from '../conduit/conduit.js';
 import { detach } from '../background.js';
 import { asStorageError } from '../storage-faults.js';
 

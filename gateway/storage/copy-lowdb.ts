@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import type pg from 'pg';
 import { loadVerifyKey, LOG_FILE, readHead, verifyAuditFile } from '../audit/audit.js';
 import { CommandLog } from '../command-log.js';
-import { PlcLog } from '../conduit/plc-log.js';
+import { PlcLog } from '../conduit/conduit.js';
 import { ChainVerifier } from '../core/audit-chain.js';
 import { conflict } from '../errors.js';
 import { scanLines } from '../jsonl-scan.js';

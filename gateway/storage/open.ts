@@ -3,7 +3,7 @@ import { AuditLog } from '../audit-log.js';
 import { FileBacklog } from '../audit/audit.js';
 import type { Clock } from '../clock.js';
 import { CommandLog } from '../command-log.js';
-import { PlcLog } from '../conduit/plc-log.js';
+import { PlcLog } from '../conduit/conduit.js';
 import { type Config, resolveConfigPath } from '../config.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_HISTORY_AFTER_DAYS, Store } from '../store.js';

@@ -3,7 +3,7 @@
 import type { AuditInput, AuditRecord } from '../core/audit.js';
 import type { VerifyResult } from '../core/audit-chain.js';
 import type { CommandRecord } from '../core/model.js';
-import type { PlcOperationRecord } from '../conduit/record.js';
+import type { PlcOperationRecord } from '../conduit/conduit.js';
 import type { HeadFile, SyslogBacklog } from '../audit/audit.js';
 import type { DbData } from '../store.js';
 import type { AuditSink } from '../audit-sink.js';
@@ -64,8 +64,8 @@ export interface AuditPort {
   close(): Promise<void>;
 }
 
-/** What an adapter that only records events is given: `append`, not checkpoints, verification or closing. */
-export type AuditAppend = Pick<AuditPort, 'append'>;
+/** What an adapter that only records events is given (defined in core/, where the conduit can name it too). */
+export type { AuditAppend } from '../core/audit.js';
 
 /** Captured shell commands: append-only. */
 export interface CommandPort {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { requireAuth, requireFreshStepUp, requireRole } from '../../auth/auth.js';
 import type { AuditPort, PlcPort } from '../../storage/storage.js';
 import { actorOf, auditRefusal, factsOf } from '../../broker.js';
-import { PLC_OUTCOMES, type PlcOperationRecord } from '../../conduit/record.js';
+import { PLC_OUTCOMES, type PlcOperationRecord } from '../../conduit/conduit.js';
 import { mayTerminate } from '../../core/session-access.js';
 import type { TargetConfig } from '../../config.js';
 import type { SessionRecord } from '../../core/model.js';

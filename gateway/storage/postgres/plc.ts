@@ -1,6 +1,6 @@
 // PLC operations in PostgreSQL: append-only rows, every node's operations kept in memory like plc.jsonl's.
 import type pg from 'pg';
-import type { PlcOperationRecord } from '../../conduit/record.js';
+import type { PlcOperationRecord } from '../../conduit/conduit.js';
 import type { Logger } from '../../log.js';
 import type { PlcPort } from '../port.js';
 import { type AppendLogSpec, PgAppendLog } from './append-log.js';
