@@ -5,6 +5,8 @@ import { type Clock, isoTime } from '../clock.js';
 import type { AuditEventData, SessionEndedData } from '../core/audit-events.js';
 import { type Actor, type SessionEndReason, type SessionRecord, systemActor } from '../core/model.js';
 import type { AuditPort, StatePort } from '../storage/storage.js';
+// By id through the draft's index: a session's end must not scan a year of sessions (docs/storage.md).
+import { byId } from '../store.js';
 
 /** What a journal writes to: the state, the audit log, the time, and the node that holds the session. */
 export interface JournalPorts {
@@ -99,7 +101,7 @@ export class SessionJournal {
   /** The recording file exists now (SSH opens it with the first shell): the record names it. */
   async recordingPlaced(recording: NonNullable<SessionRecord['recording']>): Promise<void> {
     await this.ports.store.update((d) => {
-      const s = d.sessions.find((x) => x.id === this.opening.id);
+      const s = byId(d.sessions, this.opening.id);
       if (s) s.recording = recording;
     });
   }
@@ -125,7 +127,7 @@ export class SessionJournal {
     const endedAt = isoTime(clock.now());
     const r = e.recording;
     await store.update((d, audit) => {
-      const s = d.sessions.find((x) => x.id === this.opening.id);
+      const s = byId(d.sessions, this.opening.id);
       const earlier = s?.endedAt !== undefined ? { endedAt: s.endedAt, reason: s.endReason } : undefined;
       if (s) {
         if (!earlier) {
@@ -200,7 +202,7 @@ export async function endInterrupted(
     targetId: rec.targetId,
   };
   await ports.store.update((d, audit) => {
-    const s = d.sessions.find((x) => x.id === rec.id);
+    const s = byId(d.sessions, rec.id);
     if (!s || s.endedAt) return;
     s.endedAt = endedAt;
     s.endReason = 'gateway_crashed';
