@@ -3,7 +3,7 @@ import { type Request, Router } from 'express';
 import { type AuthContext, requireAuth, requireFreshStepUp, requireRole } from '../../auth/auth.js';
 import { actorOf, auditRefusal, type Broker, type Caller } from '../../broker.js';
 import type { SessionRecord } from '../../core/model.js';
-import type { Deps } from '../../deps.js';
+import type { Clock } from '../../clock.js';
 import { notFound } from '../../errors.js';
 import {
   type CommandHit,
@@ -17,14 +17,32 @@ import {
 } from '../../library/library.js';
 import { SESSION_ID_PATTERN } from '../../recording/recording.js';
 import type { RemoteSessions, SessionRegistry } from '../../sessions.js';
+import type { AuditPort, CommandPort, PlcPort, StateView } from '../../storage/storage.js';
+import type { Logger } from '../../log.js';
 import { mountAuditRoutes } from './audit.js';
 import { mountPlcRoutes } from './plc.js';
 import { mountRecordingRoutes } from './recording.js';
 import { type ClosedBy, findClosedBy } from './session-closer.js';
 import { parseCommandsQuery, parseSessionsQuery, parseTerminate } from './session-queries.js';
 
+/**
+ * What the library routes and the routes they mount use: state and history, commands and PLC operations to read;
+ * the audit log to append refusals and views to and to read the trail from. No store update: a terminate goes
+ * through the broker.
+ */
+export interface SessionsRouterPorts {
+  store: StateView;
+  audit: Pick<AuditPort, 'append' | 'verify' | 'keyId' | 'linesBackward'>;
+  commands: Pick<CommandPort, 'records'>;
+  plc?: Pick<PlcPort, 'records'> | undefined;
+  clock: Clock;
+  config: { stepUp: { maxAgeMinutes: number } };
+  logger: Logger;
+  storageDir: string;
+}
+
 export interface SessionsRouterDeps {
-  deps: Deps;
+  deps: SessionsRouterPorts;
   broker: Pick<Broker, 'targets' | 'terminate'>;
   /** The live-session registry: the truth for which sessions are live, and how one is closed. */
   sessions: SessionRegistry;
