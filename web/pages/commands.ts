@@ -1,6 +1,7 @@
 // Command search (/commands?q=…): captured commands across every session the viewer may see; each hit opens the replay there.
 import { ApiError, api } from '../api.js';
 import { clear, h } from '../dom.js';
+import { resultsCard } from '../results-card.js';
 import { fmtDateTime, fromLocalInput } from '../format.js';
 import type { TargetView } from '../request-types.js';
 import { registerPage } from '../router.js';
@@ -53,10 +54,13 @@ registerPage({
         h('div', { class: 'field' }, h('label', { for: 'cmd-to' }, 'To'), to),
       ),
     );
-    const error = h('p', { class: 'error', role: 'alert', id: 'commands-error' });
-    const summary = h('p', { class: 'muted', id: 'commands-summary' });
-    const tbody = h('tbody', { id: 'commands-body' });
-    const pager = h('p', { class: 'pager' });
+    const {
+      card: results,
+      error,
+      summary,
+      tbody,
+      pager,
+    } = resultsCard('commands', ['When', 'Vendor', 'Target', 'Command', 'Verdict', '']);
     main.append(
       h(
         'section',
@@ -69,27 +73,7 @@ registerPage({
         ),
         form,
       ),
-      h(
-        'section',
-        { class: 'card' },
-        error,
-        summary,
-        h(
-          'table',
-          { id: 'commands-table' },
-          h(
-            'thead',
-            {},
-            h(
-              'tr',
-              {},
-              ...['When', 'Vendor', 'Target', 'Command', 'Verdict', ''].map((c) => h('th', { scope: 'col' }, c)),
-            ),
-          ),
-          tbody,
-        ),
-        pager,
-      ),
+      results,
     );
     const fields = () => ({
       q: q.value.trim(),

@@ -2,6 +2,7 @@
 // well as open ones — filtered on the server (GET /api/requests/history) by state, target, vendor and period.
 import { ApiError, api } from '../api.js';
 import { clear, h } from '../dom.js';
+import { resultsCard } from '../results-card.js';
 import { fmtDateTime, fmtSpan, fromLocalInput } from '../format.js';
 import type { RequestView, TargetView } from '../request-types.js';
 import { registerPage } from '../router.js';
@@ -71,10 +72,13 @@ registerPage({
         h('a', { href: '/approvals/history', 'data-nav': true }, 'Clear'),
       ),
     );
-    const error = h('p', { class: 'error', role: 'alert', id: 'history-error' });
-    const summary = h('p', { class: 'muted', id: 'history-summary' });
-    const tbody = h('tbody', { id: 'history-body' });
-    const pager = h('p', { class: 'pager' });
+    const {
+      card: results,
+      error,
+      summary,
+      tbody,
+      pager,
+    } = resultsCard('history', ['Requested', 'Vendor', 'Target', 'Window', 'State', 'Decisions', '']);
     main.append(
       h(
         'section',
@@ -88,29 +92,7 @@ registerPage({
         ),
         form,
       ),
-      h(
-        'section',
-        { class: 'card' },
-        error,
-        summary,
-        h(
-          'table',
-          { id: 'history-table' },
-          h(
-            'thead',
-            {},
-            h(
-              'tr',
-              {},
-              ...['Requested', 'Vendor', 'Target', 'Window', 'State', 'Decisions', ''].map((c) =>
-                h('th', { scope: 'col' }, c),
-              ),
-            ),
-          ),
-          tbody,
-        ),
-        pager,
-      ),
+      results,
     );
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();

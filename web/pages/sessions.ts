@@ -1,6 +1,7 @@
 // The sessions library (/sessions): filter recorded and live sessions; replay, watch or terminate from the list.
 import { ApiError, api } from '../api.js';
 import { clear, h } from '../dom.js';
+import { resultsCard } from '../results-card.js';
 import { fmtDateTime, fromLocalInput } from '../format.js';
 import { every } from '../live.js';
 import type { TargetView } from '../request-types.js';
@@ -56,10 +57,13 @@ registerPage({
     const overseer = me.roles.some((r) => r === 'supervisor' || r === 'auditor' || r === 'admin');
     const cur = (f: Field) => query.get(f) ?? '';
     const offset = Math.max(0, Number(query.get('offset')) || 0);
-    const error = h('p', { class: 'error', role: 'alert', id: 'sessions-error' });
-    const tbody = h('tbody', { id: 'sessions-body' });
-    const summary = h('p', { class: 'muted', id: 'sessions-summary' });
-    const pager = h('p', { class: 'pager' });
+    const {
+      card: results,
+      error,
+      summary,
+      tbody,
+      pager,
+    } = resultsCard('sessions', ['Started', 'Vendor', 'Target', 'Status', 'Commands', 'Recording', '']);
     const form = h('form', { id: 'sessions-filter', class: 'filters' });
     const root = h(
       'div',
@@ -77,29 +81,7 @@ registerPage({
         ),
         form,
       ),
-      h(
-        'section',
-        { class: 'card' },
-        error,
-        summary,
-        h(
-          'table',
-          { id: 'sessions-table' },
-          h(
-            'thead',
-            {},
-            h(
-              'tr',
-              {},
-              ...['Started', 'Vendor', 'Target', 'Status', 'Commands', 'Recording', ''].map((c) =>
-                h('th', { scope: 'col' }, c),
-              ),
-            ),
-          ),
-          tbody,
-        ),
-        pager,
-      ),
+      results,
     );
     main.append(root);
 
