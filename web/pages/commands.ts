@@ -1,6 +1,6 @@
 // Command search (/commands?q=…): captured commands across every session the viewer may see; each hit opens the replay there.
 import { ApiError, api } from '../api.js';
-import { clear, h } from '../dom.js';
+import { h } from '../dom.js';
 import { resultsCard } from '../results-card.js';
 import { fmtDateTime, fromLocalInput } from '../format.js';
 import type { TargetView } from '../request-types.js';
@@ -57,9 +57,7 @@ registerPage({
     const {
       card: results,
       error,
-      summary,
-      tbody,
-      pager,
+      show,
     } = resultsCard('commands', ['When', 'Vendor', 'Target', 'Command', 'Verdict', '']);
     main.append(
       h(
@@ -130,23 +128,14 @@ registerPage({
         'GET',
         `/api/commands${queryOf({ ...base, from: fromLocalInput(base.from), to: fromLocalInput(base.to), limit: String(PAGE), offset: offset ? String(offset) : undefined })}`,
       );
-      clear(tbody, ...r.commands.map(row));
-      summary.textContent =
-        r.total === 0
-          ? 'No captured command matches.'
-          : `${offset + 1}–${offset + r.commands.length} of ${r.total} commands, newest first.`;
-      const link = (o: number, label: string, id: string) =>
-        h(
-          'a',
-          { href: `/commands${queryOf({ ...base, offset: o ? String(o) : undefined })}`, 'data-nav': true, id },
-          label,
-        );
-      clear(
-        pager,
-        offset > 0 ? link(Math.max(0, offset - PAGE), '← Newer', 'commands-newer') : null,
-        ' ',
-        offset + PAGE < r.total ? link(offset + PAGE, 'Older →', 'commands-older') : null,
-      );
+      show(r.commands.map(row), {
+        offset,
+        size: PAGE,
+        total: r.total,
+        noun: 'commands',
+        none: 'No captured command matches.',
+        hrefAt: (o) => `/commands${queryOf({ ...base, offset: o ? String(o) : undefined })}`,
+      });
     } catch (err) {
       error.textContent = err instanceof ApiError ? err.message : 'the search failed';
     }

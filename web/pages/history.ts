@@ -1,7 +1,7 @@
 // Request history (/approvals/history): every request a supervisor or auditor may see — denied, expired, revoked as
 // well as open ones — filtered on the server (GET /api/requests/history) by state, target, vendor and period.
 import { ApiError, api } from '../api.js';
-import { clear, h } from '../dom.js';
+import { h } from '../dom.js';
 import { resultsCard } from '../results-card.js';
 import { fmtDateTime, fmtSpan, fromLocalInput } from '../format.js';
 import type { RequestView, TargetView } from '../request-types.js';
@@ -75,9 +75,7 @@ registerPage({
     const {
       card: results,
       error,
-      summary,
-      tbody,
-      pager,
+      show,
     } = resultsCard('history', ['Requested', 'Vendor', 'Target', 'Window', 'State', 'Decisions', '']);
     main.append(
       h(
@@ -132,27 +130,14 @@ registerPage({
         'GET',
         `/api/requests/history${queryOf({ ...base, from: fromLocalInput(cur('from')), to: fromLocalInput(cur('to')), limit: String(PAGE), offset: offset ? String(offset) : undefined })}`,
       );
-      clear(tbody, ...r.requests.map(row));
-      summary.textContent =
-        r.total === 0
-          ? 'No request matches.'
-          : `${offset + 1}–${offset + r.requests.length} of ${r.total} requests, newest first.`;
-      const link = (o: number, label: string, id: string) =>
-        h(
-          'a',
-          {
-            href: `/approvals/history${queryOf({ ...base, offset: o ? String(o) : undefined })}`,
-            'data-nav': true,
-            id,
-          },
-          label,
-        );
-      clear(
-        pager,
-        offset > 0 ? link(Math.max(0, offset - PAGE), '← Newer', 'history-newer') : null,
-        ' ',
-        offset + PAGE < r.total ? link(offset + PAGE, 'Older →', 'history-older') : null,
-      );
+      show(r.requests.map(row), {
+        offset,
+        size: PAGE,
+        total: r.total,
+        noun: 'requests',
+        none: 'No request matches.',
+        hrefAt: (o) => `/approvals/history${queryOf({ ...base, offset: o ? String(o) : undefined })}`,
+      });
     } catch (err) {
       error.textContent = err instanceof ApiError ? err.message : 'could not load the history';
     }

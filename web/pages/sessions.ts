@@ -1,6 +1,6 @@
 // The sessions library (/sessions): filter recorded and live sessions; replay, watch or terminate from the list.
 import { ApiError, api } from '../api.js';
-import { clear, h } from '../dom.js';
+import { h } from '../dom.js';
 import { resultsCard } from '../results-card.js';
 import { fmtDateTime, fromLocalInput } from '../format.js';
 import { every } from '../live.js';
@@ -60,9 +60,8 @@ registerPage({
     const {
       card: results,
       error,
-      summary,
       tbody,
-      pager,
+      show,
     } = resultsCard('sessions', ['Started', 'Vendor', 'Target', 'Status', 'Commands', 'Recording', '']);
     const form = h('form', { id: 'sessions-filter', class: 'filters' });
     const root = h(
@@ -204,22 +203,15 @@ registerPage({
       try {
         const r = await api<{ sessions: SessionView[]; total: number }>('GET', `/api/sessions${apiQuery}`);
         error.textContent = '';
-        clear(tbody, ...r.sessions.map(row));
-        summary.textContent =
-          r.total === 0
-            ? 'No session matches.'
-            : `${offset + 1}–${offset + r.sessions.length} of ${r.total} sessions, newest first.`;
-        const to = (o: number) =>
-          `/sessions${queryOf({ ...Object.fromEntries(FIELDS.map((f) => [f, cur(f)])), offset: o ? String(o) : undefined })}`;
-        clear(
-          pager,
-          offset > 0
-            ? h('a', { href: to(Math.max(0, offset - PAGE)), 'data-nav': true, id: 'sessions-newer' }, '← Newer')
-            : null,
-          ...(offset + PAGE < r.total
-            ? [' ', h('a', { href: to(offset + PAGE), 'data-nav': true, id: 'sessions-older' }, 'Older →')]
-            : []),
-        );
+        show(r.sessions.map(row), {
+          offset,
+          size: PAGE,
+          total: r.total,
+          noun: 'sessions',
+          none: 'No session matches.',
+          hrefAt: (o) =>
+            `/sessions${queryOf({ ...Object.fromEntries(FIELDS.map((f) => [f, cur(f)])), offset: o ? String(o) : undefined })}`,
+        });
       } catch (err) {
         error.textContent = err instanceof ApiError ? err.message : 'could not load the sessions';
       }
