@@ -72,6 +72,10 @@ interface Site {
 }
 
 /** A config file for a PostgreSQL site in `dir` (a schema of its own), with `extra` merged into its input. */
+/** `gatehouse evidence export` of the test period from the site `config` names, into `out`. */
+const exportPack = (config: string, out: string) =>
+  cli(runEvidenceExport, ['--config', config, '--from', PERIOD.from, '--to', PERIOD.to, '--out', out]);
+
 async function pgConfig(tmp: TempDir, dir: string, extra: Record<string, unknown> = {}) {
   const db = await createTestSchema();
   const env = `GH_PG_SITE_${process.pid}_${++envCount}`;
@@ -153,31 +157,13 @@ describe('evidence packs from a PostgreSQL site', () => {
     const input = JSON.parse(await readFile(site.config, 'utf8')) as { storage: unknown };
     await writeFile(lowdbConfig, JSON.stringify({ ...input, storage: { dir: site.dir } }));
     const lowdbPack = join(site.tmp.path, 'lowdb.zip');
-    const before = await cli(runEvidenceExport, [
-      '--config',
-      lowdbConfig,
-      '--from',
-      PERIOD.from,
-      '--to',
-      PERIOD.to,
-      '--out',
-      lowdbPack,
-    ]);
+    const before = await exportPack(lowdbConfig, lowdbPack);
     expect(before.err).toBe('');
     expect(before.code).toBe(0);
     // A node runs meanwhile: the export is one more writer of the shared chain.
     const node = await site.open('gw-a');
     const pack = join(site.tmp.path, 'pg.zip');
-    const run = await cli(runEvidenceExport, [
-      '--config',
-      site.config,
-      '--from',
-      PERIOD.from,
-      '--to',
-      PERIOD.to,
-      '--out',
-      pack,
-    ]);
+    const run = await exportPack(site.config, pack);
     expect(run.err).toBe('');
     expect(run.code).toBe(0);
     expect(run.out).toMatch(/recorded in the audit log as evidence\.exported \(seq \d+\)/);
@@ -236,16 +222,7 @@ describe('evidence packs from a PostgreSQL site', () => {
       `UPDATE gh_audit SET line = replace(line, '"type":"command.alerted"', '"type":"command.executed"') WHERE seq = (SELECT min(seq) FROM gh_audit WHERE type = 'command.alerted')`,
     );
     const pack = join(site.tmp.path, 'broken.zip');
-    const run = await cli(runEvidenceExport, [
-      '--config',
-      site.config,
-      '--from',
-      PERIOD.from,
-      '--to',
-      PERIOD.to,
-      '--out',
-      pack,
-    ]);
+    const run = await exportPack(site.config, pack);
     expect(run.code).toBe(1);
     expect(run.err).toMatch(/audit chain broken at record seq \d+/);
     expect(existsSync(pack)).toBe(false);
@@ -353,16 +330,7 @@ describe('audit.signingKey with PostgreSQL', () => {
     expect(verify.out).toMatch(/audit log intact: \d+ records, [3-9] checkpoints/);
 
     const pack = join(k.tmp.path, 'pack.zip');
-    const run = await cli(runEvidenceExport, [
-      '--config',
-      k.config,
-      '--from',
-      PERIOD.from,
-      '--to',
-      PERIOD.to,
-      '--out',
-      pack,
-    ]);
+    const run = await exportPack(k.config, pack);
     expect(run.err).toBe('');
     expect(run.code).toBe(0);
     const pub = join(k.dir, 'keys', 'audit-ed25519.pub.pem');
