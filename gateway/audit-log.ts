@@ -12,6 +12,7 @@ import {
   keyCopyInStorage,
   loadOrCreateSigningKey,
   LOG_FILE,
+  probeRoom,
   replaceDurably,
   type SigningKey,
   syncDir,
@@ -237,11 +238,14 @@ export class AuditLog {
    * After a failed write (a full disk that has space again): cuts the log back to its last durable record,
    * forgets the records that were refused (their callers were told), and seals the durable chain with a
    * checkpoint (or re-signs the head of the one it ends with). False if the disk still refuses.
+   * First a fresh file must show there is room (probeRoom): the cut and the small checkpoint succeed on a disk
+   * with a few bytes free, and the next append would fail again, a recovery on record every round.
    */
   async recover(): Promise<boolean> {
     if (!this.writer.failure) return true;
     if (this.closing) return false;
     try {
+      await probeRoom(this.dir);
       await this.writer.reset();
       this.tail = { ...this.durable };
       if (this.durableIsCheckpoint) {

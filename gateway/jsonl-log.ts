@@ -1,8 +1,8 @@
 // An append-only JSON-lines log in the storage folder (commands.jsonl, plc.jsonl): one frozen record a line, all of them
 // kept in memory, written by group commit, cut back after a crash or a failed write, read back in big chunks.
-import { type FileHandle, open, unlink } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { GroupCommit, syncDir } from './audit/audit.js';
+import { GroupCommit, probeRoom, syncDir } from './audit/audit.js';
 import { type ErrorCode, unavailable } from './errors.js';
 import { scanLines } from './jsonl-scan.js';
 import type { Logger } from './log.js';
@@ -136,9 +136,8 @@ export class JsonLinesLog<T extends object> {
   }
 
   /**
-   * After a failed write: cut the torn tail and accept appends again (false: the disk still refuses). Cutting
-   * works on a full disk (it frees bytes), and so would a write into the file's last, part-used block: only a
-   * fresh file of some size, written and synced, shows there is room again, so a full disk does not flap.
+   * After a failed write: once a fresh file shows there is room again (probeRoom: a nearly full disk must not flap),
+   * cut the torn tail and accept appends again (false: the disk still refuses).
    */
   async recover(): Promise<boolean> {
     if (this.closing) return false;
@@ -158,24 +157,6 @@ export class JsonLinesLog<T extends object> {
       await this.fh.close();
     })();
     return this.closing;
-  }
-}
-
-const PROBE_BYTES = 64 * 1024;
-
-/** Throws unless PROBE_BYTES can be written and synced in `dir` (the probe is removed either way). */
-async function probeRoom(dir: string): Promise<void> {
-  const probe = join(dir, `.probe-log-${process.pid}`);
-  try {
-    const fh = await open(probe, 'w', 0o600);
-    try {
-      await fh.writeFile(Buffer.alloc(PROBE_BYTES));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } finally {
-    await unlink(probe).catch(() => undefined);
   }
 }
 

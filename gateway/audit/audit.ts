@@ -1,6 +1,6 @@
 // The front of audit/: what other folders use of it. Its own files import each other directly.
 
-export { type DurableMark, replaceDurably, syncDir } from './durable.js';
+export { type DurableMark, probeRoom, replaceDurably, syncDir } from './durable.js';
 export { GroupCommit } from './group-commit.js';
 export {
   KEY_DIR,

@@ -1,5 +1,6 @@
 // Small durable-write helpers: data and the directory entry that names it both reach the disk.
-import { open, rename } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 
 /** A batch just became durable: its last record and the file's durable length. */
 export interface DurableMark {
@@ -36,4 +37,28 @@ export async function replaceDurably(dir: string, path: string, text: string, mo
   await writeDurably(tmp, text, mode, 'w');
   await rename(tmp, path);
   await syncDir(dir);
+}
+
+/** What probeRoom writes: more than a part-used block can hold, so only free blocks let it through. */
+const PROBE_BYTES = 64 * 1024;
+
+/**
+ * Throws unless PROBE_BYTES can be written and synced in a fresh file in `dir` (removed either way). Why a fresh
+ * file of that size: cutting a file back always works on a full disk (it frees bytes), and so does a small write
+ * into a file's last, part-used block, so neither shows there is room again; a log that called itself recovered
+ * on them would fail at its next append and flap between failed and recovered.
+ */
+export async function probeRoom(dir: string): Promise<void> {
+  const probe = join(dir, `.probe-${process.pid}`);
+  try {
+    const fh = await open(probe, 'w', 0o600);
+    try {
+      await fh.writeFile(Buffer.alloc(PROBE_BYTES));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } finally {
+    await unlink(probe).catch(() => undefined);
+  }
 }

@@ -407,60 +407,58 @@ export class DesktopSession {
     const { deps, ws, link, tuning } = this.o;
     const reason = this.endReason ?? 'error';
     await this.recorded;
-    this.unregister?.();
-    for (const v of this.viewers) v.ended(reason);
-    this.viewers.clear();
-    link.close();
-    if (ws.readyState === ws.OPEN) ws.close(1000, reason);
     try {
-      let sealed: { sha256: string; bytes: number; incomplete: boolean } | undefined;
-      let recordingState: string | undefined;
-      if (this.place) {
-        const settled = await settleRecording(this.place.path, {
-          quietMs: tuning.settleQuietMs,
-          maxMs: tuning.settleMaxMs,
-        });
-        recordingState = settled;
-        if (settled !== 'missing') {
-          const h = await hashRecording(this.place.path);
-          // Still being written when we gave up waiting, or the session was cut by a failure: not the whole story.
-          sealed = { ...h, incomplete: settled === 'still_writing' || reason === 'recording_failed' };
-        }
-      }
-      // guacd never took the connection (refused, unreachable mid-way): nothing was shown, so nothing to record.
-      const neverConnected = !sealed && !this.connectionId;
-      const place = this.place;
-      const recording: RecordingOutcome = sealed
-        ? { kind: 'sealed', ...sealed, format: 'guac' }
-        : neverConnected
-          ? { kind: 'dropped' }
-          : {
-              kind: 'lost',
-              // A recording_failed end audited its failure when it happened.
-              ...(place && reason !== 'recording_failed'
-                ? { failure: { error: `no recording: ${recordingState ?? 'not placed'}`, path: place.stored } }
-                : {}),
-            };
-      // File transfers are audited before the end, so session.ended stays the session's last record.
-      const untracked = this.files.finish();
-      await this.fileWrites;
-      const dropped = this.relay?.dropped() ?? 0;
-      await this.journal.end({
+      await this.journal.finish({
         reason,
-        recording,
-        details: {
-          ...(this.endMessage ? { message: this.endMessage } : {}),
-          via: 'rdp',
-          ...(this.guacdError ? { guacdError: this.guacdError } : {}),
-          ...(this.handshakeError ? { handshakeError: this.handshakeError } : {}),
-          ...(dropped ? { droppedFromBrowser: dropped } : {}),
-          ...(untracked ? { fileStreamsNotAudited: untracked } : {}),
+        logger: deps.logger,
+        cutOff: () => {
+          this.unregister?.();
+          for (const v of this.viewers) v.ended(reason);
+          this.viewers.clear();
+          link.close();
+          if (ws.readyState === ws.OPEN) ws.close(1000, reason);
+        },
+        recordingPath: this.place?.stored,
+        seal: () => this.seal(reason, tuning),
+        details: async () => {
+          // File transfers are audited before the end, so session.ended stays the session's last record.
+          const untracked = this.files.finish();
+          await this.fileWrites;
+          const dropped = this.relay?.dropped() ?? 0;
+          return {
+            ...(this.endMessage ? { message: this.endMessage } : {}),
+            via: 'rdp',
+            ...(this.guacdError ? { guacdError: this.guacdError } : {}),
+            ...(this.handshakeError ? { handshakeError: this.handshakeError } : {}),
+            ...(dropped ? { droppedFromBrowser: dropped } : {}),
+            ...(untracked ? { fileStreamsNotAudited: untracked } : {}),
+          };
         },
       });
-    } catch (err) {
-      deps.logger.error({ err, sessionId: this.id }, 'could not record the end of an RDP session');
     } finally {
       this.resolveEnded();
     }
+  }
+
+  /** Waits for guacd to finish the recording, then hashes it: what became of it. */
+  private async seal(reason: SessionEndReason, tuning: DesktopTuning): Promise<RecordingOutcome> {
+    const place = this.place;
+    const settled =
+      place && (await settleRecording(place.path, { quietMs: tuning.settleQuietMs, maxMs: tuning.settleMaxMs }));
+    if (place && settled !== 'missing') {
+      const h = await hashRecording(place.path);
+      // Still being written when we gave up waiting, or the session was cut by a failure: not the whole story.
+      const incomplete = settled === 'still_writing' || reason === 'recording_failed';
+      return { kind: 'sealed', ...h, incomplete, format: 'guac' };
+    }
+    // guacd never took the connection (refused, unreachable mid-way): nothing was shown, so nothing to record.
+    if (!this.connectionId) return { kind: 'dropped' };
+    return {
+      kind: 'lost',
+      // A recording_failed end audited its failure when it happened.
+      ...(place && reason !== 'recording_failed'
+        ? { failure: { error: `no recording: ${settled ?? 'not placed'}`, path: place.stored } }
+        : {}),
+    };
   }
 }

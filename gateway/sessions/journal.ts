@@ -4,6 +4,7 @@
 import { type Clock, isoTime } from '../clock.js';
 import type { AuditEventData, SessionEndedData } from '../core/audit-events.js';
 import { type Actor, type SessionEndReason, type SessionRecord, systemActor } from '../core/model.js';
+import type { Logger } from '../log.js';
 import type { AuditPort, StatePort } from '../storage/storage.js';
 // By id through the draft's index: a session's end must not scan a year of sessions (docs/storage.md).
 import { byId } from '../store.js';
@@ -55,6 +56,20 @@ export interface SessionEnd {
   recording?: RecordingOutcome;
   /** What the protocol adds to `session.ended` (the reason and the duration are the journal's). */
   details?: Omit<SessionEndedData, 'reason' | 'durationMs'>;
+}
+
+/** A live session's end, in the order `SessionJournal.finish` runs it. */
+export interface LiveEnd {
+  reason: SessionEndReason;
+  /** Stops the session's traffic and tells its viewers. */
+  cutOff(): void;
+  /** Seals the recording and says what became of it (undefined: the session never had one). */
+  seal(): Promise<RecordingOutcome | undefined>;
+  /** The recording's path in the storage folder, for `recording.failed` if `seal` throws. */
+  recordingPath: string | undefined;
+  /** After the seal: waits for the session's own records still being written, then gives its part of `session.ended`. */
+  details(): Promise<SessionEnd['details']>;
+  logger: Logger;
 }
 
 export class SessionJournal {
@@ -111,6 +126,43 @@ export class SessionJournal {
     await this.ports.audit
       .append({ type: 'recording.failed', actor: this.opening.actor, subject: this.subject, data })
       .catch(() => undefined);
+  }
+
+  /**
+   * A live session's end, the same for every protocol: cut off, seal, the session's records in flight, then `end`.
+   * Never rejects, and a step that throws does not stop the ones after it: a seal or a cut-off that throws must not
+   * keep the end from being recorded, nor the session's `ended` from resolving (the gateway waits on it to stop).
+   * A seal that throws leaves the recording lost: the record marked incomplete and `recording.failed` audited, unless
+   * the session ended for its recording's failure, which was audited then.
+   */
+  async finish(e: LiveEnd): Promise<void> {
+    const { logger } = e;
+    const sessionId = this.opening.id;
+    try {
+      e.cutOff();
+    } catch (err) {
+      logger.error({ err, sessionId }, 'could not cut off an ending session; recording its end all the same');
+    }
+    let recording: RecordingOutcome | undefined;
+    try {
+      recording = await e.seal();
+    } catch (err) {
+      logger.error({ err, sessionId }, 'could not seal a session recording; its end records it as lost');
+      const error = `the recording could not be sealed: ${err instanceof Error ? err.message : String(err)}`;
+      const path = e.reason === 'recording_failed' ? undefined : e.recordingPath;
+      recording = { kind: 'lost', ...(path !== undefined && { failure: { error, path } }) };
+    }
+    let details: SessionEnd['details'];
+    try {
+      details = await e.details();
+    } catch (err) {
+      logger.error({ err, sessionId }, "could not gather a session's end details; recording its end without them");
+    }
+    try {
+      await this.end({ reason: e.reason, ...(recording ? { recording } : {}), ...(details ? { details } : {}) });
+    } catch (err) {
+      logger.error({ err, sessionId }, 'could not record the end of a session');
+    }
   }
 
   /**

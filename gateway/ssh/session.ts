@@ -68,6 +68,8 @@ export class VendorSession implements ChannelHost {
   readonly targetConfig: Authenticated['target'];
   readonly actor: Actor;
   private cast: Promise<CastWriter> | undefined;
+  /** The recording's path in the storage folder, once the first shell placed it. */
+  private recordingPath: string | undefined;
   private readonly channels = new Set<TrackedChannel>();
   private readonly watchers = new Set<TerminalWatcher>();
   private screen: CommandCapture | undefined;
@@ -181,6 +183,7 @@ export class VendorSession implements ChannelHost {
     this.cast ??= (async () => {
       const { deps, auth } = this.o;
       const path = resolveRecording(deps.storageDir, this.id, this.startedAt);
+      this.recordingPath = relative(deps.storageDir, path);
       const header = {
         width: pty?.cols ?? 80,
         height: pty?.rows ?? 24,
@@ -198,7 +201,7 @@ export class VendorSession implements ChannelHost {
         detach(this.recordingFailed(err), deps.logger, 'could not end a session whose recording failed'),
       );
       await this.journal.recordingPlaced({
-        path: relative(deps.storageDir, path),
+        path: this.recordingPath,
         keystrokes: auth.target.recording.keystrokes,
       });
       return w;
@@ -400,27 +403,32 @@ export class VendorSession implements ChannelHost {
   }
 
   private async doFinish(): Promise<void> {
-    const { deps } = this.o;
     const reason = this.endReason ?? 'error';
-    this.unregister?.();
-    this.conduit.end();
-    for (const w of this.watchers) w.ended(reason);
-    this.watchers.clear();
-    this.target.end();
-    if (!this.disconnecting) this.o.front.end();
-    let sealed: { sha256: string; bytes: number; incomplete: boolean } | undefined;
-    const cast = await this.cast?.catch(() => undefined);
-    if (cast) sealed = await cast.seal(reason === 'recording_failed' ? { incomplete: true, reason } : {});
-    await this.writes;
     try {
-      const suppressed = Math.max(0, this.refusals - MAX_AUDITED_REFUSALS);
-      await this.journal.end({
+      await this.journal.finish({
         reason,
-        ...(sealed ? { recording: { kind: 'sealed', ...sealed } } : {}),
-        details: suppressed ? { refusalsNotAudited: suppressed } : {},
+        logger: this.o.deps.logger,
+        cutOff: () => {
+          this.unregister?.();
+          this.conduit.end();
+          for (const w of this.watchers) w.ended(reason);
+          this.watchers.clear();
+          this.target.end();
+          if (!this.disconnecting) this.o.front.end();
+        },
+        recordingPath: this.recordingPath,
+        seal: async () => {
+          const cast = await this.cast?.catch(() => undefined);
+          if (!cast) return undefined;
+          const sealed = await cast.seal(reason === 'recording_failed' ? { incomplete: true, reason } : {});
+          return { kind: 'sealed', ...sealed };
+        },
+        details: async () => {
+          await this.writes;
+          const suppressed = Math.max(0, this.refusals - MAX_AUDITED_REFUSALS);
+          return suppressed ? { refusalsNotAudited: suppressed } : {};
+        },
       });
-    } catch (err) {
-      deps.logger.error({ err, sessionId: this.id }, 'could not record the end of a session');
     } finally {
       this.resolveEnded();
     }

@@ -1,7 +1,7 @@
 // Heals storage faults without a restart: while anything is failing, retries it every interval and says when it works again.
-import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditLog } from '../audit-log.js';
+import { probeRoom } from '../audit/audit.js';
 import { systemActor } from '../core/model.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store.js';
@@ -28,7 +28,7 @@ export interface StorageMonitorDeps {
   intervalMs?: number;
 }
 
-/** Recordings live under here; a probe file there tells whether a new one could be written. */
+/** Recordings live under here; a probe file there (probeRoom) tells whether a new one could be written. */
 export const RECORDINGS_FAULT = 'sessions';
 export { DATABASE_FAULT };
 
@@ -104,21 +104,11 @@ export class StorageMonitor {
       .catch((err: unknown) => this.d.logger.error({ err }, 'could not record a storage recovery'));
   }
 
-  private async canWrite(dir: string): Promise<boolean> {
-    const probe = join(dir, `.probe-${process.pid}`);
-    try {
-      const fh = await open(probe, 'w');
-      try {
-        await fh.writeFile('probe');
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await unlink(probe).catch(() => undefined);
-    }
+  /** The same proof of room the logs ask for: a small file would fit a disk that fails the next recording at once. */
+  private canWrite(dir: string): Promise<boolean> {
+    return probeRoom(dir).then(
+      () => true,
+      () => false,
+    );
   }
 }

@@ -1,5 +1,6 @@
 // Real storage faults against a real gateway in a child process: a full tmpfs (private mount namespace) during an
-// SSH login, and an audit file over `ulimit -f` (EFBIG) during approve/revoke. The process must live on, refuse
+// SSH login, under a Modbus forward, under audit.jsonl with only a few KiB handed back, and under a live session's
+// recording; and an audit file over `ulimit -f` (EFBIG) during approve/revoke. The process must live on, refuse
 // with a reason, change no state without its record, and heal by itself when space returns.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -13,14 +14,20 @@ const src = (p: string) => JSON.stringify(join(packageRoot, p));
 
 /** Each mode runs one scenario in the child and prints one JSON line of what it saw. */
 const childSource = `
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSshGateway, TARGET } from ${src('test/helpers/ssh-gateway.ts')};
 import { openFixture, body } from ${src('test/integration/requests-fixture.ts')};
 import { Store } from ${src('gateway/store.ts')};
 import { PlcLog } from ${src('gateway/conduit/plc-log.ts')};
+import { openStorage } from ${src('gateway/storage/open.ts')};
+import { StorageMonitor } from ${src('gateway/storage/monitor.ts')};
+import { StorageFaults } from ${src('gateway/storage-faults.ts')};
+import { systemClock } from ${src('gateway/clock.ts')};
+import { silentLogger } from ${src('gateway/log.ts')};
 import { openTunnel, PYTHON } from ${src('test/helpers/modbus-tunnel.ts')};
 import { freePort, waitForPort } from ${src('test/helpers/ports.ts')};
 import { connect } from 'node:net';
@@ -185,6 +192,118 @@ if (mode === 'plc-full-disk') {
     await rm(base, { recursive: true, force: true });
   }
 }
+if (mode === 'audit-nearly-full') {
+  const base = await mkdtemp(join(tmpdir(), 'gh-auditfull-'));
+  const storage = join(base, 'storage');
+  await mkdir(storage);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', storage]);
+  const faults = new StorageFaults();
+  const s = await openStorage({
+    config: { storage: { engine: 'lowdb', dir: storage } },
+    storageDir: storage,
+    clock: systemClock,
+    logger: silentLogger,
+    faults,
+    checkpointIntervalMs: 0,
+  });
+  // Driven by hand, one round at a time, instead of its timer: what a round does is then exactly what is seen.
+  const monitor = new StorageMonitor({ audit: s.audit, lowdb: s.lowdb, faults, logger: silentLogger, storageDir: storage });
+  const log = join(storage, 'audit.jsonl');
+  /** A state change with its record; the record is padded so that it needs more than a part-used page. */
+  const change = (step, pad) =>
+    s.state
+      .update((d, audit) => {
+        d.meta.step = step;
+        audit.record({ type: 'audit.viewed', actor: { kind: 'system', id: 'test' }, data: { step, pad: 'x'.repeat(pad) } });
+      })
+      .then(
+        () => 'stored',
+        (e) => ({ code: e.code, message: e.message }),
+      );
+  const lines = async () => {
+    const text = await readFile(log, 'utf8');
+    return text.slice(0, text.lastIndexOf('\\n') + 1).split('\\n').filter(Boolean).map((l) => JSON.parse(l));
+  };
+  const rounds = async (n) => {
+    for (let i = 0; i < n; i++) await monitor.check();
+    return { faults: faults.list().map((f) => f.file + ' ' + f.code), failing: s.lowdb.audit.failure !== undefined };
+  };
+  try {
+    out.first = await change(1, 10);
+    out.fillError = await fill(storage);
+    out.refusedFull = await change(2, 8192);
+    out.full = await rounds(2);
+    // A few KiB back: enough for a small checkpoint and the head file, not for the next records.
+    const filler = join(storage, 'filler');
+    const before = await lines();
+    await truncate(filler, (await stat(filler)).size - 8 * 1024);
+    out.few = await rounds(3);
+    out.refusedFew = await change(3, 10);
+    out.fewAgain = await rounds(3);
+    out.fewAdded = (await lines()).slice(before.length).map((r) => r.type);
+    await rm(filler);
+    out.enough = await rounds(1);
+    out.later = await rounds(2);
+    out.after = await change(4, 10);
+    out.memoryStep = s.state.data.meta.step;
+    out.diskStep = (await Store.readSnapshot(storage)).meta.step;
+    out.probes = (await readdir(storage)).filter((f) => f.startsWith('.probe'));
+    await s.close();
+    const all = await lines();
+    out.steps = all.filter((r) => r.type === 'audit.viewed').map((r) => r.data.step);
+    out.recovered = all.filter((r) => r.type === 'storage.recovered' || r.type === 'audit.recovered').map((r) => [r.type, r.data]);
+    out.endsWithNewline = (await readFile(log, 'utf8')).endsWith('\\n');
+    const verify = spawnSync(process.execPath, [${src('bin/gatehouse.js')}, 'audit', 'verify', '--dir', storage], { encoding: 'utf8', timeout: 60_000 });
+    out.verify = { status: verify.status, stdout: verify.stdout, stderr: verify.stderr };
+  } finally {
+    await s.close();
+    execFileSync('umount', [storage]);
+    await rm(base, { recursive: true, force: true });
+  }
+}
+if (mode === 'recording-full') {
+  const base = await mkdtemp(join(tmpdir(), 'gh-recfull-'));
+  const storage = join(base, 'storage');
+  const sessions = join(storage, 'sessions');
+  await mkdir(sessions, { recursive: true });
+  // Only the recordings' file system is small: db.json and audit.jsonl stay writable, so the end can be recorded.
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', sessions]);
+  const h = await startSshGateway({ storageDir: storage });
+  let closed = false;
+  try {
+    await h.grant();
+    // About 4 MB of output for a 1 MiB file system, then a pause: the recording fills it while the session is still on.
+    out.ssh = await h.ssh(TARGET, {
+      command: 'head -c 3000000 /dev/zero | base64; sleep 30; echo finished',
+      timeoutMs: 60_000,
+    });
+    const ended = await h.waitAudit('session.ended', () => true, 30_000);
+    const id = ended.subject.sessionId;
+    out.ended = ended.data;
+    const mine = (await h.audit()).filter((a) => a.subject?.sessionId === id);
+    out.types = types(mine);
+    out.failed = mine.filter((a) => a.type === 'recording.failed').map((a) => a.data);
+    out.sealed = mine.find((a) => a.type === 'recording.sealed')?.data;
+    const rec = h.gw.store.data.sessions.find((x) => x.id === id);
+    out.record = { endReason: rec?.endReason, recording: rec?.recording };
+    const file = await readFile(join(storage, rec.recording.path));
+    out.file = { bytes: file.length, sha256: createHash('sha256').update(file).digest('hex') };
+    out.live = h.gw.liveSessions.list().map((l) => l.id);
+    out.health = await health(h.url);
+    const metrics = await (await fetch(h.url + '/metrics')).text();
+    out.stray = metrics.split('\\n').filter((l) => l.startsWith('gatehouse_stray_errors_total{'));
+    // The gateway stops only once every session's end is recorded: a session whose end never resolved would hang it.
+    out.stop = await Promise.race([
+      h.close().then(() => 'stopped'),
+      new Promise((r) => setTimeout(() => r('hung'), 60_000).unref()),
+    ]);
+    closed = true;
+  } finally {
+    if (!closed) await h.close();
+    execFileSync('umount', [sessions]);
+    await rm(base, { recursive: true, force: true });
+  }
+}
 process.stdout.write(JSON.stringify(out) + '\\n');
 `;
 
@@ -274,6 +393,56 @@ describe('storage faults never crash the gateway', () => {
     expect(r.endsWithNewline).toBe(true);
     expect(r.recovered).toEqual([expect.objectContaining({ file: 'plc.jsonl', code: 'ENOSPC' })]);
     expect(r.verify.ok).toBe(true);
+  }, 180_000);
+
+  it('a nearly full disk under audit.jsonl: a few KiB back do not make it recover (no flapping), enough room does, once', async () => {
+    const r = await runChild('exec unshare -m --propagation private', 'audit-nearly-full');
+    expect(r.first).toBe('stored');
+    expect(r.fillError).toBe('ENOSPC');
+    const refusal = {
+      code: 'storage_unavailable',
+      message: expect.stringMatching(/^storage unavailable: cannot write audit\.jsonl \(ENOSPC/),
+    };
+    expect(r.refusedFull).toEqual(refusal);
+    expect(r.full).toEqual({ faults: ['audit.jsonl ENOSPC'], failing: true });
+    // Before: the cut, a checkpoint and the head fit in 8 KiB, so each round said recovered and the next append failed.
+    expect(r.few).toEqual({ faults: ['audit.jsonl ENOSPC'], failing: true });
+    expect(r.refusedFew).toEqual(refusal);
+    expect(r.fewAgain).toEqual({ faults: ['audit.jsonl ENOSPC'], failing: true });
+    expect(r.fewAdded).toEqual([]);
+    // Room again: one round recovers, once; later rounds find nothing to do.
+    expect(r.enough).toEqual({ faults: [], failing: false });
+    expect(r.later).toEqual({ faults: [], failing: false });
+    expect(r.recovered).toEqual([
+      ['storage.recovered', expect.objectContaining({ file: 'audit.jsonl', code: 'ENOSPC' })],
+    ]);
+    expect(r.after).toBe('stored');
+    // The refused changes are neither in the state nor in the log; the torn write is gone; the probe file too.
+    expect(r.steps).toEqual([1, 4]);
+    expect({ memory: r.memoryStep, disk: r.diskStep }).toEqual({ memory: 4, disk: 4 });
+    expect(r.endsWithNewline).toBe(true);
+    expect(r.probes).toEqual([]);
+    expect(r.verify).toMatchObject({ status: 0, stderr: '', stdout: expect.stringMatching(/^audit log intact: /) });
+  }, 180_000);
+
+  it('a recording fills its file system mid-session: the session is closed, its end recorded with the recording incomplete, and the gateway stops', async () => {
+    const r = await runChild('exec unshare -m --propagation private', 'recording-full');
+    // Cut off: the command's last line never comes (the notice may be lost behind the flood of output).
+    expect(r.ssh.stdout).not.toContain('finished');
+    expect(r.ended.reason).toBe('recording_failed');
+    expect(r.failed).toEqual([expect.objectContaining({ error: expect.stringMatching(/ENOSPC/) })]);
+    expect(r.types.slice(-2)).toEqual(['recording.sealed', 'session.ended']);
+    // The seal covers exactly the bytes that reached the file, and says the recording is incomplete.
+    expect(r.sealed).toEqual({ ...r.file, incomplete: true });
+    expect(r.record).toEqual({
+      endReason: 'recording_failed',
+      recording: expect.objectContaining({ ...r.file, incomplete: true }),
+    });
+    expect(r.live).toEqual([]);
+    expect(r.health.status).toBe(503);
+    expect(r.health.body.storage).toEqual([expect.objectContaining({ file: 'sessions', code: 'ENOSPC' })]);
+    expect(r.stray).toEqual([]);
+    expect(r.stop).toBe('stopped');
   }, 180_000);
 
   it('approve and revoke with the audit file over ulimit -f (EFBIG): 503 storage_unavailable, state unchanged in memory and on disk', async () => {

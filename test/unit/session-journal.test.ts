@@ -112,6 +112,64 @@ describe('SessionJournal', () => {
     await t.close();
   });
 
+  it('finish records the end though the cut-off and the seal throw: the recording lost, its failure audited', async () => {
+    const t = await open();
+    const j = t.journal('ses_sealthrow1');
+    await j.start({ via: 'ssh' });
+    await j.recordingPlaced({ path: 'sessions/v.cast', keystrokes: false });
+    const steps: string[] = [];
+    await j.finish({
+      reason: 'client_closed',
+      logger: silentLogger,
+      cutOff: () => {
+        steps.push('cutOff');
+        throw new Error('a viewer could not be told');
+      },
+      recordingPath: 'sessions/v.cast',
+      seal: () => {
+        steps.push('seal');
+        return Promise.reject(new Error('EIO: i/o error, close'));
+      },
+      details: () => {
+        steps.push('details');
+        return Promise.resolve({ refusalsNotAudited: 1 });
+      },
+    });
+    expect(steps).toEqual(['cutOff', 'seal', 'details']);
+    const rec = t.store.data.sessions[0];
+    expect(rec?.endReason).toBe('client_closed');
+    expect(rec?.recording).toEqual({ path: 'sessions/v.cast', keystrokes: false, incomplete: true });
+    const lines = await t.lines();
+    expect(lines.map((l) => l.type)).toEqual(['session.started', 'recording.failed', 'session.ended']);
+    expect(lines[1]!.data).toEqual({
+      error: 'the recording could not be sealed: EIO: i/o error, close',
+      path: 'sessions/v.cast',
+    });
+    expect(lines[2]!.data).toEqual({ reason: 'client_closed', durationMs: 0, refusalsNotAudited: 1 });
+    await t.close();
+  });
+
+  it('finish after a recording failure: a seal that throws is not audited again, and the end still is', async () => {
+    const t = await open();
+    const j = t.journal('ses_sealthrow2');
+    await j.start({ via: 'ssh' });
+    await j.recordingPlaced({ path: 'sessions/u.cast', keystrokes: false });
+    await j.recordingFailed({ error: 'ENOSPC: no space left on device, write' });
+    await j.finish({
+      reason: 'recording_failed',
+      logger: silentLogger,
+      cutOff: () => undefined,
+      recordingPath: 'sessions/u.cast',
+      seal: () => Promise.reject(new Error('seal failed')),
+      details: () => Promise.reject(new Error('details failed')),
+    });
+    expect(t.store.data.sessions[0]).toMatchObject({ endReason: 'recording_failed', recording: { incomplete: true } });
+    const lines = await t.lines();
+    expect(lines.map((l) => l.type)).toEqual(['session.started', 'recording.failed', 'session.ended']);
+    expect(lines[2]!.data).toEqual({ reason: 'recording_failed', durationMs: 0 });
+    await t.close();
+  });
+
   it('drops the recording of a connection that never opened, with no recording record', async () => {
     const t = await open();
     const j = t.journal('ses_dropped001', 'rdp');
