@@ -172,16 +172,22 @@ export function percentile(values: number[], p: number): number {
   return sorted[rank] ?? NaN;
 }
 
+/** Round trips typed before any is counted: the shell and the pipes settle. */
+const SETTLE = 20;
+
 /**
  * Keystroke round trip through a pty: the target runs `stty raw -echo; cat`, so each byte typed comes
- * back as exactly one byte. One byte in flight at a time; `warmup` round trips are not counted.
+ * back as exactly one byte. One byte in flight at a time; the first `warmup` round trips are not counted
+ * (their p99, past the first few, is reported apart: `warmupP99`). `typing` is told when the first byte
+ * is about to go and when the last came back (the gateway's probe times the same keystrokes from inside).
  */
 export async function keystrokes(
   world: World,
   path: string,
   n: number,
-  warmup = 20,
-): Promise<{ p50: number; p99: number }> {
+  warmup = SETTLE,
+  typing?: { started(): Promise<void>; ended(): Promise<void> },
+): Promise<{ p50: number; p99: number; warmupP99?: number }> {
   const shell = await openShell(world, path);
   try {
     const { child, screen } = shell;
@@ -189,6 +195,7 @@ export async function keystrokes(
     await screen.until((s) => /READY\r?\n/.test(s.plain()), 30_000, 'cat to start'); // raw mode: no \r added
     await new Promise((r) => setTimeout(r, 300));
     const rtts: number[] = [];
+    const early: number[] = [];
     let expect = '';
     let arrived: (() => void) | undefined;
     child.stdout!.on('data', (b: Buffer) => {
@@ -197,6 +204,7 @@ export async function keystrokes(
         arrived?.();
       }
     });
+    await typing?.started();
     for (let i = 0; i < n + warmup; i++) {
       const ch = String.fromCharCode(97 + (i % 26));
       const back = new Promise<void>((resolve, reject) => {
@@ -210,9 +218,16 @@ export async function keystrokes(
       const t0 = performance.now();
       child.stdin!.write(ch);
       await back;
-      if (i >= warmup) rtts.push(performance.now() - t0);
+      const rtt = performance.now() - t0;
+      if (i >= warmup) rtts.push(rtt);
+      else if (i >= SETTLE) early.push(rtt);
     }
-    return { p50: percentile(rtts, 50), p99: percentile(rtts, 99) };
+    await typing?.ended();
+    return {
+      p50: percentile(rtts, 50),
+      p99: percentile(rtts, 99),
+      ...(early.length >= 100 ? { warmupP99: percentile(early, 99) } : {}),
+    };
   } finally {
     await shell.close();
   }
