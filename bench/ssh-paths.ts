@@ -498,7 +498,7 @@ function insideRows(k: KeysProbeResult, warmup: number, counted: number): PathRo
   const typed = warmup + counted;
   const note =
     own.length === counted ? undefined : `${own.length} of ${counted} keystrokes matched at the gateway's sockets`;
-  const row = (measure: string, gatehouse: number, unit = 'ms', extra?: string): PathRow => ({
+  const row = (measure: string, gatehouse: number, unit: string, extra?: string): PathRow => ({
     measure,
     unit,
     gatehouse,
@@ -507,12 +507,12 @@ function insideRows(k: KeysProbeResult, warmup: number, counted: number): PathRo
   return [
     row(
       "Gatehouse's own time per keystroke, p50 (inside the gateway)",
-      percentile(own, 50),
-      'ms',
+      percentile(own, 50) * 1000,
+      'µs',
       'vendor byte read → written to the target, plus its echo read → written to the vendor',
     ),
-    row("Gatehouse's own time per keystroke, p99", percentile(own, 99)),
-    row("Gatehouse's own time per keystroke, max", Math.max(...own)),
+    row("Gatehouse's own time per keystroke, p99", percentile(own, 99) * 1000, 'µs'),
+    row("Gatehouse's own time per keystroke, max", Math.max(...own) * 1000, 'µs'),
     row(
       'gateway CPU per keystroke (warm-up included)',
       ((k.mainCpuMs + k.otherCpuMs) / typed) * 1000,
