@@ -23,7 +23,7 @@ export interface SshBenchSizes {
   keystrokes: number;
   /**
    * Round trips typed first and not counted, on every path alike. Why this many: a freshly started gateway's JIT is
-   * still compiling the relay path for its first couple of thousand keystrokes, on a thread that takes one of the
+   * still compiling the relay path for its first two to three thousand keystrokes, on a thread that takes one of the
    * box's two cores (docs/performance.md, Keystroke latency); their p99 is reported in a row of its own.
    */
   keystrokeWarmup: number;
@@ -42,7 +42,7 @@ export const FULL: SshBenchSizes = {
   downBytes: 1024 * MiB,
   upBytes: 256 * MiB,
   keystrokes: 1000,
-  keystrokeWarmup: 2000,
+  keystrokeWarmup: 3000,
   setupSamples: 10,
   idle: 200,
   streams: 50,
