@@ -175,19 +175,26 @@ export function percentile(values: number[], p: number): number {
 /** Round trips typed before any is counted: the shell and the pipes settle. */
 const SETTLE = 20;
 
+export interface KeystrokeOptions {
+  /** Round trips typed first and not counted (at least SETTLE); their p99, past the first SETTLE, is `warmupP99`. */
+  warmup?: number;
+  /** Told when the first byte is about to go and when the last came back (the gateway's probe times the same keys). */
+  typing?: { started(): Promise<void>; ended(): Promise<void> };
+  /** A pause before each counted key, as a typist leaves (0: each key goes as soon as the last one's echo is back). */
+  paceMs?: number;
+}
+
 /**
  * Keystroke round trip through a pty: the target runs `stty raw -echo; cat`, so each byte typed comes
- * back as exactly one byte. One byte in flight at a time; the first `warmup` round trips are not counted
- * (their p99, past the first few, is reported apart: `warmupP99`). `typing` is told when the first byte
- * is about to go and when the last came back (the gateway's probe times the same keystrokes from inside).
+ * back as exactly one byte. One byte in flight at a time.
  */
 export async function keystrokes(
   world: World,
   path: string,
   n: number,
-  warmup = SETTLE,
-  typing?: { started(): Promise<void>; ended(): Promise<void> },
-): Promise<{ p50: number; p99: number; warmupP99?: number }> {
+  o: KeystrokeOptions = {},
+): Promise<{ p50: number; p90: number; p99: number; warmupP99?: number }> {
+  const { warmup = SETTLE, typing, paceMs = 0 } = o;
   const shell = await openShell(world, path);
   try {
     const { child, screen } = shell;
@@ -214,6 +221,7 @@ export async function keystrokes(
           resolve();
         };
       });
+      if (paceMs > 0 && i >= warmup) await new Promise((r) => setTimeout(r, paceMs));
       expect = ch;
       const t0 = performance.now();
       child.stdin!.write(ch);
@@ -225,6 +233,7 @@ export async function keystrokes(
     await typing?.ended();
     return {
       p50: percentile(rtts, 50),
+      p90: percentile(rtts, 90),
       p99: percentile(rtts, 99),
       ...(early.length >= 100 ? { warmupP99: percentile(early, 99) } : {}),
     };

@@ -69,9 +69,10 @@ describe('bench paths', () => {
   it('Gatehouse keystrokes are also timed inside the gateway, one figure per keystroke typed', async () => {
     const probe = await world.gateways.get('gatehouse')!.keysProbe();
     let inside: Awaited<ReturnType<typeof probe.stop>> | undefined;
-    const r = await keystrokes(world, 'gatehouse', 40, 30, {
-      started: () => probe.start(),
-      ended: async () => void (inside = await probe.stop()),
+    const r = await keystrokes(world, 'gatehouse', 40, {
+      warmup: 30,
+      typing: { started: () => probe.start(), ended: async () => void (inside = await probe.stop()) },
+      paceMs: 5,
     });
     expect(r.p99).toBeGreaterThan(0);
     expect(inside!.gatewayMs).toHaveLength(70);
