@@ -13,6 +13,7 @@ import { parsePublicKeyLine } from '../gateway/http/routes/keys.js';
 import { silentLogger } from '../gateway/log.js';
 import { benchOnlyDropRecordedStreams } from '../gateway/recording/asciicast.js';
 import { type ChildReady, type ChildSpec, TARGET_ID } from './gatehouse-spec.js';
+import { armKeysProbe } from './keys-probe.js';
 
 function configFor(spec: ChildSpec): Config {
   const parsed = parseConfig({
@@ -146,8 +147,24 @@ async function main(spec: ChildSpec): Promise<void> {
     await gw.stop('bench done');
   };
   process.send!(ready);
+  let probe: ReturnType<typeof armKeysProbe> | undefined;
   process.on('message', (m: { cmd: string }) => {
-    if (m.cmd === 'sign-in') {
+    if (m.cmd === 'keys-arm') {
+      probe = armKeysProbe(gw.ssh!.port, spec.target.port);
+      process.send!({ keysArmed: true });
+    } else if (m.cmd === 'keys-start') {
+      try {
+        probe?.start();
+        process.send!({ keysStarted: true });
+      } catch (err) {
+        probe = undefined;
+        process.send!({ keysFailed: (err as Error).message });
+      }
+    } else if (m.cmd === 'keys-stop') {
+      const result = probe?.stop();
+      probe = undefined;
+      process.send!(result ? { keys: result } : { keysFailed: 'the probe was not started' });
+    } else if (m.cmd === 'sign-in') {
       signIn().then(
         (cookie) => process.send!({ signedIn: cookie }),
         (err: unknown) => process.send!({ signInFailed: String((err as Error).message ?? err) }),

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { generateSecret, generateSync } from 'otplib';
 import { packageRoot } from '../gateway/paths.js';
 import type { ChildReady, ChildSpec } from './gatehouse-spec.js';
+import type { KeysProbeResult } from './keys-probe.js';
 import { keygen } from './openssh.js';
 import { rssKiB } from './proc.js';
 
@@ -40,6 +41,11 @@ export interface GatehouseChild {
   login(): { keyPath: string; env: NodeJS.ProcessEnv };
   /** Gateway RSS in KiB after a full GC in the child (it runs with --expose-gc). */
   rssAfterGc(): Promise<number>;
+  /**
+   * Times keystrokes inside the gateway (keys-probe.ts): arm before the session connects, start and stop around
+   * the typing. Why inside: wall-clock round trips on a shared box mostly measure the other processes' scheduling.
+   */
+  keysProbe(): Promise<{ start(): Promise<void>; stop(): Promise<KeysProbeResult> }>;
   stop(): Promise<void>;
 }
 
@@ -104,6 +110,18 @@ export async function startGatehouse(o: GatehouseOptions): Promise<GatehouseChil
     });
   });
   let used = 0;
+  /** Sends `cmd` and resolves with the child's first answer that carries `key` (rejects on `keysFailed`). */
+  const ask = <T>(cmd: string, key: string) =>
+    new Promise<T>((resolve, reject) => {
+      const on = (m: Record<string, unknown>) => {
+        if (!(key in m) && !('keysFailed' in m)) return;
+        child.off('message', on);
+        if (key in m) resolve(m[key] as T);
+        else reject(new Error(`the bench gateway's keystroke probe: ${String(m.keysFailed)}`));
+      };
+      child.on('message', on);
+      child.send({ cmd });
+    });
   return {
     alias: o.alias,
     pid: child.pid!,
@@ -149,6 +167,13 @@ export async function startGatehouse(o: GatehouseOptions): Promise<GatehouseChil
         child.send({ cmd: 'gc' });
       });
       return rssKiB(child.pid!);
+    },
+    async keysProbe() {
+      await ask<boolean>('keys-arm', 'keysArmed');
+      return {
+        start: async () => void (await ask<boolean>('keys-start', 'keysStarted')),
+        stop: () => ask<KeysProbeResult>('keys-stop', 'keys'),
+      };
     },
     async stop() {
       if (child.exitCode !== null) return;

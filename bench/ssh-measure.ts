@@ -172,16 +172,29 @@ export function percentile(values: number[], p: number): number {
   return sorted[rank] ?? NaN;
 }
 
+/** Round trips typed before any is counted: the shell and the pipes settle. */
+const SETTLE = 20;
+
+export interface KeystrokeOptions {
+  /** Round trips typed first and not counted (at least SETTLE); their p99, past the first SETTLE, is `warmupP99`. */
+  warmup?: number;
+  /** Told when the first byte is about to go and when the last came back (the gateway's probe times the same keys). */
+  typing?: { started(): Promise<void>; ended(): Promise<void> };
+  /** A pause before each counted key, as a typist leaves (0: each key goes as soon as the last one's echo is back). */
+  paceMs?: number;
+}
+
 /**
  * Keystroke round trip through a pty: the target runs `stty raw -echo; cat`, so each byte typed comes
- * back as exactly one byte. One byte in flight at a time; `warmup` round trips are not counted.
+ * back as exactly one byte. One byte in flight at a time.
  */
 export async function keystrokes(
   world: World,
   path: string,
   n: number,
-  warmup = 20,
-): Promise<{ p50: number; p99: number }> {
+  o: KeystrokeOptions = {},
+): Promise<{ p50: number; p90: number; p99: number; warmupP99?: number }> {
+  const { warmup = SETTLE, typing, paceMs = 0 } = o;
   const shell = await openShell(world, path);
   try {
     const { child, screen } = shell;
@@ -189,6 +202,7 @@ export async function keystrokes(
     await screen.until((s) => /READY\r?\n/.test(s.plain()), 30_000, 'cat to start'); // raw mode: no \r added
     await new Promise((r) => setTimeout(r, 300));
     const rtts: number[] = [];
+    const early: number[] = [];
     let expect = '';
     let arrived: (() => void) | undefined;
     child.stdout!.on('data', (b: Buffer) => {
@@ -197,6 +211,7 @@ export async function keystrokes(
         arrived?.();
       }
     });
+    await typing?.started();
     for (let i = 0; i < n + warmup; i++) {
       const ch = String.fromCharCode(97 + (i % 26));
       const back = new Promise<void>((resolve, reject) => {
@@ -206,13 +221,22 @@ export async function keystrokes(
           resolve();
         };
       });
+      if (paceMs > 0 && i >= warmup) await new Promise((r) => setTimeout(r, paceMs));
       expect = ch;
       const t0 = performance.now();
       child.stdin!.write(ch);
       await back;
-      if (i >= warmup) rtts.push(performance.now() - t0);
+      const rtt = performance.now() - t0;
+      if (i >= warmup) rtts.push(rtt);
+      else if (i >= SETTLE) early.push(rtt);
     }
-    return { p50: percentile(rtts, 50), p99: percentile(rtts, 99) };
+    await typing?.ended();
+    return {
+      p50: percentile(rtts, 50),
+      p90: percentile(rtts, 90),
+      p99: percentile(rtts, 99),
+      ...(early.length >= 100 ? { warmupP99: percentile(early, 99) } : {}),
+    };
   } finally {
     await shell.close();
   }

@@ -272,13 +272,17 @@ export class CommandCapture {
   private startLine(): Line {
     const line: Line = { pastedNewlines: 0, typed: 0, keys: [] };
     this.current = line;
-    // The prompt is the text left of the cursor once the output that came before this key is parsed.
-    this.feed.whenParsed(() => {
-      const b = this.term.buffer.active;
-      const y = b.baseY + b.cursorY;
-      const start = this.logicalStart(y);
-      line.prompt = this.rowsText(start, y - 1) + this.row(y).translateToString(false, 0, b.cursorX);
-    });
+    // The prompt is the text left of the cursor once the output that came before this key is parsed. Lazy: nobody
+    // waits for it before the line is read, and this key's echo should not wait behind a terminal's wake-up.
+    this.feed.whenParsed(
+      () => {
+        const b = this.term.buffer.active;
+        const y = b.baseY + b.cursorY;
+        const start = this.logicalStart(y);
+        line.prompt = this.rowsText(start, y - 1) + this.row(y).translateToString(false, 0, b.cursorX);
+      },
+      { lazy: true },
+    );
     return line;
   }
 

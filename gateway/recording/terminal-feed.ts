@@ -62,6 +62,8 @@ export class TerminalFeed {
   private readonly outputWaiters = new Set<() => void>();
   private parseTimer: NodeJS.Timeout | undefined;
   private soon: NodeJS.Immediate | undefined;
+  /** A hook nobody waits for is queued on the put-away terminal: wake it after the next output's turn. */
+  private wakeOnOutput = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly idleMs: number;
   private disposed = false;
@@ -98,20 +100,24 @@ export class TerminalFeed {
     const now = performance.now();
     const streaming = now - this.lastOutputAt < PARSE_QUIET_MS;
     this.lastOutputAt = this.lastUse = now;
-    for (const w of [...this.outputWaiters]) w();
+    if (this.outputWaiters.size > 0) for (const w of [...this.outputWaiters]) w();
     this.queue.push({ buf, hooks: [] });
     this.queuedBytes += buf.length;
     if (this.queuedBytes > 2 * KEEP_TAIL) this.skipAhead();
-    if (this.t && this.inflight === 0 && this.queuedBytes <= PARSE_NOW && !streaming) this.pump();
+    if (this.wakeOnOutput && !this.t) this.pumpSoon();
+    else if (this.t && this.inflight === 0 && this.queuedBytes <= PARSE_NOW && !streaming) this.pump();
     else if (this.t || this.queuedBytes >= PARSE_BATCH) this.parseWhenQuiet();
   }
 
   /**
    * Runs `fn` once all output written so far is parsed, synchronously in xterm's write callback. Never creates the
    * terminal in the caller's turn (a new xterm costs milliseconds, and the caller is often a keystroke on its way
-   * to the target): that happens on the next loop turn, before the output is parsed.
+   * to the target): that happens on the next loop turn, before the output is parsed. `lazy`: nobody waits for `fn`
+   * (the prompt read at a line's first key), so a put-away terminal is woken only after the turn of the next output
+   * — the key's echo, already relayed by then — or by the next look that is not lazy. Why: woken on the next turn,
+   * it was created and fed its saved screen in the very gap the echo was on its way back in.
    */
-  whenParsed(fn: () => void): void {
+  whenParsed(fn: () => void, opts: { lazy?: boolean } = {}): void {
     if (this.disposed) return;
     this.lastUse = performance.now();
     if (!this.t) this.queueSaved();
@@ -119,11 +125,8 @@ export class TerminalFeed {
     if (last) {
       last.hooks.push(fn);
       if (this.t) this.pump();
-      else
-        this.soon ??= setImmediate(() => {
-          this.soon = undefined;
-          this.pump();
-        });
+      else if (opts.lazy) this.wakeOnOutput = true;
+      else this.pumpSoon();
       return;
     }
     // Nothing was ever written: a blank screen.
@@ -191,7 +194,16 @@ export class TerminalFeed {
     this.saved = undefined;
   }
 
+  /** Parses (waking the terminal) on the next loop turn. */
+  private pumpSoon(): void {
+    this.soon ??= setImmediate(() => {
+      this.soon = undefined;
+      this.pump();
+    });
+  }
+
   private pump(): void {
+    this.wakeOnOutput = false;
     clearTimeout(this.parseTimer);
     this.parseTimer = undefined;
     if (this.queue.length > 0) this.wake();

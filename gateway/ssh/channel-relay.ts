@@ -237,8 +237,11 @@ async function run(
   const backValve = new Valve(back);
   const errValve = new Valve(back.stderr);
   const capture = kind === 'shell' && pty ? host.newCapture(pty) : undefined;
+  // The vendor first: the recorder, command capture and live viewers take the same bytes in the same turn, once the
+  // echo of a keystroke is on its way (none of them is on its round trip). What each records is the same either way.
   const toVendor = (stream: 'out' | 'err') => (buf: Buffer) => {
     const v = stream === 'out' ? backValve : errValve;
+    writeHeld(stream === 'out' ? front : front.stderr, buf, v, 'vendor');
     feedHeld(
       (b) => rec.output(b),
       () => rec.drained(),
@@ -248,7 +251,6 @@ async function run(
     );
     capture?.output(buf);
     host.observe(buf);
-    writeHeld(stream === 'out' ? front : front.stderr, buf, v, 'vendor');
   };
   back.on('data', toVendor('out'));
   back.stderr.on('data', toVendor('err'));

@@ -61,6 +61,9 @@ export function readShellInput(o: ShellInput): void {
   };
 
   front.on('data', (buf: Buffer) => {
+    const enters = capture ? capture.input(buf) : [];
+    // Keys without an Enter go to the target first, then to the recorder in the same turn (off the round trip).
+    if (enters.length === 0) send(buf);
     feedHeld(
       (b) => rec.input(b),
       () => rec.drained(),
@@ -68,8 +71,7 @@ export function readShellInput(o: ShellInput): void {
       valve,
       'recording',
     );
-    const enters = capture ? capture.input(buf) : [];
-    if (enters.length === 0) return send(buf);
+    if (enters.length === 0) return;
     // Input stays in order: nothing more is read from the vendor until these lines are judged.
     valve.hold('judging');
     void judgeLines(buf, enters)

@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRecords, castFiles, newCasts, summarizeCast } from '../../bench/recordings.js';
 import { traceRoute } from '../../bench/route-check.js';
-import { bulkDown, streaming } from '../../bench/ssh-measure.js';
+import { keystrokeTimes } from '../../bench/keys-probe.js';
+import { bulkDown, keystrokes, streaming } from '../../bench/ssh-measure.js';
 import { startWorld, type World } from '../../bench/world.js';
 
 let world: World;
@@ -63,6 +64,36 @@ describe('bench paths', () => {
       const r = await bulkDown(world, path, 256 * 1024);
       expect(r.mbPerSec).toBeGreaterThan(0);
     }
+  });
+
+  it('Gatehouse keystrokes are also timed inside the gateway, one figure per keystroke typed', async () => {
+    const probe = await world.gateways.get('gatehouse')!.keysProbe();
+    let inside: Awaited<ReturnType<typeof probe.stop>> | undefined;
+    const r = await keystrokes(world, 'gatehouse', 40, {
+      warmup: 30,
+      typing: { started: () => probe.start(), ended: async () => void (inside = await probe.stop()) },
+      paceMs: 5,
+    });
+    expect(r.p99).toBeGreaterThan(0);
+    expect(inside!.gatewayMs).toHaveLength(70);
+    for (const ms of inside!.gatewayMs) expect(ms).toBeGreaterThan(0);
+    expect(inside!.mainCpuMs).toBeGreaterThan(0);
+  });
+
+  it('the keystroke match skips what is not a keystroke (a window adjustment in between, a lone write)', () => {
+    const at = (side: 'vendor' | 'target', op: 'r' | 'w', t: number) => [side, op, t] as const;
+    expect(
+      keystrokeTimes([
+        at('vendor', 'w', 0), // not a keystroke: no read came first
+        at('vendor', 'r', 1),
+        at('target', 'w', 1.5),
+        at('vendor', 'r', 2), // a window adjustment: the match restarts here
+        at('target', 'w', 2.25),
+        at('target', 'r', 5),
+        at('vendor', 'w', 5.5),
+        at('target', 'r', 6), // no keystroke before it
+      ]),
+    ).toEqual([0.75]);
   });
 
   it('recording off (bench only): bytes still flow, the recording holds no output', async () => {

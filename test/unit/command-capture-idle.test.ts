@@ -29,10 +29,13 @@ describe('CommandCapture while idle', () => {
     await sleep(100);
     expect(cap.awake).toBe(false);
     cap.input(Buffer.from('l')); // the first key of a line reads the prompt…
-    expect(cap.awake).toBe(false); // …on the next loop turn: a new terminal costs milliseconds, and the key is on its way
-    await sleep(0);
-    expect(cap.awake).toBe(true);
+    await sleep(5);
+    // …but a new terminal costs milliseconds, and the key's echo is on its way back: not before that echo is relayed,
+    expect(cap.awake).toBe(false);
     cap.output(Buffer.from('l'));
+    expect(cap.awake).toBe(false); // nor in the echo's own turn,
+    await sleep(0);
+    expect(cap.awake).toBe(true); // but on the turn after it.
     cap.input(Buffer.from('s\r'));
     cap.output(Buffer.from('s'));
     expect(await cap.lineAtCursor()).toBe('ls');
