@@ -1,6 +1,7 @@
 // /ws/rdp?token=… — the browser's remote desktop and the read-only live view, behind the websocket door (Origin,
 // web session). The token names what was granted at mint time; the grant, step-up and roles are checked again
-// here, and only then is guacd dialled.
+// here, and only then is guacd dialled. On a cluster the live view may be of a desktop another node holds: its
+// registry entry then reaches that node, which joins its own guacd (cluster/watch-relay*.ts, held-view.ts).
 import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { userActor } from '../core/model.js';
@@ -91,8 +92,7 @@ export function rdpRoute(o: RdpRouteOptions): RdpRoute {
 
       if (ticket.kind === 'watch') {
         const { user, live: watched } = await admitWatcher(deps, registry, auth, ticket.sessionId, ip, 'rdp');
-        if (!watched.viewDesktop)
-          throw notFound('not_live', 'that remote desktop session is not connected (yet)');
+        if (!watched.viewDesktop) throw notFound('not_live', 'that remote desktop session is not connected (yet)');
         // Here: guacd dialled; held by another node: that node reached, and it dialled its guacd.
         const view = await watched.viewDesktop({ name: user.name, size });
         const record = deps.store.data.sessions.find((s) => s.id === watched.id);

@@ -226,11 +226,29 @@ describe("gw-a's internal RDP route", () => {
     r.ws.close();
   });
 
+  it('a viewer node that stops reading is cut off there; the vendor carries on', async () => {
+    const { c, sessionId, conn } = vendor;
+    const r = await internal(sessionId, { authorization: token(sessionId) });
+    if (!('ws' in r)) throw new Error(`refused: ${JSON.stringify(r)}`);
+    await guacdA.waitFor('the first frame', () => r.got.join('').includes('4.rect'));
+    const closed = new Promise<number>((resolve) => r.ws.once('close', (code) => resolve(code)));
+    r.ws.pause();
+    const filler = enc('nop', 'x'.repeat(128 * 1024));
+    for (let k = 0; k < 320; k++) guacdA.broadcast(conn.id, filler);
+    guacdA.paint(conn.id, [7, 7, 7]);
+    await c.instruction('cfill', (i) => i.args[2] === '7', 60_000);
+    r.ws.resume();
+    expect(await closed).toBe(4008);
+    guacdA.paint(conn.id, [6, 6, 6]);
+    await c.instruction('cfill', (i) => i.args[2] === '6');
+    expect(conn.ended).toBe(false);
+  }, 120_000);
+
   it('refuses a terminal-watch token, and an RDP token on the terminal route, each audited', async () => {
     const sid = vendor.sessionId;
-    expect(await refusal(sid, { authorization: token(sid, { purpose: 'watch' }) }, 'relay_token_wrong_purpose')).toMatch(
-      /another kind of live view/,
-    );
+    expect(
+      await refusal(sid, { authorization: token(sid, { purpose: 'watch' }) }, 'relay_token_wrong_purpose'),
+    ).toMatch(/another kind of live view/);
     await refusal(sid, { authorization: token(sid) }, 'relay_token_wrong_purpose', 401, {
       path: `/internal/watch/${sid}`,
     });

@@ -23,13 +23,15 @@ function page(node: Node, path: string, b: Browser): GuacConn {
 }
 
 const drawn = (c: GuacConn) =>
-  c.instruction('size', (i) => i.args[0] === '0' && Number(i.args[1]) > 0, 30_000).then(() =>
-    c.instruction(
-      'sync',
-      () => c.instructions.some((i) => i.opcode === 'img' || i.opcode === 'cfill' || i.opcode === 'copy'),
-      30_000,
-    ),
-  );
+  c
+    .instruction('size', (i) => i.args[0] === '0' && Number(i.args[1]) > 0, 30_000)
+    .then(() =>
+      c.instruction(
+        'sync',
+        () => c.instructions.some((i) => i.opcode === 'img' || i.opcode === 'cfill' || i.opcode === 'copy'),
+        30_000,
+      ),
+    );
 
 describe('an RDP session on gw-a watched from gw-b, through real guacds', () => {
   let w: ClusterWorld;
