@@ -57,8 +57,9 @@ export async function runViewer(o: DesktopViewerOptions): Promise<void> {
       maxBufferedBytes: o.maxBufferedBytes ?? VIEWER_MAX_BUFFERED,
       onTooSlow: () => {
         o.logger.warn({ sessionId: session.id }, 'a read-only viewer of an RDP session fell behind and was cut off');
-        link.close();
+        // The close first: the link's end would otherwise close the socket as an ordinary end (1000).
         ws.close(4008, 'viewer too slow');
+        link.close();
       },
     },
   });
