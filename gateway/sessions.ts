@@ -1,10 +1,10 @@
 // The live-session registry: every open SSH/web/RDP session registers here so revoke, window end and terminate can close it.
+import type { WebSocket } from 'ws';
 import type { CommandAlert } from './command-alerts.js';
 import type { PlcLiveEvent, SessionConduit } from './conduit/conduit.js';
 import type { Protocol, SessionEndReason, SessionRecord } from './core/model.js';
 import { conflict } from './errors.js';
 import { type Logger, silentLogger } from './log.js';
-import type { WebSocket } from 'ws';
 
 /**
  * What a protocol adapter (SSH relay, browser terminal, RDP) hands the registry for one connection.
