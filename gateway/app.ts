@@ -274,6 +274,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   let stopping = false;
   let ssh: RunningSsh | undefined; // set once the SSH listener is up (below); GET /api/me shows its port
+  // Several nodes on PostgreSQL: the live views (terminal and RDP) also relay sessions other nodes hold
+  // (cluster/watch-relay.ts); what they admit from is this registry.
+  const relay: ClusterWatch | undefined = await clusterWatch({ deps, storage, registry: liveSessions }).catch(
+    async (err: unknown) => {
+      await audit.close();
+      await syslog?.stop();
+      await closeStorage();
+      throw err;
+    },
+  );
+  const watchable = relay?.registry ?? liveSessions;
   // RDP: tokens minted under /api, redeemed once by /ws/rdp.
   const rdpTokens = new RdpTokens({ now: () => clock.now() });
   const onRefusal = auditRefusals({ audit, clock, logger, perMinute: opts.auth?.refusalsPerMinute });
@@ -301,7 +312,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       { path: '/api', router: targetsRouter({ broker }) },
       { path: '/api', router: evidenceRouter(deps) },
       { path: '/api', router: sessionsRouter({ deps, broker, sessions: liveSessions, remote: cluster?.remote }) },
-      { path: '/api', router: rdpTokenRouter({ deps, registry: liveSessions, tokens: rdpTokens }) },
+      { path: '/api', router: rdpTokenRouter({ deps, registry: watchable, tokens: rdpTokens }) },
       { path: '/api', router: events },
     ],
     isAdmin: (req) => sessions.peek(req)?.user.roles.includes('admin') === true,
@@ -319,10 +330,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }),
   });
   let http: RunningHttp;
-  let relay: ClusterWatch | undefined;
   try {
-    // Several nodes on PostgreSQL: the live view also relays sessions other nodes hold (cluster/watch-relay.ts).
-    relay = await clusterWatch({ deps, storage, registry: liveSessions });
     http = await startHttpServer(app, opts.httpListen ?? config.http.listen);
   } catch (err) {
     await audit.close();
@@ -335,12 +343,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const terminals = terminalRoute({ deps, registry: liveSessions, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
   const desktops = rdpRoute({
     deps,
-    registry: liveSessions,
+    // RDP sessions register through it into this node's own registry.
+    registry: watchable,
     tokens: rdpTokens,
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
     ...(opts.rdp ? { tuning: opts.rdp } : {}),
   });
-  const liveView = monitorRoute({ deps, registry: relay?.registry ?? liveSessions });
+  const liveView = monitorRoute({ deps, registry: watchable });
   const wsRoutes: WsRoute[] = [terminals, liveView, desktops];
   const websockets = attachWebSockets(http.server, {
     publicUrl,

@@ -140,6 +140,7 @@ export const ERROR_CODES = [
   'relay_token_missing',
   'relay_token_replayed',
   'relay_token_wrong_node',
+  'relay_token_wrong_purpose',
   'relay_token_wrong_session',
   'request_expired',
   'role_required',

@@ -1,4 +1,5 @@
 // The live-session registry: every open SSH/web/RDP session registers here so revoke, window end and terminate can close it.
+import type { WebSocket } from 'ws';
 import type { CommandAlert } from './command-alerts.js';
 import type { PlcLiveEvent, SessionConduit } from './conduit/conduit.js';
 import type { Protocol, SessionEndReason, SessionRecord } from './core/model.js';
@@ -26,6 +27,21 @@ export interface TerminalWatcher {
   lost?(message: string): void;
 }
 
+/** Who joins an RDP desktop read-only: the name guacd shows and logs, and the screen asked for (checked by rdp/). */
+export interface DesktopViewRequest {
+  name: string;
+  size: { width: number; height: number; dpi: number };
+}
+
+/**
+ * A read-only join of an RDP desktop, prepared (guacd dialled, or the holding node reached) before the viewer's
+ * socket opens: `open` relays the desktop to that socket, `abandon` undoes the preparation if it never opens.
+ */
+export interface DesktopView {
+  open(ws: WebSocket): void;
+  abandon(): void;
+}
+
 export interface LiveSession {
   id: string; // ses_…
   grantId: string;
@@ -43,6 +59,8 @@ export interface LiveSession {
   warn?(message: string): void;
   /** Terminal sessions: adds a read-only viewer; resolves with the function that removes it. */
   watch?(w: TerminalWatcher): Promise<() => void>;
+  /** RDP sessions: a read-only join of the desktop; throws the refusal (not connected yet, guacd unreachable). */
+  viewDesktop?(v: DesktopViewRequest): Promise<DesktopView>;
   /** SSH sessions: PLC operations held for a supervisor's confirmation, and the decision on one. */
   plc?: Pick<SessionConduit, 'pending' | 'decide'>;
 }

@@ -48,7 +48,17 @@ export interface ClusterWorld {
   idp: TestIdp;
   a: Node;
   b: Node;
-  vendor: { browser: Browser; id: string; totpSecret: string; keyPath: string; knownHosts: string };
+  vendor: {
+    browser: Browser;
+    id: string;
+    totpSecret: string;
+    keyPath: string;
+    knownHosts: string;
+    /** A JSON POST as the vendor's page on gw-a (with its CSRF token); throws on an answer of 300 or more. */
+    post(path: string, body: unknown): Promise<Record<string, unknown>>;
+  };
+  /** With ClusterOptions.rdp: the vendor's open grant on RDP_TARGET. */
+  rdpGrantId?: string;
   signIn(node: Node, role: TestRole): Promise<Browser>;
   /** What OpenSSH helpers (openssh-vendor.ts) need to log the vendor in to gw-a. */
   sshHarness: {
@@ -75,6 +85,17 @@ export interface Monitor {
 }
 
 export const PG_ENV = 'GH_TEST_CLUSTER_PG';
+/** With ClusterOptions.rdp: a second target, reached over RDP through each node's own guacd. */
+export const RDP_TARGET = 'hmi-01';
+
+export interface ClusterOptions {
+  /** Each node's guacd, and what is merged into RDP_TARGET's rdp block (default: an address nothing dials). */
+  rdp?: {
+    guacd: Record<Node['id'], { host: string; port: number }>;
+    /** `password` goes to the credential file. */
+    target?: Record<string, unknown> & { password?: string };
+  };
+}
 
 async function poll<T>(what: string, get: () => T | undefined | Promise<T | undefined>, ms: number): Promise<T> {
   const end = Date.now() + ms;
@@ -111,7 +132,7 @@ export function openMonitor(base: string, path: string, headers: Record<string, 
   };
 }
 
-export async function startClusterWorld(): Promise<ClusterWorld> {
+export async function startClusterWorld(o: ClusterOptions = {}): Promise<ClusterWorld> {
   const db = await createTestDatabase('gh_relay');
   process.env[PG_ENV] = db.url;
   const dir = await tempDir('gh-relay-');
@@ -121,6 +142,8 @@ export async function startClusterWorld(): Promise<ClusterWorld> {
   await mkdir(join(dir.path, 'keys'), { recursive: true });
   const secretFile = join(dir.path, 'oidc-secret');
   await writeFile(secretFile, idp.client.clientSecret, { mode: 0o600 });
+  const rdpSecret = join(dir.path, 'rdp-password');
+  await writeFile(rdpSecret, `${o.rdp?.target?.password ?? 'Rdp-Secret-cluster'}\n`, { mode: 0o600 });
 
   const configFor = async (id: Node['id']) => {
     const http = await freePort();
@@ -153,6 +176,17 @@ export async function startClusterWorld(): Promise<ClusterWorld> {
         commands: { mode: 'alert', rules: [{ match: '^\\s*echo\\s+alert-me', action: 'alert', reason: 'test rule' }] },
       },
     ];
+    if (o.rdp) {
+      const { ssh: _ssh, ...rest } = base;
+      const { password: _password, ...rdp } = o.rdp.target ?? {};
+      input.guacd = { host: o.rdp.guacd[id].host, port: o.rdp.guacd[id].port };
+      (input.targets as unknown[]).push({
+        ...rest,
+        id: RDP_TARGET,
+        name: 'HMI 01',
+        rdp: { host: '10.2.0.15', port: 3389, username: 'maint', credential: { file: rdpSecret }, ...rdp },
+      });
+    }
     const parsed = parseConfig(input);
     if (!parsed.ok) throw new Error(`config invalid: ${JSON.stringify(parsed.problems)}`);
     const path = join(dir.path, `${id}.yaml`);
@@ -217,9 +251,12 @@ export async function startClusterWorld(): Promise<ClusterWorld> {
     nodeId: 'test-seed',
     checkpointIntervalMs: 0,
   });
+  let rdpGrantId: string | undefined;
   try {
     const grant = openGrant({ userId: me.id, targetId: TARGET, protocol: 'ssh', now: Date.now() });
-    await seed.state.update((d) => void d.requests.push(grant));
+    const rdp = o.rdp && openGrant({ userId: me.id, targetId: RDP_TARGET, protocol: 'rdp', now: Date.now() });
+    rdpGrantId = rdp?.grantId;
+    await seed.state.update((d) => void d.requests.push(grant, ...(rdp ? [rdp] : [])));
   } finally {
     await seed.close();
   }
@@ -272,7 +309,8 @@ export async function startClusterWorld(): Promise<ClusterWorld> {
     idp,
     a,
     b,
-    vendor: { browser, id: me.id, totpSecret: secret, keyPath, knownHosts },
+    vendor: { browser, id: me.id, totpSecret: secret, keyPath, knownHosts, post },
+    ...(rdpGrantId ? { rdpGrantId } : {}),
     signIn: signInOn,
     sshHarness,
     audit,
