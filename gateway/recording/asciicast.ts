@@ -45,6 +45,13 @@ const MAX_MARKER_CHARS = 4096;
 /** An event's head, `[<seconds>, "o", "`, is at most this long. */
 const HEAD_ROOM = 48;
 const CLOSE = '"]\n';
+/**
+ * Queued bytes at which output()/input() ask the relay to pause. Why 2 MiB and not more: a bulk writer then has at
+ * most ~10 LARGE buffers in flight, which the pool keeps (out-pool.ts); with 8 MiB, the ~34 in flight overflowed it,
+ * and each 256 KiB buffer dropped was promoted garbage that set off a major collection every ~80 ms for the rest of
+ * the process (docs/performance.md). The relay keeps pace either way: the disk's thread decides the rate.
+ */
+const HIGH_WATER = 2 * 1024 * 1024;
 /** Input encoded in one step: its worst case (6 bytes a byte) plus a head fits one LARGE pooled buffer. */
 const MAX_PIECE = 40 * 1024;
 /** Below this much room, a chunk moves on to a fresh buffer rather than being cut in small pieces. */
@@ -105,7 +112,7 @@ export class CastWriter {
       fsyncIntervalMs: opts.fsyncIntervalMs ?? 5000,
     };
     const limits = {
-      highWaterBytes: opts.highWaterBytes ?? 8 * 1024 * 1024,
+      highWaterBytes: opts.highWaterBytes ?? HIGH_WATER,
       maxBacklogBytes: opts.maxBacklogBytes ?? 64 * 1024 * 1024,
     };
     this.file = new HashedFile(fh, limits, (err) => this.failedWith(err));

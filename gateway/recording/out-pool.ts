@@ -11,7 +11,11 @@ export const SMALL = 16 * 1024;
  * 256 KiB write cost the kernel about half the CPU per MB of a 1 MiB one on the bench box (docs/performance.md).
  */
 export const LARGE = 256 * 1024;
-/** Free buffers kept per size: enough for a burst of sessions without holding memory for ever. */
+/**
+ * Free buffers kept per size: enough for a burst of sessions without holding memory for ever. LARGE covers a bulk
+ * writer's whole window (asciicast.ts HIGH_WATER ÷ LARGE, plus the one being filled and one being written): a
+ * buffer dropped here was in flight long enough to be promoted, and only a major collection frees it.
+ */
 const KEEP = { [SMALL]: 64, [LARGE]: 16 } as Record<number, number>;
 
 const free = new Map<number, Buffer[]>([
