@@ -209,6 +209,48 @@ describe('CastWriter', () => {
     expect(sealed.incomplete).toBe(false);
   });
 
+  it('six bulk streams at once reuse pooled buffers too, and the pool gives the excess back once they end', async () => {
+    const writers = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map((i) =>
+        CastWriter.open(join(dir, `bulk-${i}.cast`), header, systemClock, { flushIntervalMs: 60_000 }),
+      ),
+    );
+    const chunk = Buffer.from('\x1b[01;34mline\x1b[0m  Störung.log │ OK\r\n'.repeat(1000));
+    const allocations = vi.spyOn(Buffer, 'allocUnsafeSlow');
+    try {
+      // Each writer: write until output() says the disk is behind, then wait for drained(); all at once.
+      const window = () =>
+        Promise.all(
+          writers.map(async (w) => {
+            for (let i = 0; i < 10_000 && w.output(chunk); i++);
+            await w.drained();
+          }),
+        );
+      for (let round = 0; round < 3; round++) await window();
+      const warm = allocations.mock.calls.length;
+      expect(warm).toBeGreaterThan(16); // more in flight than the pool keeps when idle
+      for (let round = 0; round < 6; round++) await window();
+      // A new peak in flight takes a few more; a pool that dropped what it could not keep took ~50.
+      expect(allocations.mock.calls.length - warm).toBeLessThan(writers.length);
+      for (const w of writers) expect((await w.seal()).incomplete).toBe(false);
+      // Idle again: what the pool keeps is back to its idle size, so the next ones are fresh allocations.
+      const after = allocations.mock.calls.length;
+      const taken = await Promise.all(
+        [0, 1, 2, 3, 4, 5].map(async (i) => {
+          const w = await CastWriter.open(join(dir, `again-${i}.cast`), header, systemClock, {
+            flushIntervalMs: 60_000,
+          });
+          for (let k = 0; k < 10_000 && w.output(chunk); k++);
+          return w;
+        }),
+      );
+      expect(allocations.mock.calls.length).toBeGreaterThan(after);
+      for (const w of taken) await w.seal();
+    } finally {
+      allocations.mockRestore();
+    }
+  });
+
   it('marks an incomplete seal, and seal is idempotent', async () => {
     const path = join(dir, 'inc.cast');
     const w = await CastWriter.open(path, header, new ManualClock());
