@@ -308,14 +308,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     ],
     isAdmin: (req) => sessions.peek(req)?.user.roles.includes('admin') === true,
     onRefusal,
-    // A storage fault makes the gateway unhealthy (it refuses new actions) but it keeps serving and heals itself.
+    // A storage fault, or a fenced node, makes the gateway unhealthy (it refuses new actions) but it keeps running and heals itself.
     health: () => ({
-      ok: !stopping && faults.ok,
+      ok: !stopping && faults.ok && !cluster?.fenced(),
       detail: {
         site: config.site.name,
         version,
         auditSeq: audit.head().seq,
         ...(cluster && { node: cluster.self, leader: cluster.leads() }),
+        ...(cluster?.fenced() && { fenced: true }),
         ...(faults.ok ? {} : { reason: faults.reason(), storage: faults.list() }),
       },
     }),

@@ -62,6 +62,8 @@ export interface Cluster {
   readonly self: string;
   readonly directory: NodeDirectory;
   leads(): boolean;
+  /** Whether this node is fenced (no heartbeat written for the fence time): it serves no sessions meanwhile. */
+  fenced(): boolean;
   /** This node's own sessions a crash left open: the start-up recovery ends only these. */
   ownLeftover(rec: SessionRecord): boolean;
   /** Terminate across nodes (the broker's `remote`). */
@@ -245,6 +247,7 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
     self,
     directory: registry,
     leads: () => leadership.isLeader,
+    fenced: () => fence?.isFenced ?? false,
     ownLeftover: (rec) => holderOf(rec) === self,
     remote,
     start,
