@@ -99,11 +99,12 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
   const tuning = o.tuning ?? {};
   const registry = new NodeRegistry(storage.pool, self, o.config.node?.internalUrl, logger, tuning);
   const fenceAfterMs = tuning.fenceAfterMs ?? Math.min(10_000, Math.floor((registry.deadAfterMs * 2) / 3));
-  // Why below: the fenced node must have closed its sessions before the leader ends them as crashed.
-  if (fenceAfterMs + registry.heartbeatMs >= registry.deadAfterMs) {
+  // Why below: the fenced node must have closed its sessions before the leader ends them as crashed. The fence
+  // looks once a second and a close waits up to a second: two seconds of margin at least.
+  if (fenceAfterMs + 2000 > registry.deadAfterMs) {
     await conn.close();
     throw new Error(
-      `cluster: the fence time (${fenceAfterMs} ms) plus a heartbeat (${registry.heartbeatMs} ms) must be below the dead-node time (${registry.deadAfterMs} ms)`,
+      `cluster: the fence time (${fenceAfterMs} ms) must be at least 2 s below the dead-node time (${registry.deadAfterMs} ms)`,
     );
   }
   try {
