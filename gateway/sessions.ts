@@ -112,15 +112,14 @@ export class LiveSessions implements SessionRegistry {
   private readonly logger: Logger;
   private readonly closeTimeoutMs: number;
   private readonly remember: number;
+  /** Set while this node may not serve (cluster/fence.ts): new sessions are refused with it. */
+  private suspended: string | undefined;
 
   constructor(opts: LiveSessionsOptions = {}) {
     this.logger = opts.logger ?? silentLogger;
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 1000;
     this.remember = opts.rememberClosedGrants ?? 10_000;
   }
-
-  /** Set while this node may not serve (cluster/fence.ts): new sessions are refused with it. */
-  private suspended: string | undefined;
 
   suspend(why: string): void {
     this.suspended = why;
