@@ -60,7 +60,12 @@ export class NodeFence {
     if (!f) {
       if (this.unrecorded) this.record();
       if (since <= this.o.afterMs) return;
-      this.fenced = { at: performance.now(), from: isoTime(this.o.now()), sinceBeatMs: Math.round(since), closed: new Set() };
+      this.fenced = {
+        at: performance.now(),
+        from: isoTime(this.o.now()),
+        sinceBeatMs: Math.round(since),
+        closed: new Set(),
+      };
       sessions.suspend?.(FENCED_MESSAGE);
       logger.error(
         { sinceHeartbeatMs: Math.round(since), sessions: sessions.list().length },

@@ -178,7 +178,8 @@ export class SessionJournal {
       const earlier = s?.endedAt !== undefined ? { endedAt: s.endedAt, reason: s.endReason } : undefined;
       // The crash sweep repaired the file after this node sealed it (a fenced node closes its sessions before the
       // others declare it dead): the repair's hash is the file's now, and the record keeps it.
-      const repairedAfter = earlier !== undefined && s?.recording?.sha256 !== undefined && Date.parse(earlier.endedAt) > at;
+      const repairedAfter =
+        earlier !== undefined && s?.recording?.sha256 !== undefined && Date.parse(earlier.endedAt) > at;
       if (s) {
         if (!earlier) {
           s.endedAt = endedAt;
@@ -192,7 +193,8 @@ export class SessionJournal {
             bytes: r.bytes,
             ...(r.incomplete ? { incomplete: true } : {}),
           };
-        else if (s.recording && r?.kind === 'lost' && !repairedAfter) s.recording = { ...s.recording, incomplete: true };
+        else if (s.recording && r?.kind === 'lost' && !repairedAfter)
+          s.recording = { ...s.recording, incomplete: true };
       }
       if (r?.kind === 'sealed')
         audit.record({

@@ -74,7 +74,9 @@ describe('closing sessions across nodes without the notification', () => {
       const t0 = performance.now();
       const r = await supervisorB.ok('POST', `/api/sessions/${sessionId}/terminate`, { reason: 'wrong controller' });
       expect(await exitWithin(ssh, 5000)).toBe('exited');
-      console.log(`cluster-fence: terminate on B, A's LISTEN stalled → ssh exited after ${(performance.now() - t0).toFixed(0)} ms`);
+      console.log(
+        `cluster-fence: terminate on B, A's LISTEN stalled → ssh exited after ${(performance.now() - t0).toFixed(0)} ms`,
+      );
       expect(typeof r.closed).toBe('boolean');
       const rec = await eventually('the end recorded', async () => {
         const s = await c.session(sessionId);
@@ -107,7 +109,9 @@ describe('closing sessions across nodes without the notification', () => {
       restored = true;
       const t0 = performance.now();
       expect(await exitWithin(ssh, 5000)).toBe('exited');
-      console.log(`cluster-fence: terminate during a cut → ssh exited ${(performance.now() - t0).toFixed(0)} ms after the link came back`);
+      console.log(
+        `cluster-fence: terminate during a cut → ssh exited ${(performance.now() - t0).toFixed(0)} ms after the link came back`,
+      );
       const rec = await eventually('the end recorded', async () => {
         const s = await c.session(sessionId);
         return s?.endedAt ? s : undefined;
@@ -126,7 +130,9 @@ describe('closing sessions across nodes without the notification', () => {
       const t0 = performance.now();
       await supervisorB.ok('POST', `/api/requests/${request.id}/revoke`, { reason: 'work order cancelled' });
       expect(await exitWithin(ssh, 4000)).toBe('exited');
-      console.log(`cluster-fence: revoke on B, A's LISTEN stalled → ssh exited after ${(performance.now() - t0).toFixed(0)} ms`);
+      console.log(
+        `cluster-fence: revoke on B, A's LISTEN stalled → ssh exited after ${(performance.now() - t0).toFixed(0)} ms`,
+      );
       const rec = await eventually('the end recorded', async () => {
         const s = await c.session(sessionId);
         return s?.endedAt ? s : undefined;
@@ -148,7 +154,9 @@ describe('a node cut off from the database', () => {
     try {
       // The fence (10 s without a written heartbeat; the last one was sent at most 3 s before the cut) closes it.
       expect(await exitWithin(ssh, 13_000)).toBe('exited');
-      console.log(`cluster-fence: A cut off → its ssh session closed after ${(performance.now() - cutAt).toFixed(0)} ms`);
+      console.log(
+        `cluster-fence: A cut off → its ssh session closed after ${(performance.now() - cutAt).toFixed(0)} ms`,
+      );
       expect(ssh.text).toMatch(/lost its connection to the database/);
       // A new login on A is refused with a clear line, before any code is asked for.
       const refused = await c.ssh('node-a', vendorKey, vendorCodes.lastCode(), 'echo should-not-run');
@@ -171,7 +179,11 @@ describe('a node cut off from the database', () => {
       const late = await eventually('A’s late end', async () =>
         (await c.audit()).find((x) => x.type === 'session.ended_late' && x.subject?.sessionId === sessionId),
       );
-      expect(late.data).toMatchObject({ reason: 'gateway_fenced', node: 'node-a', recordedEnd: { reason: 'gateway_crashed' } });
+      expect(late.data).toMatchObject({
+        reason: 'gateway_fenced',
+        node: 'node-a',
+        recordedEnd: { reason: 'gateway_crashed' },
+      });
       const fenced = await eventually('the fence recorded', async () =>
         (await c.audit()).find((x) => x.type === 'gateway.fenced' && x.data?.node === 'node-a'),
       );
@@ -182,7 +194,11 @@ describe('a node cut off from the database', () => {
       expect(rec).toMatchObject({ endReason: 'gateway_crashed', recording: { sha256: expect.any(String) } });
       // The chain and the recordings verify.
       const env = { GH_CLUSTER_TEST_PG: c.db.url, GH_CLUSTER_TEST_PG_NODE_B: c.db.url };
-      const audit = await runCli(['audit', 'verify', '--config', 'node-b.yaml'], { cwd: c.dir.path, env, timeoutMs: 60_000 });
+      const audit = await runCli(['audit', 'verify', '--config', 'node-b.yaml'], {
+        cwd: c.dir.path,
+        env,
+        timeoutMs: 60_000,
+      });
       expect(audit.code, audit.stdout + audit.stderr).toBe(0);
       const recordings = await runCli(['recordings', 'verify', '--config', 'node-b.yaml'], {
         cwd: c.dir.path,

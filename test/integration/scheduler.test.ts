@@ -186,7 +186,16 @@ describe('scheduler: what other nodes committed', () => {
     const { session, log } = fakeSession(grantId, 'ses_term');
     fx.sessions.register(session);
     const asked = new Map([
-      ['ses_term', { at: '2026-11-23T10:00:00.000Z', by: 'usr_s', byName: 'Sam', reason: 'r', message: 'Sam terminated this session: r' }],
+      [
+        'ses_term',
+        {
+          at: '2026-11-23T10:00:00.000Z',
+          by: 'usr_s',
+          byName: 'Sam',
+          reason: 'r',
+          message: 'Sam terminated this session: r',
+        },
+      ],
     ]);
     const s = new Scheduler({
       broker: fx.broker,

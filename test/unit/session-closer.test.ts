@@ -90,7 +90,13 @@ describe('who ended a session', () => {
   });
 
   it('takes a terminate from the session’s record when it carries one, without the log', async () => {
-    const t = { at: '2026-12-06T08:09:10.000Z', by: 'usr_s2', byName: 'Sue Supervisor', reason: 'cut off', message: 'x' };
+    const t = {
+      at: '2026-12-06T08:09:10.000Z',
+      by: 'usr_s2',
+      byName: 'Sue Supervisor',
+      reason: 'cut off',
+      message: 'x',
+    };
     const s = session({ endReason: 'terminated', terminateRequested: t });
     expect(await findClosedBy(join(dir.path, 'nowhere'), s)).toEqual({
       action: 'terminated',

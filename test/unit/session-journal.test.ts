@@ -227,7 +227,13 @@ describe('SessionJournal', () => {
     await t.close();
   });
 
-  const terminate = { at: '2026-11-23T10:00:05.000Z', by: 'usr_sup', byName: 'Sam Supervisor', reason: 'wrong PLC', message: 'Sam Supervisor terminated this session: wrong PLC' };
+  const terminate = {
+    at: '2026-11-23T10:00:05.000Z',
+    by: 'usr_sup',
+    byName: 'Sam Supervisor',
+    reason: 'wrong PLC',
+    message: 'Sam Supervisor terminated this session: wrong PLC',
+  };
 
   it('keeps a terminate on the live record only, and a crash end of such a session is the terminate', async () => {
     const t = await open('node-a');
@@ -260,7 +266,10 @@ describe('SessionJournal', () => {
       repaired: { sha256: 'e'.repeat(64), bytes: 140 },
       incomplete: { reason: 'gateway_crashed' },
     });
-    const late = new SessionJournal({ store: t.store, audit: t.audit, clock: new ManualClock(sealedAt), node: 'node-a' }, t.opening('ses_fencedend1'));
+    const late = new SessionJournal(
+      { store: t.store, audit: t.audit, clock: new ManualClock(sealedAt), node: 'node-a' },
+      t.opening('ses_fencedend1'),
+    );
     await late.end({
       reason: 'gateway_fenced',
       recording: { kind: 'sealed', sha256: 'f'.repeat(64), bytes: 100, incomplete: false },
@@ -293,7 +302,10 @@ describe('SessionJournal', () => {
       close: () => t.store.close(),
     };
     await t.journal('ses_retryend01').start({ via: 'ssh' });
-    const j = new SessionJournal({ store: flaky, audit: t.audit, clock: t.clock, node: 'node-a' }, t.opening('ses_retryend01'));
+    const j = new SessionJournal(
+      { store: flaky, audit: t.audit, clock: t.clock, node: 'node-a' },
+      t.opening('ses_retryend01'),
+    );
     t.clock.advance(7_000);
     const endedAt = new Date(t.clock.now()).toISOString();
     await expect(j.end({ reason: 'client_closed' })).rejects.toThrow(/no space/);

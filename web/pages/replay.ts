@@ -131,7 +131,9 @@ function context(s: SessionPageView): HTMLElement {
     ),
     ...row('Status', statusBadge(s, 'session-status')),
     ...(s.closedBy ? row('Ended by', h('span', { class: 'closed-by', id: 'session-closed-by' }, closedByText(s))) : []),
-    ...(s.lateEnd ? row('Ended late', h('span', { class: 'ended-late', id: 'session-ended-late' }, lateEndText(s))) : []),
+    ...(s.lateEnd
+      ? row('Ended late', h('span', { class: 'ended-late', id: 'session-ended-late' }, lateEndText(s)))
+      : []),
     ...row(
       'Purpose',
       h('span', { class: 'purpose', id: 'session-purpose' }, s.request?.purpose ?? '—'),
