@@ -3,6 +3,7 @@
 // (fault-link.ts), a real sshd target and OpenSSH as the vendor.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { openMonitor } from './cluster-fixture.js';
 import { type Cluster, type Codes, eventually, type Person, startCluster, TARGET } from '../helpers/cluster.js';
 import { type FaultLink, startFaultLink } from '../helpers/fault-link.js';
 import { TEST_POSTGRES } from '../helpers/postgres.js';
@@ -43,9 +44,9 @@ async function sessionOnA() {
     purpose: 'Firmware update on the line 2 controller',
   })) as { id: string };
   await supervisorB.ok('POST', `/api/requests/${request.id}/approve`, {});
-  await eventually('node A shows the grant', async () => {
-    const r = await vendorA.ok('GET', `/api/requests/${request.id}`);
-    return r.state === 'approved' ? true : undefined;
+  const grantId = await eventually('node A shows the grant', async () => {
+    const r = (await vendorA.ok('GET', `/api/requests/${request.id}`)) as { state: string; grantId?: string };
+    return r.state === 'approved' ? r.grantId : undefined;
   });
   const ssh = await c.ssh('node-a', vendorKey, await vendorCodes.next(), 'echo ready; exec sleep 120');
   await ssh.until(/ready/, { ms: 30_000 });
@@ -56,7 +57,7 @@ async function sessionOnA() {
     );
     return rows[0]?.id;
   });
-  return { request, ssh, sessionId };
+  return { request, grantId, ssh, sessionId };
 }
 
 const exitWithin = (ssh: { exited: Promise<number | null> }, ms: number) =>
@@ -147,7 +148,7 @@ describe('closing sessions across nodes without the notification', () => {
 
 describe('a node cut off from the database', () => {
   it('closes its sessions within the fence time, refuses logins, and its records are consistent once it is back', async () => {
-    const { ssh, sessionId } = await sessionOnA();
+    const { grantId, ssh, sessionId } = await sessionOnA();
     const cutAt = performance.now();
     link.cut();
     let restored = false;
@@ -163,6 +164,15 @@ describe('a node cut off from the database', () => {
       expect(await refused.exited).not.toBe(0);
       expect(refused.text).toMatch(/Gatehouse: this gateway node has lost its connection to the database/);
       expect(refused.text).not.toMatch(/should-not-run/);
+      // So is the browser terminal, before the target is dialled.
+      const url = c.nodes.get('node-a')!.url;
+      const cookie = vendorA.browser.jar.header(new URL('/ws/', url));
+      const terminal = openMonitor(url, `/ws/ssh/${grantId}`, cookie ? { cookie } : {}, url);
+      expect(await terminal.control('error')).toMatchObject({
+        code: 'node_fenced',
+        message: expect.stringMatching(/lost its connection to the database/),
+      });
+      terminal.ws.close();
       // B's leader, not hearing from A for 15 s, ends the session as crashed.
       const crashed = await eventually(
         'B ends A’s session as crashed',
