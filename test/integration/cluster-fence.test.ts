@@ -69,6 +69,10 @@ const count = async (type: string, sessionId: string) =>
 describe('closing sessions across nodes without the notification', () => {
   it('a terminate on B reaches A whose LISTEN connection is silently stalled: A’s sweep reads it', async () => {
     const { ssh, sessionId } = await sessionOnA();
+    // Anyone who can NOTIFY can forge the hint: with no terminate on the record, it closes nothing.
+    const forged = { k: 'close', from: 'node-b', to: 'node-a', sid: sessionId, reason: 'terminated', msg: 'forged' };
+    await c.query('SELECT pg_notify($1, $2)', ['gatehouse_cluster', JSON.stringify(forged)]);
+    expect(await exitWithin(ssh, 2000)).toBe('open');
     link.stallListeners();
     try {
       expect(link.listeners()).toBeGreaterThan(0);
