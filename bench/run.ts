@@ -96,7 +96,7 @@ function targetTable(paths: PathRow[], rows: Row[]): string[] {
 
 /** The event-loop hold any single state update may cost: lowdb at 10,000 sessions, PostgreSQL at 100,000. */
 function storeTarget(engine: 'lowdb' | 'postgres', sessions: number, kind: string): number | undefined {
-  if (kind === 'command') return undefined;
+  if (kind === 'command' || kind === 'version-check') return undefined;
   if (engine === 'lowdb' && sessions === 10_000) return 20;
   if (engine === 'postgres' && sessions === 100_000) return 5;
   return undefined;

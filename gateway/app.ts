@@ -48,7 +48,7 @@ import {
 } from './cluster/cluster.js';
 import { rdpRoute, type RdpRouteOptions, rdpTokenRouter, RdpTokens } from './rdp/rdp.js';
 import { createLogger, type Logger } from './log.js';
-import { LiveSessions, type SessionRegistry } from './sessions.js';
+import { LiveSessions, type SessionRegistry, terminationOf } from './sessions.js';
 import { Broker } from './broker.js';
 import { Scheduler } from './scheduler.js';
 import { Webhooks } from './notify.js';
@@ -255,6 +255,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     logger,
     timeZone: config.site.timezone,
     ...(cluster && { leads: () => cluster.leads() }),
+    terminationOf: (id) => terminationOf(store.data.sessions, id),
+    ...(cluster && store.refresh && { catchUp: () => store.refresh!() }),
   });
   // An alerted or blocked command reaches overseers where they are: the webhook, and every open page (the navigation).
   alerts.subscribe((a) =>
@@ -317,14 +319,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     ],
     isAdmin: (req) => sessions.peek(req)?.user.roles.includes('admin') === true,
     onRefusal,
-    // A storage fault makes the gateway unhealthy (it refuses new actions) but it keeps serving and heals itself.
+    // A storage fault, or a fenced node, makes the gateway unhealthy (it refuses new actions) but it keeps running and heals itself.
     health: () => ({
-      ok: !stopping && faults.ok,
+      ok: !stopping && faults.ok && !cluster?.fenced(),
       detail: {
         site: config.site.name,
         version,
         auditSeq: audit.head().seq,
         ...(cluster && { node: cluster.self, leader: cluster.leads() }),
+        ...(cluster?.fenced() && { fenced: true }),
         ...(faults.ok ? {} : { reason: faults.reason(), storage: faults.list() }),
       },
     }),

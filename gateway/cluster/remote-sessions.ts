@@ -50,6 +50,7 @@ export function withRemoteSessions(
     closeForGrant: (grantId, reason, message) => local.closeForGrant(grantId, reason, message),
     close: (sessionId, reason, message) => local.close(sessionId, reason, message),
     list: () => local.list(),
+    refusing: () => local.refusing?.(),
     get: (sessionId) =>
       local.get(sessionId) ??
       remoteSession(

@@ -90,6 +90,7 @@ const STATUS: Partial<Record<SessionEndReason, number>> = {
   terminated: GUAC_STATUS.SESSION_CLOSED,
   recording_failed: GUAC_STATUS.SERVER_ERROR,
   gateway_stopped: GUAC_STATUS.SERVER_BUSY,
+  gateway_fenced: GUAC_STATUS.SERVER_BUSY,
   error: GUAC_STATUS.SERVER_ERROR,
 };
 

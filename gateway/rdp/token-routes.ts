@@ -5,7 +5,7 @@
 import { Router } from 'express';
 import { requireAuth } from '../auth/auth.js';
 import { isoTime } from '../clock.js';
-import type { SessionRegistry } from '../sessions.js';
+import { refuseWhileFenced, type SessionRegistry } from '../sessions.js';
 import { admitFromBrowser, admitWatcher, type BrowserConnectPorts, type WatchPorts } from '../admission/admission.js';
 import { parseClientSize } from './params.js';
 import { newRdpSessionId } from './rdp-route.js';
@@ -28,6 +28,7 @@ export function rdpTokenRouter(o: RdpTokenRouterOptions): Router {
     const auth = requireAuth(req);
     const size = parseClientSize(req.body);
     const grantId = String(req.params.grantId);
+    refuseWhileFenced(registry);
     // Checked now so the page can ask for a step-up or explain a closed window before it opens anything.
     const a = admitFromBrowser(deps, auth, ID.test(grantId) ? grantId : '', 'rdp');
     const sessionId = newRdpSessionId();

@@ -3,11 +3,22 @@
 // the RDP session and crash recovery all write them here and nowhere else (test/unit/layers.test.ts).
 import { type Clock, isoTime } from '../clock.js';
 import type { AuditEventData, SessionEndedData } from '../core/audit-events.js';
-import { type Actor, type SessionEndReason, type SessionRecord, systemActor } from '../core/model.js';
+import {
+  type Actor,
+  type SessionEndReason,
+  type SessionRecord,
+  systemActor,
+  type TerminateRequest,
+} from '../core/model.js';
 import type { Logger } from '../log.js';
+import { asStorageError } from '../storage-faults.js';
 import type { AuditPort, StatePort } from '../storage/storage.js';
 // By id through the draft's index: a session's end must not scan a year of sessions (docs/storage.md).
-import { byId } from '../store.js';
+import { byId, type DbData, findById } from '../store.js';
+
+/** How often, and for how long, an end the storage refused is written again (a node cut off from its database). */
+const END_RETRY_MS = 2000;
+const END_RETRY_FOR_MS = 15 * 60_000;
 
 /** What a journal writes to: the state, the audit log, the time, and the node that holds the session. */
 export interface JournalPorts {
@@ -16,6 +27,8 @@ export interface JournalPorts {
   clock: Clock;
   /** config `node.id`: the session record names the node that holds it, so other nodes can find it. */
   node?: string | undefined;
+  /** Where an end written again later (after the storage refused it) reports its outcome. */
+  logger?: Logger | undefined;
 }
 
 /** The session a journal is about: fixed when it is opened. */
@@ -171,30 +184,68 @@ export class SessionJournal {
    * A session has one end. If the record already has one (the leader declared this node dead while it was cut off
    * from the database and ended the session as `gateway_crashed`), that end stays: the record keeps its `endedAt`
    * and reason, and this late end is `session.ended_late` instead of a second `session.ended`. The recording's seal
-   * is still written, because the file this node closed is the true recording.
+   * is still written, because the file this node closed is the true recording; the record takes its hash unless the
+   * crash sweep repaired the file after this end (it then holds this node's bytes and the sweep's marker).
+   *
+   * An end the storage refuses is written again every 2 s for 15 minutes (its time kept), then left to the sweeps.
    */
   async end(e: SessionEnd): Promise<void> {
-    const { clock, store } = this.ports;
+    const at = this.ports.clock.now();
+    try {
+      await this.write(e, at);
+    } catch (err) {
+      // The storage cannot take it now (a node cut off from its database, a full disk): the end is written as soon
+      // as it can be, with the time it happened, rather than left to a crash sweep that knows less.
+      if (asStorageError(err)) this.retry(e, at);
+      throw err;
+    }
+  }
+
+  private retry(e: SessionEnd, at: number): void {
+    const { logger } = this.ports;
+    const until = Date.now() + END_RETRY_FOR_MS;
+    const again = () => {
+      const timer = setTimeout(() => {
+        this.write(e, at).then(
+          () => logger?.warn({ sessionId: this.opening.id }, 'the end of a session was recorded late'),
+          (err: unknown) => {
+            if (asStorageError(err) && Date.now() < until) return again();
+            logger?.error({ err, sessionId: this.opening.id }, 'gave up recording the end of a session');
+          },
+        );
+      }, END_RETRY_MS);
+      timer.unref();
+    };
+    again();
+  }
+
+  private async write(e: SessionEnd, at: number): Promise<void> {
+    const { store } = this.ports;
     const { actor, startedAt } = this.opening;
-    const endedAt = isoTime(clock.now());
+    const endedAt = isoTime(at);
     const r = e.recording;
     await store.update((d, audit) => {
       const s = byId(d.sessions, this.opening.id);
       const earlier = s?.endedAt !== undefined ? { endedAt: s.endedAt, reason: s.endReason } : undefined;
+      // The crash sweep repaired the file after this node sealed it (a fenced node closes its sessions before the
+      // others declare it dead): the repair's hash is the file's now, and the record keeps it.
+      const repairedAfter =
+        earlier !== undefined && s?.recording?.sha256 !== undefined && Date.parse(earlier.endedAt) > at;
       if (s) {
         if (!earlier) {
           s.endedAt = endedAt;
           s.endReason = e.reason;
         }
         if (r?.kind === 'dropped') delete s.recording;
-        else if (s.recording && r?.kind === 'sealed')
+        else if (s.recording && r?.kind === 'sealed' && !repairedAfter)
           s.recording = {
             ...s.recording,
             sha256: r.sha256,
             bytes: r.bytes,
             ...(r.incomplete ? { incomplete: true } : {}),
           };
-        else if (s.recording && r?.kind === 'lost') s.recording = { ...s.recording, incomplete: true };
+        else if (s.recording && r?.kind === 'lost' && !repairedAfter)
+          s.recording = { ...s.recording, incomplete: true };
       }
       if (r?.kind === 'sealed')
         audit.record({
@@ -210,7 +261,7 @@ export class SessionJournal {
         });
       else if (r?.kind === 'lost' && r.failure)
         audit.record({ type: 'recording.failed', actor, subject: this.subject, data: { ...r.failure } });
-      const data = { reason: e.reason, durationMs: clock.now() - startedAt, ...e.details };
+      const data = { reason: e.reason, durationMs: at - startedAt, ...e.details };
       if (earlier)
         audit.record({
           type: 'session.ended_late',
@@ -256,8 +307,10 @@ export async function endInterrupted(
   await ports.store.update((d, audit) => {
     const s = byId(d.sessions, rec.id);
     if (!s || s.endedAt) return;
+    // A terminate committed before the crash stands: the supervisor asked, and the session is over.
+    const reason = s.terminateRequested ? 'terminated' : 'gateway_crashed';
     s.endedAt = endedAt;
-    s.endReason = 'gateway_crashed';
+    s.endReason = reason;
     if (s.recording) {
       s.recording = end.repaired
         ? { ...s.recording, sha256: end.repaired.sha256, bytes: end.repaired.bytes, incomplete: true }
@@ -270,7 +323,7 @@ export async function endInterrupted(
       actor: systemActor(),
       subject,
       data: {
-        reason: 'gateway_crashed',
+        reason,
         startedAt: rec.startedAt,
         via: rec.via,
         recovered: true,
@@ -278,4 +331,21 @@ export async function endInterrupted(
       },
     });
   });
+}
+
+/**
+ * Marks a live session for termination inside the caller's update (the broker's, with its `session.terminated`
+ * record): false if there is no such open session. The first request stands; a second adds nothing.
+ */
+export function requestTermination(d: DbData, sessionId: string, req: TerminateRequest): boolean {
+  const s = byId(d.sessions, sessionId);
+  if (!s || s.endedAt !== undefined) return false;
+  s.terminateRequested ??= req;
+  return true;
+}
+
+/** The terminate recorded on a session (through the committed list's id index: the sweep asks once a second per live session). */
+export function terminationOf(sessions: readonly SessionRecord[], sessionId: string): TerminateRequest | undefined {
+  const at = findById(sessions, sessionId);
+  return at >= 0 ? sessions[at]!.terminateRequested : undefined;
 }

@@ -27,4 +27,5 @@ export const journalPorts = (p: SessionPorts): JournalPorts => ({
   audit: p.audit,
   clock: p.clock,
   node: p.config.node?.id,
+  logger: p.logger,
 });

@@ -117,7 +117,12 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export async function startCluster(ids: readonly string[]): Promise<Cluster> {
+export interface ClusterOptions {
+  /** The database URL node `id` is given (a relay in front of the database: fault-link.ts); default `url`. */
+  dbUrl?: (id: string, url: string) => string;
+}
+
+export async function startCluster(ids: readonly string[], opts: ClusterOptions = {}): Promise<Cluster> {
   const db = await createTestDatabase('gh_cluster');
   const sshd = await startSshd();
   const idp = await startTestIdp({ pathPrefix: '/oidc' });
@@ -134,6 +139,8 @@ export async function startCluster(ids: readonly string[]): Promise<Cluster> {
   await writeFile(knownHosts, [...ports.values()].map((p) => `[127.0.0.1]:${p.ssh} ${hostPub}\n`).join(''));
   idp.setRedirectUris([...ports.values()].map((p) => `http://127.0.0.1:${p.http}/auth/callback`));
 
+  // Each node its own variable when their URLs differ.
+  const envOf = (id: string) => (opts.dbUrl ? `${PG_ENV}_${id.toUpperCase().replace(/[^A-Z0-9]/g, '_')}` : PG_ENV);
   const base = (testConfigInput(join(dir.path, 'storage')).targets as Array<Record<string, unknown>>)[0]!;
   const ssh = {
     host: '127.0.0.1',
@@ -152,7 +159,7 @@ export async function startCluster(ids: readonly string[]): Promise<Cluster> {
       clientId: idp.client.clientId,
       clientSecret: { file: secretFile },
     };
-    input.storage = { dir: join(dir.path, 'storage'), engine: 'postgres', postgres: { url: { env: PG_ENV } } };
+    input.storage = { dir: join(dir.path, 'storage'), engine: 'postgres', postgres: { url: { env: envOf(id) } } };
     input.node = { id, internalUrl: `http://127.0.0.1:${p.http}` };
     // No timed checkpoints during a test: every audit record a test counts comes from what it did.
     input.audit = { checkpointEverySeconds: 3600 };
@@ -169,7 +176,10 @@ export async function startCluster(ids: readonly string[]): Promise<Cluster> {
   }
 
   const nodes = new Map<string, NodeProcess>();
-  const env = { [PG_ENV]: db.url };
+  const env = {
+    [PG_ENV]: db.url,
+    ...Object.fromEntries(ids.map((id) => [envOf(id), opts.dbUrl?.(id, db.url) ?? db.url])),
+  };
   const start = async (id: string) => {
     const s = await startCli(['serve', '--config', `${id}.yaml`], /serving Test plant on (http:\S+)/, {
       cwd: dir.path,

@@ -179,3 +179,73 @@ describe('scheduler', () => {
     expect((await ofType('request.expired')).map((r) => r.subject?.requestId)).toEqual([pendingId]);
   });
 });
+
+describe('scheduler: what other nodes committed', () => {
+  it('closes a live session whose record carries a terminate, as terminated with the asker’s line', async () => {
+    const { grantId } = await grant(60);
+    const { session, log } = fakeSession(grantId, 'ses_term');
+    fx.sessions.register(session);
+    const asked = new Map([
+      [
+        'ses_term',
+        {
+          at: '2026-11-23T10:00:00.000Z',
+          by: 'usr_s',
+          byName: 'Sam',
+          reason: 'r',
+          message: 'Sam terminated this session: r',
+        },
+      ],
+    ]);
+    const s = new Scheduler({
+      broker: fx.broker,
+      sessions: fx.sessions,
+      audit: fx.audit,
+      clock: fx.clock,
+      timeZone: 'Europe/Berlin',
+      terminationOf: (id) => asked.get(id),
+    });
+    try {
+      expect((await s.sweepNow()).closed).toEqual(['ses_term']);
+      expect(log).toEqual(['close:terminated:Sam terminated this session: r']);
+      expect(fx.sessions.get('ses_term')).toBeUndefined();
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('waits for the catch-up at most one period: a database that hangs does not stop the sweep', async () => {
+    const { grantId } = await grant(60);
+    fx.sessions.register(fakeSession(grantId, 'ses_ok').session);
+    let asked = 0;
+    const s = new Scheduler({
+      broker: fx.broker,
+      sessions: fx.sessions,
+      audit: fx.audit,
+      clock: fx.clock,
+      timeZone: 'Europe/Berlin',
+      everyMs: 200,
+      catchUp: () => {
+        asked++;
+        return new Promise<void>(() => undefined);
+      },
+    });
+    try {
+      const r = await s.sweepNow();
+      expect(asked).toBe(1);
+      expect(r).toEqual({ expired: [], ended: [], closed: [], warned: [] });
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('a suspended registry refuses new sessions with the reason until resumed', async () => {
+    const { grantId } = await grant(60);
+    fx.sessions.suspend('no database');
+    expect(() => fx.sessions.register(fakeSession(grantId, 'ses_new').session)).toThrow(/no database/);
+    expect(fx.sessions.refusing()).toBe('no database');
+    fx.sessions.resume();
+    expect(fx.sessions.refusing()).toBeUndefined();
+    expect(() => fx.sessions.register(fakeSession(grantId, 'ses_new').session)).not.toThrow();
+  });
+});

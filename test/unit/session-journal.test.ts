@@ -2,12 +2,20 @@
 // fate of the recording, and the crash path run twice.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuditLog } from '../../gateway/audit-log.js';
 import { ManualClock } from '../../gateway/clock.js';
 import { userActor } from '../../gateway/core/model.js';
 import { silentLogger } from '../../gateway/log.js';
-import { endInterrupted, type JournalOpening, SessionJournal } from '../../gateway/sessions/journal.js';
+import {
+  endInterrupted,
+  type JournalOpening,
+  requestTermination,
+  SessionJournal,
+  terminationOf,
+} from '../../gateway/sessions/journal.js';
+import type { StatePort } from '../../gateway/storage/port.js';
+import { storageUnavailable } from '../../gateway/storage-faults.js';
 import { Store } from '../../gateway/store.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
 
@@ -49,7 +57,15 @@ describe('SessionJournal', () => {
     });
     const journal = (id: string, protocol: 'ssh' | 'rdp' = 'ssh') =>
       new SessionJournal({ store, audit, clock, ...(node ? { node } : {}) }, opening(id, protocol));
-    return { store, audit, clock, lines, journal, close: () => Promise.all([audit.close(), store.close()]) };
+    return {
+      store,
+      audit,
+      clock,
+      lines,
+      journal,
+      opening,
+      close: () => Promise.all([audit.close(), store.close()]),
+    };
   }
 
   it('writes the record with its node, then the sealed recording and the end, in that order and about one subject', async () => {
@@ -266,6 +282,105 @@ describe('SessionJournal', () => {
       actor: { kind: 'system', id: 'gateway' },
       data: { reason: 'gateway_crashed', via: 'ssh', recovered: true, startedAt: rec.startedAt },
     });
+    await t.close();
+  });
+
+  const terminate = {
+    at: '2026-11-23T10:00:05.000Z',
+    by: 'usr_sup',
+    byName: 'Sam Supervisor',
+    reason: 'wrong PLC',
+    message: 'Sam Supervisor terminated this session: wrong PLC',
+  };
+
+  it('keeps a terminate on the live record only, and a crash end of such a session is the terminate', async () => {
+    const t = await open('node-a');
+    await t.journal('ses_termreq001').start({ via: 'ssh' });
+    expect(await t.store.update((d) => requestTermination(d, 'ses_termreq001', terminate))).toBe(true);
+    // A second request adds nothing: the first stands.
+    await t.store.update((d) => requestTermination(d, 'ses_termreq001', { ...terminate, by: 'usr_other' }));
+    expect(terminationOf(t.store.data.sessions, 'ses_termreq001')).toEqual(terminate);
+    expect(terminationOf(t.store.data.sessions, 'ses_nosuch00001')).toBeUndefined();
+    // The holder crashed before it read the request: recovery ends the session as the terminate it was.
+    await endInterrupted({ store: t.store, clock: t.clock }, t.store.data.sessions[0]!, {});
+    expect(t.store.data.sessions[0]).toMatchObject({ endReason: 'terminated', terminateRequested: terminate });
+    const ended = (await t.lines()).filter((l) => l.type === 'session.ended');
+    expect(ended.map((l) => l.data?.reason)).toEqual(['terminated']);
+    // An ended session takes no request.
+    expect(await t.store.update((d) => requestTermination(d, 'ses_termreq001', terminate))).toBe(false);
+    await t.close();
+  });
+
+  it('a late end after the crash sweep repaired the sealed file keeps the repair’s hash on the record', async () => {
+    const t = await open('node-a');
+    const j = t.journal('ses_fencedend1');
+    await j.start({ via: 'ssh' }, { path: 'sessions/f.cast', keystrokes: false });
+    t.clock.advance(5_000);
+    // The fenced node sealed its file at +5 s, but could not record it (the end is written once it can).
+    const sealedAt = t.clock.now();
+    t.clock.advance(10_000);
+    // The leader repaired the sealed file at +15 s (the node's bytes and the incomplete marker).
+    await endInterrupted({ store: t.store, clock: t.clock }, t.store.data.sessions[0]!, {
+      repaired: { sha256: 'e'.repeat(64), bytes: 140 },
+      incomplete: { reason: 'gateway_crashed' },
+    });
+    const late = new SessionJournal(
+      { store: t.store, audit: t.audit, clock: new ManualClock(sealedAt), node: 'node-a' },
+      t.opening('ses_fencedend1'),
+    );
+    await late.end({
+      reason: 'gateway_fenced',
+      recording: { kind: 'sealed', sha256: 'f'.repeat(64), bytes: 100, incomplete: false },
+    });
+    expect(t.store.data.sessions[0]).toMatchObject({
+      endReason: 'gateway_crashed',
+      recording: { sha256: 'e'.repeat(64), bytes: 140, incomplete: true },
+    });
+    const lines = await t.lines();
+    expect(lines.find((l) => l.type === 'recording.sealed')?.data).toMatchObject({ sha256: 'f'.repeat(64) });
+    expect(lines.find((l) => l.type === 'session.ended_late')?.data).toMatchObject({ reason: 'gateway_fenced' });
+    await t.close();
+  });
+
+  it('writes an end the storage refused again, with the time it happened', async () => {
+    const t = await open('node-a');
+    let refuse = 1;
+    // The store as the journal sees it, refusing its first two writes as a full disk would.
+    const flaky: StatePort = {
+      get data() {
+        return t.store.data;
+      },
+      get withHistory() {
+        return t.store.withHistory;
+      },
+      update: (fn) =>
+        refuse-- > 0
+          ? Promise.reject(storageUnavailable('db.json', Object.assign(new Error('no space'), { code: 'ENOSPC' })))
+          : t.store.update(fn),
+      close: () => t.store.close(),
+    };
+    await t.journal('ses_retryend01').start({ via: 'ssh' });
+    const j = new SessionJournal(
+      { store: flaky, audit: t.audit, clock: t.clock, node: 'node-a' },
+      t.opening('ses_retryend01'),
+    );
+    t.clock.advance(7_000);
+    const endedAt = new Date(t.clock.now()).toISOString();
+    await expect(j.end({ reason: 'client_closed' })).rejects.toThrow(/no space/);
+    t.clock.advance(60_000);
+    // Written again within a retry period (2 s), with the end's own time.
+    const rec = await vi.waitFor(
+      () => {
+        const s = t.store.data.sessions[0]!;
+        if (!s.endedAt) throw new Error('not yet');
+        return s;
+      },
+      { timeout: 6000, interval: 100 },
+    );
+    expect(rec).toMatchObject({ endedAt, endReason: 'client_closed' });
+    const ended = (await t.lines()).filter((l) => l.type === 'session.ended');
+    expect(ended).toHaveLength(1);
+    expect(ended[0]!.data).toMatchObject({ reason: 'client_closed', durationMs: 7_000 });
     await t.close();
   });
 });
