@@ -1,5 +1,5 @@
 // Two real nodes on one PostgreSQL behind one public URL, no sticky balancer: a sign-in begun on gw-a is finished on
-// gw-b, once; an RDP token minted on one node opens /ws/rdp on the other, once, for its owner only, and of two nodes
+// gw-b, once (also after gw-a was killed); an RDP token minted on one node opens /ws/rdp on the other, once, for its owner only, and of two nodes
 // redeeming it at once exactly one wins. A database reader finds no verifier, nonce, state, token or web session id.
 import { createHash } from 'node:crypto';
 import pg from 'pg';
@@ -199,5 +199,18 @@ describe('an RDP token across nodes', () => {
     ).toBe(1);
     await mintOn(w.b);
     expect((await rows('gh_rdp_tokens')).map((r) => r.token_hash)).not.toContain(sha256(left));
+  });
+});
+
+// Last: gw-a does not come back.
+describe('a sign-in whose first node died', () => {
+  it('is finished by gw-b after gw-a was killed', async () => {
+    const b = new Browser(w.a.url);
+    const { callback } = await begun(b);
+    w.a.serve.child.kill('SIGKILL');
+    await w.a.serve.exited;
+    const res = await b.fetch(on(w.b, callback.pathname + callback.search));
+    expect(res.status).toBe(303);
+    expect((await b.fetch(on(w.b, '/api/me'))).status).toBe(200);
   });
 });
