@@ -14,11 +14,25 @@ import {
 } from '../auth/auth.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
+import { DATABASE_FAULT, storageUnavailable } from '../storage-faults.js';
 
 /** Longer than any id minted here: a longer cookie is refused unread. */
 const MAX_ID_CHARS = 100;
 
 export const idHash = (id: string): string => createHash('sha256').update(id, 'utf8').digest('hex');
+
+/** One statement; a database that fails it is 503 storage_unavailable, as for every other write on PostgreSQL. */
+export async function run<R extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  text: string,
+  values: unknown[] = [],
+): Promise<pg.QueryResult<R>> {
+  try {
+    return await pool.query<R>(text, values);
+  } catch (err) {
+    throw storageUnavailable(DATABASE_FAULT, err);
+  }
+}
 
 export interface PgPendingLoginsOptions {
   pool: pg.Pool;
@@ -48,12 +62,14 @@ export class PgPendingLogins implements PendingLogins {
     const hash = idHash(id);
     const body: Sealed = { state: tx.state, nonce: tx.nonce, codeVerifier: tx.codeVerifier, returnTo: tx.returnTo };
     // Expired rows go first, then (only past the bound) the oldest: the table never outgrows maxSize for long.
-    await this.o.pool.query('DELETE FROM gh_login_pending WHERE expires_at <= $1', [now]);
-    await this.o.pool.query(
+    await run(this.o.pool, 'DELETE FROM gh_login_pending WHERE expires_at <= $1', [now]);
+    await run(
+      this.o.pool,
       'INSERT INTO gh_login_pending (id_hash, sealed, created_at, expires_at) VALUES ($1, $2, $3, $4)',
       [hash, this.o.box.seal(JSON.stringify(body), hash), now, now + this.ttlMs],
     );
-    await this.o.pool.query(
+    await run(
+      this.o.pool,
       `DELETE FROM gh_login_pending WHERE id_hash IN
          (SELECT id_hash FROM gh_login_pending ORDER BY created_at DESC, id_hash OFFSET $1)`,
       [this.maxSize],
@@ -64,7 +80,8 @@ export class PgPendingLogins implements PendingLogins {
   /** One DELETE … RETURNING: of two nodes handed the same cookie at once, exactly one gets the row. */
   async take(id: string | undefined): Promise<LoginTransaction | undefined> {
     if (!id || id.length > MAX_ID_CHARS) return undefined;
-    const r = await this.o.pool.query<{ id_hash: string; sealed: string; created_at: string; expires_at: string }>(
+    const r = await run<{ id_hash: string; sealed: string; created_at: string; expires_at: string }>(
+      this.o.pool,
       'DELETE FROM gh_login_pending WHERE id_hash = $1 RETURNING id_hash, sealed, created_at, expires_at',
       [idHash(id)],
     );
@@ -73,7 +90,8 @@ export class PgPendingLogins implements PendingLogins {
 
   async peek(id: string): Promise<Readonly<LoginTransaction> | undefined> {
     if (id.length > MAX_ID_CHARS) return undefined;
-    const r = await this.o.pool.query<{ id_hash: string; sealed: string; created_at: string; expires_at: string }>(
+    const r = await run<{ id_hash: string; sealed: string; created_at: string; expires_at: string }>(
+      this.o.pool,
       'SELECT id_hash, sealed, created_at, expires_at FROM gh_login_pending WHERE id_hash = $1',
       [idHash(id)],
     );

@@ -14,7 +14,7 @@ import {
   type TokenHolder,
   tokenRefusal,
 } from '../rdp/rdp.js';
-import { idHash } from './pending-logins.js';
+import { idHash, run } from './pending-logins.js';
 
 export interface PgRdpTokensOptions {
   pool: pg.Pool;
@@ -47,18 +47,20 @@ export class PgRdpTokens implements RdpTokenStore {
   async mint(who: TokenHolder, ticket: RdpTicket, size: ClientSize): Promise<Minted> {
     const { pool } = this.o;
     const now = this.o.now();
-    await pool.query('DELETE FROM gh_rdp_tokens WHERE expires_at <= $1', [now]);
+    await run(pool, 'DELETE FROM gh_rdp_tokens WHERE expires_at <= $1', [now]);
     // Room for this one within the user's bound: their oldest unused ones go.
-    await pool.query(
+    await run(
+      pool,
       `DELETE FROM gh_rdp_tokens WHERE token_hash IN
          (SELECT token_hash FROM gh_rdp_tokens WHERE user_id = $1 ORDER BY created_at DESC, token_hash OFFSET $2)`,
       [who.userId, Math.max(0, this.perUser - 1)],
     );
-    const n = await pool.query<{ n: string }>('SELECT count(*) AS n FROM gh_rdp_tokens');
+    const n = await run<{ n: string }>(pool, 'SELECT count(*) AS n FROM gh_rdp_tokens');
     if (Number(n.rows[0]?.n ?? 0) >= this.max) throw tokenRefusal.busy();
     const token = randomBytes(32).toString('base64url');
     const expiresAt = now + this.ttl;
-    await pool.query(
+    await run(
+      pool,
       `INSERT INTO gh_rdp_tokens (token_hash, user_id, web_session_hash, ticket, size, created_at, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [
@@ -77,7 +79,8 @@ export class PgRdpTokens implements RdpTokenStore {
   /** Taken out first (it never works twice), then checked; another user's token is burnt too, as on one node. */
   async redeem(token: string | null, who: TokenHolder): Promise<Redeemed> {
     if (!token || token.length > MAX_TOKEN_CHARS) throw tokenRefusal.invalid();
-    const r = await this.o.pool.query<Row>(
+    const r = await run<Row>(
+      this.o.pool,
       'DELETE FROM gh_rdp_tokens WHERE token_hash = $1 RETURNING user_id, web_session_hash, ticket, size, expires_at',
       [idHash(token)],
     );

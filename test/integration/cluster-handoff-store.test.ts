@@ -11,6 +11,7 @@ import { PgRdpTokens } from '../../gateway/cluster/rdp-tokens.js';
 import { GatehouseError } from '../../gateway/errors.js';
 import { silentLogger } from '../../gateway/log.js';
 import { migrateDatabase } from '../../gateway/storage/postgres/migrations.js';
+import { freePort } from '../helpers/ports.js';
 import { createTestSchema, type TestDatabase } from '../helpers/postgres.js';
 
 let schema: TestDatabase;
@@ -138,5 +139,30 @@ describe('PgRdpTokens', () => {
     now += 30_000;
     await tokens.mint({ userId: 'usr_c', webSessionId: 'web-c' }, ticket, size);
     expect(await count('gh_rdp_tokens')).toBe(1);
+  });
+});
+
+describe('an unreachable database', () => {
+  it('refuses a sign-in and a token with 503 storage_unavailable, not an internal error', async () => {
+    const down = new pg.Pool({
+      connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/none`,
+      connectionTimeoutMillis: 2000,
+    });
+    down.on('error', () => undefined);
+    try {
+      const clock = new ManualClock();
+      const logins = new PgPendingLogins({ pool: down, box: box(), clock, logger: silentLogger });
+      const tokens = new PgRdpTokens({ pool: down, now: () => clock.now() });
+      const who = { userId: 'usr_a', webSessionId: 'web-a' };
+      for (const attempt of [
+        logins.create(tx),
+        logins.take('some-id'),
+        tokens.mint(who, { kind: 'watch', sessionId: 'ses_1' }, { width: 800, height: 600, dpi: 96 }),
+        tokens.redeem('some-token', who),
+      ])
+        await expect(attempt).rejects.toMatchObject({ code: 'storage_unavailable', status: 503 });
+    } finally {
+      await down.end();
+    }
   });
 });
