@@ -6,6 +6,7 @@ import {
   createOidcClient,
   LoginTransactions,
   type OidcClient,
+  type PendingLogins,
   type WebSessionOptions,
   WebSessions,
 } from './auth/auth.js';
@@ -39,6 +40,7 @@ import { monitorRoute, terminalRoute } from './web-terminal/web-terminal.js';
 import {
   claimNode,
   type Cluster,
+  clusterHandoffs,
   type ClusterConnection,
   type ClusterTuning,
   type ClusterWatch,
@@ -46,7 +48,7 @@ import {
   joinCluster,
   postgresOf,
 } from './cluster/cluster.js';
-import { rdpRoute, type RdpRouteOptions, rdpTokenRouter, RdpTokens } from './rdp/rdp.js';
+import { rdpRoute, type RdpRouteOptions, rdpTokenRouter, type RdpTokenStore, RdpTokens } from './rdp/rdp.js';
 import { createLogger, type Logger } from './log.js';
 import { LiveSessions, type SessionRegistry, terminationOf } from './sessions.js';
 import { Broker } from './broker.js';
@@ -120,7 +122,7 @@ export interface Gateway {
   /** This node in the cluster (the PostgreSQL engine): its id, the node directory, whether it leads. */
   cluster?: Cluster;
   /** Sign-in state: `sessions.onSessionEnded` is where websockets hook in to close with their session. */
-  auth: { sessions: WebSessions; logins: LoginTransactions; oidc: OidcClient };
+  auth: { sessions: WebSessions; logins: PendingLogins; oidc: OidcClient };
   stop(reason?: string): Promise<void>;
 }
 
@@ -208,7 +210,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { publicUrl } = config.http;
   const secure = publicUrl.startsWith('https:');
   const sessions = new WebSessions({ store, clock, logger, secure, ...opts.auth?.session });
-  const logins = new LoginTransactions({ clock });
+  // Several nodes on PostgreSQL: pending sign-ins and /ws/rdp tokens in the database, so any node serves any
+  // request; one node: in this process.
+  const handoffs = await clusterHandoffs({ config, storage, storageDir, clock, logger }).catch(async (err: unknown) => {
+    await audit.close();
+    await closeStorage();
+    throw err;
+  });
+  const logins: PendingLogins = handoffs?.logins ?? new LoginTransactions({ clock });
   const oidc = createOidcClient({
     oidc: config.oidc,
     redirectUri: `${publicUrl}/auth/callback`,
@@ -288,7 +297,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   );
   const watchable = relay?.registry ?? liveSessions;
   // RDP: tokens minted under /api, redeemed once by /ws/rdp.
-  const rdpTokens = new RdpTokens({ now: () => clock.now() });
+  const rdpTokens: RdpTokenStore = handoffs?.rdpTokens ?? new RdpTokens({ now: () => clock.now() });
   const onRefusal = auditRefusals({ audit, clock, logger, perMinute: opts.auth?.refusalsPerMinute });
   const app = createHttpApp({
     logger,

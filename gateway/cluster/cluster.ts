@@ -271,3 +271,4 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
 }
 
 export { type ClusterWatch, clusterWatch } from './watch-relay.js';
+export { clusterHandoffs, type Handoffs } from './handoffs.js';

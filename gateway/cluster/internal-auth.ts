@@ -37,10 +37,13 @@ export interface WatchClaims {
   jti: string;
 }
 
-/** The 32-byte key every node derives from the shared audit signing key. */
-export function clusterKeyFrom(signingKey: KeyObject): Buffer {
+/**
+ * A 32-byte key every node derives from the shared audit signing key, one per purpose (HKDF's info): the watch
+ * relay's MAC by default, `pending sign-ins v1` for the sealed sign-ins of cluster/pending-logins.ts.
+ */
+export function clusterKeyFrom(signingKey: KeyObject, purpose = 'internal watch relay v1'): Buffer {
   const ikm = signingKey.export({ format: 'der', type: 'pkcs8' });
-  return Buffer.from(hkdfSync('sha256', ikm, 'gatehouse-cluster', 'internal watch relay v1', 32));
+  return Buffer.from(hkdfSync('sha256', ikm, 'gatehouse-cluster', purpose, 32));
 }
 
 /** The terminal view's input is the one it always had, so its tokens read the same on nodes not yet upgraded. */

@@ -2,12 +2,12 @@
 // here by relaying it from its holder: a terminal's screen and output, or an RDP desktop's Guacamole stream from a
 // read-only join the holder makes on its own guacd. Admission stays this node's (the same rules, the same audit).
 import type { Server } from 'node:http';
-import { loadOrCreateSigningKey } from '../audit/audit.js';
 import type { Deps } from '../deps.js';
 import type { RefusalHook } from '../http/http.js';
 import type { SessionRegistry } from '../sessions.js';
 import type { OpenedStorage, PostgresStorage } from '../storage/storage.js';
 import { type NodeDirectory, PgNodeDirectory } from './directory.js';
+import { clusterSigningKey } from './handoffs.js';
 import { clusterKeyFrom, WatchTokenVerifier } from './internal-auth.js';
 import { withRemoteSessions } from './remote-sessions.js';
 import { desktopRelay, type RelayClientOptions, watchRelay } from './watch-relay-client.js';
@@ -36,9 +36,8 @@ export async function clusterWatch(o: ClusterWatchOptions): Promise<ClusterWatch
   const { deps, storage, registry } = o;
   const node = deps.config.node;
   if (storage.engine !== 'postgres' || !node) return undefined;
-  // The PostgreSQL engine reads the signing key from storage.dir/keys (shared by every node); it exists by now.
-  const signing = await loadOrCreateSigningKey(deps.storageDir);
-  const key = clusterKeyFrom(signing.privateKey);
+  // The signing key the engine opened with (shared by every node); it exists by now.
+  const key = clusterKeyFrom(await clusterSigningKey(deps.storageDir, storage as PostgresStorage));
   const directory = o.directory ?? new PgNodeDirectory((storage as PostgresStorage).pool);
   const client = { nodeId: node.id, key, directory, clock: deps.clock, logger: deps.logger, ...o.tuning };
   const relays = { terminal: watchRelay(client), desktop: desktopRelay(client) };

@@ -14,7 +14,7 @@ import { DEFAULT_TUNING, DesktopSession, type DesktopSessionPorts, type DesktopT
 import { runViewer } from './desktop-viewer.js';
 import { dialGuacd, GuacdError, GuacdLink } from './guacd.js';
 import { parseClientSize } from './params.js';
-import type { RdpTokens } from './tokens.js';
+import type { RdpTokenStore } from './tokens.js';
 import { detach } from '../background.js';
 
 export const newRdpSessionId = () => `ses_${randomBytes(12).toString('base64url')}`;
@@ -28,7 +28,8 @@ export interface RdpRouteOptions {
   deps: RdpRoutePorts;
   /** Where RDP sessions register; on a cluster also where the live view finds sessions other nodes hold. */
   registry: SessionRegistry;
-  tokens: RdpTokens;
+  /** In this process on one node; in the database on a cluster, so any node may redeem. */
+  tokens: RdpTokenStore;
   /** Relative credential files resolve against this folder. */
   cwd?: string;
   tuning?: Partial<DesktopTuning> & { dialMs?: number };
@@ -87,7 +88,7 @@ export function rdpRoute(o: RdpRouteOptions): RdpRoute {
       );
     },
     async accept({ auth, ip, query }) {
-      const redeemed = tokens.redeem(query.get('token'), { userId: auth.user.id, webSessionId: auth.session.id });
+      const redeemed = await tokens.redeem(query.get('token'), { userId: auth.user.id, webSessionId: auth.session.id });
       const { ticket, size } = redeemed;
 
       if (ticket.kind === 'watch') {

@@ -89,6 +89,11 @@ export const PG_ENV = 'GH_TEST_CLUSTER_PG';
 export const RDP_TARGET = 'hmi-01';
 
 export interface ClusterOptions {
+  /**
+   * Both nodes answer to one public URL (gw-a's address), as behind a load balancer: the IdP's redirect_uri is the
+   * same whichever node began the sign-in, so its callback may be sent to either node. Node.url stays each node's own.
+   */
+  sharedPublicUrl?: boolean;
   /** Each node's guacd, and what is merged into RDP_TARGET's rdp block (default: an address nothing dials). */
   rdp?: {
     guacd: Record<Node['id'], { host: string; port: number }>;
@@ -145,6 +150,7 @@ export async function startClusterWorld(o: ClusterOptions = {}): Promise<Cluster
   const rdpSecret = join(dir.path, 'rdp-password');
   await writeFile(rdpSecret, `${o.rdp?.target?.password ?? 'Rdp-Secret-cluster'}\n`, { mode: 0o600 });
 
+  let publicUrl: string | undefined;
   const configFor = async (id: Node['id']) => {
     const http = await freePort();
     const ssh = await freePort();
@@ -152,7 +158,7 @@ export async function startClusterWorld(o: ClusterOptions = {}): Promise<Cluster
     await run('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', id, '-f', hostKey]);
     const input = testConfigInput(storageDir);
     const url = `http://127.0.0.1:${http}`;
-    input.http = { listen: `127.0.0.1:${http}`, publicUrl: url };
+    input.http = { listen: `127.0.0.1:${http}`, publicUrl: o.sharedPublicUrl ? (publicUrl ??= url) : url };
     input.ssh = { listen: `127.0.0.1:${ssh}`, hostKeys: [hostKey] };
     input.oidc = {
       ...(input.oidc as object),
