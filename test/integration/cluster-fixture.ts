@@ -1,6 +1,7 @@
 // Two real `gatehouse serve` nodes (gw-a, gw-b) on one PostgreSQL database and one shared storage.dir, a real
 // sshd as the target, the test IdP; the vendor signed in on gw-a with a key and TOTP, and an open grant.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -157,6 +158,11 @@ export interface InternalProbe {
     status?: number,
     o?: { origin?: string },
   ): Promise<string | undefined>;
+  /**
+   * Every bad node token refused on `path` (the route for session `sid`), each audited: absent, forged, expired, for
+   * another session, replayed. `token` mints a good one for that route.
+   */
+  refusesBadTokens(sid: string, path: string, token: InternalProbe['token']): Promise<void>;
 }
 
 export async function internalProbe(w: ClusterWorld): Promise<InternalProbe> {
@@ -181,6 +187,15 @@ export async function internalProbe(w: ClusterWorld): Promise<InternalProbe> {
       setTimeout(() => reject(new Error('no answer from the internal route')), 10_000).unref();
     });
   };
+  const refused: InternalProbe['refused'] = async (path, headers, code, status = 401, o = {}) => {
+    const before = (await w.audit()).at(-1)?.seq ?? 0;
+    const r = await dial(path, headers, o);
+    expect('status' in r ? r : 'opened').toMatchObject({ status, body: { error: { code } } });
+    const a = await w.waitAudit('access.denied', (x) => x.seq > before && x.data?.code === code);
+    expect(a.data).toMatchObject({ status, path: new URL(path, w.a.url).pathname });
+    expect(a.actor?.kind).toBe('anonymous');
+    return 'status' in r ? r.body.error?.message : undefined;
+  };
   return {
     token: (sid, o = {}) =>
       `Bearer ${mintWatchToken(o.key ?? key, {
@@ -191,14 +206,18 @@ export async function internalProbe(w: ClusterWorld): Promise<InternalProbe> {
         ...(o.purpose ? { purpose: o.purpose } : {}),
       })}`,
     dial,
-    async refused(path, headers, code, status = 401, o = {}) {
-      const before = (await w.audit()).at(-1)?.seq ?? 0;
-      const r = await dial(path, headers, o);
-      expect('status' in r ? r : 'opened').toMatchObject({ status, body: { error: { code } } });
-      const a = await w.waitAudit('access.denied', (x) => x.seq > before && x.data?.code === code);
-      expect(a.data).toMatchObject({ status, path: new URL(path, w.a.url).pathname });
-      expect(a.actor?.kind).toBe('anonymous');
-      return 'status' in r ? r.body.error?.message : undefined;
+    refused,
+    async refusesBadTokens(sid, path, token) {
+      expect(await refused(path, {}, 'relay_token_missing')).toMatch(/needs a node token/);
+      const forged = token(sid, { key: randomBytes(32) });
+      expect(await refused(path, { authorization: forged }, 'relay_token_invalid')).toMatch(/not signed by a node/);
+      await refused(path, { authorization: token(sid, { now: Date.now() - 120_000 }) }, 'relay_token_expired');
+      await refused(path, { authorization: token('ses_someoneelse0') }, 'relay_token_wrong_session');
+      const once = token(sid);
+      const used = await dial(path, { authorization: once });
+      expect('ws' in used).toBe(true);
+      if ('ws' in used) used.ws.close();
+      expect(await refused(path, { authorization: once }, 'relay_token_replayed')).toMatch(/used already/);
     },
   };
 }
