@@ -285,15 +285,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   let stopping = false;
   let ssh: RunningSsh | undefined; // set once the SSH listener is up (below); GET /api/me shows its port
+  /** A start that fails from here on closes what is open, in the order a stop does, and throws on. */
+  const failStart = async (err: unknown): Promise<never> => {
+    await audit.close();
+    await syslog?.stop();
+    await closeStorage();
+    throw err;
+  };
   // Several nodes on PostgreSQL: the live views (terminal and RDP) also relay sessions other nodes hold
   // (cluster/watch-relay.ts); what they admit from is this registry.
   const relay: ClusterWatch | undefined = await clusterWatch({ deps, storage, registry: liveSessions }).catch(
-    async (err: unknown) => {
-      await audit.close();
-      await syslog?.stop();
-      await closeStorage();
-      throw err;
-    },
+    failStart,
   );
   const watchable = relay?.registry ?? liveSessions;
   // RDP: tokens minted under /api, redeemed once by /ws/rdp.
@@ -345,10 +347,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   try {
     http = await startHttpServer(app, opts.httpListen ?? config.http.listen);
   } catch (err) {
-    await audit.close();
-    await syslog?.stop();
-    await closeStorage();
-    throw err;
+    return failStart(err);
   }
 
   // --- Websockets (/ws/*): one door checks Origin and the web session, then the route decides.
@@ -380,10 +379,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       ssh = await startSshServer({ deps, registry: liveSessions, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...opts.ssh });
     } catch (err) {
       await http.close();
-      await audit.close();
-      await syslog?.stop();
-      await closeStorage();
-      throw err;
+      return failStart(err);
     }
   }
   // --- end SSH listener

@@ -9,6 +9,7 @@ import { heldDesktopView } from '../rdp/rdp.js';
 import type { DesktopView, DesktopViewRequest, TerminalWatcher } from '../sessions.js';
 import type { NodeDirectory } from './directory.js';
 import { mintWatchToken, type RelayPurpose } from './internal-auth.js';
+import { keepAlive } from './keepalive.js';
 import { decodeFrame } from './relay-frames.js';
 
 export interface RelayClientOptions {
@@ -115,15 +116,7 @@ async function dialHolder(
     // After the open a rejection is a no-op: the close that follows tells the rest.
     ws.once('error', (err) => reject(unreachable(holder, err)));
     ws.once('open', () => {
-      let alive = true;
-      ws.on('pong', () => (alive = true));
-      const ping = setInterval(() => {
-        if (!alive) return ws.terminate();
-        alive = false;
-        ws.ping();
-      }, pingEvery);
-      ping.unref();
-      ws.once('close', () => clearInterval(ping));
+      keepAlive(ws, pingEvery);
       resolve();
     });
   });

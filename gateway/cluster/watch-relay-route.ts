@@ -14,6 +14,7 @@ import type { RefusalHook } from '../http/http.js';
 import { printable } from '../rdp/rdp.js';
 import type { LiveSession, SessionRegistry } from '../sessions.js';
 import type { WatchTokenVerifier } from './internal-auth.js';
+import { keepAlive } from './keepalive.js';
 import { encodeFrame, type RelayFrame } from './relay-frames.js';
 
 export const INTERNAL_PREFIX = '/internal/';
@@ -96,18 +97,8 @@ export function attachInternalWatch(server: Server, o: InternalWatchOptions): In
     all.add(ws);
     ws.on('error', () => undefined);
     // Why: a viewer's node that vanished without a close would otherwise stay a watcher of the session for ever.
-    let alive = true;
-    ws.on('pong', () => (alive = true));
-    const ping = setInterval(() => {
-      if (!alive) return ws.terminate();
-      alive = false;
-      ws.ping();
-    }, pingEvery);
-    ping.unref();
-    ws.once('close', () => {
-      clearInterval(ping);
-      all.delete(ws);
-    });
+    keepAlive(ws, pingEvery);
+    ws.once('close', () => all.delete(ws));
   };
 
   /**

@@ -19,6 +19,13 @@ import { detach } from '../background.js';
 
 export const newRdpSessionId = () => `ses_${randomBytes(12).toString('base64url')}`;
 
+/** What a vendor or a viewer is told when this node cannot reach guacd (the detail goes to the log and the audit). */
+const guacdUnreachable = () =>
+  unavailable(
+    'guacd_unreachable',
+    "the remote desktop service (guacd) is not reachable; tell the site's Gatehouse admin",
+  );
+
 /** What the RDP route uses: an RDP session's ports, and the whole config for the connect and watch admissions. */
 export interface RdpRoutePorts extends DesktopSessionPorts {
   config: Config;
@@ -60,10 +67,7 @@ export function rdpRoute(o: RdpRouteOptions): RdpRoute {
     if (!session.connectionId) throw notFound('not_live', 'that remote desktop session is not connected (yet)');
     const link = await dial().catch((err: unknown) => {
       deps.logger.warn({ err }, 'guacd could not be reached for a live view');
-      throw unavailable(
-        'guacd_unreachable',
-        "the remote desktop service (guacd) is not reachable; tell the site's Gatehouse admin",
-      );
+      throw guacdUnreachable();
     });
     return {
       abandon: () => link.close(),
@@ -139,10 +143,7 @@ export function rdpRoute(o: RdpRouteOptions): RdpRoute {
           via: 'rdp',
           ip,
         });
-        throw unavailable(
-          'guacd_unreachable',
-          "the remote desktop service (guacd) is not reachable; tell the site's Gatehouse admin",
-        );
+        throw guacdUnreachable();
       }
       return {
         abandon: () => link.close(),

@@ -4,7 +4,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { openMonitor } from './cluster-fixture.js';
-import { type Cluster, type Codes, eventually, type Person, startCluster, TARGET } from '../helpers/cluster.js';
+import {
+  type Cluster,
+  type Codes,
+  eventually,
+  type Person,
+  startCast,
+  startCluster,
+  TARGET,
+} from '../helpers/cluster.js';
 import { type FaultLink, startFaultLink } from '../helpers/fault-link.js';
 import { TEST_POSTGRES } from '../helpers/postgres.js';
 
@@ -19,13 +27,7 @@ beforeAll(async () => {
   const pgAt = new URL(TEST_POSTGRES);
   link = await startFaultLink({ host: pgAt.hostname, port: Number(pgAt.port || 5432) });
   c = await startCluster(['node-a', 'node-b'], { dbUrl: (id, url) => (id === 'node-a' ? link.via(url) : url) });
-  vendorA = await c.signIn('node-a', 'vendor');
-  vendorCodes = await c.enrol(vendorA);
-  await vendorA.ok('POST', '/api/me/step-up', { code: await vendorCodes.next() });
-  vendorKey = await c.addKey(vendorA);
-  supervisorB = await c.signIn('node-b', 'supervisor');
-  const codes = await c.enrol(supervisorB);
-  await supervisorB.ok('POST', '/api/me/step-up', { code: await codes.next() });
+  ({ vendorA, vendorCodes, vendorKey, supervisorB } = await startCast(c));
 }, 180_000);
 
 afterAll(async () => {
@@ -83,10 +85,7 @@ describe('closing sessions across nodes without the notification', () => {
         `cluster-fence: terminate on B, A's LISTEN stalled → ssh exited after ${(performance.now() - t0).toFixed(0)} ms`,
       );
       expect(typeof r.closed).toBe('boolean');
-      const rec = await eventually('the end recorded', async () => {
-        const s = await c.session(sessionId);
-        return s?.endedAt ? s : undefined;
-      });
+      const rec = await c.sessionEnded(sessionId, 'the end recorded');
       expect(rec).toMatchObject({
         endReason: 'terminated',
         terminateRequested: { by: supervisorB.me.id, reason: 'wrong controller' },
@@ -117,10 +116,7 @@ describe('closing sessions across nodes without the notification', () => {
       console.log(
         `cluster-fence: terminate during a cut → ssh exited ${(performance.now() - t0).toFixed(0)} ms after the link came back`,
       );
-      const rec = await eventually('the end recorded', async () => {
-        const s = await c.session(sessionId);
-        return s?.endedAt ? s : undefined;
-      });
+      const rec = await c.sessionEnded(sessionId, 'the end recorded');
       expect(rec.endReason).toBe('terminated');
       expect(await count('session.ended', sessionId)).toBe(1);
     } finally {
@@ -138,10 +134,7 @@ describe('closing sessions across nodes without the notification', () => {
       console.log(
         `cluster-fence: revoke on B, A's LISTEN stalled → ssh exited after ${(performance.now() - t0).toFixed(0)} ms`,
       );
-      const rec = await eventually('the end recorded', async () => {
-        const s = await c.session(sessionId);
-        return s?.endedAt ? s : undefined;
-      });
+      const rec = await c.sessionEnded(sessionId, 'the end recorded');
       expect(rec.endReason).toBe('revoked');
       expect(await count('session.ended', sessionId)).toBe(1);
     } finally {
@@ -178,14 +171,7 @@ describe('a node cut off from the database', () => {
       });
       terminal.ws.close();
       // B's leader, not hearing from A for 15 s, ends the session as crashed.
-      const crashed = await eventually(
-        'B ends A’s session as crashed',
-        async () => {
-          const s = await c.session(sessionId);
-          return s?.endedAt ? s : undefined;
-        },
-        40_000,
-      );
+      const crashed = await c.sessionEnded(sessionId, 'B ends A’s session as crashed', 40_000);
       expect(crashed.endReason).toBe('gateway_crashed');
       link.restore();
       restored = true;

@@ -1,12 +1,16 @@
 // Two real `gatehouse serve` nodes (gw-a, gw-b) on one PostgreSQL database and one shared storage.dir, a real
 // sshd as the target, the test IdP; the vendor signed in on gw-a with a key and TOTP, and an open grant.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { expect } from 'vitest';
 import WebSocket from 'ws';
+import { loadOrCreateSigningKey } from '../../gateway/audit/signing.js';
 import { systemClock } from '../../gateway/clock.js';
+import { clusterKeyFrom, mintWatchToken, type RelayPurpose } from '../../gateway/cluster/internal-auth.js';
 import { parseConfig } from '../../gateway/config.js';
 import { silentLogger } from '../../gateway/log.js';
 import { openPostgres } from '../../gateway/storage/postgres/engine.js';
@@ -134,6 +138,92 @@ export function openMonitor(base: string, path: string, headers: Record<string, 
     control: (type, ms = 15_000) =>
       poll(`a ${type} frame (${describe()})`, () => controls.find((c) => c.type === type), ms),
     closed,
+  };
+}
+
+/** What gw-a's internal route answered a raw upgrade: its refusal, or the open socket and the text of what it sent. */
+export type InternalAnswer =
+  | { status: number; body: { error?: { code?: string; message?: string } } }
+  | { ws: WebSocket; got: string[]; first: Promise<string> };
+
+/** gw-a's internal routes as gw-b (or someone who is not a node) reaches them, raw. */
+export interface InternalProbe {
+  /** The bearer header of a node token from gw-b for `sid`; `o` changes what is minted (a forgery, a stale one). */
+  token(sid: string, o?: { now?: number; to?: string; key?: Buffer; purpose?: RelayPurpose }): string;
+  /** A raw upgrade to `path` on gw-a. */
+  dial(path: string, headers?: Record<string, string>, o?: { origin?: string }): Promise<InternalAnswer>;
+  /**
+   * A raw upgrade to `path` that must be refused with `code` and `status`, and audited as an anonymous
+   * access.denied naming the path; returns the refusal's message.
+   */
+  refused(
+    path: string,
+    headers: Record<string, string>,
+    code: string,
+    status?: number,
+    o?: { origin?: string },
+  ): Promise<string | undefined>;
+  /**
+   * Every bad node token refused on `path` (the route for session `sid`), each audited: absent, forged, expired, for
+   * another session, replayed. `token` mints a good one for that route.
+   */
+  refusesBadTokens(sid: string, path: string, token: InternalProbe['token']): Promise<void>;
+}
+
+export async function internalProbe(w: ClusterWorld): Promise<InternalProbe> {
+  const key = clusterKeyFrom((await loadOrCreateSigningKey(w.storageDir)).privateKey);
+  const dial: InternalProbe['dial'] = (path, headers = {}, o = {}) => {
+    const ws = new WebSocket(`${w.a.url.replace('http', 'ws')}${path}`, {
+      headers,
+      ...(o.origin ? { origin: o.origin } : {}),
+    });
+    ws.on('error', () => undefined);
+    // Listening before the handshake ends: the first frame may come in the same packet as the 101.
+    const got: string[] = [];
+    ws.on('message', (d: Buffer) => got.push(d.toString('utf8')));
+    const first = new Promise<string>((r) => ws.once('message', (d: Buffer) => r(d.toString('utf8'))));
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => resolve({ ws, got, first }));
+      ws.once('unexpected-response', (_req, res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text || '{}') }));
+      });
+      setTimeout(() => reject(new Error('no answer from the internal route')), 10_000).unref();
+    });
+  };
+  const refused: InternalProbe['refused'] = async (path, headers, code, status = 401, o = {}) => {
+    const before = (await w.audit()).at(-1)?.seq ?? 0;
+    const r = await dial(path, headers, o);
+    expect('status' in r ? r : 'opened').toMatchObject({ status, body: { error: { code } } });
+    const a = await w.waitAudit('access.denied', (x) => x.seq > before && x.data?.code === code);
+    expect(a.data).toMatchObject({ status, path: new URL(path, w.a.url).pathname });
+    expect(a.actor?.kind).toBe('anonymous');
+    return 'status' in r ? r.body.error?.message : undefined;
+  };
+  return {
+    token: (sid, o = {}) =>
+      `Bearer ${mintWatchToken(o.key ?? key, {
+        sid,
+        from: 'gw-b',
+        to: o.to ?? 'gw-a',
+        now: o.now ?? Date.now(),
+        ...(o.purpose ? { purpose: o.purpose } : {}),
+      })}`,
+    dial,
+    refused,
+    async refusesBadTokens(sid, path, token) {
+      expect(await refused(path, {}, 'relay_token_missing')).toMatch(/needs a node token/);
+      const forged = token(sid, { key: randomBytes(32) });
+      expect(await refused(path, { authorization: forged }, 'relay_token_invalid')).toMatch(/not signed by a node/);
+      await refused(path, { authorization: token(sid, { now: Date.now() - 120_000 }) }, 'relay_token_expired');
+      await refused(path, { authorization: token('ses_someoneelse0') }, 'relay_token_wrong_session');
+      const once = token(sid);
+      const used = await dial(path, { authorization: once });
+      expect('ws' in used).toBe(true);
+      if ('ws' in used) used.ws.close();
+      expect(await refused(path, { authorization: once }, 'relay_token_replayed')).toMatch(/used already/);
+    },
   };
 }
 

@@ -2,19 +2,23 @@
 // the vendor's desktop on gw-a, a supervisor's read-only view on gw-b relayed from a join gw-a makes on its own
 // guacd. What a viewer sends is filtered on both nodes; the end, a lost holder and a slow viewer; gw-a's
 // internal RDP route refuses browsers and every token that is not a fresh node token minted for it, audited.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { loadOrCreateSigningKey } from '../../gateway/audit/signing.js';
-import { clusterKeyFrom, mintWatchToken, type RelayPurpose } from '../../gateway/cluster/internal-auth.js';
+import type { RelayPurpose } from '../../gateway/cluster/internal-auth.js';
 import { enc, type GuacdStandin, startGuacdStandin } from '../helpers/guacd-standin.js';
 import type { Browser } from '../helpers/web-login.js';
-import { type ClusterWorld, type Node, RDP_TARGET, startClusterWorld } from './cluster-fixture.js';
+import {
+  type ClusterWorld,
+  type InternalProbe,
+  internalProbe,
+  type Node,
+  RDP_TARGET,
+  startClusterWorld,
+} from './cluster-fixture.js';
 import { type GuacConn, openGuac, parseFrame } from './rdp-fixture.js';
 
 let w: ClusterWorld;
 let supervisor: Browser;
-let key: Buffer;
+let probe: InternalProbe;
 let guacdA: GuacdStandin;
 let guacdB: GuacdStandin;
 
@@ -23,7 +27,7 @@ beforeAll(async () => {
   guacdB = await startGuacdStandin({ keepAliveMs: 300 });
   w = await startClusterWorld({ rdp: { guacd: { 'gw-a': guacdA, 'gw-b': guacdB } } });
   supervisor = await w.signIn(w.b, 'supervisor');
-  key = clusterKeyFrom((await loadOrCreateSigningKey(w.storageDir)).privateKey);
+  probe = await internalProbe(w);
   // The vendor's step-up, once: every desktop below is opened within its validity.
   await w.vendor.post('/api/me/step-up', { code: await w.sshHarness.nextCode() });
 }, 180_000);
@@ -69,35 +73,35 @@ async function watchOnB(sessionId: string, b: Browser = supervisor): Promise<Gua
   return v;
 }
 
-const token = (sid: string, o: { purpose?: RelayPurpose; now?: number; key?: Buffer } = {}) =>
-  `Bearer ${mintWatchToken(o.key ?? key, { sid, from: 'gw-b', to: 'gw-a', now: o.now ?? Date.now(), purpose: o.purpose ?? 'rdp' })}`;
+type Desktop = Awaited<ReturnType<typeof vendorDesktop>>;
 
-/** A raw upgrade to gw-a's internal RDP route: the refusal, or the open socket and what it receives. */
-function internal(
-  sessionId: string,
-  headers: Record<string, string>,
-  o: { origin?: string; path?: string } = {},
-): Promise<
-  { status: number; body: { error?: { code?: string; message?: string } } } | { ws: WebSocket; got: string[] }
-> {
-  const path = o.path ?? `/internal/rdp-watch/${sessionId}?width=1024&height=768&dpi=96&name=probe`;
-  const ws = new WebSocket(`${w.a.url.replace('http', 'ws')}${path}`, {
-    headers,
-    ...(o.origin ? { origin: o.origin } : {}),
-  });
-  ws.on('error', () => undefined);
-  const got: string[] = [];
-  ws.on('message', (d: Buffer) => got.push(d.toString('utf8')));
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ ws, got }));
-    ws.once('unexpected-response', (_req, res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text || '{}') }));
-    });
-    setTimeout(() => reject(new Error('no answer from the internal route')), 10_000).unref();
-  });
+/**
+ * Stops `viewer` reading while guacd on gw-a sends the vendor's desktop 40 MiB of instructions nobody acts on (each
+ * under the gateway's 256 KiB per instruction), then a fill in `shade`; reads again once the vendor's page drew it.
+ */
+async function floodPastStalled(viewer: { pause(): void; resume(): void }, d: Desktop, shade: number): Promise<void> {
+  viewer.pause();
+  const filler = enc('nop', 'x'.repeat(128 * 1024));
+  for (let k = 0; k < 320; k++) guacdA.broadcast(d.conn.id, filler);
+  guacdA.paint(d.conn.id, [shade, shade, shade]);
+  await d.c.instruction('cfill', (i) => i.args[2] === String(shade), 60_000);
+  viewer.resume();
 }
+
+/** The vendor's page still draws what guacd on gw-a sends, and the desktop's connection is up. */
+async function vendorCarriesOn(d: Desktop, shade: number): Promise<void> {
+  guacdA.paint(d.conn.id, [shade, shade, shade]);
+  await d.c.instruction('cfill', (i) => i.args[2] === String(shade));
+  expect(d.conn.ended).toBe(false);
+}
+
+/** gw-a's internal RDP route for `sid` (or `o.path`), as gw-b dials it for a viewer named probe. */
+const rdpPath = (sid: string, o: { path?: string } = {}) =>
+  o.path ?? `/internal/rdp-watch/${sid}?width=1024&height=768&dpi=96&name=probe`;
+const token = (sid: string, o: { purpose?: RelayPurpose; now?: number; key?: Buffer } = {}) =>
+  probe.token(sid, { purpose: 'rdp', ...o });
+const internal = (sid: string, headers: Record<string, string>, o: { origin?: string; path?: string } = {}) =>
+  probe.dial(rdpPath(sid, o), headers, o);
 
 describe('an RDP session on gw-a watched from gw-b', () => {
   it('the supervisor on gw-b sees the desktop read-only, through a join on gw-a, audited with the holder', async () => {
@@ -166,48 +170,31 @@ describe('an RDP session on gw-a watched from gw-b', () => {
   }, 60_000);
 
   it('a viewer on gw-b that stops reading is cut off; the vendor on gw-a carries on', async () => {
-    const { c, sessionId, conn } = await vendorDesktop();
-    const v = await watchOnB(sessionId);
+    const desktop = await vendorDesktop();
+    const v = await watchOnB(desktop.sessionId);
     await v.instruction('cfill');
     // The page stops reading: gw-b's socket to it fills up, whatever gw-a keeps sending.
-    v.ws.pause();
-    // Large instructions nobody acts on (under the gateway's 256 KiB per instruction): 40 MiB in all.
-    const filler = enc('nop', 'x'.repeat(128 * 1024));
-    for (let k = 0; k < 320; k++) guacdA.broadcast(conn.id, filler);
-    guacdA.paint(conn.id, [9, 9, 9]);
-    await c.instruction('cfill', (i) => i.args[2] === '9', 60_000);
-    v.ws.resume();
+    await floodPastStalled(v.ws, desktop, 9);
     expect((await v.closed).code).toBe(4008);
     // The vendor's session is untouched.
-    guacdA.paint(conn.id, [8, 8, 8]);
-    await c.instruction('cfill', (i) => i.args[2] === '8');
-    expect(conn.ended).toBe(false);
-    c.ws.close();
+    await vendorCarriesOn(desktop, 8);
+    desktop.c.ws.close();
   }, 120_000);
 });
 
 describe("gw-a's internal RDP route", () => {
-  let vendor: { c: GuacConn; sessionId: string; conn: GuacdStandin['connections'][0] };
+  let vendor: Desktop;
   beforeAll(async () => {
     vendor = await vendorDesktop();
   }, 60_000);
 
-  const refusal = async (
-    sessionId: string,
+  const refusal = (
+    sid: string,
     headers: Record<string, string>,
     code: string,
     status = 401,
     o: { origin?: string; path?: string } = {},
-  ) => {
-    const before = (await w.audit()).at(-1)?.seq ?? 0;
-    const r = await internal(sessionId, headers, o);
-    expect('status' in r ? r : 'opened').toMatchObject({ status, body: { error: { code } } });
-    const a = await w.waitAudit('access.denied', (x) => x.seq > before && x.data?.code === code);
-    expect(a.data).toMatchObject({ status });
-    expect(String(a.data?.path)).toMatch(/^\/internal\/(rdp-)?watch\//);
-    expect(a.actor?.kind).toBe('anonymous');
-    return 'status' in r ? r.body.error?.message : undefined;
-  };
+  ) => probe.refused(rdpPath(sid, o), headers, code, status, o);
 
   it('joins for a valid node token and filters what the other node sends, as for a browser viewer', async () => {
     const { sessionId, conn } = vendor;
@@ -227,21 +214,14 @@ describe("gw-a's internal RDP route", () => {
   });
 
   it('a viewer node that stops reading is cut off there; the vendor carries on', async () => {
-    const { c, sessionId, conn } = vendor;
+    const { sessionId } = vendor;
     const r = await internal(sessionId, { authorization: token(sessionId) });
     if (!('ws' in r)) throw new Error(`refused: ${JSON.stringify(r)}`);
     await guacdA.waitFor('the first frame', () => r.got.join('').includes('4.rect'));
     const closed = new Promise<number>((resolve) => r.ws.once('close', (code) => resolve(code)));
-    r.ws.pause();
-    const filler = enc('nop', 'x'.repeat(128 * 1024));
-    for (let k = 0; k < 320; k++) guacdA.broadcast(conn.id, filler);
-    guacdA.paint(conn.id, [7, 7, 7]);
-    await c.instruction('cfill', (i) => i.args[2] === '7', 60_000);
-    r.ws.resume();
+    await floodPastStalled(r.ws, vendor, 7);
     expect(await closed).toBe(4008);
-    guacdA.paint(conn.id, [6, 6, 6]);
-    await c.instruction('cfill', (i) => i.args[2] === '6');
-    expect(conn.ended).toBe(false);
+    await vendorCarriesOn(vendor, 6);
   }, 120_000);
 
   it('refuses a terminal-watch token, and an RDP token on the terminal route, each audited', async () => {
@@ -255,18 +235,7 @@ describe("gw-a's internal RDP route", () => {
   });
 
   it('refuses an absent, forged, expired, replayed or wrong-session token, each audited', async () => {
-    const sid = vendor.sessionId;
-    await refusal(sid, {}, 'relay_token_missing');
-    expect(await refusal(sid, { authorization: token(sid, { key: randomBytes(32) }) }, 'relay_token_invalid')).toMatch(
-      /not signed by a node/,
-    );
-    await refusal(sid, { authorization: token(sid, { now: Date.now() - 120_000 }) }, 'relay_token_expired');
-    await refusal(sid, { authorization: token('ses_someoneelse0') }, 'relay_token_wrong_session');
-    const once = token(sid);
-    const used = await internal(sid, { authorization: once });
-    expect('ws' in used).toBe(true);
-    if ('ws' in used) used.ws.close();
-    expect(await refusal(sid, { authorization: once }, 'relay_token_replayed')).toMatch(/used already/);
+    await probe.refusesBadTokens(vendor.sessionId, rdpPath(vendor.sessionId), token);
   });
 
   it('never serves a browser, even with a valid token; a session not live there is a 404, audited', async () => {
