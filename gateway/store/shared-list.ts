@@ -206,7 +206,6 @@ const METHODS: Record<string, unknown> = {
     return out;
   },
   values,
-  [Symbol.iterator]: values,
 };
 
 const handler: ProxyHandler<unknown[]> = {
@@ -215,7 +214,8 @@ const handler: ProxyHandler<unknown[]> = {
     if (p === 'length') return c.length;
     const i = indexKey(p);
     if (i >= 0) return i < c.length ? c.at(i) : undefined;
-    if (Object.hasOwn(METHODS, p)) return METHODS[p as string];
+    if (p === Symbol.iterator) return values;
+    if (typeof p === 'string' && Object.hasOwn(METHODS, p)) return METHODS[p];
     return Reflect.get(t, p, receiver);
   },
   has(t, p) {

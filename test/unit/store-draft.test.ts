@@ -53,9 +53,9 @@ const share = (s: State): State =>
 
 // Every draft test runs over both kinds of committed list: frozen arrays (lowdb) and shared lists (PostgreSQL).
 describe.each([
-  ['frozen arrays', (s: State) => s],
-  ['shared lists', share],
-])('copy-on-write drafts over %s', (kind, as) => {
+  { kind: 'frozen arrays', as: (s: State) => s },
+  { kind: 'shared lists', as: share },
+])('copy-on-write drafts over $kind', ({ kind, as }) => {
   const base = () => as(plainBase());
   it('a found and changed record is the only change; every other record and list stays the same object', () => {
     const s = base();

@@ -90,7 +90,7 @@ describe('a shared list', () => {
       () => list.splice(0, 1),
       () => list.sort(),
       () => list.reverse(),
-      () => delete list[0],
+      () => delete (list as unknown as Record<number, unknown>)[0],
       () => Object.defineProperty(list, 'x', { value: 1 }),
       () => Object.freeze(list),
       () => ((list[1] as { n: number }).n = 5),
@@ -102,7 +102,7 @@ describe('a shared list', () => {
 
   it('an append copies the last chunk alone; a replacement copies its chunk alone; every other chunk is shared', () => {
     const s0 = state(sharedList(recs(3 * CHUNK - 1)));
-    const appended = run(s0, (d) => void d.sessions.push({ id: 'new', n: -1 })).state as State;
+    const appended = run(s0, (d) => void d.sessions.push({ id: 'new', n: -1 })).state;
     const [a0, a1, a2] = chunksOf(s0.sessions);
     const after = chunksOf(appended.sessions);
     expect(after[0]).toBe(a0);
@@ -110,18 +110,18 @@ describe('a shared list', () => {
     expect(after[2]).not.toBe(a2);
     expect(appended.sessions.length).toBe(3 * CHUNK);
     // One more starts a chunk of its own.
-    const more = run(appended, (d) => void d.sessions.push({ id: 'more', n: -2 })).state as State;
+    const more = run(appended, (d) => void d.sessions.push({ id: 'more', n: -2 })).state;
     expect(chunksOf(more.sessions).slice(0, 3)).toEqual(after);
     expect(chunksOf(more.sessions)[2]).toBe(after[2]);
     expect(chunksOf(more.sessions)[3]).toEqual([{ id: 'more', n: -2 }]);
 
-    const ended = run(more, (d) => void (d.sessions.find((x) => x.id === `s${CHUNK + 7}`)!.n = 0)).state as State;
+    const ended = run(more, (d) => void (d.sessions.find((x) => x.id === `s${CHUNK + 7}`)!.n = 0)).state;
     const e = chunksOf(ended.sessions);
     expect(e.filter((c, i) => c !== chunksOf(more.sessions)[i]).length).toBe(1);
     expect(e[1]).not.toBe(chunksOf(more.sessions)[1]);
     expect(ended.sessions[CHUNK + 7]).toEqual({ id: `s${CHUNK + 7}`, n: 0, tags: ['a'] });
     // An update that leaves the list alone keeps the very same list.
-    expect((run(ended, (d) => void (d.meta.x = 1)).state as State).sessions).toBe(ended.sessions);
+    expect(run(ended, (d) => void (d.meta.x = 1)).state.sessions).toBe(ended.sessions);
     // The id index goes along: the appended ids are found through it.
     expect(findById(more.sessions, 'more')).toBe(3 * CHUNK);
   });
@@ -133,7 +133,7 @@ describe('a shared list', () => {
     const s1 = run(s0, (d) => {
       d.sessions[5]!.n = 500;
       d.sessions.push({ id: 'x', n: 1 });
-    }).state as State;
+    }).state;
     expect(held.length).toBe(CHUNK + 3);
     expect(held[5]).toBe(heldFirst);
     expect(held[5]!.n).toBe(5);
@@ -162,7 +162,7 @@ describe('a shared list', () => {
       d.sessions.splice(2, 3);
       d.sessions.sort((a, b) => b.n - a.n);
     });
-    const next = (r.state as State).sessions;
+    const next = r.state.sessions;
     expect(sharedChunks(next)).toBeDefined();
     expect(next.length).toBe(CHUNK + 7);
     expect(next[0]).toBe(s0.sessions.at(-1));

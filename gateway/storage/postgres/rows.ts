@@ -67,7 +67,7 @@ export function rowsOf(done: Finished<DbData>): Row[] {
 /** The state as the cache holds it: deeply frozen, each collection a shared list (store/shared-list.ts). */
 export function cachedState(db: DbData): Readonly<DbData> {
   const out = { ...deepFreeze(db) } as unknown as Tree;
-  for (const key of COLLECTIONS) out[key] = sharedList(db[key]);
+  for (const key of COLLECTIONS) out[key] = sharedList(db[key] as readonly unknown[]);
   return Object.freeze(out) as unknown as Readonly<DbData>;
 }
 
