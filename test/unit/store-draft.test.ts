@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deepFreeze } from '../../gateway/store/clone.js';
-import { byId, Draft, type DraftShape, sharedChunks, sharedList } from '../../gateway/store/draft.js';
+import { byId, Draft, type DraftShape, sharedList } from '../../gateway/store/draft.js';
 import { FileText } from '../../gateway/store/file-text.js';
 import { Store } from '../../gateway/store.js';
 
