@@ -2,7 +2,7 @@
 import { sameJson } from './clone.js';
 import { checkIds, findById } from './draft-ids.js';
 import { Copies, freshElement, idOf, isFrozenObject, isIndex, isObject } from './draft-values.js';
-import { isSharedList, type SharedChunks, sharedChunks, sharedList, sharedWith } from './shared-list.js';
+import { isSharedList, type SharedChunks, searchChunks, sharedChunks, sharedList, sharedWith } from './shared-list.js';
 
 /** What one finished draft changed in a list: the new records (frozen) and the committed records now gone. */
 export interface ListChange {
@@ -75,13 +75,33 @@ function lazySlot(l: Lazy, i: number): unknown {
   return l.over.size > 0 && l.over.has(i) ? l.over.get(i) : l.chunks.at(i);
 }
 
-/** `searchSlots` over a lazy draft's slots: the base's chunks (with the fn's slots over them), then the appended. */
+/**
+ * `searchSlots` over a lazy draft's slots: the base's chunks, then the appended ones (from the end: the other way
+ * round). Where the fn wrote or copied slots of the base, a slot-by-slot loop reads them over the chunks;
+ * otherwise the chunks' own loop, at a plain array's speed.
+ */
 function searchLazy(l: Lazy, a: unknown[], pred: Pred, thisArg: unknown, fromEnd: boolean): number {
-  const n = l.chunks.length + l.tail.length;
+  const n0 = l.chunks.length;
+  const tail = l.tail;
+  const inTail = (): number => {
+    if (fromEnd) {
+      for (let k = tail.length - 1; k >= 0; k--) if (pred.call(thisArg, tail[k], n0 + k, a)) return n0 + k;
+    } else for (let k = 0; k < tail.length; k++) if (pred.call(thisArg, tail[k], n0 + k, a)) return n0 + k;
+    return -1;
+  };
+  const inBase = (): number => {
+    if (l.over.size === 0) return searchChunks(l.chunks, a, pred, thisArg, fromEnd);
+    if (fromEnd) {
+      for (let i = n0 - 1; i >= 0; i--) if (pred.call(thisArg, lazySlot(l, i), i, a)) return i;
+    } else for (let i = 0; i < n0; i++) if (pred.call(thisArg, lazySlot(l, i), i, a)) return i;
+    return -1;
+  };
   if (fromEnd) {
-    for (let i = n - 1; i >= 0; i--) if (pred.call(thisArg, lazySlot(l, i), i, a)) return i;
-  } else for (let i = 0; i < n; i++) if (pred.call(thisArg, lazySlot(l, i), i, a)) return i;
-  return -1;
+    const i = inTail();
+    return i >= 0 ? i : inBase();
+  }
+  const i = inBase();
+  return i >= 0 ? i : inTail();
 }
 
 /**

@@ -106,24 +106,30 @@ export function indexKey(p: string | symbol): number {
 
 type Pred = (v: unknown, i: number, a: unknown[]) => unknown;
 
-/** The first (or last) slot `pred` accepts: a plain loop over each chunk. */
-function search(c: SharedChunks, a: unknown[], pred: Pred, thisArg: unknown, fromEnd: boolean): number {
+/**
+ * The first (or last) slot `pred` accepts: a plain loop over each chunk (`a` is the list handed to `pred`). One
+ * function for every list and draft (draft-list.ts), so V8 optimises it once.
+ */
+export function searchChunks(c: SharedChunks, a: unknown[], pred: Pred, thisArg: unknown, fromEnd: boolean): number {
   const dir = c.dir;
+  if (thisArg !== undefined) pred = pred.bind(thisArg);
   if (fromEnd) {
     for (let k = dir.length - 1; k >= 0; k--) {
       const ch = dir[k]!;
       const off = k << SHIFT;
-      for (let j = ch.length - 1; j >= 0; j--) if (pred.call(thisArg, ch[j], off + j, a)) return off + j;
+      for (let j = ch.length - 1; j >= 0; j--) if (pred(ch[j], off + j, a)) return off + j;
     }
     return -1;
   }
   for (let k = 0; k < dir.length; k++) {
     const ch = dir[k]!;
     const off = k << SHIFT;
-    for (let j = 0; j < ch.length; j++) if (pred.call(thisArg, ch[j], off + j, a)) return off + j;
+    for (let j = 0; j < ch.length; j++) if (pred(ch[j], off + j, a)) return off + j;
   }
   return -1;
 }
+
+const search = searchChunks;
 
 const chunksOfThis = (self: unknown): SharedChunks => {
   const c = sharedChunks(self);
