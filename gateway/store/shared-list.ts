@@ -11,6 +11,8 @@
 // throws, as writing to a frozen array does. The PostgreSQL engine keeps its lists so (storage/postgres/state.ts);
 // drafts (draft-list.ts) read them without copying them.
 
+import { type InspectOptions, inspect } from 'node:util';
+
 const SHIFT = 10;
 /** Slots per chunk: 1,024 pointers are 8 KiB, far below V8's large-object threshold. */
 export const CHUNK = 1 << SHIFT;
@@ -82,8 +84,14 @@ export function flatCopy(c: SharedChunks): unknown[] {
   return out;
 }
 
+/** util.inspect (console.log) shows a Proxy's target, not through its traps: the empty target is told to show the records. */
+function inspectList(this: unknown, _depth: number, options: InspectOptions, show: typeof inspect): string {
+  return show(flatCopy(chunksOfThis(this)), options);
+}
+
 function make(c: SharedChunks): unknown[] {
   const target: unknown[] = [];
+  Object.defineProperty(target, inspect.custom, { value: inspectList, configurable: true });
   byTarget.set(target, c);
   const list = new Proxy(target, handler);
   byList.set(list, c);

@@ -1,6 +1,7 @@
 // Shared lists (the PostgreSQL cache's collections): they read as the arrays they hold, refuse writes, and the next
 // state shares every chunk an update did not change, so an update allocates what it changed; a reader holding the
 // old state keeps seeing it. The drafts over them are tested in store-draft.test.ts (every draft test runs on both).
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { deepFreeze } from '../../gateway/store/clone.js';
 import { Draft, type DraftShape, findById, idIndexOf } from '../../gateway/store/draft.js';
@@ -74,6 +75,7 @@ describe('a shared list', () => {
     expect(JSON.stringify(list)).toBe(JSON.stringify(plain));
     expect(Object.keys(list)).toEqual(Object.keys(plain));
     expect(list).toEqual(plain);
+    expect(inspect(list)).toBe(inspect(plain));
     expect(CHUNK in list && !(plain.length in list)).toBe(true);
     // Methods not written for it run through the traps and still answer right.
     expect(list.join(',').length).toBe(plain.join(',').length);
