@@ -5,6 +5,7 @@
 //                    hold — 1,000 sessions at once — runs only when named here);
 //                    prints, does not touch bench/results
 //   --profile        V8 CPU profiles of the gateway, recording on and off → bench/results/profile.md
+//   --store=e:n      the store phase on engine e (lowdb, postgres) at n sessions only (development; with --only=store)
 import { spawnSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -45,6 +46,10 @@ const only = args
   ?.slice('--only='.length)
   .split(',');
 const want = (phase: string) => !only || only.includes(phase);
+const storeCase = args
+  .find((a) => a.startsWith('--store='))
+  ?.slice('--store='.length)
+  .split(':');
 const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
 /** `ssh -V` prints to stderr. */
@@ -275,10 +280,16 @@ async function main(): Promise<void> {
   if (want('store')) {
     // lowdb keeps the recent state only (older history moves to history/*.jsonl), so 10,000 is its size to hold;
     // PostgreSQL keeps everything, so it is held to 100,000.
-    const sizes = {
+    const sizes: Record<'lowdb' | 'postgres', number[]> = {
       lowdb: quick ? [1_000] : [10_000],
       postgres: quick ? [1_000] : [10_000, 100_000],
     };
+    if (storeCase) {
+      const [engine, n] = storeCase;
+      if ((engine !== 'lowdb' && engine !== 'postgres') || !(Number(n) > 0))
+        throw new Error('--store=lowdb:N or postgres:N');
+      for (const e of ['lowdb', 'postgres'] as const) sizes[e] = e === engine ? [Number(n)] : [];
+    }
     for (const engine of ['lowdb', 'postgres'] as const)
       for (const sessions of sizes[engine]) {
         const size = { sessions, commands: quick ? 20_000 : 200_000 };

@@ -434,6 +434,17 @@ async function freeBackupPath(file: string, version: number): Promise<string> {
 }
 
 export { deepFreeze, sameJson } from './store/clone.js';
-export { byId, Draft, type DraftShape, findById, type Finished, idIndexOf, shareIdIndex } from './store/draft.js';
+export {
+  byId,
+  Draft,
+  type DraftShape,
+  findById,
+  type Finished,
+  idIndexOf,
+  isSharedList,
+  shareIdIndex,
+  sharedList,
+  sharedWith,
+} from './store/draft.js';
 export { DEFAULT_HISTORY_AFTER_DAYS } from './store/history.js';
 export { COLLECTIONS, COMMANDS_TO_MOVE } from './store/schema.js';

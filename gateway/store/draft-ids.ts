@@ -29,9 +29,12 @@ export function idIndexOf(list: readonly unknown[]): Map<string, number> {
   let m = idIndexes.get(list);
   if (!m) {
     m = new Map();
-    for (let i = 0; i < list.length; i++) {
-      const id = idOf(list[i]);
+    // for…of: a shared list (shared-list.ts) iterates its chunks, where each `list[i]` would be a trap.
+    let i = 0;
+    for (const v of list) {
+      const id = idOf(v);
       if (typeof id === 'string') m.set(id, i);
+      i++;
     }
     idIndexes.set(list, m);
   }

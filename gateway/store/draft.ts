@@ -8,11 +8,13 @@
 import { type ListChange, ListDraft } from './draft-list.js';
 import { type MapChange, MapDraft } from './draft-map.js';
 import { Copies, isObject, type Tree } from './draft-values.js';
+import { isSharedList } from './shared-list.js';
 
 export { findById, idIndexOf, shareIdIndex } from './draft-ids.js';
 export { byId, type ListChange, retainWhere } from './draft-list.js';
 export type { MapChange } from './draft-map.js';
 export { freshTexts } from './draft-values.js';
+export { isSharedList, sharedChunks, sharedList, sharedWith } from './shared-list.js';
 
 /** How the top level of the state is made: which keys hold lists of records, which hold key/value maps. */
 export interface DraftShape {
@@ -81,9 +83,12 @@ export class Draft<T extends object> {
     let d = this.lists.get(k);
     if (!d || adopt) {
       const base = (this.base as Readonly<Tree>)[k] as readonly unknown[];
+      // A shared list (PostgreSQL's) is not copied: the draft starts lazy over its chunks (store/shared-list.ts).
       d = adopt
         ? new ListDraft(k, base, adopt, this.copies, true)
-        : new ListDraft(k, base, [...base], this.copies, false, this.shape.requireIds);
+        : isSharedList(base)
+          ? new ListDraft(k, base, [], this.copies, false, this.shape.requireIds, true)
+          : new ListDraft(k, base, [...base], this.copies, false, this.shape.requireIds);
       this.lists.set(k, d);
       this.byProxy.set(d.proxy, d);
     }
@@ -107,7 +112,7 @@ export class Draft<T extends object> {
       if (!Array.isArray(v)) throw new TypeError(`"${k}" must stay a list`);
       const mine = this.byProxy.get(v);
       if (mine === this.lists.get(k)) return true; // d.x = d.x
-      this.list(k, mine instanceof ListDraft ? mine.work : v);
+      this.list(k, mine instanceof ListDraft ? mine.flat() : v);
       return true;
     }
     if (this.shape.maps.includes(k)) {

@@ -2,11 +2,15 @@
 import {
   COLLECTIONS,
   type DbData,
+  deepFreeze,
   type DraftShape,
   emptyDb,
-  findById as findInIndex,
+  findById,
   type Finished,
+  isSharedList,
   shareIdIndex,
+  sharedList,
+  sharedWith,
 } from '../../store.js';
 
 export type Collection = (typeof COLLECTIONS)[number];
@@ -60,25 +64,42 @@ export function rowsOf(done: Finished<DbData>): Row[] {
   return rows;
 }
 
-/** The index of `id` in `list` (grown from `before` by appends and replacements), through before's id index. */
-function findById(list: readonly Rec[], id: string, before: readonly Rec[]): number {
-  const at = findInIndex(before, id);
-  if (at >= 0) return list[at]?.id === id ? at : list.findIndex((x) => x.id === id);
-  for (let i = before.length; i < list.length; i++) if (list[i]!.id === id) return i;
-  return -1;
+/** The state as the cache holds it: deeply frozen, each collection a shared list (store/shared-list.ts). */
+export function cachedState(db: DbData): Readonly<DbData> {
+  const out = { ...deepFreeze(db) } as unknown as Tree;
+  for (const key of COLLECTIONS) out[key] = sharedList(db[key] as readonly unknown[]);
+  return Object.freeze(out) as unknown as Readonly<DbData>;
 }
 
-/** Applies rows written elsewhere (in `pos` order) to a state; returns the new state and the keys it changed. */
+/** One collection's rows from elsewhere: replaced slots and appends over `before`, or (after a deletion) a flat list. */
+interface Pending {
+  before: readonly Rec[];
+  over: Map<number, Rec>;
+  tail: Rec[];
+  /** Where each appended id sits in `tail`. */
+  tailAt: Map<string, number>;
+  flat?: Rec[];
+}
+
+function flatten(c: Pending): Rec[] {
+  const flat = [...c.before];
+  for (const [i, v] of c.over) flat[i] = v;
+  for (const v of c.tail) flat.push(v);
+  return flat;
+}
+
+/**
+ * Applies rows written elsewhere (in `pos` order) to a state; returns the new state and the keys it changed. A
+ * collection changed only by replacements and appends shares its unchanged chunks and its id index with the
+ * base; a deletion shifts the records after it, so that collection is rebuilt (its id index then on first use).
+ */
 export function applyRows(
   base: Readonly<DbData>,
   rows: readonly { collection: string; id: string; doc: unknown }[],
 ): { next: DbData; changed: Set<string> } {
   const next = { ...base } as Tree;
   const changed = new Set<string>();
-  const lists = new Map<
-    string,
-    { before: readonly Rec[]; list: Rec[]; added: Array<[string, number]>; reshaped: boolean }
-  >();
+  const lists = new Map<string, Pending>();
   for (const r of rows) {
     if (r.collection === META) {
       if (!changed.has(META)) next.meta = { ...(next.meta as Tree) };
@@ -89,26 +110,45 @@ export function applyRows(
     } else if (isCollection(r.collection)) {
       let c = lists.get(r.collection);
       if (!c) {
-        const before = base[r.collection] as readonly Rec[];
-        c = { before, list: [...before], added: [], reshaped: false };
+        const b = base[r.collection] as readonly Rec[];
+        c = { before: isSharedList(b) ? b : sharedList(b), over: new Map(), tail: [], tailAt: new Map() };
         lists.set(r.collection, c);
-        next[r.collection] = c.list;
       }
-      // Through the id index while the list only grows or changes in place; a deletion shifts it: a scan after.
-      const i = c.reshaped ? c.list.findIndex((x) => x.id === r.id) : findById(c.list, r.id, c.before);
-      if (r.doc === null || r.doc === undefined) {
-        if (i >= 0) {
-          c.list.splice(i, 1);
-          c.reshaped = true;
+      const doc = r.doc === null || r.doc === undefined ? undefined : deepFreeze(r.doc as Rec);
+      if (!c.flat) {
+        const i = findById(c.before, r.id);
+        const t = c.tailAt.get(r.id);
+        if (doc === undefined) {
+          if (i >= 0 || t !== undefined) c.flat = flatten(c);
+        } else if (i >= 0) c.over.set(i, doc);
+        else if (t !== undefined) c.tail[t] = doc;
+        else {
+          c.tailAt.set(r.id, c.tail.length);
+          c.tail.push(doc);
         }
-      } else if (i >= 0) c.list[i] = r.doc as Rec;
-      else {
-        c.list.push(r.doc as Rec);
-        c.added.push([r.id, c.list.length - 1]);
+      }
+      if (c.flat) {
+        const i = c.flat.findIndex((x) => x.id === r.id);
+        if (doc === undefined) {
+          if (i >= 0) c.flat.splice(i, 1);
+        } else if (i >= 0) c.flat[i] = doc;
+        else c.flat.push(doc);
       }
       changed.add(r.collection);
     }
   }
-  for (const c of lists.values()) if (!c.reshaped) shareIdIndex(c.before, c.list, c.added);
+  for (const [key, c] of lists) {
+    if (c.flat) next[key] = sharedList(c.flat);
+    else {
+      const list = sharedWith(c.before, c.over, c.tail);
+      const n0 = c.before.length;
+      shareIdIndex(
+        c.before,
+        list,
+        [...c.tailAt].map(([id, k]): [string, number] => [id, n0 + k]),
+      );
+      next[key] = list;
+    }
+  }
   return { next: next as unknown as DbData, changed };
 }

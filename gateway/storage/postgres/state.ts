@@ -9,6 +9,8 @@
 // racing approvals on two nodes end in one final state. Readers between updates may lag other nodes by
 // one NOTIFY (milliseconds), and at most one sweep (a second) when a NOTIFY is lost: every node's sweep asks for
 // the version (`refresh`); nothing decides on a stale read without going through update.
+// The cache's collections are shared lists (store/shared-list.ts): a commit copies the chunks of the records it
+// changed, not the collection, so an update allocates in proportion to what it changed and not to the state.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type pg from 'pg';
 import type { AuditInput } from '../../core/audit.js';
@@ -19,7 +21,7 @@ import type { AuditSink, StatePort } from '../port.js';
 import type { Chained, PgAudit } from './audit.js';
 import { checkout } from './connect.js';
 import type { Listener } from './listen.js';
-import { applyRows, PG_SHAPE, type Row, rowsOf, stateFromRows } from './rows.js';
+import { applyRows, cachedState, PG_SHAPE, type Row, rowsOf, stateFromRows } from './rows.js';
 
 interface Job {
   run: () => Promise<void>;
@@ -44,7 +46,8 @@ export class PgState implements StatePort {
     private readonly logger: Logger,
     loaded: { state: DbData; version: number },
   ) {
-    this.state = deepFreeze(loaded.state);
+    // Shared lists (see the top of this file).
+    this.state = cachedState(loaded.state);
     this.version = loaded.version;
     // Built now, not by the first update that adds a record: that one would hold the event loop for it.
     for (const key of COLLECTIONS) idIndexOf(this.state[key]);
