@@ -173,3 +173,4 @@ export class LiveSessions implements SessionRegistry {
 
 export { endInterrupted, type RecordingOutcome, SessionJournal } from './sessions/journal.js';
 export { journalPorts, type SessionPorts } from './sessions/ports.js';
+export { PendingEnds } from './sessions/pending-ends.js';

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { AuditPort, StatePort } from '../storage/storage.js';
 // By id through the draft's index: a session's end must not scan a year of sessions (docs/storage.md).
 import { byId } from '../store.js';
+import type { PendingEnds } from './pending-ends.js';
 
 /** What a journal writes to: the state, the audit log, the time, and the node that holds the session. */
 export interface JournalPorts {
@@ -16,6 +17,8 @@ export interface JournalPorts {
   clock: Clock;
   /** config `node.id`: the session record names the node that holds it, so other nodes can find it. */
   node?: string | undefined;
+  /** Where an end storage refused waits to be recorded once it is back (absent: the end is only logged). */
+  pendingEnds?: PendingEnds | undefined;
 }
 
 /** The session a journal is about: fixed when it is opened. */
@@ -44,8 +47,18 @@ export type SessionSubject = {
 
 /** What became of the recording at the end. */
 export type RecordingOutcome =
-  /** Closed and hashed: the record gets the hash, `recording.sealed` says so. */
-  | { kind: 'sealed'; sha256: string; bytes: number; incomplete: boolean; format?: 'guac' }
+  /**
+   * Closed and hashed: the record gets the hash, `recording.sealed` says so. `failure`, when given, is a write the
+   * seal itself hit (the disk filled as the session ended), audited as `recording.failed` before the seal.
+   */
+  | {
+      kind: 'sealed';
+      sha256: string;
+      bytes: number;
+      incomplete: boolean;
+      format?: 'guac';
+      failure?: { error: string; path?: string };
+    }
   /** Not sealed: the record is marked incomplete; `failure`, when given, is audited as `recording.failed` (give none if that was audited already). */
   | { kind: 'lost'; failure?: { error: string; path: string } }
   /** Nothing was ever shown (the connection never opened): the record keeps no recording. */
@@ -158,10 +171,21 @@ export class SessionJournal {
     } catch (err) {
       logger.error({ err, sessionId }, "could not gather a session's end details; recording its end without them");
     }
+    const end: SessionEnd = { reason: e.reason, ...(recording ? { recording } : {}), ...(details ? { details } : {}) };
+    const at = this.ports.clock.now();
     try {
-      await this.end({ reason: e.reason, ...(recording ? { recording } : {}), ...(details ? { details } : {}) });
+      await this.record(end, at);
     } catch (err) {
-      logger.error({ err, sessionId }, 'could not record the end of a session');
+      // Storage refused it (a full disk): kept and recorded once storage recovers, as it was now. Without that the
+      // session would look live until the next start ended it as gateway_crashed.
+      const pending = this.ports.pendingEnds;
+      logger.error(
+        { err, sessionId },
+        pending
+          ? 'could not record the end of a session; it is recorded once storage is back'
+          : 'could not record the end of a session',
+      );
+      pending?.add({ sessionId, record: () => this.record(end, at, true) });
     }
   }
 
@@ -173,10 +197,18 @@ export class SessionJournal {
    * and reason, and this late end is `session.ended_late` instead of a second `session.ended`. The recording's seal
    * is still written, because the file this node closed is the true recording.
    */
-  async end(e: SessionEnd): Promise<void> {
-    const { clock, store } = this.ports;
+  end(e: SessionEnd): Promise<void> {
+    return this.record(e, this.ports.clock.now());
+  }
+
+  /**
+   * `end` at time `at`. `late`: storage refused the end when it happened and this records it now, so `session.ended`
+   * carries `recordedLate` and the true `endedAt`, and its duration is counted to `at`, not to now.
+   */
+  private async record(e: SessionEnd, at: number, late = false): Promise<void> {
+    const { store } = this.ports;
     const { actor, startedAt } = this.opening;
-    const endedAt = isoTime(clock.now());
+    const endedAt = isoTime(at);
     const r = e.recording;
     await store.update((d, audit) => {
       const s = byId(d.sessions, this.opening.id);
@@ -196,6 +228,8 @@ export class SessionJournal {
           };
         else if (s.recording && r?.kind === 'lost') s.recording = { ...s.recording, incomplete: true };
       }
+      if (r?.kind === 'sealed' && r.failure)
+        audit.record({ type: 'recording.failed', actor, subject: this.subject, data: { ...r.failure } });
       if (r?.kind === 'sealed')
         audit.record({
           type: 'recording.sealed',
@@ -210,7 +244,12 @@ export class SessionJournal {
         });
       else if (r?.kind === 'lost' && r.failure)
         audit.record({ type: 'recording.failed', actor, subject: this.subject, data: { ...r.failure } });
-      const data = { reason: e.reason, durationMs: clock.now() - startedAt, ...e.details };
+      const data = {
+        reason: e.reason,
+        durationMs: at - startedAt,
+        ...e.details,
+        ...(late && { recordedLate: true as const, endedAt }),
+      };
       if (earlier)
         audit.record({
           type: 'session.ended_late',
