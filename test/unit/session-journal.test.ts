@@ -7,8 +7,11 @@ import { AuditLog } from '../../gateway/audit-log.js';
 import { ManualClock } from '../../gateway/clock.js';
 import { userActor } from '../../gateway/core/model.js';
 import { silentLogger } from '../../gateway/log.js';
-import { endInterrupted, type JournalOpening, SessionJournal } from '../../gateway/sessions/journal.js';
+import { endInterrupted, type JournalOpening, type LiveEnd, SessionJournal } from '../../gateway/sessions/journal.js';
+import { PendingEnds } from '../../gateway/sessions/pending-ends.js';
 import { Store } from '../../gateway/store.js';
+import { storageUnavailable } from '../../gateway/storage-faults.js';
+import type { StatePort } from '../../gateway/storage/port.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
 
 interface Line {
@@ -22,7 +25,7 @@ describe('SessionJournal', () => {
   let dir: TempDir | undefined;
   afterEach(async () => dir?.remove());
 
-  async function open(node?: string) {
+  async function open(node?: string, pendingEnds?: PendingEnds) {
     dir = await tempDir('gh-journal-');
     const storageDir = join(dir.path, 'storage');
     const clock = new ManualClock();
@@ -47,9 +50,21 @@ describe('SessionJournal', () => {
       sourceIp: '192.0.2.7',
       actor: userActor({ id: 'usr_1', name: 'Vera Vendor', email: 'vera@example.com' }, '192.0.2.7'),
     });
+    // The state as a session sees it: refusing every update while `full` (what the store does on a full disk).
+    const gate = { full: false };
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    const gated = new Proxy(store, {
+      get: (target, key, receiver) =>
+        key === 'update' && gate.full
+          ? () => Promise.reject(storageUnavailable('db.json', full))
+          : (Reflect.get(target, key, receiver) as unknown),
+    }) as StatePort;
     const journal = (id: string, protocol: 'ssh' | 'rdp' = 'ssh') =>
-      new SessionJournal({ store, audit, clock, ...(node ? { node } : {}) }, opening(id, protocol));
-    return { store, audit, clock, lines, journal, close: () => Promise.all([audit.close(), store.close()]) };
+      new SessionJournal(
+        { store: gated, audit, clock, ...(node ? { node } : {}), ...(pendingEnds ? { pendingEnds } : {}) },
+        opening(id, protocol),
+      );
+    return { store, audit, clock, lines, journal, gate, close: () => Promise.all([audit.close(), store.close()]) };
   }
 
   it('writes the record with its node, then the sealed recording and the end, in that order and about one subject', async () => {
@@ -267,5 +282,98 @@ describe('SessionJournal', () => {
       data: { reason: 'gateway_crashed', via: 'ssh', recovered: true, startedAt: rec.startedAt },
     });
     await t.close();
+  });
+
+  /** A live end whose steps all work: only the state may refuse it. */
+  const liveEnd = (seal: { sha256: string; bytes: number }): LiveEnd => ({
+    reason: 'client_closed',
+    logger: silentLogger,
+    cutOff: () => undefined,
+    recordingPath: 'sessions/p.cast',
+    seal: () => Promise.resolve({ kind: 'sealed', ...seal, incomplete: false }),
+    details: () => Promise.resolve({}),
+  });
+
+  it('an end the state refuses waits, then is recorded once with its true time, reason and seal', async () => {
+    const pending = new PendingEnds({ logger: silentLogger });
+    const t = await open(undefined, pending);
+    const j = t.journal('ses_refused001');
+    await j.start({ via: 'ssh' }, { path: 'sessions/p.cast', keystrokes: false });
+    t.clock.advance(65_000);
+    t.gate.full = true;
+    await j.finish(liveEnd({ sha256: 'e'.repeat(64), bytes: 300 }));
+    // Not recorded, and kept: the session still looks live in the state.
+    expect(t.store.data.sessions[0]?.endedAt).toBeUndefined();
+    expect(pending.size).toBe(1);
+    t.clock.advance(30_000);
+    await pending.retry(); // storage still refuses: kept for the next try
+    expect(pending.size).toBe(1);
+    expect((await t.lines()).map((l) => l.type)).toEqual(['session.started']);
+    t.gate.full = false;
+    await pending.retry();
+    await pending.retry(); // nothing left: no second end
+    expect(pending.size).toBe(0);
+    expect(t.store.data.sessions[0]).toMatchObject({
+      endedAt: '2026-11-23T10:01:05.000Z',
+      endReason: 'client_closed',
+      recording: { path: 'sessions/p.cast', sha256: 'e'.repeat(64), bytes: 300 },
+    });
+    const lines = await t.lines();
+    expect(lines.map((l) => l.type)).toEqual(['session.started', 'recording.sealed', 'session.ended']);
+    expect(lines[2]!.data).toEqual({
+      reason: 'client_closed',
+      durationMs: 65_000,
+      recordedLate: true,
+      endedAt: '2026-11-23T10:01:05.000Z',
+    });
+    await t.close();
+  });
+
+  it('a refused end retried after the session was ended as crashed is the late end, never a second session.ended', async () => {
+    const pending = new PendingEnds({ logger: silentLogger });
+    const t = await open('node-a', pending);
+    const j = t.journal('ses_refused002');
+    await j.start({ via: 'ssh' }, { path: 'sessions/q.cast', keystrokes: false });
+    t.clock.advance(10_000);
+    t.gate.full = true;
+    await j.finish(liveEnd({ sha256: 'f'.repeat(64), bytes: 12 }));
+    // The leader ends it meanwhile (this node looked dead while its storage refused).
+    await endInterrupted({ store: t.store, clock: t.clock }, t.store.data.sessions[0]!, {});
+    t.gate.full = false;
+    await pending.retry();
+    const lines = await t.lines();
+    expect(lines.map((l) => l.type)).toEqual([
+      'session.started',
+      'session.ended',
+      'recording.sealed',
+      'session.ended_late',
+    ]);
+    expect(lines[3]!.data).toMatchObject({
+      reason: 'client_closed',
+      recordedLate: true,
+      endedAt: '2026-11-23T10:00:10.000Z',
+    });
+    expect(t.store.data.sessions[0]?.endReason).toBe('gateway_crashed');
+    await t.close();
+  });
+});
+
+describe('PendingEnds', () => {
+  it('keeps at most `max` ends, dropping the oldest, and keeps those that still fail', async () => {
+    const pending = new PendingEnds({ logger: silentLogger, max: 2 });
+    const recorded: string[] = [];
+    let refuse = true;
+    const end = (sessionId: string) => ({
+      sessionId,
+      record: () => (refuse ? Promise.reject(new Error('full')) : Promise.resolve(void recorded.push(sessionId))),
+    });
+    for (const id of ['ses_a', 'ses_b', 'ses_c']) pending.add(end(id));
+    expect(pending.size).toBe(2);
+    await pending.retry();
+    expect(pending.size).toBe(2);
+    refuse = false;
+    await pending.retry();
+    expect(recorded).toEqual(['ses_b', 'ses_c']);
+    expect(pending.size).toBe(0);
   });
 });
