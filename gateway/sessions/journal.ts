@@ -88,6 +88,8 @@ export interface LiveEnd {
 export class SessionJournal {
   readonly subject: SessionSubject;
   readonly startedAt: string;
+  /** A `recording.failed` the audit log refused when it happened; the end's update carries it. */
+  private failureUnrecorded: { error: string; path?: string } | undefined;
 
   constructor(
     private readonly ports: JournalPorts,
@@ -138,7 +140,10 @@ export class SessionJournal {
   async recordingFailed(data: { error: string; path?: string }): Promise<void> {
     await this.ports.audit
       .append({ type: 'recording.failed', actor: this.opening.actor, subject: this.subject, data })
-      .catch(() => undefined);
+      .catch(() => {
+        // The audit log refused it (a full disk): the end writes it, before the seal, so the why is not lost.
+        this.failureUnrecorded = data;
+      });
   }
 
   /**
@@ -228,6 +233,8 @@ export class SessionJournal {
           };
         else if (s.recording && r?.kind === 'lost') s.recording = { ...s.recording, incomplete: true };
       }
+      if (this.failureUnrecorded)
+        audit.record({ type: 'recording.failed', actor, subject: this.subject, data: { ...this.failureUnrecorded } });
       if (r?.kind === 'sealed' && r.failure)
         audit.record({ type: 'recording.failed', actor, subject: this.subject, data: { ...r.failure } });
       if (r?.kind === 'sealed')

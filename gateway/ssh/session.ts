@@ -392,7 +392,8 @@ export class VendorSession implements ChannelHost {
     // still end as what happened (recording_failed), not as client_closed.
     this.endReason = 'recording_failed';
     this.o.deps.logger.error({ err, sessionId: this.id }, 'session recording failed');
-    this.reportRecordingFault(err);
+    // A recording the state would not name failed on the state's disk, which reported itself; the recordings' disk is fine.
+    if (!this.unplaced) this.reportRecordingFault(err);
     await this.journal.recordingFailed({ error: err.message });
     await this.close('recording_failed', 'the session recording failed; the session is closed');
   }

@@ -331,7 +331,9 @@ async function until(what, ms = 30_000) {
 }
 /** What the audit log says about one session: its records, and how many session.ended no change.reverted undid. */
 async function endsOf(h, id) {
-  const all = await h.audit();
+  // Complete lines only: a write the full disk refused may have left a torn one at the end (cut off at recovery).
+  const text = await readFile(join(h.gw.storageDir, 'audit.jsonl'), 'utf8');
+  const all = text.slice(0, text.lastIndexOf('\\n') + 1).split('\\n').filter(Boolean).map((l) => JSON.parse(l));
   const reverted = all.filter((a) => a.type === 'change.reverted').map((a) => [a.data.firstSeq, a.data.lastSeq]);
   const mine = all.filter((a) => a.subject?.sessionId === id);
   const ended = mine.filter((a) => a.type === 'session.ended');
@@ -395,6 +397,7 @@ if (mode === 'end-refused' || mode === 'placed-refused') {
     out.file = { bytes: file.length, sha256: sha(file) };
     out.after = await endsOf(h, id);
     out.sealed = (await h.audit()).find((a) => a.type === 'recording.sealed' && a.subject?.sessionId === id)?.data;
+    out.failedRec = (await h.audit()).filter((a) => a.type === 'recording.failed' && a.subject?.sessionId === id).map((a) => a.data);
     out.recovered = (await h.audit()).filter((a) => a.type === 'storage.recovered').map((a) => a.data.file);
     if (master) {
       spawnSync('/usr/bin/ssh', ['-S', sock, '-O', 'exit', 'x'], { timeout: 10_000 });
@@ -610,6 +613,11 @@ describe('storage faults never crash the gateway', () => {
     expect(r.offList).toBe(true);
     // Before: the writer stayed open (its file handle and flush timer) until the process exited.
     expect(r.casts).toEqual([]);
+    // The state's disk is what failed: the recordings' disk is not reported as failing.
+    expect(r.healthFull.body.storage.map((f: { file: string }) => f.file).sort()).not.toContain('sessions');
+    expect(r.failedRec).toEqual([
+      { error: expect.stringMatching(/^storage unavailable: cannot write db\.json \(ENOSPC/) },
+    ]);
     expect(r.endedBefore).toBeNull();
     expect(r.ended).toMatchObject({ reason: 'recording_failed', recordedLate: true });
     expect(r.endedLate).toBe(true);
@@ -622,7 +630,7 @@ describe('storage faults never crash the gateway', () => {
   it('the recordings disk fills as a session ends: recording.failed, the sessions fault and an incomplete seal, like mid-session', async () => {
     const r = await runChild('exec unshare -m --propagation private', 'seal-full');
     expect(r.fillError).toBe('ENOSPC');
-    expect(r.ssh.stdout.trim()).toBe('135136');
+    expect(r.ssh.stdout.length).toBeGreaterThan(130_000);
     expect(r.ended.reason).toBe('client_closed');
     // Before: only the seal said incomplete; no recording.failed, healthz 200.
     expect(r.failed).toEqual([
