@@ -422,7 +422,7 @@ if (mode === 'seal-full') {
     const filler = join(d.sessions, 'filler');
     await truncate(filler, (await stat(filler)).size - 16 * 1024);
     // About 130 KB in a few milliseconds: below what makes the writer flush early, so it meets the disk at the seal.
-    out.ssh = await h.ssh(TARGET, { command: 'head -c 100000 /dev/zero | base64 | wc -c', timeoutMs: 30_000 });
+    out.ssh = await h.ssh(TARGET, { command: 'head -c 100000 /dev/zero | base64', timeoutMs: 30_000 });
     const ended = await h.waitAudit('session.ended', () => true, 30_000);
     const id = ended.subject.sessionId;
     out.ended = ended.data;
