@@ -51,7 +51,7 @@ describe('SessionJournal', () => {
       actor: userActor({ id: 'usr_1', name: 'Vera Vendor', email: 'vera@example.com' }, '192.0.2.7'),
     });
     // The state as a session sees it: refusing every update while `full` (what the store does on a full disk).
-    const gate = { full: false };
+    const gate = { full: false, auditFull: false };
     const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     const gated = new Proxy(store, {
       get: (target, key, receiver) =>
@@ -61,7 +61,16 @@ describe('SessionJournal', () => {
     }) as StatePort;
     const journal = (id: string, protocol: 'ssh' | 'rdp' = 'ssh') =>
       new SessionJournal(
-        { store: gated, audit, clock, ...(node ? { node } : {}), ...(pendingEnds ? { pendingEnds } : {}) },
+        {
+          store: gated,
+          audit: {
+            append: (r: Parameters<AuditLog['append']>[0]) =>
+              gate.auditFull ? Promise.reject(storageUnavailable('audit.jsonl', full)) : audit.append(r),
+          },
+          clock,
+          ...(node ? { node } : {}),
+          ...(pendingEnds ? { pendingEnds } : {}),
+        },
         opening(id, protocol),
       );
     return { store, audit, clock, lines, journal, gate, close: () => Promise.all([audit.close(), store.close()]) };
@@ -354,6 +363,27 @@ describe('SessionJournal', () => {
       endedAt: '2026-11-23T10:00:10.000Z',
     });
     expect(t.store.data.sessions[0]?.endReason).toBe('gateway_crashed');
+    await t.close();
+  });
+  it('a recording.failed the audit log refused is written with the end, before the seal', async () => {
+    const t = await open();
+    const j = t.journal('ses_refused003');
+    await j.start({ via: 'ssh' }, { path: 'sessions/r.cast', keystrokes: false });
+    t.gate.auditFull = true;
+    await j.recordingFailed({ error: 'ENOSPC: no space left on device, write' });
+    t.gate.auditFull = false;
+    await j.end({
+      reason: 'recording_failed',
+      recording: { kind: 'sealed', sha256: 'a'.repeat(64), bytes: 5, incomplete: true },
+    });
+    const lines = await t.lines();
+    expect(lines.map((l) => l.type)).toEqual([
+      'session.started',
+      'recording.failed',
+      'recording.sealed',
+      'session.ended',
+    ]);
+    expect(lines[1]!.data).toEqual({ error: 'ENOSPC: no space left on device, write' });
     await t.close();
   });
 });
