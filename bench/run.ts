@@ -96,7 +96,7 @@ function targetTable(paths: PathRow[], rows: Row[]): string[] {
 
 /** The event-loop hold any single state update may cost: lowdb at 10,000 sessions, PostgreSQL at 100,000. */
 function storeTarget(engine: 'lowdb' | 'postgres', sessions: number, kind: string): number | undefined {
-  if (kind === 'command') return undefined;
+  if (kind === 'command' || kind === 'version-check') return undefined;
   if (engine === 'lowdb' && sessions === 10_000) return 20;
   if (engine === 'postgres' && sessions === 100_000) return 5;
   return undefined;
@@ -241,24 +241,34 @@ async function main(): Promise<void> {
         unit: 'ms/MB',
       },
     );
-    const bin = rec.cases.find((c) => c.name === 'binary+NUL → disk');
-    if (bin) {
-      const growth = bin.fileMB / bin.inputMB;
+    // What the disk bounds in the '→ disk' cases. A file is bigger than its input (text: each ESC is six bytes,
+    // \u001b, each CR or LF two; binary: each NUL six, each stray byte ≥ 0x80 three), so end to end cannot beat the
+    // disk's rate for a file that size ÷ file bytes per input byte. And the seal's fsync comes after the last output:
+    // its wait for the writeback adds to end to end, never to the hot path.
+    for (const c of rec.cases.filter((k) => k.name.endsWith('→ disk'))) {
+      const kind = c.name.slice(0, -' → disk'.length);
+      const disk = rec.diskMBPerSec[c.name] ?? 0;
+      const growth = c.fileMB / c.inputMB;
       rows.push(
-        { suite: 'recorder', measure: 'binary+NUL: file bytes per input byte', value: growth, unit: '×' },
+        { suite: 'recorder', measure: `${kind}: file bytes per input byte`, value: growth, unit: '×' },
+        { suite: 'recorder', measure: `disk alone: ${c.fileMB} MB written + fdatasync`, value: disk, unit: 'MB/s' },
         {
           suite: 'recorder',
-          measure: `disk alone: ${bin.fileMB} MB written + fdatasync`,
-          value: rec.diskMBPerSec,
+          measure: `${c.name}: ceiling the disk sets (disk alone ÷ file growth)`,
+          value: disk / growth,
           unit: 'MB/s',
         },
-        {
-          suite: 'recorder',
-          measure: 'binary+NUL → disk: ceiling the disk sets (disk alone ÷ file growth)',
-          value: rec.diskMBPerSec / growth,
-          unit: 'MB/s',
-        },
+        { suite: 'recorder', measure: `${c.name}: the seal (queued writes + fsync)`, value: c.sealMs, unit: 'ms' },
       );
+      if (kind === 'text') {
+        const withoutSeal = c.inputMB / (c.inputMB / c.mbPerSec - c.sealMs / 1000);
+        rows.push({
+          suite: 'recorder',
+          measure: 'text → disk: end to end without the seal ÷ hot path',
+          value: withoutSeal / c.hotPathMBPerSec,
+          unit: '×',
+        });
+      }
     }
   }
 

@@ -20,7 +20,7 @@ import type { EngineName } from '../gateway/storage/port.js';
 
 export interface StoreBenchCase {
   name: string;
-  kind: 'command' | 'session' | 'session-end' | 'web-session';
+  kind: 'command' | 'session' | 'session-end' | 'web-session' | 'version-check';
   /** Mean wall time per operation, awaited one after another. */
   msPerOp: number;
   /** The event loop held during one operation (the longest delay seen while it ran): the median over the runs. */
@@ -244,6 +244,14 @@ export async function benchStore(o: {
         ),
       ),
     ];
+    // Every node's sweep asks for the state version once a second (a lost notification is caught up with then):
+    // what that costs when nothing changed, the common case.
+    if (store.refresh)
+      cases.push(
+        await measure('version-check', 'the sweep’s version check, nothing changed (PostgreSQL)', 50, () =>
+          store.refresh!(),
+        ),
+      );
     await storage.close();
     return cases;
   } finally {

@@ -6,6 +6,7 @@ import {
   createOidcClient,
   LoginTransactions,
   type OidcClient,
+  type PendingLogins,
   type WebSessionOptions,
   WebSessions,
 } from './auth/auth.js';
@@ -39,6 +40,7 @@ import { monitorRoute, terminalRoute } from './web-terminal/web-terminal.js';
 import {
   claimNode,
   type Cluster,
+  clusterHandoffs,
   type ClusterConnection,
   type ClusterTuning,
   type ClusterWatch,
@@ -46,9 +48,9 @@ import {
   joinCluster,
   postgresOf,
 } from './cluster/cluster.js';
-import { rdpRoute, type RdpRouteOptions, rdpTokenRouter, RdpTokens } from './rdp/rdp.js';
+import { rdpRoute, type RdpRouteOptions, rdpTokenRouter, type RdpTokenStore, RdpTokens } from './rdp/rdp.js';
 import { createLogger, type Logger } from './log.js';
-import { LiveSessions, PendingEnds, type SessionRegistry } from './sessions.js';
+import { LiveSessions, PendingEnds, type SessionRegistry, terminationOf } from './sessions.js';
 import { Broker } from './broker.js';
 import { Scheduler } from './scheduler.js';
 import { Webhooks } from './notify.js';
@@ -120,7 +122,7 @@ export interface Gateway {
   /** This node in the cluster (the PostgreSQL engine): its id, the node directory, whether it leads. */
   cluster?: Cluster;
   /** Sign-in state: `sessions.onSessionEnded` is where websockets hook in to close with their session. */
-  auth: { sessions: WebSessions; logins: LoginTransactions; oidc: OidcClient };
+  auth: { sessions: WebSessions; logins: PendingLogins; oidc: OidcClient };
   stop(reason?: string): Promise<void>;
 }
 
@@ -211,7 +213,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { publicUrl } = config.http;
   const secure = publicUrl.startsWith('https:');
   const sessions = new WebSessions({ store, clock, logger, secure, ...opts.auth?.session });
-  const logins = new LoginTransactions({ clock });
+  // Several nodes on PostgreSQL: pending sign-ins and /ws/rdp tokens in the database, so any node serves any
+  // request; one node: in this process.
+  const handoffs = await clusterHandoffs({ config, storage, storageDir, clock, logger }).catch(async (err: unknown) => {
+    await audit.close();
+    await closeStorage();
+    throw err;
+  });
+  const logins: PendingLogins = handoffs?.logins ?? new LoginTransactions({ clock });
   const oidc = createOidcClient({
     oidc: config.oidc,
     redirectUri: `${publicUrl}/auth/callback`,
@@ -258,6 +267,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     logger,
     timeZone: config.site.timezone,
     ...(cluster && { leads: () => cluster.leads() }),
+    terminationOf: (id) => terminationOf(store.data.sessions, id),
+    ...(cluster && store.refresh && { catchUp: () => store.refresh!() }),
   });
   // An alerted or blocked command reaches overseers where they are: the webhook, and every open page (the navigation).
   alerts.subscribe((a) =>
@@ -277,8 +288,21 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   let stopping = false;
   let ssh: RunningSsh | undefined; // set once the SSH listener is up (below); GET /api/me shows its port
+  /** A start that fails from here on closes what is open, in the order a stop does, and throws on. */
+  const failStart = async (err: unknown): Promise<never> => {
+    await audit.close();
+    await syslog?.stop();
+    await closeStorage();
+    throw err;
+  };
+  // Several nodes on PostgreSQL: the live views (terminal and RDP) also relay sessions other nodes hold
+  // (cluster/watch-relay.ts); what they admit from is this registry.
+  const relay: ClusterWatch | undefined = await clusterWatch({ deps, storage, registry: liveSessions }).catch(
+    failStart,
+  );
+  const watchable = relay?.registry ?? liveSessions;
   // RDP: tokens minted under /api, redeemed once by /ws/rdp.
-  const rdpTokens = new RdpTokens({ now: () => clock.now() });
+  const rdpTokens: RdpTokenStore = handoffs?.rdpTokens ?? new RdpTokens({ now: () => clock.now() });
   const onRefusal = auditRefusals({ audit, clock, logger, perMinute: opts.auth?.refusalsPerMinute });
   const app = createHttpApp({
     logger,
@@ -304,46 +328,42 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       { path: '/api', router: targetsRouter({ broker }) },
       { path: '/api', router: evidenceRouter(deps) },
       { path: '/api', router: sessionsRouter({ deps, broker, sessions: liveSessions, remote: cluster?.remote }) },
-      { path: '/api', router: rdpTokenRouter({ deps, registry: liveSessions, tokens: rdpTokens }) },
+      { path: '/api', router: rdpTokenRouter({ deps, registry: watchable, tokens: rdpTokens }) },
       { path: '/api', router: events },
     ],
     isAdmin: (req) => sessions.peek(req)?.user.roles.includes('admin') === true,
     onRefusal,
-    // A storage fault makes the gateway unhealthy (it refuses new actions) but it keeps serving and heals itself.
+    // A storage fault, or a fenced node, makes the gateway unhealthy (it refuses new actions) but it keeps running and heals itself.
     health: () => ({
-      ok: !stopping && faults.ok,
+      ok: !stopping && faults.ok && !cluster?.fenced(),
       detail: {
         site: config.site.name,
         version,
         auditSeq: audit.head().seq,
         ...(cluster && { node: cluster.self, leader: cluster.leads() }),
+        ...(cluster?.fenced() && { fenced: true }),
         ...(faults.ok ? {} : { reason: faults.reason(), storage: faults.list() }),
       },
     }),
   });
   let http: RunningHttp;
-  let relay: ClusterWatch | undefined;
   try {
-    // Several nodes on PostgreSQL: the live view also relays sessions other nodes hold (cluster/watch-relay.ts).
-    relay = await clusterWatch({ deps, storage, registry: liveSessions });
     http = await startHttpServer(app, opts.httpListen ?? config.http.listen);
   } catch (err) {
-    await audit.close();
-    await syslog?.stop();
-    await closeStorage();
-    throw err;
+    return failStart(err);
   }
 
   // --- Websockets (/ws/*): one door checks Origin and the web session, then the route decides.
   const terminals = terminalRoute({ deps, registry: liveSessions, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
   const desktops = rdpRoute({
     deps,
-    registry: liveSessions,
+    // RDP sessions register through it into this node's own registry.
+    registry: watchable,
     tokens: rdpTokens,
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
     ...(opts.rdp ? { tuning: opts.rdp } : {}),
   });
-  const liveView = monitorRoute({ deps, registry: relay?.registry ?? liveSessions });
+  const liveView = monitorRoute({ deps, registry: watchable });
   const wsRoutes: WsRoute[] = [terminals, liveView, desktops];
   const websockets = attachWebSockets(http.server, {
     publicUrl,
@@ -362,10 +382,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       ssh = await startSshServer({ deps, registry: liveSessions, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...opts.ssh });
     } catch (err) {
       await http.close();
-      await audit.close();
-      await syslog?.stop();
-      await closeStorage();
-      throw err;
+      return failStart(err);
     }
   }
   // --- end SSH listener
@@ -401,8 +418,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await terminals.closeAll('gateway_stopped', 'the gateway is stopping');
       await desktops.closeAll('gateway_stopped', 'the gateway is stopping');
       internal?.closeAll();
-      // Every session has ended: ends storage refused get one more try (a round first cuts failed logs back). Those
-      // still refused are logged; the next start ends those sessions as gateway_crashed.
+      // Every session has ended: no more timed rounds, and ends storage refused get one more try (a monitor round first
+      // cuts failed logs back). Those still refused are logged; the next start ends those sessions as gateway_crashed.
+      pendingEnds.stop();
       if (pendingEnds.size > 0) {
         await monitor.check().catch((err: unknown) => logger.error({ err }, 'storage check failed'));
         await pendingEnds.retry();

@@ -106,6 +106,7 @@ export const ERROR_CODES = [
   'login_state_mismatch',
   'no_grant',
   'no_role',
+  'node_fenced',
   'node_in_use',
   'not_approved',
   'not_approver',
@@ -140,6 +141,7 @@ export const ERROR_CODES = [
   'relay_token_missing',
   'relay_token_replayed',
   'relay_token_wrong_node',
+  'relay_token_wrong_purpose',
   'relay_token_wrong_session',
   'request_expired',
   'role_required',
@@ -219,11 +221,12 @@ export class GatehouseError extends Error {
   }
 
   /**
-   * What a client may see; details of internal errors stay in the log. A storage fault is the exception:
-   * its one-line reason (file name and errno, no path) is what the operator needs to act on.
+   * What a client may see; details of internal errors stay in the log. A storage fault and a fenced node are the
+   * exceptions: their one-line reason (file name and errno, no path; "this node lost its database") is what the
+   * user or the operator needs to act on.
    */
   toJSON(): { error: { code: ErrorCode; message: string } } {
-    if (this.status >= 500 && this.code !== 'storage_unavailable')
+    if (this.status >= 500 && this.code !== 'storage_unavailable' && this.code !== 'node_fenced')
       return { error: { code: 'internal_error', message: 'internal error' } };
     return { error: { code: this.code, message: this.message } };
   }

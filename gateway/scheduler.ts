@@ -3,7 +3,7 @@ import type { AuditPort } from './storage/storage.js';
 import type { Broker } from './broker.js';
 import type { Clock } from './clock.js';
 import { grantStatus, ms } from './core/access.js';
-import type { SessionEndReason } from './core/model.js';
+import type { SessionEndReason, TerminateRequest } from './core/model.js';
 import { systemActor } from './core/model.js';
 import { formatLocal } from './core/windows.js';
 import { type Logger, silentLogger } from './log.js';
@@ -25,6 +25,17 @@ export interface SchedulerOptions {
    * (expiries, window ends); every node closes its own live sessions whose grant is no longer active.
    */
   leads?: () => boolean;
+  /**
+   * The terminate recorded on a live session's record, if any (`terminateRequested`): whichever node recorded it,
+   * the sweep closes the session here, so a close never hangs on the one message that announced it.
+   */
+  terminationOf?: (sessionId: string) => TerminateRequest | undefined;
+  /**
+   * Several nodes: takes in what other nodes committed, before each sweep (one `SELECT version` when nothing
+   * changed). Why: the notifications that normally bring it can be lost to a LISTEN connection that died without
+   * an error; this bounds a revoke's or a terminate's delay here to one sweep. Waited for at most one period.
+   */
+  catchUp?: () => Promise<void>;
 }
 
 export interface SweepResult {
@@ -51,6 +62,7 @@ export class Scheduler {
   private readonly warned = new Map<string, number>();
   private readonly logger: Logger;
   private readonly thresholds: number[];
+  private catchUpFailing = false;
 
   constructor(private readonly opts: SchedulerOptions) {
     this.logger = opts.logger ?? silentLogger;
@@ -94,15 +106,42 @@ export class Scheduler {
   }
 
   private async sweep(): Promise<SweepResult> {
+    await this.caughtUp();
     const leads = this.opts.leads?.() ?? true;
     const { expired, ended } = leads ? await this.opts.broker.closeDue() : { expired: [], ended: [] };
     const { closed, warned } = await this.enforceLive();
     return { expired, ended, closed, warned };
   }
 
+  /** Bounded: a database that does not answer delays the sweep one period at most (the cache is then as it was). */
+  private async caughtUp(): Promise<void> {
+    const { catchUp } = this.opts;
+    if (!catchUp) return;
+    const done = catchUp().then(
+      () => {
+        if (this.catchUpFailing) this.logger.warn('access sweep: the state is read from the database again');
+        this.catchUpFailing = false;
+      },
+      (err: unknown) => {
+        // Once per outage: the storage monitor reports the database itself every second.
+        if (!this.catchUpFailing)
+          this.logger.warn({ err: { message: (err as Error).message } }, 'access sweep: could not read the state');
+        this.catchUpFailing = true;
+      },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((r) => {
+      timer = setTimeout(r, this.opts.everyMs ?? 1000);
+      timer.unref();
+    });
+    await Promise.race([done, bound]);
+    clearTimeout(timer);
+  }
+
   /**
    * Every live session is checked against its grant on every sweep, not only when a grant ends: a
    * session that registered while its grant was being revoked or ending is still closed within a sweep.
+   * A terminate recorded on the session's record closes it the same way.
    */
   private async enforceLive(): Promise<Pick<SweepResult, 'closed' | 'warned'>> {
     const { sessions, clock } = this.opts;
@@ -115,6 +154,13 @@ export class Scheduler {
     const now = clock.now();
     const work: Promise<unknown>[] = [];
     for (const s of live) {
+      const asked = this.opts.terminationOf?.(s.id);
+      if (asked) {
+        closed.push(s.id);
+        this.warned.delete(s.id);
+        work.push(sessions.close(s.id, 'terminated', asked.message));
+        continue;
+      }
       const r = grants.get(s.grantId);
       const status = r && r.userId === s.userId && r.targetId === s.targetId ? grantStatus(r, now) : 'none';
       if (status !== 'active') {

@@ -1,8 +1,9 @@
 // The live-session registry: every open SSH/web/RDP session registers here so revoke, window end and terminate can close it.
+import type { WebSocket } from 'ws';
 import type { CommandAlert } from './command-alerts.js';
 import type { PlcLiveEvent, SessionConduit } from './conduit/conduit.js';
 import type { Protocol, SessionEndReason, SessionRecord } from './core/model.js';
-import { conflict } from './errors.js';
+import { conflict, unavailable } from './errors.js';
 import { type Logger, silentLogger } from './log.js';
 
 /**
@@ -26,6 +27,21 @@ export interface TerminalWatcher {
   lost?(message: string): void;
 }
 
+/** Who joins an RDP desktop read-only: the name guacd shows and logs, and the screen asked for (checked by rdp/). */
+export interface DesktopViewRequest {
+  name: string;
+  size: { width: number; height: number; dpi: number };
+}
+
+/**
+ * A read-only join of an RDP desktop, prepared (guacd dialled, or the holding node reached) before the viewer's
+ * socket opens: `open` relays the desktop to that socket, `abandon` undoes the preparation if it never opens.
+ */
+export interface DesktopView {
+  open(ws: WebSocket): void;
+  abandon(): void;
+}
+
 export interface LiveSession {
   id: string; // ses_…
   grantId: string;
@@ -43,6 +59,8 @@ export interface LiveSession {
   warn?(message: string): void;
   /** Terminal sessions: adds a read-only viewer; resolves with the function that removes it. */
   watch?(w: TerminalWatcher): Promise<() => void>;
+  /** RDP sessions: a read-only join of the desktop; throws the refusal (not connected yet, guacd unreachable). */
+  viewDesktop?(v: DesktopViewRequest): Promise<DesktopView>;
   /** SSH sessions: PLC operations held for a supervisor's confirmation, and the decision on one. */
   plc?: Pick<SessionConduit, 'pending' | 'decide'>;
 }
@@ -59,6 +77,11 @@ export interface SessionRegistry {
   close(sessionId: string, reason: SessionEndReason, message?: string): Promise<boolean>;
   list(): LiveSession[];
   get(sessionId: string): LiveSession | undefined;
+  /** Why this node takes no new session now (it lost its database: cluster fencing), or undefined. */
+  refusing?(): string | undefined;
+  /** Refuses every new session with `why` (register throws 503 node_fenced) until `resume`. */
+  suspend?(why: string): void;
+  resume?(): void;
 }
 
 /**
@@ -89,8 +112,15 @@ const DEFAULT_MESSAGES: Record<SessionEndReason, string> = {
   recording_failed: 'the session recording failed; the session is closed',
   gateway_stopped: 'the gateway is stopping',
   gateway_crashed: 'the gateway stopped unexpectedly',
+  gateway_fenced: 'this gateway node lost its database and closes its sessions; connect again in a moment',
   error: 'the session was closed after an error',
 };
+
+/** Throws 503 `node_fenced` while the registry refuses new sessions: the browser doors ask before they dial. */
+export function refuseWhileFenced(registry: Pick<SessionRegistry, 'refusing'> | undefined): void {
+  const why = registry?.refusing?.();
+  if (why) throw unavailable('node_fenced', why);
+}
 
 /** The in-memory registry: live sessions do not survive a gateway restart, so memory is the truth for them. */
 export class LiveSessions implements SessionRegistry {
@@ -100,6 +130,8 @@ export class LiveSessions implements SessionRegistry {
   private readonly logger: Logger;
   private readonly closeTimeoutMs: number;
   private readonly remember: number;
+  /** Set while this node may not serve (cluster/fence.ts): new sessions are refused with it. */
+  private suspended: string | undefined;
 
   constructor(opts: LiveSessionsOptions = {}) {
     this.logger = opts.logger ?? silentLogger;
@@ -107,7 +139,21 @@ export class LiveSessions implements SessionRegistry {
     this.remember = opts.rememberClosedGrants ?? 10_000;
   }
 
+  suspend(why: string): void {
+    this.suspended = why;
+  }
+
+  resume(): void {
+    this.suspended = undefined;
+  }
+
+  refusing(): string | undefined {
+    return this.suspended;
+  }
+
   register(session: LiveSession): () => void {
+    // Deny by default: a node that cannot reach the database cannot learn of a revoke, so it serves nobody.
+    refuseWhileFenced(this);
     // Why: an adapter checks the grant, then registers. A revoke committed between the two finds nothing
     // to close; remembering closed grants makes the late registration fail instead of living on.
     const closedAs = this.closedGrants.get(session.grantId);
@@ -171,6 +217,12 @@ export class LiveSessions implements SessionRegistry {
   }
 }
 
-export { endInterrupted, type RecordingOutcome, SessionJournal } from './sessions/journal.js';
+export {
+  endInterrupted,
+  type RecordingOutcome,
+  requestTermination,
+  SessionJournal,
+  terminationOf,
+} from './sessions/journal.js';
 export { journalPorts, type SessionPorts } from './sessions/ports.js';
 export { PendingEnds } from './sessions/pending-ends.js';

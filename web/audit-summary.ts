@@ -38,6 +38,8 @@ const possessive = (name: string) => (name.endsWith('s') ? `${name}'` : `${name}
 const SENTENCES: Record<AuditEventType, (p: Parts) => string> = {
   'gateway.started': (p) => `Gatehouse started${p.s('version') ? ` (version ${p.s('version')})` : ''}`,
   'gateway.stopped': (p) => `Gatehouse stopped${p.why()}`,
+  'gateway.fenced': (p) =>
+    `A Gatehouse node lost its database and stopped serving from ${p.s('from')} to ${p.s('to')}, closing ${Array.isArray(p.d.sessionsClosed) ? p.d.sessionsClosed.length : 0} session(s)`,
   'gateway.fault': (p) => `Gatehouse caught an unexpected ${p.s('kind') || 'error'}${p.why('message')}`,
   'storage.archived': (p) =>
     `Gatehouse moved ${p.s('requests') || '0'} closed requests and ${p.s('sessions') || '0'} ended sessions older than ${p.s('afterDays')} days to the history files`,

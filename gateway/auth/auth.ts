@@ -1,10 +1,18 @@
 // The front of auth/: what other folders use of it. Its own files import each other directly.
 
 export { type AuthContext, requireAuth, requireRole } from './context.js';
-export { LOGIN_COOKIE, LoginTransactions, safeReturnTo } from './login-flow.js';
+export {
+  LOGIN_COOKIE,
+  LOGIN_TTL_MS,
+  type LoginTransaction,
+  LoginTransactions,
+  type NewLoginTransaction,
+  type PendingLogins,
+  safeReturnTo,
+} from './login-flow.js';
 export { createOidcClient, LoginRefused, type OidcClient } from './oidc.js';
 export { identityFromClaims, mapRoles } from './roles.js';
-export { secretBoxFor } from './secret-box.js';
+export { type SecretBox, secretBoxFor, secretBoxFromKey } from './secret-box.js';
 export { performStepUp, requireFreshStepUp } from './step-up.js';
 export {
   clearTotp,

@@ -14,6 +14,23 @@ export interface LoginTransaction {
   createdAt: number;
 }
 
+/** What is stored for a pending login, without its time. */
+export type NewLoginTransaction = Omit<LoginTransaction, 'createdAt'>;
+
+/**
+ * Where pending logins are kept: in this process (LoginTransactions) on one node, in the database on a cluster
+ * (cluster/pending-logins.ts), so that the callback may land on any node. Single use, TTL and bound either way.
+ */
+export interface PendingLogins {
+  readonly ttlMs: number;
+  /** Stores a transaction and returns the random id the login cookie carries. */
+  create(tx: NewLoginTransaction): string | Promise<string>;
+  /** The transaction for `id`, removed at once (single use); undefined when unknown, used or expired. */
+  take(id: string | undefined): LoginTransaction | undefined | Promise<LoginTransaction | undefined>;
+  /** Read without consuming (tests and diagnostics only: the callback must use take). */
+  peek(id: string): Readonly<LoginTransaction> | undefined | Promise<Readonly<LoginTransaction> | undefined>;
+}
+
 export interface LoginTransactionsOptions {
   clock: Clock;
   ttlMs?: number;
@@ -22,10 +39,10 @@ export interface LoginTransactionsOptions {
 }
 
 /**
- * In memory on purpose: a pending login is worth nothing after a restart (the user just clicks
+ * In memory on purpose for one node: a pending login is worth nothing after a restart (the user just clicks
  * again), and keeping verifiers off disk means they never reach a backup.
  */
-export class LoginTransactions {
+export class LoginTransactions implements PendingLogins {
   private readonly pending = new Map<string, LoginTransaction>();
   private readonly clock: Clock;
   readonly ttlMs: number;
@@ -38,7 +55,7 @@ export class LoginTransactions {
   }
 
   /** Stores a transaction and returns the random id the login cookie carries. */
-  create(tx: Omit<LoginTransaction, 'createdAt'>): string {
+  create(tx: NewLoginTransaction): string {
     this.prune();
     while (this.pending.size >= this.maxSize) {
       const oldest = this.pending.keys().next().value;

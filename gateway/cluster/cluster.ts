@@ -15,6 +15,7 @@ import type { RemoteSessions, SessionRegistry } from '../sessions.js';
 import { nodeIdOf, poolOptions, type PostgresStorage, type Storage } from '../storage/storage.js';
 import { ClusterBus, type ClusterMessage } from './bus.js';
 import { ClusterConnection } from './connection.js';
+import { NodeFence } from './fence.js';
 import { Leadership } from './leader.js';
 import { holderOf, type NodeDirectory, NodeRegistry, type RegistryTuning } from './registry.js';
 
@@ -26,6 +27,11 @@ export interface ClusterTuning extends RegistryTuning {
   leaderEveryMs?: number;
   /** How long terminate waits for another node to report the session ended (default 3 s). */
   remoteCloseMs?: number;
+  /**
+   * A node that has not written its heartbeat for this long closes its sessions and refuses new ones until it
+   * does (default 10 s, or two thirds of deadAfterMs if that is shorter): safely before the others call it dead.
+   */
+  fenceAfterMs?: number;
 }
 
 export interface ClaimOptions {
@@ -56,6 +62,8 @@ export interface Cluster {
   readonly self: string;
   readonly directory: NodeDirectory;
   leads(): boolean;
+  /** Whether this node is fenced (no heartbeat written for the fence time): it serves no sessions meanwhile. */
+  fenced(): boolean;
   /** This node's own sessions a crash left open: the start-up recovery ends only these. */
   ownLeftover(rec: SessionRecord): boolean;
   /** Terminate across nodes (the broker's `remote`). */
@@ -90,6 +98,15 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
   const { storage, logger, claim: conn } = o;
   const tuning = o.tuning ?? {};
   const registry = new NodeRegistry(storage.pool, self, o.config.node?.internalUrl, logger, tuning);
+  const fenceAfterMs = tuning.fenceAfterMs ?? Math.min(10_000, Math.floor((registry.deadAfterMs * 2) / 3));
+  // Why below: the fenced node must have closed its sessions before the leader ends them as crashed. The fence
+  // looks once a second and a close waits up to a second: two seconds of margin at least.
+  if (fenceAfterMs + 2000 > registry.deadAfterMs) {
+    await conn.close();
+    throw new Error(
+      `cluster: the fence time (${fenceAfterMs} ms) must be at least 2 s below the dead-node time (${registry.deadAfterMs} ms)`,
+    );
+  }
   try {
     await registry.join();
   } catch (err) {
@@ -120,6 +137,7 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
   let stopped = false;
   let relayChain: Promise<void> = Promise.resolve();
   let offAlerts: (() => void) | undefined;
+  let fence: NodeFence | undefined;
 
   const start = (parts: ClusterParts) => {
     const { broker, scheduler, liveSessions, webSessions, deps } = parts;
@@ -161,9 +179,13 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
             else logger.warn({ sessionId: a.sessionId, node: m.from }, 'cluster: dropped an alert for no such session');
           })
           .catch((err: unknown) => logger.warn({ err }, 'cluster: could not relay a command alert'));
-      } else if (m.to === self) {
-        liveSessions
-          .close(m.sid, m.reason, m.msg)
+      } else if (m.to === self && liveSessions.get(m.sid)) {
+        // A hint, never an order: the terminate is on the session's record (broker/terminate.ts), which the sweep
+        // reads anyway; this reads it now. A message alone closes nothing.
+        relayChain = relayChain
+          .then(() => store.refresh())
+          .then(() => scheduler.enforceNow())
+          .then(() => undefined)
           .catch((err: unknown) => logger.error({ err, sessionId: m.sid }, 'cluster: could not close a session'));
       }
     });
@@ -180,7 +202,8 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
       previous?.(changed);
       // A sign-out or an expiry on another node: the streams and websockets here under that web session end too.
       if (changed.has('webSessions')) webSessions.endedElsewhere();
-      if (changed.has('requests') && liveSessions.list().length > 0)
+      // A revoke or a window end (requests), a terminate (the session's record): checked against the state now.
+      if ((changed.has('requests') || changed.has('sessions')) && liveSessions.list().length > 0)
         scheduler
           .enforceNow()
           .catch((err: unknown) => logger.error({ err }, 'cluster: could not close withdrawn sessions'));
@@ -198,6 +221,16 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
       await recoverInterruptedSessions(deps, (rec) => dead.has(holderOf(rec)));
     };
     registry.start();
+    fence = new NodeFence({
+      node: self,
+      sinceLastBeat: () => registry.sinceLastBeat(),
+      sessions: liveSessions,
+      audit: deps.audit,
+      now: () => deps.clock.now(),
+      logger,
+      afterMs: fenceAfterMs,
+    });
+    fence.start();
     // A new leader catches up on what fell due while nobody led.
     leadership.onGained(() => detach(scheduler.sweepNow(), logger, 'cluster: the first sweep as leader failed'));
     detach(leadership.start(), logger, 'cluster: leader election failed');
@@ -215,6 +248,7 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
     self,
     directory: registry,
     leads: () => leadership.isLeader,
+    fenced: () => fence?.isFenced ?? false,
     ownLeftover: (rec) => holderOf(rec) === self,
     remote,
     start,
@@ -222,6 +256,7 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
       stopping ??= (async () => {
         stopped = true;
         clearInterval(sweepTimer);
+        await fence?.stop();
         offAlerts?.();
         await sweeping;
         bus.close();
@@ -236,3 +271,4 @@ export async function joinCluster(o: JoinOptions): Promise<Cluster> {
 }
 
 export { type ClusterWatch, clusterWatch } from './watch-relay.js';
+export { clusterHandoffs, type Handoffs } from './handoffs.js';

@@ -33,6 +33,9 @@ export interface RegistryTuning {
   deadAfterMs?: number;
 }
 
+/** A heartbeat that has not answered after this is given up (the next one tries again). */
+const BEAT_TIMEOUT_MS = 5000;
+
 /** The holder of a session record: its `node`, or the single node's id for records made without one. */
 export const holderOf = (rec: { node?: string | undefined }): string => rec.node ?? 'gateway';
 
@@ -52,6 +55,12 @@ export class NodeRegistry implements NodeDirectory {
   readonly heartbeatMs: number;
   readonly deadAfterMs: number;
   private live: NodeInfo[] = [];
+  /**
+   * When the last heartbeat that was written had been sent (this process's monotonic clock). Sent, not answered:
+   * the row's time is the database's at the statement, never earlier than this, so the fence (fence.ts) measured
+   * from here falls before the others' deadline measured from the row.
+   */
+  private beatSentAt = performance.now();
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> | undefined;
 
@@ -132,8 +141,20 @@ export class NodeRegistry implements NodeDirectory {
     return new Set(this.live.map((n) => n.id));
   }
 
+  /** Milliseconds since the last heartbeat that was written was sent. */
+  sinceLastBeat(): number {
+    return performance.now() - this.beatSentAt;
+  }
+
   private async beat(): Promise<void> {
-    await this.pool.query('UPDATE gh_nodes SET heartbeat_at = now(), stopped_at = NULL WHERE id = $1', [this.self]);
+    const sent = performance.now();
+    // query_timeout: honoured by pg, missing from its types.
+    await this.pool.query({
+      text: 'UPDATE gh_nodes SET heartbeat_at = now(), stopped_at = NULL WHERE id = $1',
+      values: [this.self],
+      query_timeout: BEAT_TIMEOUT_MS,
+    } as pg.QueryConfig);
+    this.beatSentAt = sent;
     await this.reload();
   }
 }

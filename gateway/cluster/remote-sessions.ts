@@ -1,17 +1,24 @@
-// Sessions live on another node, as the live view sees them: the session record (which names its holder) and a
-// watch that relays from the holder. Only the live view is given this registry; revoke, terminate and the RDP
-// join still act on this node's own sessions.
+// Sessions live on another node, as the live views see them: the session record (which names its holder) and a
+// watch (a terminal) or a read-only join (an RDP desktop) relayed from the holder. Only the live views are given
+// this registry (and RDP sessions register through it, into this node's own); revoke and terminate act on this
+// node's own sessions.
 import type { SessionRecord } from '../core/model.js';
 import { conflict } from '../errors.js';
 import type { LiveSession, SessionRegistry } from '../sessions.js';
 import type { StatePort } from '../storage/storage.js';
-import type { WatchRelay } from './watch-relay-client.js';
+import type { DesktopRelay, WatchRelay } from './watch-relay-client.js';
+
+/** How a view of another node's session is relayed, by kind. */
+export interface Relays {
+  terminal: WatchRelay;
+  desktop: DesktopRelay;
+}
 
 /** A LiveSession for a record another node holds; undefined if the record is ended, ours, or names no node. */
 export function remoteSession(
   record: SessionRecord | undefined,
   nodeId: string,
-  relay: WatchRelay,
+  relays: Relays,
 ): LiveSession | undefined {
   if (!record || record.endedAt || !record.node || record.node === nodeId) return undefined;
   const holder = record.node;
@@ -25,8 +32,9 @@ export function remoteSession(
     startedAt: record.startedAt,
     heldBy: holder,
     close: () => Promise.reject(conflict('held_elsewhere', `the session is held by node ${holder}`)),
-    // The browser terminal and native SSH have a terminal to watch; an RDP desktop is joined through guacd.
-    ...(record.protocol === 'ssh' ? { watch: (w) => relay(holder, record.id, w) } : {}),
+    // The browser terminal and native SSH have a terminal to watch; an RDP desktop is joined through the holder's guacd.
+    ...(record.protocol === 'ssh' ? { watch: (w) => relays.terminal(holder, record.id, w) } : {}),
+    ...(record.protocol === 'rdp' ? { viewDesktop: (v) => relays.desktop(holder, record.id, v) } : {}),
   };
 }
 
@@ -35,19 +43,20 @@ export function withRemoteSessions(
   local: SessionRegistry,
   store: Pick<StatePort, 'data'>,
   nodeId: string,
-  relay: WatchRelay,
+  relays: Relays,
 ): SessionRegistry {
   return {
     register: (s) => local.register(s),
     closeForGrant: (grantId, reason, message) => local.closeForGrant(grantId, reason, message),
     close: (sessionId, reason, message) => local.close(sessionId, reason, message),
     list: () => local.list(),
+    refusing: () => local.refusing?.(),
     get: (sessionId) =>
       local.get(sessionId) ??
       remoteSession(
         store.data.sessions.find((s) => s.id === sessionId),
         nodeId,
-        relay,
+        relays,
       ),
   };
 }

@@ -1,6 +1,8 @@
-// The holder's side of a relayed live view: /internal/watch/:sessionId on this node's HTTP listener (what
-// node.internalUrl names), for other nodes only. It serves what the local live view would: the screen, the output
-// that follows, alerts, PLC events, the end. The viewer was admitted (and audited) on the node that asks.
+// The holder's side of a relayed live view, on this node's HTTP listener (what node.internalUrl names), for other
+// nodes only. /internal/watch/:sessionId serves what the local terminal live view would: the screen, the output
+// that follows, alerts, PLC events, the end. /internal/rdp-watch/:sessionId joins this node's guacd read-only and
+// serves the desktop as a local RDP viewer gets it (rdp/desktop-viewer.ts, the same filter on what comes back).
+// The viewer was admitted (and audited) on the node that asks; each route takes only tokens minted for it.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -9,12 +11,16 @@ import { auditRefusal } from '../broker.js';
 import type { Deps } from '../deps.js';
 import { denied, GatehouseError, notFound } from '../errors.js';
 import type { RefusalHook } from '../http/http.js';
+import { printable } from '../rdp/rdp.js';
 import type { LiveSession, SessionRegistry } from '../sessions.js';
 import type { WatchTokenVerifier } from './internal-auth.js';
+import { keepAlive } from './keepalive.js';
 import { encodeFrame, type RelayFrame } from './relay-frames.js';
 
 export const INTERNAL_PREFIX = '/internal/';
-const WATCH_PATH = /^\/internal\/watch\/(?<sessionId>[A-Za-z0-9_-]{1,80})$/;
+const WATCH_PATH = /^\/internal\/(?<kind>watch|rdp-watch)\/(?<sessionId>[A-Za-z0-9_-]{1,80})$/;
+/** The viewer's name the other node sent, made safe for guacd's log (control characters escaped, length capped). */
+const viewerName = (name: string | null, from: string) => `${printable(name ?? '', 100) || 'a viewer'} via ${from}`;
 
 export interface InternalWatchOptions {
   deps: Pick<Deps, 'audit' | 'logger' | 'alerts'>;
@@ -22,7 +28,10 @@ export interface InternalWatchOptions {
   verifier: WatchTokenVerifier;
   /** Audits 401/403 refusals (rate-limited per IP, like every other refusal). */
   onRefusal: RefusalHook;
-  /** A viewer's node this far behind is cut off (default 8 MiB): a slow relay must never slow the vendor. */
+  /**
+   * A viewer's node this far behind on a terminal is cut off (default 8 MiB): a slow relay must never slow the
+   * vendor. A desktop's relay is cut off by the RDP viewer's own rule (rdp/relay.ts, VIEWER_MAX_BUFFERED).
+   */
   maxBufferedBytes?: number;
   /** A ping this often; a viewer's node that misses one whole period is dropped (default 30 s). */
   pingEveryMs?: number;
@@ -41,7 +50,8 @@ const bearer = (req: IncomingMessage): string | undefined => {
 /** Attaches the internal upgrade handler; the public websocket door ignores INTERNAL_PREFIX paths. */
 export function attachInternalWatch(server: Server, o: InternalWatchOptions): InternalWatchDoor {
   const { deps, registry } = o;
-  // Why so small: a viewer's node sends nothing on this channel; a frame bigger than this is hostile.
+  // Why so small: a viewer's node sends nothing on a terminal's channel and a viewer's keep-alives on a desktop's;
+  // a frame bigger than this is hostile.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false });
   const maxBuffered = o.maxBufferedBytes ?? 8 << 20;
   const pingEvery = o.pingEveryMs ?? 30_000;
@@ -71,7 +81,7 @@ export function attachInternalWatch(server: Server, o: InternalWatchOptions): In
         { kind: 'anonymous', ip },
         'session.watch.relay',
         err,
-        { sessionId: path.slice(INTERNAL_PREFIX.length).slice(0, 100) },
+        { sessionId: WATCH_PATH.exec(path)?.groups?.sessionId ?? '' },
         { path: path.slice(0, 200) },
       );
     }
@@ -82,6 +92,37 @@ export function attachInternalWatch(server: Server, o: InternalWatchOptions): In
     );
   };
 
+  /** Every internal socket: counted for the shutdown, and pinged. */
+  const track = (ws: WebSocket) => {
+    all.add(ws);
+    ws.on('error', () => undefined);
+    // Why: a viewer's node that vanished without a close would otherwise stay a watcher of the session for ever.
+    keepAlive(ws, pingEvery);
+    ws.once('close', () => all.delete(ws));
+  };
+
+  /**
+   * A read-only join of an RDP session held here: guacd is dialled before the upgrade (an unreachable guacd is a
+   * refusal the other node passes on), then the session's own viewer code serves the socket.
+   */
+  async function desktop(req: IncomingMessage, socket: Duplex, head: Buffer, sessionId: string): Promise<void> {
+    const claims = o.verifier.verify(bearer(req), sessionId, 'rdp');
+    const found = registry.get(sessionId);
+    if (!found?.viewDesktop) throw notFound('not_live', 'that session is not live on this node');
+    const q = new URL(req.url ?? '/', 'http://gatehouse.invalid').searchParams;
+    const size = { width: Number(q.get('width')), height: Number(q.get('height')), dpi: Number(q.get('dpi')) };
+    const view = await found.viewDesktop({ name: viewerName(q.get('name'), claims.from), size });
+    if (socket.destroyed) return view.abandon();
+    deps.logger.info({ sessionId, for: claims.from }, 'relaying a remote desktop live view to another node');
+    let opened = false;
+    socket.once('close', () => opened || view.abandon());
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      opened = true;
+      track(ws);
+      view.open(ws);
+    });
+  }
+
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, path: string): Promise<void> {
     let live: { session: LiveSession; watch: NonNullable<LiveSession['watch']> };
     try {
@@ -91,7 +132,8 @@ export function attachInternalWatch(server: Server, o: InternalWatchOptions): In
       if (req.headers.origin !== undefined || req.headers.cookie !== undefined)
         throw denied('browser_refused', 'the internal route serves other gateway nodes, never browsers');
       const sessionId = m.groups?.sessionId ?? '';
-      const claims = o.verifier.verify(bearer(req), sessionId);
+      if (m.groups?.kind === 'rdp-watch') return await desktop(req, socket, head, sessionId);
+      const claims = o.verifier.verify(bearer(req), sessionId, 'watch');
       const found = registry.get(sessionId);
       if (!found?.watch) throw notFound('not_live', 'that session is not live on this node');
       live = { session: found, watch: found.watch.bind(found) };
@@ -103,8 +145,7 @@ export function attachInternalWatch(server: Server, o: InternalWatchOptions): In
     if (socket.destroyed) return;
     const { session, watch } = live;
     wss.handleUpgrade(req, socket, head, (ws) => {
-      all.add(ws);
-      ws.on('error', () => undefined);
+      track(ws);
       // Read-only: nothing the other node sends is acted on.
       ws.on('message', () => undefined);
       let stop: (() => void) | undefined;
@@ -127,20 +168,7 @@ export function attachInternalWatch(server: Server, o: InternalWatchOptions): In
       const offAlerts = deps.alerts?.subscribe((a) => {
         if (a.sessionId === session.id) frame({ t: 'alert', alert: a });
       });
-      // Why: a viewer's node that vanished without a close would otherwise stay a watcher of the session for ever.
-      let alive = true;
-      ws.on('pong', () => (alive = true));
-      const ping = setInterval(() => {
-        if (!alive) return ws.terminate();
-        alive = false;
-        ws.ping();
-      }, pingEvery);
-      ping.unref();
-      ws.once('close', () => {
-        clearInterval(ping);
-        all.delete(ws);
-        finish();
-      });
+      ws.once('close', finish);
       watch({
         screen: (s) => frame({ t: 'screen', data: s.data, cols: s.cols, rows: s.rows }),
         output: (b) => send(b),

@@ -57,6 +57,8 @@ export type AccessDeniedData = Open<{ code: string; status?: number; action?: st
 export interface AuditEventData {
   'gateway.started': { version: string; pid: number; http: string; ssh?: string; targets: string[] };
   'gateway.stopped': { reason: string };
+  /** When the fence began and lifted, how old the last written heartbeat was then, and the sessions it closed. */
+  'gateway.fenced': { node: string; from: string; to: string; sinceHeartbeatMs: number; sessionsClosed: string[] };
   'gateway.fault': { kind: 'rejection' | 'exception'; error: string; code?: string; notAudited?: number };
   /** Closed requests and ended sessions moved from db.json to history/*.jsonl. */
   'storage.archived': { requests: number; sessions: number; olderThan: string; afterDays: number };

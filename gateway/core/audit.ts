@@ -12,6 +12,7 @@ export { dataOf } from './audit-events.js';
 export const AUDIT_EVENT_TYPES = [
   'gateway.started', // the gateway began serving (version, listeners, targets)
   'gateway.stopped', // the gateway stopped on purpose (signal, admin), with the reason
+  'gateway.fenced', // a node of a cluster could not write its heartbeat for the fence time: it closed its sessions and refused new ones until it could (recorded when it could again)
   'gateway.fault', // a stray error (an unhandled rejection or exception) was caught by the process-wide handler; the gateway kept running
   'storage.archived', // closed requests and ended sessions older than storage.historyAfterDays moved from db.json to history/*.jsonl (how many, older than when)
   'storage.recovered', // a storage fault (full disk, I/O error, read-only) cleared and writes work again (which file, which error, since when)

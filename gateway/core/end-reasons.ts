@@ -10,6 +10,7 @@ export const END_REASONS: Readonly<Record<SessionEndReason, string>> = {
   recording_failed: 'recording failed',
   gateway_stopped: 'gateway stopped',
   gateway_crashed: 'gateway crashed',
+  gateway_fenced: 'gateway node cut off from the database',
   error: 'ended after an error',
 };
 

@@ -102,7 +102,23 @@ export type SessionEndReason =
   | 'recording_failed'
   | 'gateway_stopped'
   | 'gateway_crashed'
+  /** The node could not write its heartbeat for the fence time and closed its sessions (it may be declared dead). */
+  | 'gateway_fenced'
   | 'error';
+
+/**
+ * A supervisor's terminate, kept on the session's record in the same update that writes `session.terminated`:
+ * the node that holds the session closes it whenever it reads this, so the close does not hang on one message.
+ */
+export interface TerminateRequest {
+  at: string;
+  /** The user id of who asked, and their name as the vendor is told it. */
+  by: string;
+  byName: string;
+  reason: string;
+  /** The line the vendor is shown when the session closes. */
+  message: string;
+}
 
 export interface SessionRecord {
   id: string; // ses_…
@@ -120,6 +136,8 @@ export interface SessionRecord {
   sourceIp?: string;
   /** The gateway node that holds the live session (config `node.id`); absent on a single node. */
   node?: string;
+  /** Set by a terminate; the holder ends the session as `terminated` when it sees it (sweep, notification, start-up). */
+  terminateRequested?: TerminateRequest;
 }
 
 export interface CommandRecord {

@@ -303,7 +303,7 @@ export const ALERT_TYPES: ReadonlySet<string> = new Set([
   'session.ended_late',
 ]);
 /** session.ended is an incident only when someone or something cut it off. */
-const CUT_OFF = new Set(['revoked', 'terminated', 'recording_failed']);
+const CUT_OFF = new Set(['revoked', 'terminated', 'recording_failed', 'gateway_fenced']);
 export const isAlert = (a: AuditLine): boolean => {
   const ended = dataOf(a, 'session.ended');
   return !ended || CUT_OFF.has(String(ended.reason));

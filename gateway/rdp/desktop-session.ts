@@ -4,6 +4,8 @@ import { type Config, resolveSecret } from '../config.js';
 import { type Actor, type SessionEndReason, userActor } from '../core/model.js';
 import type { AuditInput } from '../core/audit.js';
 import {
+  type DesktopView,
+  type DesktopViewRequest,
   journalPorts,
   type RecordingOutcome,
   SessionJournal,
@@ -72,6 +74,8 @@ export interface DesktopSessionOptions {
   tuning: DesktopTuning;
   /** Relative credential files resolve against this folder. */
   cwd?: string;
+  /** Prepares a read-only join of this session (rdp-route.ts): what its registry entry offers the live views. */
+  view?(session: DesktopSession, v: DesktopViewRequest): Promise<DesktopView>;
 }
 
 /** What a watcher of this session needs: guacd's connection id to join, and a way to be told it ended. */
@@ -86,6 +90,7 @@ const STATUS: Partial<Record<SessionEndReason, number>> = {
   terminated: GUAC_STATUS.SESSION_CLOSED,
   recording_failed: GUAC_STATUS.SERVER_ERROR,
   gateway_stopped: GUAC_STATUS.SERVER_BUSY,
+  gateway_fenced: GUAC_STATUS.SERVER_BUSY,
   error: GUAC_STATUS.SERVER_ERROR,
 };
 
@@ -196,6 +201,7 @@ export class DesktopSession {
     this.markRecorded();
     // The browser may have gone while the start was written: then it ends here, unregistered and undialled.
     if (this.endReason) return;
+    const view = this.o.view;
     try {
       this.unregister = registry.register({
         id: this.id,
@@ -207,6 +213,7 @@ export class DesktopSession {
         startedAt: this.journal.startedAt,
         close: (reason, message) => this.close(reason, message),
         warn: (message) => this.tell({ type: 'notice', message }),
+        ...(view ? { viewDesktop: (v: DesktopViewRequest) => view(this, v) } : {}),
       });
     } catch (err) {
       // The grant was revoked or ended between the check and now.

@@ -1,21 +1,24 @@
 // A read-only live view of a vendor's RDP session: a second guacd user joining the same connection with
-// `read-only`, whose browser may send nothing but keep-alives. It ends with the session.
+// `read-only`, whose browser may send nothing but keep-alives. It ends with the session. The socket is a browser's,
+// or another node's that relays the view to its own browser (cluster/watch-relay-route.ts): the same filter for both.
 import type { WebSocket } from 'ws';
-import type { User } from '../core/model.js';
 import type { Logger } from '../log.js';
 import type { DesktopSession } from './desktop-session.js';
 import { GuacdError, type GuacdLink } from './guacd.js';
 import { type ClientSize, mustUnderstand, viewerParams } from './params.js';
-import { allowedFromBrowser, gatehouseInstruction, startRelay } from './relay.js';
+import { allowedFromBrowser, gatehouseInstruction, startRelay, VIEWER_MAX_BUFFERED } from './relay.js';
 
 export interface DesktopViewerOptions {
   session: DesktopSession;
-  user: User;
+  /** Who joins, as guacd shows and logs it. */
+  name: string;
   ws: WebSocket;
   link: GuacdLink;
   size: ClientSize;
   handshakeMs: number;
   logger: Logger;
+  /** A viewer this far behind is cut off (default VIEWER_MAX_BUFFERED). */
+  maxBufferedBytes?: number;
 }
 
 export async function runViewer(o: DesktopViewerOptions): Promise<void> {
@@ -35,7 +38,7 @@ export async function runViewer(o: DesktopViewerOptions): Promise<void> {
     await link.handshake(
       connectionId,
       params,
-      { ...o.size, name: `${o.user.name} (read-only)` },
+      { ...o.size, name: `${o.name} (read-only)` },
       o.handshakeMs,
       mustUnderstand(params),
     );
@@ -46,5 +49,18 @@ export async function runViewer(o: DesktopViewerOptions): Promise<void> {
   const remove = session.addViewer({ ended: (reason) => end(`the session ended (${reason})`) });
   ws.once('close', remove);
   tell({ type: 'ready', readOnly: true, ...session.subject });
-  startRelay({ ws, link, allowed: allowedFromBrowser('viewer') });
+  startRelay({
+    ws,
+    link,
+    allowed: allowedFromBrowser('viewer'),
+    cutOff: {
+      maxBufferedBytes: o.maxBufferedBytes ?? VIEWER_MAX_BUFFERED,
+      onTooSlow: () => {
+        o.logger.warn({ sessionId: session.id }, 'a read-only viewer of an RDP session fell behind and was cut off');
+        // The close first: the link's end would otherwise close the socket as an ordinary end (1000).
+        ws.close(4008, 'viewer too slow');
+        link.close();
+      },
+    },
+  });
 }

@@ -5,6 +5,7 @@
 import { connect, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { encodeInstruction, type Instruction, parseInstructions } from '../guac/wire.js';
+import type { GuacStream } from './relay.js';
 
 export interface GuacdEndpoint {
   host: string;
@@ -87,7 +88,7 @@ export interface GuacdLinkOptions {
 type FrameListener = (text: string, instructions: Instruction[]) => void;
 
 /** One guacd connection after dialling: the handshake, then whole-instruction frames. */
-export class GuacdLink {
+export class GuacdLink implements GuacStream {
   private readonly decoder = new StringDecoder('utf8');
   private pending = '';
   private listener: FrameListener | undefined;
@@ -216,6 +217,10 @@ export class GuacdLink {
   send(text: string): boolean {
     if (this.endedAs || this.socket.destroyed) return true;
     return this.socket.write(text);
+  }
+
+  onDrain(listener: () => void): void {
+    this.socket.once('drain', listener);
   }
 
   pause(): void {

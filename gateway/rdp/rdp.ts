@@ -1,6 +1,17 @@
 // The front of rdp/: what other folders use of it. Its own files import each other directly.
 
 export { printable, probeRdpCertificate, RdpProbeError } from './cert-probe.js';
+export { heldDesktopView, type HeldViewOptions } from './held-view.js';
 export { rdpRoute, type RdpRouteOptions } from './rdp-route.js';
 export { rdpTokenRouter } from './token-routes.js';
-export { RdpTokens } from './tokens.js';
+export {
+  MAX_TOKEN_CHARS,
+  type Minted,
+  type RdpTicket,
+  type RdpTokenStore,
+  RdpTokens,
+  type Redeemed,
+  type TokenHolder,
+  tokenRefusal,
+} from './tokens.js';
+export type { ClientSize } from './params.js';

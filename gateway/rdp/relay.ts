@@ -1,7 +1,6 @@
 // Browser websocket ↔ guacd: whole instructions both ways, with backpressure, and only the instructions the
 // browser's role may send. The page also gets Gatehouse's own messages as a `gatehouse` instruction (JSON).
 import { WebSocket } from 'ws';
-import type { GuacdLink } from './guacd.js';
 import { encodeInstruction, type Instruction, parseInstructions } from '../guac/wire.js';
 
 /** What a browser may send guacd, by role. Why `argv` never: it changes connection parameters (credentials) at runtime. */
@@ -22,9 +21,22 @@ export function allowedFromBrowser(
 export const gatehouseInstruction = (msg: Record<string, unknown>): string =>
   encodeInstruction('gatehouse', JSON.stringify(msg));
 
+/** What a relay reads whole instructions from and writes the browser's to: guacd (GuacdLink), or the node holding a relayed view. */
+export interface GuacStream {
+  onFrames(listener: (text: string, instructions: Instruction[]) => void): void;
+  /** False when the far side's buffer is full: wait for onDrain. */
+  send(text: string): boolean;
+  onDrain(listener: () => void): void;
+  pause(): void;
+  resume(): void;
+}
+
+/** A read-only viewer this far behind is cut off (the terminal live view's rule): a viewer never holds guacd back. */
+export const VIEWER_MAX_BUFFERED = 8 << 20;
+
 export interface RelayOptions {
   ws: WebSocket;
-  link: GuacdLink;
+  link: GuacStream;
   allowed: ReadonlySet<string>;
   /** Sees every batch guacd sends before the browser does (the session watches for `error` and `disconnect`); false holds it back. */
   observe?(ins: Instruction[]): boolean;
@@ -32,6 +44,11 @@ export interface RelayOptions {
   observeBrowser?(ins: Instruction[]): void;
   /** Bytes queued towards the browser above which guacd is paused (default 4 MiB). */
   highWaterBytes?: number;
+  /**
+   * Read-only viewers: the browser this far behind is cut off (`onTooSlow`) instead of guacd being paused. Why:
+   * guacd paces its frames by its slowest user's lag, so a paused viewer would slow the vendor's own screen.
+   */
+  cutOff?: { maxBufferedBytes: number; onTooSlow(): void };
 }
 
 export interface Relay {
@@ -45,9 +62,18 @@ export function startRelay(o: RelayOptions): Relay {
   const high = o.highWaterBytes ?? 4 << 20;
   let dropped = 0;
   let paused = false;
+  let cut = false;
 
   link.onFrames((text, ins) => {
-    if (o.observe?.(ins) === false || ws.readyState !== WebSocket.OPEN) return;
+    if (cut || o.observe?.(ins) === false || ws.readyState !== WebSocket.OPEN) return;
+    if (o.cutOff) {
+      if (ws.bufferedAmount <= o.cutOff.maxBufferedBytes) ws.send(text, { binary: false });
+      else {
+        cut = true;
+        o.cutOff.onTooSlow();
+      }
+      return;
+    }
     // One websocket message per batch of whole instructions: the browser's tunnel needs whole instructions.
     ws.send(text, { binary: false }, () => {
       if (paused && ws.bufferedAmount < high / 2) {
@@ -88,7 +114,7 @@ export function startRelay(o: RelayOptions): Relay {
     if (passed.length > 0) o.observeBrowser?.(passed);
     if (out && !link.send(out)) {
       ws.pause();
-      link.socket.once('drain', () => ws.resume());
+      link.onDrain(() => ws.resume());
     }
   });
 

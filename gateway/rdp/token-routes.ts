@@ -5,17 +5,18 @@
 import { Router } from 'express';
 import { requireAuth } from '../auth/auth.js';
 import { isoTime } from '../clock.js';
-import type { SessionRegistry } from '../sessions.js';
+import { refuseWhileFenced, type SessionRegistry } from '../sessions.js';
 import { admitFromBrowser, admitWatcher, type BrowserConnectPorts, type WatchPorts } from '../admission/admission.js';
 import { parseClientSize } from './params.js';
 import { newRdpSessionId } from './rdp-route.js';
-import type { RdpTokens } from './tokens.js';
+import type { RdpTokenStore } from './tokens.js';
 
 export interface RdpTokenRouterOptions {
   /** The two admissions' ports: the state read, never written; the audit log for a refused watch. */
   deps: BrowserConnectPorts & WatchPorts;
   registry: SessionRegistry;
-  tokens: RdpTokens;
+  /** In this process on one node; in the database on a cluster, so any node may redeem. */
+  tokens: RdpTokenStore;
 }
 
 const ID = /^[A-Za-z0-9_-]{1,80}$/;
@@ -24,14 +25,15 @@ export function rdpTokenRouter(o: RdpTokenRouterOptions): Router {
   const { deps, registry, tokens } = o;
   const router = Router();
 
-  router.post('/grants/:grantId/rdp-token', (req, res) => {
+  router.post('/grants/:grantId/rdp-token', async (req, res) => {
     const auth = requireAuth(req);
     const size = parseClientSize(req.body);
     const grantId = String(req.params.grantId);
+    refuseWhileFenced(registry);
     // Checked now so the page can ask for a step-up or explain a closed window before it opens anything.
     const a = admitFromBrowser(deps, auth, ID.test(grantId) ? grantId : '', 'rdp');
     const sessionId = newRdpSessionId();
-    const t = tokens.mint(
+    const t = await tokens.mint(
       { userId: auth.user.id, webSessionId: auth.session.id },
       { kind: 'connect', grantId: a.request.grantId, sessionId },
       size,
@@ -57,7 +59,7 @@ export function rdpTokenRouter(o: RdpTokenRouterOptions): Router {
       req.socket.remoteAddress,
       'rdp',
     );
-    const t = tokens.mint(
+    const t = await tokens.mint(
       { userId: auth.user.id, webSessionId: auth.session.id },
       { kind: 'watch', sessionId: live.id },
       size,

@@ -45,6 +45,13 @@ const MAX_MARKER_CHARS = 4096;
 /** An event's head, `[<seconds>, "o", "`, is at most this long. */
 const HEAD_ROOM = 48;
 const CLOSE = '"]\n';
+/**
+ * Queued bytes at which output()/input() ask the relay to pause. Why 2 MiB and not 8: a bulk writer then has ~10
+ * LARGE buffers in flight rather than ~34, which the pool keeps at any rate (out-pool.ts) and which stay warmer in
+ * the caches: on the bench box, recording a 1 GiB download cost the relay's thread 3.2–3.4 ms/MB against 3.6 with
+ * 8 MiB and the pool keeping all 34 (docs/performance.md). The disk's thread sets the rate either way.
+ */
+const HIGH_WATER = 2 * 1024 * 1024;
 /** Input encoded in one step: its worst case (6 bytes a byte) plus a head fits one LARGE pooled buffer. */
 const MAX_PIECE = 40 * 1024;
 /** Below this much room, a chunk moves on to a fresh buffer rather than being cut in small pieces. */
@@ -105,7 +112,7 @@ export class CastWriter {
       fsyncIntervalMs: opts.fsyncIntervalMs ?? 5000,
     };
     const limits = {
-      highWaterBytes: opts.highWaterBytes ?? 8 * 1024 * 1024,
+      highWaterBytes: opts.highWaterBytes ?? HIGH_WATER,
       maxBacklogBytes: opts.maxBacklogBytes ?? 64 * 1024 * 1024,
     };
     this.file = new HashedFile(fh, limits, (err) => this.failedWith(err));

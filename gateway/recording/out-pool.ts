@@ -11,12 +11,23 @@ export const SMALL = 16 * 1024;
  * 256 KiB write cost the kernel about half the CPU per MB of a 1 MiB one on the bench box (docs/performance.md).
  */
 export const LARGE = 256 * 1024;
-/** Free buffers kept per size: enough for a burst of sessions without holding memory for ever. */
+/**
+ * Free buffers kept per size when nothing is in flight: enough for a burst of sessions without holding memory for
+ * ever. While any is in flight the pool keeps as many free as were in flight at the peak, and gives the excess back
+ * once none is. Why: a buffer dropped while in demand was in flight long enough to be promoted, only a major
+ * collection frees it, and ~700 of them per GiB set off one every ~80 ms (docs/performance.md).
+ */
 const KEEP = { [SMALL]: 64, [LARGE]: 16 } as Record<number, number>;
 
-const free = new Map<number, Buffer[]>([
-  [SMALL, []],
-  [LARGE, []],
+/** Per pooled size: the free buffers, how many are taken now, and the most taken at once since none was. */
+interface Pool {
+  free: Buffer[];
+  taken: number;
+  peak: number;
+}
+const pools = new Map<number, Pool>([
+  [SMALL, { free: [], taken: 0, peak: 0 }],
+  [LARGE, { free: [], taken: 0, peak: 0 }],
 ]);
 
 /** A pooled buffer and its holders: the writer filling it, and each region of it queued for the disk. */
@@ -28,7 +39,10 @@ export class OutBuf {
   /** A buffer of at least `bytes` (SMALL or LARGE when that fits; an exact one beyond, never pooled). */
   static take(bytes: number): OutBuf {
     const size = bytes <= SMALL ? SMALL : bytes <= LARGE ? LARGE : bytes;
-    return new OutBuf(free.get(size)?.pop() ?? Buffer.allocUnsafeSlow(size));
+    const pool = pools.get(size);
+    if (!pool) return new OutBuf(Buffer.allocUnsafeSlow(size));
+    pool.peak = Math.max(pool.peak, ++pool.taken);
+    return new OutBuf(pool.free.pop() ?? Buffer.allocUnsafeSlow(size));
   }
 
   retain(): void {
@@ -38,7 +52,14 @@ export class OutBuf {
   /** Drops one hold; the last one returns the buffer to the pool. */
   release(): void {
     if (--this.refs !== 0) return;
-    const list = free.get(this.buf.length);
-    if (list && list.length < (KEEP[this.buf.length] ?? 0)) list.push(this.buf);
+    const size = this.buf.length;
+    const pool = pools.get(size);
+    if (!pool) return;
+    const keep = KEEP[size] ?? 0;
+    if (pool.free.length < Math.max(keep, pool.peak)) pool.free.push(this.buf);
+    if (--pool.taken > 0) return;
+    // None in flight (every session idle or ended): back to the idle size.
+    pool.peak = 0;
+    if (pool.free.length > keep) pool.free.length = keep;
   }
 }

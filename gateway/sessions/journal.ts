@@ -3,11 +3,18 @@
 // the RDP session and crash recovery all write them here and nowhere else (test/unit/layers.test.ts).
 import { type Clock, isoTime } from '../clock.js';
 import type { AuditEventData, SessionEndedData } from '../core/audit-events.js';
-import { type Actor, type SessionEndReason, type SessionRecord, systemActor } from '../core/model.js';
+import {
+  type Actor,
+  type SessionEndReason,
+  type SessionRecord,
+  systemActor,
+  type TerminateRequest,
+} from '../core/model.js';
 import type { Logger } from '../log.js';
+import { asStorageError } from '../storage-faults.js';
 import type { AuditPort, StatePort } from '../storage/storage.js';
 // By id through the draft's index: a session's end must not scan a year of sessions (docs/storage.md).
-import { byId } from '../store.js';
+import { byId, type DbData, findById } from '../store.js';
 import type { PendingEnds } from './pending-ends.js';
 
 /** What a journal writes to: the state, the audit log, the time, and the node that holds the session. */
@@ -177,20 +184,18 @@ export class SessionJournal {
       logger.error({ err, sessionId }, "could not gather a session's end details; recording its end without them");
     }
     const end: SessionEnd = { reason: e.reason, ...(recording ? { recording } : {}), ...(details ? { details } : {}) };
-    const at = this.ports.clock.now();
     try {
-      await this.record(end, at);
+      await this.end(end);
     } catch (err) {
-      // Storage refused it (a full disk): kept and recorded once storage recovers, as it was now. Without that the
-      // session would look live until the next start ended it as gateway_crashed.
-      const pending = this.ports.pendingEnds;
+      // A storage refusal (a full disk, a database away) left the end in `pendingEnds`, to be recorded as it was now.
+      // Without that the session would look live until the next start ended it as gateway_crashed.
+      const waits = this.ports.pendingEnds !== undefined && asStorageError(err) !== undefined;
       logger.error(
         { err, sessionId },
-        pending
+        waits
           ? 'could not record the end of a session; it is recorded once storage is back'
           : 'could not record the end of a session',
       );
-      pending?.add({ sessionId, record: () => this.record(end, at, true) });
     }
   }
 
@@ -200,10 +205,25 @@ export class SessionJournal {
    * A session has one end. If the record already has one (the leader declared this node dead while it was cut off
    * from the database and ended the session as `gateway_crashed`), that end stays: the record keeps its `endedAt`
    * and reason, and this late end is `session.ended_late` instead of a second `session.ended`. The recording's seal
-   * is still written, because the file this node closed is the true recording.
+   * is still written, because the file this node closed is the true recording; the record takes its hash unless the
+   * crash sweep repaired the file after this end (it then holds this node's bytes and the sweep's marker).
+   *
+   * An end the storage refuses waits in `pendingEnds` (its time kept): tried on the monitor's recovery, every 2 s for
+   * 15 minutes, and at a clean stop, then left to the sweeps. It is the only place it waits, so it is never written
+   * twice at once.
    */
-  end(e: SessionEnd): Promise<void> {
-    return this.record(e, this.ports.clock.now());
+  async end(e: SessionEnd): Promise<void> {
+    const at = this.ports.clock.now();
+    try {
+      await this.record(e, at);
+    } catch (err) {
+      // The storage cannot take it now (a node cut off from its database, a full disk): the end waits in the one
+      // queue of refused ends and is recorded as soon as it can be, with the time it happened, rather than left to a
+      // crash sweep that knows less.
+      if (asStorageError(err))
+        this.ports.pendingEnds?.add({ sessionId: this.opening.id, record: () => this.record(e, at, true) });
+      throw err;
+    }
   }
 
   /**
@@ -218,20 +238,28 @@ export class SessionJournal {
     await store.update((d, audit) => {
       const s = byId(d.sessions, this.opening.id);
       const earlier = s?.endedAt !== undefined ? { endedAt: s.endedAt, reason: s.endReason } : undefined;
+      // A try whose answer was lost (a database commit that timed out on the way back) already recorded this very end:
+      // writing it again would make it a bogus `session.ended_late`.
+      if (late && earlier?.endedAt === endedAt && earlier.reason === e.reason) return;
+      // The crash sweep repaired the file after this node sealed it (a fenced node closes its sessions before the
+      // others declare it dead): the repair's hash is the file's now, and the record keeps it.
+      const repairedAfter =
+        earlier !== undefined && s?.recording?.sha256 !== undefined && Date.parse(earlier.endedAt) > at;
       if (s) {
         if (!earlier) {
           s.endedAt = endedAt;
           s.endReason = e.reason;
         }
         if (r?.kind === 'dropped') delete s.recording;
-        else if (s.recording && r?.kind === 'sealed')
+        else if (s.recording && r?.kind === 'sealed' && !repairedAfter)
           s.recording = {
             ...s.recording,
             sha256: r.sha256,
             bytes: r.bytes,
             ...(r.incomplete ? { incomplete: true } : {}),
           };
-        else if (s.recording && r?.kind === 'lost') s.recording = { ...s.recording, incomplete: true };
+        else if (s.recording && r?.kind === 'lost' && !repairedAfter)
+          s.recording = { ...s.recording, incomplete: true };
       }
       if (this.failureUnrecorded)
         audit.record({ type: 'recording.failed', actor, subject: this.subject, data: { ...this.failureUnrecorded } });
@@ -302,8 +330,10 @@ export async function endInterrupted(
   await ports.store.update((d, audit) => {
     const s = byId(d.sessions, rec.id);
     if (!s || s.endedAt) return;
+    // A terminate committed before the crash stands: the supervisor asked, and the session is over.
+    const reason = s.terminateRequested ? 'terminated' : 'gateway_crashed';
     s.endedAt = endedAt;
-    s.endReason = 'gateway_crashed';
+    s.endReason = reason;
     if (s.recording) {
       s.recording = end.repaired
         ? { ...s.recording, sha256: end.repaired.sha256, bytes: end.repaired.bytes, incomplete: true }
@@ -316,7 +346,7 @@ export async function endInterrupted(
       actor: systemActor(),
       subject,
       data: {
-        reason: 'gateway_crashed',
+        reason,
         startedAt: rec.startedAt,
         via: rec.via,
         recovered: true,
@@ -324,4 +354,21 @@ export async function endInterrupted(
       },
     });
   });
+}
+
+/**
+ * Marks a live session for termination inside the caller's update (the broker's, with its `session.terminated`
+ * record): false if there is no such open session. The first request stands; a second adds nothing.
+ */
+export function requestTermination(d: DbData, sessionId: string, req: TerminateRequest): boolean {
+  const s = byId(d.sessions, sessionId);
+  if (!s || s.endedAt !== undefined) return false;
+  s.terminateRequested ??= req;
+  return true;
+}
+
+/** The terminate recorded on a session (through the committed list's id index: the sweep asks once a second per live session). */
+export function terminationOf(sessions: readonly SessionRecord[], sessionId: string): TerminateRequest | undefined {
+  const at = findById(sessions, sessionId);
+  return at >= 0 ? sessions[at]!.terminateRequested : undefined;
 }

@@ -47,6 +47,8 @@ export interface AuthHooks {
   admit(a: Authenticated, proof: ConnectProof<'ssh'>): Promise<Refusal | undefined>;
   /** Tell the vendor `r.line`, audit it, disconnect. */
   refuse(r: Refusal, ctx?: KeyboardAuthContext): void;
+  /** Why this node takes no session now (it lost its database), asked before the code is: no code is spent on it. */
+  refusing?(): string | undefined;
 }
 
 /** Per-connection authentication state machine (ssh2's `authentication` events). */
@@ -155,6 +157,8 @@ export class SshAuth {
         `set up your authenticator first at ${this.deps.config.http.publicUrl}/`,
         false,
       );
+    const fenced = this.hooks.refusing?.();
+    if (fenced) return refuse('node_fenced', fenced, false);
     const code = await new Promise<string | undefined>((resolve) =>
       ctx.prompt([{ prompt: 'Verification code: ', echo: false }], (answers) =>
         resolve(Array.isArray(answers) ? String(answers[0] ?? '').trim() : undefined),

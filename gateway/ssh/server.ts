@@ -89,6 +89,7 @@ export async function startSshServer(o: SshServerOptions): Promise<RunningSsh> {
         target = undefined;
         return abandoned(a);
       },
+      refusing: () => o.registry?.refusing?.(),
       refuse: (r, ctx) => {
         // Not awaited (the vendor hears the refusal now), but caught: a full disk must not become an unhandled rejection.
         auditRefused(deps.audit, {

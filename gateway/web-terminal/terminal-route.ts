@@ -6,7 +6,7 @@ import { userActor } from '../core/model.js';
 import type { Config } from '../config.js';
 import { unavailable } from '../errors.js';
 import type { WsRoute } from '../http/http.js';
-import type { SessionRegistry } from '../sessions.js';
+import { refuseWhileFenced, type SessionRegistry } from '../sessions.js';
 import {
   abandoned,
   type Admission,
@@ -54,6 +54,7 @@ export function terminalRoute(o: TerminalRouteOptions): TerminalRoute {
     },
     pattern: /^\/ws\/ssh\/(?<grantId>[A-Za-z0-9_-]{1,80})$/,
     async accept({ auth, ip, params, query }) {
+      refuseWhileFenced(o.registry);
       // The user and the grant as the server knows them now; the path only names which grant.
       const proof = admitFromBrowser(deps, auth, params.grantId ?? '', 'ssh');
       const { user, target, request } = proof;

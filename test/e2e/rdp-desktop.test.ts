@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser } from '../helpers/browser.js';
+import { launchBrowser, pixel } from '../helpers/browser.js';
 import { openAs } from '../helpers/e2e-people.js';
 import { type GuacdStandin, startGuacdStandin } from '../helpers/guacd-standin.js';
 import { oathCode } from '../helpers/totp.js';
@@ -40,14 +40,6 @@ afterAll(async () => {
   await w?.close();
   await standin?.close();
 });
-
-/** The colour of one pixel of the remote screen as drawn (the display's first canvas). Page code as text: tests have no DOM types. */
-const pixel = (page: Page, sel: string) =>
-  page.evaluate<number[] | undefined>(`(() => {
-    const canvas = [...document.querySelectorAll(${JSON.stringify(`${sel} canvas`)})].find((c) => c.width > 0);
-    const d = canvas && canvas.getContext('2d').getImageData(10, 10, 1, 1).data;
-    return d ? [d[0], d[1], d[2]] : undefined;
-  })()`);
 
 /** Answers the step-up dialog with the code of the gateway's next time step (its clock moves on: never a replay). */
 async function stepUp(page: Page, secret: string): Promise<void> {

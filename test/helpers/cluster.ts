@@ -105,6 +105,8 @@ export interface Cluster {
   signIn(node: string, role: TestRole): Promise<Person>;
   /** Enrols TOTP for a signed-in person (through the API), returning their code source. */
   enrol(p: Person): Promise<Codes>;
+  /** Signs `role` in on `node`, enrols TOTP and steps up there. */
+  signInSteppedUp(node: string, role: TestRole): Promise<{ person: Person; codes: Codes }>;
   /** An SSH key registered for `p`; returns the private key's path. */
   addKey(p: Person): Promise<string>;
   /** /usr/bin/ssh to `node` as the holder of `keyPath`, kept open. */
@@ -114,10 +116,17 @@ export interface Cluster {
   query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]>;
   /** The live state's sessions collection as rows (what every node reads). */
   session(id: string): Promise<Record<string, unknown> | undefined>;
+  /** The session's record once its end is recorded, polled (`what` names the wait in a timeout's error). */
+  sessionEnded(id: string, what: string, ms?: number): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
-export async function startCluster(ids: readonly string[]): Promise<Cluster> {
+export interface ClusterOptions {
+  /** The database URL node `id` is given (a relay in front of the database: fault-link.ts); default `url`. */
+  dbUrl?: (id: string, url: string) => string;
+}
+
+export async function startCluster(ids: readonly string[], opts: ClusterOptions = {}): Promise<Cluster> {
   const db = await createTestDatabase('gh_cluster');
   const sshd = await startSshd();
   const idp = await startTestIdp({ pathPrefix: '/oidc' });
@@ -134,6 +143,8 @@ export async function startCluster(ids: readonly string[]): Promise<Cluster> {
   await writeFile(knownHosts, [...ports.values()].map((p) => `[127.0.0.1]:${p.ssh} ${hostPub}\n`).join(''));
   idp.setRedirectUris([...ports.values()].map((p) => `http://127.0.0.1:${p.http}/auth/callback`));
 
+  // Each node its own variable when their URLs differ.
+  const envOf = (id: string) => (opts.dbUrl ? `${PG_ENV}_${id.toUpperCase().replace(/[^A-Z0-9]/g, '_')}` : PG_ENV);
   const base = (testConfigInput(join(dir.path, 'storage')).targets as Array<Record<string, unknown>>)[0]!;
   const ssh = {
     host: '127.0.0.1',
@@ -152,7 +163,7 @@ export async function startCluster(ids: readonly string[]): Promise<Cluster> {
       clientId: idp.client.clientId,
       clientSecret: { file: secretFile },
     };
-    input.storage = { dir: join(dir.path, 'storage'), engine: 'postgres', postgres: { url: { env: PG_ENV } } };
+    input.storage = { dir: join(dir.path, 'storage'), engine: 'postgres', postgres: { url: { env: envOf(id) } } };
     input.node = { id, internalUrl: `http://127.0.0.1:${p.http}` };
     // No timed checkpoints during a test: every audit record a test counts comes from what it did.
     input.audit = { checkpointEverySeconds: 3600 };
@@ -169,7 +180,10 @@ export async function startCluster(ids: readonly string[]): Promise<Cluster> {
   }
 
   const nodes = new Map<string, NodeProcess>();
-  const env = { [PG_ENV]: db.url };
+  const env = {
+    [PG_ENV]: db.url,
+    ...Object.fromEntries(ids.map((id) => [envOf(id), opts.dbUrl?.(id, db.url) ?? db.url])),
+  };
   const start = async (id: string) => {
     const s = await startCli(['serve', '--config', `${id}.yaml`], /serving Test plant on (http:\S+)/, {
       cwd: dir.path,
@@ -213,6 +227,12 @@ export async function startCluster(ids: readonly string[]): Promise<Cluster> {
       await p.ok('POST', '/api/me/totp/confirm', { code: await codes.next() });
       return codes;
     },
+    async signInSteppedUp(node, role) {
+      const person = await cluster.signIn(node, role);
+      const codes = await cluster.enrol(person);
+      await person.ok('POST', '/api/me/step-up', { code: await codes.next() });
+      return { person, codes };
+    },
     async addKey(p) {
       const keyPath = join(dir.path, `key-${p.me.id}`);
       await run('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', p.role, '-f', keyPath]);
@@ -246,6 +266,16 @@ export async function startCluster(ids: readonly string[]): Promise<Cluster> {
       );
       return rows[0] ? (JSON.parse(rows[0].doc) as Record<string, unknown>) : undefined;
     },
+    sessionEnded(id, what, ms) {
+      return eventually(
+        what,
+        async () => {
+          const s = await cluster.session(id);
+          return s?.endedAt ? s : undefined;
+        },
+        ms,
+      );
+    },
     async close() {
       for (const n of nodes.values()) {
         if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGTERM');
@@ -260,6 +290,24 @@ export async function startCluster(ids: readonly string[]): Promise<Cluster> {
     },
   };
   return cluster;
+}
+
+/** The people most two-node tests start with, on nodes `node-a` and `node-b`. */
+export interface Cast {
+  /** The vendor signed in on node A (TOTP enrolled, stepped up there). */
+  vendorA: Person;
+  vendorCodes: Codes;
+  /** The vendor's registered SSH key (the private key's path). */
+  vendorKey: string;
+  /** A supervisor signed in on node B, stepped up there. */
+  supervisorB: Person;
+}
+
+export async function startCast(c: Cluster): Promise<Cast> {
+  const { person: vendorA, codes: vendorCodes } = await c.signInSteppedUp('node-a', 'vendor');
+  const vendorKey = await c.addKey(vendorA);
+  const { person: supervisorB } = await c.signInSteppedUp('node-b', 'supervisor');
+  return { vendorA, vendorCodes, vendorKey, supervisorB };
 }
 
 /** Polls `probe` until it returns something (bounded). */

@@ -86,7 +86,7 @@ describe('login transaction binding', () => {
     const b = new Browser(h.url);
     const cb = await codeFor(b);
     const loginId = b.cookie('gh_login', '/auth/callback') ?? '';
-    const tx = h.gw.auth.logins.peek(loginId);
+    const tx = await h.gw.auth.logins.peek(loginId);
     expect(tx).toBeDefined();
     expect((await b.fetch(cb.href)).status).toBe(303);
     // The same URL again, from the same browser: the transaction was single-use.

@@ -1,25 +1,21 @@
 // Watching a session another node holds: two real nodes on one PostgreSQL, the vendor on gw-a through OpenSSH, the
 // supervisor's live view on gw-b relayed from gw-a's internal route; node tokens refused when forged, absent,
 // replayed, expired or for another session; hostile input on that route; a recording made on gw-a replayed on gw-b.
-import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { loadOrCreateSigningKey } from '../../gateway/audit/signing.js';
-import { clusterKeyFrom, mintWatchToken } from '../../gateway/cluster/internal-auth.js';
 import { type LiveSsh, spawnSsh } from '../helpers/openssh-vendor.js';
 import { TARGET } from '../helpers/ssh-gateway.js';
 import type { Browser } from '../helpers/web-login.js';
-import { type ClusterWorld, startClusterWorld } from './cluster-fixture.js';
+import { type ClusterWorld, type InternalProbe, internalProbe, startClusterWorld } from './cluster-fixture.js';
 
 let w: ClusterWorld;
 let supervisor: Browser;
-let key: Buffer;
+let probe: InternalProbe;
 
 beforeAll(async () => {
   w = await startClusterWorld();
   supervisor = await w.signIn(w.b, 'supervisor');
-  key = clusterKeyFrom((await loadOrCreateSigningKey(w.storageDir)).privateKey);
+  probe = await internalProbe(w);
 }, 180_000);
 afterAll(async () => {
   await w?.close();
@@ -54,34 +50,9 @@ async function poll<T>(what: string, get: () => Promise<T | undefined>, ms = 15_
   }
 }
 
-/** A raw upgrade to gw-a's internal route: the status and body of a refusal, or the open socket. */
-function internal(
-  sessionId: string,
-  headers: Record<string, string> = {},
-  o: { origin?: string } = {},
-): Promise<
-  { status: number; body: { error?: { code?: string; message?: string } } } | { ws: WebSocket; first: Promise<Buffer> }
-> {
-  const ws = new WebSocket(`${w.a.url.replace('http', 'ws')}/internal/watch/${sessionId}`, {
-    headers,
-    ...(o.origin ? { origin: o.origin } : {}),
-  });
-  ws.on('error', () => undefined);
-  return new Promise((resolve, reject) => {
-    // Listening before the handshake ends: the first frame may come in the same packet as the 101.
-    const first = new Promise<Buffer>((r) => ws.once('message', (d: Buffer) => r(d)));
-    ws.once('open', () => resolve({ ws, first }));
-    ws.once('unexpected-response', (_req, res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text || '{}') }));
-    });
-    setTimeout(() => reject(new Error('no answer from the internal route')), 10_000).unref();
-  });
-}
-
-const token = (sid: string, o: { now?: number; to?: string; key?: Buffer } = {}) =>
-  `Bearer ${mintWatchToken(o.key ?? key, { sid, from: 'gw-b', to: o.to ?? 'gw-a', now: o.now ?? Date.now() })}`;
+const watchPath = (sid: string) => `/internal/watch/${sid}`;
+const internal = (sid: string, headers: Record<string, string> = {}) => probe.dial(watchPath(sid), headers);
+const token = (sid: string, o: { now?: number; to?: string; key?: Buffer } = {}) => probe.token(sid, o);
 
 describe('live view of a session held by another node', () => {
   let vendor: { ssh: LiveSsh; sessionId: string };
@@ -169,43 +140,25 @@ describe("gw-a's internal watch route", () => {
   }, 90_000);
   afterAll(() => vendor?.ssh.kill());
 
-  const refusal = async (
-    sessionId: string,
+  const refusal = (
+    sid: string,
     headers: Record<string, string>,
     code: string,
     status = 401,
     o: { origin?: string } = {},
-  ) => {
-    const before = (await w.audit()).at(-1)?.seq ?? 0;
-    const r = await internal(sessionId, headers, o);
-    expect('status' in r ? r : 'opened').toMatchObject({ status, body: { error: { code } } });
-    const a = await w.waitAudit('access.denied', (x) => x.seq > before && x.data?.code === code);
-    expect(a.data).toMatchObject({ status, path: `/internal/watch/${sessionId}` });
-    expect(a.actor?.kind).toBe('anonymous');
-    return 'status' in r ? r.body.error?.message : undefined;
-  };
+  ) => probe.refused(watchPath(sid), headers, code, status, o);
 
   it('serves a valid node token once, with the screen a local viewer would get', async () => {
     const r = await internal(vendor.sessionId, { authorization: token(vendor.sessionId) });
     if (!('ws' in r)) throw new Error(`refused: ${JSON.stringify(r)}`);
-    const first = await r.first;
-    expect(JSON.parse(first.toString())).toMatchObject({ t: 'screen' });
+    expect(JSON.parse(await r.first)).toMatchObject({ t: 'screen' });
     r.ws.close();
   });
 
   it('refuses an absent, forged, expired, replayed, wrong-session or wrong-node token, each audited', async () => {
     const sid = vendor.sessionId;
-    expect(await refusal(sid, {}, 'relay_token_missing')).toMatch(/needs a node token/);
-    const forged = token(sid, { key: randomBytes(32) });
-    expect(await refusal(sid, { authorization: forged }, 'relay_token_invalid')).toMatch(/not signed by a node/);
-    await refusal(sid, { authorization: token(sid, { now: Date.now() - 120_000 }) }, 'relay_token_expired');
-    await refusal(sid, { authorization: token('ses_someoneelse0') }, 'relay_token_wrong_session');
+    await probe.refusesBadTokens(sid, watchPath(sid), token);
     await refusal(sid, { authorization: token(sid, { to: 'gw-c' }) }, 'relay_token_wrong_node');
-    const once = token(sid);
-    const used = await internal(sid, { authorization: once });
-    expect('ws' in used).toBe(true);
-    if ('ws' in used) used.ws.close();
-    expect(await refusal(sid, { authorization: once }, 'relay_token_replayed')).toMatch(/used already/);
   });
 
   it('never serves a browser, even with a valid token', async () => {

@@ -10,6 +10,7 @@ import {
   type Codes,
   type Person,
   eventually,
+  startCast,
   startCluster,
   TARGET,
   TARGET2,
@@ -29,13 +30,7 @@ const purpose = 'Firmware update on the line 2 controller';
 beforeAll(async () => {
   c = await startCluster(['node-a', 'node-b']);
   env.GH_CLUSTER_TEST_PG = c.db.url;
-  vendorA = await c.signIn('node-a', 'vendor');
-  vendorCodes = await c.enrol(vendorA);
-  await vendorA.ok('POST', '/api/me/step-up', { code: await vendorCodes.next() });
-  vendorKey = await c.addKey(vendorA);
-  supervisorB = await c.signIn('node-b', 'supervisor');
-  const codes = await c.enrol(supervisorB);
-  await supervisorB.ok('POST', '/api/me/step-up', { code: await codes.next() });
+  ({ vendorA, vendorCodes, vendorKey, supervisorB } = await startCast(c));
 }, 180_000);
 
 afterAll(async () => {
@@ -137,9 +132,7 @@ describe('two gateway nodes on one database', () => {
   });
 
   it('approvals given at the same moment on both nodes count each once (two approvers needed)', async () => {
-    const supervisor2A = await c.signIn('node-a', 'supervisor2');
-    const codes = await c.enrol(supervisor2A);
-    await supervisor2A.ok('POST', '/api/me/step-up', { code: await codes.next() });
+    const { person: supervisor2A } = await c.signInSteppedUp('node-a', 'supervisor2');
     const request = await createRequest(vendorA, TARGET2);
     const [a, b] = await Promise.all([
       supervisor2A.call('POST', `/api/requests/${request.id}/approve`, {}),
@@ -228,10 +221,7 @@ describe('two gateway nodes on one database', () => {
     const closeMs = performance.now() - t0;
     expect(code).not.toBe('open');
     console.log(`cluster: revoke on node B → ssh on node A exited after ${closeMs.toFixed(0)} ms`);
-    const ended = await eventually('the session recorded as ended', async () => {
-      const s = await c.session(sessionId);
-      return s?.endedAt ? s : undefined;
-    });
+    const ended = await c.sessionEnded(sessionId, 'the session recorded as ended');
     expect(ended.endReason).toBe('revoked');
     const audit = await c.audit();
     expect(audit.filter((x) => x.type === 'grant.revoked' && x.subject?.requestId === request.id)).toHaveLength(1);
@@ -267,10 +257,7 @@ describe('two gateway nodes on one database', () => {
     await supervisorB.ok('POST', `/api/requests/${request.id}/revoke`, { reason: 'wrong work order' });
     const code = await Promise.race([closed, new Promise((r) => setTimeout(() => r('open'), 20_000))]);
     expect(code).toBe(1000);
-    const ended = await eventually('the session recorded as ended', async () => {
-      const s = await c.session(sessionId);
-      return s?.endedAt ? s : undefined;
-    });
+    const ended = await c.sessionEnded(sessionId, 'the session recorded as ended');
     expect(ended).toMatchObject({ endReason: 'revoked', node: 'node-a', via: 'web' });
     const audit = await c.audit();
     expect(audit.filter((x) => x.type === 'grant.revoked' && x.subject?.requestId === request.id)).toHaveLength(1);
@@ -454,14 +441,7 @@ describe('two gateway nodes on one database', () => {
     await nodeA.exited;
     const killedAt = Date.now();
     await ssh.exited;
-    const ended = await eventually(
-      'node A’s session ended by node B',
-      async () => {
-        const s = await c.session(sessionId);
-        return s?.endedAt ? s : undefined;
-      },
-      60_000,
-    );
+    const ended = await c.sessionEnded(sessionId, 'node A’s session ended by node B', 60_000);
     const detectedAt = Date.now();
     expect(ended.endReason).toBe('gateway_crashed');
     console.log(

@@ -122,6 +122,43 @@ export function parseFrame(text: string): Ins[] {
   return out;
 }
 
+/** A Guacamole websocket client on `base` + `path`, as a page of `origin` would open it (with the browser's cookie). */
+export function openGuac(base: string, path: string, cookie: string | undefined, origin: string | null): GuacConn {
+  const ws = new WebSocket(`${base.replace('http', 'ws')}${path}`, {
+    headers: cookie ? { cookie } : {},
+    ...(origin ? { origin } : {}),
+  });
+  const instructions: Ins[] = [];
+  const messages: Array<Record<string, unknown>> = [];
+  ws.on('message', (data: Buffer) => {
+    const text = data.toString('utf8');
+    if (text.startsWith('{')) return void messages.push(JSON.parse(text) as Record<string, unknown>);
+    for (const i of parseFrame(text)) {
+      if (i.opcode === 'gatehouse') messages.push(JSON.parse(i.args[0] ?? '{}') as Record<string, unknown>);
+      else instructions.push(i);
+    }
+  });
+  ws.on('error', () => undefined);
+  const closed = new Promise<{ code: number; reason: string }>((r) =>
+    ws.on('close', (code, reason) => r({ code, reason: reason.toString() })),
+  );
+  return {
+    ws,
+    instructions,
+    messages,
+    send: (...els) => ws.readyState === WebSocket.OPEN && ws.send(enc(...els)),
+    message: (type, ms = 10_000) =>
+      poll(
+        `gatehouse message ${type} (have ${JSON.stringify(messages)})`,
+        () => messages.find((m) => m.type === type),
+        ms,
+      ),
+    instruction: (opcode, where = () => true, ms = 10_000) =>
+      poll(`instruction ${opcode}`, () => instructions.find((i) => i.opcode === opcode && where(i)), ms),
+    closed,
+  };
+}
+
 export async function startRdpWorld(o: RdpWorldOptions): Promise<RdpWorld> {
   const idp = await startTestIdp({ pathPrefix: '/oidc' });
   const dir = o.parentDir ? await dirIn(o.parentDir) : await tempDir('gh-rdp-');
@@ -210,42 +247,8 @@ export async function startRdpWorld(o: RdpWorldOptions): Promise<RdpWorld> {
     return r as AccessRequest & { grantId: string };
   };
 
-  const open: RdpWorld['open'] = (p, path, opts = {}) => {
-    const headers: Record<string, string> = {};
-    const cookie = p?.browser.jar.header(new URL('/ws/', url));
-    if (cookie) headers.cookie = cookie;
-    const origin = opts.origin === undefined ? url : opts.origin;
-    const ws = new WebSocket(`${url.replace('http', 'ws')}${path}`, { headers, ...(origin ? { origin } : {}) });
-    const instructions: Ins[] = [];
-    const messages: Array<Record<string, unknown>> = [];
-    ws.on('message', (data: Buffer) => {
-      const text = data.toString('utf8');
-      if (text.startsWith('{')) return void messages.push(JSON.parse(text) as Record<string, unknown>);
-      for (const i of parseFrame(text)) {
-        if (i.opcode === 'gatehouse') messages.push(JSON.parse(i.args[0] ?? '{}') as Record<string, unknown>);
-        else instructions.push(i);
-      }
-    });
-    ws.on('error', () => undefined);
-    const closed = new Promise<{ code: number; reason: string }>((r) =>
-      ws.on('close', (code, reason) => r({ code, reason: reason.toString() })),
-    );
-    return {
-      ws,
-      instructions,
-      messages,
-      send: (...els) => ws.readyState === WebSocket.OPEN && ws.send(enc(...els)),
-      message: (type, ms = 10_000) =>
-        poll(
-          `gatehouse message ${type} (have ${JSON.stringify(messages)})`,
-          () => messages.find((m) => m.type === type),
-          ms,
-        ),
-      instruction: (opcode, where = () => true, ms = 10_000) =>
-        poll(`instruction ${opcode}`, () => instructions.find((i) => i.opcode === opcode && where(i)), ms),
-      closed,
-    };
-  };
+  const open: RdpWorld['open'] = (p, path, opts = {}) =>
+    openGuac(url, path, p?.browser.jar.header(new URL('/ws/', url)), opts.origin === undefined ? url : opts.origin);
 
   const audit = async (): Promise<AuditLine[]> =>
     (await readFile(join(gw.storageDir, 'audit.jsonl'), 'utf8'))

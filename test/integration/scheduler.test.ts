@@ -3,25 +3,32 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../gateway/audit-log.js';
 import { Broker } from '../../gateway/broker.js';
 import { silentLogger } from '../../gateway/log.js';
-import { Scheduler } from '../../gateway/scheduler.js';
+import { Scheduler, type SchedulerOptions } from '../../gateway/scheduler.js';
 import { type LiveSession, LiveSessions } from '../../gateway/sessions.js';
 import { Store } from '../../gateway/store.js';
-import type { AuditPort } from '../../gateway/storage/port.js';
 import { body, type Fixture, MIN, openFixture, T0 } from './requests-fixture.js';
 
 let fx: Fixture;
 let scheduler: Scheduler;
 beforeEach(async () => {
   fx = await openFixture();
-  scheduler = schedulerFor(fx.broker, fx.sessions, fx.audit);
+  scheduler = schedulerFor();
 });
 afterEach(async () => {
   await scheduler.stop();
   await fx.close();
 });
 
-function schedulerFor(broker: Broker, sessions: LiveSessions, audit: AuditPort, everyMs = 1000) {
-  return new Scheduler({ broker, sessions, audit, clock: fx.clock, timeZone: 'Europe/Berlin', everyMs });
+/** A scheduler on the fixture's clock and time zone; by default its broker, registry and audit log too. */
+function schedulerFor(o: Partial<SchedulerOptions> = {}) {
+  return new Scheduler({
+    broker: fx.broker,
+    sessions: fx.sessions,
+    audit: fx.audit,
+    clock: fx.clock,
+    timeZone: 'Europe/Berlin',
+    ...o,
+  });
 }
 
 async function grant(minutes: number): Promise<{ id: string; grantId: string }> {
@@ -99,7 +106,7 @@ describe('scheduler', () => {
     await fx.api('sup', 'POST', `/api/requests/${id}/revoke`, { reason: 'stop now' });
     // A registry that missed the revoke (as after a bug or a race): the sweep still enforces the grant.
     const fresh = new LiveSessions();
-    const s = schedulerFor(fx.broker, fresh, fx.audit);
+    const s = schedulerFor({ sessions: fresh });
     const { session, log } = fakeSession(grantId);
     fresh.register(session);
     expect((await s.sweepNow()).closed).toEqual(['ses_1']);
@@ -112,14 +119,7 @@ describe('scheduler', () => {
     const { session, log } = fakeSession(grantId);
     fx.sessions.register(session);
     let leads = false;
-    const follower = new Scheduler({
-      broker: fx.broker,
-      sessions: fx.sessions,
-      audit: fx.audit,
-      clock: fx.clock,
-      timeZone: 'Europe/Berlin',
-      leads: () => leads,
-    });
+    const follower = schedulerFor({ leads: () => leads });
     fx.clock.set(T0 + 60 * MIN);
     expect(await follower.sweepNow()).toEqual({ expired: [], ended: [], closed: ['ses_1'], warned: [] });
     expect(log).toEqual(['close:window_ended:your access window has ended']);
@@ -136,7 +136,7 @@ describe('scheduler', () => {
     const { grantId } = await grant(30);
     const { session, log } = fakeSession(grantId);
     fx.sessions.register(session);
-    scheduler = schedulerFor(fx.broker, fx.sessions, fx.audit, 100);
+    scheduler = schedulerFor({ everyMs: 100 });
     scheduler.start();
     fx.clock.set(T0 + 30 * MIN);
     const t = Date.now();
@@ -159,7 +159,7 @@ describe('scheduler', () => {
     try {
       const sessions = new LiveSessions();
       const broker = new Broker({ config: fx.config, store, audit, clock: fx.clock, logger: silentLogger, sessions });
-      const restarted = schedulerFor(broker, sessions, audit);
+      const restarted = schedulerFor({ broker, sessions, audit });
       restarted.start(); // sweeps at once
       await restarted.stop(); // waits for that sweep
       const byId = new Map(store.data.requests.map((r) => [r.id, r]));
@@ -169,7 +169,7 @@ describe('scheduler', () => {
       expect(await restarted.sweepNow()).toEqual({ expired: [], ended: [], closed: [], warned: [] });
       // A second restart finds nothing left to do either.
       const broker2 = new Broker({ config: fx.config, store, audit, clock: fx.clock, logger: silentLogger, sessions });
-      const again = schedulerFor(broker2, sessions, audit);
+      const again = schedulerFor({ broker: broker2, sessions, audit });
       expect((await again.sweepNow()).ended).toEqual([]);
     } finally {
       await audit.close();
@@ -177,5 +177,63 @@ describe('scheduler', () => {
     }
     expect((await ofType('grant.ended')).map((r) => r.subject?.grantId)).toEqual([grantId]);
     expect((await ofType('request.expired')).map((r) => r.subject?.requestId)).toEqual([pendingId]);
+  });
+});
+
+describe('scheduler: what other nodes committed', () => {
+  it('closes a live session whose record carries a terminate, as terminated with the asker’s line', async () => {
+    const { grantId } = await grant(60);
+    const { session, log } = fakeSession(grantId, 'ses_term');
+    fx.sessions.register(session);
+    const asked = new Map([
+      [
+        'ses_term',
+        {
+          at: '2026-11-23T10:00:00.000Z',
+          by: 'usr_s',
+          byName: 'Sam',
+          reason: 'r',
+          message: 'Sam terminated this session: r',
+        },
+      ],
+    ]);
+    const s = schedulerFor({ terminationOf: (id) => asked.get(id) });
+    try {
+      expect((await s.sweepNow()).closed).toEqual(['ses_term']);
+      expect(log).toEqual(['close:terminated:Sam terminated this session: r']);
+      expect(fx.sessions.get('ses_term')).toBeUndefined();
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('waits for the catch-up at most one period: a database that hangs does not stop the sweep', async () => {
+    const { grantId } = await grant(60);
+    fx.sessions.register(fakeSession(grantId, 'ses_ok').session);
+    let asked = 0;
+    const s = schedulerFor({
+      everyMs: 200,
+      catchUp: () => {
+        asked++;
+        return new Promise<void>(() => undefined);
+      },
+    });
+    try {
+      const r = await s.sweepNow();
+      expect(asked).toBe(1);
+      expect(r).toEqual({ expired: [], ended: [], closed: [], warned: [] });
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('a suspended registry refuses new sessions with the reason until resumed', async () => {
+    const { grantId } = await grant(60);
+    fx.sessions.suspend('no database');
+    expect(() => fx.sessions.register(fakeSession(grantId, 'ses_new').session)).toThrow(/no database/);
+    expect(fx.sessions.refusing()).toBe('no database');
+    fx.sessions.resume();
+    expect(fx.sessions.refusing()).toBeUndefined();
+    expect(() => fx.sessions.register(fakeSession(grantId, 'ses_new').session)).not.toThrow();
   });
 });

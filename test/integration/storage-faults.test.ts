@@ -48,17 +48,31 @@ async function fill(dir) {
   }
 }
 
+// A tmpfs of the given size at sub below a fresh temporary folder, private to this process's mount namespace
+// (unshare -m): nothing outside sees it. remove() unmounts it and deletes the folder.
+async function smallDisk(prefix, size, sub) {
+  const base = await mkdtemp(join(tmpdir(), prefix));
+  const at = join(base, sub);
+  await mkdir(at, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=' + size, 'tmpfs', at]);
+  return {
+    base,
+    at,
+    async remove() {
+      execFileSync('umount', [at]);
+      await rm(base, { recursive: true, force: true });
+    },
+  };
+}
+
 async function health(url) {
   const r = await fetch(url + '/healthz');
   return { status: r.status, body: await r.json() };
 }
 
 if (mode === 'full-disk') {
-  const base = await mkdtemp(join(tmpdir(), 'gh-full-'));
-  const storage = join(base, 'storage');
-  await mkdir(storage);
-  // Private to this process's mount namespace (unshare -m): nothing outside sees it.
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', storage]);
+  const disk = await smallDisk('gh-full-', '4m', 'storage');
+  const storage = disk.at;
   const h = await startSshGateway({ storageDir: storage });
   try {
     await h.grant();
@@ -83,8 +97,7 @@ if (mode === 'full-disk') {
     out.types = types(await h.audit());
   } finally {
     await h.close();
-    execFileSync('umount', [storage]);
-    await rm(base, { recursive: true, force: true });
+    await disk.remove();
   }
 }
 
@@ -120,10 +133,8 @@ if (mode === 'efbig') {
   }
 }
 if (mode === 'plc-full-disk') {
-  const base = await mkdtemp(join(tmpdir(), 'gh-plcfull-'));
-  const storage = join(base, 'storage');
-  await mkdir(storage);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', storage]);
+  const disk = await smallDisk('gh-plcfull-', '4m', 'storage');
+  const storage = disk.at;
   // Debian's pymodbus as the device (the bundle has no helpers folder beside it: the script is named from the repo).
   const port = await freePort();
   const device = spawn(PYTHON, [${src('test/helpers/modbus/server.py')}, String(port)], { stdio: 'ignore' });
@@ -188,15 +199,12 @@ if (mode === 'plc-full-disk') {
     await tunnel?.close();
     await h.close();
     server.stop();
-    execFileSync('umount', [storage]);
-    await rm(base, { recursive: true, force: true });
+    await disk.remove();
   }
 }
 if (mode === 'audit-nearly-full') {
-  const base = await mkdtemp(join(tmpdir(), 'gh-auditfull-'));
-  const storage = join(base, 'storage');
-  await mkdir(storage);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', storage]);
+  const disk = await smallDisk('gh-auditfull-', '2m', 'storage');
+  const storage = disk.at;
   const faults = new StorageFaults();
   const s = await openStorage({
     config: { storage: { engine: 'lowdb', dir: storage } },
@@ -257,17 +265,13 @@ if (mode === 'audit-nearly-full') {
     out.verify = { status: verify.status, stdout: verify.stdout, stderr: verify.stderr };
   } finally {
     await s.close();
-    execFileSync('umount', [storage]);
-    await rm(base, { recursive: true, force: true });
+    await disk.remove();
   }
 }
 if (mode === 'recording-full') {
-  const base = await mkdtemp(join(tmpdir(), 'gh-recfull-'));
-  const storage = join(base, 'storage');
-  const sessions = join(storage, 'sessions');
-  await mkdir(sessions, { recursive: true });
   // Only the recordings' file system is small: db.json and audit.jsonl stay writable, so the end can be recorded.
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', sessions]);
+  const disk = await smallDisk('gh-recfull-', '1m', join('storage', 'sessions'));
+  const storage = join(disk.base, 'storage');
   const h = await startSshGateway({ storageDir: storage });
   let closed = false;
   try {
@@ -300,8 +304,7 @@ if (mode === 'recording-full') {
     closed = true;
   } finally {
     if (!closed) await h.close();
-    execFileSync('umount', [sessions]);
-    await rm(base, { recursive: true, force: true });
+    await disk.remove();
   }
 }
 

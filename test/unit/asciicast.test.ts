@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock, systemClock } from '../../gateway/clock.js';
 import { type CastHeader, CastWriter } from '../../gateway/recording/asciicast.js';
 import { recordingPath, resolveRecording, sessionsRoot } from '../../gateway/recording/files.js';
@@ -180,6 +180,75 @@ describe('CastWriter', () => {
     await w.drained();
     expect((await stat(path)).size).toBeGreaterThan(before + 300 * 1024);
     await w.seal();
+  });
+
+  it('a bulk stream that honours backpressure reuses pooled buffers: none allocated after the first window', async () => {
+    // Why it matters: a 256 KiB buffer the pool could not keep had been in flight long enough to be promoted, and
+    // ~700 of them per GiB set off a major garbage collection every ~80 ms (docs/performance.md).
+    const path = join(dir, 'bulk.cast');
+    const w = await CastWriter.open(path, header, systemClock, { flushIntervalMs: 60_000 });
+    const chunk = Buffer.from(
+      '-rw-r--r-- 1 maint plc 4096 Nov 23 10:00 \x1b[01;34mline\x1b[0m  Störung.log │ OK\r\n'.repeat(400),
+    );
+    const allocations = vi.spyOn(Buffer, 'allocUnsafeSlow');
+    try {
+      const window = async () => {
+        // As the relay does: write until output() says the disk is behind, then wait for drained().
+        for (let i = 0; i < 10_000 && w.output(chunk); i++);
+        await w.drained();
+      };
+      await window();
+      const warm = allocations.mock.calls.length;
+      for (let round = 0; round < 8; round++) await window();
+      expect(allocations.mock.calls.length).toBe(warm);
+    } finally {
+      allocations.mockRestore();
+    }
+    const sealed = await w.seal();
+    expect(sealed.bytes).toBeGreaterThan(9 * 1024 * 1024); // each window queued at least half the high-water mark
+    expect(sealed.incomplete).toBe(false);
+  });
+
+  it('six bulk streams at once reuse pooled buffers too, and the pool gives the excess back once they end', async () => {
+    const writers = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map((i) =>
+        CastWriter.open(join(dir, `bulk-${i}.cast`), header, systemClock, { flushIntervalMs: 60_000 }),
+      ),
+    );
+    const chunk = Buffer.from('\x1b[01;34mline\x1b[0m  Störung.log │ OK\r\n'.repeat(1000));
+    const allocations = vi.spyOn(Buffer, 'allocUnsafeSlow');
+    try {
+      // Each writer: write until output() says the disk is behind, then wait for drained(); all at once.
+      const window = () =>
+        Promise.all(
+          writers.map(async (w) => {
+            for (let i = 0; i < 10_000 && w.output(chunk); i++);
+            await w.drained();
+          }),
+        );
+      for (let round = 0; round < 3; round++) await window();
+      const warm = allocations.mock.calls.length;
+      expect(warm).toBeGreaterThan(16); // more in flight than the pool keeps when idle
+      for (let round = 0; round < 6; round++) await window();
+      // A new peak in flight takes a few more; a pool that dropped what it could not keep took ~50.
+      expect(allocations.mock.calls.length - warm).toBeLessThan(writers.length);
+      for (const w of writers) expect((await w.seal()).incomplete).toBe(false);
+      // Idle again: what the pool keeps is back to its idle size, so the next ones are fresh allocations.
+      const after = allocations.mock.calls.length;
+      const taken = await Promise.all(
+        [0, 1, 2, 3, 4, 5].map(async (i) => {
+          const w = await CastWriter.open(join(dir, `again-${i}.cast`), header, systemClock, {
+            flushIntervalMs: 60_000,
+          });
+          for (let k = 0; k < 10_000 && w.output(chunk); k++);
+          return w;
+        }),
+      );
+      expect(allocations.mock.calls.length).toBeGreaterThan(after);
+      for (const w of taken) await w.seal();
+    } finally {
+      allocations.mockRestore();
+    }
   });
 
   it('marks an incomplete seal, and seal is idempotent', async () => {

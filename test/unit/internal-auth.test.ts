@@ -65,6 +65,24 @@ describe('node tokens', () => {
     );
   });
 
+  it('opens only the kind of live view it was minted for: the MAC covers the kind', () => {
+    const { v } = verifier();
+    const rdp = mintWatchToken(key, { sid: SID, from: 'gw-b', to: 'gw-a', now: T0, purpose: 'rdp' });
+    const terminal = mintWatchToken(key, { sid: SID, from: 'gw-b', to: 'gw-a', now: T0, purpose: 'watch' });
+    expect(codeOf(() => v.verify(rdp, SID, 'watch'))).toBe('relay_token_wrong_purpose');
+    expect(codeOf(() => v.verify(rdp, SID))).toBe('relay_token_wrong_purpose');
+    expect(codeOf(() => v.verify(terminal, SID, 'rdp'))).toBe('relay_token_wrong_purpose');
+    // Refused before it was remembered: the same tokens still open their own kind, once.
+    expect(codeOf(() => v.verify(rdp, SID, 'rdp'))).toBe('accepted');
+    expect(codeOf(() => v.verify(terminal, SID, 'watch'))).toBe('accepted');
+    expect(codeOf(() => v.verify(rdp, SID, 'rdp'))).toBe('relay_token_replayed');
+    // The kind is in the MAC's input, not only in the body: an RDP MAC over a terminal token's body is no terminal token.
+    const body = craft(claims()).split('.')[1]!;
+    const rdpMac = createHmac('sha256', key).update(`v1.rdp.${body}`).digest('base64url');
+    expect(codeOf(() => v.verify(`v1.${body}.${rdpMac}`, SID, 'rdp'))).toBe('accepted');
+    expect(codeOf(() => v.verify(`v1.${body}.${rdpMac}`, SID, 'watch'))).toBe('relay_token_wrong_purpose');
+  });
+
   it('refuses what a node did not sign, and malformed or oversized input, before decoding it', () => {
     const { v } = verifier();
     expect(codeOf(() => v.verify(undefined, SID))).toBe('relay_token_missing');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOG_FILE } from '../../gateway/audit/verify-file.js';
 import type { SessionRecord } from '../../gateway/core/model.js';
-import { findClosedBy } from '../../gateway/http/routes/session-closer.js';
+import { findClosedBy, findLateEnd } from '../../gateway/http/routes/session-closer.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 
 let dir: TempDir;
@@ -42,6 +42,19 @@ beforeAll(async () => {
         { reason: 'work done' },
       ),
       line(6, '2026-12-06T08:11:00.000Z', 'session.ended', { sessionId: 'ses_a' }, { reason: 'terminated' }),
+      line(
+        7,
+        '2026-12-06T08:12:00.000Z',
+        'session.ended_late',
+        { sessionId: 'ses_d' },
+        {
+          reason: 'gateway_fenced',
+          endedAt: '2026-12-06T08:09:50.000Z',
+          node: 'gw-a',
+          recordedEnd: { at: '2026-12-06T08:10:05.000Z', reason: 'gateway_crashed' },
+        },
+        { kind: 'user', id: 'usr_v', name: 'Vera Vendor' },
+      ),
       '',
     ].join('\n'),
   );
@@ -74,5 +87,32 @@ describe('who ended a session', () => {
     // ses_old's record predates this session's start: the scan stops there.
     expect(await findClosedBy(dir.path, session({ id: 'ses_old', endReason: 'terminated' }))).toBeNull();
     expect(await findClosedBy(join(dir.path, 'nowhere'), session({ endReason: 'terminated' }))).toBeNull();
+  });
+
+  it('takes a terminate from the session’s record when it carries one, without the log', async () => {
+    const t = {
+      at: '2026-12-06T08:09:10.000Z',
+      by: 'usr_s2',
+      byName: 'Sue Supervisor',
+      reason: 'cut off',
+      message: 'x',
+    };
+    const s = session({ endReason: 'terminated', terminateRequested: t });
+    expect(await findClosedBy(join(dir.path, 'nowhere'), s)).toEqual({
+      action: 'terminated',
+      by: 'Sue Supervisor',
+      reason: 'cut off',
+      at: '2026-12-06T08:09:10.000Z',
+    });
+  });
+
+  it('finds the holder’s late end of a session the log had ended as crashed, and nothing for others', async () => {
+    expect(await findLateEnd(dir.path, session({ id: 'ses_d', endReason: 'gateway_crashed' }))).toEqual({
+      at: '2026-12-06T08:09:50.000Z',
+      reason: 'gateway_fenced',
+      node: 'gw-a',
+    });
+    expect(await findLateEnd(dir.path, session({ id: 'ses_a', endReason: 'gateway_crashed' }))).toBeNull();
+    expect(await findLateEnd(dir.path, session({ id: 'ses_d', endReason: 'client_closed' }))).toBeNull();
   });
 });

@@ -2,12 +2,19 @@
 // fate of the recording, and the crash path run twice.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuditLog } from '../../gateway/audit-log.js';
 import { ManualClock } from '../../gateway/clock.js';
 import { userActor } from '../../gateway/core/model.js';
 import { silentLogger } from '../../gateway/log.js';
-import { endInterrupted, type JournalOpening, type LiveEnd, SessionJournal } from '../../gateway/sessions/journal.js';
+import {
+  endInterrupted,
+  type JournalOpening,
+  type LiveEnd,
+  requestTermination,
+  SessionJournal,
+  terminationOf,
+} from '../../gateway/sessions/journal.js';
 import { PendingEnds } from '../../gateway/sessions/pending-ends.js';
 import { Store } from '../../gateway/store.js';
 import { storageUnavailable } from '../../gateway/storage-faults.js';
@@ -51,13 +58,17 @@ describe('SessionJournal', () => {
       actor: userActor({ id: 'usr_1', name: 'Vera Vendor', email: 'vera@example.com' }, '192.0.2.7'),
     });
     // The state as a session sees it: refusing every update while `full` (what the store does on a full disk).
-    const gate = { full: false, auditFull: false };
+    // `lostAnswer`: the update commits, but its answer is lost (a database commit that timed out on the way back).
+    const gate = { full: false, auditFull: false, lostAnswer: false };
     const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     const gated = new Proxy(store, {
       get: (target, key, receiver) =>
         key === 'update' && gate.full
           ? () => Promise.reject(storageUnavailable('db.json', full))
-          : (Reflect.get(target, key, receiver) as unknown),
+          : key === 'update' && gate.lostAnswer
+            ? (fn: Parameters<Store['update']>[0]) =>
+                target.update(fn).then(() => Promise.reject(storageUnavailable('db.json', full)))
+            : (Reflect.get(target, key, receiver) as unknown),
     }) as StatePort;
     const journal = (id: string, protocol: 'ssh' | 'rdp' = 'ssh') =>
       new SessionJournal(
@@ -73,7 +84,16 @@ describe('SessionJournal', () => {
         },
         opening(id, protocol),
       );
-    return { store, audit, clock, lines, journal, gate, close: () => Promise.all([audit.close(), store.close()]) };
+    return {
+      store,
+      audit,
+      clock,
+      lines,
+      journal,
+      opening,
+      gate,
+      close: () => Promise.all([audit.close(), store.close()]),
+    };
   }
 
   it('writes the record with its node, then the sealed recording and the end, in that order and about one subject', async () => {
@@ -293,6 +313,109 @@ describe('SessionJournal', () => {
     await t.close();
   });
 
+  const terminate = {
+    at: '2026-11-23T10:00:05.000Z',
+    by: 'usr_sup',
+    byName: 'Sam Supervisor',
+    reason: 'wrong PLC',
+    message: 'Sam Supervisor terminated this session: wrong PLC',
+  };
+
+  it('keeps a terminate on the live record only, and a crash end of such a session is the terminate', async () => {
+    const t = await open('node-a');
+    await t.journal('ses_termreq001').start({ via: 'ssh' });
+    expect(await t.store.update((d) => requestTermination(d, 'ses_termreq001', terminate))).toBe(true);
+    // A second request adds nothing: the first stands.
+    await t.store.update((d) => requestTermination(d, 'ses_termreq001', { ...terminate, by: 'usr_other' }));
+    expect(terminationOf(t.store.data.sessions, 'ses_termreq001')).toEqual(terminate);
+    expect(terminationOf(t.store.data.sessions, 'ses_nosuch00001')).toBeUndefined();
+    // The holder crashed before it read the request: recovery ends the session as the terminate it was.
+    await endInterrupted({ store: t.store, clock: t.clock }, t.store.data.sessions[0]!, {});
+    expect(t.store.data.sessions[0]).toMatchObject({ endReason: 'terminated', terminateRequested: terminate });
+    const ended = (await t.lines()).filter((l) => l.type === 'session.ended');
+    expect(ended.map((l) => l.data?.reason)).toEqual(['terminated']);
+    // An ended session takes no request.
+    expect(await t.store.update((d) => requestTermination(d, 'ses_termreq001', terminate))).toBe(false);
+    await t.close();
+  });
+
+  it('a late end after the crash sweep repaired the sealed file keeps the repair’s hash on the record', async () => {
+    const t = await open('node-a');
+    const j = t.journal('ses_fencedend1');
+    await j.start({ via: 'ssh' }, { path: 'sessions/f.cast', keystrokes: false });
+    t.clock.advance(5_000);
+    // The fenced node sealed its file at +5 s, but could not record it (the end is written once it can).
+    const sealedAt = t.clock.now();
+    t.clock.advance(10_000);
+    // The leader repaired the sealed file at +15 s (the node's bytes and the incomplete marker).
+    await endInterrupted({ store: t.store, clock: t.clock }, t.store.data.sessions[0]!, {
+      repaired: { sha256: 'e'.repeat(64), bytes: 140 },
+      incomplete: { reason: 'gateway_crashed' },
+    });
+    const late = new SessionJournal(
+      { store: t.store, audit: t.audit, clock: new ManualClock(sealedAt), node: 'node-a' },
+      t.opening('ses_fencedend1'),
+    );
+    await late.end({
+      reason: 'gateway_fenced',
+      recording: { kind: 'sealed', sha256: 'f'.repeat(64), bytes: 100, incomplete: false },
+    });
+    expect(t.store.data.sessions[0]).toMatchObject({
+      endReason: 'gateway_crashed',
+      recording: { sha256: 'e'.repeat(64), bytes: 140, incomplete: true },
+    });
+    const lines = await t.lines();
+    expect(lines.find((l) => l.type === 'recording.sealed')?.data).toMatchObject({ sha256: 'f'.repeat(64) });
+    expect(lines.find((l) => l.type === 'session.ended_late')?.data).toMatchObject({ reason: 'gateway_fenced' });
+    await t.close();
+  });
+
+  it('writes an end the storage refused again, with the time it happened', async () => {
+    const t = await open('node-a');
+    let refuse = 1;
+    // The store as the journal sees it, refusing its first two writes as a full disk would.
+    const flaky: StatePort = {
+      get data() {
+        return t.store.data;
+      },
+      get withHistory() {
+        return t.store.withHistory;
+      },
+      update: (fn) =>
+        refuse-- > 0
+          ? Promise.reject(storageUnavailable('db.json', Object.assign(new Error('no space'), { code: 'ENOSPC' })))
+          : t.store.update(fn),
+      close: () => t.store.close(),
+    };
+    await t.journal('ses_retryend01').start({ via: 'ssh' });
+    // No monitor recovery comes (a node cut off from its database): the queue's own timer writes it.
+    const pending = new PendingEnds({ logger: silentLogger });
+    const j = new SessionJournal(
+      { store: flaky, audit: t.audit, clock: t.clock, node: 'node-a', pendingEnds: pending },
+      t.opening('ses_retryend01'),
+    );
+    t.clock.advance(7_000);
+    const endedAt = new Date(t.clock.now()).toISOString();
+    await expect(j.end({ reason: 'client_closed' })).rejects.toThrow(/no space/);
+    t.clock.advance(60_000);
+    // Written again within a retry period (2 s), with the end's own time.
+    const rec = await vi.waitFor(
+      () => {
+        const s = t.store.data.sessions[0]!;
+        if (!s.endedAt) throw new Error('not yet');
+        return s;
+      },
+      { timeout: 6000, interval: 100 },
+    );
+    expect(rec).toMatchObject({ endedAt, endReason: 'client_closed' });
+    const ended = (await t.lines()).filter((l) => l.type === 'session.ended');
+    expect(ended).toHaveLength(1);
+    expect(ended[0]!.data).toMatchObject({ reason: 'client_closed', durationMs: 7_000, recordedLate: true, endedAt });
+    expect(pending.size).toBe(0);
+    pending.stop();
+    await t.close();
+  });
+
   /** A live end whose steps all work: only the state may refuse it. */
   const liveEnd = (seal: { sha256: string; bytes: number }): LiveEnd => ({
     reason: 'client_closed',
@@ -365,6 +488,24 @@ describe('SessionJournal', () => {
     expect(t.store.data.sessions[0]?.endReason).toBe('gateway_crashed');
     await t.close();
   });
+  it('a retried end whose first try was committed (its answer lost) is not written again as a late end', async () => {
+    const pending = new PendingEnds({ logger: silentLogger });
+    const t = await open('node-a', pending);
+    const j = t.journal('ses_lostans001');
+    await j.start({ via: 'ssh' }, { path: 'sessions/l.cast', keystrokes: false });
+    t.clock.advance(3_000);
+    t.gate.lostAnswer = true;
+    await j.finish(liveEnd({ sha256: 'c'.repeat(64), bytes: 40 }));
+    t.gate.lostAnswer = false;
+    expect(pending.size).toBe(1);
+    await pending.retry();
+    expect(pending.size).toBe(0);
+    expect((await t.lines()).map((l) => l.type)).toEqual(['session.started', 'recording.sealed', 'session.ended']);
+    expect(t.store.data.sessions[0]).toMatchObject({ endedAt: '2026-11-23T10:00:03.000Z', endReason: 'client_closed' });
+    pending.stop();
+    await t.close();
+  });
+
   it('a recording.failed the audit log refused is written with the end, before the seal', async () => {
     const t = await open();
     const j = t.journal('ses_refused003');
@@ -404,6 +545,66 @@ describe('PendingEnds', () => {
     refuse = false;
     await pending.retry();
     expect(recorded).toEqual(['ses_b', 'ses_c']);
+    expect(pending.size).toBe(0);
+    pending.stop();
+  });
+
+  it('tries on its own timer while an end waits, and stops once it is recorded', async () => {
+    const pending = new PendingEnds({ logger: silentLogger, everyMs: 20 });
+    let tries = 0;
+    pending.add({
+      sessionId: 'ses_t',
+      record: () => (++tries < 3 ? Promise.reject(new Error('full')) : Promise.resolve()),
+    });
+    await vi.waitFor(() => expect(pending.size).toBe(0), { timeout: 5000, interval: 10 });
+    expect(tries).toBe(3);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(tries).toBe(3); // recorded: never tried again
+    pending.stop();
+  });
+
+  it('gives an end up once its time is over, and stops trying it', async () => {
+    let now = 0;
+    const pending = new PendingEnds({ logger: silentLogger, forMs: 1000, now: () => now });
+    pending.stop(); // only the rounds below
+    let tries = 0;
+    pending.add({ sessionId: 'ses_g', record: () => Promise.reject(new Error(`full ${++tries}`)) });
+    now = 999;
+    await pending.retry();
+    expect(pending.size).toBe(1);
+    now = 1000;
+    await pending.retry();
+    expect(pending.size).toBe(0);
+    await pending.retry();
+    expect(tries).toBe(2);
+  });
+
+  it('never runs two tries of one end at once: a round asked for during one runs after it', async () => {
+    const pending = new PendingEnds({ logger: silentLogger });
+    pending.stop();
+    let running = 0;
+    let most = 0;
+    let tries = 0;
+    let open!: () => void;
+    pending.add({
+      sessionId: 'ses_o',
+      record: async () => {
+        tries++;
+        most = Math.max(most, ++running);
+        // The first try hangs until released, then fails; the next one succeeds.
+        if (tries === 1) await new Promise<void>((r) => (open = r));
+        running--;
+        if (tries === 1) throw new Error('full');
+      },
+    });
+    const first = pending.retry();
+    const second = pending.retry();
+    const third = pending.retry();
+    expect(second).toBe(third); // asks during a round share one next round
+    open();
+    await Promise.all([first, second, third]);
+    expect(most).toBe(1);
+    expect(tries).toBe(2);
     expect(pending.size).toBe(0);
   });
 });

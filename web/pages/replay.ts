@@ -2,6 +2,7 @@
 import { create, type Player } from 'asciinema-player';
 import { ApiError, api } from '../api.js';
 import { clear, h } from '../dom.js';
+import { endReasonText } from '../../gateway/core/end-reasons.js';
 import { fmtDateTime } from '../format.js';
 import { mountGuacReplay } from '../rdp-replay.js';
 import { registerPage } from '../router.js';
@@ -92,6 +93,16 @@ function closedByText(s: SessionPageView): string | null {
   return `${what} by ${c.by} at ${fmtDateTime(c.at)}${c.reason ? ` — ${c.reason}` : ''}`;
 }
 
+/** The holder's own end after the log had ended the session (its node was cut off from the database meanwhile). */
+function lateEndText(s: SessionPageView): string | null {
+  const l = s.lateEnd;
+  if (!l) return null;
+  return (
+    `The session went on after it was recorded as ended: ${l.node ? `node ${l.node}` : 'its node'} ended it at ` +
+    `${fmtDateTime(l.at)} (${endReasonText(l.reason)})`
+  );
+}
+
 function context(s: SessionPageView): HTMLElement {
   const row = (term: string, ...desc: Array<Node | string | null>) => [h('dt', {}, term), h('dd', {}, ...desc)];
   return h(
@@ -120,6 +131,9 @@ function context(s: SessionPageView): HTMLElement {
     ),
     ...row('Status', statusBadge(s, 'session-status')),
     ...(s.closedBy ? row('Ended by', h('span', { class: 'closed-by', id: 'session-closed-by' }, closedByText(s))) : []),
+    ...(s.lateEnd
+      ? row('Ended late', h('span', { class: 'ended-late', id: 'session-ended-late' }, lateEndText(s)))
+      : []),
     ...row(
       'Purpose',
       h('span', { class: 'purpose', id: 'session-purpose' }, s.request?.purpose ?? '—'),

@@ -4,8 +4,8 @@ import {
   identityFromClaims,
   LOGIN_COOKIE,
   LoginRefused,
-  type LoginTransactions,
   type OidcClient,
+  type PendingLogins,
   readCookies,
   safeReturnTo,
   type WebSessions,
@@ -21,7 +21,8 @@ export interface AuthRouteDeps {
   /** The public URL and the IdP's role mapping; failed sign-ins are appended to the audit log. State is written only through `sessions`. */
   deps: { config: Pick<Config, 'http' | 'oidc'>; audit: AuditAppend; logger: Logger };
   oidc: OidcClient;
-  logins: LoginTransactions;
+  /** In this process on one node; in the database on a cluster, so the callback may reach any node. */
+  logins: PendingLogins;
   sessions: WebSessions;
   /** Live SSH/RDP sessions: those of a user whose roles the IdP removed are closed. */
   liveSessions: Pick<SessionRegistry, 'list' | 'close'>;
@@ -71,7 +72,7 @@ export function authRoutes(d: AuthRouteDeps): Router {
       if (!isGatehouseError(err) || err.status < 500) throw err;
       return sendFailure(req, res, err.status, err.code, err.message);
     }
-    const id = d.logins.create({ state: ar.state, nonce: ar.nonce, codeVerifier: ar.codeVerifier, returnTo });
+    const id = await d.logins.create({ state: ar.state, nonce: ar.nonce, codeVerifier: ar.codeVerifier, returnTo });
     // Only the random id leaves the server: state, nonce and verifier never reach the browser's storage.
     res.cookie(LOGIN_COOKIE, id, {
       httpOnly: true,
@@ -98,7 +99,7 @@ export function authRoutes(d: AuthRouteDeps): Router {
     const cookies = readCookies(req.headers.cookie, LOGIN_COOKIE);
     res.clearCookie(LOGIN_COOKIE, { httpOnly: true, sameSite: 'lax', secure, path: '/auth' });
     // Single use: taken (and so deleted) before anything is checked, so a replayed callback finds nothing.
-    const tx = cookies.length === 1 ? d.logins.take(cookies[0]) : undefined;
+    const tx = cookies.length === 1 ? await d.logins.take(cookies[0]) : undefined;
     const again = 'This sign-in expired or was started in another browser or tab. Start again.';
     if (!tx)
       return fail(400, 'login_state_mismatch', cookies.length ? 'unknown_transaction' : 'missing_login_cookie', again);

@@ -1,5 +1,5 @@
-// Who cut a session off and why (a supervisor's terminate, or the revocation of its grant), read from the audit trail:
-// the session record keeps only the end reason, the audit record keeps the person and their words.
+// Who cut a session off and why (a supervisor's terminate, or the revocation of its grant), and a node's late end of a
+// session the log had already ended: read from the session's record where it says so, else from the audit trail.
 import { join } from 'node:path';
 import { LOG_FILE } from '../../audit/audit.js';
 import type { AuditRecord } from '../../core/audit.js';
@@ -20,10 +20,23 @@ const MAX_SCANNED = 200_000;
 const TERMINATED = Buffer.from('"session.terminated"');
 const REVOKED = Buffer.from('"grant.revoked"');
 
-/** The terminate or revoke record that ended `s`, newest first from the end of the log; null if none is found. */
-export async function findClosedBy(source: AuditSource, s: SessionRecord): Promise<ClosedBy | null> {
-  if (s.endReason !== 'terminated' && s.endReason !== 'revoked') return null;
-  const wanted = s.endReason === 'terminated' ? TERMINATED : REVOKED;
+/** `session.ended_late`: the holder's own end of a session already recorded as ended (docs/storage.md). */
+export interface LateEnd {
+  at: string;
+  /** How the holder ended it (a gateway_fenced node: when it was cut off from the database). */
+  reason: string | null;
+  node: string | null;
+}
+
+const LATE = Buffer.from('"session.ended_late"');
+
+/** The newest record naming `wanted` that `mine` accepts, scanning back no further than the session's start. */
+async function findBack(
+  source: AuditSource,
+  s: SessionRecord,
+  wanted: Buffer,
+  mine: (r: AuditRecord) => boolean,
+): Promise<AuditRecord | null> {
   const since = Date.parse(s.startedAt);
   const lines = typeof source === 'string' ? linesBackward(join(source, LOG_FILE)) : source();
   let scanned = 0;
@@ -41,19 +54,47 @@ export async function findClosedBy(source: AuditSource, s: SessionRecord): Promi
       } catch {
         continue;
       }
-      const subject = r.subject ?? {};
-      const mine = s.endReason === 'terminated' ? subject.sessionId === s.id : subject.grantId === s.grantId;
-      if (!mine) continue;
-      const actor = r.actor as { id?: string; name?: string };
-      return {
-        action: s.endReason,
-        by: actor.name ?? actor.id ?? 'unknown',
-        reason: typeof r.data?.reason === 'string' ? r.data.reason : null,
-        at: r.at,
-      };
+      if (mine(r)) return r;
     }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   return null;
+}
+
+/**
+ * The terminate or revoke that ended `s`: a terminate from the session's record (`terminateRequested`), else the
+ * audit record, newest first from the end of the log; null if none is found.
+ */
+export async function findClosedBy(source: AuditSource, s: SessionRecord): Promise<ClosedBy | null> {
+  if (s.endReason !== 'terminated' && s.endReason !== 'revoked') return null;
+  const t = s.terminateRequested;
+  if (s.endReason === 'terminated' && t) return { action: 'terminated', by: t.byName, reason: t.reason, at: t.at };
+  const r = await findBack(source, s, s.endReason === 'terminated' ? TERMINATED : REVOKED, (x) =>
+    s.endReason === 'terminated' ? x.subject?.sessionId === s.id : x.subject?.grantId === s.grantId,
+  );
+  if (!r) return null;
+  const actor = r.actor as { id?: string; name?: string };
+  return {
+    action: s.endReason,
+    by: actor.name ?? actor.id ?? 'unknown',
+    reason: typeof r.data?.reason === 'string' ? r.data.reason : null,
+    at: r.at,
+  };
+}
+
+/**
+ * The holder's late end of `s`, if its end was recorded by another node's crash sweep (`gateway_crashed`, or
+ * `terminated` for a terminate that was pending then) while the holder still served it; null otherwise.
+ */
+export async function findLateEnd(source: AuditSource, s: SessionRecord): Promise<LateEnd | null> {
+  if (s.endReason !== 'gateway_crashed' && s.endReason !== 'terminated') return null;
+  const r = await findBack(source, s, LATE, (x) => x.subject?.sessionId === s.id);
+  if (!r) return null;
+  const d = r.data ?? {};
+  return {
+    at: typeof d.endedAt === 'string' ? d.endedAt : r.at,
+    reason: typeof d.reason === 'string' ? d.reason : null,
+    node: typeof d.node === 'string' ? d.node : null,
+  };
 }

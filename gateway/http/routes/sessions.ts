@@ -22,7 +22,7 @@ import type { Logger } from '../../log.js';
 import { mountAuditRoutes } from './audit.js';
 import { mountPlcRoutes } from './plc.js';
 import { mountRecordingRoutes } from './recording.js';
-import { type ClosedBy, findClosedBy } from './session-closer.js';
+import { type ClosedBy, findClosedBy, findLateEnd, type LateEnd } from './session-closer.js';
 import { parseCommandsQuery, parseSessionsQuery, parseTerminate } from './session-queries.js';
 
 /**
@@ -53,7 +53,7 @@ export interface SessionsRouterDeps {
 }
 
 /** A session as its page shows it: the library's detail, and who ended it and why where a person did. */
-export type SessionPageView = SessionDetail & { closedBy: ClosedBy | null };
+export type SessionPageView = SessionDetail & { closedBy: ClosedBy | null; lateEnd: LateEnd | null };
 /** A captured command with the reason of the rule that alerted on or blocked it (null when none, or gone from the config). */
 export type CommandWithReason = CommandHit & { reason: string | null };
 
@@ -126,6 +126,7 @@ export function sessionsRouter(o: SessionsRouterDeps): Router {
     const view: SessionPageView = {
       ...sessionDetail(store.withHistory, context(ctx), s),
       closedBy: await findClosedBy(auditSource, s),
+      lateEnd: await findLateEnd(auditSource, s),
     };
     res.json(view);
   });

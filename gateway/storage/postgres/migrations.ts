@@ -23,6 +23,10 @@ export const NODE_LOCK_SPACE = 7_466_004;
  *   head every append locks, so the chain is one sequence across nodes.
  * - 2: gh_plc holds PLC operations like gh_commands holds commands (plc.jsonl on lowdb); gh_syslog_cursor
  *   is the SIEM stream's cursor, one per destination, shared by the nodes (whichever streams resumes there).
+ * - 3: gh_login_pending (OIDC sign-ins under way) and gh_rdp_tokens (/ws/rdp tokens not yet redeemed), so that any
+ *   node may finish what another began. Each row is keyed by the SHA-256 of the id the browser holds, never the id
+ *   itself; a sign-in's state, nonce, verifier and returnTo are sealed (AES-256-GCM). Taking a row is one DELETE …
+ *   RETURNING: single use across nodes without the state lock. Times are epoch milliseconds of the writing node.
  */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -71,6 +75,26 @@ export const MIGRATIONS: readonly string[] = [
     node text NOT NULL,
     saved_at timestamptz NOT NULL
   );
+  `,
+  `
+  CREATE TABLE gh_login_pending (
+    id_hash text PRIMARY KEY,
+    sealed text NOT NULL,
+    created_at bigint NOT NULL,
+    expires_at bigint NOT NULL
+  );
+  CREATE INDEX gh_login_pending_created ON gh_login_pending (created_at);
+  CREATE TABLE gh_rdp_tokens (
+    token_hash text PRIMARY KEY,
+    user_id text NOT NULL,
+    web_session_hash text NOT NULL,
+    ticket json NOT NULL,
+    size json NOT NULL,
+    created_at bigint NOT NULL,
+    expires_at bigint NOT NULL
+  );
+  CREATE INDEX gh_rdp_tokens_user ON gh_rdp_tokens (user_id, created_at);
+  CREATE INDEX gh_rdp_tokens_expires ON gh_rdp_tokens (expires_at);
   `,
 ];
 

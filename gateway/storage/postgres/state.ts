@@ -7,7 +7,8 @@
 // now-current state (store/draft.ts), writes the rows of the records fn changed, chains fn's audit records (PgAudit.chainIn, same transaction)
 // and bumps the version. A check made inside fn therefore sees every earlier commit of every node: two
 // racing approvals on two nodes end in one final state. Readers between updates may lag other nodes by
-// one NOTIFY (milliseconds); nothing decides on a stale read without going through update.
+// one NOTIFY (milliseconds), and at most one sweep (a second) when a NOTIFY is lost: every node's sweep asks for
+// the version (`refresh`); nothing decides on a stale read without going through update.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type pg from 'pg';
 import type { AuditInput } from '../../core/audit.js';
@@ -25,6 +26,7 @@ interface Job {
 }
 
 const insideUpdate = new AsyncLocalStorage<PgState>();
+const POLL_TIMEOUT_MS = 5000;
 
 export class PgState implements StatePort {
   private state: Readonly<DbData>;
@@ -99,9 +101,23 @@ export class PgState implements StatePort {
     });
   }
 
-  /** Catches up with other nodes now (tests; the NOTIFY path does this on its own). */
+  /**
+   * Catches up with other nodes now: a lookup that missed, and every node's sweep (a LISTEN connection can die
+   * without an error, and its notifications with it). One `SELECT version` when nothing changed; the rows if it did.
+   */
   refresh(): Promise<void> {
-    return new Promise<void>((resolve, reject) => this.enqueue(() => this.catchUp(this.pool).then(resolve, reject)));
+    return new Promise<void>((resolve, reject) => this.enqueue(() => this.poll().then(resolve, reject)));
+  }
+
+  private async poll(): Promise<void> {
+    // Bounded (query_timeout, honoured by pg but missing from its types): a database that hangs must not hold the
+    // queue, and with it every update, until the socket times out.
+    const r = await this.pool.query<{ version: string }>({
+      text: 'SELECT version FROM gh_state_version WHERE id = 1',
+      query_timeout: POLL_TIMEOUT_MS,
+    } as pg.QueryConfig);
+    const v = Number(r.rows[0]!.version);
+    if (v > this.version) await this.catchUp(this.pool, v);
   }
 
   close(): Promise<void> {
