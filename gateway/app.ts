@@ -50,7 +50,7 @@ import {
 } from './cluster/cluster.js';
 import { rdpRoute, type RdpRouteOptions, rdpTokenRouter, type RdpTokenStore, RdpTokens } from './rdp/rdp.js';
 import { createLogger, type Logger } from './log.js';
-import { LiveSessions, type SessionRegistry, terminationOf } from './sessions.js';
+import { LiveSessions, PendingEnds, type SessionRegistry, terminationOf } from './sessions.js';
 import { Broker } from './broker.js';
 import { Scheduler } from './scheduler.js';
 import { Webhooks } from './notify.js';
@@ -184,7 +184,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   };
 
   const alerts = new CommandAlerts();
-  const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir, faults, alerts };
+  // Session ends storage refused: the monitor records them when it recovers, the stop below tries once more.
+  const pendingEnds = new PendingEnds({ logger });
+  const deps: Deps = { config, store, audit, commands, plc, clock, logger, storageDir, faults, alerts, pendingEnds };
   const { lowdb } = storage;
   // lowdb: its files; PostgreSQL: the database's reachability. Both: the recordings folder.
   const monitor = new StorageMonitor({
@@ -192,6 +194,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     faults,
     logger,
     storageDir,
+    onRecovered: () => pendingEnds.retry(),
     ...(lowdb ? { lowdb } : {}),
     ...(storage.probe ? { probeDatabase: storage.probe.bind(storage) } : {}),
   });
@@ -415,6 +418,18 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await terminals.closeAll('gateway_stopped', 'the gateway is stopping');
       await desktops.closeAll('gateway_stopped', 'the gateway is stopping');
       internal?.closeAll();
+      // Every session has ended: no more timed rounds, and ends storage refused get one more try (a monitor round first
+      // cuts failed logs back). Those still refused are logged; the next start ends those sessions as gateway_crashed.
+      pendingEnds.stop();
+      if (pendingEnds.size > 0) {
+        await monitor.check().catch((err: unknown) => logger.error({ err }, 'storage check failed'));
+        await pendingEnds.retry();
+        if (pendingEnds.size > 0)
+          logger.error(
+            { ends: pendingEnds.size },
+            'session ends left unrecorded; the next start records them as crashed',
+          );
+      }
       // Its sessions have ended: the node's row says it stopped (not crashed), and another node may lead.
       await cluster?.stop();
       websockets.closeAll();

@@ -3,6 +3,7 @@ import type { Clock } from './clock.js';
 import type { CommandAlerts } from './command-alerts.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import type { PendingEnds } from './sessions.js';
 import type { StorageFaults } from './storage-faults.js';
 import type { AuditPort, CommandPort, PlcPort, StatePort } from './storage/storage.js';
 
@@ -22,4 +23,6 @@ export interface Deps {
   alerts?: CommandAlerts;
   /** What storage is failing now (healthz, the metric, refusals); recordings report theirs here. */
   faults?: StorageFaults;
+  /** Session ends storage refused: recorded when the storage monitor sees it recover, and at a clean stop. */
+  pendingEnds?: PendingEnds;
 }

@@ -225,3 +225,4 @@ export {
   terminationOf,
 } from './sessions/journal.js';
 export { journalPorts, type SessionPorts } from './sessions/ports.js';
+export { PendingEnds } from './sessions/pending-ends.js';

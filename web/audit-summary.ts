@@ -87,7 +87,8 @@ const SENTENCES: Record<AuditEventType, (p: Parts) => string> = {
   'session.started': (p) => `${p.who} started a session on ${p.target}${p.s('via') ? ` (${p.s('via')})` : ''}`,
   'session.refused': (p) => `${possessive(p.who)} connection${p.target ? ` to ${p.target}` : ''} was refused${p.why()}`,
   'session.warned': (p) => `${p.vendor} was warned: ${p.s('minutesLeft')} min left on ${p.target}`,
-  'session.ended': (p) => `${possessive(p.vendor)} session on ${p.target} ended: ${endReasonText(p.s('reason'))}`,
+  'session.ended': (p) =>
+    `${possessive(p.vendor)} session on ${p.target} ended: ${endReasonText(p.s('reason'))}${p.d.recordedLate ? ` (recorded late, once storage was back; it ended at ${p.s('endedAt')})` : ''}`,
   'session.ended_late': (p) =>
     `${possessive(p.vendor)} session on ${p.target} went on after it was recorded as ended; its node ended it later: ${endReasonText(p.s('reason'))}`,
   'session.terminated': (p) => `${p.who} terminated ${possessive(p.vendor)} session on ${p.target}${p.why()}`,

@@ -28,6 +28,12 @@ export interface SessionEndedData {
   refusalsNotAudited?: number;
   recovered?: true;
   startedAt?: string;
+  /**
+   * Storage refused the end when it happened (a full disk) and it was recorded once storage was back: `endedAt` is
+   * when the session ended, the record's own time when it was written.
+   */
+  recordedLate?: true;
+  endedAt?: string;
 }
 
 /** `command.executed` / `command.alerted` / `command.blocked`: the captured line and the rules' verdict. */

@@ -15,10 +15,7 @@ import { asStorageError } from '../storage-faults.js';
 import type { AuditPort, StatePort } from '../storage/storage.js';
 // By id through the draft's index: a session's end must not scan a year of sessions (docs/storage.md).
 import { byId, type DbData, findById } from '../store.js';
-
-/** How often, and for how long, an end the storage refused is written again (a node cut off from its database). */
-const END_RETRY_MS = 2000;
-const END_RETRY_FOR_MS = 15 * 60_000;
+import type { PendingEnds } from './pending-ends.js';
 
 /** What a journal writes to: the state, the audit log, the time, and the node that holds the session. */
 export interface JournalPorts {
@@ -27,8 +24,8 @@ export interface JournalPorts {
   clock: Clock;
   /** config `node.id`: the session record names the node that holds it, so other nodes can find it. */
   node?: string | undefined;
-  /** Where an end written again later (after the storage refused it) reports its outcome. */
-  logger?: Logger | undefined;
+  /** Where an end storage refused waits to be recorded once it is back (absent: the end is only logged). */
+  pendingEnds?: PendingEnds | undefined;
 }
 
 /** The session a journal is about: fixed when it is opened. */
@@ -57,8 +54,18 @@ export type SessionSubject = {
 
 /** What became of the recording at the end. */
 export type RecordingOutcome =
-  /** Closed and hashed: the record gets the hash, `recording.sealed` says so. */
-  | { kind: 'sealed'; sha256: string; bytes: number; incomplete: boolean; format?: 'guac' }
+  /**
+   * Closed and hashed: the record gets the hash, `recording.sealed` says so. `failure`, when given, is a write the
+   * seal itself hit (the disk filled as the session ended), audited as `recording.failed` before the seal.
+   */
+  | {
+      kind: 'sealed';
+      sha256: string;
+      bytes: number;
+      incomplete: boolean;
+      format?: 'guac';
+      failure?: { error: string; path?: string };
+    }
   /** Not sealed: the record is marked incomplete; `failure`, when given, is audited as `recording.failed` (give none if that was audited already). */
   | { kind: 'lost'; failure?: { error: string; path: string } }
   /** Nothing was ever shown (the connection never opened): the record keeps no recording. */
@@ -88,6 +95,8 @@ export interface LiveEnd {
 export class SessionJournal {
   readonly subject: SessionSubject;
   readonly startedAt: string;
+  /** A `recording.failed` the audit log refused when it happened; the end's update carries it. */
+  private failureUnrecorded: { error: string; path?: string } | undefined;
 
   constructor(
     private readonly ports: JournalPorts,
@@ -138,7 +147,10 @@ export class SessionJournal {
   async recordingFailed(data: { error: string; path?: string }): Promise<void> {
     await this.ports.audit
       .append({ type: 'recording.failed', actor: this.opening.actor, subject: this.subject, data })
-      .catch(() => undefined);
+      .catch(() => {
+        // The audit log refused it (a full disk): the end writes it, before the seal, so the why is not lost.
+        this.failureUnrecorded = data;
+      });
   }
 
   /**
@@ -171,10 +183,19 @@ export class SessionJournal {
     } catch (err) {
       logger.error({ err, sessionId }, "could not gather a session's end details; recording its end without them");
     }
+    const end: SessionEnd = { reason: e.reason, ...(recording ? { recording } : {}), ...(details ? { details } : {}) };
     try {
-      await this.end({ reason: e.reason, ...(recording ? { recording } : {}), ...(details ? { details } : {}) });
+      await this.end(end);
     } catch (err) {
-      logger.error({ err, sessionId }, 'could not record the end of a session');
+      // A storage refusal (a full disk, a database away) left the end in `pendingEnds`, to be recorded as it was now.
+      // Without that the session would look live until the next start ended it as gateway_crashed.
+      const waits = this.ports.pendingEnds !== undefined && asStorageError(err) !== undefined;
+      logger.error(
+        { err, sessionId },
+        waits
+          ? 'could not record the end of a session; it is recorded once storage is back'
+          : 'could not record the end of a session',
+      );
     }
   }
 
@@ -187,39 +208,29 @@ export class SessionJournal {
    * is still written, because the file this node closed is the true recording; the record takes its hash unless the
    * crash sweep repaired the file after this end (it then holds this node's bytes and the sweep's marker).
    *
-   * An end the storage refuses is written again every 2 s for 15 minutes (its time kept), then left to the sweeps.
+   * An end the storage refuses waits in `pendingEnds` (its time kept): tried on the monitor's recovery, every 2 s for
+   * 15 minutes, and at a clean stop, then left to the sweeps. It is the only place it waits, so it is never written
+   * twice at once.
    */
   async end(e: SessionEnd): Promise<void> {
     const at = this.ports.clock.now();
     try {
-      await this.write(e, at);
+      await this.record(e, at);
     } catch (err) {
-      // The storage cannot take it now (a node cut off from its database, a full disk): the end is written as soon
-      // as it can be, with the time it happened, rather than left to a crash sweep that knows less.
-      if (asStorageError(err)) this.retry(e, at);
+      // The storage cannot take it now (a node cut off from its database, a full disk): the end waits in the one
+      // queue of refused ends and is recorded as soon as it can be, with the time it happened, rather than left to a
+      // crash sweep that knows less.
+      if (asStorageError(err))
+        this.ports.pendingEnds?.add({ sessionId: this.opening.id, record: () => this.record(e, at, true) });
       throw err;
     }
   }
 
-  private retry(e: SessionEnd, at: number): void {
-    const { logger } = this.ports;
-    const until = Date.now() + END_RETRY_FOR_MS;
-    const again = () => {
-      const timer = setTimeout(() => {
-        this.write(e, at).then(
-          () => logger?.warn({ sessionId: this.opening.id }, 'the end of a session was recorded late'),
-          (err: unknown) => {
-            if (asStorageError(err) && Date.now() < until) return again();
-            logger?.error({ err, sessionId: this.opening.id }, 'gave up recording the end of a session');
-          },
-        );
-      }, END_RETRY_MS);
-      timer.unref();
-    };
-    again();
-  }
-
-  private async write(e: SessionEnd, at: number): Promise<void> {
+  /**
+   * `end` at time `at`. `late`: storage refused the end when it happened and this records it now, so `session.ended`
+   * carries `recordedLate` and the true `endedAt`, and its duration is counted to `at`, not to now.
+   */
+  private async record(e: SessionEnd, at: number, late = false): Promise<void> {
     const { store } = this.ports;
     const { actor, startedAt } = this.opening;
     const endedAt = isoTime(at);
@@ -227,6 +238,9 @@ export class SessionJournal {
     await store.update((d, audit) => {
       const s = byId(d.sessions, this.opening.id);
       const earlier = s?.endedAt !== undefined ? { endedAt: s.endedAt, reason: s.endReason } : undefined;
+      // A try whose answer was lost (a database commit that timed out on the way back) already recorded this very end:
+      // writing it again would make it a bogus `session.ended_late`.
+      if (late && earlier?.endedAt === endedAt && earlier.reason === e.reason) return;
       // The crash sweep repaired the file after this node sealed it (a fenced node closes its sessions before the
       // others declare it dead): the repair's hash is the file's now, and the record keeps it.
       const repairedAfter =
@@ -247,6 +261,10 @@ export class SessionJournal {
         else if (s.recording && r?.kind === 'lost' && !repairedAfter)
           s.recording = { ...s.recording, incomplete: true };
       }
+      if (this.failureUnrecorded)
+        audit.record({ type: 'recording.failed', actor, subject: this.subject, data: { ...this.failureUnrecorded } });
+      if (r?.kind === 'sealed' && r.failure)
+        audit.record({ type: 'recording.failed', actor, subject: this.subject, data: { ...r.failure } });
       if (r?.kind === 'sealed')
         audit.record({
           type: 'recording.sealed',
@@ -261,7 +279,12 @@ export class SessionJournal {
         });
       else if (r?.kind === 'lost' && r.failure)
         audit.record({ type: 'recording.failed', actor, subject: this.subject, data: { ...r.failure } });
-      const data = { reason: e.reason, durationMs: at - startedAt, ...e.details };
+      const data = {
+        reason: e.reason,
+        durationMs: at - startedAt,
+        ...e.details,
+        ...(late && { recordedLate: true as const, endedAt }),
+      };
       if (earlier)
         audit.record({
           type: 'session.ended_late',

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { StorageFaults } from '../storage-faults.js';
 import type { AuditPort, StatePort } from '../storage/storage.js';
 import type { JournalPorts } from './journal.js';
+import type { PendingEnds } from './pending-ends.js';
 
 export interface SessionPorts {
   clock: Clock;
@@ -19,6 +20,8 @@ export interface SessionPorts {
   storageDir: string;
   /** Where a recording's disk fault is reported (healthz, the metric). */
   faults?: StorageFaults | undefined;
+  /** Session ends storage refused, recorded once it recovers. */
+  pendingEnds?: PendingEnds | undefined;
 }
 
 /** The journal's share of a session's ports. */
@@ -27,5 +30,5 @@ export const journalPorts = (p: SessionPorts): JournalPorts => ({
   audit: p.audit,
   clock: p.clock,
   node: p.config.node?.id,
-  logger: p.logger,
+  pendingEnds: p.pendingEnds,
 });

@@ -70,6 +70,8 @@ export class VendorSession implements ChannelHost {
   private cast: Promise<CastWriter> | undefined;
   /** The recording's path in the storage folder, once the first shell placed it. */
   private recordingPath: string | undefined;
+  /** The seal of a recording opened but never named in the session's record (the state refused its path). */
+  private unplaced: ReturnType<CastWriter['seal']> | undefined;
   private readonly channels = new Set<TrackedChannel>();
   private readonly watchers = new Set<TerminalWatcher>();
   private screen: CommandCapture | undefined;
@@ -200,10 +202,17 @@ export class VendorSession implements ChannelHost {
       w.onFailure((err) =>
         detach(this.recordingFailed(err), deps.logger, 'could not end a session whose recording failed'),
       );
-      await this.journal.recordingPlaced({
-        path: this.recordingPath,
-        keystrokes: auth.target.recording.keystrokes,
-      });
+      try {
+        await this.journal.recordingPlaced({
+          path: this.recordingPath,
+          keystrokes: auth.target.recording.keystrokes,
+        });
+      } catch (err) {
+        // No session without its recording named in the record: the session ends for it (below). The writer is
+        // sealed now, or its file handle and flush timer would stay open until the process exits; the end keeps the seal.
+        this.unplaced = w.seal({ incomplete: true, reason: 'recording_failed' });
+        throw err;
+      }
       return w;
     })();
     // Fail closed: no recording, no session.
@@ -383,10 +392,15 @@ export class VendorSession implements ChannelHost {
     // still end as what happened (recording_failed), not as client_closed.
     this.endReason = 'recording_failed';
     this.o.deps.logger.error({ err, sessionId: this.id }, 'session recording failed');
-    // A disk that refuses recordings is a storage fault too: /healthz and the metric say so until it heals.
-    if (asStorageError(err)) this.o.deps.faults?.report(RECORDINGS_FAULT, err);
+    // A recording the state would not name failed on the state's disk, which reported itself; the recordings' disk is fine.
+    if (!this.unplaced) this.reportRecordingFault(err);
     await this.journal.recordingFailed({ error: err.message });
     await this.close('recording_failed', 'the session recording failed; the session is closed');
+  }
+
+  /** A disk that refuses recordings is a storage fault too: /healthz and the metric say so until it heals. */
+  private reportRecordingFault(err: Error): void {
+    if (asStorageError(err)) this.o.deps.faults?.report(RECORDINGS_FAULT, err);
   }
 
   private later(p: Promise<unknown>): void {
@@ -419,9 +433,19 @@ export class VendorSession implements ChannelHost {
         recordingPath: this.recordingPath,
         seal: async () => {
           const cast = await this.cast?.catch(() => undefined);
-          if (!cast) return undefined;
+          if (!cast) return this.unplaced && { kind: 'sealed', ...(await this.unplaced) };
           const sealed = await cast.seal(reason === 'recording_failed' ? { incomplete: true, reason } : {});
-          return { kind: 'sealed', ...sealed };
+          // A write that failed once the session was ending (the disk filled as it ended, the seal's own flush) found
+          // the end reason set, so recordingFailed left it alone: it is reported and audited here, like one mid-session.
+          const late = reason === 'recording_failed' ? undefined : cast.failed;
+          if (!late) return { kind: 'sealed', ...sealed };
+          this.o.deps.logger.error({ err: late, sessionId: this.id }, 'session recording failed as the session ended');
+          this.reportRecordingFault(late);
+          const failure = {
+            error: late.message,
+            ...(this.recordingPath !== undefined && { path: this.recordingPath }),
+          };
+          return { kind: 'sealed', ...sealed, failure };
         },
         details: async () => {
           await this.writes;

@@ -24,6 +24,8 @@ export interface StorageMonitorDeps {
   faults: StorageFaults;
   logger: Logger;
   storageDir: string;
+  /** Called after a round in which a fault cleared, once its recovery is recorded: what waited for storage goes now. */
+  onRecovered?: () => Promise<void>;
   /** How often to look and retry (default 1 s). */
   intervalMs?: number;
 }
@@ -90,7 +92,9 @@ export class StorageMonitor {
     if (before.has(RECORDINGS_FAULT) && (await this.canWrite(join(this.d.storageDir, RECORDINGS_FAULT))))
       faults.clear(RECORDINGS_FAULT);
     const now = new Set(faults.list().map((f) => f.file));
-    for (const f of before.values()) if (!now.has(f.file)) await this.recovered(f);
+    const cleared = [...before.values()].filter((f) => !now.has(f.file));
+    for (const f of cleared) await this.recovered(f);
+    if (cleared.length > 0) await this.d.onRecovered?.();
   }
 
   private async recovered(f: Fault): Promise<void> {

@@ -16,7 +16,7 @@ const src = (p: string) => JSON.stringify(join(packageRoot, p));
 const childSource = `
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, readlink, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSshGateway, TARGET } from ${src('test/helpers/ssh-gateway.ts')};
@@ -307,6 +307,144 @@ if (mode === 'recording-full') {
     await disk.remove();
   }
 }
+
+/** The state's disk (storage/) and the recordings' (storage/sessions) as two small tmpfs: either can be filled alone. */
+async function twoDisks(prefix) {
+  const base = await mkdtemp(join(tmpdir(), prefix));
+  const storage = join(base, 'storage');
+  await mkdir(storage);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', storage]);
+  const sessions = join(storage, 'sessions');
+  await mkdir(sessions);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', sessions]);
+  const umount = async () => {
+    execFileSync('umount', [sessions]);
+    execFileSync('umount', [storage]);
+    await rm(base, { recursive: true, force: true });
+  };
+  return { storage, sessions, umount };
+}
+async function until(what, ms = 30_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await what();
+    if (v || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+/** What the audit log says about one session: its records, and how many session.ended no change.reverted undid. */
+async function endsOf(h, id) {
+  // Complete lines only: a write the full disk refused may have left a torn one at the end (cut off at recovery).
+  const text = await readFile(join(h.gw.storageDir, 'audit.jsonl'), 'utf8');
+  const all = text.slice(0, text.lastIndexOf('\\n') + 1).split('\\n').filter(Boolean).map((l) => JSON.parse(l));
+  const reverted = all.filter((a) => a.type === 'change.reverted').map((a) => [a.data.firstSeq, a.data.lastSeq]);
+  const mine = all.filter((a) => a.subject?.sessionId === id);
+  const ended = mine.filter((a) => a.type === 'session.ended');
+  const standing = ended.filter((a) => !reverted.some(([f, l]) => a.seq >= f && a.seq <= l));
+  return { types: types(mine), ended: ended.length, standing };
+}
+const sha = (buf) => createHash('sha256').update(buf).digest('hex');
+/** The recordings this process still has open (its file descriptors). */
+async function openCasts() {
+  const fds = await readdir('/proc/self/fd');
+  const links = await Promise.all(fds.map((fd) => readlink('/proc/self/fd/' + fd).catch(() => '')));
+  return links.filter((l) => l.endsWith('.cast'));
+}
+function verifyCli(storage) {
+  const v = spawnSync(process.execPath, [${src('bin/gatehouse.js')}, 'audit', 'verify', '--dir', storage], { encoding: 'utf8', timeout: 60_000 });
+  return { status: v.status, stdout: v.stdout, stderr: v.stderr };
+}
+
+if (mode === 'end-refused' || mode === 'placed-refused') {
+  // The state's disk fills under a live session; the recordings' disk keeps room.
+  const d = await twoDisks('gh-endref-');
+  const h = await startSshGateway({ storageDir: d.storage });
+  const sock = join(tmpdir(), 'gh-cm-' + process.pid);
+  let master;
+  let closed = false;
+  try {
+    await h.grant();
+    let run;
+    if (mode === 'end-refused') {
+      // A silent command: nothing to record while the disk is full, so only the end meets the fault.
+      run = h.ssh(TARGET, { command: 'sleep 4; echo done', timeoutMs: 60_000 });
+    } else {
+      // A connection with no channel yet (ssh -N as a control master): its first shell comes after the disk fills.
+      master = h.ssh(TARGET, { options: ['-M', '-S', sock, '-N'], timeoutMs: 60_000 });
+    }
+    const started = await h.waitAudit('session.started', () => true, 30_000);
+    const id = started.subject.sessionId;
+    out.fillError = await fill(d.storage);
+    if (mode === 'placed-refused') {
+      // The first shell on that connection: its recording opens, saving its path in the state is refused.
+      run = h.ssh(TARGET, { options: ['-S', sock], command: 'echo hello', timeoutMs: 30_000 });
+    }
+    out.ssh = await run;
+    // The session has ended (off the live list) and its end met the full disk.
+    out.offList = await until(() => h.gw.liveSessions.list().length === 0);
+    out.healthFull = await until(async () => { const x = await health(h.url); return x.status === 503 && x; });
+    await new Promise((r) => setTimeout(r, 1000));
+    out.casts = await openCasts();
+    out.endedBefore = h.gw.store.data.sessions.find((x) => x.id === id)?.endedAt ?? null;
+    out.endsBefore = await endsOf(h, id);
+    const freedAt = h.clock.now();
+    await rm(join(d.storage, 'filler'));
+    out.healthAfter = await until(async () => { const x = await health(h.url); return x.status === 200 && x; });
+    const ended = await h.waitAudit('session.ended', (a) => a.subject?.sessionId === id, 30_000);
+    out.ended = ended.data;
+    out.endedLate = Date.parse(ended.at) >= freedAt && Date.parse(ended.data.endedAt) < freedAt;
+    const rec = h.gw.store.data.sessions.find((x) => x.id === id);
+    out.record = { endedAt: rec.endedAt, endReason: rec.endReason, recording: rec.recording ?? null };
+    const casts = (await readdir(d.sessions, { recursive: true })).filter((f) => f.endsWith('.cast'));
+    const file = await readFile(join(d.sessions, casts[0]));
+    out.file = { bytes: file.length, sha256: sha(file) };
+    out.after = await endsOf(h, id);
+    out.sealed = (await h.audit()).find((a) => a.type === 'recording.sealed' && a.subject?.sessionId === id)?.data;
+    out.failedRec = (await h.audit()).filter((a) => a.type === 'recording.failed' && a.subject?.sessionId === id).map((a) => a.data);
+    out.recovered = (await h.audit()).filter((a) => a.type === 'storage.recovered').map((a) => a.data.file);
+    if (master) {
+      spawnSync('/usr/bin/ssh', ['-S', sock, '-O', 'exit', 'x'], { timeout: 10_000 });
+      await master;
+    }
+    await h.close();
+    closed = true;
+    out.verify = verifyCli(d.storage);
+  } finally {
+    if (!closed) await h.close();
+    await d.umount();
+  }
+}
+if (mode === 'seal-full') {
+  // Only the recordings' disk, with room for a header and not for what the session prints before it ends.
+  const d = await twoDisks('gh-sealfull-');
+  const h = await startSshGateway({ storageDir: d.storage });
+  let closed = false;
+  try {
+    await h.grant();
+    out.fillError = await fill(d.sessions);
+    const filler = join(d.sessions, 'filler');
+    await truncate(filler, (await stat(filler)).size - 16 * 1024);
+    // About 130 KB in a few milliseconds: below what makes the writer flush early, so it meets the disk at the seal.
+    out.ssh = await h.ssh(TARGET, { command: 'head -c 100000 /dev/zero | base64', timeoutMs: 30_000 });
+    const ended = await h.waitAudit('session.ended', () => true, 30_000);
+    const id = ended.subject.sessionId;
+    out.ended = ended.data;
+    const mine = (await h.audit()).filter((a) => a.subject?.sessionId === id);
+    out.types = types(mine);
+    out.failed = mine.filter((a) => a.type === 'recording.failed').map((a) => a.data);
+    out.sealed = mine.find((a) => a.type === 'recording.sealed')?.data;
+    const rec = h.gw.store.data.sessions.find((x) => x.id === id);
+    out.record = { endReason: rec.endReason, recording: rec.recording };
+    const file = await readFile(join(d.storage, rec.recording.path));
+    out.file = { bytes: file.length, sha256: sha(file) };
+    out.health = await health(h.url);
+    await h.close();
+    closed = true;
+  } finally {
+    if (!closed) await h.close();
+    await d.umount();
+  }
+}
 process.stdout.write(JSON.stringify(out) + '\\n');
 `;
 
@@ -446,6 +584,66 @@ describe('storage faults never crash the gateway', () => {
     expect(r.health.body.storage).toEqual([expect.objectContaining({ file: 'sessions', code: 'ENOSPC' })]);
     expect(r.stray).toEqual([]);
     expect(r.stop).toBe('stopped');
+  }, 180_000);
+
+  it('a full state disk as a session ends: the end waits, the gateway runs on, and once space returns the end is recorded once, as it happened', async () => {
+    const r = await runChild('exec unshare -m --propagation private', 'end-refused');
+    expect(r.fillError).toBe('ENOSPC');
+    expect(r.ssh.stdout).toContain('done');
+    expect(r.offList).toBe(true);
+    // Refused: the state still shows the session live, no standing session.ended, and the gateway answers with why.
+    expect(r.healthFull.body.reason).toMatch(/^storage unavailable: cannot write (db\.json|audit\.jsonl) \(ENOSPC/);
+    expect(r.endedBefore).toBeNull();
+    expect(r.endsBefore.standing).toEqual([]);
+    // Space back, no restart: the monitor recovers and the end is recorded with the time and reason it had.
+    expect(r.healthAfter.status).toBe(200);
+    expect(r.recovered.length).toBeGreaterThan(0);
+    expect(r.ended).toMatchObject({ reason: 'client_closed', recordedLate: true, endedAt: r.record.endedAt });
+    expect(r.endedLate).toBe(true);
+    expect(r.record).toMatchObject({ endReason: 'client_closed', recording: expect.objectContaining(r.file) });
+    expect(r.record.recording.incomplete).toBeUndefined();
+    expect(r.sealed).toEqual({ ...r.file, incomplete: false });
+    // One end: a session.ended a refused state write undid (change.reverted) does not count, and there is one other.
+    expect(r.after.standing).toHaveLength(1);
+    expect(r.after.types).not.toContain('session.ended_late');
+    expect(r.verify).toMatchObject({ status: 0, stdout: expect.stringMatching(/^audit log intact: /) });
+  }, 180_000);
+
+  it("the state refuses a new recording's path: the recording is sealed and closed at once, and the session's end comes once space returns", async () => {
+    const r = await runChild('exec unshare -m --propagation private', 'placed-refused');
+    expect(r.fillError).toBe('ENOSPC');
+    expect(r.ssh.stdout).not.toContain('hello');
+    expect(r.offList).toBe(true);
+    // Before: the writer stayed open (its file handle and flush timer) until the process exited.
+    expect(r.casts).toEqual([]);
+    // The state's disk is what failed: the recordings' disk is not reported as failing.
+    expect(r.healthFull.body.storage.map((f: { file: string }) => f.file).sort()).not.toContain('sessions');
+    expect(r.failedRec).toEqual([
+      { error: expect.stringMatching(/^storage unavailable: cannot write db\.json \(ENOSPC/) },
+    ]);
+    expect(r.endedBefore).toBeNull();
+    expect(r.ended).toMatchObject({ reason: 'recording_failed', recordedLate: true });
+    expect(r.endedLate).toBe(true);
+    // The record never got the path, so the seal is in the audit log: exactly the bytes in the file, incomplete.
+    expect(r.sealed).toEqual({ ...r.file, incomplete: true });
+    expect(r.after.standing).toHaveLength(1);
+    expect(r.verify).toMatchObject({ status: 0, stdout: expect.stringMatching(/^audit log intact: /) });
+  }, 180_000);
+
+  it('the recordings disk fills as a session ends: recording.failed, the sessions fault and an incomplete seal, like mid-session', async () => {
+    const r = await runChild('exec unshare -m --propagation private', 'seal-full');
+    expect(r.fillError).toBe('ENOSPC');
+    expect(r.ssh.stdout.length).toBeGreaterThan(130_000);
+    expect(r.ended.reason).toBe('client_closed');
+    // Before: only the seal said incomplete; no recording.failed, healthz 200.
+    expect(r.failed).toEqual([
+      expect.objectContaining({ error: expect.stringMatching(/ENOSPC/), path: r.record.recording.path }),
+    ]);
+    expect(r.types.slice(-3)).toEqual(['recording.failed', 'recording.sealed', 'session.ended']);
+    expect(r.sealed).toEqual({ ...r.file, incomplete: true });
+    expect(r.record.recording).toMatchObject({ ...r.file, incomplete: true });
+    expect(r.health.status).toBe(503);
+    expect(r.health.body.storage).toEqual([expect.objectContaining({ file: 'sessions', code: 'ENOSPC' })]);
   }, 180_000);
 
   it('approve and revoke with the audit file over ulimit -f (EFBIG): 503 storage_unavailable, state unchanged in memory and on disk', async () => {

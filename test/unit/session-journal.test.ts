@@ -10,13 +10,15 @@ import { silentLogger } from '../../gateway/log.js';
 import {
   endInterrupted,
   type JournalOpening,
+  type LiveEnd,
   requestTermination,
   SessionJournal,
   terminationOf,
 } from '../../gateway/sessions/journal.js';
-import type { StatePort } from '../../gateway/storage/port.js';
-import { storageUnavailable } from '../../gateway/storage-faults.js';
+import { PendingEnds } from '../../gateway/sessions/pending-ends.js';
 import { Store } from '../../gateway/store.js';
+import { storageUnavailable } from '../../gateway/storage-faults.js';
+import type { StatePort } from '../../gateway/storage/port.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
 
 interface Line {
@@ -30,7 +32,7 @@ describe('SessionJournal', () => {
   let dir: TempDir | undefined;
   afterEach(async () => dir?.remove());
 
-  async function open(node?: string) {
+  async function open(node?: string, pendingEnds?: PendingEnds) {
     dir = await tempDir('gh-journal-');
     const storageDir = join(dir.path, 'storage');
     const clock = new ManualClock();
@@ -55,8 +57,33 @@ describe('SessionJournal', () => {
       sourceIp: '192.0.2.7',
       actor: userActor({ id: 'usr_1', name: 'Vera Vendor', email: 'vera@example.com' }, '192.0.2.7'),
     });
+    // The state as a session sees it: refusing every update while `full` (what the store does on a full disk).
+    // `lostAnswer`: the update commits, but its answer is lost (a database commit that timed out on the way back).
+    const gate = { full: false, auditFull: false, lostAnswer: false };
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    const gated = new Proxy(store, {
+      get: (target, key, receiver) =>
+        key === 'update' && gate.full
+          ? () => Promise.reject(storageUnavailable('db.json', full))
+          : key === 'update' && gate.lostAnswer
+            ? (fn: Parameters<Store['update']>[0]) =>
+                target.update(fn).then(() => Promise.reject(storageUnavailable('db.json', full)))
+            : (Reflect.get(target, key, receiver) as unknown),
+    }) as StatePort;
     const journal = (id: string, protocol: 'ssh' | 'rdp' = 'ssh') =>
-      new SessionJournal({ store, audit, clock, ...(node ? { node } : {}) }, opening(id, protocol));
+      new SessionJournal(
+        {
+          store: gated,
+          audit: {
+            append: (r: Parameters<AuditLog['append']>[0]) =>
+              gate.auditFull ? Promise.reject(storageUnavailable('audit.jsonl', full)) : audit.append(r),
+          },
+          clock,
+          ...(node ? { node } : {}),
+          ...(pendingEnds ? { pendingEnds } : {}),
+        },
+        opening(id, protocol),
+      );
     return {
       store,
       audit,
@@ -64,6 +91,7 @@ describe('SessionJournal', () => {
       lines,
       journal,
       opening,
+      gate,
       close: () => Promise.all([audit.close(), store.close()]),
     };
   }
@@ -360,8 +388,10 @@ describe('SessionJournal', () => {
       close: () => t.store.close(),
     };
     await t.journal('ses_retryend01').start({ via: 'ssh' });
+    // No monitor recovery comes (a node cut off from its database): the queue's own timer writes it.
+    const pending = new PendingEnds({ logger: silentLogger });
     const j = new SessionJournal(
-      { store: flaky, audit: t.audit, clock: t.clock, node: 'node-a' },
+      { store: flaky, audit: t.audit, clock: t.clock, node: 'node-a', pendingEnds: pending },
       t.opening('ses_retryend01'),
     );
     t.clock.advance(7_000);
@@ -380,7 +410,201 @@ describe('SessionJournal', () => {
     expect(rec).toMatchObject({ endedAt, endReason: 'client_closed' });
     const ended = (await t.lines()).filter((l) => l.type === 'session.ended');
     expect(ended).toHaveLength(1);
-    expect(ended[0]!.data).toMatchObject({ reason: 'client_closed', durationMs: 7_000 });
+    expect(ended[0]!.data).toMatchObject({ reason: 'client_closed', durationMs: 7_000, recordedLate: true, endedAt });
+    expect(pending.size).toBe(0);
+    pending.stop();
     await t.close();
+  });
+
+  /** A live end whose steps all work: only the state may refuse it. */
+  const liveEnd = (seal: { sha256: string; bytes: number }): LiveEnd => ({
+    reason: 'client_closed',
+    logger: silentLogger,
+    cutOff: () => undefined,
+    recordingPath: 'sessions/p.cast',
+    seal: () => Promise.resolve({ kind: 'sealed', ...seal, incomplete: false }),
+    details: () => Promise.resolve({}),
+  });
+
+  it('an end the state refuses waits, then is recorded once with its true time, reason and seal', async () => {
+    const pending = new PendingEnds({ logger: silentLogger });
+    const t = await open(undefined, pending);
+    const j = t.journal('ses_refused001');
+    await j.start({ via: 'ssh' }, { path: 'sessions/p.cast', keystrokes: false });
+    t.clock.advance(65_000);
+    t.gate.full = true;
+    await j.finish(liveEnd({ sha256: 'e'.repeat(64), bytes: 300 }));
+    // Not recorded, and kept: the session still looks live in the state.
+    expect(t.store.data.sessions[0]?.endedAt).toBeUndefined();
+    expect(pending.size).toBe(1);
+    t.clock.advance(30_000);
+    await pending.retry(); // storage still refuses: kept for the next try
+    expect(pending.size).toBe(1);
+    expect((await t.lines()).map((l) => l.type)).toEqual(['session.started']);
+    t.gate.full = false;
+    await pending.retry();
+    await pending.retry(); // nothing left: no second end
+    expect(pending.size).toBe(0);
+    expect(t.store.data.sessions[0]).toMatchObject({
+      endedAt: '2026-11-23T10:01:05.000Z',
+      endReason: 'client_closed',
+      recording: { path: 'sessions/p.cast', sha256: 'e'.repeat(64), bytes: 300 },
+    });
+    const lines = await t.lines();
+    expect(lines.map((l) => l.type)).toEqual(['session.started', 'recording.sealed', 'session.ended']);
+    expect(lines[2]!.data).toEqual({
+      reason: 'client_closed',
+      durationMs: 65_000,
+      recordedLate: true,
+      endedAt: '2026-11-23T10:01:05.000Z',
+    });
+    await t.close();
+  });
+
+  it('a refused end retried after the session was ended as crashed is the late end, never a second session.ended', async () => {
+    const pending = new PendingEnds({ logger: silentLogger });
+    const t = await open('node-a', pending);
+    const j = t.journal('ses_refused002');
+    await j.start({ via: 'ssh' }, { path: 'sessions/q.cast', keystrokes: false });
+    t.clock.advance(10_000);
+    t.gate.full = true;
+    await j.finish(liveEnd({ sha256: 'f'.repeat(64), bytes: 12 }));
+    // The leader ends it meanwhile (this node looked dead while its storage refused).
+    await endInterrupted({ store: t.store, clock: t.clock }, t.store.data.sessions[0]!, {});
+    t.gate.full = false;
+    await pending.retry();
+    const lines = await t.lines();
+    expect(lines.map((l) => l.type)).toEqual([
+      'session.started',
+      'session.ended',
+      'recording.sealed',
+      'session.ended_late',
+    ]);
+    expect(lines[3]!.data).toMatchObject({
+      reason: 'client_closed',
+      recordedLate: true,
+      endedAt: '2026-11-23T10:00:10.000Z',
+    });
+    expect(t.store.data.sessions[0]?.endReason).toBe('gateway_crashed');
+    await t.close();
+  });
+  it('a retried end whose first try was committed (its answer lost) is not written again as a late end', async () => {
+    const pending = new PendingEnds({ logger: silentLogger });
+    const t = await open('node-a', pending);
+    const j = t.journal('ses_lostans001');
+    await j.start({ via: 'ssh' }, { path: 'sessions/l.cast', keystrokes: false });
+    t.clock.advance(3_000);
+    t.gate.lostAnswer = true;
+    await j.finish(liveEnd({ sha256: 'c'.repeat(64), bytes: 40 }));
+    t.gate.lostAnswer = false;
+    expect(pending.size).toBe(1);
+    await pending.retry();
+    expect(pending.size).toBe(0);
+    expect((await t.lines()).map((l) => l.type)).toEqual(['session.started', 'recording.sealed', 'session.ended']);
+    expect(t.store.data.sessions[0]).toMatchObject({ endedAt: '2026-11-23T10:00:03.000Z', endReason: 'client_closed' });
+    pending.stop();
+    await t.close();
+  });
+
+  it('a recording.failed the audit log refused is written with the end, before the seal', async () => {
+    const t = await open();
+    const j = t.journal('ses_refused003');
+    await j.start({ via: 'ssh' }, { path: 'sessions/r.cast', keystrokes: false });
+    t.gate.auditFull = true;
+    await j.recordingFailed({ error: 'ENOSPC: no space left on device, write' });
+    t.gate.auditFull = false;
+    await j.end({
+      reason: 'recording_failed',
+      recording: { kind: 'sealed', sha256: 'a'.repeat(64), bytes: 5, incomplete: true },
+    });
+    const lines = await t.lines();
+    expect(lines.map((l) => l.type)).toEqual([
+      'session.started',
+      'recording.failed',
+      'recording.sealed',
+      'session.ended',
+    ]);
+    expect(lines[1]!.data).toEqual({ error: 'ENOSPC: no space left on device, write' });
+    await t.close();
+  });
+});
+
+describe('PendingEnds', () => {
+  it('keeps at most `max` ends, dropping the oldest, and keeps those that still fail', async () => {
+    const pending = new PendingEnds({ logger: silentLogger, max: 2 });
+    const recorded: string[] = [];
+    let refuse = true;
+    const end = (sessionId: string) => ({
+      sessionId,
+      record: () => (refuse ? Promise.reject(new Error('full')) : Promise.resolve(void recorded.push(sessionId))),
+    });
+    for (const id of ['ses_a', 'ses_b', 'ses_c']) pending.add(end(id));
+    expect(pending.size).toBe(2);
+    await pending.retry();
+    expect(pending.size).toBe(2);
+    refuse = false;
+    await pending.retry();
+    expect(recorded).toEqual(['ses_b', 'ses_c']);
+    expect(pending.size).toBe(0);
+    pending.stop();
+  });
+
+  it('tries on its own timer while an end waits, and stops once it is recorded', async () => {
+    const pending = new PendingEnds({ logger: silentLogger, everyMs: 20 });
+    let tries = 0;
+    pending.add({
+      sessionId: 'ses_t',
+      record: () => (++tries < 3 ? Promise.reject(new Error('full')) : Promise.resolve()),
+    });
+    await vi.waitFor(() => expect(pending.size).toBe(0), { timeout: 5000, interval: 10 });
+    expect(tries).toBe(3);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(tries).toBe(3); // recorded: never tried again
+    pending.stop();
+  });
+
+  it('gives an end up once its time is over, and stops trying it', async () => {
+    let now = 0;
+    const pending = new PendingEnds({ logger: silentLogger, forMs: 1000, now: () => now });
+    pending.stop(); // only the rounds below
+    let tries = 0;
+    pending.add({ sessionId: 'ses_g', record: () => Promise.reject(new Error(`full ${++tries}`)) });
+    now = 999;
+    await pending.retry();
+    expect(pending.size).toBe(1);
+    now = 1000;
+    await pending.retry();
+    expect(pending.size).toBe(0);
+    await pending.retry();
+    expect(tries).toBe(2);
+  });
+
+  it('never runs two tries of one end at once: a round asked for during one runs after it', async () => {
+    const pending = new PendingEnds({ logger: silentLogger });
+    pending.stop();
+    let running = 0;
+    let most = 0;
+    let tries = 0;
+    let open!: () => void;
+    pending.add({
+      sessionId: 'ses_o',
+      record: async () => {
+        tries++;
+        most = Math.max(most, ++running);
+        // The first try hangs until released, then fails; the next one succeeds.
+        if (tries === 1) await new Promise<void>((r) => (open = r));
+        running--;
+        if (tries === 1) throw new Error('full');
+      },
+    });
+    const first = pending.retry();
+    const second = pending.retry();
+    const third = pending.retry();
+    expect(second).toBe(third); // asks during a round share one next round
+    open();
+    await Promise.all([first, second, third]);
+    expect(most).toBe(1);
+    expect(tries).toBe(2);
+    expect(pending.size).toBe(0);
   });
 });

@@ -40,6 +40,19 @@ describe('audit summaries', () => {
         names,
       ),
     ).toBe("Vera Vendor's session on Engineering workstation 01 (eng-ws-01) ended: access window ended");
+    expect(
+      summarise(
+        {
+          type: 'session.ended',
+          actor: sam,
+          subject: { ...subject, sessionId: 'ses_1' },
+          data: { reason: 'window_ended', recordedLate: true, endedAt: '2026-11-23T10:01:05.000Z' },
+        },
+        names,
+      ),
+    ).toBe(
+      "Vera Vendor's session on Engineering workstation 01 (eng-ws-01) ended: access window ended (recorded late, once storage was back; it ended at 2026-11-23T10:01:05.000Z)",
+    );
   });
 
   it('writes a readable line for every type, even with no subject or data', () => {
