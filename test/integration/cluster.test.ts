@@ -250,7 +250,16 @@ describe('two gateway nodes on one database', () => {
     });
     ws.on('error', () => undefined);
     const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
-    const ready = await eventually('the terminal is ready', async () => controls.find((x) => x.type === 'ready'));
+    // A refusal (a stale step-up, a fenced node) fails at once and says which, instead of waiting out the poll.
+    const ready = await eventually(
+      'the terminal is ready',
+      async () => {
+        const refused = controls.find((x) => x.type === 'error');
+        if (refused) throw new Error(`the browser terminal was refused: ${JSON.stringify(refused)}`);
+        return controls.find((x) => x.type === 'ready');
+      },
+      60_000,
+    );
     const sessionId = String(ready.sessionId);
     ws.send(Buffer.from('echo web-$((6*7))\r'), { binary: true });
     await eventually('the shell answered', async () => (/web-42/.test(out) ? true : undefined));
