@@ -12,6 +12,7 @@ import {
   type RdpTokenStore,
   type Redeemed,
   type TokenHolder,
+  tokenBounds,
   tokenRefusal,
 } from '../rdp/rdp.js';
 import { idHash, run } from './pending-logins.js';
@@ -39,9 +40,7 @@ export class PgRdpTokens implements RdpTokenStore {
   private readonly max: number;
 
   constructor(private readonly o: PgRdpTokensOptions) {
-    this.ttl = o.ttlMs ?? 30_000;
-    this.perUser = o.perUser ?? 8;
-    this.max = o.max ?? 10_000;
+    ({ ttl: this.ttl, perUser: this.perUser, max: this.max } = tokenBounds(o));
   }
 
   async mint(who: TokenHolder, ticket: RdpTicket, size: ClientSize): Promise<Minted> {

@@ -12,6 +12,7 @@ export {
   RdpTokens,
   type Redeemed,
   type TokenHolder,
+  tokenBounds,
   tokenRefusal,
 } from './tokens.js';
 export type { ClientSize } from './params.js';

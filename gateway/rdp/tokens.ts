@@ -27,6 +27,15 @@ export interface RdpTokenOptions {
 
 export type Redeemed = { ticket: RdpTicket; size: ClientSize; userId: string };
 
+/** The bounds every token store keeps, whichever holds it (this node's memory, or PostgreSQL for all nodes). */
+export function tokenBounds(o: Pick<RdpTokenOptions, 'ttlMs' | 'perUser' | 'max'>): {
+  ttl: number;
+  perUser: number;
+  max: number;
+} {
+  return { ttl: o.ttlMs ?? 30_000, perUser: o.perUser ?? 8, max: o.max ?? 10_000 };
+}
+
 /** Who mints or redeems a token: the user and the web session it is bound to. */
 export type TokenHolder = { userId: string; webSessionId: string };
 
@@ -63,9 +72,7 @@ export class RdpTokens implements RdpTokenStore {
   private readonly max: number;
 
   constructor(private readonly o: RdpTokenOptions) {
-    this.ttl = o.ttlMs ?? 30_000;
-    this.perUser = o.perUser ?? 8;
-    this.max = o.max ?? 10_000;
+    ({ ttl: this.ttl, perUser: this.perUser, max: this.max } = tokenBounds(o));
   }
 
   mint(who: TokenHolder, ticket: RdpTicket, size: ClientSize): Minted {
