@@ -2,8 +2,8 @@
 // and OpenSSH as the vendor: what one node does, the other sees and enforces.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { runCli } from '../helpers/cli.js';
+import { openMonitor } from './cluster-fixture.js';
 import { Browser } from '../helpers/web-login.js';
 import {
   type Cluster,
@@ -238,32 +238,27 @@ describe('two gateway nodes on one database', () => {
     // The browser terminal wants a fresh step-up.
     await vendorA.ok('POST', '/api/me/step-up', { code: await vendorCodes.next() });
     const base = c.nodes.get('node-a')!.url;
-    const ws = new WebSocket(`${base.replace('http', 'ws')}/ws/ssh/${grantId}?cols=80&rows=24`, {
-      headers: { cookie: vendorA.browser.jar.header(new URL('/ws/', base)) ?? '' },
-      origin: base,
-    });
-    let out = '';
-    const controls: Array<Record<string, unknown>> = [];
-    ws.on('message', (data: Buffer, binary: boolean) => {
-      if (binary) out += data.toString('utf8');
-      else controls.push(JSON.parse(data.toString('utf8')) as Record<string, unknown>);
-    });
-    ws.on('error', () => undefined);
-    const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+    const term = openMonitor(
+      base,
+      `/ws/ssh/${grantId}?cols=80&rows=24`,
+      { cookie: vendorA.browser.jar.header(new URL('/ws/', base)) ?? '' },
+      base,
+    );
     // A refusal (a stale step-up, a fenced node) fails at once and says which, instead of waiting out the poll.
     const ready = await eventually(
       'the terminal is ready',
       async () => {
-        const refused = controls.find((x) => x.type === 'error');
+        const refused = term.controls.find((x) => x.type === 'error');
         if (refused) throw new Error(`the browser terminal was refused: ${JSON.stringify(refused)}`);
-        return controls.find((x) => x.type === 'ready');
+        return term.controls.find((x) => x.type === 'ready');
       },
       60_000,
     );
     const sessionId = String(ready.sessionId);
-    ws.send(Buffer.from('echo web-$((6*7))\r'), { binary: true });
-    await eventually('the shell answered', async () => (/web-42/.test(out) ? true : undefined));
+    term.ws.send(Buffer.from('echo web-$((6*7))\r'), { binary: true });
+    await term.until(/web-42/, 30_000);
     await supervisorB.ok('POST', `/api/requests/${request.id}/revoke`, { reason: 'wrong work order' });
+    const closed = term.closed.then((x) => x.code);
     const code = await Promise.race([closed, new Promise((r) => setTimeout(() => r('open'), 20_000))]);
     expect(code).toBe(1000);
     const ended = await c.sessionEnded(sessionId, 'the session recorded as ended');
