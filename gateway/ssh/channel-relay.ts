@@ -277,6 +277,7 @@ async function run(
     rec: host.targetConfig.recording.keystrokes ? rec : withoutKeystrokes(rec),
     capture,
     judge: (t) => host.judge(t, 'shell'),
+    beforeInput: () => resizes.flush(),
     notice: (l) => {
       const b = CRLF(l);
       rec.output(b);

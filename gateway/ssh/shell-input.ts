@@ -14,6 +14,8 @@ export interface ShellInput {
   capture: CommandCapture | undefined;
   judge(text: string): Promise<{ verdict: CommandVerdict; reason?: string }>;
   notice(line: string): void;
+  /** Runs before each chunk of the vendor's input reaches the target (a resize still waiting goes first). */
+  beforeInput?(): void;
 }
 
 /**
@@ -61,6 +63,7 @@ export function readShellInput(o: ShellInput): void {
   };
 
   front.on('data', (buf: Buffer) => {
+    o.beforeInput?.();
     const enters = capture ? capture.input(buf) : [];
     // Keys without an Enter go to the target first, then to the recorder in the same turn (off the round trip).
     if (enters.length === 0) send(buf);

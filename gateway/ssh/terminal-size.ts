@@ -35,6 +35,8 @@ export function clampSize<T extends Partial<TermSize>>(s: T): T & TermSize {
 /**
  * Passes clamped resizes on: none that changes nothing, at most one per `intervalMs`, the newest one last.
  * Why coalesce rather than drop: the target, the recording and viewers must end on the size the vendor has.
+ * Why `flush` before the vendor's input: the vendor's keys were typed at the newest size, so the target must
+ * have it before it runs them (a `stty size` right after a resize must not see the one before).
  */
 export class ResizeGate<T extends TermSize> {
   private last: { cols: number; rows: number };
@@ -60,12 +62,17 @@ export class ResizeGate<T extends TermSize> {
     const wait = this.lastAt + this.intervalMs - Date.now();
     if (wait <= 0) return this.emit(s);
     this.pending = s;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      const p = this.pending;
-      this.pending = undefined;
-      if (p && (p.cols !== this.last.cols || p.rows !== this.last.rows)) this.emit(p);
-    }, wait);
+    this.timer = setTimeout(() => this.flush(), wait);
+  }
+
+  /** Passes a resize still waiting on at once (the vendor's input follows it). */
+  flush(): void {
+    if (!this.timer) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const p = this.pending;
+    this.pending = undefined;
+    if (p && (p.cols !== this.last.cols || p.rows !== this.last.rows)) this.emit(p);
   }
 
   /** Drops a resize still waiting (the channel closed). */

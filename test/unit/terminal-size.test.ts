@@ -54,4 +54,17 @@ describe('ResizeGate', () => {
     vi.advanceTimersByTime(1000);
     expect(applied).toEqual(['1000x500', '120x40', '90x30']);
   });
+
+  it('passes a waiting resize at once when the vendor types (the keys were typed at that size), and only once', () => {
+    const applied: string[] = [];
+    const gate = new ResizeGate<TermSize>({ cols: 80, rows: 24 }, (s) => applied.push(`${s.cols}x${s.rows}`));
+    gate.push(size(100, 30));
+    gate.push(size(120, 40));
+    expect(applied).toEqual(['100x30']);
+    gate.flush();
+    expect(applied).toEqual(['100x30', '120x40']);
+    vi.advanceTimersByTime(1000);
+    gate.flush();
+    expect(applied).toEqual(['100x30', '120x40']);
+  });
 });
