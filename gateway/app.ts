@@ -49,6 +49,7 @@ import {
   postgresOf,
 } from './cluster/cluster.js';
 import { rdpRoute, type RdpRouteOptions, rdpTokenRouter, type RdpTokenStore, RdpTokens } from './rdp/rdp.js';
+import { tuneHeapForRelay } from './heap-tuning.js';
 import { createLogger, type Logger } from './log.js';
 import { LiveSessions, PendingEnds, type SessionRegistry, terminationOf } from './sessions.js';
 import { Broker } from './broker.js';
@@ -128,6 +129,7 @@ export interface Gateway {
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { config } = opts;
+  tuneHeapForRelay();
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger();
   const storageDir = resolve(opts.cwd ?? process.cwd(), config.storage.dir);
