@@ -1,4 +1,4 @@
-// An append-only file written in batches of up to 256 KiB (one pwritev each, two in flight), SHA-256 of every byte taken as it is queued, fail-once.
+// An append-only file written in batches of up to 256 KiB (one pwritev each, up to three in flight), SHA-256 of every byte taken as it is queued, fail-once.
 import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import type { OutBuf } from './out-pool.js';
@@ -29,11 +29,14 @@ interface End {
  */
 const BATCH = 256 * 1024;
 /**
- * Batches in the thread pool at once, each at its own explicit position. Why two: with one, the pool sat idle from
- * each write's end until the loop's next turn saw it, while the relay's thread encoded (bench: recorder, text →
- * disk); a second one queued behind it keeps the pool busy. More would hold pool threads other I/O needs.
+ * Batches in the thread pool at once, each at its own explicit position. Why more than one: with one, the pool sat
+ * idle from each write's end until the loop's next turn saw it, while the relay's thread encoded; the source then
+ * waited in drained() for writes that took a turn each (bench: recorder, text → disk, end to end ÷ hot path 0.53).
+ * Why three: a source that hands over 512 KiB a turn (the bench) makes ~2.3 batches a turn, and with two the queue
+ * still grew until drained(); a relay gets ~64 KiB a turn (one socket read), under one batch, and uses one or two.
+ * More would take the whole thread pool (4 threads) from the gateway's other I/O.
  */
-const DEPTH = 2;
+export const IN_FLIGHT = 3;
 /**
  * Written bytes after which an fdatasync starts beside the writes (one at a time). Why: a bulk session otherwise
  * left all it wrote to the page cache, and its seal waited for the writeback of all of it (bench: ~70 ms for
@@ -82,7 +85,7 @@ export class HashedFile {
   /**
    * Queues `buf` behind what is queued; `owner` (holding one reference for this region) is released once it is
    * written or dropped. Hashes it now, while it is in cache: one pass fewer than hashing after the write. Starts
-   * its write now if fewer than DEPTH are in flight (not on a later turn: the pool works while the caller encodes).
+   * its write now if fewer than IN_FLIGHT are in flight (not on a later turn: the pool works while the caller encodes).
    * Never throws; after a failure, does nothing.
    */
   append(buf: Buffer, owner?: OutBuf): void {
@@ -148,7 +151,11 @@ export class HashedFile {
     this.syncedAt = this.landed;
     const p: Promise<void> = this.fh
       .datasync()
-      .catch((e: unknown) => this.fail(e))
+      // EINVAL: this file cannot be synced at all (/dev/null): nothing to write back, and the seal's fsync says so.
+      // Any other error fails closed: a later fsync need not report a writeback that was lost.
+      .catch((e: unknown) =>
+        (e as { code?: string }).code === 'EINVAL' ? void (this.syncedAt = Infinity) : this.fail(e),
+      )
       .finally(() => {
         this.syncing = false;
         this.pending.delete(p);
@@ -160,9 +167,9 @@ export class HashedFile {
     if (!this.end || at < this.end.at) this.end = { at, hash };
   }
 
-  /** Starts batches of up to BATCH from the queue while fewer than DEPTH are in flight; the rest wait for one to end. */
+  /** Starts batches of up to BATCH from the queue while fewer than IN_FLIGHT are in flight; the rest wait for one to end. */
   private pump(): void {
-    while (this.inFlight < DEPTH && this.parts.length > 0 && !this.failure) {
+    while (this.inFlight < IN_FLIGHT && this.parts.length > 0 && !this.failure) {
       let size = 0;
       let n = 0;
       while (n < this.parts.length && (n === 0 || size + this.parts[n]!.buf.length <= BATCH))

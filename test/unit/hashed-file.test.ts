@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { HashedFile } from '../../gateway/recording/hashed-file.js';
+import { HashedFile, IN_FLIGHT } from '../../gateway/recording/hashed-file.js';
 
 const KiB = 1024;
 const limits = { highWaterBytes: 2 * 1024 * KiB, maxBacklogBytes: 64 * 1024 * KiB };
@@ -19,13 +19,19 @@ interface PendingWrite {
 }
 
 /** A FileHandle over memory whose writes wait for the test; datasync/truncate/close are recorded. */
-function fakeFile() {
+function fakeFile(datasyncError?: string) {
   let data = Buffer.alloc(0);
+  let length = 0;
   const writes: PendingWrite[] = [];
   const calls: string[] = [];
   const put = (at: number, src: Buffer) => {
-    if (data.length < at + src.length) data = Buffer.concat([data, Buffer.alloc(at + src.length - data.length)]);
+    if (data.length < at + src.length) {
+      const grown = Buffer.alloc(Math.max(at + src.length, 2 * data.length));
+      data.copy(grown);
+      data = grown;
+    }
     src.copy(data, at);
+    length = Math.max(length, at + src.length);
   };
   const fh = {
     writev(bufs: Buffer[], at: number) {
@@ -45,19 +51,20 @@ function fakeFile() {
     },
     async datasync() {
       calls.push('datasync');
+      if (datasyncError) throw Object.assign(new Error(`${datasyncError}: datasync`), { code: datasyncError });
     },
     async sync() {
       calls.push('sync');
     },
     async truncate(len: number) {
       calls.push(`truncate ${len}`);
-      data = data.subarray(0, len);
+      length = Math.min(length, len);
     },
     async close() {
       calls.push('close');
     },
   };
-  return { fh: fh as unknown as FileHandle, writes, calls, content: () => data };
+  return { fh: fh as unknown as FileHandle, writes, calls, content: () => data.subarray(0, length) };
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -65,28 +72,30 @@ const fill = (n: number, byte: number) => Buffer.alloc(n, byte);
 const enospc = () => Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
 
 describe('HashedFile', () => {
-  it('starts a write at once and keeps a second in flight; out-of-order ends still give the exact file', async () => {
+  it('starts a write at once and keeps IN_FLIGHT in flight; out-of-order ends still give the exact file', async () => {
     const f = fakeFile();
     const file = new HashedFile(f.fh, limits, () => {});
-    const a = fill(256 * KiB, 0x61);
-    const b = fill(256 * KiB, 0x62);
-    const c = fill(100 * KiB, 0x63);
-    file.append(a);
+    const parts = Array.from({ length: IN_FLIGHT + 1 }, (_, i) => fill(256 * KiB, 0x61 + i));
+    const last = fill(100 * KiB, 0x7a);
+    file.append(parts[0]!);
     expect(f.writes).toHaveLength(1); // no turn of the loop in between
-    file.append(b);
-    file.append(c);
-    expect(f.writes.map((w) => [w.at, w.bytes])).toEqual([
-      [0, a.length],
-      [a.length, b.length],
-    ]); // c waits: two are in flight
-    f.writes[1]!.land(); // the later one first
+    for (const p of parts.slice(1)) file.append(p);
+    file.append(last);
+    expect(IN_FLIGHT).toBeGreaterThan(1);
+    // IN_FLIGHT batches of 256 KiB at their own positions; the rest waits for one to end.
+    expect(f.writes.map((w) => [w.at, w.bytes])).toEqual(
+      parts.slice(0, IN_FLIGHT).map((p, i) => [i * p.length, p.length]),
+    );
+    f.writes[IN_FLIGHT - 1]!.land(); // the latest one first
     await tick();
-    expect(f.writes).toHaveLength(3);
-    expect(f.writes[2]!.at).toBe(a.length + b.length);
-    f.writes[2]!.land();
-    f.writes[0]!.land();
+    expect(f.writes).toHaveLength(IN_FLIGHT + 1);
+    expect(f.writes[IN_FLIGHT]).toMatchObject({ at: IN_FLIGHT * 256 * KiB, bytes: 256 * KiB });
+    f.writes[IN_FLIGHT]!.land();
+    await tick();
+    expect(f.writes[IN_FLIGHT + 1]).toMatchObject({ at: (IN_FLIGHT + 1) * 256 * KiB, bytes: last.length });
+    for (const w of [...f.writes].reverse()) if (w !== f.writes[IN_FLIGHT - 1] && w !== f.writes[IN_FLIGHT]) w.land();
     const sealed = await file.close(true);
-    const all = Buffer.concat([a, b, c]);
+    const all = Buffer.concat([...parts, last]);
     expect(f.content().equals(all)).toBe(true);
     expect(sealed).toEqual({ sha256: sha(all), bytes: all.length });
     expect(f.calls).toEqual(['sync', 'close']); // nothing to cut back
@@ -136,26 +145,61 @@ describe('HashedFile', () => {
   it('fails closed on a backlog above the limit: writes in flight count, the queue behind them is dropped', async () => {
     const f = fakeFile();
     const failures: Error[] = [];
-    const file = new HashedFile(f.fh, { highWaterBytes: 64 * KiB, maxBacklogBytes: 600 * KiB }, (e) =>
-      failures.push(e),
-    );
-    const a = fill(256 * KiB, 0x61);
-    const b = fill(256 * KiB, 0x62);
-    file.append(a);
-    file.append(b);
-    file.append(fill(64 * KiB, 0x63)); // queued behind two in flight: 576 KiB
+    const flying = Array.from({ length: IN_FLIGHT }, (_, i) => fill(256 * KiB, 0x61 + i));
+    const max = IN_FLIGHT * 256 * KiB + 100 * KiB;
+    const file = new HashedFile(f.fh, { highWaterBytes: 64 * KiB, maxBacklogBytes: max }, (e) => failures.push(e));
+    for (const p of flying) file.append(p);
+    file.append(fill(64 * KiB, 0x30)); // queued behind the writes in flight
+    expect(f.writes).toHaveLength(IN_FLIGHT);
     expect(file.ready).toBe(false);
-    file.append(fill(64 * KiB, 0x64)); // 640 KiB: the source ignored backpressure
+    file.append(fill(64 * KiB, 0x31)); // above the limit: the source ignored backpressure
     expect(failures[0]?.message).toMatch(/backlog above/);
-    const drained = file.drained(); // resolves at once on a failure
-    await drained;
-    f.writes[1]!.land();
-    f.writes[0]!.land();
+    await file.drained(); // resolves at once on a failure
+    for (const w of [...f.writes].reverse()) w.land();
     const sealed = await file.close(true);
-    expect(f.writes).toHaveLength(2); // nothing started after the failure
-    const kept = Buffer.concat([a, b]);
+    expect(f.writes).toHaveLength(IN_FLIGHT); // nothing started after the failure
+    const kept = Buffer.concat(flying);
     expect(f.content().equals(kept)).toBe(true);
     expect(sealed).toEqual({ sha256: sha(kept), bytes: kept.length });
+  });
+
+  /** Appends and lands `n` writes of 256 KiB, one a turn; returns the bytes. */
+  async function stream(f: ReturnType<typeof fakeFile>, file: HashedFile, n: number): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < n; i++) {
+      const chunk = fill(256 * KiB, 0x30 + (i % 40));
+      chunks.push(chunk);
+      file.append(chunk);
+      if (file.failed) break;
+      f.writes.at(-1)!.land();
+      await tick();
+    }
+    return Buffer.concat(chunks);
+  }
+
+  it('a writeback datasync that fails (EIO) fails closed; the seal covers what reached the file', async () => {
+    const f = fakeFile('EIO');
+    const failures: Error[] = [];
+    const file = new HashedFile(f.fh, limits, (e) => failures.push(e));
+    const all = await stream(f, file, 70);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ code: 'EIO' });
+    const sealed = await file.close(true);
+    const kept = all.subarray(0, f.content().length);
+    expect(kept.length).toBe(64 * 256 * KiB); // the datasync after 16 MiB failed before the next append
+    expect(sealed).toEqual({ sha256: sha(kept), bytes: kept.length });
+    expect(f.calls).toEqual(['datasync', 'close']);
+  });
+
+  it('a file that cannot be synced (EINVAL, /dev/null) is not a failure: no more writeback, the seal decides', async () => {
+    const f = fakeFile('EINVAL');
+    const failures: Error[] = [];
+    const file = new HashedFile(f.fh, limits, (e) => failures.push(e));
+    const all = await stream(f, file, 140);
+    expect(failures).toHaveLength(0);
+    expect(f.calls).toEqual(['datasync']); // tried once at 16 MiB, never again at 32
+    const sealed = await file.close(true);
+    expect(sealed).toEqual({ sha256: sha(all), bytes: all.length });
   });
 
   it('starts a datasync beside the writes once 16 MiB more have landed, one at a time', async () => {
