@@ -22,7 +22,7 @@ export interface CastWriterOptions {
   flushBytes?: number;
   /** Consecutive chunks of one stream closer than this become one event (0 = never coalesce). */
   coalesceMs?: number;
-  /** fdatasync this often while live (0 = only at seal). */
+  /** fdatasync this often while live (0 = none on a schedule; bulk output still starts one every 16 MiB: hashed-file.ts). */
   fsyncIntervalMs?: number;
   /** Queued encoded bytes above which output()/input() return false (pause the source, await drained()). */
   highWaterBytes?: number;
