@@ -612,20 +612,22 @@ const checkedBody: number[] = [
   op.end, //                                           ))
   ...parts.flatMap((p) => drain(p)),
   // A character open at the end of a part but the last: the next part's first byte breaks it.
-  ...parts.slice(0, -1).flatMap((p) => [
-    ...get(P_S(p)),
-    op.if,
-    T.void,
-    ...get(P_O(p)),
-    ...i32c(0xbdbfef),
-    op.i32_store,
-    ...mem(),
-    ...get(P_O(p)),
-    ...i32c(3),
-    op.i32_add,
-    ...set(P_O(p)),
-    op.end,
-  ]),
+  ...parts
+    .slice(0, -1)
+    .flatMap((p) => [
+      ...get(P_S(p)),
+      op.if,
+      T.void,
+      ...get(P_O(p)),
+      ...i32c(0xbdbfef),
+      op.i32_store,
+      ...mem(),
+      ...get(P_O(p)),
+      ...i32c(3),
+      op.i32_add,
+      ...set(P_O(p)),
+      op.end,
+    ]),
   ...parts.flatMap((p) => [
     ...i32c(C_LENS + 4 * p),
     ...get(P_O(p)),
