@@ -408,22 +408,26 @@ export function createWasmEscaper(escapeTable: Uint8Array, hex: Uint8Array): Val
 //
 // A UTF-8 automaton: one table look-up a byte and no branch on the data. Why: on binary output (random bytes,
 // NUL-heavy images) about one byte in five is a lead byte; the loop this replaced branched on it and on each
-// continuation byte, branches no predictor learns (bench: ~3 ms of CPU per MB, about 1.7× this one).
+// continuation byte, branches no predictor learns (bench: ~3 ms of CPU per MB, about twice this one).
 //
-// States: 0 (between characters), and one per "k bytes of a character seen, the next must be in [lo, hi]". The
-// entry for (state, byte) holds what to write, ready made, and the next state:
-//   - U+FFFD first (3 bytes) when the byte breaks the character begun (its maximal invalid subpart), then what the
-//     byte is alone from state 0 (itself, `\"`, `\u00XX`, U+FFFD for a stray byte ≥ 0x80, or nothing for a lead);
-//   - or, when the byte completes a character, that character: its k + 1 bytes, copied from the input;
-//   - or nothing (a continuation that leaves the character unfinished).
-// Every byte does the same: one 16-byte copy, from the entry or from the input, of which its length is kept. The
-// next copy overwrites the rest, and each output region has 16 bytes of slack past 6 a byte.
+// States: 0 (between characters), and one per "k bytes of a character seen, the next must be in [lo, hi]". A
+// byte of a character is written as it comes (bytes ≥ 0x80 of valid UTF-8 are copied as they are), on the
+// expectation that the character completes. The entry for (state, byte) holds what to write, ready made:
+//   - when the byte breaks the character begun: take back its k bytes written, write U+FFFD for them (their
+//     maximal invalid subpart), then what the byte is from state 0;
+//   - from state 0: a lead byte itself (it opens a character); any other byte its escape alone (itself, `\"`,
+//     `\u00XX`, or U+FFFD for a stray byte ≥ 0x80);
+//   - a continuation byte that fits: itself.
+// So every byte does the same: step back by the entry's `back` (0 or k), one 16-byte store of the entry's bytes,
+// step on by their length, go to the entry's next state. A store writes past what is kept; the next overwrites
+// it, and each output region has 16 bytes of slack past 6 a byte.
 //
 // Why several parts: each step needs the state the step before left, a chain of dependent loads (~1 byte per
 // 7 cycles) that the CPU cannot overlap within one stream. The caller cuts a slice into STREAMS parts, each
 // starting at a byte that cannot continue a character (not 0x80–0xBF), and the loop steps all of them in turn:
-// independent chains the CPU overlaps. A part that ends with a character open ends it with U+FFFD, which is what
-// one stream writes there too (the next byte breaks it); the last part's state goes back to the caller.
+// independent chains the CPU overlaps. A part that ends with a character open takes its bytes back and writes
+// U+FFFD, which is what one stream does there too (the next byte breaks it); the last part takes them back and
+// leaves its state to the caller (a character cut at the chunk end, held for the next one).
 
 /** Writes the checked escape of `src` at out[at..] (roomFor(src.length) bytes); `consumed` < src.length: the rest is a cut character. */
 export type CheckedEscaper = (
@@ -442,19 +446,17 @@ export interface CheckedTables {
   hi: Uint8Array;
 }
 
-/** What the automaton does on one byte in one state: U+FFFD first (0/3 bytes), then `len` bytes (copied or alone). */
+/** What the automaton does on one byte in one state: take back `back` bytes, write `data`, go to `next`. */
 interface Step {
   next: number;
-  fffd: number;
-  len: number;
-  /** The `len` bytes are the input's, ending at this byte (a completed character); else ALONE's for this byte. */
-  copy: boolean;
+  back: number;
+  data: number[];
 }
 
 /**
  * The automaton built from the checked tables, so one definition of valid UTF-8 (cast-encode.ts's NEED/LO/HI) and
  * of each byte's escape (ALONE) serves both paths: `steps[state * 256 + byte]`, and `held[state]`, the bytes of the
- * character open in that state.
+ * character open in that state (written, to be taken back if it never completes).
  */
 function utf8Automaton(t: CheckedTables): { steps: Step[]; held: number[] } {
   const states: Array<{ lo: number; hi: number; k: number; rest: number }> = [{ lo: 0, hi: -1, k: 0, rest: 0 }];
@@ -468,19 +470,20 @@ function utf8Automaton(t: CheckedTables): { steps: Step[]; held: number[] } {
     }
     return s;
   };
-  /** Byte c between characters (after U+FFFD when it broke one): a lead opens a character, anything else is alone. */
-  const fromStart = (c: number, fffd: number): Step =>
+  const fffd = [0xef, 0xbf, 0xbd];
+  /** Byte c from state 0, after taking back `back` bytes and writing `before`: a lead opens a character. */
+  const fromStart = (c: number, back: number, before: number[]): Step =>
     t.need[c]! === 0
-      ? { next: 0, fffd, len: t.aloneLen[c]!, copy: false }
-      : { next: stateOf(t.lo[c]!, t.hi[c]!, 1, t.need[c]!), fffd, len: 0, copy: false };
+      ? { next: 0, back, data: [...before, ...t.alone.subarray(c * 8, c * 8 + t.aloneLen[c]!)] }
+      : { next: stateOf(t.lo[c]!, t.hi[c]!, 1, t.need[c]!), back, data: [...before, c] };
   const steps: Step[] = [];
   for (let s = 0; s < states.length; s++) {
     const { lo, hi, k, rest } = states[s]!;
     for (let c = 0; c < 256; c++) {
-      if (s === 0) steps.push(fromStart(c, 0));
-      else if (c < lo || c > hi) steps.push(fromStart(c, 3));
-      else if (rest === 1) steps.push({ next: 0, fffd: 0, len: k + 1, copy: true });
-      else steps.push({ next: stateOf(0x80, 0xbf, k + 1, rest - 1), fffd: 0, len: 0, copy: false });
+      if (s === 0) steps.push(fromStart(c, 0, []));
+      else if (c < lo || c > hi) steps.push(fromStart(c, k, fffd));
+      else if (rest === 1) steps.push({ next: 0, back: 0, data: [c] });
+      else steps.push({ next: stateOf(0x80, 0xbf, k + 1, rest - 1), back: 0, data: [c] });
     }
   }
   return { steps, held: states.map((s) => s.k) };
@@ -501,11 +504,10 @@ const C_MAX_STATES = 12;
 const C_IN = C_TABLE + C_MAX_STATES * 256 * ENTRY;
 /** Input, then each part's output region: 6 bytes a byte, 16 of slack, 16 of alignment. */
 const C_MAX_PAGES = Math.ceil((C_IN + WASM_SLICE + 16 + 6 * WASM_SLICE + STREAMS * 32) / PAGE);
-// An entry: [0, 10) what to write (U+FFFD first when the byte breaks a character, then the byte alone), [10] u8
-// its length, [11] u8 1 when what to write is instead the character this byte completes (its length, from the
-// input), [12] u16 the next state's row (state × 256 × ENTRY).
+// An entry: [0, 10) the bytes to write, [10] u8 their length, [11] u8 the bytes to take back first, [12] u16 the
+// next state's row (state × 256 × ENTRY).
 const F_LEN = 10;
-const F_COPY = 11;
+const F_BACK = 11;
 const F_NEXT = 12;
 
 // (func (param $src0 $n0 $dst0 $src1 $n1 $dst1 ...: i32 each) (result i32)); part p's locals: $src, $end (first
@@ -516,7 +518,6 @@ const P_DST = (p: number) => 3 * p + 2;
 const P_O = (p: number) => 3 * STREAMS + 2 * p;
 const P_S = (p: number) => 3 * STREAMS + 2 * p + 1;
 const K_X = 5 * STREAMS; // the entry's address
-const K_LEN = K_X + 1;
 
 const get = (l: number) => [op.get, l];
 const set = (l: number) => [op.set, l];
@@ -531,31 +532,24 @@ const checkedStep = (p: number): number[] => [
   op.i32_shl,
   op.i32_add,
   ...set(K_X), //                                      (local.set $x (i32.add $s (i32.shl (i32.load8_u $src) 4)))
-  ...get(P_O(p)), //                                   (v128.store $o (v128.load (select
-  ...get(P_SRC(p)),
-  ...i32c(1),
-  op.i32_add,
+  ...get(P_O(p)),
+  ...get(K_X),
+  op.i32_load8_u,
+  ...mem(C_TABLE + F_BACK),
+  op.i32_sub,
+  op.tee,
+  P_O(p), //                                           $o -= back
+  ...get(K_X),
+  ...v128.load,
+  ...mem(C_TABLE),
+  ...v128.store,
+  ...mem(), //                                         (v128.store $o (v128.load entry))
+  ...get(P_O(p)),
   ...get(K_X),
   op.i32_load8_u,
   ...mem(C_TABLE + F_LEN),
-  op.tee,
-  K_LEN,
-  op.i32_sub, //                                         $src + 1 - $len: the character this byte completes
-  ...get(K_X),
-  ...i32c(C_TABLE),
-  op.i32_add, //                                         the entry's bytes
-  ...get(K_X),
-  op.i32_load8_u,
-  ...mem(C_TABLE + F_COPY),
-  op.select,
-  ...v128.load,
-  ...mem(),
-  ...v128.store,
-  ...mem(), //                                         )))
-  ...get(P_O(p)),
-  ...get(K_LEN),
   op.i32_add,
-  ...set(P_O(p)), //                                   $o += $len
+  ...set(P_O(p)), //                                   $o += len
   ...get(K_X),
   op.i32_load16_u,
   ...mem(C_TABLE + F_NEXT),
@@ -587,7 +581,7 @@ const drain = (p: number): number[] => [
 const parts = Array.from({ length: STREAMS }, (_, p) => p);
 
 const checkedBody: number[] = [
-  ...vec([[2 * STREAMS + 2, T.i32]]), // $o $s of each part, $x $len
+  ...vec([[2 * STREAMS + 1, T.i32]]), // $o $s of each part, $x
   ...parts.flatMap((p) => [...get(P_SRC(p)), ...get(P_END(p)), op.i32_add, ...set(P_END(p))]), // $end = $src + $n
   ...parts.flatMap((p) => [...get(P_DST(p)), ...set(P_O(p))]), //                                 $o = $dst
   op.block,
@@ -611,23 +605,32 @@ const checkedBody: number[] = [
   op.end,
   op.end, //                                           ))
   ...parts.flatMap((p) => drain(p)),
-  // A character open at the end of a part but the last: the next part's first byte breaks it.
-  ...parts
-    .slice(0, -1)
-    .flatMap((p) => [
-      ...get(P_S(p)),
-      op.if,
-      T.void,
-      ...get(P_O(p)),
-      ...i32c(0xbdbfef),
-      op.i32_store,
-      ...mem(),
-      ...get(P_O(p)),
-      ...i32c(3),
-      op.i32_add,
-      ...set(P_O(p)),
-      op.end,
-    ]),
+  // A character open at the end of a part: its bytes taken back (entry ($s, 0)'s back: 0 in state 0); but the
+  // last part's, the next part's first byte breaks it: U+FFFD.
+  ...parts.flatMap((p) => [
+    ...get(P_O(p)),
+    ...get(P_S(p)),
+    op.i32_load8_u,
+    ...mem(C_TABLE + F_BACK),
+    op.i32_sub,
+    ...set(P_O(p)),
+    ...(p === STREAMS - 1
+      ? []
+      : [
+          ...get(P_S(p)),
+          op.if,
+          T.void,
+          ...get(P_O(p)),
+          ...i32c(0xbdbfef),
+          op.i32_store,
+          ...mem(),
+          ...get(P_O(p)),
+          ...i32c(3),
+          op.i32_add,
+          ...set(P_O(p)),
+          op.end,
+        ]),
+  ]),
   ...parts.flatMap((p) => [
     ...i32c(C_LENS + 4 * p),
     ...get(P_O(p)),
@@ -699,15 +702,12 @@ export function createWasmCheckedEscaper(t: CheckedTables): CheckedEscaper | und
   const memory = exports.memory as WasmMemory;
   let heap = new Uint8Array(memory.buffer);
   const table = new DataView(memory.buffer, C_TABLE, auto.steps.length * ENTRY);
+  const entries = new Uint8Array(memory.buffer, C_TABLE, auto.steps.length * ENTRY);
   auto.steps.forEach((st, i) => {
     const at = i * ENTRY;
-    if (!st.copy) {
-      const c = i % 256;
-      if (st.fffd) table.setUint32(at, 0xbdbfef, true);
-      for (let j = 0; j < st.len; j++) table.setUint8(at + st.fffd + j, t.alone[c * 8 + j]!);
-    }
-    table.setUint8(at + F_LEN, st.fffd + st.len);
-    table.setUint8(at + F_COPY, st.copy ? 1 : 0);
+    entries.set(st.data, at);
+    entries[at + F_LEN] = st.data.length;
+    entries[at + F_BACK] = st.back;
     table.setUint16(at + F_NEXT, st.next * 256 * ENTRY, true);
   });
   const cuts: number[] = [];
