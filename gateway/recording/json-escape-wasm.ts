@@ -579,6 +579,8 @@ const drain = (p: number): number[] => [
 ];
 
 const parts = Array.from({ length: STREAMS }, (_, p) => p);
+/** Steps of each part per turn of the main loop (2 and 8 measured the same; 1 slower). */
+const UNROLL = 4;
 
 const checkedBody: number[] = [
   ...vec([[2 * STREAMS + 1, T.i32]]), // $o $s of each part, $x
@@ -587,10 +589,10 @@ const checkedBody: number[] = [
   op.block,
   T.void, //                                           (block $done
   op.loop,
-  T.void, //                                             (loop $all: while every part has 2 bytes left
+  T.void, //                                             (loop $all: while every part has UNROLL bytes left
   ...parts.flatMap((p, i) => [
     ...get(P_SRC(p)),
-    ...i32c(2),
+    ...i32c(UNROLL),
     op.i32_add,
     ...get(P_END(p)),
     op.i32_gt_u,
@@ -598,8 +600,7 @@ const checkedBody: number[] = [
   ]),
   op.br_if,
   1,
-  ...parts.flatMap((p) => checkedStep(p)),
-  ...parts.flatMap((p) => checkedStep(p)),
+  ...Array.from({ length: UNROLL }, () => parts.flatMap((p) => checkedStep(p))).flat(),
   op.br,
   0,
   op.end,
