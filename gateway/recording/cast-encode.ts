@@ -106,11 +106,12 @@ export class JsonUtf8Encoder {
 
   /**
    * `escapeValid`: the fast path for valid UTF-8 (tests pick one; the default is escapeValidDefault); `checked`: the
-   * path for anything else, WebAssembly where available ('js': the loop below, which tests compare it with).
+   * path for anything else, WebAssembly where available ('js': the loop below, which tests compare it with; or a
+   * CheckedEscaper of the tests' own, such as the one this module used before).
    */
   constructor(
     private readonly escapeValid: ValidEscaper = escapeValidDefault,
-    private readonly checked: 'wasm' | 'js' = checkedWasm ? 'wasm' : 'js',
+    private readonly checked: 'wasm' | 'js' | CheckedEscaper = checkedWasm ? 'wasm' : 'js',
   ) {}
 
   /** Bytes held back (the start of a character cut at the chunk end). */
@@ -161,8 +162,9 @@ export class JsonUtf8Encoder {
    * length leaves one unpredictable branch (lead byte or not), ~2× the byte-by-byte loop.
    */
   private escapeChecked(src: Buffer, final: boolean, out: Buffer, at: number): number {
-    if (this.checked === 'wasm' && checkedWasm) {
-      const r = checkedWasm(src, final, out, at);
+    const wasm = typeof this.checked === 'function' ? this.checked : this.checked === 'wasm' ? checkedWasm : undefined;
+    if (wasm) {
+      const r = wasm(src, final, out, at);
       if (r.consumed < src.length) this.carry = Buffer.from(src.subarray(r.consumed)); // a cut character: wait for the rest
       return r.end;
     }
