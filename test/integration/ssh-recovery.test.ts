@@ -202,7 +202,10 @@ describe('recoverInterruptedSessions leaves sealed recordings as they were seale
       expect(r.recording).toEqual({ path: rel(c.path), sha256: c.seal.sha256, bytes: c.seal.bytes });
       expect(createHash('sha256').update(c.bytes).digest('hex')).toBe(r.recording!.sha256);
     }
-    expect(byId.get('ses_sealchg0001')).toMatchObject({ endReason: 'gateway_crashed', recording: { incomplete: true } });
+    expect(byId.get('ses_sealchg0001')).toMatchObject({
+      endReason: 'gateway_crashed',
+      recording: { incomplete: true },
+    });
     expect(byId.get('ses_sealchg0001')!.recording!.sha256).toBeUndefined();
     await audit.close();
     await store.close();
@@ -215,7 +218,11 @@ describe('recoverInterruptedSessions leaves sealed recordings as they were seale
     expect(of('recording.incomplete')).toEqual([
       [
         'ses_sealchg0001',
-        { status: 'unrepairable', error: 'the recording differs from its seal; left as it is', reason: 'gateway_crashed' },
+        {
+          status: 'unrepairable',
+          error: 'the recording differs from its seal; left as it is',
+          reason: 'gateway_crashed',
+        },
       ],
     ]);
     expect(await readFile(sealNotePath(noted.path), 'utf8')).toContain(noted.seal.sha256);
