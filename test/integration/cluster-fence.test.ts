@@ -195,8 +195,9 @@ describe('a node cut off from the database', () => {
       // A sealed its recording before B's sweep: B left the file as sealed (no incomplete marker appended), so the
       // record holds A's seal, and the file verifies against it below.
       const sealed = (await c.audit()).find((x) => x.type === 'recording.sealed' && x.subject?.sessionId === sessionId);
-      expect(rec?.recording?.sha256).toBe(sealed?.data?.sha256);
-      expect(rec?.recording?.incomplete).toBeUndefined();
+      const recording = (rec as { recording?: { sha256?: string; incomplete?: boolean } } | undefined)?.recording;
+      expect(recording?.sha256).toBe(sealed?.data?.sha256);
+      expect(recording?.incomplete).toBeUndefined();
       expect(await count('recording.incomplete', sessionId)).toBe(0);
       // The chain and the recordings verify.
       const env = { GH_CLUSTER_TEST_PG: c.db.url, GH_CLUSTER_TEST_PG_NODE_B: c.db.url };
