@@ -385,7 +385,7 @@ if (mode === 'stop-full') {
       c.once('error', (e) => r(e.code));
     });
     const metrics = await h.gw.metrics.registry.metrics();
-    out.metrics = metrics.split('\\n').filter((l) => /^gatehouse_(storage_fault\{file="audit|stray_errors_total)/.test(l));
+    out.metrics = metrics.split('\\n').filter((l) => /^gatehouse_(storage_fault{file="audit|stray_errors_total)/.test(l));
     await rm(join(storage, 'filler'));
     // Everything recorded before the stop is still there, byte for byte; gateway.stopped is not.
     const after = await readFile(join(storage, 'audit.jsonl'), 'utf8');
