@@ -60,7 +60,7 @@ import { mayOversee } from './core/session-access.js';
 import { recoverInterruptedSessions } from './recording/recording.js';
 import { type RunningSsh, type SshServerOptions, startSshServer } from './ssh/ssh.js';
 import { installFaultHandlers } from './process-faults.js';
-import { StorageFaults } from './storage-faults.js';
+import { asStorageError, DATABASE_FAULT, failureLine, StorageFaults } from './storage-faults.js';
 import {
   type AuditPort,
   type CommandPort,
@@ -408,22 +408,35 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   monitor.start();
 
   let stopped: Promise<void> | undefined;
+  /**
+   * Stopping always completes: every step runs even if one before it failed (a full disk, a read-only audit folder,
+   * a database gone), so sessions end, listeners and storage close and the promise resolves. A failed step is logged
+   * by name with its one-line reason (no paths beyond the file's name, no secrets).
+   */
+  const step = async (what: string, run: () => unknown): Promise<void> => {
+    try {
+      await run();
+    } catch (err) {
+      logger.error({ reason: failureLine(err) }, `gateway stop: ${what} failed; stopping goes on`);
+    }
+  };
   const stop = (reason = 'stopped') => {
     stopped ??= (async () => {
       stopping = true;
-      await monitor.stop();
-      sessions.stop();
-      await scheduler.stop();
+      await step('the storage monitor', () => monitor.stop());
+      await step('the web sessions', () => sessions.stop());
+      await step('the scheduler', () => scheduler.stop());
       // Open event streams would otherwise hold http.close for its whole grace period.
-      events.closeAll();
-      await ssh?.close(); // SSH listener: live sessions end and are recorded before the log closes
-      await terminals.closeAll('gateway_stopped', 'the gateway is stopping');
-      await desktops.closeAll('gateway_stopped', 'the gateway is stopping');
-      internal?.closeAll();
+      await step('the event streams', () => events.closeAll());
+      await step('the SSH listener', () => ssh?.close()); // live sessions end and are recorded before the log closes
+      await step('the browser terminals', () => terminals.closeAll('gateway_stopped', 'the gateway is stopping'));
+      await step('the remote desktops', () => desktops.closeAll('gateway_stopped', 'the gateway is stopping'));
+      await step('the internal relays', () => internal?.closeAll());
       // Every session has ended: no more timed rounds, and ends storage refused get one more try (a monitor round first
       // cuts failed logs back). Those still refused are logged; the next start ends those sessions as gateway_crashed.
-      pendingEnds.stop();
-      if (pendingEnds.size > 0) {
+      await step('the refused session ends', async () => {
+        pendingEnds.stop();
+        if (pendingEnds.size === 0) return;
         await monitor.check().catch((err: unknown) => logger.error({ err }, 'storage check failed'));
         await pendingEnds.retry();
         if (pendingEnds.size > 0)
@@ -431,18 +444,27 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
             { ends: pendingEnds.size },
             'session ends left unrecorded; the next start records them as crashed',
           );
-      }
+      });
       // Its sessions have ended: the node's row says it stopped (not crashed), and another node may lead.
-      await cluster?.stop();
-      websockets.closeAll();
-      await http.close();
-      await notifier.close();
+      await step('the cluster', () => cluster?.stop());
+      await step('the websockets', () => websockets.closeAll());
+      await step('the HTTP listener', () => http.close());
+      await step('the notifier', () => notifier.close());
       // Refusals only counted so far, and the stop itself, are evidence too: in before the final checkpoint is signed.
-      await onRefusal.flush();
-      await audit.append({ type: 'gateway.stopped', actor: systemActor(), data: { reason } });
-      await audit.close();
-      await syslog?.stop(); // after the final checkpoint, so it leaves the machine too
-      await closeStorage();
+      await step('the refusal counts', () => onRefusal.flush());
+      await audit.append({ type: 'gateway.stopped', actor: systemActor(), data: { reason } }).catch((err: unknown) => {
+        // The log refused it (a full disk, a read-only folder, the database away): what it holds stays as it is, the
+        // fault is reported where every storage fault is, and the missing record is said plainly here.
+        const fault = asStorageError(err);
+        if (fault) faults.report(lowdb ? 'audit.jsonl' : DATABASE_FAULT, err);
+        logger.error(
+          { reason: failureLine(err), stopReason: reason },
+          'gateway stop: gateway.stopped could not be recorded in the audit log; the gateway stops without it',
+        );
+      });
+      await step('the audit log', () => audit.close());
+      await step('the syslog witness', () => syslog?.stop()); // after the final checkpoint, so it leaves the machine too
+      await step('the storage', () => closeStorage());
       removeFaultHandlers();
       logger.info({ reason }, 'gateway stopped');
     })();

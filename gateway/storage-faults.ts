@@ -61,6 +61,17 @@ export function asStorageError(err: unknown): GatehouseError | undefined {
   return code !== undefined && STORAGE_ERRNOS.has(code) ? storageUnavailable(path ?? 'a file', err) : undefined;
 }
 
+/**
+ * One line for a log about a step that failed: a storage fault's reason (file name and errno, no paths), else the
+ * error's kind and message, cut short (what a library puts in a message is not ours to log at length).
+ */
+export function failureLine(err: unknown): string {
+  const fault = asStorageError(err);
+  if (fault) return fault.message;
+  if (err instanceof Error) return `${err.name}: ${err.message}`.slice(0, 300);
+  return 'unknown error';
+}
+
 export interface Fault {
   /** Which file: db.json, audit.jsonl, commands.jsonl, plc.jsonl, a recording. */
   file: string;

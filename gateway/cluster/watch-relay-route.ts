@@ -10,7 +10,7 @@ import { WebSocket as Ws } from 'ws';
 import { auditRefusal } from '../broker.js';
 import type { Deps } from '../deps.js';
 import { denied, GatehouseError, notFound } from '../errors.js';
-import type { RefusalHook } from '../http/http.js';
+import { MAX_CLIENT_MESSAGE, type RefusalHook } from '../http/http.js';
 import { printable } from '../rdp/rdp.js';
 import type { LiveSession, SessionRegistry } from '../sessions.js';
 import type { WatchTokenVerifier } from './internal-auth.js';
@@ -50,9 +50,12 @@ const bearer = (req: IncomingMessage): string | undefined => {
 /** Attaches the internal upgrade handler; the public websocket door ignores INTERNAL_PREFIX paths. */
 export function attachInternalWatch(server: Server, o: InternalWatchOptions): InternalWatchDoor {
   const { deps, registry } = o;
-  // Why so small: a viewer's node sends nothing on a terminal's channel and a viewer's keep-alives on a desktop's;
-  // a frame bigger than this is hostile.
+  // A terminal's channel: the viewer's node sends nothing on it, so a frame bigger than this is hostile.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false });
+  // A desktop's: what the viewer's browser sent (its public door bounds it by MAX_CLIENT_MESSAGE), filtered there and
+  // passed on. The same bound here, so a batch of allowed instructions a local viewer may send (syncs and nops, many
+  // at once) is never cut off on its way; only a message no browser could have sent through that door is refused.
+  const desktopWss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE, perMessageDeflate: false });
   const maxBuffered = o.maxBufferedBytes ?? 8 << 20;
   const pingEvery = o.pingEveryMs ?? 30_000;
   const all = new Set<WebSocket>();
@@ -116,7 +119,7 @@ export function attachInternalWatch(server: Server, o: InternalWatchOptions): In
     deps.logger.info({ sessionId, for: claims.from }, 'relaying a remote desktop live view to another node');
     let opened = false;
     socket.once('close', () => opened || view.abandon());
-    wss.handleUpgrade(req, socket, head, (ws) => {
+    desktopWss.handleUpgrade(req, socket, head, (ws) => {
       opened = true;
       track(ws);
       view.open(ws);

@@ -161,7 +161,8 @@ export interface AuditEventData {
   'plc.approved': PlcData;
   'plc.denied': PlcData;
   'plc.unparsed': PlcData;
-  'recording.sealed': { sha256: string; bytes: number; incomplete: boolean; format?: 'guac' };
+  /** `recovered`: recorded by the crash sweep from the seal's note, the node's own end never having reached the store. */
+  'recording.sealed': { sha256: string; bytes: number; incomplete: boolean; format?: 'guac'; recovered?: true };
   'recording.incomplete': Open<{ reason: 'gateway_crashed' }>;
   'recording.failed': { error: string; path?: string };
   'recording.viewed': { kind: string; bytes: number; range: string; sha256: string | null };

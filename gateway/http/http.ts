@@ -13,4 +13,4 @@ export { targetsRouter } from './routes/targets.js';
 export { totpRouter } from './routes/totp.js';
 export { apiGuard, loginRateLimit, stepUpRateLimit } from './security.js';
 export { createHttpApp, type RunningHttp, startHttpServer } from './server.js';
-export { attachWebSockets, refusalCloseCode, type WsRoute } from './ws.js';
+export { attachWebSockets, MAX_CLIENT_MESSAGE, refusalCloseCode, type WsRoute } from './ws.js';

@@ -39,7 +39,7 @@ export interface WsOptions {
   routes: WsRoute[];
   onRefusal?: RefusalHook;
   logger: Logger;
-  /** Largest message a client may send (default 1 MiB: terminal input and control messages are small). */
+  /** Largest message a client may send (default MAX_CLIENT_MESSAGE). */
   maxPayload?: number;
   /** Paths another upgrade handler on the same server answers (the nodes' internal routes): left untouched here. */
   ignore?: (pathname: string) => boolean;
@@ -52,6 +52,14 @@ export interface WebSocketDoor {
   size(): number;
 }
 
+/**
+ * The largest websocket message a browser may send the gateway (terminal input, control messages, a batch of
+ * Guacamole instructions): the socket is closed with 1009 above it. A relayed RDP view forwards what the browser sent
+ * to the node holding the session, filtered, so that node's internal route takes the same bound
+ * (cluster/watch-relay-route.ts): a batch this door accepts is never refused on the way.
+ */
+export const MAX_CLIENT_MESSAGE = 1 << 20;
+
 /** Close codes the pages understand: 4000 + the HTTP status the refusal would have had. */
 export const refusalCloseCode = (status: number): number => 4000 + Math.min(Math.max(status, 100), 599);
 
@@ -62,7 +70,11 @@ export const refusalCloseCode = (status: number): number => 4000 + Math.min(Math
  * Origin never gets a socket at all.
  */
 export function attachWebSockets(server: Server, o: WsOptions): WebSocketDoor {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: o.maxPayload ?? 1 << 20, perMessageDeflate: false });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: o.maxPayload ?? MAX_CLIENT_MESSAGE,
+    perMessageDeflate: false,
+  });
   const publicOrigin = new URL(o.publicUrl).origin;
   const bySession = new Map<string, Set<WebSocket>>();
   const all = new Set<WebSocket>();

@@ -28,6 +28,7 @@ import { encodeInstruction, firstFrameStep, type Instruction } from '../guac/wir
 import type { WebSocket } from 'ws';
 import { GuacFileAudit, MAX_OPEN_STREAMS } from './file-streams.js';
 import { detach } from '../background.js';
+import { leaveSealNote } from '../recording/recording.js';
 
 export interface DesktopTuning {
   /** guacd must answer `ready` within this (default 15 s). */
@@ -456,6 +457,7 @@ export class DesktopSession {
       const h = await hashRecording(place.path);
       // Still being written when we gave up waiting, or the session was cut by a failure: not the whole story.
       const incomplete = settled === 'still_writing' || reason === 'recording_failed';
+      await leaveSealNote(place.path, { ...h, incomplete }, this.o.deps.logger);
       return { kind: 'sealed', ...h, incomplete, format: 'guac' };
     }
     // guacd never took the connection (refused, unreachable mid-way): nothing was shown, so nothing to record.

@@ -4,3 +4,4 @@ export { CastWriter } from './asciicast.js';
 export { CommandCapture } from './command-capture.js';
 export { resolveRecording, SESSION_ID_PATTERN, sessionsRoot } from './files.js';
 export { recoverInterruptedSessions } from './recovery.js';
+export { leaveSealNote } from './seal-note.js';

@@ -1,6 +1,7 @@
 // At start-up, before any door opens: sessions the store still shows as live were cut off by a crash
 // (the gateway is the only process that runs them). Each is ended as `gateway_crashed` and its
-// recording repaired so it still plays, marked incomplete, and audited.
+// recording repaired so it still plays, marked incomplete, and audited. A recording that was sealed (its hash on the
+// record, or its seal note beside it) is left byte for byte as it was sealed: only unsealed files are repaired.
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { AuditEventData } from '../core/audit-events.js';
@@ -10,9 +11,12 @@ import { endInterrupted } from '../sessions.js';
 import { sessionsRoot } from './files.js';
 import { repairGuac } from './guac-repair.js';
 import { repairCast } from './incomplete.js';
+import { hashFile, readSealNote } from './seal-note.js';
 
 export type RecoveredRecording =
   | { status: 'repaired'; sha256: string; bytes: number; droppedBytes: number }
+  /** Sealed before the crash (the end was not recorded): untouched, and the record takes the seal's hash. */
+  | { status: 'sealed'; sha256: string; bytes: number; incomplete: boolean }
   | { status: 'missing' }
   | { status: 'unrepairable'; error: string }
   | { status: 'none' };
@@ -38,6 +42,18 @@ async function repair(storageDir: string, rec: SessionRecord): Promise<Recovered
   const st = await stat(path).catch(() => undefined);
   if (!st) return { status: 'missing' };
   if (!st.isFile()) return { status: 'unrepairable', error: 'recording path is not a regular file' };
+  // Sealed: the record says so (its end lost on the way, or read stale by another node), or the note the seal leaves.
+  const r = rec.recording;
+  const seal =
+    r.sha256 !== undefined && r.bytes !== undefined
+      ? { sha256: r.sha256, bytes: r.bytes, incomplete: r.incomplete === true }
+      : await readSealNote(path);
+  if (seal) {
+    const now = await hashFile(path).catch(() => undefined);
+    if (now?.sha256 === seal.sha256 && now.bytes === seal.bytes) return { status: 'sealed', ...seal };
+    // Changed since its seal: repairing would re-hash whatever it now holds and hide that. Left as it is, and said.
+    return { status: 'unrepairable', error: 'the recording differs from its seal; left as it is' };
+  }
   try {
     const r = await (path.endsWith('.guac') ? repairGuac(path) : repairCast(path));
     return { status: 'repaired', sha256: r.sha256, bytes: r.bytes, droppedBytes: r.droppedBytes };
@@ -48,7 +64,7 @@ async function repair(storageDir: string, rec: SessionRecord): Promise<Recovered
 
 /** `recording.incomplete`'s details: the repaired hash, or why there is none. */
 function incompleteData(
-  recording: Exclude<RecoveredRecording, { status: 'none' }>,
+  recording: Exclude<RecoveredRecording, { status: 'none' | 'sealed' }>,
 ): AuditEventData['recording.incomplete'] {
   return recording.status === 'repaired'
     ? {
@@ -81,7 +97,12 @@ export async function recoverInterruptedSessions(
     const recording = await repair(storageDir, rec);
     await endInterrupted({ store, clock }, rec, {
       ...(recording.status === 'repaired' ? { repaired: { sha256: recording.sha256, bytes: recording.bytes } } : {}),
-      ...(recording.status === 'none' ? {} : { incomplete: incompleteData(recording) }),
+      ...(recording.status === 'sealed'
+        ? { sealed: { sha256: recording.sha256, bytes: recording.bytes, incomplete: recording.incomplete } }
+        : {}),
+      ...(recording.status === 'none' || recording.status === 'sealed'
+        ? {}
+        : { incomplete: incompleteData(recording) }),
     });
     if (recording.status === 'missing' || recording.status === 'unrepairable')
       logger.warn({ sessionId: rec.id, recording }, 'interrupted session: recording could not be repaired');

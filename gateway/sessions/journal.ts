@@ -245,6 +245,8 @@ export class SessionJournal {
       // others declare it dead): the repair's hash is the file's now, and the record keeps it.
       const repairedAfter =
         earlier !== undefined && s?.recording?.sha256 !== undefined && Date.parse(earlier.endedAt) > at;
+      // The crash sweep found this seal's note and recorded it already: one seal, one `recording.sealed`.
+      const sealRecorded = earlier !== undefined && r?.kind === 'sealed' && s?.recording?.sha256 === r.sha256;
       if (s) {
         if (!earlier) {
           s.endedAt = endedAt;
@@ -265,7 +267,7 @@ export class SessionJournal {
         audit.record({ type: 'recording.failed', actor, subject: this.subject, data: { ...this.failureUnrecorded } });
       if (r?.kind === 'sealed' && r.failure)
         audit.record({ type: 'recording.failed', actor, subject: this.subject, data: { ...r.failure } });
-      if (r?.kind === 'sealed')
+      if (r?.kind === 'sealed' && !sealRecorded)
         audit.record({
           type: 'recording.sealed',
           actor,
@@ -306,7 +308,9 @@ export class SessionJournal {
 export interface InterruptedEnd {
   /** The repaired recording's hash and size, when it could be repaired. */
   repaired?: { sha256: string; bytes: number };
-  /** `recording.incomplete`'s details, when the session had a recording. */
+  /** The seal the recording had before the crash (the file untouched): the record takes it, `recording.sealed` says so. */
+  sealed?: { sha256: string; bytes: number; incomplete: boolean };
+  /** `recording.incomplete`'s details, when the session had a recording that was not sealed. */
   incomplete?: AuditEventData['recording.incomplete'];
 }
 
@@ -334,7 +338,19 @@ export async function endInterrupted(
     const reason = s.terminateRequested ? 'terminated' : 'gateway_crashed';
     s.endedAt = endedAt;
     s.endReason = reason;
-    if (s.recording) {
+    if (s.recording && end.sealed) {
+      const { sha256, bytes, incomplete } = end.sealed;
+      const had = s.recording.sha256;
+      s.recording = { ...s.recording, sha256, bytes, ...(incomplete ? { incomplete: true } : {}) };
+      // Only when the record did not have it yet: one seal, one `recording.sealed`.
+      if (had !== sha256)
+        audit.record({
+          type: 'recording.sealed',
+          actor: systemActor(),
+          subject,
+          data: { sha256, bytes, incomplete, recovered: true },
+        });
+    } else if (s.recording) {
       s.recording = end.repaired
         ? { ...s.recording, sha256: end.repaired.sha256, bytes: end.repaired.bytes, incomplete: true }
         : { ...s.recording, incomplete: true };

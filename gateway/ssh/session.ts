@@ -1,11 +1,11 @@
 // One vendor SSH connection after authentication: session record, live registry entry, recording, channels, the end.
 import { randomBytes } from 'node:crypto';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Client, Connection, ServerChannel, Session } from 'ssh2';
 import { isoTime } from '../clock.js';
 import { type CompiledCommandRules, compileRules, evaluateCommand } from '../core/commands.js';
 import { type Actor, type SessionEndReason, userActor } from '../core/model.js';
-import { CastWriter, CommandCapture, resolveRecording } from '../recording/recording.js';
+import { CastWriter, CommandCapture, leaveSealNote, resolveRecording } from '../recording/recording.js';
 import {
   journalPorts,
   SessionJournal,
@@ -435,6 +435,8 @@ export class VendorSession implements ChannelHost {
           const cast = await this.cast?.catch(() => undefined);
           if (!cast) return this.unplaced && { kind: 'sealed', ...(await this.unplaced) };
           const sealed = await cast.seal(reason === 'recording_failed' ? { incomplete: true, reason } : {});
+          if (this.recordingPath !== undefined)
+            await leaveSealNote(join(this.o.deps.storageDir, this.recordingPath), sealed, this.o.deps.logger);
           // A write that failed once the session was ending (the disk filled as it ended, the seal's own flush) found
           // the end reason set, so recordingFailed left it alone: it is reported and audited here, like one mid-session.
           const late = reason === 'recording_failed' ? undefined : cast.failed;

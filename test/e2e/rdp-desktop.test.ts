@@ -97,6 +97,15 @@ describe('remote desktop page', () => {
     const sp = s.page;
     await sp.locator('#rdp-watch-status.ok').waitFor();
     expect(await sp.locator('#rdp-watch-status').textContent()).toContain('audited');
+    // The heading names the vendor as the rest of the UI does (name, company) and the target by its name, never by ids.
+    const record = w.gw.store.data.sessions.find((x) => x.id === sessionId)!;
+    const person = w.gw.store.data.users.find((u) => u.id === record.userId)!;
+    const target = w.gw.config.targets.find((t) => t.id === record.targetId)!;
+    const heading = sp.locator('#rdp-watch-heading');
+    await expect
+      .poll(() => heading.textContent(), { timeout: 10_000 })
+      .toBe(`Live: ${person.name} (${person.org || person.email}) on ${target.name}`);
+    expect(await heading.textContent()).not.toContain(record.userId);
     await expect.poll(() => pixel(sp, '#rdp-watch-display'), { timeout: 10_000 }).toEqual([30, 60, 120]);
     standin.paint(conn.id, [10, 200, 10]);
     await expect.poll(() => pixel(sp, '#rdp-watch-display'), { timeout: 10_000 }).toEqual([10, 200, 10]);

@@ -47,6 +47,14 @@ describe('live view: what the vendor sees, and alerts', () => {
     const watcher = await openAs(browser, harness(), 'supervisor', supervisorSecret, `/sessions/${sessionId}/watch`);
     const wp = watcher.page;
     await wp.locator('#watch-status.ok').waitFor();
+    // The heading names the vendor as the rest of the UI does (name, company) and the target by its name, never by ids.
+    const person = h.gw.store.data.users.find((u) => u.id === h.vendor.me.id)!;
+    const target = h.gw.config.targets.find((t) => t.id === grant.targetId)!;
+    const heading = wp.locator('#watch-heading');
+    await expect
+      .poll(() => heading.textContent(), { timeout: 10_000 })
+      .toBe(`Live: ${person.name} (${person.org || person.email}) on ${target.name}`);
+    expect(await heading.textContent()).not.toContain(person.id);
     // A second supervisor tab elsewhere in the app: the alert must reach it too.
     const elsewhere = await watcher.context.newPage();
     await elsewhere.goto(`${h.url}/approvals`);

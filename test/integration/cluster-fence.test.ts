@@ -192,6 +192,13 @@ describe('a node cut off from the database', () => {
       expect(await count('recording.sealed', sessionId)).toBe(1);
       const rec = await c.session(sessionId);
       expect(rec).toMatchObject({ endReason: 'gateway_crashed', recording: { sha256: expect.any(String) } });
+      // A sealed its recording before B's sweep: B left the file as sealed (no incomplete marker appended), so the
+      // record holds A's seal, and the file verifies against it below.
+      const sealed = (await c.audit()).find((x) => x.type === 'recording.sealed' && x.subject?.sessionId === sessionId);
+      const recording = (rec as { recording?: { sha256?: string; incomplete?: boolean } } | undefined)?.recording;
+      expect(recording?.sha256).toBe(sealed?.data?.sha256);
+      expect(recording?.incomplete).toBeUndefined();
+      expect(await count('recording.incomplete', sessionId)).toBe(0);
       // The chain and the recordings verify.
       const env = { GH_CLUSTER_TEST_PG: c.db.url, GH_CLUSTER_TEST_PG_NODE_B: c.db.url };
       const audit = await runCli(['audit', 'verify', '--config', 'node-b.yaml'], {

@@ -4,6 +4,7 @@
 // internal RDP route refuses browsers and every token that is not a fresh node token minted for it, audited.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayPurpose } from '../../gateway/cluster/internal-auth.js';
+import { MAX_CLIENT_MESSAGE } from '../../gateway/http/http.js';
 import { enc, type GuacdStandin, startGuacdStandin } from '../helpers/guacd-standin.js';
 import type { Browser } from '../helpers/web-login.js';
 import {
@@ -150,6 +151,39 @@ describe('an RDP session on gw-a watched from gw-b', () => {
     expect((await v.closed).code).toBe(1000);
   }, 60_000);
 
+  it('a batch of allowed instructions over 4 KiB from the viewer on gw-b reaches gw-a; only a message over the door’s bound is refused', async () => {
+    const d = await vendorDesktop();
+    const v = await watchOnB(d.sessionId);
+    await v.instruction('cfill');
+    const joiner = await guacdA.waitFor('the viewer at gw-a guacd', () =>
+      d.conn.joiners.find((j) => j.handshake.name?.[0]?.includes('via gw-b')),
+    );
+    // One message, ~11 KiB: 400 syncs and a nop a local viewer may send, and a size and an ack it may not (dropped).
+    const syncs = Array.from({ length: 400 }, (_, k) => enc('sync', 9_000_000_000 + k)).join('');
+    const batch = enc('size', 0, 800, 600) + syncs + enc('ack', 1, 'OK', 0) + enc('nop', 'batch-end');
+    expect(Buffer.byteLength(batch)).toBeGreaterThan(4096);
+    expect(Buffer.byteLength(batch)).toBeLessThan(MAX_CLIENT_MESSAGE);
+    v.ws.send(batch);
+    // Before: gw-a's internal route closed the relay (1009) and the view on gw-b ended as lost.
+    await guacdA.waitFor('the batch at gw-a', () =>
+      joiner.received.some((i) => i.opcode === 'nop' && i.args[0] === 'batch-end'),
+    );
+    const mine = joiner.received.filter((i) => i.opcode === 'sync' && Number(i.args[0]) >= 9_000_000_000);
+    expect(mine).toHaveLength(400);
+    expect(joiner.received.some((i) => i.opcode === 'size' || i.opcode === 'ack')).toBe(false);
+    // The view goes on.
+    guacdA.paint(d.conn.id, [7, 8, 9]);
+    await v.instruction('cfill', (i) => i.args[2] === '7');
+    expect(v.messages.some((m) => m.type === 'error')).toBe(false);
+
+    // More than any browser may send in one message: refused at gw-b's door (1009) as on a single node; the vendor
+    // on gw-a carries on.
+    v.ws.send(enc('nop', 'x'.repeat(MAX_CLIENT_MESSAGE)));
+    expect((await v.closed).code).toBe(1009);
+    await vendorCarriesOn(d, 11);
+    d.c.ws.close();
+  }, 60_000);
+
   it('an auditor may watch from gw-b; a vendor may not, and the refusal is audited', async () => {
     const { c, sessionId } = await vendorDesktop();
     const auditor = await w.signIn(w.b, 'auditor');
@@ -210,7 +244,10 @@ describe("gw-a's internal RDP route", () => {
     r.ws.send(enc('key', 65, 1) + enc('mouse', 5, 5, 1) + enc('size', 0, 10, 10) + enc('nop'));
     await guacdA.waitFor('the nop', () => joiner.received.some((i) => i.opcode === 'nop'));
     expect(joiner.received.map((i) => i.opcode)).toEqual(['nop']);
-    r.ws.close();
+    // The bound is the browser door's (MAX_CLIENT_MESSAGE): a message over it no browser could have sent is refused.
+    const closed = new Promise<number>((resolve) => r.ws.once('close', (code) => resolve(code)));
+    r.ws.send(enc('nop', 'x'.repeat(MAX_CLIENT_MESSAGE)));
+    expect(await closed).toBe(1009);
   });
 
   it('a viewer node that stops reading is cut off there; the vendor carries on', async () => {

@@ -11,8 +11,10 @@ import { ManualClock } from '../../gateway/clock.js';
 import type { SessionRecord } from '../../gateway/core/model.js';
 import { silentLogger } from '../../gateway/log.js';
 import { recordingPath } from '../../gateway/recording/files.js';
+import { CastWriter } from '../../gateway/recording/asciicast.js';
 import { INCOMPLETE_MARKER } from '../../gateway/recording/incomplete.js';
 import { recoverInterruptedSessions } from '../../gateway/recording/recovery.js';
+import { leaveSealNote, sealNotePath } from '../../gateway/recording/seal-note.js';
 import { Store } from '../../gateway/store.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { configFileText } from '../helpers/config.js';
@@ -127,6 +129,103 @@ describe('recoverInterruptedSessions (in process)', () => {
       ['ses_missing001', 'gateway_crashed'],
       ['ses_norecord01', 'gateway_crashed'],
     ]);
+  });
+});
+
+describe('recoverInterruptedSessions leaves sealed recordings as they were sealed', () => {
+  let dir: TempDir | undefined;
+  afterEach(async () => dir?.remove());
+
+  it('a seal whose end never reached the store (its note) or that the record holds is untouched; a changed one is reported, not re-hashed', async () => {
+    dir = await tempDir('gh-recover-sealed-');
+    const storageDir = join(dir.path, 'storage');
+    const clock = new ManualClock();
+    const logger = silentLogger;
+    const store = await Store.open({ dir: storageDir, logger });
+    const audit = await AuditLog.open({ dir: storageDir, clock, logger });
+    await store.attachAudit(audit);
+    const started = new Date(clock.now() - 60_000).toISOString();
+    const rel = (p: string) => p.slice(storageDir.length + 1);
+    // Real casts, written and sealed by the gateway's writer, as a session's end does before it records the end.
+    const sealedCast = async (id: string) => {
+      const path = recordingPath(storageDir, id, clock.now(), 'cast');
+      const gatehouse = { session: id, grant: 'grt_1', user: 'usr_1', target: TARGET };
+      const w = await CastWriter.open(path, { width: 80, height: 24, gatehouse }, clock);
+      w.output(Buffer.from(`hello from ${id}\r\n`));
+      clock.advance(500);
+      const seal = await w.seal();
+      return { path, seal, bytes: await readFile(path) };
+    };
+    const noted = await sealedCast('ses_sealnote001');
+    await leaveSealNote(noted.path, noted.seal, logger);
+    const onRecord = await sealedCast('ses_sealrec0001');
+    const changed = await sealedCast('ses_sealchg0001');
+    await leaveSealNote(changed.path, changed.seal, logger);
+    await writeFile(changed.path, Buffer.concat([changed.bytes, Buffer.from('[9, "o", "added later"]\n')]));
+    const changedBytes = await readFile(changed.path);
+    const mk = (id: string, recording: SessionRecord['recording']): SessionRecord => ({
+      id,
+      grantId: 'grt_1',
+      requestId: 'req_1',
+      userId: 'usr_1',
+      targetId: TARGET,
+      protocol: 'ssh',
+      via: 'ssh',
+      startedAt: started,
+      recording,
+    });
+    await store.update((d) => {
+      d.sessions.push(mk('ses_sealnote001', { path: rel(noted.path) }));
+      d.sessions.push(
+        mk('ses_sealrec0001', { path: rel(onRecord.path), sha256: onRecord.seal.sha256, bytes: onRecord.seal.bytes }),
+      );
+      d.sessions.push(mk('ses_sealchg0001', { path: rel(changed.path) }));
+    });
+
+    const out = await recoverInterruptedSessions({ store, audit, clock, logger, storageDir });
+    expect(out.map((r) => [r.sessionId, r.recording.status])).toEqual([
+      ['ses_sealnote001', 'sealed'],
+      ['ses_sealrec0001', 'sealed'],
+      ['ses_sealchg0001', 'unrepairable'],
+    ]);
+    // Byte for byte as sealed: no marker appended, and the hash on the record is the seal's, which the file verifies.
+    expect(await readFile(noted.path)).toEqual(noted.bytes);
+    expect(await readFile(onRecord.path)).toEqual(onRecord.bytes);
+    expect(await readFile(changed.path)).toEqual(changedBytes);
+    const byId = new Map(store.data.sessions.map((s) => [s.id, s]));
+    for (const [id, c] of [
+      ['ses_sealnote001', noted],
+      ['ses_sealrec0001', onRecord],
+    ] as const) {
+      const r = byId.get(id)!;
+      expect(r.endReason).toBe('gateway_crashed');
+      expect(r.recording).toEqual({ path: rel(c.path), sha256: c.seal.sha256, bytes: c.seal.bytes });
+      expect(createHash('sha256').update(c.bytes).digest('hex')).toBe(r.recording!.sha256);
+    }
+    expect(byId.get('ses_sealchg0001')).toMatchObject({
+      endReason: 'gateway_crashed',
+      recording: { incomplete: true },
+    });
+    expect(byId.get('ses_sealchg0001')!.recording!.sha256).toBeUndefined();
+    await audit.close();
+    await store.close();
+    const log = await readAudit(storageDir);
+    const of = (type: string) => log.filter((a) => a.type === type).map((a) => [a.subject?.sessionId, a.data]);
+    // The note's seal is recorded once; the record's was recorded with it; neither is called incomplete.
+    expect(of('recording.sealed')).toEqual([
+      ['ses_sealnote001', { sha256: noted.seal.sha256, bytes: noted.seal.bytes, incomplete: false, recovered: true }],
+    ]);
+    expect(of('recording.incomplete')).toEqual([
+      [
+        'ses_sealchg0001',
+        {
+          status: 'unrepairable',
+          error: 'the recording differs from its seal; left as it is',
+          reason: 'gateway_crashed',
+        },
+      ],
+    ]);
+    expect(await readFile(sealNotePath(noted.path), 'utf8')).toContain(noted.seal.sha256);
   });
 });
 

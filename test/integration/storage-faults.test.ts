@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { startSshGateway, TARGET } from ${src('test/helpers/ssh-gateway.ts')};
 import { openFixture, body } from ${src('test/integration/requests-fixture.ts')};
 import { Store } from ${src('gateway/store.ts')};
+import { AuditLog } from ${src('gateway/audit-log.ts')};
 import { PlcLog } from ${src('gateway/conduit/plc-log.ts')};
 import { openStorage } from ${src('gateway/storage/open.ts')};
 import { StorageMonitor } from ${src('gateway/storage/monitor.ts')};
@@ -355,6 +356,49 @@ function verifyCli(storage) {
   return { status: v.status, stdout: v.stdout, stderr: v.stderr };
 }
 
+if (mode === 'stop-full') {
+  // The disk fills under a live session, and the gateway is stopped: gateway.stopped cannot be written.
+  const disk = await smallDisk('gh-stopfull-', '4m', 'storage');
+  const storage = disk.at;
+  const h = await startSshGateway({ storageDir: storage });
+  try {
+    await h.grant();
+    const run = h.ssh(TARGET, { command: 'sleep 20; echo done', timeoutMs: 60_000 });
+    await h.waitAudit('session.started', () => true, 30_000);
+    const logText = await readFile(join(storage, 'audit.jsonl'), 'utf8');
+    out.fillError = await fill(storage);
+    // The audit file's last page may still take a few records: written until the log itself refuses one.
+    for (let i = 0; i < 200 && !out.auditRefused; i++)
+      await h.gw.audit
+        .append({ type: 'audit.viewed', actor: { kind: 'system', id: 'test' }, data: { pad: 'x'.repeat(200) } })
+        .catch((e) => (out.auditRefused = e.code));
+    const t0 = Date.now();
+    out.stop = await h.gw.stop('test').then(() => 'stopped', (e) => 'threw: ' + e.message);
+    out.stopMs = Date.now() - t0;
+    out.again = await h.gw.stop('test').then(() => 'stopped', (e) => 'threw: ' + e.message);
+    out.ssh = await run;
+    out.live = h.gw.liveSessions.list().length;
+    out.http = await fetch(h.url + '/healthz').then(() => 'open', (e) => 'closed');
+    out.sshListener = await new Promise((r) => {
+      const c = connect(h.port, '127.0.0.1');
+      c.once('connect', () => { c.destroy(); r('open'); });
+      c.once('error', (e) => r(e.code));
+    });
+    const metrics = await h.gw.metrics.registry.metrics();
+    out.metrics = metrics.split('\\n').filter((l) => /^gatehouse_(storage_fault{file="audit|stray_errors_total)/.test(l));
+    await rm(join(storage, 'filler'));
+    // Everything recorded before the stop is still there, byte for byte; gateway.stopped is not.
+    const after = await readFile(join(storage, 'audit.jsonl'), 'utf8');
+    out.kept = after.startsWith(logText.slice(0, logText.lastIndexOf('\\n') + 1));
+    out.stoppedRecorded = after.includes('"gateway.stopped"');
+    // The next start cuts the refused write's torn line off; then the whole chain verifies.
+    await (await AuditLog.open({ dir: storage, clock: systemClock, logger: silentLogger })).close();
+    out.verify = verifyCli(storage);
+  } finally {
+    await h.close().catch(() => undefined);
+    await disk.remove();
+  }
+}
 if (mode === 'end-refused' || mode === 'placed-refused') {
   // The state's disk fills under a live session; the recordings' disk keeps room.
   const d = await twoDisks('gh-endref-');
@@ -584,6 +628,29 @@ describe('storage faults never crash the gateway', () => {
     expect(r.health.body.storage).toEqual([expect.objectContaining({ file: 'sessions', code: 'ENOSPC' })]);
     expect(r.stray).toEqual([]);
     expect(r.stop).toBe('stopped');
+  }, 180_000);
+
+  it('a full disk at stop: gw.stop() resolves, sessions and listeners are closed, the missing gateway.stopped is reported, nothing recorded is lost', async () => {
+    const r = await runChild('exec unshare -m --propagation private', 'stop-full');
+    expect(r.fillError).toBe('ENOSPC');
+    expect(r.auditRefused).toBe('audit_write_failed');
+    // Before: stop() rejected with the audit log's storage_unavailable and left the log and the storage open.
+    expect(r.stop).toBe('stopped');
+    expect(r.again).toBe('stopped');
+    expect(r.ssh.stdout).not.toContain('done');
+    expect(r.ssh.code).not.toBe(0);
+    expect(r.live).toBe(0);
+    expect(r.http).toBe('closed');
+    expect(r.sshListener).toBe('ECONNREFUSED');
+    expect(r.metrics).toContain('gatehouse_storage_fault{file="audit.jsonl"} 1');
+    expect(r.metrics.filter((l: string) => l.startsWith('gatehouse_stray_errors_total{'))).toEqual([]);
+    expect(r.kept).toBe(true);
+    expect(r.stoppedRecorded).toBe(false);
+    // The chain up to the fault verifies once the next start has cut the refused write's torn line.
+    expect(r.verify, JSON.stringify(r.verify)).toMatchObject({
+      status: 0,
+      stdout: expect.stringMatching(/^audit log intact: /),
+    });
   }, 180_000);
 
   it('a full state disk as a session ends: the end waits, the gateway runs on, and once space returns the end is recorded once, as it happened', async () => {

@@ -1,11 +1,12 @@
 // /rdp/watch/:sessionId — a supervisor's or auditor's read-only live view of a vendor's remote desktop (guacd
 // joins them read-only; nothing they do reaches the session); a supervisor can terminate it with a reason.
 import { ApiError, api } from '../api.js';
-import { clear, h, whenLeft } from '../dom.js';
+import { h, whenLeft } from '../dom.js';
 import { registerPage } from '../router.js';
 import { closeText } from '../terminal/socket.js';
 import { liveTerminateForm } from '../terminate-form.js';
 import { type DesktopView, mountDesktop } from './rdp-view.js';
+import { liveHeading } from '../live-heading.js';
 
 registerPage({
   path: '/rdp/watch/:sessionId',
@@ -13,7 +14,8 @@ registerPage({
   roles: ['supervisor', 'auditor', 'admin'],
   async render({ me, main, params }) {
     const id = params.sessionId ?? '';
-    const heading = h('h1', {}, 'Live remote desktop');
+    const heading = h('h1', { id: 'rdp-watch-heading' }, 'Live remote desktop');
+    const title = liveHeading(heading, id);
     const status = h('p', { id: 'rdp-watch-status', class: 'muted', role: 'status' }, 'Joining…');
     const screen = h('div', { id: 'rdp-watch-display', class: 'rdp-display' });
     screen.style.width = '100%';
@@ -56,7 +58,7 @@ registerPage({
       on: {
         gatehouse: (msg) => {
           if (msg.type === 'ready') {
-            clear(heading, `Live: ${String(msg.userId)} on ${String(msg.targetId)}`);
+            title.provisional(String(msg.userId), String(msg.targetId));
             status.textContent = `Joining session ${id}… waiting for the first picture (this is audited)`;
           } else if (msg.type === 'ended' || msg.type === 'error') lastMessage ||= String(msg.message ?? '');
         },

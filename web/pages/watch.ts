@@ -2,7 +2,7 @@
 // screen the vendor sees now; a supervisor can terminate it with a reason.
 import { alertText } from '../alerts.js';
 import { api } from '../api.js';
-import { clear, h, whenLeft } from '../dom.js';
+import { h, whenLeft } from '../dom.js';
 import type { CommandAlert } from '../live.js';
 import { registerPage } from '../router.js';
 import type { SessionPageView } from '../session-types.js';
@@ -10,6 +10,7 @@ import { closeText, type Control, openTerminalSocket } from '../terminal/socket.
 import { liveTerminateForm } from '../terminate-form.js';
 import { createXterm } from '../terminal/xterm-view.js';
 import { plcLivePanel } from '../plc-operations.js';
+import { liveHeading } from '../live-heading.js';
 
 registerPage({
   path: '/sessions/:id/watch',
@@ -18,7 +19,8 @@ registerPage({
   render({ me, main, params }) {
     const id = params.id ?? '';
     const status = h('p', { id: 'watch-status', class: 'muted', role: 'status' }, 'Joining…');
-    const heading = h('h1', {}, 'Live session');
+    const heading = h('h1', { id: 'watch-heading' }, 'Live session');
+    const title = liveHeading(heading, id);
     const screen = h('div', { id: 'watch-terminal', class: 'terminal' });
     const mayTerminate = me.roles.includes('supervisor') || me.roles.includes('admin');
     const form = liveTerminateForm(id, () => {
@@ -77,15 +79,13 @@ registerPage({
         if (msg.type === 'screen') {
           resize(msg.cols, msg.rows);
           view.term.write(String(msg.data ?? ''));
-          clear(heading, `Live: ${String(msg.userName ?? msg.userId)} on ${String(msg.targetId)}`);
-          heading.dataset.vendor = String(msg.userName ?? msg.userId);
-          heading.dataset.target = String(msg.targetId);
+          title.provisional(String(msg.userName ?? msg.userId), String(msg.targetId));
           status.className = 'ok';
           status.textContent = `Watching session ${id} (this is audited)`;
         } else if (msg.type === 'alert')
           mark({
             ...(msg as unknown as CommandAlert),
-            userName: heading.dataset.vendor ?? 'the vendor',
+            userName: title.vendorName() || 'the vendor',
             targetId: heading.dataset.target ?? '',
           });
         else if (msg.type === 'resize') resize(msg.cols, msg.rows);

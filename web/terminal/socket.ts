@@ -50,6 +50,8 @@ export function closeText(code: number, fallback: string): string {
   if (code === 4404) return fallback || 'That session is not live.';
   if (code === 4008) return 'The live view fell too far behind and was stopped. Reload to watch again.';
   if (code === 1001) return 'The gateway is stopping.';
+  if (code === 1009)
+    return 'The page sent more than the gateway takes in one message, so the view was closed. Reload to go on.';
   if (code === 1006) return 'The connection to the gateway was lost.';
   return fallback || 'The session ended.';
 }
