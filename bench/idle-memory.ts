@@ -48,12 +48,6 @@ export function idleRound(before: MemoryParts, after: MemoryParts, sessions: num
 
 export const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
 /** One round, for a row's note: the held figure and its parts. */
 export function describeRound(r: IdleRound): string {
   const f = (x: number) => x.toFixed(1);
