@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { startGateway } from '../gateway/app.js';
 import { secretBoxFor } from '../gateway/auth/secret-box.js';
 import { isoTime } from '../gateway/clock.js';
@@ -12,6 +13,7 @@ import type { User } from '../gateway/core/model.js';
 import { parsePublicKeyLine } from '../gateway/http/routes/keys.js';
 import { silentLogger } from '../gateway/log.js';
 import { benchOnlyDropRecordedStreams } from '../gateway/recording/asciicast.js';
+import { memoryParts } from './gateway-memory.js';
 import { type ChildReady, type ChildSpec, TARGET_ID } from './gatehouse-spec.js';
 import { armKeysProbe } from './keys-probe.js';
 
@@ -172,6 +174,19 @@ async function main(spec: ChildSpec): Promise<void> {
     } else if (m.cmd === 'gc') {
       (globalThis as { gc?: () => void }).gc?.();
       process.send!({ gcDone: true });
+    } else if (m.cmd === 'mem') {
+      // Two collections: the first runs the finalizers that free native memory (sockets, cipher contexts) of
+      // objects it found dead; the second sees the heap without them.
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      setImmediate(() => {
+        gc?.();
+        process.send!({ mem: memoryParts() });
+      });
+    } else if (m.cmd === 'heap-snapshot') {
+      // Investigation only (GH_BENCH_HEAP_SNAPSHOTS): a .heapsnapshot for diffing what sessions hold.
+      const path = (m as { cmd: string; path?: string }).path;
+      process.send!({ heapSnapshot: path ? writeHeapSnapshot(path) : '' });
     } else if (m.cmd === 'stop') {
       void stop().finally(() => process.exit(0));
     }

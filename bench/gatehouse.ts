@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { generateSecret, generateSync } from 'otplib';
 import { packageRoot } from '../gateway/paths.js';
 import type { ChildReady, ChildSpec } from './gatehouse-spec.js';
+import type { MemoryParts } from './gateway-memory.js';
 import type { KeysProbeResult } from './keys-probe.js';
 import { keygen } from './openssh.js';
 import { rssKiB } from './proc.js';
@@ -41,6 +42,10 @@ export interface GatehouseChild {
   login(): { keyPath: string; env: NodeJS.ProcessEnv };
   /** Gateway RSS in KiB after a full GC in the child (it runs with --expose-gc). */
   rssAfterGc(): Promise<number>;
+  /** The gateway's memory, V8's parts and the kernel's, after two full collections (gateway-memory.ts). */
+  memoryAfterGc(): Promise<MemoryParts>;
+  /** Writes a V8 heap snapshot of the gateway to `path` (investigation: diffing what sessions hold). */
+  heapSnapshot(path: string): Promise<string>;
   /**
    * Times keystrokes inside the gateway (keys-probe.ts): arm before the session connects, start and stop around
    * the typing. Why inside: wall-clock round trips on a shared box mostly measure the other processes' scheduling.
@@ -111,7 +116,7 @@ export async function startGatehouse(o: GatehouseOptions): Promise<GatehouseChil
   });
   let used = 0;
   /** Sends `cmd` and resolves with the child's first answer that carries `key` (rejects on `keysFailed`). */
-  const ask = <T>(cmd: string, key: string) =>
+  const ask = <T>(cmd: string, key: string, extra: Record<string, unknown> = {}) =>
     new Promise<T>((resolve, reject) => {
       const on = (m: Record<string, unknown>) => {
         if (!(key in m) && !('keysFailed' in m)) return;
@@ -120,7 +125,7 @@ export async function startGatehouse(o: GatehouseOptions): Promise<GatehouseChil
         else reject(new Error(`the bench gateway's keystroke probe: ${String(m.keysFailed)}`));
       };
       child.on('message', on);
-      child.send({ cmd });
+      child.send({ cmd, ...extra });
     });
   return {
     alias: o.alias,
@@ -168,6 +173,8 @@ export async function startGatehouse(o: GatehouseOptions): Promise<GatehouseChil
       });
       return rssKiB(child.pid!);
     },
+    memoryAfterGc: () => ask<MemoryParts>('mem', 'mem'),
+    heapSnapshot: (path: string) => ask<string>('heap-snapshot', 'heapSnapshot', { path }),
     async keysProbe() {
       await ask<boolean>('keys-arm', 'keysArmed');
       return {

@@ -1,5 +1,6 @@
 // The gateway's side towards the target: one ssh2 Client per vendor connection, with the injected credential and the pinned host key.
 import { timingSafeEqual } from 'node:crypto';
+import type { ParsedKey, PublicKeyAuthMethod } from 'ssh2';
 import { Client, utils } from './ssh2.js';
 import { resolveSecret, type SshTargetConfig } from '../config.js';
 import { sshFingerprint } from './host-keys.js';
@@ -26,11 +27,31 @@ export interface RelayOptions {
 
 const sameText = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
+/**
+ * Target keys parsed once, by their text. Why: handed a key as text, ssh2 parses it at every connect and each
+ * session's client keeps that parse alive for its whole life (native key objects, and small Buffers that pin the
+ * 8 KiB pool slabs they were cut from). Parsed here, all sessions of a target share one. Keyed by the text, so a
+ * rotated credential file gives a new entry; bounded, the oldest entry goes first.
+ */
+const parsedKeys = new Map<string, ParsedKey>();
+const MAX_PARSED_KEYS = 64;
+
+function parsedKeyOf(secret: string): ParsedKey | undefined {
+  const known = parsedKeys.get(secret);
+  if (known) return known;
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(secret)) return undefined;
+  const parsed = utils.parseKey(secret);
+  if (parsed instanceof Error || !parsed.isPrivateKey()) return undefined;
+  if (parsedKeys.size >= MAX_PARSED_KEYS) parsedKeys.delete(parsedKeys.keys().next().value!);
+  parsedKeys.set(secret, parsed);
+  return parsed;
+}
+
 /** A secret that parses as a private key is used as one; anything else is a password. */
-function credentialOf(ssh: SshTargetConfig, cwd?: string): { privateKey: string } | { password: string } {
+function credentialOf(ssh: SshTargetConfig, cwd?: string): { key: ParsedKey } | { password: string } {
   const secret = resolveSecret(ssh.credential, cwd ? { cwd } : {});
-  const parsed = /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(secret) ? utils.parseKey(secret) : undefined;
-  return parsed && !(parsed instanceof Error) ? { privateKey: secret } : { password: secret };
+  const key = parsedKeyOf(secret);
+  return key ? { key } : { password: secret };
 }
 
 /**
@@ -75,7 +96,10 @@ export function connectTarget(proof: ConnectProof<'ssh'>, opts: RelayOptions = {
       host: ssh.host,
       port: ssh.port,
       username: ssh.username,
-      ...credential,
+      // A key goes in as the one auth method, already parsed (parsedKeyOf); ssh2 takes a parsed key as it is.
+      ...('key' in credential
+        ? { authHandler: [{ type: 'publickey', username: ssh.username, key: credential.key } as PublicKeyAuthMethod] }
+        : credential),
       readyTimeout: opts.readyTimeoutMs ?? 15_000,
       keepaliveInterval: 15_000,
       keepaliveCountMax: 4,

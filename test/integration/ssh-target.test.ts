@@ -1,9 +1,13 @@
-// Target-side rules: a wrong pinned host key refuses and audits; sftp relays where fileTransfer is allow.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+// Target-side rules: a wrong pinned host key refuses and audits; a rotated key credential is used at the next
+// connect; sftp relays where fileTransfer is allow.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sshd, startSshd } from '../helpers/sshd.js';
 import { type SshGateway, startSshGateway, TARGET } from '../helpers/ssh-gateway.js';
 import { vendorClient } from '../helpers/ssh-vendor.js';
+import { type TempDir, tempDir } from '../helpers/tmp.js';
 
 let sshd: Sshd;
 beforeAll(async () => {
@@ -34,6 +38,42 @@ describe('target host key pinning', () => {
       presented: sshd.hostKeySha256,
     });
     await h.waitAudit('session.refused', (x) => x.data?.code === 'hostkey_mismatch');
+  });
+});
+
+describe('a key credential the site rotates', () => {
+  // The gateway parses a target key once per key text and shares it between sessions (gateway/ssh/relay.ts):
+  // a changed file must still be what the next connect logs in with.
+  let h: SshGateway;
+  let dir: TempDir;
+  let credential: string;
+  beforeAll(async () => {
+    dir = await tempDir('gh-cred-');
+    credential = join(dir.path, 'target_key');
+    writeFileSync(credential, sshd.clientKey.privateKey, { mode: 0o600 });
+    h = await startSshGateway({ sshd, target: { ssh: { credential: { file: credential } } } });
+    await h.grant();
+  }, 60_000);
+  afterAll(async () => {
+    await h?.close();
+    await dir?.remove();
+  });
+
+  it('logs in with the key the file holds at each connect: accepted, then a key the target refuses, then back', async () => {
+    const first = await h.ssh(TARGET, { command: 'echo with-the-first-key' });
+    expect(first.stdout).toContain('with-the-first-key');
+
+    const other = join(dir.path, 'other_key');
+    execFileSync('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'not-authorized', '-f', other]);
+    writeFileSync(credential, readFileSync(other, 'utf8'));
+    const refused = await h.ssh(TARGET, { command: 'echo should-not-run' });
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toContain(`Gatehouse: the gateway could not log in to ${TARGET}`);
+    await h.waitAudit('session.refused', (x) => x.data?.code === 'target_auth_failed');
+
+    writeFileSync(credential, sshd.clientKey.privateKey);
+    const again = await h.ssh(TARGET, { command: 'echo with-the-first-key-again' });
+    expect(again.stdout).toContain('with-the-first-key-again');
   });
 });
 
