@@ -502,13 +502,19 @@ export async function benchSshPaths(o: SshBenchOptions): Promise<SshBenchResult>
         // The same history as the recording gateway before its bulk runs: it held the idle sessions (and two forced
         // collections) first. Why: V8 sizes the old generation from the full collections a process has had, and a
         // gateway that has had none relays with fewer of them (docs/performance.md): on ÷ off must compare like with like.
-        say(`gatehouse-norec: holding ${sizes.idle} idle sessions first, as the recording gateway did…`);
-        await off.rssAfterGc();
-        const idle = await idleSessions(world, 'gatehouse-norec', sizes.idle, 10, 'true');
-        await new Promise((r) => setTimeout(r, IDLE_WAIT_MS));
-        await off.rssAfterGc();
-        for (const f of idle.failures.slice(0, 3)) failures.push(`idle (gatehouse-norec): ${f}`);
-        await idle.closeAll();
+        say(
+          `gatehouse-norec: holding ${sizes.idle * sizes.idleRounds} idle sessions first, as the recording gateway did…`,
+        );
+        await off.memoryAfterGc();
+        const open: Array<Awaited<ReturnType<typeof idleSessions>>> = [];
+        for (let round = 1; round <= sizes.idleRounds; round++) {
+          const idle = await idleSessions(world, 'gatehouse-norec', sizes.idle, 10, 'true');
+          open.push(idle);
+          await new Promise((r) => setTimeout(r, IDLE_WAIT_MS));
+          await off.memoryAfterGc();
+          for (const f of idle.failures.slice(0, 3)) failures.push(`idle (gatehouse-norec, round ${round}): ${f}`);
+        }
+        await Promise.all(open.map((idle) => idle.closeAll()));
         await waitSessionsEnded(off.storageDir);
       }
       const onDown = rows.find((r) => r.measure.startsWith('bulk target → client'))?.gatehouse;
