@@ -1,6 +1,5 @@
 // Sealed session recordings on disk: where each one is (never outside <storage>/sessions) and whether it still matches its seal.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { hashFile } from '../recording/file-hash.js';
 import { lstat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { SessionRecord } from '../core/model.js';
@@ -40,18 +39,6 @@ export function recordingFile(storageDir: string, s: SessionRecord): string | un
 /** `recordings/YYYY/MM/DD/<sessionId>.cast`: the path inside a pack, from the checked storage path. */
 export function packPathOf(storageDir: string, file: string): string {
   return `recordings/${relative(sessionsRoot(storageDir), file).split(sep).join('/')}`;
-}
-
-/** SHA-256 and size of the first `limit` bytes of a file (all of it by default), streamed. */
-export async function hashFile(path: string, limit?: number): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const stream = createReadStream(path, limit === undefined ? {} : { end: limit - 1 });
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    bytes += chunk.length;
-  }
-  return { sha256: hash.digest('hex'), bytes };
 }
 
 export type RecordingCheck =

@@ -1,5 +1,6 @@
 // One vendor RDP session through guacd: session record, live registry entry, guacd handshake with the target's
 // settings, relay, the recording's appearance check, the end (whoever ends it) and the seal.
+import { hashFile } from '../recording/file-hash.js';
 import { type Config, resolveSecret } from '../config.js';
 import { type Actor, type SessionEndReason, userActor } from '../core/model.js';
 import type { AuditInput } from '../core/audit.js';
@@ -16,13 +17,7 @@ import { type ConnectProof, requireProof } from '../admission/admission.js';
 import { describeEnd, type GuacdEnd, GuacdError, type GuacdLink } from './guacd.js';
 import { certCheckOf, GUAC_STATUS, meaningOfGuacdError } from './guacd-status.js';
 import { type ClientSize, mustUnderstand, vendorParams } from './params.js';
-import {
-  type GuacRecordingPlace,
-  hashRecording,
-  placeRecording,
-  settleRecording,
-  waitForRecording,
-} from './recording.js';
+import { type GuacRecordingPlace, placeRecording, settleRecording, waitForRecording } from './recording.js';
 import { allowedFromBrowser, gatehouseInstruction, type Relay, startRelay } from './relay.js';
 import { encodeInstruction, firstFrameStep, type Instruction } from '../guac/wire.js';
 import type { WebSocket } from 'ws';
@@ -454,7 +449,7 @@ export class DesktopSession {
     const settled =
       place && (await settleRecording(place.path, { quietMs: tuning.settleQuietMs, maxMs: tuning.settleMaxMs }));
     if (place && settled !== 'missing') {
-      const h = await hashRecording(place.path);
+      const h = await hashFile(place.path);
       // Still being written when we gave up waiting, or the session was cut by a failure: not the whole story.
       const incomplete = settled === 'still_writing' || reason === 'recording_failed';
       await leaveSealNote(place.path, { ...h, incomplete }, this.o.deps.logger);

@@ -1,7 +1,5 @@
 // The .guac recording of an RDP session: guacd writes it (recording-path/recording-name), Gatehouse places it,
 // checks it appears (no recording, no session), waits for guacd to finish it, and seals it with its SHA-256.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, posix, relative } from 'node:path';
 import { resolveRecording, sessionsRoot } from '../recording/recording.js';
@@ -89,15 +87,4 @@ export async function settleRecording(path: string, o: { quietMs: number; maxMs:
     if (now >= end) return 'still_writing';
     await sleep(Math.min(100, o.quietMs));
   }
-}
-
-/** SHA-256 and size of the file as it is now (streamed: recordings can be large). */
-export async function hashRecording(path: string): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), bytes };
 }

@@ -11,7 +11,8 @@ import { endInterrupted } from '../sessions.js';
 import { sessionsRoot } from './files.js';
 import { repairGuac } from './guac-repair.js';
 import { repairCast } from './incomplete.js';
-import { hashFile, readSealNote } from './seal-note.js';
+import { hashFile } from './file-hash.js';
+import { readSealNote } from './seal-note.js';
 
 export type RecoveredRecording =
   | { status: 'repaired'; sha256: string; bytes: number; droppedBytes: number }

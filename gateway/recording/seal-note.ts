@@ -1,8 +1,6 @@
 // The seal note: `<recording>.seal` next to a recording, written when the gateway seals it, so the crash sweep knows the
 // file is whole even when the session's end never reached the store (a crash right after the seal, a node cut off from
 // its database that closed its sessions before the others declared it dead).
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import type { Logger } from '../log.js';
 
@@ -64,15 +62,4 @@ export async function readSealNote(recording: string): Promise<SealNote | undefi
     // Not JSON: not a note (a torn one cannot exist, see writeSealNote).
   }
   return undefined;
-}
-
-/** SHA-256 and size of the file as it is now (streamed: recordings can be large). */
-export async function hashFile(path: string): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), bytes };
 }

@@ -44,6 +44,17 @@ function asciinemaCat(file: string): Promise<{ code: number | null; stdout: Buff
   });
 }
 
+/** The store and audit log of a gateway that is not running, under `<root>/storage`, and a start a minute ago. */
+async function openStorage(root: string) {
+  const storageDir = join(root, 'storage');
+  const clock = new ManualClock();
+  const logger = silentLogger;
+  const store = await Store.open({ dir: storageDir, logger });
+  const audit = await AuditLog.open({ dir: storageDir, clock, logger });
+  await store.attachAudit(audit);
+  return { storageDir, clock, logger, store, audit, started: new Date(clock.now() - 60_000).toISOString() };
+}
+
 const readAudit = async (storageDir: string): Promise<AuditLine[]> =>
   (await readFile(join(storageDir, 'audit.jsonl'), 'utf8'))
     .trim()
@@ -56,13 +67,7 @@ describe('recoverInterruptedSessions (in process)', () => {
 
   it('ends open sessions as gateway_crashed, repairs torn casts, records a missing one, and is idempotent', async () => {
     dir = await tempDir('gh-recover-');
-    const storageDir = join(dir.path, 'storage');
-    const clock = new ManualClock();
-    const logger = silentLogger;
-    const store = await Store.open({ dir: storageDir, logger });
-    const audit = await AuditLog.open({ dir: storageDir, clock, logger });
-    await store.attachAudit(audit);
-    const started = new Date(clock.now() - 60_000).toISOString();
+    const { storageDir, clock, logger, store, audit, started } = await openStorage(dir.path);
     const mk = (id: string, extra: Partial<SessionRecord> = {}): SessionRecord => ({
       id,
       grantId: 'grt_1',
@@ -138,13 +143,7 @@ describe('recoverInterruptedSessions leaves sealed recordings as they were seale
 
   it('a seal whose end never reached the store (its note) or that the record holds is untouched; a changed one is reported, not re-hashed', async () => {
     dir = await tempDir('gh-recover-sealed-');
-    const storageDir = join(dir.path, 'storage');
-    const clock = new ManualClock();
-    const logger = silentLogger;
-    const store = await Store.open({ dir: storageDir, logger });
-    const audit = await AuditLog.open({ dir: storageDir, clock, logger });
-    await store.attachAudit(audit);
-    const started = new Date(clock.now() - 60_000).toISOString();
+    const { storageDir, clock, logger, store, audit, started } = await openStorage(dir.path);
     const rel = (p: string) => p.slice(storageDir.length + 1);
     // Real casts, written and sealed by the gateway's writer, as a session's end does before it records the end.
     const sealedCast = async (id: string) => {
