@@ -55,6 +55,21 @@ async function openStorage(root: string) {
   return { storageDir, clock, logger, store, audit, started: new Date(clock.now() - 60_000).toISOString() };
 }
 
+/** A session record of the test's target that started at `started`. */
+const sessionOf =
+  (started: string) =>
+  (id: string, extra: Partial<SessionRecord> = {}): SessionRecord => ({
+    id,
+    grantId: 'grt_1',
+    requestId: 'req_1',
+    userId: 'usr_1',
+    targetId: TARGET,
+    protocol: 'ssh',
+    via: 'ssh',
+    startedAt: started,
+    ...extra,
+  });
+
 const readAudit = async (storageDir: string): Promise<AuditLine[]> =>
   (await readFile(join(storageDir, 'audit.jsonl'), 'utf8'))
     .trim()
@@ -68,17 +83,7 @@ describe('recoverInterruptedSessions (in process)', () => {
   it('ends open sessions as gateway_crashed, repairs torn casts, records a missing one, and is idempotent', async () => {
     dir = await tempDir('gh-recover-');
     const { storageDir, clock, logger, store, audit, started } = await openStorage(dir.path);
-    const mk = (id: string, extra: Partial<SessionRecord> = {}): SessionRecord => ({
-      id,
-      grantId: 'grt_1',
-      requestId: 'req_1',
-      userId: 'usr_1',
-      targetId: TARGET,
-      protocol: 'ssh',
-      via: 'ssh',
-      startedAt: started,
-      ...extra,
-    });
+    const mk = sessionOf(started);
     const torn = recordingPath(storageDir, 'ses_torncast01', clock.now(), 'cast');
     await mkdir(join(torn, '..'), { recursive: true });
     await writeFile(torn, '{"version": 2, "width": 80, "height": 24}\n[0.1, "o", "hello\\r\\n"]\n[0.2, "o", "wor');
@@ -162,17 +167,7 @@ describe('recoverInterruptedSessions leaves sealed recordings as they were seale
     await leaveSealNote(changed.path, changed.seal, logger);
     await writeFile(changed.path, Buffer.concat([changed.bytes, Buffer.from('[9, "o", "added later"]\n')]));
     const changedBytes = await readFile(changed.path);
-    const mk = (id: string, recording: SessionRecord['recording']): SessionRecord => ({
-      id,
-      grantId: 'grt_1',
-      requestId: 'req_1',
-      userId: 'usr_1',
-      targetId: TARGET,
-      protocol: 'ssh',
-      via: 'ssh',
-      startedAt: started,
-      recording,
-    });
+    const mk = (id: string, recording: SessionRecord['recording']) => sessionOf(started)(id, { recording });
     await store.update((d) => {
       d.sessions.push(mk('ses_sealnote001', { path: rel(noted.path) }));
       d.sessions.push(
