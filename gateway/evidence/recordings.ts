@@ -1,9 +1,8 @@
 // Sealed session recordings on disk: where each one is (never outside <storage>/sessions) and whether it still matches its seal.
-import { hashFile } from '../recording/file-hash.js';
 import { lstat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { SessionRecord } from '../core/model.js';
-import { sessionsRoot } from '../recording/recording.js';
+import { hashFile, sessionsRoot } from '../recording/recording.js';
 
 export type RecordingState = 'sealed' | 'incomplete' | 'live' | 'unsealed' | 'none';
 

@@ -1,6 +1,5 @@
 // One vendor RDP session through guacd: session record, live registry entry, guacd handshake with the target's
 // settings, relay, the recording's appearance check, the end (whoever ends it) and the seal.
-import { hashFile } from '../recording/file-hash.js';
 import { type Config, resolveSecret } from '../config.js';
 import { type Actor, type SessionEndReason, userActor } from '../core/model.js';
 import type { AuditInput } from '../core/audit.js';
@@ -23,7 +22,7 @@ import { encodeInstruction, firstFrameStep, type Instruction } from '../guac/wir
 import type { WebSocket } from 'ws';
 import { GuacFileAudit, MAX_OPEN_STREAMS } from './file-streams.js';
 import { detach } from '../background.js';
-import { leaveSealNote } from '../recording/recording.js';
+import { hashFile, leaveSealNote } from '../recording/recording.js';
 
 export interface DesktopTuning {
   /** guacd must answer `ready` within this (default 15 s). */

@@ -5,3 +5,4 @@ export { CommandCapture } from './command-capture.js';
 export { resolveRecording, SESSION_ID_PATTERN, sessionsRoot } from './files.js';
 export { recoverInterruptedSessions } from './recovery.js';
 export { leaveSealNote } from './seal-note.js';
+export { hashFile } from './file-hash.js';
