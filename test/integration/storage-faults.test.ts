@@ -282,17 +282,7 @@ if (mode === 'recording-full') {
       command: 'head -c 3000000 /dev/zero | base64; sleep 30; echo finished',
       timeoutMs: 60_000,
     });
-    const ended = await h.waitAudit('session.ended', () => true, 30_000);
-    const id = ended.subject.sessionId;
-    out.ended = ended.data;
-    const mine = (await h.audit()).filter((a) => a.subject?.sessionId === id);
-    out.types = types(mine);
-    out.failed = mine.filter((a) => a.type === 'recording.failed').map((a) => a.data);
-    out.sealed = mine.find((a) => a.type === 'recording.sealed')?.data;
-    const rec = h.gw.store.data.sessions.find((x) => x.id === id);
-    out.record = { endReason: rec?.endReason, recording: rec?.recording };
-    const file = await readFile(join(storage, rec.recording.path));
-    out.file = { bytes: file.length, sha256: createHash('sha256').update(file).digest('hex') };
+    await recordEnd(h, storage);
     out.live = h.gw.liveSessions.list().map((l) => l.id);
     out.health = await health(h.url);
     const metrics = await (await fetch(h.url + '/metrics')).text();
@@ -344,7 +334,24 @@ async function endsOf(h, id) {
   const standing = ended.filter((a) => !reverted.some(([f, l]) => a.seq >= f && a.seq <= l));
   return { types: types(mine), ended: ended.length, standing };
 }
-const sha = (buf) => createHash('sha256').update(buf).digest('hex');
+// Declarations, not consts: the modes above run at the top level before this line is reached.
+function sha(buf) {
+  return createHash('sha256').update(buf).digest('hex');
+}
+/** The first session's end as the audit log, the record and the recording file have it, into out. */
+async function recordEnd(h, storage) {
+  const ended = await h.waitAudit('session.ended', () => true, 30_000);
+  const id = ended.subject.sessionId;
+  out.ended = ended.data;
+  const mine = (await h.audit()).filter((a) => a.subject?.sessionId === id);
+  out.types = types(mine);
+  out.failed = mine.filter((a) => a.type === 'recording.failed').map((a) => a.data);
+  out.sealed = mine.find((a) => a.type === 'recording.sealed')?.data;
+  const rec = h.gw.store.data.sessions.find((x) => x.id === id);
+  out.record = { endReason: rec?.endReason, recording: rec?.recording };
+  const file = await readFile(join(storage, rec.recording.path));
+  out.file = { bytes: file.length, sha256: sha(file) };
+}
 /** The recordings this process still has open (its file descriptors). */
 async function openCasts() {
   const fds = await readdir('/proc/self/fd');
@@ -470,17 +477,7 @@ if (mode === 'seal-full') {
     await truncate(filler, (await stat(filler)).size - 16 * 1024);
     // About 130 KB in a few milliseconds: below what makes the writer flush early, so it meets the disk at the seal.
     out.ssh = await h.ssh(TARGET, { command: 'head -c 100000 /dev/zero | base64', timeoutMs: 30_000 });
-    const ended = await h.waitAudit('session.ended', () => true, 30_000);
-    const id = ended.subject.sessionId;
-    out.ended = ended.data;
-    const mine = (await h.audit()).filter((a) => a.subject?.sessionId === id);
-    out.types = types(mine);
-    out.failed = mine.filter((a) => a.type === 'recording.failed').map((a) => a.data);
-    out.sealed = mine.find((a) => a.type === 'recording.sealed')?.data;
-    const rec = h.gw.store.data.sessions.find((x) => x.id === id);
-    out.record = { endReason: rec.endReason, recording: rec.recording };
-    const file = await readFile(join(d.storage, rec.recording.path));
-    out.file = { bytes: file.length, sha256: sha(file) };
+    await recordEnd(h, d.storage);
     out.health = await health(h.url);
     await h.close();
     closed = true;
