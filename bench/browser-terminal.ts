@@ -29,7 +29,11 @@ export async function benchBrowserTerminal(
         timeoutMs,
       );
       let phase: 'prompt' | 'run' = 'prompt';
-      let tail = '';
+      // The last bytes seen, as bytes: the client only counts and looks for the sentinel in what is new. Why: decoding
+      // every frame to a string cost this process half a core (the same 2 cores as the gateway, the target's sshd and
+      // the pty), where `ssh -tt`'s reference reader only counts (ssh-measure.ts).
+      let tail = Buffer.alloc(0);
+      const keepTail = (data: Buffer) => (tail = Buffer.concat([tail, data.subarray(-64)]).subarray(-64));
       let received = 0;
       let firstAt = 0;
       ws.on('message', (data: Buffer, binary: boolean) => {
@@ -42,18 +46,16 @@ export async function benchBrowserTerminal(
           return;
         }
         if (phase === 'prompt') {
-          tail = (tail + data.toString('latin1')).slice(-64);
-          if (!/[#$] $/.test(tail)) return;
+          if (!/[#$] $/.test(keepTail(data).toString('latin1'))) return;
           phase = 'run';
-          tail = '';
+          tail = Buffer.alloc(0);
           // Quoted apart, so the echoed command line never contains the sentinel.
           ws.send(Buffer.from(`sh ${gen} ${bytes}; echo __GH_BENCH_''DONE__\r`), { binary: true });
           return;
         }
         if (firstAt === 0) firstAt = performance.now();
         received += data.length;
-        tail = (tail + data.toString('latin1')).slice(-64);
-        if (!tail.includes(SENTINEL)) return;
+        if (!keepTail(data).includes(SENTINEL)) return;
         const seconds = (performance.now() - firstAt) / 1000;
         clearTimeout(timer);
         resolve({ measured: true, bytes: received, mbPerSec: received / 1e6 / seconds });
