@@ -136,14 +136,17 @@ export async function recorderCost(dir: string, data: Buffer): Promise<RecorderC
   const enc = new JsonUtf8Encoder();
   const out = Buffer.allocUnsafe(roomFor(CHUNK));
   const escaped: Buffer[] = [];
+  let fileBytes = 0;
   let t = cpuNow();
   for (let off = 0; off < data.length; off += CHUNK) {
     const n = enc.writeInto(data.subarray(off, off + CHUNK), out, 0);
+    fileBytes += n;
     if (escaped.length < 64) escaped.push(Buffer.from(out.subarray(0, n))); // a sample to hash and write below
   }
   const escapeMs = cpuNow() - t;
   const sample = Buffer.concat(escaped);
-  const rounds = Math.max(1, Math.round(data.length / sample.length));
+  // As many bytes as the file would hold (binary: 3.3 times the input), so each cost is per MB of input.
+  const rounds = Math.max(1, Math.round(fileBytes / sample.length));
   t = cpuNow();
   const hash = createHash('sha256');
   for (let r = 0; r < rounds; r++)
@@ -168,8 +171,9 @@ export async function recorderCost(dir: string, data: Buffer): Promise<RecorderC
 }
 
 export interface RecorderBench {
-  /** recorderCost() of the text case. */
+  /** recorderCost() of the text case and of the binary one. */
   textCost: RecorderCost;
+  binaryCost: RecorderCost;
   cases: RecorderBenchCase[];
   /** diskWriteRate() for the size of each '→ disk' case's file, by case name. */
   diskMBPerSec: Record<string, number>;
@@ -199,6 +203,7 @@ export async function benchRecorder(opts: { dir?: string; megabytes?: number } =
     return {
       cases,
       textCost: await recorderCost(dir, text),
+      binaryCost: await recorderCost(dir, binary),
       diskMBPerSec: Object.fromEntries(
         await sequence(
           cases.filter((c) => c.name.endsWith('→ disk')),
