@@ -10,7 +10,7 @@ import { WebSocket as Ws } from 'ws';
 import { auditRefusal } from '../broker.js';
 import type { Deps } from '../deps.js';
 import { denied, GatehouseError, notFound } from '../errors.js';
-import { MAX_CLIENT_MESSAGE, type RefusalHook } from '../http/http.js';
+import { auditViolations, MAX_CLIENT_MESSAGE, type RefusalHook } from '../http/http.js';
 import { printable } from '../rdp/rdp.js';
 import type { LiveSession, SessionRegistry } from '../sessions.js';
 import type { WatchTokenVerifier } from './internal-auth.js';
@@ -26,7 +26,7 @@ export interface InternalWatchOptions {
   deps: Pick<Deps, 'audit' | 'logger' | 'alerts'>;
   registry: SessionRegistry;
   verifier: WatchTokenVerifier;
-  /** Audits 401/403 refusals (rate-limited per IP, like every other refusal). */
+  /** Audits 401/403 refusals and refused frames (rate-limited per IP, like every other refusal). */
   onRefusal: RefusalHook;
   /**
    * A viewer's node this far behind on a terminal is cut off (default 8 MiB): a slow relay must never slow the
@@ -51,7 +51,8 @@ const bearer = (req: IncomingMessage): string | undefined => {
 export function attachInternalWatch(server: Server, o: InternalWatchOptions): InternalWatchDoor {
   const { deps, registry } = o;
   // A terminal's channel: the viewer's node sends nothing on it, so a frame bigger than this is hostile.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false });
+  const TERMINAL_MAX = 4096;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: TERMINAL_MAX, perMessageDeflate: false });
   // A desktop's: what the viewer's browser sent (its public door bounds it by MAX_CLIENT_MESSAGE), filtered there and
   // passed on. The same bound here, so a batch of allowed instructions a local viewer may send (syncs and nops, many
   // at once) is never cut off on its way; only a message no browser could have sent through that door is refused.
@@ -95,10 +96,21 @@ export function attachInternalWatch(server: Server, o: InternalWatchOptions): In
     );
   };
 
-  /** Every internal socket: counted for the shutdown, and pinged. */
-  const track = (ws: WebSocket) => {
+  /**
+   * Every internal socket: counted for the shutdown, and pinged. A frame ws refuses on it (over `maxPayload`,
+   * malformed) closes it and is audited through the refusal hook like the upgrade's refusals, naming the node.
+   */
+  const track = (ws: WebSocket, req: IncomingMessage, path: string, maxPayload: number, from: string) => {
     all.add(ws);
-    ws.on('error', () => undefined);
+    auditViolations(
+      ws,
+      maxPayload,
+      async (err, detail) => {
+        const shaped = Object.assign(req, { auth: undefined, originalUrl: path, path });
+        await o.onRefusal(err, shaped as unknown as Parameters<RefusalHook>[1], { ...detail, from });
+      },
+      deps.logger,
+    );
     // Why: a viewer's node that vanished without a close would otherwise stay a watcher of the session for ever.
     keepAlive(ws, pingEvery);
     ws.once('close', () => all.delete(ws));
@@ -108,7 +120,13 @@ export function attachInternalWatch(server: Server, o: InternalWatchOptions): In
    * A read-only join of an RDP session held here: guacd is dialled before the upgrade (an unreachable guacd is a
    * refusal the other node passes on), then the session's own viewer code serves the socket.
    */
-  async function desktop(req: IncomingMessage, socket: Duplex, head: Buffer, sessionId: string): Promise<void> {
+  async function desktop(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    path: string,
+    sessionId: string,
+  ): Promise<void> {
     const claims = o.verifier.verify(bearer(req), sessionId, 'rdp');
     const found = registry.get(sessionId);
     if (!found?.viewDesktop) throw notFound('not_live', 'that session is not live on this node');
@@ -121,13 +139,13 @@ export function attachInternalWatch(server: Server, o: InternalWatchOptions): In
     socket.once('close', () => opened || view.abandon());
     desktopWss.handleUpgrade(req, socket, head, (ws) => {
       opened = true;
-      track(ws);
+      track(ws, req, path, MAX_CLIENT_MESSAGE, claims.from);
       view.open(ws);
     });
   }
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, path: string): Promise<void> {
-    let live: { session: LiveSession; watch: NonNullable<LiveSession['watch']> };
+    let live: { session: LiveSession; watch: NonNullable<LiveSession['watch']>; from: string };
     try {
       const m = WATCH_PATH.exec(path);
       if (!m) throw notFound('not_found', 'no such internal route');
@@ -135,20 +153,20 @@ export function attachInternalWatch(server: Server, o: InternalWatchOptions): In
       if (req.headers.origin !== undefined || req.headers.cookie !== undefined)
         throw denied('browser_refused', 'the internal route serves other gateway nodes, never browsers');
       const sessionId = m.groups?.sessionId ?? '';
-      if (m.groups?.kind === 'rdp-watch') return await desktop(req, socket, head, sessionId);
+      if (m.groups?.kind === 'rdp-watch') return await desktop(req, socket, head, path, sessionId);
       const claims = o.verifier.verify(bearer(req), sessionId, 'watch');
       const found = registry.get(sessionId);
       if (!found?.watch) throw notFound('not_live', 'that session is not live on this node');
-      live = { session: found, watch: found.watch.bind(found) };
+      live = { session: found, watch: found.watch.bind(found), from: claims.from };
       deps.logger.info({ sessionId, for: claims.from }, 'relaying a live view to another node');
     } catch (err) {
       if (err instanceof GatehouseError) return refuse(req, socket, path, err);
       throw err;
     }
     if (socket.destroyed) return;
-    const { session, watch } = live;
+    const { session, watch, from } = live;
     wss.handleUpgrade(req, socket, head, (ws) => {
-      track(ws);
+      track(ws, req, path, TERMINAL_MAX, from);
       // Read-only: nothing the other node sends is acted on.
       ws.on('message', () => undefined);
       let stop: (() => void) | undefined;

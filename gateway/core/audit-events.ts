@@ -51,8 +51,17 @@ export interface CommandData {
 /** A PLC operation's event: the operation's fields (conduit/operation.ts) plus the decision. */
 export type PlcData = Open<{ mode?: string; verdict?: string; rule?: string; reason?: string; decided?: string }>;
 
-/** `access.denied`: the error code always; the HTTP hook adds method and path, the broker the action. */
-export type AccessDeniedData = Open<{ code: string; status?: number; action?: string }>;
+/**
+ * `access.denied`: the error code always; the HTTP hook adds method and path, the broker the action. A frame a
+ * websocket refused (`message_too_large`, `invalid_frame`) adds ws's own code and the socket's bound in bytes.
+ */
+export type AccessDeniedData = Open<{
+  code: string;
+  status?: number;
+  action?: string;
+  wsCode?: string;
+  maxPayload?: number;
+}>;
 
 export interface AuditEventData {
   'gateway.started': { version: string; pid: number; http: string; ssh?: string; targets: string[] };

@@ -35,7 +35,7 @@ export const AUDIT_EVENT_TYPES = [
   'totp.reset', // an admin cleared a user's TOTP so they enrol again
   'stepup.succeeded', // a fresh TOTP step-up for sensitive actions
   'stepup.failed', // a step-up attempt was refused
-  'access.denied', // any refused API or websocket action (role, CSRF, origin, not own request, no step-up)
+  'access.denied', // any refused API or websocket action (role, CSRF, origin, not own request, no step-up, a refused frame)
   'key.added', // a user registered an SSH public key (fingerprint)
   'key.removed', // a user or admin removed an SSH public key
   'request.created', // a vendor asked for access to a target for a window

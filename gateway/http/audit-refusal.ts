@@ -1,14 +1,18 @@
-// Every 401/403 the HTTP front answers becomes an `access.denied` audit event: refusals are evidence.
+// Every 401/403 the HTTP front answers, and every frame a websocket refuses, becomes an `access.denied` audit
+// event: refusals are evidence.
 import type { Request } from 'express';
 import type { AuditPort } from '../storage/storage.js';
 import type { Clock } from '../clock.js';
 import type { Actor } from '../core/model.js';
-import type { GatehouseError } from '../errors.js';
+import type { ErrorCode, GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { RateLimiter } from './security.js';
 import { detach } from '../background.js';
 
-export type RefusalHook = ((err: GatehouseError, req: Request) => Promise<void>) & {
+/** Context the caller knows and adds to the record (never what the client sent), e.g. ws's code and the bound. */
+export type RefusalDetail = Readonly<Record<string, string | number>>;
+
+export type RefusalHook = ((err: GatehouseError, req: Request, detail?: RefusalDetail) => Promise<void>) & {
   /** Audits the refusals still only counted (each IP's count as one record); the gateway's stop calls it. */
   flush(): Promise<void>;
 };
@@ -21,7 +25,14 @@ export interface RefusalAuditOptions {
   perMinute?: number;
 }
 
-export const isRefusal = (status: number): boolean => status === 401 || status === 403;
+/**
+ * A frame a websocket refused on an open socket (http/ws-violations.ts): a 413 or 400 no route sees, so the hook
+ * audits it here too.
+ */
+const WS_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['message_too_large', 'invalid_frame']);
+
+export const isRefusal = (err: GatehouseError): boolean =>
+  err.status === 401 || err.status === 403 || WS_REFUSALS.has(err.code);
 
 /**
  * The page's own "am I signed in?" question (`GET /api/me` without a session) is how every visit to the sign-in
@@ -54,8 +65,8 @@ export function auditRefusals(opts: RefusalAuditOptions): RefusalHook {
   };
   const timer = setInterval(() => detach(flush(), opts.logger, 'could not flush suppressed refusals'), 60_000);
   timer.unref();
-  const hook = async (err: GatehouseError, req: Request) => {
-    if (!isRefusal(err.status) || isSignInProbe(err, req)) return;
+  const hook = async (err: GatehouseError, req: Request, detail?: RefusalDetail) => {
+    if (!isRefusal(err) || isSignInProbe(err, req)) return;
     const ip = req.socket.remoteAddress ?? 'unknown';
     if (!limiter.hit(ip).ok) {
       suppressed.set(ip, (suppressed.get(ip) ?? 0) + 1);
@@ -72,6 +83,8 @@ export function auditRefusals(opts: RefusalAuditOptions): RefusalHook {
         type: 'access.denied',
         actor,
         data: {
+          // First, so it can never stand in for the fields below.
+          ...detail,
           code: err.code,
           status: err.status,
           method: req.method,

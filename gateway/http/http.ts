@@ -14,3 +14,4 @@ export { totpRouter } from './routes/totp.js';
 export { apiGuard, loginRateLimit, stepUpRateLimit } from './security.js';
 export { createHttpApp, type RunningHttp, startHttpServer } from './server.js';
 export { attachWebSockets, MAX_CLIENT_MESSAGE, refusalCloseCode, type WsRoute } from './ws.js';
+export { auditViolations } from './ws-violations.js';

@@ -1,5 +1,6 @@
 // The gateway's one websocket door: every /ws/* upgrade is checked here (route, Origin, web session) before
-// a route decides from server state; refusals are audited like HTTP ones. Browser terminal, live view and RDP
+// a route decides from server state; refusals are audited like HTTP ones, and so is a frame ws refuses on an open
+// socket (too large, malformed: http/ws-violations.ts). Browser terminal, live view and RDP
 // mount their routes on it (noServer mode, so nothing upgrades behind this check).
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -7,8 +8,9 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { AuthContext, WebSessions } from '../auth/auth.js';
 import { denied, GatehouseError, notFound, unauthenticated } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { RefusalHook } from './audit-refusal.js';
+import type { RefusalDetail, RefusalHook } from './audit-refusal.js';
 import { isAllowedOrigin } from './security.js';
+import { auditViolations } from './ws-violations.js';
 
 export interface WsContext {
   auth: AuthContext;
@@ -70,9 +72,10 @@ export const refusalCloseCode = (status: number): number => 4000 + Math.min(Math
  * Origin never gets a socket at all.
  */
 export function attachWebSockets(server: Server, o: WsOptions): WebSocketDoor {
+  const maxPayload = o.maxPayload ?? MAX_CLIENT_MESSAGE;
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: o.maxPayload ?? MAX_CLIENT_MESSAGE,
+    maxPayload,
     perMessageDeflate: false,
   });
   const publicOrigin = new URL(o.publicUrl).origin;
@@ -113,11 +116,14 @@ export function attachWebSockets(server: Server, o: WsOptions): WebSocketDoor {
     const ip = req.socket.remoteAddress ?? 'unknown';
     const auth = o.sessions.peek(req);
     const sameOrigin = req.headers.origin !== undefined && isAllowedOrigin(req.headers.origin, publicOrigin);
+    // The audit hook reads the request like an express one: give it what it reads.
+    const audit = async (err: GatehouseError, detail?: RefusalDetail) => {
+      const shaped = Object.assign(req, { auth, originalUrl: url.pathname, path: url.pathname });
+      await o.onRefusal?.(err, shaped as unknown as Parameters<RefusalHook>[1], detail).catch(() => undefined);
+    };
     const refuse = async (err: GatehouseError) => {
       const status = err.status;
-      // The audit hook reads the request like an express one: give it what it reads.
-      const shaped = Object.assign(req, { auth, originalUrl: url.pathname, path: url.pathname });
-      await o.onRefusal?.(err, shaped as unknown as Parameters<RefusalHook>[1]).catch(() => undefined);
+      await audit(err);
       if (!sameOrigin) {
         const body = JSON.stringify({ error: { code: err.code, message: err.message } });
         socket.end(
@@ -153,7 +159,8 @@ export function attachWebSockets(server: Server, o: WsOptions): WebSocketDoor {
       wss.handleUpgrade(req, socket, head, (ws) => {
         opened = true;
         track(ws, auth.session.id);
-        ws.on('error', () => undefined);
+        // A frame ws refuses closes the socket (1009 above the bound) and is audited under this sign-in.
+        auditViolations(ws, maxPayload, audit, o.logger);
         // Any frame from the page is activity on its web session (throttled inside keepAlive).
         ws.on('message', () => void o.sessions.keepAlive(auth.session.id).catch(() => undefined));
         handler.open(ws);

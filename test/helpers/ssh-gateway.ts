@@ -44,6 +44,8 @@ export interface SshGatewayOptions {
   storageDir?: string;
   /** The storage engine (default lowdb); postgres gets a database schema of its own, dropped on close. */
   engine?: EngineName;
+  /** access.denied records per IP a minute before they are only counted (the gateway's default unless given). */
+  refusalsPerMinute?: number;
 }
 
 export interface SshResult {
@@ -144,7 +146,11 @@ export async function startSshGateway(opts: SshGatewayOptions = {}): Promise<Ssh
     config,
     clock,
     logger: silentLogger,
-    auth: { loginPerMinute: 1000, session: { idleMs: 24 * 3600_000, absoluteMs: 48 * 3600_000 } },
+    auth: {
+      loginPerMinute: 1000,
+      session: { idleMs: 24 * 3600_000, absoluteMs: 48 * 3600_000 },
+      ...(opts.refusalsPerMinute === undefined ? {} : { refusalsPerMinute: opts.refusalsPerMinute }),
+    },
     ssh: { listen: '127.0.0.1:0' },
   });
   idp.setRedirectUris([`${config.http.publicUrl}/auth/callback`]);

@@ -1,5 +1,6 @@
 // The holder's internal watch route in process, on a real HTTP server and audit log: it passes on a session's
-// alerts (and no other session's), ends with the session, and drops a viewer's node that went silent.
+// alerts (and no other session's), ends with the session, drops a viewer's node that went silent, and audits a frame
+// over its bound.
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
@@ -137,6 +138,48 @@ describe('internal watch route', () => {
     await until('the silent node dropped', () => watchers.size === 0);
     await ended;
     expect(door.size()).toBe(0);
+  });
+
+  it('a frame over the channel bound closes that socket (1009) and is audited once, naming the node, never its bytes', async () => {
+    const c = open();
+    await until('the screen', () => c.frames.length > 0);
+    const closed = new Promise<{ code: number; reason: string }>((r) =>
+      c.ws.on('close', (code, reason) => r({ code, reason: reason.toString() })),
+    );
+    // The viewer's node sends nothing on a terminal's channel: 4 KiB is its bound.
+    c.ws.send(Buffer.alloc(4097, 'HOSTILE-BYTES-'));
+    expect(await closed).toEqual({ code: 1009, reason: 'message too large (at most 4096 bytes)' });
+    await until('the watcher dropped', () => watchers.size === 0);
+    // The route serves on: a second socket gets its screen.
+    const d = open();
+    await until('the second screen', () => d.frames.length > 0);
+    d.ws.close();
+    await d.closed;
+    const text = async () => readFile(join(dir.path, 'audit.jsonl'), 'utf8');
+    const end = Date.now() + 5000;
+    while (!(await text()).includes('message_too_large') && Date.now() < end)
+      await new Promise((r) => setTimeout(r, 20));
+    const denied = (await text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; actor?: unknown; data?: Record<string, unknown> })
+      .filter((l) => l.type === 'access.denied');
+    expect(denied).toEqual([
+      expect.objectContaining({
+        actor: { kind: 'anonymous', ip: '127.0.0.1' },
+        data: {
+          code: 'message_too_large',
+          status: 413,
+          method: 'GET',
+          path: `/internal/watch/${SID}`,
+          ip: '127.0.0.1',
+          wsCode: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
+          maxPayload: 4096,
+          from: 'gw-b',
+        },
+      }),
+    ]);
+    expect(await text()).not.toContain('HOSTILE');
   });
 
   it('refusals are audited: a missing token (through the refusal hook), a session not live here', async () => {

@@ -121,6 +121,43 @@ describe('auditRefusals', () => {
     await hook.flush();
   });
 
+  it("audits a frame a websocket refused with the caller's detail, which never stands in for its own fields", async () => {
+    const append = vi.fn(async () => ({}));
+    const hook = auditRefusals({
+      audit: { append } as never,
+      clock: new ManualClock(),
+      logger: silentLogger,
+      perMinute: 2,
+    });
+    const tooLarge = new GatehouseError('too_large', 'message_too_large', 'too large');
+    // Other 413s and 400s are answered to the client, not audited here (as before).
+    await hook(new GatehouseError('too_large', 'body_too_large', 'too large'), req);
+    await hook(new GatehouseError('invalid_input', 'invalid_json', 'bad'), req);
+    expect(append).not.toHaveBeenCalled();
+    await hook(tooLarge, req, { wsCode: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', maxPayload: 1024, code: 'x', path: '/y' });
+    expect(append).toHaveBeenCalledWith({
+      type: 'access.denied',
+      actor: { kind: 'anonymous', ip: '10.0.0.9' },
+      data: {
+        wsCode: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
+        maxPayload: 1024,
+        code: 'message_too_large',
+        status: 413,
+        method: 'GET',
+        path: '/api/x',
+        ip: '10.0.0.9',
+      },
+    });
+    // One budget per IP with the other refusals: a flood of bad frames is counted past it like any other.
+    await hook(new GatehouseError('denied', 'forbidden', 'no'), req);
+    await hook(new GatehouseError('invalid_input', 'invalid_frame', 'bad frame'), req);
+    expect(append).toHaveBeenCalledTimes(2);
+    await hook.flush();
+    expect(append).toHaveBeenLastCalledWith(
+      expect.objectContaining({ data: { code: 'refusals_suppressed', ip: '10.0.0.9', suppressed: 1 } }),
+    );
+  });
+
   it('a flood that stops still shows its size: the count no later refusal carried is audited at flush', async () => {
     const append = vi.fn(async () => ({}));
     const hook = auditRefusals({
