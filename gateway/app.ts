@@ -305,7 +305,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const watchable = relay?.registry ?? liveSessions;
   // RDP: tokens minted under /api, redeemed once by /ws/rdp.
   const rdpTokens: RdpTokenStore = handoffs?.rdpTokens ?? new RdpTokens({ now: () => clock.now() });
-  const onRefusal = auditRefusals({ audit, clock, logger, perMinute: opts.auth?.refusalsPerMinute });
+  const onRefusal = auditRefusals({
+    audit,
+    clock,
+    logger,
+    perMinute: opts.auth?.refusalsPerMinute,
+    signedIn: (req) => sessions.peek(req),
+  });
   const app = createHttpApp({
     logger,
     metrics,

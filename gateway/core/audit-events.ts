@@ -52,13 +52,15 @@ export interface CommandData {
 export type PlcData = Open<{ mode?: string; verdict?: string; rule?: string; reason?: string; decided?: string }>;
 
 /**
- * `access.denied`: the error code always; the HTTP hook adds method and path, the broker the action. A frame a
- * websocket refused (`message_too_large`, `invalid_frame`) adds ws's own code and the socket's bound in bytes.
+ * `access.denied`: the error code always; the HTTP hook adds method and path, the broker the action. A request
+ * body over the bound (`body_too_large`) adds the bound in bytes; a frame a websocket refused (`message_too_large`,
+ * `invalid_frame`) adds ws's own code and the socket's bound in bytes. Never the body or the message.
  */
 export type AccessDeniedData = Open<{
   code: string;
   status?: number;
   action?: string;
+  maxBodyBytes?: number;
   wsCode?: string;
   maxPayload?: number;
 }>;

@@ -1,6 +1,7 @@
-// Every 401/403 the HTTP front answers, and every frame a websocket refuses, becomes an `access.denied` audit
-// event: refusals are evidence.
+// Every 401/403 the HTTP front answers, every request body over the bound and every frame a websocket refuses
+// becomes an `access.denied` audit event: refusals are evidence.
 import type { Request } from 'express';
+import type { AuthContext } from '../auth/auth.js';
 import type { AuditPort } from '../storage/storage.js';
 import type { Clock } from '../clock.js';
 import type { Actor } from '../core/model.js';
@@ -23,16 +24,27 @@ export interface RefusalAuditOptions {
   logger: Logger;
   /** Refusals audited per IP a minute (default 120); beyond that they are counted, and the count is audited next. */
   perMinute?: number;
+  /**
+   * Who the request's session cookie names, read without writing (WebSessions.peek). Why: some refusals come
+   * before the session middleware has set `req.auth` (the body bound, the Origin check, /metrics), and the
+   * record still names who was signed in.
+   */
+  signedIn?(req: Request): AuthContext | undefined;
 }
 
 /**
- * A frame a websocket refused on an open socket (http/ws-violations.ts): a 413 or 400 no route sees, so the hook
- * audits it here too.
+ * The 413s and 400s that are refusals too: a request body over the bound (http/errors.ts, answered before any
+ * route runs) and a frame a websocket refused on an open socket (http/ws-violations.ts). Every other 4xx (a
+ * validation error, a 404) is answered, not audited.
  */
-const WS_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['message_too_large', 'invalid_frame']);
+const OTHER_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'body_too_large',
+  'message_too_large',
+  'invalid_frame',
+]);
 
 export const isRefusal = (err: GatehouseError): boolean =>
-  err.status === 401 || err.status === 403 || WS_REFUSALS.has(err.code);
+  err.status === 401 || err.status === 403 || OTHER_REFUSALS.has(err.code);
 
 /**
  * The page's own "am I signed in?" question (`GET /api/me` without a session) is how every visit to the sign-in
@@ -74,7 +86,7 @@ export function auditRefusals(opts: RefusalAuditOptions): RefusalHook {
     }
     const skipped = suppressed.get(ip);
     suppressed.delete(ip);
-    const user = req.auth?.user;
+    const user = (req.auth ?? opts.signedIn?.(req))?.user;
     const actor: Actor = user
       ? { kind: 'user', id: user.id, name: user.name, email: user.email, ip }
       : { kind: 'anonymous', ip };

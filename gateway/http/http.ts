@@ -12,6 +12,6 @@ export { sessionsRouter } from './routes/sessions.js';
 export { targetsRouter } from './routes/targets.js';
 export { totpRouter } from './routes/totp.js';
 export { apiGuard, loginRateLimit, stepUpRateLimit } from './security.js';
-export { createHttpApp, type RunningHttp, startHttpServer } from './server.js';
+export { createHttpApp, MAX_JSON_BODY, type RunningHttp, startHttpServer } from './server.js';
 export { attachWebSockets, MAX_CLIENT_MESSAGE, refusalCloseCode, type WsRoute } from './ws.js';
 export { auditViolations } from './ws-violations.js';

@@ -7,6 +7,7 @@ import type { GatehouseError } from '../errors.js';
 import { denied } from '../errors.js';
 import type { Logger } from '../log.js';
 import { webRoot as defaultWebRoot } from '../paths.js';
+import type { RefusalDetail } from './audit-refusal.js';
 import { apiNotFound, errorHandler } from './errors.js';
 import { type Metrics, measureRequests } from './metrics.js';
 import { staticAssets } from './static-assets.js';
@@ -19,10 +20,18 @@ export interface HttpDeps {
   health(): { ok: boolean; detail: Record<string, unknown> };
   /** Who may read /metrics besides loopback (the sign-in issue wires admins in). */
   isAdmin?(req: Request): boolean;
-  /** Called for every error answered (awaited first): the sign-in issue audits 401/403 refusals here. */
-  onRefusal?(err: GatehouseError, req: Request): Promise<void>;
+  /** Called for every error answered (awaited first): the refusals among them are audited here. */
+  onRefusal?(err: GatehouseError, req: Request, detail?: RefusalDetail): Promise<void>;
   webRoot?: string;
 }
+
+/**
+ * The bound on a request body, in bytes. 64 KiB is far above any legitimate API body and keeps a hostile client
+ * from filling memory. express.json under /api and /auth is the front's only body reader (no route reads a raw
+ * body or an upload; static files are GETs): a body over it is answered 413 body_too_large and audited
+ * (http/errors.ts), before the route, the session and the CSRF check have run.
+ */
+export const MAX_JSON_BODY = 64 * 1024;
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 /** The socket's address: the gateway never trusts X-Forwarded-For (trust proxy stays off). */
@@ -90,8 +99,7 @@ export function createHttpApp(deps: HttpDeps): Express {
     }
   });
 
-  // 64 KiB is far above any legitimate API body and keeps a hostile client from filling memory.
-  app.use(['/api', '/auth'], express.json({ limit: '64kb' }));
+  app.use(['/api', '/auth'], express.json({ limit: MAX_JSON_BODY }));
   for (const { path, router } of deps.routers ?? []) app.use(path, router);
   app.use('/api', apiNotFound);
 

@@ -3,8 +3,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { LoginTransactions } from '../../gateway/auth/login-flow.js';
 import { readCookies, sessionRef } from '../../gateway/auth/web-session.js';
 import { ManualClock } from '../../gateway/clock.js';
-import { GatehouseError } from '../../gateway/errors.js';
-import { auditRefusals } from '../../gateway/http/audit-refusal.js';
+import { type ErrorCode, GatehouseError } from '../../gateway/errors.js';
+import { auditRefusals, isRefusal } from '../../gateway/http/audit-refusal.js';
 import { isAllowedOrigin, RateLimiter, tokensEqual } from '../../gateway/http/security.js';
 import { silentLogger } from '../../gateway/log.js';
 
@@ -130,8 +130,7 @@ describe('auditRefusals', () => {
       perMinute: 2,
     });
     const tooLarge = new GatehouseError('too_large', 'message_too_large', 'too large');
-    // Other 413s and 400s are answered to the client, not audited here (as before).
-    await hook(new GatehouseError('too_large', 'body_too_large', 'too large'), req);
+    // Other 400s are answered to the client, not audited here (as before).
     await hook(new GatehouseError('invalid_input', 'invalid_json', 'bad'), req);
     expect(append).not.toHaveBeenCalled();
     await hook(tooLarge, req, { wsCode: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', maxPayload: 1024, code: 'x', path: '/y' });
@@ -156,6 +155,59 @@ describe('auditRefusals', () => {
     expect(append).toHaveBeenLastCalledWith(
       expect.objectContaining({ data: { code: 'refusals_suppressed', ip: '10.0.0.9', suppressed: 1 } }),
     );
+  });
+
+  it('a body over the bound is a refusal; other 413s, 400s and 404s are not', () => {
+    const refused = (kind: ConstructorParameters<typeof GatehouseError>[0], code: ErrorCode) =>
+      isRefusal(new GatehouseError(kind, code, 'x'));
+    expect(refused('too_large', 'body_too_large')).toBe(true);
+    expect(refused('too_large', 'message_too_large')).toBe(true);
+    expect(refused('unauthenticated', 'login_required')).toBe(true);
+    expect(refused('denied', 'csrf_failed')).toBe(true);
+    // The code decides, not the status: a 413 of another code, a malformed or invalid body, an unknown route.
+    expect(refused('too_large', 'bad_request')).toBe(false);
+    expect(refused('invalid_input', 'invalid_json')).toBe(false);
+    expect(refused('invalid_input', 'invalid_body')).toBe(false);
+    expect(refused('invalid_input', 'bad_request')).toBe(false);
+    expect(refused('not_found', 'not_found')).toBe(false);
+  });
+
+  it('audits a body over the bound with the bound, naming the user a session cookie names before req.auth is set', async () => {
+    const append = vi.fn(async () => ({}));
+    const user = { id: 'u-1', name: 'Vera Vendor', email: 'vera@example.test' };
+    const signedIn = vi.fn(() => ({ user, session: {} }) as never);
+    const hook = auditRefusals({
+      audit: { append } as never,
+      clock: new ManualClock(),
+      logger: silentLogger,
+      signedIn,
+    });
+    const post = { ...(req as object), method: 'POST' } as never;
+    await hook(new GatehouseError('too_large', 'body_too_large', 'too large'), post, { maxBodyBytes: 65536 });
+    expect(append).toHaveBeenCalledWith({
+      type: 'access.denied',
+      actor: { kind: 'user', id: 'u-1', name: 'Vera Vendor', email: 'vera@example.test', ip: '10.0.0.9' },
+      data: {
+        maxBodyBytes: 65536,
+        code: 'body_too_large',
+        status: 413,
+        method: 'POST',
+        path: '/api/x',
+        ip: '10.0.0.9',
+      },
+    });
+    // What the session middleware set wins; nothing answered is looked up at all.
+    const other = { ...user, id: 'u-2' };
+    await hook(new GatehouseError('denied', 'forbidden', 'no'), { ...(req as object), auth: { user: other } } as never);
+    expect(append).toHaveBeenLastCalledWith(expect.objectContaining({ actor: expect.objectContaining({ id: 'u-2' }) }));
+    signedIn.mockClear();
+    await hook(new GatehouseError('invalid_input', 'invalid_json', 'bad'), post);
+    expect(signedIn).not.toHaveBeenCalled();
+    // No session: anonymous with the address.
+    signedIn.mockReturnValue(undefined as never);
+    await hook(new GatehouseError('too_large', 'body_too_large', 'too large'), post, { maxBodyBytes: 65536 });
+    expect(append).toHaveBeenLastCalledWith(expect.objectContaining({ actor: { kind: 'anonymous', ip: '10.0.0.9' } }));
+    await hook.flush();
   });
 
   it('a flood that stops still shows its size: the count no later refusal carried is audited at flush', async () => {
