@@ -72,6 +72,9 @@ export function failureLine(err: unknown): string {
   return 'unknown error';
 }
 
+/** Cleared faults kept for the monitor to record at most (storage/monitor.ts). */
+const MAX_CLEARED = 100;
+
 export interface Fault {
   /** Which file: db.json, audit.jsonl, commands.jsonl, plc.jsonl, a recording. */
   file: string;
@@ -86,6 +89,7 @@ export interface Fault {
  */
 export class StorageFaults {
   private readonly faults = new Map<string, Fault>();
+  private readonly cleared: Fault[] = [];
   private readonly listeners = new Set<(faults: readonly Fault[]) => void>();
 
   report(file: string, err: unknown, now = new Date()): void {
@@ -98,7 +102,28 @@ export class StorageFaults {
   }
 
   clear(file: string): void {
-    if (this.faults.delete(basename(file))) this.changed();
+    const name = basename(file);
+    const had = this.faults.get(name);
+    if (!had) return;
+    this.faults.delete(name);
+    this.cleared.push(had);
+    this.changed();
+  }
+
+  /**
+   * The faults cleared since the last call, whoever cleared them. Why: a writer clears its own fault on its next
+   * success (db.json's store does), often before the monitor's next round looks; the recovery must be audited all
+   * the same (storage/monitor.ts records each one taken here).
+   */
+  takeCleared(): Fault[] {
+    return this.cleared.splice(0);
+  }
+
+  /** Cleared faults whose recovery could not be recorded yet: taken again next time. */
+  requeueCleared(faults: readonly Fault[]): void {
+    // Bounded: a file that fails and heals again and again while the audit log is down keeps its newest recoveries.
+    this.cleared.unshift(...faults);
+    if (this.cleared.length > MAX_CLEARED) this.cleared.splice(0, this.cleared.length - MAX_CLEARED);
   }
 
   list(): Fault[] {

@@ -84,28 +84,44 @@ export class StorageMonitor {
       ));
     if (database !== undefined) faults.report(DATABASE_FAULT, database);
     const before = new Map(faults.list().map((f) => [f.file, f]));
-    if (before.size === 0) return;
+    if (before.size === 0) return this.recordCleared();
     if (this.d.probeDatabase && database === undefined) faults.clear(DATABASE_FAULT);
     for (const [file, log] of logs) if (before.has(file) && (await log.recover())) faults.clear(file);
     // An update that changes nothing still writes db.json: the store clears the fault when that works.
     if (lowdb && before.has('db.json')) await lowdb.store.update(() => undefined).catch(() => undefined);
     if (before.has(RECORDINGS_FAULT) && (await this.canWrite(join(this.d.storageDir, RECORDINGS_FAULT))))
       faults.clear(RECORDINGS_FAULT);
-    const now = new Set(faults.list().map((f) => f.file));
-    const cleared = [...before.values()].filter((f) => !now.has(f.file));
-    for (const f of cleared) await this.recovered(f);
-    if (cleared.length > 0) await this.d.onRecovered?.();
+    await this.recordCleared();
   }
 
-  private async recovered(f: Fault): Promise<void> {
+  /**
+   * Records every fault cleared since the last round, by this round or by a writer's own success in between (the
+   * store clears db.json's fault when a write works). A recovery the audit log refused is tried again next round.
+   */
+  private async recordCleared(): Promise<void> {
+    const cleared = this.d.faults.takeCleared();
+    if (cleared.length === 0) return;
+    const unrecorded: Fault[] = [];
+    for (const f of cleared) if (!(await this.recovered(f))) unrecorded.push(f);
+    this.d.faults.requeueCleared(unrecorded);
+    await this.d.onRecovered?.();
+  }
+
+  private async recovered(f: Fault): Promise<boolean> {
     this.d.logger.warn({ file: f.file, code: f.code, since: f.since }, 'storage writable again');
-    await this.d.audit
+    return this.d.audit
       .append({
         type: 'storage.recovered',
         actor: systemActor('gateway'),
         data: { file: f.file, code: f.code, since: f.since },
       })
-      .catch((err: unknown) => this.d.logger.error({ err }, 'could not record a storage recovery'));
+      .then(
+        () => true,
+        (err: unknown) => {
+          this.d.logger.error({ err }, 'could not record a storage recovery');
+          return false;
+        },
+      );
   }
 
   /** The same proof of room the logs ask for: a small file would fit a disk that fails the next recording at once. */

@@ -452,6 +452,8 @@ if (mode === 'end-refused' || mode === 'placed-refused') {
     out.after = await endsOf(h, id);
     out.sealed = (await h.audit()).find((a) => a.type === 'recording.sealed' && a.subject?.sessionId === id)?.data;
     out.failedRec = (await h.audit()).filter((a) => a.type === 'recording.failed' && a.subject?.sessionId === id).map((a) => a.data);
+    // The recovery is recorded by the monitor's round, which may come after the end (the store clears its own fault).
+    await h.waitAudit('storage.recovered', () => true, 10_000).catch(() => undefined);
     out.recovered = (await h.audit()).filter((a) => a.type === 'storage.recovered').map((a) => a.data.file);
     if (master) {
       spawnSync('/usr/bin/ssh', ['-S', sock, '-O', 'exit', 'x'], { timeout: 10_000 });
