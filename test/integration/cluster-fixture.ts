@@ -26,6 +26,9 @@ import { type Sshd, startSshd } from '../helpers/sshd.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 import { oathCode } from '../helpers/totp.js';
 import { type AuthHarness, type Browser, signIn } from '../helpers/web-login.js';
+import { type Monitor, openMonitor } from '../helpers/page-socket.js';
+
+export { type Monitor, openMonitor };
 
 const run = promisify(execFile);
 
@@ -79,15 +82,6 @@ export interface ClusterWorld {
   close(): Promise<void>;
 }
 
-export interface Monitor {
-  ws: WebSocket;
-  text(): string;
-  controls: Array<Record<string, unknown>>;
-  until(re: RegExp, ms?: number): Promise<void>;
-  control(type: string, ms?: number): Promise<Record<string, unknown>>;
-  closed: Promise<{ code: number; reason: string }>;
-}
-
 export const PG_ENV = 'GH_TEST_CLUSTER_PG';
 /** With ClusterOptions.rdp: a second target, reached over RDP through each node's own guacd. */
 export const RDP_TARGET = 'hmi-01';
@@ -114,31 +108,6 @@ async function poll<T>(what: string, get: () => T | undefined | Promise<T | unde
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-export function openMonitor(base: string, path: string, headers: Record<string, string>, origin?: string): Monitor {
-  const ws = new WebSocket(`${base.replace('http', 'ws')}${path}`, { headers, ...(origin ? { origin } : {}) });
-  let out = '';
-  const controls: Array<Record<string, unknown>> = [];
-  ws.on('message', (data: Buffer, binary: boolean) => {
-    if (binary) out += data.toString('utf8');
-    else controls.push(JSON.parse(data.toString('utf8')) as Record<string, unknown>);
-  });
-  ws.on('error', () => undefined);
-  const closed = new Promise<{ code: number; reason: string }>((r) =>
-    ws.on('close', (code, reason) => r({ code, reason: reason.toString() })),
-  );
-  const describe = () => `output ${JSON.stringify(out.slice(-300))}; controls ${JSON.stringify(controls)}`;
-  return {
-    ws,
-    text: () => out,
-    controls,
-    until: async (re, ms = 15_000) =>
-      void (await poll(`${String(re)} (${describe()})`, () => (re.test(out) ? true : undefined), ms)),
-    control: (type, ms = 15_000) =>
-      poll(`a ${type} frame (${describe()})`, () => controls.find((c) => c.type === type), ms),
-    closed,
-  };
 }
 
 /** What gw-a's internal route answered a raw upgrade: its refusal, or the open socket and the text of what it sent. */

@@ -3,9 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { oathCode } from '../helpers/totp.js';
 import { type SshGateway, startSshGateway } from '../helpers/ssh-gateway.js';
+import { type Monitor, openMonitor } from '../helpers/page-socket.js';
 import { type Browser, signIn } from '../helpers/web-login.js';
 
 let h: SshGateway;
@@ -27,51 +27,13 @@ afterAll(async () => {
   await h?.close();
 });
 
-interface Conn {
-  ws: WebSocket;
-  text: () => string;
-  controls: Array<Record<string, unknown>>;
-  until(re: RegExp, ms?: number): Promise<void>;
-  control(type: string, ms?: number): Promise<Record<string, unknown>>;
-  closed: Promise<{ code: number; reason: string }>;
-}
+type Conn = Monitor;
 
+/** The page's socket to `path`: signed in as `o.browser`, from the gateway's own origin unless `o.origin` says (null: none). */
 function connect(path: string, o: { browser?: Browser; origin?: string | null } = {}): Conn {
-  const headers: Record<string, string> = {};
   const cookie = o.browser?.jar.header(new URL('/ws/', h.url));
-  if (cookie) headers.cookie = cookie;
   const origin = o.origin === undefined ? h.url : o.origin;
-  const ws = new WebSocket(`${h.url.replace('http', 'ws')}${path}`, { headers, ...(origin ? { origin } : {}) });
-  let out = '';
-  const controls: Array<Record<string, unknown>> = [];
-  ws.on('message', (data: Buffer, binary: boolean) => {
-    if (binary) out += data.toString('utf8');
-    else controls.push(JSON.parse(data.toString('utf8')) as Record<string, unknown>);
-  });
-  ws.on('error', () => undefined);
-  const closed = new Promise<{ code: number; reason: string }>((r) =>
-    ws.on('close', (code, reason) => r({ code, reason: reason.toString() })),
-  );
-  const poll = async <T>(what: string, get: () => T | undefined, ms: number): Promise<T> => {
-    const end = Date.now() + ms;
-    for (;;) {
-      const v = get();
-      if (v !== undefined) return v;
-      if (Date.now() > end)
-        throw new Error(
-          `timed out waiting for ${what}; output so far: ${JSON.stringify(out.slice(-400))}; controls: ${JSON.stringify(controls)}`,
-        );
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  return {
-    ws,
-    text: () => out,
-    controls,
-    until: async (re, ms = 10_000) => void (await poll(String(re), () => (re.test(out) ? true : undefined), ms)),
-    control: (type, ms = 10_000) => poll(type, () => controls.find((c) => c.type === type), ms),
-    closed,
-  };
+  return openMonitor(h.url, path, cookie ? { cookie } : {}, origin ?? undefined);
 }
 
 const send = (c: Conn, s: string) => c.ws.send(Buffer.from(s), { binary: true });

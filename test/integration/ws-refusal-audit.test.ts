@@ -2,9 +2,9 @@
 // one access.denied naming the signed-in user and ws's code, never the message; rate-limited per IP like the rest;
 // the gateway serves on. Real gateway, real sshd, real ws clients, as in web-terminal.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { MAX_CLIENT_MESSAGE } from '../../gateway/http/http.js';
 import { type AuditLine, type SshGateway, startSshGateway } from '../helpers/ssh-gateway.js';
+import { type Monitor, openMonitor } from '../helpers/page-socket.js';
 import { type Browser, signIn } from '../helpers/web-login.js';
 
 /** Refusals audited per IP a minute here: small, so a burst of a few sockets goes past it. */
@@ -32,44 +32,12 @@ afterAll(async () => {
   await h?.close();
 });
 
-interface Conn {
-  ws: WebSocket;
-  until(re: RegExp, ms?: number): Promise<void>;
-  control(type: string, ms?: number): Promise<Record<string, unknown>>;
-  closed: Promise<{ code: number; reason: string }>;
-}
+type Conn = Monitor;
 
+/** The page's socket to `path` on the gateway, signed in as `browser`. */
 function connect(path: string, browser: Browser): Conn {
   const cookie = browser.jar.header(new URL('/ws/', h.url));
-  const ws = new WebSocket(`${h.url.replace('http', 'ws')}${path}`, {
-    headers: cookie ? { cookie } : {},
-    origin: h.url,
-  });
-  let out = '';
-  const controls: Array<Record<string, unknown>> = [];
-  ws.on('message', (data: Buffer, binary: boolean) => {
-    if (binary) out += data.toString('utf8');
-    else controls.push(JSON.parse(data.toString('utf8')) as Record<string, unknown>);
-  });
-  ws.on('error', () => undefined);
-  const closed = new Promise<{ code: number; reason: string }>((r) =>
-    ws.on('close', (code, reason) => r({ code, reason: reason.toString() })),
-  );
-  const poll = async <T>(what: string, get: () => T | undefined, ms: number): Promise<T> => {
-    const end = Date.now() + ms;
-    for (;;) {
-      const v = get();
-      if (v !== undefined) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; controls: ${JSON.stringify(controls)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  return {
-    ws,
-    until: async (re, ms = 10_000) => void (await poll(String(re), () => (re.test(out) ? true : undefined), ms)),
-    control: (type, ms = 10_000) => poll(type, () => controls.find((c) => c.type === type), ms),
-    closed,
-  };
+  return openMonitor(h.url, path, cookie ? { cookie } : {}, h.url);
 }
 
 const PROMPT = /[#$] $/;
